@@ -1,0 +1,113 @@
+"""The one configuration object: every setting comes from a ``NEWSFLOW_`` environment variable.
+
+Modules receive a ``Settings`` instance instead of reading the environment or keeping their own
+constants, so a test or a container can change any behaviour in one place.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]. Unset: commands that can, start the embedded broker.",
+    )
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
+
+    topic_raw: str = "news.raw.v1"
+    topic_articles: str = "news.articles.v1"
+    topic_duplicates: str = "news.duplicates.v1"
+    topic_deadletter: str = "news.deadletter.v1"
+    topic_stories: str = "news.stories.v1"
+    topic_fingerprints: str = "news.fingerprints.v1"
+    topic_partitions: int = Field(default=4, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+    # --- Embedded broker ---------------------------------------------------------------------
+    broker_port: int = 9092
+    broker_host: str = "127.0.0.1"
+
+    # --- Worker (Faust) ----------------------------------------------------------------------
+    app_id: str = "newsflow-processor"
+    worker_web_port: int = 6066
+    worker_web_host: str = "127.0.0.1"
+    worker_data_dir: Path = Path(".newsflow/worker")
+    # The embedded broker joins a group after ~half the session timeout: keep it short.
+    broker_session_timeout_seconds: float = 3.0
+    broker_heartbeat_interval_seconds: float = 0.5
+    # 1 keeps table recovery exact on brokers that under-report end offsets (see DESIGN.md).
+    producer_max_batch_size: int = 1
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+
+    # --- Core --------------------------------------------------------------------------------
+    taxonomy_path: Path = PACKAGE_DIR / "data" / "taxonomy.yaml"
+    dedupe_window_days: float = Field(default=7.0, gt=0)
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
+    minhash_permutations: int = Field(default=128, ge=16)
+    shingle_size: int = Field(default=5, ge=1)
+    story_threshold: float = Field(default=0.3, gt=0, le=1)
+    story_window_hours: float = Field(default=72.0, gt=0)
+
+    # --- Fetcher -----------------------------------------------------------------------------
+    fetch_user_agent: str = "newsflow/0.1 (+https://example.invalid/newsflow; news ingestion bot)"
+    fetch_timeout_seconds: float = 20.0
+    fetch_max_bytes: int = 5_000_000
+    fetch_retries: int = 3
+    fetch_allow_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs the fetcher may reach even though they are private.",
+    )
+    fetch_metrics_port: int = 9464
+    fetch_metrics_host: str = "127.0.0.1"
+    fetch_state_dir: Path = Path(".newsflow/fetcher")
+
+    # --- Demo --------------------------------------------------------------------------------
+    demo_timeout_seconds: float = 180.0
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Security options shared by every kafka-python client."""
+        opts: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            opts["sasl_mechanism"] = self.kafka_sasl_mechanism
+            opts["sasl_plain_username"] = self.kafka_sasl_username
+            opts["sasl_plain_password"] = self.kafka_sasl_password
+        if self.kafka_ssl_cafile:
+            opts["ssl_cafile"] = self.kafka_ssl_cafile
+        return opts
+
+    def require_bootstrap(self) -> str:
+        if not self.kafka_bootstrap_servers:
+            raise SystemExit(
+                "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS is not set. Start a broker with "
+                "`newsflow broker` and export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092."
+            )
+        return self.kafka_bootstrap_servers
+
+    def output_topics(self) -> list[str]:
+        return [
+            self.topic_raw,
+            self.topic_articles,
+            self.topic_duplicates,
+            self.topic_deadletter,
+            self.topic_stories,
+        ]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The pure core: cleaning, tagging and dedupe. No I/O, no Kafka, no clocks read implicitly."""

@@ -1,0 +1,245 @@
+"""The core as two steps shared by the stream and ``newsflow process``.
+
+``prepare`` is stateless (decode, validate, clean, tag, fingerprint) and runs in parallel on any
+partition; ``decide`` is the stateful dedupe step over a ``DedupeIndex``. Both are pure: the
+caller passes the time and owns the index, so the stream and the offline command agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from newsflow import PIPELINE_VERSION
+from newsflow.config import Settings
+from newsflow.core.clean import clean_document, normalise_text
+from newsflow.core.dedupe import (
+    DedupeIndex,
+    DedupeParams,
+    Fingerprint,
+    Memory,
+    minhash_of,
+    story_terms,
+)
+from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.urls import article_id_for_content, article_id_for_url, canonicalize_url
+from newsflow.records import DeadLetter, RecordInvalid, parse_time, rfc3339, validate
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an input came from; a redelivered input has the same origin."""
+
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A cleaned, tagged, fingerprinted article on its way to the dedupe step."""
+
+    article: dict[str, Any]
+    fingerprint: Fingerprint
+    origin: str
+
+    def to_json(self) -> bytes:
+        return json.dumps({"article": self.article, "fingerprint": self.fingerprint.to_dict(),
+                           "origin": self.origin}).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Prepared:
+        obj = json.loads(data)
+        return cls(obj["article"], Fingerprint.from_dict(obj["fingerprint"]), obj["origin"])
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    topic: str  # role: "articles", "duplicates" or "stories"
+    key: str
+    record: dict[str, Any]
+
+
+class StageError(Exception):
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"{stage}: {error}")
+        self.stage = stage
+        self.error = error
+
+
+def normalise_date(value: str | None) -> str | None:
+    """RFC 3339 (UTC) from ISO 8601, RFC 2822 or a bare date; None when unparseable."""
+    if not value:
+        return None
+    value = value.strip()
+    parsed: datetime | None = parse_time(value)
+    if parsed is None:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return rfc3339(parsed)
+
+
+def content_hash(text: str) -> str:
+    """Hash of the text with case, punctuation and spacing folded: equal for trivial re-renders."""
+    folded = " ".join(re.findall(r"\w+", text.lower()))
+    return hashlib.sha256(folded.encode("utf-8")).hexdigest()
+
+
+def dedupe_params(settings: Settings) -> DedupeParams:
+    return DedupeParams(
+        num_perm=settings.minhash_permutations,
+        shingle_size=settings.shingle_size,
+        near_threshold=settings.near_duplicate_threshold,
+        story_threshold=settings.story_threshold,
+        story_window_seconds=settings.story_window_hours * 3600,
+        window_seconds=settings.dedupe_window_days * 86400,
+    )
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tagger = Tagger(load_taxonomy(settings.taxonomy_path))
+        self.params = dedupe_params(settings)
+
+    def new_index(self) -> DedupeIndex:
+        return DedupeIndex(self.params)
+
+    # --- stateless step ----------------------------------------------------------------------
+    def decode(self, value: bytes | None) -> dict[str, Any]:
+        if value is None:
+            raise StageError("decode", ValueError("message has no value"))
+        if len(value) > self.settings.max_body_bytes:
+            raise StageError("validate", ValueError(
+                f"message is {len(value)} bytes, above the {self.settings.max_body_bytes} limit"))
+        try:
+            raw = json.loads(value.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise StageError("decode", exc) from exc
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise StageError("decode", ValueError(f"not JSON: {exc}")) from exc
+        try:
+            validate("raw-article", raw)
+        except RecordInvalid as exc:
+            raise StageError("validate", exc) from exc
+        return dict(raw)
+
+    def prepare_raw(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
+        try:
+            doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
+                                 raw.get("url"), raw.get("title"))
+        except Exception as exc:
+            raise StageError("clean", exc) from exc
+        try:
+            tags = self.tagger.tag(doc.title, doc.text)
+        except Exception as exc:
+            raise StageError("tag", exc) from exc
+        url = raw["url"]
+        canonical = canonicalize_url(doc.canonical_url or url)
+        article_id = raw.get("id") or (
+            article_id_for_url(url) if url.startswith(("http://", "https://"))
+            else article_id_for_content(normalise_text(raw["body"]))
+        )
+        fetched_at = normalise_date(raw.get("fetched_at"))
+        seen = parse_time(fetched_at) or now
+        feed = raw.get("feed") or {}
+        authors = doc.authors or list(feed.get("authors") or [])
+        text_hash = content_hash(doc.text or doc.title)
+        article = {
+            "schema_version": 1,
+            "id": article_id,
+            "url": url,
+            "canonical_url": canonical,
+            "source": raw["source"],
+            "title": doc.title,
+            "body": doc.text,
+            "language": doc.language,
+            "published_at": normalise_date(raw.get("published_at")) or normalise_date(
+                doc.published_at),
+            "fetched_at": fetched_at,
+            "processed_at": rfc3339(now),
+            "authors": authors,
+            "site_name": doc.site_name,
+            "word_count": doc.word_count,
+            "empty_body": not doc.text,
+            "content_hash": text_hash,
+            "tags": [tag.to_dict() for tag in tags],
+            "story": None,
+            "removed_lines": dict(doc.removals),
+            "pipeline_version": PIPELINE_VERSION,
+        }
+        fingerprint = Fingerprint(
+            id=article_id,
+            canonical_url=canonical,
+            content_hash=text_hash,
+            minhash=minhash_of(f"{doc.title}\n{doc.text}", self.params),
+            story_terms=story_terms(doc.title, doc.text),
+            seen_at=seen.timestamp(),
+            title=doc.title,
+            source_id=str(raw["source"]["id"]),
+            tags=[tag.name for tag in tags],
+        )
+        return Prepared(article, fingerprint, str(origin))
+
+    def prepare(self, key: bytes | None, value: bytes | None, origin: Origin,
+                now: datetime) -> Prepared | DeadLetter:
+        try:
+            return self.prepare_raw(self.decode(value), origin, now)
+        except StageError as exc:
+            return DeadLetter(exc.stage, type(exc.error).__name__, str(exc.error), origin.topic,
+                              origin.partition, origin.offset, key, value, rfc3339(now))
+
+    # --- stateful step -----------------------------------------------------------------------
+    def decide(self, prepared: Prepared, index: DedupeIndex) -> tuple[Memory, list[Emission]]:
+        memory = index.decide(prepared.fingerprint, prepared.origin)
+        decision = memory.decision
+        article = prepared.article
+        if decision.kind != "new":
+            duplicate = {
+                "schema_version": 1,
+                "id": article["id"],
+                "url": article["url"],
+                "source": article["source"],
+                "title": article["title"],
+                "duplicate_of": decision.duplicate_of,
+                "level": decision.kind,
+                "method": decision.method,
+                "similarity": decision.similarity,
+                "content_hash": article["content_hash"],
+                "story_id": decision.story_id,
+                "fetched_at": article["fetched_at"],
+                "processed_at": article["processed_at"],
+                "pipeline_version": PIPELINE_VERSION,
+            }
+            return memory, [Emission("duplicates", article["id"], duplicate)]
+        record = dict(article)
+        record["story"] = {
+            "id": decision.story_id,
+            "first_seen": rfc3339(datetime.fromtimestamp(decision.story_first_seen, UTC)),
+            "similarity": decision.story_similarity,
+        }
+        emissions = [Emission("articles", record["id"], record)]
+        story = index.stories.get(decision.story_id)
+        if story is not None:
+            emissions.append(Emission("stories", story.id, {
+                "schema_version": 1,
+                "id": story.id,
+                "title": story.title,
+                "first_seen": rfc3339(datetime.fromtimestamp(story.first_seen, UTC)),
+                "last_seen": rfc3339(datetime.fromtimestamp(story.last_seen, UTC)),
+                "articles": list(story.articles),
+                "sources": list(story.sources),
+                "tags": list(story.tags),
+                "updated_at": article["processed_at"],
+            }))
+        return memory, emissions

@@ -1,0 +1,56 @@
+"""Canonical URLs and the article ids derived from them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only track the reader; dropping them makes syndicated links meet.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|igshid|yclid|"
+    r"_ga|_gl|ref|ref_src|cmpid|ocid|smid|s_cid|at_medium|at_campaign|icid|ito|ncid|sr_share|"
+    r"outputType|amp)$",
+    re.IGNORECASE,
+)
+AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$|$))", re.IGNORECASE)
+AMP_HOST = re.compile(r"^(amp\.|m\.)")
+
+
+def canonicalize_url(url: str) -> str:
+    """Normalise a URL so that the same page reached by different links gets one form.
+
+    Lower-cases scheme and host, drops ``www.``/``amp.``/``m.``, default ports, fragments,
+    tracking parameters, AMP path variants and trailing slashes; sorts the remaining query.
+    Non-web URLs (``file:``, ``urn:``) are returned stripped but otherwise untouched.
+    """
+    url = url.strip()
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return url
+    host = (parts.hostname or "").lower().rstrip(".")
+    host = AMP_HOST.sub("", host.removeprefix("www."))
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = AMP_PATH.sub("", parts.path) or "/"
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not TRACKING_PARAMS.match(k)]
+    query.sort()
+    # Both schemes name one article; https is what publishers converge on.
+    return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def stable_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def article_id_for_url(url: str) -> str:
+    return stable_hash(canonicalize_url(url))[:32]
+
+
+def article_id_for_content(normalised_text: str) -> str:
+    return "c" + stable_hash(normalised_text)[:31]
