@@ -46,7 +46,8 @@ LINE_RULES: tuple[LineRule, ...] = (
 
 # A heading that opens a block of headline links running to the end of the text.
 RELATED_HEADING = re.compile(
-    r"(related (news|stories|articles|content|coverage|reading)|more (stories|news)( from .{1,40})?|"
+    r"(related (news|stories|articles|content|coverage|reading)|"
+    r"more (stories|news)( from .{1,40})?|"
     r"recommended( for you| stories)?|you may also like|read next|most read|top stories|"
     r"trending( now)?|more on this story)\s*:?",
     re.IGNORECASE,
@@ -69,7 +70,9 @@ def _related_block_start(lines: Sequence[str]) -> int | None:
     return None
 
 
-def strip_boilerplate(lines: Sequence[str]) -> tuple[list[str], Counter[str]]:
+def strip_boilerplate(
+    lines: Sequence[str], authors: Sequence[str] = ()
+) -> tuple[list[str], Counter[str]]:
     """Remove boilerplate lines; return the kept lines and how many lines each rule removed."""
     removed: Counter[str] = Counter()
     kept: list[str] = list(lines)

@@ -1,17 +1,67 @@
-"""HTML or text in, article text and metadata out. Pure: no network, no clock."""
+"""HTML or text in, article text and metadata out. Pure: no network; the clock only for the budget.
+
+Bad input policy (the pipeline relies on it):
+
+* empty, whitespace-only, binary or tag-soup pages with no article yield a document with an
+  empty ``text`` and ``empty_reason`` set; the pipeline flags it ``empty_body``;
+* pages above ``CleanLimits.max_html_chars`` raise ``PageTooLarge`` and pages that take longer
+  than ``CleanLimits.time_budget_seconds`` raise ``CleanTimeout``; both subclass
+  ``CleaningError``, which the pipeline turns into a dead letter with the class name as reason.
+"""
 
 from __future__ import annotations
 
 import re
+import signal
+import threading
+import time
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from newsflow.core.boilerplate import strip_boilerplate
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'A-Z0-9])")
+# Share of replacement/control characters above which a body is binary junk, not text.
+JUNK_CHAR_SHARE = 0.1
+# Language detection needs some words to be better than the page's own declaration.
+MIN_WORDS_FOR_DETECTION = 20
+DEFAULT_TIME_BUDGET_SECONDS = 10.0
+DEFAULT_MAX_HTML_CHARS = 5_000_000
+TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]{0,2000}>")
+
+
+class CleaningError(Exception):
+    """A page that cannot be cleaned; the pipeline dead-letters it with the class name."""
+
+
+class CleanTimeout(CleaningError):
+    pass
+
+
+class PageTooLarge(CleaningError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CleanLimits:
+    """Per-page guards (mirrors ``Settings.clean_time_budget_seconds``/``clean_max_html_chars``)."""
+
+    time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS
+    max_html_chars: int = DEFAULT_MAX_HTML_CHARS
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CleanLimits:
+        return cls(
+            time_budget_seconds=float(getattr(settings, "clean_time_budget_seconds",
+                                              DEFAULT_TIME_BUDGET_SECONDS)),
+            max_html_chars=int(getattr(settings, "clean_max_html_chars", DEFAULT_MAX_HTML_CHARS)),
+        )
 
 
 @dataclass(slots=True)
@@ -24,6 +74,8 @@ class CleanedDocument:
     site_name: str | None = None
     language: str | None = None
     removals: Counter[str] = field(default_factory=Counter)
+    empty_reason: str | None = None  # why ``text`` is empty: "empty", "binary", "no_article"
+    extraction: str | None = None  # which HTML extraction won (see core.extraction)
 
     @property
     def word_count(self) -> int:
@@ -31,10 +83,15 @@ class CleanedDocument:
 
 
 def normalise_text(text: str) -> str:
-    """NFC, unified line breaks, no control characters, single spaces inside a line."""
+    """NFC, unified line breaks, no control characters, single spaces inside a line.
+
+    Quotes, dashes and apostrophes stay as published: only spacing is touched.
+    """
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    return "\n".join(re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n"))
+    return "\n".join(re.sub(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+", " ", line).strip()
+                     for line in text.split("\n"))
 
 
 def split_title(text: str) -> tuple[str, str]:
@@ -56,32 +113,124 @@ def split_title(text: str) -> tuple[str, str]:
     return sentence, "\n".join(lines)
 
 
-def clean_lines(text: str) -> tuple[str, Counter[str]]:
+def clean_lines(text: str, authors: tuple[str, ...] = ()) -> tuple[str, Counter[str]]:
     """Boilerplate-free text with one paragraph per non-empty line, separated by blank lines."""
     lines = [line for line in normalise_text(text).split("\n") if line]
-    kept, removals = strip_boilerplate(lines)
+    kept, removals = strip_boilerplate(lines, authors=authors)
     return "\n\n".join(kept), removals
 
 
-def extract_html(html: str, url: str | None) -> CleanedDocument:
-    import trafilatura
+def _fold(text: str | None) -> str:
+    return " ".join(re.findall(r"\w+", (text or "").lower()))
 
-    doc = trafilatura.bare_extraction(
-        html, url=url, include_comments=False, with_metadata=True, favor_precision=False
-    )
-    if doc is None:
-        return CleanedDocument(title="", text="")
-    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    text, removals = clean_lines(data.get("text") or "")
-    authors = [a.strip() for a in re.split(r";|\band\b", data.get("author") or "") if a.strip()]
+
+def drop_leading_title(lines: list[str], titles: list[str | None]) -> tuple[list[str], int]:
+    """Remove headline lines repeated at the top of the text (the title is a field of its own).
+
+    A line goes when it equals a known title (case, punctuation folded), or when one is a prefix
+    of the other and they are about the same length (a headline with a kicker or site suffix).
+    """
+    folded = [t for t in (_fold(title) for title in titles) if t]
+    removed = 0
+    while lines and folded:
+        line = _fold(lines[0])
+        if not line or not any(
+            line == t or (len(line) > 10 and len(line) < 1.3 * len(t) and len(t) < 1.3 * len(line)
+                          and (t.startswith(line) or line.startswith(t)))
+            for t in folded
+        ):
+            break
+        lines.pop(0)
+        removed += 1
+    return lines, removed
+
+
+def junk_share(text: str) -> float:
+    """Share of characters that are replacement characters or (non-space) control characters."""
+    sample = text[:20_000]
+    if not sample:
+        return 0.0
+    bad = sum(1 for ch in sample if ch == "\ufffd"
+              or (unicodedata.category(ch) in ("Cc", "Co", "Cs") and ch not in "\n\r\t\f"))
+    return bad / len(sample)
+
+
+class _Deadline:
+    """Cooperative budget checks between stages (a stage itself is bounded by the size cap)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def check(self, stage: str) -> None:
+        if time.monotonic() > self.end:
+            raise CleanTimeout(f"cleaning exceeded its {self.seconds:g} s budget ({stage})")
+
+
+@contextmanager
+def hard_time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt a runaway stage with SIGALRM when we own the main thread and the alarm.
+
+    Elsewhere (worker threads, an alarm already in use) only the cooperative checks apply.
+    """
+    usable = (threading.current_thread() is threading.main_thread()
+              and hasattr(signal, "setitimer")
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+    if not usable:
+        yield
+        return
+
+    def _expired(signum: int, frame: object) -> None:
+        raise CleanTimeout(f"cleaning exceeded its {seconds:g} s budget")
+
+    signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def _parse_html(body: str) -> Any:
+    from trafilatura.utils import load_html
+
+    try:
+        return load_html(body)
+    except (ValueError, TypeError):
+        return None
+
+
+def extract_html(html: str, url: str | None, deadline: _Deadline | None = None) -> CleanedDocument:
+    from newsflow.core.extraction import extract_main_text
+    from newsflow.core.metadata import read_metadata
+
+    deadline = deadline or _Deadline(DEFAULT_TIME_BUDGET_SECONDS)
+    tree = _parse_html(html)
+    deadline.check("parse")
+    if tree is None:
+        return CleanedDocument(title="", text="", empty_reason="no_article")
+    meta = read_metadata(tree, url)
+    deadline.check("metadata")
+    extracted = extract_main_text(tree, url)
+    deadline.check("extraction")
+    lines = [line for line in normalise_text(extracted.text).split("\n") if line]
+    lines, title_lines = drop_leading_title(lines, [meta.title, meta.headline])
+    text, removals = clean_lines("\n".join(lines), authors=tuple(meta.authors))
+    if title_lines:
+        removals["title_repeat"] += title_lines
     return CleanedDocument(
-        title=normalise_text(data.get("title") or "").replace("\n", " "),
+        title=normalise_text(meta.title or meta.headline or "").replace("\n", " "),
         text=text,
-        authors=authors,
-        published_at=data.get("date"),
-        canonical_url=data.get("url") if data.get("url") != url else None,
-        site_name=data.get("sitename"),
+        authors=meta.authors,
+        published_at=meta.published_at,
+        canonical_url=meta.canonical_url,
+        site_name=meta.site_name,
+        language=meta.language,
         removals=removals,
+        empty_reason=None if text else "no_article",
+        extraction=extracted.strategy,
     )
 
 
@@ -94,24 +243,55 @@ def detect_language(text: str) -> str | None:
     return str(code)
 
 
+def _clean_text_body(body: str, title_hint: str | None) -> CleanedDocument:
+    if title_hint:
+        title, text = title_hint, body
+    else:
+        title, text = split_title(body)
+    cleaned, removals = clean_lines(text)
+    return CleanedDocument(title=title, text=cleaned, removals=removals)
+
+
+def _looks_like_html(body: str) -> bool:
+    return TAG.search(body[:100_000]) is not None
+
+
 def clean_document(
-    body: str, content_type: str, url: str | None = None, title_hint: str | None = None
+    body: str,
+    content_type: str,
+    url: str | None = None,
+    title_hint: str | None = None,
+    limits: CleanLimits | None = None,
 ) -> CleanedDocument:
     """Article text and metadata from a raw body (HTML or plain text).
 
     ``title_hint`` is the title the source gave (feed entry, file's first line); it wins over a
-    title found in the page only when the page has none.
+    title found in the page only when the page has none. Raises ``CleaningError`` subclasses
+    for pages too large or too slow (see the module docstring).
     """
-    if content_type.split(";")[0].strip().lower() in HTML_TYPES:
-        doc = extract_html(body, url)
-    else:
-        if title_hint:
-            title, text = title_hint, body
+    limits = limits or CleanLimits()
+    if len(body) > limits.max_html_chars:
+        raise PageTooLarge(f"page has {len(body)} characters, above the "
+                           f"{limits.max_html_chars} limit")
+    if not body.strip():
+        return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
+                               empty_reason="empty")
+    if junk_share(body) > JUNK_CHAR_SHARE:
+        return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
+                               empty_reason="binary")
+    is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
+    deadline = _Deadline(limits.time_budget_seconds)
+    with hard_time_limit(limits.time_budget_seconds):
+        if is_html and _looks_like_html(body):
+            doc = extract_html(body, url, deadline)
         else:
-            title, text = split_title(body)
-        cleaned, removals = clean_lines(text)
-        doc = CleanedDocument(title=title, text=cleaned, removals=removals)
-    if not doc.title and title_hint:
-        doc.title = normalise_text(title_hint).replace("\n", " ")
-    doc.language = detect_language(doc.text)
+            # Plain text, or an "HTML" body without a single tag: the line cleaner alone.
+            doc = _clean_text_body(body, title_hint)
+        deadline.check("cleaning")
+        if not doc.title and title_hint:
+            doc.title = normalise_text(title_hint).replace("\n", " ")
+        if len(doc.text.split()) >= MIN_WORDS_FOR_DETECTION or not doc.language:
+            doc.language = detect_language(doc.text) or doc.language
+    if not doc.text and doc.empty_reason is None:
+        doc.empty_reason = "no_article"
     return doc
