@@ -1,9 +1,26 @@
-"""Topic tagging from a YAML taxonomy: weighted terms, context rules, evidence spans."""
+"""Topic tagging from a YAML taxonomy: weighted terms, context rules, negation, evidence spans.
+
+The taxonomy (``data/taxonomy.yaml``) holds everything topic-specific, so a newsroom extends it
+without code. Per topic: weighted terms (phrases with inflections, or regular expressions), context
+rules that keep, drop, boost or dampen a term match according to the words around it, and a
+threshold. This module only knows the mechanics:
+
+* every term match gets a weight: term weight x context factors x negation factor x position;
+* repeats of the same term add less and less (1, 1/2, 1/3, ...): ten "navy"s are not ten facts;
+* body evidence is scaled down for long articles, so a passing mention deep in a long text does
+  not tag it while the same mention in a short wire does; title evidence is not (a headline
+  states what the article is about);
+* score = 1 - exp(-mass), in [0, 1]; the topic is tagged when score >= threshold.
+
+Deterministic: no randomness, no model, the order of evidence is the order in the text.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,18 +30,97 @@ import yaml
 from newsflow.records import Evidence, Tag
 
 IPTC_CODE = re.compile(r"^medtop:\d{8}$")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Title words count more: a headline states what the article is about.
 TITLE_WEIGHT = 1.5
+# Body evidence is scaled by min(1, sqrt(REFERENCE_WORDS / words)): one mention in a 250-word
+# wire counts fully, the same mention in a 1,000-word feature counts half.
+REFERENCE_WORDS = 250
+# Late paragraphs say less about the subject than the lead: weight falls linearly to this floor.
+POSITION_FLOOR = 0.7
+MAX_EVIDENCE = 12
+SCOPES = ("sentence", "paragraph", "document", "window")
+EFFECTS = ("exclude", "require", "boost")
+DEFAULT_NEGATION = ("not", "no", "never", "n't", "deny~", "denied", "rule~ out", "ruling out",
+                    "rather than", "instead of", "without", "false", "dismiss~",
+                    # Conditions, not facts: "in exchange for sanctions relief".
+                    "in exchange for", "in return for")
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
+WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 
 
 class TaxonomyError(ValueError):
     """The taxonomy file is malformed; the message names the topic and field."""
 
 
+# --- phrases ------------------------------------------------------------------------------------
+
+def inflections(word: str) -> list[str]:
+    """Regular English inflections of a word: plural/3rd person, past, participle.
+
+    Over-generation ("missileing") is harmless: such forms never occur in text.
+    """
+    forms = {word, word + "s", word + "es", word + "ed", word + "ing"}
+    if word.endswith("e"):
+        forms |= {word + "d", word[:-1] + "ing"}
+    if len(word) > 2 and word.endswith("y") and word[-2] not in "aeiou":
+        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
+    if len(word) > 2 and re.fullmatch(r".*[^aeiou][aeiou][bdgmnprt]", word):
+        forms |= {word + word[-1] + "ed", word + word[-1] + "ing"}
+    return sorted(forms, key=lambda f: (-len(f), f))
+
+
+def _token_regex(token: str) -> str:
+    alternatives = []
+    for alt in token.split("|"):
+        inflect = alt.endswith("~")
+        alt = alt.rstrip("~")
+        if not alt:
+            raise ValueError(f"empty word in {token!r}")
+        forms = inflections(alt) if inflect else [alt]
+        # A hyphen in a phrase also matches a space or nothing: "build-up", "build up", "buildup".
+        alternatives += [re.escape(f).replace(r"\-", r"[-\s]?") for f in forms]
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def phrase_regex(phrase: str) -> str:
+    """Regex for a phrase: words separated by spaces; ``word~`` takes inflections; ``a|b`` is
+    either word; a leading ``=`` keeps case. Any whitespace or hyphen may separate words."""
+    exact = phrase.startswith("=")  # "=US": case matters (the pronoun "us" is not the state)
+    tokens = phrase.removeprefix("=").split()
+    if not tokens:
+        raise ValueError("empty phrase")
+    body = r"[-\s]+".join(_token_regex(t) for t in tokens)
+    return f"(?-i:{body})" if exact else body
+
+
+def _compile_regex(source: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(rf"(?<!\w)(?:{source})(?!\w)", re.IGNORECASE)
+    except re.error as exc:
+        raise TaxonomyError(f"{where}: invalid regex {source!r}: {exc}") from exc
+
+
+# --- taxonomy -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Looks for ``pattern`` around a term match (in its sentence, paragraph, the document or a
+    window of words) and then excludes the match, requires the pattern, or multiplies the weight."""
+
+    pattern: re.Pattern[str]
+    effect: str  # "exclude" | "require" | "boost"
+    scope: str  # "sentence" | "paragraph" | "document" | "window"
+    words: int  # window size either side, for scope "window"
+    factor: float  # boost: multiply when found; require: multiply when NOT found (0 drops)
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     pattern: re.Pattern[str]
     weight: float
+    rules: tuple[Rule, ...] = ()
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,60 +130,178 @@ class Topic:
     description: str
     threshold: float
     terms: tuple[Term, ...]
-    require_context: tuple[re.Pattern[str], ...]
-    exclude: tuple[re.Pattern[str], ...]
+    rules: tuple[Rule, ...] = ()  # apply to every term of the topic
+    negation: re.Pattern[str] | None = None
+    negation_words: int = 6
+    negation_factor: float = 0.3
 
 
-def _compile(pattern: Any, where: str) -> re.Pattern[str]:
-    if not isinstance(pattern, str) or not pattern:
-        raise TaxonomyError(f"{where}: expected a non-empty regular expression string")
+def _number(entry: Mapping[str, Any], key: str, default: float, where: str,
+            low: float, high: float, *, low_open: bool = False) -> float:
+    value = entry.get(key, default)
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and (
+        (low < value if low_open else low <= value) and value <= high)
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise TaxonomyError(f"{where}: {key}: expected a number in {bracket}{low}, {high}], "
+                            f"got {value!r}")
+    return float(value)
+
+
+def _words(items: Any, lexicons: Mapping[str, list[str]], where: str) -> list[str]:
+    """A rule's word list with ``@lexicon`` references expanded."""
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, list) or not items:
+        raise TaxonomyError(f"{where}: expected a non-empty list of phrases or @lexicons")
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise TaxonomyError(f"{where}: expected phrases (strings), got {item!r}")
+        if item.startswith("@"):
+            if item[1:] not in lexicons:
+                raise TaxonomyError(f"{where}: unknown lexicon {item!r}; defined: "
+                                    f"{', '.join(sorted(lexicons)) or 'none'}")
+            out += lexicons[item[1:]]
+        else:
+            out.append(item)
+    return out
+
+
+def _alternation(phrases: Iterable[str], where: str) -> re.Pattern[str]:
     try:
-        return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
-    except re.error as exc:
-        raise TaxonomyError(f"{where}: invalid regular expression {pattern!r}: {exc}") from exc
+        body = "|".join(phrase_regex(p) for p in sorted(set(phrases), key=lambda p: (-len(p), p)))
+    except ValueError as exc:
+        raise TaxonomyError(f"{where}: {exc}") from exc
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
 
 
-def _topic(entry: Any, index: int) -> Topic:
+def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"{where}: expected a mapping with 'effect' and 'words'")
+    unknown = set(raw) - {"effect", "words", "regex", "scope", "window", "factor"}
+    if unknown:
+        raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
+    effect = raw.get("effect")
+    if effect not in EFFECTS:
+        raise TaxonomyError(f"{where}: effect: expected one of {', '.join(EFFECTS)}, "
+                            f"got {effect!r}")
+    scope = raw.get("scope", "sentence")
+    if scope not in SCOPES:
+        raise TaxonomyError(f"{where}: scope: expected one of {', '.join(SCOPES)}, got {scope!r}")
+    words = int(_number(raw, "window", 5, where, 1, 100)) if scope == "window" else 0
+    if "regex" in raw:
+        if "words" in raw:
+            raise TaxonomyError(f"{where}: give either 'words' or 'regex', not both")
+        pattern = _compile_regex(raw["regex"], f"{where}: regex") if isinstance(
+            raw["regex"], str) and raw["regex"] else None
+        if pattern is None:
+            raise TaxonomyError(f"{where}: regex: expected a non-empty string")
+    else:
+        pattern = _alternation(_words(raw.get("words"), lexicons, f"{where}: words"),
+                               f"{where}: words")
+    default = {"exclude": 0.0, "require": 0.0, "boost": 1.5}[effect]
+    factor = _number(raw, "factor", default, where, 0.0, 10.0)
+    if effect == "exclude" and "factor" in raw:
+        raise TaxonomyError(f"{where}: factor: not used by 'exclude' (use 'boost' with a factor "
+                            "below 1 to dampen)")
+    return Rule(pattern, effect, scope, words, factor)
+
+
+def _rules(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> tuple[Rule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TaxonomyError(f"{where}: expected a list of rules")
+    return tuple(_rule(r, lexicons, f"{where}[{i}]") for i, r in enumerate(raw))
+
+
+def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
+    if isinstance(raw, str):
+        raw = {"phrase": raw}
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"{where}: expected a phrase or a mapping with phrase/regex and weight")
+    unknown = set(raw) - {"phrase", "regex", "weight", "context"}
+    if unknown:
+        raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
+    if ("phrase" in raw) == ("regex" in raw):
+        raise TaxonomyError(f"{where}: expected exactly one of 'phrase' or 'regex'")
+    key = "phrase" if "phrase" in raw else "regex"
+    source = raw[key]
+    if key == "phrase" and isinstance(source, list | str) and source:
+        # One phrase, a list of alternative phrases, or @lexicon references.
+        phrases = _words(source, lexicons, f"{where}: phrase")
+        pattern = _alternation(phrases, f"{where}: phrase")
+        source = " | ".join(phrases)
+    elif key == "regex" and isinstance(source, str) and source.strip():
+        pattern = _compile_regex(source, f"{where}: regex")
+    else:
+        raise TaxonomyError(f"{where}: {key}: expected a non-empty "
+                            f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
+    weight = _number(raw, "weight", 1.0, where, 0.0, 10.0, low_open=True)
+    return Term(pattern, weight, _rules(raw.get("context"), lexicons, f"{where}: context"), source)
+
+
+def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     if not isinstance(entry, dict):
         raise TaxonomyError(f"topics[{index}]: expected a mapping")
     name = entry.get("name")
     where = f"topic {name!r}" if isinstance(name, str) and name else f"topics[{index}]"
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+    if not isinstance(name, str) or not NAME.match(name):
         raise TaxonomyError(f"{where}: name: expected a lower_snake_case string")
+    unknown = set(entry) - {"name", "iptc", "description", "threshold", "terms", "context",
+                            "negation"}
+    if unknown:
+        raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     iptc = entry.get("iptc")
     if not isinstance(iptc, str) or not IPTC_CODE.match(iptc):
-        raise TaxonomyError(f"{where}: iptc: expected an IPTC Media Topic code like medtop:20000602")
-    threshold = entry.get("threshold", 0.5)
-    if not isinstance(threshold, int | float) or not 0 < threshold <= 1:
-        raise TaxonomyError(f"{where}: threshold: expected a number in (0, 1]")
+        raise TaxonomyError(f"{where}: iptc: expected an IPTC Media Topic code like "
+                            f"medtop:20000602, got {iptc!r}")
+    description = entry.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise TaxonomyError(f"{where}: description: expected a non-empty string")
+    threshold = _number(entry, "threshold", 0.5, where, 0.0, 1.0, low_open=True)
     raw_terms = entry.get("terms")
     if not isinstance(raw_terms, list) or not raw_terms:
         raise TaxonomyError(f"{where}: terms: expected a non-empty list")
-    terms = []
-    for t_index, term in enumerate(raw_terms):
-        t_where = f"{where}: terms[{t_index}]"
-        if not isinstance(term, dict):
-            raise TaxonomyError(f"{t_where}: expected a mapping with pattern and weight")
-        weight = term.get("weight", 1.0)
-        if not isinstance(weight, int | float) or weight <= 0:
-            raise TaxonomyError(f"{t_where}: weight: expected a positive number")
-        terms.append(Term(_compile(term.get("pattern"), f"{t_where}: pattern"), float(weight)))
-    context = tuple(_compile(p, f"{where}: require_context[{i}]")
-                    for i, p in enumerate(entry.get("require_context") or []))
-    exclude = tuple(_compile(p, f"{where}: exclude[{i}]")
-                    for i, p in enumerate(entry.get("exclude") or []))
-    return Topic(name, iptc, str(entry.get("description", "")), float(threshold), tuple(terms),
-                 context, exclude)
+    terms = tuple(_term(t, lexicons, f"{where}: terms[{i}]") for i, t in enumerate(raw_terms))
+    negation = entry.get("negation", {})
+    if not isinstance(negation, dict):
+        raise TaxonomyError(f"{where}: negation: expected a mapping (words, window, factor)")
+    neg_words = _words(negation.get("words", list(DEFAULT_NEGATION)), lexicons,
+                       f"{where}: negation: words")
+    return Topic(
+        name, iptc, description.strip(), threshold, terms,
+        _rules(entry.get("context"), lexicons, f"{where}: context"),
+        _alternation(neg_words, f"{where}: negation: words"),
+        int(_number(negation, "window", 6, f"{where}: negation", 1, 50)),
+        _number(negation, "factor", 0.3, f"{where}: negation", 0.0, 1.0),
+    )
 
 
-def load_taxonomy(path: Path) -> tuple[Topic, ...]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
+def _lexicons(raw: Any, path: Path) -> dict[str, list[str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise TaxonomyError(f"{path}: lexicons: expected a mapping of name to list of phrases")
+    out: dict[str, list[str]] = {}
+    for name, items in raw.items():
+        where = f"lexicon {name!r}"
+        if not isinstance(name, str) or not NAME.match(name):
+            raise TaxonomyError(f"{where}: expected a lower_snake_case name")
+        if not isinstance(items, list) or not items or not all(
+                isinstance(i, str) and i.strip() and not i.startswith("@") for i in items):
+            raise TaxonomyError(f"{where}: expected a non-empty list of phrases")
+        _alternation(items, where)  # validate now: errors name the lexicon, not a rule using it
+        out[name] = list(items)
+    return out
+
+
+def parse_taxonomy(data: Any, path: Path = Path("<taxonomy>")) -> tuple[Topic, ...]:
     if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
         raise TaxonomyError(f"{path}: expected a mapping with a 'topics' list")
-    topics = tuple(_topic(entry, i) for i, entry in enumerate(data["topics"]))
+    lexicons = _lexicons(data.get("lexicons"), path)
+    topics = tuple(_topic(entry, i, lexicons) for i, entry in enumerate(data["topics"]))
     names = [t.name for t in topics]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
@@ -95,41 +309,167 @@ def load_taxonomy(path: Path) -> tuple[Topic, ...]:
     return topics
 
 
-def _excluded_spans(topic: Topic, text: str) -> list[tuple[int, int]]:
-    return [m.span() for pattern in topic.exclude for m in pattern.finditer(text)]
+def load_taxonomy(path: Path) -> tuple[Topic, ...]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
+    try:
+        return parse_taxonomy(data, path)
+    except TaxonomyError as exc:
+        raise TaxonomyError(f"{path}: {exc}") from exc
 
 
-def _matches(topic: Topic, field: str, text: str) -> list[tuple[Evidence, float]]:
-    """Non-overlapping term matches, strongest term first, outside excluded phrases."""
-    excluded = _excluded_spans(topic, text)
+# --- scoring ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A text (title or body) with the boundaries the context rules look within."""
+
+    name: str
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+    paragraphs: tuple[tuple[int, int], ...]
+    word_starts: tuple[int, ...]
+    word_ends: tuple[int, ...]
+    elsewhere: str = ""  # the rest of the article (title for the body, body for the title)
+
+    @classmethod
+    def of(cls, name: str, text: str, elsewhere: str = "") -> Field:
+        paragraphs = _spans(text, re.compile(r"\n\s*\n"))
+        sentences = tuple(s for p0, p1 in paragraphs
+                          for s in _spans(text[p0:p1], SENTENCE_END, p0))
+        words = [m.span() for m in WORD.finditer(text)]
+        return cls(name, text, sentences, paragraphs,
+                   tuple(s for s, _ in words), tuple(e for _, e in words), elsewhere)
+
+    def around(self, scope: str, start: int, end: int, words: int) -> tuple[int, int]:
+        if scope == "document":
+            return 0, len(self.text)
+        if scope == "window":
+            first = max(0, bisect_right(self.word_ends, start) - words)
+            last = min(len(self.word_ends), bisect_right(self.word_starts, end - 1) + words) - 1
+            return (self.word_starts[first] if first < len(self.word_starts) else start,
+                    self.word_ends[last] if last >= 0 else end)
+        spans = self.sentences if scope == "sentence" else self.paragraphs
+        for s, e in spans:
+            if s <= start < e:
+                return s, e
+        return start, end
+
+    def words_before(self, start: int, count: int) -> tuple[int, int]:
+        """The ``count`` words before ``start``, not crossing the sentence boundary."""
+        s_start, _ = self.around("sentence", start, start + 1, 0)
+        index = bisect_right(self.word_ends, start)
+        first = max(0, index - count)
+        begin = self.word_starts[first] if first < index else start
+        return max(begin, s_start), start
+
+
+def _spans(text: str, separator: re.Pattern[str], offset: int = 0) -> tuple[tuple[int, int], ...]:
+    spans, pos = [], 0
+    for m in separator.finditer(text):
+        if m.start() > pos:
+            spans.append((offset + pos, offset + m.start()))
+        pos = m.end()
+    if pos < len(text):
+        spans.append((offset + pos, offset + len(text)))
+    return tuple(spans)
+
+
+def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -> float:
+    factor = 1.0
+    for rule in rules:
+        s, e = field.around(rule.scope, start, end, rule.words)
+        # Words inside the term match itself are not context; a phrase that contains the match
+        # ("navy blue" around "navy") is.
+        found = any(not (start <= m.start() and m.end() <= end)
+                    for m in rule.pattern.finditer(field.text, s, e)) or (
+            rule.scope == "document" and rule.pattern.search(field.elsewhere) is not None)
+        if rule.effect == "exclude" and found:
+            return 0.0
+        # A boost applies when its words are there, a requirement when they are missing.
+        if (rule.effect == "boost" and found) or (rule.effect == "require" and not found):
+            factor *= rule.factor
+    return factor
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    evidence: Evidence
+    term: int  # index of the term in its topic, for diminishing repeats
+    weight: float  # after context, negation and position
+
+
+def _hits(topic: Topic, field: Field) -> list[Hit]:
+    """Non-overlapping term matches (strongest term wins a span), with their effective weight."""
+    text = field.text
     taken: list[tuple[int, int]] = []
-    found = []
-    for term in sorted(topic.terms, key=lambda t: -t.weight):
+    hits = []
+    order = sorted(range(len(topic.terms)), key=lambda i: -topic.terms[i].weight)
+    for index in order:
+        term = topic.terms[index]
         for match in term.pattern.finditer(text):
             start, end = match.span()
-            if any(s < end and start < e for s, e in taken + excluded):
+            if any(s < end and start < e for s, e in taken):
                 continue
-            taken.append((start, end))
-            found.append((Evidence(field, start, end, match.group(0)), term.weight))
-    return sorted(found, key=lambda item: (item[0].start, item[0].end))
+            taken.append((start, end))  # even when dropped: a weaker term must not re-claim it
+            weight = term.weight * _context_factor(topic.rules + term.rules, field, start, end)
+            if weight <= 0:
+                continue
+            if topic.negation is not None:
+                n0, n1 = field.words_before(start, topic.negation_words)
+                if topic.negation.search(text, n0, n1):
+                    weight *= topic.negation_factor
+            if field.name == "body" and text:
+                weight *= 1.0 - (1.0 - POSITION_FLOOR) * start / len(text)
+            if weight > 0:
+                hits.append(Hit(Evidence(field.name, start, end, match.group(0)), index, weight))
+    return sorted(hits, key=lambda h: (h.evidence.start, h.evidence.end))
+
+
+def _mass(hits: list[Hit]) -> float:
+    """Sum of weights, the k-th repeat of a term counting 1/k (strongest repeats first)."""
+    by_term: dict[int, list[float]] = {}
+    for hit in hits:
+        by_term.setdefault(hit.term, []).append(hit.weight)
+    return sum(w / k for ws in by_term.values()
+               for k, w in enumerate(sorted(ws, reverse=True), start=1))
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a topic scored what it did: used by tests, the benchmark and debugging."""
+
+    topic: str
+    score: float
+    title_mass: float
+    body_mass: float
+    length_factor: float
+    hits: tuple[Hit, ...]
 
 
 class Tagger:
     def __init__(self, topics: tuple[Topic, ...]) -> None:
         self.topics = topics
 
+    def explain(self, title: str, body: str) -> list[Explanation]:
+        title_field, body_field = Field.of("title", title, body), Field.of("body", body, title)
+        length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / max(1, len(body_field.word_starts))))
+        out = []
+        for topic in self.topics:
+            title_hits = _hits(topic, title_field)
+            body_hits = _hits(topic, body_field)
+            title_mass, body_mass = _mass(title_hits), _mass(body_hits)
+            mass = TITLE_WEIGHT * title_mass + length_factor * body_mass
+            out.append(Explanation(topic.name, 1.0 - math.exp(-mass), title_mass, body_mass,
+                                   length_factor, tuple(title_hits + body_hits)))
+        return out
+
     def tag(self, title: str, body: str) -> list[Tag]:
         tags = []
-        full_text = f"{title}\n{body}"
-        for topic in self.topics:
-            if topic.require_context and not any(p.search(full_text) for p in topic.require_context):
-                continue
-            matches = _matches(topic, "title", title) + _matches(topic, "body", body)
-            if not matches:
-                continue
-            mass = sum(weight * (TITLE_WEIGHT if ev.field == "title" else 1.0)
-                       for ev, weight in matches)
-            score = 1.0 - math.exp(-mass)
-            if score >= topic.threshold:
-                tags.append(Tag(topic.name, score, topic.iptc, tuple(ev for ev, _ in matches)))
+        for topic, why in zip(self.topics, self.explain(title, body), strict=True):
+            if why.hits and why.score >= topic.threshold:
+                evidence = tuple(h.evidence for h in why.hits[:MAX_EVIDENCE])
+                tags.append(Tag(topic.name, round(why.score, 4), topic.iptc, evidence))
         return tags
