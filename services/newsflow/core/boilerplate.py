@@ -2,7 +2,8 @@
 
 Each rule is named, so removals can be counted per rule. Rules are deliberately narrow: a rule
 must match the *whole* line in a shape no ordinary sentence has, because deleting real content is
-worse than keeping a stray "Advertisement".
+worse than keeping a stray "Advertisement". Every rule has a unit test with a sentence it must
+leave alone (tests/unit/test_boilerplate.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# Lines longer than this are prose, whatever they start with (also bounds regex work per line).
+MAX_RULE_LINE_CHARS = 400
+
 
 @dataclass(frozen=True, slots=True)
 class LineRule:
@@ -19,37 +23,66 @@ class LineRule:
     pattern: re.Pattern[str]
 
 
-def _rule(name: str, pattern: str) -> LineRule:
-    return LineRule(name, re.compile(pattern, re.IGNORECASE))
+def _rule(name: str, pattern: str, flags: int = re.IGNORECASE) -> LineRule:
+    return LineRule(name, re.compile(pattern, flags))
 
+
+# A capitalised name of one to four words ("Jane Doe", "Mary-Ann O'Neil", "J. R. Smith").
+_NAME = r"[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|van|von|de|da|del|der|bin|al|el|la|le)){0,4}"
+_NAMES = rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME}){{0,3}}"
 
 # Whole-line rules: the line is removed when the pattern matches all of it (fullmatch).
+# Keywords are case-insensitive ((?i:...)); names after "By" must be capitalised.
 LINE_RULES: tuple[LineRule, ...] = (
-    _rule("also_read", r"(also read|read also|read more|see also|must read|also see|related)"
-                       r"\s*[:|–—-]\s*\S.{0,200}"),
+    # "Also Read: <headline>" - a teaser link: a keyword, a colon (or a spaced dash/bar), a title.
+    _rule("also_read", r"(also read|read also|read more|see also|see more|must read|also see|"
+                       r"related|more|don'?t miss|watch|listen|recommended)"
+                       r"\s*(:|\s[|–—-])\s*\S.{0,200}|also on [\w-]+\.[a-z]{2,6}\s+\S.{0,200}"),
+    _rule("teaser_heading", r"(don'?t miss|read more|more from [\w .'-]{1,40}|"
+                            r"you (may|might) also like|trending( now)?)\s*[:.…!]*"),
     _rule("advertisement", r"(advertisement|advertisment|sponsored( content)?|ad|"
                            r"story continues (below|after) (this )?advertisement|"
                            r"continue reading (below|the main story)|scroll to continue.*)"),
     _rule("link_list_item", r"-?\s*list \d+ of \d+\s*\S.{0,300}"),
     _rule("link_list_end", r"end of list"),
-    _rule("newsletter", r"(sign up|subscribe)( now| today| here)?( for| to)( our| the)? .{0,60}"
-                        r"(newsletter|updates|alerts|briefing)s?[.!]?"),
-    _rule("share_bar", r"((share|tweet|email|print|whatsapp|facebook|twitter|linkedin|copy link)"
+    _rule("newsletter", r"((sign up|subscribe|register)( now| today| here| free)?( for| to)"
+                        r"( our| the| my)? .{0,60}(newsletter|updates|alerts|briefing|emails?)s?"
+                        r"( here| now| today)?[.!]?|"
+                        r"thanks? (you )?for signing up[.!]*|"
+                        r"get (the|our) .{0,60}newsletter.{0,40}|"
+                        r".{0,40}delivered (straight |directly )?to your inbox[.!]?)"),
+    _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
+                       r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
-    _rule("share_prompt", r"share (this|the) (article|story)( on \w+)?[:.]?"),
-    _rule("photo_credit", r"(\(?(photo|image|picture|file photo)( credit)?s?\s*[:|]\s*.{2,120}\)?|"
-                          r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))"),
+    _rule("share_prompt", r"(share (this|the) (article|story|page)( on \w+| with .{1,30})?[:.!]?|"
+                          r"(like|enjoy(ed)?) this (story|article)\?.{0,60}share.{0,60})"),
+    _rule("photo_credit",
+          r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
+          r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
+          r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
+          rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
+          r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe to (continue|read)|already a subscriber\??.{0,80}|"
-                                 r"you have reached your (free )?article limit.{0,120})"),
+                                 r"you have reached your (free )?article limit.{0,120}|"
+                                 r"this (copy|article) is for your personal,? non-commercial use"
+                                 r".{0,300})"),
+    _rule("copyright", r"(copyright|©|\(c\))\s*(©\s*)?((19|20)\d\d\s*)?.{0,120}"
+                       r"all rights reserved\.?.{0,60}|copyright ©?\s*(19|20)\d\d.{0,80}|"
+                       r"©\s*(19|20)\d\d\s.{0,80}"),
+    _rule("author_contact", rf"(?i:write to) {_NAMES} (?i:at) \S+@\S+\.\w+\.?|"
+                            r"(?i:(contact|email|e-mail) the (author|reporter|writer) at) "
+                            r"\S+@\S+\.\w+\.?", flags=0),
+    # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
+    _rule("byline", rf"(By|BY|by)\s+{_NAMES}(\s*[,|–—-]\s*[\w .,:/'-]{{1,60}})?", flags=0),
 )
 
 # A heading that opens a block of headline links running to the end of the text.
 RELATED_HEADING = re.compile(
     r"(related (news|stories|articles|content|coverage|reading)|"
     r"more (stories|news)( from .{1,40})?|"
-    r"recommended( for you| stories)?|you may also like|read next|most read|top stories|"
-    r"trending( now)?|more on this story)\s*:?",
+    r"recommended( for you| stories)?|you (may|might) also like|read next|most read|"
+    r"top stories|trending( now)?|more on this story)\s*[:.…]*",
     re.IGNORECASE,
 )
 HEADLINE_MAX_WORDS = 22
@@ -70,10 +103,38 @@ def _related_block_start(lines: Sequence[str]) -> int | None:
     return None
 
 
+def _fold(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def is_author_line(line: str, authors: Sequence[str]) -> bool:
+    """A line that is only the byline again: an author's name, maybe with 'By' in front."""
+    folded = _fold(line)
+    if folded.startswith("by "):
+        folded = folded[3:]
+    names = {_fold(a) for a in authors if a.strip()}
+    return bool(folded) and (folded in names or folded == " and ".join(sorted(names)))
+
+
+def match_rule(line: str) -> str | None:
+    """Name of the first rule that matches the whole line, or None."""
+    stripped = line.strip()
+    if not stripped or len(stripped) > MAX_RULE_LINE_CHARS:
+        return None
+    for rule in LINE_RULES:
+        if rule.pattern.fullmatch(stripped):
+            return rule.name
+    return None
+
+
 def strip_boilerplate(
     lines: Sequence[str], authors: Sequence[str] = ()
 ) -> tuple[list[str], Counter[str]]:
-    """Remove boilerplate lines; return the kept lines and how many lines each rule removed."""
+    """Remove boilerplate lines; return the kept lines and how many lines each rule removed.
+
+    ``authors`` (from the page's metadata) lets a byline repeated in the body go even when it
+    has no "By" in front.
+    """
     removed: Counter[str] = Counter()
     kept: list[str] = list(lines)
     block_start = _related_block_start(kept)
@@ -82,10 +143,11 @@ def strip_boilerplate(
         kept = kept[:block_start]
     result: list[str] = []
     for line in kept:
-        stripped = line.strip()
-        rule = next((r for r in LINE_RULES if stripped and r.pattern.fullmatch(stripped)), None)
+        rule = match_rule(line)
+        if rule is None and authors and len(line) < 120 and is_author_line(line, authors):
+            rule = "byline"
         if rule is None:
             result.append(line)
         else:
-            removed[rule.name] += 1
+            removed[rule] += 1
     return result, removed
