@@ -56,6 +56,10 @@ class Settings(BaseSettings):
 
     # --- Core --------------------------------------------------------------------------------
     taxonomy_path: Path = PACKAGE_DIR / "data" / "taxonomy.yaml"
+    # Cleaning guards: a page over the budget or the size is dead-lettered (CleanTimeout /
+    # PageTooLarge, see core/clean.py), never left to stall a worker.
+    clean_time_budget_seconds: float = Field(default=10.0, gt=0)
+    clean_max_html_chars: int = Field(default=5_000_000, ge=1024)
     dedupe_window_days: float = Field(default=7.0, gt=0)
     near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
     minhash_permutations: int = Field(default=128, ge=16)
