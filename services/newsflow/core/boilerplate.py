@@ -63,7 +63,9 @@ LINE_RULES: tuple[LineRule, ...] = (
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
-    _rule("subscription_notice", r"(subscribe to (continue|read)|already a subscriber\??.{0,80}|"
+    _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
+                                 r"subscribe to read (the full|more|this).{0,80}|"
+                                 r"already a subscriber\?\s*(log|sign) ?in.{0,60}|"
                                  r"you have reached your (free )?article limit.{0,120}|"
                                  r"this (copy|article) is for your personal,? non-commercial use"
                                  r".{0,300})"),
@@ -74,7 +76,9 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"(?i:(contact|email|e-mail) the (author|reporter|writer) at) "
                             r"\S+@\S+\.\w+\.?", flags=0),
     # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
-    _rule("byline", rf"(By|BY|by)\s+{_NAMES}(\s*[,|–—-]\s*[\w .,:/'-]{{1,60}})?", flags=0),
+    # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
+    _rule("byline", rf"(By|BY|by)\s+{_NAMES}"
+                    r"(\s*[,|–—-]\s*[A-Z0-9][\w&'’-]*([ .,:/]+[\w&'’-]+){0,6}\.?)?", flags=0),
 )
 
 # A heading that opens a block of headline links running to the end of the text.

@@ -169,28 +169,37 @@ class _Deadline:
 
 @contextmanager
 def hard_time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt a runaway stage with SIGALRM when we own the main thread and the alarm.
+    """Interrupt a runaway stage (one that never reaches a cooperative check) with SIGALRM.
 
-    Elsewhere (worker threads, an alarm already in use) only the cooperative checks apply.
+    Only in the main thread (signals are delivered there; the Faust worker and the CLI run the
+    core in it). An alarm already armed by someone else (e.g. pytest-timeout) is respected: if it
+    fires first we leave it alone, otherwise ours runs and theirs is re-armed afterwards.
     """
-    usable = (threading.current_thread() is threading.main_thread()
-              and hasattr(signal, "setitimer")
-              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
-              and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
-    if not usable:
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(
+            signal, "setitimer"):
+        yield
+        return
+    previous_handler = signal.getsignal(signal.SIGALRM)
+    previous_left, previous_interval = signal.getitimer(signal.ITIMER_REAL)
+    if previous_left and previous_left <= seconds:
         yield
         return
 
     def _expired(signum: int, frame: object) -> None:
         raise CleanTimeout(f"cleaning exceeded its {seconds:g} s budget")
 
+    started = time.monotonic()
     signal.signal(signal.SIGALRM, _expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.signal(signal.SIGALRM,
+                      previous_handler if previous_handler is not None else signal.SIG_DFL)
+        if previous_left:
+            left = previous_left - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_interval)
 
 
 def _parse_html(body: str) -> Any:

@@ -1,0 +1,148 @@
+"""Every line rule: lines it must remove, and ordinary sentences it must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.core.boilerplate import LINE_RULES, match_rule, strip_boilerplate
+
+# rule name -> (junk lines it removes, ordinary sentences that look a bit like them)
+CASES: dict[str, tuple[list[str], list[str]]] = {
+    "also_read": (
+        ["Also Read: India reduces Russian crude imports amid new US trade framework",
+         "READ MORE: China plague outbreak confirmed: Two diagnosed with disease",
+         "Related: The 15 Weirdest Galaxies in Our Universe",
+         "SEE MORE: Hong Kong protests: 800 students under siege in university",
+         "Also on rt.com Journalists threatened with sedition arrests"],
+        ["Also read the fine print before you sign, lawyers advise.",
+         "More-than-expected growth lifted shares on Tuesday.",
+         "Related charges were filed against two other men: both pleaded not guilty.",
+         "Watch out for scams, police said: fraudsters pose as bank staff."],
+    ),
+    "teaser_heading": (
+        ["DON'T MISS", "You may also like...", "Read more"],
+        ["Don't miss the deadline on Friday, officials warned.",
+         "You may also like the new design, its makers hope."],
+    ),
+    "advertisement": (
+        ["Advertisement", "ADVERTISEMENT", "Story continues below advertisement"],
+        ["Advertisement spending fell 4% in the third quarter.",
+         "The ad campaign ran for six weeks."],
+    ),
+    "link_list_item": (
+        ["- list 1 of 3What happens when Netanyahu visits Trump? A look at his past trips",
+         "list 2 of 3 Netanyahu says he'll present 'principles' for Iran talks"],
+        ["The list of 3 candidates was published on Monday.",
+         "She was third on a list 1 of 3 parties had drawn up."],
+    ),
+    "link_list_end": (
+        ["end of list", "End of list"],
+        ["The end of list voting came as a surprise.", "At the end of the list was Brazil."],
+    ),
+    "newsletter": (
+        ["Sign up for our daily newsletter", "Subscribe to the Morning Review newsletter",
+         "Thanks for signing up!",
+         "Get the latest updates right in your inbox. Subscribe to NJ.com’s newsletters.",
+         "The day's top stories, delivered straight to your inbox."],
+        ["More than 2,000 people signed up for the newsletter within a day, the campaign said.",
+         "Residents can sign up for flood alerts at the town hall, the mayor said."],
+    ),
+    "share_bar": (
+        ["Share Tweet Email", "Facebook | Twitter | LinkedIn",
+         "Share on Facebook Share on Twitter"],
+        ["Facebook and Twitter removed the accounts on Monday.",
+         "Share prices fell on Twitter's news."],
+    ),
+    "share_prompt": (
+        ["Share this article", "Like this story? Share it with a friend!"],
+        ["Share this article's concerns, critics say, and you will see the problem.",
+         "Did you like this story? Readers wrote in with their own memories."],
+    ),
+    "photo_credit": (
+        ["Photo: Reuters", "(Photo by John Smith/Getty Images)", "Image source, Getty Images",
+         "Picture credit: AFP", "(Reuters)"],
+        ["Pictures, videos and text were published by the ministry on Tuesday.",
+         "Photos by the dozen flooded social media within minutes.",
+         "The image of the burning tower went round the world."],
+    ),
+    "cookie_notice": (
+        ["We use cookies to improve your experience. By continuing you agree to our policy.",
+         "This website uses cookies."],
+        ["Regulators say some websites use cookies to track children without consent."],
+    ),
+    "subscription_notice": (
+        ["Subscribe to continue reading", "Already a subscriber? Log in",
+         "This copy is for your personal, non-commercial use only. To order copies visit djr.com."],
+        ["Subscribers to the service will pay $5 a month from January.",
+         "Already a subscriber for ten years, she cancelled in protest."],
+    ),
+    "copyright": (
+        ["Copyright ©2019 Dow Jones & Company, Inc. All Rights Reserved",
+         "© 2024 Reuters. All rights reserved.", "Copyright 2019 The Associated Press"],
+        ["Copyright law has not kept pace with AI, the judge wrote.",
+         "All rights reserved for the original authors, the publisher said in a statement."],
+    ),
+    "author_contact": (
+        ["Write to Al Root at allen.root@dowjones.com", "Contact the reporter at jane@example.com"],
+        ["Residents can contact the council at info@council.example for help.",
+         "Write to your MP, campaigners urged."],
+    ),
+    "byline": (
+        ["By Jane Doe", "By Jane Doe and John Smith", "By Sarah E. Needleman, Reuters",
+         "BY MARY-ANN O'NEIL | Nov 19, 2019"],
+        ["By Tuesday, the river had risen by two metres.",
+         "By the end of the year prices rose 4%.", "by and large, the plan worked"],
+    ),
+}
+
+
+def test_every_rule_has_cases() -> None:
+    assert {rule.name for rule in LINE_RULES} == set(CASES)
+
+
+@pytest.mark.parametrize(("rule", "line"),
+                         [(rule, line) for rule, (junk, _) in CASES.items() for line in junk])
+def test_rule_removes_junk(rule: str, line: str) -> None:
+    assert match_rule(line) == rule
+
+
+@pytest.mark.parametrize(("rule", "sentence"),
+                         [(rule, s) for rule, (_, keep) in CASES.items() for s in keep])
+def test_rule_keeps_ordinary_sentence(rule: str, sentence: str) -> None:
+    assert match_rule(sentence) is None, f"{rule!r} family removed an ordinary sentence"
+    kept, removed = strip_boilerplate([sentence])
+    assert kept == [sentence] and not removed
+
+
+def test_removals_are_counted_per_rule() -> None:
+    lines = ["Advertisement", "Real paragraph one.", "ADVERTISEMENT", "Share this article",
+             "Real paragraph two."]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == ["Real paragraph one.", "Real paragraph two."]
+    assert removed == {"advertisement": 2, "share_prompt": 1}
+
+
+def test_related_block_removes_heading_and_headlines_after_it() -> None:
+    lines = ["The last paragraph of the story.", "Related News", "EU votes on migration rules",
+             "Are drones changing the war?"]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == ["The last paragraph of the story."]
+    assert removed["related_block"] == 3
+
+
+def test_related_heading_followed_by_prose_is_kept() -> None:
+    lines = ["Related news", "The ministry said on Friday that talks would resume next week."]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == lines and not removed
+
+
+def test_repeated_byline_removed_when_author_known() -> None:
+    lines = ["Jane Doe", "Jane Doe said the results were clear.", "The study ran for a year."]
+    kept, removed = strip_boilerplate(lines, authors=["Jane Doe"])
+    assert kept == lines[1:]
+    assert removed == {"byline": 1}
+
+
+def test_very_long_lines_are_never_removed() -> None:
+    line = "Advertisement " + "word " * 200
+    assert match_rule(line) is None

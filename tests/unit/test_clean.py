@@ -1,0 +1,189 @@
+"""Text normalisation, plain-text cleaning, and bad input: no crash, no hang, a clear outcome."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from typing import Any
+
+import pytest
+
+from newsflow.config import Settings
+from newsflow.core import clean as clean_module
+from newsflow.core import extraction
+from newsflow.core.clean import (
+    CleanedDocument,
+    CleaningError,
+    CleanLimits,
+    CleanTimeout,
+    PageTooLarge,
+    clean_document,
+    clean_lines,
+    drop_leading_title,
+    normalise_text,
+    split_title,
+)
+
+PARAGRAPH = ("The committee met on Tuesday to discuss the new budget, which lawmakers say will "
+             "fund schools, roads and hospitals across the region for the next three years.")
+
+
+def page(body: str, head: str = "") -> str:
+    return f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+def test_normalise_composes_to_nfc() -> None:
+    decomposed = "Cafe\u0301 in Sa\u0303o Paulo"
+    out = normalise_text(decomposed)
+    assert out == "Café in São Paulo"
+    assert unicodedata.is_normalized("NFC", out)
+
+
+def test_normalise_whitespace_and_controls() -> None:
+    text = "  One\u00a0 two\t\tthree \r\nfour\u200b five\x07\rsix  "
+    assert normalise_text(text) == "One two three\nfour five\nsix"
+
+
+def test_quotes_and_dashes_stay_as_published() -> None:
+    text = "“Not now,” she said — ‘later’, it's \"fine\"."
+    assert normalise_text(text) == text
+
+
+def test_clean_lines_keeps_paragraphs_as_paragraphs() -> None:
+    text, removals = clean_lines("First paragraph.\n\n\nSecond paragraph.\nThird one.\n")
+    assert text == "First paragraph.\n\nSecond paragraph.\n\nThird one."
+    assert not removals
+
+
+def test_split_title_short_first_line_is_headline() -> None:
+    assert split_title("Iran talks resume\n\nBody line one.\nBody two.") == (
+        "Iran talks resume", "Body line one.\nBody two.")
+
+
+def test_split_title_paragraph_first_keeps_every_line() -> None:
+    text = "Iran said on Monday it would talk. More followed.\nSecond line."
+    title, body = split_title(text)
+    assert title == "Iran said on Monday it would talk."
+    assert body == text
+
+
+def test_drop_leading_title_only_drops_repeated_headlines() -> None:
+    lines = ["Big Storm Hits Coast!", "Big storm hits coast", "The storm hit the coast at dawn."]
+    kept, removed = drop_leading_title(lines, ["Big storm hits coast"])
+    assert kept == ["The storm hit the coast at dawn."] and removed == 2
+    first_paragraph = ["Big storm hits coast after days of warnings, officials said on Monday."]
+    assert drop_leading_title(list(first_paragraph), ["Big storm hits coast"]) == (
+        first_paragraph, 0)
+
+
+def test_plain_text_with_title_hint() -> None:
+    doc = clean_document("Advertisement\n" + PARAGRAPH, "text/plain", title_hint="Budget")
+    assert doc.title == "Budget"
+    assert doc.text == PARAGRAPH
+    assert doc.removals == {"advertisement": 1}
+    assert doc.word_count == len(PARAGRAPH.split())
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", ["", "   \n\t  ", page("")])
+def test_empty_pages_give_empty_body(body: str) -> None:
+    doc = clean_document(body, "text/html", "https://example.com/a")
+    assert doc.text == "" and doc.word_count == 0
+    assert doc.empty_reason in {"empty", "no_article"}
+
+
+def test_empty_page_keeps_title_hint() -> None:
+    doc = clean_document("", "text/html", title_hint="Feed title")
+    assert doc.title == "Feed title" and doc.empty_reason == "empty"
+
+
+def test_binary_junk_is_flagged_not_parsed() -> None:
+    junk = bytes(range(256)).decode("latin-1") * 50
+    doc = clean_document(junk, "text/html", "https://example.com/bin")
+    assert doc.text == "" and doc.empty_reason == "binary"
+
+
+def test_broken_encoding_replacement_characters_are_binary() -> None:
+    broken = b"\xff\xfe\x00\x81\x8d\x90\x9d".decode("utf-8", errors="replace") * 100
+    doc = clean_document(broken, "text/html")
+    assert doc.empty_reason == "binary"
+
+
+def test_mojibake_page_does_not_crash() -> None:
+    # UTF-8 read as Latin-1: ugly but text; it must come through, not crash.
+    mojibake = PARAGRAPH.replace("the", "thÃ©") * 3
+    doc = clean_document(page(f"<article><p>{mojibake}</p></article>"), "text/html")
+    assert "thÃ©" in doc.text
+
+
+def test_non_html_body_with_html_content_type_is_cleaned_as_text() -> None:
+    doc = clean_document(f"Headline here\n{PARAGRAPH}\nAdvertisement", "text/html")
+    assert doc.title == "Headline here"
+    assert doc.text == PARAGRAPH
+
+
+def test_json_body_does_not_crash() -> None:
+    doc = clean_document('{"a": [1, 2, {"b": null}]}', "application/json")
+    assert isinstance(doc, CleanedDocument)
+
+
+def test_tag_soup_does_not_crash() -> None:
+    soup = "<div><p>unclosed <b>bold <i>" * 2000 + "</table></html></body>"
+    doc = clean_document(soup, "text/html")
+    assert isinstance(doc.text, str)
+
+
+def test_huge_page_raises_page_too_large() -> None:
+    limits = CleanLimits(max_html_chars=10_000)
+    with pytest.raises(PageTooLarge, match="10000"):
+        clean_document(page("<p>x</p>" * 5_000), "text/html", limits=limits)
+    assert issubclass(PageTooLarge, CleaningError)
+
+
+def test_large_page_within_limit_is_cleaned_in_time() -> None:
+    body = "".join(f"<p>{PARAGRAPH} Item {i}.</p>" for i in range(3_000))  # ~0.6 MB
+    start = time.monotonic()
+    doc = clean_document(page(f"<article>{body}</article>"), "text/html")
+    assert doc.word_count > 50_000
+    assert time.monotonic() - start < 10
+
+
+def test_budget_checked_between_stages() -> None:
+    limits = CleanLimits(time_budget_seconds=1e-9)
+    with pytest.raises(CleanTimeout, match="budget"):
+        clean_document(page(f"<article><p>{PARAGRAPH}</p></article>"), "text/html",
+                       limits=limits)
+
+
+def test_runaway_stage_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage that never returns is stopped by the hard limit, not waited for."""
+
+    def spin(tree: Any, url: str | None) -> extraction.Extracted:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            pass
+        raise AssertionError("the runaway stage was not interrupted")
+
+    monkeypatch.setattr(extraction, "extract_main_text", spin)
+    start = time.monotonic()
+    with pytest.raises(CleanTimeout):
+        clean_document(page(f"<article><p>{PARAGRAPH}</p></article>"), "text/html",
+                       limits=CleanLimits(time_budget_seconds=0.3))
+    assert time.monotonic() - start < 5
+
+
+def test_limits_from_settings() -> None:
+    settings = Settings(clean_time_budget_seconds=2.5, clean_max_html_chars=4096)
+    assert CleanLimits.from_settings(settings) == CleanLimits(2.5, 4096)
+
+
+def test_hard_limit_restores_an_outer_alarm_handler() -> None:
+    import signal
+
+    before = signal.getsignal(signal.SIGALRM)
+    with clean_module.hard_time_limit(5):
+        pass
+    assert signal.getsignal(signal.SIGALRM) == before
