@@ -1,0 +1,170 @@
+"""Metadata and main text from small pages written for these tests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lxml import html as lxml_html
+
+from newsflow.core.clean import clean_document
+from newsflow.core.extraction import looks_like_navigation
+from newsflow.core.metadata import (
+    date_from_url,
+    json_ld_article,
+    read_metadata,
+    split_authors,
+    strip_site_suffix,
+)
+
+URL = "https://news.example.com/world/2024/03/07/harbour-reopens"
+PARAGRAPHS = [
+    "The harbour reopened on Thursday after a week of repairs to the storm-damaged sea wall, "
+    "port officials said, and the first ferries left for the islands before noon.",
+    "Engineers had worked through the night to finish the last section of the wall, which "
+    "collapsed during the gales that swept the coast at the end of February.",
+    "Fishermen, who lost a week of income, said they would ask the council for compensation "
+    "at its next meeting, while shop owners welcomed the return of day visitors.",
+    "The council said a review of the coastal defences would be published in the summer, with "
+    "proposals to raise the wall by half a metre along its whole length.",
+]
+
+
+def article_page(head: str = "", before: str = "", after: str = "", lang: str = "en") -> str:
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">{head}</head><body>'
+            '<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>'
+            f"<article>{before}{body}{after}</article>"
+            "<footer>© 2024 Example News. All rights reserved.</footer></body></html>")
+
+
+def tree(page: str) -> lxml_html.HtmlElement:
+    return lxml_html.fromstring(page)
+
+
+OG_HEAD = (
+    '<title>Harbour reopens after storm repairs | Example News</title>'
+    '<meta property="og:title" content="Harbour reopens after storm repairs">'
+    '<meta property="og:site_name" content="Example News">'
+    '<meta property="og:url" content="https://news.example.com/harbour-reopens">'
+    '<meta property="article:published_time" content="2024-03-07T09:30:00+00:00">'
+    '<meta name="author" content="By Jane Doe and John Smith">'
+    '<link rel="canonical" href="/world/harbour-reopens">'
+)
+
+
+def test_open_graph_and_meta_tags() -> None:
+    meta = read_metadata(tree(article_page(OG_HEAD)), URL)
+    assert meta.title == "Harbour reopens after storm repairs"
+    assert meta.site_name == "Example News"
+    assert meta.published_at == "2024-03-07T09:30:00+00:00"
+    assert meta.authors == ["Jane Doe", "John Smith"]
+    # rel=canonical wins over og:url, and a relative href is made absolute.
+    assert meta.canonical_url == "https://news.example.com/world/harbour-reopens"
+    assert meta.language == "en"
+
+
+def test_json_ld_article_in_a_graph() -> None:
+    ld = {"@context": "https://schema.org", "@graph": [
+        {"@type": "WebSite", "name": "Site"},
+        {"@type": ["NewsArticle"], "headline": "Harbour reopens",
+         "datePublished": "2024-03-07T10:00:00Z",
+         "author": [{"@type": "Person", "name": "Jane Doe"}, {"name": "Ali Khan"}],
+         "publisher": {"@type": "Organization", "name": "Coast Times"}},
+    ]}
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    meta = read_metadata(tree(article_page(head)), None)
+    assert meta.title == "Harbour reopens"
+    assert meta.published_at == "2024-03-07T10:00:00Z"
+    assert meta.authors == ["Jane Doe", "Ali Khan"]
+    assert meta.site_name == "Coast Times"
+    assert meta.canonical_url is None
+
+
+def test_broken_json_ld_is_ignored() -> None:
+    head = '<script type="application/ld+json">{"@type": "NewsArticle", </script>'
+    assert json_ld_article(tree(article_page(head))) == {}
+
+
+def test_title_falls_back_to_html_title_and_date_to_url() -> None:
+    head = "<title>Harbour reopens - Example News</title>"
+    meta = read_metadata(tree(article_page(head)), URL)
+    assert meta.title == "Harbour reopens - Example News"  # no site name known: kept whole
+    assert meta.published_at == "2024-03-07"
+
+
+def test_date_from_time_element_and_rel_author() -> None:
+    before = ('<p class="byline">By <a rel="author" href="/p/jd">Jane Doe</a> '
+              '<time datetime="2024-03-06T18:00:00Z">6 March</time></p>')
+    meta = read_metadata(tree(article_page(before=before)), "https://example.com/a")
+    assert meta.published_at == "2024-03-06T18:00:00Z"
+    assert meta.authors == ["Jane Doe"]
+
+
+def test_og_url_when_no_canonical_link_and_language_subtag() -> None:
+    head = '<meta property="og:url" content="https://news.example.com/x?utm_source=a">'
+    meta = read_metadata(tree(article_page(head, lang="pt-BR")), URL)
+    assert meta.canonical_url == "https://news.example.com/x?utm_source=a"
+    assert meta.language == "pt"
+
+
+@pytest.mark.parametrize(("value", "names"), [
+    ("By Jane Doe, John Smith & Ali Khan", ["Jane Doe", "John Smith", "Ali Khan"]),
+    ("https://www.facebook.com/janedoe", []),
+    ("Jane Doe; @janedoe", ["Jane Doe"]),
+])
+def test_split_authors(value: str, names: list[str]) -> None:
+    assert split_authors(value) == names
+
+
+def test_strip_site_suffix_only_strips_the_site() -> None:
+    assert strip_site_suffix("Talks resume | Example News", "Example News") == "Talks resume"
+    assert strip_site_suffix("Iran - US talks resume", "Example News") == "Iran - US talks resume"
+
+
+@pytest.mark.parametrize(("url", "date"), [
+    ("https://a.example/2019/11/18/story/", "2019-11-18"),
+    ("https://a.example/news/2019-1-8-story", "2019-01-08"),
+    ("https://a.example/news/story-14848175.php", None),
+])
+def test_date_from_url(url: str, date: str | None) -> None:
+    assert date_from_url(url) == date
+
+
+def test_clean_document_on_a_page() -> None:
+    before = ("<h1>Harbour reopens after storm repairs</h1><p>By Jane Doe</p>"
+              "<p>Advertisement</p>")
+    after = "<p>Sign up for our daily newsletter</p><p>Photo: Example News/Jo Bloggs</p>"
+    doc = clean_document(article_page(OG_HEAD, before, after), "text/html; charset=utf-8", URL)
+    assert doc.title == "Harbour reopens after storm repairs"
+    assert doc.text == "\n\n".join(PARAGRAPHS)  # headline, byline and junk gone; paragraphs kept
+    assert doc.authors == ["Jane Doe", "John Smith"]
+    assert doc.published_at == "2024-03-07T09:30:00+00:00"
+    assert doc.canonical_url == "https://news.example.com/world/harbour-reopens"
+    assert doc.site_name == "Example News"
+    assert doc.language == "en"
+    assert doc.word_count == sum(len(p.split()) for p in PARAGRAPHS)
+    assert doc.empty_reason is None
+
+
+def test_detected_language_wins_over_a_wrong_declaration() -> None:
+    german = ("Der Hafen wurde am Donnerstag nach einer Woche Reparaturarbeiten an der "
+              "beschädigten Ufermauer wieder geöffnet, teilten die Behörden mit. Die ersten "
+              "Fähren legten noch vor Mittag zu den Inseln ab, und die Fischer kehrten zurück.")
+    page = (f'<html lang="en"><head><title>Hafen</title></head><body><article><p>{german}</p>'
+            f"<p>{german}</p></article></body></html>")
+    assert clean_document(page, "text/html").language == "de"
+
+
+def test_title_hint_used_only_when_page_has_no_title() -> None:
+    paragraphs = f"<p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+    page = f"<html><body><article>{paragraphs}</article></body></html>"
+    assert clean_document(page, "text/html", title_hint="From the feed").title == "From the feed"
+    titled = page.replace("<body>", "<head><title>Page title</title></head><body>")
+    assert clean_document(titled, "text/html", title_hint="From the feed").title == "Page title"
+
+
+def test_navigation_detector() -> None:
+    menu = "\n".join(["Home", "World", "Sport news", "Weather"] * 10)
+    assert looks_like_navigation(menu)
+    assert not looks_like_navigation("\n".join(PARAGRAPHS * 10))
