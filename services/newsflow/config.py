@@ -6,7 +6,6 @@ constants, so a test or a container can change any behaviour in one place.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -102,16 +101,10 @@ class Settings(BaseSettings):
             )
         return self.kafka_bootstrap_servers
 
-    def output_topics(self) -> list[str]:
-        return [
-            self.topic_raw,
-            self.topic_articles,
-            self.topic_duplicates,
-            self.topic_deadletter,
-            self.topic_stories,
-        ]
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
+    def to_env(self) -> dict[str, str]:
+        """These settings as NEWSFLOW_ variables, to start a child process with the same config."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[f"NEWSFLOW_{name.upper()}"] = str(value)
+        return env

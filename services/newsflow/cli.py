@@ -1,0 +1,108 @@
+"""The `newsflow` command: fetch, worker, process, broker, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from newsflow.config import Settings
+
+
+def _fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.fetcher.http import HttpFetcher
+    from newsflow.fetcher.publisher import Publisher
+    from newsflow.fetcher.service import Fetcher
+    from newsflow.fetcher.sources import SourcesFileError, load_sources
+
+    try:
+        sources = load_sources(args.sources)
+    except SourcesFileError as exc:
+        print(f"newsflow fetch: {exc}", file=sys.stderr)
+        return 2
+    if not args.once:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.fetch_metrics_port, addr=settings.fetch_metrics_host)
+
+    async def run() -> int:
+        fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
+        try:
+            if args.once:
+                published, errors = await fetcher.run_once()
+                print(f"published {published} raw articles; {errors} source errors", flush=True)
+                return 0
+            await fetcher.run_forever()
+            return 0
+        finally:
+            await fetcher.aclose()
+
+    return asyncio.run(run())
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.processor.app import run_worker
+
+    return run_worker(settings, loglevel=args.loglevel)
+
+
+def _process(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.offline import process_files
+
+    return process_files(settings, args.files, sys.stdout)
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.broker import run_broker
+
+    if args.port is not None:
+        settings = settings.model_copy(update={"broker_port": args.port})
+    return run_broker(settings)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.demo import run_demo
+
+    return run_demo(settings, follow=args.follow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fetch = commands.add_parser("fetch", help="poll sources and publish raw articles")
+    fetch.add_argument("--sources", type=Path, required=True, help="sources YAML file")
+    fetch.add_argument("--once", action="store_true",
+                       help="poll every source once, wait for acknowledgements, exit")
+    fetch.set_defaults(handler=_fetch)
+
+    worker = commands.add_parser("worker", help="run the Faust processor")
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(handler=_worker)
+
+    process = commands.add_parser("process", help="run the core offline over files")
+    process.add_argument("files", nargs="+", type=Path,
+                         help=".jsonl raw records, .txt, .html, .html.gz")
+    process.set_defaults(handler=_process)
+
+    broker = commands.add_parser("broker", help="run the embedded broker with the topics")
+    broker.add_argument("--port", type=int, default=None)
+    broker.set_defaults(handler=_broker)
+
+    demo = commands.add_parser("demo", help="broker + sample site + fetcher + worker, end to end")
+    demo.add_argument("--follow", action="store_true", help="keep running after the sample")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return int(args.handler(args, Settings()))

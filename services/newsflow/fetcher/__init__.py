@@ -1,0 +1,1 @@
+"""The fetcher: pulls documents from sources and publishes raw articles to Kafka."""

@@ -1,0 +1,69 @@
+"""The sources file: a YAML ``sources:`` list, validated at start with errors naming the source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
+WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1)
+    kind: SourceKind
+    url: str | None = None
+    path: Path | None = None
+    enabled: bool = True
+    poll_interval_seconds: float = Field(default=300.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    fetch_pages: bool = Field(
+        default=True, description="Fetch each entry's page when the feed carries only a summary."
+    )
+
+    @model_validator(mode="after")
+    def _location(self) -> SourceConfig:
+        if self.kind in WEB_KINDS:
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
+        elif self.path is None:
+            raise ValueError("kind 'directory' needs a 'path'")
+        return self
+
+
+class SourcesFileError(ValueError):
+    """The sources file is malformed; the message names the source and the field."""
+
+
+def load_sources(path: Path) -> list[SourceConfig]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SourcesFileError(f"{path}: cannot read sources file: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        raise SourcesFileError(f"{path}: expected a mapping with a top-level 'sources' list")
+    sources: list[SourceConfig] = []
+    for index, entry in enumerate(data["sources"]):
+        label = entry.get("id") if isinstance(entry, dict) and entry.get("id") else f"#{index}"
+        try:
+            source = SourceConfig.model_validate(entry)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise SourcesFileError(f"{path}: source {label}: {problems}") from exc
+        if source.path is not None and not source.path.is_absolute():
+            source = source.model_copy(update={"path": (path.parent / source.path).resolve()})
+        sources.append(source)
+    ids = [s.id for s in sources]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise SourcesFileError(f"{path}: source ids repeated: {', '.join(repeated)}")
+    return sources

@@ -1,0 +1,1 @@
+"""The processor: a Faust app wrapping the pure core (prepare → dedupe) around Kafka topics."""

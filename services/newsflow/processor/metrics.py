@@ -1,0 +1,28 @@
+"""Worker metrics of our own (the Faust sensor adds the framework's). Bounded labels only."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ARTICLES_IN = Counter("newsflow_processor_messages_in_total", "Messages consumed, by stage.",
+                      ["stage"])
+EMITTED = Counter("newsflow_processor_records_out_total", "Records produced, by output topic role.",
+                  ["topic"])
+DUPLICATES = Counter("newsflow_processor_duplicates_total", "Duplicates found, by level and method.",
+                     ["level", "method"])
+TAGS = Counter("newsflow_processor_tags_total", "Tags assigned to distinct articles.", ["tag"])
+DEAD_LETTERS = Counter("newsflow_processor_dead_letters_total",
+                       "Messages sent to the dead-letter topic, by stage and error type.",
+                       ["stage", "error"])
+REMOVED_LINES = Counter("newsflow_clean_removed_lines_total",
+                        "Boilerplate lines removed by cleaning, by rule.", ["rule"])
+STAGE_SECONDS = Histogram("newsflow_processor_stage_duration_seconds",
+                          "Processing time per message and stage.", ["stage"],
+                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+FRESHNESS = Histogram("newsflow_processor_freshness_seconds",
+                      "Delay from an article's fetch (or publication) to its emission.",
+                      ["since"],
+                      buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800))
+DEDUPE_MEMORY = Gauge("newsflow_processor_dedupe_remembered_articles",
+                      "Articles remembered by the dedupe stage (within the window).")
+STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")

@@ -1,0 +1,65 @@
+"""Kafka plumbing shared by every adapter: topic declaration and client options."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from newsflow.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def topic_partitions(settings: Settings) -> dict[str, int]:
+    """Every topic the project writes, with an explicit partition count.
+
+    Auto-created topics get a broker default that breaks Faust's co-partitioning check, so
+    nothing is left to auto-creation.
+    """
+    parts = settings.topic_partitions
+    return {
+        settings.topic_raw: parts,
+        settings.topic_articles: parts,
+        settings.topic_duplicates: parts,
+        settings.topic_deadletter: parts,
+        settings.topic_stories: parts,
+    }
+
+
+def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str]:
+    """Create the project's topics if missing; return the names created now."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.require_bootstrap(),
+                client_id="newsflow-admin",
+                **settings.kafka_client_options(),
+            )
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    created = []
+    try:
+        existing = set(admin.list_topics())
+        for name, partitions in topic_partitions(settings).items():
+            if name in existing:
+                continue
+            try:
+                admin.create_topics([NewTopic(name, partitions, settings.topic_replication_factor)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+            except KafkaError as exc:
+                raise RuntimeError(f"cannot create topic {name}: {exc}") from exc
+    finally:
+        admin.close()
+    if created:
+        log.info("created topics: %s", ", ".join(created))
+    return created
