@@ -22,6 +22,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ DEFAULT_NEGATION = ("not", "no", "never", "n't", "deny~", "denied", "rule~ out",
                     "rather than", "instead of", "without", "false", "dismiss~",
                     # Conditions, not facts: "in exchange for sanctions relief".
                     "in exchange for", "in return for")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 
@@ -94,6 +96,27 @@ def phrase_regex(phrase: str) -> str:
     return f"(?-i:{body})" if exact else body
 
 
+def _token_words(token: str) -> frozenset[str]:
+    """The lower-cased ``\\w+`` runs an occurrence of a phrase token starts with (a hyphenated
+    form may also occur joined: "build-up" as "buildup")."""
+    out = set()
+    for alt in token.split("|"):
+        forms = inflections(alt.rstrip("~")) if alt.endswith("~") else [alt]
+        for form in forms:
+            form = form.lower()
+            first = re.match(r"\w+", form)
+            if first:
+                out.add(first.group(0))
+            joined = re.match(r"\w+", form.replace("-", ""))
+            if joined:
+                out.add(joined.group(0))
+    return frozenset(out)
+
+
+def _required_words(phrase: str) -> tuple[frozenset[str], ...]:
+    return tuple(_token_words(t) for t in phrase.removeprefix("=").split())
+
+
 def _compile_regex(source: str, where: str) -> re.Pattern[str]:
     try:
         return re.compile(rf"(?<!\w)(?:{source})(?!\w)", re.IGNORECASE)
@@ -121,6 +144,14 @@ class Term:
     weight: float
     rules: tuple[Rule, ...] = ()
     source: str = ""
+    # Per phrase, per word: the lower-cased words one of which the text must contain for the
+    # phrase to match. Most texts lack them, and a set lookup is much cheaper than the regex.
+    # None for regex terms, which always run.
+    required: tuple[tuple[frozenset[str], ...], ...] | None = None
+
+    def may_match(self, vocabulary: frozenset[str]) -> bool:
+        return self.required is None or any(
+            all(not words.isdisjoint(vocabulary) for words in phrase) for phrase in self.required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,13 +264,17 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
         phrases = _words(source, lexicons, f"{where}: phrase")
         pattern = _alternation(phrases, f"{where}: phrase")
         source = " | ".join(phrases)
+        required: tuple[tuple[frozenset[str], ...], ...] | None = tuple(
+            _required_words(phrase) for phrase in phrases)
     elif key == "regex" and isinstance(source, str) and source.strip():
         pattern = _compile_regex(source, f"{where}: regex")
+        required = None
     else:
         raise TaxonomyError(f"{where}: {key}: expected a non-empty "
                             f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
     weight = _number(raw, "weight", 1.0, where, 0.0, 10.0, low_open=True)
-    return Term(pattern, weight, _rules(raw.get("context"), lexicons, f"{where}: context"), source)
+    return Term(pattern, weight, _rules(raw.get("context"), lexicons, f"{where}: context"), source,
+                required)
 
 
 def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
@@ -322,26 +357,42 @@ def load_taxonomy(path: Path) -> tuple[Topic, ...]:
 
 # --- scoring ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
 class Field:
-    """A text (title or body) with the boundaries the context rules look within."""
+    """A text (title or body) with the boundaries the context rules look within.
 
-    name: str
-    text: str
-    sentences: tuple[tuple[int, int], ...]
-    paragraphs: tuple[tuple[int, int], ...]
-    word_starts: tuple[int, ...]
-    word_ends: tuple[int, ...]
-    elsewhere: str = ""  # the rest of the article (title for the body, body for the title)
+    Boundaries are computed on first use: most articles match no term of most topics.
+    """
 
-    @classmethod
-    def of(cls, name: str, text: str, elsewhere: str = "") -> Field:
-        paragraphs = _spans(text, re.compile(r"\n\s*\n"))
-        sentences = tuple(s for p0, p1 in paragraphs
-                          for s in _spans(text[p0:p1], SENTENCE_END, p0))
-        words = [m.span() for m in WORD.finditer(text)]
-        return cls(name, text, sentences, paragraphs,
-                   tuple(s for s, _ in words), tuple(e for _, e in words), elsewhere)
+    def __init__(self, name: str, text: str, elsewhere: str = "") -> None:
+        self.name = name
+        self.text = text
+        self.elsewhere = elsewhere  # the rest of the article (title for the body and back)
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        return frozenset(re.findall(r"\w+", self.text.lower()))
+
+    @cached_property
+    def paragraphs(self) -> tuple[tuple[int, int], ...]:
+        return _spans(self.text, PARAGRAPH_BREAK)
+
+    @cached_property
+    def sentences(self) -> tuple[tuple[int, int], ...]:
+        return tuple(s for p0, p1 in self.paragraphs
+                     for s in _spans(self.text[p0:p1], SENTENCE_END, p0))
+
+    @cached_property
+    def _words(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        spans = [m.span() for m in WORD.finditer(self.text)]
+        return tuple(s for s, _ in spans), tuple(e for _, e in spans)
+
+    @property
+    def word_starts(self) -> tuple[int, ...]:
+        return self._words[0]
+
+    @property
+    def word_ends(self) -> tuple[int, ...]:
+        return self._words[1]
 
     def around(self, scope: str, start: int, end: int, words: int) -> tuple[int, int]:
         if scope == "document":
@@ -409,6 +460,8 @@ def _hits(topic: Topic, field: Field) -> list[Hit]:
     order = sorted(range(len(topic.terms)), key=lambda i: -topic.terms[i].weight)
     for index in order:
         term = topic.terms[index]
+        if not term.may_match(field.vocabulary):
+            continue
         for match in term.pattern.finditer(text):
             start, end = match.span()
             if any(s < end and start < e for s, e in taken):
@@ -454,8 +507,8 @@ class Tagger:
         self.topics = topics
 
     def explain(self, title: str, body: str) -> list[Explanation]:
-        title_field, body_field = Field.of("title", title, body), Field.of("body", body, title)
-        length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / max(1, len(body_field.word_starts))))
+        title_field, body_field = Field("title", title, body), Field("body", body, title)
+        length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / max(1, len(body.split()))))
         out = []
         for topic in self.topics:
             title_hits = _hits(topic, title_field)
