@@ -453,31 +453,34 @@ class Hit:
 
 
 def _hits(topic: Topic, field: Field) -> list[Hit]:
-    """Non-overlapping term matches (strongest term wins a span), with their effective weight."""
+    """Non-overlapping term matches with their effective weight. Where matches overlap, the
+    heaviest term wins, then the longest match: "short-range ballistic missile" over its tail."""
     text = field.text
+    candidates = []
+    for index, term in enumerate(topic.terms):
+        if term.may_match(field.vocabulary):
+            candidates += [(index, m) for m in term.pattern.finditer(text)]
+    candidates.sort(key=lambda c: (-topic.terms[c[0]].weight, c[1].start() - c[1].end(),
+                                   c[1].start()))
     taken: list[tuple[int, int]] = []
     hits = []
-    order = sorted(range(len(topic.terms)), key=lambda i: -topic.terms[i].weight)
-    for index in order:
+    for index, match in candidates:
         term = topic.terms[index]
-        if not term.may_match(field.vocabulary):
+        start, end = match.span()
+        if any(s < end and start < e for s, e in taken):
             continue
-        for match in term.pattern.finditer(text):
-            start, end = match.span()
-            if any(s < end and start < e for s, e in taken):
-                continue
-            taken.append((start, end))  # even when dropped: a weaker term must not re-claim it
-            weight = term.weight * _context_factor(topic.rules + term.rules, field, start, end)
-            if weight <= 0:
-                continue
-            if topic.negation is not None:
-                n0, n1 = field.words_before(start, topic.negation_words)
-                if topic.negation.search(text, n0, n1):
-                    weight *= topic.negation_factor
-            if field.name == "body" and text:
-                weight *= 1.0 - (1.0 - POSITION_FLOOR) * start / len(text)
-            if weight > 0:
-                hits.append(Hit(Evidence(field.name, start, end, match.group(0)), index, weight))
+        taken.append((start, end))  # even when dropped: a weaker term must not re-claim it
+        weight = term.weight * _context_factor(topic.rules + term.rules, field, start, end)
+        if weight <= 0:
+            continue
+        if topic.negation is not None:
+            n0, n1 = field.words_before(start, topic.negation_words)
+            if topic.negation.search(text, n0, n1):
+                weight *= topic.negation_factor
+        if field.name == "body" and text:
+            weight *= 1.0 - (1.0 - POSITION_FLOOR) * start / len(text)
+        if weight > 0:
+            hits.append(Hit(Evidence(field.name, start, end, match.group(0)), index, weight))
     return sorted(hits, key=lambda h: (h.evidence.start, h.evidence.end))
 
 

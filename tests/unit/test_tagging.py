@@ -1,0 +1,242 @@
+"""The tagger on the seeds, on every hard-negative sense we found, and its evidence and scores."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from newsflow.config import Settings
+from newsflow.core.clean import clean_document
+from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.records import validator
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT.parent / "shared" / "seeds"
+LABELLED = ROOT / "benchmarks" / "data" / "tagging"
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger(load_taxonomy(Settings().taxonomy_path))
+
+
+def names(tagger: Tagger, title: str, body: str) -> set[str]:
+    return {t.name for t in tagger.tag(title, body)}
+
+
+def seed(prefix: str) -> tuple[str, str]:
+    [path] = SEEDS.glob(f"{prefix}_*.txt")
+    doc = clean_document(path.read_text(encoding="utf-8"), "text/plain")
+    return doc.title, doc.text
+
+
+# --- seeds ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
+def test_every_seed_is_tagged_missiles_and_naval_deployment(tagger: Tagger, prefix: str) -> None:
+    assert {"missiles", "naval_deployment"} <= names(tagger, *seed(prefix))
+
+
+def test_seed_004_is_also_tagged_sanctions(tagger: Tagger) -> None:
+    title, body = seed("004")
+    [tag] = [t for t in tagger.tag(title, body) if t.name == "sanctions"]
+    assert tag.iptc == "medtop:20000642"
+    assert [e.text for e in tag.evidence] == ["sanctions targeting", "sanctions against"]
+    for ev in tag.evidence:
+        assert ev.field == "body" and body[ev.start:ev.end] == ev.text
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003"])
+def test_seeds_only_mentioning_sanctions_relief_as_a_bargaining_chip_are_not_sanctions(
+        tagger: Tagger, prefix: str) -> None:
+    # "in exchange for sanctions relief": a condition in talks, not sanctions imposed or lifted.
+    assert "sanctions" not in names(tagger, *seed(prefix))
+
+
+# --- hard negatives: one case per sense found ---------------------------------------------------
+
+HARD_NEGATIVES = [
+    # missiles
+    ("quarterback", "Late drive seals the win",
+     "The quarterback fired a missile over the middle for the winning touchdown."),
+    ("football shot", "Derby settled by stunning strike",
+     "The forward hit a 25-yard missile into the top corner just before half-time."),
+    ("cricket throw", "Run out decides the final",
+     "A missile of a throw from the deep ran out the last batsman."),
+    ("riot objects", "Officers hurt in disorder",
+     "Rioters threw bottles, bricks and other missiles at police lines."),
+    ("fans' objects", "Match halted after crowd trouble",
+     "Fans threw missiles at the visiting goalkeeper and the referee took the players off."),
+    ("metaphor", "Minister's speech rocks party",
+     "The speech landed like a guided missile in the middle of the conference."),
+    ("metaphor, person", "Coach praises new signing",
+     "The coach called the winger a missile down the left flank."),
+    ("arcade game", "Retro games return", "Missile Command is back on consoles this month."),
+    ("toy", "Toy recall", "The toy maker recalled foam missile launchers over a choking risk."),
+    ("negated", "Market blast was gas leak, not missile",
+     "Investigators ruled out reports that a missile had struck the market hall."),
+    # sanctions
+    ("FIFA", "FIFA punishes club over chants",
+     "FIFA's disciplinary committee sanctioned the club with a fine and a closed-doors match."),
+    ("UEFA", "UEFA opens case", "UEFA could impose sanctions, including a stadium closure."),
+    ("league", "Club faces points deduction",
+     "The league will decide on sanctions after the club breached spending rules."),
+    ("NCAA", "Programme punished", "The NCAA imposed sanctions including a two-year bowl ban."),
+    ("doping", "Sprinter banned", "Further sanctions could follow for the athlete's coach."),
+    ("boxing", "Title bout confirmed",
+     "The fight will be sanctioned by the WBC and the WBA, the promoters said."),
+    ("court", "Judge punishes lawyers",
+     "A federal judge sanctioned two lawyers for citing cases invented by a chatbot."),
+    ("welfare", "Benefit sanctions rise",
+     "More jobseekers had their benefit sanctioned for missing appointments."),
+    ("procedural approve", "Council approves bus lanes",
+     "The city council sanctioned plans for three new bus lanes."),
+    ("procedural funds", "Emergency money for floods",
+     "Lawmakers sanctioned emergency funds for districts hit by floods."),
+    ("social", "Village rules", "Informal social sanctions kept fishers within catch limits."),
+    ("school", "Phone ban enforced", "The school sanctioned 40 pupils for using phones."),
+    ("tariffs rather than sanctions", "Government responds with tariffs",
+     "The government chose tariffs on steel rather than sanctions on the country's banks."),
+    # naval_deployment
+    ("navy blue", "Autumn colours", "Designers sent navy suits and navy knitwear down the runway."),
+    ("navy interiors", "Kitchen trends", "Navy cabinets with brass handles are everywhere."),
+    ("Navy football", "Navy beats Army",
+     "The Midshipmen held on in the fourth quarter as Navy beat Army 17-11."),
+    ("truck fleet", "Logistics firm electrifies",
+     "The company will add 500 electric trucks to its fleet and deploy new depots."),
+    ("airline fleet", "Airline grounds jets", "The airline grounded 20 jets from its fleet."),
+    ("fishing fleet", "Storm warning", "The fishing fleet stayed in harbour as the storm came."),
+    ("submarine sandwich", "New menu item", "The chain added a pulled pork submarine to its menu."),
+    ("tourist submarine", "Dives resume", "A tourist submarine resumed dives off the coast."),
+    ("aircraft carrier as a size", "Stadium roof unveiled",
+     "The retractable roof is longer than an aircraft carrier."),
+    ("telecom carrier", "5G for villages", "The wireless carrier deployed 5G to 300 towns."),
+    ("retail brand", "Gap results", "Sales at Old Navy rose 8 percent in the quarter."),
+    ("Navy Pier", "Chicago lights", "Navy Pier will install new lights on its wheel."),
+    ("veteran", "Veteran dies at 101",
+     "He served on Royal Navy minesweepers in the Second World War."),
+    ("album", "Reissue", "The band will reissue its album Destroyer with demos."),
+    ("cruise ship", "Winter season",
+     "The cruise line will deploy its newest ship to the Caribbean."),
+]
+
+
+@pytest.mark.parametrize(("sense", "title", "body"), HARD_NEGATIVES,
+                         ids=[case[0] for case in HARD_NEGATIVES])
+def test_hard_negative_sense_is_not_tagged(tagger: Tagger, sense: str, title: str,
+                                           body: str) -> None:
+    assert names(tagger, title, body) == set(), sense
+
+
+# --- positives, evidence and scores -------------------------------------------------------------
+
+EVIDENCE_CASES = [
+    ("missiles", "North Korea fires missile into sea",
+     "North Korea launched a short-range ballistic missile on Thursday, Seoul said.",
+     [("title", "missile"), ("body", "ballistic missile")]),
+    ("sanctions", "EU agrees new package against Russia",
+     "EU ambassadors approved new sanctions against Russian banks and froze their assets.",
+     [("body", "sanctions against")]),
+    ("naval_deployment", "Pentagon orders aircraft carrier to the Mediterranean",
+     "A carrier strike group led by the USS Gerald R. Ford sailed into the eastern Mediterranean.",
+     [("title", "aircraft carrier"), ("body", "carrier strike group"),
+      ("body", "USS Gerald R. Ford")]),
+]
+
+
+@pytest.mark.parametrize(("tag_name", "title", "body", "expected"), EVIDENCE_CASES,
+                         ids=[case[0] for case in EVIDENCE_CASES])
+def test_evidence_spans_point_at_the_words(tagger: Tagger, tag_name: str, title: str, body: str,
+                                           expected: list[tuple[str, str]]) -> None:
+    [tag] = [t for t in tagger.tag(title, body) if t.name == tag_name]
+    texts = {"title": title, "body": body}
+    for ev in tag.evidence:
+        assert texts[ev.field][ev.start:ev.end] == ev.text
+    got = [(ev.field, ev.text) for ev in tag.evidence]
+    for item in expected:
+        assert item in got
+
+
+def test_tags_are_multi_label_scored_in_unit_range_and_follow_the_schema(tagger: Tagger) -> None:
+    title = "US sends warships to Gulf and tightens Iran sanctions after missile test"
+    body = ("The US sent two destroyers to the Gulf and announced new sanctions on Iran's oil "
+            "sector a day after Tehran tested a medium-range ballistic missile.")
+    tags = tagger.tag(title, body)
+    assert {t.name for t in tags} == {"missiles", "sanctions", "naval_deployment"}
+    assert all(0.5 <= t.score <= 1 for t in tags)
+    defs = validator("article").schema["$defs"]
+    tag_schema = Draft202012Validator({"$defs": defs, "$ref": "#/$defs/tag"})
+    for tag in tags:
+        tag_schema.validate(tag.to_dict())
+    assert tagger.tag(title, body) == tags  # deterministic
+
+
+def test_a_mention_counts_less_deep_in_a_long_article_than_in_a_short_wire(
+        tagger: Tagger) -> None:
+    mention = "Washington imposed sanctions on two shipping firms."
+    filler = " ".join(["The festival drew large crowds to the old town this weekend."] * 60)
+
+    def score(body: str) -> float:
+        [why] = [e for e in tagger.explain("Weekend news", body) if e.topic == "sanctions"]
+        return why.score
+
+    short, long_late = score(mention), score(f"{filler}\n\n{mention}")
+    assert short >= 0.5 > long_late > 0
+
+
+def test_title_evidence_raises_the_score(tagger: Tagger) -> None:
+    body = "The navy deployed two frigates to the strait on Monday."
+
+    def score(title: str) -> float:
+        [why] = [e for e in tagger.explain(title, body) if e.topic == "naval_deployment"]
+        return why.score
+
+    assert score("Frigates deployed to strait") > score("Monday briefing")
+
+
+def test_negation_lowers_a_mention(tagger: Tagger) -> None:
+    plain = "Officials said a missile struck the depot near the border."
+    negated = "Officials said no missile struck the depot near the border."
+
+    def score(body: str) -> float:
+        [why] = [e for e in tagger.explain("Depot fire", body) if e.topic == "missiles"]
+        return why.score
+
+    assert 0 < score(negated) < score(plain)
+
+
+def test_word_prefilter_never_changes_a_result(tagger: Tagger) -> None:
+    # The prefilter skips a term's regex when the text lacks its words; without it every regex
+    # runs. Both must agree on every labelled article and seed.
+    unfiltered = Tagger(tuple(
+        dataclasses.replace(topic, terms=tuple(dataclasses.replace(term, required=None)
+                                               for term in topic.terms))
+        for topic in tagger.topics))
+    texts = [seed(p) for p in ("000", "001", "002", "003", "004")]
+    for path in sorted(LABELLED.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            art = json.loads(line)
+            texts.append((art["title"], art["text"]))
+    assert len(texts) > 150
+    for title, body in texts:
+        assert tagger.tag(title, body) == unfiltered.tag(title, body)
+
+
+def test_labelled_set_reaches_the_target(tagger: Tagger) -> None:
+    # The benchmark's headline figure, kept from regressing: >= 0.95 precision and recall per
+    # tag over all labelled articles (see benchmarks/tagging.py for the split figures).
+    counts = {name: [0, 0, 0] for name in ("missiles", "sanctions", "naval_deployment")}
+    for path in sorted(LABELLED.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            art = json.loads(line)
+            got = names(tagger, art["title"], art["text"])
+            for name, c in counts.items():
+                c[0] += name in got and name in art["labels"]
+                c[1] += name in got and name not in art["labels"]
+                c[2] += name not in got and name in art["labels"]
+    for name, (tp, fp, fn) in counts.items():
+        assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.95, (name, tp, fp, fn)

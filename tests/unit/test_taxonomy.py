@@ -1,0 +1,162 @@
+"""The taxonomy file: the shipped one loads, malformed ones fail with the entry named, and a
+topic can be added without code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from newsflow.config import Settings
+from newsflow.core.pipeline import Pipeline
+from newsflow.core.tagging import (
+    Tagger,
+    TaxonomyError,
+    inflections,
+    load_taxonomy,
+    parse_taxonomy,
+    phrase_regex,
+)
+
+SHIPPED = Settings().taxonomy_path
+
+
+def minimal_topic(**overrides: Any) -> dict[str, Any]:
+    topic: dict[str, Any] = {
+        "name": "sanctions",
+        "iptc": "medtop:20000642",
+        "description": "Economic sanctions.",
+        "threshold": 0.5,
+        "terms": [{"phrase": "sanction~", "weight": 1.0}],
+    }
+    topic.update(overrides)
+    return topic
+
+
+def write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_shipped_taxonomy_has_the_three_topics_with_their_iptc_codes() -> None:
+    topics = {t.name: t for t in load_taxonomy(SHIPPED)}
+    assert {name: topics[name].iptc for name in ("missiles", "sanctions", "naval_deployment")} == {
+        "missiles": "medtop:20000602",
+        "sanctions": "medtop:20000642",
+        "naval_deployment": "medtop:20000599",
+    }
+    assert all(t.description and 0 < t.threshold <= 1 and t.terms for t in topics.values())
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        (minimal_topic(iptc="20000642"), r"topic 'sanctions': iptc"),
+        (minimal_topic(iptc=None), r"topic 'sanctions': iptc"),
+        (minimal_topic(name="Sanctions!"), r"topic 'Sanctions!': name"),
+        (minimal_topic(threshold=1.5), r"topic 'sanctions': threshold"),
+        (minimal_topic(threshold="high"), r"topic 'sanctions': threshold"),
+        (minimal_topic(description=""), r"topic 'sanctions': description"),
+        (minimal_topic(terms=[]), r"topic 'sanctions': terms"),
+        (minimal_topic(terms=[{"regex": "sanction(", "weight": 1}]),
+         r"topic 'sanctions': terms\[0\]: regex: invalid regex"),
+        (minimal_topic(terms=[{"phrase": "sanctions", "weight": -1}]),
+         r"topic 'sanctions': terms\[0\]: weight"),
+        (minimal_topic(terms=[{"phrase": "sanctions", "regex": "x"}]),
+         r"topic 'sanctions': terms\[0\]: expected exactly one of"),
+        (minimal_topic(terms=[{"phrase": "sanctions", "wieght": 1}]),
+         r"topic 'sanctions': terms\[0\]: unknown keys \['wieght'\]"),
+        (minimal_topic(treshold=0.5), r"topic 'sanctions': unknown keys \['treshold'\]"),
+        (minimal_topic(context=[{"effect": "forbid", "words": ["FIFA"]}]),
+         r"topic 'sanctions': context\[0\]: effect"),
+        (minimal_topic(context=[{"effect": "exclude", "words": ["FIFA"], "scope": "page"}]),
+         r"topic 'sanctions': context\[0\]: scope"),
+        (minimal_topic(context=[{"effect": "exclude", "words": ["@sport"]}]),
+         r"topic 'sanctions': context\[0\]: words: unknown lexicon '@sport'"),
+        (minimal_topic(context=[{"effect": "require", "words": []}]),
+         r"topic 'sanctions': context\[0\]: words"),
+        (minimal_topic(negation={"factor": 2}), r"topic 'sanctions': negation: factor"),
+        ("not a mapping", r"topics\[0\]: expected a mapping"),
+    ],
+)
+def test_malformed_topic_fails_with_a_message_naming_the_entry_and_field(
+        tmp_path: Path, topic: Any, expected: str) -> None:
+    path = write(tmp_path, {"lexicons": {"sports": ["FIFA"]}, "topics": [topic]})
+    with pytest.raises(TaxonomyError, match=expected) as info:
+        load_taxonomy(path)
+    assert str(path) in str(info.value)
+
+
+def test_malformed_lexicon_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, {"lexicons": {"sports": ["FIFA", 3]}, "topics": [minimal_topic()]})
+    with pytest.raises(TaxonomyError, match=r"lexicon 'sports'"):
+        load_taxonomy(path)
+
+
+def test_repeated_topic_names_and_unreadable_files_fail(tmp_path: Path) -> None:
+    with pytest.raises(TaxonomyError, match="repeated: sanctions"):
+        load_taxonomy(write(tmp_path, {"topics": [minimal_topic(), minimal_topic()]}))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("topics: [\n  - name: x\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
+        load_taxonomy(broken)
+    with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
+        load_taxonomy(tmp_path / "missing.yaml")
+    with pytest.raises(TaxonomyError, match="'topics' list"):
+        load_taxonomy(write(tmp_path, {"topic": []}))
+
+
+def test_pipeline_start_up_fails_on_a_malformed_taxonomy(tmp_path: Path) -> None:
+    path = write(tmp_path, {"topics": [minimal_topic(), minimal_topic(name="naval_deployment",
+                                                                      iptc="medtop:1")]})
+    with pytest.raises(TaxonomyError, match=r"topic 'naval_deployment': iptc"):
+        Pipeline(Settings(taxonomy_path=path))
+
+
+def test_inflections_cover_regular_english_forms() -> None:
+    assert {"sanctions", "sanctioned", "sanctioning"} <= set(inflections("sanction"))
+    assert {"imposes", "imposed", "imposing"} <= set(inflections("impose"))
+    assert {"ships", "shipped", "shipping"} <= set(inflections("ship"))
+    assert {"navies"} <= set(inflections("navy"))
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "matches"),
+    [
+        ("impose~ sanction~", "Brussels imposed  sanctions on", "imposed  sanctions"),
+        ("naval build-up", "a naval buildup in the Gulf", "naval buildup"),
+        ("naval build-up", "a naval build up in the Gulf", "naval build up"),
+        ("aircraft|helicopter carrier~", "two helicopter carriers", "helicopter carriers"),
+        ("=US sanction~", "US sanctions", "US sanctions"),
+        ("=US sanction~", "let us sanction him", None),
+        ("missile~", "missilery", None),
+    ],
+)
+def test_phrase_syntax(phrase: str, text: str, matches: str | None) -> None:
+    found = re.search(rf"(?<!\w)(?:{phrase_regex(phrase)})(?!\w)", text, re.IGNORECASE)
+    assert (found.group(0) if found else None) == matches
+
+
+def test_a_topic_is_added_without_code() -> None:
+    data = {
+        "lexicons": {"nuclear_words": ["uranium", "enrichment", "centrifuge~", "IAEA"]},
+        "topics": [{
+            "name": "nuclear_programme",
+            "iptc": "medtop:20000603",
+            "description": "Nuclear programmes and enrichment.",
+            "threshold": 0.5,
+            "terms": [{"phrase": "uranium enrichment", "weight": 1.2},
+                      {"phrase": "centrifuge~", "weight": 0.6,
+                       "context": [{"effect": "require", "words": ["@nuclear_words"]}]}],
+        }],
+    }
+    tagger = Tagger(parse_taxonomy(data))
+    tags = tagger.tag("Iran expands uranium enrichment",
+                      "Inspectors said new centrifuges were installed at the uranium plant.")
+    assert [t.name for t in tags] == ["nuclear_programme"]
+    assert [e.text for e in tags[0].evidence] == ["uranium enrichment", "centrifuges"]
+    assert tagger.tag("Salad spinner review", "A centrifuge for lettuce.") == []
