@@ -1,7 +1,7 @@
 """Topic tagging: our taxonomy tagger against a plain keyword baseline, in the same run.
 
 Prints JSON: per-tag precision/recall/F1 on the labelled sets in ``benchmarks/data/tagging/``
-(``tune`` was used to write the taxonomy; ``heldout`` and ``heldout2`` were written afterwards
+(``tune`` was used to write the taxonomy; ``heldout``, ``heldout2`` and ``heldout3`` were written afterwards
 and each was first scored blind — see docs/tagging.md), tagging cost per article (median of
 several timed passes), and how many of the 181 real pages of the article-extraction benchmark
 each tagger tags with each topic (almost none of them are about these topics).
@@ -28,7 +28,7 @@ from newsflow.core.tagging import Tagger, load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "tagging"
-SPLITS = ("tune", "heldout", "heldout2")
+SPLITS = ("tune", "heldout", "heldout2", "heldout3")
 REAL_PAGES = ROOT.parent / "shared" / "benchmarks" / "article-extraction" / "html"
 SEEDS = ROOT.parent / "shared" / "seeds"
 TAGS = ("missiles", "sanctions", "naval_deployment")
