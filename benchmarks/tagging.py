@@ -1,10 +1,11 @@
 """Topic tagging: our taxonomy tagger against a plain keyword baseline, in the same run.
 
 Prints JSON: per-tag precision/recall/F1 on the labelled sets in ``benchmarks/data/tagging/``
-(``tune`` was used to write the taxonomy; ``heldout``, ``heldout2`` and ``heldout3`` were written afterwards
-and each was first scored blind — see docs/tagging.md), tagging cost per article (median of
-several timed passes), and how many of the 181 real pages of the article-extraction benchmark
-each tagger tags with each topic (almost none of them are about these topics).
+(``tune`` was used to write the taxonomy; ``heldout``, ``heldout2`` and ``heldout3`` were
+written later, each scored blind once before it was used for fixes — see docs/tagging.md),
+tagging cost per article (median of several timed passes), and how many of the 181 real pages
+of the article-extraction benchmark each tagger tags with each topic (almost none of them are
+about these topics).
 
     python benchmarks/tagging.py [--runs 5] [--errors]
 """
