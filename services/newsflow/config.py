@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
     clean_max_html_chars: int = Field(default=5_000_000, ge=1024)
     dedupe_window_days: float = Field(default=7.0, gt=0)
-    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
+    near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)  # calibrated: docs/dedupe.md
     minhash_permutations: int = Field(default=128, ge=16)
     shingle_size: int = Field(default=5, ge=1)
     story_threshold: float = Field(default=0.3, gt=0, le=1)

@@ -3,44 +3,71 @@
 The index holds what it remembers in memory; every decision it makes is returned as a
 ``Memory`` entry that an adapter persists (a Faust table in the stream, nothing offline).
 ``DedupeIndex.restore`` rebuilds the same index from those entries, so a replacement worker
-answers exactly as the one it replaces.
+answers exactly as the one it replaces: every piece of index state is a function of the set of
+remembered entries and their sequence numbers, never of the order in which they were forgotten.
+
+Cost per decision is bounded whatever the window holds: exact lookups are dict hits, the
+near-duplicate lookup is MinHash banding (one dict hit per band), and story candidates come
+from postings keyed by (rare term, time bucket), so a posting only ever holds the stories of
+one bucket, and postings too common to discriminate are skipped.
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import math
 import re
-from collections import Counter, defaultdict
+import sys
+from array import array
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
 
-WORD = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers him his how i if in into is it its itself just me more most
-    my no nor not now of off on once only or other our out over own said same says she should so some
-    such than that the their them then there these they this those through to too under until up
-    very was we were what when where which while who whom why will with would you your yet however
-    told saying week wednesday tuesday monday thursday friday saturday sunday last new one two""".split()
-)
-STORY_TERMS = 60
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
 MINHASH_SCHEME = "affine32"
+HASH_DTYPE = "<u4"  # affine32 hash values fit 32 bits: half the bytes of uint64
+
+# --- story features -------------------------------------------------------------------------
+LETTERS = r"[^\W\d_]"
+TOKEN = re.compile(rf"{LETTERS}+(?:[-'’]{LETTERS}+)*|\d+(?:[.,]\d+)*")
+SENTENCE_START = re.compile(r"(^|[.!?:;\"“”‘’]\s*|\n\s*|[-–—]\s)$")
+STOPWORDS = frozenset(
+    """about above after again against also although among and another any are around because
+    been before being below between both but can could did does doing down during each either
+    else even ever every few for from further had has have having her here hers him his how
+    however into its itself just last least less made make many may more most much must near
+    next not now off once only other our out over own per said same says saying see she should
+    since some still such than that the their them then there these they this those though
+    through told too under until upon very was were what when where whether which while who whom
+    whose why will with within without would yet you your week weeks year years day days today
+    yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday morning evening
+    night time times first second third one two three four five six seven eight nine ten percent
+    according reported report reports reporting statement news people officials official""".split()
+)
+STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
+LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
+BODY_WORDS = 700  # later paragraphs add background, not identity
+MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
 
 
 @dataclass(frozen=True, slots=True)
 class DedupeParams:
     num_perm: int = 128
     shingle_size: int = 5
-    near_threshold: float = 0.8
+    near_threshold: float = 0.5
     story_threshold: float = 0.3
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
+    story_keys: int = 8  # an article's highest-weighted terms used to find candidate stories
+    story_candidates: int = 12  # candidate stories scored per article (most shared keys first)
+    story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
+    posting_limit: int = 32  # a (key, bucket) posting holding more stories is not a key
+    buckets_per_window: int = 3  # time buckets spanning the story window
 
 
 @dataclass(slots=True)
@@ -48,7 +75,7 @@ class Fingerprint:
     id: str
     canonical_url: str
     content_hash: str
-    minhash: bytes  # uint64 hash values, little-endian
+    minhash: bytes  # uint32 hash values, little-endian
     story_terms: dict[str, float]
     seen_at: float  # epoch seconds of the article's event time
     title: str
@@ -77,6 +104,7 @@ class Decision:
     similarity: float = 1.0
     story_similarity: float | None = None
     origin: str = ""  # position of the input that produced it: "topic:partition:offset"
+    seq: int = 0  # the index's decision counter: restore replays entries in this order
 
 
 @dataclass(slots=True)
@@ -93,6 +121,12 @@ class Memory:
     def from_dict(cls, data: dict[str, Any]) -> Memory:
         return cls(Fingerprint.from_dict(data["fingerprint"]), Decision(**data["decision"]))
 
+    @property
+    def indexed(self) -> bool:
+        """Whether later articles are compared with this one: originals, and re-fetches of an
+        original under its own id (which carry the original's story forward)."""
+        return self.decision.kind == "new" or self.decision.duplicate_of == self.fingerprint.id
+
 
 @dataclass(slots=True)
 class StoryState:
@@ -103,11 +137,35 @@ class StoryState:
     articles: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    # Sum of the members' quantised term vectors: integers, so adding and removing members in
+    # any order gives bit-identical centroids (a restored index must answer identically).
     terms: Counter[str] = field(default_factory=Counter)
+    norm2: int = 0
+    source_counts: Counter[str] = field(default_factory=Counter)
+    tag_counts: Counter[str] = field(default_factory=Counter)
+    member_seen: dict[str, float] = field(default_factory=dict)
+    first_member_seen: float = math.inf
+
+    def add_terms(self, terms: dict[str, int], sign: int) -> None:
+        for term, weight in terms.items():
+            old = self.terms.get(term, 0)
+            new = old + sign * weight
+            self.norm2 += new * new - old * old
+            if new:
+                self.terms[term] = new
+            else:
+                del self.terms[term]
+
+    def similarity(self, terms: dict[str, int], norm: float) -> float:
+        if not self.norm2 or not norm:
+            return 0.0
+        dot = sum(weight * self.terms.get(term, 0) for term, weight in terms.items())
+        return dot / (norm * math.sqrt(self.norm2))
 
 
+# --- exact and near-duplicate signatures ----------------------------------------------------
 def shingles(text: str, size: int) -> set[bytes]:
-    words = [w.lower() for w in WORD.findall(text)]
+    words = [w.lower() for w in re.findall(r"\w+", text)]
     if len(words) < size:
         return {" ".join(words).encode("utf-8")} if words else set()
     return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
@@ -116,168 +174,402 @@ def shingles(text: str, size: int) -> set[bytes]:
 def minhash_of(text: str, params: DedupeParams) -> bytes:
     mh = MinHash(num_perm=params.num_perm, scheme=MINHASH_SCHEME)
     mh.update_batch(list(shingles(text, params.shingle_size)))
-    return np.asarray(mh.hashvalues, dtype="<u8").tobytes()
+    return np.asarray(mh.hashvalues, dtype=HASH_DTYPE).tobytes()
 
 
-def _as_minhash(data: bytes, params: DedupeParams) -> MinHash:
-    return MinHash(num_perm=params.num_perm, hashvalues=np.frombuffer(data, dtype="<u8"),
-                   scheme=MINHASH_SCHEME)
+def signature_similarity(a: bytes, b: bytes) -> float:
+    """MinHash estimate of the Jaccard similarity of two signatures' shingle sets."""
+    left = np.frombuffer(a, dtype=HASH_DTYPE)
+    right = np.frombuffer(b, dtype=HASH_DTYPE)
+    if len(left) != len(right) or not len(left):
+        return 0.0
+    return float(np.count_nonzero(left == right)) / len(left)
+
+
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) whose S-curve 1-(1-s^r)^b best separates pairs above and below threshold.
+
+    Misses above the threshold weigh 4x more than extra candidates below it: a candidate costs
+    one signature comparison, a miss publishes a copy.
+    """
+    steps = [i / 200 for i in range(1, 200)]
+    best: tuple[float, int, int] | None = None
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        miss = sum(1 - (1 - (1 - s**rows) ** bands) for s in steps if s >= threshold)
+        extra = sum(1 - (1 - s**rows) ** bands for s in steps if s < threshold)
+        cost = 4 * miss + extra
+        if best is None or cost < best[0]:
+            best = (cost, bands, rows)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _key64(*parts: bytes | str | int) -> int:
+    """A 64-bit dict key: an int is smaller in memory than the strings it stands for, and a
+    collision only ever adds a candidate that is then checked. Process-local (Python's hash),
+    which is all in-memory tables need: the persisted state is the Memory entries."""
+    return hash(parts)
+
+
+# --- story features -------------------------------------------------------------------------
+@lru_cache(maxsize=200_000)
+def _idf(word: str) -> float:
+    """Rarity of a word in general English (wordfreq's Zipf scale, 0-8): a stand-in for IDF
+    that needs no corpus state, so the stateless stage can weigh terms on its own."""
+    if word.isdigit() or word[0].isdigit():
+        if len(word) == 4 and word[:2] in ("19", "20"):
+            return 1.0  # years: present in most reports, say little about which event
+        return 3.0 if len(word) > 1 else 0.0
+    from wordfreq import zipf_frequency
+
+    return max(0.0, MAX_IDF - zipf_frequency(word, "en"))
+
+
+def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
+    """(lower-cased term, looks like a name) for the first ``limit`` tokens."""
+    out: list[tuple[str, bool]] = []
+    for match in TOKEN.finditer(text):
+        word = match.group(0)
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        lower = word.lower().replace("’", "'").replace(",", "")
+        start = match.start()
+        sentence_start = SENTENCE_START.search(text[max(0, start - 3):start]) is not None
+        out.append((lower, word[0].isupper() and not sentence_start))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def story_terms(title: str, text: str) -> dict[str, float]:
-    """Weighted terms that name an event: names and numbers count more than common words."""
-    weights: Counter[str] = Counter()
-    for source, boost in ((title, 2.0), (text, 1.0)):
-        for match in WORD.finditer(source):
-            word = match.group(0)
-            lower = word.lower()
-            if lower in STOPWORDS or len(lower) < 3:
-                continue
-            weight = boost * (2.0 if word[0].isupper() or word.isdigit() else 1.0)
-            weights[lower] += weight
-    top = weights.most_common(STORY_TERMS)
+    """Weighted terms that identify an event: rare words and names in the title and the lead.
+
+    Weight = (1 + ln tf) * rarity * (1.5 if written as a name), where the title counts three
+    times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised.
+    """
+    counts: Counter[str] = Counter()
+    named: set[str] = set()
+    words = _terms_with_case(text, BODY_WORDS)
+    for position, (term, is_name) in enumerate(words):
+        counts[term] += 2 if position < LEAD_WORDS else 1
+        if is_name:
+            named.add(term)
+    for term, is_name in _terms_with_case(title, 60):
+        counts[term] += 3
+        if is_name:
+            named.add(term)
+    weights: dict[str, float] = {}
+    for term, tf in counts.items():
+        if term in STOPWORDS or (len(term) < 3 and not term[0].isdigit()):
+            continue
+        idf = _idf(term)
+        if idf <= 0:
+            continue
+        weights[term] = (1 + math.log(tf)) * idf * (1.5 if term in named else 1.0)
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:STORY_TERMS]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-    return {term: round(w / norm, 5) for term, w in top}
+    return {term: round(w / norm, 4) for term, w in top}
 
 
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(weight * b.get(term, 0.0) for term, weight in a.items())
+def quantise(terms: dict[str, float]) -> dict[str, int]:
+    return {term: round(weight * 1000) for term, weight in terms.items() if weight > 0}
+
+
+def story_keys(terms: dict[str, float], count: int) -> list[str]:
+    """The ``count`` heaviest terms (ties by name): what an article is looked up and filed
+    under. Ranked on quantised weights, exactly as ``Entry`` ranks them."""
+    ranked = sorted(quantise(terms).items(), key=lambda kv: (-kv[1], kv[0]))
+    return [term for term, _ in ranked[:count]]
+
+
+# --- the index ------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Entry:
+    """What the index keeps of one remembered article: the decision and the keys to find and
+    un-index it. Far smaller than the ``Memory`` (terms as interned strings with 16-bit
+    weights, URL and text hashes as ints), because a window holds up to millions of them."""
+
+    decision: Decision
+    seen_at: float
+    indexed: bool
+    url_key: int
+    hash_key: int
+    minhash: bytes
+    terms: tuple[str, ...]  # story terms, highest weight first
+    weights: array[int]  # quantised weights, same order
+    source_id: str
+    title: str
+    tags: tuple[str, ...]
+
+    @classmethod
+    def of(cls, memory: Memory) -> Entry:
+        fp = memory.fingerprint
+        ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
+        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url),
+                   _key64(fp.content_hash), fp.minhash,
+                   tuple(sys.intern(term) for term, _ in ranked),
+                   array("H", (weight for _, weight in ranked)), sys.intern(fp.source_id),
+                   fp.title, tuple(sys.intern(tag) for tag in fp.tags))
+
+    def term_weights(self) -> dict[str, int]:
+        return dict(zip(self.terms, self.weights, strict=True))
 
 
 class DedupeIndex:
     def __init__(self, params: DedupeParams) -> None:
         self.params = params
-        self.memories: dict[str, Memory] = {}
-        self.by_url: dict[str, str] = {}
-        self.by_hash: dict[str, str] = {}
-        self.lsh = MinHashLSH(threshold=params.near_threshold, num_perm=params.num_perm)
+        self.entries: dict[str, Entry] = {}
+        self.by_url: dict[int, str] = {}
+        self.by_hash: dict[int, str] = {}
+        self.bands, self.rows = lsh_bands(params.near_threshold, params.num_perm)
+        # band key -> article id, or a list of ids when several share the band (rare)
+        self.band_table: dict[int, str | list[str]] = {}
         self.stories: dict[str, StoryState] = {}
-        self.story_postings: dict[str, set[str]] = defaultdict(set)
+        # (key term, time bucket) -> story id -> members carrying that key in that bucket
+        self.postings: dict[int, dict[str, int]] = {}
+        self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
+        self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
+        self.next_seq = 1
 
     def __len__(self) -> int:
-        return len(self.memories)
+        return len(self.entries)
 
     # --- decisions ---------------------------------------------------------------------------
     def decide(self, fp: Fingerprint, origin: str) -> Memory:
         """Decide for one article and remember the decision. Replaying an input (same origin)
         returns the decision taken the first time, so at-least-once redelivery is harmless."""
-        known = self.memories.get(fp.id)
+        known = self.entries.get(fp.id)
         if known is not None and known.decision.origin == origin:
-            return known
+            return Memory(fp, known.decision)
         decision = self._exact(fp, origin) or self._near(fp, origin) or self._new(fp, origin)
         memory = Memory(fp, decision)
         self.remember(memory)
         return memory
 
+    def _in_window(self, fp: Fingerprint, other_id: str) -> Entry | None:
+        """The remembered article, unless it is older than the window as seen from ``fp``:
+        decisions must not depend on whether eviction has run yet."""
+        other = self.entries.get(other_id)
+        if other is None or fp.seen_at - other.seen_at > self.params.window_seconds:
+            return None
+        return other
+
     def _exact(self, fp: Fingerprint, origin: str) -> Decision | None:
-        for method, table, key in (("canonical_url", self.by_url, fp.canonical_url),
-                                   ("content_hash", self.by_hash, fp.content_hash)):
+        # Keys are 64-bit hashes of the URL / text hash: a false match needs a 2^-64 collision.
+        for method, table, key in (("canonical_url", self.by_url, _key64(fp.canonical_url)),
+                                   ("content_hash", self.by_hash, _key64(fp.content_hash))):
             original_id = table.get(key)
-            if original_id is not None:
-                original = self.memories[original_id].decision
-                return Decision("exact", original.story_id, original.story_first_seen,
-                                duplicate_of=original_id, method=method, similarity=1.0,
-                                origin=origin)
+            original = self._in_window(fp, original_id) if original_id else None
+            if original is None:
+                continue
+            return Decision("exact", original.decision.story_id,
+                            original.decision.story_first_seen, duplicate_of=original_id,
+                            method=method, similarity=1.0, origin=origin, seq=self.next_seq)
         return None
 
+    def _band_keys(self, minhash: bytes) -> list[int]:
+        width = self.rows * 4
+        return [_key64(band, minhash[band * width:(band + 1) * width])
+                for band in range(self.bands)]
+
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
-        candidate = _as_minhash(fp.minhash, self.params)
         best: tuple[float, str] | None = None
-        for other_id in self.lsh.query(candidate):
-            other = self.memories.get(other_id)
-            if other is None or other.decision.kind != "new":
+        seen: set[str] = set()
+        for key in self._band_keys(fp.minhash):
+            found = self.band_table.get(key)
+            if found is None:
                 continue
-            similarity = candidate.jaccard(_as_minhash(other.fingerprint.minhash, self.params))
-            if similarity >= self.params.near_threshold and (best is None or similarity > best[0]):
-                best = (similarity, other_id)
+            for other_id in ((found,) if isinstance(found, str) else found):
+                if other_id in seen or other_id == fp.id:
+                    continue
+                seen.add(other_id)
+                other = self._in_window(fp, other_id)
+                if other is None:
+                    continue
+                similarity = signature_similarity(fp.minhash, other.minhash)
+                if similarity >= self.params.near_threshold and (
+                        best is None or (similarity, other_id) > best):
+                    best = (similarity, other_id)
         if best is None:
             return None
-        original = self.memories[best[1]].decision
+        original = self.entries[best[1]].decision
         return Decision("near", original.story_id, original.story_first_seen,
                         duplicate_of=best[1], method="minhash", similarity=round(best[0], 4),
-                        origin=origin)
+                        origin=origin, seq=self.next_seq)
 
     def _new(self, fp: Fingerprint, origin: str) -> Decision:
-        story, similarity = self._best_story(fp)
+        story, similarity = self.best_story(fp)
         if story is None:
-            return Decision("new", fp.id, fp.seen_at, origin=origin)
+            return Decision("new", fp.id, fp.seen_at, origin=origin, seq=self.next_seq)
         return Decision("new", story.id, story.first_seen, story_similarity=round(similarity, 4),
-                        origin=origin)
+                        origin=origin, seq=self.next_seq)
 
-    def _best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
-        candidates: set[str] = set()
-        for term in fp.story_terms:
-            candidates |= self.story_postings.get(term, set())
+    def _bucket(self, seen_at: float) -> int:
+        return math.floor(seen_at / self.bucket_seconds)
+
+    def story_candidates(self, fp: Fingerprint) -> list[str]:
+        """Stories sharing key terms with the article in the time buckets around it, most
+        shared keys first; bounded by ``story_candidates`` and ``posting_limit``."""
+        params = self.params
+        reach = params.buckets_per_window
+        centre = self._bucket(fp.seen_at)
+        hits: Counter[str] = Counter()
+        for term in story_keys(fp.story_terms, params.story_keys):
+            for bucket in range(centre - reach, centre + reach + 1):
+                posting = self.postings.get(_key64(term, bucket))
+                if posting and len(posting) <= params.posting_limit:
+                    hits.update(posting.keys())
+        shared = [kv for kv in hits.items() if kv[1] >= params.story_min_keys]
+        ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda kv: (-kv[1], kv[0]))
+        return [story_id for story_id, _ in ranked]
+
+    def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
+        terms = quantise(fp.story_terms)
+        norm = math.sqrt(sum(w * w for w in terms.values()))
         best: tuple[StoryState | None, float] = (None, 0.0)
-        for story_id in sorted(candidates):
-            story = self.stories.get(story_id)
-            if story is None:
+        for story_id in self.story_candidates(fp):
+            story = self.stories[story_id]
+            if not self._story_in_reach(story, fp.seen_at):
                 continue
-            if abs(fp.seen_at - story.last_seen) > self.params.story_window_seconds:
-                continue
-            total = sum(story.terms.values()) or 1.0
-            centroid = {t: w / total for t, w in story.terms.items()}
-            norm = math.sqrt(sum(w * w for w in centroid.values())) or 1.0
-            similarity = cosine(fp.story_terms, {t: w / norm for t, w in centroid.items()})
-            if similarity >= self.params.story_threshold and similarity > best[1]:
+            similarity = story.similarity(terms, norm)
+            if similarity >= self.params.story_threshold and (
+                    similarity > best[1] or (similarity == best[1] and best[0] is not None
+                                             and story.id < best[0].id)):
                 best = (story, similarity)
         return best
+
+    def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
+        """A story is joinable while the article falls within the story window of the span of
+        its members' times (and its newest member is still inside the dedupe window)."""
+        window = self.params.story_window_seconds
+        if story.last_seen < seen_at - self.params.window_seconds:
+            return False
+        return story.first_member_seen - window <= seen_at <= story.last_seen + window
 
     # --- state -------------------------------------------------------------------------------
     def remember(self, memory: Memory) -> None:
         """Add a memory (new decision or one restored from persisted state)."""
         fp, decision = memory.fingerprint, memory.decision
-        self.memories[fp.id] = memory
+        previous = self.entries.get(fp.id)
+        if previous is not None:
+            self._unindex(fp.id, previous)
+        entry = Entry.of(memory)
+        self.entries[fp.id] = entry
         self.newest_seen = max(self.newest_seen, fp.seen_at)
-        if decision.kind != "new":
-            return
-        self.by_url.setdefault(fp.canonical_url, fp.id)
-        self.by_hash.setdefault(fp.content_hash, fp.id)
-        if fp.id not in self.lsh:
-            self.lsh.insert(fp.id, _as_minhash(fp.minhash, self.params))
+        self.next_seq = max(self.next_seq, decision.seq + 1)
+        heapq.heappush(self.expiry, (fp.seen_at, fp.id))
+        if entry.indexed:
+            self._index(fp.id, entry)
+
+    def _index(self, article_id: str, entry: Entry) -> None:
+        decision = entry.decision
+        self.by_url.setdefault(entry.url_key, article_id)
+        self.by_hash.setdefault(entry.hash_key, article_id)
+        for key in self._band_keys(entry.minhash):
+            found = self.band_table.get(key)
+            if found is None:
+                self.band_table[key] = article_id
+            elif isinstance(found, str):
+                self.band_table[key] = [found, article_id]
+            else:
+                found.append(article_id)
         story = self.stories.get(decision.story_id)
         if story is None:
-            story = StoryState(decision.story_id, fp.title, decision.story_first_seen, fp.seen_at)
+            story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
+                               entry.seen_at)
             self.stories[story.id] = story
-        story.last_seen = max(story.last_seen, fp.seen_at)
-        if fp.id not in story.articles:
-            story.articles.append(fp.id)
-        if fp.source_id not in story.sources:
-            story.sources.append(fp.source_id)
-        story.tags = sorted(set(story.tags) | set(fp.tags))
-        story.terms.update(fp.story_terms)
-        for term in fp.story_terms:
-            self.story_postings[term].add(story.id)
+        story.last_seen = max(story.last_seen, entry.seen_at)
+        story.title = entry.title  # the newest report's headline is the story's current one
+        story.articles.append(article_id)
+        story.member_seen[article_id] = entry.seen_at
+        story.first_member_seen = min(story.first_member_seen, entry.seen_at)
+        story.source_counts[entry.source_id] += 1
+        if story.source_counts[entry.source_id] == 1:
+            story.sources.append(entry.source_id)
+        story.tag_counts.update(set(entry.tags))
+        story.tags = sorted(story.tag_counts)
+        story.add_terms(entry.term_weights(), +1)
+        bucket = self._bucket(entry.seen_at)
+        for term in entry.terms[:self.params.story_keys]:
+            posting = self.postings.setdefault(_key64(term, bucket), {})
+            posting[story.id] = posting.get(story.id, 0) + 1
+
+    def _unindex(self, article_id: str, entry: Entry) -> None:
+        if not entry.indexed:
+            return
+        for table, key in ((self.by_url, entry.url_key), (self.by_hash, entry.hash_key)):
+            if table.get(key) == article_id:
+                del table[key]
+        for key in self._band_keys(entry.minhash):
+            found = self.band_table.get(key)
+            if found == article_id:
+                del self.band_table[key]
+            elif isinstance(found, list) and article_id in found:
+                found.remove(article_id)
+                if len(found) == 1:
+                    self.band_table[key] = found[0]
+        bucket = self._bucket(entry.seen_at)
+        story_id = entry.decision.story_id
+        for term in entry.terms[:self.params.story_keys]:
+            key = _key64(term, bucket)
+            posting = self.postings.get(key)
+            if posting is None or story_id not in posting:
+                continue
+            posting[story_id] -= 1
+            if not posting[story_id]:
+                del posting[story_id]
+                if not posting:
+                    del self.postings[key]
+        story = self.stories.get(story_id)
+        if story is None or article_id not in story.member_seen:
+            return
+        story.articles.remove(article_id)
+        del story.member_seen[article_id]
+        if not story.articles:
+            del self.stories[story_id]
+            return
+        story.source_counts[entry.source_id] -= 1
+        if story.source_counts[entry.source_id] <= 0:
+            del story.source_counts[entry.source_id]
+            story.sources.remove(entry.source_id)
+        story.tag_counts.subtract(set(entry.tags))
+        story.tag_counts = +story.tag_counts
+        story.tags = sorted(story.tag_counts)
+        story.add_terms(entry.term_weights(), -1)
+        story.last_seen = max(story.member_seen.values())
+        story.first_member_seen = min(story.member_seen.values())
+        newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)
+        story.title = self.entries[newest].title
 
     def restore(self, memories: list[Memory]) -> None:
-        for memory in sorted(memories, key=lambda m: m.fingerprint.seen_at):
+        """Rebuild from persisted entries in decision order: the same state, the same answers."""
+        for memory in sorted(memories, key=lambda m: (m.decision.seq, m.fingerprint.seen_at,
+                                                      m.fingerprint.id)):
             self.remember(memory)
 
     def expired_ids(self) -> list[str]:
-        """Ids older than the window, measured against the newest article seen (event time)."""
+        """Ids older than the window, measured against the newest article seen (event time).
+
+        Reads the expiry heap from its oldest end, so the cost is proportional to what has
+        expired, not to what is remembered. The caller is expected to ``forget`` them.
+        """
         horizon = self.newest_seen - self.params.window_seconds
-        return [mid for mid, m in self.memories.items() if m.fingerprint.seen_at < horizon]
+        expired: list[str] = []
+        keep: list[tuple[float, str]] = []
+        while self.expiry and self.expiry[0][0] < horizon:
+            seen_at, article_id = heapq.heappop(self.expiry)
+            entry = self.entries.get(article_id)
+            if entry is None or entry.seen_at != seen_at:
+                continue  # forgotten already, or re-remembered with a newer time
+            expired.append(article_id)
+            keep.append((seen_at, article_id))
+        for item in keep:  # still remembered until forgotten
+            heapq.heappush(self.expiry, item)
+        return expired
 
     def forget(self, article_id: str) -> None:
-        memory = self.memories.pop(article_id, None)
-        if memory is None:
-            return
-        fp = memory.fingerprint
-        if self.by_url.get(fp.canonical_url) == article_id:
-            del self.by_url[fp.canonical_url]
-        if self.by_hash.get(fp.content_hash) == article_id:
-            del self.by_hash[fp.content_hash]
-        if article_id in self.lsh:
-            self.lsh.remove(article_id)
-        story = self.stories.get(memory.decision.story_id)
-        if story is not None and article_id in story.articles:
-            story.articles.remove(article_id)
-            story.terms.subtract(fp.story_terms)
-            story.terms = +story.terms
-            if not story.articles:
-                del self.stories[story.id]
-                for term in fp.story_terms:
-                    self.story_postings[term].discard(story.id)
+        entry = self.entries.pop(article_id, None)
+        if entry is not None:
+            self._unindex(article_id, entry)

@@ -1,0 +1,433 @@
+"""Dedupe benchmark: story and near-duplicate quality on the labelled set, and decision cost and
+memory as the remembered window grows (1k, 10k, 100k, 1M articles), in one run, as JSON.
+
+    python benchmarks/dedupe.py [--sizes 1000,10000,100000,1000000] [--repeats 3]
+
+Quality: every labelled article goes through ``Pipeline.prepare_raw`` (clean, tag, fingerprint —
+what the stream runs) and then one ``DedupeIndex`` in fetch-time order. Story figures are
+pairwise over the distinct reports (copies excluded: they inherit their original's story
+trivially); near-duplicate figures are pairwise over all articles, a predicted group being an
+original with everything that points to it through ``duplicate_of``. Baselines measured in the
+same run: the previous term weighting (no rarity weights, centroid on all terms) for stories, and
+a plain 0.8 MinHash threshold for near-duplicates. Thresholds are swept to show the margin.
+
+Cost: synthetic fingerprints (random signatures, story terms drawn from a Zipf vocabulary plus
+per-story rare names, a steady arrival rate) fill the index; the median per-decision time of a
+probe batch and the resident memory per remembered article are reported per size, with ratios
+against the 1k window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "services"))
+
+from newsflow.config import Settings  # noqa: E402
+from newsflow.core import dedupe  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex, DedupeParams, Fingerprint, Memory  # noqa: E402
+from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data" / "dedupe"
+SEEDS = Path(os.environ.get("NEWSFLOW_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(slots=True)
+class Labelled:
+    id: str
+    story: str
+    group: str  # copy group: the original's id
+    source: str
+    time: str
+    url: str
+    title: str | None
+    body: str
+    is_copy: bool = False
+    headers: dict[str, list[str]] = field(default_factory=dict)
+
+
+# --- the labelled set -----------------------------------------------------------------------
+def _entries(path: Path) -> list[tuple[str, dict[str, list[str]], str]]:
+    entries = []
+    for chunk in re.split(r"^### ", path.read_text(encoding="utf-8"), flags=re.M)[1:]:
+        head, _, body = chunk.partition("\n\n")
+        lines = head.split("\n")
+        headers: dict[str, list[str]] = defaultdict(list)
+        for line in lines[1:]:
+            if ":" in line and not line.startswith("#"):
+                key, _, value = line.partition(":")
+                headers[key.strip()].append(value.strip())
+        entries.append((lines[0].strip(), dict(headers), body.strip()))
+    return entries
+
+
+def _apply_edits(original: Labelled, edits: list[str]) -> tuple[str | None, str]:
+    title, paragraphs = original.title, original.body.split("\n\n")
+    for edit in edits:
+        verb, _, arg = edit.partition(" ")
+        if verb == "title":
+            title = arg
+        elif verb == "top":
+            paragraphs.insert(0, arg)
+        elif verb == "end":
+            paragraphs.append(arg)
+        elif verb == "after":
+            index, _, text = arg.partition(" ")
+            paragraphs.insert(int(index) + 1, text)
+        elif verb == "drop":
+            target, count = int(arg), 0
+            for i, paragraph in enumerate(paragraphs):
+                sentences = SENTENCE.split(paragraph)
+                if count <= target < count + len(sentences):
+                    del sentences[target - count]
+                    paragraphs[i] = " ".join(sentences)
+                    break
+                count += len(sentences)
+        elif verb == "replace":
+            old, _, new = arg.partition(" => ")
+            paragraphs = [p.replace(old, new) for p in paragraphs]
+        else:
+            raise ValueError(f"unknown edit {edit!r}")
+    return title, "\n\n".join(p for p in paragraphs if p)
+
+
+def load_labelled(data: Path = DATA, seeds: Path = SEEDS) -> list[Labelled]:
+    items: dict[str, Labelled] = {}
+    copies: list[tuple[str, dict[str, list[str]]]] = []
+    for path in sorted(data.glob("*.txt")):
+        for entry_id, headers, body in _entries(path):
+            one = {k: v[0] for k, v in headers.items()}
+            if "copy_of" in one:
+                copies.append((entry_id, headers))
+                continue
+            if "seed" in one:
+                matches = sorted(seeds.glob(f"{one['seed']}_*.txt"))
+                if not matches:
+                    raise SystemExit(f"seed {one['seed']} not found in {seeds}")
+                body, title = matches[0].read_text(encoding="utf-8"), None
+            else:
+                title = one["title"]
+            items[entry_id] = Labelled(entry_id, one["story"], entry_id, one["source"],
+                                       one["time"], one["url"], title, body, headers=headers)
+    for entry_id, headers in copies:
+        original = items[headers["copy_of"][0]]
+        title, body = _apply_edits(original, headers.get("edit", []))
+        items[entry_id] = Labelled(entry_id, original.story, original.id, headers["source"][0],
+                                   headers["time"][0], headers["url"][0], title, body,
+                                   is_copy=True, headers=headers)
+    return sorted(items.values(), key=lambda item: (item.time, item.id))
+
+
+def raw_record(item: Labelled) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "schema_version": 1,
+        "url": item.url,
+        "source": {"id": item.source, "name": item.source, "kind": "manual"},
+        "fetched_at": item.time,
+        "content_type": "text/plain",
+        "body": item.body,
+    }
+    if item.title:
+        raw["title"] = item.title
+    return raw
+
+
+def prepare_all(pipeline: Pipeline, items: list[Labelled]) -> list[Prepared]:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    return [pipeline.prepare_raw(raw_record(item), Origin("bench", 0, n), now)
+            for n, item in enumerate(items)]
+
+
+# --- metrics --------------------------------------------------------------------------------
+def pairwise(truth: list[str], predicted: list[str]) -> dict[str, float]:
+    tp = fp = fn = 0
+    for i, j in itertools.combinations(range(len(truth)), 2):
+        same_truth, same_pred = truth[i] == truth[j], predicted[i] == predicted[j]
+        tp += same_truth and same_pred
+        fp += same_pred and not same_truth
+        fn += same_truth and not same_pred
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "pairs_true": tp + fn, "pairs_predicted": tp + fp}
+
+
+def run_index(params: DedupeParams, items: list[Labelled],
+              prepared: list[Prepared]) -> list[Memory]:
+    index = DedupeIndex(params)
+    return [index.decide(p.fingerprint, p.origin) for p in prepared]
+
+
+def evaluate(params: DedupeParams, items: list[Labelled],
+             prepared: list[Prepared]) -> dict[str, Any]:
+    memories = run_index(params, items, prepared)
+    # Article ids come from URLs, so a re-fetch shares its original's id: map through position.
+    first_of_id: dict[str, int] = {}
+    for n, memory in enumerate(memories):
+        first_of_id.setdefault(memory.fingerprint.id, n)
+    group_pred: list[str] = []
+    for memory in memories:
+        target = memory.decision.duplicate_of or memory.fingerprint.id
+        group_pred.append(items[first_of_id[target]].id)
+    distinct = [n for n, item in enumerate(items) if not item.is_copy]
+    story_truth = [items[n].story for n in distinct]
+    story_pred = [memories[n].decision.story_id for n in distinct]
+    wrong_kind = [items[n].id for n in distinct if memories[n].decision.kind != "new"]
+    missed = [item.id for item, m in zip(items, memories, strict=True)
+              if item.is_copy and m.decision.kind == "new"]
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for n in distinct:
+        clusters[memories[n].decision.story_id].append(items[n].id)
+    return {
+        "story": pairwise(story_truth, story_pred),
+        "near_duplicate": pairwise([item.group for item in items], group_pred),
+        "originals_flagged_as_duplicates": wrong_kind,
+        "copies_missed": missed,
+        "methods": dict(Counter(m.decision.method or "new" for m in memories)),
+        "story_clusters": sorted(sorted(c) for c in clusters.values()),
+    }
+
+
+def jaccard_calibration(pipeline: Pipeline, items: list[Labelled],
+                        prepared: list[Prepared]) -> dict[str, Any]:
+    """Exact 5-word-shingle Jaccard of every copy pair vs every other pair (after cleaning)."""
+    size = pipeline.params.shingle_size
+    sets = [dedupe.shingles(f"{p.article['title']}\n{p.article['body']}", size)
+            for p in prepared]
+    copies, others = [], []
+    for i, j in itertools.combinations(range(len(items)), 2):
+        union = len(sets[i] | sets[j]) or 1
+        value = len(sets[i] & sets[j]) / union
+        (copies if items[i].group == items[j].group else others).append(value)
+    return {"copy_pairs_min": round(min(copies), 3), "copy_pairs_median":
+            round(statistics.median(copies), 3), "other_pairs_max": round(max(others), 3),
+            "copy_pairs": len(copies), "other_pairs": len(others)}
+
+
+def baseline_story_terms(title: str, text: str) -> dict[str, float]:
+    """The weighting this index started with: counts boosted for capitals and the title, no
+    rarity weights, 60 terms. Kept here as the story baseline."""
+    weights: Counter[str] = Counter()
+    for source, boost in ((title, 2.0), (text, 1.0)):
+        for match in re.finditer(r"\w+", source):
+            word = match.group(0)
+            lower = word.lower()
+            if lower in dedupe.STOPWORDS or len(lower) < 3:
+                continue
+            weights[lower] += boost * (2.0 if word[0].isupper() or word.isdigit() else 1.0)
+    top = weights.most_common(60)
+    norm = sum(w * w for _, w in top) ** 0.5 or 1.0
+    return {term: round(w / norm, 4) for term, w in top}
+
+
+def with_terms(prepared: list[Prepared], fn: Any) -> list[Prepared]:
+    out = []
+    for p in prepared:
+        fp = replace(p.fingerprint, story_terms=fn(p.article["title"], p.article["body"]))
+        out.append(Prepared(p.article, fp, p.origin))
+    return out
+
+
+def seed_004_same_day(params: DedupeParams, items: list[Labelled],
+                      prepared: list[Prepared]) -> dict[str, Any]:
+    """Counterfactual: 004 fetched the same day as 000-003. Does content alone keep it apart?"""
+    moved = []
+    for item, p in zip(items, prepared, strict=True):
+        if item.id == "seed-004":
+            when = datetime(2026, 2, 11, 13, 0, tzinfo=UTC).timestamp()
+            p = Prepared(p.article, replace(p.fingerprint, seen_at=when), p.origin)
+        moved.append(p)
+    order = sorted(range(len(items)), key=lambda n: moved[n].fingerprint.seen_at)
+    memories = run_index(params, [items[n] for n in order], [moved[n] for n in order])
+    by_id = {items[n].id: m for n, m in zip(order, memories, strict=True)}
+    story_000 = by_id["seed-000"].decision.story_id
+    decision = by_id["seed-004"].decision
+    return {"joins_000_003": decision.story_id == story_000,
+            "story_similarity": decision.story_similarity}
+
+
+def quality(settings: Settings) -> dict[str, Any]:
+    pipeline = Pipeline(settings)
+    items = load_labelled()
+    prepared = prepare_all(pipeline, items)
+    params = pipeline.params
+    result: dict[str, Any] = {
+        "articles": len(items),
+        "distinct_reports": sum(not i.is_copy for i in items),
+        "copies": sum(i.is_copy for i in items),
+        "stories": len({i.story for i in items}),
+        "params": {"near_threshold": params.near_threshold,
+                   "story_threshold": params.story_threshold,
+                   "story_window_hours": params.story_window_seconds / 3600},
+        "ours": evaluate(params, items, prepared),
+        "jaccard_calibration": jaccard_calibration(pipeline, items, prepared),
+    }
+    result["baseline_untuned_terms"] = {
+        k: v for k, v in evaluate(params, items, with_terms(prepared, baseline_story_terms))
+        .items() if k in ("story", "near_duplicate")}
+    result["seed_004_same_day"] = seed_004_same_day(params, items, prepared)
+    sweep = {}
+    for threshold in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
+        scores = evaluate(replace(params, story_threshold=threshold), items, prepared)["story"]
+        sweep[str(threshold)] = {k: scores[k] for k in ("precision", "recall", "f1")}
+    result["story_threshold_sweep"] = sweep
+    near_sweep = {}
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        scores = evaluate(replace(params, near_threshold=threshold), items,
+                          prepared)["near_duplicate"]
+        near_sweep[str(threshold)] = {k: scores[k] for k in ("precision", "recall", "f1")}
+    result["near_threshold_sweep"] = near_sweep
+    return result
+
+
+# --- cost as the window grows --------------------------------------------------------------
+INTERVAL = 0.6  # seconds between synthetic articles: ~144k a day, 1M in a 7-day window
+VOCABULARY = 50_000
+
+
+class Synthetic:
+    """Fingerprints shaped like real ones: a random MinHash signature (10% are edited copies of
+    a recent article), 5 rare story names plus 30 Zipf-distributed vocabulary terms, stories
+    of 1-5 reports arriving close together."""
+
+    def __init__(self, params: DedupeParams, seed: int = 7) -> None:
+        self.params = params
+        self.rng = np.random.default_rng(seed)
+        self.vocab = [sys.intern(f"w{i}") for i in range(VOCABULARY)]
+        self.recent: list[bytes] = []
+        self.story = 0
+        self.left_in_story = 0
+
+    def fingerprint(self, n: int) -> Fingerprint:
+        rng = self.rng
+        if self.left_in_story == 0:
+            self.story += 1
+            self.left_in_story = int(rng.integers(1, 6))
+        self.left_in_story -= 1
+        if self.recent and rng.random() < 0.1:
+            base = np.frombuffer(self.recent[int(rng.integers(len(self.recent)))], "<u4").copy()
+            edit = rng.random(len(base)) < 0.2
+            base[edit] = rng.integers(0, 2**32, int(edit.sum()), dtype=np.uint32)
+            minhash = base.astype("<u4").tobytes()
+        else:
+            minhash = rng.integers(0, 2**32, self.params.num_perm, dtype=np.uint32).tobytes()
+        self.recent = (self.recent + [minhash])[-1000:]
+        ranks = np.minimum(rng.zipf(1.3, 30), VOCABULARY) - 1
+        terms = {sys.intern(f"s{self.story}n{k}"): 0.3 - 0.02 * k for k in range(5)}
+        for rank in ranks:  # rarer words weigh more, as with the real rarity weights
+            weight = 0.02 + 0.18 * np.log(rank + 2) / np.log(VOCABULARY + 1)
+            terms.setdefault(self.vocab[int(rank)], round(float(weight), 4))
+        norm = sum(w * w for w in terms.values()) ** 0.5
+        terms = {t: round(w / norm, 4) for t, w in terms.items()}
+        return Fingerprint(
+            id=f"a{n:09d}", canonical_url=f"https://site{n % 500}.example/news/{n}",
+            content_hash=f"{n:064x}", minhash=minhash, story_terms=terms,
+            seen_at=1_700_000_000 + n * INTERVAL, title=f"Synthetic report {n}",
+            source_id=f"source-{n % 500}", tags=["politics"] if n % 3 else ["economy"])
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def scale_one(size: int, repeats: int, probes: int) -> dict[str, Any]:
+    """One window size in a fresh process: fill to steady state (eviction running), then time
+    ``decide`` + eviction for a probe batch ``repeats`` times."""
+    settings = Settings()
+    base = Pipeline(settings).params
+    params = replace(base, window_seconds=size * INTERVAL)
+    synthetic = Synthetic(params)
+    gc.collect()
+    before = _rss_bytes()
+    index = DedupeIndex(params)
+    n = 0
+    fill_start = time.perf_counter()
+    while n < size:
+        fp = synthetic.fingerprint(n)
+        story = f"story{synthetic.story}"
+        index.remember(Memory(fp, dedupe.Decision("new", story, fp.seen_at, origin=f"f:{n}",
+                                                  seq=n + 1)))
+        n += 1
+    fill_seconds = time.perf_counter() - fill_start
+    gc.collect()
+    memory_per_article = (_rss_bytes() - before) / len(index)
+    batches = []
+    kinds: Counter[str] = Counter()
+    for _ in range(repeats):
+        fps = [synthetic.fingerprint(n + i) for i in range(probes)]
+        n += probes
+        start = time.perf_counter()
+        for i, fp in enumerate(fps):
+            kinds[index.decide(fp, f"p:{n + i}").decision.kind] += 1
+            for expired in index.expired_ids():
+                index.forget(expired)
+        batches.append((time.perf_counter() - start) / probes)
+    return {"remembered": len(index), "decide_us_median": round(statistics.median(batches) * 1e6,
+                                                                1),
+            "decide_us_batches": [round(b * 1e6, 1) for b in batches],
+            "memory_bytes_per_article": round(memory_per_article),
+            "fill_us_per_article": round(fill_seconds / size * 1e6, 1),
+            "stories": len(index.stories), "probe_decisions": dict(kinds)}
+
+
+def scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
+    import subprocess
+
+    results: dict[str, Any] = {}
+    for size in sizes:
+        out = subprocess.run([sys.executable, __file__, "--scale-one", str(size), "--repeats",
+                              str(repeats), "--probes", str(probes)],
+                             check=True, capture_output=True, text=True).stdout
+        results[str(size)] = json.loads(out)
+    first = results[str(sizes[0])]
+    for size in sizes:
+        row = results[str(size)]
+        row["decide_cost_ratio_vs_smallest"] = round(
+            row["decide_us_median"] / first["decide_us_median"], 3)
+        row["memory_ratio_vs_smallest"] = round(
+            row["memory_bytes_per_article"] / max(first["memory_bytes_per_article"], 1), 3)
+    return {"interval_seconds": INTERVAL, "probes_per_batch": probes, "batches": repeats,
+            "sizes": results}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--probes", type=int, default=400)
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_one:
+        print(json.dumps(scale_one(args.scale_one, args.repeats, args.probes)))
+        return
+    settings = Settings()
+    report: dict[str, Any] = {"quality": quality(settings)}
+    if not args.quality_only:
+        report["scaling"] = scaling([int(s) for s in args.sizes.split(",")], args.repeats,
+                                    args.probes)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Canonical URLs: every variant of one article's link maps to one form (and one article id)."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.core.urls import article_id_for_url, canonicalize_url
+
+CANONICAL = "https://example.com/world/2026/02/11/iran-missiles"
+
+
+@pytest.mark.parametrize("variant", [
+    "https://example.com/world/2026/02/11/iran-missiles?utm_source=twitter&utm_medium=social",
+    "https://example.com/world/2026/02/11/iran-missiles?utm_campaign=x&utm_content=y&utm_term=z",
+    "https://example.com/world/2026/02/11/iran-missiles?fbclid=IwAR0abcdef",
+    "https://example.com/world/2026/02/11/iran-missiles?gclid=Cj0KCQiA",
+    "https://example.com/world/2026/02/11/iran-missiles#comments",
+    "https://www.example.com/world/2026/02/11/iran-missiles",
+    "https://example.com/world/2026/02/11/iran-missiles/",
+    "http://example.com/world/2026/02/11/iran-missiles",
+    "HTTPS://EXAMPLE.COM/world/2026/02/11/iran-missiles",
+    "https://example.com:443/world/2026/02/11/iran-missiles",
+    "https://example.com/world/2026/02/11/iran-missiles/amp",
+    "https://example.com/world/2026/02/11/iran-missiles/amp/",
+    "https://example.com/amp/world/2026/02/11/iran-missiles",
+    "https://amp.example.com/world/2026/02/11/iran-missiles",
+    "https://example.com/world/2026/02/11/iran-missiles?amp=1",
+    "https://example.com/world/2026/02/11/iran-missiles?outputType=amp",
+    "  https://www.example.com/world//2026/02/11/iran-missiles/?utm_source=rss&fbclid=1#top  ",
+])
+def test_variants_of_one_link_share_the_canonical_form(variant: str) -> None:
+    assert canonicalize_url(variant) == CANONICAL
+    assert article_id_for_url(variant) == article_id_for_url(CANONICAL)
+
+
+def test_amp_html_suffix_is_dropped() -> None:
+    assert canonicalize_url("https://example.com/news/story.amp.html") == (
+        "https://example.com/news/story.html")
+
+
+def test_meaningful_query_parameters_are_kept_in_a_stable_order() -> None:
+    a = canonicalize_url("https://example.com/article?id=42&page=2&utm_source=x")
+    b = canonicalize_url("https://example.com/article?page=2&id=42")
+    assert a == b == "https://example.com/article?id=42&page=2"
+
+
+def test_different_articles_stay_different() -> None:
+    assert canonicalize_url("https://example.com/a?id=1") != canonicalize_url(
+        "https://example.com/a?id=2")
+    assert canonicalize_url("https://example.com/a") != canonicalize_url("https://example.org/a")
+    # "amp" inside a word is not an AMP marker
+    assert canonicalize_url("https://example.com/news/camp-fire") == (
+        "https://example.com/news/camp-fire")
+
+
+def test_non_web_urls_are_left_alone() -> None:
+    assert canonicalize_url(" file:///tmp/a.txt ") == "file:///tmp/a.txt"
