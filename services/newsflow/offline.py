@@ -37,6 +37,7 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
     pipeline = Pipeline(settings)
     index = pipeline.new_index()
     failures = 0
+    position = 0  # the run's own offset: each input is distinct, as on a topic
     for path in paths:
         try:
             inputs = list(_inputs(path))
@@ -46,8 +47,9 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
             letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
                                 None, None)
             _emit(out, settings.topic_deadletter, letter.to_dict(PIPELINE_VERSION))
-        for line_number, (key, value) in enumerate(inputs):
-            origin = Origin(str(path), None, line_number)
+        for key, value in inputs:
+            origin = Origin("process", None, position)
+            position += 1
             result = pipeline.prepare(key, value, origin, datetime.now(UTC))
             if isinstance(result, DeadLetter):
                 _emit(out, settings.topic_deadletter, result.to_dict(PIPELINE_VERSION))

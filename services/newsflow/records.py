@@ -39,15 +39,17 @@ def validator(name: str) -> Draft202012Validator:
 
 
 class RecordInvalid(ValueError):
-    """A record does not follow its schema; the message names the first offending field."""
+    """A record does not follow its schema; the message names the offending fields."""
 
 
 def validate(name: str, record: Any) -> None:
     errors = sorted(validator(name).iter_errors(record), key=lambda e: list(e.path))
     if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.path) or "<root>"
-        raise RecordInvalid(f"{name}: {where}: {first.message}"[:500])
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in error.path) or '<root>'}: {error.message[:200]}"
+            for error in errors[:3]
+        )
+        raise RecordInvalid(f"{name}: {problems}")
 
 
 def utc_now() -> str:

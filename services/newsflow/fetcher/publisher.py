@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import Future
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
 
 from newsflow.config import Settings
 
@@ -28,10 +28,10 @@ class Publisher:
             **settings.kafka_client_options(),
         )
 
-    def publish(self, record: dict[str, Any]) -> Future[Any]:
+    def publish(self, record: dict[str, Any]) -> FutureRecordMetadata:
         """Send one raw article; the returned future resolves when the broker acknowledged it."""
         value = json.dumps(record, ensure_ascii=False).encode("utf-8")
-        future: Future[Any] = self.producer.send(
+        future: FutureRecordMetadata = self.producer.send(
             self.settings.topic_raw, key=record["id"].encode("utf-8"), value=value
         )
         return future

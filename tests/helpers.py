@@ -1,0 +1,264 @@
+"""Test helpers that drive real processes: the broker, worker and fetcher, and HTTP fixtures.
+
+Everything waits on events (a message arrives, a port opens, a process exits) with a deadline;
+nothing sleeps a fixed time to synchronise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from newsflow.broker import free_port
+from newsflow.config import Settings
+from newsflow.records import validate
+from newsflow.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO.parent / "shared" / "seeds"
+BENCHMARKS = REPO.parent / "shared" / "benchmarks"
+SCHEMA_FOR_ROLE = {"articles": "article", "duplicates": "duplicate", "deadletter": "dead-letter",
+                   "stories": "story", "raw": "raw-article"}
+
+
+def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
+    """Settings with topic names and a consumer group of their own, on a shared broker."""
+    suffix = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "topic_raw": f"raw-{suffix}",
+        "topic_articles": f"articles-{suffix}",
+        "topic_duplicates": f"duplicates-{suffix}",
+        "topic_deadletter": f"deadletter-{suffix}",
+        "topic_stories": f"stories-{suffix}",
+        "app_id": f"newsflow-test-{suffix}",
+        "worker_web_port": free_port(),
+        "worker_data_dir": tmp / f"worker-{suffix}",
+        "fetch_state_dir": tmp / f"fetcher-{suffix}",
+        "fetch_metrics_port": free_port(),
+        "fetch_allow_networks": "127.0.0.0/8",
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    ensure_topics(settings)
+    return settings
+
+
+def topic_of(settings: Settings, role: str) -> str:
+    return str(getattr(settings, f"topic_{role}"))
+
+
+class ManagedProcess:
+    """A `python -m newsflow ...` child with the given settings; output goes to a log file."""
+
+    def __init__(self, args: list[str], settings: Settings, log_path: Path,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.settings = settings
+        self.log_path = log_path
+        self.env = os.environ | settings.to_env() | (extra_env or {})
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "newsflow", *self.args], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to commit or flush."""
+        if self.alive():
+            os.killpg(self.pid, signal.SIGKILL)
+            self.wait(10)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self.alive():
+            return
+        os.killpg(self.pid, signal.SIGTERM)
+        try:
+            self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def run_fetch_once(settings: Settings, sources: Path, log_path: Path,
+                   timeout: float = 120.0) -> str:
+    proc = ManagedProcess(["fetch", "--sources", str(sources), "--once"], settings, log_path)
+    code = proc.start().wait(timeout)
+    output = proc.log()
+    assert code == 0, f"fetch --once exited {code}:\n{output[-3000:]}"
+    return output
+
+
+def write_sources(path: Path, entries: list[dict[str, Any]]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump({"sources": entries}), encoding="utf-8")
+    return path
+
+
+class TopicReader:
+    """Reads topics from the beginning in a background thread; every message is schema-checked."""
+
+    def __init__(self, settings: Settings, roles: list[str]) -> None:
+        self.settings = settings
+        self.roles = {topic_of(settings, role): role for role in roles}
+        self.records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.messages: dict[str, list[Any]] = defaultdict(list)
+        self.invalid: list[str] = []
+        self.changed = threading.Condition()
+        self.consumer = KafkaConsumer(
+            *self.roles, bootstrap_servers=settings.require_bootstrap(),
+            auto_offset_reset="earliest", enable_auto_commit=False,
+        )
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while self.running:
+            batch = self.consumer.poll(timeout_ms=200)
+            if not batch:
+                continue
+            with self.changed:
+                for messages in batch.values():
+                    for message in messages:
+                        role = self.roles[message.topic]
+                        try:
+                            record = json.loads(message.value)
+                            validate(SCHEMA_FOR_ROLE[role], record)
+                        except Exception as exc:  # recorded, and asserted empty by tests
+                            self.invalid.append(f"{role}: {exc}")
+                            continue
+                        self.records[role].append(record)
+                        self.messages[role].append(message)
+                self.changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[dict[str, list[dict[str, Any]]]], bool],
+                 timeout: float, what: str) -> dict[str, list[dict[str, Any]]]:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not predicate(self.records):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    counts = {role: len(recs) for role, recs in self.records.items()}
+                    raise AssertionError(f"timed out waiting for {what}; have {counts}; "
+                                         f"invalid: {self.invalid[:3]}")
+                self.changed.wait(min(remaining, 0.5))
+            assert not self.invalid, f"records not valid against schemas/: {self.invalid[:5]}"
+            return {role: list(recs) for role, recs in self.records.items()}
+
+    def wait_count(self, role: str, count: int, timeout: float = 90.0) -> list[dict[str, Any]]:
+        records = self.wait_for(lambda r: len(r[role]) >= count, timeout,
+                                f"{count} records on {role}")
+        return records[role]
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(5)
+        self.consumer.close()
+
+
+def produce(settings: Settings, items: list[tuple[bytes | None, bytes]]) -> None:
+    """Send raw bytes to news.raw.v1 (or the isolated equivalent) and wait for the acks."""
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    try:
+        futures = [producer.send(settings.topic_raw, key=key, value=value) for key, value in items]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        producer.close()
+
+
+def raw_record(body: str, *, url: str, title: str | None = None,
+               content_type: str = "text/plain", source_id: str = "test",
+               **extra: Any) -> dict[str, Any]:
+    record = {"url": url, "source": {"id": source_id, "name": source_id.title(),
+                                     "kind": "manual"},
+              "title": title, "body": body, "content_type": content_type,
+              "fetched_at": "2026-11-21T12:00:00Z"}
+    record.update(extra)
+    return record
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FixtureServer:
+    """An HTTP server on 127.0.0.1 whose routes a test sets; records every request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route | Callable[[BaseHTTPRequestHandler], Route]] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, dict(self.headers)))
+                route = server.routes.get(self.path)
+                if callable(route):
+                    route = route(self)
+                if route is None:
+                    route = Route(404, b"not found")
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,70 @@
+"""`newsflow process`: the core offline over files, one JSON line per input, in order."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from newsflow.config import Settings
+from newsflow.offline import process_files
+from newsflow.records import validate
+from tests.helpers import SEEDS
+
+
+def run(paths: list[Path]) -> list[dict[str, object]]:
+    out = io.StringIO()
+    process_files(Settings(), paths, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_seeds_give_five_tagged_articles_in_input_order() -> None:
+    seeds = sorted(SEEDS.glob("*.txt"))
+    lines = run(seeds)
+    assert [line["topic"] for line in lines] == ["news.articles.v1"] * 5
+    for seed, line in zip(seeds, lines, strict=True):
+        record = line["record"]
+        assert isinstance(record, dict)
+        validate("article", record)
+        tags = {tag["name"] for tag in record["tags"]}
+        assert {"missiles", "naval_deployment"} <= tags, seed.name
+        if seed.name.startswith("004_"):
+            assert "sanctions" in tags
+    first_words = [str(line["record"]["title"]).split()[0] for line in lines]  # type: ignore[index]
+    assert first_words == ["Iran"] * 5
+
+
+def test_state_is_kept_across_inputs_of_one_run(tmp_path: Path) -> None:
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    html = tmp_path / "copy.html.gz"
+    html.write_bytes(gzip.compress(
+        f"<html><body><article><h1>Copy</h1><p>{seed.read_text()}</p></article></body></html>"
+        .encode()))
+    lines = run([seed, seed, html])
+    assert [line["topic"] for line in lines] == ["news.articles.v1"] + ["news.duplicates.v1"] * 2
+    for line in lines[1:]:
+        validate("duplicate", line["record"])
+        assert line["record"]["duplicate_of"] == lines[0]["record"]["id"]  # type: ignore[index]
+    assert lines[2]["record"]["level"] == "near"  # type: ignore[index]
+
+
+def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
+    good = {"url": "https://example.org/a?utm_source=x", "source": {"id": "t", "name": "T"},
+            "title": "Harbour cranes", "body": "<p>New cranes arrived at the harbour.</p>"}
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(good) + "\nnot json\n" + json.dumps(good) + "\n")
+    lines = run([path])
+    assert [line["topic"] for line in lines] == [
+        "news.articles.v1", "news.deadletter.v1", "news.duplicates.v1"]
+    assert lines[0]["record"]["canonical_url"] == "https://example.org/a"  # type: ignore[index]
+    validate("dead-letter", lines[1]["record"])
+
+
+def test_cli_entry_point_prints_json_lines() -> None:
+    seeds = [str(p) for p in sorted(SEEDS.glob("*.txt"))]
+    result = subprocess.run([sys.executable, "-m", "newsflow", "process", *seeds],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert len(result.stdout.splitlines()) == 5

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsflow.fetcher.directory import read_directory
+from newsflow.fetcher.sources import SourcesFileError, load_sources
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_file_resolves_relative_paths(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    sources = load_sources(write(tmp_path, """
+sources:
+  - {id: wire, name: Wire, kind: rss, url: "https://example.org/feed.xml"}
+  - {id: inbox, name: Inbox, kind: directory, path: inbox}
+"""))
+    assert [s.id for s in sources] == ["wire", "inbox"]
+    assert sources[1].path == (tmp_path / "inbox").resolve()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sources:\n  - {id: a, name: A, kind: rss}\n", "source a: .*url"),
+    ("sources:\n  - {id: b, name: B, kind: directory}\n", "source b: .*path"),
+    ("sources:\n  - {id: c, name: C, kind: gopher, url: 'http://x'}\n", "source c: kind"),
+    ("sources:\n  - {id: d, name: D, kind: rss, url: 'http://x', colour: red}\n",
+     "source d: colour"),
+    ("sources:\n  - {id: e, name: E, kind: rss, url: 'http://x', poll_interval_seconds: -1}\n",
+     "source e: poll_interval_seconds"),
+    ("nothing: here\n", "top-level 'sources' list"),
+])
+def test_invalid_files_name_the_source_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(SourcesFileError, match=expected):
+        load_sources(write(tmp_path, text))
+
+
+def test_directory_yields_records_and_reports_bad_files(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("Headline here\nFirst paragraph.\nSecond paragraph.\n")
+    (inbox / "b.json").write_text("{broken")
+    (inbox / "c.bin").write_bytes(b"\x00")
+    sources = load_sources(write(tmp_path, "sources:\n  - {id: i, name: I, kind: directory, "
+                                           "path: inbox}\n"))
+    results = list(read_directory(sources[0]))
+    assert len(results) == 2
+    record = results[0][1]
+    assert isinstance(record, dict)
+    assert record["title"] == "Headline here"
+    assert record["body"] == "First paragraph.\nSecond paragraph."
+    assert isinstance(results[1][1], ValueError)
+    assert "b.json" in str(results[1][1])
