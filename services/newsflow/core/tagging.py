@@ -148,10 +148,15 @@ class Term:
     # phrase to match. Most texts lack them, and a set lookup is much cheaper than the regex.
     # None for regex terms, which always run.
     required: tuple[tuple[frozenset[str], ...], ...] | None = None
+    first: frozenset[str] = frozenset()  # every phrase's first words: one cheap test rejects most
 
     def may_match(self, vocabulary: frozenset[str]) -> bool:
-        return self.required is None or any(
-            all(not words.isdisjoint(vocabulary) for words in phrase) for phrase in self.required)
+        if self.required is None:
+            return True
+        if self.first.isdisjoint(vocabulary):
+            return False
+        return any(all(not words.isdisjoint(vocabulary) for words in phrase)
+                   for phrase in self.required)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +279,7 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
                             f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
     weight = _number(raw, "weight", 1.0, where, 0.0, 10.0, low_open=True)
     return Term(pattern, weight, _rules(raw.get("context"), lexicons, f"{where}: context"), source,
-                required)
+                required, frozenset().union(*(phrase[0] for phrase in required or ())))
 
 
 def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
