@@ -31,8 +31,15 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'A-Z0-9])")
 JUNK_CHAR_SHARE = 0.1
 # Language detection needs some words to be better than the page's own declaration.
 MIN_WORDS_FOR_DETECTION = 20
+LANGUAGE_SAMPLE_CHARS = 2000  # plenty for a confident guess; cost grows with length
 DEFAULT_TIME_BUDGET_SECONDS = 10.0
 DEFAULT_MAX_HTML_CHARS = 5_000_000
+# Control and format characters that only get in the way of text (not \t/\n, not ZWNJ/ZWJ).
+INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
+                       "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
+SPACES = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+JUNK_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ud800-\udfff]")
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]{0,2000}>")
 
 
@@ -85,13 +92,13 @@ class CleanedDocument:
 def normalise_text(text: str) -> str:
     """NFC, unified line breaks, no control characters, single spaces inside a line.
 
-    Quotes, dashes and apostrophes stay as published: only spacing is touched.
+    Quotes, dashes and apostrophes stay as published: only spacing and invisible characters are
+    touched (zero-width joiners stay: Persian words and emoji sequences need them).
     """
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    return "\n".join(re.sub(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+", " ", line).strip()
-                     for line in text.split("\n"))
+    text = LINE_SEPARATORS.sub("\n", text)
+    text = INVISIBLE.sub("", text)
+    return "\n".join(SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
 def split_title(text: str) -> tuple[str, str]:
@@ -146,13 +153,9 @@ def drop_leading_title(lines: list[str], titles: list[str | None]) -> tuple[list
 
 
 def junk_share(text: str) -> float:
-    """Share of characters that are replacement characters or (non-space) control characters."""
+    """Share of characters that are replacement, control, private-use or surrogate characters."""
     sample = text[:20_000]
-    if not sample:
-        return 0.0
-    bad = sum(1 for ch in sample if ch == "\ufffd"
-              or (unicodedata.category(ch) in ("Cc", "Co", "Cs") and ch not in "\n\r\t\f"))
-    return bad / len(sample)
+    return len(JUNK_CHARS.findall(sample)) / len(sample) if sample else 0.0
 
 
 class _Deadline:
@@ -248,7 +251,7 @@ def detect_language(text: str) -> str | None:
         return None
     import py3langid
 
-    code, _ = py3langid.classify(text[:5000])
+    code, _ = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
     return str(code)
 
 
