@@ -24,7 +24,6 @@ import gc
 import itertools
 import json
 import os
-import random
 import re
 import statistics
 import sys
@@ -330,7 +329,7 @@ class Synthetic:
             minhash = base.astype("<u4").tobytes()
         else:
             minhash = rng.integers(0, 2**32, self.params.num_perm, dtype=np.uint32).tobytes()
-        self.recent = (self.recent + [minhash])[-1000:]
+        self.recent = [*self.recent[-999:], minhash]
         ranks = np.minimum(rng.zipf(1.3, 30), VOCABULARY) - 1
         terms = {sys.intern(f"s{self.story}n{k}"): 0.3 - 0.02 * k for k in range(5)}
         for rank in ranks:  # rarer words weigh more, as with the real rarity weights
