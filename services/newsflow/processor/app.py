@@ -151,14 +151,15 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
-    from faust.sensors.prometheus import setup_prometheus_sensors
     from faust.worker import Worker
 
+    from newsflow.processor.health import install_health
+    from newsflow.processor.sensor import install_metrics
     from newsflow.topics import ensure_topics
 
     ensure_topics(settings)
     app = create_app(settings)
-    setup_prometheus_sensors(app, name_prefix="newsflow_faust")
+    install_health(app, install_metrics(app))  # /metrics, /healthz, /readyz
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -26,3 +26,10 @@ FRESHNESS = Histogram("newsflow_processor_freshness_seconds",
 DEDUPE_MEMORY = Gauge("newsflow_processor_dedupe_remembered_articles",
                       "Articles remembered by the dedupe stage (within the window).")
 STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")
+REBALANCES = Counter("newsflow_processor_rebalances_total",
+                     "Consumer group rebalances this worker took part in.")
+READY = Gauge("newsflow_processor_ready",
+              "1 when the worker finished its last rebalance and is neither rebalancing nor "
+              "recovering tables (the /readyz answer).")
+# Consumer lag (messages and seconds, per topic partition) and table sizes are read from the
+# Faust app at scrape time: see processor/sensor.py.
