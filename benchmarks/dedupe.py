@@ -264,6 +264,26 @@ def seed_004_same_day(params: DedupeParams, items: list[Labelled],
             "story_similarity": decision.story_similarity}
 
 
+def shuffled_arrival(params: DedupeParams, items: list[Labelled], prepared: list[Prepared],
+                     runs: int = 5) -> dict[str, Any]:
+    """Arrival order is not publication order: the same set fed in shuffled orders (each
+    article keeps its own time). Medians and worst of the pairwise figures over the runs."""
+    rng = np.random.default_rng(11)
+    story, near = [], []
+    for _ in range(runs):
+        order = [int(i) for i in rng.permutation(len(items))]
+        # a copy must come after its original to be one: keep originals first among a group
+        rank = {n: pos for pos, n in enumerate(order)}
+        by_id = {item.id: n for n, item in enumerate(items)}
+        order.sort(key=lambda n: (rank[by_id[items[n].group]], items[n].is_copy, rank[n]))
+        result = evaluate(params, [items[n] for n in order], [prepared[n] for n in order])
+        story.append(result["story"]["f1"])
+        near.append(result["near_duplicate"]["f1"])
+    return {"runs": runs, "story_f1_median": statistics.median(story),
+            "story_f1_worst": min(story), "near_duplicate_f1_median": statistics.median(near),
+            "near_duplicate_f1_worst": min(near)}
+
+
 def quality(settings: Settings) -> dict[str, Any]:
     pipeline = Pipeline(settings)
     items = load_labelled()
@@ -284,6 +304,7 @@ def quality(settings: Settings) -> dict[str, Any]:
         k: v for k, v in evaluate(params, items, with_terms(prepared, baseline_story_terms))
         .items() if k in ("story", "near_duplicate")}
     result["seed_004_same_day"] = seed_004_same_day(params, items, prepared)
+    result["shuffled_arrival"] = shuffled_arrival(params, items, prepared)
     sweep = {}
     for threshold in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
         scores = evaluate(replace(params, story_threshold=threshold), items, prepared)["story"]

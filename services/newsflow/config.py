@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)  # calibrated: docs/dedupe.md
     minhash_permutations: int = Field(default=128, ge=16)
     shingle_size: int = Field(default=5, ge=1)
-    story_threshold: float = Field(default=0.3, gt=0, le=1)
+    story_threshold: float = Field(default=0.25, gt=0, le=1)  # centre of the measured plateau
     story_window_hours: float = Field(default=72.0, gt=0)
 
     # --- Fetcher -----------------------------------------------------------------------------
