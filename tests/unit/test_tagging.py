@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from newsflow.config import Settings
@@ -21,6 +23,10 @@ LABELLED = ROOT / "benchmarks" / "data" / "tagging"
 
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
+    return shipped_tagger()
+
+
+def shipped_tagger() -> Tagger:
     return Tagger(load_taxonomy(Settings().taxonomy_path))
 
 
@@ -255,3 +261,27 @@ def test_labelled_set_reaches_the_target(tagger: Tagger) -> None:
                 c[2] += name not in got and name in art["labels"]
     for name, (tp, fp, fn) in counts.items():
         assert tp / (tp + fp) >= 0.95 and tp / (tp + fn) >= 0.95, (name, tp, fp, fn)
+
+
+def test_empty_and_blank_texts_get_no_tags(tagger: Tagger) -> None:
+    assert tagger.tag("", "") == []
+    assert tagger.tag("  ", "\n\n \n") == []
+
+
+SHIPPED = shipped_tagger()
+WORDS = ["missile", "missiles", "ballistic", "sanctions", "imposed", "navy", "warships", "fleet",
+         "sent", "to", "the", "Gulf", "Treasury", "banks", "FIFA", "not", "blue", "quarterback",
+         "carrier", "strike", "group", "US", "Iran", "—", "“", "”", ".", ",", "\n\n", "-", "é"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=st.lists(st.sampled_from(WORDS), max_size=8),
+       body=st.lists(st.sampled_from(WORDS) | st.text(max_size=3), max_size=60))
+def test_any_text_gives_valid_scores_and_evidence(title: list[str], body: list[str]) -> None:
+    tagger = SHIPPED
+    title_text, body_text = " ".join(title), " ".join(body)
+    texts = {"title": title_text, "body": body_text}
+    for tag in tagger.tag(title_text, body_text):
+        assert 0.0 <= tag.score <= 1.0 and tag.evidence
+        for ev in tag.evidence:
+            assert texts[ev.field][ev.start:ev.end] == ev.text

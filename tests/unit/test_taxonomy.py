@@ -146,7 +146,7 @@ def test_a_topic_is_added_without_code() -> None:
         "lexicons": {"nuclear_words": ["uranium", "enrichment", "centrifuge~", "IAEA"]},
         "topics": [{
             "name": "nuclear_programme",
-            "iptc": "medtop:20000603",
+            "iptc": "medtop:99999999",  # any well-formed code; not a claim about IPTC
             "description": "Nuclear programmes and enrichment.",
             "threshold": 0.5,
             "terms": [{"phrase": "uranium enrichment", "weight": 1.2},
