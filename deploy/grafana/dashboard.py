@@ -1,0 +1,248 @@
+"""Generates deploy/grafana/dashboards/newsflow.json (run: python deploy/grafana/dashboard.py).
+
+The dashboard is code so every panel gets a unit, a description and the datasource variable by
+construction; tests/unit/test_deploy.py checks the committed JSON equals this output, and
+tests/integration/test_observability.py runs every query against a real Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parent / "dashboards" / "newsflow.json"
+DS = {"type": "prometheus", "uid": "${datasource}"}
+RATE = "$__rate_interval"
+
+
+@dataclass
+class Panel:
+    title: str
+    description: str
+    unit: str
+    targets: list[tuple[str, str]]  # (PromQL, legend)
+    kind: str = "timeseries"
+    width: int = 8
+    height: int = 8
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def rate(metric: str, by: str = "", selector: str = "") -> str:
+    group = f" by ({by})" if by else ""
+    return f"sum{group} (rate({metric}{selector}[{RATE}]))"
+
+
+def quantile(q: float, metric: str, by: str = "", selector: str = "") -> str:
+    labels = f"le, {by}" if by else "le"
+    return f"histogram_quantile({q}, sum by ({labels}) (rate({metric}_bucket{selector}[{RATE}])))"
+
+
+FETCH_FAILED = '{outcome!~"ok|not_modified"}'
+SOURCE = '{source=~"$source"}'
+
+ROWS: list[tuple[str, list[Panel]]] = [
+    ("Overview", [
+        Panel("Articles out", "Distinct articles emitted to news.articles.v1 per second.",
+              "cps", [(rate("newsflow_processor_records_out_total", selector='{topic="articles"}'),
+                       "articles")], kind="stat", width=4, height=4),
+        Panel("Raw articles in", "Raw articles the fetcher published to news.raw.v1 per second.",
+              "cps", [(rate("newsflow_fetcher_articles_published_total"), "raw")],
+              kind="stat", width=4, height=4),
+        Panel("Consumer lag", "Messages the workers have not processed yet, all topics.",
+              "short", [("sum(newsflow_processor_consumer_lag_messages)", "lag")],
+              kind="stat", width=4, height=4),
+        Panel("Fetch error ratio", "Share of source polls that failed (not ok, not 304).",
+              "percentunit",
+              [(f"({rate('newsflow_fetcher_fetches_total', selector=FETCH_FAILED)} or vector(0))"
+                f" / {rate('newsflow_fetcher_fetches_total')}", "errors")],
+              kind="stat", width=4, height=4),
+        Panel("Dead letters", "Messages sent to news.deadletter.v1 per second.", "cps",
+              [(rate("newsflow_processor_dead_letters_total") + " or vector(0)", "dead letters")],
+              kind="stat", width=4, height=4),
+        Panel("Workers ready", "Workers answering /readyz (not rebalancing or recovering) "
+              "out of the workers Prometheus scrapes.", "short",
+              [("sum(newsflow_processor_ready)", "ready"),
+               ('count(up{job=~".*newsflow.*worker.*"})', "scraped")],
+              kind="stat", width=4, height=4),
+    ]),
+    ("Fetcher (rate, errors, duration)", [
+        Panel("Polls by outcome", "Source polls per second by outcome (ok, not_modified, "
+              "error kinds).", "reqps",
+              [(rate("newsflow_fetcher_fetches_total", "outcome"), "{{outcome}}")]),
+        Panel("Poll error ratio by source", "Share of each source's polls that failed.",
+              "percentunit",
+              [(f"({rate('newsflow_fetcher_fetches_total', 'source', FETCH_FAILED)} or "
+                f"0 * {rate('newsflow_fetcher_fetches_total', 'source')}) / "
+                f"{rate('newsflow_fetcher_fetches_total', 'source')}", "{{source}}")]),
+        Panel("Fetch duration", "Time to fetch one URL (retries and redirects included), "
+              "median and 95th percentile by request kind.", "s",
+              [(quantile(0.5, "newsflow_fetcher_fetch_duration_seconds", "kind"), "p50 {{kind}}"),
+               (quantile(0.95, "newsflow_fetcher_fetch_duration_seconds", "kind"),
+                "p95 {{kind}}")]),
+        Panel("Bytes received", "Response body bytes received per second, by source.", "Bps",
+              [(rate("newsflow_fetcher_fetched_bytes_total", "source"), "{{source}}")]),
+        Panel("Raw articles published", "Raw articles the broker acknowledged per second by "
+              "source, and publish attempts it did not acknowledge (0 when none).", "cps",
+              [(rate("newsflow_fetcher_articles_published_total", "source"), "{{source}}"),
+               (f"{rate('newsflow_fetcher_publish_errors_total')} or vector(0)",
+                "publish errors")]),
+    ]),
+    ("Worker (rate, errors, duration)", [
+        Panel("Messages in by stage", "Messages consumed per second by processing stage.",
+              "cps", [(rate("newsflow_processor_messages_in_total", "stage"), "{{stage}}")]),
+        Panel("Records out by topic", "Records produced per second by output topic.", "cps",
+              [(rate("newsflow_processor_records_out_total", "topic"), "{{topic}}")]),
+        Panel("Stage duration", "Processing time per message, median and 95th percentile "
+              "by stage.", "s",
+              [(quantile(0.5, "newsflow_processor_stage_duration_seconds", "stage"),
+                "p50 {{stage}}"),
+               (quantile(0.95, "newsflow_processor_stage_duration_seconds", "stage"),
+                "p95 {{stage}}")]),
+        Panel("Dead letters by stage and error", "Messages dead-lettered per second, by the "
+              "stage that failed and the error type.", "cps",
+              [(rate("newsflow_processor_dead_letters_total", "stage, error"),
+                "{{stage}} {{error}}")], width=12),
+        Panel("Event processing time", "Faust: time an agent spent on one event, 95th "
+              "percentile.", "s",
+              [(quantile(0.95, "newsflow_faust_event_processing_seconds"), "p95")], width=12),
+    ]),
+    ("Lag and freshness", [
+        Panel("Consumer lag (messages)", "Messages after the workers' committed position, "
+              "by topic.", "short",
+              [("sum by (topic) (newsflow_processor_consumer_lag_messages)", "{{topic}}")],
+              width=12),
+        Panel("Consumer lag (time)", "While behind: age of the last message read, worst "
+              "partition per topic.", "s",
+              [("max by (topic) (newsflow_processor_consumer_lag_seconds)", "{{topic}}")],
+              width=12),
+        Panel("Freshness since fetch", "Delay from fetch to emission of distinct articles, "
+              "median and 95th percentile.", "s",
+              [(quantile(0.5, "newsflow_processor_freshness_seconds",
+                         selector='{since="fetched"}'), "p50"),
+               (quantile(0.95, "newsflow_processor_freshness_seconds",
+                         selector='{since="fetched"}'), "p95")], width=12),
+        Panel("Freshness since publication", "Delay from the publisher's timestamp to "
+              "emission, median and 95th percentile.", "s",
+              [(quantile(0.5, "newsflow_processor_freshness_seconds",
+                         selector='{since="published"}'), "p50"),
+               (quantile(0.95, "newsflow_processor_freshness_seconds",
+                         selector='{since="published"}'), "p95")], width=12),
+    ]),
+    ("Dedupe and tags", [
+        Panel("Duplicates by level", "Copies found per second: exact, near-duplicate, "
+              "same-story join.", "cps",
+              [(rate("newsflow_processor_duplicates_total", "level"), "{{level}}")]),
+        Panel("Duplicate share", "Share of deduplicated inputs that were copies.",
+              "percentunit",
+              [("(" + rate("newsflow_processor_records_out_total", selector='{topic="duplicates"}')
+                + " or vector(0)) / " + rate("newsflow_processor_records_out_total",
+                               selector='{topic=~"articles|duplicates"}'), "duplicates")]),
+        Panel("Tags assigned (top 10)", "Tags assigned to distinct articles per second, the "
+              "ten most frequent.", "cps",
+              [(f"topk(10, {rate('newsflow_processor_tags_total', 'tag')})", "{{tag}}")]),
+        Panel("Dedupe memory", "Articles and stories the dedupe stage remembers (within its "
+              "window).", "short",
+              [("max(newsflow_processor_dedupe_remembered_articles)", "articles"),
+               ("max(newsflow_processor_dedupe_stories)", "stories")]),
+        Panel("Table sizes", "Keys held in each Faust table (largest worker copy).", "short",
+              [("max by (table) (newsflow_processor_table_keys)", "{{table}}")]),
+        Panel("Boilerplate removed", "Lines removed by cleaning per second, by rule.", "cps",
+              [(rate("newsflow_clean_removed_lines_total", "rule"), "{{rule}}")]),
+    ]),
+    ("Per-source health", [
+        Panel("Time since last successful poll", "Per source; compare with its poll interval "
+              "(the NewsflowSourceStale alert fires after 3 intervals).", "s",
+              [("time() - max by (source) "
+                f"(newsflow_fetcher_source_last_success_timestamp_seconds{SOURCE})",
+                "{{source}}")], kind="bargauge", width=8,
+              options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Polls by source and outcome", "Source polls per second.", "reqps",
+              [(rate("newsflow_fetcher_fetches_total", "source, outcome", SOURCE),
+                "{{source}} {{outcome}}")]),
+        Panel("Source errors", "Errors while polling a source per second, by type.", "cps",
+              [(rate("newsflow_fetcher_source_errors_total", "source, error", SOURCE),
+                "{{source}} {{error}}")]),
+    ]),
+    ("Kafka and Faust", [
+        Panel("Rebalances", "Consumer group rebalances per worker in the last hour.", "short",
+              [("sum by (instance) (increase(newsflow_processor_rebalances_total[1h]))",
+                "{{instance}}")]),
+        Panel("Producer send latency", "Faust producer: time to send one message, 95th "
+              "percentile.", "s",
+              [(quantile(0.95, "newsflow_faust_producer_send_latency_seconds"), "p95")]),
+        Panel("Faust events", "Events delivered to agents per second.", "cps",
+              [(rate("newsflow_faust_events_total"), "events/s")]),
+    ]),
+]
+
+
+def _panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": DS,
+        "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": panel.options or ({"reduceOptions": {"calcs": ["lastNotNull"]}}
+                                     if panel.kind == "stat" else {}),
+        "targets": [
+            {"refId": chr(ord("A") + n), "datasource": DS, "expr": expr, "legendFormat": legend,
+             "range": True}
+            for n, (expr, legend) in enumerate(panel.targets)
+        ],
+    }
+
+
+def build() -> dict[str, Any]:
+    panels: list[dict[str, Any]] = []
+    pid, y = 1, 0
+    for title, row in ROWS:
+        panels.append({"id": pid, "type": "row", "title": title, "collapsed": False,
+                       "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": []})
+        pid, y, x, line = pid + 1, y + 1, 0, 0
+        for panel in row:
+            if x + panel.width > 24:
+                x, y = 0, y + line
+            panels.append(_panel(panel, pid, x, y))
+            pid, x, line = pid + 1, x + panel.width, max(line, panel.height)
+        y += line
+    return {
+        "uid": "newsflow",
+        "title": "newsflow",
+        "description": "Fetcher and worker: rates, errors, durations, lag, freshness, dedupe, "
+                       "tags and per-source health.",
+        "tags": ["newsflow", "kafka", "faust"],
+        "timezone": "utc",
+        "editable": True,
+        "graphTooltip": 1,
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-3h", "to": "now"},
+        "templating": {"list": [
+            {"name": "datasource", "label": "Data source", "type": "datasource",
+             "query": "prometheus", "current": {}, "hide": 0, "refresh": 1},
+            {"name": "source", "label": "Source", "type": "query", "datasource": DS,
+             "query": {"query": "label_values(newsflow_fetcher_fetches_total, source)",
+                       "refId": "source"},
+             "definition": "label_values(newsflow_fetcher_fetches_total, source)",
+             "includeAll": True, "multi": True, "allValue": ".*", "refresh": 2,
+             "current": {"text": "All", "value": "$__all"}, "sort": 1},
+        ]},
+        "annotations": {"list": []},
+        "panels": panels,
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render(), encoding="utf-8")
+    sys.stdout.write(f"wrote {OUT}\n")
