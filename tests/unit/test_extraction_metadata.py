@@ -11,7 +11,9 @@ from newsflow.core.clean import clean_document
 from newsflow.core.extraction import looks_like_navigation
 from newsflow.core.metadata import (
     date_from_url,
+    drop_suffix_after_headline,
     json_ld_article,
+    normalise_date,
     read_metadata,
     split_authors,
     strip_site_suffix,
@@ -75,7 +77,7 @@ def test_json_ld_article_in_a_graph() -> None:
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     meta = read_metadata(tree(article_page(head)), None)
     assert meta.title == "Harbour reopens"
-    assert meta.published_at == "2024-03-07T10:00:00Z"
+    assert meta.published_at == "2024-03-07T10:00:00+00:00"
     assert meta.authors == ["Jane Doe", "Ali Khan"]
     assert meta.site_name == "Coast Times"
     assert meta.canonical_url is None
@@ -97,7 +99,7 @@ def test_date_from_time_element_and_rel_author() -> None:
     before = ('<p class="byline">By <a rel="author" href="/p/jd">Jane Doe</a> '
               '<time datetime="2024-03-06T18:00:00Z">6 March</time></p>')
     meta = read_metadata(tree(article_page(before=before)), "https://example.com/a")
-    assert meta.published_at == "2024-03-06T18:00:00Z"
+    assert meta.published_at == "2024-03-06T18:00:00+00:00"
     assert meta.authors == ["Jane Doe"]
 
 
@@ -120,6 +122,36 @@ def test_split_authors(value: str, names: list[str]) -> None:
 def test_strip_site_suffix_only_strips_the_site() -> None:
     assert strip_site_suffix("Talks resume | Example News", "Example News") == "Talks resume"
     assert strip_site_suffix("Iran - US talks resume", "Example News") == "Iran - US talks resume"
+
+
+@pytest.mark.parametrize(("value", "iso"), [
+    ("2019-11-20T06:07:01+0000", "2019-11-20T06:07:01+00:00"),
+    ("November 19, 2019, 07:47 PM EST", "2019-11-19T19:47:00-05:00"),
+    ("19 Nov 2019 07:09 GMT", "2019-11-19T07:09:00+00:00"),
+    ("Mon, 18 Nov 2019 16:07:38 -0600", "2019-11-18T16:07:38-06:00"),
+    ("Tue Nov 19 2019 10:20:30 GMT+0100 (Central European Standard Time)",
+     "2019-11-19T10:20:30+01:00"),
+    ("November 19, 2019", "2019-11-19"),
+    ("0001-01-01T00:00:00Z", None),  # a CMS placeholder, not a date
+    ("not a date", None),
+])
+def test_normalise_date(value: str, iso: str | None) -> None:
+    assert normalise_date(value) == iso
+
+
+def test_placeholder_date_falls_through_to_the_next_source() -> None:
+    head = ('<meta property="article:published_time" content="0001-01-01T00:00:00Z">'
+            '<meta name="pubdate" content="2024-03-05">')
+    assert read_metadata(tree(article_page(head)), URL).published_at == "2024-03-05"
+
+
+def test_title_suffix_dropped_when_h1_is_the_headline() -> None:
+    assert drop_suffix_after_headline("Spiced pear jam - The Kitchen", "Spiced pear jam") == (
+        "Spiced pear jam")
+    assert drop_suffix_after_headline("Pear jam recipes", "Pear jam") == "Pear jam recipes"
+    page = article_page("<title>Harbour reopens – Coast Blog</title>",
+                        before="<h1>Harbour reopens</h1>")
+    assert read_metadata(tree(page), URL).title == "Harbour reopens"
 
 
 @pytest.mark.parametrize(("url", "date"), [

@@ -12,6 +12,8 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -34,6 +36,18 @@ URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|
 TITLE_SITE_SEPARATOR = re.compile(r"\s+[|–—:·•-]\s+")
 LANG_CODE = re.compile(r"^[a-zA-Z]{2,3}(?=$|[-_])")
 MAX_JSON_LD_CHARS = 200_000
+# Publication years outside this range are placeholders ("0001-01-01") or typos, not dates.
+MIN_YEAR, MAX_YEAR = 1990, 2100
+# US zone abbreviations publishers print after a time ("07:47 PM EST").
+ZONE_OFFSETS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+                "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "BST": 1, "CET": 1, "CEST": 2}
+TRAILING_ZONE = re.compile(r"\s*(?:\b([A-Z]{1,4})\b|GMT([+-]\d{2}):?(\d{2}))(?:\s*\(.*\))?$")
+DATE_FORMATS = (
+    "%B %d, %Y, %I:%M %p", "%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%B %d, %Y",
+    "%b %d, %Y, %I:%M %p", "%b %d, %Y %H:%M", "%b %d, %Y", "%d %B %Y %H:%M", "%d %B %Y",
+    "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %Y", "%a %b %d %Y %H:%M:%S", "%Y/%m/%d",
+    "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
+)
 
 
 @dataclass(slots=True)
@@ -150,6 +164,66 @@ def strip_site_suffix(title: str, site_name: str | None) -> str:
     return title
 
 
+def _plausible(value: date) -> bool:
+    return MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def _strptime_with_zone(value: str) -> datetime | None:
+    zone: timezone | None = None
+    match = TRAILING_ZONE.search(value)
+    if match and (match.group(2) or match.group(1) in ZONE_OFFSETS):
+        if match.group(2):
+            sign = -1 if match.group(2).startswith("-") else 1
+            zone = timezone(sign * timedelta(hours=abs(int(match.group(2))),
+                                             minutes=int(match.group(3))))
+        else:
+            zone = timezone(timedelta(hours=ZONE_OFFSETS[match.group(1)]))
+        value = value[:match.start()].strip()
+    for fmt in DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=zone) if zone else parsed
+    return None
+
+
+def normalise_date(value: str | None) -> str | None:
+    """ISO 8601 from the date shapes pages use (ISO, RFC 2822, "November 19, 2019, 07:47 PM EST").
+
+    A bare date stays a date; None for what does not parse or is implausible (year 0001).
+    """
+    value = _text(value)
+    if not value or len(value) > 80:
+        return None
+    parsed: datetime | None = None
+    iso = re.sub(r"\s*(?:GMT|UTC)$", "+00:00", value)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", iso):
+            day = date.fromisoformat(iso)
+            return day.isoformat() if _plausible(day) else None
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        parsed = _strptime_with_zone(value)
+        if parsed is None:
+            try:
+                parsed = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
+    if not _plausible(parsed):
+        return None
+    has_time = re.search(r"\d:\d", value) is not None
+    return parsed.isoformat() if has_time else parsed.date().isoformat()
+
+
+def drop_suffix_after_headline(title: str, headline: str | None) -> str:
+    """'Headline - Blog Name' -> 'Headline' when the page's <h1> is exactly 'Headline'."""
+    if (headline and len(headline) < len(title) and title.startswith(headline)
+            and TITLE_SITE_SEPARATOR.match(title[len(headline):])):
+        return headline
+    return title
+
+
 def date_from_url(url: str | None) -> str | None:
     match = URL_DATE.search(url or "")
     if not match:
@@ -185,8 +259,9 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
                  or meta.get("application-name"))
     title = (meta.get("og:title") or _text(ld.get("headline")) or meta.get("twitter:title")
              or _html_title(tree))
+    headline = _first_h1(tree)
     if title:
-        title = strip_site_suffix(title, site_name)
+        title = drop_suffix_after_headline(strip_site_suffix(title, site_name), headline)
     authors = _names(ld.get("author"))
     if not authors:
         for key in AUTHOR_META:
@@ -196,12 +271,10 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
                     break
     if not authors:
         authors = [_text(a.text_content()) for a in tree.xpath('//a[@rel="author"]')][:5]
-    published = _text(ld.get("datePublished")) or next(
-        (meta[key] for key in DATE_META if key in meta), None)
-    if not published:
-        stamp = tree.xpath("//time[@datetime]/@datetime")
-        published = _text(stamp[0]) if stamp else None
-    published = published or date_from_url(url) or _date_from_markup(tree, url)
+    candidates = [ld.get("datePublished"), *(meta.get(key) for key in DATE_META),
+                  *tree.xpath("//time[@datetime]/@datetime")[:3]]
+    published = next((d for d in map(normalise_date, candidates) if d), None)
+    published = published or date_from_url(url) or normalise_date(_date_from_markup(tree, url))
     canonical = next((_absolute(href, url) for href in tree.xpath(
         '//link[@rel="canonical"]/@href') if _absolute(href, url)), None)
     canonical = canonical or _absolute(meta.get("og:url"), url)
@@ -209,7 +282,7 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     lang = LANG_CODE.match(declared.strip()) if declared else None
     return PageMetadata(
         title=title or None,
-        headline=_first_h1(tree),
+        headline=headline,
         authors=_dedupe([a for a in authors if a]),
         published_at=published or None,
         canonical_url=canonical,
