@@ -227,7 +227,9 @@ def test_negation_lowers_a_mention(tagger: Tagger) -> None:
         [why] = [e for e in tagger.explain("Depot fire", body) if e.topic == "missiles"]
         return why.score
 
+    contracted = "Officials said it wasn’t a missile that struck the depot near the border."
     assert 0 < score(negated) < score(plain)
+    assert 0 < score(contracted) < score(plain)
 
 
 def test_word_prefilter_never_changes_a_result(tagger: Tagger) -> None:

@@ -42,8 +42,11 @@ POSITION_FLOOR = 0.7
 MAX_EVIDENCE = 12
 SCOPES = ("sentence", "paragraph", "document", "window")
 EFFECTS = ("exclude", "require", "boost")
-DEFAULT_NEGATION = ("not", "no", "never", "n't", "deny~", "denied", "rule~ out", "ruling out",
+DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ out", "ruling out",
                     "rather than", "instead of", "without", "false", "dismiss~",
+                    *(f"{verb}n{apostrophe}t" for verb in ("did", "does", "do", "is", "was",
+                                                          "were", "has", "have", "had", "wo")
+                      for apostrophe in "'’"),
                     # Conditions, not facts: "in exchange for sanctions relief".
                     "in exchange for", "in return for")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
