@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration e2e bench install clean
+.PHONY: demo test lint typecheck unit integration e2e bench install clean deploy-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -16,6 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian tools the deploy tests run: promtool and a real Prometheus (package prometheus) and
+# `docker-compose config` (package docker-compose). Installed only when one is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deploy-tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null \
+		&& command -v docker-compose >/dev/null \
+		|| { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+			-y -qq --no-install-recommends prometheus docker-compose; }
+
 demo: $(STAMP)
 	$(BIN)/newsflow demo $(if $(FOLLOW),--follow,)
 
@@ -25,16 +34,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) deploy-tools
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) deploy-tools
 	$(BIN)/pytest tests/integration
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck
+test: lint typecheck deploy-tools
 	$(BIN)/pytest
 
 bench: $(STAMP)
