@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -12,23 +13,27 @@ from newsflow.config import Settings
 
 
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.fetcher import metrics
     from newsflow.fetcher.http import HttpFetcher
-    from newsflow.fetcher.publisher import Publisher
+    from newsflow.fetcher.publisher import connect_publisher
     from newsflow.fetcher.service import Fetcher
     from newsflow.fetcher.sources import SourcesFileError, load_sources
 
     try:
         sources = load_sources(args.sources)
-    except SourcesFileError as exc:
+        http = HttpFetcher(settings)
+    except (SourcesFileError, ValueError) as exc:
         print(f"newsflow fetch: {exc}", file=sys.stderr)
         return 2
-    if not args.once:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.fetch_metrics_port, addr=settings.fetch_metrics_host)
 
     async def run() -> int:
-        fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
+        fetcher = Fetcher(settings, sources, await connect_publisher(settings), http)
+        server = metrics.serve(settings.fetch_metrics_host, settings.fetch_metrics_port,
+                               fetcher.health)
+        # SIGTERM (docker stop, the tests' stop()) ends the loops and drains the outbox first.
+        main = asyncio.current_task()
+        assert main is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         try:
             if args.once:
                 published, errors = await fetcher.run_once()
@@ -36,8 +41,11 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             await fetcher.run_forever()
             return 0
+        except asyncio.CancelledError:
+            return 0
         finally:
             await fetcher.aclose()
+            server.shutdown()
 
     return asyncio.run(run())
 
@@ -105,4 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # client libraries narrate every connection at INFO
+        for noisy in ("kafka", "aiokafka", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.handler(args, Settings()))

@@ -78,6 +78,24 @@ class Settings(BaseSettings):
     fetch_metrics_port: int = 9464
     fetch_metrics_host: str = "127.0.0.1"
     fetch_state_dir: Path = Path(".newsflow/fetcher")
+    # Fine-grained HTTP behaviour (docs/fetcher.md); fetch_timeout_seconds is the total budget.
+    fetch_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    fetch_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    fetch_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    fetch_backoff_max_seconds: float = Field(default=30.0, ge=0)
+    fetch_max_retry_after_seconds: float = Field(default=120.0, ge=0)
+    fetch_host_concurrency: int = Field(default=2, ge=1)
+    fetch_host_min_delay_seconds: float = Field(default=0.5, ge=0)
+    fetch_robots_ttl_seconds: float = Field(default=3600.0, gt=0)
+    fetch_jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
+    fetch_poll_timeout_seconds: float = Field(default=600.0, gt=0)
+    # Delivery and restart-safe state (the compacted topic below, see README "Fetcher state").
+    topic_fetcher_state: str = "news.fetcher-state.v1"
+    fetch_state_load_timeout_seconds: float = Field(default=60.0, gt=0)
+    fetch_state_max_entries: int = Field(default=500_000, ge=1000)
+    fetch_outbox_max_records: int = Field(default=10_000, ge=1)
+    fetch_publish_timeout_seconds: float = Field(default=120.0, gt=0)
 
     # --- Demo --------------------------------------------------------------------------------
     demo_timeout_seconds: float = 180.0

@@ -27,6 +27,8 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
         settings.topic_duplicates: parts,
         settings.topic_deadletter: parts,
         settings.topic_stories: parts,
+        # One partition: the fetcher reads its state back to a sentinel it wrote (fetcher/state.py).
+        settings.topic_fetcher_state: 1,
     }
 
 

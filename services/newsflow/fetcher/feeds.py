@@ -1,15 +1,19 @@
-"""Feed parsing: RSS 0.9x/2.0, RSS 1.0 (RDF) and Atom into FeedEntry records."""
+"""Feed parsing: RSS 0.9x/2.0, RSS 1.0 (RDF), Atom (feedparser) and JSON Feed into FeedEntry."""
 
 from __future__ import annotations
 
 import calendar
+import io
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
 from newsflow.fetcher.raw import FeedEntry
+from newsflow.fetcher.safexml import refuse_unsafe_xml
 from newsflow.records import rfc3339
 
 # Feeds whose entry content is at least this long carry the article itself; shorter ones
@@ -34,7 +38,17 @@ def _content(entry: Any) -> str | None:
 
 
 def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
-    parsed = feedparser.parse(document, response_headers={"content-location": base_url})
+    """RSS, RDF or Atom entries (JSON Feed too, recognised by its leading brace)."""
+    if document.lstrip()[:1] == b"{":
+        return parse_json_feed(document, base_url)
+    try:
+        refuse_unsafe_xml(document)
+    except ValueError as exc:
+        raise FeedError(str(exc)) from exc
+    # A stream, never bytes: feedparser opens a bytes argument as a *file name* if it can, so a
+    # server answering "/etc/passwd" would make it read that file.
+    parsed = feedparser.parse(io.BytesIO(document),
+                              response_headers={"content-location": base_url})
     if parsed.get("bozo") and not parsed.entries:
         raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.entries:
@@ -45,7 +59,7 @@ def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
         if not link:
             continue
         entries.append(FeedEntry(
-            url=link,
+            url=urljoin(base_url, link),
             title=item.get("title"),
             published_at=_time(item.get("published_parsed") or item.get("updated_parsed")),
             summary=item.get("summary"),
@@ -53,5 +67,47 @@ def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
             guid=item.get("id") or link,
             categories=[t.get("term") for t in item.get("tags", []) if t.get("term")],
             authors=[a.get("name") for a in item.get("authors", []) if a.get("name")],
+        ))
+    return entries
+
+
+def _iso(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return rfc3339(when.astimezone(UTC))
+
+
+def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        data = json.loads(document)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FeedError(f"not a readable JSON feed: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise FeedError("not a JSON feed: no 'items' list")
+    entries = []
+    for item in data["items"]:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        if not isinstance(link, str) or not link:
+            continue
+        html = item.get("content_html") or item.get("content_text")
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        entries.append(FeedEntry(
+            url=urljoin(base_url, link),
+            title=item.get("title") if isinstance(item.get("title"), str) else None,
+            published_at=_iso(item.get("date_published") or item.get("date_modified")),
+            summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
+            content=html if isinstance(html, str) and len(html) >= FULL_CONTENT_MIN_CHARS else None,
+            guid=str(item.get("id") or link),
+            categories=[str(t) for t in item.get("tags") or [] if isinstance(t, str)],
+            authors=[a["name"] for a in authors if isinstance(a, dict) and a.get("name")],
         ))
     return entries

@@ -1,22 +1,61 @@
-"""HTTP fetching with httpx: a descriptive User-Agent, timeouts and a streamed size cap."""
+"""HTTP fetching with httpx, done carefully enough for the open web.
+
+One ``get`` call: the address guard on every hop, robots.txt, the per-host gate, conditional
+GET, retries with backoff and jitter (honouring Retry-After), redirects followed by hand (so
+each hop is re-checked and permanent moves are reported to the caller), a total timeout and a
+streamed size cap on the decompressed body.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from newsflow.config import Settings
+from newsflow.fetcher import metrics
+from newsflow.fetcher.content import Inflater, TooLarge, decode, detect_charset
+from newsflow.fetcher.guard import AddressGuard, BlockedURL
+from newsflow.fetcher.politeness import HostGates, RobotsCache
+
+log = logging.getLogger(__name__)
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT = frozenset({301, 308})
 
 
 class FetchError(Exception):
-    """A fetch failed; ``retryable`` says whether trying again later may help."""
+    """A fetch failed; ``retryable`` says whether trying again later may help and ``outcome``
+    is the bounded label it is counted under."""
 
-    def __init__(self, url: str, reason: str, *, retryable: bool) -> None:
+    def __init__(self, url: str, reason: str, *, retryable: bool, outcome: str = "error",
+                 status: int | None = None) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.retryable = retryable
+        self.outcome = outcome
+        self.status = status
+
+
+@dataclass(slots=True)
+class Validators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
 
 
 @dataclass(slots=True)
@@ -28,49 +67,225 @@ class Response:
     encoding: str
     etag: str | None
     last_modified: str | None
+    moved: list[tuple[str, str]] = field(default_factory=list)  # permanent redirects seen
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
 
     @property
     def text(self) -> str:
-        return self.content.decode(self.encoding, errors="replace")
+        return decode(self.content, self.encoding)
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.etag, self.last_modified)
+
+
+@dataclass(slots=True)
+class _Raw:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from now: either delta-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None
+                    ) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, so retries of many
+    clients spread out but never come back immediately."""
+    delay = min(cap, base * 2.0 ** attempt)
+    jitter: float = (rng or random).uniform(0, delay / 2)
+    return delay / 2 + jitter
 
 
 class HttpFetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.guard = AddressGuard(settings.fetch_allow_networks)
+        self.gates = HostGates(settings.fetch_host_concurrency, settings.fetch_host_min_delay_seconds)
+        self.robots = RobotsCache(settings.fetch_user_agent, settings.fetch_robots_ttl_seconds,
+                                  self._load_robots)
         self.client = httpx.AsyncClient(
-            headers={"User-Agent": settings.fetch_user_agent},
-            timeout=httpx.Timeout(settings.fetch_timeout_seconds),
-            follow_redirects=True,
-            max_redirects=5,
+            headers={"User-Agent": settings.fetch_user_agent,
+                     # Only codings we inflate ourselves under the size cap.
+                     "Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.Timeout(settings.fetch_read_timeout_seconds,
+                                  connect=settings.fetch_connect_timeout_seconds),
+            follow_redirects=False,  # done by hand: every hop goes through the guard
+            trust_env=False,  # a proxy from the environment would bypass the guard
         )
 
-    async def get(self, url: str, headers: dict[str, str] | None = None) -> Response:
+    async def get(self, url: str, *, kind: str = "page", source: str = "",
+                  headers: dict[str, str] | None = None, validators: Validators | None = None,
+                  respect_robots: bool = True) -> Response:
+        started = time.monotonic()
+        try:
+            return await self._get(url, kind, source, headers or {}, validators, respect_robots)
+        except FetchError as exc:
+            if exc.outcome == "blocked":
+                metrics.BLOCKED.labels(source).inc()
+            elif exc.outcome == "robots_denied":
+                metrics.ROBOTS_DENIALS.labels(source).inc()
+            raise
+        finally:
+            metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+    async def _get(self, url: str, kind: str, source: str, headers: dict[str, str],
+                   validators: Validators | None, respect_robots: bool) -> Response:
+        visited: list[str] = []
+        moved: list[tuple[str, str]] = []
+        permanent = True
+        current = url
+        for hop in range(self.settings.fetch_max_redirects + 1):
+            if current in visited:
+                raise FetchError(url, f"redirect loop at {current}", retryable=False,
+                                 outcome="redirects")
+            visited.append(current)
+            try:
+                await self.guard.check(current)
+            except BlockedURL as exc:
+                raise FetchError(url, str(exc), retryable=False, outcome="blocked") from exc
+            except ConnectionError as exc:
+                raise FetchError(url, str(exc), retryable=True, outcome="connect") from exc
+            if respect_robots:
+                await self._check_robots(current)
+            request_headers = dict(headers)
+            conditional = hop == 0 and validators is not None and bool(validators.headers())
+            if conditional and validators is not None:
+                request_headers.update(validators.headers())
+            raw = await self._with_retries(current, request_headers, kind, conditional)
+            if raw.status in REDIRECTS:
+                location = raw.headers.get("location")
+                if not location:
+                    raise FetchError(url, f"HTTP {raw.status} without Location", retryable=False,
+                                     outcome="redirects")
+                target = urljoin(current, location)
+                # Remember a move only while every hop so far was permanent.
+                permanent = permanent and raw.status in PERMANENT
+                if permanent:
+                    moved.append((current, target))
+                current = target
+                continue
+            if raw.status == 410:
+                raise FetchError(url, "HTTP 410 Gone", retryable=False, outcome="gone",
+                                 status=410)
+            if raw.status >= 400 or raw.status < 200 or (300 <= raw.status < 400
+                                                          and raw.status != 304):
+                retryable = raw.status in (408, 429) or raw.status >= 500
+                raise FetchError(url, f"HTTP {raw.status}", retryable=retryable,
+                                 outcome=f"http_{raw.status // 100}xx", status=raw.status)
+            content_type_header = raw.headers.get("content-type", "")
+            return Response(
+                url=current, status=raw.status, content=raw.content,
+                content_type=content_type_header.split(";")[0].strip().lower(),
+                encoding=detect_charset(raw.content, content_type_header),
+                etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
+                moved=moved,
+            )
+        raise FetchError(url, f"more than {self.settings.fetch_max_redirects} redirects",
+                         retryable=False, outcome="redirects")
+
+    async def _check_robots(self, url: str) -> None:
+        robots = await self.robots.get(url)
+        host = urlsplit(url).netloc
+        self.gates.set_crawl_delay(host, robots.crawl_delay(self.settings.fetch_user_agent))
+        if not robots.allowed(url, self.settings.fetch_user_agent):
+            raise FetchError(url, "disallowed by robots.txt", retryable=False,
+                             outcome="robots_denied")
+
+    async def _load_robots(self, url: str) -> tuple[int | None, str]:
+        try:
+            response = await self.get(url, kind="robots", respect_robots=False)
+        except FetchError as exc:
+            log.info("robots.txt %s: %s", url, exc.reason)
+            return exc.status, ""
+        return response.status, response.text
+
+    async def _with_retries(self, url: str, headers: dict[str, str], kind: str,
+                            conditional: bool) -> _Raw:
+        retries = self.settings.fetch_retries
+        host = urlsplit(url).netloc
+        for attempt in range(retries + 1):
+            try:
+                async with self.gates.slot(host):
+                    raw = await self._once(url, headers)
+            except FetchError as exc:
+                if not exc.retryable or attempt == retries:
+                    raise
+                reason = exc.outcome
+                delay = self._backoff(attempt)
+            else:
+                metrics.record_response(kind, raw.status, conditional)
+                if not (raw.status == 429 or raw.status >= 500) or attempt == retries:
+                    return raw
+                reason = "429" if raw.status == 429 else "5xx"
+                told = retry_after_seconds(raw.headers.get("retry-after"))
+                if told is not None and told > self.settings.fetch_max_retry_after_seconds:
+                    raise FetchError(url, f"HTTP {raw.status} with Retry-After {told:.0f} s, more "
+                                     "than NEWSFLOW_FETCH_MAX_RETRY_AFTER_SECONDS",
+                                     retryable=True, outcome=f"http_{raw.status // 100}xx",
+                                     status=raw.status)
+                delay = told if told is not None else self._backoff(attempt)
+            metrics.RETRIES.labels(kind, reason).inc()
+            log.info("retrying %s in %.2f s (%s, attempt %d)", url, delay, reason, attempt + 1)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        return backoff_seconds(attempt, self.settings.fetch_backoff_base_seconds,
+                               self.settings.fetch_backoff_max_seconds)
+
+    async def _once(self, url: str, headers: dict[str, str]) -> _Raw:
+        """One request, no redirects; the body is read only for 2xx answers."""
         limit = self.settings.fetch_max_bytes
         try:
-            async with self.client.stream("GET", url, headers=headers) as response:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise FetchError(url, f"body larger than {limit} bytes", retryable=False)
-                    chunks.append(chunk)
-        except httpx.TimeoutException as exc:
-            raise FetchError(url, f"timeout: {exc!r}", retryable=True) from exc
+            async with asyncio.timeout(self.settings.fetch_timeout_seconds):
+                async with self.client.stream("GET", url, headers=headers) as response:
+                    self._check_peer(url, response)
+                    if not 200 <= response.status_code < 300:
+                        return _Raw(response.status_code, response.headers, b"")
+                    declared = response.headers.get("content-length", "")
+                    encoding = response.headers.get("content-encoding", "")
+                    if declared.isdigit() and not encoding and int(declared) > limit:
+                        raise TooLarge(f"Content-Length {declared} larger than {limit} bytes")
+                    inflater = Inflater(encoding, limit)
+                    async for chunk in response.aiter_raw():
+                        inflater.feed(chunk)
+                    return _Raw(response.status_code, response.headers, inflater.body())
+        except TooLarge as exc:
+            raise FetchError(url, str(exc), retryable=False, outcome="too_large") from exc
+        except BlockedURL as exc:
+            raise FetchError(url, str(exc), retryable=False, outcome="blocked") from exc
+        except ValueError as exc:  # unsupported or corrupt Content-Encoding
+            raise FetchError(url, str(exc), retryable=False, outcome="error") from exc
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise FetchError(url, f"timed out ({type(exc).__name__})", retryable=True,
+                             outcome="timeout") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(url, f"{type(exc).__name__}: {exc}", retryable=True) from exc
-        status = response.status_code
-        if status >= 400:
-            raise FetchError(url, f"HTTP {status}", retryable=status == 429 or status >= 500)
-        return Response(
-            url=str(response.url),
-            status=status,
-            content=b"".join(chunks),
-            content_type=response.headers.get("content-type", "").split(";")[0].strip(),
-            encoding=response.encoding or "utf-8",
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
-        )
+            raise FetchError(url, f"{type(exc).__name__}: {exc}", retryable=True,
+                             outcome="connect") from exc
+
+    def _check_peer(self, url: str, response: httpx.Response) -> None:
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        if peer:
+            self.guard.check_peer(url, str(peer[0]))
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,31 +1,137 @@
-"""Fetcher metrics (prometheus-client). Labels are bounded: source id and kind, never URLs."""
+"""Fetcher metrics (prometheus-client) and the /metrics + /healthz endpoint.
+
+Conventions: ``newsflow_`` prefix, base units, counters end in ``_total``, and only bounded
+labels — source id (from the sources file), source kind, request kind, outcome and status
+class; never a URL.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 FETCHES = Counter(
-    "newsflow_fetcher_fetches_total", "Fetch attempts by source and outcome.",
+    "newsflow_fetcher_fetches_total",
+    "Source polls by source, source kind and outcome (ok, not_modified, error, timeout, "
+    "too_large, blocked, robots_denied, gone, redirects, http_4xx, http_5xx, malformed).",
     ["source", "kind", "outcome"],
 )
-FETCH_SECONDS = Histogram(
-    "newsflow_fetcher_fetch_duration_seconds", "Time to fetch one URL.", ["kind"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+HTTP_RESPONSES = Counter(
+    "newsflow_fetcher_http_responses_total",
+    "HTTP responses by request kind (a source kind, page or robots) and status class "
+    "(2xx, 304, 3xx, 4xx, 5xx).",
+    ["kind", "status_class"],
 )
-FETCHED_BYTES = Counter("newsflow_fetcher_fetched_bytes_total", "Bytes received.", ["source"])
+CONDITIONAL_REQUESTS = Counter(
+    "newsflow_fetcher_conditional_requests_total",
+    "Requests sent with If-None-Match or If-Modified-Since.", ["kind"],
+)
+NOT_MODIFIED = Counter(
+    "newsflow_fetcher_not_modified_total", "Conditional requests answered 304.", ["kind"],
+)
+NOT_MODIFIED_RATIO = Gauge(
+    "newsflow_fetcher_not_modified_ratio",
+    "Share of conditional requests answered 304 since start.",
+)
+FETCH_SECONDS = Histogram(
+    "newsflow_fetcher_fetch_duration_seconds",
+    "Time to fetch one URL, retries and redirects included.", ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+FETCHED_BYTES = Counter(
+    "newsflow_fetcher_fetched_bytes_total", "Decompressed body bytes received.", ["source"],
+)
+RETRIES = Counter(
+    "newsflow_fetcher_retries_total",
+    "Requests retried, by request kind and reason (timeout, connect, 429, 5xx).",
+    ["kind", "reason"],
+)
+ROBOTS_DENIALS = Counter(
+    "newsflow_fetcher_robots_denials_total", "URLs not fetched because robots.txt disallows them.",
+    ["source"],
+)
+BLOCKED = Counter(
+    "newsflow_fetcher_blocked_urls_total",
+    "URLs refused by the address guard (scheme, private or metadata address).", ["source"],
+)
 PUBLISHED = Counter(
     "newsflow_fetcher_articles_published_total", "Raw articles acknowledged by the broker.",
     ["source"],
 )
 PUBLISH_ERRORS = Counter(
-    "newsflow_fetcher_publish_errors_total", "Raw articles the broker did not acknowledge.",
+    "newsflow_fetcher_publish_errors_total",
+    "Publish attempts the broker did not acknowledge (the record is kept and retried).",
     ["source"],
 )
+OUTBOX = Gauge(
+    "newsflow_fetcher_outbox_records", "Fetched raw articles waiting for the broker's ack.",
+)
+BROKER_UP = Gauge(
+    "newsflow_fetcher_broker_available", "1 while the last publish attempt was acknowledged.",
+)
 SOURCE_ERRORS = Counter(
-    "newsflow_fetcher_source_errors_total", "Source polls that failed, by error type.",
+    "newsflow_fetcher_source_errors_total", "Errors while polling a source, by error type.",
     ["source", "error"],
 )
 LAST_SUCCESS = Gauge(
     "newsflow_fetcher_source_last_success_timestamp_seconds",
     "Unix time of the source's last successful poll.", ["source"],
 )
+RETIRED = Gauge(
+    "newsflow_fetcher_source_retired", "1 when the source was retired (HTTP 410).", ["source"],
+)
+
+_conditional = 0
+_not_modified = 0
+
+
+def record_response(kind: str, status: int, conditional: bool) -> None:
+    global _conditional, _not_modified
+    status_class = "304" if status == 304 else f"{status // 100}xx"
+    HTTP_RESPONSES.labels(kind, status_class).inc()
+    if conditional:
+        _conditional += 1
+        CONDITIONAL_REQUESTS.labels(kind).inc()
+        if status == 304:
+            _not_modified += 1
+            NOT_MODIFIED.labels(kind).inc()
+        NOT_MODIFIED_RATIO.set(_not_modified / _conditional)
+
+
+def serve(host: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]]
+          ) -> ThreadingHTTPServer:
+    """/metrics (Prometheus text format) and /healthz (200 or 503 with a JSON status)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            if path == "/metrics":
+                status, body, ctype = 200, generate_latest(), CONTENT_TYPE_LATEST
+            elif path == "/healthz":
+                ok, detail = health()
+                status, ctype = (200 if ok else 503), "application/json"
+                body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
+            else:
+                status, body, ctype = 404, b"not found\n", "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="fetcher-metrics", daemon=True).start()
+    return server
+
+
+def now() -> float:
+    return time.time()

@@ -1,17 +1,34 @@
-"""Publishing raw articles with kafka-python: acks=all, idempotent, keyed by article id."""
+"""Publishing with kafka-python, and the outbox that makes delivery survive a broker outage.
+
+Producer: acks=all, idempotent (the broker drops a batch the producer re-sends after a lost
+ack), gzip compression, bounded blocking. A record counts as published only when the broker
+acknowledged it. The ``Outbox`` holds fetched records until then: when the broker is
+unreachable, failed sends go back to the front of the queue and are retried with backoff, so no
+fetched article is lost and the polling loops are never blocked — only back-pressured once the
+outbox is full.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from newsflow.config import Settings
+from newsflow.fetcher import metrics
 
 log = logging.getLogger(__name__)
+BATCH = 500
 
 
 class Publisher:
@@ -22,9 +39,14 @@ class Publisher:
             client_id="newsflow-fetcher",
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
-            retries=2**31 - 1,
+            compression_type="gzip",
+            linger_ms=20,
+            # send() waits at most this long for metadata when the broker is away; the outbox
+            # then retries instead of blocking a thread indefinitely.
+            max_block_ms=10_000,
+            request_timeout_ms=30_000,
             delivery_timeout_ms=120_000,
+            max_in_flight_requests_per_connection=5,
             **settings.kafka_client_options(),
         )
 
@@ -36,8 +58,147 @@ class Publisher:
         )
         return future
 
+    def send_state(self, key: str, value: dict[str, Any] | None) -> FutureRecordMetadata:
+        """One fetcher-state entry (None: a tombstone) to the compacted state topic."""
+        payload = None if value is None else json.dumps(value).encode("utf-8")
+        future: FutureRecordMetadata = self.producer.send(
+            self.settings.topic_fetcher_state, key=key.encode("utf-8"), value=payload,
+            partition=0,
+        )
+        return future
+
     def flush(self, timeout_seconds: float | None = None) -> None:
         self.producer.flush(timeout=timeout_seconds)
 
+    def close(self, timeout_seconds: float | None = None) -> None:
+        self.producer.close(timeout=timeout_seconds)
+
+
+async def connect_publisher(settings: Settings) -> Publisher:
+    """A Publisher, retrying with backoff while the broker cannot be reached at start."""
+    delay = 0.5
+    while True:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, Publisher, settings)
+        except KafkaError as exc:
+            log.warning("broker %s unreachable (%s); retrying in %.1f s",
+                        settings.kafka_bootstrap_servers, exc, delay)
+            metrics.BROKER_UP.set(0)
+            await asyncio.sleep(delay)
+            delay = min(30.0, delay * 2)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A fetched record on its way to the broker, and the state to write once it is acked."""
+
+    record: dict[str, Any]
+    source: str
+    state: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    on_ack: Callable[[], None] | None = None
+
+
+class Outbox:
+    def __init__(self, settings: Settings, publisher: Publisher,
+                 acked: Callable[[Pending], None]) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.acked = acked
+        self.queue: deque[Pending] = deque()
+        self.inflight = 0
+        self.published = 0
+        self.failures = 0  # consecutive failed rounds
+        self.last_error: str | None = None
+        self.changed: asyncio.Condition | None = None
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="fetcher-publish")
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self.task is None:
+            self.changed = asyncio.Condition()
+            self.task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    @property
+    def size(self) -> int:
+        return len(self.queue) + self.inflight
+
+    async def put(self, item: Pending) -> None:
+        """Queue a record; waits (back-pressure) while the outbox is full."""
+        assert self.changed is not None
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.size < self.settings.fetch_outbox_max_records)
+            self.queue.append(item)
+            metrics.OUTBOX.set(self.size)
+            self.changed.notify_all()
+
+    async def drain(self, timeout_seconds: float) -> bool:
+        """Wait until everything queued so far is acknowledged; False on timeout."""
+        assert self.changed is not None
+        async with self.changed:
+            try:
+                async with asyncio.timeout(timeout_seconds):
+                    await self.changed.wait_for(lambda: self.size == 0)
+            except TimeoutError:
+                return False
+        return True
+
+    async def _run(self) -> None:
+        assert self.changed is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            async with self.changed:
+                await self.changed.wait_for(lambda: bool(self.queue))
+                batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
+                self.inflight = len(batch)
+            results = await loop.run_in_executor(self.executor, self._send, batch)
+            failed = [item for item, error in results if error is not None]
+            for item, error in results:
+                if error is None:
+                    self.published += 1
+                    metrics.PUBLISHED.labels(item.source).inc()
+                    self.acked(item)
+                else:
+                    metrics.PUBLISH_ERRORS.labels(item.source).inc()
+            async with self.changed:
+                self.queue.extendleft(reversed(failed))  # keep their order, ahead of newer ones
+                self.inflight = 0
+                metrics.OUTBOX.set(self.size)
+                self.changed.notify_all()
+            if failed:
+                self.failures += 1
+                self.last_error = next(str(e) for _, e in results if e is not None)
+                metrics.BROKER_UP.set(0)
+                delay = min(30.0, 0.5 * 2 ** min(self.failures, 6))
+                log.warning("broker did not acknowledge %d records (%s); %d waiting, retrying in "
+                            "%.1f s", len(failed), self.last_error, self.size, delay)
+                await asyncio.sleep(delay)
+            else:
+                self.failures = 0
+                metrics.BROKER_UP.set(1)
+
+    def _send(self, batch: list[Pending]) -> list[tuple[Pending, Exception | None]]:
+        """In the publish thread: send a batch, wait for every ack, then write its state."""
+        sent: list[tuple[Pending, Any]] = []
+        results: list[tuple[Pending, Exception | None]] = []
+        for item in batch:
+            try:
+                sent.append((item, self.publisher.publish(item.record)))
+            except Exception as exc:  # metadata unavailable, buffer exhausted: retried later
+                results.append((item, exc))
+        deadline = time.monotonic() + 150.0  # beyond delivery_timeout_ms: the future resolves
+        for item, future in sent:
+            try:
+                future.get(timeout=max(1.0, deadline - time.monotonic()))
+            except Exception as exc:
+                results.append((item, exc))
+                continue
+            results.append((item, None))
+            for key, value in item.state:
+                self.publisher.send_state(key, value).add_errback(
+                    lambda exc, key=key: log.warning("state write %s failed: %s", key, exc))
+        return results
+
     def close(self) -> None:
-        self.producer.close()
+        if self.task is not None:
+            self.task.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)

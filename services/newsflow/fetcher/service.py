@@ -1,4 +1,13 @@
-"""The fetch loop: poll each source, turn what it yields into raw articles, publish them."""
+"""The fetch loop: poll each source on its own schedule, turn what it yields into raw articles,
+hand them to the outbox, and remember what was published.
+
+Each source runs as its own asyncio task, so a slow or broken source only delays itself; the
+per-host gates (politeness.py) are the only thing sources share. Listing URLs (feeds, sitemaps,
+section pages, APIs) are fetched with conditional GET; their validators are stored only once
+every article found in that response was acknowledged by the broker, so a crash in between
+means a full re-read next time (and the seen-set filters what was already published) rather
+than a 304 that hides unpublished articles.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +19,56 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsflow.config import Settings
+from newsflow.core.urls import article_id_for_url
 from newsflow.fetcher import metrics
+from newsflow.fetcher.content import TooLarge, inflate
 from newsflow.fetcher.directory import read_directory
 from newsflow.fetcher.feeds import FeedError, parse_feed
-from newsflow.fetcher.http import FetchError, HttpFetcher
-from newsflow.fetcher.publisher import Publisher
+from newsflow.fetcher.http import FetchError, HttpFetcher, Response
+from newsflow.fetcher.jsonapi import parse_json_items
+from newsflow.fetcher.links import discover_links
+from newsflow.fetcher.publisher import Outbox, Pending, Publisher
 from newsflow.fetcher.raw import FeedEntry, raw_article
+from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
+from newsflow.fetcher.state import FetcherState, StateChange, guid_key, load_state, seen_key
 
 log = logging.getLogger(__name__)
-FEED_KINDS = frozenset({"rss", "atom", "rdf"})
+FEED_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed"})
+# Entry-level outcomes that are not worth retrying on the next poll.
+FINAL_PAGE_OUTCOMES = frozenset({"gone", "blocked", "too_large", "http_4xx", "redirects"})
 
 
 @dataclass(slots=True)
 class PollResult:
     source: str
-    records: list[dict[str, Any]] = field(default_factory=list)
+    queued: int = 0
+    outcome: str = "ok"
     errors: list[str] = field(default_factory=list)
+    retry_later: bool = False  # an article failed in a way the next poll may fix
+
+
+class _Commit:
+    """Validators to store once all of one response's records are acknowledged."""
+
+    def __init__(self, fetcher: Fetcher, changes: list[StateChange]) -> None:
+        self.fetcher = fetcher
+        self.changes = changes
+        self.remaining = 0
+        self.sealed = False
+
+    def done_one(self) -> None:
+        self.remaining -= 1
+        self.maybe_write()
+
+    def seal(self) -> None:
+        self.sealed = True
+        self.maybe_write()
+
+    def maybe_write(self) -> None:
+        if self.sealed and self.remaining == 0 and self.changes:
+            self.fetcher.write_state(self.changes)
+            self.changes = []
 
 
 class Fetcher:
@@ -36,110 +78,279 @@ class Fetcher:
         self.sources = [s for s in sources if s.enabled]
         self.publisher = publisher
         self.http = http or HttpFetcher(settings)
-        self.seen: set[str] = set()
+        self.state = FetcherState(settings.fetch_state_max_entries)
+        self.outbox = Outbox(settings, publisher, self._acked)
+        self.pending: set[str] = set()  # seen-keys of records queued but not yet acknowledged
+        self.started = False
+        self.tasks: list[asyncio.Task[None]] = []
+        self.last_poll: dict[str, float] = {}
 
-    # --- sources -----------------------------------------------------------------------------
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.started:
+            return
+        loop = asyncio.get_running_loop()
+        count = await loop.run_in_executor(None, load_state, self.settings, self.publisher,
+                                           self.state)
+        log.info("fetcher state: %d entries (%d seen, %d validators, %d moved, %d retired)",
+                 count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
+                 len(self.state.retired))
+        for source in self.sources:
+            if source.id in self.state.retired:
+                metrics.RETIRED.labels(source.id).set(1)
+                log.warning("source %s stays retired: %s", source.id, self.state.retired[source.id])
+        self.outbox.start()
+        metrics.BROKER_UP.set(1)
+        self.started = True
+
+    def active_sources(self) -> list[SourceConfig]:
+        return [s for s in self.sources if s.id not in self.state.retired]
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        running = [t for t in self.tasks if not t.done()]
+        ok = self.started and (not self.tasks or bool(running) or not self.active_sources())
+        return ok, {"started": self.started, "sources": len(self.active_sources()),
+                    "retired": sorted(self.state.retired), "outbox": self.outbox.size,
+                    "broker_available": self.outbox.failures == 0,
+                    "last_publish_error": self.outbox.last_error}
+
+    async def run_once(self) -> tuple[int, int]:
+        """Poll every source once; wait for the broker's acks; return (published, errors)."""
+        await self.start()
+        before = self.outbox.published
+        results = await asyncio.gather(*(self.poll(s) for s in self.active_sources()))
+        errors = sum(len(r.errors) for r in results)
+        if not await self.outbox.drain(self.settings.fetch_publish_timeout_seconds):
+            log.error("%d raw articles not acknowledged within %.0f s", self.outbox.size,
+                      self.settings.fetch_publish_timeout_seconds)
+            errors += self.outbox.size
+        return self.outbox.published - before, errors
+
+    async def run_forever(self) -> None:
+        await self.start()
+        self.tasks = [asyncio.create_task(self._loop(s), name=f"source-{s.id}")
+                      for s in self.active_sources()]
+        await asyncio.gather(*self.tasks)
+
+    async def _loop(self, source: SourceConfig) -> None:
+        ratio = self.settings.fetch_jitter_ratio
+        while source.id not in self.state.retired:
+            await self.poll(source)
+            # Jitter spreads sources with the same interval so they do not hit in lockstep.
+            await asyncio.sleep(source.poll_interval_seconds * random.uniform(1 - ratio, 1 + ratio))
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.started and self.outbox.size:
+            await self.outbox.drain(min(10.0, self.settings.fetch_publish_timeout_seconds))
+        self.outbox.close()
+        await self.http.aclose()
+        await asyncio.get_running_loop().run_in_executor(None, self.publisher.close, 10.0)
+
+    # --- state -------------------------------------------------------------------------------
+    def write_state(self, changes: list[StateChange]) -> None:
+        """Persist changes through the publish thread (ordered after earlier publishes)."""
+        if not changes:
+            return
+
+        def send() -> None:
+            for key, value in changes:
+                self.publisher.send_state(key, value).add_errback(
+                    lambda exc, key=key: log.warning("state write %s failed: %s", key, exc))
+
+        self.outbox.executor.submit(send)
+
+    def _acked(self, item: Pending) -> None:
+        for key, value in item.state:
+            self.state.apply(key, value)
+            self.pending.discard(key)
+        if item.on_ack is not None:
+            item.on_ack()
+
+    def _known(self, keys: list[str]) -> bool:
+        return any(self.state.is_seen(k) or k in self.pending for k in keys)
+
+    async def _submit(self, source: SourceConfig, record: dict[str, Any], keys: list[str],
+                      commit: _Commit | None = None) -> None:
+        now = time.time()
+        self.pending.update(keys)
+        if commit is not None:
+            commit.remaining += 1
+        await self.outbox.put(Pending(record, source.id, [(k, {"t": now}) for k in keys],
+                                      commit.done_one if commit is not None else None))
+
+    # --- polling -----------------------------------------------------------------------------
     async def poll(self, source: SourceConfig) -> PollResult:
-        """Everything new a source yields now. Errors are reported in the result, never raised."""
+        """Fetch what is new and queue it. Errors are reported in the result, never raised."""
         result = PollResult(source.id)
-        started = time.monotonic()
+        self.last_poll[source.id] = time.time()
         try:
-            if source.kind == "directory":
-                self._poll_directory(source, result)
-            elif source.kind in FEED_KINDS:
-                await self._poll_feed(source, result)
-            else:
-                raise FetchError(source.url or source.id,
-                                 f"source kind {source.kind!r} is not supported yet",
-                                 retryable=False)
-        except (FetchError, FeedError, OSError) as exc:
+            async with asyncio.timeout(self.settings.fetch_poll_timeout_seconds):
+                if source.kind == "directory":
+                    await self._poll_directory(source, result)
+                else:
+                    await self._poll_web(source, result)
+        except FetchError as exc:
+            result.outcome = exc.outcome
             result.errors.append(str(exc))
-            metrics.SOURCE_ERRORS.labels(source.id, type(exc).__name__).inc()
-            log.warning("source %s failed: %s", source.id, exc)
-        outcome = "error" if result.errors and not result.records else "ok"
-        metrics.FETCHES.labels(source.id, source.kind, outcome).inc()
-        metrics.FETCH_SECONDS.labels(source.kind).observe(time.monotonic() - started)
-        if outcome == "ok":
+            if exc.outcome == "gone":
+                self._retire(source, exc.reason)
+        except (FeedError, ValueError) as exc:
+            result.outcome = "malformed"
+            result.errors.append(f"{source.url}: {exc}")
+        except TimeoutError:
+            result.outcome = "timeout"
+            result.errors.append(f"poll took longer than {self.settings.fetch_poll_timeout_seconds} s")
+        except OSError as exc:
+            result.outcome = "error"
+            result.errors.append(str(exc))
+        for error in result.errors:
+            log.warning("source %s: %s", source.id, error)
+        if result.errors:
+            metrics.SOURCE_ERRORS.labels(source.id, result.outcome).inc(len(result.errors))
+        metrics.FETCHES.labels(source.id, source.kind, result.outcome).inc()
+        if result.outcome in ("ok", "not_modified"):
             metrics.LAST_SUCCESS.labels(source.id).set(time.time())
         return result
 
-    def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
+    def _retire(self, source: SourceConfig, reason: str) -> None:
+        log.warning("source %s retired: %s (remove it from the sources file, or delete its "
+                    "'retired:%s' state entry to re-enable it)", source.id, reason, source.id)
+        self.write_state(self.state.retire(source.id, reason))
+        metrics.RETIRED.labels(source.id).set(1)
+
+    async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
         for path, item in read_directory(source):
             if isinstance(item, Exception):
                 result.errors.append(f"{path}: {item}")
-                metrics.SOURCE_ERRORS.labels(source.id, type(item).__name__).inc()
                 continue
-            key = f"{item['url']}#{item['id']}"
-            if key not in self.seen:
-                result.records.append(item)
+            keys = [f"file:{item['url']}#{item['id']}"]
+            if not self._known(keys):
+                await self._submit(source, item, keys)
+                result.queued += 1
+        if result.errors:
+            result.outcome = "partial" if result.queued else "malformed"
 
-    async def _poll_feed(self, source: SourceConfig, result: PollResult) -> None:
-        assert source.url is not None
-        response = await self.http.get(source.url, headers=source.headers)
+    async def _fetch_listing(self, source: SourceConfig, url: str) -> tuple[Response | None,
+                                                                              list[StateChange]]:
+        """A listing URL with conditional GET: (None, []) when not modified, else the response
+        and the state changes (validators, permanent moves) to store after its articles."""
+        current = self.state.resolve(url)
+        response = await self.http.get(
+            current, kind=source.kind, source=source.id, headers=source.headers,
+            validators=self.state.validators.get(current), respect_robots=source.respect_robots)
+        changes: list[StateChange] = []
+        for old, new in response.moved:
+            # A permanent move is remembered at once: it is true whatever happens next.
+            self.write_state(self.state.set_moved(old, new))
+        if response.not_modified:
+            return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        for entry in parse_feed(response.content, response.url):
-            if entry.guid in self.seen or entry.url in self.seen:
+        changes.append((f"http:{current}", {"etag": response.etag,
+                                             "last_modified": response.last_modified}))
+        return response, changes
+
+    async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
+        assert source.url is not None
+        response, changes = await self._fetch_listing(source, source.url)
+        if response is None:
+            result.outcome = "not_modified"
+            return
+        if source.kind == "sitemap":
+            entries, more = await self._sitemap_entries(source, response)
+            changes += more
+        elif source.kind == "html":
+            entries = discover_links(response.text, response.url, source.link_pattern)
+        elif source.kind == "json":
+            entries = parse_json_items(response.content, source, response.url)
+        else:
+            entries = parse_feed(response.content, response.url)
+        commit = _Commit(self, [c for c in changes if c[1] and (c[1].get("etag")
+                                                                or c[1].get("last_modified"))])
+        await self._entries(source, entries[:source.max_items], result, commit)
+        if result.retry_later:
+            commit.changes = []  # something to try again: the next poll must not get a 304
+        for key, value in commit.changes:
+            self.state.apply(key, value)
+        commit.seal()
+
+    async def _sitemap_entries(self, source: SourceConfig, response: Response
+                               ) -> tuple[list[FeedEntry], list[StateChange]]:
+        sitemap = parse_sitemap(self._maybe_gunzip(response.content), response.url)
+        entries, changes = list(sitemap.entries), []
+        for child_url in sitemap.children[:source.max_sitemaps]:
+            child, more = await self._fetch_listing(source, child_url)
+            if child is None:
                 continue
-            try:
-                result.records.append(await self._entry_record(source, entry))
-            except FetchError as exc:
-                result.errors.append(str(exc))
-                metrics.SOURCE_ERRORS.labels(source.id, "FetchError").inc()
+            changes += more
+            child_map = parse_sitemap(self._maybe_gunzip(child.content), child.url)
+            entries += child_map.entries  # one level: indexes of indexes are not followed
+        entries.sort(key=lambda e: e.published_at or "", reverse=True)
+        return entries, changes
+
+    def _maybe_gunzip(self, content: bytes) -> bytes:
+        """sitemap.xml.gz files are gzip without a Content-Encoding: inflate under the cap."""
+        if content[:2] != b"\x1f\x8b":
+            return content
+        try:
+            return inflate(content, "gzip", self.settings.fetch_max_bytes)
+        except TooLarge as exc:
+            raise FetchError("sitemap", str(exc), retryable=False, outcome="too_large") from exc
+
+    def _entry_keys(self, source: SourceConfig, entry: FeedEntry) -> list[str]:
+        keys = [seen_key(article_id_for_url(entry.url))]
+        if entry.guid and entry.guid != entry.url:
+            keys.append(guid_key(source.id, entry.guid))
+        return keys
+
+    async def _entries(self, source: SourceConfig, entries: list[FeedEntry], result: PollResult,
+                       commit: _Commit) -> None:
+        fresh, claimed = [], set()
+        for entry in entries:
+            keys = self._entry_keys(source, entry)
+            if self._known(keys) or keys[0] in claimed:
+                continue
+            claimed.add(keys[0])
+            fresh.append((entry, keys))
+        records = await asyncio.gather(*(self._entry_record(source, e) for e, _ in fresh),
+                                       return_exceptions=True)
+        for (entry, keys), record in zip(fresh, records, strict=True):
+            if isinstance(record, FetchError):
+                if record.outcome == "robots_denied":
+                    continue  # counted in metrics; looked at again next poll
+                if record.outcome in FINAL_PAGE_OUTCOMES:
+                    log.info("source %s: skipping %s: %s", source.id, entry.url, record.reason)
+                    self.write_state(self.state.mark_seen(keys))  # never published, never retried
+                    continue
+                result.errors.append(f"{record} (will retry next poll)")
+                result.retry_later = True
+                continue
+            if isinstance(record, BaseException):
+                raise record
+            page_url = record["url"]
+            if page_url != entry.url:  # redirected: the final URL is known too
+                keys.append(seen_key(article_id_for_url(page_url)))
+            await self._submit(source, record, keys, commit)
+            result.queued += 1
+        if result.errors:
+            result.outcome = "partial"
 
     async def _entry_record(self, source: SourceConfig, entry: FeedEntry) -> dict[str, Any]:
         if entry.content or not source.fetch_pages:
             body = entry.content or entry.summary or ""
             return raw_article(source, entry.url, body, "text/html", title=entry.title,
                                published_at=entry.published_at, entry=entry)
-        page = await self.http.get(entry.url, headers=source.headers)
+        page = await self.http.get(self.state.resolve(entry.url), kind="page", source=source.id,
+                                   headers=source.headers, respect_robots=source.respect_robots)
+        for old, new in page.moved:
+            self.write_state(self.state.set_moved(old, new))
         metrics.FETCHED_BYTES.labels(source.id).inc(len(page.content))
         return raw_article(
-            source, page.url if page.url else entry.url, page.text, page.content_type or "text/html",
+            source, page.url, page.text, page.content_type or "text/html",
             title=entry.title, published_at=entry.published_at, encoding=page.encoding,
             http={"status": page.status, "etag": page.etag, "last_modified": page.last_modified},
             entry=entry,
         )
 
-    # --- publishing --------------------------------------------------------------------------
-    def publish(self, result: PollResult) -> int:
-        """Publish a poll's records and wait for the broker's acknowledgements."""
-        futures = [(record, self.publisher.publish(record)) for record in result.records]
-        self.publisher.flush()
-        sent = 0
-        for record, future in futures:
-            try:
-                future.get(timeout=self.settings.fetch_timeout_seconds)
-            except Exception as exc:
-                metrics.PUBLISH_ERRORS.labels(result.source).inc()
-                log.error("publish of %s failed: %s", record["url"], exc)
-                continue
-            sent += 1
-            metrics.PUBLISHED.labels(result.source).inc()
-            self.seen.add(record.get("feed", {}).get("guid") or record["url"])
-            self.seen.add(f"{record['url']}#{record['id']}")
-        return sent
 
-    async def run_once(self) -> tuple[int, int]:
-        """Poll every source once; return (articles published, source errors)."""
-        results = await asyncio.gather(*(self.poll(source) for source in self.sources))
-        loop = asyncio.get_running_loop()
-        published = errors = 0
-        for result in results:
-            published += await loop.run_in_executor(None, self.publish, result)
-            errors += len(result.errors)
-        return published, errors
-
-    async def run_forever(self) -> None:
-        async def loop_source(source: SourceConfig) -> None:
-            loop = asyncio.get_running_loop()
-            while True:
-                result = await self.poll(source)
-                await loop.run_in_executor(None, self.publish, result)
-                jitter = random.uniform(0.9, 1.1)
-                await asyncio.sleep(source.poll_interval_seconds * jitter)
-
-        await asyncio.gather(*(loop_source(source) for source in self.sources))
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
-        self.publisher.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
 WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
+JSON_FIELDS = frozenset({"url", "title", "published_at", "body", "summary", "guid", "categories",
+                         "authors"})
 
 
 class SourceConfig(BaseModel):
@@ -26,6 +29,19 @@ class SourceConfig(BaseModel):
     fetch_pages: bool = Field(
         default=True, description="Fetch each entry's page when the feed carries only a summary."
     )
+    respect_robots: bool = Field(
+        default=True, description="Obey robots.txt (and its crawl-delay). False: an explicit "
+        "per-source override for sources whose owner agreed to be polled.",
+    )
+    max_items: int = Field(default=200, ge=1, description="Entries considered per poll.")
+    # html: which discovered links are articles (regex searched in the absolute URL).
+    link_pattern: str | None = None
+    # json: dotted path to the list of items ("" = the document is the list) and the item fields
+    # (dotted paths inside an item) that give url, title, published_at, body, summary, guid.
+    items_path: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+    # sitemap: child sitemaps of an index fetched per poll (newest lastmod first).
+    max_sitemaps: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
@@ -34,7 +50,19 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
         elif self.path is None:
             raise ValueError("kind 'directory' needs a 'path'")
+        if self.link_pattern is not None:
+            try:
+                re.compile(self.link_pattern)
+            except re.error as exc:
+                raise ValueError(f"link_pattern is not a regular expression: {exc}") from exc
+        unknown = set(self.fields) - JSON_FIELDS
+        if unknown:
+            raise ValueError(f"fields: unknown keys {sorted(unknown)}; known: {sorted(JSON_FIELDS)}")
         return self
+
+    def field_path(self, name: str) -> str:
+        """Where a json item keeps ``name``; defaults to the same key."""
+        return self.fields.get(name, name)
 
 
 class SourcesFileError(ValueError):

@@ -1,0 +1,117 @@
+"""Response bodies: bounded decompression and charset detection. Pure functions, no I/O.
+
+Decompression is done here, not by httpx, so the size cap applies to the *decompressed* bytes
+as they are produced: a 100 KB gzip bomb that inflates to gigabytes is cut at the cap without
+ever holding more than the cap in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zlib
+
+import charset_normalizer
+
+
+class TooLarge(Exception):
+    """The body (decompressed) exceeds the cap."""
+
+
+class Inflater:
+    """Incremental decoder for one Content-Encoding, refusing to produce more than ``limit``."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        encoding = encoding.strip().lower()
+        self.limit = limit
+        self.size = 0
+        self.chunks: list[bytes] = []
+        self._zlib: zlib._Decompress | None = None
+        self._raw_deflate = False
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
+            self._raw_deflate = True  # some servers send raw deflate; detected on first chunk
+        elif encoding not in ("", "identity"):
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+
+    def feed(self, data: bytes) -> None:
+        if self._zlib is None:
+            self._append(data)
+            return
+        if self._raw_deflate and self.size == 0 and data and not self._zlib.unused_data:
+            self._raw_deflate = False
+            if (data[0] & 0x0F) != 8:  # no zlib header: raw deflate stream
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        while data:
+            try:
+                # max_length bounds the output of this one call, so a bomb never inflates
+                # past the cap in memory.
+                out = self._zlib.decompress(data, self.limit - self.size + 1)
+            except zlib.error as exc:
+                raise ValueError(f"corrupt compressed body: {exc}") from exc
+            self._append(out)
+            data = self._zlib.unconsumed_tail
+
+    def _append(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise TooLarge(f"body larger than {self.limit} bytes")
+        self.chunks.append(data)
+
+    def body(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def inflate(data: bytes, encoding: str, limit: int) -> bytes:
+    inflater = Inflater(encoding, limit)
+    inflater.feed(data)
+    return inflater.body()
+
+
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)|<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._:-]+)""",
+    re.I)
+
+
+def _codec(name: str | bytes | None) -> str | None:
+    if not name:
+        return None
+    text = name.decode("ascii", "ignore") if isinstance(name, bytes) else name
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        return None
+
+
+def detect_charset(content: bytes, content_type: str | None) -> str:
+    """The body's charset: Content-Type header, then BOM, then a meta tag / XML declaration,
+    then statistical detection; utf-8 when nothing decides."""
+    match = HEADER_CHARSET.search(content_type or "")
+    if match and (codec := _codec(match.group(1))):
+        return codec
+    for bom, name in BOMS:
+        if content.startswith(bom):
+            return name
+    meta = META_CHARSET.search(content[:4096])
+    if meta and (codec := _codec(meta.group(1) or meta.group(2))):
+        return codec
+    if not content:
+        return "utf-8"
+    try:
+        content[:65536].decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= min(len(content), 65536) - 3:  # only a character cut at the slice end
+            return "utf-8"
+    best = charset_normalizer.from_bytes(content[:65536]).best()
+    return _codec(best.encoding if best else None) or "utf-8"
+
+
+def decode(content: bytes, charset: str) -> str:
+    text = content.decode(charset, errors="replace")
+    return text.removeprefix("\ufeff")

@@ -1,0 +1,112 @@
+"""Politeness: per-host concurrency and spacing, and robots.txt.
+
+Each host gets a semaphore (at most ``fetch_host_concurrency`` requests at once) and a minimum
+gap between request starts: the larger of ``fetch_host_min_delay_seconds`` and the robots.txt
+``Crawl-delay``. The gate is per host, not per source, because several sources often live on
+one site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
+
+
+@dataclass
+class _Host:
+    semaphore: asyncio.Semaphore
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    next_start: float = 0.0
+    delay: float = 0.0
+
+
+class HostGates:
+    def __init__(self, concurrency: int, min_delay: float) -> None:
+        self.concurrency = concurrency
+        self.min_delay = min_delay
+        self.hosts: dict[str, _Host] = {}
+
+    def _host(self, host: str) -> _Host:
+        if host not in self.hosts:
+            self.hosts[host] = _Host(asyncio.Semaphore(self.concurrency), delay=self.min_delay)
+        return self.hosts[host]
+
+    def set_crawl_delay(self, host: str, seconds: float | None) -> None:
+        self._host(host).delay = max(self.min_delay, seconds or 0.0)
+
+    @asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        """Hold one of the host's request slots, started no sooner than its delay allows."""
+        state = self._host(host)
+        async with state.semaphore:
+            async with state.lock:
+                wait = state.next_start - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                state.next_start = time.monotonic() + state.delay
+            yield
+
+
+@dataclass
+class Robots:
+    parser: RobotFileParser | None  # None: no rules (missing robots.txt)
+    disallow_all: bool
+    expires: float
+
+    def allowed(self, url: str, agent: str) -> bool:
+        if self.disallow_all:
+            return False
+        return self.parser is None or self.parser.can_fetch(agent, url)
+
+    def crawl_delay(self, agent: str) -> float | None:
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(agent)
+        return float(delay) if delay is not None else None
+
+
+def parse_robots(status: int | None, text: str, ttl: float, now: float) -> Robots:
+    """RFC 9309: 2xx → the rules; 4xx → no rules; 5xx or unreachable → assume full disallow
+    (retried after a short while, not the whole TTL)."""
+    if status is not None and 200 <= status < 300:
+        parser = RobotFileParser()
+        parser.parse(text.splitlines())
+        return Robots(parser, False, now + ttl)
+    if status is not None and 400 <= status < 500:
+        return Robots(None, False, now + ttl)
+    return Robots(None, True, now + min(ttl, 60.0))
+
+
+def robots_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
+RobotsLoader = Callable[[str], Awaitable[tuple[int | None, str]]]
+
+
+class RobotsCache:
+    """robots.txt per scheme+host, fetched on first use and refreshed after ``ttl`` seconds."""
+
+    def __init__(self, agent: str, ttl: float, load: RobotsLoader) -> None:
+        self.agent = agent
+        self.ttl = ttl
+        self.load = load
+        self.entries: dict[str, Robots] = {}
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, url: str) -> Robots:
+        key = robots_url(url)
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one fetch per host even when many pages ask at once
+            entry = self.entries.get(key)
+            if entry is None or entry.expires < time.monotonic():
+                status, text = await self.load(key)
+                entry = parse_robots(status, text, self.ttl, time.monotonic())
+                self.entries[key] = entry
+            return entry

@@ -1,0 +1,73 @@
+"""Sitemaps: <urlset> (with Google News extensions) and <sitemapindex>, parsed safely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+from newsflow.fetcher.raw import FeedEntry
+from newsflow.fetcher.safexml import local, parse_xml
+from newsflow.records import rfc3339
+
+
+@dataclass(slots=True)
+class Sitemap:
+    entries: list[FeedEntry] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
+
+
+def _iso(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return rfc3339(when.astimezone(UTC))
+
+
+def _children(element: object) -> dict[str, object]:
+    return {local(child.tag): child for child in element}  # type: ignore[attr-defined]
+
+
+def _text(element: object | None) -> str | None:
+    text = getattr(element, "text", None)
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
+    """Entries of a urlset, or child sitemaps of an index. Raises ValueError if neither."""
+    root = parse_xml(document)
+    result = Sitemap()
+    if local(root.tag) == "sitemapindex":
+        dated = []
+        for node in root:
+            fields = _children(node)
+            loc = _text(fields.get("loc"))
+            if loc:
+                dated.append((_iso(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
+        result.children = [url for _, url in sorted(dated, key=lambda d: d[0], reverse=True)]
+        return result
+    if local(root.tag) != "urlset":
+        raise ValueError(f"not a sitemap: root element <{local(root.tag)}>")
+    for node in root:
+        fields = _children(node)
+        loc = _text(fields.get("loc"))
+        if not loc:
+            continue
+        news = _children(fields["news"]) if "news" in fields else {}
+        keywords = _text(news.get("keywords"))
+        result.entries.append(FeedEntry(
+            url=urljoin(base_url, loc),
+            title=_text(news.get("title")),
+            published_at=_iso(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
+            guid=urljoin(base_url, loc),
+            categories=[k.strip() for k in keywords.split(",") if k.strip()] if keywords else [],
+        ))
+    # Newest first, so max_items keeps the fresh end of a long sitemap.
+    result.entries.sort(key=lambda e: e.published_at or "", reverse=True)
+    return result

@@ -1,0 +1,163 @@
+"""Restart-safe fetcher state, kept in a compacted Kafka topic (``news.fetcher-state.v1``).
+
+What is remembered, one keyed entry each (the latest value per key wins, so compaction keeps
+the topic as small as the state itself):
+
+- ``seen:<article id>`` and ``guid:<source>:<hash>`` — published articles, so a restarted
+  fetcher does not publish them again;
+- ``http:<url>`` — ETag / Last-Modified of a listing URL, for conditional GET;
+- ``moved:<url>`` — a permanent redirect (301/308) target;
+- ``retired:<source>`` — a source that answered 410 Gone, with the reason.
+
+Loading: the fetcher writes a unique sentinel, notes the offset the broker acknowledged for it,
+and reads the topic from the beginning until it has seen that offset. It never trusts the
+broker's reported end offset (under-reported on some brokers, see DESIGN.md), and gives up with
+an error after ``fetch_state_load_timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from newsflow.config import Settings
+from newsflow.fetcher.http import Validators
+from newsflow.fetcher.publisher import Publisher
+
+log = logging.getLogger(__name__)
+StateChange = tuple[str, dict[str, Any] | None]
+
+
+def guid_key(source: str, guid: str) -> str:
+    return f"guid:{source}:{hashlib.sha256(guid.encode('utf-8')).hexdigest()[:32]}"
+
+
+def seen_key(article_id: str) -> str:
+    return f"seen:{article_id}"
+
+
+class FetcherState:
+    """The in-memory view; every change is also returned as a (key, value) to persist."""
+
+    def __init__(self, max_seen: int) -> None:
+        self.max_seen = max_seen
+        self.seen: OrderedDict[str, float] = OrderedDict()
+        self.validators: dict[str, Validators] = {}
+        self.moved: dict[str, str] = {}
+        self.retired: dict[str, str] = {}
+
+    def apply(self, key: str, value: dict[str, Any] | None) -> None:
+        kind, _, rest = key.partition(":")
+        if kind in ("seen", "guid"):
+            if value is None:
+                self.seen.pop(key, None)
+            else:
+                self._remember(key, float(value.get("t", 0.0)))
+        elif kind == "http":
+            if value is None:
+                self.validators.pop(rest, None)
+            else:
+                self.validators[rest] = Validators(value.get("etag"), value.get("last_modified"))
+        elif kind == "moved":
+            if value is None:
+                self.moved.pop(rest, None)
+            else:
+                self.moved[rest] = str(value["to"])
+        elif kind == "retired":
+            if value is None:
+                self.retired.pop(rest, None)
+            else:
+                self.retired[rest] = str(value.get("reason", "retired"))
+
+    def _remember(self, key: str, at: float) -> None:
+        self.seen[key] = at
+        self.seen.move_to_end(key)
+        while len(self.seen) > self.max_seen:  # bounded: the oldest memories go first
+            self.seen.popitem(last=False)
+
+    def is_seen(self, key: str) -> bool:
+        return key in self.seen
+
+    def mark_seen(self, keys: list[str]) -> list[StateChange]:
+        now = time.time()
+        changes: list[StateChange] = [(key, {"t": now}) for key in keys]
+        for key, value in changes:
+            self.apply(key, value)
+        return changes
+
+    def set_validators(self, url: str, validators: Validators) -> list[StateChange]:
+        if not (validators.etag or validators.last_modified):
+            if url in self.validators:
+                self.validators.pop(url)
+                return [(f"http:{url}", None)]
+            return []
+        if self.validators.get(url) == validators:
+            return []
+        change: StateChange = (f"http:{url}", {"etag": validators.etag,
+                                                "last_modified": validators.last_modified})
+        self.apply(*change)
+        return [change]
+
+    def set_moved(self, old: str, new: str) -> list[StateChange]:
+        if self.moved.get(old) == new:
+            return []
+        change: StateChange = (f"moved:{old}", {"to": new})
+        self.apply(*change)
+        return [change]
+
+    def resolve(self, url: str) -> str:
+        """Where permanent redirects say the URL now lives (chains followed, loops cut)."""
+        hops = 0
+        while url in self.moved and hops < 10:
+            url, hops = self.moved[url], hops + 1
+        return url
+
+    def retire(self, source: str, reason: str) -> list[StateChange]:
+        change: StateChange = (f"retired:{source}", {"reason": reason, "t": time.time()})
+        self.apply(*change)
+        return [change]
+
+
+def load_state(settings: Settings, publisher: Publisher, state: FetcherState) -> int:
+    """Read the state topic into ``state`` up to a freshly written sentinel; returns entries read.
+
+    Blocking (kafka-python): run it in a thread. Raises TimeoutError if the sentinel is not read
+    back in time — starting without the state would re-publish everything.
+    """
+    deadline = time.monotonic() + settings.fetch_state_load_timeout_seconds
+    sentinel = f"sentinel:{uuid.uuid4().hex}"
+    metadata = publisher.send_state(sentinel, None).get(
+        timeout=settings.fetch_state_load_timeout_seconds)
+    target = metadata.offset
+    partition = TopicPartition(settings.topic_fetcher_state, 0)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.require_bootstrap(), enable_auto_commit=False,
+        client_id="newsflow-fetcher-state", **settings.kafka_client_options(),
+    )
+    count = 0
+    try:
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"fetcher state: sentinel at offset {target} not read back "
+                                   f"within {settings.fetch_state_load_timeout_seconds} s")
+            for messages in consumer.poll(timeout_ms=int(min(remaining, 1.0) * 1000)).values():
+                for message in messages:
+                    key = message.key.decode("utf-8") if message.key else ""
+                    if not key.startswith("sentinel:"):
+                        value = json.loads(message.value) if message.value is not None else None
+                        state.apply(key, value)
+                        count += 1
+                    if message.offset >= target:
+                        return count
+    finally:
+        consumer.close()
