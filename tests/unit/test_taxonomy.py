@@ -121,6 +121,7 @@ def test_inflections_cover_regular_english_forms() -> None:
     assert {"sanctions", "sanctioned", "sanctioning"} <= set(inflections("sanction"))
     assert {"imposes", "imposed", "imposing"} <= set(inflections("impose"))
     assert {"ships", "shipped", "shipping"} <= set(inflections("ship"))
+    assert {"patrolled", "patrolling"} <= set(inflections("patrol"))
     assert {"navies"} <= set(inflections("navy"))
 
 

@@ -70,7 +70,7 @@ def inflections(word: str) -> list[str]:
         forms |= {word + "d", word[:-1] + "ing"}
     if len(word) > 2 and word.endswith("y") and word[-2] not in "aeiou":
         forms |= {word[:-1] + "ies", word[:-1] + "ied"}
-    if len(word) > 2 and re.fullmatch(r".*[^aeiou][aeiou][bdgmnprt]", word):
+    if len(word) > 2 and re.fullmatch(r".*[^aeiou][aeiou][bdglmnprt]", word):
         forms |= {word + word[-1] + "ed", word + word[-1] + "ing"}
     return sorted(forms, key=lambda f: (-len(f), f))
 
