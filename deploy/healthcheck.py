@@ -13,8 +13,8 @@ import urllib.request
 from pathlib import Path
 
 
-def target() -> str | None:
-    args = Path("/proc/1/cmdline").read_bytes().split(b"\0")
+def target(args: list[bytes]) -> str | None:
+    """The health page of the service that ``args`` (PID 1's command line) runs, if any."""
     if b"worker" in args:
         return f"http://127.0.0.1:{os.environ.get('NEWSFLOW_WORKER_WEB_PORT', '6066')}/healthz"
     if b"fetch" in args and b"--once" not in args:
@@ -23,7 +23,7 @@ def target() -> str | None:
 
 
 def main() -> int:
-    url = target()
+    url = target(Path("/proc/1/cmdline").read_bytes().split(b"\0"))
     if url is None:
         return 0
     try:

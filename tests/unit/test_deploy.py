@@ -1,0 +1,283 @@
+"""The deployment files, checked with the tools that consume them (no Docker engine needed).
+
+docker-compose (Debian package) resolves the compose file, promtool checks the Prometheus
+config and rules and runs the rule unit tests, kubernetes-validate checks the manifests against
+the Kubernetes schemas, and the dashboard JSON must be what deploy/grafana/dashboard.py makes.
+`make deploy-tools` installs the Debian tools.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from newsflow.fetcher.sources import load_sources
+from tests.helpers import REPO
+
+DEPLOY = REPO / "deploy"
+PROMETHEUS = DEPLOY / "prometheus"
+K8S = DEPLOY / "k8s"
+
+
+def run(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which(str(args[0]))
+    assert tool, f"{args[0]} is missing: run `make deploy-tools`"
+    return subprocess.run([tool, *map(str, args[1:])], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- docker-compose ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    result = run("docker-compose", "-f", "docker-compose.yml", "config")
+    assert result.returncode == 0, result.stderr
+    resolved: dict[str, Any] = yaml.safe_load(result.stdout)
+    return resolved
+
+
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """target -> source of a resolved service's volumes (short or long syntax)."""
+    out = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            source, target = volume.split(":")[:2]
+        else:
+            source, target = volume["source"], volume["target"]
+        out[target] = source
+    return out
+
+
+def test_compose_config_is_valid() -> None:
+    result = run("docker-compose", "-f", "docker-compose.yml", "config", "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_compose_wires_the_stack_in_order(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) >= {"kafka", "topics", "fetcher", "worker", "prometheus", "grafana"}
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper
+    assert str(kafka["environment"]["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == "1"
+    for name in ("kafka", "prometheus", "grafana"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for name in ("fetcher", "worker"):
+        service = services[name]
+        assert service["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+        assert service["build"]["dockerfile"].endswith("deploy/Dockerfile")
+        assert service["environment"]["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        # Apache Kafka rejects session timeouts below 6 s.
+        assert float(service["environment"]["NEWSFLOW_BROKER_SESSION_TIMEOUT_SECONDS"]) >= 6
+    assert services["worker"]["command"] == ["worker"]
+    # Scalable with --scale worker=N: no fixed name, no host port.
+    assert "container_name" not in services["worker"]
+    assert "ports" not in services["worker"]
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    for volume in ("kafka-data", "grafana-data"):
+        assert volume in compose["volumes"]
+    assert mounts(services["kafka"])["/var/lib/kafka/data"] == "kafka-data"
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+
+
+def test_compose_topics_match_the_project_topics(compose: dict[str, Any]) -> None:
+    from newsflow.config import Settings
+
+    script = " ".join(compose["services"]["topics"]["command"])
+    settings = Settings()
+    for name in (settings.topic_raw, settings.topic_articles, settings.topic_duplicates,
+                 settings.topic_deadletter, settings.topic_stories):
+        assert name in script
+    assert f"--partitions {settings.topic_partitions}" in script
+
+
+def test_compose_sources_file_is_a_valid_sources_file() -> None:
+    sources = load_sources(DEPLOY / "sources.yaml")
+    assert sources and all(source.kind == "rss" for source in sources)
+
+
+# --- Dockerfile -------------------------------------------------------------------------------
+def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, re.MULTILINE)
+    assert len(stages) >= 2, stages
+    assert re.search(r"^COPY --from=build ", text, re.MULTILINE)
+    user = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert user and not user[-1].startswith(("0", "root"))
+    assert re.search(r"^HEALTHCHECK .*\n?.*CMD", text, re.MULTILINE)
+    assert '"newsflow"' in re.findall(r"^ENTRYPOINT (.*)$", text, re.MULTILINE)[0]
+    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.MULTILINE):
+        for path in source.split():
+            assert (REPO / path).exists(), f"Dockerfile copies missing {path}"
+
+
+def test_container_healthcheck_asks_the_running_service() -> None:
+    check = load_module(DEPLOY / "healthcheck.py")
+    assert check.target([b"newsflow", b"worker", b""]).endswith(":6066/healthz")
+    assert check.target([b"newsflow", b"fetch", b"--sources", b"s.yaml"]).endswith(":9464/healthz")
+    assert check.target([b"newsflow", b"fetch", b"--once"]) is None
+    assert check.target([b"newsflow", b"process", b"a.html"]) is None
+
+
+# --- Prometheus -------------------------------------------------------------------------------
+def alert_names() -> set[str]:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    return {rule["alert"] for group in rules["groups"] for rule in group["rules"]
+            if "alert" in rule}
+
+
+def test_promtool_checks_config_and_rules() -> None:
+    config = run("promtool", "check", "config", PROMETHEUS / "prometheus.yml")
+    assert config.returncode == 0, config.stdout + config.stderr
+    rules = run("promtool", "check", "rules", PROMETHEUS / "alerts.yml")
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    assert f"SUCCESS: {len(alert_names())} rules found" in rules.stdout
+
+
+def test_promtool_rule_tests_pass_and_cover_every_alert() -> None:
+    result = run("promtool", "test", "rules", "alerts_test.yml", cwd=PROMETHEUS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    tests = yaml.safe_load((PROMETHEUS / "alerts_test.yml").read_text(encoding="utf-8"))
+    fired: set[str] = set()
+    silent: set[str] = set()
+    for case in tests["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (fired if check.get("exp_alerts") else silent).add(check["alertname"])
+    names = alert_names()
+    assert len(names) >= 8
+    assert names - fired == set(), "alerts never shown to fire"
+    assert names - silent == set(), "alerts never shown to stay silent"
+
+
+def test_promtool_rule_tests_catch_a_broken_rule(tmp_path: Path) -> None:
+    """The rule tests are not vacuous: a rule with a wrong threshold fails them."""
+    for name in ("alerts.yml", "alerts_test.yml"):
+        shutil.copy(PROMETHEUS / name, tmp_path / name)
+    rules = tmp_path / "alerts.yml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("> 0.05", "> 0.5"),
+                     encoding="utf-8")
+    result = run("promtool", "test", "rules", "alerts_test.yml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "NewsflowDeadLettersAboveNormal" in result.stdout + result.stderr
+
+
+def test_every_alert_has_severity_summary_and_description() -> None:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
+            assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+            assert "for" in rule, rule["alert"]
+
+
+# --- Grafana ----------------------------------------------------------------------------------
+def dashboard() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (DEPLOY / "grafana" / "dashboards" / "newsflow.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_dashboard_json_is_generated_from_code() -> None:
+    generator = load_module(DEPLOY / "grafana" / "dashboard.py")
+    committed = (DEPLOY / "grafana" / "dashboards" / "newsflow.json").read_text(encoding="utf-8")
+    assert committed == generator.render(), "run: python deploy/grafana/dashboard.py"
+
+
+def test_dashboard_panels_have_units_descriptions_and_the_datasource_variable() -> None:
+    board = dashboard()
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    assert len(panels) >= 20
+    for panel in panels:
+        assert panel["description"].strip(), panel["title"]
+        assert panel["fieldConfig"]["defaults"]["unit"], panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}"
+            assert target["expr"].strip()
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    rows = {p["title"].split(" (")[0] for p in board["panels"] if p["type"] == "row"}
+    assert rows >= {"Overview", "Fetcher", "Worker", "Lag and freshness", "Dedupe and tags",
+                    "Per-source health"}
+
+
+def test_grafana_provisioning_points_at_the_dashboard(compose: dict[str, Any]) -> None:
+    provisioning = DEPLOY / "grafana" / "provisioning"
+    datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    assert datasources["datasources"][0]["type"] == "prometheus"
+    assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load((provisioning / "dashboards" / "newsflow.yml").read_text())
+    path = providers["providers"][0]["options"]["path"]
+    grafana = mounts(compose["services"]["grafana"])
+    assert Path(grafana[path]) == DEPLOY / "grafana" / "dashboards"
+    assert Path(grafana["/etc/grafana/provisioning"]) == provisioning
+
+
+# --- Kubernetes -------------------------------------------------------------------------------
+def k8s_documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    return docs
+
+
+def test_k8s_manifests_validate_against_the_kubernetes_schemas() -> None:
+    files = sorted(K8S.glob("*.yaml"))
+    assert files
+    for version in ("1.29.0", "1.33.0"):
+        result = run(Path(sys.executable).parent / "kubernetes-validate", "--strict",
+                     "-k", version, *files)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.count(" passed ") == len(k8s_documents())
+
+
+def test_k8s_validation_rejects_a_broken_manifest(tmp_path: Path) -> None:
+    broken = tmp_path / "worker.yaml"
+    broken.write_text((K8S / "worker.yaml").read_text(encoding="utf-8").replace(
+        "replicas: 2", "replicas: two"), encoding="utf-8")
+    result = run(Path(sys.executable).parent / "kubernetes-validate", "--strict", broken)
+    assert result.returncode != 0
+
+
+def test_k8s_workloads_have_probes_resources_and_scrape_annotations() -> None:
+    deployments = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
+    assert set(deployments) == {"newsflow-fetcher", "newsflow-worker"}
+    for deployment in deployments.values():
+        template = deployment["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        container = template["spec"]["containers"][0]
+        ports = {p["containerPort"] for p in container["ports"]}
+        assert int(annotations["prometheus.io/port"]) in ports
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert template["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert container["envFrom"][0]["configMapRef"]["name"] == "newsflow-env"
+    worker = deployments["newsflow-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert worker["args"] == ["worker"]
