@@ -56,3 +56,36 @@ def test_directory_yields_records_and_reports_bad_files(tmp_path: Path) -> None:
     assert record["body"] == "First paragraph.\nSecond paragraph."
     assert isinstance(results[1][1], ValueError)
     assert "b.json" in str(results[1][1])
+
+
+def test_every_kind_and_its_options(tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    sources = load_sources(write(tmp_path, """
+sources:
+  - {id: r, name: R, kind: rss, url: "https://x.example/rss", respect_robots: false}
+  - {id: a, name: A, kind: atom, url: "https://x.example/atom"}
+  - {id: d, name: D, kind: rdf, url: "https://x.example/rdf"}
+  - {id: j, name: J, kind: jsonfeed, url: "https://x.example/feed.json"}
+  - {id: s, name: S, kind: sitemap, url: "https://x.example/news-sitemap.xml", max_sitemaps: 3}
+  - {id: h, name: H, kind: html, url: "https://x.example/world/", link_pattern: "/20[0-9]{2}/"}
+  - {id: api, name: API, kind: json, url: "https://api.x.example/v1", items_path: data.items,
+     fields: {url: links.web, title: headline, body: text}}
+  - {id: i, name: I, kind: directory, path: inbox, enabled: false}
+"""))
+    by_id = {s.id: s for s in sources}
+    assert not by_id["r"].respect_robots and by_id["a"].respect_robots
+    assert by_id["api"].field_path("url") == "links.web" and by_id["api"].field_path("guid") == "guid"
+    assert by_id["s"].max_sitemaps == 3 and not by_id["i"].enabled
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sources:\n  - {id: h, name: H, kind: html, url: 'https://x', link_pattern: '(['}\n",
+     "source h: .*link_pattern"),
+    ("sources:\n  - {id: j, name: J, kind: json, url: 'https://x', fields: {colour: c}}\n",
+     "source j: .*fields: unknown keys"),
+    ("sources:\n  - {id: f, name: F, kind: rss, url: 'file:///etc/passwd'}\n", "source f: .*url"),
+])
+def test_invalid_kind_options_name_the_source_and_field(tmp_path: Path, text: str,
+                                                        expected: str) -> None:
+    with pytest.raises(SourcesFileError, match=expected):
+        load_sources(write(tmp_path, text))

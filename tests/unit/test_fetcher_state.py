@@ -1,0 +1,46 @@
+"""The fetcher's restart-safe state: what is remembered, how it replays, how it stays bounded."""
+
+from __future__ import annotations
+
+from newsflow.fetcher.http import Validators
+from newsflow.fetcher.state import FetcherState, guid_key, seen_key
+
+
+def test_changes_replay_into_an_equal_state() -> None:
+    first = FetcherState(max_seen=1000)
+    log = []
+    log += first.mark_seen([seen_key("a1"), guid_key("wire", "guid-1")])
+    log += first.set_validators("https://x.example/feed", Validators('"v1"', None))
+    log += first.set_moved("https://x.example/old", "https://x.example/new")
+    log += first.set_moved("https://x.example/new", "https://x.example/newest")
+    log += first.retire("gone-source", "HTTP 410 Gone")
+    restarted = FetcherState(max_seen=1000)
+    for key, value in log:
+        restarted.apply(key, value)
+    assert restarted.is_seen(seen_key("a1")) and restarted.is_seen(guid_key("wire", "guid-1"))
+    assert not restarted.is_seen(seen_key("a2"))
+    assert restarted.validators["https://x.example/feed"].etag == '"v1"'
+    assert restarted.resolve("https://x.example/old") == "https://x.example/newest"
+    assert restarted.retired == {"gone-source": "HTTP 410 Gone"}
+
+
+def test_unchanged_validators_and_moves_write_nothing() -> None:
+    state = FetcherState(max_seen=1000)
+    assert state.set_validators("u", Validators(None, "Fri, 20 Nov 2026 08:00:00 GMT"))
+    assert state.set_validators("u", Validators(None, "Fri, 20 Nov 2026 08:00:00 GMT")) == []
+    assert state.set_validators("u", Validators(None, None)) == [("http:u", None)]
+    assert state.set_moved("a", "b") and state.set_moved("a", "b") == []
+
+
+def test_redirect_loops_in_memory_do_not_hang() -> None:
+    state = FetcherState(max_seen=1000)
+    state.set_moved("a", "b")
+    state.set_moved("b", "a")
+    assert state.resolve("a") in ("a", "b")
+
+
+def test_seen_set_is_bounded_oldest_first() -> None:
+    state = FetcherState(max_seen=1000)
+    state.mark_seen([seen_key(str(n)) for n in range(1500)])
+    assert len(state.seen) == 1000
+    assert not state.is_seen(seen_key("0")) and state.is_seen(seen_key("1499"))

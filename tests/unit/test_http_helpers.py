@@ -1,0 +1,123 @@
+"""Pure pieces of the fetcher's HTTP behaviour: Retry-After, backoff, the address guard,
+bounded decompression, charset detection and robots.txt rules."""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import random
+import tracemalloc
+import zlib
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from newsflow.fetcher.content import Inflater, TooLarge, detect_charset, inflate
+from newsflow.fetcher.guard import BlockedURL, forbidden_reason, parse_networks, split_target
+from newsflow.fetcher.http import backoff_seconds, retry_after_seconds
+from newsflow.fetcher.politeness import parse_robots
+
+
+def test_retry_after_in_both_forms() -> None:
+    now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("7", now) == 7.0
+    assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True),
+                               now) == 90.0
+    assert retry_after_seconds(format_datetime(now - timedelta(days=1), usegmt=True), now) == 0.0
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None
+
+
+def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
+    rng = random.Random(1)
+    for attempt in range(8):
+        full = min(10.0, 0.5 * 2 ** attempt)
+        for _ in range(50):
+            delay = backoff_seconds(attempt, 0.5, 10.0, rng)
+            assert full / 2 <= delay <= full
+    assert len({backoff_seconds(3, 0.5, 10.0, rng) for _ in range(20)}) > 1  # jittered
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"),
+    ("192.168.0.10", "private"), ("172.16.5.5", "private"),
+    ("169.254.169.254", "link-local"), ("fe80::1", "link-local"), ("fd00:ec2::254", "private"),
+    ("::ffff:127.0.0.1", "loopback"), ("0.0.0.0", "address"), ("100.64.0.1", "non-global"),
+    ("224.0.0.1", "reserved"), ("93.184.215.14", None), ("2606:4700::1111", None),
+])
+def test_guard_classifies_addresses(address: str, reason: str | None) -> None:
+    got = forbidden_reason(ipaddress.ip_address(address), ())
+    assert (got is None) if reason is None else (got is not None and reason in got)
+
+
+def test_allow_list_opens_only_its_networks() -> None:
+    allowed = parse_networks("127.0.0.0/8, 10.9.0.0/16")
+    assert forbidden_reason(ipaddress.ip_address("127.0.0.5"), allowed) is None
+    assert forbidden_reason(ipaddress.ip_address("10.9.1.1"), allowed) is None
+    assert forbidden_reason(ipaddress.ip_address("10.8.1.1"), allowed) is not None
+    assert forbidden_reason(ipaddress.ip_address("169.254.169.254"), allowed) is not None
+    with pytest.raises(ValueError, match="not a CIDR"):
+        parse_networks("127.0.0.0/8,nonsense")
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x/",
+                                 "http:///nohost", "javascript:alert(1)"])
+def test_only_http_and_https_urls(url: str) -> None:
+    with pytest.raises(BlockedURL):
+        split_target(url)
+    assert split_target("https://example.com/a") == ("example.com", 443)
+
+
+def test_gzip_bomb_is_cut_at_the_cap_without_inflating_it() -> None:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b"\0" * (1 << 20)
+    bomb = b"".join(compressor.compress(chunk) for _ in range(256)) + compressor.flush()
+    assert len(bomb) < 1 << 20  # 256 MB of zeros in well under a megabyte
+    tracemalloc.start()
+    try:
+        inflater = Inflater("gzip", 2_000_000)
+        with pytest.raises(TooLarge):
+            for start in range(0, len(bomb), 65536):
+                inflater.feed(bomb[start:start + 65536])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert inflater.size <= 2_000_001
+    assert peak < 12_000_000  # a few caps' worth, never the 256 MB the bomb holds
+
+
+def test_inflate_gzip_deflate_and_raw_deflate() -> None:
+    data = b"news " * 1000
+    assert inflate(zlib.compress(data), "deflate", 10_000) == data
+    raw = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    assert inflate(raw.compress(data) + raw.flush(), "deflate", 10_000) == data
+    with pytest.raises(ValueError, match="unsupported"):
+        Inflater("br", 10)
+    with pytest.raises(ValueError, match="corrupt"):
+        inflate(b"\x1f\x8b not gzip at all", "gzip", 100)
+
+
+def test_charset_from_header_then_bom_then_meta_then_detection() -> None:
+    text = "Düsseldorf: Straße gesperrt, Bürger verärgert über die Behörden und die Stadt."
+    latin = f"<html><head><meta charset='iso-8859-1'></head><p>{text}</p>".encode("latin-1")
+    assert detect_charset(latin, "text/html; charset=windows-1252") == "cp1252"
+    assert detect_charset(codecs.BOM_UTF8 + text.encode(), "text/html; charset=bogus") == "utf-8"
+    assert detect_charset(codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "") == "utf-16"
+    assert detect_charset(latin, "text/html") == "iso8859-1"
+    xml = f'<?xml version="1.0" encoding="windows-1251"?><r>{"Новости"}</r>'.encode("cp1251")
+    assert detect_charset(xml, "application/xml") == "cp1251"
+    cyrillic = ("Правительство объявило о новых санкциях против банков, финансирующих "
+                "перевозки нефти, и о мерах поддержки экспортёров. " * 3).encode("cp1251")
+    assert detect_charset(cyrillic, "text/html") == "cp1251"
+    assert detect_charset(text.encode(), "") == "utf-8"
+
+
+def test_robots_rules_crawl_delay_and_failures() -> None:
+    robots = parse_robots(200, "User-agent: *\nDisallow: /private/\nCrawl-delay: 3\n", 60, 0)
+    assert not robots.allowed("https://x.example/private/a", "newsflow/0.1")
+    assert robots.allowed("https://x.example/public/a", "newsflow/0.1")
+    assert robots.crawl_delay("newsflow/0.1") == 3.0
+    assert parse_robots(404, "", 60, 0).allowed("https://x.example/any", "newsflow")
+    assert not parse_robots(503, "", 60, 0).allowed("https://x.example/any", "newsflow")
+    assert not parse_robots(None, "", 60, 0).allowed("https://x.example/any", "newsflow")
