@@ -82,6 +82,13 @@ ROWS: list[tuple[str, list[Panel]]] = [
               [(quantile(0.5, "newsflow_fetcher_fetch_duration_seconds", "kind"), "p50 {{kind}}"),
                (quantile(0.95, "newsflow_fetcher_fetch_duration_seconds", "kind"),
                 "p95 {{kind}}")]),
+        Panel("HTTP responses by status class", "Responses per second by status class "
+              "(2xx, 304, 3xx, 4xx, 5xx), feeds, pages and robots.txt together.", "reqps",
+              [(rate("newsflow_fetcher_http_responses_total", "status_class"),
+                "{{status_class}}")]),
+        Panel("Publish backlog", "Raw articles fetched and waiting for the broker's "
+              "acknowledgement (grows while Kafka is unreachable).", "short",
+              [("max(newsflow_fetcher_outbox_records)", "waiting")]),
         Panel("Bytes received", "Response body bytes received per second, by source.", "Bps",
               [(rate("newsflow_fetcher_fetched_bytes_total", "source"), "{{source}}")]),
         Panel("Raw articles published", "Raw articles the broker acknowledged per second by "

@@ -103,12 +103,16 @@ def test_compose_wires_the_stack_in_order(compose: dict[str, Any]) -> None:
 def test_compose_topics_match_the_project_topics(compose: dict[str, Any]) -> None:
     from newsflow.config import Settings
 
+    from newsflow.topics import topic_partitions
+
     script = " ".join(compose["services"]["topics"]["command"])
-    settings = Settings()
-    for name in (settings.topic_raw, settings.topic_articles, settings.topic_duplicates,
-                 settings.topic_deadletter, settings.topic_stories):
-        assert name in script
-    assert f"--partitions {settings.topic_partitions}" in script
+    created: dict[str, int] = {}
+    for loop in re.finditer(r"for topic in ([^;]+); do\s+create \S+ --partitions (\d+)", script):
+        created.update(dict.fromkeys(loop.group(1).split(), int(loop.group(2))))
+    for single in re.finditer(r"^\s*create ([\w.-]+) --partitions (\d+)", script, re.MULTILINE):
+        created[single.group(1)] = int(single.group(2))
+    # Every topic the project declares, with the partition count it declares.
+    assert created == topic_partitions(Settings(topic_partitions=4))
 
 
 def test_compose_sources_file_is_a_valid_sources_file() -> None:
