@@ -32,8 +32,10 @@ def _say(text: str) -> None:
 
 def describe(record: dict[str, Any], duplicates: int) -> str:
     tags = ", ".join(f"{t['name']} ({t['score']:.2f})" for t in record["tags"]) or "none"
+    outlet = record.get("site_name")
+    source = f"{outlet} via {record['source']['name']}" if outlet else record["source"]["name"]
     return (f"• {record['title']}\n"
-            f"    source: {record['source']['name']} | tags: {tags}\n"
+            f"    source: {source} | tags: {tags}\n"
             f"    story: {record['story']['id'][:12]} | duplicates: {duplicates} | "
             f"words: {record['word_count']}")
 
@@ -171,9 +173,20 @@ def _drive(settings: Settings, site: SampleSite, watcher: OutputWatcher,
     if watcher.accounted < published:
         _say(f"timed out: only {watcher.accounted} of {published} inputs came out ({summary})")
         return 1
-    stories = Counter(a["story"]["id"] for a in watcher.articles.values())
-    _say(f"done: {summary}, {len(stories)} stories")
+    _say_stories(watcher)
+    _say(f"done: {summary}")
     return 0
+
+
+def _say_stories(watcher: OutputWatcher) -> None:
+    stories: dict[str, list[dict[str, Any]]] = {}
+    for article in watcher.articles.values():
+        stories.setdefault(article["story"]["id"], []).append(article)
+    _say(f"\n{len(stories)} stories:")
+    for story_id, members in stories.items():
+        _say(f"  story {story_id[:12]}: {members[0]['title']}")
+        for article in members:
+            _say(f"    - {article['title'][:70]} ({watcher.duplicates[article['id']]} duplicates)")
 
 
 async def _fetch_once(fetcher: Any) -> tuple[int, int]:
