@@ -187,3 +187,26 @@ def test_hard_limit_restores_an_outer_alarm_handler() -> None:
     with clean_module.hard_time_limit(5):
         pass
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+# --- HTML fragments (feed content, stored snippets) -------------------------------------------
+
+@pytest.mark.parametrize("fragment", [
+    f"<p>{PARAGRAPH}</p>",
+    f"{PARAGRAPH}<br>{PARAGRAPH}",
+    f"<ul><li>{PARAGRAPH}</li></ul>",
+])
+def test_html_fragment_gives_its_text(fragment: str) -> None:
+    doc = clean_document(fragment, "text/html")
+    assert PARAGRAPH in doc.text.split("\n\n")
+    assert doc.empty_reason is None
+
+
+def test_fragment_fallback_keeps_blocks_and_drops_scripts() -> None:
+    text = clean_module.fragment_text("<div>One.<script>var x = 1;</script></div><p>Two.</p>")
+    assert [line for line in text.split("\n") if line] == ["One.", "Two."]
+
+
+def test_fragment_detection() -> None:
+    assert clean_module.is_fragment("<p>x</p>")
+    assert not clean_module.is_fragment("<!DOCTYPE html><html><body><p>x</p></body></html>")

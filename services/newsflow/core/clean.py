@@ -40,6 +40,9 @@ INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u
 LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
 SPACES = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 JUNK_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ud800-\udfff]")
+DOCUMENT_TAG = re.compile(r"<\s*(html|body|head)[\s>]", re.IGNORECASE)
+BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+              "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]{0,2000}>")
 
 
@@ -205,13 +208,37 @@ def hard_time_limit(seconds: float) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_interval)
 
 
+def is_fragment(html: str) -> bool:
+    """A snippet (a feed's content:encoded, a stored body) rather than a whole document."""
+    return DOCUMENT_TAG.search(html[:20_000]) is None
+
+
 def _parse_html(body: str) -> Any:
     from trafilatura.utils import load_html
 
+    if is_fragment(body):
+        # trafilatura rejects bare fragments as "dubious HTML"; a wrapper makes them a page.
+        body = f"<html><body><div>{body}</div></body></html>"
     try:
         return load_html(body)
     except (ValueError, TypeError):
         return None
+
+
+def fragment_text(html: str) -> str:
+    """Plain text of an HTML snippet, one line per block: for fragments no extractor keeps."""
+    from lxml import html as lxml_html
+    from lxml.etree import ParserError
+
+    try:
+        root = lxml_html.fragment_fromstring(html, create_parent="div")
+    except (ParserError, ValueError):
+        return ""
+    for node in list(root.iter("script", "style", "noscript", "template")):
+        node.drop_tree()
+    for node in root.iter(*BLOCK_TAGS):
+        node.tail = "\n" + (node.tail or "")
+    return str(root.text_content())
 
 
 def extract_html(html: str, url: str | None, deadline: _Deadline | None = None) -> CleanedDocument:
@@ -227,7 +254,10 @@ def extract_html(html: str, url: str | None, deadline: _Deadline | None = None) 
     deadline.check("metadata")
     extracted = extract_main_text(tree, url)
     deadline.check("extraction")
-    lines = [line for line in normalise_text(extracted.text).split("\n") if line]
+    raw_text = extracted.text
+    if not raw_text.strip() and is_fragment(html):
+        raw_text = fragment_text(html)
+    lines = [line for line in normalise_text(raw_text).split("\n") if line]
     lines, title_lines = drop_leading_title(lines, [meta.title, meta.headline])
     text, removals = clean_lines("\n".join(lines), authors=tuple(meta.authors))
     if title_lines:
