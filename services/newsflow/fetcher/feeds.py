@@ -68,6 +68,10 @@ def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
             categories=[t.get("term") for t in item.get("tags", []) if t.get("term")],
             authors=[a.get("name") for a in item.get("authors", []) if a.get("name")],
         ))
+    if parsed.get("bozo") and parsed.entries and not entries:
+        # Broken XML that yielded only fragments (e.g. a truncated download): an error, not
+        # an empty feed.
+        raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')}")
     return entries
 
 

@@ -198,7 +198,13 @@ class Outbox:
                     lambda exc, key=key: log.warning("state write %s failed: %s", key, exc))
         return results
 
-    def close(self) -> None:
+    async def close(self, timeout_seconds: float = 10.0) -> None:
+        """Stop; state writes already handed to the publish thread get ``timeout_seconds``."""
         if self.task is not None:
             self.task.cancel()
+        barrier = asyncio.wrap_future(self.executor.submit(lambda: None))
+        try:
+            await asyncio.wait_for(barrier, timeout_seconds)
+        except TimeoutError:
+            log.warning("publish thread still busy at close; pending state writes dropped")
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -144,7 +144,7 @@ class Fetcher:
             task.cancel()
         if self.started and self.outbox.size:
             await self.outbox.drain(min(10.0, self.settings.fetch_publish_timeout_seconds))
-        self.outbox.close()
+        await self.outbox.close()
         await self.http.aclose()
         await asyncio.get_running_loop().run_in_executor(None, self.publisher.close, 10.0)
 

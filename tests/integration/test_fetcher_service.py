@@ -1,0 +1,300 @@
+"""The fetcher service in-process, publishing through the real broker: every source kind,
+conditional GET across polls and restarts, remembered redirects, retired sources, malformed
+feeds, independent scheduling."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsflow.broker import EmbeddedBroker
+from newsflow.config import Settings
+from newsflow.fetcher.http import HttpFetcher
+from newsflow.fetcher.publisher import Publisher
+from newsflow.fetcher.service import Fetcher
+from newsflow.fetcher.sources import SourceConfig
+from tests.helpers import Route, TopicReader, isolated_settings
+from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    yield scripted
+    scripted.close()
+
+
+@pytest.fixture
+def fetch_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    return isolated_settings(
+        broker.bootstrap, tmp_path, topic_fetcher_state=f"state-{uuid.uuid4().hex[:8]}",
+        fetch_host_min_delay_seconds=0.0, fetch_backoff_base_seconds=0.05,
+        fetch_backoff_max_seconds=0.2, fetch_read_timeout_seconds=5.0,
+        fetch_state_load_timeout_seconds=20.0, fetch_publish_timeout_seconds=30.0)
+
+
+@pytest.fixture
+def raw(fetch_settings: Settings) -> Iterator[TopicReader]:
+    reader = TopicReader(fetch_settings, ["raw"])  # every message checked against the schema
+    yield reader
+    reader.close()
+
+
+def source(id: str, kind: str, url: str, **extra: Any) -> SourceConfig:
+    return SourceConfig(id=id, name=id.title(), kind=kind, url=url, **extra)
+
+
+async def run_once(settings: Settings, sources: list[SourceConfig]) -> tuple[int, int]:
+    """A fresh fetcher (as after a restart) polls every source once and closes."""
+    fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
+    try:
+        return await fetcher.run_once()
+    finally:
+        await fetcher.aclose()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_every_source_kind_publishes_raw_articles(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer, tmp_path: Path,
+) -> None:
+    base = server.base_url
+    server.routes["/rss"] = Route(200, rss(base, [("r1", "RSS one")], full=True))
+    server.routes["/atom"] = Route(200, f"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+<updated>2026-11-20T10:00:00Z</updated><entry><title>Atom one</title><link href="{base}/a1"/>
+<id>urn:a1</id><updated>2026-11-20T10:00:00Z</updated></entry></feed>""".encode())
+    server.routes["/rdf"] = Route(200, f"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="{base}/"><title>R</title><link>{base}/</link><description>d</description>
+</channel><item rdf:about="{base}/d1"><title>RDF one</title><link>{base}/d1</link></item>
+</rdf:RDF>""".encode())
+    server.routes["/feed.json"] = Route(200, json.dumps({
+        "version": "https://jsonfeed.org/version/1.1", "title": "J",
+        "items": [{"id": "j1", "url": f"{base}/j1", "title": "JSON Feed one"}]}).encode(),
+        {"Content-Type": "application/feed+json"})
+    server.routes["/sitemap-index.xml"] = Route(200, f"""<?xml version="1.0"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>{base}/news.xml.gz</loc><lastmod>2026-11-20</lastmod></sitemap>
+<sitemap><loc>{base}/plain.xml</loc><lastmod>2026-11-19</lastmod></sitemap>
+</sitemapindex>""".encode())
+    server.routes["/news.xml.gz"] = Route(200, gzip.compress(f"""<?xml version="1.0"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url><loc>{base}/s1</loc>
+<news:news><news:publication_date>2026-11-20T06:00:00Z</news:publication_date>
+<news:title>Sitemap one</news:title></news:news></url></urlset>""".encode()),
+        {"Content-Type": "application/x-gzip"})
+    server.routes["/plain.xml"] = Route(200, f"""<?xml version="1.0"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{base}/s2</loc>
+<lastmod>2026-11-19T06:00:00Z</lastmod></url></urlset>""".encode())
+    server.routes["/world/"] = Route(200, f"""<html><body><a href="/">Home</a>
+<a href="/world/2026/11/20/fleet-sails-for-the-gulf">Fleet sails for the gulf</a>
+<a href="{base}/about">About</a></body></html>""".encode(), {"Content-Type": "text/html"})
+    server.routes["/api"] = Route(200, json.dumps({"data": {"items": [
+        {"id": 7, "headline": "API one", "link": "/api-story-7", "text": "Full API text.",
+         "when": "2026-11-20T05:00:00Z"}]}}).encode(), {"Content-Type": "application/json"})
+    for slug, title in [("a1", "Atom one"), ("d1", "RDF one"), ("j1", "JSON Feed one"),
+                        ("s1", "Sitemap one"), ("s2", "Sitemap two"),
+                        ("world/2026/11/20/fleet-sails-for-the-gulf", "Fleet sails")]:
+        server.routes[f"/{slug}"] = page(title)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "note.txt").write_text("Local note headline\nA paragraph about harbour cranes.\n")
+    sources = [
+        source("rss", "rss", server.url("/rss")),
+        source("atom", "atom", server.url("/atom")),
+        source("rdf", "rdf", server.url("/rdf")),
+        source("jsonfeed", "jsonfeed", server.url("/feed.json")),
+        source("sitemap", "sitemap", server.url("/sitemap-index.xml")),
+        source("html", "html", server.url("/world/")),
+        source("api", "json", server.url("/api"), items_path="data.items",
+               fields={"url": "link", "title": "headline", "body": "text", "guid": "id",
+                       "published_at": "when"}),
+        SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox),
+    ]
+    published, errors = await run_once(fetch_settings, sources)
+    assert (published, errors) == (9, 0)
+    records = raw.wait_count("raw", 9, timeout=30)
+    got = {(r["source"]["id"], r["source"]["kind"], r["url"].removeprefix(base)) for r in records}
+    assert {(s, k, u) for s, k, u in got if s != "inbox"} == {
+        ("rss", "rss", "/r1"), ("atom", "atom", "/a1"), ("rdf", "rdf", "/d1"),
+        ("jsonfeed", "jsonfeed", "/j1"), ("sitemap", "sitemap", "/s1"),
+        ("sitemap", "sitemap", "/s2"), ("html", "html", "/world/2026/11/20/fleet-sails-for-the-gulf"),
+        ("api", "json", "/api-story-7")}
+    by_url = {r["url"].removeprefix(base): r for r in records}
+    assert "Harbour cranes" in by_url["/r1"]["body"]  # full-content feed: no page fetch
+    assert "/r1" not in server.paths()
+    assert by_url["/s1"]["title"] == "Sitemap one" and by_url["/s1"]["http"]["status"] == 200
+    assert by_url["/api-story-7"]["body"] == "Full API text."
+    assert by_url["/api-story-7"]["published_at"] == "2026-11-20T05:00:00Z"
+    assert any(r["source"]["kind"] == "directory" and r["title"] == "Local note headline"
+               for r in records)
+    assert "/about" not in server.paths()
+
+
+@pytest.mark.parametrize("validator", ["etag", "last-modified"])
+async def test_conditional_get_round_trip_survives_a_restart(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer, validator: str,
+) -> None:
+    base = server.base_url
+    body = rss(base, [("n1", "First"), ("n2", "Second")])
+    header, request_header, value = (
+        ("ETag", "If-None-Match", '"feed-v1"') if validator == "etag"
+        else ("Last-Modified", "If-Modified-Since", "Fri, 20 Nov 2026 08:00:00 GMT"))
+
+    def feed(handler: BaseHTTPRequestHandler) -> Route:
+        if handler.headers.get(request_header) == value:
+            return Route(304, b"")
+        return Route(200, body, {header: value})
+
+    server.routes["/feed"] = feed
+    server.routes["/n1"], server.routes["/n2"] = page("First"), page("Second")
+    sources = [source("wire", "rss", server.url("/feed"))]
+    before = sample("newsflow_fetcher_not_modified_total", kind="rss")
+    assert await run_once(fetch_settings, sources) == (2, 0)
+    assert await run_once(fetch_settings, sources) == (0, 0)  # a restarted fetcher: 304
+    hits = server.hits_for("/feed")
+    assert request_header not in hits[0].headers
+    assert hits[1].headers[request_header] == value  # validators came back from the state topic
+    assert sample("newsflow_fetcher_not_modified_total", kind="rss") == before + 1
+    assert server.paths().count("/n1") == 1
+    assert len(raw.wait_count("raw", 2, timeout=30)) == 2
+
+
+async def test_permanent_redirect_is_remembered(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/old-feed"] = Route(301, b"", {"Location": "/feed"})
+    server.routes["/feed"] = Route(200, rss(base, [("m1", "Moved one")], full=True))
+    sources = [source("wire", "rss", server.url("/old-feed"))]
+    assert await run_once(fetch_settings, sources) == (1, 0)
+    assert await run_once(fetch_settings, sources) == (0, 0)  # restarted: seen, and moved
+    assert server.paths().count("/old-feed") == 1
+    assert server.paths().count("/feed") == 2
+
+
+async def test_410_retires_the_source_and_it_stays_retired(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = server.base_url
+    server.routes["/gone"] = Route(410, b"")
+    server.routes["/live"] = Route(200, rss(base, [("l1", "Live one")], full=True))
+    sources = [source("dead", "rss", server.url("/gone")), source("live", "rss",
+                                                                  server.url("/live"))]
+    with caplog.at_level("WARNING"):
+        assert await run_once(fetch_settings, sources) == (1, 1)
+    assert any("source dead retired: HTTP 410 Gone" in r.getMessage() for r in caplog.records)
+    assert sample("newsflow_fetcher_source_retired", source="dead") == 1
+    assert await run_once(fetch_settings, sources) == (0, 0)  # restarted: dead is not polled
+    assert server.paths().count("/gone") == 1 and server.paths().count("/live") == 2
+
+
+async def test_malformed_feed_is_reported_and_the_next_poll_still_happens(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/feed"] = sequence(
+        Route(200, b"<rss><channel><item><title>broken"),
+        Route(200, b"<html><body>maintenance page</body></html>"),
+        Route(200, rss(base, [("ok1", "Recovered")], full=True)))
+    before = sample("newsflow_fetcher_fetches_total", source="flaky", kind="rss",
+                    outcome="malformed")
+    fetcher = Fetcher(fetch_settings, [source("flaky", "rss", server.url("/feed"),
+                                              poll_interval_seconds=0.2)],
+                      Publisher(fetch_settings), HttpFetcher(fetch_settings))
+    task = asyncio.create_task(fetcher.run_forever())
+    try:
+        await wait_until(lambda: fetcher.outbox.published == 1, 30, "the recovered feed")
+    finally:
+        task.cancel()
+        await fetcher.aclose()
+    assert sample("newsflow_fetcher_fetches_total", source="flaky", kind="rss",
+                  outcome="malformed") == before + 2
+    assert sample("newsflow_fetcher_source_last_success_timestamp_seconds",
+                  source="flaky") > time.time() - 60
+    (record,) = raw.wait_count("raw", 1, timeout=30)
+    assert record["title"] == "Recovered"
+
+
+async def test_unsafe_feed_is_refused_and_nothing_is_published(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    server.routes["/feed"] = Route(200, b"""<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY x SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><title>&c;</title><item><title>&x;</title>
+<link>http://127.0.0.1/x</link><description>&c;</description></item></channel></rss>""")
+    published, errors = await run_once(fetch_settings, [source("evil", "rss",
+                                                               server.url("/feed"))])
+    assert (published, errors) == (0, 1)
+    assert sample("newsflow_fetcher_fetches_total", source="evil", kind="rss",
+                  outcome="malformed") >= 1
+    assert "/x" not in server.paths()
+
+
+async def test_robots_denied_pages_are_skipped_and_counted(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/robots.txt"] = Route(200, b"User-agent: newsflow\nDisallow: /members/\n")
+    server.routes["/feed"] = Route(200, rss(base, [("open1", "Open"), ("members/p1", "Paid")]))
+    server.routes["/open1"] = page("Open")
+    server.routes["/members/p1"] = page("Paid")
+    before = sample("newsflow_fetcher_robots_denials_total", source="wire")
+    assert await run_once(fetch_settings, [source("wire", "rss", server.url("/feed"))]) == (1, 0)
+    assert "/members/p1" not in server.paths()
+    assert sample("newsflow_fetcher_robots_denials_total", source="wire") == before + 1
+    (record,) = raw.wait_count("raw", 1, timeout=30)
+    assert record["title"] == "Open"
+
+
+async def test_a_slow_source_does_not_delay_the_others(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+
+    def stalled(_: BaseHTTPRequestHandler) -> Route:
+        time.sleep(3)
+        return Route(200, rss(base, [("slow1", "Slow one")], full=True))
+
+    server.routes["/slow"] = stalled
+    server.routes["/fast"] = Route(200, rss(base, [("fast1", "Fast one")], full=True))
+    fetcher = Fetcher(fetch_settings, [
+        source("slow", "rss", server.url("/slow"), poll_interval_seconds=60),
+        source("fast", "rss", server.url("/fast"), poll_interval_seconds=0.2)],
+        Publisher(fetch_settings), HttpFetcher(fetch_settings))
+    task = asyncio.create_task(fetcher.run_forever())
+    try:
+        await wait_until(lambda: len(server.hits_for("/slow")) == 1, 20, "the slow request")
+        await wait_until(lambda: fetcher.outbox.published == 2, 20, "both articles")
+    finally:
+        task.cancel()
+        await fetcher.aclose()
+    slow = server.hits_for("/slow")[0].at
+    fast_during_slow = [h for h in server.hits_for("/fast") if slow < h.at < slow + 3]
+    assert len(fast_during_slow) >= 5  # polled every ~0.2 s while the slow one hung for 3 s
