@@ -7,6 +7,7 @@ import json
 import pytest
 from lxml import html as lxml_html
 
+from newsflow.core import extraction
 from newsflow.core.clean import clean_document
 from newsflow.core.extraction import looks_like_navigation
 from newsflow.core.metadata import (
@@ -200,3 +201,31 @@ def test_navigation_detector() -> None:
     menu = "\n".join(["Home", "World", "Sport news", "Weather"] * 10)
     assert looks_like_navigation(menu)
     assert not looks_like_navigation("\n".join(PARAGRAPHS * 10))
+
+
+# --- which trafilatura run wins --------------------------------------------------------------
+
+def _fake_runs(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str, full: str) -> None:
+    def run(tree: object, url: str | None, *, fast: bool = True, precision: bool = False) -> str:
+        return precise if precision else (balanced if fast else full)
+
+    monkeypatch.setattr(extraction, "_run", run)
+
+
+LONG = "A full paragraph of article text that goes on for a while. " * 20
+MENU = "\n".join(["Home", "World news", "Sport", "Contact us"] * 10)
+
+
+@pytest.mark.parametrize(("precise", "balanced", "full", "winner"), [
+    (LONG, "unused", "unused", "precision"),  # long precise text: one run only
+    ("Caption only.", LONG, "unused", "balanced"),  # precision kept a scrap
+    (LONG[:500], LONG[:600], "unused", "precision"),  # short page, precision kept most of it
+    ("", MENU, LONG, "full"),  # fast output is a menu: the full cascade
+    ("", "", LONG, "full"),
+])
+def test_extraction_vote(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str,
+                         full: str, winner: str) -> None:
+    _fake_runs(monkeypatch, precise, balanced, full)
+    result = extraction.extract_main_text(tree("<html><body><p>x</p></body></html>"))
+    assert result.strategy == winner
+    assert result.text == {"precision": precise, "balanced": balanced, "full": full}[winner]
