@@ -43,7 +43,7 @@ JUNK_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ud8
 DOCUMENT_TAG = re.compile(r"<\s*(html|body|head)[\s>]", re.IGNORECASE)
 BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
               "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
-TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]{0,2000}>")
+TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]{0,200}>")
 
 
 class CleaningError(Exception):
