@@ -117,3 +117,45 @@ def page(title: str) -> Route:
             f"<p>{title} — the harbour authority reported that cranes resumed work.</p>"
             "</article></body></html>")
     return Route(200, html.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+
+def read_whole_topic(settings: Any, topic: str, partitions: int,
+                     timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Every record in ``topic``, known complete: a sentinel is written to each partition and
+    the topic is read until all sentinels came back (end offsets are not trusted, DESIGN.md).
+    Call it once the producers under test have stopped."""
+    import json as _json
+    import uuid as _uuid
+
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    marker = f"sentinel-{_uuid.uuid4().hex}".encode()
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    try:
+        futures = [producer.send(topic, key=marker, value=b"{}", partition=p)
+                   for p in range(partitions)]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=settings.require_bootstrap(),
+                             enable_auto_commit=False)
+    records: list[dict[str, Any]] = []
+    found: set[int] = set()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        deadline = time.monotonic() + timeout
+        while len(found) < partitions:
+            assert time.monotonic() < deadline, f"sentinels of {topic} not read back"
+            for batch in consumer.poll(timeout_ms=500).values():
+                for message in batch:
+                    if message.key == marker:
+                        found.add(message.partition)
+                    elif message.partition not in found:
+                        records.append(_json.loads(message.value))
+    finally:
+        consumer.close()
+    return records

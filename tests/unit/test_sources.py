@@ -82,7 +82,7 @@ sources:
     ("sources:\n  - {id: h, name: H, kind: html, url: 'https://x', link_pattern: '(['}\n",
      "source h: .*link_pattern"),
     ("sources:\n  - {id: j, name: J, kind: json, url: 'https://x', fields: {colour: c}}\n",
-     "source j: .*fields: unknown keys"),
+     "source j: fields: .*unknown keys"),
     ("sources:\n  - {id: f, name: F, kind: rss, url: 'file:///etc/passwd'}\n", "source f: .*url"),
 ])
 def test_invalid_kind_options_name_the_source_and_field(tmp_path: Path, text: str,

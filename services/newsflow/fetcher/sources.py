@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
 WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
@@ -50,15 +57,25 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
         elif self.path is None:
             raise ValueError("kind 'directory' needs a 'path'")
-        if self.link_pattern is not None:
-            try:
-                re.compile(self.link_pattern)
-            except re.error as exc:
-                raise ValueError(f"link_pattern is not a regular expression: {exc}") from exc
-        unknown = set(self.fields) - JSON_FIELDS
-        if unknown:
-            raise ValueError(f"fields: unknown keys {sorted(unknown)}; known: {sorted(JSON_FIELDS)}")
         return self
+
+    @field_validator("link_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - JSON_FIELDS
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}; known: {sorted(JSON_FIELDS)}")
+        return value
 
     def field_path(self, name: str) -> str:
         """Where a json item keeps ``name``; defaults to the same key."""

@@ -1,0 +1,214 @@
+"""The `newsflow fetch` process on the real broker: restarts, metrics and health, and a broker
+paused with SIGSTOP while the fetcher keeps fetching."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from newsflow.broker import EmbeddedBroker
+from newsflow.config import Settings
+from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_once, write_sources
+from tests.integration.fetcher_servers import ScriptedServer, page, read_whole_topic, rss
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    yield scripted
+    scripted.close()
+
+
+def fetcher_settings(bootstrap: str, tmp_path: Path) -> Settings:
+    return isolated_settings(bootstrap, tmp_path,
+                             topic_fetcher_state=f"state-{uuid.uuid4().hex[:8]}",
+                             fetch_host_min_delay_seconds=0.0, fetch_backoff_base_seconds=0.05)
+
+
+def growing_feed(server: ScriptedServer, items: list[tuple[str, str]]) -> None:
+    """/feed lists ``items`` as they are at each request (no validators: always a full read)."""
+
+    def feed(_: BaseHTTPRequestHandler) -> Route:
+        return Route(200, rss(server.base_url, list(items)),
+                     {"Content-Type": "application/rss+xml"})
+
+    server.routes["/feed"] = feed
+
+
+def add_items(server: ScriptedServer, items: list[tuple[str, str]], names: list[str]) -> None:
+    for name in names:
+        server.routes[f"/{name}"] = page(name.replace("-", " ").title())
+        items.append((name, name.replace("-", " ").title()))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))  # exposition order
+    pattern = "^" + re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if wanted else "") + r" (\S+)"
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_a_restarted_fetcher_republishes_nothing(
+    broker: EmbeddedBroker, server: ScriptedServer, tmp_path: Path,
+) -> None:
+    settings = fetcher_settings(broker.bootstrap, tmp_path)
+    items: list[tuple[str, str]] = []
+    growing_feed(server, items)
+    add_items(server, items, ["port-one", "port-two", "port-three"])
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed")}])
+    assert "published 3 raw articles" in run_fetch_once(settings, sources, tmp_path / "f1.log")
+    assert "published 0 raw articles" in run_fetch_once(settings, sources, tmp_path / "f2.log")
+    assert server.paths().count("/feed") == 2  # the restarted fetcher really read the feed
+    assert server.paths().count("/port-one") == 1  # ...and knew not to fetch the pages again
+    add_items(server, items, ["port-four"])
+    assert "published 1 raw articles" in run_fetch_once(settings, sources, tmp_path / "f3.log")
+    records = read_whole_topic(settings, settings.topic_raw, settings.topic_partitions)
+    assert sorted(r["title"] for r in records) == ["Port Four", "Port One", "Port Three",
+                                                   "Port Two"]
+
+
+def test_metrics_and_health_endpoints(
+    broker: EmbeddedBroker, server: ScriptedServer, tmp_path: Path,
+) -> None:
+    settings = fetcher_settings(broker.bootstrap, tmp_path)
+    items: list[tuple[str, str]] = []
+    growing_feed(server, items)
+    add_items(server, items, ["dock-strike-ends"])
+    server.routes["/robots.txt"] = Route(200, b"User-agent: *\nDisallow: /secret\n")
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
+         "poll_interval_seconds": 0.5}])
+    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                             tmp_path / "fetch.log").start()
+    base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"
+    try:
+        wait_for(lambda: get(base + "/healthz")[0] == 200, 30, "/healthz")
+        health = json.loads(get(base + "/healthz")[1])
+        assert health["status"] == "ok" and health["sources"] == 1
+        wait_for(lambda: metric(get(base + "/metrics")[1],
+                                "newsflow_fetcher_articles_published_total", source="wire") == 1,
+                 30, "the published counter")
+        wait_for(lambda: metric(get(base + "/metrics")[1], "newsflow_fetcher_not_modified_total",
+                                kind="rss") == 0 and server.paths().count("/feed") >= 2,
+                 30, "a second poll")
+        text = get(base + "/metrics")[1]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        code = process.wait(20)
+    assert code == 0, process.log()[-2000:]  # SIGTERM: drained and closed cleanly
+    for name in ["newsflow_fetcher_fetches_total", "newsflow_fetcher_http_responses_total",
+                 "newsflow_fetcher_fetch_duration_seconds_bucket",
+                 "newsflow_fetcher_fetched_bytes_total", "newsflow_fetcher_retries_total",
+                 "newsflow_fetcher_robots_denials_total", "newsflow_fetcher_publish_errors_total",
+                 "newsflow_fetcher_outbox_records", "newsflow_fetcher_broker_available",
+                 "newsflow_fetcher_not_modified_ratio",
+                 "newsflow_fetcher_source_last_success_timestamp_seconds"]:
+        assert name in text, name
+    assert metric(text, "newsflow_fetcher_fetches_total", source="wire", kind="rss",
+                  outcome="ok") >= 2
+    assert metric(text, "newsflow_fetcher_http_responses_total", kind="page",
+                  status_class="2xx") == 1
+    assert metric(text, "newsflow_fetcher_broker_available") == 1
+    assert metric(text, "newsflow_fetcher_source_last_success_timestamp_seconds",
+                  source="wire") > time.time() - 60
+    assert "127.0.0.1" not in "".join(  # no URL ever becomes a label
+        line for line in text.splitlines() if line.startswith("newsflow_"))
+
+
+def test_invalid_sources_file_is_rejected_at_start(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    settings = fetcher_settings(broker.bootstrap, tmp_path)
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "api", "name": "API", "kind": "json", "url": "https://x.example/api",
+         "fields": {"headline": "title"}}])
+    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                             tmp_path / "fetch.log").start()
+    assert process.wait(30) == 2
+    assert re.search(r"source api: fields: .*unknown keys \['headline'\]", process.log())
+
+
+def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
+    server: ScriptedServer, tmp_path: Path,
+) -> None:
+    paused_for = 20.0
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as own_broker:
+        settings = fetcher_settings(own_broker.bootstrap, tmp_path)
+        items: list[tuple[str, str]] = []
+        growing_feed(server, items)
+        add_items(server, items, ["before-one", "before-two"])
+        sources = write_sources(tmp_path / "sources.yaml", [
+            {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
+             "poll_interval_seconds": 0.5}])
+        process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                                 tmp_path / "fetch.log").start()
+        metrics_url = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}/metrics"
+
+        def published() -> float:
+            return metric(get(metrics_url)[1], "newsflow_fetcher_articles_published_total",
+                          source="wire")
+
+        try:
+            wait_for(lambda: published() == 2, 60, "the first two articles")
+            assert own_broker.process is not None
+            os.kill(own_broker.process.pid, signal.SIGSTOP)
+            paused_at = time.monotonic()
+            try:
+                add_items(server, items, ["during-one", "during-two", "during-three"])
+                # The fetcher keeps polling and fetching while the broker does not answer...
+                wait_for(lambda: all(f"/during-{n}" in server.paths()
+                                     for n in ("one", "two", "three")), 15, "pages fetched")
+                polls_before = server.paths().count("/feed")
+                wait_for(lambda: server.paths().count("/feed") >= polls_before + 3, 10,
+                         "further polls during the pause")
+                # ...and reports the articles it holds for the broker.
+                text = get(metrics_url)[1]
+                assert metric(text, "newsflow_fetcher_outbox_records") == 3
+                assert metric(text, "newsflow_fetcher_articles_published_total",
+                              source="wire") == 2
+                # The pause itself is the scenario under test: hold the broker for 20 s.
+                time.sleep(max(0.0, paused_for - (time.monotonic() - paused_at)))
+            finally:
+                os.kill(own_broker.process.pid, signal.SIGCONT)
+            wait_for(lambda: published() == 5, 60, "the held articles after resume")
+            assert metric(get(metrics_url)[1], "newsflow_fetcher_outbox_records") == 0
+        finally:
+            process.stop()
+        assert process.process is not None and process.process.returncode == 0, \
+            process.log()[-3000:]
+        records = read_whole_topic(settings, settings.topic_raw, settings.topic_partitions)
+    counts = Counter(r["url"].removeprefix(server.base_url) for r in records)
+    assert counts == {f"/{name}": 1 for name in
+                      ["before-one", "before-two", "during-one", "during-two", "during-three"]}
+
+
