@@ -83,6 +83,10 @@ LAST_SUCCESS = Gauge(
     "newsflow_fetcher_source_last_success_timestamp_seconds",
     "Unix time of the source's last successful poll.", ["source"],
 )
+POLL_INTERVAL = Gauge(
+    "newsflow_fetcher_source_poll_interval_seconds",
+    "Configured poll interval of each source (for staleness alerts).", ["source"],
+)
 RETIRED = Gauge(
     "newsflow_fetcher_source_retired", "1 when the source was retired (HTTP 410).", ["source"],
 )

@@ -96,6 +96,7 @@ class Fetcher:
                  count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
                  len(self.state.retired))
         for source in self.sources:
+            metrics.POLL_INTERVAL.labels(source.id).set(source.poll_interval_seconds)
             if source.id in self.state.retired:
                 metrics.RETIRED.labels(source.id).set(1)
                 log.warning("source %s stays retired: %s", source.id, self.state.retired[source.id])
