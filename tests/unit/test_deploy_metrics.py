@@ -148,3 +148,31 @@ def test_readiness_is_false_while_rebalancing_or_recovering() -> None:
     assert is_ready(fake_app(), mon)[0] is True
     assert is_ready(fake_app(rebalancing=True), mon) == (False, "rebalancing")
     assert is_ready(fake_app(in_recovery=True), mon) == (False, "recovering tables")
+
+
+def exposed_name(family: Any) -> str:
+    return family.name + "_total" if family.type == "counter" else family.name
+
+
+def test_every_metric_and_alert_is_documented_in_the_readme() -> None:
+    import yaml
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from newsflow.fetcher import metrics as fetcher_metrics
+    from newsflow.processor import metrics as worker_metrics
+    from tests.helpers import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    names = set()
+    for module in (worker_metrics, fetcher_metrics):
+        for value in vars(module).values():
+            if isinstance(value, MetricWrapperBase):
+                names.update(exposed_name(family) for family in value.describe())
+    assert "newsflow_fetcher_fetches_total" in names and "newsflow_processor_ready" in names
+    names.update(family.name for family in WorkerStateCollector(fake_app(), monitor()).collect())
+    _, _, public = sensor()
+    names.update(exposed_name(family) for family in public.collect())
+    alerts = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yml").read_text())
+    names.update(rule["alert"] for group in alerts["groups"] for rule in group["rules"])
+    missing = sorted(name for name in names if f"`{name}" not in readme)
+    assert not missing, f"not in the README: {missing}"
