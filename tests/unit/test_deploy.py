@@ -102,7 +102,6 @@ def test_compose_wires_the_stack_in_order(compose: dict[str, Any]) -> None:
 
 def test_compose_topics_match_the_project_topics(compose: dict[str, Any]) -> None:
     from newsflow.config import Settings
-
     from newsflow.topics import topic_partitions
 
     script = " ".join(compose["services"]["topics"]["command"])
