@@ -298,3 +298,24 @@ async def test_a_slow_source_does_not_delay_the_others(
     slow = server.hits_for("/slow")[0].at
     fast_during_slow = [h for h in server.hits_for("/fast") if slow < h.at < slow + 3]
     assert len(fast_during_slow) >= 5  # polled every ~0.2 s while the slow one hung for 3 s
+
+
+async def test_directory_files_go_once_per_process_and_again_after_a_restart(
+    fetch_settings: Settings, raw: TopicReader, tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.txt").write_text("Inbox headline\nA paragraph about harbour cranes.\n")
+    sources = [SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)]
+    fetcher = Fetcher(fetch_settings, sources, Publisher(fetch_settings),
+                      HttpFetcher(fetch_settings))
+    try:
+        assert await fetcher.run_once() == (1, 0)
+        assert await fetcher.run_once() == (0, 0)  # the same process: already published
+        (inbox / "b.txt").write_text("Second headline\nAnother paragraph.\n")
+        assert await fetcher.run_once() == (1, 0)  # only the new file
+    finally:
+        await fetcher.aclose()
+    # A new process re-reads the folder on purpose (`fetch --once DIR` means "publish these").
+    assert await run_once(fetch_settings, sources) == (2, 0)
+    assert len(raw.wait_count("raw", 4, timeout=30)) == 4

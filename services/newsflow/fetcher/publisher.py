@@ -96,6 +96,7 @@ class Pending:
     source: str
     state: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
     on_ack: Callable[[], None] | None = None
+    persist: bool = True  # False: remembered by this process only (directory sources)
 
 
 class Outbox:
@@ -193,7 +194,7 @@ class Outbox:
                 results.append((item, exc))
                 continue
             results.append((item, None))
-            for key, value in item.state:
+            for key, value in (item.state if item.persist else []):
                 self.publisher.send_state(key, value).add_errback(
                     lambda exc, key=key: log.warning("state write %s failed: %s", key, exc))
         return results

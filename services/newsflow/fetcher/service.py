@@ -178,8 +178,11 @@ class Fetcher:
         self.pending.update(keys)
         if commit is not None:
             commit.remaining += 1
+        # Directory files are the operator's input: a new process re-reads its folders (so
+        # `fetch --once` re-submits a folder on purpose); within a process each file goes once.
         await self.outbox.put(Pending(record, source.id, [(k, {"t": now}) for k in keys],
-                                      commit.done_one if commit is not None else None))
+                                      commit.done_one if commit is not None else None,
+                                      persist=source.kind != "directory"))
 
     # --- polling -----------------------------------------------------------------------------
     async def poll(self, source: SourceConfig) -> PollResult:

@@ -4,7 +4,8 @@ What is remembered, one keyed entry each (the latest value per key wins, so comp
 the topic as small as the state itself):
 
 - ``seen:<article id>`` and ``guid:<source>:<hash>`` — published articles, so a restarted
-  fetcher does not publish them again;
+  fetcher does not publish them again (``file:`` keys of directory sources stay in memory:
+  a new process re-reads its folders, see README "Sources file");
 - ``http:<url>`` — ETag / Last-Modified of a listing URL, for conditional GET;
 - ``moved:<url>`` — a permanent redirect (301/308) target;
 - ``retired:<source>`` — a source that answered 410 Gone, with the reason.
@@ -55,7 +56,7 @@ class FetcherState:
 
     def apply(self, key: str, value: dict[str, Any] | None) -> None:
         kind, _, rest = key.partition(":")
-        if kind in ("seen", "guid"):
+        if kind in ("seen", "guid", "file"):
             if value is None:
                 self.seen.pop(key, None)
             else:
