@@ -54,7 +54,11 @@ def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str
             if name in existing:
                 continue
             try:
-                admin.create_topics([NewTopic(name, partitions, settings.topic_replication_factor)])
+                # Only the fetcher's state topic is compacted (latest value per key is the state).
+                configs = ({"cleanup.policy": "compact"} if name == settings.topic_fetcher_state
+                           else None)
+                admin.create_topics([NewTopic(name, partitions, settings.topic_replication_factor,
+                                              topic_configs=configs)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
