@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from newsflow.config import Settings
 
@@ -27,13 +28,24 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def run() -> int:
-        fetcher = Fetcher(settings, sources, await connect_publisher(settings), http)
-        server = metrics.serve(settings.fetch_metrics_host, settings.fetch_metrics_port,
-                               fetcher.health)
+        fetcher: Fetcher | None = None
+
+        def health() -> tuple[bool, dict[str, Any]]:
+            if fetcher is None:
+                return False, {"started": False, "broker_available": False}
+            return fetcher.health()
+
+        # Served from the start, so a broker outage at start shows up as 503 and metrics.
+        server = metrics.serve(settings.fetch_metrics_host, settings.fetch_metrics_port, health)
         # SIGTERM (docker stop, the tests' stop()) ends the loops and drains the outbox first.
         main = asyncio.current_task()
         assert main is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+        try:
+            fetcher = Fetcher(settings, sources, await connect_publisher(settings), http)
+        except asyncio.CancelledError:
+            server.shutdown()
+            return 0
         try:
             if args.once:
                 published, errors = await fetcher.run_once()

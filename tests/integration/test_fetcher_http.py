@@ -99,7 +99,7 @@ async def test_429_with_retry_after_seconds_waits_as_told(server: ScriptedServer
         await http.aclose()
     first, second = server.hits_for("/busy")
     assert response.content == b"ok"
-    assert 1.0 <= second.at - first.at < 1.8  # told 1 s: not sooner, not the backoff's guess
+    assert 1.0 <= second.at - first.at < 3.0  # told 1 s: not sooner (backoff would be ~0.05 s)
 
 
 async def test_429_with_retry_after_http_date_waits_until_then(server: ScriptedServer) -> None:
@@ -122,7 +122,7 @@ async def test_429_with_retry_after_http_date_waits_until_then(server: ScriptedS
     _first, second = server.hits_for("/busy")
     assert response.content == b"ok"
     assert second.wall >= retry_at[0] - 0.05  # not before the date it was given
-    assert second.wall - retry_at[0] < 0.8
+    assert second.wall - retry_at[0] < 2.0
 
 
 async def test_retry_after_beyond_the_limit_fails_fast(server: ScriptedServer) -> None:
@@ -148,8 +148,8 @@ async def test_500_then_success_is_retried_with_backoff(server: ScriptedServer) 
         await http.aclose()
     hits = server.hits_for("/flaky")
     assert response.content == b"fine" and len(hits) == 3
-    assert hits[1].at - hits[0].at >= 0.1  # backoff 0.2 s with equal jitter: at least half
-    assert hits[2].at - hits[1].at >= 0.2  # doubled
+    assert hits[1].at - hits[0].at >= 0.09  # backoff 0.2 s with equal jitter: at least half
+    assert hits[2].at - hits[1].at >= 0.19  # doubled
     assert sample("newsflow_fetcher_retries_total", kind="page", reason="5xx") == before + 2
 
 
@@ -293,7 +293,7 @@ async def test_slow_server_hits_the_read_timeout(server: ScriptedServer) -> None
     elapsed = time.monotonic() - started
     assert caught.value.outcome == "timeout" and caught.value.retryable
     assert len(server.hits_for("/slow")) == 2  # a timeout is retried
-    assert 1.0 <= elapsed < 2.5  # two attempts of 0.5 s plus a short backoff, not 2 × 4 s
+    assert 1.0 <= elapsed < 3.5  # two attempts of 0.5 s plus a short backoff, not 2 × 4 s
 
 
 async def test_trickling_server_hits_the_total_timeout(server: ScriptedServer) -> None:
@@ -306,7 +306,7 @@ async def test_trickling_server_hits_the_total_timeout(server: ScriptedServer) -
             await http.get(server.url("/trickle"), respect_robots=False)
     finally:
         await http.aclose()
-    assert 0.9 <= time.monotonic() - started < 2.0
+    assert 0.9 <= time.monotonic() - started < 3.0  # the trickle would last 4 s
 
 
 async def test_private_addresses_are_refused_unless_allowed(server: ScriptedServer) -> None:
@@ -364,7 +364,7 @@ async def test_robots_disallow_and_crawl_delay_are_honoured(server: ScriptedServ
     assert server.paths().count("/robots.txt") == 1  # cached
     assert server.paths().count("/private/a") == 1  # only the explicit override reached it
     starts = [h.at for h in server.hits if h.path.startswith("/public/")]
-    assert all(b - a >= 0.95 for a, b in itertools.pairwise(starts)), starts
+    assert all(b - a >= 0.9 for a, b in itertools.pairwise(starts)), starts  # 1 s, minus noise
 
 
 async def test_per_host_gate_limits_concurrency_and_spacing(server: ScriptedServer) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.broker import EmbeddedBroker
+from newsflow.broker import EmbeddedBroker, free_port
 from newsflow.config import Settings
 from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_once, write_sources
 from tests.integration.fetcher_servers import ScriptedServer, page, read_whole_topic, rss
@@ -212,3 +212,33 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
                       ["before-one", "before-two", "during-one", "during-two", "during-three"]}
 
 
+
+
+def test_broker_unreachable_at_start_is_reported_and_retried(
+    server: ScriptedServer, tmp_path: Path,
+) -> None:
+    items: list[tuple[str, str]] = []
+    growing_feed(server, items)
+    add_items(server, items, ["late-broker-story"])
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed")}])
+    late = EmbeddedBroker(log_path=tmp_path / "broker.log")  # its port is chosen, not yet open
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(kafka_bootstrap_servers=late.bootstrap, topic_raw=f"raw-{suffix}",
+                        topic_fetcher_state=f"state-{suffix}", fetch_metrics_port=free_port(),
+                        fetch_allow_networks="127.0.0.0/8", fetch_host_min_delay_seconds=0.0)
+    process = ManagedProcess(["fetch", "--sources", str(sources), "--once"], settings,
+                             tmp_path / "fetch.log").start()
+    base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"
+    try:
+        wait_for(lambda: get(base + "/healthz")[0] == 503, 30, "/healthz while the broker is away")
+        assert json.loads(get(base + "/healthz")[1])["broker_available"] is False
+        wait_for(lambda: "unreachable" in process.log(), 30, "the outage in the log")
+        assert process.alive()  # backing off, not crashed
+        with late:
+            assert process.wait(90) == 0, process.log()[-3000:]
+            assert "published 1 raw articles" in process.log()
+            records = read_whole_topic(settings, settings.topic_raw, settings.topic_partitions)
+    finally:
+        process.kill()
+    assert [r["title"] for r in records] == ["Late Broker Story"]

@@ -47,6 +47,12 @@ class Publisher:
             request_timeout_ms=30_000,
             delivery_timeout_ms=120_000,
             max_in_flight_requests_per_connection=5,
+            # Topics are declared with explicit partitions (topics.py); never auto-created.
+            allow_auto_create_topics=False,
+            # Notice a returning broker within seconds, and report an absent one at start
+            # (connect_publisher) instead of waiting in the constructor for half a minute.
+            reconnect_backoff_max_ms=2_000,
+            bootstrap_timeout_ms=5_000,
             **settings.kafka_client_options(),
         )
 
@@ -85,7 +91,7 @@ async def connect_publisher(settings: Settings) -> Publisher:
                         settings.kafka_bootstrap_servers, exc, delay)
             metrics.BROKER_UP.set(0)
             await asyncio.sleep(delay)
-            delay = min(30.0, delay * 2)
+            delay = min(5.0, delay * 2)
 
 
 @dataclass(slots=True)

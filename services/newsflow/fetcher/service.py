@@ -32,6 +32,7 @@ from newsflow.fetcher.raw import FeedEntry, raw_article
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.fetcher.state import FetcherState, StateChange, guid_key, load_state, seen_key
+from newsflow.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 FEED_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed"})
@@ -89,9 +90,7 @@ class Fetcher:
     async def start(self) -> None:
         if self.started:
             return
-        loop = asyncio.get_running_loop()
-        count = await loop.run_in_executor(None, load_state, self.settings, self.publisher,
-                                           self.state)
+        count = await self._load_state()
         log.info("fetcher state: %d entries (%d seen, %d validators, %d moved, %d retired)",
                  count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
                  len(self.state.retired))
@@ -103,6 +102,28 @@ class Fetcher:
         self.outbox.start()
         metrics.BROKER_UP.set(1)
         self.started = True
+
+    async def _load_state(self) -> int:
+        """Read the state back, retrying with backoff while the broker is unreachable; give up
+        after ``fetch_state_load_timeout_seconds`` rather than start without it."""
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.settings.fetch_state_load_timeout_seconds
+        delay = 0.5
+        while True:
+            try:
+                # Declared here too: the fetcher may be the first client of a fresh cluster.
+                await loop.run_in_executor(None, ensure_topics, self.settings, 10.0)
+                count: int = await loop.run_in_executor(None, load_state, self.settings,
+                                                        self.publisher, self.state)
+                return count
+            except Exception as exc:  # broker unreachable, sentinel not acknowledged in time
+                if time.monotonic() + delay > deadline:
+                    raise RuntimeError(f"cannot read the fetcher state from "
+                                       f"{self.settings.topic_fetcher_state}: {exc}") from exc
+                log.warning("fetcher state not readable yet (%s); retrying in %.1f s", exc, delay)
+                metrics.BROKER_UP.set(0)
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
 
     def active_sources(self) -> list[SourceConfig]:
         return [s for s in self.sources if s.id not in self.state.retired]
