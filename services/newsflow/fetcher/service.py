@@ -230,6 +230,10 @@ class Fetcher:
         except OSError as exc:
             result.outcome = "error"
             result.errors.append(str(exc))
+        except Exception as exc:  # a bug met by one source must not stop the others
+            log.exception("source %s: unexpected error", source.id)
+            result.outcome = "error"
+            result.errors.append(f"{type(exc).__name__}: {exc}")
         for error in result.errors:
             log.warning("source %s: %s", source.id, error)
         if result.errors:
@@ -282,15 +286,19 @@ class Fetcher:
         if response is None:
             result.outcome = "not_modified"
             return
+        # Parsing a multi-megabyte listing is CPU work: done in a thread so that the other
+        # sources' loops keep running meanwhile.
         if source.kind == "sitemap":
             entries, more = await self._sitemap_entries(source, response)
             changes += more
         elif source.kind == "html":
-            entries = discover_links(response.text, response.url, source.link_pattern)
+            entries = await asyncio.to_thread(discover_links, response.text, response.url,
+                                              source.link_pattern)
         elif source.kind == "json":
-            entries = parse_json_items(response.content, source, response.url)
+            entries = await asyncio.to_thread(parse_json_items, response.content, source,
+                                              response.url)
         else:
-            entries = parse_feed(response.content, response.url)
+            entries = await asyncio.to_thread(parse_feed, response.content, response.url)
         commit = _Commit(self, [c for c in changes if c[1] and (c[1].get("etag")
                                                                 or c[1].get("last_modified"))])
         await self._entries(source, entries[:source.max_items], result, commit)
@@ -302,14 +310,16 @@ class Fetcher:
 
     async def _sitemap_entries(self, source: SourceConfig, response: Response
                                ) -> tuple[list[FeedEntry], list[StateChange]]:
-        sitemap = parse_sitemap(self._maybe_gunzip(response.content), response.url)
+        sitemap = await asyncio.to_thread(parse_sitemap, self._maybe_gunzip(response.content),
+                                          response.url)
         entries, changes = list(sitemap.entries), []
         for child_url in sitemap.children[:source.max_sitemaps]:
             child, more = await self._fetch_listing(source, child_url)
             if child is None:
                 continue
             changes += more
-            child_map = parse_sitemap(self._maybe_gunzip(child.content), child.url)
+            child_map = await asyncio.to_thread(parse_sitemap, self._maybe_gunzip(child.content),
+                                                child.url)
             entries += child_map.entries  # one level: indexes of indexes are not followed
         entries.sort(key=lambda e: e.published_at or "", reverse=True)
         return entries, changes
