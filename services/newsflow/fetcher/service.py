@@ -376,10 +376,11 @@ class Fetcher:
             body = entry.content or entry.summary or ""
             return raw_article(source, entry.url, body, "text/html", title=entry.title,
                                published_at=entry.published_at, entry=entry)
-        page = await self.http.get(self.state.resolve(entry.url), kind="page", source=source.id,
+        # Moves of article pages are not remembered: a page is fetched once, and remembering
+        # every article's redirect would grow the state without bound. The seen-set keeps both
+        # the entry URL and the final URL instead.
+        page = await self.http.get(entry.url, kind="page", source=source.id,
                                    headers=source.headers, respect_robots=source.respect_robots)
-        for old, new in page.moved:
-            self.write_state(self.state.set_moved(old, new))
         metrics.FETCHED_BYTES.labels(source.id).inc(len(page.content))
         return raw_article(
             source, page.url, page.text, page.content_type or "text/html",
