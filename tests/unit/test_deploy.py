@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import dockerfile
 import pytest
 import yaml
 
@@ -121,17 +122,45 @@ def test_compose_sources_file_is_a_valid_sources_file() -> None:
 
 # --- Dockerfile -------------------------------------------------------------------------------
 def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
-    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, re.MULTILINE)
+    # Parsed by Docker's own (BuildKit) parser, so a syntax error fails here too.
+    commands = dockerfile.parse_file(str(DEPLOY / "Dockerfile"))
+    by_cmd: dict[str, list[dockerfile.Command]] = {}
+    for command in commands:
+        by_cmd.setdefault(command.cmd, []).append(command)
+    stages = [c.value[-1] for c in by_cmd["FROM"] if len(c.value) == 3 and c.value[1] == "AS"]
     assert len(stages) >= 2, stages
-    assert re.search(r"^COPY --from=build ", text, re.MULTILINE)
-    user = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
-    assert user and not user[-1].startswith(("0", "root"))
-    assert re.search(r"^HEALTHCHECK .*\n?.*CMD", text, re.MULTILINE)
-    assert '"newsflow"' in re.findall(r"^ENTRYPOINT (.*)$", text, re.MULTILINE)[0]
-    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.MULTILINE):
-        for path in source.split():
-            assert (REPO / path).exists(), f"Dockerfile copies missing {path}"
+    copied_from = {flag for c in by_cmd["COPY"] for flag in c.flags}
+    assert f"--from={stages[0]}" in copied_from  # the runtime takes only what the build made
+    user = by_cmd["USER"][-1].value[0]
+    assert user.split(":")[0] not in {"0", "root"}
+    healthcheck = by_cmd["HEALTHCHECK"][-1].value
+    assert healthcheck[0] == "CMD" and "healthcheck" in " ".join(healthcheck)
+    assert by_cmd["ENTRYPOINT"][-1].value == ("newsflow",)
+    for copy in by_cmd["COPY"]:
+        if not copy.flags:
+            for path in copy.value[:-1]:
+                assert (REPO / path).exists(), f"Dockerfile copies missing {path}"
+
+
+def test_every_newsflow_variable_in_the_deploy_files_is_a_setting(
+    compose: dict[str, Any],
+) -> None:
+    """A misspelt NEWSFLOW_ variable would be silently ignored: each must name a setting."""
+    from newsflow.config import Settings
+
+    found: set[str] = set()
+    for command in dockerfile.parse_file(str(DEPLOY / "Dockerfile")):
+        if command.cmd == "ENV":
+            found.update(command.value[0::2])
+    for service in compose["services"].values():
+        found.update(service.get("environment", {}))
+    for doc in k8s_documents():
+        if doc["kind"] == "ConfigMap":
+            found.update(doc["data"])
+    variables = {name for name in found if name.startswith("NEWSFLOW_")}
+    assert len(variables) >= 8
+    known = {f"NEWSFLOW_{field.upper()}" for field in Settings.model_fields}
+    assert variables - known == set()
 
 
 def test_container_healthcheck_asks_the_running_service() -> None:
