@@ -65,7 +65,7 @@ ROWS: list[tuple[str, list[Panel]]] = [
         Panel("Workers ready", "Workers answering /readyz (not rebalancing or recovering) "
               "out of the workers Prometheus scrapes.", "short",
               [("sum(newsflow_processor_ready)", "ready"),
-               ('count(up{job=~".*newsflow.*worker.*"})', "scraped")],
+               ("count(newsflow_processor_ready)", "scraped")],
               kind="stat", width=4, height=4),
     ]),
     ("Fetcher (rate, errors, duration)", [
