@@ -23,12 +23,13 @@ import argparse
 import gc
 import itertools
 import json
+import math
 import os
 import re
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -333,9 +334,19 @@ class Synthetic:
         self.params = params
         self.rng = np.random.default_rng(seed)
         self.vocab = [sys.intern(f"w{i}") for i in range(VOCABULARY)]
-        self.recent: list[bytes] = []
+        # rarer words weigh more, as with the real rarity weights
+        self.vocab_weight = [round(0.02 + 0.18 * math.log(r + 2) / math.log(VOCABULARY + 1), 4)
+                             for r in range(VOCABULARY)]
+        self.recent: deque[bytes] = deque(maxlen=1000)
         self.story = 0
         self.left_in_story = 0
+        self.chunk: list[list[int]] = []
+
+    def _ranks(self) -> list[int]:
+        if not self.chunk:  # numpy draws in bulk: per-call overhead would dominate
+            ranks = np.minimum(self.rng.zipf(1.3, (4096, 30)), VOCABULARY) - 1
+            self.chunk = ranks.tolist()
+        return self.chunk.pop()
 
     def fingerprint(self, n: int) -> Fingerprint:
         rng = self.rng
@@ -350,12 +361,10 @@ class Synthetic:
             minhash = base.astype("<u4").tobytes()
         else:
             minhash = rng.integers(0, 2**32, self.params.num_perm, dtype=np.uint32).tobytes()
-        self.recent = [*self.recent[-999:], minhash]
-        ranks = np.minimum(rng.zipf(1.3, 30), VOCABULARY) - 1
+        self.recent.append(minhash)
         terms = {sys.intern(f"s{self.story}n{k}"): 0.3 - 0.02 * k for k in range(5)}
-        for rank in ranks:  # rarer words weigh more, as with the real rarity weights
-            weight = 0.02 + 0.18 * np.log(rank + 2) / np.log(VOCABULARY + 1)
-            terms.setdefault(self.vocab[int(rank)], round(float(weight), 4))
+        for rank in self._ranks():
+            terms.setdefault(self.vocab[rank], self.vocab_weight[rank])
         norm = sum(w * w for w in terms.values()) ** 0.5
         terms = {t: round(w / norm, 4) for t, w in terms.items()}
         return Fingerprint(
@@ -370,77 +379,75 @@ def _rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def scale_one(size: int, repeats: int, probes: int) -> dict[str, Any]:
-    """One window size in a fresh process: fill to steady state (eviction running), then time
-    ``decide`` + eviction for a probe batch ``repeats`` times."""
-    settings = Settings()
-    base = Pipeline(settings).params
-    params = replace(base, window_seconds=size * INTERVAL)
-    synthetic = Synthetic(params)
-    gc.collect()
-    before = _rss_bytes()
-    index = DedupeIndex(params)
-    n = 0
-    fill_start = time.perf_counter()
-    while n < size:
+def build_window(size: int, params: DedupeParams,
+                 synthetic: Synthetic) -> tuple[DedupeIndex, Synthetic, int]:
+    """An index holding ``size`` remembered articles, its window set to exactly that span."""
+    window = replace(params, window_seconds=size * INTERVAL)
+    index = DedupeIndex(window)
+    for n in range(size):
         fp = synthetic.fingerprint(n)
-        story = f"story{synthetic.story}"
-        index.remember(Memory(fp, dedupe.Decision("new", story, fp.seen_at, origin=f"f:{n}",
-                                                  seq=n + 1)))
-        n += 1
-    fill_seconds = time.perf_counter() - fill_start
-    gc.collect()
-    memory_per_article = (_rss_bytes() - before) / len(index)
-    batches = []
-    kinds: Counter[str] = Counter()
-    for _ in range(repeats):
-        fps = [synthetic.fingerprint(n + i) for i in range(probes)]
-        n += probes
-        start = time.perf_counter()
-        for i, fp in enumerate(fps):
-            kinds[index.decide(fp, f"p:{n + i}").decision.kind] += 1
-            for expired in index.expired_ids():
-                index.forget(expired)
-        batches.append((time.perf_counter() - start) / probes)
-    return {"remembered": len(index), "decide_us_median": round(statistics.median(batches) * 1e6,
-                                                                1),
-            "decide_us_batches": [round(b * 1e6, 1) for b in batches],
-            "memory_bytes_per_article": round(memory_per_article),
-            "fill_us_per_article": round(fill_seconds / size * 1e6, 1),
-            "stories": len(index.stories), "probe_decisions": dict(kinds)}
+        index.remember(Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
+                                                  origin=f"fill:{n}", seq=n + 1)))
+    return index, synthetic, size
 
 
 def scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
-    import subprocess
-
-    results: dict[str, Any] = {}
+    """All windows side by side in one process: built one after another (resident memory
+    measured around each build), then probe batches run round-robin across the windows so
+    machine noise hits every size alike; per-article CPU time (decide + eviction), medians."""
+    params = Pipeline(Settings()).params
+    windows: dict[int, tuple[DedupeIndex, Synthetic, int]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for size in sizes:
-        out = subprocess.run([sys.executable, __file__, "--scale-one", str(size), "--repeats",
-                              str(repeats), "--probes", str(probes)],
-                             check=True, capture_output=True, text=True).stdout
-        results[str(size)] = json.loads(out)
-    first = results[str(sizes[0])]
+        synthetic = Synthetic(params, seed=size)  # its vocabulary is not the index's memory
+        gc.collect()
+        before = _rss_bytes()
+        start = time.process_time()
+        windows[size] = build_window(size, params, synthetic)
+        fill = time.process_time() - start
+        gc.collect()
+        rows[str(size)] = {"memory_bytes_per_article": round((_rss_bytes() - before) / size),
+                           "fill_us_per_article": round(fill / size * 1e6, 1)}
+    timings: dict[int, list[float]] = {size: [] for size in sizes}
+    kinds: dict[int, Counter[str]] = {size: Counter() for size in sizes}
+    for round_number in range(repeats):
+        shift = round_number % len(sizes)
+        for size in sizes[shift:] + sizes[:shift]:
+            index, synthetic, n = windows[size]
+            batch = [synthetic.fingerprint(n + i) for i in range(probes)]
+            start = time.process_time()
+            for i, fp in enumerate(batch):
+                kinds[size][index.decide(fp, f"probe:{n + i}").decision.kind] += 1
+                for expired in index.expired_ids():
+                    index.forget(expired)
+            timings[size].append((time.process_time() - start) / probes)
+            windows[size] = (index, synthetic, n + probes)
+    smallest = sizes[0]
     for size in sizes:
-        row = results[str(size)]
+        row = rows[str(size)]
+        row["remembered"] = len(windows[size][0])
+        row["stories"] = len(windows[size][0].stories)
+        row["decide_us_median"] = round(statistics.median(timings[size]) * 1e6, 1)
+        row["decide_us_batches"] = [round(t * 1e6, 1) for t in timings[size]]
+        row["probe_decisions"] = dict(kinds[size])
+    base = rows[str(smallest)]
+    for size in sizes:
+        row = rows[str(size)]
         row["decide_cost_ratio_vs_smallest"] = round(
-            row["decide_us_median"] / first["decide_us_median"], 3)
+            row["decide_us_median"] / base["decide_us_median"], 3)
         row["memory_ratio_vs_smallest"] = round(
-            row["memory_bytes_per_article"] / max(first["memory_bytes_per_article"], 1), 3)
+            row["memory_bytes_per_article"] / max(base["memory_bytes_per_article"], 1), 3)
     return {"interval_seconds": INTERVAL, "probes_per_batch": probes, "batches": repeats,
-            "sizes": results}
+            "timer": "process CPU time", "sizes": rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quality-only", action="store_true")
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--probes", type=int, default=400)
-    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.scale_one:
-        print(json.dumps(scale_one(args.scale_one, args.repeats, args.probes)))
-        return
     settings = Settings()
     report: dict[str, Any] = {"quality": quality(settings)}
     if not args.quality_only:

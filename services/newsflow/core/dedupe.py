@@ -327,7 +327,8 @@ class DedupeIndex:
         self.band_table: dict[int, str | list[str]] = {}
         self.stories: dict[str, StoryState] = {}
         # (key term, time bucket) -> story id -> members carrying that key in that bucket
-        self.postings: dict[int, dict[str, int]] = {}
+        # (most keys name one story once: a bare story id then stands in for the dict)
+        self.postings: dict[int, str | dict[str, int]] = {}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
         self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
@@ -419,7 +420,11 @@ class DedupeIndex:
         for term in story_keys(fp.story_terms, params.story_keys):
             for bucket in range(centre - reach, centre + reach + 1):
                 posting = self.postings.get(_key64(term, bucket))
-                if posting and len(posting) <= params.posting_limit:
+                if posting is None:
+                    continue
+                if isinstance(posting, str):
+                    hits[posting] += 1
+                elif len(posting) <= params.posting_limit:
                     hits.update(posting.keys())
         shared = [kv for kv in hits.items() if kv[1] >= params.story_min_keys]
         ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda kv: (-kv[1], kv[0]))
@@ -493,8 +498,34 @@ class DedupeIndex:
         story.add_terms(entry.term_weights(), +1)
         bucket = self._bucket(entry.seen_at)
         for term in entry.terms[:self.params.story_keys]:
-            posting = self.postings.setdefault(_key64(term, bucket), {})
-            posting[story.id] = posting.get(story.id, 0) + 1
+            self._posting_add(_key64(term, bucket), story.id)
+
+    def _posting_add(self, key: int, story_id: str) -> None:
+        posting = self.postings.get(key)
+        if posting is None:
+            self.postings[key] = story_id
+            return
+        if isinstance(posting, str):
+            posting = self.postings[key] = {posting: 1}
+        posting[story_id] = posting.get(story_id, 0) + 1
+
+    def _posting_remove(self, key: int, story_id: str) -> None:
+        posting = self.postings.get(key)
+        if posting is None:
+            return
+        if isinstance(posting, str):
+            if posting == story_id:
+                del self.postings[key]
+            return
+        count = posting.get(story_id, 0) - 1
+        if count > 0:
+            posting[story_id] = count
+            return
+        posting.pop(story_id, None)
+        if len(posting) == 1 and next(iter(posting.values())) == 1:
+            self.postings[key] = next(iter(posting))  # back to the compact form
+        elif not posting:
+            del self.postings[key]
 
     def _unindex(self, article_id: str, entry: Entry) -> None:
         if not entry.indexed:
@@ -513,15 +544,7 @@ class DedupeIndex:
         bucket = self._bucket(entry.seen_at)
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
-            key = _key64(term, bucket)
-            posting = self.postings.get(key)
-            if posting is None or story_id not in posting:
-                continue
-            posting[story_id] -= 1
-            if not posting[story_id]:
-                del posting[story_id]
-                if not posting:
-                    del self.postings[key]
+            self._posting_remove(_key64(term, bucket), story_id)
         story = self.stories.get(story_id)
         if story is None or article_id not in story.member_seen:
             return
