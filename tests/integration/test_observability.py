@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import shutil
 import subprocess
 import threading
@@ -190,6 +191,24 @@ class Trickle:
         self.producer.close()
 
 
+def declared_metric_names() -> set[str]:
+    """Every sample name the fetcher's and worker's metric objects can expose."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from newsflow.fetcher import metrics as fetcher_metrics
+    from newsflow.processor import metrics as worker_metrics
+
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+    names = set()
+    for module in (fetcher_metrics, worker_metrics):
+        for value in vars(module).values():
+            if isinstance(value, MetricWrapperBase):
+                for family in value.describe():
+                    names.update(family.name + suffix
+                                 for suffix in suffixes.get(family.type, [""]))
+    return names
+
+
 def promtool_check_metrics(text: str) -> str:
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing: run `make deploy-tools`"
@@ -303,6 +322,13 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_has_data(
     poll_until(all_have_data, 120, "every dashboard query to return data",
                lambda: "missing:\n" + "\n".join(missing) + "\nfetcher log:\n"
                + fetcher.log()[-1500:])
+
+    # Every metric an alert or panel names exists (a misspelt name would parse and silently
+    # never fire): scraped now, or declared by the code (labelled counters appear only once
+    # counted). The poll-interval metric is optional (see NewsflowSourceStale).
+    known = set(prometheus.api("label/__name__/values")["data"]) | declared_metric_names()
+    named = set(re.findall(r"\bnewsflow_[a-z_]+", " ".join(expressions)))
+    assert named - known <= {"newsflow_fetcher_source_poll_interval_seconds"}
 
     # The dashboard's source variable lists the configured sources.
     labels = prometheus.api("label/source/values", **{"match[]": "newsflow_fetcher_fetches_total"})
