@@ -115,6 +115,19 @@ def test_compose_topics_match_the_project_topics(compose: dict[str, Any]) -> Non
     assert created == topic_partitions(Settings(topic_partitions=4))
 
 
+def test_compose_shell_snippets_parse(compose: dict[str, Any]) -> None:
+    topics = compose["services"]["topics"]
+    assert topics["entrypoint"][0] == "/bin/bash"
+    snippets = [" ".join(topics["command"])]
+    snippets += [test[1] for service in compose["services"].values()
+                 if (test := service.get("healthcheck", {}).get("test", []))[:1] == ["CMD-SHELL"]]
+    assert len(snippets) >= 2
+    for snippet in snippets:
+        script = snippet.replace("$$", "$")  # compose's escape for a literal $
+        result = run("bash", "-n", "-c", script)
+        assert result.returncode == 0, f"{script}\n{result.stderr}"
+
+
 def test_compose_sources_file_is_a_valid_sources_file() -> None:
     sources = load_sources(DEPLOY / "sources.yaml")
     assert sources and all(source.kind == "rss" for source in sources)
