@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # 1 keeps table recovery exact on brokers that under-report end offsets (see DESIGN.md).
     producer_max_batch_size: int = 1
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    # Child processes that clean and tag (CPU-bound, hard time limit per page).
+    prepare_processes: int = Field(default=1, ge=1)
+    # Largest Kafka message a client sends or fetches: a dead letter carries its original
+    # (base64, so 4/3 of an oversized input) and must still fit.
+    max_message_bytes: int = Field(default=33_554_432, ge=1_048_576)
 
     # --- Core --------------------------------------------------------------------------------
     taxonomy_path: Path = PACKAGE_DIR / "data" / "taxonomy.yaml"

@@ -17,7 +17,7 @@ from typing import Any
 
 from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
-from newsflow.core.clean import clean_document, normalise_text
+from newsflow.core.clean import CleanLimits, clean_document, detect_language, normalise_text
 from newsflow.core.dedupe import (
     DedupeIndex,
     DedupeParams,
@@ -111,6 +111,14 @@ class Pipeline:
         self.settings = settings
         self.tagger = Tagger(load_taxonomy(settings.taxonomy_path))
         self.params = dedupe_params(settings)
+        self.clean_limits = CleanLimits.from_settings(settings)
+
+    def warm_up(self) -> None:
+        """Load what the core loads lazily (language model, extractor) before the first page,
+        outside any page's time budget, so that cost is not charged to the first page."""
+        import trafilatura  # noqa: F401 - the import is the warm-up
+
+        detect_language("A short paragraph of English text so that the model is loaded once.")
 
     def new_index(self) -> DedupeIndex:
         return DedupeIndex(self.params)
@@ -137,7 +145,7 @@ class Pipeline:
     def prepare_raw(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
         try:
             doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
-                                 raw.get("url"), raw.get("title"))
+                                 raw.get("url"), raw.get("title"), self.clean_limits)
         except Exception as exc:
             raise StageError("clean", exc) from exc
         try:

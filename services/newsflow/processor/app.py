@@ -23,6 +23,7 @@ from newsflow.config import Settings
 from newsflow.core.dedupe import DedupeIndex, Memory
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
 from newsflow.processor import metrics
+from newsflow.processor.prepare_pool import PreparePool
 from newsflow.records import DeadLetter, parse_time
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
         producer_max_batch_size=settings.producer_max_batch_size,
+        producer_max_request_size=settings.max_message_bytes,
+        consumer_max_fetch_size=settings.max_message_bytes,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
         key_serializer="raw",
@@ -63,8 +66,9 @@ def create_app(settings: Settings) -> faust.App:
     deadletter_topic = app.topic(settings.topic_deadletter, partitions=parts)
     memory_table = app.Table("dedupe-memory", partitions=1, key_type=bytes, value_type=bytes)
     state: dict[str, DedupeIndex | None] = {"index": None}
-    # One thread keeps CPU-heavy cleaning off the event loop so heartbeats keep flowing.
-    prepare_lane = asyncio.Semaphore(1)
+    # Cleaning runs in child processes: off the event loop (heartbeats keep flowing), on other
+    # cores, and under a hard per-page time limit.
+    prepare_pool = PreparePool(settings)
 
     async def dead_letter(letter: DeadLetter, key: bytes | None) -> None:
         metrics.DEAD_LETTERS.labels(letter.stage, letter.error_type).inc()
@@ -72,18 +76,14 @@ def create_app(settings: Settings) -> faust.App:
                     letter.error_message[:200])
         await deadletter_topic.send(key=key, value=_json(letter.to_dict(PIPELINE_VERSION)))
 
-    @app.agent(raw_topic)
+    @app.agent(raw_topic, concurrency=settings.prepare_processes)
     async def prepare(stream: faust.StreamT[bytes]) -> None:
-        loop = asyncio.get_running_loop()
         async for event in stream.events():
             message = event.message
             origin = Origin(message.topic, message.partition, message.offset)
             metrics.ARTICLES_IN.labels("prepare").inc()
             with metrics.STAGE_SECONDS.labels("prepare").time():
-                async with prepare_lane:
-                    result = await loop.run_in_executor(
-                        None, pipeline.prepare, message.key, event.value, origin, datetime.now(UTC)
-                    )
+                result = await prepare_pool.prepare(message.key, event.value, origin)
             if isinstance(result, DeadLetter):
                 await dead_letter(result, message.key)
                 continue
