@@ -9,7 +9,6 @@ scales with partitions; the dedupe step is cheap (see benchmarks/pipeline.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime
