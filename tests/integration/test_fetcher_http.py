@@ -415,3 +415,32 @@ def test_metric_names_follow_the_conventions() -> None:
     names = [m.name for m in metrics.FETCHES.collect()] + [
         m.name for m in metrics.FETCH_SECONDS.collect()]
     assert all(name.startswith("newsflow_fetcher_") for name in names)
+
+
+async def test_unanswered_connect_hits_the_connect_timeout() -> None:
+    import socket
+
+    # A listener that never accepts, its backlog filled: further SYNs go unanswered, so a
+    # connect hangs exactly like one to a black-holed address — on 127.0.0.1.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    http = HttpFetcher(settings(fetch_connect_timeout_seconds=0.5, fetch_retries=0,
+                                fetch_timeout_seconds=10))
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError, match=r"timed out \(ConnectTimeout\)") as caught:
+            await http.get(f"http://127.0.0.1:{port}/", respect_robots=False)
+    finally:
+        await http.aclose()
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert caught.value.outcome == "timeout"
+    assert 0.4 <= time.monotonic() - started < 1.9  # the connect timeout, not read (2 s)

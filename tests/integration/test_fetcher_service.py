@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import time
 import uuid
@@ -319,3 +320,25 @@ async def test_directory_files_go_once_per_process_and_again_after_a_restart(
     # A new process re-reads the folder on purpose (`fetch --once DIR` means "publish these").
     assert await run_once(fetch_settings, sources) == (2, 0)
     assert len(raw.wait_count("raw", 4, timeout=30)) == 4
+
+
+async def test_poll_intervals_are_jittered_around_the_configured_interval(
+    broker: EmbeddedBroker, tmp_path: Path, server: ScriptedServer,
+) -> None:
+    settings = isolated_settings(
+        broker.bootstrap, tmp_path, topic_fetcher_state=f"state-{uuid.uuid4().hex[:8]}",
+        fetch_host_min_delay_seconds=0.0, fetch_jitter_ratio=0.5)
+    server.routes["/feed"] = Route(304, b"")  # nothing new, ever: only the schedule matters
+    fetcher = Fetcher(settings, [source("wire", "rss", server.url("/feed"),
+                                        poll_interval_seconds=0.4)],
+                      Publisher(settings), HttpFetcher(settings))
+    task = asyncio.create_task(fetcher.run_forever())
+    try:
+        await wait_until(lambda: len(server.hits_for("/feed")) >= 8, 30, "eight polls")
+    finally:
+        task.cancel()
+        await fetcher.aclose()
+    starts = [h.at for h in server.hits_for("/feed")][:8]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(0.18 <= gap <= 0.75 for gap in gaps), gaps  # 0.4 s ± 50 %, plus noise
+    assert max(gaps) - min(gaps) > 0.05, gaps  # not a fixed period
