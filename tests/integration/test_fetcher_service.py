@@ -342,3 +342,24 @@ async def test_poll_intervals_are_jittered_around_the_configured_interval(
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(0.18 <= gap <= 0.75 for gap in gaps), gaps  # 0.4 s ± 50 %, plus noise
     assert max(gaps) - min(gaps) > 0.05, gaps  # not a fixed period
+
+
+async def test_a_record_the_broker_can_never_take_is_dropped_not_retried_forever(
+    broker: EmbeddedBroker, tmp_path: Path, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    settings = isolated_settings(
+        broker.bootstrap, tmp_path, topic_raw=raw.settings.topic_raw,
+        topic_fetcher_state=f"state-{uuid.uuid4().hex[:8]}", fetch_host_min_delay_seconds=0.0,
+        fetch_max_bytes=1_200_000)
+    base = server.base_url
+    server.routes["/feed"] = Route(200, rss(base, [("huge", "Huge"), ("fine", "Fine")]))
+    # 1.1 MB of control characters: within the fetch cap, ~6.6 MB once JSON-escaped.
+    server.routes["/huge"] = Route(200, b"\x01" * 1_100_000, {"Content-Type": "text/html"})
+    server.routes["/fine"] = page("Fine")
+    before = sample("newsflow_fetcher_articles_dropped_total", source="wire")
+    started = time.monotonic()
+    assert await run_once(settings, [source("wire", "rss", server.url("/feed"))]) == (1, 0)
+    assert time.monotonic() - started < 15  # no backoff loop around the poison record
+    assert sample("newsflow_fetcher_articles_dropped_total", source="wire") == before + 1
+    (record,) = raw.wait_count("raw", 1, timeout=30)
+    assert record["title"] == "Fine"

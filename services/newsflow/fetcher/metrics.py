@@ -69,6 +69,11 @@ PUBLISH_ERRORS = Counter(
     "Publish attempts the broker did not acknowledge (the record is kept and retried).",
     ["source"],
 )
+DROPPED = Counter(
+    "newsflow_fetcher_articles_dropped_total",
+    "Raw articles the broker can never take (e.g. too large), dropped after one attempt.",
+    ["source"],
+)
 OUTBOX = Gauge(
     "newsflow_fetcher_outbox_records", "Fetched raw articles waiting for the broker's ack.",
 )

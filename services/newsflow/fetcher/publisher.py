@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import InvalidRecordError, KafkaError, MessageSizeTooLargeError
 from kafka.producer.future import FutureRecordMetadata
 
 from newsflow.config import Settings
@@ -29,6 +29,10 @@ from newsflow.fetcher import metrics
 
 log = logging.getLogger(__name__)
 BATCH = 500
+# Errors about the record itself: sending it again cannot help, so it is dropped (and counted)
+# instead of blocking the outbox. Every other error (broker away, leader moving, auth being
+# fixed) keeps the record for another attempt.
+RECORD_ERRORS = (MessageSizeTooLargeError, InvalidRecordError, TypeError, ValueError)
 
 
 class Publisher:
@@ -47,6 +51,9 @@ class Publisher:
             request_timeout_ms=30_000,
             delivery_timeout_ms=120_000,
             max_in_flight_requests_per_connection=5,
+            # Checked on the uncompressed record: a page up to the fetch cap must fit (the
+            # broker checks the compressed batch against its own message.max.bytes).
+            max_request_size=max(1_048_576, 2 * settings.fetch_max_bytes + 65_536),
             # Topics are declared with explicit partitions (topics.py); never auto-created.
             allow_auto_create_topics=False,
             # Notice a returning broker within seconds, and report an absent one at start
@@ -107,10 +114,12 @@ class Pending:
 
 class Outbox:
     def __init__(self, settings: Settings, publisher: Publisher,
-                 acked: Callable[[Pending], None]) -> None:
+                 acked: Callable[[Pending], None],
+                 dropped: Callable[[Pending], None] | None = None) -> None:
         self.settings = settings
         self.publisher = publisher
         self.acked = acked
+        self.dropped = dropped or acked
         self.queue: deque[Pending] = deque()
         self.inflight = 0
         self.published = 0
@@ -158,14 +167,22 @@ class Outbox:
                 batch = [self.queue.popleft() for _ in range(min(BATCH, len(self.queue)))]
                 self.inflight = len(batch)
             results = await loop.run_in_executor(self.executor, self._send, batch)
-            failed = [item for item, error in results if error is not None]
+            failed = []
             for item, error in results:
                 if error is None:
                     self.published += 1
                     metrics.PUBLISHED.labels(item.source).inc()
                     self.acked(item)
+                    continue
+                metrics.PUBLISH_ERRORS.labels(item.source).inc()
+                if isinstance(error, RECORD_ERRORS):
+                    log.error("dropping %s from %s: the broker cannot take it (%s)",
+                              item.record.get("url"), item.source, error)
+                    metrics.DROPPED.labels(item.source).inc()
+                    self.dropped(item)
                 else:
-                    metrics.PUBLISH_ERRORS.labels(item.source).inc()
+                    failed.append(item)
+                    self.last_error = str(error)
             async with self.changed:
                 self.queue.extendleft(reversed(failed))  # keep their order, ahead of newer ones
                 self.inflight = 0
@@ -173,7 +190,6 @@ class Outbox:
                 self.changed.notify_all()
             if failed:
                 self.failures += 1
-                self.last_error = next(str(e) for _, e in results if e is not None)
                 metrics.BROKER_UP.set(0)
                 delay = min(30.0, 0.5 * 2 ** min(self.failures, 6))
                 log.warning("broker did not acknowledge %d records (%s); %d waiting, retrying in "
