@@ -180,6 +180,7 @@ class Pipeline:
             "site_name": doc.site_name,
             "word_count": doc.word_count,
             "empty_body": not doc.text,
+            "empty_reason": doc.empty_reason if not doc.text else None,
             "content_hash": text_hash,
             "tags": [tag.to_dict() for tag in tags],
             "story": None,

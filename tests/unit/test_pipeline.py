@@ -1,0 +1,100 @@
+"""The core's two steps as the stream runs them: prepare (stateless) and decide (dedupe)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from newsflow.config import Settings
+from newsflow.core.pipeline import Origin, Pipeline, Prepared, normalise_date
+from newsflow.records import DeadLetter, validate
+from tests.helpers import raw_record
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline(Settings(max_body_bytes=50_000))
+
+
+def prepare(pipeline: Pipeline, value: bytes, offset: int = 0) -> Prepared | DeadLetter:
+    return pipeline.prepare(b"key", value, Origin("news.raw.v1", 1, offset), NOW)
+
+
+@pytest.mark.parametrize(("value", "stage", "error"), [
+    (b"\xff\xfe\x00", "decode", "UnicodeDecodeError"),
+    (b"{not json", "decode", "ValueError"),
+    (b"[" * 40_000, "decode", "ValueError"),
+    (json.dumps({"url": "https://x.example", "body": "text"}).encode(), "validate", "RecordInvalid"),
+    (json.dumps(raw_record("x " * 30_000, url="https://x.example")).encode(), "validate",
+     "ValueError"),
+])
+def test_bad_input_becomes_a_dead_letter_with_its_bytes(
+    pipeline: Pipeline, value: bytes, stage: str, error: str,
+) -> None:
+    result = prepare(pipeline, value)
+    assert isinstance(result, DeadLetter)
+    assert (result.stage, result.error_type) == (stage, error)
+    assert result.value == value and result.key == b"key"
+    assert (result.topic, result.partition, result.offset) == ("news.raw.v1", 1, 0)
+    record = result.to_dict("test")
+    validate("dead-letter", record)
+    assert record["error"]["message"]
+
+
+def test_binary_junk_is_an_empty_article_not_a_crash(pipeline: Pipeline) -> None:
+    junk = "".join(chr(c) for c in range(1, 32)) * 200
+    result = prepare(pipeline, json.dumps(raw_record(junk, url="https://x.example/j",
+                                                     title="Junk")).encode())
+    assert isinstance(result, Prepared)
+    _, emissions = pipeline.decide(result, pipeline.new_index())
+    record = emissions[0].record
+    validate("article", record)
+    assert record["empty_body"] is True
+    assert record["empty_reason"] == "binary"
+
+
+def test_redelivered_input_gets_the_same_decision_and_record(pipeline: Pipeline) -> None:
+    index = pipeline.new_index()
+    value = json.dumps(raw_record("Harbour cranes arrived at the northern port on Monday.",
+                                  url="https://x.example/cranes", title="Cranes")).encode()
+    first = prepare(pipeline, value, offset=7)
+    again = prepare(pipeline, value, offset=7)  # the same message, delivered twice
+    later = prepare(pipeline, value, offset=9)  # the same article fetched again
+    assert isinstance(first, Prepared) and isinstance(again, Prepared)
+    assert isinstance(later, Prepared)
+    _, out1 = pipeline.decide(first, index)
+    _, out2 = pipeline.decide(again, index)
+    _, out3 = pipeline.decide(later, index)
+    assert out1[0].topic == out2[0].topic == "articles"
+    assert out1[0].record["id"] == out2[0].record["id"]
+    assert out1[0].record["story"] == out2[0].record["story"]
+    assert out3[0].topic == "duplicates"
+    assert out3[0].record["duplicate_of"] == out1[0].record["id"]
+
+
+def test_story_roll_up_follows_its_members(pipeline: Pipeline) -> None:
+    index = pipeline.new_index()
+    value = json.dumps(raw_record("Ferry services resumed across the strait after the storm.",
+                                  url="https://x.example/ferry", title="Ferries resume")).encode()
+    prepared = prepare(pipeline, value)
+    assert isinstance(prepared, Prepared)
+    _, emissions = pipeline.decide(prepared, index)
+    story = next(e for e in emissions if e.topic == "stories")
+    validate("story", story.record)
+    assert story.record["articles"] == [emissions[0].record["id"]]
+    assert story.key == emissions[0].record["story"]["id"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2026-11-20", "2026-11-20T00:00:00Z"),
+    ("2026-11-20T08:00:00+02:00", "2026-11-20T06:00:00Z"),
+    ("Fri, 20 Nov 2026 08:00:00 GMT", "2026-11-20T08:00:00Z"),
+    ("yesterday", None),
+    (None, None),
+])
+def test_dates_are_normalised_to_rfc3339_utc(value: str | None, expected: str | None) -> None:
+    assert normalise_date(value) == expected
