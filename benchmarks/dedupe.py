@@ -285,6 +285,23 @@ def shuffled_arrival(params: DedupeParams, items: list[Labelled], prepared: list
             "near_duplicate_f1_worst": min(near)}
 
 
+def fingerprint_cost(params: DedupeParams, prepared: list[Prepared],
+                     runs: int = 5) -> dict[str, float]:
+    """CPU per article of the two signatures the stateless stage computes (medians of runs)."""
+    texts = [(p.article["title"], p.article["body"]) for p in prepared]
+    out = {}
+    for name, fn in (("story_terms", lambda t: dedupe.story_terms(*t)),
+                     ("minhash", lambda t: dedupe.minhash_of(f"{t[0]}\n{t[1]}", params))):
+        samples = []
+        for _ in range(runs):
+            start = time.process_time()
+            for text in texts:
+                fn(text)
+            samples.append((time.process_time() - start) / len(texts) * 1e3)
+        out[name] = round(statistics.median(samples), 3)
+    return out
+
+
 def quality(settings: Settings) -> dict[str, Any]:
     pipeline = Pipeline(settings)
     items = load_labelled()
@@ -306,6 +323,7 @@ def quality(settings: Settings) -> dict[str, Any]:
         .items() if k in ("story", "near_duplicate")}
     result["seed_004_same_day"] = seed_004_same_day(params, items, prepared)
     result["shuffled_arrival"] = shuffled_arrival(params, items, prepared)
+    result["fingerprint_cost_ms_per_article"] = fingerprint_cost(params, prepared)
     sweep = {}
     for threshold in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
         scores = evaluate(replace(params, story_threshold=threshold), items, prepared)["story"]
