@@ -37,17 +37,19 @@ LETTERS = r"[^\W\d_]"
 TOKEN = re.compile(rf"{LETTERS}+(?:[-'’]{LETTERS}+)*|\d+(?:[.,]\d+)*")
 SENTENCE_START = re.compile(r"(^|[.!?:;\"“”‘’]\s*|\n\s*|[-–—]\s)$")
 # Function words and news-report vocabulary that every story shares.
-_STOPWORD_TEXT = """about above after again against also although among and another any are around because
-    been before being below between both but can could did does doing down during each either
-    else even ever every few for from further had has have having her here hers him his how
-    however into its itself just last least less made make many may more most much must near
-    next not now off once only other our out over own per said same says saying see she should
-    since some still such than that the their them then there these they this those though
-    through told too under until upon very was were what when where whether which while who whom
-    whose why will with within without would yet you your week weeks year years day days today
-    yesterday tomorrow monday tuesday wednesday thursday friday saturday sunday morning evening
-    night time times first second third one two three four five six seven eight nine ten percent
-    according reported report reports reporting statement news people officials official"""
+_STOPWORD_TEXT = """
+    about above after again against also although among and another any are around because been
+    before being below between both but can could did does doing down during each either else
+    even ever every few for from further had has have having her here hers him his how however
+    into its itself just last least less made make many may more most much must near next not
+    now off once only other our out over own per said same says saying see she should since some
+    still such than that the their them then there these they this those though through told too
+    under until upon very was were what when where whether which while who whom whose why will
+    with within without would yet you your week weeks year years day days today yesterday
+    tomorrow monday tuesday wednesday thursday friday saturday sunday morning evening night time
+    times first second third one two three four five six seven eight nine ten percent according
+    reported report reports reporting statement news people officials official
+"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
