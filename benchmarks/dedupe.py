@@ -459,11 +459,57 @@ def scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
             "timer": "process CPU time", "sizes": rows}
 
 
+def baseline_scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
+    """The index before this work (``dedupe_baseline.py``) on the same synthetic stream: its
+    story look-up walks the postings of every term and its eviction scans every memory."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import dedupe_baseline as old
+
+    params = Pipeline(Settings()).params
+    rows: dict[str, Any] = {}
+    for size in sizes:
+        window = old.DedupeParams(window_seconds=size * INTERVAL)
+        synthetic = Synthetic(params, seed=size)
+
+        def convert(fp: Fingerprint) -> Any:
+            # the old index kept uint64 signatures
+            wide = np.frombuffer(fp.minhash, "<u4").astype("<u8").tobytes()
+            return old.Fingerprint(fp.id, fp.canonical_url, fp.content_hash, wide,
+                                   fp.story_terms, fp.seen_at, fp.title, fp.source_id, fp.tags)
+
+        index = old.DedupeIndex(window)
+        for n in range(size):
+            fp = convert(synthetic.fingerprint(n))
+            index.remember(old.Memory(fp, old.Decision("new", f"story{synthetic.story}",
+                                                       fp.seen_at, origin=f"fill:{n}")))
+        batches, n = [], size
+        for _ in range(repeats):
+            batch = [convert(synthetic.fingerprint(n + i)) for i in range(probes)]
+            start = time.process_time()
+            for i, fp in enumerate(batch):
+                index.decide(fp, f"probe:{n + i}")
+                for expired in index.expired_ids():
+                    index.forget(expired)
+            batches.append((time.process_time() - start) / probes)
+            n += probes
+        rows[str(size)] = {"decide_us_median": round(statistics.median(batches) * 1e6, 1),
+                           "decide_us_batches": [round(b * 1e6, 1) for b in batches]}
+        del index
+        gc.collect()
+    first = rows[str(sizes[0])]["decide_us_median"]
+    for row in rows.values():
+        row["decide_cost_ratio_vs_smallest"] = round(row["decide_us_median"] / first, 3)
+    return {"probes_per_batch": probes, "batches": repeats, "timer": "process CPU time",
+            "sizes": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quality-only", action="store_true")
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--baseline-sizes", default="1000,10000",
+                        help="window sizes for the old index ('' to skip); it is slow at scale")
     parser.add_argument("--probes", type=int, default=400)
     args = parser.parse_args()
     settings = Settings()
@@ -471,6 +517,16 @@ def main() -> None:
     if not args.quality_only:
         report["scaling"] = scaling([int(s) for s in args.sizes.split(",")], args.repeats,
                                     args.probes)
+        if args.baseline_sizes:
+            baseline = baseline_scaling([int(s) for s in args.baseline_sizes.split(",")], 3,
+                                        100)
+            for size, row in baseline["sizes"].items():
+                ours = report["scaling"]["sizes"].get(size)
+                if ours:
+                    row["ours_decide_us_median"] = ours["decide_us_median"]
+                    row["baseline_over_ours"] = round(
+                        row["decide_us_median"] / ours["decide_us_median"], 2)
+            report["scaling_baseline_previous_index"] = baseline
     print(json.dumps(report, indent=2))
 
 
