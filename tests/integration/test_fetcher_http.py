@@ -444,3 +444,24 @@ async def test_unanswered_connect_hits_the_connect_timeout() -> None:
             sock.close()
     assert caught.value.outcome == "timeout"
     assert 0.4 <= time.monotonic() - started < 1.9  # the connect timeout, not read (2 s)
+
+
+async def test_the_connection_goes_only_to_an_address_checked_at_connect_time(
+    server: ScriptedServer,
+) -> None:
+    server.routes["/page"] = Route(200, b"reached")
+    http = HttpFetcher(settings())
+
+    # A rebinding DNS answer: the pre-request check saw an allowed address, but by connect
+    # time the name points somewhere forbidden (here: the allow-list is emptied in between).
+    async def looked_fine(url: str) -> None:
+        http.guard.allowed = ()
+
+    http.guard.check = looked_fine  # type: ignore[method-assign]
+    try:
+        with pytest.raises(FetchError, match="loopback") as caught:
+            await http.get(server.url("/page"), respect_robots=False)
+    finally:
+        await http.aclose()
+    assert caught.value.outcome == "blocked"
+    assert server.paths() == []  # the connection layer refused: nothing was sent

@@ -5,7 +5,8 @@ including the cloud metadata service or an admin port on the fetcher's own netwo
 URL, and every redirect hop, is checked before a request: the scheme must be http(s) and every
 address the host resolves to must be globally routable, unless it lies in an explicitly allowed
 network (``NEWSFLOW_FETCH_ALLOW_NETWORKS``). The connected peer is checked again after connecting
-(``check_peer``), which closes most of the window a DNS-rebinding server would use.
+(``check_peer``), and the connection itself is made by ``PinnedBackend`` to an address it
+checked, so a DNS-rebinding server has no window between check and connect.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+import httpcore
+from httpcore import SOCKET_OPTION as SocketOption
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -76,14 +81,20 @@ class AddressGuard:
     async def check(self, url: str) -> None:
         """Raise BlockedURL unless every address of the URL's host may be contacted."""
         host, port = split_target(url)
+        await self.addresses(host, port, url)
+
+    async def addresses(self, host: str, port: int, url: str) -> list[str]:
+        """The host's addresses, all checked; BlockedURL if any of them is forbidden."""
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
             # Not blocked: an unresolvable host is an ordinary (retryable) fetch failure.
             raise ConnectionError(f"{url}: cannot resolve {host}: {exc}") from exc
-        for info in infos:
-            self._check_address(url, str(info[4][0]))
+        found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in found:
+            self._check_address(url, address)
+        return found
 
     def check_peer(self, url: str, peer: str) -> None:
         """The address actually connected to must pass too (DNS may have changed since)."""
@@ -95,3 +106,53 @@ class AddressGuard:
         if reason:
             raise BlockedURL(f"{url}: refused {address} ({reason}); allow it with "
                              "NEWSFLOW_FETCH_ALLOW_NETWORKS")
+
+
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """The network backend under httpx: resolves names itself, checks every address with the
+    guard and connects to the checked address — so what was checked is what is connected to,
+    and a DNS answer that changes between check and connect (rebinding) cannot slip through.
+    TLS still verifies and sends SNI for the original host name (httpcore passes it apart)."""
+
+    def __init__(self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None
+                 ) -> None:
+        self.guard = guard
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[SocketOption] | None = None
+                          ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self.guard.addresses(host, port, f"{host}:{port}")
+        except ConnectionError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(address, port, timeout, local_address,
+                                                    socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[SocketOption] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise BlockedURL(f"unix socket {path}: not a web address")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+def pin_transport(transport: object, guard: AddressGuard) -> None:
+    """Put the PinnedBackend under an httpx transport's connection pool.
+
+    httpx exposes no public hook for the network backend; the pool's attribute is checked so
+    that a changed httpx fails loudly at start instead of silently losing the guard."""
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(
+            pool, "_network_backend"):
+        raise RuntimeError("httpx/httpcore internals changed: cannot install the address guard")
+    pool._network_backend = PinnedBackend(guard)

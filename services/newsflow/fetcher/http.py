@@ -22,7 +22,7 @@ import httpx
 from newsflow.config import Settings
 from newsflow.fetcher import metrics
 from newsflow.fetcher.content import Inflater, TooLarge, decode, detect_charset
-from newsflow.fetcher.guard import AddressGuard, BlockedURL
+from newsflow.fetcher.guard import AddressGuard, BlockedURL, pin_transport
 from newsflow.fetcher.politeness import HostGates, RobotsCache
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ class HttpFetcher:
         self.gates = HostGates(settings.fetch_host_concurrency, settings.fetch_host_min_delay_seconds)
         self.robots = RobotsCache(settings.fetch_user_agent, settings.fetch_robots_ttl_seconds,
                                   self._load_robots)
+        transport = httpx.AsyncHTTPTransport(trust_env=False)
+        pin_transport(transport, self.guard)
         self.client = httpx.AsyncClient(
             headers={"User-Agent": settings.fetch_user_agent,
                      # Only codings we inflate ourselves under the size cap.
@@ -129,6 +131,7 @@ class HttpFetcher:
                                   connect=settings.fetch_connect_timeout_seconds),
             follow_redirects=False,  # done by hand: every hop goes through the guard
             trust_env=False,  # a proxy from the environment would bypass the guard
+            transport=transport,
         )
 
     async def get(self, url: str, *, kind: str = "page", source: str = "",
