@@ -141,6 +141,8 @@ class TopicReader:
         self.consumer = KafkaConsumer(
             *self.roles, bootstrap_servers=settings.require_bootstrap(),
             auto_offset_reset="earliest", enable_auto_commit=False,
+            max_partition_fetch_bytes=settings.max_message_bytes,
+            fetch_max_bytes=settings.max_message_bytes * 2,
         )
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -192,7 +194,8 @@ class TopicReader:
 
 def produce(settings: Settings, items: list[tuple[bytes | None, bytes]]) -> None:
     """Send raw bytes to news.raw.v1 (or the isolated equivalent) and wait for the acks."""
-    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all",
+                             max_request_size=settings.max_message_bytes)
     try:
         futures = [producer.send(settings.topic_raw, key=key, value=value) for key, value in items]
         producer.flush()

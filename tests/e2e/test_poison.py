@@ -63,7 +63,8 @@ def special_cases() -> list[tuple[bytes, str]]:
     """Large and pathological inputs, with the stage expected to reject them."""
     huge = json.dumps(raw_record("x " * 10_000_000, url="https://huge.example/a")).encode()
     nested = b"[" * 200_000 + b"]" * 200_000
-    slow_html = "<div>" * 40_000 + "text" + "</div>" * 40_000
+    # Minutes of trafilatura time for 3 MB: stopped by the per-page budget in the child process.
+    slow_html = "<html><body>" + "<p>word " * 400_000 + "</body></html>"
     slow = json.dumps(raw_record(slow_html, url="https://slow.example/a",
                                  content_type="text/html")).encode()
     return [(huge, "validate")] * 2 + [(nested, "decode")] * 3 + [(slow, "clean")] * 2
