@@ -33,11 +33,28 @@ def _json(record: dict[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
+def broker_credentials(settings: Settings) -> Any:
+    """Faust's form of the SASL/TLS settings every kafka-python client gets too."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    import ssl
+
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context if protocol == "SASL_SSL" else None)
+    return faust.SSLCredentials(context)
+
+
 def create_app(settings: Settings) -> faust.App:
     bootstrap = settings.require_bootstrap()
     app = faust.App(
         settings.app_id,
         broker=";".join(f"kafka://{server}" for server in bootstrap.split(",")),
+        broker_credentials=broker_credentials(settings),
         broker_session_timeout=settings.broker_session_timeout_seconds,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
         producer_max_batch_size=settings.producer_max_batch_size,
