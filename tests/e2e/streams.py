@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 from tests.helpers import raw_record
@@ -72,3 +73,11 @@ def check_copies_grouped(records: dict[str, list[dict[str, Any]]], pairs: list[t
     for copy_url, original_url in pairs:
         assert group[copy_url] == group[original_url], (copy_url, original_url)
         assert (copy_url in article_by_url) != (original_url in article_by_url)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")

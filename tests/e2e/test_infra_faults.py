@@ -14,7 +14,7 @@ from kafka import KafkaConsumer
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
-from tests.e2e.streams import article_text, check_outputs, traffic
+from tests.e2e.streams import article_text, check_outputs, rss_kib, traffic
 from tests.helpers import (
     ManagedProcess,
     Route,
@@ -39,13 +39,6 @@ def write_articles(folder: Path, start: int, count: int, seed: int) -> set[str]:
         (folder / f"dispatch-{n:05d}.txt").write_text(f"{title}\n{article_text(rng)}\n")
         titles.add(title)
     return titles
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def test_broker_paused_twenty_seconds_then_everything_arrives(tmp_path: Path) -> None:

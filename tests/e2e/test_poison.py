@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -13,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from newsflow.config import Settings
-from tests.e2e.streams import article_text
+from tests.e2e.streams import article_text, rss_kib
 from tests.helpers import ManagedProcess, TopicReader, produce, raw_record
 
 pytestmark = pytest.mark.e2e
@@ -70,13 +69,6 @@ def special_cases() -> list[tuple[bytes, str]]:
     return [(huge, "validate")] * 2 + [(nested, "decode")] * 3 + [(slow, "clean")] * 2
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_poison_goes_to_dead_letters_and_valid_records_come_out(
     settings: Settings, reader: TopicReader, worker: ManagedProcess,
 ) -> None:
@@ -90,11 +82,8 @@ def test_poison_goes_to_dead_letters_and_valid_records_come_out(
     items += [(f"ok-{n}".encode(), v) for n, v in enumerate(valid)]
     rng.shuffle(items)
 
-    reader.wait_for(lambda r: True, 1, "reader ready")
     produce(settings, [(k, v) for k, v in items if not k.startswith(b"special")])
-    baseline = None
-    records = reader.wait_for(lambda r: len(r["deadletter"]) >= MALFORMED // 2, 600,
-                              "half the dead letters")
+    reader.wait_for(lambda r: len(r["deadletter"]) >= MALFORMED // 2, 600, "half the dead letters")
     baseline = rss_kib(worker.pid)
     for key, value in items:  # the large ones, one by one, with the stream already busy
         if key.startswith(b"special"):

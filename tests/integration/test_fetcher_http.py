@@ -9,7 +9,6 @@ import gzip
 import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
@@ -24,13 +23,6 @@ from tests.helpers import Route
 from tests.integration.fetcher_servers import ScriptedServer, sequence
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
 
 
 def settings(**overrides: Any) -> Settings:

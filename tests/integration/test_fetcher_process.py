@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -24,13 +24,6 @@ from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_on
 from tests.integration.fetcher_servers import ScriptedServer, page, read_whole_topic, rss
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
 
 
 def fetcher_settings(bootstrap: str, tmp_path: Path) -> Settings:

@@ -30,13 +30,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
-
-
-@pytest.fixture
 def fetch_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     return isolated_settings(
         broker.bootstrap, tmp_path, topic_fetcher_state=f"state-{uuid.uuid4().hex[:8]}",
