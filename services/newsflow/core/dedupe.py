@@ -66,9 +66,9 @@ class DedupeParams:
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
     story_keys: int = 8  # an article's highest-weighted terms used to find candidate stories
-    story_candidates: int = 12  # candidate stories scored per article (most shared keys first)
+    story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
     story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
-    posting_limit: int = 32  # a (key, bucket) posting holding more stories is not a key
+    posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
     buckets_per_window: int = 3  # time buckets spanning the story window
 
 
@@ -419,8 +419,11 @@ class DedupeIndex:
         reach = params.buckets_per_window
         centre = self._bucket(fp.seen_at)
         hits: Counter[str] = Counter()
+        # Back over the story window, forward one bucket only: articles arrive in fetch-time
+        # order, so members more than a bucket in the future are rare, and not looking saves
+        # most of the empty look-ups.
         for term in story_keys(fp.story_terms, params.story_keys):
-            for bucket in range(centre - reach, centre + reach + 1):
+            for bucket in range(centre - reach, centre + 2):
                 posting = self.postings.get(_key64(term, bucket))
                 if posting is None:
                     continue
