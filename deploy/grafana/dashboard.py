@@ -40,7 +40,7 @@ def quantile(q: float, metric: str, by: str = "", selector: str = "") -> str:
     return f"histogram_quantile({q}, sum by ({labels}) (rate({metric}_bucket{selector}[{RATE}])))"
 
 
-FETCH_FAILED = '{outcome!~"ok|not_modified"}'
+FETCH_FAILED = '{outcome!~"ok|not_modified|partial"}'
 SOURCE = '{source=~"$source"}'
 
 ROWS: list[tuple[str, list[Panel]]] = [
@@ -54,7 +54,7 @@ ROWS: list[tuple[str, list[Panel]]] = [
         Panel("Consumer lag", "Messages the workers have not processed yet, all topics.",
               "short", [("sum(newsflow_processor_consumer_lag_messages)", "lag")],
               kind="stat", width=4, height=4),
-        Panel("Fetch error ratio", "Share of source polls that failed (not ok, not 304).",
+        Panel("Fetch error ratio", "Share of source polls that failed (not ok, 304 or partial).",
               "percentunit",
               [(f"({rate('newsflow_fetcher_fetches_total', selector=FETCH_FAILED)} or vector(0))"
                 f" / {rate('newsflow_fetcher_fetches_total')}", "errors")],
@@ -92,10 +92,13 @@ ROWS: list[tuple[str, list[Panel]]] = [
         Panel("Bytes received", "Response body bytes received per second, by source.", "Bps",
               [(rate("newsflow_fetcher_fetched_bytes_total", "source"), "{{source}}")]),
         Panel("Raw articles published", "Raw articles the broker acknowledged per second by "
-              "source, and publish attempts it did not acknowledge (0 when none).", "cps",
+              "source, publish attempts it did not acknowledge (retried) and articles dropped "
+              "because the broker can never take them (0 when none).", "cps",
               [(rate("newsflow_fetcher_articles_published_total", "source"), "{{source}}"),
                (f"{rate('newsflow_fetcher_publish_errors_total')} or vector(0)",
-                "publish errors")]),
+                "publish errors"),
+               (f"{rate('newsflow_fetcher_articles_dropped_total')} or vector(0)",
+                "dropped (never publishable)")]),
     ]),
     ("Worker (rate, errors, duration)", [
         Panel("Messages in by stage", "Messages consumed per second by processing stage.",
@@ -165,6 +168,13 @@ ROWS: list[tuple[str, list[Panel]]] = [
               [("time() - max by (source) "
                 f"(newsflow_fetcher_source_last_success_timestamp_seconds{SOURCE})",
                 "{{source}}")], kind="bargauge", width=8,
+              options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Staleness in poll intervals", "Time since the last successful poll divided "
+              "by the source's poll interval; NewsflowSourceStale fires above 3.", "short",
+              [("(time() - max by (source) "
+                f"(newsflow_fetcher_source_last_success_timestamp_seconds{SOURCE})) / max by "
+                f"(source) (newsflow_fetcher_source_poll_interval_seconds{SOURCE})",
+                "{{source}}")], kind="bargauge",
               options={"orientation": "horizontal", "displayMode": "basic"}),
         Panel("Polls by source and outcome", "Source polls per second.", "reqps",
               [(rate("newsflow_fetcher_fetches_total", "source, outcome", SOURCE),
