@@ -226,6 +226,21 @@ def test_promtool_rule_tests_catch_a_broken_rule(tmp_path: Path) -> None:
     assert "NewsflowDeadLettersAboveNormal" in result.stdout + result.stderr
 
 
+def test_prometheus_scrapes_the_compose_services_on_their_ports(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    services = compose["services"]
+    fetch_port = services["fetcher"]["environment"]["NEWSFLOW_FETCH_METRICS_PORT"]
+    assert jobs["newsflow-fetcher"]["static_configs"][0]["targets"] == [f"fetcher:{fetch_port}"]
+    # Every worker replica: DNS service discovery on the compose service name.
+    dns = jobs["newsflow-worker"]["dns_sd_configs"][0]
+    assert dns["names"] == ["worker"]
+    assert str(dns["port"]) == services["worker"]["environment"]["NEWSFLOW_WORKER_WEB_PORT"]
+    # The alert rules select these job names.
+    rules = (PROMETHEUS / "alerts.yml").read_text(encoding="utf-8")
+    assert 'job="newsflow-worker"' in rules and 'job="newsflow-fetcher"' in rules
+
+
 def test_every_alert_has_severity_summary_and_description() -> None:
     rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text(encoding="utf-8"))
     for group in rules["groups"]:
@@ -323,6 +338,12 @@ def test_k8s_workloads_have_probes_resources_and_scrape_annotations() -> None:
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert template["spec"]["securityContext"]["runAsNonRoot"] is True
         assert container["envFrom"][0]["configMapRef"]["name"] == "newsflow-env"
+    env = next(d for d in k8s_documents() if d["metadata"]["name"] == "newsflow-env")["data"]
+    ports = {name: {p["containerPort"] for p in d["spec"]["template"]["spec"]["containers"][0]
+                    ["ports"]} for name, d in deployments.items()}
+    assert int(env["NEWSFLOW_FETCH_METRICS_PORT"]) in ports["newsflow-fetcher"]
+    assert int(env["NEWSFLOW_WORKER_WEB_PORT"]) in ports["newsflow-worker"]
+    assert env["NEWSFLOW_WORKER_WEB_HOST"] == env["NEWSFLOW_FETCH_METRICS_HOST"] == "0.0.0.0"
     worker = deployments["newsflow-worker"]["spec"]["template"]["spec"]["containers"][0]
     assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert worker["args"] == ["worker"]
