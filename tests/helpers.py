@@ -179,7 +179,7 @@ class TopicReader:
                                          f"invalid: {self.invalid[:3]}")
                 self.changed.wait(min(remaining, 0.5))
             assert not self.invalid, f"records not valid against schemas/: {self.invalid[:5]}"
-            return {role: list(recs) for role, recs in self.records.items()}
+            return {role: list(self.records[role]) for role in self.roles.values()}
 
     def wait_count(self, role: str, count: int, timeout: float = 90.0) -> list[dict[str, Any]]:
         records = self.wait_for(lambda r: len(r[role]) >= count, timeout,
