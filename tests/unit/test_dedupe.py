@@ -264,3 +264,54 @@ def test_decisions_do_not_depend_on_ids_of_unrelated_state(pipeline: Pipeline) -
     a, b = pipeline.new_index(), pipeline.new_index()
     assert [asdict(decide(a, p).decision) for p in stream] == [
         asdict(decide(b, replace(p)).decision) for p in stream]
+
+
+
+def _synthetic(n: int, story: int, minhash: bytes) -> Fingerprint:
+    return Fingerprint(id=f"a{n}", canonical_url=f"https://s.example/{n}",
+                       content_hash=f"h{n}", minhash=minhash,
+                       story_terms={f"name{story}": 0.8, f"place{story}": 0.6},
+                       seen_at=1_700_000_000.0 + 60 * n, title=f"report {n}",
+                       source_id=f"s{n % 3}", tags=["sanctions"] if n % 2 else [])
+
+
+def test_eviction_keeps_the_window_and_its_bookkeeping_flat() -> None:
+    import numpy as np
+
+    index = DedupeIndex(Pipeline(Settings(dedupe_window_days=1.0)).params)
+    rng = np.random.default_rng(3)
+    per_day = 24 * 60  # one article a minute
+    sizes = []
+    for n in range(3 * per_day):
+        fp = _synthetic(n, n // 4, rng.integers(0, 2**32, 128, dtype=np.uint32).tobytes())
+        decide(index, Prepared({}, fp, f"raw:0:{n}"))
+        for expired in index.expired_ids():
+            index.forget(expired)
+        sizes.append((len(index), len(index.expiry), len(index.stories), len(index.postings)))
+    # After the first day the window holds one day of articles, and nothing else grows.
+    steady = sizes[per_day + 10:]
+    assert max(s[0] for s in steady) <= per_day + 1
+    assert max(s[1] for s in steady) <= per_day + 5  # forgotten entries leave the heap
+    assert max(s[2] for s in steady) <= per_day // 4 + 2
+    assert max(s[3] for s in steady) <= 2 * (per_day // 4 + 2)
+    assert all(article_id in index.entries for article_id in
+               (index.stories[story].articles[0] for story in index.stories))
+
+
+def test_story_rollup_tracks_members_sources_tags_and_newest_title() -> None:
+    import numpy as np
+
+    index = DedupeIndex(Pipeline(Settings()).params)
+    rng = np.random.default_rng(4)
+    memories = [decide(index, Prepared({}, _synthetic(n, 7, rng.integers(
+        0, 2**32, 128, dtype=np.uint32).tobytes()), f"raw:0:{n}")) for n in range(3)]
+    story_ids = {m.decision.story_id for m in memories}
+    assert story_ids == {"a0"}  # the first report's id names the story
+    story = index.stories["a0"]
+    assert story.articles == ["a0", "a1", "a2"]
+    assert story.sources == ["s0", "s1", "s2"]
+    assert story.tags == ["sanctions"]
+    assert story.title == "report 2"  # the newest report's headline
+    assert story.first_seen == 1_700_000_000.0 and story.last_seen == 1_700_000_120.0
+    index.forget("a1")  # the only member tagged "sanctions"
+    assert story.articles == ["a0", "a2"] and story.tags == [] and story.sources == ["s0", "s2"]
