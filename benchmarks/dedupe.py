@@ -242,7 +242,8 @@ def baseline_story_terms(title: str, text: str) -> dict[str, float]:
 def with_terms(prepared: list[Prepared], fn: Any) -> list[Prepared]:
     out = []
     for p in prepared:
-        fp = replace(p.fingerprint, story_terms=fn(p.article["title"], p.article["body"]))
+        fp = replace(p.fingerprint, story_terms=fn(p.article["title"], p.article["body"]),
+                     lead_terms={})
         out.append(Prepared(p.article, fp, p.origin))
     return out
 
@@ -291,6 +292,7 @@ def fingerprint_cost(params: DedupeParams, prepared: list[Prepared],
     texts = [(p.article["title"], p.article["body"]) for p in prepared]
     out = {}
     for name, fn in (("story_terms", lambda t: dedupe.story_terms(*t)),
+                     ("lead_terms", lambda t: dedupe.lead_terms(*t)),
                      ("minhash", lambda t: dedupe.minhash_of(f"{t[0]}\n{t[1]}", params))):
         samples = []
         for _ in range(runs):
@@ -314,13 +316,19 @@ def quality(settings: Settings) -> dict[str, Any]:
         "stories": len({i.story for i in items}),
         "params": {"near_threshold": params.near_threshold,
                    "story_threshold": params.story_threshold,
+                   "story_lead_weight": params.story_lead_weight,
                    "story_window_hours": params.story_window_seconds / 3600},
         "ours": evaluate(params, items, prepared),
         "jaccard_calibration": jaccard_calibration(pipeline, items, prepared),
     }
     result["baseline_untuned_terms"] = {
-        k: v for k, v in evaluate(params, items, with_terms(prepared, baseline_story_terms))
-        .items() if k in ("story", "near_duplicate")}
+        k: v for k, v in evaluate(replace(params, story_lead_weight=0.0), items,
+                                  with_terms(prepared, baseline_story_terms)).items()
+        if k in ("story", "near_duplicate")}
+    result["whole_article_terms_only"] = evaluate(
+        replace(params, story_lead_weight=0.0), items, prepared)["story"]
+    result["lead_terms_only"] = evaluate(
+        replace(params, story_lead_weight=1.0), items, prepared)["story"]
     result["seed_004_same_day"] = seed_004_same_day(params, items, prepared)
     result["shuffled_arrival"] = shuffled_arrival(params, items, prepared)
     result["fingerprint_cost_ms_per_article"] = fingerprint_cost(params, prepared)
@@ -385,11 +393,14 @@ class Synthetic:
             terms.setdefault(self.vocab[rank], self.vocab_weight[rank])
         norm = sum(w * w for w in terms.values()) ** 0.5
         terms = {t: round(w / norm, 4) for t, w in terms.items()}
+        lead = dict(list(terms.items())[:15])  # the names and the first words drawn
+        lead_norm = sum(w * w for w in lead.values()) ** 0.5
         return Fingerprint(
             id=f"a{n:09d}", canonical_url=f"https://site{n % 500}.example/news/{n}",
             content_hash=f"{n:064x}", minhash=minhash, story_terms=terms,
             seen_at=1_700_000_000 + n * INTERVAL, title=f"Synthetic report {n}",
-            source_id=f"source-{n % 500}", tags=["politics"] if n % 3 else ["economy"])
+            source_id=f"source-{n % 500}", tags=["politics"] if n % 3 else ["economy"],
+            lead_terms={t: round(w / lead_norm, 4) for t, w in lead.items()})
 
 
 def _rss_bytes() -> int:

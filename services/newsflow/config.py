@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     shingle_size: int = Field(default=5, ge=1)
     story_threshold: float = Field(default=0.25, gt=0, le=1)  # centre of the measured plateau
     story_window_hours: float = Field(default=72.0, gt=0)
+    story_lead_weight: float = Field(default=0.7, ge=0, le=1)  # headline+lead share, docs/dedupe.md
 
     # --- Fetcher -----------------------------------------------------------------------------
     fetch_user_agent: str = "newsflow/0.1 (+https://example.invalid/newsflow; news ingestion bot)"

@@ -256,6 +256,8 @@ def test_labelled_set_meets_the_goals() -> None:
     assert story["nk-icbm-a"] != story["nk-srbm-a"]
     assert story["eu-sanctions-a"] != story["us-venezuela-a"]
     assert story["ucl-arsenal-a"] != story["ucl-madrid-a"]
+    # The Netanyahu-Trump meeting the seeds mention in passing is its own event, same day.
+    assert story["netanyahu-visit-a"] == story["netanyahu-visit-b"] != story["seed-000"]
 
 
 def test_decisions_do_not_depend_on_ids_of_unrelated_state(pipeline: Pipeline) -> None:

@@ -70,6 +70,7 @@ class DedupeParams:
     story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
     posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
     buckets_per_window: int = 3  # time buckets spanning the story window
+    story_lead_weight: float = 0.7  # share of the headline-and-lead cosine in story similarity
 
 
 @dataclass(slots=True)
@@ -83,6 +84,7 @@ class Fingerprint:
     title: str
     source_id: str
     tags: list[str] = field(default_factory=list)
+    lead_terms: dict[str, float] = field(default_factory=dict)  # headline and lead only
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -131,6 +133,31 @@ class Memory:
 
 
 @dataclass(slots=True)
+class TermSum:
+    """Sum of quantised term vectors with its squared norm. Integers, so adding and removing
+    members in any order gives bit-identical centroids (a restored index must answer alike)."""
+
+    weights: Counter[str] = field(default_factory=Counter)
+    norm2: int = 0
+
+    def add(self, terms: dict[str, int], sign: int) -> None:
+        for term, weight in terms.items():
+            old = self.weights.get(term, 0)
+            new = old + sign * weight
+            self.norm2 += new * new - old * old
+            if new:
+                self.weights[term] = new
+            else:
+                del self.weights[term]
+
+    def cosine(self, terms: dict[str, int], norm: float) -> float:
+        if not self.norm2 or not norm:
+            return 0.0
+        dot = sum(weight * self.weights.get(term, 0) for term, weight in terms.items())
+        return dot / (norm * math.sqrt(self.norm2))
+
+
+@dataclass(slots=True)
 class StoryState:
     id: str
     title: str
@@ -139,30 +166,12 @@ class StoryState:
     articles: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
-    # Sum of the members' quantised term vectors: integers, so adding and removing members in
-    # any order gives bit-identical centroids (a restored index must answer identically).
-    terms: Counter[str] = field(default_factory=Counter)
-    norm2: int = 0
+    terms: TermSum = field(default_factory=TermSum)  # members' whole-article terms
+    lead: TermSum = field(default_factory=TermSum)  # members' headline-and-lead terms
     source_counts: Counter[str] = field(default_factory=Counter)
     tag_counts: Counter[str] = field(default_factory=Counter)
     member_seen: dict[str, float] = field(default_factory=dict)
     first_member_seen: float = math.inf
-
-    def add_terms(self, terms: dict[str, int], sign: int) -> None:
-        for term, weight in terms.items():
-            old = self.terms.get(term, 0)
-            new = old + sign * weight
-            self.norm2 += new * new - old * old
-            if new:
-                self.terms[term] = new
-            else:
-                del self.terms[term]
-
-    def similarity(self, terms: dict[str, int], norm: float) -> float:
-        if not self.norm2 or not norm:
-            return 0.0
-        dot = sum(weight * self.terms.get(term, 0) for term, weight in terms.items())
-        return dot / (norm * math.sqrt(self.norm2))
 
 
 # --- exact and near-duplicate signatures ----------------------------------------------------
@@ -274,6 +283,14 @@ def story_terms(title: str, text: str) -> dict[str, float]:
     return {term: round(w / norm, 4) for term, w in top}
 
 
+def lead_terms(title: str, text: str) -> dict[str, float]:
+    """``story_terms`` of the headline and the lead only: what the report is *about*. Later
+    paragraphs recount background that neighbouring stories share (the same leaders, the same
+    conflict), so the lead tells a related story from the same one."""
+    lead = " ".join(text.split()[:LEAD_WORDS])
+    return story_terms(title, lead)
+
+
 def quantise(terms: dict[str, float]) -> dict[str, int]:
     return {term: round(weight * 1000) for term, weight in terms.items() if weight > 0}
 
@@ -303,19 +320,27 @@ class Entry:
     source_id: str
     title: str
     tags: tuple[str, ...]
+    lead_terms: tuple[str, ...]
+    lead_weights: array[int]
 
     @classmethod
     def of(cls, memory: Memory) -> Entry:
         fp = memory.fingerprint
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
+        lead = sorted(quantise(fp.lead_terms).items())
         return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url),
                    _key64(fp.content_hash), fp.minhash,
                    tuple(sys.intern(term) for term, _ in ranked),
                    array("H", (weight for _, weight in ranked)), sys.intern(fp.source_id),
-                   fp.title, tuple(sys.intern(tag) for tag in fp.tags))
+                   fp.title, tuple(sys.intern(tag) for tag in fp.tags),
+                   tuple(sys.intern(term) for term, _ in lead),
+                   array("H", (weight for _, weight in lead)))
 
     def term_weights(self) -> dict[str, int]:
         return dict(zip(self.terms, self.weights, strict=True))
+
+    def lead_weights_by_term(self) -> dict[str, int]:
+        return dict(zip(self.lead_terms, self.lead_weights, strict=True))
 
 
 class DedupeIndex:
@@ -436,14 +461,20 @@ class DedupeIndex:
         return [story_id for story_id, _ in ranked]
 
     def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
+        """The story whose centroid is most similar: a blend of whole-article and lead cosine
+        (``story_lead_weight``), at least ``story_threshold``."""
         terms = quantise(fp.story_terms)
         norm = math.sqrt(sum(w * w for w in terms.values()))
+        lead = quantise(fp.lead_terms)
+        lead_norm = math.sqrt(sum(w * w for w in lead.values()))
+        mix = self.params.story_lead_weight
         best: tuple[StoryState | None, float] = (None, 0.0)
         for story_id in self.story_candidates(fp):
             story = self.stories[story_id]
             if not self._story_in_reach(story, fp.seen_at):
                 continue
-            similarity = story.similarity(terms, norm)
+            similarity = ((1 - mix) * story.terms.cosine(terms, norm)
+                          + mix * story.lead.cosine(lead, lead_norm))
             if similarity >= self.params.story_threshold and (
                     similarity > best[1] or (similarity == best[1] and best[0] is not None
                                              and story.id < best[0].id)):
@@ -500,7 +531,8 @@ class DedupeIndex:
             story.sources.append(entry.source_id)
         story.tag_counts.update(set(entry.tags))
         story.tags = sorted(story.tag_counts)
-        story.add_terms(entry.term_weights(), +1)
+        story.terms.add(entry.term_weights(), +1)
+        story.lead.add(entry.lead_weights_by_term(), +1)
         bucket = self._bucket(entry.seen_at)
         for term in entry.terms[:self.params.story_keys]:
             self._posting_add(_key64(term, bucket), story.id)
@@ -565,7 +597,8 @@ class DedupeIndex:
         story.tag_counts.subtract(set(entry.tags))
         story.tag_counts = +story.tag_counts
         story.tags = sorted(story.tag_counts)
-        story.add_terms(entry.term_weights(), -1)
+        story.terms.add(entry.term_weights(), -1)
+        story.lead.add(entry.lead_weights_by_term(), -1)
         story.last_seen = max(story.member_seen.values())
         story.first_member_seen = min(story.member_seen.values())
         newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)

@@ -23,6 +23,7 @@ from newsflow.core.dedupe import (
     DedupeParams,
     Fingerprint,
     Memory,
+    lead_terms,
     minhash_of,
     story_terms,
 )
@@ -102,6 +103,7 @@ def dedupe_params(settings: Settings) -> DedupeParams:
         near_threshold=settings.near_duplicate_threshold,
         story_threshold=settings.story_threshold,
         story_window_seconds=settings.story_window_hours * 3600,
+        story_lead_weight=settings.story_lead_weight,
         window_seconds=settings.dedupe_window_days * 86400,
     )
 
@@ -197,6 +199,7 @@ class Pipeline:
             title=doc.title,
             source_id=str(raw["source"]["id"]),
             tags=[tag.name for tag in tags],
+            lead_terms=lead_terms(doc.title, doc.text),
         )
         return Prepared(article, fingerprint, str(origin))
 
