@@ -18,6 +18,7 @@ from newsflow.core.dedupe import (
     DedupeIndex,
     Fingerprint,
     Memory,
+    lead_terms,
     lsh_bands,
     story_terms,
 )
@@ -221,6 +222,13 @@ def test_story_terms_weigh_rare_names_above_common_words() -> None:
     assert terms["missile"] > terms["line"]  # "missile" is rarer in general English
     assert "said" not in terms and "the" not in terms
     assert abs(sum(w * w for w in terms.values()) - 1.0) < 1e-3
+
+
+def test_lead_terms_cover_headline_and_lead_only() -> None:
+    body = "Ministers met in Brussels to discuss tariffs. " * 15 + "Shamkhani was not there."
+    whole, lead = story_terms("Tariff talks", body), lead_terms("Tariff talks", body)
+    assert "shamkhani" in whole and "shamkhani" not in lead
+    assert "tariff" in lead and "brussels" in lead
 
 
 def test_lsh_bands_catch_copies_and_skip_unrelated_articles() -> None:
