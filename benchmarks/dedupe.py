@@ -109,10 +109,11 @@ def _apply_edits(original: Labelled, edits: list[str]) -> tuple[str | None, str]
     return title, "\n\n".join(p for p in paragraphs if p)
 
 
-def load_labelled(data: Path = DATA, seeds: Path = SEEDS) -> list[Labelled]:
+def load_labelled(data: Path = DATA, seeds: Path = SEEDS,
+                  extra: tuple[Path, ...] = ()) -> list[Labelled]:
     items: dict[str, Labelled] = {}
     copies: list[tuple[str, dict[str, list[str]]]] = []
-    for path in sorted(data.glob("*.txt")):
+    for path in sorted(data.glob("*.txt")) + sorted(extra):
         for entry_id, headers, body in _entries(path):
             one = {k: v[0] for k, v in headers.items()}
             if "copy_of" in one:
@@ -304,6 +305,22 @@ def fingerprint_cost(params: DedupeParams, prepared: list[Prepared],
     return out
 
 
+def held_out(pipeline: Pipeline) -> dict[str, Any]:
+    """The held-out file (written after the thresholds were chosen) run together with the
+    main set, scored on its own articles only, and on everything."""
+    path = DATA / "heldout" / "articles.txt"
+    items = load_labelled(extra=(path,))
+    prepared = prepare_all(pipeline, items)
+    memories = run_index(pipeline.params, items, prepared)
+    own = {entry_id for entry_id, _, _ in _entries(path)}
+    distinct = [n for n, item in enumerate(items) if not item.is_copy and item.id in own]
+    result = evaluate(pipeline.params, items, prepared)
+    return {"articles": len(own), "stories": len({items[n].story for n in distinct}),
+            "story_heldout_only": pairwise([items[n].story for n in distinct],
+                                           [memories[n].decision.story_id for n in distinct]),
+            "story_all": result["story"], "near_duplicate_all": result["near_duplicate"]}
+
+
 def quality(settings: Settings) -> dict[str, Any]:
     pipeline = Pipeline(settings)
     items = load_labelled()
@@ -337,6 +354,7 @@ def quality(settings: Settings) -> dict[str, Any]:
         scores = evaluate(replace(params, story_threshold=threshold), items, prepared)["story"]
         sweep[str(threshold)] = {k: scores[k] for k in ("precision", "recall", "f1")}
     result["story_threshold_sweep"] = sweep
+    result["held_out"] = held_out(pipeline)
     near_sweep = {}
     for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         scores = evaluate(replace(params, near_threshold=threshold), items,
