@@ -9,7 +9,8 @@ import pytest
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
-from tests.helpers import FixtureServer, ManagedProcess, TopicReader, isolated_settings
+from tests.helpers import ManagedProcess, TopicReader, isolated_settings
+from tests.integration.fetcher_servers import ScriptedServer
 
 
 @pytest.fixture(scope="session")
@@ -39,10 +40,11 @@ def reader(settings: Settings) -> Iterator[TopicReader]:
 
 
 @pytest.fixture
-def http_fixture() -> Iterator[FixtureServer]:
-    server = FixtureServer()
-    yield server
-    server.close()
+def server() -> Iterator[ScriptedServer]:
+    """An HTTP server on 127.0.0.1 whose routes a test sets; it logs every request."""
+    scripted = ScriptedServer()
+    yield scripted
+    scripted.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -17,7 +17,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -221,47 +220,3 @@ class Route:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-
-
-class FixtureServer:
-    """An HTTP server on 127.0.0.1 whose routes a test sets; records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route | Callable[[BaseHTTPRequestHandler], Route]] = {}
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                server.requests.append((self.path, dict(self.headers)))
-                route = server.routes.get(self.path)
-                if callable(route):
-                    route = route(self)
-                if route is None:
-                    route = Route(404, b"not found")
-                self.send_response(route.status)
-                for name, value in route.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(route.body)))
-                self.end_headers()
-                self.wfile.write(route.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -13,7 +13,6 @@ import pytest
 from newsflow.config import Settings
 from tests.helpers import (
     SEEDS,
-    FixtureServer,
     ManagedProcess,
     Route,
     TopicReader,
@@ -22,6 +21,7 @@ from tests.helpers import (
     run_fetch_once,
     write_sources,
 )
+from tests.integration.fetcher_servers import ScriptedServer
 
 pytestmark = pytest.mark.integration
 
@@ -141,11 +141,11 @@ PAGE = """<html><head><title>{title}</title></head><body><nav>Home | World | Spo
 
 
 def test_rss_feed_over_http_flows_to_articles(
-    settings: Settings, worker: ManagedProcess, reader: TopicReader, http_fixture: FixtureServer,
+    settings: Settings, worker: ManagedProcess, reader: TopicReader, server: ScriptedServer,
     tmp_path: Path,
 ) -> None:
-    base = http_fixture.base_url
-    http_fixture.routes["/feed.xml"] = Route(200, RSS.format(base=base).encode(),
+    base = server.base_url
+    server.routes["/feed.xml"] = Route(200, RSS.format(base=base).encode(),
                                              {"Content-Type": "application/rss+xml"})
     pages = {
         "/a1.html": ("Fleet of destroyers sails for the gulf", [
@@ -159,20 +159,20 @@ def test_rss_feed_over_http_flows_to_articles(
     }
     for path, (title, paragraphs) in pages.items():
         body = PAGE.format(title=title, paragraphs="".join(f"<p>{p}</p>" for p in paragraphs))
-        http_fixture.routes[path] = Route(200, body.encode(), {"Content-Type": "text/html"})
+        server.routes[path] = Route(200, body.encode(), {"Content-Type": "text/html"})
     sources = write_sources(tmp_path / "sources.yaml", [
         {"id": "fixture-wire", "name": "Fixture Wire", "kind": "rss",
-         "url": http_fixture.url("/feed.xml")}])
+         "url": server.url("/feed.xml")}])
     run_fetch_once(settings, sources, tmp_path / "fetch.log")
     articles = reader.wait_count("articles", 2)
     by_title = {a["title"]: a for a in articles}
     fleet = by_title["Fleet of destroyers sails for the gulf"]
     assert "carrier strike group" in fleet["body"]
     assert "Advertisement" not in fleet["body"]
-    assert fleet["url"] == http_fixture.url("/a1.html")
+    assert fleet["url"] == server.url("/a1.html")
     assert fleet["published_at"] == "2026-11-20T08:00:00Z"
     assert "naval_deployment" in {t["name"] for t in fleet["tags"]}
     bank = by_title["Sanctions widened against shipping banks"]
     assert "Also Read" not in bank["body"]
     assert "sanctions" in {t["name"] for t in bank["tags"]}
-    assert {path for path, _ in http_fixture.requests} >= {"/feed.xml", "/a1.html", "/a2.html"}
+    assert set(server.paths()) >= {"/feed.xml", "/a1.html", "/a2.html"}

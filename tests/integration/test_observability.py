@@ -34,7 +34,6 @@ from newsflow.config import Settings
 from newsflow.sample_site import SampleSite
 from tests.helpers import (
     REPO,
-    FixtureServer,
     ManagedProcess,
     Route,
     TopicReader,
@@ -42,6 +41,7 @@ from tests.helpers import (
     raw_record,
     write_sources,
 )
+from tests.integration.fetcher_servers import ScriptedServer
 
 pytestmark = pytest.mark.integration
 
@@ -226,15 +226,15 @@ def obs_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def stack(obs_settings: Settings, tmp_path: Path, http_fixture: FixtureServer
+def stack(obs_settings: Settings, tmp_path: Path, server: ScriptedServer
           ) -> Iterator[dict[str, Any]]:
     site = SampleSite(port=0).start()
-    http_fixture.routes["/broken.xml"] = Route(404, b"gone fishing")
+    server.routes["/broken.xml"] = Route(404, b"gone fishing")
     sources = write_sources(tmp_path / "sources.yaml", [
         {"id": "sample-wire", "name": "Sample wire", "kind": "rss", "url": site.feed_url,
          "poll_interval_seconds": 1},
         {"id": "broken-wire", "name": "Broken wire", "kind": "rss",
-         "url": http_fixture.url("/broken.xml"), "poll_interval_seconds": 1},
+         "url": server.url("/broken.xml"), "poll_interval_seconds": 1},
     ])
     worker = ManagedProcess(["worker"], obs_settings, tmp_path / "worker.log").start()
     fetcher = ManagedProcess(["fetch", "--sources", str(sources)], obs_settings,
