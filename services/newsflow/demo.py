@@ -20,7 +20,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from newsflow.broker import EmbeddedBroker, free_port
+from newsflow.broker import EmbeddedBroker, die_with_parent, free_port
 from newsflow.config import Settings
 from newsflow.sample_site import SampleSite
 from newsflow.topics import ensure_topics
@@ -44,7 +44,8 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     env = os.environ | settings.to_env()
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "newsflow", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_seconds: float = 15.0) -> None:
