@@ -129,6 +129,8 @@ def read_whole_topic(settings: Any, topic: str, partitions: int,
 
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+    from newsflow.records import validate
+
     marker = f"sentinel-{_uuid.uuid4().hex}".encode()
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
     try:
@@ -155,7 +157,9 @@ def read_whole_topic(settings: Any, topic: str, partitions: int,
                     if message.key == marker:
                         found.add(message.partition)
                     elif message.partition not in found:
-                        records.append(_json.loads(message.value))
+                        record = _json.loads(message.value)
+                        validate("raw-article", record)  # every record read is schema-checked
+                        records.append(record)
     finally:
         consumer.close()
     return records
