@@ -128,4 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # client libraries narrate every connection at INFO
         for noisy in ("kafka", "aiokafka", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    return int(args.handler(args, Settings()))
+    from pydantic import ValidationError
+
+    from newsflow.core.tagging import TaxonomyError
+
+    try:
+        return int(args.handler(args, Settings()))
+    except (TaxonomyError, ValidationError) as exc:  # bad configuration: say what, not where
+        print(f"newsflow {args.command}: configuration error: {exc}", file=sys.stderr)
+        return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,23 @@ def test_cli_entry_point_prints_json_lines() -> None:
     result = subprocess.run([sys.executable, "-m", "newsflow", "process", *seeds],
                             capture_output=True, text=True, timeout=120, check=True)
     assert len(result.stdout.splitlines()) == 5
+
+
+def test_malformed_taxonomy_stops_the_command_with_the_entry_named(tmp_path: Path) -> None:
+    bad = tmp_path / "taxonomy.yaml"
+    bad.write_text("topics:\n  - name: missiles\n    iptc: 'not-a-code'\n    terms: []\n")
+    seed = str(sorted(SEEDS.glob("*.txt"))[0])
+    result = subprocess.run([sys.executable, "-m", "newsflow", "process", seed],
+                            capture_output=True, text=True, timeout=120,
+                            env=os.environ | {"NEWSFLOW_TAXONOMY_PATH": str(bad)})
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr and "missiles" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_a_clear_error() -> None:
+    result = subprocess.run([sys.executable, "-m", "newsflow", "process", "x.txt"],
+                            capture_output=True, text=True, timeout=60,
+                            env=os.environ | {"NEWSFLOW_TOPIC_PARTITIONS": "zero"})
+    assert result.returncode == 2
+    assert "topic_partitions" in result.stderr and "Traceback" not in result.stderr
