@@ -34,6 +34,15 @@ SCHEMA_FOR_ROLE = {"articles": "article", "duplicates": "duplicate", "deadletter
                    "stories": "story", "raw": "raw-article"}
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for a condition another process brings about (a file line, an HTTP answer),
+    checking it every 50 ms until the deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.05)
+
+
 def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
     """Settings with topic names and a consumer group of their own, on a shared broker."""
     suffix = uuid.uuid4().hex[:8]

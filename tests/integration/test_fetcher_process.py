@@ -12,7 +12,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from newsflow.broker import EmbeddedBroker, free_port
 from newsflow.config import Settings
-from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_once, write_sources
+from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_once, wait_until, write_sources
 from tests.integration.fetcher_servers import ScriptedServer, page, read_whole_topic, rss
 
 pytestmark = pytest.mark.integration
@@ -46,13 +45,6 @@ def add_items(server: ScriptedServer, items: list[tuple[str, str]], names: list[
     for name in names:
         server.routes[f"/{name}"] = page(name.replace("-", " ").title())
         items.append((name, name.replace("-", " ").title()))
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def get(url: str) -> tuple[int, str]:
@@ -107,13 +99,13 @@ def test_metrics_and_health_endpoints(
                              tmp_path / "fetch.log").start()
     base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"
     try:
-        wait_for(lambda: get(base + "/healthz")[0] == 200, 30, "/healthz")
+        wait_until(lambda: get(base + "/healthz")[0] == 200, 30, "/healthz")
         health = json.loads(get(base + "/healthz")[1])
         assert health["status"] == "ok" and health["sources"] == 1
-        wait_for(lambda: metric(get(base + "/metrics")[1],
+        wait_until(lambda: metric(get(base + "/metrics")[1],
                                 "newsflow_fetcher_articles_published_total", source="wire") == 1,
                  30, "the published counter")
-        wait_for(lambda: metric(get(base + "/metrics")[1], "newsflow_fetcher_not_modified_total",
+        wait_until(lambda: metric(get(base + "/metrics")[1], "newsflow_fetcher_not_modified_total",
                                 kind="rss") == 0 and server.paths().count("/feed") >= 2,
                  30, "a second poll")
         text = get(base + "/metrics")[1]
@@ -172,17 +164,17 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
                           source="wire")
 
         try:
-            wait_for(lambda: published() == 2, 60, "the first two articles")
+            wait_until(lambda: published() == 2, 60, "the first two articles")
             assert own_broker.process is not None
             os.kill(own_broker.process.pid, signal.SIGSTOP)
             paused_at = time.monotonic()
             try:
                 add_items(server, items, ["during-one", "during-two", "during-three"])
                 # The fetcher keeps polling and fetching while the broker does not answer...
-                wait_for(lambda: all(f"/during-{n}" in server.paths()
+                wait_until(lambda: all(f"/during-{n}" in server.paths()
                                      for n in ("one", "two", "three")), 15, "pages fetched")
                 polls_before = server.paths().count("/feed")
-                wait_for(lambda: server.paths().count("/feed") >= polls_before + 3, 10,
+                wait_until(lambda: server.paths().count("/feed") >= polls_before + 3, 10,
                          "further polls during the pause")
                 # ...and reports the articles it holds for the broker.
                 text = get(metrics_url)[1]
@@ -193,7 +185,7 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
                 time.sleep(max(0.0, paused_for - (time.monotonic() - paused_at)))
             finally:
                 os.kill(own_broker.process.pid, signal.SIGCONT)
-            wait_for(lambda: published() == 5, 60, "the held articles after resume")
+            wait_until(lambda: published() == 5, 60, "the held articles after resume")
             assert metric(get(metrics_url)[1], "newsflow_fetcher_outbox_records") == 0
         finally:
             process.stop()
@@ -224,9 +216,9 @@ def test_broker_unreachable_at_start_is_reported_and_retried(
                              tmp_path / "fetch.log").start()
     base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"
     try:
-        wait_for(lambda: get(base + "/healthz")[0] == 503, 30, "/healthz while the broker is away")
+        wait_until(lambda: get(base + "/healthz")[0] == 503, 30, "/healthz while the broker is away")
         assert json.loads(get(base + "/healthz")[1])["broker_available"] is False
-        wait_for(lambda: "unreachable" in process.log(), 30, "the outage in the log")
+        wait_until(lambda: "unreachable" in process.log(), 30, "the outage in the log")
         assert process.alive()  # backing off, not crashed
         with late:
             assert process.wait(90) == 0, process.log()[-3000:]

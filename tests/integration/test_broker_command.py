@@ -1,0 +1,38 @@
+"""`newsflow broker`: the embedded broker with the project's topics, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient
+
+from newsflow.broker import free_port
+from newsflow.config import Settings
+from tests.helpers import ManagedProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_broker_command_declares_topics_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings()
+    broker = ManagedProcess(["broker", "--port", str(port)], settings, tmp_path / "broker.log")
+    broker.start()
+    try:
+        ready = f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{port}"
+        wait_until(lambda: ready in broker.log(), 30, "the broker to declare its topics")
+        admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
+        try:
+            expected = {settings.topic_raw, settings.topic_articles, settings.topic_duplicates,
+                        settings.topic_deadletter, settings.topic_stories}
+            assert expected <= set(admin.list_topics())
+            described = admin.describe_topics([settings.topic_raw])
+            assert len(described[0]["partitions"]) == settings.topic_partitions
+        finally:
+            admin.close()
+        broker.process.send_signal(signal.SIGINT)  # type: ignore[union-attr]
+        assert broker.wait(30) == 0
+    finally:
+        broker.kill()
