@@ -62,6 +62,14 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def iso_time(value: object) -> str | None:
+    """RFC 3339 (UTC) from an ISO 8601 date or time string; None for anything else."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    parsed = parse_time(value.strip())
+    return rfc3339(parsed) if parsed is not None else None
+
+
 def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None

@@ -29,7 +29,7 @@ from newsflow.core.dedupe import (
 )
 from newsflow.core.tagging import Tagger, load_taxonomy
 from newsflow.core.urls import article_id_for_content, article_id_for_url, canonicalize_url
-from newsflow.records import DeadLetter, RecordInvalid, parse_time, rfc3339, validate
+from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +78,13 @@ class StageError(Exception):
 
 def normalise_date(value: str | None) -> str | None:
     """RFC 3339 (UTC) from ISO 8601, RFC 2822 or a bare date; None when unparseable."""
-    if not value:
+    iso = iso_time(value)
+    if iso is not None or not value:
+        return iso
+    try:
+        return rfc3339(parsedate_to_datetime(value.strip()))
+    except (TypeError, ValueError, IndexError):
         return None
-    value = value.strip()
-    parsed: datetime | None = parse_time(value)
-    if parsed is None:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    return rfc3339(parsed)
 
 
 def content_hash(text: str) -> str:

@@ -14,7 +14,7 @@ import feedparser
 
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import refuse_unsafe_xml
-from newsflow.records import rfc3339
+from newsflow.records import iso_time, rfc3339
 
 # Feeds whose entry content is at least this long carry the article itself; shorter ones
 # carry a teaser and the page is fetched instead.
@@ -75,18 +75,6 @@ def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
     return entries
 
 
-def _iso(value: Any) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return rfc3339(when.astimezone(UTC))
-
-
 def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
@@ -107,7 +95,7 @@ def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
         entries.append(FeedEntry(
             url=urljoin(base_url, link),
             title=item.get("title") if isinstance(item.get("title"), str) else None,
-            published_at=_iso(item.get("date_published") or item.get("date_modified")),
+            published_at=iso_time(item.get("date_published") or item.get("date_modified")),
             summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
             content=html if isinstance(html, str) and len(html) >= FULL_CONTENT_MIN_CHARS else None,
             guid=str(item.get("id") or link),

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import local, parse_xml
-from newsflow.records import rfc3339
+from newsflow.records import iso_time
 
 
 @dataclass(slots=True)
 class Sitemap:
     entries: list[FeedEntry] = field(default_factory=list)
     children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
-
-
-def _iso(text: str | None) -> str | None:
-    if not text:
-        return None
-    text = text.strip()
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return rfc3339(when.astimezone(UTC))
 
 
 def _children(element: object) -> dict[str, object]:
@@ -49,7 +35,7 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
             fields = _children(node)
             loc = _text(fields.get("loc"))
             if loc:
-                dated.append((_iso(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
+                dated.append((iso_time(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
         result.children = [url for _, url in sorted(dated, key=lambda d: d[0], reverse=True)]
         return result
     if local(root.tag) != "urlset":
@@ -64,7 +50,7 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
         result.entries.append(FeedEntry(
             url=urljoin(base_url, loc),
             title=_text(news.get("title")),
-            published_at=_iso(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
+            published_at=iso_time(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
             guid=urljoin(base_url, loc),
             categories=[k.strip() for k in keywords.split(",") if k.strip()] if keywords else [],
         ))
