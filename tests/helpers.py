@@ -56,7 +56,6 @@ def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
         "app_id": f"newsflow-test-{suffix}",
         "worker_web_port": free_port(),
         "worker_data_dir": tmp / f"worker-{suffix}",
-        "fetch_state_dir": tmp / f"fetcher-{suffix}",
         "fetch_metrics_port": free_port(),
         "fetch_allow_networks": "127.0.0.0/8",
     }

@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     topic_duplicates: str = "news.duplicates.v1"
     topic_deadletter: str = "news.deadletter.v1"
     topic_stories: str = "news.stories.v1"
-    topic_fingerprints: str = "news.fingerprints.v1"
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
 
@@ -83,7 +82,6 @@ class Settings(BaseSettings):
     )
     fetch_metrics_port: int = 9464
     fetch_metrics_host: str = "127.0.0.1"
-    fetch_state_dir: Path = Path(".newsflow/fetcher")
     # Fine-grained HTTP behaviour (docs/fetcher.md); fetch_timeout_seconds is the total budget.
     fetch_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     fetch_read_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -125,7 +125,6 @@ def run_demo(settings: Settings, follow: bool = False) -> int:
         "worker_web_port": free_port(),
         "worker_data_dir": workdir / "worker",
         "fetch_allow_networks": settings.fetch_allow_networks or "127.0.0.0/8",
-        "fetch_state_dir": workdir / "fetcher",
     })
     ensure_topics(settings)
     site = SampleSite().start()
