@@ -1,4 +1,8 @@
-"""The `newsflow` command: fetch, worker, process, broker, demo."""
+"""The `newsflow` command: fetch, worker, process, broker, tail, demo.
+
+Exit codes (README, "Exit codes"): 0 success; 1 finished with failures (a source failed, an
+article was dropped); 2 bad usage or configuration; 3 broker unreachable; 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.config import Settings
+from newsflow.errors import NewsflowError
 
 
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.errors import FetchIncomplete
     from newsflow.fetcher import metrics
     from newsflow.fetcher.http import HttpFetcher
     from newsflow.fetcher.publisher import connect_publisher
@@ -46,11 +52,15 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         except asyncio.CancelledError:
             server.shutdown()
             return 0
+        except NewsflowError:
+            server.shutdown()
+            await http.aclose()
+            raise
         try:
             if args.once:
-                published, errors = await fetcher.run_once()
-                print(f"published {published} raw articles; {errors} source errors", flush=True)
-                return 0
+                summary = await fetcher.run_once()
+                print(summary.line(), flush=True)
+                return 0 if summary.ok else FetchIncomplete.exit_code
             await fetcher.run_forever()
             return 0
         except asyncio.CancelledError:
@@ -80,6 +90,23 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
     if args.port is not None:
         settings = settings.model_copy(update={"broker_port": args.port})
     return run_broker(settings)
+
+
+def _tail(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from newsflow.client import NewsConsumer, Record
+
+    def emit(record: Record) -> None:
+        print(json.dumps(record.value, ensure_ascii=False), flush=True)
+
+    # --from-beginning always starts at the oldest record, even in a group with a committed
+    # position; without it a group resumes where it stopped, and a new reader sees new records.
+    with NewsConsumer(args.topic, settings, group=args.group,
+                      start="earliest" if args.from_beginning else "committed",
+                      reset="latest") as consumer:
+        consumer.run(emit, max_records=args.max, timeout=args.timeout)
+    return 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,6 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--port", type=int, default=None)
     broker.set_defaults(handler=_broker)
 
+    tail = commands.add_parser("tail", help="print a topic's records, one JSON object per line")
+    tail.add_argument("topic", help="articles, duplicates, stories, deadletter, raw or a topic name")
+    tail.add_argument("--from-beginning", action="store_true",
+                      help="start at the oldest record (default: the group's committed position, "
+                           "else new records only)")
+    tail.add_argument("--max", type=int, default=None, help="exit 0 after this many records")
+    tail.add_argument("--timeout", type=float, default=None, help="exit 0 after this many seconds")
+    tail.add_argument("--group", default=None,
+                      help="consumer group whose committed position is read and advanced")
+    tail.set_defaults(handler=_tail)
+
     demo = commands.add_parser("demo", help="broker + sample site + fetcher + worker, end to end")
     demo.add_argument("--follow", action="store_true", help="keep running after the sample")
     demo.set_defaults(handler=_demo)
@@ -137,3 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TaxonomyError, ValidationError) as exc:  # bad configuration: say what, not where
         print(f"newsflow {args.command}: configuration error: {exc}", file=sys.stderr)
         return 2
+    except NewsflowError as exc:
+        print(f"newsflow {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C: the user knows; no traceback
+        return 130

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: str | None = None
+    # Every command that needs the broker gives up after this long without one (exit code 3).
+    kafka_connect_timeout_seconds: float = Field(default=30.0, gt=0)
 
     topic_raw: str = "news.raw.v1"
     topic_articles: str = "news.articles.v1"
@@ -48,7 +50,8 @@ class Settings(BaseSettings):
     # The embedded broker joins a group after ~half the session timeout: keep it short.
     broker_session_timeout_seconds: float = 3.0
     broker_heartbeat_interval_seconds: float = 0.5
-    # 1 keeps table recovery exact on brokers that under-report end offsets (see DESIGN.md).
+    # 1 keeps table recovery exact on brokers that under-report end offsets
+    # (docs/architecture.md, "The embedded broker").
     producer_max_batch_size: int = 1
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     # Child processes that clean and tag (CPU-bound, hard time limit per page).
@@ -100,6 +103,12 @@ class Settings(BaseSettings):
     fetch_state_max_entries: int = Field(default=500_000, ge=1000)
     fetch_outbox_max_records: int = Field(default=10_000, ge=1)
     fetch_publish_timeout_seconds: float = Field(default=120.0, gt=0)
+
+    # --- Consumer client (newsflow.client, newsflow tail) -------------------------------------
+    # A waiting fetch on the embedded broker is answered only when this wait ends: keep it short.
+    client_fetch_max_wait_ms: int = Field(default=200, ge=10)
+    # Ids of recently delivered records remembered to drop at-least-once redeliveries.
+    client_seen_ids: int = Field(default=100_000, ge=100)
 
     # --- Demo --------------------------------------------------------------------------------
     demo_timeout_seconds: float = 180.0

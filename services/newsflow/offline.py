@@ -12,13 +12,14 @@ from typing import Any, TextIO
 from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
 from newsflow.core.pipeline import Origin, Pipeline
-from newsflow.fetcher.directory import records_from_file
+from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.records import DeadLetter
 
 
-def _inputs(path: Path) -> Iterator[tuple[bytes | None, bytes]]:
-    """(key, value) pairs as they would sit on news.raw.v1."""
+def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] | DeadLetter]:
+    """(key, value) pairs as they would sit on news.raw.v1; a dead letter for a file the
+    fetcher would refuse (empty, binary)."""
     name = path.name.lower()
     if name.endswith(".jsonl"):
         for line in path.read_bytes().splitlines():
@@ -28,7 +29,10 @@ def _inputs(path: Path) -> Iterator[tuple[bytes | None, bytes]]:
     source = SourceConfig(id="files", name="Local files", kind="directory", path=path.parent)
     if name.endswith((".txt", ".html", ".htm", ".json")) or name.endswith(".html.gz"):
         for record in records_from_file(path, source):
-            yield record["id"].encode(), json.dumps(record).encode("utf-8")
+            if isinstance(record, Rejected):
+                yield record.dead_letter(raw_topic)
+            else:
+                yield record["id"].encode(), json.dumps(record).encode("utf-8")
         return
     raise ValueError(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, .json)")
 
@@ -40,14 +44,19 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
     position = 0  # the run's own offset: each input is distinct, as on a topic
     for path in paths:
         try:
-            inputs = list(_inputs(path))
+            inputs = list(_inputs(path, settings.topic_raw))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
             inputs = []
             failures += 1
             letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
                                 None, None)
             _emit(out, settings.topic_deadletter, letter.to_dict(PIPELINE_VERSION))
-        for key, value in inputs:
+        for item in inputs:
+            if isinstance(item, DeadLetter):
+                failures += 1
+                _emit(out, settings.topic_deadletter, item.to_dict(PIPELINE_VERSION))
+                continue
+            key, value = item
             origin = Origin("process", None, position)
             position += 1
             result = pipeline.prepare(key, value, origin, datetime.now(UTC))

@@ -10,6 +10,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newsflow.config import Settings
+from newsflow.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,11 @@ def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str
                 **settings.kafka_client_options(),
             )
             break
-        except KafkaError:
+        except KafkaError as exc:
             if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+                raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                        f"{timeout_seconds:.0f} s ({exc})") from exc
+            time.sleep(0.2)  # retry pacing
     created = []
     try:
         existing = set(admin.list_topics())

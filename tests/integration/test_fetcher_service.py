@@ -53,7 +53,7 @@ async def run_once(settings: Settings, sources: list[SourceConfig]) -> tuple[int
     """A fresh fetcher (as after a restart) polls every source once and closes."""
     fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
     try:
-        return await fetcher.run_once()
+        return (await fetcher.run_once()).counts()
     finally:
         await fetcher.aclose()
 
@@ -304,10 +304,10 @@ async def test_directory_files_go_once_per_process_and_again_after_a_restart(
     fetcher = Fetcher(fetch_settings, sources, Publisher(fetch_settings),
                       HttpFetcher(fetch_settings))
     try:
-        assert await fetcher.run_once() == (1, 0)
-        assert await fetcher.run_once() == (0, 0)  # the same process: already published
+        assert (await fetcher.run_once()).counts() == (1, 0)
+        assert (await fetcher.run_once()).counts() == (0, 0)  # the same process: already published
         (inbox / "b.txt").write_text("Second headline\nAnother paragraph.\n")
-        assert await fetcher.run_once() == (1, 0)  # only the new file
+        assert (await fetcher.run_once()).counts() == (1, 0)  # only the new file
     finally:
         await fetcher.aclose()
     # A new process re-reads the folder on purpose (`fetch --once DIR` means "publish these").

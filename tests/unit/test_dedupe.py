@@ -20,6 +20,7 @@ from newsflow.core.dedupe import (
     Memory,
     lead_terms,
     lsh_bands,
+    story_id,
     story_terms,
 )
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
@@ -316,8 +317,8 @@ def test_story_rollup_tracks_members_sources_tags_and_newest_title() -> None:
     memories = [decide(index, Prepared({}, _synthetic(n, 7, rng.integers(
         0, 2**32, 128, dtype=np.uint32).tobytes()), f"raw:0:{n}")) for n in range(3)]
     story_ids = {m.decision.story_id for m in memories}
-    assert story_ids == {"a0"}  # the first report's id names the story
-    story = index.stories["a0"]
+    assert story_ids == {story_id(memories[0].fingerprint)}  # named after the first report
+    story = index.stories[story_id(memories[0].fingerprint)]
     assert story.articles == ["a0", "a1", "a2"]
     assert story.sources == ["s0", "s1", "s2"]
     assert story.tags == ["sanctions"]
@@ -325,3 +326,25 @@ def test_story_rollup_tracks_members_sources_tags_and_newest_title() -> None:
     assert story.first_seen == 1_700_000_000.0 and story.last_seen == 1_700_000_120.0
     index.forget("a1")  # the only member tagged "sanctions"
     assert story.articles == ["a0", "a2"] and story.tags == [] and story.sources == ["s0", "s2"]
+
+
+def test_story_ids_are_the_same_in_every_run_whatever_the_urls(pipeline: Pipeline) -> None:
+    """The demo serves its sample on a new port each run: the URLs (and so the article ids)
+    change, the story ids must not."""
+
+    def run(port: int, fetched_at: str) -> list[str]:
+        index = pipeline.new_index()
+        ids = []
+        for n, seed in enumerate(sorted(SEEDS.glob("*.txt"))):
+            raw = {"url": f"http://127.0.0.1:{port}/articles/{seed.stem}.html",
+                   "source": {"id": f"outlet-{n}", "name": f"Outlet {n}"},
+                   "title": None, "body": seed.read_text(encoding="utf-8"),
+                   "content_type": "text/plain", "fetched_at": fetched_at}
+            prepared = pipeline.prepare_raw(raw, Origin("raw", 0, n), DAY)
+            memory, _ = pipeline.decide(prepared, index)
+            ids.append(memory.decision.story_id)
+        return ids
+
+    first, second = run(40001, "2026-02-11T12:00:00Z"), run(40777, "2026-02-11T12:05:00Z")
+    assert first == second
+    assert len(set(first)) == 2  # seeds 000-003 are one story, 004 another

@@ -15,6 +15,7 @@ one bucket, and postings too common to discriminate are skipped.
 from __future__ import annotations
 
 import base64
+import hashlib
 import heapq
 import math
 import re
@@ -343,6 +344,13 @@ class Entry:
         return dict(zip(self.lead_terms, self.lead_weights, strict=True))
 
 
+def story_id(first: Fingerprint) -> str:
+    """A new story's id, from its first article's content hash: the same input gives the same
+    id in every run, whatever URL (host, port, temporary path) it was read from, and no clock
+    or random source is involved."""
+    return "s" + hashlib.sha256(f"story:{first.content_hash}".encode()).hexdigest()[:31]
+
+
 class DedupeIndex:
     def __init__(self, params: DedupeParams) -> None:
         self.params = params
@@ -429,8 +437,8 @@ class DedupeIndex:
 
     def _new(self, fp: Fingerprint, origin: str) -> Decision:
         story, similarity = self.best_story(fp)
-        if story is None:
-            return Decision("new", fp.id, fp.seen_at, origin=origin, seq=self.next_seq)
+        if story is None:  # a new story, named after its first article's text (see story_id)
+            return Decision("new", story_id(fp), fp.seen_at, origin=origin, seq=self.next_seq)
         return Decision("new", story.id, story.first_seen, story_similarity=round(similarity, 4),
                         origin=origin, seq=self.next_seq)
 

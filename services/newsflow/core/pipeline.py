@@ -28,7 +28,13 @@ from newsflow.core.dedupe import (
     story_terms,
 )
 from newsflow.core.tagging import Tagger, load_taxonomy
-from newsflow.core.urls import article_id_for_content, article_id_for_url, canonicalize_url
+from newsflow.core.urls import (
+    article_id_for_content,
+    article_id_for_url,
+    canonical_link,
+    canonicalize_url,
+    stable_hash,
+)
 from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
 
 
@@ -152,7 +158,8 @@ class Pipeline:
         except Exception as exc:
             raise StageError("tag", exc) from exc
         url = raw["url"]
-        canonical = canonicalize_url(doc.canonical_url or url)
+        link = canonical_link(doc.canonical_url or url)
+        canonical = canonicalize_url(doc.canonical_url or url)  # the dedupe key
         article_id = raw.get("id") or (
             article_id_for_url(url) if url.startswith(("http://", "https://"))
             else article_id_for_content(normalise_text(raw["body"]))
@@ -161,12 +168,19 @@ class Pipeline:
         seen = parse_time(fetched_at) or now
         feed = raw.get("feed") or {}
         authors = doc.authors or list(feed.get("authors") or [])
-        text_hash = content_hash(doc.text or doc.title)
+        # Nothing extracted (empty or binary input): the signatures come from the article id,
+        # so two different empty-looking inputs are never duplicates of each other (a
+        # redelivery of the same input still is).
+        extracted = bool((doc.text or doc.title).strip())
+        text_hash = (content_hash(doc.text or doc.title) if extracted
+                     else stable_hash(f"nothing extracted:{article_id}"))
+        signed_text = f"{doc.title}\n{doc.text}" if extracted else f"empty {article_id}"
         article = {
             "schema_version": 1,
             "id": article_id,
             "url": url,
-            "canonical_url": canonical,
+            "canonical_url": link,
+            "dedupe_key": canonical,
             "source": raw["source"],
             "title": doc.title,
             "body": doc.text,
@@ -190,7 +204,7 @@ class Pipeline:
             id=article_id,
             canonical_url=canonical,
             content_hash=text_hash,
-            minhash=minhash_of(f"{doc.title}\n{doc.text}", self.params),
+            minhash=minhash_of(signed_text, self.params),
             story_terms=story_terms(doc.title, doc.text),
             seen_at=seen.timestamp(),
             title=doc.title,

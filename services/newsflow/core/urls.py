@@ -1,4 +1,10 @@
-"""Canonical URLs and the article ids derived from them."""
+"""Article links and dedupe keys, and the article ids derived from the keys.
+
+Two forms of one URL: ``canonical_link`` is what consumers get (the original scheme and host,
+still a working link, minus fragments and tracking parameters); ``canonicalize_url`` is the
+dedupe key (scheme folded to https, ``www.``/``m.``/``amp.`` dropped...) that makes the same page
+reached by different links meet. The key is not meant to be opened.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +48,20 @@ def canonicalize_url(url: str) -> str:
     query.sort()
     # Both schemes name one article; https is what publishers converge on.
     return urlunsplit(("https", netloc, path, urlencode(query), ""))
+
+
+def canonical_link(url: str) -> str:
+    """The URL as a working link: scheme, host, port and path kept; fragment and tracking
+    parameters dropped (they never change what the page shows). Non-web URLs are returned
+    stripped but otherwise untouched."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not TRACKING_PARAMS.match(k)]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
+                       urlencode(query), ""))
 
 
 def stable_hash(text: str) -> str:

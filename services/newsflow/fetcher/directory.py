@@ -1,16 +1,39 @@
-"""The ``directory`` source: every .txt, .html and .json file in a folder is a raw article."""
+"""The ``directory`` source: every .txt, .html and .json file in a folder is a raw article.
+
+Text files are decoded by their BOM, their ``<meta charset>`` (HTML) or detection
+(fetcher/decoding.py); empty and binary files are refused with a reason (``Rejected``) and go
+to the dead-letter topic with their bytes, never into the stream as articles.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import split_title
+from newsflow.fetcher.decoding import NotText, decode_file_bytes
 from newsflow.fetcher.raw import raw_article
 from newsflow.fetcher.sources import SourceConfig
+from newsflow.records import DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A file that is not an article: why (``empty``/``binary``) and its original bytes."""
+
+    url: str
+    reason: str
+    detail: str
+    data: bytes
+
+    def dead_letter(self, topic: str) -> DeadLetter:
+        """The dead letter for this file; ``topic`` is where it would have gone."""
+        return DeadLetter("fetch", f"{self.reason.capitalize()}File", self.detail, topic, None,
+                          None, self.url.encode("utf-8"), self.data)
 
 SUFFIXES = (".txt", ".html", ".htm", ".html.gz", ".json", ".jsonl")
 
@@ -20,21 +43,30 @@ def _suffix(path: Path) -> str:
     return next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), "")
 
 
-def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, Any]]:
+def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, Any] | Rejected]:
     """Raw articles in one file. Raises ValueError (naming the file) for unreadable content."""
     suffix = _suffix(path)
     url = path.resolve().as_uri()
-    if suffix == ".txt":
-        title, body = split_title(path.read_text(encoding="utf-8", errors="replace"))
-        yield raw_article(source, url, body, "text/plain", title=title or None)
-    elif suffix in (".html", ".htm"):
-        yield raw_article(source, url, path.read_text(encoding="utf-8", errors="replace"),
-                          "text/html")
-    elif suffix == ".html.gz":
-        yield raw_article(source, url, gzip.decompress(path.read_bytes()).decode(
-            "utf-8", errors="replace"), "text/html")
-    elif suffix in (".json", ".jsonl"):
-        text = path.read_text(encoding="utf-8")
+    if suffix in (".txt", ".html", ".htm", ".html.gz"):
+        data = path.read_bytes()
+        if suffix == ".html.gz":
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as exc:
+                raise ValueError(f"{path}: not gzip: {exc}") from exc
+        try:
+            decoded = decode_file_bytes(data, html=suffix != ".txt")
+        except NotText as exc:
+            yield Rejected(url, exc.reason, f"{path}: {exc}", data)
+            return
+        if suffix == ".txt":
+            title, body = split_title(decoded.text)
+            yield raw_article(source, url, body, "text/plain", title=title or None,
+                              encoding=decoded.encoding)
+        else:
+            yield raw_article(source, url, decoded.text, "text/html", encoding=decoded.encoding)
+    else:  # .json, .jsonl
+        text = path.read_text(encoding="utf-8-sig")  # JSON is UTF-8 (RFC 8259); a BOM is dropped
         try:
             items = ([json.loads(line) for line in text.splitlines() if line.strip()]
                      if suffix == ".jsonl" else [json.loads(text)])
@@ -51,8 +83,10 @@ def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, An
             yield record | {k: v for k, v in item.items() if k in ("id", "fetched_at")}
 
 
-def read_directory(source: SourceConfig) -> Iterator[tuple[Path, dict[str, Any] | Exception]]:
-    """(file, record) for every article file, or (file, error) for a file that cannot be read."""
+def read_directory(source: SourceConfig
+                   ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | Exception]]:
+    """(file, record) for every article file, (file, Rejected) for an empty or binary one, or
+    (file, error) for a file that cannot be read."""
     assert source.path is not None
     for path in sorted(source.path.iterdir()):
         if not path.is_file() or not _suffix(path):

@@ -25,6 +25,7 @@ from kafka.errors import InvalidRecordError, KafkaError, MessageSizeTooLargeErro
 from kafka.producer.future import FutureRecordMetadata
 
 from newsflow.config import Settings
+from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,14 @@ class Publisher:
             **settings.kafka_client_options(),
         )
 
-    def publish(self, record: dict[str, Any]) -> FutureRecordMetadata:
-        """Send one raw article; the returned future resolves when the broker acknowledged it."""
+    def publish(self, record: dict[str, Any], topic: str | None = None,
+                key: bytes | None = None) -> FutureRecordMetadata:
+        """Send one raw article (or, with ``topic``, another record such as a dead letter); the
+        returned future resolves when the broker acknowledged it."""
         value = json.dumps(record, ensure_ascii=False).encode("utf-8")
         future: FutureRecordMetadata = self.producer.send(
-            self.settings.topic_raw, key=record["id"].encode("utf-8"), value=value
+            topic or self.settings.topic_raw,
+            key=key if topic else record["id"].encode("utf-8"), value=value,
         )
         return future
 
@@ -88,12 +92,18 @@ class Publisher:
 
 
 async def connect_publisher(settings: Settings) -> Publisher:
-    """A Publisher, retrying with backoff while the broker cannot be reached at start."""
+    """A Publisher, retrying with backoff while the broker cannot be reached at start; raises
+    BrokerUnavailable after ``kafka_connect_timeout_seconds`` (a scheduler must see a failure)."""
     delay = 0.5
+    deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
     while True:
         try:
             return await asyncio.get_running_loop().run_in_executor(None, Publisher, settings)
         except KafkaError as exc:
+            if time.monotonic() + delay >= deadline:
+                raise BrokerUnavailable(
+                    f"no broker at {settings.kafka_bootstrap_servers} after "
+                    f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
             log.warning("broker %s unreachable (%s); retrying in %.1f s",
                         settings.kafka_bootstrap_servers, exc, delay)
             metrics.BROKER_UP.set(0)
@@ -110,6 +120,8 @@ class Pending:
     state: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
     on_ack: Callable[[], None] | None = None
     persist: bool = True  # False: remembered by this process only (directory sources)
+    topic: str | None = None  # None: the raw topic
+    key: bytes | None = None
 
 
 class Outbox:
@@ -123,6 +135,7 @@ class Outbox:
         self.queue: deque[Pending] = deque()
         self.inflight = 0
         self.published = 0
+        self.dropped_records: list[str] = []  # what the broker refused, for the run summary
         self.failures = 0  # consecutive failed rounds
         self.last_error: str | None = None
         self.changed: asyncio.Condition | None = None
@@ -179,6 +192,7 @@ class Outbox:
                     log.error("dropping %s from %s: the broker cannot take it (%s)",
                               item.record.get("url"), item.source, error)
                     metrics.DROPPED.labels(item.source).inc()
+                    self.dropped_records.append(f"{item.record.get('url')}: {error}")
                     self.dropped(item)
                 else:
                     failed.append(item)
@@ -205,7 +219,7 @@ class Outbox:
         results: list[tuple[Pending, Exception | None]] = []
         for item in batch:
             try:
-                sent.append((item, self.publisher.publish(item.record)))
+                sent.append((item, self.publisher.publish(item.record, item.topic, item.key)))
             except Exception as exc:  # metadata unavailable, buffer exhausted: retried later
                 results.append((item, exc))
         deadline = time.monotonic() + 150.0  # beyond delivery_timeout_ms: the future resolves

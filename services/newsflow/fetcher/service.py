@@ -12,17 +12,20 @@ than a 304 that hides unpublished articles.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
 from newsflow.core.urls import article_id_for_url
+from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
 from newsflow.fetcher.content import TooLarge, inflate
-from newsflow.fetcher.directory import read_directory
+from newsflow.fetcher.directory import Rejected, read_directory
 from newsflow.fetcher.feeds import FeedError, parse_feed
 from newsflow.fetcher.http import FetchError, HttpFetcher, Response
 from newsflow.fetcher.jsonapi import parse_json_items
@@ -44,9 +47,47 @@ FINAL_PAGE_OUTCOMES = frozenset({"gone", "blocked", "too_large", "http_4xx", "re
 class PollResult:
     source: str
     queued: int = 0
+    seen: int = 0  # entries skipped because they were published before
     outcome: str = "ok"
     errors: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # articles given up on (too large, gone...)
+    rejected: list[str] = field(default_factory=list)  # files sent to the dead-letter topic
     retry_later: bool = False  # an article failed in a way the next poll may fix
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What one ``fetch --once`` did; ``ok`` is False when anything was lost or failed."""
+
+    published: int
+    failed_sources: list[str]  # "source: first error"
+    dropped: list[str]  # articles not published: refused by the broker, too large, gone...
+    rejected: list[str]  # files dead-lettered (empty, binary)
+    errors: int = 0  # every error every source reported
+    unacknowledged: int = 0
+
+    def counts(self) -> tuple[int, int]:
+        """(published, errors): the figures the fetcher's tests compare."""
+        return self.published, self.errors + self.unacknowledged
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed_sources or self.dropped or self.rejected or self.unacknowledged)
+
+    def line(self) -> str:
+        """One line for a scheduler's log: the counts, then the first reason of each kind."""
+        parts = [f"published {self.published} raw articles"]
+        if self.ok:
+            return parts[0] + "; no failures"
+        for label, items in (("sources failed", self.failed_sources),
+                             ("articles dropped", self.dropped),
+                             ("files dead-lettered", self.rejected)):
+            if items:
+                more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
+                parts.append(f"{len(items)} {label}: {items[0][:160]}{more}")
+        if self.unacknowledged:
+            parts.append(f"{self.unacknowledged} not acknowledged by the broker")
+        return "FAILED: " + "; ".join(parts)
 
 
 class _Commit:
@@ -118,8 +159,8 @@ class Fetcher:
                 return count
             except Exception as exc:  # broker unreachable, sentinel not acknowledged in time
                 if time.monotonic() + delay > deadline:
-                    raise RuntimeError(f"cannot read the fetcher state from "
-                                       f"{self.settings.topic_fetcher_state}: {exc}") from exc
+                    raise BrokerUnavailable(f"cannot read the fetcher state from "
+                                            f"{self.settings.topic_fetcher_state}: {exc}") from exc
                 log.warning("fetcher state not readable yet (%s); retrying in %.1f s", exc, delay)
                 metrics.BROKER_UP.set(0)
                 await asyncio.sleep(delay)
@@ -136,17 +177,24 @@ class Fetcher:
                     "broker_available": self.outbox.failures == 0,
                     "last_publish_error": self.outbox.last_error}
 
-    async def run_once(self) -> tuple[int, int]:
-        """Poll every source once; wait for the broker's acks; return (published, errors)."""
+    async def run_once(self) -> RunSummary:
+        """Poll every source once and wait for the broker's acks."""
         await self.start()
-        before = self.outbox.published
+        before, dropped_before = self.outbox.published, len(self.outbox.dropped_records)
         results = await asyncio.gather(*(self.poll(s) for s in self.active_sources()))
-        errors = sum(len(r.errors) for r in results)
+        unacknowledged = 0
         if not await self.outbox.drain(self.settings.fetch_publish_timeout_seconds):
             log.error("%d raw articles not acknowledged within %.0f s", self.outbox.size,
                       self.settings.fetch_publish_timeout_seconds)
-            errors += self.outbox.size
-        return self.outbox.published - before, errors
+            unacknowledged = self.outbox.size
+        rejected = [item for r in results for item in r.rejected]
+        return RunSummary(
+            published=self.outbox.published - before - len(rejected),
+            failed_sources=[f"{r.source}: {r.errors[0]}" for r in results if r.errors],
+            dropped=[item for r in results for item in r.dropped]
+            + self.outbox.dropped_records[dropped_before:],
+            rejected=rejected, errors=sum(len(r.errors) for r in results),
+            unacknowledged=unacknowledged)
 
     async def run_forever(self) -> None:
         await self.start()
@@ -210,6 +258,7 @@ class Fetcher:
         """Fetch what is new and queue it. Errors are reported in the result, never raised."""
         result = PollResult(source.id)
         self.last_poll[source.id] = time.time()
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self.settings.fetch_poll_timeout_seconds):
                 if source.kind == "directory":
@@ -236,6 +285,11 @@ class Fetcher:
             result.errors.append(f"{type(exc).__name__}: {exc}")
         for error in result.errors:
             log.warning("source %s: %s", source.id, error)
+        # The operator's view of the fetcher: one line per poll per source, never per article.
+        log.log(logging.WARNING if result.errors or result.dropped else logging.INFO,
+                "poll %s: %s, %d new, %d seen, %d failed, %d dropped, %d dead-lettered in %.2f s",
+                source.id, result.outcome, result.queued, result.seen, len(result.errors),
+                len(result.dropped), len(result.rejected), time.monotonic() - started)
         if result.errors:
             metrics.SOURCE_ERRORS.labels(source.id, result.outcome).inc(len(result.errors))
         metrics.FETCHES.labels(source.id, source.kind, result.outcome).inc()
@@ -254,12 +308,32 @@ class Fetcher:
             if isinstance(item, Exception):
                 result.errors.append(f"{path}: {item}")
                 continue
+            if isinstance(item, Rejected):
+                await self._reject(source, item, result)
+                continue
             keys = [f"file:{item['url']}#{item['id']}"]
             if not self._known(keys):
                 await self._submit(source, item, keys)
                 result.queued += 1
+            else:
+                result.seen += 1
         if result.errors:
             result.outcome = "partial" if result.queued else "malformed"
+
+    async def _reject(self, source: SourceConfig, item: Rejected, result: PollResult) -> None:
+        """An empty or binary file goes to the dead-letter topic (once per process)."""
+        keys = [f"rejected:{item.url}#{hashlib.sha256(item.data).hexdigest()[:32]}"]
+        if self._known(keys):
+            result.seen += 1
+            return
+        log.warning("source %s: %s is %s; sent to %s", source.id, item.url, item.reason,
+                    self.settings.topic_deadletter)
+        letter = item.dead_letter(self.settings.topic_raw).to_dict(PIPELINE_VERSION)
+        self.pending.update(keys)
+        await self.outbox.put(Pending(letter, source.id, [(k, {"t": time.time()}) for k in keys],
+                                      persist=False, topic=self.settings.topic_deadletter,
+                                      key=item.url.encode("utf-8")))
+        result.rejected.append(f"{item.detail} ({item.reason})")
 
     async def _fetch_listing(self, source: SourceConfig, url: str) -> tuple[Response | None,
                                                                               list[StateChange]]:
@@ -345,6 +419,7 @@ class Fetcher:
         for entry in entries:
             keys = self._entry_keys(source, entry)
             if self._known(keys) or keys[0] in claimed:
+                result.seen += 1
                 continue
             claimed.add(keys[0])
             fresh.append((entry, keys))
@@ -355,8 +430,9 @@ class Fetcher:
                 if record.outcome == "robots_denied":
                     continue  # counted in metrics; looked at again next poll
                 if record.outcome in FINAL_PAGE_OUTCOMES:
-                    log.info("source %s: skipping %s: %s", source.id, entry.url, record.reason)
+                    log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
                     self.write_state(self.state.mark_seen(keys))  # never published, never retried
+                    result.dropped.append(f"{entry.url}: {record.reason}")
                     continue
                 result.errors.append(f"{record} (will retry next poll)")
                 result.retry_later = True

@@ -173,7 +173,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     from newsflow.processor.sensor import install_metrics
     from newsflow.topics import ensure_topics
 
-    ensure_topics(settings)
+    ensure_topics(settings, settings.kafka_connect_timeout_seconds)
+    # Faust creates its data directory without parents: a fresh folder has no .newsflow/ yet.
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     install_health(app, install_metrics(app))  # /metrics, /healthz, /readyz
     worker = Worker(app, loglevel=loglevel, quiet=True)

@@ -1,0 +1,233 @@
+"""``NewsConsumer``: read one of newsflow's output topics, the way a downstream service should.
+
+Why no consumer-group membership: the embedded broker makes a group join wait about half the
+session timeout, and a group whose member left within seconds of joining was seen to stay
+without assignments for every later member. This client therefore assigns itself every
+partition of the topic (``assign()``) and uses the group id only to store and read committed
+offsets. That works the same on Apache Kafka. The cost: two consumers in one group do not split
+the partitions between them - each reads them all (see README, "Consuming newsflow").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Literal
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from newsflow.client.records import KINDS, SCHEMA_OF, Record
+from newsflow.config import Settings
+from newsflow.errors import BrokerUnavailable, NewsflowError, TopicNotFound
+from newsflow.records import RecordInvalid, validate
+
+log = logging.getLogger(__name__)
+Start = Literal["committed", "earliest", "latest"]
+
+
+class InvalidMessage(NewsflowError):
+    """A message that is not JSON or does not follow its schema (raised with ``strict=True``)."""
+
+
+class SeenIds:
+    """The most recent ``capacity`` identities, oldest forgotten first (bounded memory)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.ids: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, identity: str) -> bool:
+        """True when the identity is new."""
+        if identity in self.ids:
+            self.ids.move_to_end(identity)
+            return False
+        self.ids[identity] = None
+        if len(self.ids) > self.capacity:
+            self.ids.popitem(last=False)
+        return True
+
+
+class NewsConsumer:
+    """Iterate over the records of one topic.
+
+    ``what`` is a role (``articles``, ``duplicates``, ``stories``, ``deadletter``, ``raw``) or a
+    topic name. ``group`` names where handled positions are committed (None: nothing is
+    committed). ``start``: ``committed`` resumes from the group's committed offsets, falling back
+    to ``reset`` for partitions without one; ``earliest``/``latest`` ignore committed offsets.
+
+    A record counts as handled once the caller asks for the next one (or calls ``ack``); handled
+    positions are committed before each fetch and on ``close``. Redeliveries (at-least-once) are
+    dropped by identity within the last ``client_seen_ids`` records.
+    """
+
+    def __init__(self, what: str, settings: Settings | None = None, *, group: str | None = None,
+                 start: Start = "committed", reset: Literal["earliest", "latest"] = "earliest",
+                 strict: bool = False) -> None:
+        self.settings = settings or Settings()
+        self.kind = what if what in KINDS else "topic"
+        self.topic = str(getattr(self.settings, f"topic_{what}")) if what in KINDS else what
+        self.group = group
+        self.strict = strict
+        self.seen = SeenIds(self.settings.client_seen_ids)
+        self.invalid = 0
+        self.redeliveries = 0
+        self._handled: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+        self._last: Record | None = None
+        self.consumer = self._connect()
+        try:
+            self.partitions = self._assign(start, reset)
+        except BaseException:
+            self.consumer.close()
+            raise
+
+    # --- setup ---------------------------------------------------------------------------------
+    def _connect(self) -> KafkaConsumer:
+        settings = self.settings
+        deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
+        while True:
+            try:
+                return KafkaConsumer(
+                    bootstrap_servers=settings.require_bootstrap(),
+                    group_id=self.group,
+                    client_id="newsflow-client",
+                    enable_auto_commit=False,
+                    fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
+                    max_partition_fetch_bytes=settings.max_message_bytes,
+                    fetch_max_bytes=settings.max_message_bytes * 2,
+                    allow_auto_create_topics=False,
+                    reconnect_backoff_max_ms=2_000,
+                    bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds)
+                                             * 1000),
+                    **settings.kafka_client_options(),
+                )
+            except KafkaError as exc:
+                if time.monotonic() >= deadline:
+                    raise BrokerUnavailable(
+                        f"no broker at {settings.kafka_bootstrap_servers} after "
+                        f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
+                time.sleep(0.5)  # retry pacing, not synchronisation
+
+    def _assign(self, start: Start, reset: str) -> list[TopicPartition]:
+        deadline = time.monotonic() + self.settings.kafka_connect_timeout_seconds
+        ids = self.consumer.partitions_for_topic(self.topic)
+        while not ids:
+            if time.monotonic() >= deadline:
+                raise TopicNotFound(f"topic {self.topic} does not exist on "
+                                    f"{self.settings.kafka_bootstrap_servers}")
+            time.sleep(0.2)  # metadata refresh pacing
+            self.consumer.topics()  # fetches fresh metadata
+            ids = self.consumer.partitions_for_topic(self.topic)
+        partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
+        self.consumer.assign(partitions)
+        fallback = reset
+        if start == "committed" and self.group is not None:
+            for tp in partitions:
+                committed = self.consumer.committed(tp)
+                if committed is not None:
+                    self.consumer.seek(tp, committed)
+                    self._committed[tp] = committed
+                elif fallback == "earliest":
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek_to_end(tp)
+        elif start == "latest" or (start == "committed" and reset == "latest"):
+            self.consumer.seek_to_end(*partitions)
+        else:
+            self.consumer.seek_to_beginning(*partitions)
+        return partitions
+
+    # --- reading -------------------------------------------------------------------------------
+    def records(self, timeout: float | None = None) -> Iterator[Record]:
+        """Records until ``timeout`` seconds have passed (None: forever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            self.commit()
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            batch = self.consumer.poll(timeout_ms=int(wait * 1000))
+            for messages in batch.values():
+                for message in messages:
+                    record = self._decode(message)
+                    if record is None or not self.seen.add(record.identity()):
+                        if record is not None:
+                            self.redeliveries += 1
+                        self._mark(message.partition, message.offset)
+                        continue
+                    self._last = record
+                    yield record
+                    self.ack(record)
+
+    def __iter__(self) -> Iterator[Record]:
+        return self.records()
+
+    def run(self, handler: Callable[[Record], None], *, max_records: int | None = None,
+            timeout: float | None = None) -> int:
+        """Call ``handler`` for each record; a record is handled when it returns. Returns the
+        number handled; stops after ``max_records`` or ``timeout`` seconds."""
+        count = 0
+        if max_records == 0:
+            return 0
+        for record in self.records(timeout):
+            handler(record)
+            self.ack(record)
+            count += 1
+            if max_records is not None and count >= max_records:
+                break
+        return count
+
+    def _decode(self, message: Any) -> Record | None:
+        key = message.key.decode("utf-8", "replace") if message.key is not None else None
+        try:
+            value = None if message.value is None else json.loads(message.value)
+            if self.kind != "topic":
+                validate(SCHEMA_OF[self.kind], value)
+        except (ValueError, RecordInvalid) as exc:
+            # The message stays on the topic; it is reported, skipped, and its offset passed.
+            where = f"{message.topic}:{message.partition}:{message.offset}"
+            if self.strict:
+                raise InvalidMessage(f"{where}: {exc}") from exc
+            self.invalid += 1
+            log.warning("skipping %s: %s", where, str(exc)[:300])
+            return None
+        return Record(self.kind, message.topic, message.partition, message.offset, key, value)
+
+    # --- positions -----------------------------------------------------------------------------
+    def ack(self, record: Record) -> None:
+        """Mark ``record`` (and everything before it in its partition) as handled."""
+        self._mark(record.partition, record.offset)
+
+    def _mark(self, partition: int, offset: int) -> None:
+        tp = TopicPartition(self.topic, partition)
+        self._handled[tp] = max(self._handled.get(tp, 0), offset + 1)
+
+    def commit(self) -> None:
+        """Commit handled positions to the group (a no-op without a group)."""
+        if self.group is None:
+            return
+        todo = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._handled.items()
+                if self._committed.get(tp) != offset}
+        if not todo:
+            return
+        self.consumer.commit(todo)
+        self._committed.update({tp: meta.offset for tp, meta in todo.items()})
+
+    def close(self) -> None:
+        try:
+            self.commit()
+        except KafkaError as exc:  # the records will be delivered again: at-least-once
+            log.warning("could not commit positions at close: %s", exc)
+        finally:
+            self.consumer.close(autocommit=False)
+
+    def __enter__(self) -> NewsConsumer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
