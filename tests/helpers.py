@@ -73,10 +73,11 @@ class ManagedProcess:
     """A `python -m newsflow ...` child with the given settings; output goes to a log file."""
 
     def __init__(self, args: list[str], settings: Settings, log_path: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, cwd: Path = REPO) -> None:
         self.args = args
         self.settings = settings
         self.log_path = log_path
+        self.cwd = cwd
         self.env = os.environ | settings.to_env() | (extra_env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -84,7 +85,7 @@ class ManagedProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [sys.executable, "-m", "newsflow", *self.args], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=self.cwd,
             preexec_fn=die_with_parent,
         )
         return self

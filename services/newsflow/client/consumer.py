@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Literal
@@ -79,7 +79,7 @@ class NewsConsumer:
         self.redeliveries = 0
         self._handled: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
-        self._last: Record | None = None
+        self._buffer: deque[Any] = deque()
         self.consumer = self._connect()
         try:
             self.partitions = self._assign(start, reset)
@@ -147,21 +147,25 @@ class NewsConsumer:
     def records(self, timeout: float | None = None) -> Iterator[Record]:
         """Records until ``timeout`` seconds have passed (None: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while deadline is None or time.monotonic() < deadline:
+        while True:
+            # Fetched messages wait in a buffer owned by the consumer, not by this generator: a
+            # caller that stops iterating mid-batch gets the rest on its next call.
+            while self._buffer:
+                message = self._buffer.popleft()
+                record = self._decode(message)
+                if record is None or not self.seen.add(record.identity()):
+                    if record is not None:
+                        self.redeliveries += 1
+                    self._mark(message.partition, message.offset)
+                    continue
+                yield record
+                self.ack(record)
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             self.commit()
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
-            batch = self.consumer.poll(timeout_ms=int(wait * 1000))
-            for messages in batch.values():
-                for message in messages:
-                    record = self._decode(message)
-                    if record is None or not self.seen.add(record.identity()):
-                        if record is not None:
-                            self.redeliveries += 1
-                        self._mark(message.partition, message.offset)
-                        continue
-                    self._last = record
-                    yield record
-                    self.ack(record)
+            for messages in self.consumer.poll(timeout_ms=int(wait * 1000)).values():
+                self._buffer.extend(messages)
 
     def __iter__(self) -> Iterator[Record]:
         return self.records()

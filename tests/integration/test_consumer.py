@@ -1,0 +1,160 @@
+"""newsflow.client and `newsflow tail` on the real broker: a fresh group reads at once, an early
+close never leaves a group unusable, redeliveries are dropped, positions are committed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from newsflow.client import NewsConsumer, Record
+from newsflow.config import Settings
+from newsflow.core.pipeline import Origin, Pipeline
+from tests.helpers import SEEDS
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 2, 11, 12, 0, tzinfo=UTC)
+
+
+def seed_articles(settings: Settings) -> list[dict[str, Any]]:
+    """The five seeds as the pipeline emits them (real records, valid against schemas/)."""
+    pipeline = Pipeline(settings)
+    index = pipeline.new_index()
+    articles = []
+    for n, seed in enumerate(sorted(SEEDS.glob("*.txt"))):
+        raw = {"url": f"https://outlet{n}.example/{seed.stem}", "title": None,
+               "source": {"id": f"outlet-{n}", "name": f"Outlet {n}"},
+               "body": seed.read_text(encoding="utf-8"), "content_type": "text/plain",
+               "fetched_at": "2026-02-11T11:00:00Z"}
+        _, emissions = pipeline.decide(pipeline.prepare_raw(raw, Origin("t", 0, n), NOW), index)
+        articles += [e.record for e in emissions if e.topic == "articles"]
+    assert len(articles) == 5
+    return articles
+
+
+def publish(settings: Settings, topic: str, records: list[dict[str, Any]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    try:
+        for record in records:
+            producer.send(topic, key=record["id"].encode(), value=json.dumps(record).encode())
+        producer.flush(30)
+    finally:
+        producer.close()
+
+
+def take(consumer: NewsConsumer, count: int, timeout: float = 20.0) -> list[Record]:
+    got: list[Record] = []
+    consumer.run(got.append, max_records=count, timeout=timeout)
+    return got
+
+
+def test_a_fresh_group_reads_within_seconds_and_an_early_close_leaves_it_usable(
+    settings: Settings,
+) -> None:
+    articles = seed_articles(settings)
+    publish(settings, settings.topic_articles, articles)
+    # A consumer in G that closes within a second of starting, having read nothing.
+    started = time.monotonic()
+    NewsConsumer("articles", settings, group="G").close()
+    assert time.monotonic() - started < 2
+    # The next member of G still reads, and a fresh group gets its first record at once.
+    started = time.monotonic()
+    with NewsConsumer("articles", settings, group="G") as consumer:
+        first = take(consumer, 1)
+        assert time.monotonic() - started < 5, "first record took too long"
+        rest = take(consumer, 4)
+    assert {r.article["id"] for r in first + rest} == {a["id"] for a in articles}
+    assert all(r.article["story"]["id"] and r.article["tags"] for r in first + rest)
+    # Closed after handling all five: G's next member starts after them.
+    publish(settings, settings.topic_articles, articles[:1])  # a redelivery of an old one...
+    with NewsConsumer("articles", settings, group="G") as consumer:
+        assert [r.offset for r in take(consumer, 1)]  # ...is delivered to a new process
+        assert take(consumer, 1, timeout=1.5) == []
+
+
+def test_redeliveries_are_dropped_and_positions_committed_after_handling(
+    settings: Settings,
+) -> None:
+    articles = seed_articles(settings)
+    # Everything on one partition, in order; the first two arrive twice (at-least-once).
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    for record in [*articles, articles[0], articles[1]]:
+        producer.send(settings.topic_articles, value=json.dumps(record).encode(), partition=0)
+    producer.flush(30)
+    producer.close()
+    with NewsConsumer("articles", settings, group="H") as consumer:
+        got = take(consumer, 7, timeout=4)
+        assert [r.article["id"] for r in got] == [a["id"] for a in articles]
+        assert consumer.redeliveries == 2
+    # A handler that fails on the third record: the first two were handled and are committed;
+    # the third was not, so the group's next member starts with it.
+    handled: list[str] = []
+
+    def fragile(record: Record) -> None:
+        if len(handled) == 2:
+            raise RuntimeError("downstream outage")
+        handled.append(record.article["id"])
+
+    with NewsConsumer("articles", settings, group="J") as consumer, \
+            pytest.raises(RuntimeError, match="outage"):
+        consumer.run(fragile, timeout=20)
+    with NewsConsumer("articles", settings, group="J") as consumer:
+        assert take(consumer, 1)[0].article["id"] == articles[2]["id"]
+
+
+def test_invalid_messages_are_skipped_with_a_warning_not_handed_out(settings: Settings) -> None:
+    articles = seed_articles(settings)
+    broken = dict(articles[0], word_count="many")
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    producer.send(settings.topic_articles, value=b"not json", partition=0)
+    producer.send(settings.topic_articles, value=json.dumps(broken).encode(), partition=0)
+    producer.send(settings.topic_articles, value=json.dumps(articles[1]).encode(), partition=0)
+    producer.flush(30)
+    producer.close()
+    with NewsConsumer("articles", settings) as consumer:
+        got = take(consumer, 1)
+        assert got[0].article["id"] == articles[1]["id"] and consumer.invalid == 2
+
+
+def tail(settings: Settings, cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    return subprocess.run([sys.executable, "-m", "newsflow", "tail", *args], cwd=cwd,
+                          env=env | settings.to_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_tail_prints_records_and_groups_stay_usable(settings: Settings, tmp_path: Path) -> None:
+    articles = seed_articles(settings)
+    publish(settings, settings.topic_articles, articles)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    ids = {a["id"] for a in articles}
+    for group in ([], ["--group", "second"], ["--group", "second"]):
+        done = tail(settings, empty, "articles", "--from-beginning", "--max", "5",
+                    "--timeout", "60", *group)
+        assert done.returncode == 0, done.stderr[-2000:]
+        lines = done.stdout.splitlines()
+        assert {json.loads(line)["id"] for line in lines} == ids and len(lines) == 5
+    # Without --from-beginning, the group resumes after what it handled: nothing new, exit 0
+    # at the timeout.
+    done = tail(settings, empty, "articles", "--group", "second", "--timeout", "2")
+    assert done.returncode == 0 and done.stdout == "", done.stderr[-2000:]
+    # A topic by name, and one that does not exist.
+    done = tail(settings, empty, settings.topic_articles, "--from-beginning", "--max", "1",
+                "--timeout", "30")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1
+    missing = settings.model_copy(update={"kafka_connect_timeout_seconds": 2.0})
+    done = tail(missing, empty, "no-such-topic", "--timeout", "5")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"newsflow tail: topic no-such-topic does not exist on {settings.kafka_bootstrap_servers}"]
+    assert list(empty.iterdir()) == []
