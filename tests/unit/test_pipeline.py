@@ -98,3 +98,31 @@ def test_story_roll_up_follows_its_members(pipeline: Pipeline) -> None:
 ])
 def test_dates_are_normalised_to_rfc3339_utc(value: str | None, expected: str | None) -> None:
     assert normalise_date(value) == expected
+
+
+def test_articles_carry_a_working_link_and_a_separate_dedupe_key(pipeline: Pipeline) -> None:
+    value = json.dumps(raw_record("Harbour cranes resumed work on Monday after the strike.",
+                                  url="http://www.example.org/news/cranes?utm_source=rss",
+                                  title="Cranes resume")).encode()
+    result = prepare(pipeline, value)
+    assert isinstance(result, Prepared)
+    assert result.article["canonical_url"] == "http://www.example.org/news/cranes"
+    assert result.article["dedupe_key"] == "https://example.org/news/cranes"
+    _, emissions = pipeline.decide(result, pipeline.new_index())
+    validate("article", emissions[0].record)
+
+
+def test_two_different_inputs_with_nothing_extracted_are_not_duplicates(
+    pipeline: Pipeline,
+) -> None:
+    index = pipeline.new_index()
+    topics = []
+    for n, body in enumerate(["", "\x00\x01\x02\x03"]):
+        value = json.dumps(raw_record(body, url=f"https://junk.example/{n}",
+                                      content_type="application/octet-stream")).encode()
+        result = prepare(pipeline, value, offset=n)
+        assert isinstance(result, Prepared)
+        assert result.article["empty_body"]
+        _, emissions = pipeline.decide(result, index)
+        topics.append(emissions[0].topic)
+    assert topics == ["articles", "articles"]

@@ -55,3 +55,19 @@ def test_different_articles_stay_different() -> None:
 
 def test_non_web_urls_are_left_alone() -> None:
     assert canonicalize_url(" file:///tmp/a.txt ") == "file:///tmp/a.txt"
+
+
+@pytest.mark.parametrize(("url", "link"), [
+    ("http://www.example.com/world/story?utm_source=rss&id=7#top",
+     "http://www.example.com/world/story?id=7"),
+    ("https://m.example.com/world/story/", "https://m.example.com/world/story/"),
+    ("HTTP://Example.COM:8080/Path", "http://example.com:8080/Path"),
+    ("file:///tmp/inbox/a.txt", "file:///tmp/inbox/a.txt"),
+])
+def test_canonical_link_keeps_scheme_and_host_so_the_link_still_works(url: str, link: str) -> None:
+    from newsflow.core.urls import canonical_link
+
+    assert canonical_link(url) == link
+    # The dedupe key is a different thing: it folds exactly what the link keeps.
+    if url.startswith(("http", "HTTP")):
+        assert canonicalize_url(url).startswith("https://")
