@@ -158,3 +158,28 @@ def test_tail_prints_records_and_groups_stay_usable(settings: Settings, tmp_path
     assert done.stderr.strip().splitlines() == [
         f"newsflow tail: topic no-such-topic does not exist on {settings.kafka_bootstrap_servers}"]
     assert list(empty.iterdir()) == []
+
+
+def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> None:
+    """The README's example, as printed, against the real broker (stopped after five records)."""
+    import os
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Consuming newsflow"):]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert code is not None
+    source = code.group(1)
+    assert len(source.strip().splitlines()) <= 18
+    assert "consumer.run(handle)" in source
+    script = tmp_path / "service.py"
+    script.write_text(source.replace("consumer.run(handle)",
+                                     "consumer.run(handle, max_records=5, timeout=60)"))
+    articles = seed_articles(settings)
+    publish(settings, settings.topic_articles, articles)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env | settings.to_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5 and all("story=s" in line and "https://outlet" in line for line in lines)
