@@ -18,7 +18,10 @@ pytestmark = pytest.mark.integration
 def test_broker_command_declares_topics_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     settings = Settings()
-    broker = ManagedProcess(["broker", "--port", str(port)], settings, tmp_path / "broker.log")
+    empty = tmp_path / "empty"  # works from any folder, an empty one included
+    empty.mkdir()
+    broker = ManagedProcess(["broker", "--port", str(port)], settings, tmp_path / "broker.log",
+                            cwd=empty)
     broker.start()
     try:
         ready = f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{port}"

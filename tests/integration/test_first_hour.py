@@ -58,6 +58,9 @@ def test_from_an_empty_folder_seeds_reach_articles_and_tail_prints_them(
             assert len(articles) == 5 and all(a["tags"] for a in articles)
             assert {a["id"] for a in articles} == {a["id"] for a in outputs[0]}
         assert (empty / ".newsflow" / "worker").is_dir()
+        offline = newsflow(settings, empty, "process", str(sorted(SEEDS.glob("*.txt"))[0]))
+        assert offline.returncode == 0, offline.stderr[-2000:]
+        assert json.loads(offline.stdout)["topic"] == settings.topic_articles
         assert worker.alive(), worker.log()[-3000:]
     finally:
         worker.stop()
