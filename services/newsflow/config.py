@@ -112,6 +112,8 @@ class Settings(BaseSettings):
 
     # --- Demo --------------------------------------------------------------------------------
     demo_timeout_seconds: float = 180.0
+    # --follow: the sample site publishes a new article, and the fetcher polls, this often.
+    demo_follow_interval_seconds: float = Field(default=5.0, gt=0)
 
     def kafka_client_options(self) -> dict[str, object]:
         """Security options shared by every kafka-python client."""

@@ -1,20 +1,27 @@
 """`newsflow demo`: the whole chain on this machine — broker, sample site, worker, fetcher.
 
-Prints each enriched article as it reaches news.articles.v1 and exits 0 once every raw article
-the fetcher published is accounted for (as an article, a duplicate or a dead letter).
+Prints each enriched article as it reaches news.articles.v1, each duplicate under (or naming)
+the article it copies, and exits 0 once every raw article the fetcher published is accounted
+for (as an article, a duplicate or a dead letter). ``--follow`` keeps going while the sample
+site publishes a new article every ``NEWSFLOW_DEMO_FOLLOW_INTERVAL_SECONDS``. Ctrl-C stops it
+quietly (exit 0 in follow mode, where it is the way to stop; 130 when it cuts a run short), and
+the temporary folder is removed either way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +32,33 @@ from newsflow.config import Settings
 from newsflow.sample_site import SampleSite
 from newsflow.topics import ensure_topics
 
+INTERRUPTED = 130
+
 
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def describe(record: dict[str, Any], duplicates: int) -> str:
+def describe(record: dict[str, Any]) -> str:
     tags = ", ".join(f"{t['name']} ({t['score']:.2f})" for t in record["tags"]) or "none"
     outlet = record.get("site_name")
     source = f"{outlet} via {record['source']['name']}" if outlet else record["source"]["name"]
     return (f"• {record['title']}\n"
             f"    source: {source} | tags: {tags}\n"
-            f"    story: {record['story']['id'][:12]} | duplicates: {duplicates} | "
-            f"words: {record['word_count']}")
+            f"    story: {record['story']['id'][:12]} | words: {record['word_count']}")
+
+
+def describe_duplicate(record: dict[str, Any], original: dict[str, Any] | None) -> str:
+    copied = "" if original is None else f" of «{original['title'][:50]}»"
+    return (f"  ↳ duplicate{copied} ({record['level']}, {record['method']}): "
+            f"{record['title'][:70]} — {record['source']['name']}")
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     env = os.environ | settings.to_env()
     with open(log_path, "ab") as log:
+        # Its own session: a Ctrl-C in the terminal reaches the demo only, which stops the
+        # worker in order.
         return subprocess.Popen([sys.executable, "-m", "newsflow", "worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=die_with_parent)
@@ -72,17 +88,19 @@ def write_sources(path: Path, site: SampleSite, poll_seconds: float) -> Path:
 
 
 class OutputWatcher:
-    """Reads the output topics and keeps the tally the demo prints."""
+    """Reads the output topics, prints them, and keeps the tally the demo ends with."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.consumer = KafkaConsumer(
             settings.topic_articles, settings.topic_duplicates, settings.topic_deadletter,
             bootstrap_servers=settings.require_bootstrap(), auto_offset_reset="earliest",
-            enable_auto_commit=False, **settings.kafka_client_options(),
+            enable_auto_commit=False, fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
+            **settings.kafka_client_options(),
         )
         self.articles: dict[str, dict[str, Any]] = {}
-        self.duplicates: Counter[str] = Counter()
+        self.duplicates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.held: dict[str, list[dict[str, Any]]] = defaultdict(list)  # original not out yet
         self.dead_letters = 0
         self.seen_inputs: set[tuple[str, str]] = set()
 
@@ -90,91 +108,159 @@ class OutputWatcher:
     def accounted(self) -> int:
         return len(self.seen_inputs) + self.dead_letters
 
-    def poll(self) -> None:
-        for messages in self.consumer.poll(timeout_ms=500).values():
+    @property
+    def duplicate_count(self) -> int:
+        return sum(len(copies) for copies in self.duplicates.values())
+
+    def poll(self, timeout_ms: int = 300) -> None:
+        for messages in self.consumer.poll(timeout_ms=timeout_ms).values():
             for message in messages:
                 record = json.loads(message.value)
                 if message.topic == self.settings.topic_articles:
-                    if record["id"] not in self.articles:  # at-least-once: drop redeliveries
-                        self.articles[record["id"]] = record
-                        _say(describe(record, self.duplicates[record["id"]]))
-                    self.seen_inputs.add(("a", record["id"]))
+                    self._article(record)
                 elif message.topic == self.settings.topic_duplicates:
-                    key = ("d", f"{record['id']}@{record['fetched_at']}")
-                    if key not in self.seen_inputs:
-                        self.duplicates[record["duplicate_of"]] += 1
-                        _say(f"  ↳ duplicate ({record['level']}, {record['method']}): "
-                             f"{record['title'][:70]} — {record['source']['name']}")
-                    self.seen_inputs.add(key)
+                    self._duplicate(record)
                 else:
                     self.dead_letters += 1
                     _say(f"  ✗ dead letter ({record['stage']}): {record['error']['message'][:90]}")
+
+    def _article(self, record: dict[str, Any]) -> None:
+        self.seen_inputs.add(("a", record["id"]))
+        if record["id"] in self.articles:  # at-least-once: a redelivery
+            return
+        self.articles[record["id"]] = record
+        _say(describe(record))
+        for copy in self.held.pop(record["id"], []):  # copies that came out first
+            _say(describe_duplicate(copy, None))
+
+    def _duplicate(self, record: dict[str, Any]) -> None:
+        key = ("d", f"{record['id']}@{record['fetched_at']}")
+        if key in self.seen_inputs:
+            return
+        self.seen_inputs.add(key)
+        original = record["duplicate_of"]
+        self.duplicates[original].append(record)
+        if original in self.articles:
+            _say(describe_duplicate(record, self.articles[original]))
+        else:
+            self.held[original].append(record)
 
     def close(self) -> None:
         self.consumer.close()
 
 
 def run_demo(settings: Settings, follow: bool = False) -> int:
+    # Ctrl-C sets a flag the loops below check, so everything stops in order and quietly.
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    logging.getLogger("newsflow.fetcher").setLevel(logging.WARNING)  # the demo prints its own
     workdir = Path(tempfile.mkdtemp(prefix="newsflow-demo-"))
+    try:
+        return _run(settings, follow, workdir, stop)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(settings: Settings, follow: bool, workdir: Path, stop: threading.Event) -> int:
     broker: EmbeddedBroker | None = None
+    overrides: dict[str, Any] = {}
     if not settings.kafka_bootstrap_servers:
         broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
         _say(f"embedded broker on {broker.bootstrap}")
-    settings = settings.model_copy(update={
-        "kafka_bootstrap_servers": settings.kafka_bootstrap_servers or broker.bootstrap,  # type: ignore[union-attr]
+        # One partition: articles reach the dedupe step in the order the feed lists them, so
+        # every run names its stories after the same first articles (the same story ids).
+        overrides = {"kafka_bootstrap_servers": broker.bootstrap, "topic_partitions": 1}
+    settings = settings.model_copy(update=overrides | {
         "worker_web_port": free_port(),
         "worker_data_dir": workdir / "worker",
         "fetch_allow_networks": settings.fetch_allow_networks or "127.0.0.0/8",
     })
-    ensure_topics(settings)
-    site = SampleSite().start()
-    _say(f"sample news site on {site.base_url} (feed: {site.feed_url})")
-    worker = start_worker(settings, workdir / "worker.log")
-    _say(f"worker started (log: {workdir / 'worker.log'})")
-    watcher = OutputWatcher(settings)
+    worker: subprocess.Popen[bytes] | None = None
+    site: SampleSite | None = None
+    watcher: OutputWatcher | None = None
     try:
-        return _drive(settings, site, watcher, worker, workdir, follow)
+        ensure_topics(settings)
+        site = SampleSite().start()
+        _say(f"sample news site on {site.base_url} (feed: {site.feed_url})")
+        worker = start_worker(settings, workdir / "worker.log")
+        _say("worker started")
+        watcher = OutputWatcher(settings)
+        if follow:
+            return _follow(settings, site, watcher, worker, workdir, stop)
+        return _once(settings, site, watcher, worker, workdir, stop)
     finally:
-        watcher.close()
-        stop_process(worker)
-        site.stop()
+        if watcher is not None:
+            watcher.close()
+        if worker is not None:
+            stop_process(worker)
+        if site is not None:
+            site.stop()
         if broker is not None:
             broker.stop()
 
 
-def _drive(settings: Settings, site: SampleSite, watcher: OutputWatcher,
-           worker: subprocess.Popen[bytes], workdir: Path, follow: bool) -> int:
+def _fetcher(settings: Settings, site: SampleSite, workdir: Path, poll_seconds: float) -> Any:
     from newsflow.fetcher.http import HttpFetcher
     from newsflow.fetcher.publisher import Publisher
     from newsflow.fetcher.service import Fetcher
     from newsflow.fetcher.sources import load_sources
 
-    sources = load_sources(write_sources(workdir / "sources.yaml", site, poll_seconds=30))
-    fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
-    if follow:
-        _say("following: fetching every 30 s; Ctrl-C to stop")
-        loop = asyncio.new_event_loop()
-        task = loop.create_task(fetcher.run_forever())
-        with contextlib.suppress(KeyboardInterrupt):
-            while not task.done() and worker.poll() is None:
-                loop.run_until_complete(asyncio.sleep(0.2))
-                watcher.poll()
+    sources = load_sources(write_sources(workdir / "sources.yaml", site, poll_seconds))
+    return Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
+
+
+def _worker_failed(worker: subprocess.Popen[bytes], workdir: Path) -> int:
+    log = (workdir / "worker.log").read_text(errors="replace").splitlines()
+    _say(f"worker exited with code {worker.returncode}; the end of its log:")
+    for line in log[-20:]:
+        _say(f"    {line}")
+    return 1
+
+
+def _follow(settings: Settings, site: SampleSite, watcher: OutputWatcher,
+            worker: subprocess.Popen[bytes], workdir: Path, stop: threading.Event) -> int:
+    interval = settings.demo_follow_interval_seconds
+    fetcher = _fetcher(settings, site, workdir, poll_seconds=interval)
+    site.grow(interval)
+    _say(f"following: the sample site publishes a new article and the fetcher polls every "
+         f"{interval:g} s; Ctrl-C to stop")
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(fetcher.run_forever())
+    try:
+        while not stop.is_set() and not task.done() and worker.poll() is None:
+            loop.run_until_complete(asyncio.sleep(0.1))
+            watcher.poll(timeout_ms=200)
+        if worker.poll() is not None:
+            return _worker_failed(worker, workdir)
         return 0
-    published, errors = asyncio.run(_fetch_once(fetcher))
-    _say(f"fetcher published {published} raw articles ({errors} source errors)")
+    finally:
+        task.cancel()
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        loop.run_until_complete(fetcher.aclose())
+        loop.close()
+
+
+def _once(settings: Settings, site: SampleSite, watcher: OutputWatcher,
+          worker: subprocess.Popen[bytes], workdir: Path, stop: threading.Event) -> int:
+    summary = asyncio.run(_fetch_once(_fetcher(settings, site, workdir, poll_seconds=30)))
+    published = summary.published
+    _say(f"fetcher published {published} raw articles ({len(summary.failed_sources)} source "
+         f"errors)")
     deadline = time.monotonic() + settings.demo_timeout_seconds
     while watcher.accounted < published and time.monotonic() < deadline:
+        if stop.is_set():
+            return INTERRUPTED
         if worker.poll() is not None:
-            _say(f"worker exited with code {worker.returncode}; see {workdir / 'worker.log'}")
-            return 1
+            return _worker_failed(worker, workdir)
         watcher.poll()
-    summary = (f"{len(watcher.articles)} articles, {sum(watcher.duplicates.values())} duplicates, "
-               f"{watcher.dead_letters} dead letters")
+    result = (f"{len(watcher.articles)} articles, {watcher.duplicate_count} duplicates, "
+              f"{watcher.dead_letters} dead letters")
     if watcher.accounted < published:
-        _say(f"timed out: only {watcher.accounted} of {published} inputs came out ({summary})")
+        _say(f"timed out: only {watcher.accounted} of {published} inputs came out ({result})")
         return 1
     _say_stories(watcher)
-    _say(f"done: {summary}")
+    _say(f"done: {result}")
     return 0
 
 
@@ -186,12 +272,14 @@ def _say_stories(watcher: OutputWatcher) -> None:
     for story_id, members in stories.items():
         _say(f"  story {story_id[:12]}: {members[0]['title']}")
         for article in members:
-            _say(f"    - {article['title'][:70]} ({watcher.duplicates[article['id']]} duplicates)")
+            outlet = article.get("site_name") or article["source"]["name"]
+            _say(f"    - {article['title'][:70]} ({outlet})")
+            for copy in watcher.duplicates.get(article["id"], []):
+                _say(f"        ↳ duplicate ({copy['level']}): {copy['title'][:60]}")
 
 
-async def _fetch_once(fetcher: Any) -> tuple[int, int]:
+async def _fetch_once(fetcher: Any) -> Any:
     try:
-        result: tuple[int, int] = await fetcher.run_once()
-        return result
+        return await fetcher.run_once()
     finally:
         await fetcher.aclose()

@@ -67,6 +67,9 @@ class SampleSite:
 
     def __init__(self, port: int = 0, articles: list[dict[str, Any]] | None = None) -> None:
         self.articles = articles if articles is not None else load_articles()
+        self.upcoming = load_articles(SITE_DIR / "follow.yaml")
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,9 +101,11 @@ class SampleSite:
         return f"{self.base_url}/feed.xml"
 
     def resolve(self, path: str) -> tuple[str | None, str]:
+        with self.lock:
+            articles = list(self.articles)
         if path == "/feed.xml":
-            return render_feed(self.articles, self.base_url), "application/rss+xml; charset=utf-8"
-        for article in self.articles:
+            return render_feed(articles, self.base_url), "application/rss+xml; charset=utf-8"
+        for article in articles:
             if path == f"/articles/{article['slug']}.html":
                 return render_page(article, self.base_url), "text/html; charset=utf-8"
         return None, "text/plain"
@@ -109,6 +114,25 @@ class SampleSite:
         self.thread.start()
         return self
 
+    def publish_next(self) -> dict[str, Any] | None:
+        """Add the next article of data/sample_site/follow.yaml to the site (None: all out)."""
+        with self.lock:
+            if not self.upcoming:
+                return None
+            article = self.upcoming.pop(0)
+            self.articles.append(article)
+            return article
+
+    def grow(self, every_seconds: float) -> None:
+        """Publish a new article every ``every_seconds`` in a background thread until stop()."""
+
+        def run() -> None:
+            while not self.stopping.wait(every_seconds) and self.publish_next() is not None:
+                pass
+
+        threading.Thread(target=run, daemon=True, name="sample-site-grow").start()
+
     def stop(self) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()

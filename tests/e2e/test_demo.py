@@ -1,33 +1,91 @@
-"""The quick start's first command: `newsflow demo` runs the whole chain and exits 0."""
+"""The quick start's first command: `newsflow demo` runs the whole chain and exits 0; the same
+sample gives the same story ids in every run; `--follow` shows the site growing and stops
+quietly on Ctrl-C; no temporary folder is left behind."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import pytest
 
-from newsflow.sample_site import load_articles
+from newsflow.sample_site import SITE_DIR, load_articles
 
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_processes_the_sample_site_and_exits_zero() -> None:
+def demo_env(tmp: Path) -> dict[str, str]:
+    tmp.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
-    result = subprocess.run([sys.executable, "-m", "newsflow", "demo"], env=env,
+    return env | {"TMPDIR": str(tmp), "NEWSFLOW_DEMO_FOLLOW_INTERVAL_SECONDS": "2"}
+
+
+def run_demo(tmp: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "newsflow", "demo"], env=demo_env(tmp),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    out = result.stdout
+    assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
+    return result.stdout
+
+
+def test_demo_processes_the_sample_site_and_exits_zero(tmp_path: Path) -> None:
+    out = run_demo(tmp_path / "tmp")
     sample = load_articles()
     assert f"fetcher published {len(sample)} raw articles" in out
     # Every distinct sample article is printed with its outlet and tags; the syndicated copy
-    # is reported as a duplicate, not as an article.
+    # is reported as a duplicate of the article it copies, not as an article.
     printed = [line for line in out.splitlines() if line.startswith("• ")]
     titles = {article["title"] for article in sample}
     assert {line[2:] for line in printed} == titles
     assert len(printed) == len(sample) - 1
-    assert "↳ duplicate" in out
+    copied = next(a["title"] for a in sample if a["slug"].endswith("-syndicated"))
+    assert f"↳ duplicate of «{copied[:50]}»" in out
+    summary = out[out.index("stories:"):].splitlines()
+    row = next(i for i, line in enumerate(summary) if line.startswith(f"    - {copied[:70]}"))
+    assert summary[row + 1].strip().startswith("↳ duplicate (exact)")
     assert "Harbour Ledger via newsflow sample wire" in out
     assert "tags: missiles" in out and "tags: sanctions" in out and "naval_deployment" in out
     assert out.rstrip().splitlines()[-1].startswith(f"done: {len(sample) - 1} articles, 1 duplicates")
+    # The same input again: the same story ids (the site's port, and so every URL, differ).
+    again = run_demo(tmp_path / "tmp")
+    stories = re.compile(r"story: (\w+)")
+    assert stories.findall(out) and stories.findall(out) == stories.findall(again)
+
+
+def test_follow_shows_new_articles_and_ctrl_c_stops_it_quietly(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    process = subprocess.Popen([sys.executable, "-m", "newsflow", "demo", "--follow"],
+                               env=demo_env(tmp), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    later = load_articles(SITE_DIR / "follow.yaml")
+    seen = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith(f"• {later[1]['title']}"):  # the second article added later
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert seen.wait(240), "".join(lines)[-3000:]
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+        reader.join(10)
+        assert process.stderr is not None
+        errors = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 0, errors[-3000:]
+    assert "Traceback" not in errors and " ERROR " not in errors, errors[-3000:]
+    assert any(line.startswith(f"• {later[0]['title']}") for line in lines)
+    assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
