@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     broker_session_timeout_seconds: float = 3.0
     broker_heartbeat_interval_seconds: float = 0.5
     # 1 keeps table recovery exact on brokers that under-report end offsets
-    # (docs/architecture.md, "The embedded broker").
+    # (docs/architecture.md, "What the embedded broker does differently").
     producer_max_batch_size: int = 1
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     # Child processes that clean and tag (CPU-bound, hard time limit per page).

@@ -122,7 +122,8 @@ def page(title: str) -> Route:
 def read_whole_topic(settings: Any, topic: str, partitions: int,
                      timeout: float = 60.0) -> list[dict[str, Any]]:
     """Every record in ``topic``, known complete: a sentinel is written to each partition and
-    the topic is read until all sentinels came back (end offsets are not trusted, docs/architecture.md).
+    the topic is read until all sentinels came back (end offsets are not trusted, see
+    docs/architecture.md).
     Call it once the producers under test have stopped."""
     import json as _json
     import uuid as _uuid

@@ -12,8 +12,8 @@ the topic as small as the state itself):
 
 Loading: the fetcher writes a unique sentinel, notes the offset the broker acknowledged for it,
 and reads the topic from the beginning until it has seen that offset. It never trusts the
-broker's reported end offset (under-reported on some brokers, see docs/architecture.md), and gives up with
-an error after ``fetch_state_load_timeout_seconds``.
+broker's reported end offset (under-reported on some brokers, see docs/architecture.md), and
+gives up with an error after ``fetch_state_load_timeout_seconds``.
 """
 
 from __future__ import annotations
