@@ -48,7 +48,8 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         assert main is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         try:
-            fetcher = Fetcher(settings, sources, await connect_publisher(settings), http)
+            publisher = await connect_publisher(settings, bounded=args.once)
+            fetcher = Fetcher(settings, sources, publisher, http)
         except asyncio.CancelledError:
             server.shutdown()
             return 0

@@ -211,7 +211,8 @@ def test_broker_unreachable_at_start_is_reported_and_retried(
     suffix = uuid.uuid4().hex[:8]
     settings = Settings(kafka_bootstrap_servers=late.bootstrap, topic_raw=f"raw-{suffix}",
                         topic_fetcher_state=f"state-{suffix}", fetch_metrics_port=free_port(),
-                        fetch_allow_networks="127.0.0.0/8", fetch_host_min_delay_seconds=0.0)
+                        fetch_allow_networks="127.0.0.0/8", fetch_host_min_delay_seconds=0.0,
+                        kafka_connect_timeout_seconds=60)  # --once waits this long, then exits 3
     process = ManagedProcess(["fetch", "--sources", str(sources), "--once"], settings,
                              tmp_path / "fetch.log").start()
     base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"

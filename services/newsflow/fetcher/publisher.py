@@ -91,16 +91,19 @@ class Publisher:
         self.producer.close(timeout=timeout_seconds)
 
 
-async def connect_publisher(settings: Settings) -> Publisher:
-    """A Publisher, retrying with backoff while the broker cannot be reached at start; raises
-    BrokerUnavailable after ``kafka_connect_timeout_seconds`` (a scheduler must see a failure)."""
+async def connect_publisher(settings: Settings, bounded: bool = True) -> Publisher:
+    """A Publisher, retrying with backoff while the broker cannot be reached at start.
+
+    ``bounded``: raise BrokerUnavailable after ``kafka_connect_timeout_seconds`` (a scheduled
+    ``fetch --once`` must fail visibly); unbounded suits a long-running fetcher, which keeps
+    retrying and reports the outage on /healthz and in its metrics meanwhile."""
     delay = 0.5
     deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
     while True:
         try:
             return await asyncio.get_running_loop().run_in_executor(None, Publisher, settings)
         except KafkaError as exc:
-            if time.monotonic() + delay >= deadline:
+            if bounded and time.monotonic() + delay >= deadline:
                 raise BrokerUnavailable(
                     f"no broker at {settings.kafka_bootstrap_servers} after "
                     f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc

@@ -1,0 +1,33 @@
+"""Local files to text: BOM, <meta charset>, UTF-8, detection; empty and binary refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.fetcher.decoding import NotText, decode_file_bytes
+
+
+@pytest.mark.parametrize(("data", "html", "text", "how"), [
+    ("Grüße aus Köln".encode("utf-8-sig"), False, "Grüße aus Köln", "bom"),
+    ("\ufeffZürich".encode("utf-16-be"), False, "Zürich", "bom"),
+    ('<meta charset="iso-8859-1"><p>“café”</p>'.encode("cp1252"), True, "“café”", "meta"),
+    ('<meta http-equiv="Content-Type" content="text/html; charset=koi8-r"><p>Москва</p>'
+     .encode("koi8-r"), True, "Москва", "meta"),
+    ("Plain UTF-8: naïve façade".encode(), False, "naïve façade", "utf-8"),
+    ("Le café où l'on déjeune près de la forêt coûte plus cher cette année.".encode("latin-1"),
+     False, "forêt coûte", "detected"),
+])
+def test_text_is_decoded(data: bytes, html: bool, text: str, how: str) -> None:
+    decoded = decode_file_bytes(data, html=html)
+    assert text in decoded.text and decoded.how == how and "\ufffd" not in decoded.text
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "empty"), (b" \r\n\t ", "empty"), ("\ufeff  ".encode("utf-16-le"), "empty"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "binary"),
+    (b"GIF89a" + b"\x00\x01\x02\x03\x04" * 300, "binary"),
+])
+def test_empty_and_binary_files_are_refused_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(NotText) as refused:
+        decode_file_bytes(data, html=False)
+    assert refused.value.reason == reason
