@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -106,7 +107,10 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
     with NewsConsumer(args.topic, settings, group=args.group,
                       start="earliest" if args.from_beginning else "committed",
                       reset="latest") as consumer:
-        consumer.run(emit, max_records=args.max, timeout=args.timeout)
+        try:
+            consumer.run(emit, max_records=args.max, timeout=args.timeout)
+        except BrokenPipeError:  # `newsflow tail ... | head`: the reader has what it wanted
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
     return 0
 
 
