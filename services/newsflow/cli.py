@@ -171,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:  # client libraries narrate every connection at INFO
         for noisy in ("kafka", "aiokafka", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # kafka-python logs every refused connection attempt at ERROR (dozens a minute while a
+        # broker is away); newsflow reports the outage itself, once per retry, and gives up
+        # with one line. -v shows the client's own account.
+        logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
+        logging.getLogger("kafka.conn").setLevel(logging.CRITICAL)
     from pydantic import ValidationError
 
     from newsflow.core.tagging import TaxonomyError
