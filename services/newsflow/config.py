@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
     clean_max_html_chars: int = Field(default=5_000_000, ge=1024)
     dedupe_window_days: float = Field(default=7.0, gt=0)
+    # A fetched_at further ahead of the worker's clock is filed at the worker's time instead,
+    # so one clock-skewed source cannot push the window forward and evict everything.
+    dedupe_max_clock_skew_seconds: float = Field(default=3600.0, ge=0)
     near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)  # calibrated: docs/dedupe.md
     minhash_permutations: int = Field(default=128, ge=16)
     shingle_size: int = Field(default=5, ge=1)
