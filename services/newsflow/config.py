@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=33_554_432, ge=1_048_576)
 
     # --- Core --------------------------------------------------------------------------------
-    taxonomy_path: Path = PACKAGE_DIR / "data" / "taxonomy.yaml"
+    # A newsroom's overlay on the bundled taxonomy (data/taxonomy.yaml): topics added or
+    # changed, lexicons extended; None = the bundled taxonomy alone. See docs/tagging.md.
+    taxonomy_path: Path | None = None
     # Cleaning guards: a page over the budget or the size is dead-lettered (CleanTimeout /
     # PageTooLarge, see core/clean.py), never left to stall a worker.
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
