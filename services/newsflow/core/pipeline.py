@@ -31,6 +31,8 @@ from newsflow.core.tagging import Tagger, load_taxonomy
 from newsflow.core.urls import article_id_for_content, article_id_for_url, canonicalize_url
 from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
 
+TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
+
 
 @dataclass(frozen=True, slots=True)
 class Origin:
@@ -149,7 +151,10 @@ class Pipeline:
         except Exception as exc:
             raise StageError("clean", exc) from exc
         try:
-            tags = self.tagger.tag(doc.title, doc.text)
+            # The taxonomy's words are English: another language's text is never tagged, so
+            # a French "sanctions" or a German "Marine" cannot tag an article by accident.
+            tags = self.tagger.tag(doc.title, doc.text) if doc.language in (
+                None, *TAGGED_LANGUAGES) else []
         except Exception as exc:
             raise StageError("tag", exc) from exc
         url = raw["url"]

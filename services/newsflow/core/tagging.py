@@ -41,6 +41,13 @@ REFERENCE_WORDS = 250
 # Late paragraphs say less about the subject than the lead: weight falls linearly to this floor.
 POSITION_FLOOR = 0.7
 MAX_EVIDENCE = 12
+# The lead (first paragraph, at most this many sentences) states the subject: counted in full.
+LEAD_SENTENCES = 2
+LEAD_WEIGHT = 1.0
+# Evidence after the lead confined to one sentence is a mention: it counts this share, rising
+# to full weight when THREAD_SENTENCES sentences carry it.
+MENTION_FACTOR = 0.8
+THREAD_SENTENCES = 3
 SCOPES = ("sentence", "paragraph", "document", "window")
 EFFECTS = ("exclude", "require", "boost")
 DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ out", "ruling out",
@@ -589,21 +596,47 @@ class Explanation:
     hits: tuple[Hit, ...]
 
 
+def lead_end(field: Field) -> int:
+    """End of the lead: the first paragraph, at most its first LEAD_SENTENCES sentences (wire
+    copy often has one long paragraph). The lead states what an article is about."""
+    if not field.text:
+        return 0
+    paragraph_end = field.paragraphs[0][1] if field.paragraphs else len(field.text)
+    ends = [e for _, e in field.sentences if e <= paragraph_end]
+    return ends[min(len(ends), LEAD_SENTENCES) - 1] if ends else paragraph_end
+
+
+def _spread(hits: list[Hit], field: Field) -> int:
+    """Sentences of ``field`` holding evidence: one sentence is a mention, several a thread."""
+    starts = [s for s, _ in field.sentences]
+    return len({bisect_right(starts, h.evidence.start) for h in hits})
+
+
 class Tagger:
     def __init__(self, topics: tuple[Topic, ...]) -> None:
         self.topics = topics
 
     def explain(self, title: str, body: str) -> list[Explanation]:
+        """Aboutness, not keyword presence: evidence in the headline and the lead counts in
+        full; evidence in the rest of the body is scaled by the article's length and by how
+        many sentences carry it, so a passing mention deep in a report does not tag it."""
         title_field, body_field = Field("title", title, body), Field("body", body, title)
         length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / max(1, len(body.split()))))
+        lead = lead_end(body_field)
         out = []
         for topic in self.topics:
             title_hits = _hits(topic, title_field)
             body_hits = _hits(topic, body_field)
-            title_mass, body_mass = _mass(title_hits), _mass(body_hits)
-            mass = TITLE_WEIGHT * title_mass + length_factor * body_mass
-            out.append(Explanation(topic.name, 1.0 - math.exp(-mass), title_mass, body_mass,
-                                   length_factor, tuple(title_hits + body_hits)))
+            lead_hits = [h for h in body_hits if h.evidence.start < lead]
+            rest_hits = [h for h in body_hits if h.evidence.start >= lead]
+            spread = min(1.0, MENTION_FACTOR + (1 - MENTION_FACTOR) * (
+                _spread(rest_hits, body_field) - 1) / max(1, THREAD_SENTENCES - 1))
+            title_mass, lead_mass, rest_mass = _mass(title_hits), _mass(lead_hits), _mass(rest_hits)
+            mass = (TITLE_WEIGHT * title_mass + LEAD_WEIGHT * lead_mass
+                    + length_factor * spread * rest_mass)
+            out.append(Explanation(topic.name, 1.0 - math.exp(-mass), title_mass,
+                                   lead_mass + rest_mass, length_factor,
+                                   tuple(title_hits + body_hits)))
         return out
 
     def tag(self, title: str, body: str) -> list[Tag]:
