@@ -1,4 +1,4 @@
-"""The `newsflow` command: fetch, worker, process, broker, tail, demo.
+"""The `newsflow` command: fetch, worker, process, broker, tail, demo, tags check.
 
 Exit codes (README, "Exit codes"): 0 success; 1 finished with failures (a source failed, an
 article was dropped); 2 bad usage or configuration; 3 broker unreachable; 130 interrupted.
@@ -120,6 +120,20 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, follow=args.follow)
 
 
+def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.core.tagging import Tagger, load_taxonomy
+    from newsflow.tags_check import LabelsFileError, check, print_report, read_labels
+
+    taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
+    try:
+        articles = read_labels(args.labels)
+    except LabelsFileError as exc:
+        print(f"newsflow tags check: {exc}", file=sys.stderr)
+        return 2
+    print_report(check(Tagger(load_taxonomy(taxonomy)), articles), sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -154,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--group", default=None,
                       help="consumer group whose committed position is read and advanced")
     tail.set_defaults(handler=_tail)
+
+    tags = commands.add_parser("tags", help="taxonomy tools")
+    tags_commands = tags.add_subparsers(dest="tags_command", required=True)
+    tags_check = tags_commands.add_parser(
+        "check", help="precision, recall and errors with evidence on labelled articles")
+    tags_check.add_argument("--labels", type=Path, required=True,
+                            help='JSON Lines: {"id", "title", "text", "labels": [topic, ...]}')
+    tags_check.add_argument("--taxonomy", type=Path, default=None,
+                            help="taxonomy overlay to check (default: NEWSFLOW_TAXONOMY_PATH)")
+    tags_check.set_defaults(handler=_tags_check)
 
     demo = commands.add_parser("demo", help="broker + sample site + fetcher + worker, end to end")
     demo.add_argument("--follow", action="store_true", help="keep running after the sample")

@@ -38,10 +38,12 @@ def test_valid_input_is_prepared_in_a_child() -> None:
 
 
 def test_runaway_page_is_stopped_by_the_hard_limit_and_the_pool_goes_on() -> None:
+    slow_value = value(SLOW_HTML, "text/html")
+
     async def run() -> tuple[Prepared | DeadLetter, Prepared | DeadLetter]:
         pool = PreparePool(Settings(clean_time_budget_seconds=1.0))
         try:
-            slow = await pool.prepare(b"slow", value(SLOW_HTML, "text/html"), Origin("raw", 0, 2))
+            slow = await pool.prepare(b"slow", slow_value, Origin("raw", 0, 2))
             after = await pool.prepare(b"ok", value("Ferries resumed service."), Origin("raw", 0, 3))
             return slow, after
         finally:
@@ -51,7 +53,7 @@ def test_runaway_page_is_stopped_by_the_hard_limit_and_the_pool_goes_on() -> Non
     assert isinstance(slow, DeadLetter)
     assert slow.stage == "clean"
     assert slow.error_type == "CleanTimeout"
-    assert slow.value == value(SLOW_HTML, "text/html")
+    assert slow.value == slow_value
     assert isinstance(after, Prepared)
 
 

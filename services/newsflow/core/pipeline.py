@@ -37,6 +37,8 @@ from newsflow.core.urls import (
 )
 from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
 
+TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
+
 
 @dataclass(frozen=True, slots=True)
 class Origin:
@@ -108,6 +110,7 @@ def dedupe_params(settings: Settings) -> DedupeParams:
         story_window_seconds=settings.story_window_hours * 3600,
         story_lead_weight=settings.story_lead_weight,
         window_seconds=settings.dedupe_window_days * 86400,
+        max_clock_skew_seconds=settings.dedupe_max_clock_skew_seconds,
     )
 
 
@@ -154,7 +157,10 @@ class Pipeline:
         except Exception as exc:
             raise StageError("clean", exc) from exc
         try:
-            tags = self.tagger.tag(doc.title, doc.text)
+            # The taxonomy's words are English: another language's text is never tagged, so
+            # a French "sanctions" or a German "Marine" cannot tag an article by accident.
+            tags = self.tagger.tag(doc.title, doc.text) if doc.language in (
+                None, *TAGGED_LANGUAGES) else []
         except Exception as exc:
             raise StageError("tag", exc) from exc
         url = raw["url"]
@@ -223,8 +229,12 @@ class Pipeline:
                               origin.partition, origin.offset, key, value, rfc3339(now))
 
     # --- stateful step -----------------------------------------------------------------------
-    def decide(self, prepared: Prepared, index: DedupeIndex) -> tuple[Memory, list[Emission]]:
-        memory = index.decide(prepared.fingerprint, prepared.origin)
+    def decide(self, prepared: Prepared, index: DedupeIndex,
+               now: datetime | None = None) -> tuple[Memory, list[Emission]]:
+        """Dedupe one prepared article; ``now`` (the caller's clock) guards against fetch times
+        from the future (``DedupeIndex.arrival_time``)."""
+        memory = index.decide(prepared.fingerprint, prepared.origin,
+                              None if now is None else now.timestamp())
         decision = memory.decision
         article = prepared.article
         if decision.kind != "new":

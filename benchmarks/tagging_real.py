@@ -1,0 +1,114 @@
+"""Topic tagging on real news labelled blind: the tagger beside a keyword baseline, same run.
+
+Labels: ``benchmarks/data/tagging/real/labels.jsonl`` (ids, labels, split; guidelines and how
+they were made in ``GUIDELINES.md``); text: ``../shared/corpora/news-text`` (never copied into
+the project). Each article is cleaned as the stream cleans a plain-text body, then tagged.
+Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: only ever
+reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
+for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
+
+    python benchmarks/tagging_real.py [--errors tune] [--taxonomy OVERLAY]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from newsflow.core.clean import clean_document
+from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.records import Evidence, Tag
+from newsflow.tags_check import LabelledArticle, check
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = ROOT / "benchmarks" / "data" / "tagging" / "real" / "labels.jsonl"
+CORPUS = ROOT.parent / "shared" / "corpora" / "news-text"
+TAGS = ("missiles", "sanctions", "naval_deployment")
+# The baseline a newsroom writes first: the topic's obvious words anywhere in the text.
+BASELINE = {
+    "missiles": re.compile(r"\b(?:missiles?|ICBMs?)\b", re.IGNORECASE),
+    "sanctions": re.compile(r"\b(?:sanction(?:s|ed|ing)?|embargo(?:es)?)\b", re.IGNORECASE),
+    "naval_deployment": re.compile(
+        r"\b(?:navy|navies|naval|warships?|fleets?|aircraft carriers?|destroyers?|frigates?|"
+        r"submarines?)\b", re.IGNORECASE),
+}
+
+
+class KeywordBaseline:
+    """Same interface as ``Tagger`` for ``check``: a tag wherever one of the words occurs."""
+
+    def tag(self, title: str, body: str) -> list[Tag]:
+        text = f"{title}\n{body}"
+        tags = []
+        for name, pattern in BASELINE.items():
+            found = pattern.search(text)
+            if found:
+                tags.append(Tag(name, 1.0, "", (Evidence("body", found.start(), found.end(),
+                                                         found.group(0)),)))
+        return tags
+
+    def explain(self, title: str, body: str) -> list[Any]:
+        return []
+
+
+def corpus_texts(ids: set[str]) -> dict[str, tuple[str, str]]:
+    texts = {}
+    for path in sorted(CORPUS.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                article = json.loads(line)
+                if article["id"] in ids:
+                    texts[article["id"]] = (article["title"], article["body"])
+    return texts
+
+
+def load(split: str | None = None) -> list[tuple[dict[str, Any], LabelledArticle]]:
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    rows = [row for row in rows if split is None or row["split"] == split]
+    texts = corpus_texts({row["id"] for row in rows})
+    out = []
+    for row in rows:
+        title, body = texts[row["id"]]
+        doc = clean_document(body, "text/plain", None, title)
+        out.append((row, LabelledArticle(row["id"], doc.title, doc.text, frozenset(row["labels"]))))
+    return out
+
+
+def measure(tagger: Any, rows: list[tuple[dict[str, Any], LabelledArticle]]) -> dict[str, Any]:
+    everything = check(tagger, [a for _, a in rows], TAGS)
+    random_part = check(tagger, [a for row, a in rows if row["part"] == "random"], TAGS)
+    return {tag: {**{k: v for k, v in everything.scores[tag].to_dict().items()
+                     if k != "false_alarm_rate"},
+                  "false_alarm_rate_random": round(random_part.scores[tag].false_alarm_rate, 4)}
+            for tag in TAGS} | {"_errors": everything.errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--errors", choices=("tune",), help="list the tune part's errors")
+    parser.add_argument("--taxonomy", type=Path, default=None, help="taxonomy overlay")
+    args = parser.parse_args()
+    tagger = Tagger(load_taxonomy(args.taxonomy))
+    report: dict[str, Any] = {}
+    for split in ("tune", "report"):
+        rows = load(split)
+        ours, baseline = measure(tagger, rows), measure(KeywordBaseline(), rows)
+        errors = ours.pop("_errors")
+        baseline.pop("_errors")
+        report[split] = {"articles": len(rows),
+                         "random": sum(1 for row, _ in rows if row["part"] == "random"),
+                         "ours": ours, "baseline": baseline}
+        if args.errors == split:
+            report[split]["errors"] = errors
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()

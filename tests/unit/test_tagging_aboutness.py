@@ -1,0 +1,102 @@
+"""Aboutness, not keyword presence: the behaviours behind the real-news figures, each on a
+short text written for the test (the evidence of quality is benchmarks/tagging_real.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from newsflow.config import Settings
+from newsflow.core.pipeline import Origin, Pipeline
+from newsflow.core.tagging import Tagger, load_taxonomy
+
+FILLER = ("The council debated the municipal budget for the coming year, with members arguing "
+          "over road repairs, library hours and the cost of new street lighting in the centre. ")
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger(load_taxonomy())
+
+
+def names(tagger: Tagger, title: str, body: str) -> set[str]:
+    return {t.name for t in tagger.tag(title, body)}
+
+
+def score(tagger: Tagger, topic: str, title: str, body: str) -> float:
+    return next(e.score for e in tagger.explain(title, body) if e.topic == topic)
+
+
+def test_the_same_sentence_counts_more_in_the_lead_than_as_a_late_passing_mention(
+        tagger: Tagger) -> None:
+    mention = "Ministers also recalled the missile strike on the tanker convoy last spring. "
+    lead = mention + FILLER * 6
+    late = FILLER * 6 + mention + FILLER
+    assert score(tagger, "missiles", "Council budget", lead) > score(
+        tagger, "missiles", "Council budget", late)
+    assert "missiles" not in names(tagger, "Council budget", late)
+
+
+def test_a_thread_across_sentences_counts_more_than_one_sentence(tagger: Tagger) -> None:
+    one = FILLER * 3 + "The government imposed sanctions on the regime's banks. " + FILLER * 3
+    thread = (FILLER * 3 + "The government imposed sanctions on the regime's banks. "
+              "The sanctions freeze assets of three state banks. "
+              "Officials said sanctions on oil exports would follow next month. " + FILLER * 3)
+    assert score(tagger, "sanctions", "Budget", thread) > score(tagger, "sanctions", "Budget", one)
+
+
+def test_defence_business_is_not_a_deployment(tagger: Tagger) -> None:
+    contract = ("The Navy awarded the shipyard a contract worth 1.2 billion dollars to build two "
+                "destroyers and three frigates for the fleet, the company said on Tuesday.")
+    sailing = ("The Navy sent two destroyers and three frigates to the strait on Tuesday to "
+               "escort tankers through the contested waters, officials said.")
+    assert "naval_deployment" not in names(tagger, "Shipbuilder wins order", contract)
+    assert "naval_deployment" in names(tagger, "Warships sail for the strait", sailing)
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("U.S. Sanctions Hit Chip Exports",
+     "Washington said on Friday it would keep the measures in force until the pact is honoured."),
+    ("Washington to keep tariffs",
+     "The United States will impose retaliatory tariffs on Japanese electronics from next week "
+     "after talks on the chip pact failed, the White House said."),
+    ("Talks resume",
+     "The European Union agreed on Monday to begin lifting the sanctions it imposed on the "
+     "country's banks, diplomats said."),
+])
+def test_sanctions_wording_of_other_eras_and_title_case(tagger: Tagger, title: str,
+                                                         body: str) -> None:
+    assert "sanctions" in names(tagger, title, body)
+
+
+def test_a_noun_compound_is_not_the_approve_sense(tagger: Tagger) -> None:
+    assert "sanctions" in names(tagger, "JAPAN ANGERED BY U.S. SANCTION PLANS",
+                                "Japan's chip makers reacted angrily to the United States plan "
+                                "to impose sanctions on their exports.")
+    assert "sanctions" not in names(tagger, "Board news", "The board voted to sanction the "
+                                    "plans for a new wing of the hospital.")
+
+
+def test_escorting_tankers_is_naval_activity(tagger: Tagger) -> None:
+    assert "naval_deployment" in names(
+        tagger, "Washington to protect Gulf shipping",
+        "The United States will protect eleven Kuwaiti oil tankers in the Gulf, sending "
+        "warships to escort them through the Strait of Hormuz from next month.")
+
+
+def test_a_non_english_article_is_never_tagged() -> None:
+    pipeline = Pipeline(Settings())
+    raw = {"url": "https://presse.example/monde/1", "content_type": "text/plain",
+           "source": {"id": "presse", "name": "Presse", "kind": "manual"},
+           "title": "Nouvelles sanctions et missiles",
+           "body": "L'Union européenne a imposé mardi de nouvelles sanctions économiques contre "
+                   "la Russie. Des missiles balistiques ont été tirés, et la marine a déployé "
+                   "des navires de guerre en mer Noire, selon le ministère de la défense."}
+    english = dict(raw, body="The European Union imposed new economic sanctions on Russia on "
+                             "Tuesday after ballistic missiles were fired at ports, officials said.",
+                   title="EU imposes new sanctions on Russia")
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    french = pipeline.prepare_raw(raw, Origin("t", 0, 1), now).article
+    assert french["language"] == "fr" and french["tags"] == []
+    assert pipeline.prepare_raw(english, Origin("t", 0, 2), now).article["tags"]

@@ -1,0 +1,36 @@
+"""The real-news tagging labels: the sample is reproducible and the split is the hash's."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = ROOT / "benchmarks" / "data" / "tagging" / "real" / "labels.jsonl"
+TOPICS = {"missiles", "sanctions", "naval_deployment"}
+
+
+def sampler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tagging_sample",
+                                                  ROOT / "benchmarks" / "tagging_sample.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_labels_cover_exactly_the_reproducible_sample_with_its_split() -> None:
+    module = sampler()
+    drawn = {a["id"]: a for a in module.sample()}
+    labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    assert len(labels) == len(drawn) >= 1500
+    for row in labels:
+        article = drawn[row["id"]]
+        assert (row["split"], row["part"]) == (article["split"], article["part"])
+        assert set(row["labels"]) <= TOPICS
+        assert "body" not in row and "title" not in row, "text stays in the corpus"
+    for split in ("tune", "report"):
+        for topic in TOPICS:
+            assert sum(topic in r["labels"] for r in labels if r["split"] == split) >= 10
