@@ -48,9 +48,8 @@ def describe(record: dict[str, Any]) -> str:
             f"    story: {record['story']['id'][:12]} | words: {record['word_count']}")
 
 
-def describe_duplicate(record: dict[str, Any], original: dict[str, Any] | None) -> str:
-    copied = "" if original is None else f" of «{original['title'][:50]}»"
-    return (f"  ↳ duplicate{copied} ({record['level']}, {record['method']}): "
+def describe_duplicate(record: dict[str, Any], original: dict[str, Any]) -> str:
+    return (f"  ↳ duplicate of «{original['title'][:50]}» ({record['level']}, {record['method']}): "
             f"{record['title'][:70]} — {record['source']['name']}")
 
 
@@ -130,8 +129,8 @@ class OutputWatcher:
             return
         self.articles[record["id"]] = record
         _say(describe(record))
-        for copy in self.held.pop(record["id"], []):  # copies that came out first
-            _say(describe_duplicate(copy, None))
+        for copy in self.held.pop(record["id"], []):  # copies read before their original
+            _say(describe_duplicate(copy, record))
 
     def _duplicate(self, record: dict[str, Any]) -> None:
         key = ("d", f"{record['id']}@{record['fetched_at']}")

@@ -186,8 +186,9 @@ class Outbox:
             failed = []
             for item, error in results:
                 if error is None:
-                    self.published += 1
-                    metrics.PUBLISHED.labels(item.source).inc()
+                    if item.topic is None:  # raw articles; dead letters are counted by the caller
+                        self.published += 1
+                        metrics.PUBLISHED.labels(item.source).inc()
                     self.acked(item)
                     continue
                 metrics.PUBLISH_ERRORS.labels(item.source).inc()

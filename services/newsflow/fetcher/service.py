@@ -189,7 +189,7 @@ class Fetcher:
             unacknowledged = self.outbox.size
         rejected = [item for r in results for item in r.rejected]
         return RunSummary(
-            published=self.outbox.published - before - len(rejected),
+            published=self.outbox.published - before,
             failed_sources=[f"{r.source}: {r.errors[0]}" for r in results if r.errors],
             dropped=[item for r in results for item in r.dropped]
             + self.outbox.dropped_records[dropped_before:],
