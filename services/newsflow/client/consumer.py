@@ -126,14 +126,13 @@ class NewsConsumer:
             ids = self.consumer.partitions_for_topic(self.topic)
         partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
         self.consumer.assign(partitions)
-        fallback = reset
         if start == "committed" and self.group is not None:
             for tp in partitions:
                 committed = self.consumer.committed(tp)
                 if committed is not None:
                     self.consumer.seek(tp, committed)
                     self._committed[tp] = committed
-                elif fallback == "earliest":
+                elif reset == "earliest":
                     self.consumer.seek_to_beginning(tp)
                 else:
                     self.consumer.seek_to_end(tp)
