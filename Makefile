@@ -49,17 +49,26 @@ test: lint typecheck deploy-tools
 	$(MAKE) --no-print-directory test-shifted-clock
 
 # The tests of every component that reads the clock (core, worker, fetcher, demo, metrics),
-# run again with the clock 400 days ahead: a fixture date that only works near the day it
-# was written fails here the day it is written. The broker (a static binary) and Prometheus
-# (Go reads the clock without libc) keep the real time, as a remote cluster would.
+# run again with the wall clock 400 days ahead (libfaketime): a fixture date that only works
+# near the day it was written fails here the day it is written. Only the wall clock moves:
+# libfaketime 0.9.10 turns timed waits into waits of the whole shift when the monotonic clock
+# moves too, and tests/clock/monotonic_sleep.c keeps time.sleep() working with it left alone.
+# The broker (a static binary) and Prometheus (Go reads the clock without libc) keep the real
+# time, as a remote cluster would.
 CLOCK_SHIFT_DAYS ?= 400
 CLOCK_TESTS ?= tests/unit tests/integration/test_chain.py tests/integration/test_dedupe_clock.py \
 	tests/integration/test_dedupe_stream.py tests/integration/test_fetcher_service.py \
 	tests/integration/test_observability.py tests/e2e/test_demo.py
-test-shifted-clock: $(STAMP) deploy-tools
-	NEWSFLOW_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS) FAKETIME_DONT_FAKE_MONOTONIC=1 \
-		faketime -f '+$(CLOCK_SHIFT_DAYS)d' $(BIN)/pytest -p no:cacheprovider \
-		$(CLOCK_TESTS)
+CLOCK_SHIM := $(VENV)/lib/monotonic_sleep.so
+$(CLOCK_SHIM): tests/clock/monotonic_sleep.c $(STAMP)
+	$(CC) -shared -fPIC -O2 -o $@ $< -ldl
+test-shifted-clock: $(STAMP) deploy-tools $(CLOCK_SHIM)
+	@libfaketime=$$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketime\.so\.1$$' | head -n 1); \
+	test -n "$$libfaketime" || { echo "libfaketime not found: run make deploy-tools"; exit 1; }; \
+	echo "pytest with the clock +$(CLOCK_SHIFT_DAYS) days ($$libfaketime)"; \
+	LD_PRELOAD="$(abspath $(CLOCK_SHIM)) $$libfaketime" FAKETIME='+$(CLOCK_SHIFT_DAYS)d' \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 NEWSFLOW_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS) \
+		$(BIN)/pytest -p no:cacheprovider $(CLOCK_TESTS)
 	@echo "shifted-clock run passed (+$(CLOCK_SHIFT_DAYS) days)"
 
 bench: $(STAMP)
