@@ -285,3 +285,12 @@ def test_k8s_scrape_config_gives_the_rules_their_job_names(tmp_path: Path) -> No
     for name, target in labels.items():
         assert target["service"] == name and target["pod"] == f"{name}-abc12"
         assert target["namespace"] == "newsflow"
+
+
+def test_every_alert_has_an_operations_entry() -> None:
+    """docs/operations.md: each alert's meaning and first checks, under a heading of its name."""
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^### (\w+) \((?:critical|warning)\)$", text, re.MULTILINE))
+    assert headings == set(alert_rules())
+    for name, rule in alert_rules().items():
+        assert f"### {name} ({rule['labels']['severity']})" in text

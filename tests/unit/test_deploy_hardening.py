@@ -219,3 +219,13 @@ def test_build_context_leaves_out_local_state() -> None:
         if command.cmd == "COPY" and not command.flags:
             for source in command.value[:-1]:
                 assert source not in ignored and source.split("/")[0] not in ignored, source
+
+
+def test_dashboard_sdk_targets_the_grafana_that_compose_runs(compose: dict[str, Any]) -> None:
+    """grafana-foundation-sdk versions read "<build>!<Grafana version>": the dashboard model must
+    be the one of the Grafana in docker-compose.yml."""
+    from importlib.metadata import version
+
+    sdk_grafana = version("grafana-foundation-sdk").split("!")[-1]
+    image_grafana = compose["services"]["grafana"]["image"].split(":")[-1]
+    assert sdk_grafana == image_grafana
