@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +48,23 @@ def server() -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
     yield scripted
     scripted.close()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the shifted-clock run (`make test-shifted-clock` sets NEWSFLOW_TEST_CLOCK_SHIFT_DAYS),
+    refuse to pass unless the clock really is that far ahead: a guard that silently ran on
+    today's date would prove nothing. The last commit's time stands in for "today"."""
+    expected = os.environ.get("NEWSFLOW_TEST_CLOCK_SHIFT_DAYS")
+    if not expected:
+        return
+    committed = subprocess.run(["git", "log", "-1", "--format=%ct"], capture_output=True,
+                               text=True, check=False, cwd=Path(__file__).parent)
+    if committed.returncode != 0 or not committed.stdout.strip():
+        pytest.exit("shifted-clock run: cannot read the last commit's time (git log)", 1)
+    ahead_days = (time.time() - int(committed.stdout)) / 86400
+    if ahead_days < float(expected) - 1:
+        pytest.exit(f"shifted-clock run: the clock is {ahead_days:.1f} days past the last "
+                    f"commit, expected {expected}; is libfaketime working?", 1)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -17,6 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
 from newsflow.config import Settings
-from newsflow.records import validate
+from newsflow.records import rfc3339, validate
 from newsflow.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,13 +214,19 @@ def produce(settings: Settings, items: list[tuple[bytes | None, bytes]]) -> None
         producer.close()
 
 
+def ago(**delta: float) -> str:
+    """An RFC 3339 time relative to the clock (``ago(hours=6)``): fixtures that meet the
+    wall-clock times a running worker or fetcher stamps must move with the clock."""
+    return rfc3339(datetime.now(UTC) - timedelta(**delta))
+
+
 def raw_record(body: str, *, url: str, title: str | None = None,
                content_type: str = "text/plain", source_id: str = "test",
                **extra: Any) -> dict[str, Any]:
     record = {"url": url, "source": {"id": source_id, "name": source_id.title(),
                                      "kind": "manual"},
               "title": title, "body": body, "content_type": content_type,
-              "fetched_at": "2026-11-21T12:00:00Z"}
+              "fetched_at": ago(seconds=0)}
     record.update(extra)
     return record
 

@@ -58,12 +58,17 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=33_554_432, ge=1_048_576)
 
     # --- Core --------------------------------------------------------------------------------
-    taxonomy_path: Path = PACKAGE_DIR / "data" / "taxonomy.yaml"
+    # A newsroom's overlay on the bundled taxonomy (data/taxonomy.yaml): topics added or
+    # changed, lexicons extended; None = the bundled taxonomy alone. See docs/tagging.md.
+    taxonomy_path: Path | None = None
     # Cleaning guards: a page over the budget or the size is dead-lettered (CleanTimeout /
     # PageTooLarge, see core/clean.py), never left to stall a worker.
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
     clean_max_html_chars: int = Field(default=5_000_000, ge=1024)
     dedupe_window_days: float = Field(default=7.0, gt=0)
+    # A fetched_at further ahead of the worker's clock is filed at the worker's time instead,
+    # so one clock-skewed source cannot push the window forward and evict everything.
+    dedupe_max_clock_skew_seconds: float = Field(default=3600.0, ge=0)
     near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)  # calibrated: docs/dedupe.md
     minhash_permutations: int = Field(default=128, ge=16)
     shingle_size: int = Field(default=5, ge=1)

@@ -50,11 +50,12 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
         for key, value in inputs:
             origin = Origin("process", None, position)
             position += 1
-            result = pipeline.prepare(key, value, origin, datetime.now(UTC))
+            now = datetime.now(UTC)
+            result = pipeline.prepare(key, value, origin, now)
             if isinstance(result, DeadLetter):
                 _emit(out, settings.topic_deadletter, result.to_dict(PIPELINE_VERSION))
                 continue
-            _, emissions = pipeline.decide(result, index)
+            _, emissions = pipeline.decide(result, index, now)
             primary = emissions[0]
             topic = settings.topic_articles if primary.topic == "articles" else (
                 settings.topic_duplicates)

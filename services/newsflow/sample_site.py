@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import threading
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +26,17 @@ def load_articles(path: Path = SITE_DIR / "articles.yaml") -> list[dict[str, Any
     articles = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(articles, list)
     return articles
+
+
+def dated_from(articles: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The articles with their publication times moved so the newest was published half an
+    hour before ``now``, spacing kept: the site looks current on any day it is started."""
+    times = [datetime.fromisoformat(a["published"].replace("Z", "+00:00")) for a in articles]
+    if not times:
+        return articles
+    shift = now - timedelta(minutes=30) - max(times)
+    return [a | {"published": (t + shift).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            for a, t in zip(articles, times, strict=True)]
 
 
 def render_page(article: dict[str, Any], base: str) -> str:
@@ -66,7 +77,8 @@ class SampleSite:
     """Serves the sample site on 127.0.0.1 in a background thread."""
 
     def __init__(self, port: int = 0, articles: list[dict[str, Any]] | None = None) -> None:
-        self.articles = articles if articles is not None else load_articles()
+        self.articles = articles if articles is not None else dated_from(
+            load_articles(), datetime.now(UTC))
         site = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -37,6 +37,7 @@ from tests.helpers import (
     ManagedProcess,
     Route,
     TopicReader,
+    ago,
     isolated_settings,
     raw_record,
     write_sources,
@@ -175,7 +176,7 @@ class Trickle:
                 f"Dock workers in port number {n} unloaded {n * 7 % 90 + 10} containers of "
                 f"grain on shift {n}, the harbour master's office said in its bulletin.",
                 url=f"https://example.org/harbour/{n}", title=f"Harbour bulletin {n}",
-                published_at="2026-11-21T06:00:00Z")).encode()
+                published_at=ago(hours=6))).encode()
             items = [(f"h{n}".encode(), record), (f"h{n}-copy".encode(), record)]
             if n % 5 == 0:
                 items.append((b"garbage", b"\xff not json"))

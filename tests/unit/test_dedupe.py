@@ -153,6 +153,44 @@ def test_a_copy_inside_the_window_is_still_matched(pipeline: Pipeline) -> None:
     assert memory.decision.kind == "near"
 
 
+def test_a_late_article_is_filed_at_the_newest_time_so_its_copies_are_caught(
+        pipeline: Pipeline) -> None:
+    feed, index = Feed(pipeline), pipeline.new_index()
+    window = timedelta(days=pipeline.settings.dedupe_window_days)
+    decide(index, feed.prepare(seed("003"), "https://c.example/today", DAY))
+    backfill = DAY - window - timedelta(days=20)
+    late = decide(index, feed.prepare(seed("000"), "https://a.example/x", backfill))
+    assert late.decision.kind == "new"
+    assert late.fingerprint.seen_at == DAY.timestamp(), "filed at the index's newest time"
+    for article_id in index.expired_ids():  # eviction runs after every decision in the stream
+        index.forget(article_id)
+    copy = decide(index, feed.prepare(syndicated_copy(seed("000")), "https://b.example/y",
+                                      backfill))
+    assert (copy.decision.kind, copy.decision.duplicate_of) == ("near", late.fingerprint.id)
+    # The persisted memory carries the filed time, so a restored index agrees.
+    restored = pipeline.new_index()
+    restored.restore([late])
+    assert restored.entries[late.fingerprint.id].seen_at == DAY.timestamp()
+
+
+def test_a_fetch_time_from_the_future_does_not_move_the_window(pipeline: Pipeline) -> None:
+    feed, index = Feed(pipeline), pipeline.new_index()
+    original = decide(index, feed.prepare(seed("000"), "https://a.example/x", DAY))
+    skewed = feed.prepare(seed("004"), "https://skewed.example/z", DAY + timedelta(days=365))
+    now = DAY + timedelta(minutes=5)
+    filed = index.decide(skewed.fingerprint, skewed.origin, now.timestamp())
+    assert filed.decision.kind == "new" and filed.fingerprint.seen_at == now.timestamp()
+    assert index.expired_ids() == []
+    copy = index.decide(feed.prepare(syndicated_copy(seed("000")), "https://b.example/y",
+                                     now).fingerprint, "copy", now.timestamp())
+    assert copy.decision.duplicate_of == original.fingerprint.id
+    # Within the allowed skew a fetch time is trusted as it is.
+    ahead = now + timedelta(seconds=pipeline.params.max_clock_skew_seconds - 60)
+    trusted = feed.prepare(seed("001"), "https://ahead.example/w", ahead)
+    assert index.decide(trusted.fingerprint, trusted.origin,
+                        now.timestamp()).fingerprint.seen_at == ahead.timestamp()
+
+
 def test_replaying_an_origin_returns_the_same_decision(pipeline: Pipeline) -> None:
     feed, index = Feed(pipeline), pipeline.new_index()
     first = feed.prepare(seed("000"), "https://a.example/x", DAY)

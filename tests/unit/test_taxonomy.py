@@ -106,7 +106,7 @@ def test_repeated_topic_names_and_unreadable_files_fail(tmp_path: Path) -> None:
         load_taxonomy(broken)
     with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
         load_taxonomy(tmp_path / "missing.yaml")
-    with pytest.raises(TaxonomyError, match="'topics' list"):
+    with pytest.raises(TaxonomyError, match=r"unknown keys \['topic'\]"):
         load_taxonomy(write(tmp_path, {"topic": []}))
 
 

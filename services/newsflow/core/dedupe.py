@@ -21,7 +21,7 @@ import re
 import sys
 from array import array
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -71,6 +71,7 @@ class DedupeParams:
     posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
     buckets_per_window: int = 3  # time buckets spanning the story window
     story_lead_weight: float = 0.7  # share of the headline-and-lead cosine in story similarity
+    max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
 
 
 @dataclass(slots=True)
@@ -365,16 +366,39 @@ class DedupeIndex:
         return len(self.entries)
 
     # --- decisions ---------------------------------------------------------------------------
-    def decide(self, fp: Fingerprint, origin: str) -> Memory:
+    def decide(self, fp: Fingerprint, origin: str, now: float | None = None) -> Memory:
         """Decide for one article and remember the decision. Replaying an input (same origin)
-        returns the decision taken the first time, so at-least-once redelivery is harmless."""
+        returns the decision taken the first time, so at-least-once redelivery is harmless.
+
+        ``now`` is the caller's clock (epoch seconds), used only to distrust fetch times from
+        the future; see ``arrival_time`` for late and future-dated articles."""
         known = self.entries.get(fp.id)
         if known is not None and known.decision.origin == origin:
-            return Memory(fp, known.decision)
+            return Memory(replace(fp, seen_at=known.seen_at), known.decision)
+        arrival = self.arrival_time(fp.seen_at, now)
+        if arrival != fp.seen_at:
+            fp = replace(fp, seen_at=arrival)
         decision = self._exact(fp, origin) or self._near(fp, origin) or self._new(fp, origin)
         memory = Memory(fp, decision)
         self.remember(memory)
         return memory
+
+    def arrival_time(self, seen_at: float, now: float | None = None) -> float:
+        """The time the index files an article under: its fetch time, moved into the window.
+
+        A late article (a backfill, a slow feed, a source whose clock lags) older than the
+        window as seen from the newest article would be forgotten by the next eviction, so
+        its own copies would pass as new: it is filed at the newest time instead, and stays
+        remembered for a whole window from its arrival. A fetch time more than
+        ``max_clock_skew_seconds`` ahead of the caller's clock would push the window forward
+        and evict everything remembered: it is filed at ``now``. Either way the article is
+        still deduped against everything remembered and published as usual.
+        """
+        if now is not None and seen_at > now + self.params.max_clock_skew_seconds:
+            seen_at = now
+        if self.entries and seen_at < self.newest_seen - self.params.window_seconds:
+            seen_at = self.newest_seen
+        return seen_at
 
     def _in_window(self, fp: Fingerprint, other_id: str) -> Entry | None:
         """The remembered article, unless it is older than the window as seen from ``fp``:

@@ -102,6 +102,7 @@ def dedupe_params(settings: Settings) -> DedupeParams:
         story_window_seconds=settings.story_window_hours * 3600,
         story_lead_weight=settings.story_lead_weight,
         window_seconds=settings.dedupe_window_days * 86400,
+        max_clock_skew_seconds=settings.dedupe_max_clock_skew_seconds,
     )
 
 
@@ -209,8 +210,12 @@ class Pipeline:
                               origin.partition, origin.offset, key, value, rfc3339(now))
 
     # --- stateful step -----------------------------------------------------------------------
-    def decide(self, prepared: Prepared, index: DedupeIndex) -> tuple[Memory, list[Emission]]:
-        memory = index.decide(prepared.fingerprint, prepared.origin)
+    def decide(self, prepared: Prepared, index: DedupeIndex,
+               now: datetime | None = None) -> tuple[Memory, list[Emission]]:
+        """Dedupe one prepared article; ``now`` (the caller's clock) guards against fetch times
+        from the future (``DedupeIndex.arrival_time``)."""
+        memory = index.decide(prepared.fingerprint, prepared.origin,
+                              None if now is None else now.timestamp())
         decision = memory.decision
         article = prepared.article
         if decision.kind != "new":

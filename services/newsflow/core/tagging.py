@@ -30,6 +30,7 @@ import yaml
 
 from newsflow.records import Evidence, Tag
 
+BUNDLED_TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 IPTC_CODE = re.compile(r"^medtop:\d{8}$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Title words count more: a headline states what the article is about.
@@ -352,15 +353,90 @@ def parse_taxonomy(data: Any, path: Path = Path("<taxonomy>")) -> tuple[Topic, .
     return topics
 
 
-def load_taxonomy(path: Path) -> tuple[Topic, ...]:
+OVERLAY_KEYS = frozenset({"extends", "lexicons", "extend_lexicons", "topics", "remove_topics"})
+# Keys of an overlay topic that add to the bundled topic's lists instead of replacing them.
+APPENDS = {"add_terms": "terms", "add_context": "context"}
+
+
+def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
+    """The bundled taxonomy with a newsroom's overlay applied (see docs/tagging.md):
+
+    * ``lexicons``: new lexicons, or a bundled one replaced by name;
+      ``extend_lexicons``: phrases added to a bundled lexicon;
+    * ``topics``: a new name adds a topic (full definition); a bundled name changes only the
+      fields given, and ``add_terms`` / ``add_context`` append to its terms / context rules;
+    * ``remove_topics``: bundled topics dropped by name;
+    * ``extends: none`` ignores the bundled file altogether (a complete taxonomy of one's own).
+    """
+    if not isinstance(overlay, dict):
+        raise TaxonomyError("expected a mapping (lexicons, topics, ...)")
+    unknown = sorted(set(overlay) - OVERLAY_KEYS)
+    if unknown:
+        raise TaxonomyError(f"unknown keys {unknown} (allowed: {', '.join(sorted(OVERLAY_KEYS))})")
+    extends = overlay.get("extends", "bundled")
+    if extends not in ("bundled", "none"):
+        raise TaxonomyError(f"extends: expected 'bundled' or 'none', got {extends!r}")
+    if extends == "none":
+        return {"lexicons": overlay.get("lexicons"), "topics": overlay.get("topics")}
+    lexicons = dict(base.get("lexicons") or {})
+    lexicons.update(_mapping(overlay, "lexicons"))
+    for name, phrases in _mapping(overlay, "extend_lexicons").items():
+        if name not in lexicons or not isinstance(phrases, list):
+            raise TaxonomyError(f"extend_lexicons: {name!r}: expected a list for a known lexicon")
+        lexicons[name] = [*lexicons[name], *phrases]
+    topics = {str(t["name"]): dict(t) for t in base.get("topics") or []}
+    removed = overlay.get("remove_topics") or []
+    if not isinstance(removed, list) or not set(map(str, removed)) <= set(topics):
+        raise TaxonomyError(f"remove_topics: expected a list of bundled topic names, got {removed!r}")
+    for name in removed:
+        del topics[str(name)]
+    entries = overlay.get("topics") or []
+    if not isinstance(entries, list):
+        raise TaxonomyError("topics: expected a list")
+    names = [e.get("name") for e in entries if isinstance(e, dict)]
+    repeated = sorted({str(n) for n in names if names.count(n) > 1})
+    if repeated:
+        raise TaxonomyError(f"topic names repeated: {', '.join(repeated)}")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise TaxonomyError(f"topics[{i}]: expected a mapping")
+        name = str(entry.get("name"))
+        merged = dict(topics.get(name, {}))
+        for key, value in entry.items():
+            if key in APPENDS:
+                if not isinstance(value, list):
+                    raise TaxonomyError(f"topic {name!r}: {key}: expected a list")
+                merged[APPENDS[key]] = [*(merged.get(APPENDS[key]) or []), *value]
+            else:
+                merged[key] = value
+        topics[name] = merged
+    return {"lexicons": lexicons, "topics": list(topics.values())}
+
+
+def _mapping(overlay: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = overlay.get(key) or {}
+    if not isinstance(value, dict):
+        raise TaxonomyError(f"{key}: expected a mapping of name to list of phrases")
+    return value
+
+
+def _read_yaml(path: Path) -> Any:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
+
+
+def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
+                  ) -> tuple[Topic, ...]:
+    """The bundled taxonomy, with ``overlay`` (``NEWSFLOW_TAXONOMY_PATH``) applied if given."""
+    base = _read_yaml(bundled)
+    if overlay is None or overlay.resolve() == bundled.resolve():
+        return parse_taxonomy(base, bundled)
     try:
-        return parse_taxonomy(data, path)
+        return parse_taxonomy(merge_taxonomy(base, _read_yaml(overlay)), overlay)
     except TaxonomyError as exc:
-        raise TaxonomyError(f"{path}: {exc}") from exc
+        raise TaxonomyError(f"{overlay}: {exc}") from exc
 
 
 # --- scoring ------------------------------------------------------------------------------------

@@ -123,13 +123,16 @@ def create_app(settings: Settings) -> faust.App:
     async def decide(event: EventT[bytes]) -> None:
         prepared = Prepared.from_json(event.value)
         index = current_index()
+        now = datetime.now(UTC)
         with metrics.STAGE_SECONDS.labels("dedupe").time():
-            memory, emissions = pipeline.decide(prepared, index)
+            memory, emissions = pipeline.decide(prepared, index, now)
             memory_table[memory.fingerprint.id.encode()] = _json(memory.to_dict())
             for expired in index.expired_ids():
                 index.forget(expired)
                 memory_table.pop(expired.encode(), None)
-        now = datetime.now(UTC)
+        if memory.fingerprint.seen_at != prepared.fingerprint.seen_at:
+            early = prepared.fingerprint.seen_at > memory.fingerprint.seen_at
+            metrics.REFILED.labels("future" if early else "late").inc()
         for emission in emissions:
             await outputs[emission.topic].send(key=emission.key.encode(),
                                                value=_json(emission.record))

@@ -25,6 +25,10 @@ FRESHNESS = Histogram("newsflow_processor_freshness_seconds",
                       buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800))
 DEDUPE_MEMORY = Gauge("newsflow_processor_dedupe_remembered_articles",
                       "Articles remembered by the dedupe stage (within the window).")
+REFILED = Counter("newsflow_processor_dedupe_refiled_total",
+                  "Articles whose fetch time lay outside the dedupe window (late) or too far "
+                  "ahead of the worker's clock (future), filed at the window's current time.",
+                  ["direction"])
 STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")
 REBALANCES = Counter("newsflow_processor_rebalances_total",
                      "Consumer group rebalances this worker took part in.")

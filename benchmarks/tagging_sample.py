@@ -1,0 +1,93 @@
+"""Draw the real-news tagging sample from ../shared/corpora/news-text (reproducible).
+
+The sample is a random part (drawn first, from every article; false alarms are measured on it)
+plus every article the candidate pattern finds (likely positives and their near misses: the
+pattern is deliberately broader than the tagger's lexicons). Exact copies are left out. Each
+article is assigned to ``tune`` or ``report`` by a hash of its id, so the split never depends
+on the sample's size or order.
+
+    python benchmarks/tagging_sample.py --ids          # the sample's ids, part and split
+    python benchmarks/tagging_sample.py --batches DIR  # labelling batches (text, no tagger output)
+
+The article text stays in the corpus; the project keeps only ids and labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "news-text"
+RANDOM_PER_CORPUS = {"reuters21578": 560, "bbc2005": 220, "korea_en_2025": 80, "basil": 40}
+SEED = 20261129
+CANDIDATE = re.compile(
+    r"missile|rocket|icbm|warhead|ballistic|silkworm|exocet|scud|tomahawk|patriot batter"
+    r"|sanction|embargo|boycott|blockade|trade ban|import ban|export ban|ban on (?:imports|exports)"
+    r"|export control|asset freeze|freez\w+ (?:the )?assets|blacklist|retaliat"
+    r"|navy|naval|warship|fleet|aircraft carrier|destroyer|frigate|submarine|gunboat|minesweep"
+    r"|coast guard|armada|task force|escort|reflag|military exercise|drill", re.IGNORECASE)
+
+
+def articles() -> Iterator[dict[str, Any]]:
+    for path in sorted(CORPUS.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                article = json.loads(line)
+                if not article.get("duplicate_of"):
+                    yield article
+
+
+def split_of(article_id: str) -> str:
+    return "tune" if hashlib.sha256(article_id.encode()).digest()[0] < 128 else "report"
+
+
+def sample() -> list[dict[str, Any]]:
+    """Random part first, then the candidates not already in it; each tagged with its part."""
+    corpus = list(articles())
+    rng = random.Random(SEED)
+    chosen: dict[str, dict[str, Any]] = {}
+    for name, count in RANDOM_PER_CORPUS.items():
+        pool = [a for a in corpus if a["corpus"] == name]
+        for article in rng.sample(pool, min(count, len(pool))):
+            chosen[article["id"]] = article | {"part": "random"}
+    for article in corpus:
+        if article["id"] not in chosen and CANDIDATE.search(f"{article['title']}\n{article['body']}"):
+            chosen[article["id"]] = article | {"part": "candidate"}
+    ordered = sorted(chosen.values(), key=lambda a: hashlib.sha256(a["id"].encode()).hexdigest())
+    return [a | {"split": split_of(a["id"])} for a in ordered]
+
+
+def write_batches(items: list[dict[str, Any]], folder: Path, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        batch = items[n::count]
+        with (folder / f"batch-{n + 1}.txt").open("w", encoding="utf-8") as out:
+            for article in batch:
+                out.write(f"=== {article['id']}\nTITLE: {article['title']}\n\n"
+                          f"{article['body'].strip()}\n\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ids", action="store_true")
+    parser.add_argument("--batches", type=Path)
+    parser.add_argument("--count", type=int, default=5)
+    args = parser.parse_args()
+    items = sample()
+    if args.ids:
+        for article in items:
+            print(json.dumps({"id": article["id"], "corpus": article["corpus"],
+                              "part": article["part"], "split": article["split"]}))
+    if args.batches:
+        write_batches(items, args.batches, args.count)
+
+
+if __name__ == "__main__":
+    main()

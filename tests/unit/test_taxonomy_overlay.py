@@ -1,0 +1,89 @@
+"""A newsroom's taxonomy overlay: NEWSFLOW_TAXONOMY_PATH extends the bundled taxonomy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from newsflow.config import Settings
+from newsflow.core.pipeline import Pipeline
+from newsflow.core.tagging import Tagger, TaxonomyError, load_taxonomy
+
+WIRE = ("Coast guard cutters seized the tanker",
+        "Coast guard cutters seized an oil tanker in the strait on Monday after it ignored "
+        "warnings, officials said.")
+
+
+def overlay(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "newsroom.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def names(topics: Any) -> list[str]:
+    return [t.name for t in topics]
+
+
+def test_an_overlay_adds_a_topic_and_keeps_the_bundled_ones(tmp_path: Path) -> None:
+    path = overlay(tmp_path, {
+        "lexicons": {"seizure_words": ["seize~", "seizure~", "board~"]},
+        "topics": [{"name": "ship_seizures", "iptc": "medtop:20000599",
+                    "description": "Ships seized or boarded by state forces.", "threshold": 0.5,
+                    "terms": [{"phrase": "coast guard", "weight": 1.0,
+                               "context": [{"effect": "require",
+                                            "words": ["@seizure_words"]}]}]}],
+    })
+    assert names(load_taxonomy(path)) == ["missiles", "sanctions", "naval_deployment",
+                                          "ship_seizures"]
+    pipeline = Pipeline(Settings(taxonomy_path=path))  # NEWSFLOW_TAXONOMY_PATH
+    assert "ship_seizures" in [t.name for t in pipeline.tagger.tag(*WIRE)]
+
+
+def test_an_overlay_changes_only_the_fields_it_names(tmp_path: Path) -> None:
+    bundled = {t.name: t for t in load_taxonomy()}
+    path = overlay(tmp_path, {
+        "topics": [{"name": "sanctions", "threshold": 0.9,
+                    "add_terms": [{"phrase": "asset freeze~", "weight": 0.4}]}],
+        "remove_topics": ["naval_deployment"],
+    })
+    changed = {t.name: t for t in load_taxonomy(path)}
+    assert sorted(changed) == ["missiles", "sanctions"]
+    assert changed["sanctions"].threshold == 0.9
+    assert len(changed["sanctions"].terms) == len(bundled["sanctions"].terms) + 1
+    assert changed["sanctions"].iptc == bundled["sanctions"].iptc
+    assert changed["missiles"] == bundled["missiles"]
+
+
+def test_extend_lexicons_adds_words_a_bundled_rule_uses(tmp_path: Path) -> None:
+    text = "Ruritania imposed sanctions on Freedonia over the border dispute."
+    assert Tagger(load_taxonomy()).tag("Border dispute", text) == []
+    path = overlay(tmp_path, {"extend_lexicons": {"states": ["Ruritania", "Freedonia"]}})
+    tags = Tagger(load_taxonomy(path)).tag("Border dispute", text)
+    assert [(t.name, [e.text for e in t.evidence]) for t in tags] == [
+        ("sanctions", ["imposed sanctions"])]
+
+
+def test_extends_none_is_a_complete_taxonomy_of_its_own(tmp_path: Path) -> None:
+    path = overlay(tmp_path, {"extends": "none", "topics": [{
+        "name": "strikes", "iptc": "medtop:20000523", "description": "Labour strikes.",
+        "threshold": 0.5, "terms": [{"phrase": "walkout~", "weight": 1.0}]}]})
+    assert names(load_taxonomy(path)) == ["strikes"]
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"topics": [{"name": "sanctions", "threshold": 3}]}, r"topic 'sanctions': threshold"),
+    ({"extend_lexicons": {"no_such": ["x"]}}, r"extend_lexicons: 'no_such'"),
+    ({"remove_topics": ["weather"]}, r"remove_topics"),
+    ({"topics": [{"name": "sanctions", "add_terms": "asset freeze"}]}, r"add_terms"),
+    ({"extends": "other.yaml"}, r"extends"),
+    ({"topicz": []}, r"unknown keys \['topicz'\]"),
+])
+def test_a_malformed_overlay_names_the_file_and_the_field(
+        tmp_path: Path, data: dict[str, Any], expected: str) -> None:
+    path = overlay(tmp_path, data)
+    with pytest.raises(TaxonomyError, match=expected) as info:
+        load_taxonomy(path)
+    assert str(path) in str(info.value)
