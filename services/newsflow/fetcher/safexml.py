@@ -3,6 +3,12 @@
 Feeds go through feedparser, which uses the stdlib SAX parser; ``refuse_unsafe_xml`` runs
 first and rejects any document declaring entities or external references, so neither a
 billion-laughs bomb nor an XXE file read can reach it.
+
+Sitemaps in the wild are often not quite XML (a raw ``&`` or ``<`` inside ``<loc>``).
+``parse_xml`` repairs those unambiguous cases and, failing that, lets lxml's recovering parser
+rebuild the tree — but only after the same refusal of entities and DTD subsets, and with entity
+resolution, network access and huge trees switched off. The recovered tree is serialised and
+parsed strictly again, so callers always get a defusedxml-checked stdlib tree.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from lxml import etree
 
 # A DOCTYPE with an internal subset or an ENTITY declaration, in any of the encodings a
 # malformed document might still be read in (UTF-8/latin-1 and both UTF-16 byte orders).
@@ -35,16 +42,56 @@ def refuse_unsafe_xml(document: bytes) -> None:
         raise UnsafeXML("refused unsafe XML: entity declaration")
 
 
-def parse_xml(document: bytes) -> Element:
-    """A safe element tree; UnsafeXML for entity tricks, ValueError when not well-formed."""
+# "&" that does not start a character or entity reference, "<" that cannot start markup.
+_BARE_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z_][\w.-]*;)")
+_BARE_LESS_THAN = re.compile(rb"<(?![A-Za-z_:/!?])")
+_LAST_END_TAG = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\s*>\s*$")
+
+
+def _strict(document: bytes) -> Element:
     try:
         root: Element = fromstring(document, forbid_dtd=False, forbid_entities=True,
                                    forbid_external=True)
     except DefusedXmlException as exc:
         raise UnsafeXML(f"refused unsafe XML: {type(exc).__name__}") from exc
-    except ParseError as exc:
-        raise ValueError(f"not well-formed XML: {exc}") from exc
     return root
+
+
+def _recovered(document: bytes) -> bytes | None:
+    """lxml's best reading of a broken but complete document, serialised as well-formed XML.
+    A document that does not end with its root's end tag may be a cut download whose last URL
+    is cut too: not recovered."""
+    end = _LAST_END_TAG.search(document[-512:])
+    if end is None:
+        return None
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True,
+                             huge_tree=False, load_dtd=False, dtd_validation=False)
+    try:
+        root = etree.fromstring(document, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root is None or local(str(root.tag)).encode() != end.group(1):
+        return None
+    return bytes(etree.tostring(root, encoding="utf-8"))
+
+
+def parse_xml(document: bytes) -> Element:
+    """A safe element tree; UnsafeXML for entity tricks, ValueError when not well-formed and
+    not recoverable."""
+    try:
+        return _strict(document)
+    except ParseError as exc:
+        error = exc
+    refuse_unsafe_xml(document)  # never hand an entity declaration to the lenient parsers
+    repaired = _BARE_LESS_THAN.sub(b"&lt;", _BARE_AMPERSAND.sub(b"&amp;", document))
+    for candidate in (repaired, _recovered(repaired)):
+        if candidate is None:
+            continue
+        try:
+            return _strict(candidate)
+        except ParseError:
+            continue
+    raise ValueError(f"not well-formed XML: {error}")
 
 
 def local(tag: str) -> str:

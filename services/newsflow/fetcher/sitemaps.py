@@ -32,6 +32,8 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
     if local(root.tag) == "sitemapindex":
         dated = []
         for node in root:
+            if local(node.tag) != "sitemap":
+                continue
             fields = _children(node)
             loc = _text(fields.get("loc"))
             if loc:
@@ -41,6 +43,8 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
     if local(root.tag) != "urlset":
         raise ValueError(f"not a sitemap: root element <{local(root.tag)}>")
     for node in root:
+        if local(node.tag) != "url":  # e.g. a stray <sitemap> in a urlset is not an article
+            continue
         fields = _children(node)
         loc = _text(fields.get("loc"))
         if not loc:
