@@ -69,7 +69,9 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None
     entries = []
     for item in parsed.entries:
         link = item.get("link")
-        if not link:
+        # feedparser falls back to an Atom entry's id (e.g. "tag:...") when it has no link:
+        # only a web address is an article.
+        if not link or not urljoin(base_url, link).startswith(("http://", "https://")):
             continue
         entries.append(FeedEntry(
             url=urljoin(base_url, link),

@@ -14,6 +14,7 @@ parsed strictly again, so callers always get a defusedxml-checked stdlib tree.
 from __future__ import annotations
 
 import re
+from html.entities import name2codepoint
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -42,9 +43,10 @@ def refuse_unsafe_xml(document: bytes) -> None:
         raise UnsafeXML("refused unsafe XML: entity declaration")
 
 
-# "&" that does not start a character or entity reference, "<" that cannot start markup.
-_BARE_AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z_][\w.-]*;)")
+# "&" with what may follow it, and "<" that cannot start markup.
+_AMPERSAND = re.compile(rb"&(#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)?")
 _BARE_LESS_THAN = re.compile(rb"<(?![A-Za-z_:/!?])")
+_XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _LAST_END_TAG = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\s*>\s*$")
 
 
@@ -55,6 +57,23 @@ def _strict(document: bytes) -> Element:
     except DefusedXmlException as exc:
         raise UnsafeXML(f"refused unsafe XML: {type(exc).__name__}") from exc
     return root
+
+
+def _reference(match: re.Match[bytes]) -> bytes:
+    """A bare "&" becomes "&amp;"; an HTML named entity its character (by number, so nothing
+    is declared or expanded); an unknown name stays literal text."""
+    reference = match.group(1)
+    if reference is None:
+        return b"&amp;"
+    name = reference[:-1]
+    if reference[:1] == b"#" or name in _XML_ENTITIES:
+        return match.group(0)
+    codepoint = name2codepoint.get(name.decode("ascii"))
+    return b"&#%d;" % codepoint if codepoint else b"&amp;" + reference
+
+
+def _repaired(document: bytes) -> bytes:
+    return _BARE_LESS_THAN.sub(b"&lt;", _AMPERSAND.sub(_reference, document))
 
 
 def _recovered(document: bytes) -> bytes | None:
@@ -75,20 +94,21 @@ def _recovered(document: bytes) -> bytes | None:
     return bytes(etree.tostring(root, encoding="utf-8"))
 
 
-def parse_xml(document: bytes) -> Element:
-    """A safe element tree; UnsafeXML for entity tricks, ValueError when not well-formed and
-    not recoverable."""
+def parse_xml(document: bytes) -> tuple[Element, str]:
+    """A safe element tree and, when the document was not well-formed, how it was read
+    ("" when it was). UnsafeXML for entity tricks, ValueError when it cannot be read."""
     try:
-        return _strict(document)
+        return _strict(document), ""
     except ParseError as exc:
         error = exc
     refuse_unsafe_xml(document)  # never hand an entity declaration to the lenient parsers
-    repaired = _BARE_LESS_THAN.sub(b"&lt;", _BARE_AMPERSAND.sub(b"&amp;", document))
-    for candidate in (repaired, _recovered(repaired)):
+    repaired = _repaired(document)
+    for how, candidate in (("stray & or < escaped", repaired),
+                           ("recovered by a lenient parser", _recovered(repaired))):
         if candidate is None:
             continue
         try:
-            return _strict(candidate)
+            return _strict(candidate), f"{error}; {how}"
         except ParseError:
             continue
     raise ValueError(f"not well-formed XML: {error}")

@@ -10,6 +10,7 @@ so a conditional GET never hides a child that failed or was left for a later pol
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.state import StateChange
 
+log = logging.getLogger(__name__)
 # A listing URL with conditional GET: (None, []) when not modified.
 ListingFetch = Callable[[str], Awaitable[tuple[Response | None, list[StateChange]]]]
 
@@ -59,6 +61,8 @@ class SitemapWalk:
         """True when everything under this sitemap was read."""
         sitemap = await asyncio.to_thread(parse_sitemap, gunzip(response.content, self.max_bytes),
                                           response.url)
+        if sitemap.repair:
+            log.warning("sitemap %s is not well-formed XML (%s)", response.url, sitemap.repair)
         self.entries += sitemap.entries
         complete = True
         for url in sitemap.children:

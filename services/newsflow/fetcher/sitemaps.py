@@ -14,6 +14,7 @@ from newsflow.records import iso_time
 class Sitemap:
     entries: list[FeedEntry] = field(default_factory=list)
     children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
+    repair: str = ""  # how an ill-formed document was read anyway ("" when well-formed)
 
 
 def _children(element: object) -> dict[str, object]:
@@ -27,8 +28,8 @@ def _text(element: object | None) -> str | None:
 
 def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
     """Entries of a urlset, or child sitemaps of an index. Raises ValueError if neither."""
-    root = parse_xml(document)
-    result = Sitemap()
+    root, repair = parse_xml(document)
+    result = Sitemap(repair=repair)
     if local(root.tag) == "sitemapindex":
         dated = []
         for node in root:
