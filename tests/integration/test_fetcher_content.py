@@ -312,3 +312,29 @@ async def test_an_unreachable_robots_txt_is_a_warning_that_names_the_reason(
     assert "/story" not in server.paths()
     assert [(r.levelno, "unreachable (HTTP 503)" in r.getMessage())
             for r in robots_log(caplog)] == [(logging.WARNING, True)]
+
+
+async def test_entries_robots_txt_refuses_do_not_hold_the_max_items_places(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/robots.txt"] = Route(200, b"User-agent: *\nDisallow: /members/\n")
+    items = "".join(
+        f"<item><title>{slug}</title><link>{base}/{slug}</link><pubDate>"
+        f"{format_datetime(datetime(2026, 11, 20, 12, tzinfo=UTC) - timedelta(hours=n), usegmt=True)}"
+        f"</pubDate></item>"
+        for n, slug in enumerate(["members/1", "members/2", "open/1", "open/2"]))
+    server.routes["/feed"] = Route(200, f"""<?xml version="1.0"?><rss version="2.0"><channel>
+<title>T</title>{items}</channel></rss>""".encode())
+    serve_pages(server, ["/open/1", "/open/2", "/members/1", "/members/2"])
+    src = source("rss", server.url("/feed"), max_items=2)
+    fetcher = fetcher_for(fetch_settings, [src])
+    try:
+        assert await fetcher.run_once() == (0, 0)  # the two newest are refused
+        assert await fetcher.run_once() == (2, 0)  # and do not block the older two
+        assert await fetcher.run_once() == (0, 0)
+    finally:
+        await fetcher.aclose()
+    assert not [p for p in server.paths() if p.startswith("/members/")]
+    records = raw.wait_count("raw", 2, timeout=30)
+    assert sorted(r["url"].removeprefix(base) for r in records) == ["/open/1", "/open/2"]

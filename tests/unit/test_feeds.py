@@ -165,6 +165,8 @@ def test_empty_feeds_and_feeds_without_links_are_empty_not_malformed() -> None:
     assert parse_feed(fixture("feed_empty.rss", base), BASE,
                       "application/rss+xml; charset=UTF-8") == []
     assert parse_feed(fixture("feed_no_links.atom", base), BASE, "application/atom+xml") == []
+    # Blank lines before the XML declaration (PHP templates) are not a reason to fail.
+    assert parse_feed(b"\n\n  " + fixture("feed_empty.rss", base), BASE, "text/xml") == []
     # Without a Content-Type (a local file) the verdict is the same.
     assert parse_feed(fixture("feed_empty.rss", base), BASE) == []
     # A truncated download is still an error, with or without items so far.
@@ -200,6 +202,8 @@ def test_html_entities_become_characters_and_broken_complete_sitemaps_are_recove
     recovered = parse_sitemap(control, BASE)
     assert len(recovered.entries) == 3 and "lenient parser" in recovered.repair
     assert parse_sitemap(urlset, BASE).repair == ""
+    blank_first = parse_sitemap(b"\n\n" + urlset, BASE)
+    assert len(blank_first.entries) == 3 and "leading blanks" in blank_first.repair
     cut = urlset[:urlset.index(b"ferry-timetable")]  # a download cut inside the last <loc>
     with pytest.raises(ValueError, match="not well-formed"):
         parse_sitemap(cut, BASE)

@@ -165,3 +165,12 @@ def test_robots_wildcards_end_anchors_and_longest_match() -> None:
     failed = parse_robots(None, "", 60, 0, "timed out")
     assert not failed.allowed("https://x.example/", agent)
     assert failed.reason == "robots.txt unreachable (timed out): everything disallowed"
+
+
+def test_endless_empty_gzip_members_hit_the_cap_on_the_compressed_bytes() -> None:
+    empty = gzip.compress(b"")
+    inflater = Inflater("gzip", 100_000)
+    with pytest.raises(TooLarge, match="compressed body"):
+        for _ in range(20_000):  # 20 bytes each: nothing inflated, 400 KB sent
+            inflater.feed(empty)
+    assert inflater.size == 0 and inflater.raw_size <= 100_000 + 65536 + len(empty)

@@ -19,6 +19,7 @@ class TooLarge(Exception):
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+RAW_MARGIN = 65536  # compressed bytes allowed beyond the cap (headers of incompressible data)
 
 
 class Inflater:
@@ -34,6 +35,7 @@ class Inflater:
         self.truncate = truncate
         self.truncated = False
         self.size = 0
+        self.raw_size = 0
         self.chunks: list[bytes] = []
         self._zlib: zlib._Decompress | None = None
         self._gzip = False
@@ -50,6 +52,14 @@ class Inflater:
 
     def feed(self, data: bytes) -> None:
         if self.truncated or self._trailing:
+            return
+        # Compressed input is never much larger than its output, except in an attack that
+        # sends endless empty gzip members: the input is capped too.
+        self.raw_size += len(data)
+        if self._zlib is not None and self.raw_size > self.limit + RAW_MARGIN:
+            if not self.truncate:
+                raise TooLarge(f"compressed body larger than {self.limit} bytes")
+            self.truncated = True
             return
         if self._zlib is None:
             self._append(data)

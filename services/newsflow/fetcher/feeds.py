@@ -50,7 +50,10 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None
     """RSS, RDF or Atom entries (JSON Feed too, recognised by its leading brace). A
     well-formed feed with no items, or none with a link, is an empty list, not an error.
     ``content_type`` is the response's Content-Type header (its charset is a hint)."""
-    if document.lstrip()[:1] == b"{":
+    # Whitespace before the XML declaration makes a feed ill-formed, and nothing else is lost
+    # by removing it (a PHP template's classic).
+    document = document.lstrip()
+    if document[:1] == b"{":
         return parse_json_feed(document, base_url)
     try:
         refuse_unsafe_xml(document)

@@ -107,6 +107,11 @@ class RobotsCache:
         self.entries: dict[str, Robots] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
+    def expires(self, url: str) -> float:
+        """When the robots.txt of ``url``'s host is read again (monotonic); soon if unknown."""
+        entry = self.entries.get(robots_url(url))
+        return entry.expires if entry is not None else time.monotonic() + 60.0
+
     async def get(self, url: str) -> Robots:
         key = robots_url(url)
         lock = self.locks.setdefault(key, asyncio.Lock())

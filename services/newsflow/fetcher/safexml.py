@@ -73,7 +73,8 @@ def _reference(match: re.Match[bytes]) -> bytes:
 
 
 def _repaired(document: bytes) -> bytes:
-    return _BARE_LESS_THAN.sub(b"&lt;", _AMPERSAND.sub(_reference, document))
+    # Blank lines before the XML declaration (a PHP template's classic) are its only flaw.
+    return _BARE_LESS_THAN.sub(b"&lt;", _AMPERSAND.sub(_reference, document.lstrip()))
 
 
 def _recovered(document: bytes) -> bytes | None:
@@ -103,7 +104,7 @@ def parse_xml(document: bytes) -> tuple[Element, str]:
         error = exc
     refuse_unsafe_xml(document)  # never hand an entity declaration to the lenient parsers
     repaired = _repaired(document)
-    for how, candidate in (("stray & or < escaped", repaired),
+    for how, candidate in (("repaired: leading blanks, stray & or <, HTML entities", repaired),
                            ("recovered by a lenient parser", _recovered(repaired))):
         if candidate is None:
             continue

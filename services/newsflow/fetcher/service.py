@@ -85,6 +85,9 @@ class Fetcher:
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
         self.last_poll: dict[str, float] = {}
+        # Entries robots.txt refused, skipped until it is read again: they must not take the
+        # max_items places of entries that can be fetched.
+        self.robots_denied: dict[str, float] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -344,7 +347,7 @@ class Fetcher:
         fresh, claimed = [], set()
         for entry in entries:
             keys = self._entry_keys(source, entry)
-            if self._known(keys) or keys[0] in claimed:
+            if self._known(keys) or keys[0] in claimed or self._robots_denied(keys[0]):
                 continue
             claimed.add(keys[0])
             fresh.append((entry, keys))
@@ -362,7 +365,9 @@ class Fetcher:
         for (entry, keys), record in zip(fresh, records, strict=True):
             if isinstance(record, FetchError):
                 if record.outcome == "robots_denied":
-                    continue  # counted in metrics; looked at again next poll
+                    # Counted in metrics; looked at again once robots.txt is read again.
+                    self.robots_denied[keys[0]] = self.http.robots.expires(entry.url)
+                    continue
                 if record.outcome in FINAL_PAGE_OUTCOMES:
                     log.info("source %s: skipping %s: %s", source.id, entry.url, record.reason)
                     self.write_state(self.state.mark_seen(keys))  # never published, never retried
@@ -379,6 +384,13 @@ class Fetcher:
             result.queued += 1
         if result.errors:
             result.outcome = "partial"
+
+    def _robots_denied(self, key: str) -> bool:
+        until = self.robots_denied.get(key)
+        if until is not None and until < time.monotonic():
+            del self.robots_denied[key]
+            return False
+        return until is not None
 
     async def _entry_record(self, source: SourceConfig, entry: FeedEntry) -> dict[str, Any]:
         if entry.content or not source.fetch_pages:
