@@ -366,7 +366,7 @@ class Fetcher:
             if isinstance(record, FetchError):
                 if record.outcome == "robots_denied":
                     # Counted in metrics; looked at again once robots.txt is read again.
-                    self.robots_denied[keys[0]] = self.http.robots.expires(entry.url)
+                    self._deny(keys[0], self.http.robots.expires(entry.url))
                     continue
                 if record.outcome in FINAL_PAGE_OUTCOMES:
                     log.info("source %s: skipping %s: %s", source.id, entry.url, record.reason)
@@ -384,6 +384,12 @@ class Fetcher:
             result.queued += 1
         if result.errors:
             result.outcome = "partial"
+
+    def _deny(self, key: str, until: float) -> None:
+        if len(self.robots_denied) >= self.settings.fetch_state_max_entries:
+            now = time.monotonic()  # bounded: entries that left their listings expire here
+            self.robots_denied = {k: t for k, t in self.robots_denied.items() if t >= now}
+        self.robots_denied[key] = until
 
     def _robots_denied(self, key: str) -> bool:
         until = self.robots_denied.get(key)
