@@ -197,6 +197,12 @@ def test_html_entities_become_characters_and_broken_complete_sitemaps_are_recove
     named = news.replace(b"Fleet sails", b"Fleet&nbsp;sails &copy; H&T &bogus; &#233;")
     (entry,) = parse_sitemap(named, BASE).entries
     assert entry.title == "Fleet\xa0sails \xa9 H&T &bogus; \xe9 for the gulf"
+    # Inside CDATA "&" is literal already and stays as it is.
+    cdata = news.replace(b"Fleet sails for the gulf", b"<![CDATA[Fleet & sails]]>").replace(
+        b"/world/fleet-sails", b"/world/fleet-sails?a=1&b=2")
+    (entry,) = parse_sitemap(cdata, BASE).entries
+    assert (entry.title, entry.url) == ("Fleet & sails",
+                                        "https://news.example.com/world/fleet-sails?a=1&b=2")
     urlset = fixture("sitemap_2026_11.xml", "https://news.example.com")
     control = urlset.replace(b"harbour-dredging", b"harbour-\x0bdredging")  # invalid in XML
     recovered = parse_sitemap(control, BASE)

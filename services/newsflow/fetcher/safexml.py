@@ -47,6 +47,8 @@ def refuse_unsafe_xml(document: bytes) -> None:
 _AMPERSAND = re.compile(rb"&(#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)?")
 _BARE_LESS_THAN = re.compile(rb"<(?![A-Za-z_:/!?])")
 _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
+# Where "&" and "<" are literal already: CDATA sections, comments, processing instructions.
+_LITERAL = re.compile(rb"(<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>)", re.S)
 _LAST_END_TAG = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\s*>\s*$")
 
 
@@ -74,7 +76,10 @@ def _reference(match: re.Match[bytes]) -> bytes:
 
 def _repaired(document: bytes) -> bytes:
     # Blank lines before the XML declaration (a PHP template's classic) are its only flaw.
-    return _BARE_LESS_THAN.sub(b"&lt;", _AMPERSAND.sub(_reference, document.lstrip()))
+    parts = _LITERAL.split(document.lstrip())
+    for n in range(0, len(parts), 2):  # the odd parts are the literal sections
+        parts[n] = _BARE_LESS_THAN.sub(b"&lt;", _AMPERSAND.sub(_reference, parts[n]))
+    return b"".join(parts)
 
 
 def _recovered(document: bytes) -> bytes | None:
@@ -104,14 +109,16 @@ def parse_xml(document: bytes) -> tuple[Element, str]:
         error = exc
     refuse_unsafe_xml(document)  # never hand an entity declaration to the lenient parsers
     repaired = _repaired(document)
-    for how, candidate in (("repaired: leading blanks, stray & or <, HTML entities", repaired),
-                           ("recovered by a lenient parser", _recovered(repaired))):
-        if candidate is None:
-            continue
+    try:
+        return _strict(repaired), f"{error}; repaired: leading blanks, stray & or <, HTML entities"
+    except ParseError:
+        pass
+    recovered = _recovered(repaired)
+    if recovered is not None:
         try:
-            return _strict(candidate), f"{error}; {how}"
+            return _strict(recovered), f"{error}; recovered by a lenient parser"
         except ParseError:
-            continue
+            pass
     raise ValueError(f"not well-formed XML: {error}")
 
 
