@@ -106,6 +106,32 @@ async def test_an_index_of_indexes_is_followed_to_its_urls_within_the_depth(
     assert sorted(r["url"].removeprefix(base) for r in records) == sorted(BOTTOM)
 
 
+async def test_child_sitemaps_beyond_the_budget_are_not_requested(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = server.base_url
+    months = ["2026-11", "2026-10", "2026-09"]  # newest first; the index lists them shuffled
+    server.routes["/index.xml"] = Route(200, (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<sitemap><loc>{base}/{m}.xml</loc><lastmod>{m}-28</lastmod></sitemap>"
+                  for m in (months[1], months[0], months[2]))
+        + "</sitemapindex>").encode())
+    for month in months:
+        server.routes[f"/{month}.xml"] = Route(200, f"""<?xml version="1.0"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{base}/{month}/story</loc>
+<lastmod>{month}-28</lastmod></url></urlset>""".encode())
+    src = source("sitemap", server.url("/index.xml"), fetch_pages=False, max_sitemaps=2)
+    with caplog.at_level(logging.INFO):
+        assert await run_once(fetch_settings, [src]) == (2, 0)
+    assert "/2026-09.xml" not in server.paths()
+    assert any("1 older child sitemaps not read (max_sitemaps=2)" in r.getMessage()
+               for r in caplog.records)
+    records = raw.wait_count("raw", 2, timeout=30)
+    assert sorted(r["url"].removeprefix(base) for r in records) == [
+        "/2026-10/story", "/2026-11/story"]
+
+
 async def test_a_failing_child_sitemap_is_reported_and_its_siblings_still_published(
     fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
 ) -> None:

@@ -329,7 +329,7 @@ class Fetcher:
         for url, exc in walk.failures:
             result.errors.append(str(exc) if isinstance(exc, FetchError) else f"{url}: {exc}")
         if walk.over_budget:
-            log.info("source %s: %d child sitemaps left for later polls (max_sitemaps=%d)",
+            log.info("source %s: %d older child sitemaps not read (max_sitemaps=%d)",
                      source.id, walk.over_budget, source.max_sitemaps)
         if walk.too_deep:
             log.warning("source %s: %d sitemaps nested deeper than max_sitemap_depth=%d not "

@@ -2,9 +2,12 @@
 
 Indexes of indexes are real (big sites shard by year, then by month), so children are followed
 to ``max_depth`` levels, newest ``lastmod`` first, and at most ``budget`` child sitemaps are
-requested per poll. Each child is fetched on its own: one that fails is recorded and its
-siblings still count. A sitemap's validators are kept only when everything under it was read,
-so a conditional GET never hides a child that failed or was left for a later poll.
+requested per poll (older archives beyond it are not read). Each child is fetched on its own:
+one that fails is recorded and its siblings still count.
+
+Only urlsets keep their validators (conditional GET). An index is read in full every poll: a
+304 on it would skip its children, yet a child that failed last time, or gained URLs without
+the index's ``lastmod`` changing (common), must still be read.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class SitemapWalk:
     changes: list[StateChange] = field(default_factory=list)
     failures: list[tuple[str, FetchError | ValueError]] = field(default_factory=list)
     children_read: int = 0
-    over_budget: int = 0  # children left for a later poll
+    over_budget: int = 0  # older children beyond the budget, not read
     too_deep: int = 0  # children below max_depth, never followed
     visited: set[str] = field(default_factory=set)
 
@@ -53,40 +56,36 @@ class SitemapWalk:
         """Read ``root`` (already fetched; ``changes`` are its validators) and what it lists.
         Raises for the root itself, like any listing; children's errors go to ``failures``."""
         self.visited.add(root.url)
-        if await self._read(root, 0):
+        if await self._read(root, 0):  # a urlset
             self.changes += changes
         self.entries.sort(key=lambda e: e.published_at or "", reverse=True)
 
     async def _read(self, response: Response, depth: int) -> bool:
-        """True when everything under this sitemap was read."""
+        """Read one sitemap and, for an index, its children; True for a urlset (whose
+        validators may be kept)."""
         sitemap = await asyncio.to_thread(parse_sitemap, gunzip(response.content, self.max_bytes),
                                           response.url)
         if sitemap.repair:
             log.warning("sitemap %s is not well-formed XML (%s)", response.url, sitemap.repair)
         self.entries += sitemap.entries
-        complete = True
         for url in sitemap.children:
             if url in self.visited:  # an index listing itself or an ancestor
                 continue
             if depth >= self.max_depth:
                 self.too_deep += 1
-                complete = False
                 continue
             if self.budget <= 0:
                 self.over_budget += 1
-                complete = False
                 continue
             self.visited.add(url)
             self.budget -= 1
             try:
                 child, changes = await self.fetch(url)
                 if child is not None and not await self._read(child, depth + 1):
-                    complete = False  # its own validators are not kept either
-                    changes = []
+                    changes = []  # an index
             except (FetchError, ValueError) as exc:
                 self.failures.append((url, exc))
-                complete = False
                 continue
             self.children_read += 1
             self.changes += changes
-        return complete
+        return not sitemap.index

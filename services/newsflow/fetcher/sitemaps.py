@@ -13,6 +13,7 @@ from newsflow.records import iso_time
 @dataclass(slots=True)
 class Sitemap:
     entries: list[FeedEntry] = field(default_factory=list)
+    index: bool = False  # a <sitemapindex>
     children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
     repair: str = ""  # how an ill-formed document was read anyway ("" when well-formed)
 
@@ -31,6 +32,7 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
     root, repair = parse_xml(document)
     result = Sitemap(repair=repair)
     if local(root.tag) == "sitemapindex":
+        result.index = True
         dated = []
         for node in root:
             if local(node.tag) != "sitemap":
