@@ -364,3 +364,20 @@ async def test_entries_robots_txt_refuses_do_not_hold_the_max_items_places(
     assert not [p for p in server.paths() if p.startswith("/members/")]
     records = raw.wait_count("raw", 2, timeout=30)
     assert sorted(r["url"].removeprefix(base) for r in records) == ["/open/1", "/open/2"]
+
+
+async def test_a_multi_member_gzip_response_is_inflated_whole(
+    fetch_settings: Settings, server: ScriptedServer,
+) -> None:
+    parts = [b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>',
+             b"<item><title>One</title><link>https://news.example.com/1</link></item>",
+             b"</channel></rss>"]
+    server.routes["/robots.txt"] = Route(404, b"")
+    server.routes["/feed"] = Route(200, b"".join(gzip.compress(p) for p in parts), {
+        "Content-Type": "application/rss+xml", "Content-Encoding": "gzip"})
+    http = HttpFetcher(fetch_settings)
+    try:
+        response = await http.get(server.url("/feed"))
+    finally:
+        await http.aclose()
+    assert response.content == b"".join(parts)
