@@ -184,6 +184,23 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 f"(source) (newsflow_fetcher_source_poll_interval_seconds{SOURCE})",
                 "{{source}}")], kind="bargauge",
               options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Consecutive failed polls", "Polls of each source that failed in a row (0 "
+              "after a successful one); every configured source shows from the start, so a "
+              "source that never succeeds is visible (NewsflowSourceNeverSucceeded at 3).",
+              "short",
+              [(f"max by (source) (newsflow_fetcher_source_consecutive_failures{SOURCE})",
+                "{{source}}")], kind="bargauge",
+              options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Time since last poll attempt", "Per source, whatever the outcome; far above "
+              "the poll interval means its loop is stuck.", "s",
+              [("time() - max by (source) "
+                f"(newsflow_fetcher_source_last_attempt_timestamp_seconds{SOURCE})",
+                "{{source}}")], kind="bargauge",
+              options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Entries deferred to later polls", "New entries the last poll found beyond the "
+              "source's max_items; they are taken on the next polls, newest first.", "short",
+              [(f"max by (source) (newsflow_fetcher_source_deferred_items{SOURCE})",
+                "{{source}}")]),
         Panel("Polls by source and outcome", "Source polls per second.", "reqps",
               [(rate("newsflow_fetcher_fetches_total", "source, outcome", SOURCE),
                 "{{source}} {{outcome}}")]),
@@ -241,7 +258,8 @@ def build() -> dict[str, Any]:
                        .type("prometheus"))
         .with_variable(
             dashboard.QueryVariable("source").label("Source").datasource(DATASOURCE)
-            .query("label_values(newsflow_fetcher_fetches_total, source)")
+            # Set for every configured source at start, before its first poll ends.
+            .query("label_values(newsflow_fetcher_source_consecutive_failures, source)")
             .include_all(True).multi(True).all_value(".*")
             .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
             .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)

@@ -19,8 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 
 FETCHES = Counter(
     "newsflow_fetcher_fetches_total",
-    "Source polls by source, source kind and outcome (ok, not_modified, error, timeout, "
-    "too_large, blocked, robots_denied, gone, redirects, http_4xx, http_5xx, malformed).",
+    "Source polls by source, source kind and outcome (ok, not_modified, partial, error, "
+    "timeout, too_large, blocked, robots_denied, gone, redirects, http_4xx, http_5xx, "
+    "malformed).",
     ["source", "kind", "outcome"],
 )
 HTTP_RESPONSES = Counter(
@@ -87,7 +88,22 @@ SOURCE_ERRORS = Counter(
 )
 LAST_SUCCESS = Gauge(
     "newsflow_fetcher_source_last_success_timestamp_seconds",
-    "Unix time of the source's last successful poll.", ["source"],
+    "Unix time of the source's last successful poll (its listing was read: ok, not_modified "
+    "or partial).", ["source"],
+)
+LAST_ATTEMPT = Gauge(
+    "newsflow_fetcher_source_last_attempt_timestamp_seconds",
+    "Unix time the source's last poll started, whatever its outcome.", ["source"],
+)
+CONSECUTIVE_FAILURES = Gauge(
+    "newsflow_fetcher_source_consecutive_failures",
+    "Polls of the source that failed in a row (0 after a successful poll; 0 for every "
+    "configured source at start).", ["source"],
+)
+DEFERRED_ITEMS = Gauge(
+    "newsflow_fetcher_source_deferred_items",
+    "New items the source's last poll found beyond its max_items, left for later polls.",
+    ["source"],
 )
 POLL_INTERVAL = Gauge(
     "newsflow_fetcher_source_poll_interval_seconds",
@@ -96,6 +112,25 @@ POLL_INTERVAL = Gauge(
 RETIRED = Gauge(
     "newsflow_fetcher_source_retired", "1 when the source was retired (HTTP 410).", ["source"],
 )
+
+# A poll succeeded when the source's listing was read, even if some of its pages were not.
+SUCCESS_OUTCOMES = frozenset({"ok", "not_modified", "partial"})
+
+
+def source_configured(source: str) -> None:
+    """Every configured source has health series from the start, so alerts and the dashboard
+    see a source that never succeeds."""
+    CONSECUTIVE_FAILURES.labels(source).set(0)
+    DEFERRED_ITEMS.labels(source).set(0)
+
+
+def record_poll(source: str, outcome: str) -> None:
+    if outcome in SUCCESS_OUTCOMES:
+        LAST_SUCCESS.labels(source).set(time.time())
+        CONSECUTIVE_FAILURES.labels(source).set(0)
+    else:
+        CONSECUTIVE_FAILURES.labels(source).inc()
+
 
 _conditional = 0
 _not_modified = 0
