@@ -360,6 +360,9 @@ class Fetcher:
             log.info("source %s: %d new entries beyond max_items=%d deferred to later polls",
                      source.id, result.deferred, source.max_items)
             fresh = fresh[:source.max_items]
+        # Published oldest first, as they appeared: an original then reaches the stream before
+        # a later copy of it, so dedupe keeps the original as the article.
+        fresh.reverse()
         records = await asyncio.gather(*(self._entry_record(source, e) for e, _ in fresh),
                                        return_exceptions=True)
         for (entry, keys), record in zip(fresh, records, strict=True):
