@@ -4,27 +4,42 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-shifted-clock lint typecheck unit integration e2e bench install clean deploy-tools
+.PHONY: demo test test-shifted-clock lint typecheck unit integration e2e bench install lock clean deploy-tools
 
-$(STAMP): pyproject.toml
+# Installs exactly what the lock files pin, each file checked against its hash; newsflow itself
+# goes in last without dependencies, built by the locked build backend.
+$(STAMP): pyproject.toml requirements-dev.lock requirements-build.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "newsflow needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[broker,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-build.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Debian tools the tests run: promtool and a real Prometheus (package prometheus),
-# `docker-compose config` (package docker-compose) and libfaketime (package faketime) for the
-# shifted-clock run. Installed only when one is missing.
+# Re-resolve the lock files from pyproject.toml (and requirements-build.in), newest allowed
+# versions, every file hashed: requirements.lock is what the image installs (runtime only),
+# requirements-dev.lock what `make install` and CI install (runtime, broker and dev extras).
+# --universal: valid on every platform and Python >= 3.11, not only on the machine that ran it.
+UV_COMPILE := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --upgrade --quiet
+lock: $(STAMP)
+	$(UV_COMPILE) pyproject.toml -o requirements.lock
+	$(UV_COMPILE) pyproject.toml --extra broker --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) requirements-build.in -o requirements-build.lock
+
+# Debian tools the tests run: promtool and a real Prometheus (package prometheus), amtool and
+# Alertmanager (package prometheus-alertmanager), `docker-compose config` (package docker-compose)
+# and libfaketime (package faketime) for the shifted-clock run. Installed only when one is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deploy-tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null \
-		&& command -v docker-compose >/dev/null && command -v faketime >/dev/null \
+		&& command -v amtool >/dev/null && command -v docker-compose >/dev/null \
+		&& command -v faketime >/dev/null \
 		|| { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
-			-y -qq --no-install-recommends prometheus docker-compose faketime; }
+			-y -qq --no-install-recommends prometheus prometheus-alertmanager docker-compose faketime; }
 
 demo: $(STAMP)
 	$(BIN)/newsflow demo $(if $(FOLLOW),--follow,)
@@ -49,17 +64,26 @@ test: lint typecheck deploy-tools
 	$(MAKE) --no-print-directory test-shifted-clock
 
 # The tests of every component that reads the clock (core, worker, fetcher, demo, metrics),
-# run again with the clock 400 days ahead: a fixture date that only works near the day it
-# was written fails here the day it is written. The broker (a static binary) and Prometheus
-# (Go reads the clock without libc) keep the real time, as a remote cluster would.
+# run again with the wall clock 400 days ahead (libfaketime): a fixture date that only works
+# near the day it was written fails here the day it is written. Only the wall clock moves:
+# libfaketime 0.9.10 turns timed waits into waits of the whole shift when the monotonic clock
+# moves too, and tests/clock/monotonic_sleep.c keeps time.sleep() working with it left alone.
+# The broker (a static binary) and Prometheus (Go reads the clock without libc) keep the real
+# time, as a remote cluster would.
 CLOCK_SHIFT_DAYS ?= 400
 CLOCK_TESTS ?= tests/unit tests/integration/test_chain.py tests/integration/test_dedupe_clock.py \
 	tests/integration/test_dedupe_stream.py tests/integration/test_fetcher_service.py \
 	tests/integration/test_observability.py tests/e2e/test_demo.py
-test-shifted-clock: $(STAMP) deploy-tools
-	NEWSFLOW_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS) FAKETIME_DONT_FAKE_MONOTONIC=1 \
-		faketime -f '+$(CLOCK_SHIFT_DAYS)d' $(BIN)/pytest -p no:cacheprovider \
-		$(CLOCK_TESTS)
+CLOCK_SHIM := $(VENV)/lib/monotonic_sleep.so
+$(CLOCK_SHIM): tests/clock/monotonic_sleep.c $(STAMP)
+	$(CC) -shared -fPIC -O2 -o $@ $< -ldl
+test-shifted-clock: $(STAMP) deploy-tools $(CLOCK_SHIM)
+	@libfaketime=$$(dpkg -L libfaketime 2>/dev/null | grep '/libfaketime\.so\.1$$' | head -n 1); \
+	test -n "$$libfaketime" || { echo "libfaketime not found: run make deploy-tools"; exit 1; }; \
+	echo "pytest with the clock +$(CLOCK_SHIFT_DAYS) days ($$libfaketime)"; \
+	LD_PRELOAD="$(abspath $(CLOCK_SHIM)) $$libfaketime" FAKETIME='+$(CLOCK_SHIFT_DAYS)d' \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 NEWSFLOW_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS) \
+		$(BIN)/pytest -p no:cacheprovider $(CLOCK_TESTS)
 	@echo "shifted-clock run passed (+$(CLOCK_SHIFT_DAYS) days)"
 
 bench: $(STAMP)

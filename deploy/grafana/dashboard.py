@@ -1,20 +1,28 @@
 """Generates deploy/grafana/dashboards/newsflow.json (run: python deploy/grafana/dashboard.py).
 
 The dashboard is code so every panel gets a unit, a description and the datasource variable by
-construction; tests/unit/test_deploy.py checks the committed JSON equals this output, and
-tests/integration/test_observability.py runs every query against a real Prometheus.
+construction: ROWS says what to show, Grafana's foundation SDK turns it into the dashboard model.
+tests/unit/test_deploy.py checks the committed JSON equals this output, and
+tests/integration/test_observability.py runs every query against a real Prometheus. Needs the
+dev dependencies (`make install`): run with .venv/bin/python.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import dashboard as dashboard_models
+
 OUT = Path(__file__).resolve().parent / "dashboards" / "newsflow.json"
-DS = {"type": "prometheus", "uid": "${datasource}"}
+DATASOURCE = dashboard_models.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
 
 
@@ -176,6 +184,23 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 f"(source) (newsflow_fetcher_source_poll_interval_seconds{SOURCE})",
                 "{{source}}")], kind="bargauge",
               options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Consecutive failed polls", "Polls of each source that failed in a row (0 "
+              "after a successful one); every configured source shows from the start, so a "
+              "source that never succeeds is visible (NewsflowSourceNeverSucceeded at 3).",
+              "short",
+              [(f"max by (source) (newsflow_fetcher_source_consecutive_failures{SOURCE})",
+                "{{source}}")], kind="bargauge",
+              options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Time since last poll attempt", "Per source, whatever the outcome; far above "
+              "the poll interval means its loop is stuck.", "s",
+              [("time() - max by (source) "
+                f"(newsflow_fetcher_source_last_attempt_timestamp_seconds{SOURCE})",
+                "{{source}}")], kind="bargauge",
+              options={"orientation": "horizontal", "displayMode": "basic"}),
+        Panel("Entries deferred to later polls", "New entries the last poll found beyond the "
+              "source's max_items; they are taken on the next polls, newest first.", "short",
+              [(f"max by (source) (newsflow_fetcher_source_deferred_items{SOURCE})",
+                "{{source}}")]),
         Panel("Polls by source and outcome", "Source polls per second.", "reqps",
               [(rate("newsflow_fetcher_fetches_total", "source, outcome", SOURCE),
                 "{{source}} {{outcome}}")]),
@@ -196,64 +221,65 @@ ROWS: list[tuple[str, list[Panel]]] = [
 ]
 
 
-def _panel(panel: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "type": panel.kind,
-        "title": panel.title,
-        "description": panel.description,
-        "datasource": DS,
-        "gridPos": {"h": panel.height, "w": panel.width, "x": x, "y": y},
-        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
-        "options": panel.options or ({"reduceOptions": {"calcs": ["lastNotNull"]}}
-                                     if panel.kind == "stat" else {}),
-        "targets": [
-            {"refId": chr(ord("A") + n), "datasource": DS, "expr": expr, "legendFormat": legend,
-             "range": True}
-            for n, (expr, legend) in enumerate(panel.targets)
-        ],
-    }
+# Grafana's own dashboard SDK (grafana-foundation-sdk) builds the JSON: its typed builders and
+# models follow Grafana's schema for the version pinned in pyproject.toml (Grafana 11.2, as in
+# docker-compose.yml), so a misspelt option or a wrong type fails here, not in the browser.
+PANEL_BUILDERS: dict[str, Callable[[], Any]] = {
+    "timeseries": timeseries.Panel, "stat": stat.Panel, "bargauge": bargauge.Panel,
+}
+
+
+def _panel(panel: Panel, pid: int, x: int, y: int) -> Any:
+    builder = (PANEL_BUILDERS[panel.kind]()
+               .id(pid).title(panel.title).description(panel.description)
+               .datasource(DATASOURCE).unit(panel.unit)
+               .grid_pos(dashboard_models.GridPos(h=panel.height, w=panel.width, x=x, y=y)))
+    if panel.kind in {"stat", "bargauge"}:
+        builder = builder.reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]))
+    if panel.kind == "bargauge":
+        builder = (builder.orientation(common_models.VizOrientation(panel.options["orientation"]))
+                   .display_mode(common_models.BarGaugeDisplayMode(panel.options["displayMode"])))
+    for n, (expr, legend) in enumerate(panel.targets):
+        builder = builder.with_target(
+            prometheus.Dataquery().ref_id(chr(ord("A") + n)).datasource(DATASOURCE)
+            .expr(expr).legend_format(legend).range())
+    return builder
 
 
 def build() -> dict[str, Any]:
-    panels: list[dict[str, Any]] = []
+    board = (
+        dashboard.Dashboard("newsflow").uid("newsflow")
+        .description("Fetcher and worker: rates, errors, durations, lag, freshness, dedupe, "
+                     "tags and per-source health.")
+        .tags(["newsflow", "kafka", "faust"]).timezone("utc").editable()
+        .tooltip(dashboard_models.DashboardCursorSync.CROSSHAIR).refresh("30s")
+        .time("now-3h", "now")
+        .with_variable(dashboard.DatasourceVariable("datasource").label("Data source")
+                       .type("prometheus"))
+        .with_variable(
+            dashboard.QueryVariable("source").label("Source").datasource(DATASOURCE)
+            # Set for every configured source at start, before its first poll ends.
+            .query("label_values(newsflow_fetcher_source_consecutive_failures, source)")
+            .include_all(True).multi(True).all_value(".*")
+            .refresh(dashboard_models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(dashboard_models.VariableSort.ALPHABETICAL_ASC)
+            .current(dashboard_models.VariableOption(text="All", value="$__all")))
+    )
+    # Rows and panels are placed here, not by the SDK's automatic layout, so ids and positions
+    # stay stable when a panel is added to an earlier row.
     pid, y = 1, 0
     for title, row in ROWS:
-        panels.append({"id": pid, "type": "row", "title": title, "collapsed": False,
-                       "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": []})
+        board = board.with_row(dashboard.Row(title).id(pid)
+                               .grid_pos(dashboard_models.GridPos(h=1, w=24, x=0, y=y)))
         pid, y, x, line = pid + 1, y + 1, 0, 0
         for panel in row:
             if x + panel.width > 24:
                 x, y = 0, y + line
-            panels.append(_panel(panel, pid, x, y))
+            board = board.with_panel(_panel(panel, pid, x, y))
             pid, x, line = pid + 1, x + panel.width, max(line, panel.height)
         y += line
-    return {
-        "uid": "newsflow",
-        "title": "newsflow",
-        "description": "Fetcher and worker: rates, errors, durations, lag, freshness, dedupe, "
-                       "tags and per-source health.",
-        "tags": ["newsflow", "kafka", "faust"],
-        "timezone": "utc",
-        "editable": True,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-3h", "to": "now"},
-        "templating": {"list": [
-            {"name": "datasource", "label": "Data source", "type": "datasource",
-             "query": "prometheus", "current": {}, "hide": 0, "refresh": 1},
-            {"name": "source", "label": "Source", "type": "query", "datasource": DS,
-             "query": {"query": "label_values(newsflow_fetcher_fetches_total, source)",
-                       "refId": "source"},
-             "definition": "label_values(newsflow_fetcher_fetches_total, source)",
-             "includeAll": True, "multi": True, "allValue": ".*", "refresh": 2,
-             "current": {"text": "All", "value": "$__all"}, "sort": 1},
-        ]},
-        "annotations": {"list": []},
-        "panels": panels,
-    }
+    data: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    return data
 
 
 def render() -> str:

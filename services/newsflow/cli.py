@@ -43,7 +43,10 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
             return fetcher.health()
 
         # Served from the start, so a broker outage at start shows up as 503 and metrics.
-        server = metrics.serve(settings.fetch_metrics_host, settings.fetch_metrics_port, health)
+        heartbeat = metrics.Heartbeat()
+        beating = asyncio.create_task(heartbeat.run(), name="liveness-heartbeat")
+        server = metrics.serve(settings.fetch_metrics_host, settings.fetch_metrics_port, health,
+                               heartbeat)
         # SIGTERM (docker stop, the tests' stop()) ends the loops and drains the outbox first.
         main = asyncio.current_task()
         assert main is not None
@@ -52,6 +55,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
             publisher = await connect_publisher(settings, bounded=args.once)
             fetcher = Fetcher(settings, sources, publisher, http)
         except asyncio.CancelledError:
+            beating.cancel()
             server.shutdown()
             return 0
         except NewsflowError:
@@ -68,6 +72,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         except asyncio.CancelledError:
             return 0
         finally:
+            beating.cancel()
             await fetcher.aclose()
             server.shutdown()
 

@@ -12,9 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.helpers import Route
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fetcher"
 
 Writer = Callable[[BaseHTTPRequestHandler], None]
 
@@ -110,6 +113,11 @@ def rss(base: str, items: list[tuple[str, str]], *, full: bool = False) -> bytes
     return (f'<?xml version="1.0"?><rss version="2.0" '
             f'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
             f"<link>{base}/</link><description>d</description>{parts}</channel></rss>").encode()
+
+
+def fixture(name: str, base: str) -> bytes:
+    """A file of tests/fixtures/fetcher with ``{base}`` pointing at the fixture server."""
+    return (FIXTURES / name).read_bytes().replace(b"{base}", base.encode())
 
 
 def page(title: str) -> Route:

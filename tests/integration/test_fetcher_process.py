@@ -128,6 +128,11 @@ def test_metrics_and_health_endpoints(
     assert metric(text, "newsflow_fetcher_broker_available") == 1
     assert metric(text, "newsflow_fetcher_source_last_success_timestamp_seconds",
                   source="wire") > time.time() - 60
+    # Per-source health, exported by the real process.
+    assert 'newsflow_fetcher_source_consecutive_failures{source="wire"} 0.0' in text
+    assert 'newsflow_fetcher_source_deferred_items{source="wire"} 0.0' in text
+    assert metric(text, "newsflow_fetcher_source_last_attempt_timestamp_seconds",
+                  source="wire") > time.time() - 60
     assert "127.0.0.1" not in "".join(  # no URL ever becomes a label
         line for line in text.splitlines() if line.startswith("newsflow_"))
 

@@ -332,7 +332,8 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_has_data(
     assert named - known <= {"newsflow_fetcher_source_poll_interval_seconds"}
 
     # The dashboard's source variable lists the configured sources.
-    labels = prometheus.api("label/source/values", **{"match[]": "newsflow_fetcher_fetches_total"})
+    labels = prometheus.api("label/source/values",
+                            **{"match[]": "newsflow_fetcher_source_consecutive_failures"})
     assert {"sample-wire", "broken-wire"} <= set(labels["data"])
 
     # Both /metrics pages follow Prometheus conventions.

@@ -323,18 +323,23 @@ def test_k8s_validation_rejects_a_broken_manifest(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
-def test_k8s_workloads_have_probes_resources_and_scrape_annotations() -> None:
+def test_k8s_workloads_have_probes_resources_and_a_metrics_service() -> None:
     deployments = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
+    services = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Service"}
     assert set(deployments) == {"newsflow-fetcher", "newsflow-worker"}
-    for deployment in deployments.values():
+    for name, deployment in deployments.items():
         template = deployment["spec"]["template"]
-        annotations = template["metadata"]["annotations"]
-        assert annotations["prometheus.io/scrape"] == "true"
+        # Scraped through the Service (deploy/k8s/monitoring/), not through annotations that a
+        # generic annotation-based job would scrape a second time under another job name.
+        assert "prometheus.io/scrape" not in template["metadata"].get("annotations", {})
         container = template["spec"]["containers"][0]
-        ports = {p["containerPort"] for p in container["ports"]}
-        assert int(annotations["prometheus.io/port"]) in ports
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        assert container["readinessProbe"]["httpGet"]["path"]
+        metrics_port = next(p for p in container["ports"] if p["name"] == "metrics")
+        service = services[name]
+        assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
+        assert service["spec"]["ports"] == [{"name": "metrics", "port": metrics_port["containerPort"],
+                                             "targetPort": "metrics"}]
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"]["port"] == "metrics"
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert template["spec"]["securityContext"]["runAsNonRoot"] is True
         assert container["envFrom"][0]["configMapRef"]["name"] == "newsflow-env"
@@ -347,3 +352,66 @@ def test_k8s_workloads_have_probes_resources_and_scrape_annotations() -> None:
     worker = deployments["newsflow-worker"]["spec"]["template"]["spec"]["containers"][0]
     assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert worker["args"] == ["worker"]
+
+
+def test_k8s_liveness_does_not_depend_on_the_broker() -> None:
+    """Liveness restarts a pod: it must fail only when a restart helps, not while Kafka is away.
+    Readiness says whether the broker is reachable and, for the worker, partitions are held."""
+    containers = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
+                  for d in k8s_documents() if d["kind"] == "Deployment"}
+    fetcher, worker = containers["newsflow-fetcher"], containers["newsflow-worker"]
+    # The fetcher's /healthz is 503 while the broker is unreachable (test_deploy_probes.py).
+    assert fetcher["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert fetcher["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # The worker's /healthz asks only its own event loop (processor/health.py).
+    assert worker["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert worker["startupProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_k8s_worker_has_a_disruption_budget() -> None:
+    deployment = next(d for d in k8s_documents() if d["metadata"]["name"] == "newsflow-worker"
+                      and d["kind"] == "Deployment")
+    budget = next(d for d in k8s_documents() if d["kind"] == "PodDisruptionBudget")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    # One at a time, and never all: with the 2 replicas shipped, one always holds partitions.
+    assert budget["spec"]["maxUnavailable"] == 1 < deployment["spec"]["replicas"]
+
+
+# --- image pin policy -------------------------------------------------------------------------
+# No registry is reachable from where this is built and tested, so digests cannot be resolved
+# here; the policy (README, "Image pin policy") is an exact version tag on every image, never
+# `latest` or a floating major/minor tag, and the newsflow image tagged with its own version.
+EXACT_TAG = re.compile(r"^[\w.\-/]+:v?\d+\.\d+\.\d+(-[\w.]+)?(@sha256:[0-9a-f]{64})?$")
+
+
+def project_version() -> str:
+    import tomllib
+
+    with (REPO / "pyproject.toml").open("rb") as handle:
+        return str(tomllib.load(handle)["project"]["version"])
+
+
+def test_every_image_has_an_exact_version(compose: dict[str, Any]) -> None:
+    images = {name: service["image"] for name, service in compose["services"].items()}
+    images |= {f"k8s/{d['metadata']['name']}": c["image"] for d in k8s_documents()
+               if d["kind"] == "Deployment" for c in d["spec"]["template"]["spec"]["containers"]}
+    assert len(images) >= 8
+    for where, image in images.items():
+        assert EXACT_TAG.match(image), f"{where}: {image} is not pinned to an exact version"
+        assert not image.endswith(":latest"), where
+    own = {where: image for where, image in images.items() if image.startswith("newsflow:")}
+    assert set(own) == {"fetcher", "worker", "k8s/newsflow-fetcher", "k8s/newsflow-worker"}
+    assert set(own.values()) == {f"newsflow:{project_version()}"}
+    for deployment in (d for d in k8s_documents() if d["kind"] == "Deployment"):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["imagePullPolicy"] == "IfNotPresent"  # safe: the tag never moves
+
+
+def test_pin_policy_rejects_floating_tags() -> None:
+    for image in ("newsflow:latest", "newsflow", "grafana/grafana:11", "prom/prometheus:v2.53",
+                  "apache/kafka:latest@sha256:" + "0" * 64):
+        assert not EXACT_TAG.match(image), image
+    for image in ("prom/prometheus:v2.53.2", "newsflow:0.1.0", "grafana/grafana:11.2.0",
+                  "apache/kafka:3.9.1@sha256:" + "a" * 64):
+        assert EXACT_TAG.match(image), image

@@ -14,6 +14,7 @@ from newsflow.fetcher.links import discover_links
 from newsflow.fetcher.safexml import UnsafeXML
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
+from tests.integration.fetcher_servers import fixture
 
 BASE = "https://news.example.com/"
 
@@ -157,3 +158,65 @@ def test_json_api_items_and_field_mapping() -> None:
     assert dig({"a": [{"b": 1}]}, "a.0.b") == 1 and dig({"a": 1}, "a.b") is None
     with pytest.raises(ValueError, match="items_path"):
         parse_json_items(b'{"data": {}}', source, "https://api.example.com/v1")
+
+
+def test_empty_feeds_and_feeds_without_links_are_empty_not_malformed() -> None:
+    base = "https://news.example.com"
+    assert parse_feed(fixture("feed_empty.rss", base), BASE,
+                      "application/rss+xml; charset=UTF-8") == []
+    assert parse_feed(fixture("feed_no_links.atom", base), BASE, "application/atom+xml") == []
+    # Blank lines before the XML declaration (PHP templates) are not a reason to fail.
+    assert parse_feed(b"\n\n  " + fixture("feed_empty.rss", base), BASE, "text/xml") == []
+    # Without a Content-Type (a local file) the verdict is the same.
+    assert parse_feed(fixture("feed_empty.rss", base), BASE) == []
+    # A truncated download is still an error, with or without items so far.
+    with pytest.raises(FeedError, match="not a readable feed"):
+        parse_feed(RSS[:RSS.index(b"<link>")], BASE, "application/rss+xml")
+    with pytest.raises(FeedError, match="not a readable feed"):
+        parse_feed(fixture("feed_empty.rss", base)[:300], BASE, "application/rss+xml")
+
+
+def test_only_url_elements_of_a_urlset_are_articles() -> None:
+    sitemap = parse_sitemap(fixture("sitemap_stray_sitemap.xml", "https://news.example.com"),
+                            BASE)
+    assert [e.url for e in sitemap.entries] == ["https://news.example.com/world/fleet-sails"]
+    assert sitemap.children == []
+
+
+def test_raw_ampersand_and_less_than_in_loc_are_recovered_exactly() -> None:
+    base = "https://news.example.com"
+    sitemap = parse_sitemap(fixture("sitemap_raw_ampersand.xml", base), BASE)
+    assert [e.url for e in sitemap.entries] == [
+        f"{base}/index.php?option=com_content&view=article&id=812",
+        f"{base}/search.php?q=ships&page=2",
+        f"{base}/rates?min<5"]
+
+
+def test_html_entities_become_characters_and_broken_complete_sitemaps_are_recovered() -> None:
+    news = fixture("sitemap_stray_sitemap.xml", "https://news.example.com")
+    named = news.replace(b"Fleet sails", b"Fleet&nbsp;sails &copy; H&T &bogus; &#233;")
+    (entry,) = parse_sitemap(named, BASE).entries
+    assert entry.title == "Fleet\xa0sails \xa9 H&T &bogus; \xe9 for the gulf"
+    # Inside CDATA "&" is literal already and stays as it is.
+    cdata = news.replace(b"Fleet sails for the gulf", b"<![CDATA[Fleet & sails]]>").replace(
+        b"/world/fleet-sails", b"/world/fleet-sails?a=1&b=2")
+    (entry,) = parse_sitemap(cdata, BASE).entries
+    assert (entry.title, entry.url) == ("Fleet & sails",
+                                        "https://news.example.com/world/fleet-sails?a=1&b=2")
+    urlset = fixture("sitemap_2026_11.xml", "https://news.example.com")
+    control = urlset.replace(b"harbour-dredging", b"harbour-\x0bdredging")  # invalid in XML
+    recovered = parse_sitemap(control, BASE)
+    assert len(recovered.entries) == 3 and "lenient parser" in recovered.repair
+    assert parse_sitemap(urlset, BASE).repair == ""
+    blank_first = parse_sitemap(b"\n\n" + urlset, BASE)
+    assert len(blank_first.entries) == 3 and "leading blanks" in blank_first.repair
+    cut = urlset[:urlset.index(b"ferry-timetable")]  # a download cut inside the last <loc>
+    with pytest.raises(ValueError, match="not well-formed"):
+        parse_sitemap(cut, BASE)
+
+
+@pytest.mark.parametrize("document", [BILLION_LAUGHS, XXE])
+def test_broken_sitemaps_with_entities_are_refused_not_recovered(document: bytes) -> None:
+    broken = document.replace(b"rss", b"urlset").replace(b"<channel>", b"<url><loc>a&b</loc>")
+    with pytest.raises(UnsafeXML):
+        parse_sitemap(broken, BASE)

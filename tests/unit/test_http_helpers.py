@@ -4,6 +4,7 @@ bounded decompression, charset detection and robots.txt rules."""
 from __future__ import annotations
 
 import codecs
+import gzip
 import ipaddress
 import random
 import tracemalloc
@@ -17,6 +18,7 @@ from newsflow.fetcher.content import Inflater, TooLarge, detect_charset, inflate
 from newsflow.fetcher.guard import BlockedURL, forbidden_reason, parse_networks, split_target
 from newsflow.fetcher.http import backoff_seconds, retry_after_seconds
 from newsflow.fetcher.politeness import parse_robots
+from tests.integration.fetcher_servers import FIXTURES
 
 
 def test_retry_after_in_both_forms() -> None:
@@ -121,3 +123,54 @@ def test_robots_rules_crawl_delay_and_failures() -> None:
     assert parse_robots(404, "", 60, 0).allowed("https://x.example/any", "newsflow")
     assert not parse_robots(503, "", 60, 0).allowed("https://x.example/any", "newsflow")
     assert not parse_robots(None, "", 60, 0).allowed("https://x.example/any", "newsflow")
+
+
+def test_multi_member_gzip_is_inflated_whole_and_capped_as_a_whole() -> None:
+    members = [gzip.compress(f"<part n='{n}'>".encode() + b"x" * 3000) for n in range(3)]
+    joined = b"".join(members)  # what `cat a.gz b.gz c.gz` makes
+    expected = b"".join(gzip.decompress(m) for m in members)
+    assert inflate(joined, "gzip", 100_000) == expected
+    for size in (1, 2, 7, 4096):  # member boundaries fall anywhere in the chunks
+        inflater = Inflater("gzip", 100_000)
+        for start in range(0, len(joined), size):
+            inflater.feed(joined[start:start + size])
+        assert inflater.body() == expected
+    assert inflate(joined + b"\0" * 16, "gzip", 100_000) == expected  # padding is ignored
+    with pytest.raises(TooLarge):
+        inflate(joined, "gzip", len(expected) - 1)  # the cap counts every member
+    with pytest.raises(ValueError, match="corrupt"):
+        inflate(members[0] + b"\x1f\x8b\x08 broken member", "gzip", 100_000)
+
+
+def test_truncating_inflater_keeps_the_first_bytes() -> None:
+    inflater = Inflater("gzip", 1000, truncate=True)
+    inflater.feed(gzip.compress(b"a" * 600 + b"b" * 600))
+    assert inflater.truncated and inflater.body() == b"a" * 600 + b"b" * 400
+
+
+def test_robots_wildcards_end_anchors_and_longest_match() -> None:
+    text = (FIXTURES / "robots_wildcards.txt").read_text()
+    robots = parse_robots(200, text, 60, 0)
+    agent = "newsflow/0.1 (+https://example.invalid/newsflow)"
+    for url, allowed in [("https://x.example/search?q=1", False),
+                         ("https://x.example/files/report.pdf", False),
+                         ("https://x.example/files/report.pdf.html", True),
+                         ("https://x.example/wp-admin/options.php", False),
+                         ("https://x.example/wp-admin/admin-ajax.php", True),  # longer Allow
+                         ("https://x.example/live/*?page=2", True),
+                         ("https://x.example/live/blog?page=2", True),
+                         ("https://x.example/2026/11/20/story/", True)]:
+        assert robots.allowed(url, agent) is allowed, url
+    assert not robots.allowed("https://x.example/2026/11/20/story/", "GPTBot/1.0")
+    failed = parse_robots(None, "", 60, 0, "timed out")
+    assert not failed.allowed("https://x.example/", agent)
+    assert failed.reason == "robots.txt unreachable (timed out): everything disallowed"
+
+
+def test_endless_empty_gzip_members_hit_the_cap_on_the_compressed_bytes() -> None:
+    empty = gzip.compress(b"")
+    inflater = Inflater("gzip", 100_000)
+    with pytest.raises(TooLarge, match="compressed body"):
+        for _ in range(20_000):  # 20 bytes each: nothing inflated, 400 KB sent
+            inflater.feed(empty)
+    assert inflater.size == 0 and inflater.raw_size <= 100_000 + 65536 + len(empty)

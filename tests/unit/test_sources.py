@@ -66,7 +66,8 @@ sources:
   - {id: a, name: A, kind: atom, url: "https://x.example/atom"}
   - {id: d, name: D, kind: rdf, url: "https://x.example/rdf"}
   - {id: j, name: J, kind: jsonfeed, url: "https://x.example/feed.json"}
-  - {id: s, name: S, kind: sitemap, url: "https://x.example/news-sitemap.xml", max_sitemaps: 3}
+  - {id: s, name: S, kind: sitemap, url: "https://x.example/news-sitemap.xml", max_sitemaps: 3,
+     max_sitemap_depth: 2}
   - {id: h, name: H, kind: html, url: "https://x.example/world/", link_pattern: "/20[0-9]{2}/"}
   - {id: api, name: API, kind: json, url: "https://api.x.example/v1", items_path: data.items,
      fields: {url: links.web, title: headline, body: text}}
@@ -76,6 +77,7 @@ sources:
     assert not by_id["r"].respect_robots and by_id["a"].respect_robots
     assert by_id["api"].field_path("url") == "links.web" and by_id["api"].field_path("guid") == "guid"
     assert by_id["s"].max_sitemaps == 3 and not by_id["i"].enabled
+    assert by_id["s"].max_sitemap_depth == 2 and by_id["a"].max_sitemap_depth == 3
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -84,6 +86,8 @@ sources:
     ("sources:\n  - {id: j, name: J, kind: json, url: 'https://x', fields: {colour: c}}\n",
      "source j: fields: .*unknown keys"),
     ("sources:\n  - {id: f, name: F, kind: rss, url: 'file:///etc/passwd'}\n", "source f: .*url"),
+    ("sources:\n  - {id: s, name: S, kind: sitemap, url: 'https://x', max_sitemap_depth: 9}\n",
+     "source s: max_sitemap_depth"),
 ])
 def test_invalid_kind_options_name_the_source_and_field(tmp_path: Path, text: str,
                                                         expected: str) -> None:

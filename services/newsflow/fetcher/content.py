@@ -18,18 +18,32 @@ class TooLarge(Exception):
     """The body (decompressed) exceeds the cap."""
 
 
-class Inflater:
-    """Incremental decoder for one Content-Encoding, refusing to produce more than ``limit``."""
+GZIP_MAGIC = b"\x1f\x8b"
+RAW_MARGIN = 65536  # compressed bytes allowed beyond the cap (headers of incompressible data)
 
-    def __init__(self, encoding: str, limit: int) -> None:
+
+class Inflater:
+    """Incremental decoder for one Content-Encoding, refusing to produce more than ``limit``.
+
+    With ``truncate`` the body is cut at ``limit`` instead (``truncated`` says so): for documents
+    where the first part is still useful, such as robots.txt.
+    """
+
+    def __init__(self, encoding: str, limit: int, *, truncate: bool = False) -> None:
         encoding = encoding.strip().lower()
         self.limit = limit
+        self.truncate = truncate
+        self.truncated = False
         self.size = 0
+        self.raw_size = 0
         self.chunks: list[bytes] = []
         self._zlib: zlib._Decompress | None = None
+        self._gzip = False
+        self._trailing = False  # bytes after the last gzip member that are not another member
         self._raw_deflate = False
         if encoding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._gzip = True
         elif encoding == "deflate":
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS)
             self._raw_deflate = True  # some servers send raw deflate; detected on first chunk
@@ -37,6 +51,16 @@ class Inflater:
             raise ValueError(f"unsupported Content-Encoding {encoding!r}")
 
     def feed(self, data: bytes) -> None:
+        if self.truncated or self._trailing:
+            return
+        # Compressed input is never much larger than its output, except in an attack that
+        # sends endless empty gzip members: the input is capped too.
+        self.raw_size += len(data)
+        if self._zlib is not None and self.raw_size > self.limit + RAW_MARGIN:
+            if not self.truncate:
+                raise TooLarge(f"compressed body larger than {self.limit} bytes")
+            self.truncated = True
+            return
         if self._zlib is None:
             self._append(data)
             return
@@ -44,7 +68,14 @@ class Inflater:
             self._raw_deflate = False
             if (data[0] & 0x0F) != 8:  # no zlib header: raw deflate stream
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-        while data:
+        while data and not self.truncated:
+            if self._zlib.eof:
+                # A gzip file may hold several members (`cat a.gz b.gz`); each inflates in turn
+                # and the cap counts them all. Anything else after the end (padding) is ignored.
+                if not (self._gzip and GZIP_MAGIC.startswith(data[:2])):
+                    self._trailing = True
+                    return
+                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
                 # max_length bounds the output of this one call, so a bomb never inflates
                 # past the cap in memory.
@@ -52,12 +83,15 @@ class Inflater:
             except zlib.error as exc:
                 raise ValueError(f"corrupt compressed body: {exc}") from exc
             self._append(out)
-            data = self._zlib.unconsumed_tail
+            data = self._zlib.unconsumed_tail or (self._zlib.unused_data if self._zlib.eof
+                                                  else b"")
 
     def _append(self, data: bytes) -> None:
+        if self.size + len(data) > self.limit:
+            if not self.truncate:
+                raise TooLarge(f"body larger than {self.limit} bytes")
+            data, self.truncated = data[:self.limit - self.size], True
         self.size += len(data)
-        if self.size > self.limit:
-            raise TooLarge(f"body larger than {self.limit} bytes")
         self.chunks.append(data)
 
     def body(self) -> bytes:

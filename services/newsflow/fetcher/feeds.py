@@ -6,6 +6,7 @@ import calendar
 import io
 import json
 import time
+import xml.sax
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -37,9 +38,22 @@ def _content(entry: Any) -> str | None:
     return html if len(html) >= FULL_CONTENT_MIN_CHARS else None
 
 
-def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
-    """RSS, RDF or Atom entries (JSON Feed too, recognised by its leading brace)."""
-    if document.lstrip()[:1] == b"{":
+def _not_well_formed(parsed: Any) -> bool:
+    """feedparser's "bozo" also flags harmless things (a Content-Type it does not like, a
+    charset it overrode); only a parse error means the document itself is broken."""
+    return bool(parsed.get("bozo")) and isinstance(parsed.get("bozo_exception"),
+                                                   xml.sax.SAXException)
+
+
+def parse_feed(document: bytes, base_url: str, content_type: str | None = None
+               ) -> list[FeedEntry]:
+    """RSS, RDF or Atom entries (JSON Feed too, recognised by its leading brace). A
+    well-formed feed with no items, or none with a link, is an empty list, not an error.
+    ``content_type`` is the response's Content-Type header (its charset is a hint)."""
+    # Whitespace before the XML declaration makes a feed ill-formed, and nothing else is lost
+    # by removing it (a PHP template's classic).
+    document = document.lstrip()
+    if document[:1] == b"{":
         return parse_json_feed(document, base_url)
     try:
         refuse_unsafe_xml(document)
@@ -47,16 +61,20 @@ def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
         raise FeedError(str(exc)) from exc
     # A stream, never bytes: feedparser opens a bytes argument as a *file name* if it can, so a
     # server answering "/etc/passwd" would make it read that file.
-    parsed = feedparser.parse(io.BytesIO(document),
-                              response_headers={"content-location": base_url})
-    if parsed.get("bozo") and not parsed.entries:
+    headers = {"content-location": base_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(io.BytesIO(document), response_headers=headers)
+    if not parsed.entries and _not_well_formed(parsed):
         raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')}")
     if not parsed.get("version") and not parsed.entries:
         raise FeedError("not a feed: no RSS/Atom root element")
     entries = []
     for item in parsed.entries:
         link = item.get("link")
-        if not link:
+        # feedparser falls back to an Atom entry's id (e.g. "tag:...") when it has no link:
+        # only a web address is an article.
+        if not link or not urljoin(base_url, link).startswith(("http://", "https://")):
             continue
         entries.append(FeedEntry(
             url=urljoin(base_url, link),
@@ -68,7 +86,7 @@ def parse_feed(document: bytes, base_url: str) -> list[FeedEntry]:
             categories=[t.get("term") for t in item.get("tags", []) if t.get("term")],
             authors=[a.get("name") for a in item.get("authors", []) if a.get("name")],
         ))
-    if parsed.get("bozo") and parsed.entries and not entries:
+    if _not_well_formed(parsed) and parsed.entries and not entries:
         # Broken XML that yielded only fragments (e.g. a truncated download): an error, not
         # an empty feed.
         raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')}")

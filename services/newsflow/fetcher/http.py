@@ -23,7 +23,7 @@ from newsflow.config import Settings
 from newsflow.fetcher import metrics
 from newsflow.fetcher.content import Inflater, TooLarge, decode, detect_charset
 from newsflow.fetcher.guard import AddressGuard, BlockedURL, pin_transport
-from newsflow.fetcher.politeness import HostGates, RobotsCache
+from newsflow.fetcher.politeness import ROBOTS_MAX_BYTES, HostGates, RobotsCache
 
 log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -68,6 +68,8 @@ class Response:
     etag: str | None
     last_modified: str | None
     moved: list[tuple[str, str]] = field(default_factory=list)  # permanent redirects seen
+    content_type_header: str = ""  # as sent, parameters (charset) included
+    truncated: bool = False  # cut at the ``truncate_at`` limit the caller asked for
 
     @property
     def not_modified(self) -> bool:
@@ -87,6 +89,7 @@ class _Raw:
     status: int
     headers: httpx.Headers
     content: bytes
+    truncated: bool = False
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -136,10 +139,13 @@ class HttpFetcher:
 
     async def get(self, url: str, *, kind: str = "page", source: str = "",
                   headers: dict[str, str] | None = None, validators: Validators | None = None,
-                  respect_robots: bool = True) -> Response:
+                  respect_robots: bool = True, truncate_at: int | None = None) -> Response:
+        """``truncate_at``: keep the first that many (decompressed) bytes of a larger body
+        instead of failing with too_large."""
         started = time.monotonic()
         try:
-            return await self._get(url, kind, source, headers or {}, validators, respect_robots)
+            return await self._get(url, kind, source, headers or {}, validators, respect_robots,
+                                   truncate_at)
         except FetchError as exc:
             if exc.outcome == "blocked":
                 metrics.BLOCKED.labels(source).inc()
@@ -150,7 +156,8 @@ class HttpFetcher:
             metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
 
     async def _get(self, url: str, kind: str, source: str, headers: dict[str, str],
-                   validators: Validators | None, respect_robots: bool) -> Response:
+                   validators: Validators | None, respect_robots: bool,
+                   truncate_at: int | None) -> Response:
         visited: list[str] = []
         moved: list[tuple[str, str]] = []
         permanent = True
@@ -172,7 +179,8 @@ class HttpFetcher:
             conditional = hop == 0 and validators is not None and bool(validators.headers())
             if conditional and validators is not None:
                 request_headers.update(validators.headers())
-            raw = await self._with_retries(current, request_headers, kind, conditional)
+            raw = await self._with_retries(current, request_headers, kind, conditional,
+                                           truncate_at)
             if raw.status in REDIRECTS:
                 location = raw.headers.get("location")
                 if not location:
@@ -199,7 +207,7 @@ class HttpFetcher:
                 content_type=content_type_header.split(";")[0].strip().lower(),
                 encoding=detect_charset(raw.content, content_type_header),
                 etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
-                moved=moved,
+                moved=moved, content_type_header=content_type_header, truncated=raw.truncated,
             )
         raise FetchError(url, f"more than {self.settings.fetch_max_redirects} redirects",
                          retryable=False, outcome="redirects")
@@ -209,25 +217,38 @@ class HttpFetcher:
         host = urlsplit(url).netloc
         self.gates.set_crawl_delay(host, robots.crawl_delay(self.settings.fetch_user_agent))
         if not robots.allowed(url, self.settings.fetch_user_agent):
-            raise FetchError(url, "disallowed by robots.txt", retryable=False,
+            raise FetchError(url, robots.reason or "disallowed by robots.txt", retryable=False,
                              outcome="robots_denied")
 
-    async def _load_robots(self, url: str) -> tuple[int | None, str]:
+    async def _load_robots(self, url: str) -> tuple[int | None, str, str]:
+        """(status, text, failure): a missing robots.txt (4xx) is normal and logged at INFO;
+        anything that makes the host disallowed, or only partly read, at WARNING."""
         try:
-            response = await self.get(url, kind="robots", respect_robots=False)
+            response = await self.get(url, kind="robots", respect_robots=False,
+                                      truncate_at=ROBOTS_MAX_BYTES)
         except FetchError as exc:
-            log.info("robots.txt %s: %s", url, exc.reason)
-            return exc.status, ""
-        return response.status, response.text
+            if exc.status is not None and 400 <= exc.status < 500:
+                log.info("robots.txt %s: %s: no rules, everything allowed", url, exc.reason)
+            else:
+                log.warning("robots.txt %s unreachable (%s): everything on the host is "
+                            "disallowed until it can be read", url, exc.reason)
+            return exc.status, "", exc.reason
+        text = response.text
+        if response.truncated:
+            # The cut may fall inside a rule: only whole lines are parsed.
+            text = text.rsplit("\n", 1)[0]
+            log.warning("robots.txt %s is larger than %d KiB: only its first %d KiB are parsed",
+                        url, ROBOTS_MAX_BYTES // 1024, ROBOTS_MAX_BYTES // 1024)
+        return response.status, text, ""
 
     async def _with_retries(self, url: str, headers: dict[str, str], kind: str,
-                            conditional: bool) -> _Raw:
+                            conditional: bool, truncate_at: int | None) -> _Raw:
         retries = self.settings.fetch_retries
         host = urlsplit(url).netloc
         for attempt in range(retries + 1):
             try:
                 async with self.gates.slot(host):
-                    raw = await self._once(url, headers)
+                    raw = await self._once(url, headers, truncate_at)
             except FetchError as exc:
                 if not exc.retryable or attempt == retries:
                     raise
@@ -254,9 +275,9 @@ class HttpFetcher:
         return backoff_seconds(attempt, self.settings.fetch_backoff_base_seconds,
                                self.settings.fetch_backoff_max_seconds)
 
-    async def _once(self, url: str, headers: dict[str, str]) -> _Raw:
+    async def _once(self, url: str, headers: dict[str, str], truncate_at: int | None) -> _Raw:
         """One request, no redirects; the body is read only for 2xx answers."""
-        limit = self.settings.fetch_max_bytes
+        limit = truncate_at or self.settings.fetch_max_bytes
         try:
             async with asyncio.timeout(self.settings.fetch_timeout_seconds):
                 async with self.client.stream("GET", url, headers=headers) as response:
@@ -265,12 +286,16 @@ class HttpFetcher:
                         return _Raw(response.status_code, response.headers, b"")
                     declared = response.headers.get("content-length", "")
                     encoding = response.headers.get("content-encoding", "")
-                    if declared.isdigit() and not encoding and int(declared) > limit:
+                    if (declared.isdigit() and not encoding and int(declared) > limit
+                            and truncate_at is None):
                         raise TooLarge(f"Content-Length {declared} larger than {limit} bytes")
-                    inflater = Inflater(encoding, limit)
+                    inflater = Inflater(encoding, limit, truncate=truncate_at is not None)
                     async for chunk in response.aiter_raw():
                         inflater.feed(chunk)
-                    return _Raw(response.status_code, response.headers, inflater.body())
+                        if inflater.truncated:
+                            break  # the rest is not read
+                    return _Raw(response.status_code, response.headers, inflater.body(),
+                                inflater.truncated)
         except TooLarge as exc:
             raise FetchError(url, str(exc), retryable=False, outcome="too_large") from exc
         except BlockedURL as exc:

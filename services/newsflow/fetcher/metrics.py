@@ -1,4 +1,4 @@
-"""Fetcher metrics (prometheus-client) and the /metrics + /healthz endpoint.
+"""Fetcher metrics (prometheus-client) and the /metrics, /healthz, /livez and /readyz endpoint.
 
 Conventions: ``newsflow_`` prefix, base units, counters end in ``_total``, and only bounded
 labels — source id (from the sources file), source kind, request kind, outcome and status
@@ -7,6 +7,7 @@ class; never a URL.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -18,8 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 
 FETCHES = Counter(
     "newsflow_fetcher_fetches_total",
-    "Source polls by source, source kind and outcome (ok, not_modified, error, timeout, "
-    "too_large, blocked, robots_denied, gone, redirects, http_4xx, http_5xx, malformed).",
+    "Source polls by source, source kind and outcome (ok, not_modified, partial, error, "
+    "timeout, too_large, blocked, robots_denied, gone, redirects, http_4xx, http_5xx, "
+    "malformed).",
     ["source", "kind", "outcome"],
 )
 HTTP_RESPONSES = Counter(
@@ -86,7 +88,22 @@ SOURCE_ERRORS = Counter(
 )
 LAST_SUCCESS = Gauge(
     "newsflow_fetcher_source_last_success_timestamp_seconds",
-    "Unix time of the source's last successful poll.", ["source"],
+    "Unix time of the source's last successful poll (its listing was read: ok, not_modified "
+    "or partial).", ["source"],
+)
+LAST_ATTEMPT = Gauge(
+    "newsflow_fetcher_source_last_attempt_timestamp_seconds",
+    "Unix time the source's last poll started, whatever its outcome.", ["source"],
+)
+CONSECUTIVE_FAILURES = Gauge(
+    "newsflow_fetcher_source_consecutive_failures",
+    "Polls of the source that failed in a row (0 after a successful poll; 0 for every "
+    "configured source at start).", ["source"],
+)
+DEFERRED_ITEMS = Gauge(
+    "newsflow_fetcher_source_deferred_items",
+    "New items the source's last poll found beyond its max_items, left for later polls.",
+    ["source"],
 )
 POLL_INTERVAL = Gauge(
     "newsflow_fetcher_source_poll_interval_seconds",
@@ -95,6 +112,25 @@ POLL_INTERVAL = Gauge(
 RETIRED = Gauge(
     "newsflow_fetcher_source_retired", "1 when the source was retired (HTTP 410).", ["source"],
 )
+
+# A poll succeeded when the source's listing was read, even if some of its pages were not.
+SUCCESS_OUTCOMES = frozenset({"ok", "not_modified", "partial"})
+
+
+def source_configured(source: str) -> None:
+    """Every configured source has health series from the start, so alerts and the dashboard
+    see a source that never succeeds."""
+    CONSECUTIVE_FAILURES.labels(source).set(0)
+    DEFERRED_ITEMS.labels(source).set(0)
+
+
+def record_poll(source: str, outcome: str) -> None:
+    if outcome in SUCCESS_OUTCOMES:
+        LAST_SUCCESS.labels(source).set(time.time())
+        CONSECUTIVE_FAILURES.labels(source).set(0)
+    else:
+        CONSECUTIVE_FAILURES.labels(source).inc()
+
 
 _conditional = 0
 _not_modified = 0
@@ -113,19 +149,63 @@ def record_response(kind: str, status: int, conditional: bool) -> None:
         NOT_MODIFIED_RATIO.set(_not_modified / _conditional)
 
 
-def serve(host: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]]
-          ) -> ThreadingHTTPServer:
-    """/metrics (Prometheus text format) and /healthz (200 or 503 with a JSON status)."""
+class Heartbeat:
+    """Proof that the event loop still runs: a task beats, the HTTP thread reads the age.
 
+    The HTTP server answers from its own thread, so answering at all proves only that the
+    process exists; a wedged event loop (a blocking call, a deadlock) would go unnoticed.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.last = clock()
+
+    def beat(self) -> None:
+        self.last = self.clock()
+
+    def age(self) -> float:
+        return self.clock() - self.last
+
+    async def run(self, interval: float = 1.0) -> None:
+        while True:
+            self.beat()
+            await asyncio.sleep(interval)
+
+
+# A loop that has not beaten for this long is stuck: /livez says 503 and k8s restarts the pod.
+LIVENESS_STALL_SECONDS = 30.0
+
+
+def serve(host: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]],
+          heartbeat: Heartbeat) -> ThreadingHTTPServer:
+    """/metrics (Prometheus text format) and health pages (200 or 503 with a JSON status).
+
+    /healthz: started and polling (503 while the broker is unreachable at start).
+    /livez: the process runs and its event loop beats; independent of the broker, so a liveness
+    probe does not restart a fetcher that is only waiting for Kafka.
+    /readyz: /healthz and the broker acknowledges what the fetcher publishes.
+    """
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
+            ctype = "application/json"
             if path == "/metrics":
                 status, body, ctype = 200, generate_latest(), CONTENT_TYPE_LATEST
             elif path == "/healthz":
                 ok, detail = health()
-                status, ctype = (200 if ok else 503), "application/json"
+                status = 200 if ok else 503
                 body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
+            elif path == "/livez":
+                age = heartbeat.age()
+                live = age < LIVENESS_STALL_SECONDS
+                status = 200 if live else 503
+                body = json.dumps({"live": live, "event_loop_seconds_since_beat": round(age, 1)}
+                                  ).encode()
+            elif path == "/readyz":
+                ok, detail = health()
+                ready = ok and bool(detail.get("broker_available"))
+                status = 200 if ready else 503
+                body = json.dumps({"ready": ready, **detail}).encode()
             else:
                 status, body, ctype = 404, b"not found\n", "text/plain"
             self.send_response(status)

@@ -14,7 +14,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
+
+# RFC 9309 §2.5: a crawler must parse at least the first 500 KiB of a robots.txt.
+ROBOTS_MAX_BYTES = 500 * 1024
 
 
 @dataclass
@@ -54,14 +58,15 @@ class HostGates:
 
 @dataclass
 class Robots:
-    parser: RobotFileParser | None  # None: no rules (missing robots.txt)
+    parser: Protego | None  # None: no rules (missing robots.txt)
     disallow_all: bool
     expires: float
+    reason: str = ""  # why everything is disallowed (e.g. "robots.txt unreachable: HTTP 503")
 
     def allowed(self, url: str, agent: str) -> bool:
         if self.disallow_all:
             return False
-        return self.parser is None or self.parser.can_fetch(agent, url)
+        return self.parser is None or bool(self.parser.can_fetch(url, agent))
 
     def crawl_delay(self, agent: str) -> float | None:
         if self.parser is None:
@@ -70,16 +75,17 @@ class Robots:
         return float(delay) if delay is not None else None
 
 
-def parse_robots(status: int | None, text: str, ttl: float, now: float) -> Robots:
-    """RFC 9309: 2xx → the rules; 4xx → no rules; 5xx or unreachable → assume full disallow
-    (retried after a short while, not the whole TTL)."""
+def parse_robots(status: int | None, text: str, ttl: float, now: float,
+                 failure: str = "") -> Robots:
+    """RFC 9309 (protego: ``*`` and ``$`` wildcards, longest match wins): 2xx → the rules;
+    4xx → no rules; 5xx or unreachable → assume full disallow (retried after a short while,
+    not the whole TTL). ``failure`` says why it could not be read."""
     if status is not None and 200 <= status < 300:
-        parser = RobotFileParser()
-        parser.parse(text.splitlines())
-        return Robots(parser, False, now + ttl)
+        return Robots(Protego.parse(text), False, now + ttl)
     if status is not None and 400 <= status < 500:
         return Robots(None, False, now + ttl)
-    return Robots(None, True, now + min(ttl, 60.0))
+    reason = f"robots.txt unreachable ({failure or f'HTTP {status}'}): everything disallowed"
+    return Robots(None, True, now + min(ttl, 60.0), reason)
 
 
 def robots_url(url: str) -> str:
@@ -87,7 +93,8 @@ def robots_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/robots.txt"
 
 
-RobotsLoader = Callable[[str], Awaitable[tuple[int | None, str]]]
+# (status or None when unreachable, text, why it could not be read)
+RobotsLoader = Callable[[str], Awaitable[tuple[int | None, str, str]]]
 
 
 class RobotsCache:
@@ -100,13 +107,18 @@ class RobotsCache:
         self.entries: dict[str, Robots] = {}
         self.locks: dict[str, asyncio.Lock] = {}
 
+    def expires(self, url: str) -> float:
+        """When the robots.txt of ``url``'s host is read again (monotonic); soon if unknown."""
+        entry = self.entries.get(robots_url(url))
+        return entry.expires if entry is not None else time.monotonic() + 60.0
+
     async def get(self, url: str) -> Robots:
         key = robots_url(url)
         lock = self.locks.setdefault(key, asyncio.Lock())
         async with lock:  # one fetch per host even when many pages ask at once
             entry = self.entries.get(key)
             if entry is None or entry.expires < time.monotonic():
-                status, text = await self.load(key)
-                entry = parse_robots(status, text, self.ttl, time.monotonic())
+                status, text, failure = await self.load(key)
+                entry = parse_robots(status, text, self.ttl, time.monotonic(), failure)
                 self.entries[key] = entry
             return entry

@@ -3,15 +3,23 @@
 Feeds go through feedparser, which uses the stdlib SAX parser; ``refuse_unsafe_xml`` runs
 first and rejects any document declaring entities or external references, so neither a
 billion-laughs bomb nor an XXE file read can reach it.
+
+Sitemaps in the wild are often not quite XML (a raw ``&`` or ``<`` inside ``<loc>``).
+``parse_xml`` repairs those unambiguous cases and, failing that, lets lxml's recovering parser
+rebuild the tree — but only after the same refusal of entities and DTD subsets, and with entity
+resolution, network access and huge trees switched off. The recovered tree is serialised and
+parsed strictly again, so callers always get a defusedxml-checked stdlib tree.
 """
 
 from __future__ import annotations
 
 import re
+from html.entities import name2codepoint
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+from lxml import etree
 
 # A DOCTYPE with an internal subset or an ENTITY declaration, in any of the encodings a
 # malformed document might still be read in (UTF-8/latin-1 and both UTF-16 byte orders).
@@ -35,16 +43,83 @@ def refuse_unsafe_xml(document: bytes) -> None:
         raise UnsafeXML("refused unsafe XML: entity declaration")
 
 
-def parse_xml(document: bytes) -> Element:
-    """A safe element tree; UnsafeXML for entity tricks, ValueError when not well-formed."""
+# "&" with what may follow it, and "<" that cannot start markup.
+_AMPERSAND = re.compile(rb"&(#[0-9]+;|#x[0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)?")
+_BARE_LESS_THAN = re.compile(rb"<(?![A-Za-z_:/!?])")
+_XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
+# Where "&" and "<" are literal already: CDATA sections, comments, processing instructions.
+_LITERAL = re.compile(rb"(<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>)", re.S)
+_LAST_END_TAG = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\s*>\s*$")
+
+
+def _strict(document: bytes) -> Element:
     try:
         root: Element = fromstring(document, forbid_dtd=False, forbid_entities=True,
                                    forbid_external=True)
     except DefusedXmlException as exc:
         raise UnsafeXML(f"refused unsafe XML: {type(exc).__name__}") from exc
-    except ParseError as exc:
-        raise ValueError(f"not well-formed XML: {exc}") from exc
     return root
+
+
+def _reference(match: re.Match[bytes]) -> bytes:
+    """A bare "&" becomes "&amp;"; an HTML named entity its character (by number, so nothing
+    is declared or expanded); an unknown name stays literal text."""
+    reference = match.group(1)
+    if reference is None:
+        return b"&amp;"
+    name = reference[:-1]
+    if reference[:1] == b"#" or name in _XML_ENTITIES:
+        return match.group(0)
+    codepoint = name2codepoint.get(name.decode("ascii"))
+    return b"&#%d;" % codepoint if codepoint else b"&amp;" + reference
+
+
+def _repaired(document: bytes) -> bytes:
+    # Blank lines before the XML declaration (a PHP template's classic) are its only flaw.
+    parts = _LITERAL.split(document.lstrip())
+    for n in range(0, len(parts), 2):  # the odd parts are the literal sections
+        parts[n] = _BARE_LESS_THAN.sub(b"&lt;", _AMPERSAND.sub(_reference, parts[n]))
+    return b"".join(parts)
+
+
+def _recovered(document: bytes) -> bytes | None:
+    """lxml's best reading of a broken but complete document, serialised as well-formed XML.
+    A document that does not end with its root's end tag may be a cut download whose last URL
+    is cut too: not recovered."""
+    end = _LAST_END_TAG.search(document[-512:])
+    if end is None:
+        return None
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True,
+                             huge_tree=False, load_dtd=False, dtd_validation=False)
+    try:
+        root = etree.fromstring(document, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root is None or local(str(root.tag)).encode() != end.group(1):
+        return None
+    return bytes(etree.tostring(root, encoding="utf-8"))
+
+
+def parse_xml(document: bytes) -> tuple[Element, str]:
+    """A safe element tree and, when the document was not well-formed, how it was read
+    ("" when it was). UnsafeXML for entity tricks, ValueError when it cannot be read."""
+    try:
+        return _strict(document), ""
+    except ParseError as exc:
+        error = exc
+    refuse_unsafe_xml(document)  # never hand an entity declaration to the lenient parsers
+    repaired = _repaired(document)
+    try:
+        return _strict(repaired), f"{error}; repaired: leading blanks, stray & or <, HTML entities"
+    except ParseError:
+        pass
+    recovered = _recovered(repaired)
+    if recovered is not None:
+        try:
+            return _strict(recovered), f"{error}; recovered by a lenient parser"
+        except ParseError:
+            pass
+    raise ValueError(f"not well-formed XML: {error}")
 
 
 def local(tag: str) -> str:

@@ -24,7 +24,6 @@ from newsflow.config import Settings
 from newsflow.core.urls import article_id_for_url
 from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
-from newsflow.fetcher.content import TooLarge, inflate
 from newsflow.fetcher.directory import Rejected, read_directory
 from newsflow.fetcher.feeds import FeedError, parse_feed
 from newsflow.fetcher.http import FetchError, HttpFetcher, Response
@@ -32,7 +31,7 @@ from newsflow.fetcher.jsonapi import parse_json_items
 from newsflow.fetcher.links import discover_links
 from newsflow.fetcher.publisher import Outbox, Pending, Publisher
 from newsflow.fetcher.raw import FeedEntry, raw_article
-from newsflow.fetcher.sitemaps import parse_sitemap
+from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.fetcher.state import FetcherState, StateChange, guid_key, load_state, seen_key
 from newsflow.topics import ensure_topics
@@ -53,6 +52,7 @@ class PollResult:
     dropped: list[str] = field(default_factory=list)  # articles given up on (too large, gone...)
     rejected: list[str] = field(default_factory=list)  # files sent to the dead-letter topic
     retry_later: bool = False  # an article failed in a way the next poll may fix
+    deferred: int = 0  # new entries beyond max_items, left for later polls
 
 
 @dataclass(slots=True)
@@ -126,6 +126,9 @@ class Fetcher:
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
         self.last_poll: dict[str, float] = {}
+        # Entries robots.txt refused, skipped until it is read again: they must not take the
+        # max_items places of entries that can be fetched.
+        self.robots_denied: dict[str, float] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -137,6 +140,7 @@ class Fetcher:
                  len(self.state.retired))
         for source in self.sources:
             metrics.POLL_INTERVAL.labels(source.id).set(source.poll_interval_seconds)
+            metrics.source_configured(source.id)
             if source.id in self.state.retired:
                 metrics.RETIRED.labels(source.id).set(1)
                 log.warning("source %s stays retired: %s", source.id, self.state.retired[source.id])
@@ -259,6 +263,7 @@ class Fetcher:
         result = PollResult(source.id)
         self.last_poll[source.id] = time.time()
         started = time.monotonic()
+        metrics.LAST_ATTEMPT.labels(source.id).set(self.last_poll[source.id])
         try:
             async with asyncio.timeout(self.settings.fetch_poll_timeout_seconds):
                 if source.kind == "directory":
@@ -293,8 +298,7 @@ class Fetcher:
         if result.errors:
             metrics.SOURCE_ERRORS.labels(source.id, result.outcome).inc(len(result.errors))
         metrics.FETCHES.labels(source.id, source.kind, result.outcome).inc()
-        if result.outcome in ("ok", "not_modified"):
-            metrics.LAST_SUCCESS.labels(source.id).set(time.time())
+        metrics.record_poll(source.id, result.outcome)
         return result
 
     def _retire(self, source: SourceConfig, reason: str) -> None:
@@ -362,9 +366,10 @@ class Fetcher:
             return
         # Parsing a multi-megabyte listing is CPU work: done in a thread so that the other
         # sources' loops keep running meanwhile.
+        walk: SitemapWalk | None = None
         if source.kind == "sitemap":
-            entries, more = await self._sitemap_entries(source, response)
-            changes += more
+            walk = await self._sitemap_walk(source, response, changes, result)
+            entries, changes = walk.entries, walk.changes
         elif source.kind == "html":
             entries = await asyncio.to_thread(discover_links, response.text, response.url,
                                               source.link_pattern)
@@ -372,40 +377,38 @@ class Fetcher:
             entries = await asyncio.to_thread(parse_json_items, response.content, source,
                                               response.url)
         else:
-            entries = await asyncio.to_thread(parse_feed, response.content, response.url)
+            entries = await asyncio.to_thread(parse_feed, response.content, response.url,
+                                              response.content_type_header)
         commit = _Commit(self, [c for c in changes if c[1] and (c[1].get("etag")
                                                                 or c[1].get("last_modified"))])
-        await self._entries(source, entries[:source.max_items], result, commit)
-        if result.retry_later:
-            commit.changes = []  # something to try again: the next poll must not get a 304
+        await self._entries(source, entries, result, commit)
+        if walk is not None and walk.failures and not walk.children_read and not entries:
+            # Every child failed and nothing was found: the source yields nothing.
+            first = walk.failures[0][1]
+            result.outcome = first.outcome if isinstance(first, FetchError) else "malformed"
+        if result.retry_later or result.deferred:
+            # Something to try again or still to reach: the next poll must not get a 304.
+            commit.changes = []
         for key, value in commit.changes:
             self.state.apply(key, value)
         commit.seal()
 
-    async def _sitemap_entries(self, source: SourceConfig, response: Response
-                               ) -> tuple[list[FeedEntry], list[StateChange]]:
-        sitemap = await asyncio.to_thread(parse_sitemap, self._maybe_gunzip(response.content),
-                                          response.url)
-        entries, changes = list(sitemap.entries), []
-        for child_url in sitemap.children[:source.max_sitemaps]:
-            child, more = await self._fetch_listing(source, child_url)
-            if child is None:
-                continue
-            changes += more
-            child_map = await asyncio.to_thread(parse_sitemap, self._maybe_gunzip(child.content),
-                                                child.url)
-            entries += child_map.entries  # one level: indexes of indexes are not followed
-        entries.sort(key=lambda e: e.published_at or "", reverse=True)
-        return entries, changes
-
-    def _maybe_gunzip(self, content: bytes) -> bytes:
-        """sitemap.xml.gz files are gzip without a Content-Encoding: inflate under the cap."""
-        if content[:2] != b"\x1f\x8b":
-            return content
-        try:
-            return inflate(content, "gzip", self.settings.fetch_max_bytes)
-        except TooLarge as exc:
-            raise FetchError("sitemap", str(exc), retryable=False, outcome="too_large") from exc
+    async def _sitemap_walk(self, source: SourceConfig, root: Response,
+                            changes: list[StateChange], result: PollResult) -> SitemapWalk:
+        """The sitemap and its children; a failing child is an error of a partial poll."""
+        walk = SitemapWalk(lambda url: self._fetch_listing(source, url),
+                           self.settings.fetch_max_bytes, source.max_sitemap_depth,
+                           source.max_sitemaps)
+        await walk.run(root, changes)
+        for url, exc in walk.failures:
+            result.errors.append(str(exc) if isinstance(exc, FetchError) else f"{url}: {exc}")
+        if walk.over_budget:
+            log.info("source %s: %d older child sitemaps not read (max_sitemaps=%d)",
+                     source.id, walk.over_budget, source.max_sitemaps)
+        if walk.too_deep:
+            log.warning("source %s: %d sitemaps nested deeper than max_sitemap_depth=%d not "
+                        "followed", source.id, walk.too_deep, source.max_sitemap_depth)
+        return walk
 
     def _entry_keys(self, source: SourceConfig, entry: FeedEntry) -> list[str]:
         keys = [seen_key(article_id_for_url(entry.url))]
@@ -421,14 +424,30 @@ class Fetcher:
             if self._known(keys) or keys[0] in claimed:
                 result.seen += 1
                 continue
+            if self._robots_denied(keys[0]):
+                continue
             claimed.add(keys[0])
             fresh.append((entry, keys))
+        # max_items bounds the work of one poll, not what is ever reached: the newest new
+        # entries go now, the rest on the next polls (the listing is re-read in full until then).
+        fresh.sort(key=lambda item: item[0].published_at or "", reverse=True)
+        result.deferred = max(0, len(fresh) - source.max_items)
+        metrics.DEFERRED_ITEMS.labels(source.id).set(result.deferred)
+        if result.deferred:
+            log.info("source %s: %d new entries beyond max_items=%d deferred to later polls",
+                     source.id, result.deferred, source.max_items)
+            fresh = fresh[:source.max_items]
+        # Published oldest first, as they appeared: an original then reaches the stream before
+        # a later copy of it, so dedupe keeps the original as the article.
+        fresh.reverse()
         records = await asyncio.gather(*(self._entry_record(source, e) for e, _ in fresh),
                                        return_exceptions=True)
         for (entry, keys), record in zip(fresh, records, strict=True):
             if isinstance(record, FetchError):
                 if record.outcome == "robots_denied":
-                    continue  # counted in metrics; looked at again next poll
+                    # Counted in metrics; looked at again once robots.txt is read again.
+                    self._deny(keys[0], self.http.robots.expires(entry.url))
+                    continue
                 if record.outcome in FINAL_PAGE_OUTCOMES:
                     log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
                     self.write_state(self.state.mark_seen(keys))  # never published, never retried
@@ -446,6 +465,19 @@ class Fetcher:
             result.queued += 1
         if result.errors:
             result.outcome = "partial"
+
+    def _deny(self, key: str, until: float) -> None:
+        if len(self.robots_denied) >= self.settings.fetch_state_max_entries:
+            now = time.monotonic()  # bounded: entries that left their listings expire here
+            self.robots_denied = {k: t for k, t in self.robots_denied.items() if t >= now}
+        self.robots_denied[key] = until
+
+    def _robots_denied(self, key: str) -> bool:
+        until = self.robots_denied.get(key)
+        if until is not None and until < time.monotonic():
+            del self.robots_denied[key]
+            return False
+        return until is not None
 
     async def _entry_record(self, source: SourceConfig, entry: FeedEntry) -> dict[str, Any]:
         if entry.content or not source.fetch_pages:

@@ -13,7 +13,9 @@ from newsflow.records import iso_time
 @dataclass(slots=True)
 class Sitemap:
     entries: list[FeedEntry] = field(default_factory=list)
+    index: bool = False  # a <sitemapindex>
     children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
+    repair: str = ""  # how an ill-formed document was read anyway ("" when well-formed)
 
 
 def _children(element: object) -> dict[str, object]:
@@ -27,11 +29,14 @@ def _text(element: object | None) -> str | None:
 
 def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
     """Entries of a urlset, or child sitemaps of an index. Raises ValueError if neither."""
-    root = parse_xml(document)
-    result = Sitemap()
+    root, repair = parse_xml(document)
+    result = Sitemap(repair=repair)
     if local(root.tag) == "sitemapindex":
+        result.index = True
         dated = []
         for node in root:
+            if local(node.tag) != "sitemap":
+                continue
             fields = _children(node)
             loc = _text(fields.get("loc"))
             if loc:
@@ -41,6 +46,8 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
     if local(root.tag) != "urlset":
         raise ValueError(f"not a sitemap: root element <{local(root.tag)}>")
     for node in root:
+        if local(node.tag) != "url":  # e.g. a stray <sitemap> in a urlset is not an article
+            continue
         fields = _children(node)
         loc = _text(fields.get("loc"))
         if not loc:

@@ -47,8 +47,10 @@ class SourceConfig(BaseModel):
     # (dotted paths inside an item) that give url, title, published_at, body, summary, guid.
     items_path: str = ""
     fields: dict[str, str] = Field(default_factory=dict)
-    # sitemap: child sitemaps of an index fetched per poll (newest lastmod first).
+    # sitemap: child sitemaps of indexes requested per poll, at every level together (newest
+    # lastmod first), and how many levels of indexes below the source's URL are followed.
     max_sitemaps: int = Field(default=10, ge=1)
+    max_sitemap_depth: int = Field(default=3, ge=1, le=5)
 
     @model_validator(mode="after")
     def _location(self) -> SourceConfig:
