@@ -72,6 +72,13 @@ class DedupeParams:
     buckets_per_window: int = 3  # time buckets spanning the story window
     story_lead_weight: float = 0.7  # share of the headline-and-lead cosine in story similarity
     max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
+    story_reach: str = "chain"  # "first": span from the first member; "chain": from any member
+    story_min_evidence: float = 0.0
+    story_min_rare: int = 0
+    story_rare_idf: float = 2.5
+    story_threshold_per_day: float = 0.0  # threshold rises with time since the first member
+    story_df_replace: bool = False  # window idf replaces (not multiplies) the wordfreq rarity
+    story_df_prior: float = 0.0  # >0: damp terms common in the window, idf log((N+prior)/(df+1))
 
 
 @dataclass(slots=True)
@@ -303,6 +310,20 @@ def story_keys(terms: dict[str, float], count: int) -> list[str]:
     return [term for term, _ in ranked[:count]]
 
 
+def _weighted_cosine(terms: dict[str, float], norm: float, centroid: TermSum,
+                     damp: Any) -> float:
+    if not norm or not centroid.norm2:
+        return 0.0
+    weights = centroid.weights
+    dot = 0.0
+    for term, weight in terms.items():
+        other = weights.get(term)
+        if other:
+            dot += weight * other * damp(term)
+    other_norm = math.sqrt(sum((w * damp(t)) ** 2 for t, w in weights.items()))
+    return dot / (norm * other_norm) if other_norm else 0.0
+
+
 # --- the index ------------------------------------------------------------------------------
 @dataclass(slots=True)
 class Entry:
@@ -361,6 +382,9 @@ class DedupeIndex:
         self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
         self.next_seq = 1
+        # document frequency of story terms over the indexed articles in the window
+        self.df: Counter[str] = Counter()
+        self.df_articles = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -488,22 +512,54 @@ class DedupeIndex:
         """The story whose centroid is most similar: a blend of whole-article and lead cosine
         (``story_lead_weight``), at least ``story_threshold``."""
         terms = quantise(fp.story_terms)
-        norm = math.sqrt(sum(w * w for w in terms.values()))
         lead = quantise(fp.lead_terms)
-        lead_norm = math.sqrt(sum(w * w for w in lead.values()))
         mix = self.params.story_lead_weight
+        prior = self.params.story_df_prior
+        factor: dict[str, float] = {}
+
+        def damp(term: str) -> float:
+            value = factor.get(term)
+            if value is None:
+                value = math.log((self.df_articles + prior) / (self.df.get(term, 0) + 1))
+                if self.params.story_df_replace:
+                    value /= max(_idf(term), 0.5)
+                factor[term] = value
+            return value
+
+        if prior > 0:
+            wterms = {t: w * damp(t) for t, w in terms.items()}
+            wlead = {t: w * damp(t) for t, w in lead.items()}
+        else:
+            wterms = {t: float(w) for t, w in terms.items()}
+            wlead = {t: float(w) for t, w in lead.items()}
+        norm = math.sqrt(sum(w * w for w in wterms.values()))
+        lead_norm = math.sqrt(sum(w * w for w in wlead.values()))
         best: tuple[StoryState | None, float] = (None, 0.0)
         for story_id in self.story_candidates(fp):
             story = self.stories[story_id]
             if not self._story_in_reach(story, fp.seen_at):
                 continue
-            similarity = ((1 - mix) * story.terms.cosine(terms, norm)
-                          + mix * story.lead.cosine(lead, lead_norm))
-            if similarity >= self.params.story_threshold and (
+            if self.params.story_min_rare and self._rare_shared(terms, story) < \
+                    self.params.story_min_rare:
+                continue
+            if prior > 0:
+                similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms, damp)
+                              + mix * _weighted_cosine(wlead, lead_norm, story.lead, damp))
+            else:
+                similarity = ((1 - mix) * story.terms.cosine(terms, norm)
+                              + mix * story.lead.cosine(lead, lead_norm))
+            threshold = self.params.story_threshold + self.params.story_threshold_per_day * abs(
+                fp.seen_at - story.first_member_seen) / 86400.0
+            if similarity >= threshold and (
                     similarity > best[1] or (similarity == best[1] and best[0] is not None
                                              and story.id < best[0].id)):
                 best = (story, similarity)
         return best
+
+    def _rare_shared(self, terms: dict[str, int], story: StoryState) -> int:
+        weights = story.terms.weights
+        rare = self.params.story_rare_idf
+        return sum(1 for term in terms if term in weights and _idf(term) >= rare)
 
     def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
         """A story is joinable while the article falls within the story window of the span of
@@ -511,6 +567,8 @@ class DedupeIndex:
         window = self.params.story_window_seconds
         if story.last_seen < seen_at - self.params.window_seconds:
             return False
+        if self.params.story_reach == "first":
+            return abs(seen_at - story.first_member_seen) <= window
         return story.first_member_seen - window <= seen_at <= story.last_seen + window
 
     # --- state -------------------------------------------------------------------------------
@@ -557,6 +615,8 @@ class DedupeIndex:
         story.tags = sorted(story.tag_counts)
         story.terms.add(entry.term_weights(), +1)
         story.lead.add(entry.lead_weights_by_term(), +1)
+        self.df.update(entry.terms)
+        self.df_articles += 1
         bucket = self._bucket(entry.seen_at)
         for term in entry.terms[:self.params.story_keys]:
             self._posting_add(_key64(term, bucket), story.id)
@@ -606,6 +666,11 @@ class DedupeIndex:
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
             self._posting_remove(_key64(term, bucket), story_id)
+        self.df.subtract(entry.terms)
+        for term in entry.terms:
+            if self.df[term] <= 0:
+                del self.df[term]
+        self.df_articles -= 1
         story = self.stories.get(story_id)
         if story is None or article_id not in story.member_seen:
             return
