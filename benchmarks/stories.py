@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.dedupe import DedupeIndex, DedupeParams  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex, DedupeParams, lead_terms, story_terms  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
 
 CORPUS = Path(os.environ.get("NEWSFLOW_STORIES_DIR",
@@ -157,10 +157,22 @@ def scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
 
 # --- systems --------------------------------------------------------------------------------
 def before_params(params: DedupeParams) -> DedupeParams:
-    """The story model as it was before issue 14, on the same fingerprints."""
+    """The story model as it was before issue 14 (used with ``before_fingerprints``)."""
     return replace(params, story_threshold=0.25, story_window_seconds=72 * 3600.0,
-                   story_lead_weight=0.7, story_reach="chain", story_min_evidence=0.0,
-                   story_min_rare=0)
+                   story_lead_weight=0.7, story_reach="chain", story_threshold_per_day=0.0,
+                   story_df_prior=0.0)
+
+
+def before_fingerprints(articles: list[Article], prepared: list[Prepared]) -> list[Prepared]:
+    """The same prepared articles with story terms as they were before issue 14 (no folding
+    of inflections): the text the fingerprint saw is the cleaned title and body."""
+    out = []
+    for p in prepared:
+        title, body = p.article["title"] or "", p.article["body"] or ""
+        fp = replace(p.fingerprint, story_terms=story_terms(title, body, fold=False),
+                     lead_terms=lead_terms(title, body, fold=False))
+        out.append(Prepared(p.article, fp, p.origin))
+    return out
 
 
 def run_index(params: DedupeParams, prepared: list[Prepared]) -> tuple[list[str], Counter[str],
@@ -258,7 +270,7 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool) -> dict[str, Any]:
             arts, prep = streams[(corpus, part)]
             truth = [a.story for a in arts]
             labels, kinds, cost = run_index(params, prep)
-            before, _, _ = run_index(before_params(params), prep)
+            before, _, _ = run_index(before_params(params), before_fingerprints(arts, prep))
             row: dict[str, Any] = {
                 "newsflow": scores(truth, labels) | {"decisions": dict(kinds),
                                                      "decide_us_per_article": round(cost * 1e6)},

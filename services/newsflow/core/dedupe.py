@@ -54,6 +54,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
+BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
 MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
 
 
@@ -72,13 +73,15 @@ class DedupeParams:
     buckets_per_window: int = 3  # time buckets spanning the story window
     story_lead_weight: float = 0.7  # share of the headline-and-lead cosine in story similarity
     max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
-    story_reach: str = "chain"  # "first": span from the first member; "chain": from any member
-    story_min_evidence: float = 0.0
-    story_min_rare: int = 0
-    story_rare_idf: float = 2.5
-    story_threshold_per_day: float = 0.0  # threshold rises with time since the first member
-    story_df_replace: bool = False  # window idf replaces (not multiplies) the wordfreq rarity
-    story_df_prior: float = 0.0  # >0: damp terms common in the window, idf log((N+prior)/(df+1))
+    # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
+    # (the model before issue 14) measured from any member, so developing subjects never closed.
+    story_reach: str = "first"
+    story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
+    # Rarity of a term in the window itself: log((N + prior) / (df + 1)) over the N remembered
+    # originals, replacing general-English rarity, so a name every report of the week carries
+    # ("Trump") weighs little. The prior keeps a young or small window close to uniform. 0 turns
+    # it off (general-English rarity only, the model before issue 14).
+    story_df_prior: float = 1000.0
 
 
 @dataclass(slots=True)
@@ -245,7 +248,40 @@ def _idf(word: str) -> float:
     return max(0.0, MAX_IDF - zipf_frequency(word, "en"))
 
 
-def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
+@lru_cache(maxsize=200_000)
+def _base_form(word: str) -> str:
+    """A light, dictionary-checked inflection fold: "sanctions" -> "sanction", "slammed" ->
+    "slam", "voting" -> "vote". A candidate is taken only when general English (wordfreq) knows
+    it, so unknown words are left as written (names are never folded: see the caller). Paraphrases of one event use the same
+    words in different inflections; leads are too short to lose those matches."""
+    if word[0].isdigit() or "'" in word or "-" in word:
+        return word
+    candidates: list[str] = []
+    if word.endswith("ies") and len(word) >= 5:
+        candidates = [word[:-3] + "y"]
+    elif word.endswith("s") and len(word) >= 5 and not word.endswith(("ss", "us", "is")):
+        candidates = [word[:-1], word[:-2]] if word.endswith("es") else [word[:-1]]
+    elif word.endswith("ied") and len(word) >= 5:
+        candidates = [word[:-3] + "y"]
+    elif word.endswith("ed") and len(word) >= 5:
+        candidates = [word[:-2], word[:-1]]
+        if word[-3] == word[-4]:
+            candidates.append(word[:-3])
+    elif word.endswith("ing") and len(word) >= 6:
+        candidates = [word[:-3], word[:-3] + "e"]
+        if word[-4] == word[-5]:
+            candidates.append(word[:-4])
+    if not candidates:
+        return word
+    from wordfreq import zipf_frequency
+
+    for candidate in candidates:
+        if len(candidate) >= 3 and zipf_frequency(candidate, "en") >= BASE_FORM_MIN_ZIPF:
+            return candidate
+    return word
+
+
+def _terms_with_case(text: str, limit: int, fold: bool = True) -> list[tuple[str, bool]]:
     """(lower-cased term, looks like a name) for the first ``limit`` tokens."""
     out: list[tuple[str, bool]] = []
     for match in TOKEN.finditer(text):
@@ -253,6 +289,8 @@ def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
         if word.endswith(("'s", "’s")):
             word = word[:-2]
         lower = word.lower().replace("’", "'").replace(",", "")
+        if fold and not word[0].isupper():  # names stay as written: "Brussels", "Paris"
+            lower = _base_form(lower)
         start = match.start()
         sentence_start = SENTENCE_START.search(text[max(0, start - 3):start]) is not None
         out.append((lower, word[0].isupper() and not sentence_start))
@@ -261,7 +299,7 @@ def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
     return out
 
 
-def story_terms(title: str, text: str) -> dict[str, float]:
+def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
     """Weighted terms that identify an event: rare words and names in the title and the lead.
 
     Weight = (1 + ln tf) * rarity * (1.5 if written as a name), where the title counts three
@@ -269,12 +307,12 @@ def story_terms(title: str, text: str) -> dict[str, float]:
     """
     counts: Counter[str] = Counter()
     named: set[str] = set()
-    words = _terms_with_case(text, BODY_WORDS)
+    words = _terms_with_case(text, BODY_WORDS, fold)
     for position, (term, is_name) in enumerate(words):
         counts[term] += 2 if position < LEAD_WORDS else 1
         if is_name:
             named.add(term)
-    for term, is_name in _terms_with_case(title, 60):
+    for term, is_name in _terms_with_case(title, 60, fold):
         counts[term] += 3
         if is_name:
             named.add(term)
@@ -291,12 +329,12 @@ def story_terms(title: str, text: str) -> dict[str, float]:
     return {term: round(w / norm, 4) for term, w in top}
 
 
-def lead_terms(title: str, text: str) -> dict[str, float]:
+def lead_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
     """``story_terms`` of the headline and the lead only: what the report is *about*. Later
     paragraphs recount background that neighbouring stories share (the same leaders, the same
     conflict), so the lead tells a related story from the same one."""
     lead = " ".join(text.split()[:LEAD_WORDS])
-    return story_terms(title, lead)
+    return story_terms(title, lead, fold)
 
 
 def quantise(terms: dict[str, float]) -> dict[str, int]:
@@ -521,8 +559,7 @@ class DedupeIndex:
             value = factor.get(term)
             if value is None:
                 value = math.log((self.df_articles + prior) / (self.df.get(term, 0) + 1))
-                if self.params.story_df_replace:
-                    value /= max(_idf(term), 0.5)
+                value /= max(_idf(term), 0.5)  # the fingerprint weight carries _idf: undo it
                 factor[term] = value
             return value
 
@@ -539,9 +576,6 @@ class DedupeIndex:
             story = self.stories[story_id]
             if not self._story_in_reach(story, fp.seen_at):
                 continue
-            if self.params.story_min_rare and self._rare_shared(terms, story) < \
-                    self.params.story_min_rare:
-                continue
             if prior > 0:
                 similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms, damp)
                               + mix * _weighted_cosine(wlead, lead_norm, story.lead, damp))
@@ -555,11 +589,6 @@ class DedupeIndex:
                                              and story.id < best[0].id)):
                 best = (story, similarity)
         return best
-
-    def _rare_shared(self, terms: dict[str, int], story: StoryState) -> int:
-        weights = story.terms.weights
-        rare = self.params.story_rare_idf
-        return sum(1 for term in terms if term in weights and _idf(term) >= rare)
 
     def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
         """A story is joinable while the article falls within the story window of the span of
