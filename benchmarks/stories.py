@@ -27,7 +27,8 @@ Every article goes through ``Pipeline.prepare_raw`` (clean, tag, fingerprint) an
   evidence), reproduced through ``DedupeParams``;
 - ``tfidf_best_article``: TF-IDF cosine (IDF from the part's own articles, sublinear tf, title
   + body), one pass: an article joins the story of its most similar earlier article within the
-  story window if the cosine reaches a threshold (chosen on ``tune``), else starts a story.
+  story window if the cosine reaches a threshold, else starts a story; window (24 or 72 h) and
+  threshold are chosen on ``tune`` per corpus.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ START = datetime(2020, 1, 6, tzinfo=UTC)  # arbitrary: only differences of times
 ROUNDUP_GAP = timedelta(minutes=30)
 ROUNDUP_SPREAD = timedelta(hours=6)
 TFIDF_THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 13)]
+TFIDF_WINDOWS_HOURS = [24.0, 72.0]
 WORD = re.compile(r"\w+")
 
 
@@ -91,12 +93,13 @@ def load(corpus_dir: Path = CORPUS) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def timeline(corpus: str, rows: list[dict[str, Any]]) -> list[Article]:
+def timeline(corpus: str, rows: list[dict[str, Any]],
+             gap: timedelta = ROUNDUP_GAP) -> list[Article]:
     """Arrival times as documented in the module docstring, sorted by arrival."""
     articles: list[Article] = []
     if corpus == "neus":
         stories = sorted({r["story_id"] for r in rows}, key=lambda s: (_hash("order" + s), s))
-        start = {story: START + k * ROUNDUP_GAP for k, story in enumerate(stories)}
+        start = {story: START + k * gap for k, story in enumerate(stories)}
         spread = ROUNDUP_SPREAD.total_seconds()
         for r in rows:
             offset = _hash("offset" + r["id"]) % int(spread)
@@ -129,9 +132,9 @@ def scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
     """Pairwise and B-cubed precision/recall/F1 of a clustering against the gold stories."""
     true_sets: dict[str, set[int]] = defaultdict(set)
     pred_sets: dict[str, set[int]] = defaultdict(set)
-    for n, (t, p) in enumerate(zip(truth, predicted, strict=True)):
-        true_sets[t].add(n)
-        pred_sets[p].add(n)
+    for n, (gold, guess) in enumerate(zip(truth, predicted, strict=True)):
+        true_sets[gold].add(n)
+        pred_sets[guess].add(n)
     joint = Counter(zip(truth, predicted, strict=True))
     tp = sum(c * (c - 1) // 2 for c in joint.values())
     pred_pairs = sum(len(s) * (len(s) - 1) // 2 for s in pred_sets.values())
@@ -211,7 +214,7 @@ def tfidf_best_article(articles: list[Article], window: float) -> list[tuple[str
     postings: dict[str, list[int]] = defaultdict(list)
     best: list[tuple[str, float]] = []
     for n, (a, v) in enumerate(zip(articles, vectors, strict=True)):
-        dots: Counter[int] = Counter()
+        dots: dict[int, float] = defaultdict(float)
         for w, x in v.items():
             for m in postings[w]:
                 if (a.at - articles[m].at).total_seconds() <= window:
@@ -234,7 +237,8 @@ def tfidf_labels(articles: list[Article], best: list[tuple[str, float]],
 
 
 # --- the run --------------------------------------------------------------------------------
-def evaluate(corpus_dir: Path, parts: list[str], sweep: bool) -> dict[str, Any]:
+def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
+             gap: timedelta = ROUNDUP_GAP) -> dict[str, Any]:
     pipeline = Pipeline(Settings())
     params = pipeline.params
     rows = load(corpus_dir)
@@ -244,27 +248,32 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool) -> dict[str, Any]:
     for corpus, corpus_rows in rows.items():
         for part in ("tune", "report"):
             articles = timeline(corpus, [r for r in corpus_rows
-                                         if part_of(r["story_id"]) == part])
+                                         if part_of(r["story_id"]) == part], gap)
             start = time.process_time()
             streams[(corpus, part)] = (articles, prepare(pipeline, articles))
             prepare_seconds += time.process_time() - start
             prepared_count += len(articles)
-    # The baseline's threshold is chosen on the tune part of each corpus.
-    window = params.story_window_seconds
-    tfidf_best = {key: tfidf_best_article(arts, window) for key, (arts, _) in streams.items()}
-    tfidf_threshold: dict[str, float] = {}
+    # The baseline's threshold and window are chosen on the tune part of each corpus.
+    tfidf_best: dict[tuple[str, str, float], list[tuple[str, float]]] = {}
+    for (corpus, part), (arts, _) in streams.items():
+        for hours in TFIDF_WINDOWS_HOURS:
+            tfidf_best[(corpus, part, hours)] = tfidf_best_article(arts, hours * 3600.0)
+    tfidf_choice: dict[str, tuple[float, float]] = {}
     for corpus in rows:
         arts, _ = streams[(corpus, "tune")]
         truth = [a.story for a in arts]
-        tfidf_threshold[corpus] = max(TFIDF_THRESHOLDS, key=lambda t: (scores(
-            truth, tfidf_labels(arts, tfidf_best[(corpus, "tune")], t))["pairwise"]["f1"], -t))
+        tfidf_choice[corpus] = max(
+            ((h, t) for h in TFIDF_WINDOWS_HOURS for t in TFIDF_THRESHOLDS),
+            key=lambda ht: (scores(truth, tfidf_labels(
+                arts, tfidf_best[(corpus, "tune", ht[0])], ht[1]))["pairwise"]["f1"],
+                -ht[1], -ht[0]))
     report: dict[str, Any] = {
         "corpus": str(corpus_dir), "split": "sha256(story_id)[:8] odd -> report, even -> tune",
-        "neus_timeline": {"roundup_gap_minutes": ROUNDUP_GAP.total_seconds() / 60,
+        "neus_timeline": {"roundup_gap_minutes": gap.total_seconds() / 60,
                           "roundup_spread_hours": ROUNDUP_SPREAD.total_seconds() / 3600},
         "params": {k: getattr(params, k) for k in params.__slots__ if k.startswith("story")},
         "prepare_ms_per_article": round(prepare_seconds / max(prepared_count, 1) * 1e3, 2),
-        "tfidf_threshold_from_tune": tfidf_threshold, "parts": {}}
+        "tfidf_window_hours_and_threshold_from_tune": tfidf_choice, "parts": {}}
     for part in parts:
         for corpus in rows:
             arts, prep = streams[(corpus, part)]
@@ -276,7 +285,8 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool) -> dict[str, Any]:
                                                      "decide_us_per_article": round(cost * 1e6)},
                 "before": scores(truth, before),
                 "tfidf_best_article": scores(truth, tfidf_labels(
-                    arts, tfidf_best[(corpus, part)], tfidf_threshold[corpus])),
+                    arts, tfidf_best[(corpus, part, tfidf_choice[corpus][0])],
+                    tfidf_choice[corpus][1])),
             }
             if sweep:
                 row["newsflow_threshold_sweep"] = {
@@ -292,9 +302,12 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--part", choices=["tune", "report", "both"], default="both")
     parser.add_argument("--sweep", action="store_true", help="story threshold sweep per part")
+    parser.add_argument("--gap-minutes", type=float, default=ROUNDUP_GAP.total_seconds() / 60,
+                        help="NeuS: minutes between roundup starts (smaller: more in reach)")
     args = parser.parse_args()
     parts = ["tune", "report"] if args.part == "both" else [args.part]
-    print(json.dumps(evaluate(args.corpus, parts, args.sweep), indent=2))
+    print(json.dumps(evaluate(args.corpus, parts, args.sweep,
+                              timedelta(minutes=args.gap_minutes)), indent=2))
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     shingle_size: int = Field(default=5, ge=1)
     story_threshold: float = Field(default=0.25, gt=0, le=1)  # centre of the measured plateau
     story_window_hours: float = Field(default=72.0, gt=0)
-    story_lead_weight: float = Field(default=0.7, ge=0, le=1)  # headline+lead share, docs/dedupe.md
+    story_lead_weight: float = Field(default=0.5, ge=0, le=1)  # headline+lead share, docs/dedupe.md
     # docs/dedupe.md: the bar rises this much a day after a story's first report; window rarity prior
     story_threshold_per_day: float = Field(default=0.1, ge=0, le=1)
     story_df_prior: float = Field(default=1000.0, ge=0)

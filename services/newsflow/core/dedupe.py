@@ -21,6 +21,7 @@ import re
 import sys
 from array import array
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -52,6 +53,8 @@ _STOPWORD_TEXT = """
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
+NAME_BOOST = 1.5  # a word written as a name (capitalised mid-sentence) weighs more
+TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
 BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
@@ -66,12 +69,12 @@ class DedupeParams:
     story_threshold: float = 0.25
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
-    story_keys: int = 8  # an article's highest-weighted terms used to find candidate stories
+    story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
     story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
     story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
     posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
     buckets_per_window: int = 3  # time buckets spanning the story window
-    story_lead_weight: float = 0.7  # share of the headline-and-lead cosine in story similarity
+    story_lead_weight: float = 0.5  # share of the headline-and-lead cosine in story similarity
     max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
     # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
     # (the model before issue 14) measured from any member, so developing subjects never closed.
@@ -252,8 +255,9 @@ def _idf(word: str) -> float:
 def _base_form(word: str) -> str:
     """A light, dictionary-checked inflection fold: "sanctions" -> "sanction", "slammed" ->
     "slam", "voting" -> "vote". A candidate is taken only when general English (wordfreq) knows
-    it, so unknown words are left as written (names are never folded: see the caller). Paraphrases of one event use the same
-    words in different inflections; leads are too short to lose those matches."""
+    it, so unknown words are left as written (names are never folded: see the caller).
+    Paraphrases of one event use the same words in different inflections; leads are too short
+    to lose those matches."""
     if word[0].isdigit() or "'" in word or "-" in word:
         return word
     candidates: list[str] = []
@@ -313,7 +317,7 @@ def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
         if is_name:
             named.add(term)
     for term, is_name in _terms_with_case(title, 60, fold):
-        counts[term] += 3
+        counts[term] += TITLE_COUNT
         if is_name:
             named.add(term)
     weights: dict[str, float] = {}
@@ -323,7 +327,7 @@ def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
         idf = _idf(term)
         if idf <= 0:
             continue
-        weights[term] = (1 + math.log(tf)) * idf * (1.5 if term in named else 1.0)
+        weights[term] = (1 + math.log(tf)) * idf * (NAME_BOOST if term in named else 1.0)
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:STORY_TERMS]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     return {term: round(w / norm, 4) for term, w in top}
@@ -348,11 +352,10 @@ def story_keys(terms: dict[str, float], count: int) -> list[str]:
     return [term for term, _ in ranked[:count]]
 
 
-def _weighted_cosine(terms: dict[str, float], norm: float, centroid: TermSum,
+def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str, int],
                      damp: Any) -> float:
-    if not norm or not centroid.norm2:
+    if not norm or not weights:
         return 0.0
-    weights = centroid.weights
     dot = 0.0
     for term, weight in terms.items():
         other = weights.get(term)
@@ -577,13 +580,13 @@ class DedupeIndex:
             if not self._story_in_reach(story, fp.seen_at):
                 continue
             if prior > 0:
-                similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms, damp)
-                              + mix * _weighted_cosine(wlead, lead_norm, story.lead, damp))
+                similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights, damp)
+                              + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights, damp))
             else:
                 similarity = ((1 - mix) * story.terms.cosine(terms, norm)
                               + mix * story.lead.cosine(lead, lead_norm))
             threshold = self.params.story_threshold + self.params.story_threshold_per_day * abs(
-                fp.seen_at - story.first_member_seen) / 86400.0
+                fp.seen_at - story.first_seen) / 86400.0
             if similarity >= threshold and (
                     similarity > best[1] or (similarity == best[1] and best[0] is not None
                                              and story.id < best[0].id)):
@@ -591,13 +594,17 @@ class DedupeIndex:
         return best
 
     def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
-        """A story is joinable while the article falls within the story window of the span of
-        its members' times (and its newest member is still inside the dedupe window)."""
+        """A story is joinable while the article falls within ``story_window_seconds`` of the
+        story's FIRST report ("first"), so a developing subject closes and a follow-up starts a
+        story of its own; "chain" (the model before issue 14, kept for the benchmark) measured
+        from the span of all members, so a story fed every day never closed."""
         window = self.params.story_window_seconds
         if story.last_seen < seen_at - self.params.window_seconds:
             return False
         if self.params.story_reach == "first":
-            return abs(seen_at - story.first_member_seen) <= window
+            # story.first_seen is the first report's time, kept in every member's decision: a
+            # story whose first member has been forgotten cannot come back to life
+            return abs(seen_at - story.first_seen) <= window
         return story.first_member_seen - window <= seen_at <= story.last_seen + window
 
     # --- state -------------------------------------------------------------------------------
