@@ -58,7 +58,10 @@ TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
 BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
-MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
+MAX_IDF = 7.0
+# Expected share of reports using a word, from its general-English frequency: a ~500-word
+# report holds a word of Zipf frequency z about 10 ** (z - 6.3) times, i.e. 10 ** (0.7 - rarity).
+DOC_ZIPF_OFFSET = 0.7  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class DedupeParams:
     # originals, replacing general-English rarity, so a name every report of the week carries
     # ("Trump") weighs little. The prior keeps a young or small window close to uniform. 0 turns
     # it off (general-English rarity only, the model before issue 14).
-    story_df_prior: float = 1000.0
+    story_df_prior: float = 100.0
 
 
 @dataclass(slots=True)
@@ -561,8 +564,11 @@ class DedupeIndex:
         def damp(term: str) -> float:
             value = factor.get(term)
             if value is None:
-                value = math.log((self.df_articles + prior) / (self.df.get(term, 0) + 1))
-                value /= max(_idf(term), 0.5)  # the fingerprint weight carries _idf: undo it
+                rarity = _idf(term)
+                expected = prior * min(1.0, 10 ** (DOC_ZIPF_OFFSET - rarity))
+                value = math.log((self.df_articles + prior)
+                                 / (self.df.get(term, 0) + expected + 1))
+                value /= max(rarity, 0.5)  # the fingerprint weight carries _idf: undo it
                 factor[term] = value
             return value
 
