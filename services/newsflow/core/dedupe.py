@@ -69,7 +69,7 @@ class DedupeParams:
     num_perm: int = 128
     shingle_size: int = 5
     near_threshold: float = 0.5
-    story_threshold: float = 0.25
+    story_threshold: float = 0.22
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
     story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
@@ -88,6 +88,10 @@ class DedupeParams:
     # ("Trump") weighs little. The prior keeps a young or small window close to uniform. 0 turns
     # it off (general-English rarity only, the model before issue 14).
     story_df_prior: float = 100.0
+    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
+    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
+    story_member_weight: float = 0.5
+    story_representatives: int = 3
 
 
 @dataclass(slots=True)
@@ -286,6 +290,15 @@ def _base_form(word: str) -> str:
         if len(candidate) >= 3 and zipf_frequency(candidate, "en") >= BASE_FORM_MIN_ZIPF:
             return candidate
     return word
+
+
+@lru_cache(maxsize=200_000)
+def _general_share(term: str) -> tuple[float, float]:
+    """(expected share of reports using the term in general English, 1 / its ``_idf``): the
+    window rarity's prior, and the factor that takes ``_idf`` back out of a fingerprint
+    weight (the window rarity replaces it)."""
+    rarity = _idf(term)
+    return min(1.0, 10 ** (DOC_ZIPF_OFFSET - rarity)), 1.0 / max(rarity, 0.5)
 
 
 def _terms_with_case(text: str, limit: int, fold: bool = True) -> list[tuple[str, bool]]:
@@ -553,8 +566,11 @@ class DedupeIndex:
         return [story_id for story_id, _ in ranked]
 
     def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
-        """The story whose centroid is most similar: a blend of whole-article and lead cosine
-        (``story_lead_weight``), at least ``story_threshold``."""
+        """The most similar story in reach, if similar enough: a blend of whole-article and lead
+        cosine (``story_lead_weight``), each against the story's centroid and its closest first
+        report (``story_member_weight``), with terms weighted by their rarity in the window
+        (``story_df_prior``); the bar is ``story_threshold`` at the story's first report and
+        rises by ``story_threshold_per_day`` with time since."""
         terms = quantise(fp.story_terms)
         lead = quantise(fp.lead_terms)
         mix = self.params.story_lead_weight
@@ -564,11 +580,9 @@ class DedupeIndex:
         def damp(term: str) -> float:
             value = factor.get(term)
             if value is None:
-                rarity = _idf(term)
-                expected = prior * min(1.0, 10 ** (DOC_ZIPF_OFFSET - rarity))
+                share, undo = _general_share(term)
                 value = math.log((self.df_articles + prior)
-                                 / (self.df.get(term, 0) + expected + 1))
-                value /= max(rarity, 0.5)  # the fingerprint weight carries _idf: undo it
+                                 / (self.df.get(term, 0) + prior * share + 1)) * undo
                 factor[term] = value
             return value
 
@@ -588,6 +602,15 @@ class DedupeIndex:
             if prior > 0:
                 similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights, damp)
                               + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights, damp))
+                share = self.params.story_member_weight
+                if share:  # and the closest of its first reports: what the story is about
+                    firsts = (self.entries[a] for a in
+                              story.articles[:self.params.story_representatives])
+                    member = max(
+                        (1 - mix) * _weighted_cosine(wterms, norm, e.term_weights(), damp)
+                        + mix * _weighted_cosine(wlead, lead_norm, e.lead_weights_by_term(), damp)
+                        for e in firsts)
+                    similarity = (1 - share) * similarity + share * member
             else:
                 similarity = ((1 - mix) * story.terms.cosine(terms, norm)
                               + mix * story.lead.cosine(lead, lead_norm))
