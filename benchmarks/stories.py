@@ -162,7 +162,7 @@ def scores(truth: list[str], predicted: list[str]) -> dict[str, Any]:
 def before_params(params: DedupeParams) -> DedupeParams:
     """The story model as it was before issue 14 (used with ``before_fingerprints``)."""
     return replace(params, story_threshold=0.25, story_window_seconds=72 * 3600.0,
-                   story_lead_weight=0.7, story_reach="chain", story_threshold_per_day=0.0,
+                   story_lead_weight=0.7, story_keys=8, story_reach="chain", story_threshold_per_day=0.0,
                    story_df_prior=0.0, story_member_weight=0.0)
 
 

@@ -368,16 +368,42 @@ def story_keys(terms: dict[str, float], count: int) -> list[str]:
     return [term for term, _ in ranked[:count]]
 
 
+class _WindowRarity:
+    """Term weights by rarity in the window (see ``DedupeParams.story_df_prior``), computed
+    once per term and decision."""
+
+    __slots__ = ("df", "factor", "prior", "total")
+
+    def __init__(self, df: Mapping[str, int], articles: int, prior: float) -> None:
+        self.factor: dict[str, float] = {}
+        self.df = df
+        self.total = articles + prior
+        self.prior = prior
+
+    def __call__(self, term: str) -> float:
+        value = self.factor.get(term)
+        if value is None:
+            share, undo = _general_share(term)
+            value = self.factor[term] = math.log(
+                self.total / (self.df.get(term, 0) + self.prior * share + 1)) * undo
+        return value
+
+
 def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str, int],
-                     damp: Any) -> float:
+                     rarity: _WindowRarity) -> float:
+    """Cosine of rarity-weighted ``terms`` (norm given) with ``weights`` weighted alike. The
+    sums do not depend on the order of ``weights`` (``math.fsum``), whose insertion order
+    differs between an index and its restored copy: their answers must be bit-identical."""
     if not norm or not weights:
         return 0.0
     dot = 0.0
-    for term, weight in terms.items():
+    for term, weight in terms.items():  # the fingerprint's own order: the same on restore
         other = weights.get(term)
         if other:
-            dot += weight * other * damp(term)
-    other_norm = math.sqrt(sum((w * damp(t)) ** 2 for t, w in weights.items()))
+            dot += weight * other * rarity(term)
+    factor = rarity.factor
+    other_norm = math.sqrt(math.fsum([
+        (w * (factor[t] if t in factor else rarity(t))) ** 2 for t, w in weights.items()]))
     return dot / (norm * other_norm) if other_norm else 0.0
 
 
@@ -575,17 +601,7 @@ class DedupeIndex:
         lead = quantise(fp.lead_terms)
         mix = self.params.story_lead_weight
         prior = self.params.story_df_prior
-        factor: dict[str, float] = {}
-
-        def damp(term: str) -> float:
-            value = factor.get(term)
-            if value is None:
-                share, undo = _general_share(term)
-                value = math.log((self.df_articles + prior)
-                                 / (self.df.get(term, 0) + prior * share + 1)) * undo
-                factor[term] = value
-            return value
-
+        damp = _WindowRarity(self.df, self.df_articles, prior)
         if prior > 0:
             wterms = {t: w * damp(t) for t, w in terms.items()}
             wlead = {t: w * damp(t) for t, w in lead.items()}
