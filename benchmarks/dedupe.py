@@ -441,10 +441,14 @@ def build_window(size: int, params: DedupeParams,
 def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
     """The worker's other copy of its state: the Faust table ``dedupe-memory`` (article id ->
     ``Memory`` JSON, as ``processor/app.py`` writes it), held in memory by the default store.
-    Built alone, resident memory measured around it."""
+    Measured with ``tracemalloc`` (bytes Python allocated for it and still holds): resident
+    memory cannot tell, since the table reuses pages the freed windows gave back."""
+    import tracemalloc
+
     synthetic = Synthetic(params, seed=size)
     gc.collect()
-    before = _rss_bytes()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
     table: dict[bytes, bytes] = {}
     value_bytes = 0
     for n in range(size):
@@ -456,7 +460,8 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
         table[fp.id.encode()] = value
     del synthetic
     gc.collect()
-    resident = _rss_bytes() - before
+    resident = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
     result = {"table_bytes_per_article": round(resident / size),
               "table_value_json_bytes_mean": round(value_bytes / size)}
     del table
