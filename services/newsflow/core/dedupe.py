@@ -384,8 +384,9 @@ class _WindowRarity:
         value = self.factor.get(term)
         if value is None:
             share, undo = _general_share(term)
-            value = self.factor[term] = math.log(
-                self.total / (self.df.get(term, 0) + self.prior * share + 1)) * undo
+            # never negative: a term in (nearly) every remembered report says nothing
+            value = self.factor[term] = max(0.0, math.log(
+                self.total / (self.df.get(term, 0) + self.prior * share + 1)) * undo)
         return value
 
 
@@ -396,12 +397,12 @@ def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str,
     differs between an index and its restored copy: their answers must be bit-identical."""
     if not norm or not weights:
         return 0.0
+    factor = rarity.factor  # holds every term of ``terms`` already (they were weighted by it)
     dot = 0.0
     for term, weight in terms.items():  # the fingerprint's own order: the same on restore
         other = weights.get(term)
         if other:
-            dot += weight * other * rarity(term)
-    factor = rarity.factor
+            dot += weight * other * factor[term]
     other_norm = math.sqrt(math.fsum([
         (w * (factor[t] if t in factor else rarity(t))) ** 2 for t, w in weights.items()]))
     return dot / (norm * other_norm) if other_norm else 0.0
