@@ -58,10 +58,10 @@ TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
 BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
-MAX_IDF = 7.0
+MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
 # Expected share of reports using a word, from its general-English frequency: a ~500-word
 # report holds a word of Zipf frequency z about 10 ** (z - 6.3) times, i.e. 10 ** (0.7 - rarity).
-DOC_ZIPF_OFFSET = 0.7  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
+DOC_ZIPF_OFFSET = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +83,11 @@ class DedupeParams:
     # (the model before issue 14) measured from any member, so developing subjects never closed.
     story_reach: str = "first"
     story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
-    # Rarity of a term in the window itself: log((N + prior) / (df + 1)) over the N remembered
-    # originals, replacing general-English rarity, so a name every report of the week carries
-    # ("Trump") weighs little. The prior keeps a young or small window close to uniform. 0 turns
-    # it off (general-English rarity only, the model before issue 14).
+    # Rarity of a term in the window itself: log((N + prior) / (df + prior * share + 1)) over
+    # the N remembered originals, ``share`` the term's expected share of reports in general
+    # English. It replaces general-English rarity, so a name every report of the week carries
+    # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
+    # general-English rarity. 0 turns it off (the model before issue 14).
     story_df_prior: float = 100.0
     # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
     # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
@@ -323,7 +324,8 @@ def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
     """Weighted terms that identify an event: rare words and names in the title and the lead.
 
     Weight = (1 + ln tf) * rarity * (1.5 if written as a name), where the title counts three
-    times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised.
+    times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised. ``fold``
+    folds inflections (``_base_form``); off, the terms are as before issue 14.
     """
     counts: Counter[str] = Counter()
     named: set[str] = set()
