@@ -438,7 +438,39 @@ def build_window(size: int, params: DedupeParams,
     return index, synthetic, size
 
 
-def scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
+def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
+    """The worker's other copy of its state: the Faust table ``dedupe-memory`` (article id ->
+    ``Memory`` JSON, as ``processor/app.py`` writes it), held in memory by the default store.
+    Measured with ``tracemalloc`` (bytes Python allocated for it and still holds): resident
+    memory cannot tell, since the table reuses pages the freed windows gave back."""
+    import tracemalloc
+
+    synthetic = Synthetic(params, seed=size)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    table: dict[bytes, bytes] = {}
+    value_bytes = 0
+    for n in range(size):
+        fp = synthetic.fingerprint(n)
+        memory = Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
+                                            origin=f"fill:{n}", seq=n + 1))
+        value = json.dumps(memory.to_dict(), ensure_ascii=False).encode("utf-8")
+        value_bytes += len(value)
+        table[fp.id.encode()] = value
+    del synthetic
+    gc.collect()
+    resident = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    result = {"table_bytes_per_article": round(resident / size),
+              "table_value_json_bytes_mean": round(value_bytes / size)}
+    del table
+    gc.collect()
+    return result
+
+
+def scaling(sizes: list[int], repeats: int, probes: int,
+            table_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
     """All windows side by side in one process: built one after another (resident memory
     measured around each build), then probe batches run round-robin across the windows so
     machine noise hits every size alike; per-article CPU time (decide + eviction), medians."""
@@ -477,6 +509,15 @@ def scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
         row["decide_us_median"] = round(statistics.median(timings[size]) * 1e6, 1)
         row["decide_us_batches"] = [round(t * 1e6, 1) for t in timings[size]]
         row["probe_decisions"] = dict(kinds[size])
+    for size in sizes:
+        del windows[size]  # measure the table on its own
+    gc.collect()
+    for size in sizes:
+        if size in table_sizes:
+            row = rows[str(size)]
+            row.update(table_cost(size, params))
+            row["worker_bytes_per_article"] = (row["memory_bytes_per_article"]
+                                               + row["table_bytes_per_article"])
     base = rows[str(smallest)]
     for size in sizes:
         row = rows[str(size)]
@@ -540,12 +581,15 @@ def main() -> None:
     parser.add_argument("--baseline-sizes", default="1000,10000",
                         help="window sizes for the old index ('' to skip); it is slow at scale")
     parser.add_argument("--probes", type=int, default=400)
+    parser.add_argument("--table-sizes", default="1000,10000,100000",
+                        help="window sizes whose Faust table copy is measured too")
     args = parser.parse_args()
     settings = Settings()
     report: dict[str, Any] = {"quality": quality(settings)}
     if not args.quality_only:
         report["scaling"] = scaling([int(s) for s in args.sizes.split(",")], args.repeats,
-                                    args.probes)
+                                    args.probes, tuple(int(s) for s in args.table_sizes.split(",")
+                                                       if s))
         if args.baseline_sizes:
             baseline = baseline_scaling([int(s) for s in args.baseline_sizes.split(",")], 3,
                                         100)

@@ -15,6 +15,14 @@ from newsflow.errors import BrokerUnavailable
 log = logging.getLogger(__name__)
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Topic configs set at creation. Compacted: topics whose latest value per key is the
+    state — the fetcher's state, and the story roll-up (one record per story id, each a whole
+    roll-up). Brokers that do not enforce compaction (Tansu) accept the setting."""
+    compact = {"cleanup.policy": "compact"}
+    return {settings.topic_fetcher_state: dict(compact), settings.topic_stories: dict(compact)}
+
+
 def topic_partitions(settings: Settings) -> dict[str, int]:
     """Every topic the project writes, with an explicit partition count.
 
@@ -56,9 +64,7 @@ def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str
             if name in existing:
                 continue
             try:
-                # Only the fetcher's state topic is compacted (latest value per key is the state).
-                configs = ({"cleanup.policy": "compact"} if name == settings.topic_fetcher_state
-                           else None)
+                configs = topic_configs(settings).get(name)
                 admin.create_topics([NewTopic(name, partitions, settings.topic_replication_factor,
                                               topic_configs=configs)])
                 created.append(name)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow.config import Settings
+from newsflow.core.dedupe import new_story_id
 from newsflow.core.pipeline import Origin, Pipeline, Prepared, normalise_date
 from newsflow.records import DeadLetter, validate
 from tests.helpers import raw_record
@@ -89,6 +90,44 @@ def test_story_roll_up_follows_its_members(pipeline: Pipeline) -> None:
     assert story.key == emissions[0].record["story"]["id"]
 
 
+def test_story_roll_up_is_anchored_on_the_first_report(pipeline: Pipeline) -> None:
+    """Two outlets' own reports of one event, a third report of it three days on (a
+    follow-up): the roll-up keeps the first report's id and time, both sources, and closes."""
+    index = pipeline.new_index()
+    reports = [
+        ("Ferries resume across the Kattegat after storm Ingrid",
+         "Ferry operators resumed Kattegat crossings on Sunday after storm Ingrid grounded "
+         "sailings between Grenaa and Varberg for two days.", "https://a.example/ferry", "a",
+         "2026-03-01T08:00:00Z"),
+        ("Kattegat crossings restart as Ingrid passes",
+         "Sailings between Varberg and Grenaa restarted after storm Ingrid, the operators "
+         "said, with the first Kattegat ferry leaving at noon.", "https://b.example/k", "b",
+         "2026-03-01T11:00:00Z"),
+        ("Kattegat ferries sail again after Ingrid",
+         "Ferries between Grenaa and Varberg crossed the Kattegat normally, days after storm "
+         "Ingrid.", "https://c.example/k", "c", "2026-03-04T12:00:00Z"),
+    ]
+    story_ids, roll_ups, article_ids = [], [], []
+    for n, (title, body, url, source, fetched) in enumerate(reports):
+        value = json.dumps(raw_record(body, url=url, title=title, source_id=source,
+                                      fetched_at=fetched)).encode()
+        prepared = prepare(pipeline, value, n)
+        assert isinstance(prepared, Prepared)
+        memory, emissions = pipeline.decide(prepared, index)
+        story_ids.append(memory.decision.story_id)
+        article_ids.append(prepared.fingerprint.id)
+        if n == 0:
+            first_id = new_story_id(prepared.fingerprint)
+        roll_ups.append(next(e for e in emissions if e.topic == "stories").record)
+    assert roll_ups[0]["articles"] == [article_ids[0]]
+    assert story_ids[:2] == [first_id, first_id]
+    assert roll_ups[1]["first_seen"] == "2026-03-01T08:00:00Z"
+    assert roll_ups[1]["last_seen"] == "2026-03-01T11:00:00Z"
+    assert roll_ups[1]["sources"] == ["a", "b"] and len(roll_ups[1]["articles"]) == 2
+    # 76 hours after the first report: beyond the story window, a story of its own.
+    assert story_ids[2] != first_id and roll_ups[2]["articles"] == [article_ids[2]]
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("2026-11-20", "2026-11-20T00:00:00Z"),
     ("2026-11-20T08:00:00+02:00", "2026-11-20T06:00:00Z"),
@@ -126,3 +165,13 @@ def test_two_different_inputs_with_nothing_extracted_are_not_duplicates(
         _, emissions = pipeline.decide(result, index)
         topics.append(emissions[0].topic)
     assert topics == ["articles", "articles"]
+
+
+def test_story_roll_up_topic_is_compacted_and_articles_are_not() -> None:
+    from newsflow.topics import topic_configs
+
+    settings = Settings()
+    configs = topic_configs(settings)
+    assert configs[settings.topic_stories] == {"cleanup.policy": "compact"}
+    assert configs[settings.topic_fetcher_state] == {"cleanup.policy": "compact"}
+    assert settings.topic_articles not in configs and settings.topic_raw not in configs

@@ -22,6 +22,7 @@ import re
 import sys
 from array import array
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -53,9 +54,15 @@ _STOPWORD_TEXT = """
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
+NAME_BOOST = 1.5  # a word written as a name (capitalised mid-sentence) weighs more
+TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
+BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
 MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
+# Expected share of reports using a word, from its general-English frequency: a ~500-word
+# report holds a word of Zipf frequency z about 10 ** (z - 6.3) times, i.e. 10 ** (0.7 - rarity).
+DOC_ZIPF_OFFSET = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +70,30 @@ class DedupeParams:
     num_perm: int = 128
     shingle_size: int = 5
     near_threshold: float = 0.5
-    story_threshold: float = 0.25
+    story_threshold: float = 0.22
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
-    story_keys: int = 8  # an article's highest-weighted terms used to find candidate stories
+    story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
     story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
     story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
     posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
     buckets_per_window: int = 3  # time buckets spanning the story window
-    story_lead_weight: float = 0.7  # share of the headline-and-lead cosine in story similarity
+    story_lead_weight: float = 0.5  # share of the headline-and-lead cosine in story similarity
     max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
+    # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
+    # (the model before issue 14) measured from any member, so developing subjects never closed.
+    story_reach: str = "first"
+    story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
+    # Rarity of a term in the window itself: log((N + prior) / (df + prior * share + 1)) over
+    # the N remembered originals, ``share`` the term's expected share of reports in general
+    # English. It replaces general-English rarity, so a name every report of the week carries
+    # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
+    # general-English rarity. 0 turns it off (the model before issue 14).
+    story_df_prior: float = 100.0
+    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
+    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
+    story_member_weight: float = 0.5
+    story_representatives: int = 3
 
 
 @dataclass(slots=True)
@@ -239,7 +260,50 @@ def _idf(word: str) -> float:
     return max(0.0, MAX_IDF - zipf_frequency(word, "en"))
 
 
-def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
+@lru_cache(maxsize=200_000)
+def _base_form(word: str) -> str:
+    """A light, dictionary-checked inflection fold: "sanctions" -> "sanction", "slammed" ->
+    "slam", "voting" -> "vote". A candidate is taken only when general English (wordfreq) knows
+    it, so unknown words are left as written (names are never folded: see the caller).
+    Paraphrases of one event use the same words in different inflections; leads are too short
+    to lose those matches."""
+    if word[0].isdigit() or "'" in word or "-" in word:
+        return word
+    candidates: list[str] = []
+    if word.endswith("ies") and len(word) >= 5:
+        candidates = [word[:-3] + "y"]
+    elif word.endswith("s") and len(word) >= 5 and not word.endswith(("ss", "us", "is")):
+        candidates = [word[:-1], word[:-2]] if word.endswith("es") else [word[:-1]]
+    elif word.endswith("ied") and len(word) >= 5:
+        candidates = [word[:-3] + "y"]
+    elif word.endswith("ed") and len(word) >= 5:
+        candidates = [word[:-2], word[:-1]]
+        if word[-3] == word[-4]:
+            candidates.append(word[:-3])
+    elif word.endswith("ing") and len(word) >= 6:
+        candidates = [word[:-3], word[:-3] + "e"]
+        if word[-4] == word[-5]:
+            candidates.append(word[:-4])
+    if not candidates:
+        return word
+    from wordfreq import zipf_frequency
+
+    for candidate in candidates:
+        if len(candidate) >= 3 and zipf_frequency(candidate, "en") >= BASE_FORM_MIN_ZIPF:
+            return candidate
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def _general_share(term: str) -> tuple[float, float]:
+    """(expected share of reports using the term in general English, 1 / its ``_idf``): the
+    window rarity's prior, and the factor that takes ``_idf`` back out of a fingerprint
+    weight (the window rarity replaces it)."""
+    rarity = _idf(term)
+    return min(1.0, 10 ** (DOC_ZIPF_OFFSET - rarity)), 1.0 / max(rarity, 0.5)
+
+
+def _terms_with_case(text: str, limit: int, fold: bool = True) -> list[tuple[str, bool]]:
     """(lower-cased term, looks like a name) for the first ``limit`` tokens."""
     out: list[tuple[str, bool]] = []
     for match in TOKEN.finditer(text):
@@ -247,6 +311,8 @@ def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
         if word.endswith(("'s", "’s")):
             word = word[:-2]
         lower = word.lower().replace("’", "'").replace(",", "")
+        if fold and not word[0].isupper():  # names stay as written: "Brussels", "Paris"
+            lower = _base_form(lower)
         start = match.start()
         sentence_start = SENTENCE_START.search(text[max(0, start - 3):start]) is not None
         out.append((lower, word[0].isupper() and not sentence_start))
@@ -255,21 +321,22 @@ def _terms_with_case(text: str, limit: int) -> list[tuple[str, bool]]:
     return out
 
 
-def story_terms(title: str, text: str) -> dict[str, float]:
+def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
     """Weighted terms that identify an event: rare words and names in the title and the lead.
 
     Weight = (1 + ln tf) * rarity * (1.5 if written as a name), where the title counts three
-    times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised.
+    times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised. ``fold``
+    folds inflections (``_base_form``); off, the terms are as before issue 14.
     """
     counts: Counter[str] = Counter()
     named: set[str] = set()
-    words = _terms_with_case(text, BODY_WORDS)
+    words = _terms_with_case(text, BODY_WORDS, fold)
     for position, (term, is_name) in enumerate(words):
         counts[term] += 2 if position < LEAD_WORDS else 1
         if is_name:
             named.add(term)
-    for term, is_name in _terms_with_case(title, 60):
-        counts[term] += 3
+    for term, is_name in _terms_with_case(title, 60, fold):
+        counts[term] += TITLE_COUNT
         if is_name:
             named.add(term)
     weights: dict[str, float] = {}
@@ -279,18 +346,18 @@ def story_terms(title: str, text: str) -> dict[str, float]:
         idf = _idf(term)
         if idf <= 0:
             continue
-        weights[term] = (1 + math.log(tf)) * idf * (1.5 if term in named else 1.0)
+        weights[term] = (1 + math.log(tf)) * idf * (NAME_BOOST if term in named else 1.0)
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:STORY_TERMS]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     return {term: round(w / norm, 4) for term, w in top}
 
 
-def lead_terms(title: str, text: str) -> dict[str, float]:
+def lead_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
     """``story_terms`` of the headline and the lead only: what the report is *about*. Later
     paragraphs recount background that neighbouring stories share (the same leaders, the same
     conflict), so the lead tells a related story from the same one."""
     lead = " ".join(text.split()[:LEAD_WORDS])
-    return story_terms(title, lead)
+    return story_terms(title, lead, fold)
 
 
 def quantise(terms: dict[str, float]) -> dict[str, int]:
@@ -302,6 +369,46 @@ def story_keys(terms: dict[str, float], count: int) -> list[str]:
     under. Ranked on quantised weights, exactly as ``Entry`` ranks them."""
     ranked = sorted(quantise(terms).items(), key=lambda kv: (-kv[1], kv[0]))
     return [term for term, _ in ranked[:count]]
+
+
+class _WindowRarity:
+    """Term weights by rarity in the window (see ``DedupeParams.story_df_prior``), computed
+    once per term and decision."""
+
+    __slots__ = ("df", "factor", "prior", "total")
+
+    def __init__(self, df: Mapping[str, int], articles: int, prior: float) -> None:
+        self.factor: dict[str, float] = {}
+        self.df = df
+        self.total = articles + prior
+        self.prior = prior
+
+    def __call__(self, term: str) -> float:
+        value = self.factor.get(term)
+        if value is None:
+            share, undo = _general_share(term)
+            # never negative: a term in (nearly) every remembered report says nothing
+            value = self.factor[term] = max(0.0, math.log(
+                self.total / (self.df.get(term, 0) + self.prior * share + 1)) * undo)
+        return value
+
+
+def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str, int],
+                     rarity: _WindowRarity) -> float:
+    """Cosine of rarity-weighted ``terms`` (norm given) with ``weights`` weighted alike. The
+    sums do not depend on the order of ``weights`` (``math.fsum``), whose insertion order
+    differs between an index and its restored copy: their answers must be bit-identical."""
+    if not norm or not weights:
+        return 0.0
+    factor = rarity.factor  # holds every term of ``terms`` already (they were weighted by it)
+    dot = 0.0
+    for term, weight in terms.items():  # the fingerprint's own order: the same on restore
+        other = weights.get(term)
+        if other:
+            dot += weight * other * factor[term]
+    other_norm = math.sqrt(math.fsum([
+        (w * (factor[t] if t in factor else rarity(t))) ** 2 for t, w in weights.items()]))
+    return dot / (norm * other_norm) if other_norm else 0.0
 
 
 # --- the index ------------------------------------------------------------------------------
@@ -369,6 +476,9 @@ class DedupeIndex:
         self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
         self.next_seq = 1
+        # document frequency of story terms over the indexed articles in the window
+        self.df: Counter[str] = Counter()
+        self.df_articles = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -493,32 +603,64 @@ class DedupeIndex:
         return [story_id for story_id, _ in ranked]
 
     def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
-        """The story whose centroid is most similar: a blend of whole-article and lead cosine
-        (``story_lead_weight``), at least ``story_threshold``."""
+        """The most similar story in reach, if similar enough: a blend of whole-article and lead
+        cosine (``story_lead_weight``), each against the story's centroid and its closest first
+        report (``story_member_weight``), with terms weighted by their rarity in the window
+        (``story_df_prior``); the bar is ``story_threshold`` at the story's first report and
+        rises by ``story_threshold_per_day`` with time since."""
         terms = quantise(fp.story_terms)
-        norm = math.sqrt(sum(w * w for w in terms.values()))
         lead = quantise(fp.lead_terms)
-        lead_norm = math.sqrt(sum(w * w for w in lead.values()))
         mix = self.params.story_lead_weight
+        prior = self.params.story_df_prior
+        damp = _WindowRarity(self.df, self.df_articles, prior)
+        if prior > 0:
+            wterms = {t: w * damp(t) for t, w in terms.items()}
+            wlead = {t: w * damp(t) for t, w in lead.items()}
+        else:
+            wterms = {t: float(w) for t, w in terms.items()}
+            wlead = {t: float(w) for t, w in lead.items()}
+        norm = math.sqrt(sum(w * w for w in wterms.values()))
+        lead_norm = math.sqrt(sum(w * w for w in wlead.values()))
         best: tuple[StoryState | None, float] = (None, 0.0)
         for story_id in self.story_candidates(fp):
             story = self.stories[story_id]
             if not self._story_in_reach(story, fp.seen_at):
                 continue
-            similarity = ((1 - mix) * story.terms.cosine(terms, norm)
-                          + mix * story.lead.cosine(lead, lead_norm))
-            if similarity >= self.params.story_threshold and (
+            if prior > 0:
+                similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights, damp)
+                              + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights, damp))
+                share = self.params.story_member_weight
+                if share:  # and the closest of its first reports: what the story is about
+                    firsts = (self.entries[a] for a in
+                              story.articles[:self.params.story_representatives])
+                    member = max(
+                        (1 - mix) * _weighted_cosine(wterms, norm, e.term_weights(), damp)
+                        + mix * _weighted_cosine(wlead, lead_norm, e.lead_weights_by_term(), damp)
+                        for e in firsts)
+                    similarity = (1 - share) * similarity + share * member
+            else:
+                similarity = ((1 - mix) * story.terms.cosine(terms, norm)
+                              + mix * story.lead.cosine(lead, lead_norm))
+            threshold = self.params.story_threshold + self.params.story_threshold_per_day * abs(
+                fp.seen_at - story.first_seen) / 86400.0
+            if similarity >= threshold and (
                     similarity > best[1] or (similarity == best[1] and best[0] is not None
                                              and story.id < best[0].id)):
                 best = (story, similarity)
         return best
 
     def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
-        """A story is joinable while the article falls within the story window of the span of
-        its members' times (and its newest member is still inside the dedupe window)."""
+        """A story is joinable while the article falls within ``story_window_seconds`` of the
+        story's FIRST report ("first"), so a developing subject closes and a follow-up starts a
+        story of its own; "chain" (the model before issue 14, kept for the benchmark) measured
+        from the span of all members, so a story fed every day never closed."""
         window = self.params.story_window_seconds
         if story.last_seen < seen_at - self.params.window_seconds:
             return False
+        if self.params.story_reach == "first":
+            # story.first_seen is the first report's time, kept in every member's decision: a
+            # story whose first member has been forgotten cannot come back to life
+            return abs(seen_at - story.first_seen) <= window
         return story.first_member_seen - window <= seen_at <= story.last_seen + window
 
     # --- state -------------------------------------------------------------------------------
@@ -565,6 +707,8 @@ class DedupeIndex:
         story.tags = sorted(story.tag_counts)
         story.terms.add(entry.term_weights(), +1)
         story.lead.add(entry.lead_weights_by_term(), +1)
+        self.df.update(entry.terms)
+        self.df_articles += 1
         bucket = self._bucket(entry.seen_at)
         for term in entry.terms[:self.params.story_keys]:
             self._posting_add(_key64(term, bucket), story.id)
@@ -614,6 +758,11 @@ class DedupeIndex:
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
             self._posting_remove(_key64(term, bucket), story_id)
+        self.df.subtract(entry.terms)
+        for term in entry.terms:
+            if self.df[term] <= 0:
+                del self.df[term]
+        self.df_articles -= 1
         story = self.stories.get(story_id)
         if story is None or article_id not in story.member_seen:
             return

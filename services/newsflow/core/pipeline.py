@@ -109,6 +109,9 @@ def dedupe_params(settings: Settings) -> DedupeParams:
         story_threshold=settings.story_threshold,
         story_window_seconds=settings.story_window_hours * 3600,
         story_lead_weight=settings.story_lead_weight,
+        story_threshold_per_day=settings.story_threshold_per_day,
+        story_df_prior=settings.story_df_prior,
+        story_member_weight=settings.story_member_weight,
         window_seconds=settings.dedupe_window_days * 86400,
         max_clock_skew_seconds=settings.dedupe_max_clock_skew_seconds,
     )
