@@ -134,7 +134,7 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
         articles = read_labels(args.labels)
     except LabelsFileError as exc:
         print(f"newsflow tags check: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     print_report(check(Tagger(load_taxonomy(taxonomy)), articles), sys.stdout)
     return 0
 

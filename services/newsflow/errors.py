@@ -26,3 +26,9 @@ class FetchIncomplete(NewsflowError):
     """`fetch --once` finished, but a source failed or an article was dropped."""
 
     exit_code = 1
+
+
+class LabelsFileError(NewsflowError):
+    """`tags check` could not read the labelled articles; the message names file and line."""
+
+    exit_code = 2

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from newsflow.core.tagging import Tagger
+from newsflow.errors import LabelsFileError
 
-
-class LabelsFileError(ValueError):
-    """The labels file cannot be read; the message names the line."""
+__all__ = ["LabelsFileError", "LabelledArticle", "check", "print_report", "read_labels"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,7 +69,7 @@ async def run_once(settings: Settings, sources: list[SourceConfig]) -> tuple[int
     """A fresh fetcher (as after a restart) polls every source once and closes."""
     fetcher = fetcher_for(settings, sources)
     try:
-        return await fetcher.run_once()
+        return (await fetcher.run_once()).counts()
     finally:
         await fetcher.aclose()
 
@@ -236,10 +236,10 @@ async def test_items_beyond_max_items_are_reached_on_later_polls_newest_first(
     try:
         with caplog.at_level(logging.INFO):
             for _ in range(5):
-                assert await fetcher.run_once() == (200, 0)
+                assert (await fetcher.run_once()).counts() == (200, 0)
                 deferred.append(metric("newsflow_fetcher_source_deferred_items",
                                        source=src.id))
-            assert await fetcher.run_once() == (0, 0)
+            assert (await fetcher.run_once()).counts() == (0, 0)
     finally:
         await fetcher.aclose()
     assert deferred == [800, 600, 400, 200, 0]
@@ -282,7 +282,7 @@ async def test_every_source_has_health_series_from_the_first_poll(
             assert metric("newsflow_fetcher_source_last_success_timestamp_seconds",
                           source=src.id) is None
         started = time.time()
-        assert await fetcher.run_once() == (1, 1)
+        assert (await fetcher.run_once()).counts() == (1, 1)
     finally:
         await fetcher.aclose()
     assert polls(src, "partial") == 1
@@ -356,9 +356,9 @@ async def test_entries_robots_txt_refuses_do_not_hold_the_max_items_places(
     src = source("rss", server.url("/feed"), max_items=2)
     fetcher = fetcher_for(fetch_settings, [src])
     try:
-        assert await fetcher.run_once() == (0, 0)  # the two newest are refused
-        assert await fetcher.run_once() == (2, 0)  # and do not block the older two
-        assert await fetcher.run_once() == (0, 0)
+        assert (await fetcher.run_once()).counts() == (0, 0)  # the two newest are refused
+        assert (await fetcher.run_once()).counts() == (2, 0)  # and do not block the older two
+        assert (await fetcher.run_once()).counts() == (0, 0)
     finally:
         await fetcher.aclose()
     assert not [p for p in server.paths() if p.startswith("/members/")]
