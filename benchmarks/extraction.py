@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,18 +212,28 @@ BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blo
           "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
 
 
+def _block_text(node: Any) -> Iterator[str]:
+    """Text of an lxml element with a line break around each block element."""
+    block = isinstance(node.tag, str) and node.tag in BLOCKS
+    if block:
+        yield "\n"
+    if isinstance(node.tag, str) and node.text:
+        yield node.text
+    for child in node:
+        yield from _block_text(child)
+        if child.tail:
+            yield child.tail
+    if block:
+        yield "\n"
+
+
 def readability_lxml(page: Page) -> Output:
     from lxml import html as lxml_html
     from readability import Document
 
-    try:
-        summary = Document(page.html).summary(html_partial=True)
-        root = lxml_html.fromstring(summary)
-    except Exception:  # a peer failing on a page scores an empty text
-        return Output("")
-    for node in root.iter(*BLOCKS):
-        node.tail = "\n" + (node.tail or "")
-    return Output(str(root.text_content()))
+    summary = Document(page.html).summary(html_partial=True)
+    root = lxml_html.fromstring(summary)
+    return Output("".join(_block_text(root)))
 
 
 def resiliparse(page: Page) -> Output:
@@ -284,7 +295,10 @@ def run_systems(systems: Sequence[str], pages: Sequence[Page], runs: int) -> Res
             # Systems take turns on each page, so load from other processes hits them alike.
             for name in systems:
                 start = time.process_time()
-                out = SYSTEMS[name](page)
+                try:
+                    out = SYSTEMS[name](page)
+                except Exception:  # a system failing on a page scores an empty text
+                    out = Output("")
                 spent = time.process_time() - start
                 results.cpu[name][index] = min(results.cpu[name][index], spent)
                 results.outputs.setdefault(name, [Output("")] * len(pages))[index] = out
