@@ -37,8 +37,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "benchmarks"
@@ -191,16 +191,25 @@ def newsflow(page: Page) -> Output:
     return Output(doc.text, doc.title)
 
 
+def newsflow_extraction(page: Page) -> Output:
+    """The HTML-to-text step alone (parse + extraction, no metadata, language or line rules)."""
+    from newsflow.core.clean import _parse_html
+    from newsflow.core.extraction import extract_main_text
+
+    tree = _parse_html(page.html)
+    return Output("" if tree is None else extract_main_text(tree, page.url, page.html).text)
+
+
 def ours(page: Page) -> str:  # kept for tests/unit/test_extraction_benchmark.py
     return newsflow(page).text
 
 
-def _trafilatura(**options: bool) -> Callable[[Page], Output]:
+def _trafilatura(fast: bool = False, favor_precision: bool = False) -> Callable[[Page], Output]:
     def run(page: Page) -> Output:
         import trafilatura
 
         return Output(trafilatura.extract(page.html, url=page.url, include_comments=False,
-                                          **options) or "")
+                                          fast=fast, favor_precision=favor_precision) or "")
     return run
 
 
@@ -244,6 +253,7 @@ def resiliparse(page: Page) -> Output:
 
 SYSTEMS: dict[str, Callable[[Page], Output]] = {
     "newsflow": newsflow,
+    "newsflow_extraction": newsflow_extraction,
     "trafilatura": _trafilatura(),
     "trafilatura_fast": _trafilatura(fast=True),
     "trafilatura_precision": _trafilatura(favor_precision=True),

@@ -53,3 +53,38 @@ def test_f1_on_fixed_subset_stays_at_reached_figure(bench: ModuleType) -> None:
     assert result["f1"] >= OURS_F1_FLOOR, result
     assert result["precision"] >= OURS_PRECISION_FLOOR, result
     assert result["recall"] >= OURS_RECALL_FLOOR, result
+
+
+def test_split_is_fixed_by_the_page_id_and_about_half(bench: ModuleType) -> None:
+    ids = [f"page-{n}" for n in range(2000)]
+    parts = [bench.part_of(page_id) for page_id in ids]
+    assert parts == [bench.part_of(page_id) for page_id in ids]  # no randomness
+    assert set(parts) == {"tune", "report"}
+    assert 0.45 < parts.count("tune") / len(parts) < 0.55
+    page = bench.Page("page-7", None, "<p>x</p>", None)
+    assert page.part == bench.part_of("page-7")
+
+
+def test_snippet_rule(bench: ModuleType) -> None:
+    page = bench.Page("p", None, "", None, "trafilatura-eval",
+                      with_snippets=("the harbour   reopened", "a missing sentence"),
+                      without_snippets=("Sign up now",))
+    output = "Yesterday the harbour\nreopened. Sign up now for alerts."
+    # whitespace-normalised: "the harbour reopened" is found across the line break
+    assert bench.snippet_counts(output, page) == (1, 1, 1, 0)
+    result = bench.snippet_score([output], [page])
+    assert result["snippet_precision"] == 0.5 and result["snippet_recall"] == 0.5
+    assert result["with_found"] == 0.5 and result["without_leaked"] == 1.0
+    # pages without snippets add nothing; pages without gold are left out of the shingle score
+    assert bench.snippet_score([output], [bench.Page("q", None, "", None)]) == {}
+    assert bench.score([output], [page]) == {}
+
+
+def test_title_score_folds_case_and_punctuation(bench: ModuleType) -> None:
+    pages = [bench.Page("a", None, "", "x", title="Harbour Reopens!"),
+             bench.Page("b", None, "", "x", title="Wall collapses in gale"),
+             bench.Page("c", None, "", "x")]  # no title: not counted
+    result = bench.title_score(["harbour reopens", "Wall collapses", "anything"], pages)
+    assert result["title_pages"] == 2
+    assert result["title_exact"] == 0.5
+    assert result["title_token_f1"] == pytest.approx((1 + 2 * 1 * 0.5 / 1.5) / 2, abs=1e-4)
