@@ -208,13 +208,13 @@ def test_navigation_detector() -> None:
 Calls = list[str]
 
 
-def _fake_runs(monkeypatch: pytest.MonkeyPatch, balanced: str, full: str, estimate: str) -> Calls:
+def _fake_runs(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str, full: str,
+               estimate: str) -> Calls:
     calls: Calls = []
 
     def run(tree: object, url: str | None, *, fast: bool = True, precision: bool = False) -> str:
-        assert not precision
-        calls.append("balanced" if fast else "full")
-        return balanced if fast else full
+        calls.append("precision" if precision else "balanced" if fast else "full")
+        return precise if precision else balanced if fast else full
 
     def main_content(html: str) -> str:
         calls.append("estimate")
@@ -229,37 +229,68 @@ LONG = "A full paragraph of article text that goes on for a while, sentence afte
 MENU = "\n".join(["Home", "World news", "Sport", "Contact us"] * 10)
 TEASER = "Read our other story about the harbour, a teaser for a different article."
 SHORT_LINES = "\n".join(["Play episode", "Subscribe on your app", "Share this"] * 60)
+FAST = ["precision", "balanced"]
 
 
-@pytest.mark.parametrize(("balanced", "full", "estimate", "winner", "calls"), [
-    # a long balanced text stands: one trafilatura run, no second opinion
-    (LONG, "unused", "unused", "balanced", ["balanced"]),
+@pytest.mark.parametrize(("precise", "balanced", "full", "estimate", "winner", "calls"), [
+    # a long precise text stands (merged with balanced): no third run, no second opinion
+    (LONG, LONG, "unused", "unused", "precision", FAST),
+    # precision kept a scrap of what balanced found
+    ("Caption only.", LONG, "unused", "unused", "balanced", FAST),
     # the fast output is a menu, or empty: the full cascade
-    (MENU, LONG, "unused", "full", ["balanced", "full"]),
-    ("", LONG, "unused", "full", ["balanced", "full"]),
+    ("", MENU, LONG, "unused", "full", [*FAST, "full"]),
+    ("", "", LONG, "unused", "full", [*FAST, "full"]),
     # a scrap where the page holds much more: the full cascade finds the article
-    (TEASER, LONG, LONG, "full", ["balanced", "estimate", "full"]),
+    (TEASER, TEASER, LONG, LONG, "full", [*FAST, "estimate", "full"]),
     # ... and when the full cascade finds the same scrap, the estimate (it reads as prose) wins
-    (TEASER, TEASER, LONG, "main_content", ["balanced", "estimate", "full"]),
+    (TEASER, TEASER, TEASER, LONG, "main_content", [*FAST, "estimate", "full"]),
     # ... but not when the estimate is itself a heap of short lines
-    (TEASER, TEASER, SHORT_LINES, "balanced", ["balanced", "estimate", "full"]),
+    (TEASER, TEASER, TEASER, SHORT_LINES, "precision", [*FAST, "estimate", "full"]),
     # a short page is just short: the estimate is not much longer, nothing else runs
-    (TEASER, "unused", TEASER + " And one more line.", "balanced", ["balanced", "estimate"]),
+    (TEASER, TEASER, "unused", TEASER + " And one more line.", "precision", [*FAST, "estimate"]),
 ])
-def test_extraction_choice(monkeypatch: pytest.MonkeyPatch, balanced: str, full: str,
-                           estimate: str, winner: str, calls: Calls) -> None:
-    made = _fake_runs(monkeypatch, balanced, full, estimate)
+def test_extraction_choice(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str,
+                           full: str, estimate: str, winner: str, calls: Calls) -> None:
+    made = _fake_runs(monkeypatch, precise, balanced, full, estimate)
     page = "<html><body><p>x</p></body></html>"
     result = extraction.extract_main_text(tree(page), None, page)
     assert result.strategy == winner
-    assert result.text == {"balanced": balanced, "full": full, "main_content": estimate}[winner]
+    texts = {"precision": precise, "balanced": balanced, "full": full, "main_content": estimate}
+    assert result.text == texts[winner]
     assert made == calls
 
 
+LEAD = ("The council approved the new budget on Tuesday evening after a debate that lasted "
+        "more than four hours.")
+BODY = [
+    "Councillors voted eleven to four in favour of the plan, which raises spending on roads and "
+    "schools while freezing the local tax rate for a second year.",
+    "The opposition said the plan relied on optimistic forecasts for business rates and would "
+    "leave the town short if the economy slowed down next year.",
+]
+
+
+def test_merge_keeps_precisions_span_and_fills_it_from_balanced() -> None:
+    precise = "\n".join([BODY[0], BODY[1][40:]])  # heading and a paragraph start were dropped
+    balanced = "\n".join(["Home | World | Sport", "Share this", LEAD, BODY[0],
+                           "What the opposition says", BODY[1], "Most read", "Another headline"])
+    merged = extraction.merge_precise(precise, balanced).split("\n")
+    # the lead (a prose line just before the span), the heading and the whole paragraph are back;
+    # the menu, share bar and trailing teaser list stay out
+    assert merged == [LEAD, BODY[0], "What the opposition says", BODY[1]]
+
+
+def test_merge_keeps_precision_when_the_runs_chose_different_parts() -> None:
+    precise = "\n".join(BODY)
+    balanced = "\n".join([LEAD, "Another story entirely, about the weather at the weekend."])
+    assert extraction.merge_precise(precise, balanced) == precise
+    assert extraction.merge_precise(precise, "") == precise
+
+
 def test_fragment_check_needs_the_page_source(monkeypatch: pytest.MonkeyPatch) -> None:
-    made = _fake_runs(monkeypatch, TEASER, LONG, LONG)
+    made = _fake_runs(monkeypatch, TEASER, TEASER, LONG, LONG)
     result = extraction.extract_main_text(tree("<html><body><p>x</p></body></html>"))
-    assert (result.strategy, made) == ("balanced", ["balanced"])
+    assert (result.strategy, made) == ("precision", FAST)
 
 
 def test_teaser_in_page_markup_is_replaced_by_the_article() -> None:
