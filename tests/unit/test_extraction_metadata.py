@@ -306,3 +306,11 @@ def test_teaser_in_page_markup_is_replaced_by_the_article() -> None:
     doc = clean_document(page, "text/html", URL)
     assert doc.extraction in ("full", "main_content")
     assert all(paragraph in doc.text for paragraph in PARAGRAPHS)
+
+
+def test_no_estimate_for_tag_soup_lxml_could_not_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    # thousands of unclosed nested tags: lxml stops at 256 levels, Lexbor would not
+    soup = "<div><p>unclosed <b>bold <i>" * 2000 + "</table></html></body>"
+    made = _fake_runs(monkeypatch, TEASER, TEASER, LONG, LONG)
+    result = extraction.extract_main_text(lxml_html.fromstring(soup), None, soup)
+    assert (result.strategy, made) == ("precision", FAST)

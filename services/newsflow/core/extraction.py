@@ -56,6 +56,11 @@ FULL_ESTIMATE_SHARE = 0.5
 # The estimate itself replaces a kept text under SCRAP_MAX_CHARS when at least PROSE_SHARE of
 # its characters are in lines of PROSE_LINE_WORDS words or more.
 SCRAP_MAX_CHARS = 600
+# No estimate for tag soup that lxml could not build (libxml2 stops at 256 levels of nesting):
+# Lexbor builds the whole depth and its main-content pass then takes seconds. Markup with more
+# than this many "<" per element of the lxml tree (plus a margin) is skipped.
+SOUP_TAGS_PER_ELEMENT = 6
+SOUP_MARGIN_TAGS = 1000
 PROSE_SHARE = 0.6
 PROSE_LINE_WORDS = 12
 
@@ -104,6 +109,10 @@ def prose_share(text: str) -> float:
     lines = [line for line in text.split("\n") if line.strip()]
     prose = sum(len(line) for line in lines if len(line.split()) >= PROSE_LINE_WORDS)
     return prose / len(text) if text else 0.0
+
+
+def _is_soup(html: str, tree: HtmlElement) -> bool:
+    return html.count("<") > SOUP_TAGS_PER_ELEMENT * _size(tree) + SOUP_MARGIN_TAGS
 
 
 def _squash(text: str) -> str:
@@ -163,7 +172,7 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
     elif precise and len(precise) >= MIN_PRECISION_SHARE * len(balanced):
         result = Extracted(merge_precise(precise, balanced), "precision")
     kept = len(result.text)
-    if html is None or kept >= FRAGMENT_MAX_CHARS:
+    if html is None or kept >= FRAGMENT_MAX_CHARS or _is_soup(html, tree):
         return result
     estimate = main_content_estimate(html)
     if len(estimate) < ESTIMATE_MIN_CHARS or kept >= FRAGMENT_SHARE * len(estimate):
