@@ -233,10 +233,12 @@ FAST = ["precision", "balanced"]
 
 
 @pytest.mark.parametrize(("precise", "balanced", "full", "estimate", "winner", "calls"), [
-    # a long precise text stands (merged with balanced): no third run, no second opinion
-    (LONG, LONG, "unused", "unused", "precision", FAST),
+    # a long precise text stands: one run, no second opinion
+    (LONG, "unused", "unused", "unused", "precision", ["precision"]),
     # precision kept a scrap of what balanced found
     ("Caption only.", LONG, "unused", "unused", "balanced", FAST),
+    # a short page: precision kept most of balanced's text, and the estimate is no longer
+    (LONG[:500], LONG[:600], "unused", LONG[:700], "precision", [*FAST, "estimate"]),
     # the fast output is a menu, or empty: the full cascade
     ("", MENU, LONG, "unused", "full", [*FAST, "full"]),
     ("", "", LONG, "unused", "full", [*FAST, "full"]),
@@ -258,33 +260,6 @@ def test_extraction_choice(monkeypatch: pytest.MonkeyPatch, precise: str, balanc
     texts = {"precision": precise, "balanced": balanced, "full": full, "main_content": estimate}
     assert result.text == texts[winner]
     assert made == calls
-
-
-LEAD = ("The council approved the new budget on Tuesday evening after a debate that lasted "
-        "more than four hours.")
-BODY = [
-    "Councillors voted eleven to four in favour of the plan, which raises spending on roads and "
-    "schools while freezing the local tax rate for a second year.",
-    "The opposition said the plan relied on optimistic forecasts for business rates and would "
-    "leave the town short if the economy slowed down next year.",
-]
-
-
-def test_merge_keeps_precisions_span_and_fills_it_from_balanced() -> None:
-    precise = "\n".join([BODY[0], BODY[1][40:]])  # heading and a paragraph start were dropped
-    balanced = "\n".join(["Home | World | Sport", "Share this", LEAD, BODY[0],
-                           "What the opposition says", BODY[1], "Most read", "Another headline"])
-    merged = extraction.merge_precise(precise, balanced).split("\n")
-    # the lead (a prose line just before the span), the heading and the whole paragraph are back;
-    # the menu, share bar and trailing teaser list stay out
-    assert merged == [LEAD, BODY[0], "What the opposition says", BODY[1]]
-
-
-def test_merge_keeps_precision_when_the_runs_chose_different_parts() -> None:
-    precise = "\n".join(BODY)
-    balanced = "\n".join([LEAD, "Another story entirely, about the weather at the weekend."])
-    assert extraction.merge_precise(precise, balanced) == precise
-    assert extraction.merge_precise(precise, "") == precise
 
 
 def test_fragment_check_needs_the_page_source(monkeypatch: pytest.MonkeyPatch) -> None:

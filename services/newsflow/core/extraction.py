@@ -1,26 +1,23 @@
-"""Main text of an HTML page: two fast trafilatura runs, merged, then re-checked against the page.
+"""Main text of an HTML page: trafilatura's fast precision run, with guarded fallbacks.
 
-Measured on the *tune* part of four datasets (``benchmarks/extraction.py``, docs/cleaning.md):
-
-* trafilatura runs twice with ``fast=True`` (no readability/justext comparison): with its
-  *precision* focus and its *balanced* focus. Precision chooses the article span (it drops most
-  teaser lists, decks and share bars at the edges); inside that span the balanced lines are
-  kept, because precision also drops headings, tables and paragraph starts next to images
-  (``merge_precise``). When precision keeps a scrap (under ``SHORT_TEXT_CHARS`` and under
-  ``MIN_PRECISION_SHARE`` of balanced), balanced wins outright.
-* When the fast output looks like a navigation menu (many one-to-three-word lines) or is empty,
-  the full trafilatura cascade with its fallbacks runs instead.
-* **Fragment check.** A fast run sometimes keeps a scrap of the page: a teaser for another
-  story, a standfirst, a player's links. When the kept text is short (under
-  ``FRAGMENT_MAX_CHARS``) we estimate the page's main content with Resiliparse (Lexbor parser,
-  1-2 ms). If the kept text is under ``FRAGMENT_SHARE`` of that estimate, the full cascade runs
-  and wins when it finds at least half the estimate; failing that, and only for a very short
-  kept text, the estimate itself wins when it reads as prose (most of it in lines of a dozen
-  words or more).
+* trafilatura's *precision* focus with ``fast=True`` (no readability/justext comparison) drops
+  most teaser lists, decks and share bars. When its text is short we also run the *balanced*
+  focus and keep precision's text only if it holds at least ``MIN_PRECISION_SHARE`` of
+  balanced's; otherwise balanced wins. (Set on the 181-page Zyte set, before the tune/report
+  split existed; see docs/cleaning.md.)
+* When the balanced output looks like a navigation menu (many one-to-three-word lines) or is
+  empty, the full trafilatura cascade with its fallbacks runs instead.
+* **Fragment check** (set on the tune part of four datasets, ``benchmarks/extraction.py``). A
+  fast run sometimes keeps a scrap of the page: a teaser for another story, a standfirst, a
+  player's links. When the kept text is short (under ``FRAGMENT_MAX_CHARS``) we estimate the
+  page's main content with Resiliparse (Lexbor parser, 1-3 ms). If the kept text is under
+  ``FRAGMENT_SHARE`` of that estimate, the full cascade runs and wins when it finds at least
+  half the estimate; failing that, and only for a very short kept text, the estimate itself
+  wins when it reads as prose (most of it in lines of a dozen words or more).
 
 The parsed lxml tree is shared: trafilatura copies a tree it is given, so parsing happens once
 and the metadata reader sees the untouched page. Resiliparse parses the raw HTML itself, and
-only on the few pages that reach the fragment check.
+only on the pages that reach the fragment check.
 """
 
 from __future__ import annotations
@@ -29,14 +26,10 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
-# Precision text shorter than this (characters) is suspicious: balanced may win outright.
+# Precision text shorter than this (characters) is suspicious enough to run balanced as well.
 SHORT_TEXT_CHARS = 600
 # Keep precision's choice when it is at least this share of balanced's (lower: it lost content).
 MIN_PRECISION_SHARE = 0.6
-# Merging precision into balanced: lines this long match by containment; the merged span must
-# hold this share of precision's text.
-MATCH_MIN_CHARS = 40
-MIN_SPAN_COVERAGE = 0.9
 # "Navigation, not an article": many lines, most of them under NAV_LINE_WORDS words.
 NAV_MIN_LINES = 20
 NAV_LINE_WORDS = 4
@@ -115,41 +108,6 @@ def _is_soup(html: str, tree: HtmlElement) -> bool:
     return html.count("<") > SOUP_TAGS_PER_ELEMENT * _size(tree) + SOUP_MARGIN_TAGS
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def merge_precise(precise: str, balanced: str) -> str:
-    """Precision's choice of article span, filled from the balanced run.
-
-    The precision focus trims teasers and share bars at the edges, but inside the article it also
-    drops headings, tables and the start of a paragraph after an image. The balanced lines from
-    the first to the last line precision kept are taken, plus the prose lines (a lead, a
-    standfirst) just before that span. If the span misses more than a tenth of precision's text
-    (the two runs chose different parts of the page), precision's text stands.
-    """
-    kept = [_squash(line) for line in precise.split("\n") if line.strip()]
-    lines = [line for line in balanced.split("\n") if line.strip()]
-    if not kept or not lines:
-        return precise
-    joined = "\n".join(kept)
-    long_kept = [line for line in kept if len(line) >= MATCH_MIN_CHARS]
-    matched = [i for i, line in enumerate(lines)
-               if (squashed := _squash(line)) in joined
-               or any(k in squashed for k in long_kept)]
-    if not matched:
-        return precise
-    first, last = matched[0], matched[-1]
-    while first > 0 and len(lines[first - 1].split()) >= PROSE_LINE_WORDS:
-        first -= 1
-    span = lines[first:last + 1]
-    out = _squash(" ".join(span))
-    covered = sum(len(line) for line in kept if line in out)
-    if covered < MIN_SPAN_COVERAGE * sum(len(line) for line in kept):
-        return precise
-    return "\n".join(span)
-
-
 def extract_main_text(tree: HtmlElement, url: str | None = None,
                       html: str | None = None) -> Extracted:
     """The page's article text, one paragraph per line.
@@ -158,19 +116,16 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
     """
     small = _size(tree) <= FULL_MAX_ELEMENTS
     full: str | None = None
-    precise = _run(tree, url, precision=True)
-    balanced = _run(tree, url)
-    result = Extracted(balanced, "balanced")
-    if len(precise) >= SHORT_TEXT_CHARS:
-        result = Extracted(merge_precise(precise, balanced), "precision")
-    elif (not balanced or looks_like_navigation(balanced)) and small:
-        full = _run(tree, url, fast=False)
+    result = Extracted(_run(tree, url, precision=True), "precision")
+    if len(result.text) < SHORT_TEXT_CHARS:
+        precise = result.text
+        balanced = _run(tree, url)
+        if (not balanced or looks_like_navigation(balanced)) and small:
+            full = _run(tree, url, fast=False)
         if full and not looks_like_navigation(full):
             result = Extracted(full, "full")
-        elif precise and len(precise) >= MIN_PRECISION_SHARE * len(balanced):
-            result = Extracted(merge_precise(precise, balanced), "precision")
-    elif precise and len(precise) >= MIN_PRECISION_SHARE * len(balanced):
-        result = Extracted(merge_precise(precise, balanced), "precision")
+        elif len(precise) < MIN_PRECISION_SHARE * len(balanced):
+            result = Extracted(balanced, "balanced")
     kept = len(result.text)
     if html is None or kept >= FRAGMENT_MAX_CHARS or _is_soup(html, tree):
         return result
