@@ -57,13 +57,14 @@ BASELINE = "trafilatura"
 @dataclass(frozen=True, slots=True)
 class Page:
     id: str
-    url: str | None
+    url: str  # "" when the dataset has none
     html: str
-    truth: str | None
+    truth: str  # the gold text; "" and has_gold False when the dataset has none
     dataset: str = "zyte"
     title: str = ""
     with_snippets: tuple[str, ...] = ()
     without_snippets: tuple[str, ...] = ()
+    has_gold: bool = True
 
     @property
     def part(self) -> str:
@@ -103,7 +104,7 @@ def _f1(precision: float, recall: float) -> float:
 def score(predictions: Sequence[str], pages: Sequence[Page]) -> dict[str, float]:
     """Shingle precision/recall/F1 over the pages that have a gold text."""
     pairs = [page_precision_recall(predicted, page.truth)
-             for predicted, page in zip(predictions, pages, strict=True) if page.truth is not None]
+             for predicted, page in zip(predictions, pages, strict=True) if page.has_gold]
     if not pairs:
         return {}
     precision = statistics.fmean(p for p, _ in pairs)
@@ -153,18 +154,20 @@ def load_pages(ids: Sequence[str] | None = None, data_dir: Path = DATA_DIR) -> l
     return pages
 
 
-def _page_url(url: str | None) -> str | None:
+def _page_url(url: str | None) -> str:
     # trafilatura-eval keys such as "hard::file.html" are not URLs.
-    return url if url and url.startswith(("http://", "https://")) else None
+    return url if url and url.startswith(("http://", "https://")) else ""
 
 
 def load_dev_pages(dataset: str, dev_dir: Path = DEV_DIR) -> Iterator[Page]:
     with gzip.open(dev_dir / f"{dataset}.jsonl.gz", "rt", encoding="utf-8") as lines:
         for line in lines:
             record = json.loads(line)
-            yield Page(record["id"], _page_url(record.get("url")), record["html"],
-                       record.get("gold"), record["dataset"], record.get("title") or "",
-                       tuple(record.get("with") or ()), tuple(record.get("without") or ()))
+            gold = record.get("gold")
+            yield Page(record["id"], _page_url(record.get("url")), record["html"], gold or "",
+                       record["dataset"], record.get("title") or "",
+                       tuple(record.get("with") or ()), tuple(record.get("without") or ()),
+                       has_gold=gold is not None)
 
 
 def load_all(datasets: Sequence[str], parts: Sequence[str], limit: int | None) -> list[Page]:
@@ -187,7 +190,7 @@ class Output:
 def newsflow(page: Page) -> Output:
     from newsflow.core.clean import clean_document
 
-    doc = clean_document(page.html, "text/html", page.url)
+    doc = clean_document(page.html, "text/html", page.url or None)
     return Output(doc.text, doc.title)
 
 
@@ -197,7 +200,8 @@ def newsflow_extraction(page: Page) -> Output:
     from newsflow.core.extraction import extract_main_text
 
     tree = _parse_html(page.html)
-    return Output("" if tree is None else extract_main_text(tree, page.url, page.html).text)
+    return Output("" if tree is None
+                  else extract_main_text(tree, page.url or None, page.html).text)
 
 
 def ours(page: Page) -> str:  # kept for tests/unit/test_extraction_benchmark.py
@@ -208,7 +212,7 @@ def _trafilatura(fast: bool = False, favor_precision: bool = False) -> Callable[
     def run(page: Page) -> Output:
         import trafilatura
 
-        return Output(trafilatura.extract(page.html, url=page.url, include_comments=False,
+        return Output(trafilatura.extract(page.html, url=page.url or None, include_comments=False,
                                           fast=fast, favor_precision=favor_precision) or "")
     return run
 
@@ -355,7 +359,7 @@ def write_per_page(path: Path, pages: Sequence[Page], results: Results) -> None:
                 row: dict[str, object] = {"id": page.id, "dataset": page.dataset,
                                           "part": page.part, "system": name, "chars": len(text),
                                           "cpu_ms": round(results.cpu[name][index] * 1000, 2)}
-                if page.truth is not None:
+                if page.has_gold:
                     p, r = page_precision_recall(text, page.truth)
                     row.update(precision=round(p, 4), recall=round(r, 4),
                                f1=round(_f1(p, r), 4), gold_chars=len(page.truth))

@@ -65,14 +65,14 @@ def test_split_is_fixed_by_the_page_id_and_about_half(bench: ModuleType) -> None
     assert parts == [bench.part_of(page_id) for page_id in ids]  # no randomness
     assert set(parts) == {"tune", "report"}
     assert 0.45 < parts.count("tune") / len(parts) < 0.55
-    page = bench.Page("page-7", None, "<p>x</p>", None)
+    page = bench.Page("page-7", "", "<p>x</p>", "", has_gold=False)
     assert page.part == bench.part_of("page-7")
 
 
 def test_snippet_rule(bench: ModuleType) -> None:
-    page = bench.Page("p", None, "", None, "trafilatura-eval",
+    page = bench.Page("p", "", "", "", "trafilatura-eval",
                       with_snippets=("the harbour   reopened", "a missing sentence"),
-                      without_snippets=("Sign up now",))
+                      without_snippets=("Sign up now",), has_gold=False)
     output = "Yesterday the harbour\nreopened. Sign up now for alerts."
     # whitespace-normalised: "the harbour reopened" is found across the line break
     assert bench.snippet_counts(output, page) == (1, 1, 1, 0)
@@ -80,14 +80,14 @@ def test_snippet_rule(bench: ModuleType) -> None:
     assert result["snippet_precision"] == 0.5 and result["snippet_recall"] == 0.5
     assert result["with_found"] == 0.5 and result["without_leaked"] == 1.0
     # pages without snippets add nothing; pages without gold are left out of the shingle score
-    assert bench.snippet_score([output], [bench.Page("q", None, "", None)]) == {}
+    assert bench.snippet_score([output], [bench.Page("q", "", "", "", has_gold=False)]) == {}
     assert bench.score([output], [page]) == {}
 
 
 def test_title_score_folds_case_and_punctuation(bench: ModuleType) -> None:
-    pages = [bench.Page("a", None, "", "x", title="Harbour Reopens!"),
-             bench.Page("b", None, "", "x", title="Wall collapses in gale"),
-             bench.Page("c", None, "", "x")]  # no title: not counted
+    pages = [bench.Page("a", "", "", "x", title="Harbour Reopens!"),
+             bench.Page("b", "", "", "x", title="Wall collapses in gale"),
+             bench.Page("c", "", "", "x")]  # no title: not counted
     result = bench.title_score(["harbour reopens", "Wall collapses", "anything"], pages)
     assert result["title_pages"] == 2
     assert result["title_exact"] == 0.5
