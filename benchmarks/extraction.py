@@ -1,39 +1,80 @@
-"""Extraction quality and cost: our cleaner vs plain trafilatura on the article-extraction set.
+"""Extraction quality and cost, out of sample: newsflow and its peers on four datasets, one run.
 
-Runs ``clean_document(html, "text/html", url)`` (exactly what the stream runs) and
-``trafilatura.extract(html, include_comments=False)`` over the same pages in one process and
-prints JSON: F1/precision/recall (the benchmark's own metric, see its README), ms/page (median
-of ``--runs`` timing runs) for both, and the ratios.
+Datasets (read at run time, never copied into the project):
 
-    python benchmarks/extraction.py [--runs 3] [--limit N]
+* ``zyte``: the 181-page article-extraction benchmark (``../shared/benchmarks/article-extraction``);
+* ``msv-chaos``, ``wceb-articles``, ``trafilatura-eval``: ``../shared/benchmarks/extraction-dev``.
+
+Every page falls into a fixed part, ``tune`` or ``report``, by a hash of its id (see ``part_of``):
+rules and thresholds are developed on ``tune`` pages only; ``report`` pages are the held-out figure.
+
+Scores: where a gold text exists, the 4-token-shingle precision/recall/F1 of the Zyte benchmark
+(per-page normalised counts, means over pages). Where snippets exist (trafilatura-eval, WCEB), the
+snippet rule: a ``with`` snippet found is a true positive, one missing a false negative, a
+``without`` snippet found a false positive; precision/recall/F1 over the counts of all pages, plus
+the share of ``with`` snippets found and of ``without`` snippets leaked.
+
+Cost: CPU time (``time.process_time``) of each system's call on each page; the medians per page,
+the median of the per-page ratios to trafilatura's default mode and the ratio of the totals.
+
+    python benchmarks/extraction.py [--systems newsflow,trafilatura,...] [--parts tune,report]
+        [--datasets zyte,wceb-articles] [--limit N] [--runs 1] [--per-page FILE]
+
+JSON on stdout. ``--per-page`` writes one line per page and system (id, scores, lengths) for
+error analysis; keep such files outside the repository.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared" / "benchmarks" / "article-extraction"
+SHARED = ROOT.parent / "shared" / "benchmarks"
+DATA_DIR = SHARED / "article-extraction"
+DEV_DIR = SHARED / "extraction-dev"
+DEV_DATASETS = ("msv-chaos", "wceb-articles", "trafilatura-eval")
+DATASETS = ("zyte", *DEV_DATASETS)
 TOKEN = re.compile(r"\w+")
 SHINGLE = 4
+PARTS = ("tune", "report")
+# Share of pages in the tune part; the rest is held out for reporting.
+TUNE_SHARE = 0.5
+BASELINE = "trafilatura"
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     id: str
-    url: str
+    url: str  # "" when the dataset has none
     html: str
-    truth: str
+    truth: str  # the gold text; "" and has_gold False when the dataset has none
+    dataset: str = "zyte"
+    title: str = ""
+    with_snippets: tuple[str, ...] = ()
+    without_snippets: tuple[str, ...] = ()
+    has_gold: bool = True
+
+    @property
+    def part(self) -> str:
+        return part_of(self.id)
+
+
+def part_of(page_id: str) -> str:
+    """``tune`` or ``report``: fixed by the SHA-256 of the page id, so it never changes."""
+    digest = hashlib.sha256(page_id.encode("utf-8")).digest()
+    return "tune" if int.from_bytes(digest[:4], "big") / 2**32 < TUNE_SHARE else "report"
 
 
 def shingles(text: str) -> Counter[tuple[str, ...]]:
@@ -56,16 +97,52 @@ def page_precision_recall(predicted: str, truth: str) -> tuple[float, float]:
     return precision, recall
 
 
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
 def score(predictions: Sequence[str], pages: Sequence[Page]) -> dict[str, float]:
+    """Shingle precision/recall/F1 over the pages that have a gold text."""
     pairs = [page_precision_recall(predicted, page.truth)
-             for predicted, page in zip(predictions, pages, strict=True)]
+             for predicted, page in zip(predictions, pages, strict=True) if page.has_gold]
+    if not pairs:
+        return {}
     precision = statistics.fmean(p for p, _ in pairs)
     recall = statistics.fmean(r for _, r in pairs)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"f1": round(f1, 4), "precision": round(precision, 4), "recall": round(recall, 4)}
+    return {"f1": round(_f1(precision, recall), 4), "precision": round(precision, 4),
+            "recall": round(recall, 4)}
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def snippet_counts(predicted: str, page: Page) -> tuple[int, int, int, int]:
+    """(with found, with missing, without leaked, without kept out) for one page."""
+    out = _squash(predicted)
+    found = sum(1 for s in page.with_snippets if _squash(s) in out)
+    leaked = sum(1 for s in page.without_snippets if _squash(s) in out)
+    return (found, len(page.with_snippets) - found, leaked, len(page.without_snippets) - leaked)
+
+
+def snippet_score(predictions: Sequence[str], pages: Sequence[Page]) -> dict[str, float]:
+    """Snippet precision/recall/F1 over all pages' counts, and the with/without rates."""
+    tp = fn = fp = tn = 0
+    for predicted, page in zip(predictions, pages, strict=True):
+        a, b, c, d = snippet_counts(predicted, page)
+        tp, fn, fp, tn = tp + a, fn + b, fp + c, tn + d
+    if not tp + fn + fp + tn:
+        return {}
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"snippet_f1": round(_f1(precision, recall), 4),
+            "snippet_precision": round(precision, 4), "snippet_recall": round(recall, 4),
+            "with_found": round(tp / (tp + fn), 4) if tp + fn else 0.0,
+            "without_leaked": round(fp / (fp + tn), 4) if fp + tn else 0.0}
 
 
 def load_pages(ids: Sequence[str] | None = None, data_dir: Path = DATA_DIR) -> list[Page]:
+    """The Zyte article-extraction pages (dataset ``zyte``)."""
     truth = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
     for page_id in sorted(ids if ids is not None else truth):
@@ -77,55 +154,239 @@ def load_pages(ids: Sequence[str] | None = None, data_dir: Path = DATA_DIR) -> l
     return pages
 
 
-def ours(page: Page) -> str:
+def _page_url(url: str | None) -> str:
+    # trafilatura-eval keys such as "hard::file.html" are not URLs.
+    return url if url and url.startswith(("http://", "https://")) else ""
+
+
+def load_dev_pages(dataset: str, dev_dir: Path = DEV_DIR) -> Iterator[Page]:
+    with gzip.open(dev_dir / f"{dataset}.jsonl.gz", "rt", encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            gold = record.get("gold")
+            yield Page(record["id"], _page_url(record.get("url")), record["html"], gold or "",
+                       record["dataset"], record.get("title") or "",
+                       tuple(record.get("with") or ()), tuple(record.get("without") or ()),
+                       has_gold=gold is not None)
+
+
+def load_all(datasets: Sequence[str], parts: Sequence[str], limit: int | None) -> list[Page]:
+    pages: list[Page] = []
+    for dataset in datasets:
+        source = load_pages() if dataset == "zyte" else load_dev_pages(dataset)
+        chosen = [page for page in source if page.part in parts]
+        pages.extend(chosen[:limit])
+    return pages
+
+
+# --- systems -------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Output:
+    text: str
+    title: str | None = None
+
+
+def newsflow(page: Page) -> Output:
     from newsflow.core.clean import clean_document
 
-    return clean_document(page.html, "text/html", page.url).text
+    doc = clean_document(page.html, "text/html", page.url or None)
+    return Output(doc.text, doc.title)
+
+
+def newsflow_extraction(page: Page) -> Output:
+    """The HTML-to-text step alone (parse + extraction, no metadata, language or line rules)."""
+    from newsflow.core.clean import _parse_html
+    from newsflow.core.extraction import extract_main_text
+
+    tree = _parse_html(page.html)
+    return Output("" if tree is None
+                  else extract_main_text(tree, page.url or None, page.html).text)
+
+
+def ours(page: Page) -> str:  # kept for tests/unit/test_extraction_benchmark.py
+    return newsflow(page).text
+
+
+def _trafilatura(fast: bool = False, favor_precision: bool = False) -> Callable[[Page], Output]:
+    def run(page: Page) -> Output:
+        import trafilatura
+
+        return Output(trafilatura.extract(page.html, url=page.url or None, include_comments=False,
+                                          fast=fast, favor_precision=favor_precision) or "")
+    return run
 
 
 def baseline(page: Page) -> str:
-    import trafilatura
-
-    return trafilatura.extract(page.html, include_comments=False) or ""
+    return _trafilatura()(page).text
 
 
-def timed_run(fn: Callable[[Page], str], pages: Sequence[Page]) -> tuple[list[str], float]:
-    start = time.perf_counter()
-    out = [fn(page) for page in pages]
-    return out, (time.perf_counter() - start) * 1000 / len(pages)
+BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+          "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
+
+
+def _block_text(node: Any) -> Iterator[str]:
+    """Text of an lxml element with a line break around each block element."""
+    block = isinstance(node.tag, str) and node.tag in BLOCKS
+    if block:
+        yield "\n"
+    if isinstance(node.tag, str) and node.text:
+        yield node.text
+    for child in node:
+        yield from _block_text(child)
+        if child.tail:
+            yield child.tail
+    if block:
+        yield "\n"
+
+
+def readability_lxml(page: Page) -> Output:
+    from lxml import html as lxml_html
+    from readability import Document
+
+    summary = Document(page.html).summary(html_partial=True)
+    root = lxml_html.fromstring(summary)
+    return Output("".join(_block_text(root)))
+
+
+def resiliparse(page: Page) -> Output:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return Output(extract_plain_text(page.html, main_content=True))
+
+
+SYSTEMS: dict[str, Callable[[Page], Output]] = {
+    "newsflow": newsflow,
+    "newsflow_extraction": newsflow_extraction,
+    "trafilatura": _trafilatura(),
+    "trafilatura_fast": _trafilatura(fast=True),
+    "trafilatura_precision": _trafilatura(favor_precision=True),
+    "readability_lxml": readability_lxml,
+    "resiliparse": resiliparse,
+}
+
+
+# --- metadata ------------------------------------------------------------------------------
+
+def _fold(text: str | None) -> str:
+    return " ".join(TOKEN.findall((text or "").lower()))
+
+
+def title_score(titles: Sequence[str | None], pages: Sequence[Page]) -> dict[str, float]:
+    """Exact match after case/punctuation folding, and mean token F1, over pages with a title."""
+    exact, token_f1 = [], []
+    for got, page in zip(titles, pages, strict=True):
+        if not page.title:
+            continue
+        want, have = _fold(page.title), _fold(got)
+        exact.append(want == have)
+        common = sum((Counter(want.split()) & Counter(have.split())).values())
+        p = common / len(have.split()) if have else 0.0
+        r = common / len(want.split()) if want else 0.0
+        token_f1.append(_f1(p, r))
+    if not exact:
+        return {}
+    return {"title_pages": len(exact), "title_exact": round(statistics.fmean(exact), 4),
+            "title_token_f1": round(statistics.fmean(token_f1), 4)}
+
+
+# --- run -----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Results:
+    outputs: dict[str, list[Output]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # seconds per page, min of runs
+
+
+def run_systems(systems: Sequence[str], pages: Sequence[Page], runs: int) -> Results:
+    results = Results()
+    for name in systems:
+        fn = SYSTEMS[name]
+        fn(pages[0])  # imports and caches outside the timings
+        results.cpu[name] = [float("inf")] * len(pages)
+    for _ in range(runs):
+        for index, page in enumerate(pages):
+            # Systems take turns on each page, so load from other processes hits them alike.
+            for name in systems:
+                start = time.process_time()
+                try:
+                    out = SYSTEMS[name](page)
+                except Exception:  # a system failing on a page scores an empty text
+                    out = Output("")
+                spent = time.process_time() - start
+                results.cpu[name][index] = min(results.cpu[name][index], spent)
+                results.outputs.setdefault(name, [Output("")] * len(pages))[index] = out
+    return results
+
+
+def _cpu_summary(cpu: Sequence[float], base: Sequence[float] | None) -> dict[str, float]:
+    summary = {"cpu_ms_median": round(statistics.median(cpu) * 1000, 2),
+               "cpu_ms_mean": round(statistics.fmean(cpu) * 1000, 2)}
+    if base is not None:
+        summary["cpu_ratio_paired_median"] = round(statistics.median(
+            c / b for c, b in zip(cpu, base, strict=True) if b > 0), 3)
+        summary["cpu_ratio_totals"] = round(sum(cpu) / sum(base), 3)
+    return summary
+
+
+def report(pages: Sequence[Page], results: Results) -> dict[str, object]:
+    groups: dict[str, list[int]] = {}
+    for index, page in enumerate(pages):
+        groups.setdefault(f"{page.dataset}/{page.part}", []).append(index)
+        groups.setdefault(f"all/{page.part}", []).append(index)
+    table: dict[str, object] = {}
+    for group, indexes in sorted(groups.items()):
+        chosen = [pages[i] for i in indexes]
+        row: dict[str, object] = {"pages": len(chosen)}
+        base = results.cpu.get(BASELINE)
+        for name, outputs in results.outputs.items():
+            texts = [outputs[i].text for i in indexes]
+            figures: dict[str, float] = {**score(texts, chosen), **snippet_score(texts, chosen)}
+            figures.update(_cpu_summary([results.cpu[name][i] for i in indexes],
+                                        [base[i] for i in indexes] if base else None))
+            if name == "newsflow":
+                figures.update(title_score([outputs[i].title for i in indexes], chosen))
+            row[name] = figures
+        table[group] = row
+    return table
+
+
+def write_per_page(path: Path, pages: Sequence[Page], results: Results) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for index, page in enumerate(pages):
+            for name, outputs in results.outputs.items():
+                text = outputs[index].text
+                row: dict[str, object] = {"id": page.id, "dataset": page.dataset,
+                                          "part": page.part, "system": name, "chars": len(text),
+                                          "cpu_ms": round(results.cpu[name][index] * 1000, 2)}
+                if page.has_gold:
+                    p, r = page_precision_recall(text, page.truth)
+                    row.update(precision=round(p, 4), recall=round(r, 4),
+                               f1=round(_f1(p, r), 4), gold_chars=len(page.truth))
+                if page.with_snippets or page.without_snippets:
+                    row["snippets"] = snippet_counts(text, page)
+                out.write(json.dumps(row) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="timing runs (median reported)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--limit", type=int, default=None, help="first N pages per dataset")
+    parser.add_argument("--runs", type=int, default=1, help="timing runs (minimum CPU kept)")
+    parser.add_argument("--per-page", type=Path, default=None)
     args = parser.parse_args(argv)
-    pages = load_pages()[: args.limit]
-    ours(pages[0]), baseline(pages[0])  # warm up imports and caches outside the timings
-    times: dict[str, list[float]] = {"ours": [], "trafilatura": []}
-    outputs: dict[str, list[str]] = {}
-    for _ in range(args.runs):
-        # Alternate the two so machine noise hits both alike.
-        for name, fn in (("trafilatura", baseline), ("ours", ours)):
-            outputs[name], ms = timed_run(fn, pages)
-            times[name].append(ms)
-    result: dict[str, object] = {"pages": len(pages), "runs": args.runs}
-    for name in ("ours", "trafilatura"):
-        result[name] = {**score(outputs[name], pages),
-                        "ms_per_page": round(statistics.median(times[name]), 2),
-                        "ms_per_page_runs": [round(t, 2) for t in times[name]]}
-    ours_r, base_r = result["ours"], result["trafilatura"]
-    assert isinstance(ours_r, dict) and isinstance(base_r, dict)
-    result["ratios"] = {
-        "f1_delta": round(ours_r["f1"] - base_r["f1"], 4),
-        "precision_delta": round(ours_r["precision"] - base_r["precision"], 4),
-        "recall_delta": round(ours_r["recall"] - base_r["recall"], 4),
-        "time_ratio": round(ours_r["ms_per_page"] / base_r["ms_per_page"], 3),
-        # Each run times both back to back; the median of those paired ratios is less exposed
-        # to load from other processes than the ratio of medians.
-        "time_ratio_paired_median": round(statistics.median(
-            o / b for o, b in zip(times["ours"], times["trafilatura"], strict=True)), 3),
-    }
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems: {sorted(unknown)}")
+    pages = load_all(args.datasets.split(","), args.parts.split(","), args.limit)
+    results = run_systems(systems, pages, args.runs)
+    result: dict[str, object] = {"pages": len(pages), "runs": args.runs, "systems": systems,
+                                 "tune_share": TUNE_SHARE, "results": report(pages, results)}
+    if args.per_page:
+        write_per_page(args.per_page, pages, results)
     print(json.dumps(result, indent=2))
     return result
 

@@ -161,7 +161,7 @@ def test_budget_checked_between_stages() -> None:
 def test_runaway_stage_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
     """A stage that never returns is stopped by the hard limit, not waited for."""
 
-    def spin(tree: Any, url: str | None) -> extraction.Extracted:
+    def spin(tree: Any, url: str | None, html: str | None = None) -> extraction.Extracted:
         end = time.monotonic() + 30
         while time.monotonic() < end:
             pass

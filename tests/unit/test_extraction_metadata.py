@@ -203,29 +203,89 @@ def test_navigation_detector() -> None:
     assert not looks_like_navigation("\n".join(PARAGRAPHS * 10))
 
 
-# --- which trafilatura run wins --------------------------------------------------------------
+# --- which extraction wins --------------------------------------------------------------------
 
-def _fake_runs(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str, full: str) -> None:
+Calls = list[str]
+
+
+def _fake_runs(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str, full: str,
+               estimate: str) -> Calls:
+    calls: Calls = []
+
     def run(tree: object, url: str | None, *, fast: bool = True, precision: bool = False) -> str:
-        return precise if precision else (balanced if fast else full)
+        calls.append("precision" if precision else "balanced" if fast else "full")
+        return precise if precision else balanced if fast else full
+
+    def main_content(html: str) -> str:
+        calls.append("estimate")
+        return estimate
 
     monkeypatch.setattr(extraction, "_run", run)
+    monkeypatch.setattr(extraction, "main_content_estimate", main_content)
+    return calls
 
 
-LONG = "A full paragraph of article text that goes on for a while. " * 20
+LONG = "A full paragraph of article text that goes on for a while, sentence after sentence. " * 20
 MENU = "\n".join(["Home", "World news", "Sport", "Contact us"] * 10)
+TEASER = "Read our other story about the harbour, a teaser for a different article."
+SHORT_LINES = "\n".join(["Play episode", "Subscribe on your app", "Share this"] * 60)
+FAST = ["precision", "balanced"]
 
 
-@pytest.mark.parametrize(("precise", "balanced", "full", "winner"), [
-    (LONG, "unused", "unused", "precision"),  # long precise text: one run only
-    ("Caption only.", LONG, "unused", "balanced"),  # precision kept a scrap
-    (LONG[:500], LONG[:600], "unused", "precision"),  # short page, precision kept most of it
-    ("", MENU, LONG, "full"),  # fast output is a menu: the full cascade
-    ("", "", LONG, "full"),
+@pytest.mark.parametrize(("precise", "balanced", "full", "estimate", "winner", "calls"), [
+    # a long precise text stands: one run, no second opinion
+    (LONG, "unused", "unused", "unused", "precision", ["precision"]),
+    # precision kept a scrap of what balanced found
+    ("Caption only.", LONG, "unused", "unused", "balanced", FAST),
+    # a short page: precision kept most of balanced's text, and the estimate is no longer
+    (LONG[:500], LONG[:600], "unused", LONG[:700], "precision", [*FAST, "estimate"]),
+    # the fast output is a menu, or empty: the full cascade
+    ("", MENU, LONG, "unused", "full", [*FAST, "full"]),
+    ("", "", LONG, "unused", "full", [*FAST, "full"]),
+    # a scrap where the page holds much more: the full cascade finds the article
+    (TEASER, TEASER, LONG, LONG, "full", [*FAST, "estimate", "full"]),
+    # ... and when the full cascade finds the same scrap, the estimate (it reads as prose) wins
+    (TEASER, TEASER, TEASER, LONG, "main_content", [*FAST, "estimate", "full"]),
+    # ... but not when the estimate is itself a heap of short lines
+    (TEASER, TEASER, TEASER, SHORT_LINES, "precision", [*FAST, "estimate", "full"]),
+    # a short page is just short: the estimate is not much longer, nothing else runs
+    (TEASER, TEASER, "unused", TEASER + " And one more line.", "precision", [*FAST, "estimate"]),
 ])
-def test_extraction_vote(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str,
-                         full: str, winner: str) -> None:
-    _fake_runs(monkeypatch, precise, balanced, full)
-    result = extraction.extract_main_text(tree("<html><body><p>x</p></body></html>"))
+def test_extraction_choice(monkeypatch: pytest.MonkeyPatch, precise: str, balanced: str,
+                           full: str, estimate: str, winner: str, calls: Calls) -> None:
+    made = _fake_runs(monkeypatch, precise, balanced, full, estimate)
+    page = "<html><body><p>x</p></body></html>"
+    result = extraction.extract_main_text(tree(page), None, page)
     assert result.strategy == winner
-    assert result.text == {"precision": precise, "balanced": balanced, "full": full}[winner]
+    texts = {"precision": precise, "balanced": balanced, "full": full, "main_content": estimate}
+    assert result.text == texts[winner]
+    assert made == calls
+
+
+def test_fragment_check_needs_the_page_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _fake_runs(monkeypatch, TEASER, TEASER, LONG, LONG)
+    result = extraction.extract_main_text(tree("<html><body><p>x</p></body></html>"))
+    assert (result.strategy, made) == ("precision", FAST)
+
+
+def test_teaser_in_page_markup_is_replaced_by_the_article() -> None:
+    """End to end on a page whose article sits outside the markup trafilatura trusts."""
+    story = "".join(f"<p>{p}</p>" for p in PARAGRAPHS * 3)
+    page = ('<!DOCTYPE html><html lang="en"><head><title>Harbour</title></head><body>'
+            f'<article><p>{TEASER}</p></article>'
+            f'<div class="comments-area"><div class="story">{story}</div></div></body></html>')
+    # trafilatura alone keeps only the teaser (it drops "comments" blocks) ...
+    alone = extraction.extract_main_text(tree(page), URL)
+    assert alone.text.strip() == TEASER
+    # ... the fragment check sees the page holds far more and takes the story.
+    doc = clean_document(page, "text/html", URL)
+    assert doc.extraction in ("full", "main_content")
+    assert all(paragraph in doc.text for paragraph in PARAGRAPHS)
+
+
+def test_no_estimate_for_tag_soup_lxml_could_not_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    # thousands of unclosed nested tags: lxml stops at 256 levels, Lexbor would not
+    soup = "<div><p>unclosed <b>bold <i>" * 2000 + "</table></html></body>"
+    made = _fake_runs(monkeypatch, TEASER, TEASER, LONG, LONG)
+    result = extraction.extract_main_text(lxml_html.fromstring(soup), None, soup)
+    assert (result.strategy, made) == ("precision", FAST)

@@ -252,7 +252,7 @@ def extract_html(html: str, url: str | None, deadline: _Deadline | None = None) 
         return CleanedDocument(title="", text="", empty_reason="no_article")
     meta = read_metadata(tree, url)
     deadline.check("metadata")
-    extracted = extract_main_text(tree, url)
+    extracted = extract_main_text(tree, url, html)
     deadline.check("extraction")
     raw_text = extracted.text
     if not raw_text.strip() and is_fragment(html):

@@ -1,17 +1,23 @@
-"""Main text of an HTML page: trafilatura in the mode that measured best, with guarded fallbacks.
+"""Main text of an HTML page: trafilatura's fast precision run, with guarded fallbacks.
 
-Measured on the 181-page article-extraction benchmark (see docs/cleaning.md):
+* trafilatura's *precision* focus with ``fast=True`` (no readability/justext comparison) drops
+  most teaser lists, decks and share bars. When its text is short we also run the *balanced*
+  focus and keep precision's text only if it holds at least ``MIN_PRECISION_SHARE`` of
+  balanced's; otherwise balanced wins. (Set on the 181-page Zyte set, before the tune/report
+  split existed; see docs/cleaning.md.)
+* When the balanced output looks like a navigation menu (many one-to-three-word lines) or is
+  empty, the full trafilatura cascade with its fallbacks runs instead.
+* **Fragment check** (set on the tune part of four datasets, ``benchmarks/extraction.py``). A
+  fast run sometimes keeps a scrap of the page: a teaser for another story, a standfirst, a
+  player's links. When the kept text is short (under ``FRAGMENT_MAX_CHARS``) we estimate the
+  page's main content with Resiliparse (Lexbor parser, 1-3 ms). If the kept text is under
+  ``FRAGMENT_SHARE`` of that estimate, the full cascade runs and wins when it finds at least
+  half the estimate; failing that, and only for a very short kept text, the estimate itself
+  wins when it reads as prose (most of it in lines of a dozen words or more).
 
-* trafilatura's *precision* focus drops most teaser lists, decks and share bars, but on a few
-  pages it keeps only a scrap (a caption, a date line). When its text is short we also run the
-  *balanced* focus and keep precision's text only if it holds at least ``MIN_PRECISION_SHARE`` of
-  balanced's; otherwise balanced wins.
-* Both run with ``fast=True`` (no readability/justext comparison): that halves the cost and is
-  more accurate on average. The one failure of fast mode is a page whose "text" is really its
-  navigation (hundreds of one-word lines); only then the full cascade with fallbacks runs.
-
-The parsed tree is shared: trafilatura copies a tree it is given, so parsing happens once and
-the metadata reader sees the untouched page.
+The parsed lxml tree is shared: trafilatura copies a tree it is given, so parsing happens once
+and the metadata reader sees the untouched page. Resiliparse parses the raw HTML itself, and
+only on the pages that reach the fragment check.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from lxml.html import HtmlElement
 
 # Precision text shorter than this (characters) is suspicious enough to run balanced as well.
 SHORT_TEXT_CHARS = 600
-# Keep precision's text when it is at least this share of balanced's (lower: it lost content).
+# Keep precision's choice when it is at least this share of balanced's (lower: it lost content).
 MIN_PRECISION_SHARE = 0.6
 # "Navigation, not an article": many lines, most of them under NAV_LINE_WORDS words.
 NAV_MIN_LINES = 20
@@ -31,12 +37,31 @@ NAV_SHORT_SHARE = 0.6
 # The full cascade costs ~5x a fast run and grows steeply with page size (16 s on a page of
 # 100,000 links); benchmark pages have under 1,600 elements. Above this, fast output stands.
 FULL_MAX_ELEMENTS = 10_000
+# Fragment check: a kept text shorter than FRAGMENT_MAX_CHARS and than FRAGMENT_SHARE of the
+# page's main-content estimate (itself at least ESTIMATE_MIN_CHARS) is suspected to be a scrap.
+FRAGMENT_MAX_CHARS = 1200
+FRAGMENT_SHARE = 0.33
+ESTIMATE_MIN_CHARS = 1500
+# The full cascade replaces a scrap when it is this much longer and covers this share of the
+# estimate.
+FULL_GROWTH = 1.5
+FULL_ESTIMATE_SHARE = 0.5
+# The estimate itself replaces a kept text under SCRAP_MAX_CHARS when at least PROSE_SHARE of
+# its characters are in lines of PROSE_LINE_WORDS words or more.
+SCRAP_MAX_CHARS = 600
+# No estimate for tag soup that lxml could not build (libxml2 stops at 256 levels of nesting):
+# Lexbor builds the whole depth and its main-content pass then takes seconds. Markup with more
+# than this many "<" per element of the lxml tree (plus a margin) is skipped.
+SOUP_TAGS_PER_ELEMENT = 6
+SOUP_MARGIN_TAGS = 1000
+PROSE_SHARE = 0.6
+PROSE_LINE_WORDS = 12
 
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
     text: str
-    strategy: str  # which extraction won: "precision", "balanced" or "full"
+    strategy: str  # which extraction won: "precision", "balanced", "full" or "main_content"
 
 
 def _run(tree: HtmlElement, url: str | None, *, fast: bool = True, precision: bool = False) -> str:
@@ -47,6 +72,16 @@ def _run(tree: HtmlElement, url: str | None, *, fast: bool = True, precision: bo
         favor_precision=precision,
     )
     return str(getattr(doc, "text", None) or "")
+
+
+def main_content_estimate(html: str) -> str:
+    """Resiliparse's main-content text of the page: a cheap, recall-heavy second opinion."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    try:
+        return str(extract_plain_text(html, main_content=True))
+    except (ValueError, TypeError):
+        return ""
 
 
 def _size(tree: HtmlElement) -> int:
@@ -62,16 +97,46 @@ def looks_like_navigation(text: str) -> bool:
     return short / len(lines) > NAV_SHORT_SHARE
 
 
-def extract_main_text(tree: HtmlElement, url: str | None = None) -> Extracted:
-    """The page's article text, one paragraph per line."""
-    precise = _run(tree, url, precision=True)
-    if len(precise) >= SHORT_TEXT_CHARS:
-        return Extracted(precise, "precision")
-    balanced = _run(tree, url)
-    if (not balanced or looks_like_navigation(balanced)) and _size(tree) <= FULL_MAX_ELEMENTS:
-        full = _run(tree, url, fast=False)
+def prose_share(text: str) -> float:
+    """Share of the characters that sit in lines of PROSE_LINE_WORDS words or more."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    prose = sum(len(line) for line in lines if len(line.split()) >= PROSE_LINE_WORDS)
+    return prose / len(text) if text else 0.0
+
+
+def _is_soup(html: str, tree: HtmlElement) -> bool:
+    return html.count("<") > SOUP_TAGS_PER_ELEMENT * _size(tree) + SOUP_MARGIN_TAGS
+
+
+def extract_main_text(tree: HtmlElement, url: str | None = None,
+                      html: str | None = None) -> Extracted:
+    """The page's article text, one paragraph per line.
+
+    ``html`` is the page's source, for the fragment check; without it the check is skipped.
+    """
+    small = _size(tree) <= FULL_MAX_ELEMENTS
+    full: str | None = None
+    result = Extracted(_run(tree, url, precision=True), "precision")
+    if len(result.text) < SHORT_TEXT_CHARS:
+        precise = result.text
+        balanced = _run(tree, url)
+        if (not balanced or looks_like_navigation(balanced)) and small:
+            full = _run(tree, url, fast=False)
         if full and not looks_like_navigation(full):
-            return Extracted(full, "full")
-    if len(precise) >= MIN_PRECISION_SHARE * len(balanced):
-        return Extracted(precise, "precision")
-    return Extracted(balanced, "balanced")
+            result = Extracted(full, "full")
+        elif len(precise) < MIN_PRECISION_SHARE * len(balanced):
+            result = Extracted(balanced, "balanced")
+    kept = len(result.text)
+    if html is None or kept >= FRAGMENT_MAX_CHARS or _is_soup(html, tree):
+        return result
+    estimate = main_content_estimate(html)
+    if len(estimate) < ESTIMATE_MIN_CHARS or kept >= FRAGMENT_SHARE * len(estimate):
+        return result
+    if full is None and small:
+        full = _run(tree, url, fast=False)
+    if (full and len(full) >= max(FULL_GROWTH * kept, FULL_ESTIMATE_SHARE * len(estimate))
+            and not looks_like_navigation(full)):
+        return Extracted(full, "full")
+    if kept < SCRAP_MAX_CHARS and prose_share(estimate) >= PROSE_SHARE:
+        return Extracted(estimate, "main_content")
+    return result
