@@ -66,6 +66,17 @@ def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
     return settings
 
 
+def fetcher_test_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
+    """Settings for an in-process fetcher: its own state topic (no other test's "seen" set),
+    no politeness delay, short backoffs and timeouts."""
+    values: dict[str, Any] = {
+        "topic_fetcher_state": f"state-{uuid.uuid4().hex[:8]}",
+        "fetch_host_min_delay_seconds": 0.0, "fetch_backoff_base_seconds": 0.05,
+        "fetch_backoff_max_seconds": 0.2, "fetch_read_timeout_seconds": 5.0,
+        "fetch_state_load_timeout_seconds": 20.0, "fetch_publish_timeout_seconds": 30.0}
+    return isolated_settings(bootstrap, tmp, **(values | overrides))
+
+
 def topic_of(settings: Settings, role: str) -> str:
     return str(getattr(settings, f"topic_{role}"))
 

@@ -23,7 +23,7 @@ from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
 from newsflow.fetcher.sources import SourceConfig
-from tests.helpers import Route, TopicReader, isolated_settings
+from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
 
 pytestmark = pytest.mark.integration
@@ -31,11 +31,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def fetch_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
-    return isolated_settings(
-        broker.bootstrap, tmp_path, topic_fetcher_state=f"state-{uuid.uuid4().hex[:8]}",
-        fetch_host_min_delay_seconds=0.0, fetch_backoff_base_seconds=0.05,
-        fetch_backoff_max_seconds=0.2, fetch_read_timeout_seconds=5.0,
-        fetch_state_load_timeout_seconds=20.0, fetch_publish_timeout_seconds=30.0)
+    return fetcher_test_settings(broker.bootstrap, tmp_path)
 
 
 @pytest.fixture
