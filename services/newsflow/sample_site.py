@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from newsflow.config import PACKAGE_DIR
+from newsflow.records import parse_time, rfc3339
 
 SITE_DIR = PACKAGE_DIR / "data" / "sample_site"
 
@@ -28,20 +29,26 @@ def load_articles(path: Path = SITE_DIR / "articles.yaml") -> list[dict[str, Any
     return articles
 
 
+def published_at(article: dict[str, Any]) -> datetime:
+    published = parse_time(article["published"])
+    if published is None:
+        raise ValueError(f"sample article {article['slug']!r}: bad 'published' time")
+    return published
+
+
 def dated_from(articles: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """The articles with their publication times moved so the newest was published half an
     hour before ``now``, spacing kept: the site looks current on any day it is started."""
-    times = [datetime.fromisoformat(a["published"].replace("Z", "+00:00")) for a in articles]
+    times = [published_at(a) for a in articles]
     if not times:
         return articles
     shift = now - timedelta(minutes=30) - max(times)
-    return [a | {"published": (t + shift).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            for a, t in zip(articles, times, strict=True)]
+    return [a | {"published": rfc3339(t + shift)} for a, t in zip(articles, times, strict=True)]
 
 
 def render_page(article: dict[str, Any], base: str) -> str:
     template = (SITE_DIR / "page.html.tmpl").read_text(encoding="utf-8")
-    published = datetime.fromisoformat(article["published"].replace("Z", "+00:00"))
+    published = published_at(article)
     paragraphs = "\n".join(f"<p>{html.escape(p)}</p>" for p in article["paragraphs"])
     return template.format(
         title=html.escape(article["title"]), outlet=html.escape(article["outlet"]),
@@ -54,7 +61,7 @@ def render_page(article: dict[str, Any], base: str) -> str:
 def render_feed(articles: list[dict[str, Any]], base: str) -> str:
     items = []
     for article in articles:
-        published = datetime.fromisoformat(article["published"].replace("Z", "+00:00"))
+        published = published_at(article)
         summary = html.escape(article["paragraphs"][0][:160])
         items.append(
             "<item>"
