@@ -473,6 +473,16 @@ class Field:
                      for s in _spans(self.text[p0:p1], SENTENCE_END, p0))
 
     @cached_property
+    def lead_end(self) -> int:
+        """End of the lead: the first paragraph, at most its first LEAD_SENTENCES sentences
+        (wire copy often has one long paragraph). The lead states what an article is about."""
+        if not self.text:
+            return 0
+        paragraph_end = self.paragraphs[0][1] if self.paragraphs else len(self.text)
+        ends = [e for _, e in self.sentences if e <= paragraph_end]
+        return ends[min(len(ends), LEAD_SENTENCES) - 1] if ends else paragraph_end
+
+    @cached_property
     def _words(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         spans = [m.span() for m in WORD.finditer(self.text)]
         return tuple(s for s, _ in spans), tuple(e for _, e in spans)
@@ -596,16 +606,6 @@ class Explanation:
     hits: tuple[Hit, ...]
 
 
-def lead_end(field: Field) -> int:
-    """End of the lead: the first paragraph, at most its first LEAD_SENTENCES sentences (wire
-    copy often has one long paragraph). The lead states what an article is about."""
-    if not field.text:
-        return 0
-    paragraph_end = field.paragraphs[0][1] if field.paragraphs else len(field.text)
-    ends = [e for _, e in field.sentences if e <= paragraph_end]
-    return ends[min(len(ends), LEAD_SENTENCES) - 1] if ends else paragraph_end
-
-
 def _spread(hits: list[Hit], field: Field) -> int:
     """Sentences of ``field`` holding evidence: one sentence is a mention, several a thread."""
     starts = [s for s, _ in field.sentences]
@@ -622,15 +622,17 @@ class Tagger:
         many sentences carry it, so a passing mention deep in a report does not tag it."""
         title_field, body_field = Field("title", title, body), Field("body", body, title)
         length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / max(1, len(body.split()))))
-        lead = lead_end(body_field)
         out = []
         for topic in self.topics:
             title_hits = _hits(topic, title_field)
             body_hits = _hits(topic, body_field)
+            # Sentence boundaries are worked out (once per field) only where a term matched.
+            lead = body_field.lead_end if body_hits else 0
             lead_hits = [h for h in body_hits if h.evidence.start < lead]
             rest_hits = [h for h in body_hits if h.evidence.start >= lead]
             spread = min(1.0, MENTION_FACTOR + (1 - MENTION_FACTOR) * (
-                _spread(rest_hits, body_field) - 1) / max(1, THREAD_SENTENCES - 1))
+                _spread(rest_hits, body_field) - 1) / max(1, THREAD_SENTENCES - 1)
+            ) if rest_hits else 0.0
             title_mass, lead_mass, rest_mass = _mass(title_hits), _mass(lead_hits), _mass(rest_hits)
             mass = (TITLE_WEIGHT * title_mass + LEAD_WEIGHT * lead_mass
                     + length_factor * spread * rest_mass)
