@@ -169,6 +169,12 @@ ROWS: list[tuple[str, list[Panel]]] = [
               [("max by (table) (newsflow_processor_table_keys)", "{{table}}")]),
         Panel("Boilerplate removed", "Lines removed by cleaning per second, by rule.", "cps",
               [(rate("newsflow_clean_removed_lines_total", "rule"), "{{rule}}")]),
+        Panel("Re-filed fetch times", "Articles per second whose fetch time lay before the "
+              "dedupe window (late: backfills, slow feeds) or too far ahead of the worker's "
+              "clock (future: a source's clock to fix), filed at the window's current time.",
+              "cps",
+              [(rate("newsflow_processor_dedupe_refiled_total", "direction")
+                + " or vector(0)", "{{direction}}")]),
     ]),
     ("Per-source health", [
         Panel("Time since last successful poll", "Per source; compare with its poll interval "
