@@ -70,6 +70,58 @@ def test_sanctions_wording_of_other_eras_and_title_case(tagger: Tagger, title: s
     assert "sanctions" in names(tagger, title, body)
 
 
+@pytest.mark.parametrize(("title", "body"), [
+    # The base form of the verb, in a headline.
+    ("U.S. may retaliate against Japan over airport",
+     "Washington may take action against Tokyo if American firms stay shut out of the new "
+     "airport project, the Commerce Secretary said on Monday."),
+    # Tariffs aimed at one country's goods in a dispute, without the word "sanctions".
+    ("White House lists tariffs on Japanese goods",
+     "The White House listed the Japanese goods that will face 100 pct tariffs from Friday, "
+     "after Tokyo failed to honour the semiconductor pact."),
+])
+def test_punishment_by_tariffs_in_a_dispute_is_sanctions(tagger: Tagger, title: str,
+                                                        body: str) -> None:
+    assert "sanctions" in names(tagger, title, body)
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Duties set", "The Commerce Department set anti-dumping duties on chemicals from South Korea "
+                   "after a dispute brought by a domestic producer."),
+    ("Tariff cuts", "Taiwan will cut tariffs on 50 American goods to ease the trade dispute."),
+])
+def test_trade_remedies_and_tariff_cuts_are_not_sanctions(tagger: Tagger, title: str,
+                                                         body: str) -> None:
+    assert "sanctions" not in names(tagger, title, body)
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Arms talks", "The superpowers discussed cutting their medium-range nuclear missiles in "
+                   "Europe, officials said."),
+    ("Gulf warning", "Iran has deployed anti-shipping missiles near the strait, the Pentagon "
+                     "said."),
+    ("Geneva talks", "Negotiators tabled a draft treaty on intermediate-range nuclear forces, "
+                     "the first arms accord in a decade."),
+])
+def test_older_missile_wording_is_missiles(tagger: Tagger, title: str, body: str) -> None:
+    assert "missiles" in names(tagger, title, body)
+
+
+def test_explanations_carry_the_aboutness_measures(tagger: Tagger) -> None:
+    body = ("The navy sent two frigates to the strait on Monday. Officials gave no reason. "
+            "The frigates will stay for a week, the navy said.")
+    why = next(e for e in tagger.explain("Frigates sail for the strait", body)
+               if e.topic == "naval_deployment")
+    features = why.features
+    assert set(features) == {"title", "lead", "rest", "spread", "terms", "first", "length"}
+    assert features["title"] > 0 and features["lead"] > 0 and features["rest"] > 0
+    assert features["first"] == body.index("navy") / len(body)
+    assert features["spread"] == 2 / 3  # two of the three sentences carry evidence
+    nothing = next(e for e in tagger.explain("Council budget", "Road repairs were approved.")
+                   if e.topic == "naval_deployment")
+    assert nothing.features["first"] == 1.0 and nothing.features["terms"] == 0
+
+
 def test_a_noun_compound_is_not_the_approve_sense(tagger: Tagger) -> None:
     assert "sanctions" in names(tagger, "JAPAN ANGERED BY U.S. SANCTION PLANS",
                                 "Japan's chip makers reacted angrily to the United States plan "
