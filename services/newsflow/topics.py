@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -11,6 +10,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +43,14 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
 
 def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str]:
     """Create the project's topics if missing; return the names created now."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=settings.require_bootstrap(),
-                client_id="newsflow-admin",
-                **settings.kafka_client_options(),
-            )
-            break
-        except KafkaError as exc:
-            if time.monotonic() > deadline:
-                raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
-                                        f"{timeout_seconds:.0f} s ({exc})") from exc
-            time.sleep(0.2)  # retry pacing
+    retry = Retry(Backoff(0.2, 1.0), retry_on=(KafkaError,), timeout=timeout_seconds)
+    try:
+        admin = retry.call(lambda: KafkaAdminClient(
+            bootstrap_servers=settings.require_bootstrap(), client_id="newsflow-admin",
+            **settings.kafka_client_options()))
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                f"{timeout_seconds:.0f} s ({exc})") from exc
     created = []
     try:
         existing = set(admin.list_topics())
