@@ -56,10 +56,10 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
             fetcher = Fetcher(settings, sources, publisher, http)
         except asyncio.CancelledError:
             beating.cancel()
-            server.shutdown()
+            server.stop()
             return 0
         except NewsflowError:
-            server.shutdown()
+            server.stop()
             await http.aclose()
             raise
         try:
@@ -74,7 +74,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             beating.cancel()
             await fetcher.aclose()
-            server.shutdown()
+            server.stop()
 
     return asyncio.run(run())
 

@@ -358,16 +358,13 @@ class Fetcher:
         response = await self.http.get(
             current, kind=source.kind, source=source.id, headers=source.headers,
             validators=self.state.validators.get(current), respect_robots=source.respect_robots)
-        changes: list[StateChange] = []
         for old, new in response.moved:
             # A permanent move is remembered at once: it is true whatever happens next.
             self.write_state(self.state.set_moved(old, new))
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        changes.append((f"http:{current}", {"etag": response.etag,
-                                             "last_modified": response.last_modified}))
-        return response, changes
+        return response, self.state.validators_change(current, response.validators)
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
@@ -390,8 +387,7 @@ class Fetcher:
         else:
             entries = await asyncio.to_thread(parse_feed, response.content, response.url,
                                               response.content_type_header)
-        commit = _Commit(self, [c for c in changes if c[1] and (c[1].get("etag")
-                                                                or c[1].get("last_modified"))])
+        commit = _Commit(self, changes)
         await self._entries(source, entries, result, commit)
         if walk is not None and walk.failures and not walk.children_read and not entries:
             # Every child failed and nothing was found: the source yields nothing.
