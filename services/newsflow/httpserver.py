@@ -3,7 +3,8 @@
 One mechanism for the three places newsflow serves HTTP itself: the fetcher's /metrics and
 health pages, the bundled sample site, and the tests' scripted servers. A request is answered
 by a function: it returns an ``Answer``, or writes the whole response itself and returns None
-(for a test server that stalls, trickles or sends an endless body).
+(for a test server that stalls, trickles or sends an endless body). The worker's health pages
+are not served here: the worker runs Faust's own web server anyway (processor/health.py).
 """
 
 from __future__ import annotations
