@@ -11,6 +11,8 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import httpcore
+import httpx
 import pytest
 
 from newsflow.errors import BlockedURL, BodyTooLarge
@@ -18,6 +20,7 @@ from newsflow.fetcher.content import Inflater, detect_charset, inflate
 from newsflow.fetcher.guard import forbidden_reason, parse_networks, split_target
 from newsflow.fetcher.http import retry_after_seconds
 from newsflow.fetcher.politeness import parse_robots
+from newsflow.fetcher.transport import httpx_errors
 from tests.integration.fetcher_servers import FIXTURES
 
 
@@ -164,3 +167,21 @@ def test_endless_empty_gzip_members_hit_the_cap_on_the_compressed_bytes() -> Non
         for _ in range(20_000):  # 20 bytes each: nothing inflated, 400 KB sent
             inflater.feed(empty)
     assert inflater.size == 0 and inflater.raw_size <= 100_000 + 65536 + len(empty)
+
+
+@pytest.mark.parametrize(("raised", "expected"), [
+    (httpcore.ConnectTimeout("slow"), httpx.ConnectTimeout),
+    (httpcore.ReadError("reset"), httpx.ReadError),
+    (httpcore.RemoteProtocolError("bad"), httpx.RemoteProtocolError),
+])
+def test_the_transport_raises_httpcore_errors_as_httpx_errors(
+        raised: Exception, expected: type[Exception]) -> None:
+    request = httpx.Request("GET", "http://example.com/")
+    with pytest.raises(expected, match=str(raised)) as caught, httpx_errors(request):
+        raise raised
+    assert caught.value.__cause__ is raised
+
+
+def test_the_transport_lets_its_own_errors_through() -> None:
+    with pytest.raises(BlockedURL), httpx_errors(httpx.Request("GET", "http://example.com/")):
+        raise BlockedURL("unix socket: not a web address")
