@@ -16,7 +16,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
 from newsflow.config import Settings
+from newsflow.httpserver import Answer
 from newsflow.records import rfc3339, validate
 from newsflow.topics import ensure_topics
 
@@ -243,8 +243,5 @@ def raw_record(body: str, *, url: str, title: str | None = None,
     return record
 
 
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+# What a fixture server answers on a path (status, body, headers).
+Route = Answer

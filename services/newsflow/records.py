@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from newsflow.config import PACKAGE_DIR
+from newsflow.errors import RecordInvalid
 
 SCHEMA_FILES = {
     "raw-article": "raw-article.v1.json",
@@ -36,10 +37,6 @@ def validator(name: str) -> Draft202012Validator:
     schema = json.loads((schemas_dir() / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=FormatChecker())
-
-
-class RecordInvalid(ValueError):
-    """A record does not follow its schema; the message names the offending fields."""
 
 
 def validate(name: str, record: Any) -> None:

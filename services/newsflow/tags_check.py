@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from newsflow.core.tagging import Tagger
 from newsflow.errors import LabelsFileError
 
-__all__ = ["LabelledArticle", "LabelsFileError", "check", "print_report", "read_labels"]
+__all__ = ["LabelledArticle", "check", "print_report", "read_labels"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
@@ -23,6 +24,7 @@ from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
 from newsflow.fetcher.sources import SourceConfig
+from newsflow.topics import read_back
 from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
 
@@ -172,6 +174,42 @@ async def test_conditional_get_round_trip_survives_a_restart(
     assert sample("newsflow_fetcher_not_modified_total", kind="rss") == before + 1
     assert server.paths().count("/n1") == 1
     assert len(raw.wait_count("raw", 2, timeout=30)) == 2
+
+
+def state_records(settings: Settings) -> list[tuple[str, Any]]:
+    """The state topic as the fetcher reads it back at start (read_back: sentinels, not end
+    offsets)."""
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    try:
+        return [(m.key.decode(), m.value) for m in read_back(
+            settings, producer, settings.topic_fetcher_state, [0], 30.0)]
+    finally:
+        producer.close()
+
+
+async def test_an_unchanged_etag_on_a_200_writes_nothing_to_the_state_topic(
+    fetch_settings: Settings, server: ScriptedServer,
+) -> None:
+    server.routes["/feed"] = Route(200, rss(server.base_url, [("u1", "One")], full=True),
+                                   {"ETag": '"same"'})  # ignores If-None-Match: 200 every time
+    fetcher = Fetcher(fetch_settings, [source("wire", "rss", server.url("/feed"))],
+                      Publisher(fetch_settings), HttpFetcher(fetch_settings))
+    loop = asyncio.get_running_loop()
+
+    async def poll_and_flush() -> list[tuple[str, Any]]:
+        assert (await fetcher.run_once()).counts()[1] == 0
+        # State writes go through the publish thread: flushed there, after them.
+        await loop.run_in_executor(fetcher.outbox.executor, fetcher.publisher.flush)
+        return state_records(fetch_settings)
+
+    try:
+        first = await poll_and_flush()
+        second = await poll_and_flush()
+    finally:
+        await fetcher.aclose()
+    assert [key for key, _ in first].count(f"http:{server.url('/feed')}") == 1
+    assert server.hits_for("/feed")[1].headers["If-None-Match"] == '"same"'
+    assert second == first  # the second 200 carried the same ETag: nothing rewritten
 
 
 async def test_permanent_redirect_is_remembered(

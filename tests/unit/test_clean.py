@@ -13,16 +13,14 @@ from newsflow.core import clean as clean_module
 from newsflow.core import extraction
 from newsflow.core.clean import (
     CleanedDocument,
-    CleaningError,
     CleanLimits,
-    CleanTimeout,
-    PageTooLarge,
     clean_document,
     clean_lines,
     drop_leading_title,
     normalise_text,
     split_title,
 )
+from newsflow.errors import CleaningError, CleanTimeout, PageTooLarge
 
 PARAGRAPH = ("The committee met on Tuesday to discuss the new budget, which lawmakers say will "
              "fund schools, roads and hospitals across the region for the next three years.")

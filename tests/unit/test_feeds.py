@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.fetcher.feeds import FeedError, parse_feed
+from newsflow.errors import FeedError, UnsafeXML
+from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.jsonapi import dig, parse_json_items
 from newsflow.fetcher.links import discover_links
-from newsflow.fetcher.safexml import UnsafeXML
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
 from tests.integration.fetcher_servers import fixture

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from newsflow.errors import SourcesFileError
 from newsflow.fetcher.directory import read_directory
-from newsflow.fetcher.sources import SourcesFileError, load_sources
+from newsflow.fetcher.sources import load_sources
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -14,12 +14,12 @@ from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
 from newsflow.core.tagging import (
     Tagger,
-    TaxonomyError,
     inflections,
     load_taxonomy,
     parse_taxonomy,
     phrase_regex,
 )
+from newsflow.errors import TaxonomyError
 
 SHIPPED = Settings().taxonomy_path
 

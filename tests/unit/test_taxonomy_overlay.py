@@ -10,7 +10,8 @@ import yaml
 
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
-from newsflow.core.tagging import Tagger, TaxonomyError, load_taxonomy
+from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.errors import TaxonomyError
 
 WIRE = ("Coast guard cutters seized the tanker",
         "Coast guard cutters seized an oil tanker in the strait on Monday after it ignored "

@@ -24,15 +24,12 @@ from kafka.structs import OffsetAndMetadata
 
 from newsflow.client.records import KINDS, SCHEMA_OF, Record
 from newsflow.config import Settings
-from newsflow.errors import BrokerUnavailable, NewsflowError, TopicNotFound
-from newsflow.records import RecordInvalid, validate
+from newsflow.errors import BrokerUnavailable, InvalidMessage, RecordInvalid, TopicNotFound
+from newsflow.records import validate
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 Start = Literal["committed", "earliest", "latest"]
-
-
-class InvalidMessage(NewsflowError):
-    """A message that is not JSON or does not follow its schema (raised with ``strict=True``)."""
 
 
 class SeenIds:
@@ -90,40 +87,39 @@ class NewsConsumer:
     # --- setup ---------------------------------------------------------------------------------
     def _connect(self) -> KafkaConsumer:
         settings = self.settings
-        deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
-        while True:
-            try:
-                return KafkaConsumer(
-                    bootstrap_servers=settings.require_bootstrap(),
-                    group_id=self.group,
-                    client_id="newsflow-client",
-                    enable_auto_commit=False,
-                    fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
-                    max_partition_fetch_bytes=settings.max_message_bytes,
-                    fetch_max_bytes=settings.max_message_bytes * 2,
-                    allow_auto_create_topics=False,
-                    reconnect_backoff_max_ms=2_000,
-                    bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds)
-                                             * 1000),
-                    **settings.kafka_client_options(),
-                )
-            except KafkaError as exc:
-                if time.monotonic() >= deadline:
-                    raise BrokerUnavailable(
-                        f"no broker at {settings.kafka_bootstrap_servers} after "
-                        f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
-                time.sleep(0.5)  # retry pacing, not synchronisation
+        retry = Retry(Backoff(0.5, 2.0), retry_on=(KafkaError,),
+                      timeout=settings.kafka_connect_timeout_seconds)
+        try:
+            return retry.call(lambda: KafkaConsumer(
+                bootstrap_servers=settings.require_bootstrap(),
+                group_id=self.group,
+                client_id="newsflow-client",
+                enable_auto_commit=False,
+                fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
+                max_partition_fetch_bytes=settings.max_message_bytes,
+                fetch_max_bytes=settings.max_message_bytes * 2,
+                allow_auto_create_topics=False,
+                reconnect_backoff_max_ms=2_000,
+                bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds) * 1000),
+                **settings.kafka_client_options(),
+            ))
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                    f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})"
+                                    ) from exc
 
     def _assign(self, start: Start, reset: str) -> list[TopicPartition]:
-        deadline = time.monotonic() + self.settings.kafka_connect_timeout_seconds
-        ids = self.consumer.partitions_for_topic(self.topic)
-        while not ids:
-            if time.monotonic() >= deadline:
+        def partition_ids() -> set[int]:
+            self.consumer.topics()  # fresh metadata: the topic may have been created just now
+            ids = self.consumer.partitions_for_topic(self.topic)
+            if not ids:
                 raise TopicNotFound(f"topic {self.topic} does not exist on "
                                     f"{self.settings.kafka_bootstrap_servers}")
-            time.sleep(0.2)  # metadata refresh pacing
-            self.consumer.topics()  # fetches fresh metadata
-            ids = self.consumer.partitions_for_topic(self.topic)
+            return set(ids)
+
+        # A topic created a moment ago may not be known to every broker yet: asked again.
+        ids = Retry(Backoff(0.2, 1.0), retry_on=(TopicNotFound,),
+                    timeout=self.settings.kafka_connect_timeout_seconds).call(partition_ids)
         partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
         self.consumer.assign(partitions)
         if start == "committed" and self.group is not None:

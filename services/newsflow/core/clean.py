@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsflow.core.boilerplate import strip_boilerplate
+from newsflow.errors import CleanTimeout, PageTooLarge
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
@@ -44,18 +45,6 @@ DOCUMENT_TAG = re.compile(r"<\s*(html|body|head)[\s>]", re.IGNORECASE)
 BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
               "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]{0,200}>")
-
-
-class CleaningError(Exception):
-    """A page that cannot be cleaned; the pipeline dead-letters it with the class name."""
-
-
-class CleanTimeout(CleaningError):
-    pass
-
-
-class PageTooLarge(CleaningError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,8 @@ from newsflow.core.urls import (
     canonicalize_url,
     stable_hash,
 )
-from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
+from newsflow.errors import RecordInvalid, StageError
+from newsflow.records import DeadLetter, iso_time, parse_time, rfc3339, validate
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
 
@@ -75,13 +76,6 @@ class Emission:
     topic: str  # role: "articles", "duplicates" or "stories"
     key: str
     record: dict[str, Any]
-
-
-class StageError(Exception):
-    def __init__(self, stage: str, error: BaseException) -> None:
-        super().__init__(f"{stage}: {error}")
-        self.stage = stage
-        self.error = error
 
 
 def normalise_date(value: str | None) -> str | None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from newsflow.errors import TaxonomyError
 from newsflow.records import Evidence, Tag
 
 BUNDLED_TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
@@ -61,10 +62,6 @@ DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ ou
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")
-
-
-class TaxonomyError(ValueError):
-    """The taxonomy file is malformed; the message names the topic and field."""
 
 
 # --- phrases ------------------------------------------------------------------------------------

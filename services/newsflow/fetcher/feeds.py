@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from newsflow.errors import FeedError
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import refuse_unsafe_xml
 from newsflow.records import iso_time, rfc3339
@@ -20,10 +21,6 @@ from newsflow.records import iso_time, rfc3339
 # Feeds whose entry content is at least this long carry the article itself; shorter ones
 # carry a teaser and the page is fetched instead.
 FULL_CONTENT_MIN_CHARS = 500
-
-
-class FeedError(ValueError):
-    """The document is not a feed we can read."""
 
 
 def _time(value: time.struct_time | None) -> str | None:

@@ -27,6 +27,7 @@ from kafka.producer.future import FutureRecordMetadata
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -34,6 +35,8 @@ BATCH = 500
 # instead of blocking the outbox. Every other error (broker away, leader moving, auth being
 # fixed) keeps the record for another attempt.
 RECORD_ERRORS = (MessageSizeTooLargeError, InvalidRecordError, TypeError, ValueError)
+# The outbox's pause after a round the broker did not acknowledge, growing with the rounds.
+OUTBOX_BACKOFF = Backoff(base=1.0, cap=30.0)
 
 
 class Publisher:
@@ -97,21 +100,19 @@ async def connect_publisher(settings: Settings, bounded: bool = True) -> Publish
     ``bounded``: raise BrokerUnavailable after ``kafka_connect_timeout_seconds`` (a scheduled
     ``fetch --once`` must fail visibly); unbounded suits a long-running fetcher, which keeps
     retrying and reports the outage on /healthz and in its metrics meanwhile."""
-    delay = 0.5
-    deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
-    while True:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, Publisher, settings)
-        except KafkaError as exc:
-            if bounded and time.monotonic() + delay >= deadline:
-                raise BrokerUnavailable(
-                    f"no broker at {settings.kafka_bootstrap_servers} after "
-                    f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
-            log.warning("broker %s unreachable (%s); retrying in %.1f s",
-                        settings.kafka_bootstrap_servers, exc, delay)
-            metrics.BROKER_UP.set(0)
-            await asyncio.sleep(delay)
-            delay = min(5.0, delay * 2)
+    def retrying(error: BaseException, delay: float, tries: int) -> None:
+        log.warning("broker %s unreachable (%s); retrying in %.1f s",
+                    settings.kafka_bootstrap_servers, error, delay)
+        metrics.BROKER_UP.set(0)
+
+    retry = Retry(Backoff(0.5, 5.0), retry_on=(KafkaError,), before_sleep=retrying,
+                  timeout=settings.kafka_connect_timeout_seconds if bounded else None)
+    try:
+        return await retry.acall(
+            lambda: asyncio.get_running_loop().run_in_executor(None, Publisher, settings))
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
 
 
 @dataclass(slots=True)
@@ -209,7 +210,7 @@ class Outbox:
             if failed:
                 self.failures += 1
                 metrics.BROKER_UP.set(0)
-                delay = min(30.0, 0.5 * 2 ** min(self.failures, 6))
+                delay = OUTBOX_BACKOFF.delay(self.failures - 1)
                 log.warning("broker did not acknowledge %d records (%s); %d waiting, retrying in "
                             "%.1f s", len(failed), self.last_error, self.size, delay)
                 await asyncio.sleep(delay)

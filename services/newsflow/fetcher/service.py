@@ -22,11 +22,21 @@ from typing import Any
 from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
 from newsflow.core.urls import article_id_for_url
-from newsflow.errors import BrokerUnavailable
+from newsflow.errors import (
+    BrokerUnavailable,
+    FeedError,
+    FetchBlocked,
+    FetchError,
+    FetchGone,
+    FetchTooLarge,
+    HttpClientError,
+    RobotsDenied,
+    TooManyRedirects,
+)
 from newsflow.fetcher import metrics
 from newsflow.fetcher.directory import Rejected, read_directory
-from newsflow.fetcher.feeds import FeedError, parse_feed
-from newsflow.fetcher.http import FetchError, HttpFetcher, Response
+from newsflow.fetcher.feeds import parse_feed
+from newsflow.fetcher.http import HttpFetcher, Response
 from newsflow.fetcher.jsonapi import parse_json_items
 from newsflow.fetcher.links import discover_links
 from newsflow.fetcher.publisher import Outbox, Pending, Publisher
@@ -34,12 +44,12 @@ from newsflow.fetcher.raw import FeedEntry, raw_article
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.fetcher.state import FetcherState, StateChange, guid_key, load_state, seen_key
+from newsflow.retry import Backoff, Retry
 from newsflow.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-FEED_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed"})
-# Entry-level outcomes that are not worth retrying on the next poll.
-FINAL_PAGE_OUTCOMES = frozenset({"gone", "blocked", "too_large", "http_4xx", "redirects"})
+# Article-page failures not worth retrying on the next poll (every 4xx, 410 Gone included).
+FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects)
 
 
 @dataclass(slots=True)
@@ -125,7 +135,6 @@ class Fetcher:
         self.pending: set[str] = set()  # seen-keys of records queued but not yet acknowledged
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
-        self.last_poll: dict[str, float] = {}
         # Entries robots.txt refused, skipped until it is read again: they must not take the
         # max_items places of entries that can be fetched.
         self.robots_denied: dict[str, float] = {}
@@ -152,23 +161,26 @@ class Fetcher:
         """Read the state back, retrying with backoff while the broker is unreachable; give up
         after ``fetch_state_load_timeout_seconds`` rather than start without it."""
         loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + self.settings.fetch_state_load_timeout_seconds
-        delay = 0.5
-        while True:
-            try:
-                # Declared here too: the fetcher may be the first client of a fresh cluster.
-                await loop.run_in_executor(None, ensure_topics, self.settings, 10.0)
-                count: int = await loop.run_in_executor(None, load_state, self.settings,
-                                                        self.publisher, self.state)
-                return count
-            except Exception as exc:  # broker unreachable, sentinel not acknowledged in time
-                if time.monotonic() + delay > deadline:
-                    raise BrokerUnavailable(f"cannot read the fetcher state from "
-                                            f"{self.settings.topic_fetcher_state}: {exc}") from exc
-                log.warning("fetcher state not readable yet (%s); retrying in %.1f s", exc, delay)
-                metrics.BROKER_UP.set(0)
-                await asyncio.sleep(delay)
-                delay = min(30.0, delay * 2)
+
+        async def attempt() -> int:
+            # Declared here too: the fetcher may be the first client of a fresh cluster.
+            await loop.run_in_executor(None, ensure_topics, self.settings, 10.0)
+            count: int = await loop.run_in_executor(None, load_state, self.settings,
+                                                    self.publisher, self.state)
+            return count
+
+        def retrying(error: BaseException, delay: float, tries: int) -> None:
+            log.warning("fetcher state not readable yet (%s); retrying in %.1f s", error, delay)
+            metrics.BROKER_UP.set(0)
+
+        # Any error: the broker unreachable, the sentinel not acknowledged or read back in time.
+        retry = Retry(Backoff(0.5, 30.0), timeout=self.settings.fetch_state_load_timeout_seconds,
+                      before_sleep=retrying)
+        try:
+            return await retry.acall(attempt)
+        except Exception as exc:
+            raise BrokerUnavailable(f"cannot read the fetcher state from "
+                                    f"{self.settings.topic_fetcher_state}: {exc}") from exc
 
     def active_sources(self) -> list[SourceConfig]:
         return [s for s in self.sources if s.id not in self.state.retired]
@@ -261,9 +273,8 @@ class Fetcher:
     async def poll(self, source: SourceConfig) -> PollResult:
         """Fetch what is new and queue it. Errors are reported in the result, never raised."""
         result = PollResult(source.id)
-        self.last_poll[source.id] = time.time()
         started = time.monotonic()
-        metrics.LAST_ATTEMPT.labels(source.id).set(self.last_poll[source.id])
+        metrics.LAST_ATTEMPT.labels(source.id).set(time.time())
         try:
             async with asyncio.timeout(self.settings.fetch_poll_timeout_seconds):
                 if source.kind == "directory":
@@ -273,7 +284,7 @@ class Fetcher:
         except FetchError as exc:
             result.outcome = exc.outcome
             result.errors.append(str(exc))
-            if exc.outcome == "gone":
+            if isinstance(exc, FetchGone):
                 self._retire(source, exc.reason)
         except (FeedError, ValueError) as exc:
             result.outcome = "malformed"
@@ -347,16 +358,13 @@ class Fetcher:
         response = await self.http.get(
             current, kind=source.kind, source=source.id, headers=source.headers,
             validators=self.state.validators.get(current), respect_robots=source.respect_robots)
-        changes: list[StateChange] = []
         for old, new in response.moved:
             # A permanent move is remembered at once: it is true whatever happens next.
             self.write_state(self.state.set_moved(old, new))
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        changes.append((f"http:{current}", {"etag": response.etag,
-                                             "last_modified": response.last_modified}))
-        return response, changes
+        return response, self.state.validators_change(current, response.validators)
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
@@ -379,8 +387,7 @@ class Fetcher:
         else:
             entries = await asyncio.to_thread(parse_feed, response.content, response.url,
                                               response.content_type_header)
-        commit = _Commit(self, [c for c in changes if c[1] and (c[1].get("etag")
-                                                                or c[1].get("last_modified"))])
+        commit = _Commit(self, changes)
         await self._entries(source, entries, result, commit)
         if walk is not None and walk.failures and not walk.children_read and not entries:
             # Every child failed and nothing was found: the source yields nothing.
@@ -444,11 +451,11 @@ class Fetcher:
                                        return_exceptions=True)
         for (entry, keys), record in zip(fresh, records, strict=True):
             if isinstance(record, FetchError):
-                if record.outcome == "robots_denied":
+                if isinstance(record, RobotsDenied):
                     # Counted in metrics; looked at again once robots.txt is read again.
                     self._deny(keys[0], self.http.robots.expires(entry.url))
                     continue
-                if record.outcome in FINAL_PAGE_OUTCOMES:
+                if isinstance(record, FINAL_PAGE_ERRORS):
                     log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
                     self.write_state(self.state.mark_seen(keys))  # never published, never retried
                     result.dropped.append(f"{entry.url}: {record.reason}")
