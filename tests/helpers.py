@@ -6,7 +6,6 @@ nothing sleeps a fixed time to synchronise.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,15 +23,14 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
+from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
-from newsflow.records import rfc3339, validate
+from newsflow.records import rfc3339
 from newsflow.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
-SCHEMA_FOR_ROLE = {"articles": "article", "duplicates": "duplicate", "deadletter": "dead-letter",
-                   "stories": "story", "raw": "raw-article"}
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -150,7 +148,8 @@ def write_sources(path: Path, entries: list[dict[str, Any]]) -> Path:
 
 
 class TopicReader:
-    """Reads topics from the beginning in a background thread; every message is schema-checked."""
+    """Reads topics from the beginning in a background thread; every message is decoded and
+    schema-checked by its topic's codec."""
 
     def __init__(self, settings: Settings, roles: list[str]) -> None:
         self.settings = settings
@@ -179,8 +178,7 @@ class TopicReader:
                     for message in messages:
                         role = self.roles[message.topic]
                         try:
-                            record = json.loads(message.value)
-                            validate(SCHEMA_FOR_ROLE[role], record)
+                            record = BY_ROLE[role].decode(message.value)
                         except Exception as exc:  # recorded, and asserted empty by tests
                             self.invalid.append(f"{role}: {exc}")
                             continue

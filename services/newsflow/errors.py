@@ -32,3 +32,9 @@ class LabelsFileError(NewsflowError):
     """`tags check` could not read the labelled articles; the message names file and line."""
 
     exit_code = 2
+
+
+class RecordUndecodable(ValueError):
+    """A message that is not a record at all: no value, not UTF-8, not JSON, or not in the
+    parts its topic's codec expects. (``records.RecordInvalid``: a record that does not follow
+    its schema.)"""

@@ -133,12 +133,11 @@ def read_whole_topic(settings: Any, topic: str, partitions: int,
     the topic is read until all sentinels came back (end offsets are not trusted, see
     docs/architecture.md).
     Call it once the producers under test have stopped."""
-    import json as _json
     import uuid as _uuid
 
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-    from newsflow.records import validate
+    from newsflow.codecs import RAW
 
     marker = f"sentinel-{_uuid.uuid4().hex}".encode()
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
@@ -166,9 +165,8 @@ def read_whole_topic(settings: Any, topic: str, partitions: int,
                     if message.key == marker:
                         found.add(message.partition)
                     elif message.partition not in found:
-                        record = _json.loads(message.value)
-                        validate("raw-article", record)  # every record read is schema-checked
-                        records.append(record)
+                        # every record read is decoded and schema-checked by the raw codec
+                        records.append(RAW.decode(message.value))
     finally:
         consumer.close()
     return records

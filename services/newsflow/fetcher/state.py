@@ -19,7 +19,6 @@ gives up with an error after ``fetch_state_load_timeout_seconds``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import uuid
@@ -28,6 +27,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from newsflow.codecs import FETCHER_STATE
 from newsflow.config import Settings
 from newsflow.fetcher.http import Validators
 from newsflow.fetcher.publisher import Publisher
@@ -155,9 +155,11 @@ def load_state(settings: Settings, publisher: Publisher, state: FetcherState) ->
                 for message in messages:
                     key = message.key.decode("utf-8") if message.key else ""
                     if not key.startswith("sentinel:"):
-                        value = json.loads(message.value) if message.value is not None else None
-                        state.apply(key, value)
-                        count += 1
+                        try:
+                            state.apply(key, FETCHER_STATE.decode(message.value))
+                            count += 1
+                        except ValueError as exc:  # one bad entry must not stop the fetcher
+                            log.warning("fetcher state entry %s skipped: %s", key, exc)
                     if message.offset >= target:
                         return count
     finally:
