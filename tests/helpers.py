@@ -211,15 +211,21 @@ class TopicReader:
         self.consumer.close()
 
 
-def produce(settings: Settings, items: list[tuple[bytes | None, bytes]]) -> None:
-    """Send raw bytes to news.raw.v1 (or the isolated equivalent) and wait for the acks."""
+def produce(settings: Settings, items: list[tuple[bytes | None, bytes]],
+            topic: str | None = None) -> list[tuple[int, int]]:
+    """Send bytes to news.raw.v1 (or the isolated equivalent, or ``topic``) and wait for the
+    acks; returns each message's (partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all",
                              max_request_size=settings.max_message_bytes)
     try:
-        futures = [producer.send(settings.topic_raw, key=key, value=value) for key, value in items]
+        futures = [producer.send(topic or settings.topic_raw, key=key, value=value)
+                   for key, value in items]
         producer.flush()
+        positions = []
         for future in futures:
-            future.get(timeout=30)
+            metadata = future.get(timeout=30)
+            positions.append((metadata.partition, metadata.offset))
+        return positions
     finally:
         producer.close()
 

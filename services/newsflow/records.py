@@ -78,8 +78,14 @@ def validate(name: str, record: Any) -> None:
     try:
         _compiled(name)(record)
     except fastjsonschema.JsonSchemaValueException as exc:
-        where = "/".join(str(p) for p in exc.path[1:]) or "<root>"
-        raise RecordInvalid(f"{name}: {where}: {exc.message[:200]}") from None
+        # The fast validator stops at the first error; a refused record is rare, so the
+        # reference validator names up to three of them.
+        errors = sorted(validator(name).iter_errors(record), key=lambda e: list(e.path))
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in error.path) or '<root>'}: {error.message[:200]}"
+            for error in errors[:3]
+        ) or f"{'/'.join(str(p) for p in exc.path[1:]) or '<root>'}: {exc.message[:200]}"
+        raise RecordInvalid(f"{name}: {problems}") from None
 
 
 def utc_now() -> str:
