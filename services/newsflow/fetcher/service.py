@@ -254,7 +254,7 @@ class Fetcher:
         nothing is lost, and the stream never sees it. Either way its keys count as seen once
         the broker has it, so an invalid article is not dead-lettered again on every poll."""
         now = time.time()
-        key = record["id"].encode("utf-8")
+        key = str(record.get("id")).encode("utf-8")  # a non-string id is refused below
         try:
             topic, value, raw = self.settings.topic_raw, RAW.encode(record), True
         except RecordInvalid as exc:
