@@ -3,7 +3,7 @@ memory as the remembered window grows (1k, 10k, 100k, 1M articles), in one run, 
 
     python benchmarks/dedupe.py [--sizes 1000,10000,100000,1000000] [--repeats 3]
 
-Quality: every labelled article goes through ``Pipeline.prepare_raw`` (clean, tag, fingerprint —
+Quality: every labelled article goes through ``Pipeline.prepare`` (clean, tag, fingerprint —
 what the stream runs) and then one ``DedupeIndex`` in fetch-time order. Story figures are
 pairwise over the distinct reports (copies excluded: they inherit their original's story
 trivially); near-duplicate figures are pairwise over all articles, a predicted group being an
@@ -40,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
+from newsflow.codecs.internal import MEMORY  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
 from newsflow.core import dedupe  # noqa: E402
 from newsflow.core.dedupe import DedupeIndex, DedupeParams, Fingerprint, Memory  # noqa: E402
@@ -153,7 +154,7 @@ def raw_record(item: Labelled) -> dict[str, Any]:
 
 def prepare_all(pipeline: Pipeline, items: list[Labelled]) -> list[Prepared]:
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    return [pipeline.prepare_raw(raw_record(item), Origin("bench", 0, n), now)
+    return [pipeline.prepare(raw_record(item), Origin("bench", 0, n), now)
             for n, item in enumerate(items)]
 
 
@@ -455,7 +456,7 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
         fp = synthetic.fingerprint(n)
         memory = Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
                                             origin=f"fill:{n}", seq=n + 1))
-        value = json.dumps(memory.to_dict(), ensure_ascii=False).encode("utf-8")
+        value = MEMORY.encode(memory)  # the table value exactly as the worker stores it
         value_bytes += len(value)
         table[fp.id.encode()] = value
     del synthetic
@@ -463,7 +464,7 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
     resident = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     result = {"table_bytes_per_article": round(resident / size),
-              "table_value_json_bytes_mean": round(value_bytes / size)}
+              "table_value_bytes_mean": round(value_bytes / size)}
     del table
     gc.collect()
     return result

@@ -8,8 +8,10 @@ story) — mixed with near copies on other outlets (one word in 30 replaced) and
 1. plumbing limit: a Faust agent that only forwards the raw messages to another topic, with the
    worker's Faust settings (session timeout, heartbeat, ``producer_max_batch_size`` from
    Settings, and Faust's own default batch size for comparison);
-2. compute limit: ``Pipeline.prepare`` + ``Pipeline.decide`` over the same messages in this
-   process, no Kafka; and ``trafilatura.extract(html, include_comments=False)`` alone;
+2. compute limit: the worker's two stages over the same messages in this process, no Kafka —
+   the prepare step (raw codec, ``Pipeline.prepare``, prepared codec) and the dedupe step
+   (prepared codec, ``Pipeline.decide``, memory and output codecs); and
+   ``trafilatura.extract(html, include_comments=False)`` alone;
 3. the pipeline: one real ``newsflow worker``, all N offered at once (articles/s from the first
    send to the last output); then latency from send to output at a steady rate of half that;
 4. scale-out: the same with two worker processes.
@@ -54,10 +56,16 @@ from tests.helpers import ManagedProcess, isolated_settings  # noqa: E402
 
 from extraction import Page, load_pages  # noqa: E402
 from newsflow.broker import EmbeddedBroker, free_port  # noqa: E402
+from newsflow.codecs import RAW  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.core.pipeline import Pipeline  # noqa: E402
 from newsflow.core.urls import article_id_for_url  # noqa: E402
-from newsflow.records import DeadLetter  # noqa: E402
+from newsflow.processor.stages import (  # noqa: E402
+    PreparedMessage,
+    decide_message,
+    prepare_for_dedupe,
+)
+from newsflow.records import DeadLetter, RawMessage  # noqa: E402
 
 FAUST_DEFAULT_BATCH = 16384  # faust-streaming's own producer_max_batch_size
 MARKUP = re.compile(r"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>)",
@@ -98,7 +106,7 @@ def raw_value(url: str, html: str, source: str, fetched_at: str) -> bytes:
     record = {"url": url, "source": {"id": source, "name": source.title(), "kind": "html"},
               "title": None, "body": html, "content_type": "text/html",
               "fetched_at": fetched_at}
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    return RAW.encode(record)
 
 
 def build_workload(pages: Sequence[Page], n: int, seed: int = 8,
@@ -168,26 +176,29 @@ class Stopwatch:
 
 
 def compute_run(items: Sequence[Item]) -> dict[str, float]:
-    """The core (prepare + decide, exactly as the worker calls it) and trafilatura alone over the
-    same articles, interleaved article by article (order alternating) so load from other
-    processes hits both alike."""
+    """The worker's two stages (exactly as it calls them, codecs included) and trafilatura
+    alone over the same articles, interleaved article by article (order alternating) so load
+    from other processes hits both alike."""
     import trafilatura
 
-    pipeline = Pipeline(Settings())
+    settings = Settings()
+    pipeline = Pipeline(settings)
     now = datetime.now(UTC)
     # Loads the language model and word lists once, as a worker's first article does.
-    pipeline.prepare(items[0].key, items[0].value, Origin("warmup", 0, 0), now)
+    prepare_for_dedupe(pipeline, RawMessage("warmup", 0, 0, items[0].key, items[0].value), now,
+                       settings.max_body_bytes)
     trafilatura.extract(items[0].html, include_comments=False)
     index = pipeline.new_index()
     prepare, decide, baseline = Stopwatch(), Stopwatch(), Stopwatch()
     for offset, item in enumerate(items):
         def ours(item: Item = item, offset: int = offset) -> None:
-            prepared: list[Prepared | DeadLetter] = []
-            prepare.time(lambda: prepared.append(pipeline.prepare(
-                item.key, item.value, Origin("bench", 0, offset), now)))
+            prepared: list[PreparedMessage | DeadLetter] = []
+            message = RawMessage("bench", 0, offset, item.key, item.value)
+            prepare.time(lambda: prepared.append(prepare_for_dedupe(
+                pipeline, message, now, settings.max_body_bytes)))
             result = prepared[0]
-            if isinstance(result, Prepared):  # a dead letter has nothing to decide
-                decide.time(lambda: pipeline.decide(result, index))
+            if isinstance(result, PreparedMessage):  # a dead letter has nothing to decide
+                decide.time(lambda: decide_message(pipeline, index, result.value, now))
 
         def theirs(item: Item = item) -> None:
             baseline.time(lambda: trafilatura.extract(item.html, include_comments=False))

@@ -19,7 +19,7 @@ its text is kept in the project. Two corpora, scored separately:
 Split: a story is in the ``report`` part when the first 8 hex digits of sha256(story id) are
 odd, else ``tune``. Thresholds and weights are tuned on ``tune`` only; ``report`` is held out.
 
-Every article goes through ``Pipeline.prepare_raw`` (clean, tag, fingerprint) and then one
+Every article goes through ``Pipeline.prepare`` (clean, tag, fingerprint) and then one
 ``DedupeIndex`` per corpus and part in arrival order, as ``newsflow process`` does. Systems:
 
 - ``newsflow``: the index with the project's settings;
@@ -123,7 +123,7 @@ def prepare(pipeline: Pipeline, articles: list[Article]) -> list[Prepared]:
                "source": {"id": a.outlet, "name": a.outlet, "kind": "manual"},
                "fetched_at": a.at.isoformat(), "title": a.title, "content_type": "text/plain",
                "body": a.body}
-        out.append(pipeline.prepare_raw(raw, Origin("stories", 0, n), a.at))
+        out.append(pipeline.prepare(raw, Origin("stories", 0, n), a.at))
     return out
 
 

@@ -6,7 +6,6 @@ nothing sleeps a fixed time to synchronise.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,16 +22,15 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
+from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
 from newsflow.httpserver import Answer
-from newsflow.records import rfc3339, validate
+from newsflow.records import rfc3339
 from newsflow.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
-SCHEMA_FOR_ROLE = {"articles": "article", "duplicates": "duplicate", "deadletter": "dead-letter",
-                   "stories": "story", "raw": "raw-article"}
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -150,7 +148,8 @@ def write_sources(path: Path, entries: list[dict[str, Any]]) -> Path:
 
 
 class TopicReader:
-    """Reads topics from the beginning in a background thread; every message is schema-checked."""
+    """Reads topics from the beginning in a background thread; every message is decoded and
+    schema-checked by its topic's codec."""
 
     def __init__(self, settings: Settings, roles: list[str]) -> None:
         self.settings = settings
@@ -179,8 +178,7 @@ class TopicReader:
                     for message in messages:
                         role = self.roles[message.topic]
                         try:
-                            record = json.loads(message.value)
-                            validate(SCHEMA_FOR_ROLE[role], record)
+                            record = BY_ROLE[role].decode(message.value)
                         except Exception as exc:  # recorded, and asserted empty by tests
                             self.invalid.append(f"{role}: {exc}")
                             continue
@@ -213,15 +211,21 @@ class TopicReader:
         self.consumer.close()
 
 
-def produce(settings: Settings, items: list[tuple[bytes | None, bytes]]) -> None:
-    """Send raw bytes to news.raw.v1 (or the isolated equivalent) and wait for the acks."""
+def produce(settings: Settings, items: list[tuple[bytes | None, bytes]],
+            topic: str | None = None) -> list[tuple[int, int]]:
+    """Send bytes to news.raw.v1 (or the isolated equivalent, or ``topic``) and wait for the
+    acks; returns each message's (partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all",
                              max_request_size=settings.max_message_bytes)
     try:
-        futures = [producer.send(settings.topic_raw, key=key, value=value) for key, value in items]
+        futures = [producer.send(topic or settings.topic_raw, key=key, value=value)
+                   for key, value in items]
         producer.flush()
+        positions = []
         for future in futures:
-            future.get(timeout=30)
+            metadata = future.get(timeout=30)
+            positions.append((metadata.partition, metadata.offset))
+        return positions
     finally:
         producer.close()
 

@@ -56,6 +56,12 @@ class RecordInvalid(NewsflowError, ValueError):
     """A record does not follow its schema; the message names the offending fields."""
 
 
+class RecordUndecodable(NewsflowError, ValueError):
+    """A message that is not a record at all: no value, not UTF-8, not JSON, or not in the
+    parts its topic's codec expects (``RecordInvalid``: a record that does not follow its
+    schema)."""
+
+
 class InvalidMessage(NewsflowError):
     """A message that is not JSON or does not follow its schema (the client, ``strict=True``)."""
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
 
+from newsflow.codecs import RAW
 from tests.helpers import raw_record
 
 VOCABULARY = [f"{a}{b}" for a in ("har", "mel", "tor", "ska", "vin", "dro", "pel", "qua", "lum", "zen")
@@ -40,7 +40,7 @@ def traffic(count: int, seed: int, copies_every: int = 10) -> list[tuple[bytes, 
             record = raw_record(article_text(rng), url=f"https://wire.example/{seed}/{n}",
                                 title=f"Report {seed}-{n}", source_id="wire")
             originals.append(record)
-        items.append((record["url"].encode(), json.dumps(record).encode(), record["url"]))
+        items.append((record["url"].encode(), RAW.encode(record), record["url"]))
     return items
 
 

@@ -33,7 +33,7 @@ def seed_articles(settings: Settings) -> list[dict[str, Any]]:
                "source": {"id": f"outlet-{n}", "name": f"Outlet {n}"},
                "body": seed.read_text(encoding="utf-8"), "content_type": "text/plain",
                "fetched_at": "2026-02-11T11:00:00Z"}
-        _, emissions = pipeline.decide(pipeline.prepare_raw(raw, Origin("t", 0, n), NOW), index)
+        _, emissions = pipeline.decide(pipeline.prepare(raw, Origin("t", 0, n), NOW), index)
         articles += [e.record for e in emissions if e.topic == "articles"]
     assert len(articles) == 5
     return articles

@@ -5,6 +5,7 @@ feeds, independent scheduling."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import itertools
 import json
@@ -347,6 +348,40 @@ async def test_directory_files_go_once_per_process_and_again_after_a_restart(
     # A new process re-reads the folder on purpose (`fetch --once DIR` means "publish these").
     assert await run_once(fetch_settings, sources) == (2, 0)
     assert len(raw.wait_count("raw", 4, timeout=30)) == 4
+
+
+async def test_a_raw_record_its_schema_refuses_goes_to_the_dead_letter_topic_not_the_stream(
+    fetch_settings: Settings, raw: TopicReader, tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.json").write_text(json.dumps({"body": "Harbour cranes arrived on Monday.",
+                                              "title": "Cranes"}))
+    (inbox / "b.json").write_text(json.dumps({"body": "Ferries resumed after the storm.",
+                                              "title": ["not", "a", "string"]}))
+    letters = TopicReader(fetch_settings, ["deadletter"])
+    before = sample("newsflow_fetcher_articles_invalid_total", source="inbox")
+    fetcher = Fetcher(fetch_settings, [SourceConfig(id="inbox", name="Inbox", kind="directory",
+                                                    path=inbox)],
+                      Publisher(fetch_settings), HttpFetcher(fetch_settings))
+    try:
+        summary = await fetcher.run_once()
+        assert (summary.published, len(summary.rejected)) == (1, 1)
+        assert not summary.ok and "title" in summary.rejected[0]
+        assert (await fetcher.run_once()).counts() == (0, 0)  # not dead-lettered again
+        (letter,) = letters.wait_count("deadletter", 1, timeout=30)
+    finally:
+        await fetcher.aclose()
+        letters.close()
+    assert sample("newsflow_fetcher_articles_invalid_total", source="inbox") == before + 1
+    assert (letter["stage"], letter["error"]["type"]) == ("validate", "RecordInvalid")
+    assert letter["source"] == {"topic": fetch_settings.topic_raw, "partition": None,
+                                "offset": None}
+    original = json.loads(base64.b64decode(letter["original"]["value_b64"]))
+    assert original["title"] == ["not", "a", "string"]  # nothing lost: the record as built
+    assert base64.b64decode(letter["original"]["key_b64"]).decode() == original["id"]
+    (published,) = raw.wait_count("raw", 1, timeout=30)
+    assert published["title"] == "Cranes"
 
 
 async def test_poll_intervals_are_jittered_around_the_configured_interval(

@@ -1,4 +1,5 @@
-"""The core's two steps as the stream runs them: prepare (stateless) and decide (dedupe)."""
+"""The core's two steps as the stream runs them: prepare (stateless, behind the raw codec) and
+decide (dedupe)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from newsflow.config import Settings
 from newsflow.core.dedupe import new_story_id
-from newsflow.core.pipeline import Origin, Pipeline, Prepared, normalise_date
-from newsflow.records import DeadLetter, validate
+from newsflow.core.pipeline import Pipeline, Prepared, normalise_date
+from newsflow.processor.stages import prepare_message
+from newsflow.records import DeadLetter, RawMessage, validate
 from tests.helpers import raw_record
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -21,20 +23,22 @@ def pipeline() -> Pipeline:
     return Pipeline(Settings(max_body_bytes=50_000))
 
 
-def prepare(pipeline: Pipeline, value: bytes, offset: int = 0) -> Prepared | DeadLetter:
-    return pipeline.prepare(b"key", value, Origin("news.raw.v1", 1, offset), NOW)
+def prepare(pipeline: Pipeline, value: bytes | None, offset: int = 0) -> Prepared | DeadLetter:
+    return prepare_message(pipeline, RawMessage("news.raw.v1", 1, offset, b"key", value), NOW,
+                           max_bytes=50_000)
 
 
 @pytest.mark.parametrize(("value", "stage", "error"), [
-    (b"\xff\xfe\x00", "decode", "UnicodeDecodeError"),
-    (b"{not json", "decode", "ValueError"),
-    (b"[" * 40_000, "decode", "ValueError"),
+    (None, "decode", "RecordUndecodable"),
+    (b"\xff\xfe\x00", "decode", "RecordUndecodable"),
+    (b"{not json", "decode", "RecordUndecodable"),
+    (b"[" * 40_000, "decode", "RecordUndecodable"),
     (json.dumps({"url": "https://x.example", "body": "text"}).encode(), "validate", "RecordInvalid"),
     (json.dumps(raw_record("x " * 30_000, url="https://x.example")).encode(), "validate",
-     "ValueError"),
+     "RecordInvalid"),
 ])
 def test_bad_input_becomes_a_dead_letter_with_its_bytes(
-    pipeline: Pipeline, value: bytes, stage: str, error: str,
+    pipeline: Pipeline, value: bytes | None, stage: str, error: str,
 ) -> None:
     result = prepare(pipeline, value)
     assert isinstance(result, DeadLetter)

@@ -8,10 +8,11 @@ import json
 import os
 import signal
 
+from newsflow.codecs.internal import PREPARED
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Prepared
 from newsflow.processor.prepare_pool import PreparePool
-from newsflow.records import DeadLetter
+from newsflow.processor.stages import PreparedMessage
+from newsflow.records import DeadLetter, RawMessage
 from tests.helpers import raw_record
 
 SLOW_HTML = "<html><body>" + "<p>word " * 400_000 + "</body></html>"  # minutes in trafilatura
@@ -22,29 +23,36 @@ def value(body: str, content_type: str = "text/plain") -> bytes:
                                  content_type=content_type)).encode()
 
 
-def test_valid_input_is_prepared_in_a_child() -> None:
-    async def run() -> Prepared | DeadLetter:
+def message(key: bytes, data: bytes, offset: int) -> RawMessage:
+    return RawMessage("raw", 0, offset, key, data)
+
+
+def test_valid_input_is_prepared_and_encoded_in_a_child() -> None:
+    data = value("Harbour cranes arrived on Monday.")
+
+    async def run() -> PreparedMessage | DeadLetter:
         pool = PreparePool(Settings())
         try:
-            return await pool.prepare(b"k", value("Harbour cranes arrived on Monday."),
-                                      Origin("raw", 0, 1))
+            return await pool.prepare(message(b"k", data, 1))
         finally:
             pool.close()
 
     result = asyncio.run(run())
-    assert isinstance(result, Prepared)
-    assert result.article["title"] == "A title"
-    assert result.origin == "raw:0:1"
+    assert isinstance(result, PreparedMessage)
+    record = PREPARED.decode(result.value)
+    assert record.prepared.article["title"] == "A title"
+    assert record.prepared.origin == "raw:0:1"
+    assert (record.raw.key, record.raw.value) == (b"k", data)
 
 
 def test_runaway_page_is_stopped_by_the_hard_limit_and_the_pool_goes_on() -> None:
     slow_value = value(SLOW_HTML, "text/html")
 
-    async def run() -> tuple[Prepared | DeadLetter, Prepared | DeadLetter]:
+    async def run() -> tuple[PreparedMessage | DeadLetter, PreparedMessage | DeadLetter]:
         pool = PreparePool(Settings(clean_time_budget_seconds=1.0))
         try:
-            slow = await pool.prepare(b"slow", slow_value, Origin("raw", 0, 2))
-            after = await pool.prepare(b"ok", value("Ferries resumed service."), Origin("raw", 0, 3))
+            slow = await pool.prepare(message(b"slow", slow_value, 2))
+            after = await pool.prepare(message(b"ok", value("Ferries resumed service."), 3))
             return slow, after
         finally:
             pool.close()
@@ -54,19 +62,19 @@ def test_runaway_page_is_stopped_by_the_hard_limit_and_the_pool_goes_on() -> Non
     assert slow.stage == "clean"
     assert slow.error_type == "CleanTimeout"
     assert slow.value == slow_value
-    assert isinstance(after, Prepared)
+    assert isinstance(after, PreparedMessage)
 
 
 def test_a_killed_child_is_replaced_and_the_task_retried() -> None:
-    async def run() -> Prepared | DeadLetter:
+    async def run() -> PreparedMessage | DeadLetter:
         pool = PreparePool(Settings())
         try:
-            await pool.prepare(b"warm", value("Warm up the child."), Origin("raw", 0, 4))
+            await pool.prepare(message(b"warm", value("Warm up the child."), 4))
             for process in list(pool.executor._processes.values()):
                 os.kill(process.pid, signal.SIGKILL)
-            return await pool.prepare(b"k", value("Tides were high."), Origin("raw", 0, 5))
+            return await pool.prepare(message(b"k", value("Tides were high."), 5))
         finally:
             pool.close()
 
     result = asyncio.run(run())
-    assert isinstance(result, Prepared)
+    assert isinstance(result, PreparedMessage)

@@ -149,6 +149,6 @@ def test_a_non_english_article_is_never_tagged() -> None:
                              "Tuesday after ballistic missiles were fired at ports, officials said.",
                    title="EU imposes new sanctions on Russia")
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    french = pipeline.prepare_raw(raw, Origin("t", 0, 1), now).article
+    french = pipeline.prepare(raw, Origin("t", 0, 1), now).article
     assert french["language"] == "fr" and french["tags"] == []
-    assert pipeline.prepare_raw(english, Origin("t", 0, 2), now).article["tags"]
+    assert pipeline.prepare(english, Origin("t", 0, 2), now).article["tags"]

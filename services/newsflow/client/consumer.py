@@ -10,7 +10,6 @@ the partitions between them - each reads them all (see README, "Consuming newsfl
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -22,10 +21,11 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from newsflow.client.records import KINDS, SCHEMA_OF, Record
+from newsflow.client.records import KINDS, Record
+from newsflow.codecs import BY_ROLE, JsonCodec
+from newsflow.codecs.topics import ANY_JSON
 from newsflow.config import Settings
-from newsflow.errors import BrokerUnavailable, InvalidMessage, RecordInvalid, TopicNotFound
-from newsflow.records import validate
+from newsflow.errors import BrokerUnavailable, InvalidMessage, TopicNotFound
 from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class NewsConsumer:
                  strict: bool = False) -> None:
         self.settings = settings or Settings()
         self.kind = what if what in KINDS else "topic"
+        # The topic's codec decodes and validates every value (any JSON for a foreign topic).
+        self.codec: JsonCodec = BY_ROLE.get(what, ANY_JSON)
         self.topic = str(getattr(self.settings, f"topic_{what}")) if what in KINDS else what
         self.group = group
         self.strict = strict
@@ -183,10 +185,9 @@ class NewsConsumer:
     def _decode(self, message: Any) -> Record | None:
         key = message.key.decode("utf-8", "replace") if message.key is not None else None
         try:
-            value = None if message.value is None else json.loads(message.value)
-            if self.kind != "topic":
-                validate(SCHEMA_OF[self.kind], value)
-        except (ValueError, RecordInvalid) as exc:
+            value = (None if message.value is None and self.kind == "topic"
+                     else self.codec.decode(message.value))
+        except ValueError as exc:  # RecordUndecodable, RecordInvalid
             # The message stays on the topic; it is reported, skipped, and its offset passed.
             where = f"{message.topic}:{message.partition}:{message.offset}"
             if self.strict:

@@ -14,7 +14,6 @@ one bucket, and postings too common to discriminate are skipped.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import heapq
 import math
@@ -23,9 +22,8 @@ import sys
 from array import array
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from datasketch import MinHash
@@ -109,17 +107,6 @@ class Fingerprint:
     tags: list[str] = field(default_factory=list)
     lead_terms: dict[str, float] = field(default_factory=dict)  # headline and lead only
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["minhash"] = base64.b64encode(self.minhash).decode("ascii")
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        values = dict(data)
-        values["minhash"] = base64.b64decode(values["minhash"])
-        return cls(**values)
-
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -139,14 +126,7 @@ class Memory:
     """One remembered article with the decision taken for it: the unit of persisted state."""
 
     fingerprint: Fingerprint
-    decision: Decision
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint.to_dict(), "decision": asdict(self.decision)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Memory:
-        return cls(Fingerprint.from_dict(data["fingerprint"]), Decision(**data["decision"]))
+    decision: Decision  # persisted by newsflow.codecs.internal.MEMORY
 
     @property
     def indexed(self) -> bool:

@@ -1,14 +1,14 @@
 """The core as two steps shared by the stream and ``newsflow process``.
 
-``prepare`` is stateless (decode, validate, clean, tag, fingerprint) and runs in parallel on any
-partition; ``decide`` is the stateful dedupe step over a ``DedupeIndex``. Both are pure: the
-caller passes the time and owns the index, so the stream and the offline command agree.
+``prepare`` is stateless (clean, tag, fingerprint a decoded raw article) and runs in parallel on
+any partition; ``decide`` is the stateful dedupe step over a ``DedupeIndex``. Both are pure: the
+caller decodes the input (``newsflow.codecs``), passes the time and owns the index, so the
+stream and the offline command agree.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,8 +35,8 @@ from newsflow.core.urls import (
     canonicalize_url,
     stable_hash,
 )
-from newsflow.errors import RecordInvalid, StageError
-from newsflow.records import DeadLetter, iso_time, parse_time, rfc3339, validate
+from newsflow.errors import StageError
+from newsflow.records import iso_time, parse_time, rfc3339
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
 
@@ -59,16 +59,7 @@ class Prepared:
 
     article: dict[str, Any]
     fingerprint: Fingerprint
-    origin: str
-
-    def to_json(self) -> bytes:
-        return json.dumps({"article": self.article, "fingerprint": self.fingerprint.to_dict(),
-                           "origin": self.origin}).encode("utf-8")
-
-    @classmethod
-    def from_json(cls, data: bytes) -> Prepared:
-        obj = json.loads(data)
-        return cls(obj["article"], Fingerprint.from_dict(obj["fingerprint"]), obj["origin"])
+    origin: str  # str(Origin): where the input was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,25 +120,9 @@ class Pipeline:
         return DedupeIndex(self.params)
 
     # --- stateless step ----------------------------------------------------------------------
-    def decode(self, value: bytes | None) -> dict[str, Any]:
-        if value is None:
-            raise StageError("decode", ValueError("message has no value"))
-        if len(value) > self.settings.max_body_bytes:
-            raise StageError("validate", ValueError(
-                f"message is {len(value)} bytes, above the {self.settings.max_body_bytes} limit"))
-        try:
-            raw = json.loads(value.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise StageError("decode", exc) from exc
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise StageError("decode", ValueError(f"not JSON: {exc}")) from exc
-        try:
-            validate("raw-article", raw)
-        except RecordInvalid as exc:
-            raise StageError("validate", exc) from exc
-        return dict(raw)
-
-    def prepare_raw(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
+    def prepare(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
+        """Clean, tag and fingerprint one raw article (decoded and valid against
+        schemas/raw-article.v1.json); StageError names the step that failed."""
         try:
             doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
                                  raw.get("url"), raw.get("title"), self.clean_limits)
@@ -216,14 +191,6 @@ class Pipeline:
             lead_terms=lead_terms(doc.title, doc.text),
         )
         return Prepared(article, fingerprint, str(origin))
-
-    def prepare(self, key: bytes | None, value: bytes | None, origin: Origin,
-                now: datetime) -> Prepared | DeadLetter:
-        try:
-            return self.prepare_raw(self.decode(value), origin, now)
-        except StageError as exc:
-            return DeadLetter(exc.stage, type(exc.error).__name__, str(exc.error), origin.topic,
-                              origin.partition, origin.offset, key, value, rfc3339(now))
 
     # --- stateful step -----------------------------------------------------------------------
     def decide(self, prepared: Prepared, index: DedupeIndex,

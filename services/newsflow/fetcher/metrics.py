@@ -77,6 +77,11 @@ DROPPED = Counter(
     "Raw articles the broker can never take (e.g. too large), dropped after one attempt.",
     ["source"],
 )
+INVALID = Counter(
+    "newsflow_fetcher_articles_invalid_total",
+    "Raw articles that do not follow schemas/raw-article.v1.json: sent to the dead-letter topic "
+    "instead of the raw topic.", ["source"],
+)
 OUTBOX = Gauge(
     "newsflow_fetcher_outbox_records", "Fetched raw articles waiting for the broker's ack.",
 )

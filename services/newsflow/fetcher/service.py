@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsflow import PIPELINE_VERSION
+from newsflow.codecs import DEAD_LETTERS, RAW
 from newsflow.config import Settings
 from newsflow.core.urls import article_id_for_url
 from newsflow.errors import (
@@ -30,6 +30,7 @@ from newsflow.errors import (
     FetchGone,
     FetchTooLarge,
     HttpClientError,
+    RecordInvalid,
     RobotsDenied,
     TooManyRedirects,
 )
@@ -44,6 +45,7 @@ from newsflow.fetcher.raw import FeedEntry, raw_article
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.fetcher.state import FetcherState, StateChange, guid_key, load_state, seen_key
+from newsflow.records import DeadLetter
 from newsflow.retry import Backoff, Retry
 from newsflow.topics import ensure_topics
 
@@ -60,7 +62,8 @@ class PollResult:
     outcome: str = "ok"
     errors: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # articles given up on (too large, gone...)
-    rejected: list[str] = field(default_factory=list)  # files sent to the dead-letter topic
+    # files (empty, binary) and raw records (invalid) sent to the dead-letter topic
+    rejected: list[str] = field(default_factory=list)
     retry_later: bool = False  # an article failed in a way the next poll may fix
     deferred: int = 0  # new entries beyond max_items, left for later polls
 
@@ -72,7 +75,7 @@ class RunSummary:
     published: int
     failed_sources: list[str]  # "source: first error"
     dropped: list[str]  # articles not published: refused by the broker, too large, gone...
-    rejected: list[str]  # files dead-lettered (empty, binary)
+    rejected: list[str]  # dead-lettered: files (empty, binary) and invalid raw records
     errors: int = 0  # every error every source reported
     unacknowledged: int = 0
 
@@ -91,7 +94,7 @@ class RunSummary:
             return parts[0] + "; no failures"
         for label, items in (("sources failed", self.failed_sources),
                              ("articles dropped", self.dropped),
-                             ("files dead-lettered", self.rejected)):
+                             ("dead-lettered", self.rejected)):
             if items:
                 more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
                 parts.append(f"{len(items)} {label}: {items[0][:160]}{more}")
@@ -258,16 +261,36 @@ class Fetcher:
         return any(self.state.is_seen(k) or k in self.pending for k in keys)
 
     async def _submit(self, source: SourceConfig, record: dict[str, Any], keys: list[str],
-                      commit: _Commit | None = None) -> None:
+                      result: PollResult, commit: _Commit | None = None) -> None:
+        """Queue a raw article, encoded and validated by its codec. One that does not follow
+        its schema goes to the dead-letter topic instead, with the bytes it would have had:
+        nothing is lost, and the stream never sees it. Either way its keys count as seen once
+        the broker has it, so an invalid article is not dead-lettered again on every poll."""
         now = time.time()
+        key = str(record.get("id")).encode("utf-8")  # a non-string id is refused below
+        try:
+            topic, value, raw = self.settings.topic_raw, RAW.encode(record), True
+        except RecordInvalid as exc:
+            log.warning("source %s: %s does not follow the raw-article schema (%s); sent to %s",
+                        source.id, record.get("url"), exc, self.settings.topic_deadletter)
+            metrics.INVALID.labels(source.id).inc()
+            letter = DeadLetter("validate", type(exc).__name__, str(exc),
+                                self.settings.topic_raw, None, None, key,
+                                RAW.unchecked_bytes(record))
+            topic, value, raw = self.settings.topic_deadletter, DEAD_LETTERS.encode_letter(
+                letter), False
+            result.rejected.append(f"{record.get('url')}: {exc}")
+        else:
+            result.queued += 1
         self.pending.update(keys)
         if commit is not None:
             commit.remaining += 1
         # Directory files are the operator's input: a new process re-reads its folders (so
         # `fetch --once` re-submits a folder on purpose); within a process each file goes once.
-        await self.outbox.put(Pending(record, source.id, [(k, {"t": now}) for k in keys],
+        await self.outbox.put(Pending(topic, key, value, str(record.get("url")), source.id,
+                                      [(k, {"t": now}) for k in keys],
                                       commit.done_one if commit is not None else None,
-                                      persist=source.kind != "directory"))
+                                      persist=source.kind != "directory", raw=raw))
 
     # --- polling -----------------------------------------------------------------------------
     async def poll(self, source: SourceConfig) -> PollResult:
@@ -328,8 +351,7 @@ class Fetcher:
                 continue
             keys = [f"file:{item['url']}#{item['id']}"]
             if not self._known(keys):
-                await self._submit(source, item, keys)
-                result.queued += 1
+                await self._submit(source, item, keys, result)
             else:
                 result.seen += 1
         if result.errors:
@@ -343,11 +365,12 @@ class Fetcher:
             return
         log.warning("source %s: %s is %s; sent to %s", source.id, item.url, item.reason,
                     self.settings.topic_deadletter)
-        letter = item.dead_letter(self.settings.topic_raw).to_dict(PIPELINE_VERSION)
+        letter = DEAD_LETTERS.encode_letter(item.dead_letter(self.settings.topic_raw))
         self.pending.update(keys)
-        await self.outbox.put(Pending(letter, source.id, [(k, {"t": time.time()}) for k in keys],
-                                      persist=False, topic=self.settings.topic_deadletter,
-                                      key=item.url.encode("utf-8")))
+        await self.outbox.put(Pending(self.settings.topic_deadletter, item.url.encode("utf-8"),
+                                      letter, item.url, source.id,
+                                      [(k, {"t": time.time()}) for k in keys],
+                                      persist=False, raw=False))
         result.rejected.append(f"{item.detail} ({item.reason})")
 
     async def _fetch_listing(self, source: SourceConfig, url: str) -> tuple[Response | None,
@@ -468,8 +491,7 @@ class Fetcher:
             page_url = record["url"]
             if page_url != entry.url:  # redirected: the final URL is known too
                 keys.append(seen_key(article_id_for_url(page_url)))
-            await self._submit(source, record, keys, commit)
-            result.queued += 1
+            await self._submit(source, record, keys, result, commit)
         if result.errors:
             result.outcome = "partial"
 

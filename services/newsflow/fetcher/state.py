@@ -19,12 +19,12 @@ and gives up with an error after ``fetch_state_load_timeout_seconds``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
+from newsflow.codecs import FETCHER_STATE
 from newsflow.config import Settings
 from newsflow.fetcher.http import Validators
 from newsflow.fetcher.publisher import Publisher
@@ -131,7 +131,10 @@ def load_state(settings: Settings, publisher: Publisher, state: FetcherState) ->
     for message in read_back(settings, publisher.producer, settings.topic_fetcher_state, [0],
                              settings.fetch_state_load_timeout_seconds,
                              client_id="newsflow-fetcher-state"):
-        value = json.loads(message.value) if message.value is not None else None
-        state.apply(message.key.decode("utf-8") if message.key else "", value)
-        count += 1
+        key = message.key.decode("utf-8") if message.key else ""
+        try:
+            state.apply(key, FETCHER_STATE.decode(message.value))
+            count += 1
+        except ValueError as exc:  # one bad entry must not stop the fetcher
+            log.warning("fetcher state entry %s skipped: %s", key, exc)
     return count

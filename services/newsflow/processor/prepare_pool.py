@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Pipeline, Prepared
-from newsflow.records import DeadLetter, rfc3339
+from newsflow.core.pipeline import Pipeline
+from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe
+from newsflow.records import DeadLetter, RawMessage, rfc3339
 
 log = logging.getLogger(__name__)
 _pipeline: Pipeline | None = None  # one per child process
@@ -31,10 +32,10 @@ def _init_child(settings_values: dict[str, Any]) -> None:
     _pipeline.warm_up()
 
 
-def _prepare_in_child(key: bytes | None, value: bytes | None, origin: Origin,
-                      now: datetime) -> Prepared | DeadLetter:
+def _prepare_in_child(message: RawMessage, now: datetime,
+                      max_bytes: int) -> PreparedMessage | DeadLetter:
     assert _pipeline is not None, "child not initialised"
-    return _pipeline.prepare(key, value, origin, now)
+    return prepare_for_dedupe(_pipeline, message, now, max_bytes)
 
 
 class PreparePool:
@@ -64,13 +65,13 @@ class PreparePool:
             process.kill()  # a runaway child is not waited for
         old.shutdown(wait=False, cancel_futures=True)
 
-    async def prepare(self, key: bytes | None, value: bytes | None,
-                      origin: Origin) -> Prepared | DeadLetter:
+    async def prepare(self, message: RawMessage) -> PreparedMessage | DeadLetter:
         now = datetime.now(UTC)
         for attempt in (1, 2):
             generation = self.generation
             try:
-                future = self.executor.submit(_prepare_in_child, key, value, origin, now)
+                future = self.executor.submit(_prepare_in_child, message, now,
+                                              self.settings.max_body_bytes)
                 return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_seconds)
             except TimeoutError:
                 reason = (f"preparing took over {self.timeout_seconds:g} s; the child process "
@@ -85,9 +86,8 @@ class PreparePool:
                 self._replace_executor(generation)
                 if attempt == 2:
                     break
-        log.error("%s at %s", reason, origin)
-        return DeadLetter("clean", error, reason, origin.topic, origin.partition, origin.offset,
-                          key, value, rfc3339(now))
+        log.error("%s at %s:%s:%s", reason, message.topic, message.partition, message.offset)
+        return DeadLetter.of(message, "clean", error, reason, rfc3339(now))
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
