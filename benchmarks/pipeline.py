@@ -553,6 +553,7 @@ def summarise(args: argparse.Namespace, items: Sequence[Item],
     for phase in [p for p in phases if p.startswith("latency")]:
         latency = phases[phase]
         latency.pop("per_s")
+        latency.pop("runs")  # the offered rate, delivered
         latency.update({"offered_per_s": med(offered),
                         "articles": med([len(r.latencies) for r in streams[phase]])})
         latency.update({f"p{q}_s": med([percentile(r.latencies, q / 100)
