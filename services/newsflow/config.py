@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     # 1 keeps table recovery exact on brokers that under-report end offsets
     # (docs/architecture.md, "What the embedded broker does differently").
     producer_max_batch_size: int = 1
+    # Longest wait of one fetch of the worker's consumer. The embedded broker answers a waiting
+    # fetch only when it ends, so each of the worker's two hops adds up to this much latency;
+    # shorter means more empty fetches while idle (docs/performance.md, "Latency").
+    worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     # Child processes that clean and tag (CPU-bound, hard time limit per page).
     prepare_processes: int = Field(default=1, ge=1)

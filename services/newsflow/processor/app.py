@@ -22,6 +22,7 @@ from newsflow.config import Settings
 from newsflow.core.dedupe import DedupeIndex
 from newsflow.core.pipeline import Pipeline
 from newsflow.processor import metrics
+from newsflow.processor.faust_app import new_faust_app
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
 from newsflow.records import DeadLetter, RawMessage, parse_time
@@ -30,43 +31,8 @@ log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
 
 
-def broker_credentials(settings: Settings) -> Any:
-    """Faust's form of the SASL/TLS settings every kafka-python client gets too."""
-    protocol = settings.kafka_security_protocol.upper()
-    if protocol == "PLAINTEXT":
-        return None
-    import ssl
-
-    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-    if protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
-            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-            ssl_context=context if protocol == "SASL_SSL" else None)
-    return faust.SSLCredentials(context)
-
-
 def create_app(settings: Settings) -> faust.App:
-    bootstrap = settings.require_bootstrap()
-    app = faust.App(
-        settings.app_id,
-        broker=";".join(f"kafka://{server}" for server in bootstrap.split(",")),
-        broker_credentials=broker_credentials(settings),
-        broker_session_timeout=settings.broker_session_timeout_seconds,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
-        producer_max_batch_size=settings.producer_max_batch_size,
-        producer_max_request_size=settings.max_message_bytes,
-        consumer_max_fetch_size=settings.max_message_bytes,
-        topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication_factor,
-        key_serializer="raw",
-        value_serializer="raw",
-        web_host=settings.worker_web_host,
-        web_port=settings.worker_web_port,
-        datadir=str(settings.worker_data_dir),
-        store="memory://",
-        table_cleanup_interval=60.0,
-    )
+    app = new_faust_app(settings)
     pipeline = Pipeline(settings)
     parts = settings.topic_partitions
     raw_topic = app.topic(settings.topic_raw, partitions=parts)
