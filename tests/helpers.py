@@ -25,7 +25,8 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
 from newsflow.config import Settings
-from newsflow.records import rfc3339, validate
+from newsflow.core.dates import rfc3339
+from newsflow.records import validate
 from newsflow.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]

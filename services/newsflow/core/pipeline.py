@@ -12,12 +12,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
 from newsflow.core.clean import CleanLimits, clean_document, detect_language, normalise_text
+from newsflow.core.dates import normalise_date, parse_datetime, rfc3339
 from newsflow.core.dedupe import (
     DedupeIndex,
     DedupeParams,
@@ -35,7 +35,7 @@ from newsflow.core.urls import (
     canonicalize_url,
     stable_hash,
 )
-from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
+from newsflow.records import DeadLetter, RecordInvalid, validate
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
 
@@ -82,17 +82,6 @@ class StageError(Exception):
         super().__init__(f"{stage}: {error}")
         self.stage = stage
         self.error = error
-
-
-def normalise_date(value: str | None) -> str | None:
-    """RFC 3339 (UTC) from ISO 8601, RFC 2822 or a bare date; None when unparseable."""
-    iso = iso_time(value)
-    if iso is not None or not value:
-        return iso
-    try:
-        return rfc3339(parsedate_to_datetime(value.strip()))
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 def content_hash(text: str) -> str:
@@ -174,7 +163,7 @@ class Pipeline:
             else article_id_for_content(normalise_text(raw["body"]))
         )
         fetched_at = normalise_date(raw.get("fetched_at"))
-        seen = parse_time(fetched_at) or now
+        seen = parse_datetime(fetched_at) or now
         feed = raw.get("feed") or {}
         authors = doc.authors or list(feed.get("authors") or [])
         # Nothing extracted (empty or binary input): the signatures come from the article id,
@@ -194,8 +183,7 @@ class Pipeline:
             "title": doc.title,
             "body": doc.text,
             "language": doc.language,
-            "published_at": normalise_date(raw.get("published_at")) or normalise_date(
-                doc.published_at),
+            "published_at": normalise_date(raw.get("published_at")) or doc.published_at,
             "fetched_at": fetched_at,
             "processed_at": rfc3339(now),
             "authors": authors,

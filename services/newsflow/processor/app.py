@@ -19,11 +19,12 @@ from faust.types import EventT
 
 from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
+from newsflow.core.dates import parse_datetime
 from newsflow.core.dedupe import DedupeIndex, Memory
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
 from newsflow.processor import metrics
 from newsflow.processor.prepare_pool import PreparePool
-from newsflow.records import DeadLetter, parse_time
+from newsflow.records import DeadLetter
 
 log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"
@@ -149,7 +150,7 @@ def create_app(settings: Settings) -> faust.App:
         for tag in record["tags"]:
             metrics.TAGS.labels(tag["name"]).inc()
         for since in ("fetched", "published"):
-            moment = parse_time(record.get(f"{since}_at"))
+            moment = parse_datetime(record.get(f"{since}_at"))
             if moment is not None:
                 metrics.FRESHNESS.labels(since).observe(max(0.0, (now - moment).total_seconds()))
 

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsflow.config import Settings
+from newsflow.core.dates import rfc3339
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
-from newsflow.records import DeadLetter, rfc3339
+from newsflow.records import DeadLetter
 
 log = logging.getLogger(__name__)
 _pipeline: Pipeline | None = None  # one per child process
