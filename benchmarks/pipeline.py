@@ -55,8 +55,9 @@ from tests.helpers import ManagedProcess, isolated_settings  # noqa: E402
 from extraction import Page, load_pages  # noqa: E402
 from newsflow.broker import EmbeddedBroker, free_port  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.core.pipeline import Origin, Prepared  # noqa: E402
 from newsflow.core.urls import article_id_for_url  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 from newsflow.records import DeadLetter  # noqa: E402
 
 FAUST_DEFAULT_BATCH = 16384  # faust-streaming's own producer_max_batch_size
@@ -173,7 +174,7 @@ def compute_run(items: Sequence[Item]) -> dict[str, float]:
     processes hits both alike."""
     import trafilatura
 
-    pipeline = Pipeline(Settings())
+    pipeline = build_pipeline(Settings())
     now = datetime.now(UTC)
     # Loads the language model and word lists once, as a worker's first article does.
     pipeline.prepare(items[0].key, items[0].value, Origin("warmup", 0, 0), now)

@@ -126,8 +126,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.core.tagging import Tagger, load_taxonomy
+    from newsflow.core.tagging import Tagger
     from newsflow.tags_check import LabelsFileError, check, print_report, read_labels
+    from newsflow.taxonomy_files import load_taxonomy
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
     try:

@@ -14,6 +14,8 @@ from newsflow.config import Settings
 from newsflow.core.pipeline import Origin, Pipeline
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.processor.prepare_pool import PreparePool
 from newsflow.records import DeadLetter
 
 
@@ -38,7 +40,18 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
 
 
 def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
-    pipeline = Pipeline(settings)
+    """Each input prepared in a child process under the stream's per-page time budget
+    (``PreparePool``), then deduped here, in input order, against the run's own index."""
+    pipeline = build_pipeline(settings)
+    pool = PreparePool(settings)
+    try:
+        return _process(settings, paths, out, pipeline, pool)
+    finally:
+        pool.close()
+
+
+def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
+             pool: PreparePool) -> int:
     index = pipeline.new_index()
     failures = 0
     position = 0  # the run's own offset: each input is distinct, as on a topic
@@ -60,7 +73,7 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
             origin = Origin("process", None, position)
             position += 1
             now = datetime.now(UTC)
-            result = pipeline.prepare(key, value, origin, now)
+            result = pool.prepare_blocking(key, value, origin, now)
             if isinstance(result, DeadLetter):
                 _emit(out, settings.topic_deadletter, result.to_dict(PIPELINE_VERSION))
                 continue

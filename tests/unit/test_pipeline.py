@@ -10,6 +10,7 @@ import pytest
 from newsflow.config import Settings
 from newsflow.core.dedupe import new_story_id
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
+from newsflow.pipeline_setup import build_pipeline
 from newsflow.records import DeadLetter, validate
 from tests.helpers import raw_record
 
@@ -18,7 +19,7 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return Pipeline(Settings(max_body_bytes=50_000))
+    return build_pipeline(Settings(max_body_bytes=50_000))
 
 
 def prepare(pipeline: Pipeline, value: bytes, offset: int = 0) -> Prepared | DeadLetter:

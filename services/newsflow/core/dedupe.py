@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash
 
+from newsflow.core.params import DedupeParams
+
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
 MINHASH_SCHEME = "affine32"
 HASH_DTYPE = "<u4"  # affine32 hash values fit 32 bits: half the bytes of uint64
@@ -63,37 +65,6 @@ MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) g
 # Expected share of reports using a word, from its general-English frequency: a ~500-word
 # report holds a word of Zipf frequency z about 10 ** (z - 6.3) times, i.e. 10 ** (0.7 - rarity).
 DOC_ZIPF_OFFSET = 0.7
-
-
-@dataclass(frozen=True, slots=True)
-class DedupeParams:
-    num_perm: int = 128
-    shingle_size: int = 5
-    near_threshold: float = 0.5
-    story_threshold: float = 0.22
-    story_window_seconds: float = 72 * 3600.0
-    window_seconds: float = 7 * 24 * 3600.0
-    story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
-    story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
-    story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
-    posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
-    buckets_per_window: int = 3  # time buckets spanning the story window
-    story_lead_weight: float = 0.5  # share of the headline-and-lead cosine in story similarity
-    max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
-    # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
-    # (the model before issue 14) measured from any member, so developing subjects never closed.
-    story_reach: str = "first"
-    story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
-    # Rarity of a term in the window itself: log((N + prior) / (df + prior * share + 1)) over
-    # the N remembered originals, ``share`` the term's expected share of reports in general
-    # English. It replaces general-English rarity, so a name every report of the week carries
-    # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
-    # general-English rarity. 0 turns it off (the model before issue 14).
-    story_df_prior: float = 100.0
-    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
-    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
-    story_member_weight: float = 0.5
-    story_representatives: int = 3
 
 
 @dataclass(slots=True)

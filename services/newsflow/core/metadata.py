@@ -47,7 +47,6 @@ class PageMetadata:
     canonical_url: str | None = None
     site_name: str | None = None
     language: str | None = None  # as declared by the page (primary subtag)
-    description: str | None = None
 
 
 def _text(value: Any) -> str:
@@ -225,5 +224,4 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
         canonical_url=canonical,
         site_name=site_name or None,
         language=lang.group(0).lower() if lang else None,
-        description=meta.get("og:description") or meta.get("description"),
     )

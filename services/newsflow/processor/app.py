@@ -9,6 +9,7 @@ scales with partitions; the dedupe step is cheap (see benchmarks/pipeline.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -21,7 +22,8 @@ from newsflow import PIPELINE_VERSION
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
 from newsflow.core.dedupe import DedupeIndex, Memory
-from newsflow.core.pipeline import Origin, Pipeline, Prepared
+from newsflow.core.pipeline import Origin, Prepared
+from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.records import DeadLetter
@@ -71,7 +73,7 @@ def create_app(settings: Settings) -> faust.App:
         store="memory://",
         table_cleanup_interval=60.0,
     )
-    pipeline = Pipeline(settings)
+    pipeline = build_pipeline(settings)
     parts = settings.topic_partitions
     raw_topic = app.topic(settings.topic_raw, partitions=parts)
     prepared_topic = app.topic(f"{settings.app_id}-prepared", partitions=1, internal=True)
@@ -84,8 +86,12 @@ def create_app(settings: Settings) -> faust.App:
     memory_table = app.Table("dedupe-memory", partitions=1, key_type=bytes, value_type=bytes)
     state: dict[str, DedupeIndex | None] = {"index": None}
     # Cleaning runs in child processes: off the event loop (heartbeats keep flowing), on other
-    # cores, and under a hard per-page time limit.
+    # cores, and under a per-page time limit.
     prepare_pool = PreparePool(settings)
+
+    @app.on_before_shutdown.connect
+    async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(prepare_pool.close)
 
     async def dead_letter(letter: DeadLetter, key: bytes | None) -> None:
         metrics.DEAD_LETTERS.labels(letter.stage, letter.error_type).inc()
