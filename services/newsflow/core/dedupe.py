@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from datasketch import MinHash
+from xxhash import xxh3_64_intdigest
 
 from newsflow.core.params import DedupeParams
 
@@ -210,11 +211,14 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def _key64(*parts: bytes | str | int) -> int:
-    """A 64-bit dict key: an int is smaller in memory than the strings it stands for, and a
-    collision only ever adds a candidate that is then checked. Process-local (Python's hash),
-    which is all in-memory tables need: the persisted state is the Memory entries."""
-    return hash(parts)
+def _key64(data: bytes, number: int = 0) -> int:
+    """A 64-bit dict key for ``data`` in band or time bucket ``number``: an int is smaller in
+    memory than the bytes it stands for, and a collision only ever adds a candidate that is then
+    checked. xxh3, not Python's ``hash()`` (salted per process): an entry has the same key in
+    every process, so a restored index is laid out exactly like the one it replaces. The number
+    is hashed with the data, not passed as xxh3's seed: on short inputs the seed mixes in
+    linearly, and (data, band) pairs would collide."""
+    return xxh3_64_intdigest(number.to_bytes(8, "little", signed=True) + data)
 
 
 # --- story features -------------------------------------------------------------------------
@@ -408,8 +412,8 @@ class Entry:
         fp = memory.fingerprint
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
         lead = sorted(quantise(fp.lead_terms).items())
-        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url),
-                   _key64(fp.content_hash), fp.minhash,
+        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url.encode()),
+                   _key64(fp.content_hash.encode()), fp.minhash,
                    tuple(sys.intern(term) for term, _ in ranked),
                    array("H", (weight for _, weight in ranked)), sys.intern(fp.source_id),
                    fp.title, tuple(sys.intern(tag) for tag in fp.tags),
@@ -499,8 +503,8 @@ class DedupeIndex:
 
     def _exact(self, fp: Fingerprint, origin: str) -> Decision | None:
         # Keys are 64-bit hashes of the URL / text hash: a false match needs a 2^-64 collision.
-        for method, table, key in (("canonical_url", self.by_url, _key64(fp.canonical_url)),
-                                   ("content_hash", self.by_hash, _key64(fp.content_hash))):
+        for method, table, key in (("canonical_url", self.by_url, _key64(fp.canonical_url.encode())),
+                                   ("content_hash", self.by_hash, _key64(fp.content_hash.encode()))):
             original_id = table.get(key)
             original = self._in_window(fp, original_id) if original_id else None
             if original is None:
@@ -512,7 +516,7 @@ class DedupeIndex:
 
     def _band_keys(self, minhash: bytes) -> list[int]:
         width = self.rows * 4
-        return [_key64(band, minhash[band * width:(band + 1) * width])
+        return [_key64(minhash[band * width:(band + 1) * width], band)
                 for band in range(self.bands)]
 
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
@@ -561,8 +565,9 @@ class DedupeIndex:
         # order, so members more than a bucket in the future are rare, and not looking saves
         # most of the empty look-ups.
         for term in story_keys(fp.story_terms, params.story_keys):
+            encoded = term.encode()
             for bucket in range(centre - reach, centre + 2):
-                posting = self.postings.get(_key64(term, bucket))
+                posting = self.postings.get(_key64(encoded, bucket))
                 if posting is None:
                     continue
                 if isinstance(posting, str):
@@ -682,7 +687,7 @@ class DedupeIndex:
         self.df_articles += 1
         bucket = self._bucket(entry.seen_at)
         for term in entry.terms[:self.params.story_keys]:
-            self._posting_add(_key64(term, bucket), story.id)
+            self._posting_add(_key64(term.encode(), bucket), story.id)
 
     def _posting_add(self, key: int, story_id: str) -> None:
         posting = self.postings.get(key)
@@ -728,7 +733,7 @@ class DedupeIndex:
         bucket = self._bucket(entry.seen_at)
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
-            self._posting_remove(_key64(term, bucket), story_id)
+            self._posting_remove(_key64(term.encode(), bucket), story_id)
         self.df.subtract(entry.terms)
         for term in entry.terms:
             if self.df[term] <= 0:
