@@ -44,8 +44,10 @@ sys.path.insert(0, str(ROOT / "services"))
 from newsflow.codecs.internal import MEMORY  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
 from newsflow.core import dedupe  # noqa: E402
-from newsflow.core.dedupe import DedupeIndex, DedupeParams, Fingerprint, Memory  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory  # noqa: E402
+from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "dedupe"
 SEEDS = Path(os.environ.get("NEWSFLOW_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
@@ -324,7 +326,7 @@ def held_out(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def quality(settings: Settings) -> dict[str, Any]:
-    pipeline = Pipeline(settings)
+    pipeline = build_pipeline(settings)
     items = load_labelled()
     prepared = prepare_all(pipeline, items)
     params = pipeline.params
@@ -476,7 +478,7 @@ def scaling(sizes: list[int], repeats: int, probes: int,
     """All windows side by side in one process: built one after another (resident memory
     measured around each build), then probe batches run round-robin across the windows so
     machine noise hits every size alike; per-article CPU time (decide + eviction), medians."""
-    params = Pipeline(Settings()).params
+    params = build_pipeline(Settings()).params
     windows: dict[int, tuple[DedupeIndex, Synthetic, int]] = {}
     rows: dict[str, dict[str, Any]] = {}
     for size in sizes:
@@ -544,7 +546,7 @@ def baseline_scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, A
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import dedupe_baseline as old
 
-    params = Pipeline(Settings()).params
+    params = build_pipeline(Settings()).params
 
     def convert(fp: Fingerprint) -> Any:
         # the old index kept uint64 signatures

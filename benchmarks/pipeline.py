@@ -64,8 +64,8 @@ from extraction import Page, load_pages  # noqa: E402
 from newsflow.broker import EmbeddedBroker, free_port  # noqa: E402
 from newsflow.codecs import RAW  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.pipeline import Pipeline  # noqa: E402
 from newsflow.core.urls import article_id_for_url  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 from newsflow.processor.faust_app import new_faust_app  # noqa: E402
 from newsflow.processor.stages import (  # noqa: E402
     PreparedMessage,
@@ -189,7 +189,7 @@ def compute_run(items: Sequence[Item]) -> dict[str, float]:
     import trafilatura
 
     settings = Settings()
-    pipeline = Pipeline(settings)
+    pipeline = build_pipeline(settings)
     now = datetime.now(UTC)
     # Loads the language model and word lists once, as a worker's first article does.
     prepare_for_dedupe(pipeline, RawMessage("warmup", 0, 0, items[0].key, items[0].value), now,

@@ -52,8 +52,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.dedupe import DedupeIndex, DedupeParams, lead_terms, story_terms  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex, lead_terms, story_terms  # noqa: E402
+from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 
 CORPUS = Path(os.environ.get("NEWSFLOW_STORIES_DIR",
                              ROOT.parent / "shared" / "corpora" / "stories"))
@@ -239,7 +241,7 @@ def tfidf_labels(articles: list[Article], best: list[tuple[str, float]],
 # --- the run --------------------------------------------------------------------------------
 def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
              gap: timedelta = ROUNDUP_GAP) -> dict[str, Any]:
-    pipeline = Pipeline(Settings())
+    pipeline = build_pipeline(Settings())
     params = pipeline.params
     rows = load(corpus_dir)
     streams: dict[tuple[str, str], tuple[list[Article], list[Prepared]]] = {}

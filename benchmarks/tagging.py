@@ -25,7 +25,8 @@ from pathlib import Path
 
 from newsflow.config import Settings
 from newsflow.core.clean import clean_document
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.tagging import Tagger
+from newsflow.taxonomy_files import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "tagging"

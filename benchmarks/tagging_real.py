@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import clean_document
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.tagging import Tagger
 from newsflow.records import Evidence, Tag
 from newsflow.tags_check import LabelledArticle, check
+from newsflow.taxonomy_files import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "data" / "tagging" / "real" / "labels.jsonl"

@@ -24,8 +24,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from newsflow.broker import die_with_parent, free_port
 from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
+from newsflow.core.dates import rfc3339
 from newsflow.httpserver import Answer
-from newsflow.records import rfc3339
 from newsflow.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]

@@ -126,9 +126,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.core.tagging import Tagger, load_taxonomy
+    from newsflow.core.tagging import Tagger
     from newsflow.errors import LabelsFileError
     from newsflow.tags_check import check, print_report, read_labels
+    from newsflow.taxonomy_files import load_taxonomy
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
     try:

@@ -81,10 +81,6 @@ class CleaningError(NewsflowError):
     """A page that cannot be cleaned; the pipeline dead-letters it with the class name."""
 
 
-class CleanTimeout(CleaningError):
-    """Cleaning ran past the per-page time budget."""
-
-
 class PageTooLarge(CleaningError):
     """The page is above the per-page size cap."""
 

@@ -15,7 +15,8 @@ from newsflow.core.pipeline import Pipeline
 from newsflow.errors import RecordInvalid
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
-from newsflow.processor.stages import prepare_message
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.processor.prepare_pool import PreparePool
 from newsflow.records import DeadLetter, RawMessage
 
 
@@ -45,7 +46,18 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
 
 
 def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
-    pipeline = Pipeline(settings)
+    """Each input prepared in a child process under the stream's per-page time budget
+    (``PreparePool``), then deduped here, in input order, against the run's own index."""
+    pipeline = build_pipeline(settings)
+    pool = PreparePool(settings)
+    try:
+        return _process(settings, paths, out, pipeline, pool)
+    finally:
+        pool.close()
+
+
+def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
+             pool: PreparePool) -> int:
     index = pipeline.new_index()
     failures = 0
     position = 0  # the run's own offset: each input is distinct, as on a topic
@@ -67,7 +79,7 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
             message = RawMessage("process", None, position, key, value)
             position += 1
             now = datetime.now(UTC)
-            result = prepare_message(pipeline, message, now, settings.max_body_bytes)
+            result = pool.prepare_blocking(message, now)
             if isinstance(result, DeadLetter):
                 _emit_letter(out, settings, result)
                 continue

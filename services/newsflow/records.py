@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from rfc3339_validator import validate_rfc3339
 
 from newsflow.config import PACKAGE_DIR
+from newsflow.core.dates import rfc3339
 from newsflow.errors import RecordInvalid
 
 SCHEMA_FILES = {
@@ -87,30 +88,6 @@ def validate(name: str, record: Any) -> None:
 
 def utc_now() -> str:
     return rfc3339(datetime.now(UTC))
-
-
-def rfc3339(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def iso_time(value: object) -> str | None:
-    """RFC 3339 (UTC) from an ISO 8601 date or time string; None for anything else."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    parsed = parse_time(value.strip())
-    return rfc3339(parsed) if parsed is not None else None
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from newsflow.config import PACKAGE_DIR
+from newsflow.core.dates import parse_datetime, rfc3339
 from newsflow.httpserver import Answer, BackgroundServer
-from newsflow.records import parse_time, rfc3339
 
 SITE_DIR = PACKAGE_DIR / "data" / "sample_site"
 
@@ -31,7 +31,7 @@ def load_articles(path: Path = SITE_DIR / "articles.yaml") -> list[dict[str, Any
 
 
 def published_at(article: dict[str, Any]) -> datetime:
-    published = parse_time(article["published"])
+    published = parse_datetime(article["published"])
     if published is None:
         raise ValueError(f"sample article {article['slug']!r}: bad 'published' time")
     return published

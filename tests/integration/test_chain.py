@@ -13,7 +13,7 @@ import pytest
 
 from newsflow.codecs import RAW
 from newsflow.config import Settings
-from newsflow.core.pipeline import Pipeline
+from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe
 from newsflow.records import RawMessage
 from tests.helpers import (
@@ -145,7 +145,7 @@ def test_a_dedupe_stage_failure_dead_letters_the_original_raw_message(
                     "the victim's article")  # the worker and its internal topic are up
     # What the prepare stage made of that very message, then spoiled two ways.
     message = RawMessage(settings.topic_raw, partition, offset, b"victim-key", victim)
-    prepared = prepare_for_dedupe(Pipeline(settings), message, datetime.now(UTC),
+    prepared = prepare_for_dedupe(build_pipeline(settings), message, datetime.now(UTC),
                                   settings.max_body_bytes)
     assert isinstance(prepared, PreparedMessage)
     head, fingerprint, raw = prepared.value.split(b"\n", 2)

@@ -116,6 +116,10 @@ async def test_every_source_kind_publishes_raw_articles(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "note.txt").write_text("Local note headline\nA paragraph about harbour cranes.\n")
+    # An RFC 2822 date in a file: published normalised, not passed through as written.
+    (inbox / "wire.json").write_text(json.dumps({
+        "title": "Wire copy", "body": "Ferries sail again.",
+        "published_at": "Fri, 20 Nov 2026 08:00:00 +0200"}))
     sources = [
         source("rss", "rss", server.url("/rss")),
         source("atom", "atom", server.url("/atom")),
@@ -129,8 +133,8 @@ async def test_every_source_kind_publishes_raw_articles(
         SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox),
     ]
     published, errors = await run_once(fetch_settings, sources)
-    assert (published, errors) == (9, 0)
-    records = raw.wait_count("raw", 9, timeout=30)
+    assert (published, errors) == (10, 0)
+    records = raw.wait_count("raw", 10, timeout=30)
     got = {(r["source"]["id"], r["source"]["kind"], r["url"].removeprefix(base)) for r in records}
     assert {(s, k, u) for s, k, u in got if s != "inbox"} == {
         ("rss", "rss", "/r1"), ("atom", "atom", "/a1"), ("rdf", "rdf", "/d1"),
@@ -145,6 +149,8 @@ async def test_every_source_kind_publishes_raw_articles(
     assert by_url["/api-story-7"]["published_at"] == "2026-11-20T05:00:00Z"
     assert any(r["source"]["kind"] == "directory" and r["title"] == "Local note headline"
                for r in records)
+    (wire,) = [r for r in records if r["title"] == "Wire copy"]
+    assert wire["published_at"] == "2026-11-20T06:00:00Z"
     assert "/about" not in server.paths()
 
 

@@ -17,6 +17,7 @@ from newsflow.codecs.internal import MEMORY, PREPARED
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
 from newsflow.errors import RecordUndecodable
+from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import stages
 from newsflow.processor.stages import PreparedMessage, decide_message, prepare_for_dedupe
 from newsflow.records import (
@@ -42,7 +43,7 @@ RAW_VALUE = json.dumps(raw_record("Harbour cranes arrived at the northern port o
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return Pipeline(Settings())
+    return build_pipeline(Settings())
 
 
 def prepared_value(pipeline: Pipeline, value: bytes = RAW_VALUE, offset: int = 7,

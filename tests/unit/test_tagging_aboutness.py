@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Pipeline
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.pipeline import Origin
+from newsflow.core.tagging import Tagger
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.taxonomy_files import load_taxonomy
 
 FILLER = ("The council debated the municipal budget for the coming year, with members arguing "
           "over road repairs, library hours and the cost of new street lighting in the centre. ")
@@ -138,7 +140,7 @@ def test_escorting_tankers_is_naval_activity(tagger: Tagger) -> None:
 
 
 def test_a_non_english_article_is_never_tagged() -> None:
-    pipeline = Pipeline(Settings())
+    pipeline = build_pipeline(Settings())
     raw = {"url": "https://presse.example/monde/1", "content_type": "text/plain",
            "source": {"id": "presse", "name": "Presse", "kind": "manual"},
            "title": "Nouvelles sanctions et missiles",

@@ -12,22 +12,21 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from newsflow import PIPELINE_VERSION
-from newsflow.config import Settings
-from newsflow.core.clean import CleanLimits, clean_document, detect_language, normalise_text
+from newsflow.core.clean import clean_document, normalise_text
+from newsflow.core.dates import normalise_date, parse_datetime, rfc3339
 from newsflow.core.dedupe import (
     DedupeIndex,
-    DedupeParams,
     Fingerprint,
     Memory,
     lead_terms,
     minhash_of,
     story_terms,
 )
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.params import CleanLimits, DedupeParams
+from newsflow.core.tagging import Tagger
 from newsflow.core.urls import (
     article_id_for_content,
     article_id_for_url,
@@ -36,9 +35,9 @@ from newsflow.core.urls import (
     stable_hash,
 )
 from newsflow.errors import StageError
-from newsflow.records import iso_time, parse_time, rfc3339
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
+WARM_UP_TIME = "2000-01-01T00:00:00+00:00"  # any fixed time: the warm-up's result is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,52 +68,32 @@ class Emission:
     record: dict[str, Any]
 
 
-def normalise_date(value: str | None) -> str | None:
-    """RFC 3339 (UTC) from ISO 8601, RFC 2822 or a bare date; None when unparseable."""
-    iso = iso_time(value)
-    if iso is not None or not value:
-        return iso
-    try:
-        return rfc3339(parsedate_to_datetime(value.strip()))
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def content_hash(text: str) -> str:
     """Hash of the text with case, punctuation and spacing folded: equal for trivial re-renders."""
     folded = " ".join(re.findall(r"\w+", text.lower()))
     return hashlib.sha256(folded.encode("utf-8")).hexdigest()
 
 
-def dedupe_params(settings: Settings) -> DedupeParams:
-    return DedupeParams(
-        num_perm=settings.minhash_permutations,
-        shingle_size=settings.shingle_size,
-        near_threshold=settings.near_duplicate_threshold,
-        story_threshold=settings.story_threshold,
-        story_window_seconds=settings.story_window_hours * 3600,
-        story_lead_weight=settings.story_lead_weight,
-        story_threshold_per_day=settings.story_threshold_per_day,
-        story_df_prior=settings.story_df_prior,
-        story_member_weight=settings.story_member_weight,
-        window_seconds=settings.dedupe_window_days * 86400,
-        max_clock_skew_seconds=settings.dedupe_max_clock_skew_seconds,
-    )
-
-
 class Pipeline:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.tagger = Tagger(load_taxonomy(settings.taxonomy_path))
-        self.params = dedupe_params(settings)
-        self.clean_limits = CleanLimits.from_settings(settings)
+    """The core's two steps over plain inputs: the adapters build them from ``Settings``
+    (``newsflow.pipeline_setup.build_pipeline``), the core reads no file and no setting."""
+
+    def __init__(self, tagger: Tagger, params: DedupeParams, clean_limits: CleanLimits) -> None:
+        self.tagger = tagger
+        self.params = params
+        self.clean_limits = clean_limits
 
     def warm_up(self) -> None:
-        """Load what the core loads lazily (language model, extractor) before the first page,
-        outside any page's time budget, so that cost is not charged to the first page."""
-        import trafilatura  # noqa: F401 - the import is the warm-up
-
-        detect_language("A short paragraph of English text so that the model is loaded once.")
+        """Load what the core loads lazily (extractor, language model, word frequencies) by
+        preparing one small page, so that cost is not charged to the first real page's time
+        budget."""
+        paragraph = ("The harbour reopened on Thursday after a week of repairs to the sea wall, "
+                     "port officials said, and the first ferries left for the islands.")
+        record = {"schema_version": 1, "id": "warm-up", "url": "https://warm-up.invalid/a",
+                  "source": {"id": "warm-up", "name": "Warm-up"},
+                  "fetched_at": WARM_UP_TIME, "content_type": "text/html",
+                  "body": f"<html><body><h1>Harbour reopens</h1><p>{paragraph}</p></body></html>"}
+        self.prepare(record, Origin("warm-up"), datetime.fromisoformat(WARM_UP_TIME))
 
     def new_index(self) -> DedupeIndex:
         return DedupeIndex(self.params)
@@ -143,7 +122,7 @@ class Pipeline:
             else article_id_for_content(normalise_text(raw["body"]))
         )
         fetched_at = normalise_date(raw.get("fetched_at"))
-        seen = parse_time(fetched_at) or now
+        seen = parse_datetime(fetched_at) or now
         feed = raw.get("feed") or {}
         authors = doc.authors or list(feed.get("authors") or [])
         # Nothing extracted (empty or binary input): the signatures come from the article id,
@@ -163,8 +142,7 @@ class Pipeline:
             "title": doc.title,
             "body": doc.text,
             "language": doc.language,
-            "published_at": normalise_date(raw.get("published_at")) or normalise_date(
-                doc.published_at),
+            "published_at": normalise_date(raw.get("published_at")) or doc.published_at,
             "fetched_at": fetched_at,
             "processed_at": rfc3339(now),
             "authors": authors,

@@ -27,12 +27,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from newsflow.errors import TaxonomyError
 from newsflow.records import Evidence, Tag
 
-BUNDLED_TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 IPTC_CODE = re.compile(r"^medtop:\d{8}$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Title words count more: a headline states what the article is about.
@@ -431,25 +428,6 @@ def _mapping(overlay: Mapping[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TaxonomyError(f"{key}: expected a mapping of name to list of phrases")
     return value
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
-
-
-def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
-                  ) -> tuple[Topic, ...]:
-    """The bundled taxonomy, with ``overlay`` (``NEWSFLOW_TAXONOMY_PATH``) applied if given."""
-    base = _read_yaml(bundled)
-    if overlay is None or overlay.resolve() == bundled.resolve():
-        return parse_taxonomy(base, bundled)
-    try:
-        return parse_taxonomy(merge_taxonomy(base, _read_yaml(overlay)), overlay)
-    except TaxonomyError as exc:
-        raise TaxonomyError(f"{overlay}: {exc}") from exc
 
 
 # --- scoring ------------------------------------------------------------------------------------

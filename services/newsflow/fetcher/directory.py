@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import split_title
+from newsflow.core.dates import normalise_date
 from newsflow.errors import NotText
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.raw import raw_article
@@ -84,9 +85,16 @@ def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, An
             record = raw_article(
                 source, str(item.get("url") or url), item["body"],
                 str(item.get("content_type") or "text/plain"),
-                title=item.get("title"), published_at=item.get("published_at"),
+                # Any date shape a file gives (ISO, RFC 2822, free-form) becomes RFC 3339 UTC,
+                # as the raw-article schema wants; one that is not a date is dropped.
+                title=item.get("title"), published_at=normalise_date(item.get("published_at")),
             )
-            yield record | {k: v for k, v in item.items() if k in ("id", "fetched_at")}
+            if item.get("id"):
+                record["id"] = item["id"]
+            fetched_at = normalise_date(item.get("fetched_at"))  # a file may carry its own
+            if fetched_at:
+                record["fetched_at"] = fetched_at
+            yield record
 
 
 def read_directory(source: SourceConfig

@@ -10,6 +10,7 @@ scales with partitions; the dedupe step is cheap (see benchmarks/pipeline.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +20,14 @@ import faust
 from newsflow.codecs import DEAD_LETTERS
 from newsflow.codecs.internal import MEMORY
 from newsflow.config import Settings
+from newsflow.core.dates import parse_datetime
 from newsflow.core.dedupe import DedupeIndex
-from newsflow.core.pipeline import Pipeline
+from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.faust_app import new_faust_app
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
-from newsflow.records import DeadLetter, RawMessage, parse_time
+from newsflow.records import DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
@@ -33,7 +35,7 @@ PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
 
 def create_app(settings: Settings) -> faust.App:
     app = new_faust_app(settings)
-    pipeline = Pipeline(settings)
+    pipeline = build_pipeline(settings)
     parts = settings.topic_partitions
     raw_topic = app.topic(settings.topic_raw, partitions=parts)
     prepared_topic = app.topic(f"{settings.app_id}-prepared", partitions=1, internal=True)
@@ -46,8 +48,12 @@ def create_app(settings: Settings) -> faust.App:
     memory_table = app.Table("dedupe-memory", partitions=1, key_type=bytes, value_type=bytes)
     state: dict[str, DedupeIndex | None] = {"index": None}
     # Cleaning runs in child processes: off the event loop (heartbeats keep flowing), on other
-    # cores, and under a hard per-page time limit.
+    # cores, and under a per-page time limit.
     prepare_pool = PreparePool(settings)
+
+    @app.on_before_shutdown.connect
+    async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(prepare_pool.close)
 
     async def dead_letter(letter: DeadLetter) -> None:
         metrics.DEAD_LETTERS.labels(letter.stage, letter.error_type).inc()
@@ -113,7 +119,7 @@ def create_app(settings: Settings) -> faust.App:
         for tag in record["tags"]:
             metrics.TAGS.labels(tag["name"]).inc()
         for since in ("fetched", "published"):
-            moment = parse_time(record.get(f"{since}_at"))
+            moment = parse_datetime(record.get(f"{since}_at"))
             if moment is not None:
                 metrics.FRESHNESS.labels(since).observe(max(0.0, (now - moment).total_seconds()))
 

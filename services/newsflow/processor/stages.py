@@ -14,10 +14,11 @@ from datetime import datetime
 
 from newsflow.codecs import BY_ROLE, RAW
 from newsflow.codecs.internal import MEMORY, PREPARED, PreparedRecord
+from newsflow.core.dates import rfc3339
 from newsflow.core.dedupe import DedupeIndex, Memory
 from newsflow.core.pipeline import Emission, Origin, Pipeline, Prepared
 from newsflow.errors import RecordInvalid, RecordUndecodable, StageError
-from newsflow.records import DeadLetter, RawMessage, rfc3339
+from newsflow.records import DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
 
