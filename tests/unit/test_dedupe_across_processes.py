@@ -8,10 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from newsflow.codecs.internal import MEMORY, encode_fingerprint
 from newsflow.config import Settings
 from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.core.pipeline import Origin, Prepared
@@ -24,14 +26,15 @@ START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 # Runs in the child: restore the memories, answer the probes, describe the index's layout.
 RESTORE = """
 import json, sys
+from newsflow.codecs.internal import MEMORY, decode_fingerprint
 from newsflow.config import Settings
-from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
+from newsflow.core.dedupe import DedupeIndex
 from newsflow.pipeline_setup import dedupe_params
 from tests.unit.test_dedupe_across_processes import answers
 data = json.load(sys.stdin)
 print(json.dumps(answers(DedupeIndex(dedupe_params(Settings())),
-                         [Memory.from_dict(m) for m in data["memories"]],
-                         [Fingerprint.from_dict(f) for f in data["probes"]])))
+                         [MEMORY.decode(m.encode()) for m in data["memories"]],
+                         [decode_fingerprint(f.encode()) for f in data["probes"]])))
 """
 
 
@@ -45,24 +48,21 @@ def answers(index: DedupeIndex, memories: list[Memory],
     index.restore(memories)
     tables = {"by_url": layout(index.by_url), "by_hash": layout(index.by_hash),
               "band_table": layout(index.band_table), "postings": layout(index.postings)}
-    decisions = [index.decide(fp, f"probe:{n}").to_dict()["decision"]
-                 for n, fp in enumerate(probes)]
+    decisions = [asdict(index.decide(fp, f"probe:{n}").decision) for n, fp in enumerate(probes)]
     return {"tables": tables, "decisions": decisions}
 
 
 def prepared(text: str, url: str, when: datetime, n: int) -> Prepared:
     pipeline = build_pipeline(Settings())
-    value = json.dumps(raw_record(text, url=url, title=None,
-                                  fetched_at=when.isoformat())).encode()
-    result = pipeline.prepare(None, value, Origin("raw", 0, n), when)
-    assert isinstance(result, Prepared)
-    return result
+    raw = raw_record(text, url=url, title=None, fetched_at=when.isoformat())
+    return pipeline.prepare(raw, Origin("raw", 0, n), when)
 
 
 def restored_elsewhere(memories: list[Memory], probes: list[Fingerprint],
                        hash_seed: str) -> dict[str, Any]:
-    data = json.dumps({"memories": [m.to_dict() for m in memories],
-                       "probes": [fp.to_dict() for fp in probes]})
+    # Through the codecs the worker's table and internal topic use.
+    data = json.dumps({"memories": [MEMORY.encode(m).decode() for m in memories],
+                       "probes": [encode_fingerprint(fp).decode() for fp in probes]})
     env = os.environ | {"PYTHONHASHSEED": hash_seed}
     done = subprocess.run([sys.executable, "-c", RESTORE], input=data, env=env, cwd=ROOT, check=True,
                           capture_output=True, text=True)
