@@ -14,10 +14,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kafka import KafkaConsumer, KafkaProducer
 
@@ -80,21 +80,24 @@ def topic_of(settings: Settings, role: str) -> str:
 
 
 class ManagedProcess:
-    """A `python -m newsflow ...` child with the given settings; output goes to a log file."""
+    """A `python -m newsflow ...` child with the given settings; output goes to a log file.
+    ``module`` runs another entry point that takes the same arguments."""
 
     def __init__(self, args: list[str], settings: Settings, log_path: Path,
-                 extra_env: dict[str, str] | None = None, cwd: Path = REPO) -> None:
+                 extra_env: dict[str, str] | None = None, cwd: Path = REPO,
+                 module: str = "newsflow") -> None:
         self.args = args
+        self.module = module
         self.settings = settings
         self.log_path = log_path
         self.cwd = cwd
         self.env = os.environ | settings.to_env() | (extra_env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ManagedProcess:
+    def start(self) -> Self:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsflow", *self.args], env=self.env, stdout=log,
+            [sys.executable, "-m", self.module, *self.args], env=self.env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True, cwd=self.cwd,
             preexec_fn=die_with_parent,
         )
@@ -211,7 +214,7 @@ class TopicReader:
         self.consumer.close()
 
 
-def produce(settings: Settings, items: list[tuple[bytes | None, bytes]],
+def produce(settings: Settings, items: Sequence[tuple[bytes | None, bytes]],
             topic: str | None = None) -> list[tuple[int, int]]:
     """Send bytes to news.raw.v1 (or the isolated equivalent, or ``topic``) and wait for the
     acks; returns each message's (partition, offset)."""
