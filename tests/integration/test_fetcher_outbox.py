@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kafka.producer.future import FutureRecordMetadata
@@ -40,11 +39,10 @@ class HeldPublisher(Publisher):
         self.release = threading.Event()
         self.holding = threading.Event()  # a send is waiting for the release
 
-    def publish(self, record: dict[str, Any], topic: str | None = None,
-                key: bytes | None = None) -> FutureRecordMetadata:
+    def publish(self, topic: str, key: bytes | None, value: bytes) -> FutureRecordMetadata:
         self.holding.set()
         assert self.release.wait(60), "the test never released the publisher"
-        return super().publish(record, topic, key)
+        return super().publish(topic, key, value)
 
 
 @pytest.fixture
