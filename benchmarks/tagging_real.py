@@ -22,7 +22,7 @@ from typing import Any
 
 from newsflow.core.clean import clean_document
 from newsflow.core.tagging import Tagger
-from newsflow.records import Evidence, Tag
+from newsflow.core.tags import Evidence, Tag
 from newsflow.tags_check import LabelledArticle, check
 from newsflow.taxonomy_files import load_taxonomy
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -88,30 +88,6 @@ def validate(name: str, record: Any) -> None:
 
 def utc_now() -> str:
     return rfc3339(datetime.now(UTC))
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    field: str  # "title" or "body": which text the offsets point into
-    start: int
-    end: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Tag:
-    name: str
-    score: float
-    iptc: str
-    evidence: tuple[Evidence, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "score": round(self.score, 4),
-            "iptc": self.iptc,
-            "evidence": [asdict(e) for e in self.evidence],
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from newsflow.core.tags import Evidence, Tag
 from newsflow.errors import TaxonomyError
-from newsflow.records import Evidence, Tag
 
 IPTC_CODE = re.compile(r"^medtop:\d{8}$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
