@@ -10,8 +10,8 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    its parent) and, half, the holder's parent, by its length;
 3. the best container (score less its link share) widens to an ancestor that holds much more
    paragraph text without being link-heavy: article bodies split over sibling sections;
-4. the container and its well-scoring siblings come out one block per line; blocks that are
-   mostly link text go.
+4. the container's text comes out one block per line; groups of blocks (a teaser list, a card)
+   that are largely link text go whole, and so do lines that are mostly link text.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
@@ -33,25 +33,35 @@ JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button
 # Class/id words of elements that hold no article text. Matched as whole words of the
 # attribute (split on -, _ and spaces), so "header" does not match "ad".
 BOILERPLATE_WORDS = (
-    "related", "share", "sharing", "sharebar", "social", "comment", "comments", "newsletter",
-    "subscribe", "subscription", "promo", "advert", "advertisement", "ad", "ads", "sponsor",
-    "sponsored", "sidebar", "footer", "nav", "navbar", "navigation", "menu", "breadcrumb",
-    "breadcrumbs", "cookie", "cookies", "consent", "popup", "modal", "banner",
-    "recommended", "recommendations", "trending", "popular", "outbrain", "taboola",
-    "byline", "author", "toolbar", "masthead", "signup", "disqus", "caption", "credit", "credits",
-    "video", "player", "playlist", "teaser", "teasers", "rail", "login", "print", "gallery",
-    "slideshow", "carousel",
+    "related", "share", "sharing", "sharebar", "social", "newsletter", "subscribe",
+    "subscription", "promo", "advert", "advertisement", "ad", "ads", "sponsor", "sponsored",
+    "sidebar", "footer", "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs",
+    "cookie", "cookies", "consent", "popup", "modal", "banner", "recommended",
+    "recommendations", "trending", "popular", "outbrain", "taboola", "byline", "author",
+    "toolbar", "masthead", "signup", "caption", "credit", "credits", "video", "player",
+    "playlist", "teaser", "teasers", "rail", "login", "print",
 )
-BOILERPLATE = re.compile(r"(?:^|[\s_-])(?:" + "|".join(BOILERPLATE_WORDS) + r")(?:$|[\s_-])",
-                         re.IGNORECASE)
-# Prefilter for the CSS engine: elements whose class or id contains one of these substrings.
-_PREFILTER = ("related", "shar", "social", "comment", "newsletter", "subscri", "promo", "advert",
-              "ad", "sponsor", "sidebar", "footer", "nav", "menu", "breadcrumb", "cookie",
-              "consent", "popup", "modal", "banner", "recommend", "trending",
-              "popular", "outbrain", "taboola", "byline", "author", "toolbar", "masthead",
-              "signup", "disqus", "caption", "credit", "video", "player", "playlist", "teaser",
-              "rail", "login", "print", "gallery", "slideshow", "carousel")
-PREFILTER_SELECTOR = ",".join(f'[class*="{w}" i],[id*="{w}" i]' for w in _PREFILTER)
+# Words for reader comments and photo galleries: dropped whatever their size (threads and
+# captions hold much prose), unless they hold nearly all of the page.
+PROSE_JUNK_WORDS = ("comment", "comments", "disqus", "replies", "respond", "gallery",
+                    "slideshow", "carousel", "legend", "legends")
+PROSE_JUNK_PAGE_SHARE = 0.8
+
+
+def _words(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?:^|[\s_-])(?:" + "|".join(words) + r")(?:$|[\s_-])", re.IGNORECASE)
+
+
+BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
+PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# Prefilter for Lexbor's CSS engine: class or id containing a word (no word's own prefix twice).
+_ALL_WORDS = sorted(set(BOILERPLATE_WORDS + PROSE_JUNK_WORDS))
+PREFILTER_SELECTOR = ",".join(
+    f'[class*="{w}" i],[id*="{w}" i]' for w in _ALL_WORDS
+    if not any(w != other and w.startswith(other) for other in _ALL_WORDS))
+# Elements a browser does not show (teaser microdata, templates for scripts).
+HIDDEN_SELECTOR = ('[hidden],[aria-hidden="true"],[style*="display:none" i],'
+                   '[style*="display: none" i],[style*="visibility:hidden" i]')
 # Never dropped by class/id: the article's own wrappers.
 KEEP_TAGS = frozenset({"html", "body", "main", "article"})
 # A class/id match holding more prose than this (mostly not links) is kept: pages name their
@@ -69,16 +79,17 @@ BLOCK_TAGS = frozenset({
     "pre", "section", "article", "table", "ul", "ol", "dl", "dd", "dt", "figcaption", "figure",
     "header", "main", "hr", "address", "details", "summary",
 })
-# A sibling joins the article when it scores at least this share of the best container.
-SIBLING_SHARE = 0.2
 # The container widens to an ancestor with this much more paragraph text, if not link-heavy.
 CLIMB_GROWTH = 1.3
 CLIMB_MAX_LINK_SHARE = 0.2
+# Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
+GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
+GROUP_MAX_LINK_SHARE = 0.3
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
-CONFIDENT_MIN_CHARS = 500
-CONFIDENT_MIN_SHARE = 0.5
+CONFIDENT_MIN_CHARS = 1000
+CONFIDENT_MIN_SHARE = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +98,25 @@ class MainText:
     confident: bool
 
 
-def _is_boilerplate(node: LexborNode) -> bool:
-    if node.tag in KEEP_TAGS:
-        return False
+def _names(node: LexborNode) -> str:
     attrs = node.attributes
-    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-    return BOILERPLATE.search(names) is not None
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
 
 
 def _strip_junk(root: LexborNode) -> None:
     root.strip_tags(list(JUNK_TAGS), recursive=True)
     page_chars = len(root.text(deep=True, strip=True))
+    for node in root.css(HIDDEN_SELECTOR):
+        if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
+            node.decompose(recursive=True)
     for node in root.css(PREFILTER_SELECTOR):
-        if _is_boilerplate(node) and _little_prose(node, page_chars):
+        if node.tag in KEEP_TAGS:
+            continue
+        names = _names(node)
+        if BOILERPLATE.search(names) is None:
+            continue
+        if (_little_prose(node, page_chars) if PROSE_JUNK.search(names) is None
+                else len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars):
             node.decompose(recursive=True)
 
 
@@ -170,44 +187,55 @@ class _Measure:
             self.scores[key] = self.scores.get(key, 0.0) + weight * value
 
 
-def _emit(node: LexborNode, lines: list[str], line: list[str], link: list[int]) -> None:
-    """Append the text under ``node`` to ``lines``, a line per block; ``link`` counts link chars."""
-    for child in node.iter(include_text=True):
-        tag = child.tag
-        if tag == "-text":
-            value = child.text_content or ""
-            line.append(value)
-            continue
-        if tag in ("-comment", None):
-            continue
-        block = tag in BLOCK_TAGS
-        if block:
-            _flush(lines, line, link)
-        if tag == "a":
-            before = sum(len(part) for part in line)
-            _emit(child, lines, line, link)
-            link[0] += sum(len(part) for part in line) - before
-        else:
-            _emit(child, lines, line, link)
-        if block:
-            _flush(lines, line, link)
+class _Writer:
+    """The text under a container, a line per block, without link-heavy blocks and lines."""
+
+    def __init__(self, measure: _Measure) -> None:
+        self.measure = measure
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.link_chars = 0
+
+    def write(self, node: LexborNode) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                self.line.append(child.text_content or "")
+                continue
+            if tag in ("-comment", None):
+                continue
+            if tag in GROUP_TAGS and self._link_heavy(child):
+                continue
+            block = tag in BLOCK_TAGS
+            if block:
+                self.flush()
+            if tag == "a":
+                before = sum(len(part) for part in self.line)
+                self.write(child)
+                self.link_chars += sum(len(part) for part in self.line) - before
+            else:
+                self.write(child)
+            if block:
+                self.flush()
+
+    def _link_heavy(self, node: LexborNode) -> bool:
+        key = node.mem_id
+        chars = self.measure.chars.get(key, 0)
+        return chars > 0 and self.measure.links.get(key, 0) > GROUP_MAX_LINK_SHARE * chars
+
+    def flush(self) -> None:
+        text = " ".join("".join(self.line).split())
+        if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
+            self.lines.append(text)
+        self.line.clear()
+        self.link_chars = 0
 
 
-def _flush(lines: list[str], line: list[str], link: list[int]) -> None:
-    text = " ".join("".join(line).split())
-    if text and link[0] <= MAX_LINE_LINK_SHARE * len(text):
-        lines.append(text)
-    line.clear()
-    link[0] = 0
-
-
-def _container_text(container: LexborNode) -> str:
-    lines: list[str] = []
-    line: list[str] = []
-    link = [0]
-    _emit(container, lines, line, link)
-    _flush(lines, line, link)
-    return "\n".join(lines)
+def _container_text(container: LexborNode, measure: _Measure) -> str:
+    writer = _Writer(measure)
+    writer.write(container)
+    writer.flush()
+    return "\n".join(writer.lines)
 
 
 def _best(measure: _Measure) -> LexborNode | None:
@@ -252,22 +280,11 @@ def _main_text(root: LexborNode) -> MainText:
     _strip_junk(root)
     measure = _Measure()
     measure.walk(root)
-    scores, paragraph_chars = measure.scores, measure.paragraph_chars
     best = _best(measure)
     if best is None:
         return MainText("", False)
     best = _widen(best, measure)
-    parts: list[str] = []
-    parent = best.parent
-    threshold = SIBLING_SHARE * scores.get(best.mem_id, 0.0)
-    if parent is not None:
-        for sibling in parent.iter():
-            if sibling.mem_id == best.mem_id or scores.get(sibling.mem_id, 0.0) >= max(
-                    threshold, 1.0):
-                parts.append(_container_text(sibling))
-    else:
-        parts.append(_container_text(best))
-    text = "\n".join(part for part in parts if part)
+    text = _container_text(best, measure)
     confident = (len(text) >= CONFIDENT_MIN_CHARS
-                 and len(text) >= CONFIDENT_MIN_SHARE * paragraph_chars)
+                 and len(text) >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     return MainText(text, confident)
