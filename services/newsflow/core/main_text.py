@@ -54,11 +54,6 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str]:
 
 BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
-# Prefilter for Lexbor's CSS engine: class or id containing a word (no word's own prefix twice).
-_ALL_WORDS = sorted(set(BOILERPLATE_WORDS + PROSE_JUNK_WORDS))
-PREFILTER_SELECTOR = ",".join(
-    f'[class*="{w}" i],[id*="{w}" i]' for w in _ALL_WORDS
-    if not any(w != other and w.startswith(other) for other in _ALL_WORDS))
 # Elements a browser does not show (teaser microdata, templates for scripts).
 HIDDEN_SELECTOR = ('[hidden],[aria-hidden="true"],[style*="display:none" i],'
                    '[style*="display: none" i],[style*="visibility:hidden" i]')
@@ -98,26 +93,25 @@ class MainText:
     confident: bool
 
 
-def _names(node: LexborNode) -> str:
-    attrs = node.attributes
-    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-
-
 def _strip_junk(root: LexborNode) -> None:
+    """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them."""
     root.strip_tags(list(JUNK_TAGS), recursive=True)
     page_chars = len(root.text(deep=True, strip=True))
     for node in root.css(HIDDEN_SELECTOR):
         if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
-            node.decompose(recursive=True)
-    for node in root.css(PREFILTER_SELECTOR):
-        if node.tag in KEEP_TAGS:
+            node.decompose(recursive=False)
+    # Matching class/id in Python is ~3x cheaper than a CSS selector per word.
+    for node in root.css("[class],[id]"):
+        attrs = node.attrs
+        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if BOILERPLATE.search(names) is None or node.tag in KEEP_TAGS:
             continue
-        names = _names(node)
-        if BOILERPLATE.search(names) is None:
-            continue
-        if (_little_prose(node, page_chars) if PROSE_JUNK.search(names) is None
-                else len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars):
-            node.decompose(recursive=True)
+        if PROSE_JUNK.search(names) is None:
+            junk = _little_prose(node, page_chars)
+        else:
+            junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
+        if junk:
+            node.decompose(recursive=False)
 
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:
