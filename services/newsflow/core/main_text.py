@@ -116,10 +116,10 @@ def _strip_junk(root: LexborNode) -> None:
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:
     chars = len(node.text(deep=True, strip=True))
-    if chars <= BOILERPLATE_MAX_PROSE_CHARS:
-        return True
     if chars > WRAPPER_PAGE_SHARE * page_chars:
         return False
+    if chars <= BOILERPLATE_MAX_PROSE_CHARS:
+        return True
     links = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
     return links > MAX_LINE_LINK_SHARE * chars
 
