@@ -54,6 +54,10 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str]:
 
 BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# Class/id words of article bodies; such a container's score is multiplied by ARTICLE_BOOST.
+ARTICLE_NAMES = _words(("article", "content", "entry", "post", "story", "body", "text", "main",
+                        "articlebody", "article-body", "post-content", "entry-content"))
+ARTICLE_BOOST = 1.5
 # Elements a browser does not show (teaser microdata, templates for scripts).
 HIDDEN_SELECTOR = ('[hidden],[aria-hidden="true"],[style*="display:none" i],'
                    '[style*="display: none" i],[style*="visibility:hidden" i]')
@@ -238,9 +242,21 @@ def _best(measure: _Measure) -> LexborNode | None:
     for key, value in measure.scores.items():
         chars = measure.chars.get(key, 0) or 1
         adjusted = value * (1 - min(measure.links.get(key, 0) / chars, 1.0))
+        if _names_article(measure.nodes[key]):
+            adjusted *= ARTICLE_BOOST
         if adjusted > best_score:
             best, best_score = measure.nodes[key], adjusted
     return best
+
+
+def _names_article(node: LexborNode) -> bool:
+    """An element the page marks as its article: <article>, articleBody, an article-ish class."""
+    if node.tag == "article":
+        return True
+    attrs = node.attrs
+    if (attrs.get("itemprop") or "").lower() == "articlebody":
+        return True
+    return ARTICLE_NAMES.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}") is not None
 
 
 def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
