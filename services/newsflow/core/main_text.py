@@ -84,6 +84,8 @@ CLIMB_MAX_LINK_SHARE = 0.2
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
+# Left out of the text: the headline (a field of its own) and captions (not article text).
+SKIP_TAGS = frozenset({"h1", "figcaption"})
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
@@ -203,6 +205,8 @@ class _Writer:
             if tag in ("-comment", None):
                 continue
             if tag in GROUP_TAGS and self._link_heavy(child):
+                continue
+            if tag in SKIP_TAGS:
                 continue
             block = tag in BLOCK_TAGS
             if block:
