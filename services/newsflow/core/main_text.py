@@ -10,8 +10,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    its parent) and, half, the holder's parent, by its length;
 3. the best container (score less its link share) widens to an ancestor that holds much more
    paragraph text without being link-heavy: article bodies split over sibling sections;
-4. the container's text comes out one block per line; groups of blocks (a teaser list, a card)
-   that are largely link text go whole, and so do lines that are mostly link text.
+4. the container's text comes out one block per line, headline and captions left out; groups
+   of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
+   are mostly link text; a prose block just before the container (a standfirst) leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
@@ -86,6 +87,8 @@ GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "
 GROUP_MAX_LINK_SHARE = 0.3
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
+# A previous sibling of the container with this much paragraph text is its standfirst.
+LEAD_MIN_CHARS = 80
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
@@ -278,6 +281,20 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
     return best
 
 
+def _lead_text(container: LexborNode, measure: _Measure) -> str:
+    """A standfirst just before the container: the previous sibling, if it is prose."""
+    node = container.prev
+    while node is not None and node.tag in ("-text", "-comment"):
+        node = node.prev
+    if node is None:
+        return ""
+    key = node.mem_id
+    prose = measure.prose.get(key, 0)
+    if prose < LEAD_MIN_CHARS or measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
+        return ""
+    return _container_text(node, measure)
+
+
 def main_text_by_blocks(html: str) -> MainText:
     """The article text of ``html`` (one block per line) and whether it looks whole."""
     parser = LexborHTMLParser(html)
@@ -299,6 +316,9 @@ def _main_text(root: LexborNode) -> MainText:
         return MainText("", False)
     best = _widen(best, measure)
     text = _container_text(best, measure)
+    lead = _lead_text(best, measure)
+    if lead:
+        text = f"{lead}\n{text}"
     confident = (len(text) >= CONFIDENT_MIN_CHARS
                  and len(text) >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     return MainText(text, confident)
