@@ -72,7 +72,8 @@ test: lint typecheck deploy-tools
 # time, as a remote cluster would.
 CLOCK_SHIFT_DAYS ?= 400
 CLOCK_TESTS ?= tests/unit tests/integration/test_chain.py tests/integration/test_dedupe_clock.py \
-	tests/integration/test_dedupe_stream.py tests/integration/test_fetcher_service.py \
+	tests/integration/test_dedupe_stream.py tests/integration/test_dedupe_window.py \
+	tests/integration/test_fetcher_service.py \
 	tests/integration/test_observability.py tests/integration/test_first_hour.py \
 	tests/e2e/test_demo.py
 CLOCK_SHIM := $(VENV)/lib/monotonic_sleep.so

@@ -3,7 +3,7 @@ memory as the remembered window grows (1k, 10k, 100k, 1M articles), in one run, 
 
     python benchmarks/dedupe.py [--sizes 1000,10000,100000,1000000] [--repeats 3]
 
-Quality: every labelled article goes through ``Pipeline.prepare_raw`` (clean, tag, fingerprint —
+Quality: every labelled article goes through ``Pipeline.prepare`` (clean, tag, fingerprint —
 what the stream runs) and then one ``DedupeIndex`` in fetch-time order. Story figures are
 pairwise over the distinct reports (copies excluded: they inherit their original's story
 trivially); near-duplicate figures are pairwise over all articles, a predicted group being an
@@ -14,7 +14,8 @@ a plain 0.8 MinHash threshold for near-duplicates. Thresholds are swept to show 
 Cost: synthetic fingerprints (random signatures, story terms drawn from a Zipf vocabulary plus
 per-story rare names, a steady arrival rate) fill the index; the median per-decision time of a
 probe batch and the resident memory per remembered article are reported per size, with ratios
-against the 1k window.
+against the 1k window. Every cost ratio is the median of ratios of batches run side by side in
+one round (round-robin across windows), never a ratio of two independently taken medians.
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
+from newsflow.codecs.internal import MEMORY  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
 from newsflow.core import dedupe  # noqa: E402
-from newsflow.core.dedupe import DedupeIndex, DedupeParams, Fingerprint, Memory  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory  # noqa: E402
+from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "dedupe"
 SEEDS = Path(os.environ.get("NEWSFLOW_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
@@ -153,7 +157,7 @@ def raw_record(item: Labelled) -> dict[str, Any]:
 
 def prepare_all(pipeline: Pipeline, items: list[Labelled]) -> list[Prepared]:
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    return [pipeline.prepare_raw(raw_record(item), Origin("bench", 0, n), now)
+    return [pipeline.prepare(raw_record(item), Origin("bench", 0, n), now)
             for n, item in enumerate(items)]
 
 
@@ -322,7 +326,7 @@ def held_out(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def quality(settings: Settings) -> dict[str, Any]:
-    pipeline = Pipeline(settings)
+    pipeline = build_pipeline(settings)
     items = load_labelled()
     prepared = prepare_all(pipeline, items)
     params = pipeline.params
@@ -455,7 +459,7 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
         fp = synthetic.fingerprint(n)
         memory = Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
                                             origin=f"fill:{n}", seq=n + 1))
-        value = json.dumps(memory.to_dict(), ensure_ascii=False).encode("utf-8")
+        value = MEMORY.encode(memory)  # the table value exactly as the worker stores it
         value_bytes += len(value)
         table[fp.id.encode()] = value
     del synthetic
@@ -463,7 +467,7 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
     resident = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     result = {"table_bytes_per_article": round(resident / size),
-              "table_value_json_bytes_mean": round(value_bytes / size)}
+              "table_value_bytes_mean": round(value_bytes / size)}
     del table
     gc.collect()
     return result
@@ -474,7 +478,7 @@ def scaling(sizes: list[int], repeats: int, probes: int,
     """All windows side by side in one process: built one after another (resident memory
     measured around each build), then probe batches run round-robin across the windows so
     machine noise hits every size alike; per-article CPU time (decide + eviction), medians."""
-    params = Pipeline(Settings()).params
+    params = build_pipeline(Settings()).params
     windows: dict[int, tuple[DedupeIndex, Synthetic, int]] = {}
     rows: dict[str, dict[str, Any]] = {}
     for size in sizes:
@@ -521,54 +525,72 @@ def scaling(sizes: list[int], repeats: int, probes: int,
     base = rows[str(smallest)]
     for size in sizes:
         row = rows[str(size)]
-        row["decide_cost_ratio_vs_smallest"] = round(
-            row["decide_us_median"] / base["decide_us_median"], 3)
+        row["decide_cost_ratio_vs_smallest"] = paired_median(timings[size], timings[smallest])
         row["memory_ratio_vs_smallest"] = round(
             row["memory_bytes_per_article"] / max(base["memory_bytes_per_article"], 1), 3)
     return {"interval_seconds": INTERVAL, "probes_per_batch": probes, "batches": repeats,
             "timer": "process CPU time", "sizes": rows}
 
 
+def paired_median(numerators: list[float], denominators: list[float]) -> float:
+    """Median of the per-round ratios (both batches of a ratio ran in the same round)."""
+    return round(statistics.median(n / d for n, d in zip(numerators, denominators,
+                                                          strict=True)), 3)
+
+
 def baseline_scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, Any]:
-    """The index before this work (``dedupe_baseline.py``) on the same synthetic stream: its
-    story look-up walks the postings of every term and its eviction scans every memory."""
+    """The index before this work (``dedupe_baseline.py``) beside ours on the same synthetic
+    stream: its story look-up walks the postings of every term and its eviction scans every
+    memory. Both are filled with the same articles; each round runs one probe batch (the same
+    articles) on every window of both, in rotating order, so load hits them alike."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import dedupe_baseline as old
 
-    params = Pipeline(Settings()).params
+    params = build_pipeline(Settings()).params
+
+    def convert(fp: Fingerprint) -> Any:
+        # the old index kept uint64 signatures
+        wide = np.frombuffer(fp.minhash, "<u4").astype("<u8").tobytes()
+        return old.Fingerprint(fp.id, fp.canonical_url, fp.content_hash, wide,
+                               fp.story_terms, fp.seen_at, fp.title, fp.source_id, fp.tags)
+
+    windows: dict[int, tuple[Any, DedupeIndex, Synthetic]] = {}
+    for size in sizes:
+        synthetic = Synthetic(params, seed=size)
+        theirs = old.DedupeIndex(old.DedupeParams(window_seconds=size * INTERVAL))
+        ours = DedupeIndex(replace(params, window_seconds=size * INTERVAL))
+        for n in range(size):
+            fp = synthetic.fingerprint(n)
+            theirs.remember(old.Memory(convert(fp), old.Decision(
+                "new", f"story{synthetic.story}", fp.seen_at, origin=f"fill:{n}")))
+            ours.remember(Memory(fp, dedupe.Decision("new", f"story{synthetic.story}",
+                                                     fp.seen_at, origin=f"fill:{n}", seq=n + 1)))
+        windows[size] = (theirs, ours, synthetic)
+    timings: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for round_number in range(repeats):
+        for size in sizes[round_number % len(sizes):] + sizes[:round_number % len(sizes)]:
+            theirs, ours, synthetic = windows[size]
+            n = size + round_number * probes
+            batch = [synthetic.fingerprint(n + i) for i in range(probes)]
+            runs: list[tuple[str, Any, list[Any]]] = [
+                ("baseline", theirs, [convert(fp) for fp in batch]), ("ours", ours, batch)]
+            for name, index, fps in runs if round_number % 2 == 0 else runs[::-1]:
+                start = time.process_time()
+                for i, fp in enumerate(fps):
+                    index.decide(fp, f"probe:{n + i}")
+                    for expired in index.expired_ids():
+                        index.forget(expired)
+                timings[name, size].append((time.process_time() - start) / probes)
     rows: dict[str, Any] = {}
     for size in sizes:
-        window = old.DedupeParams(window_seconds=size * INTERVAL)
-        synthetic = Synthetic(params, seed=size)
-
-        def convert(fp: Fingerprint) -> Any:
-            # the old index kept uint64 signatures
-            wide = np.frombuffer(fp.minhash, "<u4").astype("<u8").tobytes()
-            return old.Fingerprint(fp.id, fp.canonical_url, fp.content_hash, wide,
-                                   fp.story_terms, fp.seen_at, fp.title, fp.source_id, fp.tags)
-
-        index = old.DedupeIndex(window)
-        for n in range(size):
-            fp = convert(synthetic.fingerprint(n))
-            index.remember(old.Memory(fp, old.Decision("new", f"story{synthetic.story}",
-                                                       fp.seen_at, origin=f"fill:{n}")))
-        batches, n = [], size
-        for _ in range(repeats):
-            batch = [convert(synthetic.fingerprint(n + i)) for i in range(probes)]
-            start = time.process_time()
-            for i, fp in enumerate(batch):
-                index.decide(fp, f"probe:{n + i}")
-                for expired in index.expired_ids():
-                    index.forget(expired)
-            batches.append((time.process_time() - start) / probes)
-            n += probes
-        rows[str(size)] = {"decide_us_median": round(statistics.median(batches) * 1e6, 1),
-                           "decide_us_batches": [round(b * 1e6, 1) for b in batches]}
-        del index
-        gc.collect()
-    first = rows[str(sizes[0])]["decide_us_median"]
-    for row in rows.values():
-        row["decide_cost_ratio_vs_smallest"] = round(row["decide_us_median"] / first, 3)
+        rows[str(size)] = {
+            "decide_us_median": round(statistics.median(timings["baseline", size]) * 1e6, 1),
+            "decide_us_batches": [round(b * 1e6, 1) for b in timings["baseline", size]],
+            "decide_cost_ratio_vs_smallest": paired_median(timings["baseline", size],
+                                                           timings["baseline", sizes[0]]),
+            "ours_decide_us_median": round(statistics.median(timings["ours", size]) * 1e6, 1),
+            "baseline_over_ours": paired_median(timings["baseline", size],
+                                                timings["ours", size])}
     return {"probes_per_batch": probes, "batches": repeats, "timer": "process CPU time",
             "sizes": rows}
 
@@ -591,15 +613,8 @@ def main() -> None:
                                     args.probes, tuple(int(s) for s in args.table_sizes.split(",")
                                                        if s))
         if args.baseline_sizes:
-            baseline = baseline_scaling([int(s) for s in args.baseline_sizes.split(",")], 3,
-                                        100)
-            for size, row in baseline["sizes"].items():
-                ours = report["scaling"]["sizes"].get(size)
-                if ours:
-                    row["ours_decide_us_median"] = ours["decide_us_median"]
-                    row["baseline_over_ours"] = round(
-                        row["decide_us_median"] / ours["decide_us_median"], 2)
-            report["scaling_baseline_previous_index"] = baseline
+            report["scaling_baseline_previous_index"] = baseline_scaling(
+                [int(s) for s in args.baseline_sizes.split(",")], 3, 100)
     print(json.dumps(report, indent=2))
 
 

@@ -8,14 +8,21 @@ story) — mixed with near copies on other outlets (one word in 30 replaced) and
 1. plumbing limit: a Faust agent that only forwards the raw messages to another topic, with the
    worker's Faust settings (session timeout, heartbeat, ``producer_max_batch_size`` from
    Settings, and Faust's own default batch size for comparison);
-2. compute limit: ``Pipeline.prepare`` + ``Pipeline.decide`` over the same messages in this
-   process, no Kafka; and ``trafilatura.extract(html, include_comments=False)`` alone;
+2. compute limit: the worker's two stages over the same messages in this process, no Kafka —
+   the prepare step (raw codec, ``Pipeline.prepare``, prepared codec) and the dedupe step
+   (prepared codec, ``Pipeline.decide``, memory and output codecs); and
+   ``trafilatura.extract(html, include_comments=False)`` alone, in its default mode and with
+   ``fast=True`` (the mode the project's own extraction runs in);
 3. the pipeline: one real ``newsflow worker``, all N offered at once (articles/s from the first
-   send to the last output); then latency from send to output at a steady rate of half that;
+   send to the last output); then latency from send to output at a steady rate of half that
+   (with ``--compare-fetch-wait MS``, also with the worker's fetch wait set to MS, in
+   alternating order);
 4. scale-out: the same with two worker processes.
 
 Progress goes to stderr; the last line of stdout is one JSON object with medians over the
-repetitions and the ratios ``pipeline_vs_limit``, ``scale_out_2_vs_1``, ``compute_vs_trafilatura``.
+repetitions and the ratios ``pipeline_vs_limit``, ``scale_out_2_vs_1``,
+``compute_vs_trafilatura``. Each ratio is the median over repetitions of the ratio within one
+repetition (both sides measured in it), never a ratio of two medians taken independently.
 
 Every streaming phase also reports CPU time per article of the workers (and their prepare
 child processes), the broker and this process: figures that stay readable on a loaded machine.
@@ -23,6 +30,7 @@ See docs/performance.md for the latest figures and what limits them.
 
     python benchmarks/pipeline.py [--articles 300] [--runs 3] [--latency-seconds 30] [--quick]
                                   [--worker-env NEWSFLOW_PREPARE_PROCESSES=2]
+                                  [--compare-fetch-wait 1500]
 """
 
 from __future__ import annotations
@@ -54,10 +62,17 @@ from tests.helpers import ManagedProcess, isolated_settings  # noqa: E402
 
 from extraction import Page, load_pages  # noqa: E402
 from newsflow.broker import EmbeddedBroker, free_port  # noqa: E402
+from newsflow.codecs import RAW  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
 from newsflow.core.urls import article_id_for_url  # noqa: E402
-from newsflow.records import DeadLetter  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
+from newsflow.processor.faust_app import new_faust_app  # noqa: E402
+from newsflow.processor.stages import (  # noqa: E402
+    PreparedMessage,
+    decide_message,
+    prepare_for_dedupe,
+)
+from newsflow.records import DeadLetter, RawMessage  # noqa: E402
 
 FAUST_DEFAULT_BATCH = 16384  # faust-streaming's own producer_max_batch_size
 MARKUP = re.compile(r"(<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>)",
@@ -98,7 +113,7 @@ def raw_value(url: str, html: str, source: str, fetched_at: str) -> bytes:
     record = {"url": url, "source": {"id": source, "name": source.title(), "kind": "html"},
               "title": None, "body": html, "content_type": "text/html",
               "fetched_at": fetched_at}
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    return RAW.encode(record)
 
 
 def build_workload(pages: Sequence[Page], n: int, seed: int = 8,
@@ -168,31 +183,39 @@ class Stopwatch:
 
 
 def compute_run(items: Sequence[Item]) -> dict[str, float]:
-    """The core (prepare + decide, exactly as the worker calls it) and trafilatura alone over the
-    same articles, interleaved article by article (order alternating) so load from other
-    processes hits both alike."""
+    """The worker's two stages (exactly as it calls them, codecs included) and trafilatura
+    alone, in its default mode and with ``fast=True``, over the same articles, interleaved
+    article by article (order rotating) so load from other processes hits all three alike."""
     import trafilatura
 
-    pipeline = Pipeline(Settings())
+    settings = Settings()
+    pipeline = build_pipeline(settings)
     now = datetime.now(UTC)
     # Loads the language model and word lists once, as a worker's first article does.
-    pipeline.prepare(items[0].key, items[0].value, Origin("warmup", 0, 0), now)
+    prepare_for_dedupe(pipeline, RawMessage("warmup", 0, 0, items[0].key, items[0].value), now,
+                       settings.max_body_bytes)
     trafilatura.extract(items[0].html, include_comments=False)
     index = pipeline.new_index()
-    prepare, decide, baseline = Stopwatch(), Stopwatch(), Stopwatch()
+    prepare, decide, baseline, baseline_fast = Stopwatch(), Stopwatch(), Stopwatch(), Stopwatch()
     for offset, item in enumerate(items):
         def ours(item: Item = item, offset: int = offset) -> None:
-            prepared: list[Prepared | DeadLetter] = []
-            prepare.time(lambda: prepared.append(pipeline.prepare(
-                item.key, item.value, Origin("bench", 0, offset), now)))
+            prepared: list[PreparedMessage | DeadLetter] = []
+            message = RawMessage("bench", 0, offset, item.key, item.value)
+            prepare.time(lambda: prepared.append(prepare_for_dedupe(
+                pipeline, message, now, settings.max_body_bytes)))
             result = prepared[0]
-            if isinstance(result, Prepared):  # a dead letter has nothing to decide
-                decide.time(lambda: pipeline.decide(result, index))
+            if isinstance(result, PreparedMessage):  # a dead letter has nothing to decide
+                decide.time(lambda: decide_message(pipeline, index, result.value, now))
 
         def theirs(item: Item = item) -> None:
             baseline.time(lambda: trafilatura.extract(item.html, include_comments=False))
 
-        for step in (ours, theirs) if offset % 2 == 0 else (theirs, ours):
+        def theirs_fast(item: Item = item) -> None:
+            baseline_fast.time(lambda: trafilatura.extract(item.html, include_comments=False,
+                                                           fast=True))
+
+        steps = (ours, theirs, theirs_fast)
+        for step in steps[offset % 3:] + steps[:offset % 3]:
             step()
     n = len(items)
     return {"articles_per_s": n / (prepare.wall + decide.wall),
@@ -200,7 +223,9 @@ def compute_run(items: Sequence[Item]) -> dict[str, float]:
             "cpu_ms_per_article": 1000 * (prepare.cpu + decide.cpu) / n,
             "prepare_cpu_ms": 1000 * prepare.cpu / n, "decide_cpu_ms": 1000 * decide.cpu / n,
             "trafilatura_ms_per_article": 1000 * baseline.wall / n,
-            "trafilatura_cpu_ms_per_article": 1000 * baseline.cpu / n}
+            "trafilatura_cpu_ms_per_article": 1000 * baseline.cpu / n,
+            "trafilatura_fast_ms_per_article": 1000 * baseline_fast.wall / n,
+            "trafilatura_fast_cpu_ms_per_article": 1000 * baseline_fast.cpu / n}
 
 
 # --- streaming phases --------------------------------------------------------------------------
@@ -277,23 +302,12 @@ class Forwarder(ManagedProcess):
 
 def forward_worker(batch_size: int) -> int:
     """Child process: forward raw messages to the articles topic, nothing else."""
-    import faust
     from faust.worker import Worker
 
     settings = Settings()
-    app = faust.App(
-        f"{settings.app_id}-forward",
-        broker=";".join(f"kafka://{s}" for s in settings.require_bootstrap().split(",")),
-        broker_session_timeout=settings.broker_session_timeout_seconds,
-        broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
-        producer_max_batch_size=batch_size,
-        producer_max_request_size=settings.max_message_bytes,  # as the worker has them
-        consumer_max_fetch_size=settings.max_message_bytes,
-        topic_partitions=settings.topic_partitions,
-        key_serializer="raw", value_serializer="raw",
-        web_host=settings.worker_web_host, web_port=settings.worker_web_port,
-        datadir=str(settings.worker_data_dir), store="memory://",
-    )
+    # The worker's own Faust app (processor/faust_app.py), only the batch size may differ.
+    app = new_faust_app(settings.model_copy(update={
+        "app_id": f"{settings.app_id}-forward", "producer_max_batch_size": batch_size}))
     source = app.topic(settings.topic_raw, partitions=settings.topic_partitions)
     target = app.topic(settings.topic_articles, partitions=settings.topic_partitions)
 
@@ -465,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment of the worker processes, e.g. "
                              "NEWSFLOW_PREPARE_PROCESSES=2 (repeatable)")
+    parser.add_argument("--compare-fetch-wait", type=int, default=None, metavar="MS",
+                        help="also run the latency phase with the worker's fetch wait set to MS "
+                             "(e.g. 1500, Faust's own), alternating with the configured one")
     args = parser.parse_args(argv)
     worker_env = dict(pair.split("=", 1) for pair in args.worker_env)
     if args.quick:
@@ -493,8 +510,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             streams["workers_1"].append(stream_run(items, warmup, tmp, workers=1, worker_env=worker_env))
             offered.append(streams["workers_1"][-1].per_s / 2)
             steady = items[: max(20, min(len(items), int(offered[-1] * args.latency_seconds)))]
-            streams["latency"].append(stream_run(steady, warmup, tmp, workers=1,
-                                                 rate=offered[-1], worker_env=worker_env))
+            for phase, env in latency_phases(worker_env, args.compare_fetch_wait, rep):
+                streams[phase].append(stream_run(steady, warmup, tmp, workers=1,
+                                                 rate=offered[-1], worker_env=env))
             streams["workers_2"].append(stream_run(items, warmup, tmp, workers=2, worker_env=worker_env))
             log(f"run {rep + 1}: " + ", ".join(
                 f"{phase} {runs[-1].per_s:.1f}/s (CPU ms/article {runs[-1].cpu_ms})"
@@ -505,14 +523,33 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return result
 
 
+def latency_phases(worker_env: dict[str, str], compare_wait: int | None,
+                   rep: int) -> list[tuple[str, dict[str, str]]]:
+    """The latency phase with the configured worker, and with the worker's fetch wait set to
+    ``compare_wait`` when given; their order alternates between repetitions."""
+    phases = [("latency", worker_env)]
+    if compare_wait is not None:
+        phases.append((f"latency_fetch_wait_{compare_wait}",
+                       {**worker_env, "NEWSFLOW_WORKER_FETCH_MAX_WAIT_MS": str(compare_wait)}))
+    return phases if rep % 2 == 0 else phases[::-1]
+
+
 def med(values: Sequence[float], digits: int = 3) -> float:
     return round(statistics.median(values), digits)
+
+
+def paired(numerators: Sequence[float], denominators: Sequence[float]) -> dict[str, Any]:
+    """A ratio measured within each repetition (both sides in it), and its median: the
+    headline. A ratio of two independently taken medians could pair a quiet moment of one side
+    with a loaded moment of the other."""
+    per_run = [n / d for n, d in zip(numerators, denominators, strict=True)]
+    return {"median": med(per_run), "runs": [round(r, 3) for r in per_run]}
 
 
 def summarise(args: argparse.Namespace, items: Sequence[Item],
               computes: Sequence[dict[str, float]], streams: dict[str, list[StreamResult]],
               offered: Sequence[float], default_batch: int) -> dict[str, Any]:
-    """Medians over the repetitions, and the ratios of medians."""
+    """Absolute figures: medians over the repetitions. Ratios: medians of per-repetition ratios."""
     compute = {key: med([c[key] for c in computes]) for key in computes[0]}
     phases: dict[str, Any] = {}
     for phase, runs in streams.items():
@@ -524,15 +561,36 @@ def summarise(args: argparse.Namespace, items: Sequence[Item],
                          "worker_cores_used": med([r.cpu_ms["workers"] * r.per_s / 1000
                                                    for r in runs], 2),
                          "rebalances_while_measuring": sum(r.rebalances for r in runs)}
-    latency = phases.pop("latency")
-    latency.pop("per_s")
-    latency.update({"offered_per_s": med(offered),
-                    "articles": med([len(r.latencies) for r in streams["latency"]])})
-    latency.update({f"p{q}_s": med([percentile(r.latencies, q / 100) for r in streams["latency"]])
-                    for q in (50, 95, 99)})
-    plumbing = phases[f"plumbing_batch_{default_batch}"]["per_s"]
-    one, two = phases["workers_1"]["per_s"], phases["workers_2"]["per_s"]
-    worker_cpu = phases["workers_1"]["cpu_ms_per_article"]["workers"]
+    for phase in [p for p in phases if p.startswith("latency")]:
+        latency = phases[phase]
+        latency.pop("per_s")
+        latency.pop("runs")  # the offered rate, delivered
+        latency.update({"offered_per_s": med(offered),
+                        "articles": med([len(r.latencies) for r in streams[phase]])})
+        latency.update({f"p{q}_s": med([percentile(r.latencies, q / 100)
+                                        for r in streams[phase]]) for q in (50, 95, 99)})
+        latency["p50_p95_p99_s_runs"] = [[round(percentile(r.latencies, q / 100), 3)
+                                          for q in (50, 95, 99)] for r in streams[phase]]
+    plumbing_runs = streams[f"plumbing_batch_{default_batch}"]
+    one, two = streams["workers_1"], streams["workers_2"]
+    ratios = {
+        # Pipeline against min(plumbing, compute) of the same repetition.
+        "pipeline_vs_limit": paired([w.per_s for w in one], [
+            min(p.per_s, c["articles_per_s"]) for p, c in zip(plumbing_runs, computes,
+                                                               strict=True)]),
+        "scale_out_2_vs_1": paired([w.per_s for w in two], [w.per_s for w in one]),
+        # Paired per article (interleaved) within a repetition, CPU time of this thread.
+        "compute_vs_trafilatura": paired(
+            [c["cpu_ms_per_article"] for c in computes],
+            [c["trafilatura_cpu_ms_per_article"] for c in computes]),
+        "compute_vs_trafilatura_fast": paired(
+            [c["cpu_ms_per_article"] for c in computes],
+            [c["trafilatura_fast_cpu_ms_per_article"] for c in computes]),
+        # Load-independent view of the streaming overhead: the worker's CPU per article in the
+        # 1-worker run against the core's CPU per article.
+        "worker_cpu_vs_compute_cpu": paired([w.cpu_ms["workers"] for w in one],
+                                            [c["cpu_ms_per_article"] for c in computes]),
+    }
     return {
         "benchmark": "pipeline",
         "articles": len(items), "runs": args.runs, "worker_env": args.worker_env,
@@ -541,25 +599,12 @@ def summarise(args: argparse.Namespace, items: Sequence[Item],
         "compute": compute,
         "plumbing": {"worker_producer_max_batch_size": default_batch,
                      **{p: phases.pop(p) for p in list(phases) if p.startswith("plumbing")}},
-        "pipeline": {**phases, "latency": latency},
-        "pipeline_vs_limit": round(one / min(plumbing, compute["articles_per_s"]), 3),
-        "scale_out_2_vs_1": round(two / one, 3),
-        # The same ratios within each repetition: how much of the spread is the machine's load.
-        "ratios_per_run": {
-            "pipeline_vs_limit": [
-                round(w.per_s / min(p.per_s, c["articles_per_s"]), 3) for w, p, c in zip(
-                    streams["workers_1"], streams[f"plumbing_batch_{default_batch}"], computes,
-                    strict=True)],
-            "scale_out_2_vs_1": [round(w2.per_s / w1.per_s, 3) for w1, w2 in zip(
-                streams["workers_1"], streams["workers_2"], strict=True)]},
-        # Paired per article (interleaved), CPU time of this thread, median over repetitions.
-        "compute_vs_trafilatura": med([c["cpu_ms_per_article"] / c["trafilatura_cpu_ms_per_article"]
-                                       for c in computes]),
-        # Load-independent view of the streaming overhead: the worker's CPU per article in the
-        # 1-worker run against the core's CPU per article.
-        "worker_cpu_vs_compute_cpu": round(worker_cpu / compute["cpu_ms_per_article"], 3),
+        "pipeline": phases,
+        **{name: ratio["median"] for name, ratio in ratios.items()},
+        "ratios_per_run": {name: ratio["runs"] for name, ratio in ratios.items()},
         "goals": {"pipeline_vs_limit": ">= 0.8", "scale_out_2_vs_1": ">= 1.7",
-                  "compute_vs_trafilatura": "<= 1.5"},
+                  "compute_vs_trafilatura": "<= 1.5",
+                  "latency p50 / p99 at half load": "<= 0.2 s / <= 1 s"},
     }
 
 

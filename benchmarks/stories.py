@@ -19,7 +19,7 @@ its text is kept in the project. Two corpora, scored separately:
 Split: a story is in the ``report`` part when the first 8 hex digits of sha256(story id) are
 odd, else ``tune``. Thresholds and weights are tuned on ``tune`` only; ``report`` is held out.
 
-Every article goes through ``Pipeline.prepare_raw`` (clean, tag, fingerprint) and then one
+Every article goes through ``Pipeline.prepare`` (clean, tag, fingerprint) and then one
 ``DedupeIndex`` per corpus and part in arrival order, as ``newsflow process`` does. Systems:
 
 - ``newsflow``: the index with the project's settings;
@@ -52,8 +52,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.dedupe import DedupeIndex, DedupeParams, lead_terms, story_terms  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex, lead_terms, story_terms  # noqa: E402
+from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 
 CORPUS = Path(os.environ.get("NEWSFLOW_STORIES_DIR",
                              ROOT.parent / "shared" / "corpora" / "stories"))
@@ -123,7 +125,7 @@ def prepare(pipeline: Pipeline, articles: list[Article]) -> list[Prepared]:
                "source": {"id": a.outlet, "name": a.outlet, "kind": "manual"},
                "fetched_at": a.at.isoformat(), "title": a.title, "content_type": "text/plain",
                "body": a.body}
-        out.append(pipeline.prepare_raw(raw, Origin("stories", 0, n), a.at))
+        out.append(pipeline.prepare(raw, Origin("stories", 0, n), a.at))
     return out
 
 
@@ -239,7 +241,7 @@ def tfidf_labels(articles: list[Article], best: list[tuple[str, float]],
 # --- the run --------------------------------------------------------------------------------
 def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
              gap: timedelta = ROUNDUP_GAP) -> dict[str, Any]:
-    pipeline = Pipeline(Settings())
+    pipeline = build_pipeline(Settings())
     params = pipeline.params
     rows = load(corpus_dir)
     streams: dict[tuple[str, str], tuple[list[Article], list[Prepared]]] = {}

@@ -7,7 +7,7 @@ Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: 
 reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
 for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
 
-    python benchmarks/tagging_real.py [--errors tune] [--taxonomy OVERLAY]
+    python benchmarks/tagging_real.py [--split tune] [--errors tune] [--taxonomy OVERLAY]
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import clean_document
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.tagging import Tagger
 from newsflow.records import Evidence, Tag
 from newsflow.tags_check import LabelledArticle, check
+from newsflow.taxonomy_files import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "data" / "tagging" / "real" / "labels.jsonl"
@@ -93,10 +94,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--errors", choices=("tune",), help="list the tune part's errors")
     parser.add_argument("--taxonomy", type=Path, default=None, help="taxonomy overlay")
+    parser.add_argument("--split", choices=("tune", "report"), action="append",
+                        help="only this split (repeatable; default both)")
     args = parser.parse_args()
     tagger = Tagger(load_taxonomy(args.taxonomy))
     report: dict[str, Any] = {}
-    for split in ("tune", "report"):
+    for split in args.split or ("tune", "report"):
         rows = load(split)
         ours, baseline = measure(tagger, rows), measure(KeywordBaseline(), rows)
         errors = ours.pop("_errors")

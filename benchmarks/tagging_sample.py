@@ -8,6 +8,12 @@ on the sample's size or order.
 
     python benchmarks/tagging_sample.py --ids          # the sample's ids, part and split
     python benchmarks/tagging_sample.py --batches DIR  # labelling batches (text, no tagger output)
+    python benchmarks/tagging_sample.py --near --ids   # second round: near-topic tune articles
+
+The second round (``--near``, all of it ``tune``) adds articles the first round left out that lie
+near the topics without the candidate words: trade disputes and tariffs (retaliation worded
+otherwise), armies, defence ministries, arms sales, the Gulf tanker war. Every article with one
+of the strong near words, and a seeded share of those with only a broad one.
 
 The article text stays in the corpus; the project keeps only ids and labels.
 """
@@ -33,6 +39,19 @@ CANDIDATE = re.compile(
     r"|export control|asset freeze|freez\w+ (?:the )?assets|blacklist|retaliat"
     r"|navy|naval|warship|fleet|aircraft carrier|destroyer|frigate|submarine|gunboat|minesweep"
     r"|coast guard|armada|task force|escort|reflag|military exercise|drill", re.IGNORECASE)
+# Second round: near the topics, but outside CANDIDATE (which the first round took in full).
+NEAR_STRONG = re.compile(
+    r"trade war|reprisal|punitive|countermeasure|counter-measure|trade curbs|import curbs"
+    r"|curbs on (?:imports|exports)|arms control|arms sales|arms deal|weapon|air force|pentagon"
+    r"|warplane|persian gulf|gulf war|iran-iraq|tanker|strait of hormuz|marines|nuclear arms"
+    r"|arms race|shipping lanes?|battleship|seized? (?:a |the )?(?:ship|vessel)", re.IGNORECASE)
+NEAR_BROAD = re.compile(
+    r"tariff|protectionis|military|troops|army|armed forces"
+    r"|defen[cs]e (?:minist|secretar|department|forces|contract|budget|spending)", re.IGNORECASE)
+# Of the articles with only a broad near word: every one from the smaller corpora, a share of
+# the wire (mostly tariff and protectionism stories).
+NEAR_BROAD_PER_CORPUS = {"reuters21578": 50, "bbc2005": 1000, "korea_en_2025": 1000,
+                         "basil": 1000}
 
 
 def articles() -> Iterator[dict[str, Any]]:
@@ -64,6 +83,26 @@ def sample() -> list[dict[str, Any]]:
     return [a | {"split": split_of(a["id"])} for a in ordered]
 
 
+def near_sample() -> list[dict[str, Any]]:
+    """Second round, tune only: near-topic articles not in the first round's sample."""
+    taken = {a["id"] for a in sample()}
+    strong, broad = [], []
+    for article in articles():
+        text = f"{article['title']}\n{article['body']}"
+        if article["id"] in taken:
+            continue
+        if NEAR_STRONG.search(text):
+            strong.append(article | {"part": "near"})
+        elif NEAR_BROAD.search(text):
+            broad.append(article | {"part": "near"})
+    rng = random.Random(SEED + 1)
+    for name, count in NEAR_BROAD_PER_CORPUS.items():
+        pool = [a for a in broad if a["corpus"] == name]
+        strong += rng.sample(pool, min(count, len(pool)))
+    ordered = sorted(strong, key=lambda a: hashlib.sha256(a["id"].encode()).hexdigest())
+    return [a | {"split": "tune"} for a in ordered]
+
+
 def write_batches(items: list[dict[str, Any]], folder: Path, count: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(count):
@@ -79,8 +118,9 @@ def main() -> None:
     parser.add_argument("--ids", action="store_true")
     parser.add_argument("--batches", type=Path)
     parser.add_argument("--count", type=int, default=5)
+    parser.add_argument("--near", action="store_true", help="the second round (tune only)")
     args = parser.parse_args()
-    items = sample()
+    items = near_sample() if args.near else sample()
     if args.ids:
         for article in items:
             print(json.dumps({"id": article["id"], "corpus": article["corpus"],

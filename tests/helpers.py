@@ -6,7 +6,6 @@ nothing sleeps a fixed time to synchronise.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,24 +14,23 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
+from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
-from newsflow.records import rfc3339, validate
+from newsflow.core.dates import rfc3339
+from newsflow.httpserver import Answer
 from newsflow.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
-SCHEMA_FOR_ROLE = {"articles": "article", "duplicates": "duplicate", "deadletter": "dead-letter",
-                   "stories": "story", "raw": "raw-article"}
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -82,21 +80,24 @@ def topic_of(settings: Settings, role: str) -> str:
 
 
 class ManagedProcess:
-    """A `python -m newsflow ...` child with the given settings; output goes to a log file."""
+    """A `python -m newsflow ...` child with the given settings; output goes to a log file.
+    ``module`` runs another entry point that takes the same arguments."""
 
     def __init__(self, args: list[str], settings: Settings, log_path: Path,
-                 extra_env: dict[str, str] | None = None, cwd: Path = REPO) -> None:
+                 extra_env: dict[str, str] | None = None, cwd: Path = REPO,
+                 module: str = "newsflow") -> None:
         self.args = args
+        self.module = module
         self.settings = settings
         self.log_path = log_path
         self.cwd = cwd
         self.env = os.environ | settings.to_env() | (extra_env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ManagedProcess:
+    def start(self) -> Self:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsflow", *self.args], env=self.env, stdout=log,
+            [sys.executable, "-m", self.module, *self.args], env=self.env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True, cwd=self.cwd,
             preexec_fn=die_with_parent,
         )
@@ -150,7 +151,8 @@ def write_sources(path: Path, entries: list[dict[str, Any]]) -> Path:
 
 
 class TopicReader:
-    """Reads topics from the beginning in a background thread; every message is schema-checked."""
+    """Reads topics from the beginning in a background thread; every message is decoded and
+    schema-checked by its topic's codec."""
 
     def __init__(self, settings: Settings, roles: list[str]) -> None:
         self.settings = settings
@@ -179,8 +181,7 @@ class TopicReader:
                     for message in messages:
                         role = self.roles[message.topic]
                         try:
-                            record = json.loads(message.value)
-                            validate(SCHEMA_FOR_ROLE[role], record)
+                            record = BY_ROLE[role].decode(message.value)
                         except Exception as exc:  # recorded, and asserted empty by tests
                             self.invalid.append(f"{role}: {exc}")
                             continue
@@ -213,15 +214,21 @@ class TopicReader:
         self.consumer.close()
 
 
-def produce(settings: Settings, items: list[tuple[bytes | None, bytes]]) -> None:
-    """Send raw bytes to news.raw.v1 (or the isolated equivalent) and wait for the acks."""
+def produce(settings: Settings, items: Sequence[tuple[bytes | None, bytes]],
+            topic: str | None = None) -> list[tuple[int, int]]:
+    """Send bytes to news.raw.v1 (or the isolated equivalent, or ``topic``) and wait for the
+    acks; returns each message's (partition, offset)."""
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all",
                              max_request_size=settings.max_message_bytes)
     try:
-        futures = [producer.send(settings.topic_raw, key=key, value=value) for key, value in items]
+        futures = [producer.send(topic or settings.topic_raw, key=key, value=value)
+                   for key, value in items]
         producer.flush()
+        positions = []
         for future in futures:
-            future.get(timeout=30)
+            metadata = future.get(timeout=30)
+            positions.append((metadata.partition, metadata.offset))
+        return positions
     finally:
         producer.close()
 
@@ -243,8 +250,5 @@ def raw_record(body: str, *, url: str, title: str | None = None,
     return record
 
 
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+# What a fixture server answers on a path (status, body, headers).
+Route = Answer

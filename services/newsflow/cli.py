@@ -20,12 +20,12 @@ from newsflow.errors import NewsflowError
 
 
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.errors import FetchIncomplete
+    from newsflow.errors import FetchIncomplete, SourcesFileError
     from newsflow.fetcher import metrics
     from newsflow.fetcher.http import HttpFetcher
     from newsflow.fetcher.publisher import connect_publisher
     from newsflow.fetcher.service import Fetcher
-    from newsflow.fetcher.sources import SourcesFileError, load_sources
+    from newsflow.fetcher.sources import load_sources
 
     try:
         sources = load_sources(args.sources)
@@ -56,10 +56,10 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
             fetcher = Fetcher(settings, sources, publisher, http)
         except asyncio.CancelledError:
             beating.cancel()
-            server.shutdown()
+            server.stop()
             return 0
         except NewsflowError:
-            server.shutdown()
+            server.stop()
             await http.aclose()
             raise
         try:
@@ -74,7 +74,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             beating.cancel()
             await fetcher.aclose()
-            server.shutdown()
+            server.stop()
 
     return asyncio.run(run())
 
@@ -126,8 +126,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.core.tagging import Tagger, load_taxonomy
-    from newsflow.tags_check import LabelsFileError, check, print_report, read_labels
+    from newsflow.core.tagging import Tagger
+    from newsflow.errors import LabelsFileError
+    from newsflow.tags_check import check, print_report, read_labels
+    from newsflow.taxonomy_files import load_taxonomy
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
     try:
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kafka.conn").setLevel(logging.CRITICAL)
     from pydantic import ValidationError
 
-    from newsflow.core.tagging import TaxonomyError
+    from newsflow.errors import TaxonomyError
 
     try:
         return int(args.handler(args, Settings()))

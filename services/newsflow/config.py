@@ -11,7 +11,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsflow.core.params import CleanLimits, DedupeParams
+
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The core's defaults live with its parameter classes; the settings below take them from there
+# (in the settings' units: hours, days), so a default is never written twice.
+_CLEAN = CleanLimits()
+_DEDUPE = DedupeParams()
 
 
 class Settings(BaseSettings):
@@ -53,8 +59,12 @@ class Settings(BaseSettings):
     # 1 keeps table recovery exact on brokers that under-report end offsets
     # (docs/architecture.md, "What the embedded broker does differently").
     producer_max_batch_size: int = 1
+    # Longest wait of one fetch of the worker's consumer. The embedded broker answers a waiting
+    # fetch only when it ends, so each of the worker's two hops adds up to this much latency;
+    # shorter means more empty fetches while idle (docs/performance.md, "Latency").
+    worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
-    # Child processes that clean and tag (CPU-bound, hard time limit per page).
+    # Child processes that clean and tag (CPU-bound; each page under clean_time_budget_seconds).
     prepare_processes: int = Field(default=1, ge=1)
     # Largest Kafka message a client sends or fetches: a dead letter carries its original
     # (base64, so 4/3 of an oversized input) and must still fit.
@@ -64,24 +74,29 @@ class Settings(BaseSettings):
     # A newsroom's overlay on the bundled taxonomy (data/taxonomy.yaml): topics added or
     # changed, lexicons extended; None = the bundled taxonomy alone. See docs/tagging.md.
     taxonomy_path: Path | None = None
-    # Cleaning guards: a page over the budget or the size is dead-lettered (CleanTimeout /
-    # PageTooLarge, see core/clean.py), never left to stall a worker.
+    # Cleaning guards: a page over the size is dead-lettered by the core (PageTooLarge, see
+    # core/clean.py); one that takes longer than the budget is stopped by the process running
+    # it (PrepareTimeout, see processor/prepare_pool.py), never left to stall a worker.
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
-    clean_max_html_chars: int = Field(default=5_000_000, ge=1024)
-    dedupe_window_days: float = Field(default=7.0, gt=0)
+    clean_max_html_chars: int = Field(default=_CLEAN.max_html_chars, ge=1024)
+    dedupe_window_days: float = Field(default=_DEDUPE.window_seconds / 86400, gt=0)
     # A fetched_at further ahead of the worker's clock is filed at the worker's time instead,
     # so one clock-skewed source cannot push the window forward and evict everything.
-    dedupe_max_clock_skew_seconds: float = Field(default=3600.0, ge=0)
-    near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)  # calibrated: docs/dedupe.md
-    minhash_permutations: int = Field(default=128, ge=16)
-    shingle_size: int = Field(default=5, ge=1)
-    story_threshold: float = Field(default=0.22, gt=0, le=1)  # tuned on the stories tune part
-    story_window_hours: float = Field(default=72.0, gt=0)
-    story_lead_weight: float = Field(default=0.5, ge=0, le=1)  # headline+lead share, docs/dedupe.md
+    dedupe_max_clock_skew_seconds: float = Field(default=_DEDUPE.max_clock_skew_seconds, ge=0)
+    # calibrated: docs/dedupe.md
+    near_duplicate_threshold: float = Field(default=_DEDUPE.near_threshold, gt=0, le=1)
+    minhash_permutations: int = Field(default=_DEDUPE.num_perm, ge=16)
+    shingle_size: int = Field(default=_DEDUPE.shingle_size, ge=1)
+    # tuned on the stories tune part
+    story_threshold: float = Field(default=_DEDUPE.story_threshold, gt=0, le=1)
+    story_window_hours: float = Field(default=_DEDUPE.story_window_seconds / 3600, gt=0)
+    # headline+lead share, docs/dedupe.md
+    story_lead_weight: float = Field(default=_DEDUPE.story_lead_weight, ge=0, le=1)
     # docs/dedupe.md: the bar rises this much a day after a story's first report; window rarity prior
-    story_threshold_per_day: float = Field(default=0.1, ge=0, le=1)
-    story_df_prior: float = Field(default=100.0, ge=0)
-    story_member_weight: float = Field(default=0.5, ge=0, le=1)  # closest first report's share
+    story_threshold_per_day: float = Field(default=_DEDUPE.story_threshold_per_day, ge=0, le=1)
+    story_df_prior: float = Field(default=_DEDUPE.story_df_prior, ge=0)
+    # closest first report's share
+    story_member_weight: float = Field(default=_DEDUPE.story_member_weight, ge=0, le=1)
 
     # --- Fetcher -----------------------------------------------------------------------------
     fetch_user_agent: str = "newsflow/0.1 (+https://example.invalid/newsflow; news ingestion bot)"

@@ -11,7 +11,6 @@ the temporary folder is removed either way.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import shutil
@@ -28,6 +27,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from newsflow.broker import EmbeddedBroker, die_with_parent, free_port
+from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
 from newsflow.sample_site import SampleSite
 from newsflow.topics import ensure_topics
@@ -91,8 +91,10 @@ class OutputWatcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.roles = {settings.topic_articles: "articles", settings.topic_duplicates: "duplicates",
+                      settings.topic_deadletter: "deadletter"}
         self.consumer = KafkaConsumer(
-            settings.topic_articles, settings.topic_duplicates, settings.topic_deadletter,
+            *self.roles,
             bootstrap_servers=settings.require_bootstrap(), auto_offset_reset="earliest",
             enable_auto_commit=False, fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
             **settings.kafka_client_options(),
@@ -114,10 +116,11 @@ class OutputWatcher:
     def poll(self, timeout_ms: int = 300) -> None:
         for messages in self.consumer.poll(timeout_ms=timeout_ms).values():
             for message in messages:
-                record = json.loads(message.value)
-                if message.topic == self.settings.topic_articles:
+                role = self.roles[message.topic]
+                record = BY_ROLE[role].decode(message.value)
+                if role == "articles":
                     self._article(record)
-                elif message.topic == self.settings.topic_duplicates:
+                elif role == "duplicates":
                     self._duplicate(record)
                 else:
                     self.dead_letters += 1

@@ -1,5 +1,11 @@
-"""The project's exception hierarchy: every error a command reports to its user is a
-``NewsflowError``; its ``exit_code`` is what the command exits with (codes in the README)."""
+"""Every exception newsflow raises, in one hierarchy under ``NewsflowError``.
+
+Errors are told apart by their type, never by a string field: a caller catches the class it
+can act on (``FetchGone`` retires a source, ``EmptyFile`` becomes a dead letter named after the
+class). ``exit_code`` is what a command exits with when the error reaches it (codes in the
+README, "Exit codes"). No I/O and nothing but the standard library here: the pure core imports
+this module too.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,33 @@ class NewsflowError(Exception):
     exit_code = 1
 
 
+# --- commands and configuration --------------------------------------------------------------
+class ConfigError(NewsflowError, ValueError):
+    """Bad usage or configuration; the message names the file, field or setting."""
+
+    exit_code = 2
+
+
+class SourcesFileError(ConfigError):
+    """The sources file is malformed; the message names the source and the field."""
+
+
+class TaxonomyError(ConfigError):
+    """The taxonomy (or an overlay) is malformed; the message names where."""
+
+
+class LabelsFileError(ConfigError):
+    """`tags check` could not read the labelled articles; the message names file and line."""
+
+
+class TopicNotFound(ConfigError):
+    """A topic a client was asked to read does not exist."""
+
+
 class BrokerUnavailable(NewsflowError):
     """No broker answered within the connect timeout."""
 
     exit_code = 3
-
-
-class TopicNotFound(NewsflowError):
-    """A topic a client was asked to read does not exist."""
-
-    exit_code = 2
 
 
 class FetchIncomplete(NewsflowError):
@@ -28,7 +51,161 @@ class FetchIncomplete(NewsflowError):
     exit_code = 1
 
 
-class LabelsFileError(NewsflowError):
-    """`tags check` could not read the labelled articles; the message names file and line."""
+# --- records ---------------------------------------------------------------------------------
+class RecordInvalid(NewsflowError, ValueError):
+    """A record does not follow its schema; the message names the offending fields."""
 
-    exit_code = 2
+
+class RecordUndecodable(NewsflowError, ValueError):
+    """A message that is not a record at all: no value, not UTF-8, not JSON, or not in the
+    parts its topic's codec expects (``RecordInvalid``: a record that does not follow its
+    schema)."""
+
+
+class InvalidMessage(NewsflowError):
+    """A message that is not JSON or does not follow its schema (the client, ``strict=True``)."""
+
+
+# --- the core's stages -----------------------------------------------------------------------
+class StageError(NewsflowError):
+    """A pipeline stage failed on one record; ``error`` is what it raised (its class name is
+    the dead letter's error type)."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"{stage}: {error}")
+        self.stage = stage
+        self.error = error
+
+
+class CleaningError(NewsflowError):
+    """A page that cannot be cleaned; the pipeline dead-letters it with the class name."""
+
+
+class PageTooLarge(CleaningError):
+    """The page is above the per-page size cap."""
+
+
+# --- what the fetcher reads ------------------------------------------------------------------
+class BlockedURL(NewsflowError):
+    """The URL may not be fetched (scheme, or an address the guard refuses); the message says
+    why."""
+
+
+class BodyTooLarge(NewsflowError):
+    """A body (decompressed) exceeds the cap."""
+
+
+class UnsafeXML(NewsflowError, ValueError):
+    """XML with entity declarations or other tricks, refused before parsing."""
+
+
+class FeedError(NewsflowError, ValueError):
+    """The document is not a feed we can read."""
+
+
+class NotText(NewsflowError, ValueError):
+    """A file of a directory source that is not an article; ``reason`` is the short word the
+    fetcher's log uses. The subclass name is the dead letter's error type."""
+
+    reason = "not text"
+
+
+class EmptyFile(NotText):
+    """Nothing at all, or nothing but white space."""
+
+    reason = "empty"
+
+
+class BinaryFile(NotText):
+    """Bytes that are no text in any encoding we know (an image, an archive, a PDF), or text
+    with too many control characters to be an article."""
+
+    reason = "binary"
+
+
+# --- fetch failures: the class says what happened, ``outcome`` is its metric label -------------
+class FetchError(NewsflowError):
+    """A fetch failed. ``retryable``: whether trying again later may help; ``outcome``: the
+    bounded label it is counted under in the fetcher's metrics and logs."""
+
+    outcome: str = "error"
+    retryable: bool = False
+    status: int | None = None
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class FetchBlocked(FetchError):
+    """The guard refused the URL or an address its host resolves to (fetcher/guard.py)."""
+
+    outcome = "blocked"
+
+
+class RobotsDenied(FetchError):
+    """robots.txt disallows the URL for our user agent — or could not be read, and then every
+    URL of the host is disallowed until it can be."""
+
+    outcome = "robots_denied"
+
+
+class TooManyRedirects(FetchError):
+    """A redirect loop, too many hops, or a redirect without a Location."""
+
+    outcome = "redirects"
+
+
+class FetchTooLarge(FetchError):
+    """The body is above the size cap, as declared or once decompressed."""
+
+    outcome = "too_large"
+
+
+class FetchTimeout(FetchError):
+    """No complete answer within the timeouts; a later try may get one."""
+
+    outcome = "timeout"
+    retryable = True
+
+
+class FetchConnectError(FetchError):
+    """The host could not be resolved or reached, or the connection broke."""
+
+    outcome = "connect"
+    retryable = True
+
+
+class HttpStatusError(FetchError):
+    """An answer that is neither content, 304 nor a redirect; 408, 429 and 5xx may pass.
+    ``retry_after``: the seconds the server asked to wait (Retry-After), if it said."""
+
+    retry_after: float | None = None
+
+    def __init__(self, url: str, status: int, reason: str | None = None) -> None:
+        super().__init__(url, reason or f"HTTP {status}")
+        self.status = status
+        self.retryable = status in (408, 429) or status >= 500
+        self.outcome = f"http_{status // 100}xx"
+
+
+class HttpClientError(HttpStatusError):
+    """4xx: the request itself is refused; an article page that answers so is not retried."""
+
+
+class FetchGone(HttpClientError):
+    """410 Gone: a source that answers so is retired."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, 410, "HTTP 410 Gone")
+        self.outcome = "gone"
+
+
+def http_status_error(url: str, status: int, reason: str | None = None) -> HttpStatusError:
+    """The error class for an HTTP status the fetcher cannot use."""
+    if status == 410:
+        return FetchGone(url)
+    if 400 <= status < 500:
+        return HttpClientError(url, status, reason)
+    return HttpStatusError(url, status, reason)

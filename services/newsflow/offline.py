@@ -7,14 +7,17 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from newsflow import PIPELINE_VERSION
+from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Pipeline
+from newsflow.core.pipeline import Pipeline
+from newsflow.errors import RecordInvalid
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
-from newsflow.records import DeadLetter
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.processor.prepare_pool import PreparePool
+from newsflow.records import DeadLetter, RawMessage
 
 
 def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] | DeadLetter]:
@@ -31,14 +34,30 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
         for record in records_from_file(path, source):
             if isinstance(record, Rejected):
                 yield record.dead_letter(raw_topic)
-            else:
-                yield record["id"].encode(), json.dumps(record).encode("utf-8")
+                continue
+            key = record["id"].encode()
+            try:
+                yield key, RAW.encode(record)
+            except RecordInvalid as exc:  # as the fetcher does: refused, with its bytes
+                yield DeadLetter("validate", type(exc).__name__, str(exc), raw_topic, None,
+                                 None, key, RAW.unchecked_bytes(record))
         return
     raise ValueError(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, .json)")
 
 
 def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
-    pipeline = Pipeline(settings)
+    """Each input prepared in a child process under the stream's per-page time budget
+    (``PreparePool``), then deduped here, in input order, against the run's own index."""
+    pipeline = build_pipeline(settings)
+    pool = PreparePool(settings)
+    try:
+        return _process(settings, paths, out, pipeline, pool)
+    finally:
+        pool.close()
+
+
+def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
+             pool: PreparePool) -> int:
     index = pipeline.new_index()
     failures = 0
     position = 0  # the run's own offset: each input is distinct, as on a topic
@@ -50,28 +69,38 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
             failures += 1
             letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
                                 None, None)
-            _emit(out, settings.topic_deadletter, letter.to_dict(PIPELINE_VERSION))
+            _emit_letter(out, settings, letter)
         for item in inputs:
             if isinstance(item, DeadLetter):
                 failures += 1
-                _emit(out, settings.topic_deadletter, item.to_dict(PIPELINE_VERSION))
+                _emit_letter(out, settings, item)
                 continue
             key, value = item
-            origin = Origin("process", None, position)
+            message = RawMessage("process", None, position, key, value)
             position += 1
             now = datetime.now(UTC)
-            result = pipeline.prepare(key, value, origin, now)
+            result = pool.prepare_blocking(message, now)
             if isinstance(result, DeadLetter):
-                _emit(out, settings.topic_deadletter, result.to_dict(PIPELINE_VERSION))
+                _emit_letter(out, settings, result)
                 continue
-            _, emissions = pipeline.decide(result, index, now)
-            primary = emissions[0]
-            topic = settings.topic_articles if primary.topic == "articles" else (
-                settings.topic_duplicates)
-            _emit(out, topic, primary.record)
+            try:
+                _, emissions = pipeline.decide(result, index, now)
+                primary = emissions[0]
+                value = BY_ROLE[primary.topic].encode(primary.record)
+            except Exception as exc:  # as the stream: one dead letter, the run goes on
+                _emit_letter(out, settings, DeadLetter.of(message, "dedupe", type(exc).__name__,
+                                                          str(exc)))
+                continue
+            out.write(_line(str(getattr(settings, f"topic_{primary.topic}")), value))
+            out.flush()
     return 1 if failures else 0
 
 
-def _emit(out: TextIO, topic: str, record: dict[str, Any]) -> None:
-    out.write(json.dumps({"topic": topic, "record": record}, ensure_ascii=False) + "\n")
+def _emit_letter(out: TextIO, settings: Settings, letter: DeadLetter) -> None:
+    out.write(_line(settings.topic_deadletter, DEAD_LETTERS.encode_letter(letter)))
     out.flush()
+
+
+def _line(topic: str, value: bytes) -> str:
+    """One output line: the topic and the record exactly as its codec puts it on the topic."""
+    return f'{{"topic": {json.dumps(topic)}, "record": {value.decode("utf-8")}}}\n'

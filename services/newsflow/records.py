@@ -1,8 +1,10 @@
 """Records on the topics. The JSON Schemas in ``schemas/`` are the contract; these helpers
-build plain dicts that follow them and validate against them at the boundaries."""
+build plain dicts that follow them and validate against them at the boundaries (the codecs in
+``newsflow.codecs`` call ``validate`` on every record they encode or decode)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -10,9 +12,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
+from rfc3339_validator import validate_rfc3339
 
 from newsflow.config import PACKAGE_DIR
+from newsflow.core.dates import rfc3339
+from newsflow.errors import RecordInvalid
 
 SCHEMA_FILES = {
     "raw-article": "raw-article.v1.json",
@@ -20,7 +26,18 @@ SCHEMA_FILES = {
     "duplicate": "duplicate.v1.json",
     "dead-letter": "dead-letter.v1.json",
     "story": "story.v1.json",
+    "prepared": "prepared.v1.json",
+    "fingerprint": "fingerprint.v1.json",
+    "dedupe-memory": "dedupe-memory.v1.json",
+    "fetcher-state": "fetcher-state.v1.json",
 }
+# Keywords whose meaning is the same in draft 2020-12 (what the schemas declare) and draft 7
+# (what the fast validator implements); tests/unit/test_codecs.py keeps the schemas to these.
+PORTABLE_KEYWORDS = frozenset({
+    "$schema", "$id", "$ref", "$defs", "title", "description", "type", "properties", "required",
+    "additionalProperties", "items", "enum", "const", "minimum", "maximum", "minLength",
+    "maxLength", "pattern", "format", "default", "contentEncoding",
+})
 
 
 def schemas_dir() -> Path:
@@ -32,52 +49,45 @@ def schemas_dir() -> Path:
 
 
 @cache
+def schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        (schemas_dir() / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(loaded)
+    return loaded
+
+
+@cache
 def validator(name: str) -> Draft202012Validator:
-    schema = json.loads((schemas_dir() / SCHEMA_FILES[name]).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    """The reference validator (jsonschema): every error with its path, for tools and tests."""
+    return Draft202012Validator(schema(name), format_checker=FormatChecker())
 
 
-class RecordInvalid(ValueError):
-    """A record does not follow its schema; the message names the offending fields."""
+@cache
+def _compiled(name: str) -> Any:
+    # Generated Python code: ~10x faster than the reference validator (measured 25 µs against
+    # 300 µs per article), which keeps validating every record the stream produces cheap.
+    # use_default=False: validation never writes defaults into the record it checks. A copy:
+    # compiling rewrites the schema's references in place.
+    return fastjsonschema.compile(copy.deepcopy(schema(name)),
+                                  formats={"date-time": validate_rfc3339}, use_default=False)
 
 
 def validate(name: str, record: Any) -> None:
-    errors = sorted(validator(name).iter_errors(record), key=lambda e: list(e.path))
-    if errors:
+    try:
+        _compiled(name)(record)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        # The fast validator stops at the first error; a refused record is rare, so the
+        # reference validator names up to three of them.
+        errors = sorted(validator(name).iter_errors(record), key=lambda e: list(e.path))
         problems = "; ".join(
             f"{'/'.join(str(p) for p in error.path) or '<root>'}: {error.message[:200]}"
             for error in errors[:3]
-        )
-        raise RecordInvalid(f"{name}: {problems}")
+        ) or f"{'/'.join(str(p) for p in exc.path[1:]) or '<root>'}: {exc.message[:200]}"
+        raise RecordInvalid(f"{name}: {problems}") from None
 
 
 def utc_now() -> str:
     return rfc3339(datetime.now(UTC))
-
-
-def rfc3339(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def iso_time(value: object) -> str | None:
-    """RFC 3339 (UTC) from an ISO 8601 date or time string; None for anything else."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    parsed = parse_time(value.strip())
-    return rfc3339(parsed) if parsed is not None else None
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,18 @@ class Tag:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One input message as it was read: where from, its key and its value byte for byte.
+    Every stage's dead letter for it carries these (``DeadLetter.of``)."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes | None
+
+
 @dataclass(slots=True)
 class DeadLetter:
     stage: str
@@ -115,6 +137,12 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     failed_at: str = field(default_factory=utc_now)
+
+    @classmethod
+    def of(cls, message: RawMessage, stage: str, error_type: str, error_message: str,
+           failed_at: str | None = None) -> DeadLetter:
+        return cls(stage, error_type, error_message, message.topic, message.partition,
+                   message.offset, message.key, message.value, failed_at or utc_now())
 
     def to_dict(self, pipeline_version: str) -> dict[str, Any]:
         import base64

@@ -11,14 +11,15 @@ import html
 import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from newsflow.config import PACKAGE_DIR
-from newsflow.records import parse_time, rfc3339
+from newsflow.core.dates import parse_datetime, rfc3339
+from newsflow.httpserver import Answer, BackgroundServer
 
 SITE_DIR = PACKAGE_DIR / "data" / "sample_site"
 
@@ -30,7 +31,7 @@ def load_articles(path: Path = SITE_DIR / "articles.yaml") -> list[dict[str, Any
 
 
 def published_at(article: dict[str, Any]) -> datetime:
-    published = parse_time(article["published"])
+    published = parse_datetime(article["published"])
     if published is None:
         raise ValueError(f"sample article {article['slug']!r}: bad 'published' time")
     return published
@@ -93,35 +94,21 @@ class SampleSite:
         self.upcoming = later
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body, content_type = site.resolve(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                data = body.encode("utf-8")
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.http = BackgroundServer(self.answer, port=port, name="sample-site")
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.http.base_url
 
     @property
     def feed_url(self) -> str:
         return f"{self.base_url}/feed.xml"
+
+    def answer(self, request: BaseHTTPRequestHandler) -> Answer:
+        body, content_type = self.resolve(request.path)
+        if body is None:
+            return Answer(404, b"not found\n", {"Content-Type": "text/plain"})
+        return Answer(200, body.encode("utf-8"), {"Content-Type": content_type})
 
     def resolve(self, path: str) -> tuple[str | None, str]:
         with self.lock:
@@ -134,7 +121,7 @@ class SampleSite:
         return None, "text/plain"
 
     def start(self) -> SampleSite:
-        self.thread.start()
+        self.http.start()
         return self
 
     def publish_next(self) -> dict[str, Any] | None:
@@ -157,5 +144,4 @@ class SampleSite:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()

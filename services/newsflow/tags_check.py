@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from newsflow.core.tagging import Tagger
 from newsflow.errors import LabelsFileError
 
-__all__ = ["LabelledArticle", "LabelsFileError", "check", "print_report", "read_labels"]
+__all__ = ["LabelledArticle", "check", "print_report", "read_labels"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +122,9 @@ def check(tagger: Tagger, articles: Iterable[LabelledArticle],
                     "title": article.title[:120],
                     "score": round(why.score, 4) if why else 0.0,
                     "evidence": [h.evidence.text for h in why.hits[:8]] if why else [],
+                    # Where the evidence sits (title, lead, rest, spread...): why it is or is
+                    # not enough.
+                    "aboutness": {k: round(v, 3) for k, v in why.features.items()} if why else {},
                 })
     return report
 
@@ -136,5 +139,7 @@ def print_report(report: CheckReport, out: TextIO) -> None:
         out.write("\nerrors (score, then the evidence the tagger found):\n")
     for error in report.errors:
         evidence = "; ".join(error["evidence"]) or "no evidence"
+        where = ", ".join(f"{k} {v:g}" for k, v in error.get("aboutness", {}).items())
         out.write(f"  {error['error']:<12}{error['topic']:<20}{error['id']}  "
-                  f"score {error['score']:.2f}  {error['title']!r}\n      evidence: {evidence}\n")
+                  f"score {error['score']:.2f}  {error['title']!r}\n      evidence: {evidence}\n"
+                  + (f"      aboutness: {where}\n" if error["evidence"] else ""))

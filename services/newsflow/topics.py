@@ -1,18 +1,24 @@
-"""Kafka plumbing shared by every adapter: topic declaration and client options."""
+"""Kafka plumbing shared by every adapter: topic declaration, and reading a topic back in
+full."""
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
+SENTINEL_PREFIX = b"sentinel:"
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
@@ -43,20 +49,14 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
 
 def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str]:
     """Create the project's topics if missing; return the names created now."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=settings.require_bootstrap(),
-                client_id="newsflow-admin",
-                **settings.kafka_client_options(),
-            )
-            break
-        except KafkaError as exc:
-            if time.monotonic() > deadline:
-                raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
-                                        f"{timeout_seconds:.0f} s ({exc})") from exc
-            time.sleep(0.2)  # retry pacing
+    retry = Retry(Backoff(0.2, 1.0), retry_on=(KafkaError,), timeout=timeout_seconds)
+    try:
+        admin = retry.call(lambda: KafkaAdminClient(
+            bootstrap_servers=settings.require_bootstrap(), client_id="newsflow-admin",
+            **settings.kafka_client_options()))
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                f"{timeout_seconds:.0f} s ({exc})") from exc
     created = []
     try:
         existing = set(admin.list_topics())
@@ -77,3 +77,43 @@ def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str
     if created:
         log.info("created topics: %s", ", ".join(created))
     return created
+
+
+def read_back(settings: Settings, producer: KafkaProducer, topic: str, partitions: Sequence[int],
+              timeout_seconds: float, client_id: str = "newsflow-read-back") -> Iterator[Any]:
+    """Every record of ``topic``'s ``partitions`` written before the call, known complete.
+
+    A sentinel (key ``sentinel:<unique>``, no value) is written to each partition with
+    ``producer``; the topic is read from the beginning until each partition reached the offset
+    the broker acknowledged for its sentinel. End offsets are never trusted (under-reported on
+    some brokers, see docs/architecture.md). Sentinels, this call's and earlier ones, are not
+    yielded. Blocking (kafka-python); raises TimeoutError when ``timeout_seconds`` pass first.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    key = SENTINEL_PREFIX + uuid.uuid4().hex.encode()
+    sent = {p: producer.send(topic, key=key, value=None, partition=p) for p in partitions}
+    targets = {p: future.get(timeout=max(0.1, deadline - time.monotonic())).offset
+               for p, future in sent.items()}
+    consumer = KafkaConsumer(bootstrap_servers=settings.require_bootstrap(),
+                             enable_auto_commit=False, client_id=client_id,
+                             **settings.kafka_client_options())
+    try:
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        unread = set(partitions)
+        while unread:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{topic}: sentinels at offsets {targets} not read back "
+                                   f"within {timeout_seconds:g} s")
+            for messages in consumer.poll(timeout_ms=int(min(remaining, 1.0) * 1000)).values():
+                for message in messages:
+                    if message.partition not in unread:
+                        continue
+                    if not (message.key or b"").startswith(SENTINEL_PREFIX):
+                        yield message
+                    if message.offset >= targets[message.partition]:
+                        unread.discard(message.partition)
+    finally:
+        consumer.close()

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import random
+import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import raw_record
+import httpx
+
+from newsflow.broker import free_port
+from newsflow.codecs import RAW
+from newsflow.config import Settings
+from tests.e2e.traced_worker import PORT_VARIABLE
+from tests.helpers import ManagedProcess, raw_record
 
 VOCABULARY = [f"{a}{b}" for a in ("har", "mel", "tor", "ska", "vin", "dro", "pel", "qua", "lum", "zen")
               for b in ("bor", "dax", "fin", "gul", "hest", "jor", "kal", "lin", "mur", "nesk",
@@ -15,17 +22,19 @@ VOCABULARY = [f"{a}{b}" for a in ("har", "mel", "tor", "ska", "vin", "dro", "pel
 
 
 def article_text(rng: random.Random, words: int = 90) -> str:
-    sentences = []
+    sentences: list[str] = []
     while sum(len(s.split()) for s in sentences) < words:
         sentence = " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(8, 14)))
         sentences.append(sentence.capitalize() + ".")
     return "\n".join(" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3))
 
 
-def traffic(count: int, seed: int, copies_every: int = 10) -> list[tuple[bytes, bytes, str]]:
+def traffic(count: int, seed: int, copies_every: int = 10,
+            fetched_at: Callable[[int], str] | None = None) -> list[tuple[bytes, bytes, str]]:
     """(key, value, url) for `count` raw articles: distinct ones, plus every `copies_every`-th
     input a syndicated copy (other URL, a boilerplate line added) of an earlier one; a copy's
-    URL ends in ``/<n>/of/<original n>``."""
+    URL ends in ``/<n>/of/<original n>``. ``fetched_at`` gives input n its fetch time (default:
+    now)."""
     rng = random.Random(seed)
     items: list[tuple[bytes, bytes, str]] = []
     originals: list[dict[str, Any]] = []
@@ -40,7 +49,9 @@ def traffic(count: int, seed: int, copies_every: int = 10) -> list[tuple[bytes, 
             record = raw_record(article_text(rng), url=f"https://wire.example/{seed}/{n}",
                                 title=f"Report {seed}-{n}", source_id="wire")
             originals.append(record)
-        items.append((record["url"].encode(), json.dumps(record).encode(), record["url"]))
+        if fetched_at is not None:
+            record = record | {"fetched_at": fetched_at(n)}
+        items.append((record["url"].encode(), RAW.encode(record), record["url"]))
     return items
 
 
@@ -76,9 +87,25 @@ def check_copies_grouped(records: dict[str, list[dict[str, Any]]], pairs: list[t
         assert group[copy_url] in article_ids  # the pair points at one emitted article
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process, in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
+class TracedWorker(ManagedProcess):
+    """A worker run by tests/e2e/traced_worker.py, which reports the Python memory it holds."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.memory_port = free_port()
+        super().__init__(["worker"], settings, log_path,
+                         extra_env={PORT_VARIABLE: str(self.memory_port)},
+                         module="tests.e2e.traced_worker")
+
+    def traced_bytes(self) -> int:
+        """Bytes of Python allocations the worker holds, after a full garbage collection."""
+        return int(httpx.get(f"http://127.0.0.1:{self.memory_port}/", timeout=60).text)
+
+
+def growth_per_item(samples: list[tuple[int, int]]) -> float:
+    """Bytes held per item processed: the least-squares slope of (items, traced bytes)."""
+    items, held = zip(*samples, strict=True)
+    return statistics.linear_regression(items, held).slope
+
+
+def describe(samples: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{items}: {held / 1024:.0f} KiB" for items, held in samples)

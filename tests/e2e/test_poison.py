@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -12,13 +15,25 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from newsflow.config import Settings
-from tests.e2e.streams import article_text, rss_kib
-from tests.helpers import ManagedProcess, TopicReader, produce, raw_record
+from tests.e2e.streams import TracedWorker, article_text, describe, growth_per_item
+from tests.helpers import TopicReader, produce, raw_record
 
 pytestmark = pytest.mark.e2e
 
 MALFORMED = 10_000
 VALID = 500
+# Memory is measured as a trend of the worker's traced Python allocations: after a warm-up of
+# 2,000 malformed records among the valid ones, then after each of four batches of 2,000.
+# Measured: within +-30 KiB over the 8,000 (a slope of ~1 byte per record); a record's bytes or
+# its dead letter kept would be hundreds of bytes each.
+WARM_UP_MALFORMED = 2_000
+POISON_BATCH = 2_000
+POISON_GROWTH_LIMIT = 25  # bytes kept per malformed record
+# Then three rounds of the large and slow records: measured within 300 KiB of the level before
+# them; one 20 MB body (or a pickled page, a fetched batch) kept would be megabytes.
+SPECIAL_ROUNDS = 3
+SETTLE = 100
+SPECIALS_KEPT_LIMIT = 1 << 20
 
 random_bytes = st.binary(min_size=0, max_size=400)
 invalid_utf8 = st.binary(max_size=120).map(lambda b: b"\xff" + b + b"\xc3")
@@ -69,39 +84,70 @@ def special_cases() -> list[tuple[bytes, str]]:
     return [(huge, "validate")] * 2 + [(nested, "decode")] * 3 + [(slow, "clean")] * 2
 
 
-def test_poison_goes_to_dead_letters_and_valid_records_come_out(
-    settings: Settings, reader: TopicReader, worker: ManagedProcess,
-) -> None:
-    bad = generated_malformed(MALFORMED)
-    specials = special_cases()
-    rng = random.Random(3)
-    valid = [json.dumps(raw_record(article_text(rng), url=f"https://ok.example/{n}",
-                                   title=f"Valid {n}")).encode() for n in range(VALID)]
-    items: list[tuple[bytes | None, bytes]] = [(f"bad-{n}".encode(), v) for n, v in enumerate(bad)]
-    items += [(f"special-{n}".encode(), v) for n, (v, _) in enumerate(specials)]
-    items += [(f"ok-{n}".encode(), v) for n, v in enumerate(valid)]
-    rng.shuffle(items)
+@pytest.fixture
+def traced_worker(settings: Settings, tmp_path: Path) -> Iterator[TracedWorker]:
+    process = TracedWorker(settings, tmp_path / "worker.log").start()
+    yield process
+    process.stop()
 
-    produce(settings, [(k, v) for k, v in items if not k.startswith(b"special")])
-    reader.wait_for(lambda r: len(r["deadletter"]) >= MALFORMED // 2, 600, "half the dead letters")
-    baseline = rss_kib(worker.pid)
-    for key, value in items:  # the large ones, one by one, with the stream already busy
-        if key.startswith(b"special"):
-            produce(settings, [(key, value)])
-    total_bad = MALFORMED + len(specials)
-    records = reader.wait_for(
-        lambda r: len(r["deadletter"]) >= total_bad and len(r["articles"]) >= VALID, 900,
-        "every dead letter and every valid article")
+
+def test_poison_goes_to_dead_letters_and_valid_records_come_out(
+    settings: Settings, reader: TopicReader, traced_worker: TracedWorker,
+) -> None:
+    worker = traced_worker
+    bad = [(f"bad-{n}".encode(), v) for n, v in enumerate(generated_malformed(MALFORMED))]
+    cases = special_cases()
+    specials = [[(f"special-{round}-{n}".encode(), v) for n, (v, _) in enumerate(cases)]
+                for round in range(SPECIAL_ROUNDS)]
+    rng = random.Random(3)
+    valid = [(f"ok-{n}".encode(), json.dumps(raw_record(
+        article_text(rng), url=f"https://ok.example/{n}", title=f"Valid {n}")).encode())
+        for n in range(VALID)]
+    warm_up = bad[:WARM_UP_MALFORMED] + valid  # every valid record among malformed ones
+    rng.shuffle(warm_up)
+
+    def dead_lettered(count: int, articles: int = 0) -> dict[str, list[dict[str, Any]]]:
+        return reader.wait_for(
+            lambda r: len(r["deadletter"]) >= count and len(r["articles"]) >= articles, 900,
+            f"{count} dead letters and {articles} articles")
+
+    produce(settings, warm_up)
+    dead_lettered(WARM_UP_MALFORMED, VALID)
+    samples = [(WARM_UP_MALFORMED, worker.traced_bytes())]
+    for start in range(WARM_UP_MALFORMED, MALFORMED, POISON_BATCH):
+        produce(settings, bad[start:start + POISON_BATCH])
+        dead_lettered(start + POISON_BATCH)
+        samples.append((start + POISON_BATCH, worker.traced_bytes()))
+    # The large ones, one by one, in rounds: what a round leaves behind must not add up. Small
+    # malformed records follow each round, so that client buffers sized for the last large
+    # record (fetched, produced) are back to small ones when the worker is measured.
+    settle = [[(f"settle-{round}-{n}".encode(), b"\x00settle") for n in range(SETTLE)]
+              for round in range(SPECIAL_ROUNDS)]
+    after_rounds = []
+    for round in range(SPECIAL_ROUNDS):
+        for special in specials[round]:
+            produce(settings, [special])
+        produce(settings, settle[round])
+        records = dead_lettered(MALFORMED + (round + 1) * (len(cases) + SETTLE), VALID)
+        after_rounds.append((round + 1, worker.traced_bytes()))
 
     letters = {base64.b64decode(d["original"]["key_b64"]): d for d in records["deadletter"]}
-    originals = dict(items)
+    originals = dict(bad + [s for batch in specials + settle for s in batch] + valid)
     for key, letter in letters.items():
         assert base64.b64decode(letter["original"]["value_b64"]) == originals[key], key
         assert letter["error"]["message"], key
     assert set(letters) == {k for k in originals if not k.startswith(b"ok-")}
-    for n, (_, stage) in enumerate(specials):
-        assert letters[f"special-{n}".encode()]["stage"] == stage
+    for round in range(SPECIAL_ROUNDS):
+        for n, (_, stage) in enumerate(cases):
+            assert letters[f"special-{round}-{n}".encode()]["stage"] == stage
     assert {a["title"] for a in records["articles"]} == {f"Valid {n}" for n in range(VALID)}
     assert worker.alive(), "the worker must not restart"
-    growth_mib = (rss_kib(worker.pid) - baseline) / 1024
-    assert growth_mib < 400, f"worker memory grew by {growth_mib:.0f} MiB"
+    print(f"worker memory by malformed records dead-lettered: {describe(samples)}; "
+          f"by rounds of large ones: {describe(after_rounds)}")
+    growth = growth_per_item(samples)
+    assert growth < POISON_GROWTH_LIMIT, (
+        f"the worker kept {growth:.0f} bytes per malformed record: {describe(samples)}")
+    kept = max(held for _, held in after_rounds) - samples[-1][1]
+    assert kept < SPECIALS_KEPT_LIMIT, (
+        f"the worker kept {kept / 1024:.0f} KiB after rounds of large records: "
+        f"{describe(after_rounds)}")

@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from newsflow.httpserver import BackgroundServer
 from tests.helpers import Route
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fetcher"
@@ -31,48 +32,26 @@ class Hit:
 
 
 class ScriptedServer:
+    """Routes by path; an unknown path is a 404. HTTP/1.1 with keep-alive, like a web server."""
+
     def __init__(self) -> None:
         self.routes: dict[str, Route | Writer | Callable[[BaseHTTPRequestHandler], Route]] = {}
         self.hits: list[Hit] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        server = self
+        self.http = BackgroundServer(self._answer, name="scripted-server", keep_alive=True)
+        self.http.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                with server.lock:
-                    server.hits.append(Hit(self.path, dict(self.headers), time.monotonic(),
-                                           time.time()))
-                route = server.routes.get(self.path, Route(404, b"not found"))
-                try:
-                    if callable(route):
-                        result = route(self)
-                        if result is None:  # the function wrote the response itself
-                            self.close_connection = True
-                            return
-                        route = result
-                    self.send_response(route.status)
-                    for name, value in route.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(route.body)))
-                    self.end_headers()
-                    self.wfile.write(route.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def _answer(self, request: BaseHTTPRequestHandler) -> Route | None:
+        with self.lock:
+            self.hits.append(Hit(request.path, dict(request.headers), time.monotonic(),
+                                 time.time()))
+        route = self.routes.get(request.path, Route(404, b"not found"))
+        return route(request) if callable(route) else route
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.http.base_url
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -87,8 +66,7 @@ class ScriptedServer:
 
     def close(self) -> None:
         self.stopping.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
 
 def sequence(*routes: Route) -> Callable[[BaseHTTPRequestHandler], Route]:
@@ -129,46 +107,18 @@ def page(title: str) -> Route:
 
 def read_whole_topic(settings: Any, topic: str, partitions: int,
                      timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Every record in ``topic``, known complete: a sentinel is written to each partition and
-    the topic is read until all sentinels came back (end offsets are not trusted, see
-    docs/architecture.md).
-    Call it once the producers under test have stopped."""
-    import json as _json
-    import uuid as _uuid
+    """Every record in ``topic``, known complete (``topics.read_back``: sentinels, not end
+    offsets), each decoded and schema-checked by the raw codec. Call it once the producers
+    under test have stopped."""
+    from kafka import KafkaProducer
 
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from newsflow.codecs import RAW
+    from newsflow.topics import read_back
 
-    from newsflow.records import validate
-
-    marker = f"sentinel-{_uuid.uuid4().hex}".encode()
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
     try:
-        futures = [producer.send(topic, key=marker, value=b"{}", partition=p)
-                   for p in range(partitions)]
-        producer.flush()
-        for future in futures:
-            future.get(timeout=30)
+        records = [RAW.decode(message.value) for message in
+                   read_back(settings, producer, topic, range(partitions), timeout)]
     finally:
         producer.close()
-    consumer = KafkaConsumer(bootstrap_servers=settings.require_bootstrap(),
-                             enable_auto_commit=False)
-    records: list[dict[str, Any]] = []
-    found: set[int] = set()
-    try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        deadline = time.monotonic() + timeout
-        while len(found) < partitions:
-            assert time.monotonic() < deadline, f"sentinels of {topic} not read back"
-            for batch in consumer.poll(timeout_ms=500).values():
-                for message in batch:
-                    if message.key == marker:
-                        found.add(message.partition)
-                    elif message.partition not in found:
-                        record = _json.loads(message.value)
-                        validate("raw-article", record)  # every record read is schema-checked
-                        records.append(record)
-    finally:
-        consumer.close()
     return records

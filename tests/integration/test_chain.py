@@ -6,11 +6,16 @@ import base64
 import json
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from newsflow.codecs import RAW
 from newsflow.config import Settings
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe
+from newsflow.records import RawMessage
 from tests.helpers import (
     SEEDS,
     ManagedProcess,
@@ -123,6 +128,58 @@ def test_malformed_messages_go_to_dead_letter_and_the_stream_goes_on(
     assert "body" in letters[b"bad2"]["error"]["message"]
     assert all(d["source"]["topic"] == settings.topic_raw for d in letters.values())
     assert {a["title"] for a in records["articles"]} == {"Valid 0", "Valid 1", "Valid 2"}
+    assert worker.alive()
+
+
+def test_a_dedupe_stage_failure_dead_letters_the_original_raw_message(
+    settings: Settings, worker: ManagedProcess, reader: TopicReader,
+) -> None:
+    """The dedupe stage fails on a prepared message (its article breaks the article schema
+    when emitted; its fingerprint breaks the prepared codec; it is not a prepared message at
+    all): each dead letter names stage "dedupe" and carries the raw message it stands for —
+    its key, its bytes and its position on the raw topic — and the stream goes on."""
+    victim = RAW.encode(raw_record("Harbour cranes arrived at the northern port on Monday.",
+                                   url="https://example.org/cranes", title="Cranes"))
+    ((partition, offset),) = produce(settings, [(b"victim-key", victim)])
+    reader.wait_for(lambda r: any(a["title"] == "Cranes" for a in r["articles"]), 90,
+                    "the victim's article")  # the worker and its internal topic are up
+    # What the prepare stage made of that very message, then spoiled two ways.
+    message = RawMessage(settings.topic_raw, partition, offset, b"victim-key", victim)
+    prepared = prepare_for_dedupe(build_pipeline(settings), message, datetime.now(UTC),
+                                  settings.max_body_bytes)
+    assert isinstance(prepared, PreparedMessage)
+    head, fingerprint, raw = prepared.value.split(b"\n", 2)
+    envelope = json.loads(head)
+    envelope["article"]["word_count"] = -1  # accepted by the prepared codec, not as an article
+    bad_article = json.dumps(envelope).encode() + b"\n" + fingerprint + b"\n" + raw
+    bad_fingerprint = head + b"\n" + b'{"id": 7}' + b"\n" + raw
+    prepared_topic = f"{settings.app_id}-prepared"
+    positions = produce(settings, [(b"dedupe", bad_article), (b"dedupe", bad_fingerprint),
+                                   (b"dedupe", b"not a prepared message")], topic=prepared_topic)
+    records = reader.wait_for(lambda r: len(r["deadletter"]) >= 3, 90, "3 dead letters")
+    letters = records["deadletter"]
+    assert [d["stage"] for d in letters] == ["dedupe"] * 3
+    # Dead letters are keyed by the original key, so the two that name the victim share a
+    # partition (in order) while the third may sit on another: told apart by what they carry.
+    spoiled = [d for d in letters if d["source"]["topic"] == settings.topic_raw]
+    (broken,) = [d for d in letters if d["source"]["topic"] == prepared_topic]
+    assert len(spoiled) == 2
+    assert "word_count" in spoiled[0]["error"]["message"]
+    assert "fingerprint" in spoiled[1]["error"]["message"]
+    for letter in spoiled:
+        assert base64.b64decode(letter["original"]["key_b64"]) == b"victim-key"
+        assert base64.b64decode(letter["original"]["value_b64"]) == victim
+        assert letter["source"] == {"topic": settings.topic_raw, "partition": partition,
+                                    "offset": offset}
+    # Too broken to name a raw message: the prepared message itself is what is kept.
+    assert base64.b64decode(broken["original"]["value_b64"]) == b"not a prepared message"
+    assert broken["source"] == {"topic": prepared_topic, "partition": positions[2][0],
+                                "offset": positions[2][1]}
+    produce(settings, [(b"after", RAW.encode(raw_record(
+        "Ferry services resumed across the strait after the storm.",
+        url="https://example.org/ferries", title="Ferries")))])
+    reader.wait_for(lambda r: any(a["title"] == "Ferries" for a in r["articles"]), 90,
+                    "an article after the dead letters")
     assert worker.alive()
 
 

@@ -16,7 +16,8 @@ from kafka import KafkaProducer
 
 from newsflow.client import NewsConsumer, Record
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Pipeline
+from newsflow.core.pipeline import Origin
+from newsflow.pipeline_setup import build_pipeline
 from tests.helpers import SEEDS
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ NOW = datetime(2026, 2, 11, 12, 0, tzinfo=UTC)
 
 def seed_articles(settings: Settings) -> list[dict[str, Any]]:
     """The five seeds as the pipeline emits them (real records, valid against schemas/)."""
-    pipeline = Pipeline(settings)
+    pipeline = build_pipeline(settings)
     index = pipeline.new_index()
     articles = []
     for n, seed in enumerate(sorted(SEEDS.glob("*.txt"))):
@@ -33,7 +34,7 @@ def seed_articles(settings: Settings) -> list[dict[str, Any]]:
                "source": {"id": f"outlet-{n}", "name": f"Outlet {n}"},
                "body": seed.read_text(encoding="utf-8"), "content_type": "text/plain",
                "fetched_at": "2026-02-11T11:00:00Z"}
-        _, emissions = pipeline.decide(pipeline.prepare_raw(raw, Origin("t", 0, n), NOW), index)
+        _, emissions = pipeline.decide(pipeline.prepare(raw, Origin("t", 0, n), NOW), index)
         articles += [e.record for e in emissions if e.topic == "articles"]
     assert len(articles) == 5
     return articles

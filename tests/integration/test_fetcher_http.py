@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from newsflow.config import Settings
+from newsflow.errors import FetchError
 from newsflow.fetcher import metrics
-from newsflow.fetcher.http import FetchError, HttpFetcher, Validators
+from newsflow.fetcher.http import HttpFetcher, Validators
 from tests.helpers import Route
 from tests.integration.fetcher_servers import ScriptedServer, sequence
 

@@ -5,6 +5,7 @@ feeds, independent scheduling."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import itertools
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
@@ -23,6 +25,7 @@ from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
 from newsflow.fetcher.sources import SourceConfig
+from newsflow.topics import read_back
 from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
 
@@ -113,6 +116,10 @@ async def test_every_source_kind_publishes_raw_articles(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "note.txt").write_text("Local note headline\nA paragraph about harbour cranes.\n")
+    # An RFC 2822 date in a file: published normalised, not passed through as written.
+    (inbox / "wire.json").write_text(json.dumps({
+        "title": "Wire copy", "body": "Ferries sail again.",
+        "published_at": "Fri, 20 Nov 2026 08:00:00 +0200"}))
     sources = [
         source("rss", "rss", server.url("/rss")),
         source("atom", "atom", server.url("/atom")),
@@ -126,8 +133,8 @@ async def test_every_source_kind_publishes_raw_articles(
         SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox),
     ]
     published, errors = await run_once(fetch_settings, sources)
-    assert (published, errors) == (9, 0)
-    records = raw.wait_count("raw", 9, timeout=30)
+    assert (published, errors) == (10, 0)
+    records = raw.wait_count("raw", 10, timeout=30)
     got = {(r["source"]["id"], r["source"]["kind"], r["url"].removeprefix(base)) for r in records}
     assert {(s, k, u) for s, k, u in got if s != "inbox"} == {
         ("rss", "rss", "/r1"), ("atom", "atom", "/a1"), ("rdf", "rdf", "/d1"),
@@ -142,6 +149,8 @@ async def test_every_source_kind_publishes_raw_articles(
     assert by_url["/api-story-7"]["published_at"] == "2026-11-20T05:00:00Z"
     assert any(r["source"]["kind"] == "directory" and r["title"] == "Local note headline"
                for r in records)
+    (wire,) = [r for r in records if r["title"] == "Wire copy"]
+    assert wire["published_at"] == "2026-11-20T06:00:00Z"
     assert "/about" not in server.paths()
 
 
@@ -172,6 +181,42 @@ async def test_conditional_get_round_trip_survives_a_restart(
     assert sample("newsflow_fetcher_not_modified_total", kind="rss") == before + 1
     assert server.paths().count("/n1") == 1
     assert len(raw.wait_count("raw", 2, timeout=30)) == 2
+
+
+def state_records(settings: Settings) -> list[tuple[str, Any]]:
+    """The state topic as the fetcher reads it back at start (read_back: sentinels, not end
+    offsets)."""
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    try:
+        return [(m.key.decode(), m.value) for m in read_back(
+            settings, producer, settings.topic_fetcher_state, [0], 30.0)]
+    finally:
+        producer.close()
+
+
+async def test_an_unchanged_etag_on_a_200_writes_nothing_to_the_state_topic(
+    fetch_settings: Settings, server: ScriptedServer,
+) -> None:
+    server.routes["/feed"] = Route(200, rss(server.base_url, [("u1", "One")], full=True),
+                                   {"ETag": '"same"'})  # ignores If-None-Match: 200 every time
+    fetcher = Fetcher(fetch_settings, [source("wire", "rss", server.url("/feed"))],
+                      Publisher(fetch_settings), HttpFetcher(fetch_settings))
+    loop = asyncio.get_running_loop()
+
+    async def poll_and_flush() -> list[tuple[str, Any]]:
+        assert (await fetcher.run_once()).counts()[1] == 0
+        # State writes go through the publish thread: flushed there, after them.
+        await loop.run_in_executor(fetcher.outbox.executor, fetcher.publisher.flush)
+        return state_records(fetch_settings)
+
+    try:
+        first = await poll_and_flush()
+        second = await poll_and_flush()
+    finally:
+        await fetcher.aclose()
+    assert [key for key, _ in first].count(f"http:{server.url('/feed')}") == 1
+    assert server.hits_for("/feed")[1].headers["If-None-Match"] == '"same"'
+    assert second == first  # the second 200 carried the same ETag: nothing rewritten
 
 
 async def test_permanent_redirect_is_remembered(
@@ -309,6 +354,40 @@ async def test_directory_files_go_once_per_process_and_again_after_a_restart(
     # A new process re-reads the folder on purpose (`fetch --once DIR` means "publish these").
     assert await run_once(fetch_settings, sources) == (2, 0)
     assert len(raw.wait_count("raw", 4, timeout=30)) == 4
+
+
+async def test_a_raw_record_its_schema_refuses_goes_to_the_dead_letter_topic_not_the_stream(
+    fetch_settings: Settings, raw: TopicReader, tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.json").write_text(json.dumps({"body": "Harbour cranes arrived on Monday.",
+                                              "title": "Cranes"}))
+    (inbox / "b.json").write_text(json.dumps({"body": "Ferries resumed after the storm.",
+                                              "title": ["not", "a", "string"]}))
+    letters = TopicReader(fetch_settings, ["deadletter"])
+    before = sample("newsflow_fetcher_articles_invalid_total", source="inbox")
+    fetcher = Fetcher(fetch_settings, [SourceConfig(id="inbox", name="Inbox", kind="directory",
+                                                    path=inbox)],
+                      Publisher(fetch_settings), HttpFetcher(fetch_settings))
+    try:
+        summary = await fetcher.run_once()
+        assert (summary.published, len(summary.rejected)) == (1, 1)
+        assert not summary.ok and "title" in summary.rejected[0]
+        assert (await fetcher.run_once()).counts() == (0, 0)  # not dead-lettered again
+        (letter,) = letters.wait_count("deadletter", 1, timeout=30)
+    finally:
+        await fetcher.aclose()
+        letters.close()
+    assert sample("newsflow_fetcher_articles_invalid_total", source="inbox") == before + 1
+    assert (letter["stage"], letter["error"]["type"]) == ("validate", "RecordInvalid")
+    assert letter["source"] == {"topic": fetch_settings.topic_raw, "partition": None,
+                                "offset": None}
+    original = json.loads(base64.b64decode(letter["original"]["value_b64"]))
+    assert original["title"] == ["not", "a", "string"]  # nothing lost: the record as built
+    assert base64.b64decode(letter["original"]["key_b64"]).decode() == original["id"]
+    (published,) = raw.wait_count("raw", 1, timeout=30)
+    assert published["title"] == "Cranes"
 
 
 async def test_poll_intervals_are_jittered_around_the_configured_interval(

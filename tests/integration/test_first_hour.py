@@ -139,7 +139,7 @@ def test_local_files_are_decoded_and_junk_files_are_dead_lettered(
     try:
         done = newsflow(settings, tmp_path, "fetch", "--sources", str(sources), "--once")
         assert done.returncode == 1, done.stderr[-3000:]
-        assert done.stdout.startswith("FAILED: published 4 raw articles; 3 files dead-lettered: ")
+        assert done.stdout.startswith("FAILED: published 4 raw articles; 3 dead-lettered: ")
         records = reader.wait_for(lambda r: len(r["raw"]) >= 4 and len(r["deadletter"]) >= 3, 60,
                                   "4 raw articles and 3 dead letters")
     finally:

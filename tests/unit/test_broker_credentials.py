@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from newsflow.config import Settings
-from newsflow.processor.app import broker_credentials
+from newsflow.processor.faust_app import broker_credentials
 
 
 def test_plaintext_needs_no_credentials() -> None:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from typing import Any
 
 import pytest
 
-from newsflow.config import Settings
 from newsflow.core import clean as clean_module
-from newsflow.core import extraction
 from newsflow.core.clean import (
     CleanedDocument,
-    CleaningError,
-    CleanLimits,
-    CleanTimeout,
-    PageTooLarge,
     clean_document,
     clean_lines,
     drop_leading_title,
     normalise_text,
     split_title,
 )
+from newsflow.core.params import CleanLimits
+from newsflow.errors import CleaningError, PageTooLarge
 
 PARAGRAPH = ("The committee met on Tuesday to discuss the new budget, which lawmakers say will "
              "fund schools, roads and hospitals across the region for the next three years.")
@@ -149,44 +144,6 @@ def test_large_page_within_limit_is_cleaned_in_time() -> None:
     doc = clean_document(page(f"<article>{body}</article>"), "text/html")
     assert doc.word_count > 50_000
     assert time.monotonic() - start < 10
-
-
-def test_budget_checked_between_stages() -> None:
-    limits = CleanLimits(time_budget_seconds=1e-9)
-    with pytest.raises(CleanTimeout, match="budget"):
-        clean_document(page(f"<article><p>{PARAGRAPH}</p></article>"), "text/html",
-                       limits=limits)
-
-
-def test_runaway_stage_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stage that never returns is stopped by the hard limit, not waited for."""
-
-    def spin(tree: Any, url: str | None, html: str | None = None) -> extraction.Extracted:
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            pass
-        raise AssertionError("the runaway stage was not interrupted")
-
-    monkeypatch.setattr(extraction, "extract_main_text", spin)
-    start = time.monotonic()
-    with pytest.raises(CleanTimeout):
-        clean_document(page(f"<article><p>{PARAGRAPH}</p></article>"), "text/html",
-                       limits=CleanLimits(time_budget_seconds=0.3))
-    assert time.monotonic() - start < 5
-
-
-def test_limits_from_settings() -> None:
-    settings = Settings(clean_time_budget_seconds=2.5, clean_max_html_chars=4096)
-    assert CleanLimits.from_settings(settings) == CleanLimits(2.5, 4096)
-
-
-def test_hard_limit_restores_an_outer_alarm_handler() -> None:
-    import signal
-
-    before = signal.getsignal(signal.SIGALRM)
-    with clean_module.hard_time_limit(5):
-        pass
-    assert signal.getsignal(signal.SIGALRM) == before
 
 
 # --- HTML fragments (feed content, stored snippets) -------------------------------------------

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
+from pydantic.fields import FieldInfo
 
 from newsflow.config import Settings
 
@@ -14,9 +18,50 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert not missing, f"settings missing from README: {missing}"
 
 
-def test_settings_round_trip_through_environment(monkeypatch: object) -> None:
-    settings = Settings(kafka_bootstrap_servers="127.0.0.1:1234", topic_partitions=7)
+def changed_value(name: str, field: FieldInfo) -> object:
+    """A valid value for a setting that differs from its default, of the setting's type."""
+    default = field.default
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return default / 2  # halved: inside the bounds of every float setting (all positive)
+    if isinstance(default, Path) or field.annotation == Path | None:
+        return Path(f"/srv/{name}/data")
+    return f"{name}-value"  # strings, and optional strings that default to None
+
+
+def test_settings_round_trip_through_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a parent passes to a child process (``to_env``), read back from the real environment
+    by ``Settings()``: every field, each set to something other than its default."""
+    changed = Settings(**{name: changed_value(name, field)
+                          for name, field in Settings.model_fields.items()})
+    assert not [name for name, field in Settings.model_fields.items()
+                if getattr(changed, name) == field.default], "every field must differ"
+    for name in list(os.environ):
+        if name.startswith("NEWSFLOW_"):
+            monkeypatch.delenv(name)
+    assert Settings() == Settings.model_construct()  # a clean environment: the defaults
+    env = changed.to_env()
+    assert set(env) == {f"NEWSFLOW_{name.upper()}" for name in Settings.model_fields}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == changed
+
+
+def test_unset_optional_settings_stay_unset_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("NEWSFLOW_"):
+            monkeypatch.delenv(name)
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:1234", taxonomy_path=None)
     env = settings.to_env()
-    assert env["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:1234"
-    restored = Settings(**{k.removeprefix("NEWSFLOW_").lower(): v for k, v in env.items()})
-    assert restored.topic_partitions == 7
+    assert "NEWSFLOW_TAXONOMY_PATH" not in env and "NEWSFLOW_KAFKA_SASL_PASSWORD" not in env
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    restored = Settings()
+    assert restored == settings and restored.taxonomy_path is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.fetcher.decoding import NotText, decode_file_bytes
+from newsflow.errors import BinaryFile, EmptyFile, NotText
+from newsflow.fetcher.decoding import decode_file_bytes
 
 
 @pytest.mark.parametrize(("data", "html", "text", "how"), [
@@ -22,12 +23,13 @@ def test_text_is_decoded(data: bytes, html: bool, text: str, how: str) -> None:
     assert text in decoded.text and decoded.how == how and "\ufffd" not in decoded.text
 
 
-@pytest.mark.parametrize(("data", "reason"), [
-    (b"", "empty"), (b" \r\n\t ", "empty"), ("\ufeff  ".encode("utf-16-le"), "empty"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "binary"),
-    (b"GIF89a" + b"\x00\x01\x02\x03\x04" * 300, "binary"),
+@pytest.mark.parametrize(("data", "refusal"), [
+    (b"", EmptyFile), (b" \r\n\t ", EmptyFile), ("\ufeff  ".encode("utf-16-le"), EmptyFile),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, BinaryFile),
+    (b"GIF89a" + b"\x00\x01\x02\x03\x04" * 300, BinaryFile),
 ])
-def test_empty_and_binary_files_are_refused_with_a_reason(data: bytes, reason: str) -> None:
+def test_empty_and_binary_files_are_refused_with_a_reason(data: bytes,
+                                                          refusal: type[NotText]) -> None:
     with pytest.raises(NotText) as refused:
         decode_file_bytes(data, html=False)
-    assert refused.value.reason == reason
+    assert type(refused.value) is refusal

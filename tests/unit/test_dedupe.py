@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import sys
 from dataclasses import asdict, replace
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from newsflow.codecs.internal import MEMORY, decode_fingerprint, encode_fingerprint
 from newsflow.config import Settings
 from newsflow.core.dedupe import (
     DedupeIndex,
@@ -24,6 +24,7 @@ from newsflow.core.dedupe import (
     story_terms,
 )
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
+from newsflow.pipeline_setup import build_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -36,7 +37,7 @@ def seed(number: str) -> str:
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return Pipeline(Settings())
+    return build_pipeline(Settings())
 
 
 class Feed:
@@ -52,7 +53,7 @@ class Feed:
             "fetched_at": when.isoformat(), "content_type": "text/plain", "body": body,
         }
         self.offset += 1
-        return self.pipeline.prepare_raw(raw, Origin("news.raw.v1", 0, self.offset), when)
+        return self.pipeline.prepare(raw, Origin("news.raw.v1", 0, self.offset), when)
 
 
 def decide(index: DedupeIndex, prepared: Prepared) -> Memory:
@@ -126,12 +127,12 @@ def test_same_text_under_another_url_is_an_exact_duplicate(pipeline: Pipeline) -
 
 def test_an_article_older_than_the_window_is_not_matched(pipeline: Pipeline) -> None:
     feed, index = Feed(pipeline), pipeline.new_index()
-    window = timedelta(days=pipeline.settings.dedupe_window_days)
+    window = timedelta(seconds=pipeline.params.window_seconds)
     original = decide(index, feed.prepare(seed("000"), "https://a.example/x", DAY))
     late = DAY + window + timedelta(hours=1)
     # Not matched even before eviction has run: decisions must not depend on when it runs.
     for url in ("https://a.example/x", "https://b.example/copy"):
-        fresh = Pipeline(pipeline.settings).new_index()
+        fresh = pipeline.new_index()
         fresh.restore([original])
         text = seed("000") if url.endswith("/x") else syndicated_copy(seed("000"))
         assert decide(fresh, feed.prepare(text, url, late)).decision.kind == "new"
@@ -148,7 +149,7 @@ def test_an_article_older_than_the_window_is_not_matched(pipeline: Pipeline) -> 
 def test_a_copy_inside_the_window_is_still_matched(pipeline: Pipeline) -> None:
     feed, index = Feed(pipeline), pipeline.new_index()
     decide(index, feed.prepare(seed("000"), "https://a.example/x", DAY))
-    inside = DAY + timedelta(days=pipeline.settings.dedupe_window_days) - timedelta(hours=1)
+    inside = DAY + timedelta(seconds=pipeline.params.window_seconds) - timedelta(hours=1)
     memory = decide(index, feed.prepare(syndicated_copy(seed("000")), "https://b.example/y",
                                         inside))
     assert memory.decision.kind == "near"
@@ -157,7 +158,7 @@ def test_a_copy_inside_the_window_is_still_matched(pipeline: Pipeline) -> None:
 def test_a_late_article_is_filed_at_the_newest_time_so_its_copies_are_caught(
         pipeline: Pipeline) -> None:
     feed, index = Feed(pipeline), pipeline.new_index()
-    window = timedelta(days=pipeline.settings.dedupe_window_days)
+    window = timedelta(seconds=pipeline.params.window_seconds)
     decide(index, feed.prepare(seed("003"), "https://c.example/today", DAY))
     backfill = DAY - window - timedelta(days=20)
     late = decide(index, feed.prepare(seed("000"), "https://a.example/x", backfill))
@@ -228,15 +229,15 @@ def test_restore_from_memory_dicts_gives_identical_decisions(pipeline: Pipeline,
                                                              split: int) -> None:
     stream = _labelled_stream(pipeline)
     original = pipeline.new_index()
-    persisted: dict[str, str] = {}  # the Faust table: article id -> Memory JSON
+    persisted: dict[str, bytes] = {}  # the Faust table: article id -> encoded Memory
     for prepared in stream[:split]:
         memory = decide(original, prepared)
-        persisted[memory.fingerprint.id] = json.dumps(memory.to_dict())
+        persisted[memory.fingerprint.id] = MEMORY.encode(memory)
         for expired in original.expired_ids():
             original.forget(expired)
             persisted.pop(expired)
     restored = pipeline.new_index()
-    restored.restore([Memory.from_dict(json.loads(v)) for v in persisted.values()])
+    restored.restore([MEMORY.decode(v) for v in persisted.values()])
     assert len(restored) == len(original)
     for prepared in stream[split:]:
         a, b = decide(original, prepared), decide(restored, prepared)
@@ -250,10 +251,9 @@ def test_restore_from_memory_dicts_gives_identical_decisions(pipeline: Pipeline,
     assert (original.df, original.df_articles) == (restored.df, restored.df_articles)
 
 
-def test_fingerprint_round_trips_through_json(pipeline: Pipeline) -> None:
+def test_fingerprint_round_trips_through_its_codec(pipeline: Pipeline) -> None:
     fp = Feed(pipeline).prepare(seed("000"), "https://a.example/x", DAY).fingerprint
-    back = Fingerprint.from_dict(json.loads(json.dumps(fp.to_dict())))
-    assert back == fp
+    assert decode_fingerprint(encode_fingerprint(fp)) == fp
 
 
 def test_story_terms_weigh_rare_names_above_common_words() -> None:
@@ -291,7 +291,7 @@ def test_labelled_set_meets_the_goals() -> None:
     bench = importlib.util.module_from_spec(spec)
     sys.modules["dedupe_bench"] = bench  # dataclasses look their module up while defining
     spec.loader.exec_module(bench)
-    pipeline = Pipeline(Settings())
+    pipeline = build_pipeline(Settings())
     items = bench.load_labelled()
     prepared = bench.prepare_all(pipeline, items)
     result = bench.evaluate(pipeline.params, items, prepared)
@@ -329,7 +329,7 @@ def _synthetic(n: int, story: int, minhash: bytes) -> Fingerprint:
 def test_eviction_keeps_the_window_and_its_bookkeeping_flat() -> None:
     import numpy as np
 
-    index = DedupeIndex(Pipeline(Settings(dedupe_window_days=1.0)).params)
+    index = DedupeIndex(build_pipeline(Settings(dedupe_window_days=1.0)).params)
     rng = np.random.default_rng(3)
     per_day = 24 * 60  # one article a minute
     sizes = []
@@ -352,7 +352,7 @@ def test_eviction_keeps_the_window_and_its_bookkeeping_flat() -> None:
 def test_story_rollup_tracks_members_sources_tags_and_newest_title() -> None:
     import numpy as np
 
-    index = DedupeIndex(Pipeline(Settings()).params)
+    index = DedupeIndex(build_pipeline(Settings()).params)
     rng = np.random.default_rng(4)
     memories = [decide(index, Prepared({}, _synthetic(n, 7, rng.integers(
         0, 2**32, 128, dtype=np.uint32).tobytes()), f"raw:0:{n}")) for n in range(3)]
@@ -380,7 +380,7 @@ def test_story_ids_are_the_same_in_every_run_whatever_the_urls(pipeline: Pipelin
                    "source": {"id": f"outlet-{n}", "name": f"Outlet {n}"},
                    "title": None, "body": seed.read_text(encoding="utf-8"),
                    "content_type": "text/plain", "fetched_at": fetched_at}
-            prepared = pipeline.prepare_raw(raw, Origin("raw", 0, n), DAY)
+            prepared = pipeline.prepare(raw, Origin("raw", 0, n), DAY)
             memory, _ = pipeline.decide(prepared, index)
             ids.append(memory.decision.story_id)
         return ids
@@ -405,7 +405,7 @@ def _story_fp(n: int, terms: dict[str, float], seen_at: float) -> Fingerprint:
 def test_a_story_does_not_outgrow_its_first_report() -> None:
     """Reports of a developing subject every 25 hours, each like the one before: the story
     closes 72 h after its FIRST report, however recent its latest member is."""
-    params = Pipeline(Settings()).params
+    params = build_pipeline(Settings()).params
     terms = {"kabul": 0.6, "airport": 0.5, "evacuation": 0.5, "taliban": 0.4}
     start = 1_700_000_000.0
     stream = [_story_fp(n, terms, start + n * 25 * 3600) for n in range(4)]  # 0, 25, 50, 75 h
@@ -424,7 +424,7 @@ def test_names_every_report_carries_do_not_glue_different_events() -> None:
     """A navy drill and a summit share only "Biden" and "Washington". In a window full of
     reports naming both, those names weigh little: the drill is its own story, while another
     outlet's report of the summit (other words, same rare names) still joins it."""
-    params = Pipeline(Settings()).params
+    params = build_pipeline(Settings()).params
     start = 1_700_000_000.0
     summit = {"biden": 0.6, "washington": 0.6, "summit": 0.4, "geneva": 0.35}
     drill = {"biden": 0.6, "washington": 0.6, "navy": 0.4, "hawaii": 0.35}
@@ -467,7 +467,7 @@ def test_story_ids_are_the_same_through_or_restored_half_way(pipeline: Pipeline)
     persisted = []
     halfway = pipeline.new_index()
     for p in stream[:4]:
-        persisted.append(Memory.from_dict(json.loads(json.dumps(decide(halfway, p).to_dict()))))
+        persisted.append(MEMORY.decode(MEMORY.encode(decide(halfway, p))))
     restored = pipeline.new_index()
     restored.restore(persisted)
     second_ids = [m.decision.story_id for m in persisted] + [

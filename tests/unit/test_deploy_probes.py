@@ -50,8 +50,7 @@ def pages() -> Iterator[tuple[str, Clock, dict[str, Any]]]:
     try:
         yield f"http://127.0.0.1:{port}", clock, state
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def test_livez_depends_on_the_event_loop_not_on_the_broker(

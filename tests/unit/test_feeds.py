@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.fetcher.feeds import FeedError, parse_feed
+from newsflow.errors import FeedError, FetchTooLarge, UnsafeXML
+from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.jsonapi import dig, parse_json_items
 from newsflow.fetcher.links import discover_links
-from newsflow.fetcher.safexml import UnsafeXML
+from newsflow.fetcher.sitemap_walk import gunzip
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
 from tests.integration.fetcher_servers import fixture
@@ -95,8 +96,7 @@ def test_a_body_that_names_a_local_file_is_not_read(tmp_path: Path) -> None:
         parse_feed(str(secret).encode(), BASE)
 
 
-def test_news_sitemap_and_index() -> None:
-    urlset = b"""<?xml version="1.0" encoding="UTF-8"?>
+URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
 <url><loc>https://news.example.com/old</loc><lastmod>2026-11-01</lastmod></url>
@@ -105,7 +105,10 @@ def test_news_sitemap_and_index() -> None:
 <news:publication_date>2026-11-20T06:00:00Z</news:publication_date>
 <news:title>Fresh story</news:title><news:keywords>ships, ports</news:keywords></news:news></url>
 </urlset>"""
-    sitemap = parse_sitemap(urlset, BASE)
+
+
+def test_news_sitemap_and_index() -> None:
+    sitemap = parse_sitemap(URLSET, BASE)
     assert [e.url for e in sitemap.entries] == ["https://news.example.com/new",
                                                 "https://news.example.com/old"]
     assert sitemap.entries[0].title == "Fresh story"
@@ -119,7 +122,21 @@ def test_news_sitemap_and_index() -> None:
         parse_sitemap(XXE.replace(b"rss", b"urlset"), BASE)
     with pytest.raises(ValueError, match="not a sitemap"):
         parse_sitemap(RSS, BASE)
-    assert gzip.decompress(gzip.compress(urlset)) == urlset
+
+
+def test_a_gzipped_sitemap_is_inflated_by_its_magic_bytes_whole_and_under_the_cap() -> None:
+    # A .xml.gz sitemap comes without Content-Encoding: the walk recognises gzip by its magic
+    # bytes. Written by `cat part1.gz part2.gz`, it holds two members; both must be read.
+    head, tail = URLSET.split(b"</url>", 1)
+    document = gzip.compress(head + b"</url>") + gzip.compress(tail)
+    inflated = gunzip(document, len(URLSET))
+    assert inflated == URLSET
+    assert [e.url for e in parse_sitemap(inflated, BASE).entries] == [
+        "https://news.example.com/new", "https://news.example.com/old"]
+    assert gunzip(URLSET, 10) == URLSET  # not gzip: passed through untouched, whatever its size
+    with pytest.raises(FetchTooLarge) as refused:
+        gunzip(document, len(URLSET) - 1)  # the cap counts the inflated bytes of every member
+    assert (refused.value.outcome, refused.value.retryable) == ("too_large", False)
 
 
 def test_section_page_link_discovery() -> None:

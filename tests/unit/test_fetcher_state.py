@@ -10,7 +10,7 @@ def test_changes_replay_into_an_equal_state() -> None:
     first = FetcherState(max_seen=1000)
     log = []
     log += first.mark_seen([seen_key("a1"), guid_key("wire", "guid-1")])
-    log += first.set_validators("https://x.example/feed", Validators('"v1"', None))
+    log += first.validators_change("https://x.example/feed", Validators('"v1"', None))
     log += first.set_moved("https://x.example/old", "https://x.example/new")
     log += first.set_moved("https://x.example/new", "https://x.example/newest")
     log += first.retire("gone-source", "HTTP 410 Gone")
@@ -26,9 +26,14 @@ def test_changes_replay_into_an_equal_state() -> None:
 
 def test_unchanged_validators_and_moves_write_nothing() -> None:
     state = FetcherState(max_seen=1000)
-    assert state.set_validators("u", Validators(None, "Fri, 20 Nov 2026 08:00:00 GMT"))
-    assert state.set_validators("u", Validators(None, "Fri, 20 Nov 2026 08:00:00 GMT")) == []
-    assert state.set_validators("u", Validators(None, None)) == [("http:u", None)]
+    stamped = Validators(None, "Fri, 20 Nov 2026 08:00:00 GMT")
+    [change] = state.validators_change("u", stamped)
+    assert state.validators == {}  # stored only once the listing's articles are acknowledged
+    state.apply(*change)
+    assert state.validators_change("u", stamped) == []
+    assert state.validators_change("u", Validators(None, None)) == []  # none sent: none stored
+    assert state.validators_change("u", Validators('"v2"', None)) == [
+        ("http:u", {"etag": '"v2"', "last_modified": None})]
     assert state.set_moved("a", "b") and state.set_moved("a", "b") == []
 
 

@@ -1,4 +1,4 @@
-"""Pure pieces of the fetcher's HTTP behaviour: Retry-After, backoff, the address guard,
+"""Pure pieces of the fetcher's HTTP behaviour: Retry-After, the address guard,
 bounded decompression, charset detection and robots.txt rules."""
 
 from __future__ import annotations
@@ -6,18 +6,21 @@ from __future__ import annotations
 import codecs
 import gzip
 import ipaddress
-import random
 import tracemalloc
 import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import httpcore
+import httpx
 import pytest
 
-from newsflow.fetcher.content import Inflater, TooLarge, detect_charset, inflate
-from newsflow.fetcher.guard import BlockedURL, forbidden_reason, parse_networks, split_target
-from newsflow.fetcher.http import backoff_seconds, retry_after_seconds
+from newsflow.errors import BlockedURL, BodyTooLarge
+from newsflow.fetcher.content import Inflater, detect_charset, inflate
+from newsflow.fetcher.guard import forbidden_reason, parse_networks, split_target
+from newsflow.fetcher.http import retry_after_seconds
 from newsflow.fetcher.politeness import parse_robots
+from newsflow.fetcher.transport import httpx_errors
 from tests.integration.fetcher_servers import FIXTURES
 
 
@@ -29,16 +32,6 @@ def test_retry_after_in_both_forms() -> None:
     assert retry_after_seconds(format_datetime(now - timedelta(days=1), usegmt=True), now) == 0.0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
-
-
-def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
-    rng = random.Random(1)
-    for attempt in range(8):
-        full = min(10.0, 0.5 * 2 ** attempt)
-        for _ in range(50):
-            delay = backoff_seconds(attempt, 0.5, 10.0, rng)
-            assert full / 2 <= delay <= full
-    assert len({backoff_seconds(3, 0.5, 10.0, rng) for _ in range(20)}) > 1  # jittered
 
 
 @pytest.mark.parametrize(("address", "reason"), [
@@ -79,7 +72,7 @@ def test_gzip_bomb_is_cut_at_the_cap_without_inflating_it() -> None:
     tracemalloc.start()
     try:
         inflater = Inflater("gzip", 2_000_000)
-        with pytest.raises(TooLarge):
+        with pytest.raises(BodyTooLarge):
             for start in range(0, len(bomb), 65536):
                 inflater.feed(bomb[start:start + 65536])
         _, peak = tracemalloc.get_traced_memory()
@@ -136,7 +129,7 @@ def test_multi_member_gzip_is_inflated_whole_and_capped_as_a_whole() -> None:
             inflater.feed(joined[start:start + size])
         assert inflater.body() == expected
     assert inflate(joined + b"\0" * 16, "gzip", 100_000) == expected  # padding is ignored
-    with pytest.raises(TooLarge):
+    with pytest.raises(BodyTooLarge):
         inflate(joined, "gzip", len(expected) - 1)  # the cap counts every member
     with pytest.raises(ValueError, match="corrupt"):
         inflate(members[0] + b"\x1f\x8b\x08 broken member", "gzip", 100_000)
@@ -170,7 +163,25 @@ def test_robots_wildcards_end_anchors_and_longest_match() -> None:
 def test_endless_empty_gzip_members_hit_the_cap_on_the_compressed_bytes() -> None:
     empty = gzip.compress(b"")
     inflater = Inflater("gzip", 100_000)
-    with pytest.raises(TooLarge, match="compressed body"):
+    with pytest.raises(BodyTooLarge, match="compressed body"):
         for _ in range(20_000):  # 20 bytes each: nothing inflated, 400 KB sent
             inflater.feed(empty)
     assert inflater.size == 0 and inflater.raw_size <= 100_000 + 65536 + len(empty)
+
+
+@pytest.mark.parametrize(("raised", "expected"), [
+    (httpcore.ConnectTimeout("slow"), httpx.ConnectTimeout),
+    (httpcore.ReadError("reset"), httpx.ReadError),
+    (httpcore.RemoteProtocolError("bad"), httpx.RemoteProtocolError),
+])
+def test_the_transport_raises_httpcore_errors_as_httpx_errors(
+        raised: Exception, expected: type[Exception]) -> None:
+    request = httpx.Request("GET", "http://example.com/")
+    with pytest.raises(expected, match=str(raised)) as caught, httpx_errors(request):
+        raise raised
+    assert caught.value.__cause__ is raised
+
+
+def test_the_transport_lets_its_own_errors_through() -> None:
+    with pytest.raises(BlockedURL), httpx_errors(httpx.Request("GET", "http://example.com/")):
+        raise BlockedURL("unix socket: not a web address")

@@ -89,3 +89,17 @@ def test_invalid_setting_is_a_clear_error() -> None:
                             env=os.environ | {"NEWSFLOW_TOPIC_PARTITIONS": "zero"})
     assert result.returncode == 2
     assert "topic_partitions" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_page_over_the_time_budget_is_a_dead_letter_and_the_run_goes_on(
+        tmp_path: Path) -> None:
+    slow = tmp_path / "slow.html"
+    slow.write_text("<html><body>" + "<p>word " * 400_000 + "</body></html>")  # minutes
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    out = io.StringIO()
+    assert process_files(Settings(clean_time_budget_seconds=1.0), [slow, seed], out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["topic"] for line in lines] == ["news.deadletter.v1", "news.articles.v1"]
+    letter = lines[0]["record"]
+    validate("dead-letter", letter)
+    assert (letter["stage"], letter["error"]["type"]) == ("clean", "PrepareTimeout")

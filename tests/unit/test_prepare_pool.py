@@ -1,18 +1,28 @@
-"""The prepare pool: pages run in child processes under a hard time limit; a dying child costs
-one dead letter at most, never the stream."""
+"""The prepare pool: pages run in child processes under the per-page time budget; a page that
+overruns it, or a child that dies, costs one dead letter with the original key and bytes, and
+the pool goes on with a fresh child."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import signal
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
+import pytest
+
+from newsflow.codecs.internal import PREPARED
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Prepared
+from newsflow.core.pipeline import Prepared
 from newsflow.processor.prepare_pool import PreparePool
-from newsflow.records import DeadLetter
-from tests.helpers import raw_record
+from newsflow.processor.stages import PreparedMessage
+from newsflow.records import DeadLetter, RawMessage
+from tests.helpers import raw_record, wait_until
 
 SLOW_HTML = "<html><body>" + "<p>word " * 400_000 + "</body></html>"  # minutes in trafilatura
 
@@ -22,51 +32,130 @@ def value(body: str, content_type: str = "text/plain") -> bytes:
                                  content_type=content_type)).encode()
 
 
-def test_valid_input_is_prepared_in_a_child() -> None:
-    async def run() -> Prepared | DeadLetter:
-        pool = PreparePool(Settings())
-        try:
-            return await pool.prepare(b"k", value("Harbour cranes arrived on Monday."),
-                                      Origin("raw", 0, 1))
-        finally:
-            pool.close()
-
-    result = asyncio.run(run())
-    assert isinstance(result, Prepared)
-    assert result.article["title"] == "A title"
-    assert result.origin == "raw:0:1"
+def children() -> set[int]:
+    return {process.pid for process in multiprocessing.active_children() if process.pid}
 
 
-def test_runaway_page_is_stopped_by_the_hard_limit_and_the_pool_goes_on() -> None:
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def cpu_ticks(pid: int) -> int:
+    """User CPU time of a process, in clock ticks (Linux /proc): grows only while it works."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[11])
+
+
+@pytest.fixture
+def pool_factory() -> Iterator[list[PreparePool]]:
+    pools: list[PreparePool] = []
+    yield pools
+    for pool in pools:
+        pool.close()
+
+
+def new_pool(pools: list[PreparePool], **settings: float) -> PreparePool:
+    pool = PreparePool(Settings(**settings))
+    pools.append(pool)
+    return pool
+
+
+def test_valid_input_is_prepared_in_a_child(pool_factory: list[PreparePool]) -> None:
+    pool = new_pool(pool_factory)
+    data = value("Harbour cranes arrived on Monday.")
+    result = asyncio.run(pool.prepare(RawMessage("raw", 0, 1, b"k", data)))
+    assert isinstance(result, PreparedMessage)  # encoded in the child for the internal topic
+    record = PREPARED.decode(result.value)
+    assert record.prepared.article["title"] == "A title"
+    assert record.prepared.origin == "raw:0:1"
+    assert (record.raw.key, record.raw.value) == (b"k", data)
+    assert len(children()) == 1 and os.getpid() not in children()
+
+
+def test_an_overrunning_page_is_stopped_and_a_fresh_child_prepares_the_next(
+        pool_factory: list[PreparePool]) -> None:
+    pool = new_pool(pool_factory, clean_time_budget_seconds=1.0)
     slow_value = value(SLOW_HTML, "text/html")
 
-    async def run() -> tuple[Prepared | DeadLetter, Prepared | DeadLetter]:
-        pool = PreparePool(Settings(clean_time_budget_seconds=1.0))
-        try:
-            slow = await pool.prepare(b"slow", slow_value, Origin("raw", 0, 2))
-            after = await pool.prepare(b"ok", value("Ferries resumed service."), Origin("raw", 0, 3))
-            return slow, after
-        finally:
-            pool.close()
+    async def run() -> tuple[PreparedMessage | DeadLetter, float, set[int],
+                             PreparedMessage | DeadLetter]:
+        await pool.prepare(RawMessage("raw", 0, 1, b"warm", value("Warm up the child.")))
+        before = children()
+        started = time.monotonic()
+        slow = await pool.prepare(RawMessage("raw", 0, 2, b"slow", slow_value))
+        took = time.monotonic() - started
+        after = await pool.prepare(RawMessage("raw", 0, 3, b"ok",
+                                              value("Ferries resumed service.")))
+        return slow, took, before, after
 
-    slow, after = asyncio.run(run())
+    slow, took, before, after = asyncio.run(run())
     assert isinstance(slow, DeadLetter)
-    assert slow.stage == "clean"
-    assert slow.error_type == "CleanTimeout"
-    assert slow.value == slow_value
+    assert (slow.stage, slow.error_type) == ("clean", "PrepareTimeout")
+    assert "1 s budget" in slow.error_message
+    assert (slow.key, slow.value, slow.offset) == (b"slow", slow_value, 2)
+    assert took < 10  # the page alone would take minutes
+    # The child that ran the page was stopped, and another one prepared the next record.
+    assert len(before) == 1 and not any(alive(pid) for pid in before)
+    assert isinstance(after, PreparedMessage)
+    assert children() and not children() & before
+
+
+def test_the_offline_path_enforces_the_same_budget(pool_factory: list[PreparePool]) -> None:
+    pool = new_pool(pool_factory, clean_time_budget_seconds=1.0)
+    now = datetime.now(UTC)
+    slow = pool.prepare_blocking(RawMessage("p", None, 0, b"slow", value(SLOW_HTML, "text/html")),
+                                 now)
+    after = pool.prepare_blocking(RawMessage("p", None, 1, b"ok", value("Tides were high.")), now)
+    assert isinstance(slow, DeadLetter) and slow.error_type == "PrepareTimeout"
     assert isinstance(after, Prepared)
 
 
-def test_a_killed_child_is_replaced_and_the_task_retried() -> None:
-    async def run() -> Prepared | DeadLetter:
-        pool = PreparePool(Settings())
-        try:
-            await pool.prepare(b"warm", value("Warm up the child."), Origin("raw", 0, 4))
-            for process in list(pool.executor._processes.values()):
-                os.kill(process.pid, signal.SIGKILL)
-            return await pool.prepare(b"k", value("Tides were high."), Origin("raw", 0, 5))
-        finally:
-            pool.close()
+def test_a_child_killed_under_a_page_costs_that_page_only(pool_factory: list[PreparePool]) -> None:
+    pool = new_pool(pool_factory, clean_time_budget_seconds=600.0)
+    now = datetime.now(UTC)
+    warm = pool.prepare_blocking(RawMessage("raw", 0, 1, b"warm", value("Warm up.")), now)
+    assert isinstance(warm, Prepared)
+    (child,) = children()
+    idle = cpu_ticks(child)
+    slow_value = value(SLOW_HTML, "text/html")
+    results: list[Prepared | DeadLetter] = []
+    worker = threading.Thread(target=lambda: results.append(
+        pool.prepare_blocking(RawMessage("raw", 0, 2, b"slow", slow_value), now)))
+    worker.start()
+    # Killed while it works on the page (its CPU time grows), not while idle.
+    wait_until(lambda: cpu_ticks(child) > idle + 20, 60, "the child to work on the page")
+    os.kill(child, signal.SIGKILL)
+    worker.join(60)
+    (letter,) = results
+    assert isinstance(letter, DeadLetter)
+    assert (letter.stage, letter.error_type) == ("clean", "PrepareProcessDied")
+    assert (letter.key, letter.value) == (b"slow", slow_value)
+    after = pool.prepare_blocking(RawMessage("raw", 0, 3, b"ok", value("Tides were high.")), now)
+    assert isinstance(after, Prepared)
+    assert children() and child not in children()
+
+
+def test_a_pool_whose_idle_child_died_is_replaced(pool_factory: list[PreparePool]) -> None:
+    pool = new_pool(pool_factory)
+
+    async def run() -> PreparedMessage | DeadLetter:
+        await pool.prepare(RawMessage("raw", 0, 4, b"warm", value("Warm up the child.")))
+        for pid in children():
+            os.kill(pid, signal.SIGKILL)
+        return await pool.prepare(RawMessage("raw", 0, 5, b"k", value("Tides were high.")))
 
     result = asyncio.run(run())
-    assert isinstance(result, Prepared)
+    assert isinstance(result, PreparedMessage)
+
+
+def test_close_stops_the_children() -> None:
+    pool = PreparePool(Settings())
+    asyncio.run(pool.prepare(RawMessage("raw", 0, 1, b"k", value("Harbour cranes."))))
+    started = children()
+    assert started
+    pool.close()
+    assert not any(alive(pid) for pid in started)

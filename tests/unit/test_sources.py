@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from newsflow.errors import SourcesFileError
 from newsflow.fetcher.directory import read_directory
-from newsflow.fetcher.sources import SourcesFileError, load_sources
+from newsflow.fetcher.sources import load_sources
+from newsflow.records import validate
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -56,6 +58,27 @@ def test_directory_yields_records_and_reports_bad_files(tmp_path: Path) -> None:
     assert record["body"] == "First paragraph.\nSecond paragraph."
     assert isinstance(results[1][1], ValueError)
     assert "b.json" in str(results[1][1])
+
+
+def test_directory_json_dates_are_normalised_to_the_schema(tmp_path: Path) -> None:
+    """An RFC 2822 or free-form date in a file is published as RFC 3339 UTC, so the article
+    passes the raw-article schema instead of being dead-lettered for its date."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.jsonl").write_text(
+        '{"body": "Ferries sail again.", "published_at": "Tue, 19 Nov 2019 19:47:00 -0500"}\n'
+        '{"body": "Cranes resume.", "published_at": "November 19, 2019, 07:47 PM EST", '
+        '"fetched_at": "Wed, 20 Nov 2019 08:00:00 GMT"}\n'
+        '{"body": "Tides high.", "published_at": "last Tuesday"}\n')
+    sources = load_sources(write(tmp_path, "sources:\n  - {id: i, name: I, kind: directory, "
+                                           "path: inbox}\n"))
+    records = [record for _, record in read_directory(sources[0])]
+    assert all(isinstance(record, dict) for record in records)
+    assert [r["published_at"] for r in records] == [
+        "2019-11-20T00:47:00Z", "2019-11-20T00:47:00Z", None]
+    assert records[1]["fetched_at"] == "2019-11-20T08:00:00Z"
+    for record in records:
+        validate("raw-article", record)
 
 
 def test_every_kind_and_its_options(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from jsonschema import Draft202012Validator
 
 from newsflow.config import Settings
 from newsflow.core.clean import clean_document
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.tagging import Tagger
 from newsflow.records import validator
+from newsflow.taxonomy_files import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Pipeline
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.pipeline import Origin
+from newsflow.core.tagging import Tagger
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.taxonomy_files import load_taxonomy
 
 FILLER = ("The council debated the municipal budget for the coming year, with members arguing "
           "over road repairs, library hours and the cost of new street lighting in the centre. ")
@@ -70,6 +72,58 @@ def test_sanctions_wording_of_other_eras_and_title_case(tagger: Tagger, title: s
     assert "sanctions" in names(tagger, title, body)
 
 
+@pytest.mark.parametrize(("title", "body"), [
+    # The base form of the verb, in a headline.
+    ("U.S. may retaliate against Japan over airport",
+     "Washington may take action against Tokyo if American firms stay shut out of the new "
+     "airport project, the Commerce Secretary said on Monday."),
+    # Tariffs aimed at one country's goods in a dispute, without the word "sanctions".
+    ("White House lists tariffs on Japanese goods",
+     "The White House listed the Japanese goods that will face 100 pct tariffs from Friday, "
+     "after Tokyo failed to honour the semiconductor pact."),
+])
+def test_punishment_by_tariffs_in_a_dispute_is_sanctions(tagger: Tagger, title: str,
+                                                        body: str) -> None:
+    assert "sanctions" in names(tagger, title, body)
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Duties set", "The Commerce Department set anti-dumping duties on chemicals from South Korea "
+                   "after a dispute brought by a domestic producer."),
+    ("Tariff cuts", "Taiwan will cut tariffs on 50 American goods to ease the trade dispute."),
+])
+def test_trade_remedies_and_tariff_cuts_are_not_sanctions(tagger: Tagger, title: str,
+                                                         body: str) -> None:
+    assert "sanctions" not in names(tagger, title, body)
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Arms talks", "The superpowers discussed cutting their medium-range nuclear missiles in "
+                   "Europe, officials said."),
+    ("Gulf warning", "Iran has deployed anti-shipping missiles near the strait, the Pentagon "
+                     "said."),
+    ("Geneva talks", "Negotiators tabled a draft treaty on intermediate-range nuclear forces, "
+                     "the first arms accord in a decade."),
+])
+def test_older_missile_wording_is_missiles(tagger: Tagger, title: str, body: str) -> None:
+    assert "missiles" in names(tagger, title, body)
+
+
+def test_explanations_carry_the_aboutness_measures(tagger: Tagger) -> None:
+    body = ("The navy sent two frigates to the strait on Monday. Officials gave no reason. "
+            "The frigates will stay for a week, the navy said.")
+    why = next(e for e in tagger.explain("Frigates sail for the strait", body)
+               if e.topic == "naval_deployment")
+    features = why.features
+    assert set(features) == {"title", "lead", "rest", "spread", "terms", "first", "length"}
+    assert features["title"] > 0 and features["lead"] > 0 and features["rest"] > 0
+    assert features["first"] == body.index("navy") / len(body)
+    assert features["spread"] == 2 / 3  # two of the three sentences carry evidence
+    nothing = next(e for e in tagger.explain("Council budget", "Road repairs were approved.")
+                   if e.topic == "naval_deployment")
+    assert nothing.features["first"] == 1.0 and nothing.features["terms"] == 0
+
+
 def test_a_noun_compound_is_not_the_approve_sense(tagger: Tagger) -> None:
     assert "sanctions" in names(tagger, "JAPAN ANGERED BY U.S. SANCTION PLANS",
                                 "Japan's chip makers reacted angrily to the United States plan "
@@ -86,7 +140,7 @@ def test_escorting_tankers_is_naval_activity(tagger: Tagger) -> None:
 
 
 def test_a_non_english_article_is_never_tagged() -> None:
-    pipeline = Pipeline(Settings())
+    pipeline = build_pipeline(Settings())
     raw = {"url": "https://presse.example/monde/1", "content_type": "text/plain",
            "source": {"id": "presse", "name": "Presse", "kind": "manual"},
            "title": "Nouvelles sanctions et missiles",
@@ -97,6 +151,6 @@ def test_a_non_english_article_is_never_tagged() -> None:
                              "Tuesday after ballistic missiles were fired at ports, officials said.",
                    title="EU imposes new sanctions on Russia")
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    french = pipeline.prepare_raw(raw, Origin("t", 0, 1), now).article
+    french = pipeline.prepare(raw, Origin("t", 0, 1), now).article
     assert french["language"] == "fr" and french["tags"] == []
-    assert pipeline.prepare_raw(english, Origin("t", 0, 2), now).article["tags"]
+    assert pipeline.prepare(english, Origin("t", 0, 2), now).article["tags"]

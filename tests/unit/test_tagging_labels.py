@@ -23,9 +23,13 @@ def sampler() -> ModuleType:
 
 def test_labels_cover_exactly_the_reproducible_sample_with_its_split() -> None:
     module = sampler()
-    drawn = {a["id"]: a for a in module.sample()}
+    first, near = module.sample(), module.near_sample()
+    drawn = {a["id"]: a for a in first + near}
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
-    assert len(labels) == len(drawn) >= 1500
+    assert len(labels) == len(drawn) == len(first) + len(near)
+    assert len(first) >= 1500 and len(near) >= 300
+    # The second round is tune-only: the report part is the first round's, untouched.
+    assert {(a["split"], a["part"]) for a in near} == {("tune", "near")}
     for row in labels:
         article = drawn[row["id"]]
         assert (row["split"], row["part"]) == (article["split"], article["part"])

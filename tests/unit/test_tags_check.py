@@ -53,6 +53,19 @@ def test_an_overlay_topic_is_measured_and_its_misses_listed(tmp_path: Path) -> N
     assert "missed      strikes             a2" in result.stdout
 
 
+def test_an_error_shows_where_its_evidence_sits(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({"id": "w1", "title": "Harbour news",
+                                "text": "The fleet returned to port on Friday.",
+                                "labels": ["naval_deployment"]}) + "\n", encoding="utf-8")
+    result = run("--labels", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "missed      naval_deployment    w1" in line)
+    assert lines[at + 1].split() == ["evidence:", "fleet"]
+    assert lines[at + 2].strip().startswith("aboutness: title 0, lead 0.")
+
+
 def test_a_malformed_labels_file_fails_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "text": "t", "labels": "missiles"}\n', encoding="utf-8")

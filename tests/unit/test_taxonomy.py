@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from newsflow.config import Settings
-from newsflow.core.pipeline import Pipeline
 from newsflow.core.tagging import (
     Tagger,
-    TaxonomyError,
     inflections,
-    load_taxonomy,
     parse_taxonomy,
     phrase_regex,
 )
+from newsflow.errors import TaxonomyError
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.taxonomy_files import load_taxonomy
 
 SHIPPED = Settings().taxonomy_path
 
@@ -114,7 +114,7 @@ def test_pipeline_start_up_fails_on_a_malformed_taxonomy(tmp_path: Path) -> None
     path = write(tmp_path, {"topics": [minimal_topic(), minimal_topic(name="naval_deployment",
                                                                       iptc="medtop:1")]})
     with pytest.raises(TaxonomyError, match=r"topic 'naval_deployment': iptc"):
-        Pipeline(Settings(taxonomy_path=path))
+        build_pipeline(Settings(taxonomy_path=path))
 
 
 def test_inflections_cover_regular_english_forms() -> None:

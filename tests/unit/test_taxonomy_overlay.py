@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from newsflow.config import Settings
-from newsflow.core.pipeline import Pipeline
-from newsflow.core.tagging import Tagger, TaxonomyError, load_taxonomy
+from newsflow.core.tagging import Tagger
+from newsflow.errors import TaxonomyError
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.taxonomy_files import load_taxonomy
 
 WIRE = ("Coast guard cutters seized the tanker",
         "Coast guard cutters seized an oil tanker in the strait on Monday after it ignored "
@@ -38,7 +40,7 @@ def test_an_overlay_adds_a_topic_and_keeps_the_bundled_ones(tmp_path: Path) -> N
     })
     assert names(load_taxonomy(path)) == ["missiles", "sanctions", "naval_deployment",
                                           "ship_seizures"]
-    pipeline = Pipeline(Settings(taxonomy_path=path))  # NEWSFLOW_TAXONOMY_PATH
+    pipeline = build_pipeline(Settings(taxonomy_path=path))  # NEWSFLOW_TAXONOMY_PATH
     assert "ship_seizures" in [t.name for t in pipeline.tagger.tag(*WIRE)]
 
 

@@ -6,7 +6,7 @@
 ...         print(record.article["title"])
 """
 
-from newsflow.client.consumer import InvalidMessage, NewsConsumer, SeenIds
+from newsflow.client.consumer import NewsConsumer, SeenIds
 from newsflow.client.records import (
     KINDS,
     Article,
@@ -15,6 +15,7 @@ from newsflow.client.records import (
     Record,
     StoryRollup,
 )
+from newsflow.errors import InvalidMessage
 
 __all__ = ["KINDS", "Article", "DeadLetter", "Duplicate", "InvalidMessage", "NewsConsumer",
            "Record", "SeenIds", "StoryRollup"]

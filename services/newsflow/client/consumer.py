@@ -10,7 +10,6 @@ the partitions between them - each reads them all (see README, "Consuming newsfl
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import OrderedDict, deque
@@ -22,17 +21,15 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from newsflow.client.records import KINDS, SCHEMA_OF, Record
+from newsflow.client.records import KINDS, Record
+from newsflow.codecs import BY_ROLE, JsonCodec
+from newsflow.codecs.topics import ANY_JSON
 from newsflow.config import Settings
-from newsflow.errors import BrokerUnavailable, NewsflowError, TopicNotFound
-from newsflow.records import RecordInvalid, validate
+from newsflow.errors import BrokerUnavailable, InvalidMessage, TopicNotFound
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 Start = Literal["committed", "earliest", "latest"]
-
-
-class InvalidMessage(NewsflowError):
-    """A message that is not JSON or does not follow its schema (raised with ``strict=True``)."""
 
 
 class SeenIds:
@@ -71,6 +68,8 @@ class NewsConsumer:
                  strict: bool = False) -> None:
         self.settings = settings or Settings()
         self.kind = what if what in KINDS else "topic"
+        # The topic's codec decodes and validates every value (any JSON for a foreign topic).
+        self.codec: JsonCodec = BY_ROLE.get(what, ANY_JSON)
         self.topic = str(getattr(self.settings, f"topic_{what}")) if what in KINDS else what
         self.group = group
         self.strict = strict
@@ -90,40 +89,39 @@ class NewsConsumer:
     # --- setup ---------------------------------------------------------------------------------
     def _connect(self) -> KafkaConsumer:
         settings = self.settings
-        deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
-        while True:
-            try:
-                return KafkaConsumer(
-                    bootstrap_servers=settings.require_bootstrap(),
-                    group_id=self.group,
-                    client_id="newsflow-client",
-                    enable_auto_commit=False,
-                    fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
-                    max_partition_fetch_bytes=settings.max_message_bytes,
-                    fetch_max_bytes=settings.max_message_bytes * 2,
-                    allow_auto_create_topics=False,
-                    reconnect_backoff_max_ms=2_000,
-                    bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds)
-                                             * 1000),
-                    **settings.kafka_client_options(),
-                )
-            except KafkaError as exc:
-                if time.monotonic() >= deadline:
-                    raise BrokerUnavailable(
-                        f"no broker at {settings.kafka_bootstrap_servers} after "
-                        f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
-                time.sleep(0.5)  # retry pacing, not synchronisation
+        retry = Retry(Backoff(0.5, 2.0), retry_on=(KafkaError,),
+                      timeout=settings.kafka_connect_timeout_seconds)
+        try:
+            return retry.call(lambda: KafkaConsumer(
+                bootstrap_servers=settings.require_bootstrap(),
+                group_id=self.group,
+                client_id="newsflow-client",
+                enable_auto_commit=False,
+                fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
+                max_partition_fetch_bytes=settings.max_message_bytes,
+                fetch_max_bytes=settings.max_message_bytes * 2,
+                allow_auto_create_topics=False,
+                reconnect_backoff_max_ms=2_000,
+                bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds) * 1000),
+                **settings.kafka_client_options(),
+            ))
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                    f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})"
+                                    ) from exc
 
     def _assign(self, start: Start, reset: str) -> list[TopicPartition]:
-        deadline = time.monotonic() + self.settings.kafka_connect_timeout_seconds
-        ids = self.consumer.partitions_for_topic(self.topic)
-        while not ids:
-            if time.monotonic() >= deadline:
+        def partition_ids() -> set[int]:
+            self.consumer.topics()  # fresh metadata: the topic may have been created just now
+            ids = self.consumer.partitions_for_topic(self.topic)
+            if not ids:
                 raise TopicNotFound(f"topic {self.topic} does not exist on "
                                     f"{self.settings.kafka_bootstrap_servers}")
-            time.sleep(0.2)  # metadata refresh pacing
-            self.consumer.topics()  # fetches fresh metadata
-            ids = self.consumer.partitions_for_topic(self.topic)
+            return set(ids)
+
+        # A topic created a moment ago may not be known to every broker yet: asked again.
+        ids = Retry(Backoff(0.2, 1.0), retry_on=(TopicNotFound,),
+                    timeout=self.settings.kafka_connect_timeout_seconds).call(partition_ids)
         partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
         self.consumer.assign(partitions)
         if start == "committed" and self.group is not None:
@@ -187,10 +185,9 @@ class NewsConsumer:
     def _decode(self, message: Any) -> Record | None:
         key = message.key.decode("utf-8", "replace") if message.key is not None else None
         try:
-            value = None if message.value is None else json.loads(message.value)
-            if self.kind != "topic":
-                validate(SCHEMA_OF[self.kind], value)
-        except (ValueError, RecordInvalid) as exc:
+            value = (None if message.value is None and self.kind == "topic"
+                     else self.codec.decode(message.value))
+        except ValueError as exc:  # RecordUndecodable, RecordInvalid
             # The message stays on the topic; it is reported, skipped, and its offset passed.
             where = f"{message.topic}:{message.partition}:{message.offset}"
             if self.strict:

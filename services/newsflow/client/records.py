@@ -1,7 +1,8 @@
 """What a consumer receives: a ``Record`` per message, its value checked against ``schemas/``.
 
 The TypedDicts name the fields a consumer usually reads; the JSON Schemas stay the contract
-(every value is validated against them before it is handed out)."""
+(every value is decoded and validated by its topic's codec, ``newsflow.codecs``, before it is
+handed out)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,6 @@ from typing import Any, Literal, TypedDict, cast
 
 Kind = Literal["articles", "duplicates", "stories", "deadletter", "raw"]
 KINDS: tuple[Kind, ...] = ("articles", "duplicates", "stories", "deadletter", "raw")
-SCHEMA_OF: dict[str, str] = {"articles": "article", "duplicates": "duplicate",
-                             "stories": "story", "deadletter": "dead-letter",
-                             "raw": "raw-article"}
 
 
 class Tag(TypedDict):

@@ -1,28 +1,26 @@
-"""HTML or text in, article text and metadata out. Pure: no network; the clock only for the budget.
+"""HTML or text in, article text and metadata out. Pure: no I/O, no clock, no signals.
 
 Bad input policy (the pipeline relies on it):
 
 * empty, whitespace-only, binary or tag-soup pages with no article yield a document with an
   empty ``text`` and ``empty_reason`` set; the pipeline flags it ``empty_body``;
-* pages above ``CleanLimits.max_html_chars`` raise ``PageTooLarge`` and pages that take longer
-  than ``CleanLimits.time_budget_seconds`` raise ``CleanTimeout``; both subclass
-  ``CleaningError``, which the pipeline turns into a dead letter with the class name as reason.
+* pages above ``CleanLimits.max_html_chars`` raise ``PageTooLarge`` (a ``CleaningError``), which
+  the pipeline turns into a dead letter with the class name as reason. A page that is merely
+  slow is stopped by the adapter running the core (``processor/prepare_pool.py``), which owns
+  the clock: it answers with a ``PrepareTimeout`` dead letter.
 """
 
 from __future__ import annotations
 
 import re
-import signal
-import threading
-import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from newsflow.core.boilerplate import strip_boilerplate
+from newsflow.core.params import CleanLimits
+from newsflow.errors import PageTooLarge
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
@@ -32,8 +30,6 @@ JUNK_CHAR_SHARE = 0.1
 # Language detection needs some words to be better than the page's own declaration.
 MIN_WORDS_FOR_DETECTION = 20
 LANGUAGE_SAMPLE_CHARS = 2000  # plenty for a confident guess; cost grows with length
-DEFAULT_TIME_BUDGET_SECONDS = 10.0
-DEFAULT_MAX_HTML_CHARS = 5_000_000
 # Control and format characters that only get in the way of text (not \t/\n, not ZWNJ/ZWJ).
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
                        "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
@@ -46,32 +42,6 @@ BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", 
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]{0,200}>")
 
 
-class CleaningError(Exception):
-    """A page that cannot be cleaned; the pipeline dead-letters it with the class name."""
-
-
-class CleanTimeout(CleaningError):
-    pass
-
-
-class PageTooLarge(CleaningError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class CleanLimits:
-    """Per-page guards (mirrors ``Settings.clean_time_budget_seconds``/``clean_max_html_chars``)."""
-
-    time_budget_seconds: float = DEFAULT_TIME_BUDGET_SECONDS
-    max_html_chars: int = DEFAULT_MAX_HTML_CHARS
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> CleanLimits:
-        return cls(
-            time_budget_seconds=float(getattr(settings, "clean_time_budget_seconds",
-                                              DEFAULT_TIME_BUDGET_SECONDS)),
-            max_html_chars=int(getattr(settings, "clean_max_html_chars", DEFAULT_MAX_HTML_CHARS)),
-        )
 
 
 @dataclass(slots=True)
@@ -85,7 +55,6 @@ class CleanedDocument:
     language: str | None = None
     removals: Counter[str] = field(default_factory=Counter)
     empty_reason: str | None = None  # why ``text`` is empty: "empty", "binary", "no_article"
-    extraction: str | None = None  # which HTML extraction won (see core.extraction)
 
     @property
     def word_count(self) -> int:
@@ -161,53 +130,6 @@ def junk_share(text: str) -> float:
     return len(JUNK_CHARS.findall(sample)) / len(sample) if sample else 0.0
 
 
-class _Deadline:
-    """Cooperative budget checks between stages (a stage itself is bounded by the size cap)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds
-
-    def check(self, stage: str) -> None:
-        if time.monotonic() > self.end:
-            raise CleanTimeout(f"cleaning exceeded its {self.seconds:g} s budget ({stage})")
-
-
-@contextmanager
-def hard_time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt a runaway stage (one that never reaches a cooperative check) with SIGALRM.
-
-    Only in the main thread (signals are delivered there; the Faust worker and the CLI run the
-    core in it). An alarm already armed by someone else (e.g. pytest-timeout) is respected: if it
-    fires first we leave it alone, otherwise ours runs and theirs is re-armed afterwards.
-    """
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread() or not hasattr(
-            signal, "setitimer"):
-        yield
-        return
-    previous_handler = signal.getsignal(signal.SIGALRM)
-    previous_left, previous_interval = signal.getitimer(signal.ITIMER_REAL)
-    if previous_left and previous_left <= seconds:
-        yield
-        return
-
-    def _expired(signum: int, frame: object) -> None:
-        raise CleanTimeout(f"cleaning exceeded its {seconds:g} s budget")
-
-    started = time.monotonic()
-    signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM,
-                      previous_handler if previous_handler is not None else signal.SIG_DFL)
-        if previous_left:
-            left = previous_left - (time.monotonic() - started)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_interval)
-
-
 def is_fragment(html: str) -> bool:
     """A snippet (a feed's content:encoded, a stored body) rather than a whole document."""
     return DOCUMENT_TAG.search(html[:20_000]) is None
@@ -241,19 +163,15 @@ def fragment_text(html: str) -> str:
     return str(root.text_content())
 
 
-def extract_html(html: str, url: str | None, deadline: _Deadline | None = None) -> CleanedDocument:
+def extract_html(html: str, url: str | None) -> CleanedDocument:
     from newsflow.core.extraction import extract_main_text
     from newsflow.core.metadata import read_metadata
 
-    deadline = deadline or _Deadline(DEFAULT_TIME_BUDGET_SECONDS)
     tree = _parse_html(html)
-    deadline.check("parse")
     if tree is None:
         return CleanedDocument(title="", text="", empty_reason="no_article")
     meta = read_metadata(tree, url)
-    deadline.check("metadata")
     extracted = extract_main_text(tree, url, html)
-    deadline.check("extraction")
     raw_text = extracted.text
     if not raw_text.strip() and is_fragment(html):
         raw_text = fragment_text(html)
@@ -272,7 +190,6 @@ def extract_html(html: str, url: str | None, deadline: _Deadline | None = None) 
         language=meta.language,
         removals=removals,
         empty_reason=None if text else "no_article",
-        extraction=extracted.strategy,
     )
 
 
@@ -308,8 +225,8 @@ def clean_document(
     """Article text and metadata from a raw body (HTML or plain text).
 
     ``title_hint`` is the title the source gave (feed entry, file's first line); it wins over a
-    title found in the page only when the page has none. Raises ``CleaningError`` subclasses
-    for pages too large or too slow (see the module docstring).
+    title found in the page only when the page has none. Raises ``PageTooLarge`` for a page
+    above ``limits.max_html_chars`` (see the module docstring).
     """
     limits = limits or CleanLimits()
     if len(body) > limits.max_html_chars:
@@ -322,18 +239,15 @@ def clean_document(
         return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
                                empty_reason="binary")
     is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
-    deadline = _Deadline(limits.time_budget_seconds)
-    with hard_time_limit(limits.time_budget_seconds):
-        if is_html and _looks_like_html(body):
-            doc = extract_html(body, url, deadline)
-        else:
-            # Plain text, or an "HTML" body without a single tag: the line cleaner alone.
-            doc = _clean_text_body(body, title_hint)
-        deadline.check("cleaning")
-        if not doc.title and title_hint:
-            doc.title = normalise_text(title_hint).replace("\n", " ")
-        if len(doc.text.split()) >= MIN_WORDS_FOR_DETECTION or not doc.language:
-            doc.language = detect_language(doc.text) or doc.language
+    if is_html and _looks_like_html(body):
+        doc = extract_html(body, url)
+    else:
+        # Plain text, or an "HTML" body without a single tag: the line cleaner alone.
+        doc = _clean_text_body(body, title_hint)
+    if not doc.title and title_hint:
+        doc.title = normalise_text(title_hint).replace("\n", " ")
+    if len(doc.text.split()) >= MIN_WORDS_FOR_DETECTION or not doc.language:
+        doc.language = detect_language(doc.text) or doc.language
     if not doc.text and doc.empty_reason is None:
         doc.empty_reason = "no_article"
     return doc

@@ -14,7 +14,6 @@ one bucket, and postings too common to discriminate are skipped.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import heapq
 import math
@@ -23,12 +22,14 @@ import sys
 from array import array
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from datasketch import MinHash
+from xxhash import xxh3_64_intdigest
+
+from newsflow.core.params import DedupeParams
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
 MINHASH_SCHEME = "affine32"
@@ -65,37 +66,6 @@ MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) g
 DOC_ZIPF_OFFSET = 0.7
 
 
-@dataclass(frozen=True, slots=True)
-class DedupeParams:
-    num_perm: int = 128
-    shingle_size: int = 5
-    near_threshold: float = 0.5
-    story_threshold: float = 0.22
-    story_window_seconds: float = 72 * 3600.0
-    window_seconds: float = 7 * 24 * 3600.0
-    story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
-    story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
-    story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
-    posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
-    buckets_per_window: int = 3  # time buckets spanning the story window
-    story_lead_weight: float = 0.5  # share of the headline-and-lead cosine in story similarity
-    max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
-    # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
-    # (the model before issue 14) measured from any member, so developing subjects never closed.
-    story_reach: str = "first"
-    story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
-    # Rarity of a term in the window itself: log((N + prior) / (df + prior * share + 1)) over
-    # the N remembered originals, ``share`` the term's expected share of reports in general
-    # English. It replaces general-English rarity, so a name every report of the week carries
-    # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
-    # general-English rarity. 0 turns it off (the model before issue 14).
-    story_df_prior: float = 100.0
-    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
-    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
-    story_member_weight: float = 0.5
-    story_representatives: int = 3
-
-
 @dataclass(slots=True)
 class Fingerprint:
     id: str
@@ -108,17 +78,6 @@ class Fingerprint:
     source_id: str
     tags: list[str] = field(default_factory=list)
     lead_terms: dict[str, float] = field(default_factory=dict)  # headline and lead only
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["minhash"] = base64.b64encode(self.minhash).decode("ascii")
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Fingerprint:
-        values = dict(data)
-        values["minhash"] = base64.b64decode(values["minhash"])
-        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +98,7 @@ class Memory:
     """One remembered article with the decision taken for it: the unit of persisted state."""
 
     fingerprint: Fingerprint
-    decision: Decision
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"fingerprint": self.fingerprint.to_dict(), "decision": asdict(self.decision)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Memory:
-        return cls(Fingerprint.from_dict(data["fingerprint"]), Decision(**data["decision"]))
+    decision: Decision  # persisted by newsflow.codecs.internal.MEMORY
 
     @property
     def indexed(self) -> bool:
@@ -239,11 +191,14 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def _key64(*parts: bytes | str | int) -> int:
-    """A 64-bit dict key: an int is smaller in memory than the strings it stands for, and a
-    collision only ever adds a candidate that is then checked. Process-local (Python's hash),
-    which is all in-memory tables need: the persisted state is the Memory entries."""
-    return hash(parts)
+def _key64(data: bytes, number: int = 0) -> int:
+    """A 64-bit dict key for ``data`` in band or time bucket ``number``: an int is smaller in
+    memory than the bytes it stands for, and a collision only ever adds a candidate that is then
+    checked. xxh3, not Python's ``hash()`` (salted per process): an entry has the same key in
+    every process, so a restored index is laid out exactly like the one it replaces. The number
+    is hashed with the data, not passed as xxh3's seed: on short inputs the seed mixes in
+    linearly, and (data, band) pairs would collide."""
+    return xxh3_64_intdigest(number.to_bytes(8, "little", signed=True) + data)
 
 
 # --- story features -------------------------------------------------------------------------
@@ -437,8 +392,8 @@ class Entry:
         fp = memory.fingerprint
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
         lead = sorted(quantise(fp.lead_terms).items())
-        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url),
-                   _key64(fp.content_hash), fp.minhash,
+        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url.encode()),
+                   _key64(fp.content_hash.encode()), fp.minhash,
                    tuple(sys.intern(term) for term, _ in ranked),
                    array("H", (weight for _, weight in ranked)), sys.intern(fp.source_id),
                    fp.title, tuple(sys.intern(tag) for tag in fp.tags),
@@ -528,8 +483,8 @@ class DedupeIndex:
 
     def _exact(self, fp: Fingerprint, origin: str) -> Decision | None:
         # Keys are 64-bit hashes of the URL / text hash: a false match needs a 2^-64 collision.
-        for method, table, key in (("canonical_url", self.by_url, _key64(fp.canonical_url)),
-                                   ("content_hash", self.by_hash, _key64(fp.content_hash))):
+        for method, table, key in (("canonical_url", self.by_url, _key64(fp.canonical_url.encode())),
+                                   ("content_hash", self.by_hash, _key64(fp.content_hash.encode()))):
             original_id = table.get(key)
             original = self._in_window(fp, original_id) if original_id else None
             if original is None:
@@ -541,7 +496,7 @@ class DedupeIndex:
 
     def _band_keys(self, minhash: bytes) -> list[int]:
         width = self.rows * 4
-        return [_key64(band, minhash[band * width:(band + 1) * width])
+        return [_key64(minhash[band * width:(band + 1) * width], band)
                 for band in range(self.bands)]
 
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
@@ -590,8 +545,9 @@ class DedupeIndex:
         # order, so members more than a bucket in the future are rare, and not looking saves
         # most of the empty look-ups.
         for term in story_keys(fp.story_terms, params.story_keys):
+            encoded = term.encode()
             for bucket in range(centre - reach, centre + 2):
-                posting = self.postings.get(_key64(term, bucket))
+                posting = self.postings.get(_key64(encoded, bucket))
                 if posting is None:
                     continue
                 if isinstance(posting, str):
@@ -711,7 +667,7 @@ class DedupeIndex:
         self.df_articles += 1
         bucket = self._bucket(entry.seen_at)
         for term in entry.terms[:self.params.story_keys]:
-            self._posting_add(_key64(term, bucket), story.id)
+            self._posting_add(_key64(term.encode(), bucket), story.id)
 
     def _posting_add(self, key: int, story_id: str) -> None:
         posting = self.postings.get(key)
@@ -757,7 +713,7 @@ class DedupeIndex:
         bucket = self._bucket(entry.seen_at)
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
-            self._posting_remove(_key64(term, bucket), story_id)
+            self._posting_remove(_key64(term.encode(), bucket), story_id)
         self.df.subtract(entry.terms)
         for term in entry.terms:
             if self.df[term] <= 0:

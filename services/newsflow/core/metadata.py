@@ -12,12 +12,12 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
+
+from newsflow.core.dates import normalise_date
 
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -36,18 +36,6 @@ URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|
 TITLE_SITE_SEPARATOR = re.compile(r"\s+[|–—:·•-]\s+")
 LANG_CODE = re.compile(r"^[a-zA-Z]{2,3}(?=$|[-_])")
 MAX_JSON_LD_CHARS = 200_000
-# Publication years outside this range are placeholders ("0001-01-01") or typos, not dates.
-MIN_YEAR, MAX_YEAR = 1990, 2100
-# US zone abbreviations publishers print after a time ("07:47 PM EST").
-ZONE_OFFSETS = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
-                "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "BST": 1, "CET": 1, "CEST": 2}
-TRAILING_ZONE = re.compile(r"\s*(?:\b([A-Z]{1,4})\b|GMT([+-]\d{2}):?(\d{2}))(?:\s*\(.*\))?$")
-DATE_FORMATS = (
-    "%B %d, %Y, %I:%M %p", "%B %d, %Y %I:%M %p", "%B %d, %Y %H:%M", "%B %d, %Y",
-    "%b %d, %Y, %I:%M %p", "%b %d, %Y %H:%M", "%b %d, %Y", "%d %B %Y %H:%M", "%d %B %Y",
-    "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %Y", "%a %b %d %Y %H:%M:%S", "%Y/%m/%d",
-    "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-)
 
 
 @dataclass(slots=True)
@@ -55,11 +43,10 @@ class PageMetadata:
     title: str | None = None
     headline: str | None = None  # the page's first <h1>, often repeated atop the text
     authors: list[str] = field(default_factory=list)
-    published_at: str | None = None
+    published_at: str | None = None  # RFC 3339, UTC (core.dates)
     canonical_url: str | None = None
     site_name: str | None = None
     language: str | None = None  # as declared by the page (primary subtag)
-    description: str | None = None
 
 
 def _text(value: Any) -> str:
@@ -164,58 +151,6 @@ def strip_site_suffix(title: str, site_name: str | None) -> str:
     return title
 
 
-def _plausible(value: date) -> bool:
-    return MIN_YEAR <= value.year <= MAX_YEAR
-
-
-def _strptime_with_zone(value: str) -> datetime | None:
-    zone: timezone | None = None
-    match = TRAILING_ZONE.search(value)
-    if match and (match.group(2) or match.group(1) in ZONE_OFFSETS):
-        if match.group(2):
-            sign = -1 if match.group(2).startswith("-") else 1
-            zone = timezone(sign * timedelta(hours=abs(int(match.group(2))),
-                                             minutes=int(match.group(3))))
-        else:
-            zone = timezone(timedelta(hours=ZONE_OFFSETS[match.group(1)]))
-        value = value[:match.start()].strip()
-    for fmt in DATE_FORMATS:
-        try:
-            parsed = datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        return parsed.replace(tzinfo=zone) if zone else parsed
-    return None
-
-
-def normalise_date(value: str | None) -> str | None:
-    """ISO 8601 from the date shapes pages use (ISO, RFC 2822, "November 19, 2019, 07:47 PM EST").
-
-    A bare date stays a date; None for what does not parse or is implausible (year 0001).
-    """
-    value = _text(value)
-    if not value or len(value) > 80:
-        return None
-    parsed: datetime | None = None
-    iso = re.sub(r"\s*(?:GMT|UTC)$", "+00:00", value)
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", iso):
-            day = date.fromisoformat(iso)
-            return day.isoformat() if _plausible(day) else None
-        parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        parsed = _strptime_with_zone(value)
-        if parsed is None:
-            try:
-                parsed = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-    if not _plausible(parsed):
-        return None
-    has_time = re.search(r"\d:\d", value) is not None
-    return parsed.isoformat() if has_time else parsed.date().isoformat()
-
-
 def drop_suffix_after_headline(title: str, headline: str | None) -> str:
     """'Headline - Blog Name' -> 'Headline' when the page's <h1> is exactly 'Headline'."""
     if (headline and len(headline) < len(title) and title.startswith(headline)
@@ -274,7 +209,8 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     candidates = [ld.get("datePublished"), *(meta.get(key) for key in DATE_META),
                   *tree.xpath("//time[@datetime]/@datetime")[:3]]
     published = next((d for d in map(normalise_date, candidates) if d), None)
-    published = published or date_from_url(url) or normalise_date(_date_from_markup(tree, url))
+    published = (published or normalise_date(date_from_url(url))
+                 or normalise_date(_date_from_markup(tree, url)))
     canonical = next((_absolute(href, url) for href in tree.xpath(
         '//link[@rel="canonical"]/@href') if _absolute(href, url)), None)
     canonical = canonical or _absolute(meta.get("og:url"), url)
@@ -288,5 +224,4 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
         canonical_url=canonical,
         site_name=site_name or None,
         language=lang.group(0).lower() if lang else None,
-        description=meta.get("og:description") or meta.get("description"),
     )

@@ -1,33 +1,32 @@
 """The core as two steps shared by the stream and ``newsflow process``.
 
-``prepare`` is stateless (decode, validate, clean, tag, fingerprint) and runs in parallel on any
-partition; ``decide`` is the stateful dedupe step over a ``DedupeIndex``. Both are pure: the
-caller passes the time and owns the index, so the stream and the offline command agree.
+``prepare`` is stateless (clean, tag, fingerprint a decoded raw article) and runs in parallel on
+any partition; ``decide`` is the stateful dedupe step over a ``DedupeIndex``. Both are pure: the
+caller decodes the input (``newsflow.codecs``), passes the time and owns the index, so the
+stream and the offline command agree.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from newsflow import PIPELINE_VERSION
-from newsflow.config import Settings
-from newsflow.core.clean import CleanLimits, clean_document, detect_language, normalise_text
+from newsflow.core.clean import clean_document, normalise_text
+from newsflow.core.dates import normalise_date, parse_datetime, rfc3339
 from newsflow.core.dedupe import (
     DedupeIndex,
-    DedupeParams,
     Fingerprint,
     Memory,
     lead_terms,
     minhash_of,
     story_terms,
 )
-from newsflow.core.tagging import Tagger, load_taxonomy
+from newsflow.core.params import CleanLimits, DedupeParams
+from newsflow.core.tagging import Tagger
 from newsflow.core.urls import (
     article_id_for_content,
     article_id_for_url,
@@ -35,9 +34,10 @@ from newsflow.core.urls import (
     canonicalize_url,
     stable_hash,
 )
-from newsflow.records import DeadLetter, RecordInvalid, iso_time, parse_time, rfc3339, validate
+from newsflow.errors import StageError
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
+WARM_UP_TIME = "2000-01-01T00:00:00+00:00"  # any fixed time: the warm-up's result is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +58,7 @@ class Prepared:
 
     article: dict[str, Any]
     fingerprint: Fingerprint
-    origin: str
-
-    def to_json(self) -> bytes:
-        return json.dumps({"article": self.article, "fingerprint": self.fingerprint.to_dict(),
-                           "origin": self.origin}).encode("utf-8")
-
-    @classmethod
-    def from_json(cls, data: bytes) -> Prepared:
-        obj = json.loads(data)
-        return cls(obj["article"], Fingerprint.from_dict(obj["fingerprint"]), obj["origin"])
+    origin: str  # str(Origin): where the input was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,83 +68,40 @@ class Emission:
     record: dict[str, Any]
 
 
-class StageError(Exception):
-    def __init__(self, stage: str, error: BaseException) -> None:
-        super().__init__(f"{stage}: {error}")
-        self.stage = stage
-        self.error = error
-
-
-def normalise_date(value: str | None) -> str | None:
-    """RFC 3339 (UTC) from ISO 8601, RFC 2822 or a bare date; None when unparseable."""
-    iso = iso_time(value)
-    if iso is not None or not value:
-        return iso
-    try:
-        return rfc3339(parsedate_to_datetime(value.strip()))
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def content_hash(text: str) -> str:
     """Hash of the text with case, punctuation and spacing folded: equal for trivial re-renders."""
     folded = " ".join(re.findall(r"\w+", text.lower()))
     return hashlib.sha256(folded.encode("utf-8")).hexdigest()
 
 
-def dedupe_params(settings: Settings) -> DedupeParams:
-    return DedupeParams(
-        num_perm=settings.minhash_permutations,
-        shingle_size=settings.shingle_size,
-        near_threshold=settings.near_duplicate_threshold,
-        story_threshold=settings.story_threshold,
-        story_window_seconds=settings.story_window_hours * 3600,
-        story_lead_weight=settings.story_lead_weight,
-        story_threshold_per_day=settings.story_threshold_per_day,
-        story_df_prior=settings.story_df_prior,
-        story_member_weight=settings.story_member_weight,
-        window_seconds=settings.dedupe_window_days * 86400,
-        max_clock_skew_seconds=settings.dedupe_max_clock_skew_seconds,
-    )
-
-
 class Pipeline:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.tagger = Tagger(load_taxonomy(settings.taxonomy_path))
-        self.params = dedupe_params(settings)
-        self.clean_limits = CleanLimits.from_settings(settings)
+    """The core's two steps over plain inputs: the adapters build them from ``Settings``
+    (``newsflow.pipeline_setup.build_pipeline``), the core reads no file and no setting."""
+
+    def __init__(self, tagger: Tagger, params: DedupeParams, clean_limits: CleanLimits) -> None:
+        self.tagger = tagger
+        self.params = params
+        self.clean_limits = clean_limits
 
     def warm_up(self) -> None:
-        """Load what the core loads lazily (language model, extractor) before the first page,
-        outside any page's time budget, so that cost is not charged to the first page."""
-        import trafilatura  # noqa: F401 - the import is the warm-up
-
-        detect_language("A short paragraph of English text so that the model is loaded once.")
+        """Load what the core loads lazily (extractor, language model, word frequencies) by
+        preparing one small page, so that cost is not charged to the first real page's time
+        budget."""
+        paragraph = ("The harbour reopened on Thursday after a week of repairs to the sea wall, "
+                     "port officials said, and the first ferries left for the islands.")
+        record = {"schema_version": 1, "id": "warm-up", "url": "https://warm-up.invalid/a",
+                  "source": {"id": "warm-up", "name": "Warm-up"},
+                  "fetched_at": WARM_UP_TIME, "content_type": "text/html",
+                  "body": f"<html><body><h1>Harbour reopens</h1><p>{paragraph}</p></body></html>"}
+        self.prepare(record, Origin("warm-up"), datetime.fromisoformat(WARM_UP_TIME))
 
     def new_index(self) -> DedupeIndex:
         return DedupeIndex(self.params)
 
     # --- stateless step ----------------------------------------------------------------------
-    def decode(self, value: bytes | None) -> dict[str, Any]:
-        if value is None:
-            raise StageError("decode", ValueError("message has no value"))
-        if len(value) > self.settings.max_body_bytes:
-            raise StageError("validate", ValueError(
-                f"message is {len(value)} bytes, above the {self.settings.max_body_bytes} limit"))
-        try:
-            raw = json.loads(value.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise StageError("decode", exc) from exc
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise StageError("decode", ValueError(f"not JSON: {exc}")) from exc
-        try:
-            validate("raw-article", raw)
-        except RecordInvalid as exc:
-            raise StageError("validate", exc) from exc
-        return dict(raw)
-
-    def prepare_raw(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
+    def prepare(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
+        """Clean, tag and fingerprint one raw article (decoded and valid against
+        schemas/raw-article.v1.json); StageError names the step that failed."""
         try:
             doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
                                  raw.get("url"), raw.get("title"), self.clean_limits)
@@ -174,7 +122,7 @@ class Pipeline:
             else article_id_for_content(normalise_text(raw["body"]))
         )
         fetched_at = normalise_date(raw.get("fetched_at"))
-        seen = parse_time(fetched_at) or now
+        seen = parse_datetime(fetched_at) or now
         feed = raw.get("feed") or {}
         authors = doc.authors or list(feed.get("authors") or [])
         # Nothing extracted (empty or binary input): the signatures come from the article id,
@@ -194,8 +142,7 @@ class Pipeline:
             "title": doc.title,
             "body": doc.text,
             "language": doc.language,
-            "published_at": normalise_date(raw.get("published_at")) or normalise_date(
-                doc.published_at),
+            "published_at": normalise_date(raw.get("published_at")) or doc.published_at,
             "fetched_at": fetched_at,
             "processed_at": rfc3339(now),
             "authors": authors,
@@ -222,14 +169,6 @@ class Pipeline:
             lead_terms=lead_terms(doc.title, doc.text),
         )
         return Prepared(article, fingerprint, str(origin))
-
-    def prepare(self, key: bytes | None, value: bytes | None, origin: Origin,
-                now: datetime) -> Prepared | DeadLetter:
-        try:
-            return self.prepare_raw(self.decode(value), origin, now)
-        except StageError as exc:
-            return DeadLetter(exc.stage, type(exc.error).__name__, str(exc.error), origin.topic,
-                              origin.partition, origin.offset, key, value, rfc3339(now))
 
     # --- stateful step -----------------------------------------------------------------------
     def decide(self, prepared: Prepared, index: DedupeIndex,

@@ -17,6 +17,7 @@ Deterministic: no randomness, no model, the order of evidence is the order in th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from bisect import bisect_right
@@ -26,11 +27,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from newsflow.errors import TaxonomyError
 from newsflow.records import Evidence, Tag
 
-BUNDLED_TAXONOMY = Path(__file__).resolve().parents[1] / "data" / "taxonomy.yaml"
 IPTC_CODE = re.compile(r"^medtop:\d{8}$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Title words count more: a headline states what the article is about.
@@ -60,10 +59,6 @@ DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ ou
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")
-
-
-class TaxonomyError(ValueError):
-    """The taxonomy file is malformed; the message names the topic and field."""
 
 
 # --- phrases ------------------------------------------------------------------------------------
@@ -168,6 +163,14 @@ class Term:
             return False
         return any(all(not words.isdisjoint(vocabulary) for words in phrase)
                    for phrase in self.required)
+
+
+# The aboutness measures behind a score, for explanations and for fitting a decision on labelled
+# news (benchmarks/tagging_fit.py; docs/tagging.md): evidence mass in the title, in
+# the lead and (damped by length and spread) in the rest of the body; the share of the body's
+# sentences that carry evidence; how many different terms matched; where the first body
+# evidence is (0 = first word, 1 = none in the body); the article's length (log2 of words / 250).
+FEATURES = ("title", "lead", "rest", "spread", "terms", "first", "length")
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,25 +430,6 @@ def _mapping(overlay: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
-
-
-def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
-                  ) -> tuple[Topic, ...]:
-    """The bundled taxonomy, with ``overlay`` (``NEWSFLOW_TAXONOMY_PATH``) applied if given."""
-    base = _read_yaml(bundled)
-    if overlay is None or overlay.resolve() == bundled.resolve():
-        return parse_taxonomy(base, bundled)
-    try:
-        return parse_taxonomy(merge_taxonomy(base, _read_yaml(overlay)), overlay)
-    except TaxonomyError as exc:
-        raise TaxonomyError(f"{overlay}: {exc}") from exc
-
-
 # --- scoring ------------------------------------------------------------------------------------
 
 class Field:
@@ -596,7 +580,8 @@ def _mass(hits: list[Hit]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """Why a topic scored what it did: used by tests, the benchmark and debugging."""
+    """Why a topic scored what it did: used by tests, the benchmarks and debugging.
+    ``features`` are the aboutness measures behind the score (see FEATURES)."""
 
     topic: str
     score: float
@@ -604,6 +589,7 @@ class Explanation:
     body_mass: float
     length_factor: float
     hits: tuple[Hit, ...]
+    features: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def _spread(hits: list[Hit], field: Field) -> int:
@@ -621,7 +607,8 @@ class Tagger:
         full; evidence in the rest of the body is scaled by the article's length and by how
         many sentences carry it, so a passing mention deep in a report does not tag it."""
         title_field, body_field = Field("title", title, body), Field("body", body, title)
-        length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / max(1, len(body.split()))))
+        words = max(1, len(body.split()))
+        length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / words))
         out = []
         for topic in self.topics:
             title_hits = _hits(topic, title_field)
@@ -634,11 +621,20 @@ class Tagger:
                 _spread(rest_hits, body_field) - 1) / max(1, THREAD_SENTENCES - 1)
             ) if rest_hits else 0.0
             title_mass, lead_mass, rest_mass = _mass(title_hits), _mass(lead_hits), _mass(rest_hits)
-            mass = (TITLE_WEIGHT * title_mass + LEAD_WEIGHT * lead_mass
-                    + length_factor * spread * rest_mass)
-            out.append(Explanation(topic.name, 1.0 - math.exp(-mass), title_mass,
-                                   lead_mass + rest_mass, length_factor,
-                                   tuple(title_hits + body_hits)))
+            damped_rest = length_factor * spread * rest_mass
+            score = 1.0 - math.exp(-(TITLE_WEIGHT * title_mass + LEAD_WEIGHT * lead_mass
+                                     + damped_rest))
+            hits = tuple(title_hits + body_hits)
+            features = {
+                "title": title_mass, "lead": lead_mass, "rest": damped_rest,
+                "spread": (_spread(body_hits, body_field) / len(body_field.sentences)
+                           if body_hits else 0.0),
+                "terms": float(len({h.term for h in hits})),
+                "first": body_hits[0].evidence.start / len(body) if body_hits else 1.0,
+                "length": max(-2.0, min(3.0, math.log2(words / REFERENCE_WORDS))),
+            }
+            out.append(Explanation(topic.name, score, title_mass, lead_mass + rest_mass,
+                                   length_factor, hits, features))
         return out
 
     def tag(self, title: str, body: str) -> list[Tag]:

@@ -13,10 +13,7 @@ import zlib
 
 import charset_normalizer
 
-
-class TooLarge(Exception):
-    """The body (decompressed) exceeds the cap."""
-
+from newsflow.errors import BodyTooLarge
 
 GZIP_MAGIC = b"\x1f\x8b"
 RAW_MARGIN = 65536  # compressed bytes allowed beyond the cap (headers of incompressible data)
@@ -58,7 +55,7 @@ class Inflater:
         self.raw_size += len(data)
         if self._zlib is not None and self.raw_size > self.limit + RAW_MARGIN:
             if not self.truncate:
-                raise TooLarge(f"compressed body larger than {self.limit} bytes")
+                raise BodyTooLarge(f"compressed body larger than {self.limit} bytes")
             self.truncated = True
             return
         if self._zlib is None:
@@ -89,7 +86,7 @@ class Inflater:
     def _append(self, data: bytes) -> None:
         if self.size + len(data) > self.limit:
             if not self.truncate:
-                raise TooLarge(f"body larger than {self.limit} bytes")
+                raise BodyTooLarge(f"body larger than {self.limit} bytes")
             data, self.truncated = data[:self.limit - self.size], True
         self.size += len(data)
         self.chunks.append(data)

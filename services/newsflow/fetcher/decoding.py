@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
 
+from newsflow.errors import BinaryFile, EmptyFile
+
 BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -21,14 +23,6 @@ META_CHARSET = re.compile(
 # Text has few control characters besides tab, newlines and form feed; binary data has many.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 MAX_CONTROL_SHARE = 0.02
-
-
-class NotText(ValueError):
-    """The file is empty or binary; ``reason`` is ``empty`` or ``binary``."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +61,9 @@ def _detect(data: bytes) -> str | None:
 
 
 def decode_file_bytes(data: bytes, *, html: bool) -> Decoded:
-    """Text of a file; raises NotText for empty or binary content."""
+    """Text of a file; raises EmptyFile or BinaryFile (both NotText)."""
     if not data.strip():
-        raise NotText("empty", "the file is empty")
+        raise EmptyFile("the file is empty")
     decoded: Decoded | None = None
     for bom, encoding in BOMS:
         if data.startswith(bom):
@@ -83,12 +77,12 @@ def decode_file_bytes(data: bytes, *, html: bool) -> Decoded:
     if decoded is None:
         detected = _detect(data)
         if detected is None:
-            raise NotText("binary", "not text in any encoding charset-normalizer knows")
+            raise BinaryFile("not text in any encoding charset-normalizer knows")
         decoded = Decoded(data.decode(detected, errors="replace"), detected, "detected")
     if not decoded.text.strip():
-        raise NotText("empty", "the file holds only white space")
+        raise EmptyFile("the file holds only white space")
     controls = len(CONTROL.findall(decoded.text))
     if controls > MAX_CONTROL_SHARE * len(decoded.text):
-        raise NotText("binary", f"{controls} control characters in {len(decoded.text)}: "
+        raise BinaryFile(f"{controls} control characters in {len(decoded.text)}: "
                                 f"binary data, not text")
     return decoded

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import split_title
-from newsflow.fetcher.decoding import NotText, decode_file_bytes
+from newsflow.core.dates import normalise_date
+from newsflow.errors import NotText
+from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.raw import raw_article
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.records import DeadLetter
@@ -23,16 +25,21 @@ from newsflow.records import DeadLetter
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A file that is not an article: why (``empty``/``binary``) and its original bytes."""
+    """A file that is not an article: why (``EmptyFile``/``BinaryFile``) and its original
+    bytes."""
 
     url: str
-    reason: str
+    error: NotText
     detail: str
     data: bytes
 
+    @property
+    def reason(self) -> str:
+        return self.error.reason
+
     def dead_letter(self, topic: str) -> DeadLetter:
         """The dead letter for this file; ``topic`` is where it would have gone."""
-        return DeadLetter("fetch", f"{self.reason.capitalize()}File", self.detail, topic, None,
+        return DeadLetter("fetch", type(self.error).__name__, self.detail, topic, None,
                           None, self.url.encode("utf-8"), self.data)
 
 SUFFIXES = (".txt", ".html", ".htm", ".html.gz", ".json", ".jsonl")
@@ -57,7 +64,7 @@ def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, An
         try:
             decoded = decode_file_bytes(data, html=suffix != ".txt")
         except NotText as exc:
-            yield Rejected(url, exc.reason, f"{path}: {exc}", data)
+            yield Rejected(url, exc, f"{path}: {exc}", data)
             return
         if suffix == ".txt":
             title, body = split_title(decoded.text)
@@ -78,9 +85,16 @@ def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, An
             record = raw_article(
                 source, str(item.get("url") or url), item["body"],
                 str(item.get("content_type") or "text/plain"),
-                title=item.get("title"), published_at=item.get("published_at"),
+                # Any date shape a file gives (ISO, RFC 2822, free-form) becomes RFC 3339 UTC,
+                # as the raw-article schema wants; one that is not a date is dropped.
+                title=item.get("title"), published_at=normalise_date(item.get("published_at")),
             )
-            yield record | {k: v for k, v in item.items() if k in ("id", "fetched_at")}
+            if item.get("id"):
+                record["id"] = item["id"]
+            fetched_at = normalise_date(item.get("fetched_at"))  # a file may carry its own
+            if fetched_at:
+                record["fetched_at"] = fetched_at
+            yield record
 
 
 def read_directory(source: SourceConfig

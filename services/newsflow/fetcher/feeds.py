@@ -13,20 +13,18 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from newsflow.core.dates import normalise_date, rfc3339
+from newsflow.errors import FeedError
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import refuse_unsafe_xml
-from newsflow.records import iso_time, rfc3339
 
 # Feeds whose entry content is at least this long carry the article itself; shorter ones
 # carry a teaser and the page is fetched instead.
 FULL_CONTENT_MIN_CHARS = 500
 
 
-class FeedError(ValueError):
-    """The document is not a feed we can read."""
-
-
 def _time(value: time.struct_time | None) -> str | None:
+    """RFC 3339 from feedparser's reading of an RSS/Atom date (it knows their variants; UTC)."""
     if value is None:
         return None
     return rfc3339(datetime.fromtimestamp(calendar.timegm(value), UTC))
@@ -113,7 +111,7 @@ def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
         entries.append(FeedEntry(
             url=urljoin(base_url, link),
             title=item.get("title") if isinstance(item.get("title"), str) else None,
-            published_at=iso_time(item.get("date_published") or item.get("date_modified")),
+            published_at=normalise_date(item.get("date_published") or item.get("date_modified")),
             summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
             content=html if isinstance(html, str) and len(html) >= FULL_CONTENT_MIN_CHARS else None,
             guid=str(item.get("id") or link),

@@ -5,8 +5,9 @@ including the cloud metadata service or an admin port on the fetcher's own netwo
 URL, and every redirect hop, is checked before a request: the scheme must be http(s) and every
 address the host resolves to must be globally routable, unless it lies in an explicitly allowed
 network (``NEWSFLOW_FETCH_ALLOW_NETWORKS``). The connected peer is checked again after connecting
-(``check_peer``), and the connection itself is made by ``PinnedBackend`` to an address it
-checked, so a DNS-rebinding server has no window between check and connect.
+(``check_peer``), and the connection itself is made by ``PinnedBackend`` (the network backend
+of fetcher/transport.py) to an address it checked, so a DNS-rebinding server has no window
+between check and connect.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from urllib.parse import urlsplit
 import httpcore
 from httpcore import SOCKET_OPTION as SocketOption
 
+from newsflow.errors import BlockedURL
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class BlockedURL(Exception):
-    """The URL may not be fetched; the message says why."""
 
 
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:
@@ -145,14 +144,3 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
 
-
-def pin_transport(transport: object, guard: AddressGuard) -> None:
-    """Put the PinnedBackend under an httpx transport's connection pool.
-
-    httpx exposes no public hook for the network backend; the pool's attribute is checked so
-    that a changed httpx fails loudly at start instead of silently losing the guard."""
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(
-            pool, "_network_backend"):
-        raise RuntimeError("httpx/httpcore internals changed: cannot install the address guard")
-    pool._network_backend = PinnedBackend(guard)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,28 +19,29 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from newsflow.config import Settings
+from newsflow.errors import (
+    BlockedURL,
+    BodyTooLarge,
+    FetchBlocked,
+    FetchConnectError,
+    FetchError,
+    FetchTimeout,
+    FetchTooLarge,
+    HttpStatusError,
+    RobotsDenied,
+    TooManyRedirects,
+    http_status_error,
+)
 from newsflow.fetcher import metrics
-from newsflow.fetcher.content import Inflater, TooLarge, decode, detect_charset
-from newsflow.fetcher.guard import AddressGuard, BlockedURL, pin_transport
+from newsflow.fetcher.content import Inflater, decode, detect_charset
+from newsflow.fetcher.guard import AddressGuard
 from newsflow.fetcher.politeness import ROBOTS_MAX_BYTES, HostGates, RobotsCache
+from newsflow.fetcher.transport import GuardedTransport
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 PERMANENT = frozenset({301, 308})
-
-
-class FetchError(Exception):
-    """A fetch failed; ``retryable`` says whether trying again later may help and ``outcome``
-    is the bounded label it is counted under."""
-
-    def __init__(self, url: str, reason: str, *, retryable: bool, outcome: str = "error",
-                 status: int | None = None) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
-        self.reason = reason
-        self.retryable = retryable
-        self.outcome = outcome
-        self.status = status
 
 
 @dataclass(slots=True)
@@ -108,13 +108,9 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None
-                    ) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, so retries of many
-    clients spread out but never come back immediately."""
-    delay = min(cap, base * 2.0 ** attempt)
-    jitter: float = (rng or random).uniform(0, delay / 2)
-    return delay / 2 + jitter
+def asked_delay(error: BaseException) -> float | None:
+    """The pause an answer asked for with Retry-After, if it did."""
+    return error.retry_after if isinstance(error, HttpStatusError) else None
 
 
 class HttpFetcher:
@@ -124,8 +120,8 @@ class HttpFetcher:
         self.gates = HostGates(settings.fetch_host_concurrency, settings.fetch_host_min_delay_seconds)
         self.robots = RobotsCache(settings.fetch_user_agent, settings.fetch_robots_ttl_seconds,
                                   self._load_robots)
-        transport = httpx.AsyncHTTPTransport(trust_env=False)
-        pin_transport(transport, self.guard)
+        self.backoff = Backoff(settings.fetch_backoff_base_seconds,
+                               settings.fetch_backoff_max_seconds)
         self.client = httpx.AsyncClient(
             headers={"User-Agent": settings.fetch_user_agent,
                      # Only codings we inflate ourselves under the size cap.
@@ -134,7 +130,7 @@ class HttpFetcher:
                                   connect=settings.fetch_connect_timeout_seconds),
             follow_redirects=False,  # done by hand: every hop goes through the guard
             trust_env=False,  # a proxy from the environment would bypass the guard
-            transport=transport,
+            transport=GuardedTransport(self.guard),
         )
 
     async def get(self, url: str, *, kind: str = "page", source: str = "",
@@ -146,11 +142,11 @@ class HttpFetcher:
         try:
             return await self._get(url, kind, source, headers or {}, validators, respect_robots,
                                    truncate_at)
-        except FetchError as exc:
-            if exc.outcome == "blocked":
-                metrics.BLOCKED.labels(source).inc()
-            elif exc.outcome == "robots_denied":
-                metrics.ROBOTS_DENIALS.labels(source).inc()
+        except FetchBlocked:
+            metrics.BLOCKED.labels(source).inc()
+            raise
+        except RobotsDenied:
+            metrics.ROBOTS_DENIALS.labels(source).inc()
             raise
         finally:
             metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
@@ -164,28 +160,26 @@ class HttpFetcher:
         current = url
         for hop in range(self.settings.fetch_max_redirects + 1):
             if current in visited:
-                raise FetchError(url, f"redirect loop at {current}", retryable=False,
-                                 outcome="redirects")
+                raise TooManyRedirects(url, f"redirect loop at {current}")
             visited.append(current)
             try:
                 await self.guard.check(current)
             except BlockedURL as exc:
-                raise FetchError(url, str(exc), retryable=False, outcome="blocked") from exc
+                raise FetchBlocked(url, str(exc)) from exc
             except ConnectionError as exc:
-                raise FetchError(url, str(exc), retryable=True, outcome="connect") from exc
+                raise FetchConnectError(url, str(exc)) from exc
             if respect_robots:
                 await self._check_robots(current)
             request_headers = dict(headers)
             conditional = hop == 0 and validators is not None and bool(validators.headers())
             if conditional and validators is not None:
                 request_headers.update(validators.headers())
-            raw = await self._with_retries(current, request_headers, kind, conditional,
+            raw = await self._with_retries(url, current, request_headers, kind, conditional,
                                            truncate_at)
             if raw.status in REDIRECTS:
                 location = raw.headers.get("location")
                 if not location:
-                    raise FetchError(url, f"HTTP {raw.status} without Location", retryable=False,
-                                     outcome="redirects")
+                    raise TooManyRedirects(url, f"HTTP {raw.status} without Location")
                 target = urljoin(current, location)
                 # Remember a move only while every hop so far was permanent.
                 permanent = permanent and raw.status in PERMANENT
@@ -193,14 +187,9 @@ class HttpFetcher:
                     moved.append((current, target))
                 current = target
                 continue
-            if raw.status == 410:
-                raise FetchError(url, "HTTP 410 Gone", retryable=False, outcome="gone",
-                                 status=410)
             if raw.status >= 400 or raw.status < 200 or (300 <= raw.status < 400
                                                           and raw.status != 304):
-                retryable = raw.status in (408, 429) or raw.status >= 500
-                raise FetchError(url, f"HTTP {raw.status}", retryable=retryable,
-                                 outcome=f"http_{raw.status // 100}xx", status=raw.status)
+                raise http_status_error(url, raw.status)
             content_type_header = raw.headers.get("content-type", "")
             return Response(
                 url=current, status=raw.status, content=raw.content,
@@ -209,16 +198,14 @@ class HttpFetcher:
                 etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
                 moved=moved, content_type_header=content_type_header, truncated=raw.truncated,
             )
-        raise FetchError(url, f"more than {self.settings.fetch_max_redirects} redirects",
-                         retryable=False, outcome="redirects")
+        raise TooManyRedirects(url, f"more than {self.settings.fetch_max_redirects} redirects")
 
     async def _check_robots(self, url: str) -> None:
         robots = await self.robots.get(url)
         host = urlsplit(url).netloc
         self.gates.set_crawl_delay(host, robots.crawl_delay(self.settings.fetch_user_agent))
         if not robots.allowed(url, self.settings.fetch_user_agent):
-            raise FetchError(url, robots.reason or "disallowed by robots.txt", retryable=False,
-                             outcome="robots_denied")
+            raise RobotsDenied(url, robots.reason or "disallowed by robots.txt")
 
     async def _load_robots(self, url: str) -> tuple[int | None, str, str]:
         """(status, text, failure): a missing robots.txt (4xx) is normal and logged at INFO;
@@ -241,39 +228,43 @@ class HttpFetcher:
                         url, ROBOTS_MAX_BYTES // 1024, ROBOTS_MAX_BYTES // 1024)
         return response.status, text, ""
 
-    async def _with_retries(self, url: str, headers: dict[str, str], kind: str,
+    async def _with_retries(self, origin: str, url: str, headers: dict[str, str], kind: str,
                             conditional: bool, truncate_at: int | None) -> _Raw:
-        retries = self.settings.fetch_retries
+        """One hop, retried on timeouts, broken connections, 429 and 5xx (``origin``: the URL
+        asked for, which errors about the answer name)."""
         host = urlsplit(url).netloc
-        for attempt in range(retries + 1):
-            try:
-                async with self.gates.slot(host):
-                    raw = await self._once(url, headers, truncate_at)
-            except FetchError as exc:
-                if not exc.retryable or attempt == retries:
-                    raise
-                reason = exc.outcome
-                delay = self._backoff(attempt)
-            else:
-                metrics.record_response(kind, raw.status, conditional)
-                if not (raw.status == 429 or raw.status >= 500) or attempt == retries:
-                    return raw
-                reason = "429" if raw.status == 429 else "5xx"
-                told = retry_after_seconds(raw.headers.get("retry-after"))
-                if told is not None and told > self.settings.fetch_max_retry_after_seconds:
-                    raise FetchError(url, f"HTTP {raw.status} with Retry-After {told:.0f} s, more "
-                                     "than NEWSFLOW_FETCH_MAX_RETRY_AFTER_SECONDS",
-                                     retryable=True, outcome=f"http_{raw.status // 100}xx",
-                                     status=raw.status)
-                delay = told if told is not None else self._backoff(attempt)
-            metrics.RETRIES.labels(kind, reason).inc()
-            log.info("retrying %s in %.2f s (%s, attempt %d)", url, delay, reason, attempt + 1)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int) -> float:
-        return backoff_seconds(attempt, self.settings.fetch_backoff_base_seconds,
-                               self.settings.fetch_backoff_max_seconds)
+        async def attempt() -> _Raw:
+            async with self.gates.slot(host):
+                raw = await self._once(url, headers, truncate_at)
+            metrics.record_response(kind, raw.status, conditional)
+            if raw.status == 429 or raw.status >= 500:
+                told = retry_after_seconds(raw.headers.get("retry-after"))
+                too_long = told is not None and told > self.settings.fetch_max_retry_after_seconds
+                error = http_status_error(origin, raw.status, (
+                    f"HTTP {raw.status} with Retry-After {told:.0f} s, more than "
+                    "NEWSFLOW_FETCH_MAX_RETRY_AFTER_SECONDS") if too_long else None)
+                error.retry_after = told
+                raise error
+            return raw
+
+        def retrying(error: BaseException, delay: float, tries: int) -> None:
+            reason = (("429" if error.status == 429 else "5xx")
+                      if isinstance(error, HttpStatusError) else getattr(error, "outcome", ""))
+            metrics.RETRIES.labels(kind, reason).inc()
+            log.info("retrying %s in %.2f s (%s, attempt %d)", url, delay, reason, tries)
+
+        retry = Retry(self.backoff, retry_on=self._worth_retrying,
+                      attempts=self.settings.fetch_retries + 1, wait=asked_delay,
+                      before_sleep=retrying)
+        return await retry.acall(attempt)
+
+    def _worth_retrying(self, error: BaseException) -> bool:
+        """Retryable fetch errors, unless the server asked for a longer pause than we wait."""
+        if not isinstance(error, FetchError) or not error.retryable:
+            return False
+        told = asked_delay(error)
+        return told is None or told <= self.settings.fetch_max_retry_after_seconds
 
     async def _once(self, url: str, headers: dict[str, str], truncate_at: int | None) -> _Raw:
         """One request, no redirects; the body is read only for 2xx answers."""
@@ -288,7 +279,7 @@ class HttpFetcher:
                     encoding = response.headers.get("content-encoding", "")
                     if (declared.isdigit() and not encoding and int(declared) > limit
                             and truncate_at is None):
-                        raise TooLarge(f"Content-Length {declared} larger than {limit} bytes")
+                        raise BodyTooLarge(f"Content-Length {declared} larger than {limit} bytes")
                     inflater = Inflater(encoding, limit, truncate=truncate_at is not None)
                     async for chunk in response.aiter_raw():
                         inflater.feed(chunk)
@@ -296,18 +287,16 @@ class HttpFetcher:
                             break  # the rest is not read
                     return _Raw(response.status_code, response.headers, inflater.body(),
                                 inflater.truncated)
-        except TooLarge as exc:
-            raise FetchError(url, str(exc), retryable=False, outcome="too_large") from exc
+        except BodyTooLarge as exc:
+            raise FetchTooLarge(url, str(exc)) from exc
         except BlockedURL as exc:
-            raise FetchError(url, str(exc), retryable=False, outcome="blocked") from exc
+            raise FetchBlocked(url, str(exc)) from exc
         except ValueError as exc:  # unsupported or corrupt Content-Encoding
-            raise FetchError(url, str(exc), retryable=False, outcome="error") from exc
+            raise FetchError(url, str(exc)) from exc
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise FetchError(url, f"timed out ({type(exc).__name__})", retryable=True,
-                             outcome="timeout") from exc
+            raise FetchTimeout(url, f"timed out ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(url, f"{type(exc).__name__}: {exc}", retryable=True,
-                             outcome="connect") from exc
+            raise FetchConnectError(url, f"{type(exc).__name__}: {exc}") from exc
 
     def _check_peer(self, url: str, response: httpx.Response) -> None:
         stream = response.extensions.get("network_stream")

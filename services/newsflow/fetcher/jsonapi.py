@@ -6,9 +6,9 @@ import json
 from typing import Any
 from urllib.parse import urljoin
 
+from newsflow.core.dates import normalise_date
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.sources import SourceConfig
-from newsflow.records import iso_time
 
 
 def dig(value: Any, path: str) -> Any:
@@ -55,7 +55,7 @@ def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> li
         entries.append(FeedEntry(
             url=url,
             title=_str(dig(item, source.field_path("title"))),
-            published_at=iso_time(dig(item, source.field_path("published_at"))),
+            published_at=normalise_date(dig(item, source.field_path("published_at"))),
             summary=_str(dig(item, source.field_path("summary"))),
             content=_str(dig(item, source.field_path("body"))),
             guid=str(guid) if guid is not None else url,

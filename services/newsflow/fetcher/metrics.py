@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from newsflow.httpserver import Answer, BackgroundServer
 
 FETCHES = Counter(
     "newsflow_fetcher_fetches_total",
@@ -75,6 +76,11 @@ DROPPED = Counter(
     "newsflow_fetcher_articles_dropped_total",
     "Raw articles the broker can never take (e.g. too large), dropped after one attempt.",
     ["source"],
+)
+INVALID = Counter(
+    "newsflow_fetcher_articles_invalid_total",
+    "Raw articles that do not follow schemas/raw-article.v1.json: sent to the dead-letter topic "
+    "instead of the raw topic.", ["source"],
 )
 OUTBOX = Gauge(
     "newsflow_fetcher_outbox_records", "Fetched raw articles waiting for the broker's ack.",
@@ -177,7 +183,7 @@ LIVENESS_STALL_SECONDS = 30.0
 
 
 def serve(host: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]],
-          heartbeat: Heartbeat) -> ThreadingHTTPServer:
+          heartbeat: Heartbeat) -> BackgroundServer:
     """/metrics (Prometheus text format) and health pages (200 or 503 with a JSON status).
 
     /healthz: started and polling (503 while the broker is unreachable at start).
@@ -185,42 +191,26 @@ def serve(host: str, port: int, health: Callable[[], tuple[bool, dict[str, Any]]
     probe does not restart a fetcher that is only waiting for Kafka.
     /readyz: /healthz and the broker acknowledges what the fetcher publishes.
     """
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?")[0]
-            ctype = "application/json"
-            if path == "/metrics":
-                status, body, ctype = 200, generate_latest(), CONTENT_TYPE_LATEST
-            elif path == "/healthz":
-                ok, detail = health()
-                status = 200 if ok else 503
-                body = json.dumps({"status": "ok" if ok else "unhealthy", **detail}).encode()
-            elif path == "/livez":
-                age = heartbeat.age()
-                live = age < LIVENESS_STALL_SECONDS
-                status = 200 if live else 503
-                body = json.dumps({"live": live, "event_loop_seconds_since_beat": round(age, 1)}
-                                  ).encode()
-            elif path == "/readyz":
-                ok, detail = health()
-                ready = ok and bool(detail.get("broker_available"))
-                status = 200 if ready else 503
-                body = json.dumps({"ready": ready, **detail}).encode()
-            else:
-                status, body, ctype = 404, b"not found\n", "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(request: BaseHTTPRequestHandler) -> Answer:
+        path = request.path.split("?")[0]
+        if path == "/metrics":
+            return Answer(200, generate_latest(), {"Content-Type": CONTENT_TYPE_LATEST})
+        if path == "/healthz":
+            ok, detail = health()
+            return _json(200 if ok else 503, {"status": "ok" if ok else "unhealthy", **detail})
+        if path == "/livez":
+            age = heartbeat.age()
+            live = age < LIVENESS_STALL_SECONDS
+            return _json(200 if live else 503,
+                         {"live": live, "event_loop_seconds_since_beat": round(age, 1)})
+        if path == "/readyz":
+            ok, detail = health()
+            ready = ok and bool(detail.get("broker_available"))
+            return _json(200 if ready else 503, {"ready": ready, **detail})
+        return Answer(404, b"not found\n", {"Content-Type": "text/plain"})
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="fetcher-metrics", daemon=True).start()
-    return server
+    return BackgroundServer(respond, host, port, name="fetcher-metrics").start()
 
 
-def now() -> float:
-    return time.time()
+def _json(status: int, value: dict[str, Any]) -> Answer:
+    return Answer(status, json.dumps(value).encode(), {"Content-Type": "application/json"})

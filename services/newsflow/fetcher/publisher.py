@@ -11,7 +11,6 @@ outbox is full.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import deque
@@ -24,9 +23,11 @@ from kafka import KafkaProducer
 from kafka.errors import InvalidRecordError, KafkaError, MessageSizeTooLargeError
 from kafka.producer.future import FutureRecordMetadata
 
+from newsflow.codecs import FETCHER_STATE
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
+from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -34,6 +35,8 @@ BATCH = 500
 # instead of blocking the outbox. Every other error (broker away, leader moving, auth being
 # fixed) keeps the record for another attempt.
 RECORD_ERRORS = (MessageSizeTooLargeError, InvalidRecordError, TypeError, ValueError)
+# The outbox's pause after a round the broker did not acknowledge, growing with the rounds.
+OUTBOX_BACKOFF = Backoff(base=1.0, cap=30.0)
 
 
 class Publisher:
@@ -64,23 +67,17 @@ class Publisher:
             **settings.kafka_client_options(),
         )
 
-    def publish(self, record: dict[str, Any], topic: str | None = None,
-                key: bytes | None = None) -> FutureRecordMetadata:
-        """Send one raw article (or, with ``topic``, another record such as a dead letter); the
-        returned future resolves when the broker acknowledged it."""
-        value = json.dumps(record, ensure_ascii=False).encode("utf-8")
-        future: FutureRecordMetadata = self.producer.send(
-            topic or self.settings.topic_raw,
-            key=key if topic else record["id"].encode("utf-8"), value=value,
-        )
+    def publish(self, topic: str, key: bytes | None, value: bytes) -> FutureRecordMetadata:
+        """Send one encoded record (``newsflow.codecs``); the returned future resolves when the
+        broker acknowledged it."""
+        future: FutureRecordMetadata = self.producer.send(topic, key=key, value=value)
         return future
 
     def send_state(self, key: str, value: dict[str, Any] | None) -> FutureRecordMetadata:
         """One fetcher-state entry (None: a tombstone) to the compacted state topic."""
-        payload = None if value is None else json.dumps(value).encode("utf-8")
         future: FutureRecordMetadata = self.producer.send(
-            self.settings.topic_fetcher_state, key=key.encode("utf-8"), value=payload,
-            partition=0,
+            self.settings.topic_fetcher_state, key=key.encode("utf-8"),
+            value=FETCHER_STATE.encode(value), partition=0,
         )
         return future
 
@@ -97,34 +94,34 @@ async def connect_publisher(settings: Settings, bounded: bool = True) -> Publish
     ``bounded``: raise BrokerUnavailable after ``kafka_connect_timeout_seconds`` (a scheduled
     ``fetch --once`` must fail visibly); unbounded suits a long-running fetcher, which keeps
     retrying and reports the outage on /healthz and in its metrics meanwhile."""
-    delay = 0.5
-    deadline = time.monotonic() + settings.kafka_connect_timeout_seconds
-    while True:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(None, Publisher, settings)
-        except KafkaError as exc:
-            if bounded and time.monotonic() + delay >= deadline:
-                raise BrokerUnavailable(
-                    f"no broker at {settings.kafka_bootstrap_servers} after "
-                    f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
-            log.warning("broker %s unreachable (%s); retrying in %.1f s",
-                        settings.kafka_bootstrap_servers, exc, delay)
-            metrics.BROKER_UP.set(0)
-            await asyncio.sleep(delay)
-            delay = min(5.0, delay * 2)
+    def retrying(error: BaseException, delay: float, tries: int) -> None:
+        log.warning("broker %s unreachable (%s); retrying in %.1f s",
+                    settings.kafka_bootstrap_servers, error, delay)
+        metrics.BROKER_UP.set(0)
+
+    retry = Retry(Backoff(0.5, 5.0), retry_on=(KafkaError,), before_sleep=retrying,
+                  timeout=settings.kafka_connect_timeout_seconds if bounded else None)
+    try:
+        return await retry.acall(
+            lambda: asyncio.get_running_loop().run_in_executor(None, Publisher, settings))
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
+                                f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})") from exc
 
 
 @dataclass(slots=True)
 class Pending:
     """A fetched record on its way to the broker, and the state to write once it is acked."""
 
-    record: dict[str, Any]
+    topic: str
+    key: bytes | None
+    value: bytes  # encoded (and validated) by its topic's codec
+    label: str  # what the log calls it: the article's URL
     source: str
     state: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
     on_ack: Callable[[], None] | None = None
     persist: bool = True  # False: remembered by this process only (directory sources)
-    topic: str | None = None  # None: the raw topic
-    key: bytes | None = None
+    raw: bool = True  # a raw article (counted as published), or a dead letter
 
 
 class Outbox:
@@ -186,7 +183,7 @@ class Outbox:
             failed = []
             for item, error in results:
                 if error is None:
-                    if item.topic is None:  # raw articles; dead letters are counted by the caller
+                    if item.raw:  # raw articles; dead letters are counted by the caller
                         self.published += 1
                         metrics.PUBLISHED.labels(item.source).inc()
                     self.acked(item)
@@ -194,9 +191,9 @@ class Outbox:
                 metrics.PUBLISH_ERRORS.labels(item.source).inc()
                 if isinstance(error, RECORD_ERRORS):
                     log.error("dropping %s from %s: the broker cannot take it (%s)",
-                              item.record.get("url"), item.source, error)
+                              item.label, item.source, error)
                     metrics.DROPPED.labels(item.source).inc()
-                    self.dropped_records.append(f"{item.record.get('url')}: {error}")
+                    self.dropped_records.append(f"{item.label}: {error}")
                     self.dropped(item)
                 else:
                     failed.append(item)
@@ -209,7 +206,7 @@ class Outbox:
             if failed:
                 self.failures += 1
                 metrics.BROKER_UP.set(0)
-                delay = min(30.0, 0.5 * 2 ** min(self.failures, 6))
+                delay = OUTBOX_BACKOFF.delay(self.failures - 1)
                 log.warning("broker did not acknowledge %d records (%s); %d waiting, retrying in "
                             "%.1f s", len(failed), self.last_error, self.size, delay)
                 await asyncio.sleep(delay)
@@ -223,7 +220,7 @@ class Outbox:
         results: list[tuple[Pending, Exception | None]] = []
         for item in batch:
             try:
-                sent.append((item, self.publisher.publish(item.record, item.topic, item.key)))
+                sent.append((item, self.publisher.publish(item.topic, item.key, item.value)))
             except Exception as exc:  # metadata unavailable, buffer exhausted: retried later
                 results.append((item, exc))
         deadline = time.monotonic() + 150.0  # beyond delivery_timeout_ms: the future resolves

@@ -21,15 +21,13 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from lxml import etree
 
+from newsflow.errors import UnsafeXML
+
 # A DOCTYPE with an internal subset or an ENTITY declaration, in any of the encodings a
 # malformed document might still be read in (UTF-8/latin-1 and both UTF-16 byte orders).
 _DANGEROUS = [re.compile(p, re.I) for p in (rb"<!ENTITY", rb"<!DOCTYPE[^>]*\[")]
 _DANGEROUS16 = [re.compile(re.escape("<!ENTITY".encode(enc)), re.I)
                 for enc in ("utf-16-le", "utf-16-be")]
-
-
-class UnsafeXML(ValueError):
-    """The document declares entities or external references; it is refused, not parsed."""
 
 
 def refuse_unsafe_xml(document: bytes) -> None:

@@ -19,14 +19,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsflow import PIPELINE_VERSION
+from newsflow.codecs import DEAD_LETTERS, RAW
 from newsflow.config import Settings
 from newsflow.core.urls import article_id_for_url
-from newsflow.errors import BrokerUnavailable
+from newsflow.errors import (
+    BrokerUnavailable,
+    FeedError,
+    FetchBlocked,
+    FetchError,
+    FetchGone,
+    FetchTooLarge,
+    HttpClientError,
+    RecordInvalid,
+    RobotsDenied,
+    TooManyRedirects,
+)
 from newsflow.fetcher import metrics
 from newsflow.fetcher.directory import Rejected, read_directory
-from newsflow.fetcher.feeds import FeedError, parse_feed
-from newsflow.fetcher.http import FetchError, HttpFetcher, Response
+from newsflow.fetcher.feeds import parse_feed
+from newsflow.fetcher.http import HttpFetcher, Response
 from newsflow.fetcher.jsonapi import parse_json_items
 from newsflow.fetcher.links import discover_links
 from newsflow.fetcher.publisher import Outbox, Pending, Publisher
@@ -34,12 +45,13 @@ from newsflow.fetcher.raw import FeedEntry, raw_article
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.fetcher.state import FetcherState, StateChange, guid_key, load_state, seen_key
+from newsflow.records import DeadLetter
+from newsflow.retry import Backoff, Retry
 from newsflow.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-FEED_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed"})
-# Entry-level outcomes that are not worth retrying on the next poll.
-FINAL_PAGE_OUTCOMES = frozenset({"gone", "blocked", "too_large", "http_4xx", "redirects"})
+# Article-page failures not worth retrying on the next poll (every 4xx, 410 Gone included).
+FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects)
 
 
 @dataclass(slots=True)
@@ -50,7 +62,8 @@ class PollResult:
     outcome: str = "ok"
     errors: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # articles given up on (too large, gone...)
-    rejected: list[str] = field(default_factory=list)  # files sent to the dead-letter topic
+    # files (empty, binary) and raw records (invalid) sent to the dead-letter topic
+    rejected: list[str] = field(default_factory=list)
     retry_later: bool = False  # an article failed in a way the next poll may fix
     deferred: int = 0  # new entries beyond max_items, left for later polls
 
@@ -62,7 +75,7 @@ class RunSummary:
     published: int
     failed_sources: list[str]  # "source: first error"
     dropped: list[str]  # articles not published: refused by the broker, too large, gone...
-    rejected: list[str]  # files dead-lettered (empty, binary)
+    rejected: list[str]  # dead-lettered: files (empty, binary) and invalid raw records
     errors: int = 0  # every error every source reported
     unacknowledged: int = 0
 
@@ -81,7 +94,7 @@ class RunSummary:
             return parts[0] + "; no failures"
         for label, items in (("sources failed", self.failed_sources),
                              ("articles dropped", self.dropped),
-                             ("files dead-lettered", self.rejected)):
+                             ("dead-lettered", self.rejected)):
             if items:
                 more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
                 parts.append(f"{len(items)} {label}: {items[0][:160]}{more}")
@@ -125,7 +138,6 @@ class Fetcher:
         self.pending: set[str] = set()  # seen-keys of records queued but not yet acknowledged
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
-        self.last_poll: dict[str, float] = {}
         # Entries robots.txt refused, skipped until it is read again: they must not take the
         # max_items places of entries that can be fetched.
         self.robots_denied: dict[str, float] = {}
@@ -152,23 +164,26 @@ class Fetcher:
         """Read the state back, retrying with backoff while the broker is unreachable; give up
         after ``fetch_state_load_timeout_seconds`` rather than start without it."""
         loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + self.settings.fetch_state_load_timeout_seconds
-        delay = 0.5
-        while True:
-            try:
-                # Declared here too: the fetcher may be the first client of a fresh cluster.
-                await loop.run_in_executor(None, ensure_topics, self.settings, 10.0)
-                count: int = await loop.run_in_executor(None, load_state, self.settings,
-                                                        self.publisher, self.state)
-                return count
-            except Exception as exc:  # broker unreachable, sentinel not acknowledged in time
-                if time.monotonic() + delay > deadline:
-                    raise BrokerUnavailable(f"cannot read the fetcher state from "
-                                            f"{self.settings.topic_fetcher_state}: {exc}") from exc
-                log.warning("fetcher state not readable yet (%s); retrying in %.1f s", exc, delay)
-                metrics.BROKER_UP.set(0)
-                await asyncio.sleep(delay)
-                delay = min(30.0, delay * 2)
+
+        async def attempt() -> int:
+            # Declared here too: the fetcher may be the first client of a fresh cluster.
+            await loop.run_in_executor(None, ensure_topics, self.settings, 10.0)
+            count: int = await loop.run_in_executor(None, load_state, self.settings,
+                                                    self.publisher, self.state)
+            return count
+
+        def retrying(error: BaseException, delay: float, tries: int) -> None:
+            log.warning("fetcher state not readable yet (%s); retrying in %.1f s", error, delay)
+            metrics.BROKER_UP.set(0)
+
+        # Any error: the broker unreachable, the sentinel not acknowledged or read back in time.
+        retry = Retry(Backoff(0.5, 30.0), timeout=self.settings.fetch_state_load_timeout_seconds,
+                      before_sleep=retrying)
+        try:
+            return await retry.acall(attempt)
+        except Exception as exc:
+            raise BrokerUnavailable(f"cannot read the fetcher state from "
+                                    f"{self.settings.topic_fetcher_state}: {exc}") from exc
 
     def active_sources(self) -> list[SourceConfig]:
         return [s for s in self.sources if s.id not in self.state.retired]
@@ -246,24 +261,43 @@ class Fetcher:
         return any(self.state.is_seen(k) or k in self.pending for k in keys)
 
     async def _submit(self, source: SourceConfig, record: dict[str, Any], keys: list[str],
-                      commit: _Commit | None = None) -> None:
+                      result: PollResult, commit: _Commit | None = None) -> None:
+        """Queue a raw article, encoded and validated by its codec. One that does not follow
+        its schema goes to the dead-letter topic instead, with the bytes it would have had:
+        nothing is lost, and the stream never sees it. Either way its keys count as seen once
+        the broker has it, so an invalid article is not dead-lettered again on every poll."""
         now = time.time()
+        key = str(record.get("id")).encode("utf-8")  # a non-string id is refused below
+        try:
+            topic, value, raw = self.settings.topic_raw, RAW.encode(record), True
+        except RecordInvalid as exc:
+            log.warning("source %s: %s does not follow the raw-article schema (%s); sent to %s",
+                        source.id, record.get("url"), exc, self.settings.topic_deadletter)
+            metrics.INVALID.labels(source.id).inc()
+            letter = DeadLetter("validate", type(exc).__name__, str(exc),
+                                self.settings.topic_raw, None, None, key,
+                                RAW.unchecked_bytes(record))
+            topic, value, raw = self.settings.topic_deadletter, DEAD_LETTERS.encode_letter(
+                letter), False
+            result.rejected.append(f"{record.get('url')}: {exc}")
+        else:
+            result.queued += 1
         self.pending.update(keys)
         if commit is not None:
             commit.remaining += 1
         # Directory files are the operator's input: a new process re-reads its folders (so
         # `fetch --once` re-submits a folder on purpose); within a process each file goes once.
-        await self.outbox.put(Pending(record, source.id, [(k, {"t": now}) for k in keys],
+        await self.outbox.put(Pending(topic, key, value, str(record.get("url")), source.id,
+                                      [(k, {"t": now}) for k in keys],
                                       commit.done_one if commit is not None else None,
-                                      persist=source.kind != "directory"))
+                                      persist=source.kind != "directory", raw=raw))
 
     # --- polling -----------------------------------------------------------------------------
     async def poll(self, source: SourceConfig) -> PollResult:
         """Fetch what is new and queue it. Errors are reported in the result, never raised."""
         result = PollResult(source.id)
-        self.last_poll[source.id] = time.time()
         started = time.monotonic()
-        metrics.LAST_ATTEMPT.labels(source.id).set(self.last_poll[source.id])
+        metrics.LAST_ATTEMPT.labels(source.id).set(time.time())
         try:
             async with asyncio.timeout(self.settings.fetch_poll_timeout_seconds):
                 if source.kind == "directory":
@@ -273,7 +307,7 @@ class Fetcher:
         except FetchError as exc:
             result.outcome = exc.outcome
             result.errors.append(str(exc))
-            if exc.outcome == "gone":
+            if isinstance(exc, FetchGone):
                 self._retire(source, exc.reason)
         except (FeedError, ValueError) as exc:
             result.outcome = "malformed"
@@ -317,8 +351,7 @@ class Fetcher:
                 continue
             keys = [f"file:{item['url']}#{item['id']}"]
             if not self._known(keys):
-                await self._submit(source, item, keys)
-                result.queued += 1
+                await self._submit(source, item, keys, result)
             else:
                 result.seen += 1
         if result.errors:
@@ -332,11 +365,12 @@ class Fetcher:
             return
         log.warning("source %s: %s is %s; sent to %s", source.id, item.url, item.reason,
                     self.settings.topic_deadletter)
-        letter = item.dead_letter(self.settings.topic_raw).to_dict(PIPELINE_VERSION)
+        letter = DEAD_LETTERS.encode_letter(item.dead_letter(self.settings.topic_raw))
         self.pending.update(keys)
-        await self.outbox.put(Pending(letter, source.id, [(k, {"t": time.time()}) for k in keys],
-                                      persist=False, topic=self.settings.topic_deadletter,
-                                      key=item.url.encode("utf-8")))
+        await self.outbox.put(Pending(self.settings.topic_deadletter, item.url.encode("utf-8"),
+                                      letter, item.url, source.id,
+                                      [(k, {"t": time.time()}) for k in keys],
+                                      persist=False, raw=False))
         result.rejected.append(f"{item.detail} ({item.reason})")
 
     async def _fetch_listing(self, source: SourceConfig, url: str) -> tuple[Response | None,
@@ -347,16 +381,13 @@ class Fetcher:
         response = await self.http.get(
             current, kind=source.kind, source=source.id, headers=source.headers,
             validators=self.state.validators.get(current), respect_robots=source.respect_robots)
-        changes: list[StateChange] = []
         for old, new in response.moved:
             # A permanent move is remembered at once: it is true whatever happens next.
             self.write_state(self.state.set_moved(old, new))
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        changes.append((f"http:{current}", {"etag": response.etag,
-                                             "last_modified": response.last_modified}))
-        return response, changes
+        return response, self.state.validators_change(current, response.validators)
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
@@ -379,8 +410,7 @@ class Fetcher:
         else:
             entries = await asyncio.to_thread(parse_feed, response.content, response.url,
                                               response.content_type_header)
-        commit = _Commit(self, [c for c in changes if c[1] and (c[1].get("etag")
-                                                                or c[1].get("last_modified"))])
+        commit = _Commit(self, changes)
         await self._entries(source, entries, result, commit)
         if walk is not None and walk.failures and not walk.children_read and not entries:
             # Every child failed and nothing was found: the source yields nothing.
@@ -444,11 +474,11 @@ class Fetcher:
                                        return_exceptions=True)
         for (entry, keys), record in zip(fresh, records, strict=True):
             if isinstance(record, FetchError):
-                if record.outcome == "robots_denied":
+                if isinstance(record, RobotsDenied):
                     # Counted in metrics; looked at again once robots.txt is read again.
                     self._deny(keys[0], self.http.robots.expires(entry.url))
                     continue
-                if record.outcome in FINAL_PAGE_OUTCOMES:
+                if isinstance(record, FINAL_PAGE_ERRORS):
                     log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
                     self.write_state(self.state.mark_seen(keys))  # never published, never retried
                     result.dropped.append(f"{entry.url}: {record.reason}")
@@ -461,8 +491,7 @@ class Fetcher:
             page_url = record["url"]
             if page_url != entry.url:  # redirected: the final URL is known too
                 keys.append(seen_key(article_id_for_url(page_url)))
-            await self._submit(source, record, keys, commit)
-            result.queued += 1
+            await self._submit(source, record, keys, result, commit)
         if result.errors:
             result.outcome = "partial"
 

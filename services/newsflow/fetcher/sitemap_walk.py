@@ -17,8 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from newsflow.fetcher.content import TooLarge, inflate
-from newsflow.fetcher.http import FetchError, Response
+from newsflow.errors import BodyTooLarge, FetchError, FetchTooLarge
+from newsflow.fetcher.content import inflate
+from newsflow.fetcher.http import Response
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.state import StateChange
@@ -34,8 +35,8 @@ def gunzip(content: bytes, limit: int) -> bytes:
         return content
     try:
         return inflate(content, "gzip", limit)
-    except TooLarge as exc:
-        raise FetchError("sitemap", str(exc), retryable=False, outcome="too_large") from exc
+    except BodyTooLarge as exc:
+        raise FetchTooLarge("sitemap", str(exc)) from exc
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
+from newsflow.core.dates import normalise_date
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import local, parse_xml
-from newsflow.records import iso_time
 
 
 @dataclass(slots=True)
@@ -40,7 +40,7 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
             fields = _children(node)
             loc = _text(fields.get("loc"))
             if loc:
-                dated.append((iso_time(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
+                dated.append((normalise_date(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
         result.children = [url for _, url in sorted(dated, key=lambda d: d[0], reverse=True)]
         return result
     if local(root.tag) != "urlset":
@@ -57,7 +57,7 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
         result.entries.append(FeedEntry(
             url=urljoin(base_url, loc),
             title=_text(news.get("title")),
-            published_at=iso_time(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
+            published_at=normalise_date(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
             guid=urljoin(base_url, loc),
             categories=[k.strip() for k in keywords.split(",") if k.strip()] if keywords else [],
         ))

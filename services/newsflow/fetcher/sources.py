@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from newsflow.errors import SourcesFileError
+
 SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
 WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
 JSON_FIELDS = frozenset({"url", "title", "published_at", "body", "summary", "guid", "categories",
@@ -82,10 +84,6 @@ class SourceConfig(BaseModel):
     def field_path(self, name: str) -> str:
         """Where a json item keeps ``name``; defaults to the same key."""
         return self.fields.get(name, name)
-
-
-class SourcesFileError(ValueError):
-    """The sources file is malformed; the message names the source and the field."""
 
 
 def load_sources(path: Path) -> list[SourceConfig]:

@@ -10,27 +10,25 @@ the topic as small as the state itself):
 - ``moved:<url>`` — a permanent redirect (301/308) target;
 - ``retired:<source>`` — a source that answered 410 Gone, with the reason.
 
-Loading: the fetcher writes a unique sentinel, notes the offset the broker acknowledged for it,
-and reads the topic from the beginning until it has seen that offset. It never trusts the
-broker's reported end offset (under-reported on some brokers, see docs/architecture.md), and
-gives up with an error after ``fetch_state_load_timeout_seconds``.
+Loading: ``topics.read_back`` writes a unique sentinel, notes the offset the broker acknowledged
+for it, and reads the topic from the beginning until it has seen that offset. It never trusts
+the broker's reported end offset (under-reported on some brokers, see docs/architecture.md),
+and gives up with an error after ``fetch_state_load_timeout_seconds``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
-import uuid
 from collections import OrderedDict
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
+from newsflow.codecs import FETCHER_STATE
 from newsflow.config import Settings
 from newsflow.fetcher.http import Validators
 from newsflow.fetcher.publisher import Publisher
+from newsflow.topics import read_back
 
 log = logging.getLogger(__name__)
 StateChange = tuple[str, dict[str, Any] | None]
@@ -93,18 +91,15 @@ class FetcherState:
             self.apply(key, value)
         return changes
 
-    def set_validators(self, url: str, validators: Validators) -> list[StateChange]:
-        if not (validators.etag or validators.last_modified):
-            if url in self.validators:
-                self.validators.pop(url)
-                return [(f"http:{url}", None)]
+    def validators_change(self, url: str, validators: Validators) -> list[StateChange]:
+        """The entry that stores a listing's validators: none when the answer had none, or
+        when they are the ones already stored (a server that ignores conditional requests
+        answers 200 with the same ETag on every poll: nothing is rewritten then). Not applied
+        here: the caller stores it once the listing's articles are acknowledged."""
+        if not (validators.etag or validators.last_modified) or self.validators.get(url) == validators:
             return []
-        if self.validators.get(url) == validators:
-            return []
-        change: StateChange = (f"http:{url}", {"etag": validators.etag,
-                                                "last_modified": validators.last_modified})
-        self.apply(*change)
-        return [change]
+        return [(f"http:{url}", {"etag": validators.etag,
+                                  "last_modified": validators.last_modified})]
 
     def set_moved(self, old: str, new: str) -> list[StateChange]:
         if self.moved.get(old) == new:
@@ -132,33 +127,14 @@ def load_state(settings: Settings, publisher: Publisher, state: FetcherState) ->
     Blocking (kafka-python): run it in a thread. Raises TimeoutError if the sentinel is not read
     back in time — starting without the state would re-publish everything.
     """
-    deadline = time.monotonic() + settings.fetch_state_load_timeout_seconds
-    sentinel = f"sentinel:{uuid.uuid4().hex}"
-    metadata = publisher.send_state(sentinel, None).get(
-        timeout=settings.fetch_state_load_timeout_seconds)
-    target = metadata.offset
-    partition = TopicPartition(settings.topic_fetcher_state, 0)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.require_bootstrap(), enable_auto_commit=False,
-        client_id="newsflow-fetcher-state", **settings.kafka_client_options(),
-    )
     count = 0
-    try:
-        consumer.assign([partition])
-        consumer.seek_to_beginning(partition)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"fetcher state: sentinel at offset {target} not read back "
-                                   f"within {settings.fetch_state_load_timeout_seconds} s")
-            for messages in consumer.poll(timeout_ms=int(min(remaining, 1.0) * 1000)).values():
-                for message in messages:
-                    key = message.key.decode("utf-8") if message.key else ""
-                    if not key.startswith("sentinel:"):
-                        value = json.loads(message.value) if message.value is not None else None
-                        state.apply(key, value)
-                        count += 1
-                    if message.offset >= target:
-                        return count
-    finally:
-        consumer.close()
+    for message in read_back(settings, publisher.producer, settings.topic_fetcher_state, [0],
+                             settings.fetch_state_load_timeout_seconds,
+                             client_id="newsflow-fetcher-state"):
+        key = message.key.decode("utf-8") if message.key else ""
+        try:
+            state.apply(key, FETCHER_STATE.decode(message.value))
+            count += 1
+        except ValueError as exc:  # one bad entry must not stop the fetcher
+            log.warning("fetcher state entry %s skipped: %s", key, exc)
+    return count

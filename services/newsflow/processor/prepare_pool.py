@@ -1,93 +1,139 @@
-"""Runs the stateless prepare step (clean, tag, fingerprint) in child processes.
+"""Runs the stateless prepare step (decode, clean, tag, fingerprint) in child processes, each
+page under a time limit.
 
 Why processes: extraction is CPU-bound Python, and a pathological page can run for minutes.
-In a child process the core runs in its main thread, so the per-page hard time limit
-(SIGALRM) works, the work uses another core, and a page that still overruns — or kills its
-process — is answered with a dead letter while the pool is replaced. The event loop of the
-worker keeps heartbeating throughout.
+The core reads no clock, so its time limit is enforced here, from outside: pebble's
+``ProcessPool`` stops the child a page has run in for longer than
+``NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS`` and starts a fresh one, and the page becomes one
+``PrepareTimeout`` dead letter; a child that dies under a page (killed, out of memory) makes it a
+``PrepareProcessDied`` dead letter. The pool serves the next record either way, the work uses
+other cores, and the worker's event loop keeps heartbeating throughout. ``newsflow process`` runs
+its pages through the same pool, so a page gets the same budget offline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
+
 from newsflow.config import Settings
-from newsflow.core.pipeline import Origin, Pipeline, Prepared
-from newsflow.records import DeadLetter, rfc3339
+from newsflow.core.dates import rfc3339
+from newsflow.core.pipeline import Pipeline, Prepared
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe, prepare_message
+from newsflow.records import DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
 _pipeline: Pipeline | None = None  # one per child process
+Outcome = PreparedMessage | Prepared | DeadLetter
 
 
 def _init_child(settings_values: dict[str, Any]) -> None:
     global _pipeline
-    _pipeline = Pipeline(Settings.model_validate(settings_values))
+    _pipeline = build_pipeline(Settings.model_validate(settings_values))
+    # Outside any page's budget: pebble starts a task's clock when a child takes it.
     _pipeline.warm_up()
 
 
-def _prepare_in_child(key: bytes | None, value: bytes | None, origin: Origin,
-                      now: datetime) -> Prepared | DeadLetter:
+def _prepare_in_child(message: RawMessage, now: datetime, max_bytes: int,
+                      encoded: bool) -> Outcome:
+    """``encoded``: the prepared message's bytes for the worker's internal topic (encoding in
+    the child runs in parallel); else the ``Prepared`` record for ``newsflow process``."""
     assert _pipeline is not None, "child not initialised"
-    return _pipeline.prepare(key, value, origin, now)
+    if encoded:
+        return prepare_for_dedupe(_pipeline, message, now, max_bytes)
+    return prepare_message(_pipeline, message, now, max_bytes)
 
 
 class PreparePool:
+    """``prepare`` for the worker's event loop, ``prepare_blocking`` for ``newsflow process``;
+    ``close`` when done (the children are not daemons)."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.processes = settings.prepare_processes
-        # The child's own hard limit fires first; this one catches a child that cannot stop.
-        self.timeout_seconds = settings.clean_time_budget_seconds * 2 + 10
-        self.context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-        self.executor = self._new_executor()
-        self.generation = 0
+        self.budget_seconds = settings.clean_time_budget_seconds
+        self.pool = self._new_pool()
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.processes, mp_context=self.context, initializer=_init_child,
+    def _new_pool(self) -> ProcessPool:
+        return ProcessPool(
+            max_workers=self.settings.prepare_processes, initializer=_init_child,
             initargs=(self.settings.model_dump(mode="json"),),
+            context=multiprocessing.get_context("spawn"),  # no fork of a threaded parent
         )
 
-    def _replace_executor(self, generation: int) -> None:
-        """Swap in a fresh pool, once per broken pool however many tasks noticed it."""
-        if generation != self.generation:
-            return
-        old = self.executor
-        self.executor = self._new_executor()
-        self.generation += 1
-        for process in list(getattr(old, "_processes", {}).values()):
-            process.kill()  # a runaway child is not waited for
-        old.shutdown(wait=False, cancel_futures=True)
+    def _schedule(self, message: RawMessage, now: datetime,
+                  encoded: bool) -> ProcessFuture[Outcome]:
+        args = (message, now, self.settings.max_body_bytes, encoded)
+        # pebble gives up on a pool whose children all died while idle: start a new one.
+        if not self.pool.active:
+            self._replace_pool()
+        try:
+            return self.pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
+        except RuntimeError:  # the pool broke between the check and the call
+            self._replace_pool()
+            return self.pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
 
-    async def prepare(self, key: bytes | None, value: bytes | None,
-                      origin: Origin) -> Prepared | DeadLetter:
+    def _replace_pool(self) -> None:
+        old, self.pool = self.pool, self._new_pool()
+        old.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
+        old.join()
+
+    def _outcome(self, future: ProcessFuture[Outcome], message: RawMessage,
+                 now: datetime) -> Outcome | None:
+        """The result of a finished task; None when the pool failed it, not the page."""
+        try:
+            result: Outcome = future.result()
+            return result
+        except TimeoutError:
+            error = "PrepareTimeout"
+            reason = (f"preparing took over the {self.budget_seconds:g} s budget; the child "
+                      "process was stopped")
+        except ProcessExpired as exc:
+            error = "PrepareProcessDied"
+            reason = f"the preparing process died (exit code {exc.exitcode})"
+        except BrokenProcessPool:
+            return None
+        log.error("%s at %s:%s:%s", reason, message.topic, message.partition, message.offset)
+        return DeadLetter.of(message, "clean", error, reason, rfc3339(now))
+
+    async def prepare(self, message: RawMessage) -> PreparedMessage | DeadLetter:
         now = datetime.now(UTC)
-        for attempt in (1, 2):
-            generation = self.generation
-            try:
-                future = self.executor.submit(_prepare_in_child, key, value, origin, now)
-                return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_seconds)
-            except TimeoutError:
-                reason = (f"preparing took over {self.timeout_seconds:g} s; the child process "
-                          "was stopped")
-                error = "PrepareTimeout"
-                self._replace_executor(generation)
-                break
-            except BrokenProcessPool as exc:
-                # Another task's child may have died (or been stopped): retry once on a new pool.
-                reason = f"the preparing process died: {exc}"
-                error = "PrepareProcessDied"
-                self._replace_executor(generation)
-                if attempt == 2:
-                    break
-        log.error("%s at %s", reason, origin)
-        return DeadLetter("clean", error, reason, origin.topic, origin.partition, origin.offset,
-                          key, value, rfc3339(now))
+        for _attempt in (1, 2):  # once more on a fresh pool if the pool, not the page, failed
+            future = self._schedule(message, now, encoded=True)
+            done = asyncio.wrap_future(future)
+            await asyncio.wait([done])
+            done.exception()  # read by _outcome; read here too, or asyncio logs it as unread
+            outcome = self._outcome(future, message, now)
+            if outcome is not None:
+                assert not isinstance(outcome, Prepared)
+                return outcome
+            self._replace_pool()
+        return self._pool_failed(message, now)
+
+    def prepare_blocking(self, message: RawMessage, now: datetime) -> Prepared | DeadLetter:
+        for _attempt in (1, 2):
+            future = self._schedule(message, now, encoded=False)
+            concurrent.futures.wait([future])
+            outcome = self._outcome(future, message, now)
+            if outcome is not None:
+                assert not isinstance(outcome, PreparedMessage)
+                return outcome
+            self._replace_pool()
+        return self._pool_failed(message, now)
+
+    def _pool_failed(self, message: RawMessage, now: datetime) -> DeadLetter:
+        reason = "the pool of preparing processes failed twice"
+        log.error("%s at %s:%s:%s", reason, message.topic, message.partition, message.offset)
+        return DeadLetter.of(message, "clean", "PrepareProcessDied", reason, rfc3339(now))
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the children (a page in progress is abandoned: its record is not committed)."""
+        self.pool.stop()  # type: ignore[no-untyped-call]
+        self.pool.join()

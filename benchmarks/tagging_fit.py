@@ -1,0 +1,175 @@
+"""Cross-validated choice of the tagger's decision on the TUNE part of the real-news labels.
+
+Two decisions over the rule evidence are compared with the shipped one (each topic's score
+against its threshold in data/taxonomy.yaml), in five folds (articles split by a hash of their
+id, so a fitted choice is judged only on articles it was not fitted on):
+
+* per-topic thresholds: the threshold with the best F1 on the other folds;
+* a learned linear decision (below).
+
+For every (article, topic) with at least one evidence span, the tagger's aboutness measures
+(``core.tagging.FEATURES``: evidence in the title, the lead and the damped rest of the body,
+spread over sentences, distinct terms, position of the first evidence, length) are the inputs
+and the blind label the target. The model is a logistic regression with L2 penalty: one set of
+weights shared by every topic (aboutness is the same question for each topic; the tune part
+has too few missiles and naval positives to fit them alone) and one offset per topic. Plain
+Python (Newton's method on a handful of parameters): nothing beyond the project's own packages.
+
+Prints, as JSON, per-topic precision and recall pooled over the folds for each decision (the
+shipped thresholds are not fitted here, so their figures are the tune part's), the thresholds
+each fold chose, and the linear model fitted on the whole tune part. Never reads the report
+part. What was learned from it is in docs/tagging.md ("How the decision was chosen").
+
+    python benchmarks/tagging_fit.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from newsflow.core.tagging import FEATURES, Tagger, load_taxonomy
+from tagging_real import TAGS, load
+
+FOLDS = 5
+PENALTIES = (0.3, 1.0, 3.0, 10.0)
+
+# article id, topic, features, label (0/1), rule score (evidence)
+Row = tuple[str, str, list[float], int, float]
+
+
+def rows() -> list[Row]:
+    """Every (article, topic) of the tune part with some evidence, under the rule tagger."""
+    tagger = Tagger(load_taxonomy())
+    out = []
+    for row, article in load("tune"):
+        for why in tagger.explain(article.title, article.text):
+            if why.hits and why.topic in TAGS:
+                out.append((row["id"], why.topic, [why.features[f] for f in FEATURES],
+                            int(why.topic in article.labels), why.score))
+    return out
+
+
+def design(row: Row) -> list[float]:
+    """Features, then one indicator per topic (its offset), then the intercept."""
+    _, topic, features, _, _ = row
+    return [*features, *(float(topic == t) for t in TAGS), 1.0]
+
+
+def solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """Gaussian elimination with partial pivoting (the systems here are 11 x 11)."""
+    n = len(vector)
+    a = [[*r, v] for r, v in zip(matrix, vector, strict=True)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(a[r][col]))
+        a[col], a[pivot] = a[pivot], a[col]
+        for r in range(n):
+            if r != col and a[col][col]:
+                f = a[r][col] / a[col][col]
+                a[r] = [x - f * y for x, y in zip(a[r], a[col], strict=True)]
+    return [a[i][n] / a[i][i] for i in range(n)]
+
+
+def fit(data: Sequence[Row], penalty: float) -> list[float]:
+    """L2-penalised logistic regression by Newton's method; the intercept is not penalised."""
+    xs = [design(r) for r in data]
+    ys = [r[3] for r in data]
+    k = len(xs[0])
+    beta = [0.0] * k
+    for _ in range(50):
+        grad = [penalty * b if j < k - 1 else 0.0 for j, b in enumerate(beta)]
+        hess = [[(penalty if i == j and i < k - 1 else 0.0) for j in range(k)] for i in range(k)]
+        for x, y in zip(xs, ys, strict=True):
+            p = sigmoid(sum(b * v for b, v in zip(beta, x, strict=True)))
+            for i in range(k):
+                grad[i] += (p - y) * x[i]
+                for j in range(k):
+                    hess[i][j] += p * (1 - p) * x[i] * x[j]
+        step = solve(hess, grad)
+        beta = [b - s for b, s in zip(beta, step, strict=True)]
+        if max(abs(s) for s in step) < 1e-9:
+            break
+    return beta
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def predict(beta: list[float], row: Row) -> bool:
+    return sum(b * v for b, v in zip(beta, design(row), strict=True)) >= 0
+
+
+def fold(article_id: str) -> int:
+    return hashlib.sha256(article_id.encode()).digest()[0] % FOLDS
+
+
+THRESHOLDS = tuple(x / 100 for x in range(30, 80, 2))
+
+
+def best_threshold(data: Sequence[Row]) -> float:
+    """The threshold with the best F1 on ``data`` (ties: the one nearest 0.5)."""
+    def f1(threshold: float) -> float:
+        tp = sum(1 for r in data if r[4] >= threshold and r[3])
+        fp = sum(1 for r in data if r[4] >= threshold and not r[3])
+        fn = sum(1 for r in data if r[4] < threshold and r[3])
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return max(THRESHOLDS, key=lambda t: (f1(t), -abs(t - 0.5)))
+
+
+def scores(decided: list[tuple[Row, bool]], positives: dict[str, int]) -> dict[str, Any]:
+    """Precision and recall per topic; recall over every labelled positive of the tune part
+    (an article without evidence for a topic is a miss whatever the decision)."""
+    out = {}
+    for topic in TAGS:
+        tp = sum(1 for r, got in decided if r[1] == topic and got and r[3])
+        fp = sum(1 for r, got in decided if r[1] == topic and got and not r[3])
+        out[topic] = {"precision": round(tp / (tp + fp), 3) if tp + fp else 1.0,
+                      "recall": round(tp / positives[topic], 3), "tp": tp, "fp": fp,
+                      "fn": positives[topic] - tp}
+    return out
+
+
+def main() -> None:
+    data = rows()
+    labelled = load("tune")
+    positives = {t: sum(t in a.labels for _, a in labelled) for t in TAGS}
+    thresholds = {t.name: t.threshold for t in load_taxonomy()}
+    rule = [(r, r[4] >= thresholds[r[1]]) for r in data]
+    report: dict[str, Any] = {"pairs_with_evidence": len(data), "positives": positives,
+                              "shipped": scores(rule, positives)}
+    chosen_thresholds: dict[str, list[float]] = {t: [] for t in TAGS}
+    by_threshold = []
+    for k in range(FOLDS):
+        for topic in TAGS:
+            threshold = best_threshold([r for r in data if fold(r[0]) != k and r[1] == topic])
+            chosen_thresholds[topic].append(threshold)
+            by_threshold += [(r, r[4] >= threshold) for r in data
+                             if fold(r[0]) == k and r[1] == topic]
+    report["per_topic_threshold"] = {"folds": chosen_thresholds,
+                                     "cross_validated": scores(by_threshold, positives)}
+    report["linear"] = {}
+    for penalty in PENALTIES:
+        decided = []
+        for k in range(FOLDS):
+            beta = fit([r for r in data if fold(r[0]) != k], penalty)
+            decided += [(r, predict(beta, r)) for r in data if fold(r[0]) == k]
+        report["linear"][f"penalty {penalty}"] = scores(decided, positives)
+    chosen = 1.0
+    beta = fit(data, chosen)
+    n = len(FEATURES)
+    report["linear"][f"fitted on all, penalty {chosen}"] = {
+        "intercept": round(beta[-1], 3),
+        "weights": {f: round(w, 3) for f, w in zip(FEATURES, beta[:n], strict=True)},
+        "topic_offsets": {t: round(o, 3) for t, o in zip(TAGS, beta[n:-1], strict=True)},
+    }
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()

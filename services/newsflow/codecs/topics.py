@@ -1,0 +1,96 @@
+"""Codecs of the public topics: one JSON object per message (UTF-8), validated against its
+schema in ``schemas/`` on the way in and on the way out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from newsflow import PIPELINE_VERSION
+from newsflow.errors import RecordInvalid, RecordUndecodable
+from newsflow.records import DeadLetter, validate
+
+
+def dumps(value: Any) -> bytes:
+    """The one JSON form on every topic: UTF-8, non-ASCII kept, no spaces."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def loads(data: bytes) -> Any:
+    """JSON from UTF-8 bytes; RecordUndecodable for anything else."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecordUndecodable(f"not UTF-8: {exc}") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RecordUndecodable(f"not JSON: {str(exc)[:200]}") from exc
+
+
+class JsonCodec:
+    """Records of one topic; ``schema`` names their schema (None: any JSON, for topics that are
+    not the project's)."""
+
+    def __init__(self, schema: str | None) -> None:
+        self.schema = schema
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        if self.schema is not None:
+            validate(self.schema, record)
+        return dumps(record)
+
+    def unchecked_bytes(self, record: Mapping[str, Any]) -> bytes:
+        """What ``encode`` would produce, without the check: the original bytes of a dead
+        letter for a record that failed it."""
+        return dumps(record)
+
+    def decode(self, data: bytes | None, max_bytes: int | None = None) -> Any:
+        """The record in ``data``; ``max_bytes`` refuses a larger message before parsing it."""
+        if data is None:
+            raise RecordUndecodable("message has no value")
+        if max_bytes is not None and len(data) > max_bytes:
+            raise RecordInvalid(f"{self.schema}: message is {len(data)} bytes, above the "
+                                f"{max_bytes} limit")
+        record = loads(data)
+        if self.schema is not None:
+            validate(self.schema, record)
+        return record
+
+
+class DeadLetterCodec(JsonCodec):
+    def __init__(self) -> None:
+        super().__init__("dead-letter")
+
+    def encode_letter(self, letter: DeadLetter) -> bytes:
+        return self.encode(letter.to_dict(PIPELINE_VERSION))
+
+
+class StateCodec:
+    """Fetcher-state entries: a string key, a JSON object or None (a tombstone)."""
+
+    schema = "fetcher-state"
+
+    def encode(self, value: Mapping[str, Any] | None) -> bytes | None:
+        if value is None:
+            return None
+        validate(self.schema, value)
+        return dumps(value)
+
+    def decode(self, data: bytes | None) -> dict[str, Any] | None:
+        if data is None:
+            return None
+        value = loads(data)
+        validate(self.schema, value)
+        return dict(value)
+
+
+RAW = JsonCodec("raw-article")
+ARTICLES = JsonCodec("article")
+DUPLICATES = JsonCodec("duplicate")
+STORIES = JsonCodec("story")
+DEAD_LETTERS = DeadLetterCodec()
+FETCHER_STATE = StateCodec()
+ANY_JSON = JsonCodec(None)
+# By role, as settings (``topic_<role>``), the core's emissions and the client name topics.
+BY_ROLE: dict[str, JsonCodec] = {"raw": RAW, "articles": ARTICLES, "duplicates": DUPLICATES,
+                                 "stories": STORIES, "deadletter": DEAD_LETTERS}

@@ -1,0 +1,50 @@
+"""The core's parameters as plain values. Each default is defined here and only here:
+``config.Settings`` takes its defaults from these classes, and the adapters build them from it
+(``newsflow.pipeline_setup``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CleanLimits:
+    """Per-page guard of the cleaning step; a page over it raises ``PageTooLarge``.
+
+    There is no time limit here: the core never reads the clock. The adapter that runs the
+    core (the worker's child processes, ``newsflow process``) stops a page that overruns
+    ``Settings.clean_time_budget_seconds``.
+    """
+
+    max_html_chars: int = 5_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeParams:
+    num_perm: int = 128
+    shingle_size: int = 5
+    near_threshold: float = 0.5
+    story_threshold: float = 0.22
+    story_window_seconds: float = 72 * 3600.0
+    window_seconds: float = 7 * 24 * 3600.0
+    story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
+    story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
+    story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
+    posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
+    buckets_per_window: int = 3  # time buckets spanning the story window
+    story_lead_weight: float = 0.5  # share of the headline-and-lead cosine in story similarity
+    max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
+    # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
+    # (the model before issue 14) measured from any member, so developing subjects never closed.
+    story_reach: str = "first"
+    story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
+    # Rarity of a term in the window itself: log((N + prior) / (df + prior * share + 1)) over
+    # the N remembered originals, ``share`` the term's expected share of reports in general
+    # English. It replaces general-English rarity, so a name every report of the week carries
+    # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
+    # general-English rarity. 0 turns it off (the model before issue 14).
+    story_df_prior: float = 100.0
+    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
+    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
+    story_member_weight: float = 0.5
+    story_representatives: int = 3

@@ -1,0 +1,57 @@
+"""Settings -> a Faust app with the worker's Kafka settings, in one place.
+
+The worker (``processor/app.py``) adds its topics and agents to it; ``benchmarks/pipeline.py``
+builds its forward-only agent from it too, so the plumbing limit runs on the same settings.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+
+from newsflow.config import Settings
+from newsflow.processor.fetch_wait import FetchWaitTransport
+
+
+def broker_credentials(settings: Settings) -> Any:
+    """Faust's form of the SASL/TLS settings every kafka-python client gets too."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+            ssl_context=context if protocol == "SASL_SSL" else None)
+    return faust.SSLCredentials(context)
+
+
+def new_faust_app(settings: Settings) -> faust.App:
+    """An app without topics or agents. Records are bytes both ways: codecs are ours."""
+    bootstrap = settings.require_bootstrap()
+    app = faust.App(
+        settings.app_id,
+        broker=";".join(f"kafka://{server}" for server in bootstrap.split(",")),
+        broker_credentials=broker_credentials(settings),
+        broker_session_timeout=settings.broker_session_timeout_seconds,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_seconds,
+        producer_max_batch_size=settings.producer_max_batch_size,
+        producer_max_request_size=settings.max_message_bytes,
+        consumer_max_fetch_size=settings.max_message_bytes,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        datadir=str(settings.worker_data_dir),
+        store="memory://",
+        table_cleanup_interval=60.0,
+    )
+    # Set before anything asks the app for its transport (its first topic does).
+    app.transport = FetchWaitTransport(app.conf.broker_consumer, app,
+                                       fetch_max_wait_ms=settings.worker_fetch_max_wait_ms)
+    return app

@@ -1,0 +1,82 @@
+"""Faust's Kafka transport with a configurable fetch wait for the worker's consumer.
+
+Why this exists: faust-streaming 0.15.3 builds the worker's aiokafka consumer with
+``fetch_max_wait_ms=1500`` written into the call, and has no setting for it; aiokafka has no
+public way to change it after construction. On Apache Kafka the value costs nothing (a fetch is
+answered as soon as data arrives). On the embedded broker a waiting fetch is answered only when
+its wait ends, so each consumer hop of the worker (``news.raw.v1`` -> prepare,
+``-prepared`` -> dedupe) added up to 1.5 s to every article (docs/performance.md, "Latency").
+
+Faust's own extension points are used: a ``Transport`` whose ``Consumer`` class creates a
+consumer thread whose ``_create_worker_consumer`` builds the aiokafka consumer. That method is
+the one place Faust builds it, so this override restates its arguments from Faust's public
+settings (``app.conf``), with ``fetch_max_wait_ms`` from our settings instead of 1500.
+``tests/unit/test_fetch_wait.py`` compares the arguments with Faust's own method, so a Faust
+upgrade that changes them fails a test instead of drifting silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import aiokafka
+from aiokafka.consumer.group_coordinator import RoundRobinPartitionAssignor
+from faust.exceptions import ImproperlyConfigured
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import AppT, ConsumerT
+from yarl import URL
+
+
+class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(
+            self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
+        conf = self.app.conf
+        if conf.broker_session_timeout > conf.broker_request_timeout:
+            raise ImproperlyConfigured(
+                f"broker_session_timeout={conf.broker_session_timeout} cannot be greater than "
+                f"broker_request_timeout={conf.broker_request_timeout}")
+        # Faust's assignor maps changelog partitions for table recovery (the dedupe memory).
+        keeps_tables = conf.table_standby_replicas > 0 or bool(self.app.tables.changelog_topics)
+        assignor = self.app.assignor if keeps_tables else RoundRobinPartitionAssignor
+        # read_committed only inside a transaction (exactly_once); at-least-once otherwise.
+        isolation = "read_committed" if self.consumer.in_transaction else "read_uncommitted"
+        assert isinstance(transport, FetchWaitTransport)
+        return aiokafka.AIOKafkaConsumer(
+            client_id=conf.broker_client_id,
+            group_id=conf.id,
+            group_instance_id=conf.consumer_group_instance_id,
+            bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
+            partition_assignment_strategy=[assignor],
+            enable_auto_commit=False,  # Faust commits what its streams acknowledged
+            auto_offset_reset=conf.consumer_auto_offset_reset,
+            max_poll_records=conf.broker_max_poll_records,
+            max_poll_interval_ms=int((conf.broker_max_poll_interval or 0) * 1000.0),
+            max_partition_fetch_bytes=conf.consumer_max_fetch_size,
+            fetch_max_wait_ms=transport.fetch_max_wait_ms,
+            request_timeout_ms=int(conf.broker_request_timeout * 1000.0),
+            check_crcs=conf.broker_check_crcs,
+            session_timeout_ms=int(conf.broker_session_timeout * 1000.0),
+            rebalance_timeout_ms=int(conf.broker_rebalance_timeout * 1000.0),
+            heartbeat_interval_ms=int(conf.broker_heartbeat_interval * 1000.0),
+            isolation_level=isolation,
+            metadata_max_age_ms=conf.consumer_metadata_max_age_ms,
+            connections_max_idle_ms=conf.consumer_connections_max_idle_ms,
+            **faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials,
+                                                           conf.ssl_context),
+        )
+
+
+class FetchWaitConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> FetchWaitConsumerThread:
+        return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class FetchWaitTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport; its worker consumer waits at most ``fetch_max_wait_ms``."""
+
+    Consumer: ClassVar[type[ConsumerT]] = FetchWaitConsumer
+
+    def __init__(self, url: list[URL], app: AppT, *, fetch_max_wait_ms: int,
+                 **kwargs: Any) -> None:
+        super().__init__(url, app, **kwargs)
+        self.fetch_max_wait_ms = fetch_max_wait_ms

@@ -1,0 +1,36 @@
+"""Reading the taxonomy files: the bundled ``data/taxonomy.yaml`` and a newsroom's overlay.
+
+The file I/O the pure core (``core/tagging.py``: parsing, merging, scoring) does not do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from newsflow.config import PACKAGE_DIR
+from newsflow.core.tagging import Topic, merge_taxonomy, parse_taxonomy
+from newsflow.errors import TaxonomyError
+
+BUNDLED_TAXONOMY = PACKAGE_DIR / "data" / "taxonomy.yaml"
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
+
+
+def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
+                  ) -> tuple[Topic, ...]:
+    """The bundled taxonomy, with ``overlay`` (``NEWSFLOW_TAXONOMY_PATH``) applied if given."""
+    base = _read_yaml(bundled)
+    if overlay is None or overlay.resolve() == bundled.resolve():
+        return parse_taxonomy(base, bundled)
+    try:
+        return parse_taxonomy(merge_taxonomy(base, _read_yaml(overlay)), overlay)
+    except TaxonomyError as exc:
+        raise TaxonomyError(f"{overlay}: {exc}") from exc

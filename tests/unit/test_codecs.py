@@ -1,0 +1,209 @@
+"""The codecs at the topic boundary: every record validated both ways, the raw message carried
+through the prepared hand-over byte for byte, the fingerprint encoded once."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from newsflow.codecs import ARTICLES, BY_ROLE, DEAD_LETTERS, FETCHER_STATE, RAW
+from newsflow.codecs import internal as internal_codecs
+from newsflow.codecs.internal import MEMORY, PREPARED
+from newsflow.config import Settings
+from newsflow.core.pipeline import Pipeline
+from newsflow.errors import RecordUndecodable
+from newsflow.pipeline_setup import build_pipeline
+from newsflow.processor import stages
+from newsflow.processor.stages import PreparedMessage, decide_message, prepare_for_dedupe
+from newsflow.records import (
+    PORTABLE_KEYWORDS,
+    SCHEMA_FILES,
+    DeadLetter,
+    RawMessage,
+    RecordInvalid,
+    schema,
+    validate,
+    validator,
+)
+from tests.helpers import raw_record
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+# A raw value with newlines and non-ASCII text: the prepared message must carry it unchanged.
+RAW_VALUE = json.dumps(raw_record("Harbour cranes arrived at the northern port on Monday.\n"
+                                  "Dock workers — and the mayor — watched.",
+                                  url="https://x.example/cranes", title="Cranes",
+                                  fetched_at="2026-11-21T11:00:00Z"),
+                       indent=2, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return build_pipeline(Settings())
+
+
+def prepared_value(pipeline: Pipeline, value: bytes = RAW_VALUE, offset: int = 7,
+                   key: bytes | None = b"raw-key") -> bytes:
+    result = prepare_for_dedupe(pipeline, RawMessage("news.raw.v1", 2, offset, key, value), NOW,
+                                1_000_000)
+    assert isinstance(result, PreparedMessage), result
+    return result.value
+
+
+def keywords(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            if key in ("properties", "$defs"):
+                for child in value.values():
+                    yield from keywords(child)
+            elif isinstance(value, dict | list) and key not in ("enum", "const", "default"):
+                yield from keywords(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from keywords(item)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_schemas_use_only_keywords_both_validators_read_alike(name: str) -> None:
+    assert set(keywords(schema(name))) <= PORTABLE_KEYWORDS
+
+
+def article_record(pipeline: Pipeline) -> dict[str, Any]:
+    decided = decide_message(pipeline, pipeline.new_index(), prepared_value(pipeline), NOW)
+    return dict(json.loads(decided.outputs[0][1]))
+
+
+def broken_articles(article: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for field, bad in [("id", ""), ("word_count", -1), ("fetched_at", "Fri, 20 Nov 2026"),
+                       ("processed_at", "2026-02-30T00:00:00Z"), ("language", 3),
+                       ("empty_reason", "other"), ("unknown_field", 1),
+                       ("story", {"id": "s"}), ("content_hash", "xyz")]:
+        yield article | {field: bad}
+    tagged = copy.deepcopy(article)
+    tagged["tags"] = [{"name": "x", "score": 1.5, "iptc": "medtop:20000602", "evidence": []}]
+    yield tagged
+    missing = dict(article)
+    del missing["body"]
+    yield missing
+
+
+def test_fast_validation_agrees_with_the_reference_validator(pipeline: Pipeline) -> None:
+    article = article_record(pipeline)
+    assert validator("article").is_valid(article)
+    validate("article", article)
+    for broken in broken_articles(article):
+        assert not validator("article").is_valid(broken), broken
+        with pytest.raises(RecordInvalid):
+            validate("article", broken)
+
+
+def test_encode_refuses_a_record_its_schema_refuses_and_names_the_field(
+    pipeline: Pipeline,
+) -> None:
+    article = article_record(pipeline) | {"word_count": -1}
+    with pytest.raises(RecordInvalid, match="word_count"):
+        ARTICLES.encode(article)
+
+
+@pytest.mark.parametrize(("data", "error"), [
+    (None, RecordUndecodable), (b"\xff\xfe", RecordUndecodable), (b"{nope", RecordUndecodable),
+    (b"[" * 100_000, RecordUndecodable), (b"[]", RecordInvalid),
+    (json.dumps({"url": "u", "body": 1}).encode(), RecordInvalid),
+])
+def test_decode_tells_undecodable_bytes_from_invalid_records(
+    data: bytes | None, error: type[Exception],
+) -> None:
+    with pytest.raises(error):
+        RAW.decode(data)
+
+
+def test_raw_codec_round_trips_without_adding_defaults() -> None:
+    record = raw_record("A body.", url="https://x.example/a")
+    before = copy.deepcopy(record)
+    assert RAW.decode(RAW.encode(record)) == record == before  # no content_type default filled
+    with pytest.raises(RecordInvalid, match="limit"):
+        RAW.decode(RAW.encode(record), max_bytes=10)
+
+
+def test_every_role_has_a_codec_and_dead_letters_encode_from_the_dataclass() -> None:
+    assert set(BY_ROLE) == {"raw", "articles", "duplicates", "stories", "deadletter"}
+    letter = DeadLetter.of(RawMessage("news.raw.v1", 0, 3, b"k", b"\x00bytes"), "decode",
+                           "RecordUndecodable", "not UTF-8")
+    decoded = DEAD_LETTERS.decode(DEAD_LETTERS.encode_letter(letter))
+    assert decoded["original"] == {"key_b64": "aw==", "value_b64": "AGJ5dGVz"}
+
+
+def test_fetcher_state_values_and_tombstones() -> None:
+    assert FETCHER_STATE.encode(None) is None and FETCHER_STATE.decode(None) is None
+    value = {"etag": '"v1"', "last_modified": None}
+    assert FETCHER_STATE.decode(FETCHER_STATE.encode(value)) == value
+    with pytest.raises(RecordInvalid):
+        FETCHER_STATE.encode({"t": "yesterday"})
+
+
+def test_prepared_message_carries_the_raw_message_byte_for_byte(pipeline: Pipeline) -> None:
+    record = PREPARED.decode(prepared_value(pipeline))
+    assert record.raw == RawMessage("news.raw.v1", 2, 7, b"raw-key", RAW_VALUE)
+    assert record.prepared.origin == "news.raw.v1:2:7"
+    assert record.prepared.article["title"] == "Cranes"
+    assert PREPARED.original(prepared_value(pipeline, key=None)) == RawMessage(
+        "news.raw.v1", 2, 7, None, RAW_VALUE)
+
+
+def test_a_prepared_message_its_codec_refuses_still_names_its_original(
+    pipeline: Pipeline,
+) -> None:
+    head, fingerprint, raw = prepared_value(pipeline).split(b"\n", 2)
+    broken = head + b"\n" + fingerprint.replace(b'"minhash":"', b'"minhash":7,"x":"') + b"\n" + raw
+    with pytest.raises(RecordInvalid):
+        PREPARED.decode(broken)
+    assert PREPARED.original(broken) == RawMessage("news.raw.v1", 2, 7, b"raw-key", RAW_VALUE)
+    prepared_topic = RawMessage("app-prepared", 0, 1, b"dedupe", b"junk")
+    assert stages.dedupe_original(b"junk", prepared_topic) == prepared_topic
+
+
+def test_the_fingerprint_is_encoded_once_per_article(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    encode = internal_codecs.encode_fingerprint
+
+    def counting(fp: Any) -> bytes:
+        calls.append(fp.id)
+        return encode(fp)
+
+    monkeypatch.setattr(internal_codecs, "encode_fingerprint", counting)
+    value = prepared_value(pipeline)  # the prepare stage
+    decided = decide_message(pipeline, pipeline.new_index(), value, NOW)  # the dedupe stage
+    assert len(calls) == 1
+    # The table stores the prepare stage's bytes, and they restore the same memory.
+    fingerprint_json = value.split(b"\n", 2)[1]
+    assert decided.memory_value.endswith(b"\n" + fingerprint_json)
+    assert MEMORY.decode(decided.memory_value) == decided.memory
+
+
+def test_memory_keeps_the_time_it_was_filed_at(pipeline: Pipeline) -> None:
+    index = pipeline.new_index()
+    decide_message(pipeline, index, prepared_value(pipeline), NOW)
+    late = json.loads(RAW_VALUE) | {"url": "https://y.example/other", "fetched_at":
+                                    "2025-01-01T00:00:00Z", "body": "Unrelated ferry news."}
+    decided = decide_message(pipeline, index, prepared_value(
+        pipeline, json.dumps(late).encode(), offset=8), NOW)
+    assert decided.memory.fingerprint.seen_at != decided.record.prepared.fingerprint.seen_at
+    assert MEMORY.decode(decided.memory_value) == decided.memory
+
+
+def test_outputs_are_validated_before_anything_is_emitted(pipeline: Pipeline) -> None:
+    """A prepared message its codec accepts but whose article the article schema refuses:
+    deciding raises (the worker dead-letters it) instead of emitting an invalid record."""
+    head, rest = prepared_value(pipeline).split(b"\n", 1)
+    envelope = json.loads(head)
+    envelope["article"]["word_count"] = -1
+    with pytest.raises(RecordInvalid, match="word_count"):
+        decide_message(pipeline, pipeline.new_index(), json.dumps(envelope).encode() + b"\n"
+                       + rest, NOW)
