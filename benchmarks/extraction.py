@@ -15,7 +15,14 @@ snippet rule: a ``with`` snippet found is a true positive, one missing a false n
 the share of ``with`` snippets found and of ``without`` snippets leaked.
 
 Cost: CPU time (``time.process_time``) of each system's call on each page; the medians per page,
-the median of the per-page ratios to trafilatura's default mode and the ratio of the totals.
+the median of the per-page ratios to trafilatura's default and fast modes and the ratios of the
+totals.
+
+newsflow systems: ``newsflow`` (``clean_document``, what the stream runs), ``newsflow_extraction``
+(the HTML-to-text step alone: lxml parse + ``extract_main_text``), the same two with the
+experimental block-scoring fast path on (``newsflow_blocks``, ``newsflow_blocks_extraction``;
+``blocks_share`` = share of pages where its text was kept, the rest fell back to trafilatura),
+and ``blocks_only`` (``core.main_text`` alone, no fallback).
 
     python benchmarks/extraction.py [--systems newsflow,trafilatura,...] [--parts tune,report]
         [--datasets zyte,wceb-articles] [--limit N] [--runs 1] [--per-page FILE]
@@ -36,6 +43,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +60,7 @@ PARTS = ("tune", "report")
 # Share of pages in the tune part; the rest is held out for reporting.
 TUNE_SHARE = 0.5
 BASELINE = "trafilatura"
+FAST_BASELINE = "trafilatura_fast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +194,19 @@ def load_all(datasets: Sequence[str], parts: Sequence[str], limit: int | None) -
 class Output:
     text: str
     title: str | None = None
+    strategy: str | None = None  # which path of newsflow's extraction produced the text
+
+
+@contextmanager
+def _lexbor_first() -> Iterator[None]:
+    """newsflow with core.main_text's block-scoring fast path switched on."""
+    from newsflow.core import extraction
+
+    extraction.LEXBOR_FIRST = True
+    try:
+        yield
+    finally:
+        extraction.LEXBOR_FIRST = False
 
 
 def newsflow(page: Page) -> Output:
@@ -200,8 +222,34 @@ def newsflow_extraction(page: Page) -> Output:
     from newsflow.core.extraction import extract_main_text
 
     tree = _parse_html(page.html)
-    return Output("" if tree is None
-                  else extract_main_text(tree, page.url or None, page.html).text)
+    if tree is None:
+        return Output("")
+    extracted = extract_main_text(tree, page.url or None, page.html)
+    return Output(extracted.text, strategy=extracted.strategy)
+
+
+def newsflow_blocks(page: Page) -> Output:
+    """``newsflow`` with the block-scoring fast path on (metadata still parses with lxml)."""
+    with _lexbor_first():
+        return newsflow(page)
+
+
+def newsflow_blocks_extraction(page: Page) -> Output:
+    """The extraction step with the fast path on: Lexbor block scoring; the lxml parse and
+    trafilatura only when its text does not look whole."""
+    from newsflow.core.main_text import main_text_by_blocks
+
+    blocks = main_text_by_blocks(page.html)
+    if blocks.confident:
+        return Output(blocks.text, strategy="blocks")
+    return newsflow_extraction(page)
+
+
+def blocks_only(page: Page) -> Output:
+    """core.main_text alone, whatever its confidence (no fallback)."""
+    from newsflow.core.main_text import main_text_by_blocks
+
+    return Output(main_text_by_blocks(page.html).text)
 
 
 def ours(page: Page) -> str:  # kept for tests/unit/test_extraction_benchmark.py
@@ -258,6 +306,9 @@ def resiliparse(page: Page) -> Output:
 SYSTEMS: dict[str, Callable[[Page], Output]] = {
     "newsflow": newsflow,
     "newsflow_extraction": newsflow_extraction,
+    "newsflow_blocks": newsflow_blocks,
+    "newsflow_blocks_extraction": newsflow_blocks_extraction,
+    "blocks_only": blocks_only,
     "trafilatura": _trafilatura(),
     "trafilatura_fast": _trafilatura(fast=True),
     "trafilatura_precision": _trafilatura(favor_precision=True),
@@ -319,13 +370,19 @@ def run_systems(systems: Sequence[str], pages: Sequence[Page], runs: int) -> Res
     return results
 
 
-def _cpu_summary(cpu: Sequence[float], base: Sequence[float] | None) -> dict[str, float]:
+def _cpu_summary(cpu: Sequence[float], base: Sequence[float] | None,
+                 fast_base: Sequence[float] | None = None) -> dict[str, float]:
+    """Median and mean CPU per page; against trafilatura (default and fast mode): the median of
+    the per-page ratios (robust to load spikes, which hit both calls of a page alike) and the
+    ratio of the totals."""
     summary = {"cpu_ms_median": round(statistics.median(cpu) * 1000, 2),
                "cpu_ms_mean": round(statistics.fmean(cpu) * 1000, 2)}
-    if base is not None:
-        summary["cpu_ratio_paired_median"] = round(statistics.median(
-            c / b for c, b in zip(cpu, base, strict=True) if b > 0), 3)
-        summary["cpu_ratio_totals"] = round(sum(cpu) / sum(base), 3)
+    for suffix, reference in (("", base), ("_vs_fast", fast_base)):
+        if reference is None:
+            continue
+        summary[f"cpu_ratio_paired_median{suffix}"] = round(statistics.median(
+            c / b for c, b in zip(cpu, reference, strict=True) if b > 0), 3)
+        summary[f"cpu_ratio_totals{suffix}"] = round(sum(cpu) / sum(reference), 3)
     return summary
 
 
@@ -339,13 +396,18 @@ def report(pages: Sequence[Page], results: Results) -> dict[str, object]:
         chosen = [pages[i] for i in indexes]
         row: dict[str, object] = {"pages": len(chosen)}
         base = results.cpu.get(BASELINE)
+        fast_base = results.cpu.get(FAST_BASELINE)
         for name, outputs in results.outputs.items():
             texts = [outputs[i].text for i in indexes]
             figures: dict[str, float] = {**score(texts, chosen), **snippet_score(texts, chosen)}
             figures.update(_cpu_summary([results.cpu[name][i] for i in indexes],
-                                        [base[i] for i in indexes] if base else None))
-            if name == "newsflow":
+                                        [base[i] for i in indexes] if base else None,
+                                        [fast_base[i] for i in indexes] if fast_base else None))
+            if name in ("newsflow", "newsflow_blocks"):
                 figures.update(title_score([outputs[i].title for i in indexes], chosen))
+            if name == "newsflow_blocks_extraction":
+                kept = sum(1 for i in indexes if outputs[i].strategy == "blocks")
+                figures["blocks_share"] = round(kept / len(indexes), 4)
             row[name] = figures
         table[group] = row
     return table
@@ -359,6 +421,8 @@ def write_per_page(path: Path, pages: Sequence[Page], results: Results) -> None:
                 row: dict[str, object] = {"id": page.id, "dataset": page.dataset,
                                           "part": page.part, "system": name, "chars": len(text),
                                           "cpu_ms": round(results.cpu[name][index] * 1000, 2)}
+                if outputs[index].strategy:
+                    row["strategy"] = outputs[index].strategy
                 if page.has_gold:
                     p, r = page_precision_recall(text, page.truth)
                     row.update(precision=round(p, 4), recall=round(r, 4),

@@ -15,6 +15,12 @@
   half the estimate; failing that, and only for a very short kept text, the estimate itself
   wins when it reads as prose (most of it in lines of a dozen words or more).
 
+**Block-scoring fast path** (experimental, off: ``LEXBOR_FIRST``). ``core.main_text`` scores
+blocks on a Lexbor tree at about a seventh of trafilatura's CPU; when its text looks whole it
+is the result (strategy ``"blocks"``), otherwise the trafilatura path below runs. On the tune
+pages it is ahead on 2025-26 article pages and behind elsewhere (docs/cleaning.md), so it
+stays off until it holds F1 on every dataset.
+
 The parsed lxml tree is shared: trafilatura copies a tree it is given, so parsing happens once
 and the metadata reader sees the untouched page. Resiliparse parses the raw HTML itself, and
 only on the pages that reach the fragment check.
@@ -26,6 +32,9 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 
+# Try core.main_text's block scoring first (see the module docstring). A module switch, read at
+# call time, so the benchmark can compare both paths through the same clean_document.
+LEXBOR_FIRST = False
 # Precision text shorter than this (characters) is suspicious enough to run balanced as well.
 SHORT_TEXT_CHARS = 600
 # Keep precision's choice when it is at least this share of balanced's (lower: it lost content).
@@ -61,7 +70,8 @@ PROSE_LINE_WORDS = 12
 @dataclass(frozen=True, slots=True)
 class Extracted:
     text: str
-    strategy: str  # which extraction won: "precision", "balanced", "full" or "main_content"
+    # which extraction won: "blocks", "precision", "balanced", "full" or "main_content"
+    strategy: str
 
 
 def _run(tree: HtmlElement, url: str | None, *, fast: bool = True, precision: bool = False) -> str:
@@ -112,8 +122,15 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
                       html: str | None = None) -> Extracted:
     """The page's article text, one paragraph per line.
 
-    ``html`` is the page's source, for the fragment check; without it the check is skipped.
+    ``html`` is the page's source, for the fragment check and the block-scoring fast path;
+    without it both are skipped.
     """
+    if LEXBOR_FIRST and html is not None:
+        from newsflow.core.main_text import main_text_by_blocks
+
+        blocks = main_text_by_blocks(html)
+        if blocks.confident:
+            return Extracted(blocks.text, "blocks")
     small = _size(tree) <= FULL_MAX_ELEMENTS
     full: str | None = None
     result = Extracted(_run(tree, url, precision=True), "precision")

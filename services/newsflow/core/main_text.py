@@ -1,0 +1,324 @@
+"""Main text of a page by block scoring on a Lexbor tree: the experimental fast path.
+
+One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tree:
+
+1. junk goes: scripts, navigation, asides, players, and elements whose class or id names a
+   boilerplate role (share bars, related links, comments, galleries, cookie notices, ...) unless
+   they hold much prose or most of the page (article wrappers get such names too);
+2. every block with at least ``MIN_PARAGRAPH_CHARS`` of its own text that is not mostly links
+   is a paragraph; it scores its holder (the block itself when it is a div-like container, else
+   its parent) and, half, the holder's parent, by its length;
+3. the best container (score less its link share) widens to an ancestor that holds much more
+   paragraph text without being link-heavy: article bodies split over sibling sections;
+4. the container's text comes out one block per line, headline and captions left out; groups
+   of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
+   are mostly link text; a prose block just before the container (a standfirst) leads it.
+
+``MainText.confident`` says whether the result looks like a whole article (long enough, and
+most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
+trafilatura when it does not. Tuned on the tune part of ``benchmarks/extraction.py`` only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# Not "form": ASP.NET pages wrap the whole page in one.
+JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button",
+             "select", "textarea", "input", "nav", "aside", "footer", "object", "embed",
+             "canvas", "video", "audio", "map", "dialog", "menu", "head")
+# Class/id words of elements that hold no article text. Matched as whole words of the
+# attribute (split on -, _ and spaces), so "header" does not match "ad".
+BOILERPLATE_WORDS = (
+    "related", "share", "sharing", "sharebar", "social", "newsletter", "subscribe",
+    "subscription", "promo", "advert", "advertisement", "ad", "ads", "sponsor", "sponsored",
+    "sidebar", "footer", "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs",
+    "cookie", "cookies", "consent", "popup", "modal", "banner", "recommended",
+    "recommendations", "trending", "popular", "outbrain", "taboola", "byline", "author",
+    "toolbar", "masthead", "signup", "caption", "credit", "credits", "video", "player",
+    "playlist", "teaser", "teasers", "rail", "login", "print",
+)
+# Words for reader comments and photo galleries: dropped whatever their size (threads and
+# captions hold much prose), unless they hold nearly all of the page.
+PROSE_JUNK_WORDS = ("comment", "comments", "disqus", "replies", "respond", "gallery",
+                    "slideshow", "carousel", "legend", "legends")
+PROSE_JUNK_PAGE_SHARE = 0.8
+
+
+def _words(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?:^|[\s_-])(?:" + "|".join(words) + r")(?:$|[\s_-])", re.IGNORECASE)
+
+
+BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
+PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# Class/id words of article bodies; such a container's score is multiplied by ARTICLE_BOOST.
+ARTICLE_NAMES = _words(("article", "content", "entry", "post", "story", "body", "text", "main",
+                        "articlebody", "article-body", "post-content", "entry-content"))
+ARTICLE_BOOST = 1.5
+# Elements a browser does not show (teaser microdata, templates for scripts).
+HIDDEN_SELECTOR = ('[hidden],[aria-hidden="true"],[style*="display:none" i],'
+                   '[style*="display: none" i],[style*="visibility:hidden" i]')
+# Never dropped by class/id: the article's own wrappers.
+KEEP_TAGS = frozenset({"html", "body", "main", "article"})
+# A class/id match holding more prose than this (mostly not links) is kept: pages name their
+# article wrapper "...-ad-margins" or "post tag-business".
+BOILERPLATE_MAX_PROSE_CHARS = 1500
+# ... and so is one that holds most of the page (a page wrapper with "banner" in its class).
+WRAPPER_PAGE_SHARE = 0.5
+
+# Not scored: blocks with less text of their own than this (labels, buttons, bylines).
+MIN_PARAGRAPH_CHARS = 25
+# Blocks whose loose text makes them the article's container themselves (not their parent).
+CONTAINER_TAGS = frozenset({"div", "section", "article", "main", "td", "body"})
+BLOCK_TAGS = frozenset({
+    "p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "pre", "section", "article", "table", "ul", "ol", "dl", "dd", "dt", "figcaption", "figure",
+    "header", "main", "hr", "address", "details", "summary",
+})
+# The container widens to an ancestor with this much more paragraph text, if not link-heavy.
+CLIMB_GROWTH = 1.3
+CLIMB_MAX_LINK_SHARE = 0.2
+# Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
+GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
+GROUP_MAX_LINK_SHARE = 0.3
+# Left out of the text: the headline (a field of its own) and captions (not article text).
+SKIP_TAGS = frozenset({"h1", "figcaption"})
+# A previous sibling of the container with this much paragraph text is its standfirst.
+LEAD_MIN_CHARS = 80
+# Lines whose characters are mostly link text are menus and teaser lists.
+MAX_LINE_LINK_SHARE = 0.5
+# Confidence: at least this much text, and at least this share of the page's paragraph text.
+CONFIDENT_MIN_CHARS = 1000
+CONFIDENT_MIN_SHARE = 0.7
+
+
+@dataclass(frozen=True, slots=True)
+class MainText:
+    text: str
+    confident: bool
+
+
+def _strip_junk(root: LexborNode) -> None:
+    """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them."""
+    root.strip_tags(list(JUNK_TAGS), recursive=True)
+    page_chars = len(root.text(deep=True, strip=True))
+    for node in root.css(HIDDEN_SELECTOR):
+        if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
+            node.decompose(recursive=False)
+    # Matching class/id in Python is ~3x cheaper than a CSS selector per word.
+    for node in root.css("[class],[id]"):
+        attrs = node.attrs
+        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if BOILERPLATE.search(names) is None or node.tag in KEEP_TAGS:
+            continue
+        if PROSE_JUNK.search(names) is None:
+            junk = _little_prose(node, page_chars)
+        else:
+            junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
+        if junk:
+            node.decompose(recursive=False)
+
+
+def _little_prose(node: LexborNode, page_chars: int) -> bool:
+    chars = len(node.text(deep=True, strip=True))
+    if chars > WRAPPER_PAGE_SHARE * page_chars:
+        return False
+    if chars <= BOILERPLATE_MAX_PROSE_CHARS:
+        return True
+    links = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
+    return links > MAX_LINE_LINK_SHARE * chars
+
+
+class _Measure:
+    """One pass over the tree: paragraphs' scores for their containers, text/link sizes."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, float] = {}
+        self.nodes: dict[int, LexborNode] = {}
+        self.chars: dict[int, int] = {}
+        self.links: dict[int, int] = {}
+        self.prose: dict[int, int] = {}  # paragraph characters in the subtree
+        self.paragraph_chars = 0
+
+    def walk(self, node: LexborNode, in_link: bool = False) -> tuple[int, int, int, int]:
+        """(chars, link chars) of the whole subtree and of its loose (non-block) text."""
+        chars = links = own = own_links = 0
+        prose_before = self.paragraph_chars
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                size = len((child.text_content or "").strip())
+                chars += size
+                own += size
+                if in_link:
+                    links += size
+                    own_links += size
+                continue
+            if tag in ("-comment", None):
+                continue
+            sub_chars, sub_links, sub_own, sub_own_links = self.walk(
+                child, in_link or tag == "a")
+            chars += sub_chars
+            links += sub_links
+            if tag not in BLOCK_TAGS:  # inline: its loose text is ours
+                own += sub_own
+                own_links += sub_own_links
+        tag = node.tag
+        if tag in BLOCK_TAGS or tag in ("body",):
+            key = node.mem_id
+            self.chars[key] = chars
+            self.links[key] = links
+            self.nodes[key] = node
+            if own >= MIN_PARAGRAPH_CHARS and own_links <= MAX_LINE_LINK_SHARE * own:
+                self._paragraph(node, own)
+            self.prose[key] = self.paragraph_chars - prose_before
+        return chars, links, own, own_links
+
+    def _paragraph(self, node: LexborNode, size: int) -> None:
+        self.paragraph_chars += size
+        value = 1 + min(size // 100, 3)
+        holder = node if node.tag in CONTAINER_TAGS else node.parent
+        for weight, ancestor in ((1.0, holder), (0.5, holder.parent if holder else None)):
+            if ancestor is None or ancestor.tag in ("html", None):
+                continue
+            key = ancestor.mem_id
+            self.nodes[key] = ancestor
+            self.scores[key] = self.scores.get(key, 0.0) + weight * value
+
+
+class _Writer:
+    """The text under a container, a line per block, without link-heavy blocks and lines."""
+
+    def __init__(self, measure: _Measure) -> None:
+        self.measure = measure
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.link_chars = 0
+
+    def write(self, node: LexborNode) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                self.line.append(child.text_content or "")
+                continue
+            if tag in ("-comment", None):
+                continue
+            if tag in GROUP_TAGS and self._link_heavy(child):
+                continue
+            if tag in SKIP_TAGS:
+                continue
+            block = tag in BLOCK_TAGS
+            if block:
+                self.flush()
+            if tag == "a":
+                before = sum(len(part) for part in self.line)
+                self.write(child)
+                self.link_chars += sum(len(part) for part in self.line) - before
+            else:
+                self.write(child)
+            if block:
+                self.flush()
+
+    def _link_heavy(self, node: LexborNode) -> bool:
+        key = node.mem_id
+        chars = self.measure.chars.get(key, 0)
+        return chars > 0 and self.measure.links.get(key, 0) > GROUP_MAX_LINK_SHARE * chars
+
+    def flush(self) -> None:
+        text = " ".join("".join(self.line).split())
+        if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
+            self.lines.append(text)
+        self.line.clear()
+        self.link_chars = 0
+
+
+def _container_text(container: LexborNode, measure: _Measure) -> str:
+    writer = _Writer(measure)
+    writer.write(container)
+    writer.flush()
+    return "\n".join(writer.lines)
+
+
+def _best(measure: _Measure) -> LexborNode | None:
+    best: LexborNode | None = None
+    best_score = 0.0
+    for key, value in measure.scores.items():
+        chars = measure.chars.get(key, 0) or 1
+        adjusted = value * (1 - min(measure.links.get(key, 0) / chars, 1.0))
+        if _names_article(measure.nodes[key]):
+            adjusted *= ARTICLE_BOOST
+        if adjusted > best_score:
+            best, best_score = measure.nodes[key], adjusted
+    return best
+
+
+def _names_article(node: LexborNode) -> bool:
+    """An element the page marks as its article: <article>, articleBody, an article-ish class."""
+    if node.tag == "article":
+        return True
+    attrs = node.attrs
+    if (attrs.get("itemprop") or "").lower() == "articlebody":
+        return True
+    return ARTICLE_NAMES.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}") is not None
+
+
+def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
+    """Climb to the ancestor that holds the article's other parts (bodies split in sections)."""
+    prose = measure.prose.get(best.mem_id, 0)
+    node = best.parent
+    while node is not None and node.tag not in ("html", "body", None):
+        key = node.mem_id
+        wider = measure.prose.get(key, 0)
+        chars = measure.chars.get(key, 0) or 1
+        if (wider >= CLIMB_GROWTH * prose
+                and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * chars):
+            best, prose = node, wider
+        node = node.parent
+    return best
+
+
+def _lead_text(container: LexborNode, measure: _Measure) -> str:
+    """A standfirst just before the container: the previous sibling, if it is prose."""
+    node = container.prev
+    while node is not None and node.tag in ("-text", "-comment"):
+        node = node.prev
+    if node is None:
+        return ""
+    key = node.mem_id
+    prose = measure.prose.get(key, 0)
+    if prose < LEAD_MIN_CHARS or measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
+        return ""
+    return _container_text(node, measure)
+
+
+def main_text_by_blocks(html: str) -> MainText:
+    """The article text of ``html`` (one block per line) and whether it looks whole."""
+    parser = LexborHTMLParser(html)
+    root: Any = parser.body or parser.root
+    if root is None:
+        return MainText("", False)
+    try:
+        return _main_text(root)
+    except RecursionError:  # tag soup nested deeper than Python's stack: not confident
+        return MainText("", False)
+
+
+def _main_text(root: LexborNode) -> MainText:
+    _strip_junk(root)
+    measure = _Measure()
+    measure.walk(root)
+    best = _best(measure)
+    if best is None:
+        return MainText("", False)
+    best = _widen(best, measure)
+    text = _container_text(best, measure)
+    lead = _lead_text(best, measure)
+    if lead:
+        text = f"{lead}\n{text}"
+    confident = (len(text) >= CONFIDENT_MIN_CHARS
+                 and len(text) >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
+    return MainText(text, confident)

@@ -1,0 +1,117 @@
+"""core.main_text (block scoring on a Lexbor tree) and the switch that puts it first."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.core import extraction
+from newsflow.core.clean import _parse_html
+from newsflow.core.main_text import main_text_by_blocks
+
+PARAGRAPHS = [
+    "The harbour reopened on Tuesday after a week of repairs to the sea wall, officials said.",
+    "Fishing crews, who had moored at a neighbouring port, began returning in the afternoon.",
+    "The council estimates the storm damage at four million euros, most of it to the quay.",
+    "Engineers will inspect the breakwater again next month before the winter storms begin.",
+] * 3
+ARTICLE = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+MENU = "<ul>" + "".join(f'<li><a href="/{w}">{w}</a></li>' for w in
+                        ("World", "Business", "Sport", "Weather", "Culture")) + "</ul>"
+RELATED = ('<div class="story-list">' + "".join(
+    f'<div class="card"><a href="/s{n}">Another headline about the coast number {n}</a>'
+    f"<span>Short summary.</span></div>" for n in range(8)) + "</div>")
+
+
+def _page(body: str) -> str:
+    return f"<!DOCTYPE html><html><head><title>Harbour</title></head><body>{body}</body></html>"
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line]
+
+
+def test_article_kept_without_menu_related_list_or_footer() -> None:
+    page = _page(f"<header><div class='top'>{MENU}</div></header>"
+                 f"<div class='content'><article><h1>Harbour reopens</h1>{ARTICLE}</article>"
+                 f"{RELATED}</div><footer>Contact us. Terms of use.</footer>")
+    result = main_text_by_blocks(page)
+    assert result.confident
+    assert _lines(result.text)[-len(PARAGRAPHS):] == PARAGRAPHS
+    for junk in ("Business", "Another headline", "Short summary", "Contact us"):
+        assert junk not in result.text
+
+
+def test_body_split_over_sibling_sections_is_joined() -> None:
+    halves = ("".join(f"<p>{p}</p>" for p in PARAGRAPHS[:6]),
+              "".join(f"<p>{p}</p>" for p in PARAGRAPHS[6:]))
+    page = _page(f"<nav>{MENU}</nav><main><section class='story'>"
+                 f"<div class='part'><div class='inner'>{halves[0]}</div></div>"
+                 f"<div class='part'><div class='inner'>{halves[1]}</div></div>"
+                 "</section></main>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_boilerplate_classes_go_but_an_article_wrapper_named_like_one_stays() -> None:
+    page = _page(f"<div class='post tag-news ad-margins'>{ARTICLE}"
+                 "<div class='share-bar'>Share this story on your network of choice today</div>"
+                 "<div id='newsletter-signup'>Get the morning briefing in your inbox, free.</div>"
+                 "</div>")
+    text = main_text_by_blocks(page).text
+    assert _lines(text) == PARAGRAPHS
+
+
+def test_comments_and_hidden_teasers_go_whatever_their_length() -> None:
+    thread = "".join(f"<p>A reader wrote a long comment, number {n}, about the harbour and the"
+                     " storm and the council and much else besides, at length.</p>"
+                     for n in range(30))
+    hidden = ("<div style='display: none'>" + "".join(
+        f"<p>Hidden teaser summary {n} for a different story about something else.</p>"
+        for n in range(10)) + "</div>")
+    page = _page(f"<div class='wrap'><div class='story'>{ARTICLE}</div>{hidden}"
+                 f"<div id='comments'>{thread}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_text_loose_in_a_div_is_found() -> None:
+    story = "<br><br>".join(PARAGRAPHS)
+    page = _page(f"<nav>{MENU}</nav><div class='body'>{story}</div>")
+    result = main_text_by_blocks(page)
+    assert all(p in result.text for p in PARAGRAPHS) and "Business" not in result.text
+
+
+@pytest.mark.parametrize("page", [
+    "",
+    _page("<p>Just one short line.</p>"),
+    _page(f"<div>{MENU}</div>"),
+    # nested deeper than Python's stack: given up on, not crashed
+    _page("<div>" * 5000 + "Deep text that nobody should keep as an article." + "</div>" * 5000),
+])
+def test_no_article_is_not_confident(page: str) -> None:
+    assert not main_text_by_blocks(page).confident
+
+
+def test_a_teaser_beside_a_bigger_story_is_not_confident() -> None:
+    # The best container holds under 70% of the page's paragraph text: let trafilatura decide.
+    other = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    page = _page(f"<div class='a'>{ARTICLE}</div><table><tr><td><div class='b'>{other}</div>"
+                 f"</td></tr></table>")
+    assert not main_text_by_blocks(page).confident
+
+
+def test_switch_puts_block_scoring_first_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def run(tree: object, url: str | None, *, fast: bool = True, precision: bool = False) -> str:
+        calls.append("trafilatura")
+        return "from trafilatura " * 50
+
+    monkeypatch.setattr(extraction, "_run", run)
+    page = _page(f"<nav>{MENU}</nav><article>{ARTICLE}</article>")
+    assert extraction.extract_main_text(_parse_html(page), None, page).strategy == "precision"
+    monkeypatch.setattr(extraction, "LEXBOR_FIRST", True)
+    result = extraction.extract_main_text(_parse_html(page), None, page)
+    assert (result.strategy, _lines(result.text)) == ("blocks", PARAGRAPHS)
+    calls.clear()
+    short = _page("<p>Just one short line.</p>")
+    assert extraction.extract_main_text(_parse_html(short), None, short).strategy == "precision"
+    assert calls == ["trafilatura"]
