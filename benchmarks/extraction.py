@@ -43,7 +43,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,22 +196,12 @@ class Output:
     strategy: str | None = None  # which path of newsflow's extraction produced the text
 
 
-@contextmanager
-def _lexbor_first() -> Iterator[None]:
-    """newsflow with core.main_text's block-scoring fast path switched on."""
-    from newsflow.core import extraction
-
-    extraction.LEXBOR_FIRST = True
-    try:
-        yield
-    finally:
-        extraction.LEXBOR_FIRST = False
-
-
-def newsflow(page: Page) -> Output:
+def newsflow(page: Page, blocks_first: bool = False) -> Output:
     from newsflow.core.clean import clean_document
+    from newsflow.core.params import CleanLimits
 
-    doc = clean_document(page.html, "text/html", page.url or None)
+    doc = clean_document(page.html, "text/html", page.url or None,
+                         limits=CleanLimits(blocks_first=blocks_first))
     return Output(doc.text, doc.title)
 
 
@@ -230,8 +219,7 @@ def newsflow_extraction(page: Page) -> Output:
 
 def newsflow_blocks(page: Page) -> Output:
     """``newsflow`` with the block-scoring fast path on (metadata still parses with lxml)."""
-    with _lexbor_first():
-        return newsflow(page)
+    return newsflow(page, blocks_first=True)
 
 
 def newsflow_blocks_extraction(page: Page) -> Output:

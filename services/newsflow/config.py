@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # it (PrepareTimeout, see processor/prepare_pool.py), never left to stall a worker.
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
     clean_max_html_chars: int = Field(default=_CLEAN.max_html_chars, ge=1024)
+    clean_blocks_first: bool = _CLEAN.blocks_first
     dedupe_window_days: float = Field(default=_DEDUPE.window_seconds / 86400, gt=0)
     # A fetched_at further ahead of the worker's clock is filed at the worker's time instead,
     # so one clock-skewed source cannot push the window forward and evict everything.

@@ -14,7 +14,8 @@ from newsflow.taxonomy_files import load_taxonomy
 
 
 def clean_limits(settings: Settings) -> CleanLimits:
-    return CleanLimits(max_html_chars=settings.clean_max_html_chars)
+    return CleanLimits(max_html_chars=settings.clean_max_html_chars,
+                       blocks_first=settings.clean_blocks_first)
 
 
 def dedupe_params(settings: Settings) -> DedupeParams:

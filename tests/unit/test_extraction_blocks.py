@@ -108,10 +108,25 @@ def test_switch_puts_block_scoring_first_and_falls_back(monkeypatch: pytest.Monk
     monkeypatch.setattr(extraction, "_run", run)
     page = _page(f"<nav>{MENU}</nav><article>{ARTICLE}</article>")
     assert extraction.extract_main_text(_parse_html(page), None, page).strategy == "precision"
-    monkeypatch.setattr(extraction, "LEXBOR_FIRST", True)
-    result = extraction.extract_main_text(_parse_html(page), None, page)
+    result = extraction.extract_main_text(_parse_html(page), None, page, blocks_first=True)
     assert (result.strategy, _lines(result.text)) == ("blocks", PARAGRAPHS)
     calls.clear()
     short = _page("<p>Just one short line.</p>")
-    assert extraction.extract_main_text(_parse_html(short), None, short).strategy == "precision"
+    assert extraction.extract_main_text(_parse_html(short), None, short,
+                                        blocks_first=True).strategy == "precision"
     assert calls == ["trafilatura"]
+
+
+def test_the_setting_switches_the_fast_path_on_for_the_whole_cleaning_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsflow.config import Settings
+    from newsflow.core.clean import clean_document
+    from newsflow.pipeline_setup import build_pipeline
+
+    # trafilatura's answer marked, to tell which path produced the text
+    monkeypatch.setattr(extraction, "_run", lambda *args, **kwargs: "from trafilatura " * 50)
+    page = _page(f"<nav>{MENU}</nav><article>{ARTICLE}</article>")
+    default = build_pipeline(Settings()).clean_limits
+    assert "from trafilatura" in clean_document(page, "text/html", None, limits=default).text
+    limits = build_pipeline(Settings(clean_blocks_first=True)).clean_limits
+    assert _lines(clean_document(page, "text/html", None, limits=limits).text) == PARAGRAPHS

@@ -163,7 +163,7 @@ def fragment_text(html: str) -> str:
     return str(root.text_content())
 
 
-def extract_html(html: str, url: str | None) -> CleanedDocument:
+def extract_html(html: str, url: str | None, blocks_first: bool = False) -> CleanedDocument:
     from newsflow.core.extraction import extract_main_text
     from newsflow.core.metadata import read_metadata
 
@@ -171,7 +171,7 @@ def extract_html(html: str, url: str | None) -> CleanedDocument:
     if tree is None:
         return CleanedDocument(title="", text="", empty_reason="no_article")
     meta = read_metadata(tree, url)
-    extracted = extract_main_text(tree, url, html)
+    extracted = extract_main_text(tree, url, html, blocks_first)
     raw_text = extracted.text
     if not raw_text.strip() and is_fragment(html):
         raw_text = fragment_text(html)
@@ -240,7 +240,7 @@ def clean_document(
                                empty_reason="binary")
     is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
     if is_html and _looks_like_html(body):
-        doc = extract_html(body, url)
+        doc = extract_html(body, url, limits.blocks_first)
     else:
         # Plain text, or an "HTML" body without a single tag: the line cleaner alone.
         doc = _clean_text_body(body, title_hint)

@@ -15,7 +15,8 @@
   half the estimate; failing that, and only for a very short kept text, the estimate itself
   wins when it reads as prose (most of it in lines of a dozen words or more).
 
-**Block-scoring fast path** (experimental, off: ``LEXBOR_FIRST``). ``core.main_text`` scores
+**Block-scoring fast path** (experimental, off unless
+``CleanLimits.blocks_first``, ``NEWSFLOW_CLEAN_BLOCKS_FIRST``). ``core.main_text`` scores
 blocks on a Lexbor tree at about a seventh of trafilatura's CPU; when its text looks whole it
 is the result (strategy ``"blocks"``), otherwise the trafilatura path below runs. On the tune
 pages it is ahead on 2025-26 article pages and behind elsewhere (docs/cleaning.md), so it
@@ -34,7 +35,6 @@ from lxml.html import HtmlElement
 
 # Try core.main_text's block scoring first (see the module docstring). A module switch, read at
 # call time, so the benchmark can compare both paths through the same clean_document.
-LEXBOR_FIRST = False
 # Precision text shorter than this (characters) is suspicious enough to run balanced as well.
 SHORT_TEXT_CHARS = 600
 # Keep precision's choice when it is at least this share of balanced's (lower: it lost content).
@@ -119,13 +119,13 @@ def _is_soup(html: str, tree: HtmlElement) -> bool:
 
 
 def extract_main_text(tree: HtmlElement, url: str | None = None,
-                      html: str | None = None) -> Extracted:
+                      html: str | None = None, blocks_first: bool = False) -> Extracted:
     """The page's article text, one paragraph per line.
 
     ``html`` is the page's source, for the fragment check and the block-scoring fast path;
     without it both are skipped.
     """
-    if LEXBOR_FIRST and html is not None:
+    if blocks_first and html is not None:
         from newsflow.core.main_text import main_text_by_blocks
 
         blocks = main_text_by_blocks(html)
