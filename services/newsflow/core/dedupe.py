@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash
 
+from newsflow.core.bandtable import BandTable
+
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
 MINHASH_SCHEME = "affine32"
 HASH_DTYPE = "<u4"  # affine32 hash values fit 32 bits: half the bytes of uint64
@@ -431,6 +433,7 @@ class Entry:
     tags: tuple[str, ...]
     lead_terms: tuple[str, ...]
     lead_weights: array[int]
+    slot: int = -1  # the index's number for it in the band table (never reused)
 
     @classmethod
     def of(cls, memory: Memory) -> Entry:
@@ -466,8 +469,10 @@ class DedupeIndex:
         self.by_url: dict[int, str] = {}
         self.by_hash: dict[int, str] = {}
         self.bands, self.rows = lsh_bands(params.near_threshold, params.num_perm)
-        # band key -> article id, or a list of ids when several share the band (rare)
-        self.band_table: dict[int, str | list[str]] = {}
+        # band key -> slots of the indexed articles filed under it; slot -> article id
+        self.band_table = BandTable()
+        self.slot_ids: dict[int, str] = {}
+        self.next_slot = 0
         self.stories: dict[str, StoryState] = {}
         # (key term, time bucket) -> story id -> members carrying that key in that bucket
         # (most keys name one story once: a bare story id then stands in for the dict)
@@ -547,21 +552,18 @@ class DedupeIndex:
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
         best: tuple[float, str] | None = None
         seen: set[str] = set()
-        for key in self._band_keys(fp.minhash):
-            found = self.band_table.get(key)
-            if found is None:
+        for slot in self.band_table.lookup(self._band_keys(fp.minhash)):
+            other_id = self.slot_ids.get(slot)  # None: removed since it was filed
+            if other_id is None or other_id in seen or other_id == fp.id:
                 continue
-            for other_id in ((found,) if isinstance(found, str) else found):
-                if other_id in seen or other_id == fp.id:
-                    continue
-                seen.add(other_id)
-                other = self._in_window(fp, other_id)
-                if other is None:
-                    continue
-                similarity = signature_similarity(fp.minhash, other.minhash)
-                if similarity >= self.params.near_threshold and (
-                        best is None or (similarity, other_id) > best):
-                    best = (similarity, other_id)
+            seen.add(other_id)
+            other = self._in_window(fp, other_id)
+            if other is None:
+                continue
+            similarity = signature_similarity(fp.minhash, other.minhash)
+            if similarity >= self.params.near_threshold and (
+                    best is None or (similarity, other_id) > best):
+                best = (similarity, other_id)
         if best is None:
             return None
         original = self.entries[best[1]].decision
@@ -682,14 +684,10 @@ class DedupeIndex:
         decision = entry.decision
         self.by_url.setdefault(entry.url_key, article_id)
         self.by_hash.setdefault(entry.hash_key, article_id)
-        for key in self._band_keys(entry.minhash):
-            found = self.band_table.get(key)
-            if found is None:
-                self.band_table[key] = article_id
-            elif isinstance(found, str):
-                self.band_table[key] = [found, article_id]
-            else:
-                found.append(article_id)
+        entry.slot = self.next_slot
+        self.next_slot += 1
+        self.slot_ids[entry.slot] = article_id
+        self.band_table.add(self._band_keys(entry.minhash), entry.slot)
         story = self.stories.get(decision.story_id)
         if story is None:
             story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
@@ -746,14 +744,8 @@ class DedupeIndex:
         for table, key in ((self.by_url, entry.url_key), (self.by_hash, entry.hash_key)):
             if table.get(key) == article_id:
                 del table[key]
-        for key in self._band_keys(entry.minhash):
-            found = self.band_table.get(key)
-            if found == article_id:
-                del self.band_table[key]
-            elif isinstance(found, list) and article_id in found:
-                found.remove(article_id)
-                if len(found) == 1:
-                    self.band_table[key] = found[0]
+        if self.slot_ids.pop(entry.slot, None) is not None:
+            self.band_table.remove(self._band_keys(entry.minhash), entry.slot)
         bucket = self._bucket(entry.seen_at)
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
