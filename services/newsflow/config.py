@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # docs/dedupe.md: the bar rises this much a day after a story's first report; window rarity prior
     story_threshold_per_day: float = Field(default=0.1, ge=0, le=1)
     story_df_prior: float = Field(default=100.0, ge=0)
-    story_member_weight: float = Field(default=0.5, ge=0, le=1)  # closest first report's share
+    story_member_weight: float = Field(default=1.0, ge=0, le=1)  # closest first report's share
 
     # --- Fetcher -----------------------------------------------------------------------------
     fetch_user_agent: str = "newsflow/0.1 (+https://example.invalid/newsflow; news ingestion bot)"

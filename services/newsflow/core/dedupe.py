@@ -94,7 +94,9 @@ class DedupeParams:
     story_df_prior: float = 100.0
     # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
     # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
-    story_member_weight: float = 0.5
+    # 1 (first reports only) was as good as 0.5 on the stories tune part (pairwise F1 within
+    # +-0.01) and keeps no centroids: ~0.8 KB less per remembered article.
+    story_member_weight: float = 1.0
     story_representatives: int = 3
 
 
@@ -484,6 +486,10 @@ class DedupeIndex:
         # document frequency of story terms over the indexed articles in the window
         self.df: Counter[str] = Counter()
         self.df_articles = 0
+        # Story centroids (integer term sums of every member, two per story) are kept only when
+        # similarity uses them: with ``story_member_weight`` 1 a story is compared with its
+        # first reports alone, and the centroids would cost ~0.8 KB per remembered article.
+        self._keeps_centroids = (params.story_member_weight < 1 or params.story_df_prior <= 0)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -629,9 +635,13 @@ class DedupeIndex:
             if not self._story_in_reach(story, fp.seen_at):
                 continue
             if prior > 0:
-                similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights, damp)
-                              + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights, damp))
                 share = self.params.story_member_weight
+                similarity = 0.0
+                if share < 1:  # the centroid, kept only when it counts (``_keeps_centroids``)
+                    similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights,
+                                                               damp)
+                                  + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights,
+                                                           damp))
                 if share:  # and the closest of its first reports: what the story is about
                     firsts = (self.entries[a] for a in
                               story.articles[:self.params.story_representatives])
@@ -703,8 +713,9 @@ class DedupeIndex:
             story.sources.append(entry.source_id)
         story.tag_counts.update(set(entry.tags))
         story.tags = sorted(story.tag_counts)
-        story.terms.add(entry.term_weights(), +1)
-        story.lead.add(entry.lead_weights_by_term(), +1)
+        if self._keeps_centroids:
+            story.terms.add(entry.term_weights(), +1)
+            story.lead.add(entry.lead_weights_by_term(), +1)
         self.df.update(entry.terms)
         self.df_articles += 1
         bucket = self._bucket(entry.seen_at)
@@ -770,8 +781,9 @@ class DedupeIndex:
         story.tag_counts.subtract(set(entry.tags))
         story.tag_counts = +story.tag_counts
         story.tags = sorted(story.tag_counts)
-        story.terms.add(entry.term_weights(), -1)
-        story.lead.add(entry.lead_weights_by_term(), -1)
+        if self._keeps_centroids:
+            story.terms.add(entry.term_weights(), -1)
+            story.lead.add(entry.lead_weights_by_term(), -1)
         story.last_seen = max(story.member_seen.values())
         story.first_member_seen = min(story.member_seen.values())
         newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)
