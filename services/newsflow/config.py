@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     near_duplicate_threshold: float = Field(default=0.5, gt=0, le=1)  # calibrated: docs/dedupe.md
     minhash_permutations: int = Field(default=128, ge=16)
     shingle_size: int = Field(default=5, ge=1)
-    story_threshold: float = Field(default=0.22, gt=0, le=1)  # tuned on the stories tune part
+    story_threshold: float = Field(default=0.19, gt=0, le=1)  # tuned on the stories tune part
     story_window_hours: float = Field(default=72.0, gt=0)
     story_lead_weight: float = Field(default=0.5, ge=0, le=1)  # headline+lead share, docs/dedupe.md
     # docs/dedupe.md: the bar rises this much a day after a story's first report; window rarity prior
