@@ -5,7 +5,9 @@ A window remembers up to millions of articles, each filed under 32 band keys. As
 part of the index. Here the bulk is two sorted numpy arrays (key, slot): 16 bytes per key,
 512 bytes per article. New keys go to a small dict first and are merged into the arrays in
 one vectorised insert when it holds more than ``1/merge_fraction`` of them, so a merge is
-rare and costs one copy of the arrays, never a sort of them.
+rare and costs one copy of the arrays, never a sort of them. A directory of the keys' top bits
+(about 8 keys a bucket, 1 byte a key) takes a look-up straight to its few candidates: a binary
+search over 32M keys is ~25 cache misses per key, and the cost would grow with the window.
 
 Slots are never reused: a removed article's keys in the arrays are dead weight until the next
 merge drops them, and a look-up skips them because the caller no longer maps their slot to an
@@ -23,7 +25,7 @@ KEY_MASK = (1 << 64) - 1
 
 class BandTable:
     __slots__ = ("dead", "delta", "delta_count", "keys", "merge_fraction", "merge_min",
-                 "merged_below", "slots")
+                 "merged_below", "offsets", "shift", "slots")
 
     def __init__(self, merge_min: int = 1 << 15, merge_fraction: int = 16) -> None:
         self.keys: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # sorted
@@ -34,6 +36,9 @@ class BandTable:
         self.merged_below = 0  # every slot below this is in the arrays, not in the delta
         self.merge_min = merge_min
         self.merge_fraction = merge_fraction
+        # keys with top bits b sit at keys[offsets[b]:offsets[b + 1]]
+        self.shift = np.uint64(63)
+        self.offsets: npt.NDArray[np.int64] = np.zeros(3, dtype=np.int64)
 
     def __len__(self) -> int:
         """Keys held (live or dead): what the arrays and the delta cost."""
@@ -84,13 +89,17 @@ class BandTable:
                 found.append(hit)
             else:
                 found.extend(hit)
-        if len(self.keys):
+        if len(self.keys) and masked:
             wanted = np.array(masked, dtype=np.uint64)
-            lo = np.searchsorted(self.keys, wanted, side="left")
-            hi = np.searchsorted(self.keys, wanted, side="right")
-            for start, stop in zip(lo.tolist(), hi.tolist(), strict=True):
-                if stop > start:
-                    found.extend(self.slots[start:stop].tolist())
+            bucket = (wanted >> self.shift).astype(np.int64)
+            lo, hi = self.offsets[bucket], self.offsets[bucket + 1]
+            width = int((hi - lo).max())
+            if width:
+                at = lo[:, None] + np.arange(width)
+                valid = at < hi[:, None]
+                at[~valid] = 0
+                match = valid & (self.keys[at] == wanted[:, None])
+                found.extend(self.slots[at[match]].tolist())
         return found
 
     def _merge(self) -> None:
@@ -118,3 +127,7 @@ class BandTable:
         self.delta = {}
         self.delta_count = 0
         self.merged_below = top + 1
+        bits = max(1, len(self.keys).bit_length() - 3)
+        self.shift = np.uint64(64 - bits)
+        self.offsets = np.searchsorted(self.keys >> self.shift,
+                                       np.arange((1 << bits) + 1, dtype=np.uint64)).astype(np.int64)
