@@ -170,12 +170,13 @@ def before_params(params: DedupeParams) -> DedupeParams:
 
 def before_fingerprints(articles: list[Article], prepared: list[Prepared]) -> list[Prepared]:
     """The same prepared articles with story terms as they were before issue 14 (no folding
-    of inflections): the text the fingerprint saw is the cleaned title and body."""
+    of inflections, names weighed 1.5): the text the fingerprint saw is the cleaned title and body."""
     out = []
     for p in prepared:
         title, body = p.article["title"] or "", p.article["body"] or ""
-        fp = replace(p.fingerprint, story_terms=story_terms(title, body, fold=False),
-                     lead_terms=lead_terms(title, body, fold=False))
+        fp = replace(p.fingerprint,
+                     story_terms=story_terms(title, body, fold=False, name_boost=1.5),
+                     lead_terms=lead_terms(title, body, fold=False, name_boost=1.5))
         out.append(Prepared(p.article, fp, p.origin))
     return out
 

@@ -338,13 +338,17 @@ def test_eviction_keeps_the_window_and_its_bookkeeping_flat() -> None:
         decide(index, Prepared({}, fp, f"raw:0:{n}"))
         for expired in index.expired_ids():
             index.forget(expired)
-        sizes.append((len(index), len(index.expiry), len(index.stories), len(index.postings)))
+        sizes.append((len(index), len(index.expiry), len(index.stories), len(index.postings),
+                      len(index.band_table), len(index.slot_ids)))
     # After the first day the window holds one day of articles, and nothing else grows.
     steady = sizes[per_day + 10:]
     assert max(s[0] for s in steady) <= per_day + 1
     assert max(s[1] for s in steady) <= per_day + 5  # forgotten entries leave the heap
     assert max(s[2] for s in steady) <= per_day // 4 + 2
     assert max(s[3] for s in steady) <= 2 * (per_day // 4 + 2)
+    # forgotten articles' band keys are dropped at the next merge of the band table
+    assert max(s[4] for s in steady) <= 2 * index.bands * per_day
+    assert max(s[5] for s in steady) <= per_day + 1
     assert all(article_id in index.entries for article_id in
                (index.stories[story].articles[0] for story in index.stories))
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from newsflow.codecs.internal import MEMORY, encode_fingerprint
 from newsflow.config import Settings
+from newsflow.core.bandtable import BandTable
 from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.core.pipeline import Origin, Prepared
 from newsflow.pipeline_setup import build_pipeline
@@ -38,9 +39,14 @@ print(json.dumps(answers(DedupeIndex(dedupe_params(Settings())),
 """
 
 
-def layout(table: dict[int, Any]) -> str:
-    """A digest of a table's keys in iteration order: equal only if laid out identically."""
-    return hashlib.sha256(json.dumps(list(table)).encode()).hexdigest()
+def layout(table: Any) -> str:
+    """A digest of a table's keys in iteration order (the band table: its sorted key and slot
+    arrays and its recent keys): equal only if laid out identically."""
+    if isinstance(table, BandTable):
+        keys: Any = [table.keys.tolist(), table.slots.tolist(), list(table.delta.items())]
+    else:
+        keys = list(table)
+    return hashlib.sha256(json.dumps(keys).encode()).hexdigest()
 
 
 def answers(index: DedupeIndex, memories: list[Memory],

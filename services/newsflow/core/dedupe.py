@@ -29,6 +29,7 @@ import numpy as np
 from datasketch import MinHash
 from xxhash import xxh3_64_intdigest
 
+from newsflow.core.bandtable import BandTable
 from newsflow.core.params import DedupeParams
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
@@ -55,7 +56,9 @@ _STOPWORD_TEXT = """
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
-NAME_BOOST = 1.5  # a word written as a name (capitalised mid-sentence) weighs more
+# A word written as a name (capitalised mid-sentence) weighs more, but not much: the same
+# people appear in many events of a week (1.5 before; 1.25 was best on the stories tune part).
+NAME_BOOST = 1.25
 TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
@@ -276,12 +279,14 @@ def _terms_with_case(text: str, limit: int, fold: bool = True) -> list[tuple[str
     return out
 
 
-def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
+def story_terms(title: str, text: str, fold: bool = True,
+                name_boost: float = NAME_BOOST) -> dict[str, float]:
     """Weighted terms that identify an event: rare words and names in the title and the lead.
 
-    Weight = (1 + ln tf) * rarity * (1.5 if written as a name), where the title counts three
-    times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised. ``fold``
-    folds inflections (``_base_form``); off, the terms are as before issue 14.
+    Weight = (1 + ln tf) * rarity * (``name_boost`` if written as a name), where the title
+    counts three times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised.
+    ``fold`` folds inflections (``_base_form``); off, and with ``name_boost`` 1.5, the terms
+    are as before issue 14.
     """
     counts: Counter[str] = Counter()
     named: set[str] = set()
@@ -301,18 +306,19 @@ def story_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
         idf = _idf(term)
         if idf <= 0:
             continue
-        weights[term] = (1 + math.log(tf)) * idf * (NAME_BOOST if term in named else 1.0)
+        weights[term] = (1 + math.log(tf)) * idf * (name_boost if term in named else 1.0)
     top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:STORY_TERMS]
     norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
     return {term: round(w / norm, 4) for term, w in top}
 
 
-def lead_terms(title: str, text: str, fold: bool = True) -> dict[str, float]:
+def lead_terms(title: str, text: str, fold: bool = True,
+               name_boost: float = NAME_BOOST) -> dict[str, float]:
     """``story_terms`` of the headline and the lead only: what the report is *about*. Later
     paragraphs recount background that neighbouring stories share (the same leaders, the same
     conflict), so the lead tells a related story from the same one."""
     lead = " ".join(text.split()[:LEAD_WORDS])
-    return story_terms(title, lead, fold)
+    return story_terms(title, lead, fold, name_boost)
 
 
 def quantise(terms: dict[str, float]) -> dict[str, int]:
@@ -386,6 +392,7 @@ class Entry:
     tags: tuple[str, ...]
     lead_terms: tuple[str, ...]
     lead_weights: array[int]
+    slot: int = -1  # the index's number for it in the band table (never reused)
 
     @classmethod
     def of(cls, memory: Memory) -> Entry:
@@ -421,8 +428,10 @@ class DedupeIndex:
         self.by_url: dict[int, str] = {}
         self.by_hash: dict[int, str] = {}
         self.bands, self.rows = lsh_bands(params.near_threshold, params.num_perm)
-        # band key -> article id, or a list of ids when several share the band (rare)
-        self.band_table: dict[int, str | list[str]] = {}
+        # band key -> slots of the indexed articles filed under it; slot -> article id
+        self.band_table = BandTable()
+        self.slot_ids: dict[int, str] = {}
+        self.next_slot = 0
         self.stories: dict[str, StoryState] = {}
         # (key term, time bucket) -> story id -> members carrying that key in that bucket
         # (most keys name one story once: a bare story id then stands in for the dict)
@@ -434,6 +443,10 @@ class DedupeIndex:
         # document frequency of story terms over the indexed articles in the window
         self.df: Counter[str] = Counter()
         self.df_articles = 0
+        # Story centroids (integer term sums of every member, two per story) are kept only when
+        # similarity uses them: with ``story_member_weight`` 1 a story is compared with its
+        # first reports alone, and the centroids would cost ~0.8 KB per remembered article.
+        self._keeps_centroids = (params.story_member_weight < 1 or params.story_df_prior <= 0)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -502,21 +515,18 @@ class DedupeIndex:
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
         best: tuple[float, str] | None = None
         seen: set[str] = set()
-        for key in self._band_keys(fp.minhash):
-            found = self.band_table.get(key)
-            if found is None:
+        for slot in self.band_table.lookup(self._band_keys(fp.minhash)):
+            other_id = self.slot_ids.get(slot)  # None: removed since it was filed
+            if other_id is None or other_id in seen or other_id == fp.id:
                 continue
-            for other_id in ((found,) if isinstance(found, str) else found):
-                if other_id in seen or other_id == fp.id:
-                    continue
-                seen.add(other_id)
-                other = self._in_window(fp, other_id)
-                if other is None:
-                    continue
-                similarity = signature_similarity(fp.minhash, other.minhash)
-                if similarity >= self.params.near_threshold and (
-                        best is None or (similarity, other_id) > best):
-                    best = (similarity, other_id)
+            seen.add(other_id)
+            other = self._in_window(fp, other_id)
+            if other is None:
+                continue
+            similarity = signature_similarity(fp.minhash, other.minhash)
+            if similarity >= self.params.near_threshold and (
+                    best is None or (similarity, other_id) > best):
+                best = (similarity, other_id)
         if best is None:
             return None
         original = self.entries[best[1]].decision
@@ -583,9 +593,13 @@ class DedupeIndex:
             if not self._story_in_reach(story, fp.seen_at):
                 continue
             if prior > 0:
-                similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights, damp)
-                              + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights, damp))
                 share = self.params.story_member_weight
+                similarity = 0.0
+                if share < 1:  # the centroid, kept only when it counts (``_keeps_centroids``)
+                    similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights,
+                                                               damp)
+                                  + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights,
+                                                           damp))
                 if share:  # and the closest of its first reports: what the story is about
                     firsts = (self.entries[a] for a in
                               story.articles[:self.params.story_representatives])
@@ -638,14 +652,10 @@ class DedupeIndex:
         decision = entry.decision
         self.by_url.setdefault(entry.url_key, article_id)
         self.by_hash.setdefault(entry.hash_key, article_id)
-        for key in self._band_keys(entry.minhash):
-            found = self.band_table.get(key)
-            if found is None:
-                self.band_table[key] = article_id
-            elif isinstance(found, str):
-                self.band_table[key] = [found, article_id]
-            else:
-                found.append(article_id)
+        entry.slot = self.next_slot
+        self.next_slot += 1
+        self.slot_ids[entry.slot] = article_id
+        self.band_table.add(self._band_keys(entry.minhash), entry.slot)
         story = self.stories.get(decision.story_id)
         if story is None:
             story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
@@ -661,8 +671,9 @@ class DedupeIndex:
             story.sources.append(entry.source_id)
         story.tag_counts.update(set(entry.tags))
         story.tags = sorted(story.tag_counts)
-        story.terms.add(entry.term_weights(), +1)
-        story.lead.add(entry.lead_weights_by_term(), +1)
+        if self._keeps_centroids:
+            story.terms.add(entry.term_weights(), +1)
+            story.lead.add(entry.lead_weights_by_term(), +1)
         self.df.update(entry.terms)
         self.df_articles += 1
         bucket = self._bucket(entry.seen_at)
@@ -702,14 +713,8 @@ class DedupeIndex:
         for table, key in ((self.by_url, entry.url_key), (self.by_hash, entry.hash_key)):
             if table.get(key) == article_id:
                 del table[key]
-        for key in self._band_keys(entry.minhash):
-            found = self.band_table.get(key)
-            if found == article_id:
-                del self.band_table[key]
-            elif isinstance(found, list) and article_id in found:
-                found.remove(article_id)
-                if len(found) == 1:
-                    self.band_table[key] = found[0]
+        if self.slot_ids.pop(entry.slot, None) is not None:
+            self.band_table.remove(self._band_keys(entry.minhash), entry.slot)
         bucket = self._bucket(entry.seen_at)
         story_id = entry.decision.story_id
         for term in entry.terms[:self.params.story_keys]:
@@ -734,8 +739,9 @@ class DedupeIndex:
         story.tag_counts.subtract(set(entry.tags))
         story.tag_counts = +story.tag_counts
         story.tags = sorted(story.tag_counts)
-        story.terms.add(entry.term_weights(), -1)
-        story.lead.add(entry.lead_weights_by_term(), -1)
+        if self._keeps_centroids:
+            story.terms.add(entry.term_weights(), -1)
+            story.lead.add(entry.lead_weights_by_term(), -1)
         story.last_seen = max(story.member_seen.values())
         story.first_member_seen = min(story.member_seen.values())
         newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)

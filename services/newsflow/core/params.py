@@ -27,10 +27,10 @@ class DedupeParams:
     num_perm: int = 128
     shingle_size: int = 5
     near_threshold: float = 0.5
-    story_threshold: float = 0.22
+    story_threshold: float = 0.19
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
-    story_keys: int = 12  # an article's highest-weighted terms used to find candidate stories
+    story_keys: int = 16  # an article's highest-weighted terms used to find candidate stories
     story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
     story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
     posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
@@ -49,5 +49,7 @@ class DedupeParams:
     story_df_prior: float = 100.0
     # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
     # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
-    story_member_weight: float = 0.5
+    # 1 (first reports only) was as good as 0.5 on the stories tune part (pairwise F1 within
+    # +-0.01) and keeps no centroids: ~0.8 KB less per remembered article.
+    story_member_weight: float = 1.0
     story_representatives: int = 3

@@ -1,0 +1,49 @@
+"""The MinHash band table in flat arrays answers as a dict multi-map does, merged or not."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from newsflow.core.bandtable import BandTable
+
+
+def test_lookups_match_a_dict_multimap_through_merges_and_removals() -> None:
+    rng = random.Random(5)
+    table = BandTable(merge_min=20, merge_fraction=4)  # merges every few articles
+    reference: dict[int, set[int]] = defaultdict(set)
+    filed: dict[int, list[int]] = {}
+    live: set[int] = set()
+    merges = 0
+    for slot in range(600):
+        # signed and unsigned 64-bit keys, some shared between articles (copies share bands)
+        keys = [rng.choice([rng.getrandbits(64) - (1 << 63), rng.randrange(40)])
+                for _ in range(8)]
+        before = len(table.keys)
+        table.add(keys, slot)
+        merges += len(table.keys) != before
+        filed[slot] = keys
+        live.add(slot)
+        for key in keys:
+            reference[key].add(slot)
+        if rng.random() < 0.6:  # forget an older article, merged or still in the delta
+            gone = rng.choice(sorted(live))
+            live.discard(gone)
+            table.remove(filed[gone], gone)
+            for key in filed[gone]:
+                reference[key].discard(gone)
+        probe = rng.choice(list(filed.values()))
+        found = {s for s in table.lookup(probe) if s in live}
+        assert found == set().union(*(reference[key] for key in probe))
+    assert merges > 10
+    # dead keys do not pile up: the arrays hold live keys plus those removed since a merge
+    assert len(table) <= 8 * (len(live) + 600 // 4)
+
+
+def test_a_key_filed_twice_by_one_article_returns_its_slot() -> None:
+    table = BandTable(merge_min=1)
+    table.add([7, 7, 9], 0)
+    table.add([7], 1)
+    assert sorted(set(table.lookup([7]))) == [0, 1]
+    table.remove([7], 1)
+    assert set(table.lookup([9])) == {0}
