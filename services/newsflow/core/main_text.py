@@ -89,6 +89,22 @@ GROUP_MAX_LINK_SHARE = 0.3
 SKIP_TAGS = frozenset({"h1", "figcaption"})
 # A previous sibling of the container with this much paragraph text is its standfirst.
 LEAD_MIN_CHARS = 80
+# A short line like these after the article's text ends it: what follows is teasers for other
+# stories ("Related stories", "More in Science", "Next in World News", ...), which widening can
+# take in when their blurbs are plain prose.
+TEASER_HEADING = re.compile(
+    r"(?:related(?: stories| articles| posts| news| content| coverage)?"
+    r"|recommended(?: for you| stories| articles| reading)?"
+    r"|(?:more|next) (?:from|in|on) .{1,40}|more (?:stories|news|articles)"
+    r"|also read|read (?:next|also)|latest (?:news|stories|articles|posts)"
+    r"|you (?:may|might) also (?:like|enjoy)|most (?:popular|read|viewed)|trending(?: now)?"
+    r"|mehr zum thema|meist gelesen|das könnte sie auch interessieren|lesen sie auch"
+    r"|weitere artikel|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas"
+    r"|te puede interesar|leggi anche)\W*", re.IGNORECASE)
+TEASER_HEADING_MAX_CHARS = 60
+# ... once this much text is written (a heading at the top is a page's own section name), and
+# only when less text follows it than precedes it (else it heads a box inside the article).
+TEASER_CUT_MIN_CHARS = 500
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
@@ -198,6 +214,9 @@ class _Writer:
         self.lines: list[str] = []
         self.line: list[str] = []
         self.link_chars = 0
+        self.written = 0
+        self.ended = False  # a teaser heading was met: the article is over
+        self.tail: list[str] = []  # the lines after it
 
     def write(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
@@ -208,8 +227,11 @@ class _Writer:
             if tag in ("-comment", None):
                 continue
             if tag in GROUP_TAGS and self._link_heavy(child):
+                if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
+                    self._check_end(child.text(deep=True, strip=True))  # a linked heading
                 continue
             if tag in SKIP_TAGS:
+                self._check_end(child.text(deep=True, strip=True))
                 continue
             block = tag in BLOCK_TAGS
             if block:
@@ -230,17 +252,31 @@ class _Writer:
 
     def flush(self) -> None:
         text = " ".join("".join(self.line).split())
+        self._check_end(text)
         if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
-            self.lines.append(text)
+            if self.ended:
+                self.tail.append(text)
+            else:
+                self.lines.append(text)
+                self.written += len(text)
         self.line.clear()
         self.link_chars = 0
 
+    def _check_end(self, text: str) -> None:
+        if (self.written >= TEASER_CUT_MIN_CHARS and len(text) <= TEASER_HEADING_MAX_CHARS
+                and TEASER_HEADING.fullmatch(text)):
+            self.ended = True
 
-def _container_text(container: LexborNode, measure: _Measure) -> str:
+
+def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]:
+    """The container's text, and how many characters of it a teaser heading cut off."""
     writer = _Writer(measure)
     writer.write(container)
     writer.flush()
-    return "\n".join(writer.lines)
+    cut = sum(len(line) for line in writer.tail)
+    if cut > writer.written:  # more text after the heading than before: a mid-article box
+        return "\n".join(writer.lines + writer.tail), 0
+    return "\n".join(writer.lines), cut
 
 
 def _best(measure: _Measure) -> LexborNode | None:
@@ -292,7 +328,7 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
     prose = measure.prose.get(key, 0)
     if prose < LEAD_MIN_CHARS or measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
         return ""
-    return _container_text(node, measure)
+    return _container_text(node, measure)[0]
 
 
 def main_text_by_blocks(html: str) -> MainText:
@@ -315,10 +351,10 @@ def _main_text(root: LexborNode) -> MainText:
     if best is None:
         return MainText("", False)
     best = _widen(best, measure)
-    text = _container_text(best, measure)
+    text, cut = _container_text(best, measure)
     lead = _lead_text(best, measure)
     if lead:
         text = f"{lead}\n{text}"
     confident = (len(text) >= CONFIDENT_MIN_CHARS
-                 and len(text) >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
+                 and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     return MainText(text, confident)
