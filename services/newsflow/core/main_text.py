@@ -87,8 +87,13 @@ GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "
 GROUP_MAX_LINK_SHARE = 0.3
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
-# A previous sibling of the container with this much paragraph text is its standfirst.
+# A previous sibling of the container with this much paragraph text is its standfirst; the
+# container's last few siblings are looked at (an image or a share bar may sit between).
 LEAD_MIN_CHARS = 80
+LEAD_MAX_SIBLINGS = 3
+# ... unless it holds media (then its prose is a caption or a video's blurb) and is not the
+# container's next-door sibling.
+MEDIA_SELECTOR = "img,picture,figure"
 # A short line like these after the article's text ends it: what follows is teasers for other
 # stories ("Related stories", "More in Science", "Next in World News", ...), which widening can
 # take in when their blurbs are plain prose.
@@ -318,17 +323,28 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
 
 
 def _lead_text(container: LexborNode, measure: _Measure) -> str:
-    """A standfirst just before the container: the previous sibling, if it is prose."""
-    node = container.prev
-    while node is not None and node.tag in ("-text", "-comment"):
-        node = node.prev
-    if node is None:
-        return ""
-    key = node.mem_id
-    prose = measure.prose.get(key, 0)
-    if prose < LEAD_MIN_CHARS or measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
-        return ""
-    return _container_text(node, measure)[0]
+    """A standfirst just before the container: prose among its few previous siblings, or, when
+    none, among its parent's (a header section beside the body's wrapper)."""
+    for anchor in (container, container.parent):
+        if anchor is None or anchor.tag in ("html", "body", None):
+            break
+        leads: list[str] = []
+        node = anchor.prev
+        seen = 0
+        while node is not None and seen < LEAD_MAX_SIBLINGS:
+            if node.tag not in ("-text", "-comment", None):
+                seen += 1
+                key = node.mem_id
+                prose = measure.prose.get(key, 0)
+                near = anchor is container and seen == 1  # the old rule: the next-door block
+                if prose >= LEAD_MIN_CHARS and (near or node.css_first(MEDIA_SELECTOR) is None):
+                    if measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
+                        break  # a teaser or menu: no lead beyond it
+                    leads.append(_container_text(node, measure)[0])
+            node = node.prev
+        if leads:
+            return "\n".join(reversed(leads))
+    return ""
 
 
 def main_text_by_blocks(html: str) -> MainText:
@@ -352,9 +368,10 @@ def _main_text(root: LexborNode) -> MainText:
         return MainText("", False)
     best = _widen(best, measure)
     text, cut = _container_text(best, measure)
+    # A lead does not count toward confidence: it must not make a scrap look whole.
+    confident = (len(text) >= CONFIDENT_MIN_CHARS
+                 and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     lead = _lead_text(best, measure)
     if lead:
         text = f"{lead}\n{text}"
-    confident = (len(text) >= CONFIDENT_MIN_CHARS
-                 and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     return MainText(text, confident)
