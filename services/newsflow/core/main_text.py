@@ -96,7 +96,7 @@ LEAD_MAX_SIBLINGS = 3
 MEDIA_SELECTOR = "img,picture,figure"
 # A short line like these after the article's text ends it: what follows is teasers for other
 # stories ("Related stories", "More in Science", "Next in World News", ...), which widening can
-# take in when their blurbs are plain prose.
+# take in when their blurbs are plain prose, or share, rating and comment furniture.
 TEASER_HEADING = re.compile(
     r"(?:related(?: stories| articles| posts| news| content| coverage)?"
     r"|recommended(?: for you| stories| articles| reading)?"
@@ -105,7 +105,14 @@ TEASER_HEADING = re.compile(
     r"|you (?:may|might) also (?:like|enjoy)|most (?:popular|read|viewed)|trending(?: now)?"
     r"|mehr zum thema|meist gelesen|das könnte sie auch interessieren|lesen sie auch"
     r"|weitere artikel|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas"
-    r"|te puede interesar|leggi anche)\W*", re.IGNORECASE)
+    r"|te puede interesar|leggi anche|vous aimerez aussi|à lire également|lire également"
+    r"|ähnliche artikel|weitere themen|también te puede interesar"
+    # ... and the furniture that closes an article: share, rate, comment.
+    r"|share this(?: article| story| post)?|was this (?:article|page|post) helpful"
+    r"|leave a (?:comment|reply)|comments?(?: \(\d+\))?|(?:mit freunden |artikel )?teilen"
+    r"|kommentieren|kommentare?(?: \(\d+\))?|war (?:der|dieser) artikel (?:nützlich|hilfreich)"
+    r"|wie (?:bewerten|gefällt) (?:sie|ihnen) diese[nrm]? artikel|partager(?: cet article)?"
+    r"|commentaires?|comentarios|compartir)\W*", re.IGNORECASE)
 TEASER_HEADING_MAX_CHARS = 60
 # ... once this much text is written (a heading at the top is a page's own section name), and
 # only when less text follows it than precedes it (else it heads a box inside the article).
