@@ -12,7 +12,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    paragraph text without being link-heavy: article bodies split over sibling sections;
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
-   are mostly link text; a prose block just before the container (a standfirst) leads it.
+   are mostly link text; a short teaser heading ("Related stories", "More in Science") or
+   closing furniture ("Share this", "Comments") after most of the text ends it; prose among the
+   few blocks before the container, or before its parent, (a standfirst) leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
