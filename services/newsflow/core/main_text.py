@@ -1,4 +1,4 @@
-"""Main text of a page by block scoring on a Lexbor tree: the experimental fast path.
+"""Main text of a page by block scoring on a Lexbor tree: the fast path, tried before trafilatura.
 
 One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tree:
 
