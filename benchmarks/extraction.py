@@ -18,9 +18,10 @@ Cost: CPU time (``time.process_time``) of each system's call on each page; the m
 the median of the per-page ratios to trafilatura's default and fast modes and the ratios of the
 totals.
 
-newsflow systems: ``newsflow`` (``clean_document``, what the stream runs), ``newsflow_extraction``
-(the HTML-to-text step alone: lxml parse + ``extract_main_text``), the same two with the
-experimental block-scoring fast path on (``newsflow_blocks``, ``newsflow_blocks_extraction``;
+newsflow systems: ``newsflow`` (``clean_document`` with the block-scoring fast path off: the
+trafilatura path), ``newsflow_extraction`` (the HTML-to-text step alone: lxml parse +
+``extract_main_text``), the same two with the fast path on, which is what the stream runs by
+default (``newsflow_blocks``, ``newsflow_blocks_extraction``;
 ``blocks_share`` = share of pages where its text was kept, the rest fell back to trafilatura),
 and ``blocks_only`` (``core.main_text`` alone, no fallback).
 

@@ -98,6 +98,55 @@ def test_a_teaser_beside_a_bigger_story_is_not_confident() -> None:
     assert not main_text_by_blocks(page).confident
 
 
+TEASER_BLURBS = "".join(
+    f"<div class='card'><h3><a href='/s{n}'>Headline {n}</a></h3><p>A plain-prose blurb for"
+    f" another story, number {n}, that widening takes in with the article.</p></div>"
+    for n in range(4))
+
+
+@pytest.mark.parametrize("heading", ["Related Stories", "More in Science", "Kommentare (3)",
+                                     "Was this article helpful?"])
+def test_a_teaser_heading_after_the_article_ends_it(heading: str) -> None:
+    page = _page(f"<div class='page'><div class='story'>{ARTICLE}</div>"
+                 f"<div class='more'><h2>{heading}</h2>{TEASER_BLURBS}</div></div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS and result.confident
+
+
+def test_a_teaser_heading_with_more_article_after_it_is_a_box_and_stays() -> None:
+    # less text before the heading than after: a box inside the article, the rest is kept
+    first, rest = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:6]), ARTICLE * 2
+    page = _page(f"<div class='story'>{first}<h3>Related</h3>{rest}</div>")
+    assert _lines(main_text_by_blocks(page).text)[-len(PARAGRAPHS):] == PARAGRAPHS
+    short = _page(f"<div class='story'><p>{PARAGRAPHS[0]}</p><h3>Related</h3>{ARTICLE}</div>")
+    assert _lines(main_text_by_blocks(short).text)[-len(PARAGRAPHS):] == PARAGRAPHS
+
+
+LEAD = "Storm repairs are done: the harbour is open to the fishing fleet again, a week late."
+
+
+def test_a_standfirst_in_the_header_beside_the_body_leads_the_text() -> None:
+    page = _page(f"<article><section class='head'><h1>Harbour</h1><div class='abstract'>"
+                 f"<p>{LEAD}</p></div></section><div class='share'><a href='/s'>Share</a></div>"
+                 f"<figure><img src='x.jpg'></figure><section class='body'>{ARTICLE}</section>"
+                 "</article>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+def test_a_captioned_picture_a_few_blocks_back_is_no_standfirst() -> None:
+    caption = "A photograph of the harbour wall after the storm, taken from the quay by a reader."
+    page = _page(f"<div class='wrap'><div class='pic'><img src='x.jpg'><p>{caption}</p></div>"
+                 f"<p>By a reporter</p><div class='body'>{ARTICLE}</div></div>")
+    assert caption not in main_text_by_blocks(page).text
+
+
+def test_a_standfirst_does_not_make_a_scrap_confident() -> None:
+    scrap = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:10])  # under 1,000 characters
+    page = _page(f"<div class='wrap'><p>{LEAD} {LEAD}</p><div class='body'>{scrap}</div></div>")
+    result = main_text_by_blocks(page)
+    assert result.text.startswith(LEAD) and not result.confident
+
+
 def test_switch_puts_block_scoring_first_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
@@ -126,7 +175,7 @@ def test_the_setting_switches_the_fast_path_on_for_the_whole_cleaning_step(
     # trafilatura's answer marked, to tell which path produced the text
     monkeypatch.setattr(extraction, "_run", lambda *args, **kwargs: "from trafilatura " * 50)
     page = _page(f"<nav>{MENU}</nav><article>{ARTICLE}</article>")
-    default = build_pipeline(Settings()).clean_limits
-    assert "from trafilatura" in clean_document(page, "text/html", None, limits=default).text
-    limits = build_pipeline(Settings(clean_blocks_first=True)).clean_limits
-    assert _lines(clean_document(page, "text/html", None, limits=limits).text) == PARAGRAPHS
+    default = build_pipeline(Settings()).clean_limits  # on by default
+    assert _lines(clean_document(page, "text/html", None, limits=default).text) == PARAGRAPHS
+    limits = build_pipeline(Settings(clean_blocks_first=False)).clean_limits
+    assert "from trafilatura" in clean_document(page, "text/html", None, limits=limits).text

@@ -15,12 +15,12 @@
   half the estimate; failing that, and only for a very short kept text, the estimate itself
   wins when it reads as prose (most of it in lines of a dozen words or more).
 
-**Block-scoring fast path** (experimental, off unless
-``CleanLimits.blocks_first``, ``NEWSFLOW_CLEAN_BLOCKS_FIRST``). ``core.main_text`` scores
-blocks on a Lexbor tree at about a seventh of trafilatura's CPU; when its text looks whole it
-is the result (strategy ``"blocks"``), otherwise the trafilatura path below runs. On the tune
-pages it is ahead on 2025-26 article pages and behind elsewhere (docs/cleaning.md), so it
-stays off until it holds F1 on every dataset.
+**Block-scoring fast path** (``CleanLimits.blocks_first``, ``NEWSFLOW_CLEAN_BLOCKS_FIRST``,
+on by default in the stream; this function's own ``blocks_first`` defaults to off).
+``core.main_text`` scores blocks on a Lexbor tree at about a seventh of trafilatura's CPU;
+when its text looks whole it is the result (strategy ``"blocks"``), otherwise the trafilatura
+path below runs. On the tune pages it is at least level with that path on all four datasets
+(docs/cleaning.md).
 
 The parsed lxml tree is shared: trafilatura copies a tree it is given, so parsing happens once
 and the metadata reader sees the untouched page. Resiliparse parses the raw HTML itself, and

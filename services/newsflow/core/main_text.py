@@ -1,4 +1,4 @@
-"""Main text of a page by block scoring on a Lexbor tree: the experimental fast path.
+"""Main text of a page by block scoring on a Lexbor tree: the fast path, tried before trafilatura.
 
 One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tree:
 
@@ -12,7 +12,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    paragraph text without being link-heavy: article bodies split over sibling sections;
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
-   are mostly link text; a prose block just before the container (a standfirst) leads it.
+   are mostly link text; a short teaser heading ("Related stories", "More in Science") or
+   closing furniture ("Share this", "Comments") after most of the text ends it; prose among the
+   few blocks before the container, or before its parent, (a standfirst) leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
@@ -87,8 +89,36 @@ GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "
 GROUP_MAX_LINK_SHARE = 0.3
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
-# A previous sibling of the container with this much paragraph text is its standfirst.
+# A previous sibling of the container with this much paragraph text is its standfirst; the
+# container's last few siblings are looked at (an image or a share bar may sit between).
 LEAD_MIN_CHARS = 80
+LEAD_MAX_SIBLINGS = 3
+# ... unless it holds media (then its prose is a caption or a video's blurb) and is not the
+# container's next-door sibling.
+MEDIA_SELECTOR = "img,picture,figure"
+# A short line like these after the article's text ends it: what follows is teasers for other
+# stories ("Related stories", "More in Science", "Next in World News", ...), which widening can
+# take in when their blurbs are plain prose, or share, rating and comment furniture.
+TEASER_HEADING = re.compile(
+    r"(?:related(?: stories| articles| posts| news| content| coverage)?"
+    r"|recommended(?: for you| stories| articles| reading)?"
+    r"|(?:more|next) (?:from|in|on) .{1,40}|more (?:stories|news|articles)"
+    r"|also read|read (?:next|also)|latest (?:news|stories|articles|posts)"
+    r"|you (?:may|might) also (?:like|enjoy)|most (?:popular|read|viewed)|trending(?: now)?"
+    r"|mehr zum thema|meist gelesen|das könnte sie auch interessieren|lesen sie auch"
+    r"|weitere artikel|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas"
+    r"|te puede interesar|leggi anche|vous aimerez aussi|à lire également|lire également"
+    r"|ähnliche artikel|weitere themen|también te puede interesar"
+    # ... and the furniture that closes an article: share, rate, comment.
+    r"|share this(?: article| story| post)?|was this (?:article|page|post) helpful"
+    r"|leave a (?:comment|reply)|comments?(?: \(\d+\))?|(?:mit freunden |artikel )?teilen"
+    r"|kommentieren|kommentare?(?: \(\d+\))?|war (?:der|dieser) artikel (?:nützlich|hilfreich)"
+    r"|wie (?:bewerten|gefällt) (?:sie|ihnen) diese[nrm]? artikel|partager(?: cet article)?"
+    r"|commentaires?|comentarios|compartir)\W*", re.IGNORECASE)
+TEASER_HEADING_MAX_CHARS = 60
+# ... once this much text is written (a heading at the top is a page's own section name), and
+# only when less text follows it than precedes it (else it heads a box inside the article).
+TEASER_CUT_MIN_CHARS = 500
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
@@ -198,6 +228,9 @@ class _Writer:
         self.lines: list[str] = []
         self.line: list[str] = []
         self.link_chars = 0
+        self.written = 0
+        self.ended = False  # a teaser heading was met: the article is over
+        self.tail: list[str] = []  # the lines after it
 
     def write(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
@@ -208,8 +241,11 @@ class _Writer:
             if tag in ("-comment", None):
                 continue
             if tag in GROUP_TAGS and self._link_heavy(child):
+                if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
+                    self._check_end(child.text(deep=True, strip=True))  # a linked heading
                 continue
             if tag in SKIP_TAGS:
+                self._check_end(child.text(deep=True, strip=True))
                 continue
             block = tag in BLOCK_TAGS
             if block:
@@ -230,17 +266,31 @@ class _Writer:
 
     def flush(self) -> None:
         text = " ".join("".join(self.line).split())
+        self._check_end(text)
         if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
-            self.lines.append(text)
+            if self.ended:
+                self.tail.append(text)
+            else:
+                self.lines.append(text)
+                self.written += len(text)
         self.line.clear()
         self.link_chars = 0
 
+    def _check_end(self, text: str) -> None:
+        if (self.written >= TEASER_CUT_MIN_CHARS and len(text) <= TEASER_HEADING_MAX_CHARS
+                and TEASER_HEADING.fullmatch(text)):
+            self.ended = True
 
-def _container_text(container: LexborNode, measure: _Measure) -> str:
+
+def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]:
+    """The container's text, and how many characters of it a teaser heading cut off."""
     writer = _Writer(measure)
     writer.write(container)
     writer.flush()
-    return "\n".join(writer.lines)
+    cut = sum(len(line) for line in writer.tail)
+    if cut > writer.written:  # more text after the heading than before: a mid-article box
+        return "\n".join(writer.lines + writer.tail), 0
+    return "\n".join(writer.lines), cut
 
 
 def _best(measure: _Measure) -> LexborNode | None:
@@ -282,17 +332,28 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
 
 
 def _lead_text(container: LexborNode, measure: _Measure) -> str:
-    """A standfirst just before the container: the previous sibling, if it is prose."""
-    node = container.prev
-    while node is not None and node.tag in ("-text", "-comment"):
-        node = node.prev
-    if node is None:
-        return ""
-    key = node.mem_id
-    prose = measure.prose.get(key, 0)
-    if prose < LEAD_MIN_CHARS or measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
-        return ""
-    return _container_text(node, measure)
+    """A standfirst just before the container: prose among its few previous siblings, or, when
+    none, among its parent's (a header section beside the body's wrapper)."""
+    for anchor in (container, container.parent):
+        if anchor is None or anchor.tag in ("html", "body", None):
+            break
+        leads: list[str] = []
+        node = anchor.prev
+        seen = 0
+        while node is not None and seen < LEAD_MAX_SIBLINGS:
+            if node.tag not in ("-text", "-comment", None):
+                seen += 1
+                key = node.mem_id
+                prose = measure.prose.get(key, 0)
+                near = anchor is container and seen == 1  # the old rule: the next-door block
+                if prose >= LEAD_MIN_CHARS and (near or node.css_first(MEDIA_SELECTOR) is None):
+                    if measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
+                        break  # a teaser or menu: no lead beyond it
+                    leads.append(_container_text(node, measure)[0])
+            node = node.prev
+        if leads:
+            return "\n".join(reversed(leads))
+    return ""
 
 
 def main_text_by_blocks(html: str) -> MainText:
@@ -315,10 +376,11 @@ def _main_text(root: LexborNode) -> MainText:
     if best is None:
         return MainText("", False)
     best = _widen(best, measure)
-    text = _container_text(best, measure)
+    text, cut = _container_text(best, measure)
+    # A lead does not count toward confidence: it must not make a scrap look whole.
+    confident = (len(text) >= CONFIDENT_MIN_CHARS
+                 and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     lead = _lead_text(best, measure)
     if lead:
         text = f"{lead}\n{text}"
-    confident = (len(text) >= CONFIDENT_MIN_CHARS
-                 and len(text) >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     return MainText(text, confident)
