@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import heapq
 import itertools
 import json
 import math
@@ -33,6 +34,7 @@ import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +220,8 @@ def jaccard_calibration(pipeline: Pipeline, items: list[Labelled],
     size = pipeline.params.shingle_size
     sets = [dedupe.shingles(f"{p.article['title']}\n{p.article['body']}", size)
             for p in prepared]
-    copies, others = [], []
+    copies: list[float] = []
+    others: list[float] = []
     for i, j in itertools.combinations(range(len(items)), 2):
         union = len(sets[i] | sets[j]) or 1
         value = len(sets[i] & sets[j]) / union
@@ -231,7 +234,7 @@ def jaccard_calibration(pipeline: Pipeline, items: list[Labelled],
 def baseline_story_terms(title: str, text: str) -> dict[str, float]:
     """The weighting this index started with: counts boosted for capitals and the title, no
     rarity weights, 60 terms. Kept here as the story baseline."""
-    weights: Counter[str] = Counter()
+    weights: defaultdict[str, float] = defaultdict(float)
     for source, boost in ((title, 2.0), (text, 1.0)):
         for match in re.finditer(r"\w+", source):
             word = match.group(0)
@@ -239,7 +242,7 @@ def baseline_story_terms(title: str, text: str) -> dict[str, float]:
             if lower in dedupe.STOPWORDS or len(lower) < 3:
                 continue
             weights[lower] += boost * (2.0 if word[0].isupper() or word.isdigit() else 1.0)
-    top = weights.most_common(60)
+    top = heapq.nlargest(60, weights.items(), key=itemgetter(1))  # what Counter.most_common does
     norm = sum(w * w for _, w in top) ** 0.5 or 1.0
     return {term: round(w / norm, 4) for term, w in top}
 

@@ -32,7 +32,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from newsflow.core.tagging import FEATURES, Tagger, load_taxonomy
+from newsflow.core.tagging import FEATURES, Tagger
+from newsflow.taxonomy_files import load_taxonomy
 from tagging_real import TAGS, load
 
 FOLDS = 5

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,10 @@ def outputs(reader: TopicReader) -> int:
     return len(reader.records["articles"]) + len(reader.records["duplicates"])
 
 
+def outputs_reach(count: int) -> Callable[[dict[str, list[dict[str, Any]]]], bool]:
+    return lambda records: len(records["articles"]) + len(records["duplicates"]) >= count
+
+
 def test_worker_killed_five_times_loses_nothing(
     settings: Settings, reader: TopicReader, tmp_path: Path,
 ) -> None:
@@ -34,7 +40,7 @@ def test_worker_killed_five_times_loses_nothing(
     restarts = 0
     try:
         for point in kill_points:
-            reader.wait_for(lambda r, p=point: len(r["articles"]) + len(r["duplicates"]) >= p,
+            reader.wait_for(outputs_reach(point),
                             300, f"{point} outputs before kill #{restarts + 1}")
             worker.kill()
             restarts += 1

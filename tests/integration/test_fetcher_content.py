@@ -23,7 +23,7 @@ from newsflow.config import Settings
 from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
-from newsflow.fetcher.sources import SourceConfig
+from newsflow.fetcher.sources import SourceConfig, SourceKind
 from tests.helpers import Route, TopicReader, fetcher_test_settings
 from tests.integration.fetcher_servers import ScriptedServer, fixture, page, sequence
 
@@ -42,7 +42,7 @@ def raw(fetch_settings: Settings) -> Iterator[TopicReader]:
     reader.close()
 
 
-def source(kind: str, url: str, **extra: Any) -> SourceConfig:
+def source(kind: SourceKind, url: str, **extra: Any) -> SourceConfig:
     """A source with an id of its own, so the process-wide metrics of other tests don't mix."""
     id = f"{kind}-{uuid.uuid4().hex[:8]}"
     return SourceConfig(id=id, name=id, kind=kind, url=url, **extra)

@@ -24,7 +24,7 @@ from newsflow.config import Settings
 from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
-from newsflow.fetcher.sources import SourceConfig
+from newsflow.fetcher.sources import SourceConfig, SourceKind
 from newsflow.topics import read_back
 from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
@@ -44,7 +44,7 @@ def raw(fetch_settings: Settings) -> Iterator[TopicReader]:
     reader.close()
 
 
-def source(id: str, kind: str, url: str, **extra: Any) -> SourceConfig:
+def source(id: str, kind: SourceKind, url: str, **extra: Any) -> SourceConfig:
     return SourceConfig(id=id, name=id.title(), kind=kind, url=url, **extra)
 
 

@@ -200,7 +200,7 @@ def declared_metric_names() -> set[str]:
     from newsflow.processor import metrics as worker_metrics
 
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
-    names = set()
+    names: set[str] = set()
     for module in (fetcher_metrics, worker_metrics):
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):

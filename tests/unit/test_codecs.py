@@ -16,7 +16,7 @@ from newsflow.codecs import internal as internal_codecs
 from newsflow.codecs.internal import MEMORY, PREPARED
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
-from newsflow.errors import RecordUndecodable
+from newsflow.errors import RecordInvalid, RecordUndecodable
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import stages
 from newsflow.processor.stages import PreparedMessage, decide_message, prepare_for_dedupe
@@ -25,7 +25,6 @@ from newsflow.records import (
     SCHEMA_FILES,
     DeadLetter,
     RawMessage,
-    RecordInvalid,
     schema,
     validate,
     validator,

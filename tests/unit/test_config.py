@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic.fields import FieldInfo
@@ -37,8 +38,9 @@ def test_settings_round_trip_through_the_process_environment(
 ) -> None:
     """What a parent passes to a child process (``to_env``), read back from the real environment
     by ``Settings()``: every field, each set to something other than its default."""
-    changed = Settings(**{name: changed_value(name, field)
-                          for name, field in Settings.model_fields.items()})
+    values: dict[str, Any] = {name: changed_value(name, field)
+                              for name, field in Settings.model_fields.items()}
+    changed = Settings(**values)
     assert not [name for name, field in Settings.model_fields.items()
                 if getattr(changed, name) == field.default], "every field must differ"
     for name in list(os.environ):

@@ -14,6 +14,7 @@ from typing import Any
 from faust.sensors.prometheus import FaustMetrics
 from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from newsflow.processor.faust_prometheus import (
     FAMILIES,
@@ -150,7 +151,7 @@ def test_readiness_is_false_while_rebalancing_or_recovering() -> None:
     assert is_ready(fake_app(in_recovery=True), mon) == (False, "recovering tables")
 
 
-def exposed_name(family: Any) -> str:
+def exposed_name(family: Metric) -> str:
     return family.name + "_total" if family.type == "counter" else family.name
 
 
@@ -163,7 +164,7 @@ def test_every_metric_and_alert_is_documented_in_the_readme() -> None:
     from tests.helpers import REPO
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    names = set()
+    names: set[str] = set()
     for module in (worker_metrics, fetcher_metrics):
         for value in vars(module).values():
             if isinstance(value, MetricWrapperBase):

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,8 @@ def pool_factory() -> Iterator[list[PreparePool]]:
 
 
 def new_pool(pools: list[PreparePool], **settings: float) -> PreparePool:
-    pool = PreparePool(Settings(**settings))
+    overrides: dict[str, Any] = dict(settings)  # each names its own field, checked by Settings
+    pool = PreparePool(Settings(**overrides))
     pools.append(pool)
     return pool
 
