@@ -15,11 +15,16 @@ from newsflow.codecs import ARTICLES, BY_ROLE, DEAD_LETTERS, FETCHER_STATE, RAW
 from newsflow.codecs import internal as internal_codecs
 from newsflow.codecs.internal import MEMORY, PREPARED
 from newsflow.config import Settings
-from newsflow.core.pipeline import Pipeline
+from newsflow.core.pipeline import Origin, Pipeline
 from newsflow.errors import RecordInvalid, RecordUndecodable
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import stages
-from newsflow.processor.stages import PreparedMessage, decide_message, prepare_for_dedupe
+from newsflow.processor.stages import (
+    PreparedMessage,
+    decide_message,
+    decode_memories,
+    prepare_for_dedupe,
+)
 from newsflow.records import (
     PORTABLE_KEYWORDS,
     SCHEMA_FILES,
@@ -206,3 +211,14 @@ def test_outputs_are_validated_before_anything_is_emitted(pipeline: Pipeline) ->
     with pytest.raises(RecordInvalid, match="word_count"):
         decide_message(pipeline, pipeline.new_index(), json.dumps(envelope).encode() + b"\n"
                        + rest, NOW)
+
+
+def test_rebuilding_the_index_leaves_out_an_undecodable_memory_entry(pipeline: Pipeline) -> None:
+    index = pipeline.new_index()
+    prepared = pipeline.prepare(raw_record("Harbour cranes arrived on Monday.",
+                                           url="https://example.org/cranes"),
+                                Origin("raw", 0, 1), datetime.now(UTC))
+    memory, _ = pipeline.decide(prepared, index, datetime.now(UTC))
+    memories, problems = decode_memories([MEMORY.encode(memory), b"not a memory", None])
+    assert [m.fingerprint.id for m in memories] == [memory.fingerprint.id]
+    assert len(problems) == 2

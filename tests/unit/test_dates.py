@@ -33,6 +33,10 @@ from newsflow.core.dates import normalise_date, parse_datetime, rfc3339
     ("19 November 2019 10:00 CET", "2019-11-19T09:00:00Z"),
     ("Tue Nov 19 2019 10:20:30 GMT+0100 (Central European Standard Time)",
      "2019-11-19T09:20:30Z"),
+    # short forms of the same convention: GMT+3 is three hours ahead of UTC
+    ("Nov 19 2019 07:47 GMT+3", "2019-11-19T04:47:00Z"),
+    ("Nov 19 2019 07:47 UTC+5:30", "2019-11-19T02:17:00Z"),
+    ("Nov 19 2019 07:47 GMT-05", "2019-11-19T12:47:00Z"),
     ("2019-11-19 10:00 UTC", "2019-11-19T10:00:00Z"),
     ("19.11.2019 14:30", "2019-11-19T14:30:00Z"),
     ("03/04/2019 10:00", "2019-04-03T10:00:00Z"),  # day first, as most of the world writes it

@@ -161,3 +161,19 @@ def test_close_stops_the_children() -> None:
     assert started
     pool.close()
     assert not any(alive(pid) for pid in started)
+
+
+def test_a_pool_is_replaced_once_however_many_of_its_tasks_notice(
+        pool_factory: list[PreparePool]) -> None:
+    """Two tasks of a broken pool both ask for its replacement: the second must not stop the
+    new pool, on which the first has scheduled its retry since."""
+    pool = new_pool(pool_factory)
+    broken = pool.pool
+    pool._replace_pool(broken)
+    fresh = pool.pool
+    assert fresh is not broken and not broken.active
+    pool._replace_pool(broken)  # the second task's late request
+    assert pool.pool is fresh and fresh.active
+    now = datetime.now(UTC)
+    assert isinstance(pool.prepare_blocking(RawMessage("raw", 0, 9, b"k", value("Tides.")), now),
+                      Prepared)

@@ -36,7 +36,8 @@ RFC_2822 = re.compile(
     rf"(?:(?:mon|tue|wed|thu|fri|sat|sun),\s*)?\d{{1,2}}\s+(?:{_MONTH})\s+\d{{4}}\s+"
     r"\d{1,2}:\d\d(?::\d\d)?\s+(?:[+-]\d{4}|ut|gmt|z|[ecmp][sd]t)", re.IGNORECASE)
 # "GMT+0100" as JavaScript prints it means UTC+1 (dateutil would read it the POSIX way, UTC-1).
-GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-]\d\d):?(\d\d)\b")
+# "GMT+3", "UTC+5:30" and "GMT+03" likewise: the hours may be one digit, the minutes absent.
+GMT_OFFSET = re.compile(r"\b(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d\d))?\b")
 TRAILING_COMMENT = re.compile(r"\s*\([^()]*\)$")  # "(Central European Standard Time)"
 TIME_OF_DAY = re.compile(r"\d:\d\d|\d\s*[ap]\.?\s?m\b", re.IGNORECASE)
 # A zone after a bare date ("November 19, 2019 EST"): dateutil refuses it, and it changes nothing.
@@ -114,8 +115,14 @@ def _dateutil(text: str, default: datetime) -> datetime:
     return moment
 
 
+def _numeric_offset(match: re.Match[str]) -> str:
+    """" GMT+3" -> " +0300": a numeric offset, which dateutil reads with its usual sign."""
+    sign, hours, minutes = match.groups()
+    return f" {sign}{int(hours):02d}{minutes or '00'}"
+
+
 def _free_form(text: str) -> datetime | None:
-    text = GMT_OFFSET.sub(r" \1\2", TRAILING_COMMENT.sub("", text))
+    text = GMT_OFFSET.sub(_numeric_offset, TRAILING_COMMENT.sub("", text))
     if FOUR_DIGIT_YEAR.search(text) is None:
         return None
     has_time = TIME_OF_DAY.search(text) is not None

@@ -267,7 +267,8 @@ class Fetcher:
         nothing is lost, and the stream never sees it. Either way its keys count as seen once
         the broker has it, so an invalid article is not dead-lettered again on every poll."""
         now = time.time()
-        key = str(record.get("id")).encode("utf-8")  # a non-string id is refused below
+        record_id = record.get("id")  # a missing or non-string id is refused below
+        key = record_id.encode("utf-8") if isinstance(record_id, str) else None
         try:
             topic, value, raw = self.settings.topic_raw, RAW.encode(record), True
         except RecordInvalid as exc:

@@ -18,7 +18,6 @@ from typing import Any
 import faust
 
 from newsflow.codecs import DEAD_LETTERS
-from newsflow.codecs.internal import MEMORY
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
 from newsflow.core.dedupe import DedupeIndex
@@ -26,7 +25,7 @@ from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.faust_app import new_faust_app
 from newsflow.processor.prepare_pool import PreparePool
-from newsflow.processor.stages import decide_message, dedupe_original
+from newsflow.processor.stages import decide_message, decode_memories, dedupe_original
 from newsflow.records import DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
@@ -81,8 +80,13 @@ def create_app(settings: Settings) -> faust.App:
         index = state["index"]
         if index is None:
             index = pipeline.new_index()
-            index.restore([MEMORY.decode(v) for v in memory_table.values()])
-            log.info("dedupe index rebuilt from table: %d articles", len(index))
+            memories, problems = decode_memories(memory_table.values())
+            for problem in problems:
+                log.warning("dedupe memory entry left out of the index: %s", problem)
+            metrics.MEMORY_SKIPPED.inc(len(problems))
+            index.restore(memories)
+            log.info("dedupe index rebuilt from table: %d articles (%d entries left out)",
+                     len(index), len(problems))
             state["index"] = index
         return index
 

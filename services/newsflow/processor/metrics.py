@@ -29,6 +29,9 @@ REFILED = Counter("newsflow_processor_dedupe_refiled_total",
                   "Articles whose fetch time lay outside the dedupe window (late) or too far "
                   "ahead of the worker's clock (future), filed at the window's current time.",
                   ["direction"])
+MEMORY_SKIPPED = Counter("newsflow_processor_dedupe_memory_skipped_total",
+                         "Entries of the dedupe memory table that could not be decoded when the "
+                         "index was rebuilt, and were left out of it.")
 STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")
 REBALANCES = Counter("newsflow_processor_rebalances_total",
                      "Consumer group rebalances this worker took part in.")

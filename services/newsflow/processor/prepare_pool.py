@@ -69,21 +69,29 @@ class PreparePool:
         )
 
     def _schedule(self, message: RawMessage, now: datetime,
-                  encoded: bool) -> ProcessFuture[Outcome]:
+                  encoded: bool) -> tuple[ProcessPool, ProcessFuture[Outcome]]:
+        """The task, and the pool it runs on (a failed task replaces only that pool)."""
         args = (message, now, self.settings.max_body_bytes, encoded)
         # pebble gives up on a pool whose children all died while idle: start a new one.
         if not self.pool.active:
-            self._replace_pool()
+            self._replace_pool(self.pool)
+        pool = self.pool
         try:
-            return self.pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
+            return pool, pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
         except RuntimeError:  # the pool broke between the check and the call
-            self._replace_pool()
-            return self.pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
+            self._replace_pool(pool)
+            pool = self.pool
+            return pool, pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
 
-    def _replace_pool(self) -> None:
-        old, self.pool = self.pool, self._new_pool()
-        old.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
-        old.join()
+    def _replace_pool(self, broken: ProcessPool) -> None:
+        """Swap in a fresh pool for ``broken``, once: when several tasks of the broken pool
+        notice, the later ones find it already replaced and must not stop the new pool, whose
+        tasks (scheduled since) would then never finish."""
+        if self.pool is not broken:
+            return
+        self.pool = self._new_pool()
+        broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
+        broken.join()
 
     def _outcome(self, future: ProcessFuture[Outcome], message: RawMessage,
                  now: datetime) -> Outcome | None:
@@ -100,32 +108,37 @@ class PreparePool:
             reason = f"the preparing process died (exit code {exc.exitcode})"
         except BrokenProcessPool:
             return None
+        except Exception as exc:  # anything else (a result that could not be sent back, a
+            # cancelled task) is this record's failure, not a reason to stop the agent
+            error = "PrepareFailed"
+            reason = f"{type(exc).__name__}: {exc}"
         log.error("%s at %s:%s:%s", reason, message.topic, message.partition, message.offset)
         return DeadLetter.of(message, "clean", error, reason, rfc3339(now))
 
     async def prepare(self, message: RawMessage) -> PreparedMessage | DeadLetter:
         now = datetime.now(UTC)
         for _attempt in (1, 2):  # once more on a fresh pool if the pool, not the page, failed
-            future = self._schedule(message, now, encoded=True)
+            pool, future = self._schedule(message, now, encoded=True)
             done = asyncio.wrap_future(future)
             await asyncio.wait([done])
-            done.exception()  # read by _outcome; read here too, or asyncio logs it as unread
+            if not done.cancelled():
+                done.exception()  # read by _outcome; read here too, or asyncio logs it unread
             outcome = self._outcome(future, message, now)
             if outcome is not None:
                 assert not isinstance(outcome, Prepared)
                 return outcome
-            self._replace_pool()
+            self._replace_pool(pool)
         return self._pool_failed(message, now)
 
     def prepare_blocking(self, message: RawMessage, now: datetime) -> Prepared | DeadLetter:
         for _attempt in (1, 2):
-            future = self._schedule(message, now, encoded=False)
+            pool, future = self._schedule(message, now, encoded=False)
             concurrent.futures.wait([future])
             outcome = self._outcome(future, message, now)
             if outcome is not None:
                 assert not isinstance(outcome, PreparedMessage)
                 return outcome
-            self._replace_pool()
+            self._replace_pool(pool)
         return self._pool_failed(message, now)
 
     def _pool_failed(self, message: RawMessage, now: datetime) -> DeadLetter:

@@ -9,6 +9,7 @@ with the same original (``dedupe_original``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,6 +88,20 @@ def decide_message(pipeline: Pipeline, index: DedupeIndex, value: bytes | None,
                for emission in emissions]
     # The fingerprint's bytes from the prepare stage are stored as they are: encoded once.
     return Decided(record, memory, MEMORY.encode(memory, record.fingerprint_json), outputs)
+
+
+def decode_memories(values: Iterable[bytes | None]) -> tuple[list[Memory], list[str]]:
+    """The memory table's entries for rebuilding the index, and why each one that could not be
+    decoded was left out: one bad entry (e.g. written by another version) must not keep the
+    index from being rebuilt, which would stop the whole dedupe stage."""
+    memories: list[Memory] = []
+    problems: list[str] = []
+    for value in values:
+        try:
+            memories.append(MEMORY.decode(value))
+        except ValueError as exc:  # RecordUndecodable, RecordInvalid
+            problems.append(str(exc)[:300])
+    return memories, problems
 
 
 def dedupe_original(value: bytes | None, message: RawMessage) -> RawMessage:
