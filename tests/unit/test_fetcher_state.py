@@ -31,7 +31,9 @@ def test_unchanged_validators_and_moves_write_nothing() -> None:
     assert state.validators == {}  # stored only once the listing's articles are acknowledged
     state.apply(*change)
     assert state.validators_change("u", stamped) == []
-    assert state.validators_change("u", Validators(None, None)) == []  # none sent: none stored
+    # none sent: the stored ones are deleted (and nothing is written when none are stored)
+    assert state.validators_change("u", Validators(None, None)) == [("http:u", None)]
+    assert state.validators_change("other", Validators(None, None)) == []
     assert state.validators_change("u", Validators('"v2"', None)) == [
         ("http:u", {"etag": '"v2"', "last_modified": None})]
     assert state.set_moved("a", "b") and state.set_moved("a", "b") == []

@@ -92,11 +92,14 @@ class FetcherState:
         return changes
 
     def validators_change(self, url: str, validators: Validators) -> list[StateChange]:
-        """The entry that stores a listing's validators: none when the answer had none, or
-        when they are the ones already stored (a server that ignores conditional requests
-        answers 200 with the same ETag on every poll: nothing is rewritten then). Not applied
-        here: the caller stores it once the listing's articles are acknowledged."""
-        if not (validators.etag or validators.last_modified) or self.validators.get(url) == validators:
+        """The entry that stores a listing's validators: none when they are the ones already
+        stored (a server that ignores conditional requests answers 200 with the same ETag on
+        every poll: nothing is rewritten then); a deletion when the answer has none but some
+        are stored (a server that stopped sending them must not get the old ones back forever).
+        Not applied here: the caller stores it once the listing's articles are acknowledged."""
+        if not (validators.etag or validators.last_modified):
+            return [(f"http:{url}", None)] if url in self.validators else []
+        if self.validators.get(url) == validators:
             return []
         return [(f"http:{url}", {"etag": validators.etag,
                                   "last_modified": validators.last_modified})]
