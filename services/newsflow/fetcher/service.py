@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kafka.errors import KafkaError
+
 from newsflow.codecs import DEAD_LETTERS, RAW
 from newsflow.config import Settings
 from newsflow.core.urls import article_id_for_url
@@ -176,12 +178,15 @@ class Fetcher:
             log.warning("fetcher state not readable yet (%s); retrying in %.1f s", error, delay)
             metrics.BROKER_UP.set(0)
 
-        # Any error: the broker unreachable, the sentinel not acknowledged or read back in time.
-        retry = Retry(Backoff(0.5, 30.0), timeout=self.settings.fetch_state_load_timeout_seconds,
+        # The broker unreachable, the sentinel not acknowledged or read back in time; anything
+        # else is a bug, raised as itself rather than reported as an unreachable broker.
+        broker_trouble = (KafkaError, BrokerUnavailable, TimeoutError, OSError)
+        retry = Retry(Backoff(0.5, 30.0), retry_on=broker_trouble,
+                      timeout=self.settings.fetch_state_load_timeout_seconds,
                       before_sleep=retrying)
         try:
             return await retry.acall(attempt)
-        except Exception as exc:
+        except broker_trouble as exc:
             raise BrokerUnavailable(f"cannot read the fetcher state from "
                                     f"{self.settings.topic_fetcher_state}: {exc}") from exc
 
