@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from newsflow.fetcher.sources import SourceConfig, SourceKind
 from newsflow.httpserver import BackgroundServer
 from tests.helpers import Route
 
@@ -122,3 +124,9 @@ def read_whole_topic(settings: Any, topic: str, partitions: int,
     finally:
         producer.close()
     return records
+
+
+def source(kind: SourceKind, url: str, **extra: Any) -> SourceConfig:
+    """A source with an id of its own, so the process-wide metrics of other tests don't mix."""
+    id = f"{kind}-{uuid.uuid4().hex[:8]}"
+    return SourceConfig(id=id, name=id, kind=kind, url=url, **extra)

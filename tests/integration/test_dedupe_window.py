@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +35,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def window_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+def settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """The shared fixture with a one-day window (conftest's ``worker`` and ``reader`` use it)."""
     return isolated_settings(broker.bootstrap, tmp_path, dedupe_window_days=1.0)
-
-
-@pytest.fixture
-def window_worker(window_settings: Settings, tmp_path: Path) -> Iterator[ManagedProcess]:
-    process = ManagedProcess(["worker"], window_settings, tmp_path / "worker.log").start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def outputs(window_settings: Settings) -> Iterator[TopicReader]:
-    reader = TopicReader(window_settings, ["articles", "duplicates"])
-    yield reader
-    reader.close()
 
 
 def seed(label: str) -> str:
@@ -91,20 +77,19 @@ def memory_table_writes(settings: Settings, until_key: bytes,
 
 
 def test_an_article_older_than_the_window_is_forgotten_and_its_copy_is_new(
-    window_settings: Settings, window_worker: ManagedProcess, outputs: TopicReader,
+    settings: Settings, worker: ManagedProcess, reader: TopicReader,
 ) -> None:
-    settings = window_settings
     # One at a time: waiting for each decision fixes the order the dedupe stage sees them in.
     old = raw_record(seed("004"), url="https://archive.example/old", source_id="archive",
                      fetched_at=ago(hours=36))
     send(settings, old)
-    old_article = outputs.wait_count("articles", 1)[0]
+    old_article = reader.wait_count("articles", 1)[0]
     wait_until(lambda: remembered(settings) == 1, 30, "the old article remembered")
 
     # The newest fetch time moves the window to [now - 1 day, now]: the old article leaves it.
     current = raw_record(seed("000"), url="https://today.example/a", source_id="today")
     send(settings, current)
-    current_article = outputs.wait_count("articles", 2)[1]
+    current_article = reader.wait_count("articles", 2)[1]
     assert current_article["url"] == current["url"]
     wait_until(lambda: remembered(settings) == 1, 30, "only the current article remembered")
     writes = memory_table_writes(settings, old_article["id"].encode())  # the entry deleted
@@ -113,13 +98,13 @@ def test_an_article_older_than_the_window_is_forgotten_and_its_copy_is_new(
     # A copy of the forgotten article is a new article; a copy of the remembered one is not.
     copy_of_old = raw_record(seed("004"), url="https://mirror.example/old", source_id="mirror")
     send(settings, copy_of_old)
-    assert outputs.wait_count("articles", 3)[2]["url"] == copy_of_old["url"]
+    assert reader.wait_count("articles", 3)[2]["url"] == copy_of_old["url"]
     copy_of_current = raw_record(seed("000"), url="https://copy.example/a", source_id="copy")
     send(settings, copy_of_current)
-    duplicate = outputs.wait_count("duplicates", 1)[0]
+    duplicate = reader.wait_count("duplicates", 1)[0]
     assert (duplicate["url"], duplicate["duplicate_of"]) == (copy_of_current["url"],
                                                              current_article["id"])
-    records = outputs.wait_for(lambda r: True, 1, "the outputs so far")
+    records = reader.wait_for(lambda r: True, 1, "the outputs so far")
     assert len(records["articles"]) == 3 and len(records["duplicates"]) == 1
     # Every decision is remembered (a duplicate too, for its own copies): all but the old one.
     wait_until(lambda: remembered(settings) == 3, 30, "three decisions within the window")

@@ -8,12 +8,10 @@ import gzip
 import logging
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -23,9 +21,9 @@ from newsflow.config import Settings
 from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
-from newsflow.fetcher.sources import SourceConfig, SourceKind
+from newsflow.fetcher.sources import SourceConfig
 from tests.helpers import Route, TopicReader, fetcher_test_settings
-from tests.integration.fetcher_servers import ScriptedServer, fixture, page, sequence
+from tests.integration.fetcher_servers import ScriptedServer, fixture, page, sequence, source
 
 pytestmark = pytest.mark.integration
 
@@ -40,12 +38,6 @@ def raw(fetch_settings: Settings) -> Iterator[TopicReader]:
     reader = TopicReader(fetch_settings, ["raw"])  # every message checked against the schema
     yield reader
     reader.close()
-
-
-def source(kind: SourceKind, url: str, **extra: Any) -> SourceConfig:
-    """A source with an id of its own, so the process-wide metrics of other tests don't mix."""
-    id = f"{kind}-{uuid.uuid4().hex[:8]}"
-    return SourceConfig(id=id, name=id, kind=kind, url=url, **extra)
 
 
 def metric(name: str, **labels: str) -> float | None:
