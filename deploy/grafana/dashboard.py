@@ -100,13 +100,16 @@ ROWS: list[tuple[str, list[Panel]]] = [
         Panel("Bytes received", "Response body bytes received per second, by source.", "Bps",
               [(rate("newsflow_fetcher_fetched_bytes_total", "source"), "{{source}}")]),
         Panel("Raw articles published", "Raw articles the broker acknowledged per second by "
-              "source, publish attempts it did not acknowledge (retried) and articles dropped "
-              "because the broker can never take them (0 when none).", "cps",
+              "source, publish attempts it did not acknowledge (retried), articles dropped "
+              "because the broker can never take them, and articles the raw-article schema "
+              "refused (sent to the dead-letter topic instead; 0 when none).", "cps",
               [(rate("newsflow_fetcher_articles_published_total", "source"), "{{source}}"),
                (f"{rate('newsflow_fetcher_publish_errors_total')} or vector(0)",
                 "publish errors"),
                (f"{rate('newsflow_fetcher_articles_dropped_total')} or vector(0)",
-                "dropped (never publishable)")]),
+                "dropped (never publishable)"),
+               (f"{rate('newsflow_fetcher_articles_invalid_total')} or vector(0)",
+                "invalid (dead-lettered)")]),
     ]),
     ("Worker (rate, errors, duration)", [
         Panel("Messages in by stage", "Messages consumed per second by processing stage.",
@@ -162,9 +165,12 @@ ROWS: list[tuple[str, list[Panel]]] = [
               "ten most frequent.", "cps",
               [(f"topk(10, {rate('newsflow_processor_tags_total', 'tag')})", "{{tag}}")]),
         Panel("Dedupe memory", "Articles and stories the dedupe stage remembers (within its "
-              "window).", "short",
+              "window), and memory-table entries left out of the last index rebuild because "
+              "they could not be decoded (0 when none).", "short",
               [("max(newsflow_processor_dedupe_remembered_articles)", "articles"),
-               ("max(newsflow_processor_dedupe_stories)", "stories")]),
+               ("max(newsflow_processor_dedupe_stories)", "stories"),
+               ("sum(newsflow_processor_dedupe_memory_skipped_total) or vector(0)",
+                "entries left out")]),
         Panel("Table sizes", "Keys held in each Faust table (largest worker copy).", "short",
               [("max by (table) (newsflow_processor_table_keys)", "{{table}}")]),
         Panel("Boilerplate removed", "Lines removed by cleaning per second, by rule.", "cps",
