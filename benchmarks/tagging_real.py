@@ -1,8 +1,8 @@
 """Topic tagging on real news labelled blind: the tagger beside a keyword baseline, same run.
 
 Labels: ``benchmarks/data/tagging/real/labels.jsonl`` (ids, labels, split; guidelines and how
-they were made in ``GUIDELINES.md``); text: ``../shared/corpora/news-text`` (never copied into
-the project). Each article is cleaned as the stream cleans a plain-text body, then tagged.
+they were made in ``GUIDELINES.md``); text: ``../shared/corpora/news-text`` and, for the third
+round, ``../shared/corpora/stories`` (never copied into the project). Each article is cleaned as the stream cleans a plain-text body, then tagged.
 Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: only ever
 reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
 for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
@@ -29,6 +29,8 @@ from newsflow.taxonomy_files import load_taxonomy
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "data" / "tagging" / "real" / "labels.jsonl"
 CORPUS = ROOT.parent / "shared" / "corpora" / "news-text"
+# Third round of labels: the NeuS leads and BASIL 2010-14 of the story-grouping corpus.
+STORIES = ROOT.parent / "shared" / "corpora" / "stories"
 TAGS = ("missiles", "sanctions", "naval_deployment")
 # The baseline a newsroom writes first: the topic's obvious words anywhere in the text.
 BASELINE = {
@@ -59,12 +61,12 @@ class KeywordBaseline:
 
 def corpus_texts(ids: set[str]) -> dict[str, tuple[str, str]]:
     texts = {}
-    for path in sorted(CORPUS.glob("*.jsonl.gz")):
+    for path in sorted(CORPUS.glob("*.jsonl.gz")) + sorted(STORIES.glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             for line in lines:
                 article = json.loads(line)
                 if article["id"] in ids:
-                    texts[article["id"]] = (article["title"], article["body"])
+                    texts.setdefault(article["id"], (article["title"], article["body"]))
     return texts
 
 
