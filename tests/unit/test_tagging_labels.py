@@ -23,13 +23,23 @@ def sampler() -> ModuleType:
 
 def test_labels_cover_exactly_the_reproducible_sample_with_its_split() -> None:
     module = sampler()
-    first, near = module.sample(), module.near_sample()
-    drawn = {a["id"]: a for a in first + near}
+    first, near, stories = module.sample(), module.near_sample(), module.stories_sample()
+    drawn = {a["id"]: a for a in first + near + stories}
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
-    assert len(labels) == len(drawn) == len(first) + len(near)
-    assert len(first) >= 1500 and len(near) >= 300
-    # The second round is tune-only: the report part is the first round's, untouched.
+    assert len(labels) == len(drawn) == len(first) + len(near) + len(stories)
+    assert len(first) >= 1500 and len(near) >= 300 and len(stories) >= 600
+    # The second round is tune-only; the third sends a quarter of its stories to report, by a
+    # hash of the story, so the three reports of one NeuS story share a split (a BASIL
+    # 2010-14 article is drawn on its own).
     assert {(a["split"], a["part"]) for a in near} == {("tune", "near")}
+    assert {a["part"] for a in stories} == {"stories"}
+    by_story: dict[str, set[str]] = {}
+    for article in stories:
+        story = article["story_id"] if article["corpus"] == "allsides-neus" else article["id"]
+        by_story.setdefault(story, set()).add(article["split"])
+    assert all(len(splits) == 1 for splits in by_story.values())
+    report = sum(a["split"] == "report" for a in stories) / len(stories)
+    assert 0.15 < report < 0.4
     for row in labels:
         article = drawn[row["id"]]
         assert (row["split"], row["part"]) == (article["split"], article["part"])

@@ -47,7 +47,9 @@ LEAD_WEIGHT = 1.0
 # to full weight when THREAD_SENTENCES sentences carry it.
 MENTION_FACTOR = 0.8
 THREAD_SENTENCES = 3
-SCOPES = ("sentence", "paragraph", "document", "window")
+# "headline": the article's title, wherever the match is. A headline states the subject, so a
+# rule on it says what the whole article is about ("navy wins $2 bln contract": industry).
+SCOPES = ("sentence", "paragraph", "document", "window", "headline")
 EFFECTS = ("exclude", "require", "boost")
 DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ out", "ruling out",
                     "rather than", "instead of", "without", "false", "dismiss~",
@@ -139,7 +141,7 @@ class Rule:
 
     pattern: re.Pattern[str]
     effect: str  # "exclude" | "require" | "boost"
-    scope: str  # "sentence" | "paragraph" | "document" | "window"
+    scope: str  # "sentence" | "paragraph" | "document" | "window" | "headline"
     words: int  # window size either side, for scope "window"
     factor: float  # boost: multiply when found; require: multiply when NOT found (0 drops)
 
@@ -480,7 +482,7 @@ class Field:
         return self._words[1]
 
     def around(self, scope: str, start: int, end: int, words: int) -> tuple[int, int]:
-        if scope == "document":
+        if scope in ("document", "headline"):  # headline: called on the title field only
             return 0, len(self.text)
         if scope == "window":
             first = max(0, bisect_right(self.word_ends, start) - words)
@@ -516,12 +518,15 @@ def _spans(text: str, separator: re.Pattern[str], offset: int = 0) -> tuple[tupl
 def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -> float:
     factor = 1.0
     for rule in rules:
-        s, e = field.around(rule.scope, start, end, rule.words)
-        # Words inside the term match itself are not context; a phrase that contains the match
-        # ("navy blue" around "navy") is.
-        found = any(not (start <= m.start() and m.end() <= end)
-                    for m in rule.pattern.finditer(field.text, s, e)) or (
-            rule.scope == "document" and rule.pattern.search(field.elsewhere) is not None)
+        if rule.scope == "headline" and field.name != "title":
+            found = rule.pattern.search(field.elsewhere) is not None
+        else:
+            s, e = field.around(rule.scope, start, end, rule.words)
+            # Words inside the term match itself are not context; a phrase that contains the
+            # match ("navy blue" around "navy") is.
+            found = any(not (start <= m.start() and m.end() <= end)
+                        for m in rule.pattern.finditer(field.text, s, e)) or (
+                rule.scope == "document" and rule.pattern.search(field.elsewhere) is not None)
         if rule.effect == "exclude" and found:
             return 0.0
         # A boost applies when its words are there, a requirement when they are missing.
