@@ -2,7 +2,8 @@
 
 Labels: ``benchmarks/data/tagging/real/labels.jsonl`` (ids, labels, split; guidelines and how
 they were made in ``GUIDELINES.md``); text: ``../shared/corpora/news-text`` and, for the third
-round, ``../shared/corpora/stories`` (never copied into the project). Each article is cleaned as the stream cleans a plain-text body, then tagged.
+round, ``../shared/corpora/stories`` (never copied into the project). Each article is cleaned
+as the stream cleans a plain-text body, then tagged.
 Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: only ever
 reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
 for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
@@ -60,7 +61,7 @@ class KeywordBaseline:
 
 
 def corpus_texts(ids: set[str]) -> dict[str, tuple[str, str]]:
-    texts = {}
+    texts: dict[str, tuple[str, str]] = {}
     for path in sorted(CORPUS.glob("*.jsonl.gz")) + sorted(STORIES.glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             for line in lines:

@@ -154,3 +154,59 @@ def test_a_non_english_article_is_never_tagged() -> None:
     french = pipeline.prepare(raw, Origin("t", 0, 1), now).article
     assert french["language"] == "fr" and french["tags"] == []
     assert pipeline.prepare(english, Origin("t", 0, 2), now).article["tags"]
+
+
+def test_a_defence_industry_headline_damps_naval_evidence_in_the_body(tagger: Tagger) -> None:
+    body = ("The navy will base the new frigate at the southern port, where it will patrol "
+            "the strait from next year.")
+    deployment = score(tagger, "naval_deployment", "Frigate to patrol the strait", body)
+    business = score(tagger, "naval_deployment", "Yard wins frigate contract", body)
+    assert business < 0.5 * deployment
+    assert "naval_deployment" not in names(tagger, "Yard wins frigate contract", body)
+
+
+def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
+    assert "naval_deployment" not in names(
+        tagger, "Navy secretary resigns over SEAL case",
+        "The Navy secretary resigned on Sunday after a dispute over a Navy SEAL accused of war "
+        "crimes. The Navy said a review board would meet next month.")
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Court upholds travel ban", "An appeals court upheld the president's travel ban on "
+     "visitors from six countries, a setback for refugee groups."),
+    ("Senators boycott committee vote", "Opposition senators boycotted the committee vote on "
+     "the nominee, and the panel approved her 12-0."),
+    ("Tehran vows retaliation for killing", "Iran promised harsh retaliation against the United States "
+     "after the general was killed in a drone strike."),
+])
+def test_immigration_bans_walkouts_and_military_revenge_are_not_sanctions(
+        tagger: Tagger, title: str, body: str) -> None:
+    assert "sanctions" not in names(tagger, title, body)
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Talks collapse", "The summit ended without a deal because the visitors wanted all "
+     "sanctions to be lifted at once, officials said."),
+    ("Washington lists Pyongyang", "The United States put North Korea back on its list of "
+     "state sponsors of terrorism to raise pressure on the government."),
+])
+def test_sanctions_in_passive_and_listing_wording(tagger: Tagger, title: str, body: str) -> None:
+    assert "sanctions" in names(tagger, title, body)
+
+
+def test_a_dispute_headline_makes_punitive_wording_in_the_body_count_more(tagger: Tagger) -> None:
+    body = ("Officials met on Monday to discuss the semiconductor market. Exporters said prices "
+            "were stable. The ministry said it would answer any retaliatory tariffs on its "
+            "electronics. Talks resume next week.")
+    assert score(tagger, "sanctions", "Chip row deepens", body) > score(
+        tagger, "sanctions", "Officials meet on chips", body)
+
+
+def test_rockets_fired_at_a_base_are_missiles_but_space_rockets_are_not(tagger: Tagger) -> None:
+    attack = ("Militants fired rockets at the air base overnight, the army said. The rocket "
+              "barrage wounded two soldiers.")
+    assert "missiles" in names(tagger, "Rockets hit air base", attack)
+    space = ("The space agency launched two rockets carrying weather satellites into orbit. "
+             "The rocket launches were the first of the year.")
+    assert "missiles" not in names(tagger, "Rockets carry satellites", space)
