@@ -8,7 +8,8 @@ Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: 
 reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
 for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
 
-    python benchmarks/tagging_real.py [--split tune] [--errors tune] [--taxonomy OVERLAY]
+    python benchmarks/tagging_real.py [--split tune] [--round first] [--errors tune]
+                                      [--taxonomy OVERLAY]
 """
 
 from __future__ import annotations
@@ -71,10 +72,17 @@ def corpus_texts(ids: set[str]) -> dict[str, tuple[str, str]]:
     return texts
 
 
-def load(split: str | None = None) -> list[tuple[dict[str, Any], LabelledArticle]]:
+# Which labelling round a row's ``part`` belongs to (GUIDELINES.md).
+ROUNDS = {"first": ("random", "candidate"), "near": ("near",), "stories": ("stories",)}
+
+
+def load(split: str | None = None,
+         rounds: tuple[str, ...] = tuple(ROUNDS)) -> list[tuple[dict[str, Any], LabelledArticle]]:
+    parts = {part for name in rounds for part in ROUNDS[name]}
     rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    rows = [row for row in rows if split is None or row["split"] == split]
+    rows = [row for row in rows
+            if (split is None or row["split"] == split) and row["part"] in parts]
     texts = corpus_texts({row["id"] for row in rows})
     out = []
     for row in rows:
@@ -99,11 +107,13 @@ def main() -> None:
     parser.add_argument("--taxonomy", type=Path, default=None, help="taxonomy overlay")
     parser.add_argument("--split", choices=("tune", "report"), action="append",
                         help="only this split (repeatable; default both)")
+    parser.add_argument("--round", choices=tuple(ROUNDS), action="append", dest="rounds",
+                        help="only this labelling round (repeatable; default all)")
     args = parser.parse_args()
     tagger = Tagger(load_taxonomy(args.taxonomy))
     report: dict[str, Any] = {}
     for split in args.split or ("tune", "report"):
-        rows = load(split)
+        rows = load(split, tuple(args.rounds or ROUNDS))
         ours, baseline = measure(tagger, rows), measure(KeywordBaseline(), rows)
         errors = ours.pop("_errors")
         baseline.pop("_errors")
