@@ -164,14 +164,34 @@ def fragment_text(html: str) -> str:
 
 
 def extract_html(html: str, url: str | None, blocks_first: bool = False) -> CleanedDocument:
-    from newsflow.core.extraction import extract_main_text
-    from newsflow.core.metadata import read_metadata
+    """One Lexbor parse for the metadata and the block scorer; lxml only for trafilatura.
 
-    tree = _parse_html(html)
-    if tree is None:
-        return CleanedDocument(title="", text="", empty_reason="no_article")
-    meta = read_metadata(tree, url)
-    extracted = extract_main_text(tree, url, html, blocks_first)
+    The block-scoring fast path is run here rather than through ``extract_main_text``'s own
+    switch, so that it scores the tree the metadata was read from (same rule: its text stands
+    when it looks whole, else the trafilatura path runs).
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    from newsflow.core.extraction import Extracted, extract_main_text
+    from newsflow.core.main_text import main_text_of_page
+    from newsflow.core.metadata import date_from_markup, read_metadata
+
+    page = LexborHTMLParser(html)
+    meta = read_metadata(page, url)
+    extracted: Extracted | None = None
+    tree: Any = None
+    if blocks_first:
+        blocks = main_text_of_page(page)  # detaches junk from ``page``: metadata is read
+        if blocks.confident:
+            extracted = Extracted(blocks.text, "blocks")
+    if extracted is None or meta.published_at is None:
+        tree = _parse_html(html)  # one lxml parse for trafilatura and htmldate alike
+    if extracted is None:
+        if tree is None:
+            return CleanedDocument(title="", text="", empty_reason="no_article")
+        extracted = extract_main_text(tree, url, html)
+    if meta.published_at is None and tree is not None:
+        meta.published_at = date_from_markup(tree, url)
     raw_text = extracted.text
     if not raw_text.strip() and is_fragment(html):
         raw_text = fragment_text(html)
