@@ -67,9 +67,10 @@ def normalise_text(text: str) -> str:
     Quotes, dashes and apostrophes stay as published: only spacing and invisible characters are
     touched (zero-width joiners stay: Persian words and emoji sequences need them).
     """
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = LINE_SEPARATORS.sub("\n", text)
-    text = INVISIBLE.sub("", text)
+    text = LINE_SEPARATORS.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # NFC after the invisible characters go: one between a letter and its accent would
+    # otherwise keep them apart. So a second pass changes nothing, and none is made.
+    text = unicodedata.normalize("NFC", INVISIBLE.sub("", text))
     return "\n".join(SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
@@ -94,7 +95,11 @@ def split_title(text: str) -> tuple[str, str]:
 
 def clean_lines(text: str, authors: tuple[str, ...] = ()) -> tuple[str, Counter[str]]:
     """Boilerplate-free text with one paragraph per non-empty line, separated by blank lines."""
-    lines = [line for line in normalise_text(text).split("\n") if line]
+    return _join_kept([line for line in normalise_text(text).split("\n") if line], authors)
+
+
+def _join_kept(lines: list[str], authors: tuple[str, ...]) -> tuple[str, Counter[str]]:
+    """``clean_lines`` on lines already normalised, none empty."""
     kept, removals = strip_boilerplate(lines, authors=authors)
     return "\n\n".join(kept), removals
 
@@ -197,7 +202,7 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False) -> Clea
         raw_text = fragment_text(html)
     lines = [line for line in normalise_text(raw_text).split("\n") if line]
     lines, title_lines = drop_leading_title(lines, [meta.title, meta.headline])
-    text, removals = clean_lines("\n".join(lines), authors=tuple(meta.authors))
+    text, removals = _join_kept(lines, tuple(meta.authors))  # normalised once, above
     if title_lines:
         removals["title_repeat"] += title_lines
     return CleanedDocument(
