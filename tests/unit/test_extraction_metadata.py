@@ -292,9 +292,11 @@ def test_headline_inside_a_split_h1() -> None:
                         before="<h1>\n<h2>Harbour reopens</h2></h1><h3>A standfirst</h3>")
     meta = read_metadata(parsed(page), URL)
     assert (meta.headline, meta.title) == ("Harbour reopens", "Harbour reopens")
-    # ... but a heading after an h1 with text stays a heading of its own.
+    # ... but a heading after an h1 with text, or with a logo, stays a heading of its own.
     page = article_page(before="<h1>Harbour reopens</h1><h2>Storm repairs</h2>")
     assert read_metadata(parsed(page), URL).headline == "Harbour reopens"
+    page = article_page(before='<h1><a href="/"><img src="logo.png"></a></h1><h2>Latest</h2>')
+    assert read_metadata(parsed(page), URL).headline is None
 
 
 STAMPED = ("<!-- generated at 2024-03-09 05:38:38 -->"

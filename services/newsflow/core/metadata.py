@@ -153,7 +153,10 @@ def _first_h1(page: LexborHTMLParser) -> str | None:
 
 def _split_heading(h1: LexborNode) -> str:
     """The text of ``<h1><h2>Headline</h2></h1>``: an HTML5 parser closes the h1 at the h2, so
-    the headline is the empty h1's next sibling (lxml, which the old reader used, nests it)."""
+    the headline is the empty h1's next sibling (lxml, which the old reader used, nests it).
+    Not for an h1 holding elements (a logo's image or link): that h1 was never the headline."""
+    if any(child.tag not in ("-text", "-comment") for child in h1.iter(include_text=True)):
+        return ""
     node = h1.next
     while node is not None and node.tag == "-text" and not (node.text_content or "").strip():
         node = node.next
