@@ -219,7 +219,8 @@ def newsflow_extraction(page: Page) -> Output:
 
 
 def newsflow_blocks(page: Page) -> Output:
-    """``newsflow`` with the block-scoring fast path on (metadata still parses with lxml)."""
+    """``newsflow`` with the block-scoring fast path on (what the stream runs): one Lexbor parse
+    for metadata and text; lxml as well when the page falls back or needs htmldate's date."""
     return newsflow(page, blocks_first=True)
 
 

@@ -36,6 +36,14 @@ def test_normalise_composes_to_nfc() -> None:
     assert unicodedata.is_normalized("NFC", out)
 
 
+def test_normalise_is_nfc_after_dropping_invisible_characters() -> None:
+    # A zero-width space between a letter and its accent: dropped first, then composed, so
+    # one pass is final (clean_document normalises the text once).
+    out = normalise_text("Cafe\u200b\u0301 \u2028 bar")
+    assert out == "Café\nbar"
+    assert normalise_text(out) == out
+
+
 def test_normalise_whitespace_and_controls() -> None:
     text = "  One\u00a0 two\t\tthree \r\nfour\u200b five\x07\rsix  "
     assert normalise_text(text) == "One two three\nfour five\nsix"

@@ -6,11 +6,13 @@ import json
 
 import pytest
 from lxml import html as lxml_html
+from selectolax.lexbor import LexborHTMLParser
 
 from newsflow.core import extraction
-from newsflow.core.clean import clean_document
+from newsflow.core.clean import _parse_html, clean_document
 from newsflow.core.extraction import looks_like_navigation
 from newsflow.core.metadata import (
+    date_from_markup,
     date_from_url,
     drop_suffix_after_headline,
     json_ld_article,
@@ -18,6 +20,7 @@ from newsflow.core.metadata import (
     split_authors,
     strip_site_suffix,
 )
+from newsflow.core.params import CleanLimits
 
 URL = "https://news.example.com/world/2024/03/07/harbour-reopens"
 PARAGRAPHS = [
@@ -41,7 +44,13 @@ def article_page(head: str = "", before: str = "", after: str = "", lang: str = 
 
 
 def tree(page: str) -> lxml_html.HtmlElement:
+    """The lxml tree trafilatura and htmldate read."""
     return lxml_html.fromstring(page)
+
+
+def parsed(page: str) -> LexborHTMLParser:
+    """The Lexbor tree the metadata is read from."""
+    return LexborHTMLParser(page)
 
 
 OG_HEAD = (
@@ -56,7 +65,7 @@ OG_HEAD = (
 
 
 def test_open_graph_and_meta_tags() -> None:
-    meta = read_metadata(tree(article_page(OG_HEAD)), URL)
+    meta = read_metadata(parsed(article_page(OG_HEAD)), URL)
     assert meta.title == "Harbour reopens after storm repairs"
     assert meta.site_name == "Example News"
     assert meta.published_at == "2024-03-07T09:30:00Z"
@@ -75,7 +84,7 @@ def test_json_ld_article_in_a_graph() -> None:
          "publisher": {"@type": "Organization", "name": "Coast Times"}},
     ]}
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
-    meta = read_metadata(tree(article_page(head)), None)
+    meta = read_metadata(parsed(article_page(head)), None)
     assert meta.title == "Harbour reopens"
     assert meta.published_at == "2024-03-07T10:00:00Z"
     assert meta.authors == ["Jane Doe", "Ali Khan"]
@@ -85,12 +94,12 @@ def test_json_ld_article_in_a_graph() -> None:
 
 def test_broken_json_ld_is_ignored() -> None:
     head = '<script type="application/ld+json">{"@type": "NewsArticle", </script>'
-    assert json_ld_article(tree(article_page(head))) == {}
+    assert json_ld_article(parsed(article_page(head))) == {}
 
 
 def test_title_falls_back_to_html_title_and_date_to_url() -> None:
     head = "<title>Harbour reopens - Example News</title>"
-    meta = read_metadata(tree(article_page(head)), URL)
+    meta = read_metadata(parsed(article_page(head)), URL)
     assert meta.title == "Harbour reopens - Example News"  # no site name known: kept whole
     assert meta.published_at == "2024-03-07T00:00:00Z"  # a bare date: midnight UTC
 
@@ -98,14 +107,14 @@ def test_title_falls_back_to_html_title_and_date_to_url() -> None:
 def test_date_from_time_element_and_rel_author() -> None:
     before = ('<p class="byline">By <a rel="author" href="/p/jd">Jane Doe</a> '
               '<time datetime="2024-03-06T18:00:00Z">6 March</time></p>')
-    meta = read_metadata(tree(article_page(before=before)), "https://example.com/a")
+    meta = read_metadata(parsed(article_page(before=before)), "https://example.com/a")
     assert meta.published_at == "2024-03-06T18:00:00Z"
     assert meta.authors == ["Jane Doe"]
 
 
 def test_og_url_when_no_canonical_link_and_language_subtag() -> None:
     head = '<meta property="og:url" content="https://news.example.com/x?utm_source=a">'
-    meta = read_metadata(tree(article_page(head, lang="pt-BR")), URL)
+    meta = read_metadata(parsed(article_page(head, lang="pt-BR")), URL)
     assert meta.canonical_url == "https://news.example.com/x?utm_source=a"
     assert meta.language == "pt"
 
@@ -127,7 +136,7 @@ def test_strip_site_suffix_only_strips_the_site() -> None:
 def test_placeholder_date_falls_through_to_the_next_source() -> None:
     head = ('<meta property="article:published_time" content="0001-01-01T00:00:00Z">'
             '<meta name="pubdate" content="2024-03-05">')
-    assert read_metadata(tree(article_page(head)), URL).published_at == "2024-03-05T00:00:00Z"
+    assert read_metadata(parsed(article_page(head)), URL).published_at == "2024-03-05T00:00:00Z"
 
 
 def test_title_suffix_dropped_when_h1_is_the_headline() -> None:
@@ -136,7 +145,7 @@ def test_title_suffix_dropped_when_h1_is_the_headline() -> None:
     assert drop_suffix_after_headline("Pear jam recipes", "Pear jam") == "Pear jam recipes"
     page = article_page("<title>Harbour reopens – Coast Blog</title>",
                         before="<h1>Harbour reopens</h1>")
-    assert read_metadata(tree(page), URL).title == "Harbour reopens"
+    assert read_metadata(parsed(page), URL).title == "Harbour reopens"
 
 
 @pytest.mark.parametrize(("url", "date"), [
@@ -273,3 +282,60 @@ def test_no_estimate_for_tag_soup_lxml_could_not_build(monkeypatch: pytest.Monke
     made = _fake_runs(monkeypatch, TEASER, TEASER, LONG, LONG)
     result = extraction.extract_main_text(lxml_html.fromstring(soup), None, soup)
     assert (result.strategy, made) == ("precision", FAST)
+
+
+# --- metadata on the Lexbor tree, one parse when the block text stands ------------------------
+
+def test_headline_inside_a_split_h1() -> None:
+    # An HTML5 parser closes <h1> at the <h2>: the headline is the empty h1's next heading.
+    page = article_page("<title>Harbour reopens - Coast Blog</title>",
+                        before="<h1>\n<h2>Harbour reopens</h2></h1><h3>A standfirst</h3>")
+    meta = read_metadata(parsed(page), URL)
+    assert (meta.headline, meta.title) == ("Harbour reopens", "Harbour reopens")
+    # ... but a heading after an h1 with text, or with a logo, stays a heading of its own.
+    page = article_page(before="<h1>Harbour reopens</h1><h2>Storm repairs</h2>")
+    assert read_metadata(parsed(page), URL).headline == "Harbour reopens"
+    page = article_page(before='<h1><a href="/"><img src="logo.png"></a></h1><h2>Latest</h2>')
+    assert read_metadata(parsed(page), URL).headline is None
+
+
+STAMPED = ("<!-- generated at 2024-03-09 05:38:38 -->"
+           '<p class="byline">By Jane Doe <span class="timestamp" title="2024-03-07T19:50:48Z">'
+           "Published 7:50 pm, Thursday, March 7, 2024</span></p>")
+
+
+def test_markup_date_is_left_to_htmldate_on_the_lxml_tree() -> None:
+    page = article_page(before=STAMPED)
+    assert read_metadata(parsed(page), None).published_at is None  # left to date_from_markup
+    assert date_from_markup(_parse_html(page), None) == "2024-03-07T00:00:00Z"
+
+
+def long_article(head: str, before: str = "") -> str:
+    """A page whose block text stands (long and most of the page's prose)."""
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS * 3)
+    return (f'<html lang="en"><head>{head}</head><body><nav><a href="/">Home</a></nav>'
+            f"<article>{before}{body}</article></body></html>")
+
+
+def test_one_parse_when_the_block_text_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsflow.core import clean
+
+    parses: list[str] = []
+    parse = clean._parse_html
+
+    def counted(body: str) -> object:
+        parses.append(body)
+        return parse(body)
+
+    monkeypatch.setattr(clean, "_parse_html", counted)
+    limits = CleanLimits(blocks_first=True)
+    doc = clean_document(long_article(OG_HEAD), "text/html", URL, limits=limits)
+    assert doc.text.split("\n\n") == PARAGRAPHS * 3
+    assert (doc.title, doc.published_at) == ("Harbour reopens after storm repairs",
+                                             "2024-03-07T09:30:00Z")
+    assert parses == []  # metadata and text from the one Lexbor tree
+    # No date but in the markup: the lxml tree is parsed once, for htmldate.
+    doc = clean_document(long_article("<title>Harbour</title>", STAMPED), "text/html", None,
+                         limits=limits)
+    assert doc.published_at == "2024-03-07T00:00:00Z"
+    assert len(parses) == 1

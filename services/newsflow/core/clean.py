@@ -67,9 +67,10 @@ def normalise_text(text: str) -> str:
     Quotes, dashes and apostrophes stay as published: only spacing and invisible characters are
     touched (zero-width joiners stay: Persian words and emoji sequences need them).
     """
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = LINE_SEPARATORS.sub("\n", text)
-    text = INVISIBLE.sub("", text)
+    text = LINE_SEPARATORS.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # NFC after the invisible characters go: one between a letter and its accent would
+    # otherwise keep them apart. So a second pass changes nothing, and none is made.
+    text = unicodedata.normalize("NFC", INVISIBLE.sub("", text))
     return "\n".join(SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
@@ -94,7 +95,11 @@ def split_title(text: str) -> tuple[str, str]:
 
 def clean_lines(text: str, authors: tuple[str, ...] = ()) -> tuple[str, Counter[str]]:
     """Boilerplate-free text with one paragraph per non-empty line, separated by blank lines."""
-    lines = [line for line in normalise_text(text).split("\n") if line]
+    return _join_kept([line for line in normalise_text(text).split("\n") if line], authors)
+
+
+def _join_kept(lines: list[str], authors: tuple[str, ...]) -> tuple[str, Counter[str]]:
+    """``clean_lines`` on lines already normalised, none empty."""
     kept, removals = strip_boilerplate(lines, authors=authors)
     return "\n\n".join(kept), removals
 
@@ -164,20 +169,40 @@ def fragment_text(html: str) -> str:
 
 
 def extract_html(html: str, url: str | None, blocks_first: bool = False) -> CleanedDocument:
-    from newsflow.core.extraction import extract_main_text
-    from newsflow.core.metadata import read_metadata
+    """One Lexbor parse for the metadata and the block scorer; lxml only for trafilatura.
 
-    tree = _parse_html(html)
-    if tree is None:
-        return CleanedDocument(title="", text="", empty_reason="no_article")
-    meta = read_metadata(tree, url)
-    extracted = extract_main_text(tree, url, html, blocks_first)
+    The block-scoring fast path is run here rather than through ``extract_main_text``'s own
+    switch, so that it scores the tree the metadata was read from (same rule: its text stands
+    when it looks whole, else the trafilatura path runs).
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    from newsflow.core.extraction import Extracted, extract_main_text
+    from newsflow.core.main_text import main_text_of_page
+    from newsflow.core.metadata import date_from_markup, read_metadata
+
+    page = LexborHTMLParser(html)
+    meta = read_metadata(page, url)
+    extracted: Extracted | None = None
+    tree: Any = None
+    if blocks_first:
+        blocks = main_text_of_page(page)  # detaches junk from ``page``: metadata is read
+        if blocks.confident:
+            extracted = Extracted(blocks.text, "blocks")
+    if extracted is None or meta.published_at is None:
+        tree = _parse_html(html)  # one lxml parse for trafilatura and htmldate alike
+    if extracted is None:
+        if tree is None:
+            return CleanedDocument(title="", text="", empty_reason="no_article")
+        extracted = extract_main_text(tree, url, html)
+    if meta.published_at is None and tree is not None:
+        meta.published_at = date_from_markup(tree, url)
     raw_text = extracted.text
     if not raw_text.strip() and is_fragment(html):
         raw_text = fragment_text(html)
     lines = [line for line in normalise_text(raw_text).split("\n") if line]
     lines, title_lines = drop_leading_title(lines, [meta.title, meta.headline])
-    text, removals = clean_lines("\n".join(lines), authors=tuple(meta.authors))
+    text, removals = _join_kept(lines, tuple(meta.authors))  # normalised once, above
     if title_lines:
         removals["title_repeat"] += title_lines
     return CleanedDocument(

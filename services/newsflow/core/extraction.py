@@ -23,8 +23,8 @@ path below runs. On the tune pages it is at least level with that path on all fo
 (docs/cleaning.md).
 
 The parsed lxml tree is shared: trafilatura copies a tree it is given, so parsing happens once
-and the metadata reader sees the untouched page. Resiliparse parses the raw HTML itself, and
-only on the pages that reach the fragment check.
+and htmldate's date scan (``metadata.date_from_markup``) sees the untouched page. Resiliparse
+parses the raw HTML itself, and only on the pages that reach the fragment check.
 """
 
 from __future__ import annotations

@@ -358,7 +358,12 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
 
 def main_text_by_blocks(html: str) -> MainText:
     """The article text of ``html`` (one block per line) and whether it looks whole."""
-    parser = LexborHTMLParser(html)
+    return main_text_of_page(LexborHTMLParser(html))
+
+
+def main_text_of_page(parser: LexborHTMLParser) -> MainText:
+    """``main_text_by_blocks`` on a page already parsed; it detaches junk (the ``<head>`` too)
+    from the tree, so read anything else from it first."""
     root: Any = parser.body or parser.root
     if root is None:
         return MainText("", False)

@@ -2,8 +2,14 @@
 
 Read straight from the markup publishers fill for search engines and social cards (Open Graph,
 JSON-LD ``schema.org`` articles, ``<meta>`` names, ``<link rel=canonical>``), in that order of
-trust; the URL and htmldate's markup scan are the last resort for the date. This costs about a
-millisecond a page, a fifth of trafilatura's full metadata pass, and every rule is testable.
+trust; the URL and htmldate's markup scan are the last resort for the date. Every rule is
+testable.
+
+The page is the Lexbor tree (selectolax) that ``core.main_text`` scores next, so a page whose
+block text stands is parsed once. Read it before the scorer runs: the scorer detaches the
+``<head>``. htmldate's scan (``date_from_markup``) needs an lxml tree: the caller runs it only
+on pages with no date in the metadata, ``<time>`` or the URL, on the tree trafilatura gets
+when the page falls back to it (an lxml parse of its own otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from newsflow.core.dates import normalise_date
 
@@ -34,6 +41,7 @@ AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", 
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|$|[-_])")
 # "Headline | Site" / "Headline - Site": the site part of a <title>.
 TITLE_SITE_SEPARATOR = re.compile(r"\s+[|–—:·•-]\s+")
+HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
 LANG_CODE = re.compile(r"^[a-zA-Z]{2,3}(?=$|[-_])")
 MAX_JSON_LD_CHARS = 200_000
 
@@ -53,12 +61,17 @@ def _text(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip() if value is not None else ""
 
 
-def meta_map(tree: HtmlElement) -> dict[str, str]:
+def _attr(node: LexborNode, name: str) -> str | None:
+    return node.attributes.get(name)
+
+
+def meta_map(page: LexborHTMLParser) -> dict[str, str]:
     """First non-empty content of each <meta name|property|itemprop>, keyed in lower case."""
     found: dict[str, str] = {}
-    for node in tree.iter("meta"):
-        key = node.get("property") or node.get("name") or node.get("itemprop")
-        content = _text(node.get("content"))
+    for node in page.css("meta"):
+        attrs = node.attributes
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+        content = _text(attrs.get("content"))
         if key and content:
             found.setdefault(key.strip().lower(), content)
     return found
@@ -80,11 +93,13 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {str(k).lower() for k in kinds if k}
 
 
-def json_ld_article(tree: HtmlElement) -> dict[str, Any]:
+def json_ld_article(page: LexborHTMLParser) -> dict[str, Any]:
     """The page's schema.org article object (the most specific one), or {}."""
     best: dict[str, Any] = {}
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        raw = (script.text or "").strip()
+    for script in page.css("script[type]"):
+        if _attr(script, "type") != "application/ld+json":  # exact, as publishers write it
+            continue
+        raw = script.text(deep=True).strip()
         if not raw or len(raw) > MAX_JSON_LD_CHARS:
             continue
         try:
@@ -128,17 +143,31 @@ def _dedupe(names: list[str]) -> list[str]:
     return result
 
 
-def _first_h1(tree: HtmlElement) -> str | None:
-    for node in tree.iter("h1"):
-        text = _text(node.text_content())
+def _first_h1(page: LexborHTMLParser) -> str | None:
+    for node in page.css("h1"):
+        text = _text(node.text(deep=True)) or _split_heading(node)
         if text:
             return text
     return None
 
 
-def _html_title(tree: HtmlElement) -> str | None:
-    node = tree.find(".//title")
-    return _text(node.text_content()) or None if node is not None else None
+def _split_heading(h1: LexborNode) -> str:
+    """The text of ``<h1><h2>Headline</h2></h1>``: an HTML5 parser closes the h1 at the h2, so
+    the headline is the empty h1's next sibling (lxml, which the old reader used, nests it).
+    Not for an h1 holding elements (a logo's image or link): that h1 was never the headline."""
+    if any(child.tag not in ("-text", "-comment") for child in h1.iter(include_text=True)):
+        return ""
+    node = h1.next
+    while node is not None and node.tag == "-text" and not (node.text_content or "").strip():
+        node = node.next
+    if node is not None and node.tag in HEADINGS:
+        return _text(node.text(deep=True))
+    return ""
+
+
+def _html_title(page: LexborHTMLParser) -> str | None:
+    node = page.css_first("title")
+    return _text(node.text(deep=True)) or None if node is not None else None
 
 
 def strip_site_suffix(title: str, site_name: str | None) -> str:
@@ -167,14 +196,20 @@ def date_from_url(url: str | None) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def _date_from_markup(tree: HtmlElement, url: str | None) -> str | None:
-    """htmldate's quick markup scan (no free-text search): last resort."""
+def date_from_markup(tree: HtmlElement, url: str | None) -> str | None:
+    """htmldate's quick markup scan (no free-text search), RFC 3339: the date's last resort.
+
+    ``tree`` is the one trafilatura parses (``clean._parse_html``), as before the reader moved
+    to Lexbor: parsing the source itself, htmldate keeps HTML comments, and on one dev page it
+    then took a build stamp ("generated at ...") for the date.
+    """
     try:
         from htmldate import find_date
 
-        return find_date(tree, extensive_search=False, original_date=True, url=url)
+        found = find_date(tree, extensive_search=False, original_date=True, url=url)
     except Exception:  # htmldate is a heuristic helper: never fail the page for it
         return None
+    return normalise_date(found)
 
 
 def _absolute(href: str | None, base: str | None) -> str | None:
@@ -185,16 +220,21 @@ def _absolute(href: str | None, base: str | None) -> str | None:
     return absolute if absolute.startswith(("http://", "https://")) else None
 
 
-def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
-    meta = meta_map(tree)
-    ld = json_ld_article(tree)
+def _attr_values(page: LexborHTMLParser, selector: str, name: str) -> list[str]:
+    return [value for node in page.css(selector) if (value := _attr(node, name)) is not None]
+
+
+def read_metadata(page: LexborHTMLParser, url: str | None = None) -> PageMetadata:
+    """The page's metadata; ``published_at`` is None when only ``date_from_markup`` is left."""
+    meta = meta_map(page)
+    ld = json_ld_article(page)
     publisher = ld.get("publisher")
     publishers = _names(publisher)
     site_name = (meta.get("og:site_name") or (publishers[0] if publishers else None)
                  or meta.get("application-name"))
     title = (meta.get("og:title") or _text(ld.get("headline")) or meta.get("twitter:title")
-             or _html_title(tree))
-    headline = _first_h1(tree)
+             or _html_title(page))
+    headline = _first_h1(page)
     if title:
         title = drop_suffix_after_headline(strip_site_suffix(title, site_name), headline)
     authors = _names(ld.get("author"))
@@ -205,16 +245,19 @@ def read_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
                 if authors:
                     break
     if not authors:
-        authors = [_text(a.text_content()) for a in tree.xpath('//a[@rel="author"]')][:5]
+        authors = [_text(a.text(deep=True)) for a in page.css("a[rel]")
+                   if _attr(a, "rel") == "author"][:5]
     candidates = [ld.get("datePublished"), *(meta.get(key) for key in DATE_META),
-                  *tree.xpath("//time[@datetime]/@datetime")[:3]]
+                  *_attr_values(page, "time[datetime]", "datetime")[:3]]
     published = next((d for d in map(normalise_date, candidates) if d), None)
-    published = (published or normalise_date(date_from_url(url))
-                 or normalise_date(_date_from_markup(tree, url)))
-    canonical = next((_absolute(href, url) for href in tree.xpath(
-        '//link[@rel="canonical"]/@href') if _absolute(href, url)), None)
+    published = published or normalise_date(date_from_url(url))
+    canonical = next((absolute for link in page.css("link[rel]")
+                      if _attr(link, "rel") == "canonical"
+                      and (absolute := _absolute(_attr(link, "href"), url))), None)
     canonical = canonical or _absolute(meta.get("og:url"), url)
-    declared = tree.get("lang") or meta.get("content-language") or meta.get("og:locale")
+    root = page.root
+    declared = ((_attr(root, "lang") if root is not None and root.tag == "html" else None)
+                or meta.get("content-language") or meta.get("og:locale"))
     lang = LANG_CODE.match(declared.strip()) if declared else None
     return PageMetadata(
         title=title or None,

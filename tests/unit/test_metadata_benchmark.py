@@ -1,0 +1,55 @@
+"""The matching rules of benchmarks/metadata.py, on made-up values (no benchmark pages)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # it imports the extraction benchmark's loaders
+    try:
+        spec = importlib.util.spec_from_file_location("metadata_benchmark",
+                                                      BENCHMARKS / "metadata.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+def test_title_accuracy_folds_case_and_punctuation(bench: ModuleType) -> None:
+    pages = [bench.Page("a", "", "", "x", title="Harbour Reopens!"),
+             bench.Page("b", "", "", "x", title="Wall collapses in gale"),
+             bench.Page("c", "", "", "x")]  # no gold title: not counted
+    result = bench.title_accuracy(["harbour reopens", "Wall collapses", "anything"], pages)
+    assert (result["title_pages"], result["title_exact"]) == (2, 0.5)
+    assert result["title_token_f1"] == pytest.approx((1 + 2 * 1 * 0.5 / 1.5) / 2, abs=1e-4)
+
+
+def test_dates_agree_within_a_day(bench: ModuleType) -> None:
+    assert bench.dates_agree("2024-03-07T23:30:00Z", "2024-03-07")
+    assert bench.dates_agree("2024-03-08T03:30:00Z", "2024-03-07")  # UTC after a late local time
+    assert not bench.dates_agree("2024-03-09T00:00:00Z", "2024-03-07")
+    assert not bench.dates_agree(None, "2024-03-07")
+
+
+def test_agreement_counts_fields_per_page(bench: ModuleType) -> None:
+    ours = [bench.Meta(date="2024-03-07T10:00:00Z", authors=["Jane Doe", "Ali Khan"], site="BBC"),
+            bench.Meta(authors=["J. Doe"], site="Coast Times")]
+    theirs = [bench.Meta(date="2024-03-07", authors=["jane doe"], site="bbc"),
+              bench.Meta(date="2024-03-01", authors=["Jane Doe"], site="The Coast Times")]
+    result = bench.agreement(ours, theirs)
+    assert (result["date_both"], result["date_only_one"], result["date_agree_of_both"]) == (
+        0.5, 0.5, 1.0)
+    assert (result["authors_agree_of_both"], result["authors_same_set_of_both"]) == (0.5, 0.0)
+    assert (result["site_both"], result["site_agree_of_both"]) == (1.0, 0.5)
