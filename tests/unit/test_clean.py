@@ -175,3 +175,12 @@ def test_fragment_fallback_keeps_blocks_and_drops_scripts() -> None:
 def test_fragment_detection() -> None:
     assert clean_module.is_fragment("<p>x</p>")
     assert not clean_module.is_fragment("<!DOCTYPE html><html><body><p>x</p></body></html>")
+
+
+@pytest.mark.parametrize("blocks_first", [True, False])
+def test_nul_characters_leave_no_replacement_character_in_the_metadata(blocks_first: bool) -> None:
+    head = ("<title>Budget\x00 talks</title>"
+            '<meta name="author" content="Jane\x00 Doe">')
+    doc = clean_document(page(f"<p>{PARAGRAPH}</p>" * 3, head), "text/html",
+                         limits=CleanLimits(blocks_first=blocks_first))
+    assert (doc.title, doc.authors) == ("Budget talks", ["Jane Doe"])

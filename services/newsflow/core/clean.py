@@ -181,7 +181,9 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False) -> Clea
     from newsflow.core.main_text import main_text_of_page
     from newsflow.core.metadata import date_from_markup, read_metadata
 
-    page = LexborHTMLParser(html)
+    # An HTML5 parser turns NUL into U+FFFD in titles and attribute values (libxml2 drops it,
+    # as normalise_text does): drop it first, so a stray NUL is not a visible "\ufffd" there.
+    page = LexborHTMLParser(html.replace("\x00", ""))
     meta = read_metadata(page, url)
     extracted: Extracted | None = None
     tree: Any = None
