@@ -6,11 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from newsflow.core.dates import normalise_date, parse_datetime, rfc3339
+from newsflow.core.dates import normalise_date, parse_datetime, rfc3339, utc_day
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -100,3 +100,9 @@ def test_output_does_not_depend_on_the_local_time_zone_or_the_clock() -> None:
     assert json.loads(out) == [normalise_date(v) for v in values] == [
         "2019-11-20T00:47:00Z", "2019-11-19T07:09:00Z", "2019-11-19T10:00:00Z", None,
         "2019-11-19T15:00:00Z"]
+
+
+def test_utc_day_is_the_day_in_utc_and_a_naive_time_is_utc() -> None:
+    east = timezone(timedelta(hours=5))
+    assert utc_day(datetime(2020, 6, 1, 3, 0, tzinfo=east)) == date(2020, 5, 31)
+    assert utc_day(datetime(2020, 6, 1, 23, 30)) == date(2020, 6, 1)

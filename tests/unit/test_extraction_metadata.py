@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 
 import pytest
 from lxml import html as lxml_html
 from selectolax.lexbor import LexborHTMLParser
 
+from newsflow.config import Settings
 from newsflow.core import extraction
 from newsflow.core.clean import _parse_html, clean_document
 from newsflow.core.extraction import looks_like_navigation
@@ -21,6 +23,8 @@ from newsflow.core.metadata import (
     strip_site_suffix,
 )
 from newsflow.core.params import CleanLimits
+from newsflow.core.pipeline import Origin
+from newsflow.pipeline_setup import build_pipeline
 
 URL = "https://news.example.com/world/2024/03/07/harbour-reopens"
 PARAGRAPHS = [
@@ -339,3 +343,33 @@ def test_one_parse_when_the_block_text_stands(monkeypatch: pytest.MonkeyPatch) -
                          limits=limits)
     assert doc.published_at == "2024-03-07T00:00:00Z"
     assert len(parses) == 1
+
+
+# --- the markup date's upper bound comes from the caller, never from the clock -----------------
+
+def stamped(day: str) -> str:
+    """A page whose only date is htmldate's to find (no metadata, no <time>, no URL date)."""
+    return article_page(before=f'<p class="byline">By Jane Doe <span class="timestamp" '
+                               f'title="{day}T19:50:48Z">Published {day}</span></p>')
+
+
+def test_markup_date_is_bounded_by_the_day_given_not_by_the_clock() -> None:
+    # 2090 is after any day these tests run on: htmldate's own bound (the machine's today)
+    # would drop it. Without a day given the bound is the end of dates.MAX_YEAR.
+    page = _parse_html(stamped("2090-03-07"))
+    assert date_from_markup(page, None) == "2090-03-07T00:00:00Z"
+    assert date_from_markup(page, None, date(2090, 3, 7)) == "2090-03-07T00:00:00Z"
+    assert date_from_markup(page, None, date(2090, 3, 6)) is None
+
+
+def test_pipeline_bounds_the_markup_date_by_its_own_now() -> None:
+    # A "now" in the past: the date in the markup, before the machine's today, is after it.
+    pipeline = build_pipeline(Settings())
+    raw = {"url": "https://news.example.com/harbour", "content_type": "text/html",
+           "source": {"id": "t", "name": "T", "kind": "manual"},
+           "body": stamped("2020-06-01")}
+    now = datetime(2020, 6, 1, 12, tzinfo=UTC)
+    assert pipeline.prepare(raw, Origin("t", 0, 1), now).article["published_at"] == (
+        "2020-06-01T00:00:00Z")
+    earlier = datetime(2020, 5, 31, 23, tzinfo=UTC)
+    assert pipeline.prepare(raw, Origin("t", 0, 2), earlier).article["published_at"] is None

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from newsflow.core.boilerplate import strip_boilerplate
@@ -168,12 +169,14 @@ def fragment_text(html: str) -> str:
     return str(root.text_content())
 
 
-def extract_html(html: str, url: str | None, blocks_first: bool = False) -> CleanedDocument:
+def extract_html(html: str, url: str | None, blocks_first: bool = False,
+                 today: date | None = None) -> CleanedDocument:
     """One Lexbor parse for the metadata and the block scorer; lxml only for trafilatura.
 
     The block-scoring fast path is run here rather than through ``extract_main_text``'s own
     switch, so that it scores the tree the metadata was read from (same rule: its text stands
-    when it looks whole, else the trafilatura path runs).
+    when it looks whole, else the trafilatura path runs). ``today`` bounds a date found only in
+    the markup (``metadata.date_from_markup``).
     """
     from selectolax.lexbor import LexborHTMLParser
 
@@ -198,7 +201,7 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False) -> Clea
             return CleanedDocument(title="", text="", empty_reason="no_article")
         extracted = extract_main_text(tree, url, html)
     if meta.published_at is None and tree is not None:
-        meta.published_at = date_from_markup(tree, url)
+        meta.published_at = date_from_markup(tree, url, today)
     raw_text = extracted.text
     if not raw_text.strip() and is_fragment(html):
         raw_text = fragment_text(html)
@@ -248,11 +251,14 @@ def clean_document(
     url: str | None = None,
     title_hint: str | None = None,
     limits: CleanLimits | None = None,
+    today: date | None = None,
 ) -> CleanedDocument:
     """Article text and metadata from a raw body (HTML or plain text).
 
     ``title_hint`` is the title the source gave (feed entry, file's first line); it wins over a
-    title found in the page only when the page has none. Raises ``PageTooLarge`` for a page
+    title found in the page only when the page has none. ``today`` (the caller's clock, UTC)
+    is the last day a date found only in the page's markup may be; see
+    ``metadata.date_from_markup``. Raises ``PageTooLarge`` for a page
     above ``limits.max_html_chars`` (see the module docstring).
     """
     limits = limits or CleanLimits()
@@ -267,7 +273,7 @@ def clean_document(
                                empty_reason="binary")
     is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
     if is_html and _looks_like_html(body):
-        doc = extract_html(body, url, limits.blocks_first)
+        doc = extract_html(body, url, limits.blocks_first, today)
     else:
         # Plain text, or an "HTML" body without a single tag: the line cleaner alone.
         doc = _clean_text_body(body, title_hint)

@@ -19,7 +19,7 @@ Pure: never reads the clock, the environment or the local time zone.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
 from dateutil import parser as dateutil_parser
@@ -54,6 +54,11 @@ def rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC calendar day of ``moment``; a naive datetime is taken to be UTC."""
+    return moment.date() if moment.tzinfo is None else moment.astimezone(UTC).date()
 
 
 def normalise_date(value: object) -> str | None:

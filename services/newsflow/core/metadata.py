@@ -18,13 +18,14 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from newsflow.core.dates import normalise_date
+from newsflow.core.dates import MAX_YEAR, normalise_date
 
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -196,17 +197,26 @@ def date_from_url(url: str | None) -> str | None:
     return f"{year}-{int(month):02d}-{int(day):02d}"
 
 
-def date_from_markup(tree: HtmlElement, url: str | None) -> str | None:
+def date_from_markup(tree: HtmlElement, url: str | None,
+                     latest: date | None = None) -> str | None:
     """htmldate's quick markup scan (no free-text search), RFC 3339: the date's last resort.
 
     ``tree`` is the one trafilatura parses (``clean._parse_html``), as before the reader moved
     to Lexbor: parsing the source itself, htmldate keeps HTML comments, and on one dev page it
     then took a build stamp ("generated at ...") for the date.
+
+    ``latest`` is the last day a page may be dated (the caller's today, in UTC); without it, the
+    end of ``MAX_YEAR``. htmldate's own default is the machine's today: the core never reads
+    the clock, so the bound is always passed.
     """
+    last = latest or date(MAX_YEAR, 12, 31)
     try:
         from htmldate import find_date
 
-        found = find_date(tree, extensive_search=False, original_date=True, url=url)
+        found = find_date(tree, extensive_search=False, original_date=True, url=url,
+                          # naive, day-granular: htmldate compares naive datetimes, and caches
+                          # its checks per bound
+                          max_date=datetime(last.year, last.month, last.day, 23, 59, 59))
     except Exception:  # htmldate is a heuristic helper: never fail the page for it
         return None
     return normalise_date(found)

@@ -16,7 +16,7 @@ from typing import Any
 
 from newsflow import PIPELINE_VERSION
 from newsflow.core.clean import clean_document, normalise_text
-from newsflow.core.dates import normalise_date, parse_datetime, rfc3339
+from newsflow.core.dates import normalise_date, parse_datetime, rfc3339, utc_day
 from newsflow.core.dedupe import (
     DedupeIndex,
     Fingerprint,
@@ -104,7 +104,8 @@ class Pipeline:
         schemas/raw-article.v1.json); StageError names the step that failed."""
         try:
             doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
-                                 raw.get("url"), raw.get("title"), self.clean_limits)
+                                 raw.get("url"), raw.get("title"), self.clean_limits,
+                                 today=utc_day(now))
         except Exception as exc:
             raise StageError("clean", exc) from exc
         try:
