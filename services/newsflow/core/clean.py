@@ -17,11 +17,14 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 from newsflow.core.boilerplate import strip_boilerplate
 from newsflow.core.params import CleanLimits
 from newsflow.errors import PageTooLarge
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
@@ -141,7 +144,7 @@ def is_fragment(html: str) -> bool:
     return DOCUMENT_TAG.search(html[:20_000]) is None
 
 
-def _parse_html(body: str) -> Any:
+def _parse_html(body: str) -> HtmlElement | None:
     from trafilatura.utils import load_html
 
     if is_fragment(body):
@@ -189,7 +192,7 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
     page = LexborHTMLParser(html.replace("\x00", ""))
     meta = read_metadata(page, url)
     extracted: Extracted | None = None
-    tree: Any = None
+    tree: HtmlElement | None = None
     if blocks_first:
         blocks = main_text_of_page(page)  # detaches junk from ``page``: metadata is read
         if blocks.confident:
