@@ -309,7 +309,7 @@ SYSTEMS: dict[str, Callable[[Page], Output]] = {
 
 # --- metadata ------------------------------------------------------------------------------
 
-def _fold(text: str | None) -> str:
+def fold(text: str | None) -> str:
     return " ".join(TOKEN.findall((text or "").lower()))
 
 
@@ -319,7 +319,7 @@ def title_score(titles: Sequence[str | None], pages: Sequence[Page]) -> dict[str
     for got, page in zip(titles, pages, strict=True):
         if not page.title:
             continue
-        want, have = _fold(page.title), _fold(got)
+        want, have = fold(page.title), fold(got)
         exact.append(want == have)
         common = sum((Counter(want.split()) & Counter(have.split())).values())
         p = common / len(have.split()) if have else 0.0
@@ -376,13 +376,18 @@ def _cpu_summary(cpu: Sequence[float], base: Sequence[float] | None,
     return summary
 
 
-def report(pages: Sequence[Page], results: Results) -> dict[str, object]:
+def report_groups(pages: Sequence[Page]) -> list[tuple[str, list[int]]]:
+    """The report's rows: each dataset's part and all datasets' part, as page indexes."""
     groups: dict[str, list[int]] = {}
     for index, page in enumerate(pages):
         groups.setdefault(f"{page.dataset}/{page.part}", []).append(index)
         groups.setdefault(f"all/{page.part}", []).append(index)
+    return sorted(groups.items())
+
+
+def report(pages: Sequence[Page], results: Results) -> dict[str, object]:
     table: dict[str, object] = {}
-    for group, indexes in sorted(groups.items()):
+    for group, indexes in report_groups(pages):
         chosen = [pages[i] for i in indexes]
         row: dict[str, object] = {"pages": len(chosen)}
         base = results.cpu.get(BASELINE)

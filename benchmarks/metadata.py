@@ -9,7 +9,8 @@ has a gold date, author or site name.
 
 * **Title accuracy** (pages with a gold title): ``title_exact`` is the share whose title equals
   the gold after folding case and punctuation (word characters only, single spaces);
-  ``title_token_f1`` the mean token F1 between the two.
+  ``title_token_f1`` the mean token F1 between the two (``extraction.title_score``: the same
+  rule as the extraction benchmark's title figure).
 * **Agreement, not accuracy** (every page, no gold): for date, authors and site name, the share
   of pages where newsflow and a peer both give a value and the values agree, where exactly one
   gives a value, and where neither does. Dates agree when they are the same calendar day or one
@@ -37,18 +38,16 @@ import re
 import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from extraction import DATASETS, PARTS, Page, load_all
+from extraction import DATASETS, PARTS, Page, fold, load_all, report_groups, title_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services"))
 
-WORD = re.compile(r"\w+")
 DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # A UTC date may be the day after the page's local date (or the day before, east of UTC).
 DATE_SLACK_DAYS = 1
@@ -100,28 +99,6 @@ SYSTEMS: dict[str, Callable[[Page], Meta]] = {
 FIELDS = ("title", "date", "authors", "site")
 READS = {"htmldate": ("date",)}  # the fields a system reads, when not all of them
 PEERS = ("trafilatura", "htmldate")
-
-
-def fold(text: str | None) -> str:
-    return " ".join(WORD.findall((text or "").lower()))
-
-
-def token_f1(got: str | None, want: str) -> float:
-    have, gold = fold(got).split(), fold(want).split()
-    common = sum((Counter(have) & Counter(gold)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(have), common / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
-
-def title_accuracy(titles: Sequence[str | None], pages: Sequence[Page]) -> dict[str, float]:
-    pairs = [(got, page.title) for got, page in zip(titles, pages, strict=True) if page.title]
-    if not pairs:
-        return {}
-    return {"title_pages": len(pairs),
-            "title_exact": round(statistics.fmean(fold(g) == fold(w) for g, w in pairs), 4),
-            "title_token_f1": round(statistics.fmean(token_f1(g, w) for g, w in pairs), 4)}
 
 
 def day(value: str | None) -> date | None:
@@ -196,18 +173,14 @@ def run(systems: Sequence[str], pages: Sequence[Page]) -> tuple[dict[str, list[M
 
 def report(pages: Sequence[Page], outputs: dict[str, list[Meta]],
            cpu: dict[str, list[float]]) -> dict[str, object]:
-    groups: dict[str, list[int]] = {}
-    for index, page in enumerate(pages):
-        groups.setdefault(f"{page.dataset}/{page.part}", []).append(index)
-        groups.setdefault(f"all/{page.part}", []).append(index)
     table: dict[str, object] = {}
-    for group, indexes in sorted(groups.items()):
+    for group, indexes in report_groups(pages):
         chosen = [pages[i] for i in indexes]
         row: dict[str, object] = {"pages": len(chosen)}
         for name, metas in outputs.items():
             picked = [metas[i] for i in indexes]
             fields = READS.get(name, FIELDS)
-            titles = title_accuracy([m.title for m in picked], chosen) if "title" in fields else {}
+            titles = title_score([m.title for m in picked], chosen) if "title" in fields else {}
             figures: dict[str, object] = {
                 **titles, **coverage(picked, fields),
                 "cpu_ms_median": round(statistics.median(cpu[name][i] for i in indexes) * 1000, 2),

@@ -27,15 +27,6 @@ def bench() -> ModuleType:
     return module
 
 
-def test_title_accuracy_folds_case_and_punctuation(bench: ModuleType) -> None:
-    pages = [bench.Page("a", "", "", "x", title="Harbour Reopens!"),
-             bench.Page("b", "", "", "x", title="Wall collapses in gale"),
-             bench.Page("c", "", "", "x")]  # no gold title: not counted
-    result = bench.title_accuracy(["harbour reopens", "Wall collapses", "anything"], pages)
-    assert (result["title_pages"], result["title_exact"]) == (2, 0.5)
-    assert result["title_token_f1"] == pytest.approx((1 + 2 * 1 * 0.5 / 1.5) / 2, abs=1e-4)
-
-
 def test_dates_agree_within_a_day(bench: ModuleType) -> None:
     assert bench.dates_agree("2024-03-07T23:30:00Z", "2024-03-07")
     assert bench.dates_agree("2024-03-08T03:30:00Z", "2024-03-07")  # UTC after a late local time
