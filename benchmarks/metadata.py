@@ -63,12 +63,10 @@ class Meta:
 
 def newsflow(page: Page) -> Meta:
     """The metadata ``clean_document`` keeps (before a feed's title hint)."""
-    from selectolax.lexbor import LexborHTMLParser
-
     from newsflow.core.clean import _parse_html, normalise_text
-    from newsflow.core.metadata import date_from_markup, read_metadata
+    from newsflow.core.metadata import date_from_markup, parse_page, read_metadata
 
-    meta = read_metadata(LexborHTMLParser(page.html), page.url or None)
+    meta = read_metadata(parse_page(page.html), page.url or None)
     published = meta.published_at
     if published is None:
         tree = _parse_html(page.html)

@@ -44,3 +44,15 @@ def test_agreement_counts_fields_per_page(bench: ModuleType) -> None:
         0.5, 0.5, 1.0)
     assert (result["authors_agree_of_both"], result["authors_same_set_of_both"]) == (0.5, 0.0)
     assert (result["site_both"], result["site_agree_of_both"]) == (1.0, 0.5)
+
+
+def test_newsflow_reads_the_page_as_clean_document_does(bench: ModuleType) -> None:
+    from newsflow.core.clean import clean_document
+
+    html = ("<html><head><title>Budget\x00 talks</title></head><body><p class=byline>"
+            '<span class="timestamp" title="2024-03-07T19:50:48Z">7 March 2024</span></p>'
+            "<p>The committee met.</p></body></html>")
+    meta = bench.newsflow(bench.Page("a", "", html, ""))
+    doc = clean_document(html, "text/html")
+    assert (meta.title, meta.date) == (doc.title, doc.published_at) == (
+        "Budget talks", "2024-03-07T00:00:00Z")

@@ -181,15 +181,11 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
     when it looks whole, else the trafilatura path runs). ``today`` bounds a date found only in
     the markup (``metadata.date_from_markup``).
     """
-    from selectolax.lexbor import LexborHTMLParser
-
     from newsflow.core.extraction import Extracted, extract_main_text
     from newsflow.core.main_text import main_text_of_page
-    from newsflow.core.metadata import date_from_markup, read_metadata
+    from newsflow.core.metadata import date_from_markup, parse_page, read_metadata
 
-    # An HTML5 parser turns NUL into U+FFFD in titles and attribute values (libxml2 drops it,
-    # as normalise_text does): drop it first, so a stray NUL is not a visible "\ufffd" there.
-    page = LexborHTMLParser(html.replace("\x00", ""))
+    page = parse_page(html)
     meta = read_metadata(page, url)
     extracted: Extracted | None = None
     tree: HtmlElement | None = None

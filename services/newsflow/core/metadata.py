@@ -66,6 +66,15 @@ def _attr(node: LexborNode, name: str) -> str | None:
     return node.attributes.get(name)
 
 
+def parse_page(html: str) -> LexborHTMLParser:
+    """The Lexbor tree the metadata is read from (and ``core.main_text`` scores).
+
+    NUL is dropped first: an HTML5 parser turns it into U+FFFD in titles and attribute values
+    (libxml2 drops it, as ``clean.normalise_text`` does), which would leave a visible "\ufffd".
+    """
+    return LexborHTMLParser(html.replace("\x00", ""))
+
+
 def meta_map(page: LexborHTMLParser) -> dict[str, str]:
     """First non-empty content of each <meta name|property|itemprop>, keyed in lower case."""
     found: dict[str, str] = {}
