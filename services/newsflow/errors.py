@@ -85,6 +85,12 @@ class PageTooLarge(CleaningError):
     """The page is above the per-page size cap."""
 
 
+class PreparePoolClosed(NewsflowError):
+    """The prepare pool was asked for work after it was closed (the worker is shutting down):
+    nothing was prepared, and the record must be left unacknowledged so that it is read again
+    after a restart, neither dead-lettered nor skipped."""
+
+
 # --- what the fetcher reads ------------------------------------------------------------------
 class BlockedURL(NewsflowError):
     """The URL may not be fetched (scheme, or an address the guard refuses); the message says
