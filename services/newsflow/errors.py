@@ -51,6 +51,13 @@ class FetchIncomplete(NewsflowError):
     exit_code = 1
 
 
+class ProcessIncomplete(NewsflowError):
+    """`process` wrote every output, but some inputs were dead-lettered; the message says how
+    many and where their dead letters are."""
+
+    exit_code = 1
+
+
 # --- records ---------------------------------------------------------------------------------
 class RecordInvalid(NewsflowError, ValueError):
     """A record does not follow its schema; the message names the offending fields."""
