@@ -1,7 +1,8 @@
 """The `newsflow` command: fetch, worker, process, broker, tail, demo, tags check.
 
 Exit codes (README, "Exit codes"): 0 success; 1 finished with failures (a source failed, an
-article was dropped); 2 bad usage or configuration; 3 broker unreachable; 130 interrupted.
+article was dropped, an input was dead-lettered); 2 bad usage or configuration; 3 broker
+unreachable; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -86,9 +87,13 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _process(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.errors import ProcessIncomplete
     from newsflow.offline import process_files
 
-    return process_files(settings, args.files, sys.stdout)
+    summary = process_files(settings, args.files, sys.stdout)
+    if not summary.ok:  # every output is written; the one stderr line says what failed
+        raise ProcessIncomplete(summary.failure())
+    return 0
 
 
 def _broker(args: argparse.Namespace, settings: Settings) -> int:

@@ -51,6 +51,13 @@ class FetchIncomplete(NewsflowError):
     exit_code = 1
 
 
+class ProcessIncomplete(NewsflowError):
+    """`process` wrote every output, but some inputs were dead-lettered; the message says how
+    many and where their dead letters are."""
+
+    exit_code = 1
+
+
 # --- records ---------------------------------------------------------------------------------
 class RecordInvalid(NewsflowError, ValueError):
     """A record does not follow its schema; the message names the offending fields."""
@@ -83,6 +90,12 @@ class CleaningError(NewsflowError):
 
 class PageTooLarge(CleaningError):
     """The page is above the per-page size cap."""
+
+
+class PreparePoolClosed(NewsflowError):
+    """The prepare pool was asked for work after it was closed (the worker is shutting down):
+    nothing was prepared, and the record must be left unacknowledged so that it is read again
+    after a restart, neither dead-lettered nor skipped."""
 
 
 # --- what the fetcher reads ------------------------------------------------------------------

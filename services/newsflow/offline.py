@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -45,9 +46,29 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
     raise ValueError(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, .json)")
 
 
-def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
+@dataclass
+class ProcessSummary:
+    """What a run wrote: one line per input, ``dead_lettered`` of them dead letters."""
+
+    topic_deadletter: str
+    lines: int = 0
+    dead_lettered: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.dead_lettered == 0
+
+    def failure(self) -> str:
+        """The one line the command ends with when an input was dead-lettered."""
+        return (f"{self.dead_lettered} of {self.lines} inputs dead-lettered; each is a "
+                f'"topic": "{self.topic_deadletter}" line on stdout, with its error')
+
+
+def process_files(settings: Settings, paths: list[Path], out: TextIO) -> ProcessSummary:
     """Each input prepared in a child process under the stream's per-page time budget
-    (``PreparePool``), then deduped here, in input order, against the run's own index."""
+    (``PreparePool``), then deduped here, in input order, against the run's own index. Every
+    input gets its line, dead letters included (a file that cannot be read is one); the
+    summary counts them."""
     pipeline = build_pipeline(settings)
     pool = PreparePool(settings)
     try:
@@ -57,23 +78,21 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> int:
 
 
 def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
-             pool: PreparePool) -> int:
+             pool: PreparePool) -> ProcessSummary:
     index = pipeline.new_index()
-    failures = 0
+    summary = ProcessSummary(settings.topic_deadletter)
     position = 0  # the run's own offset: each input is distinct, as on a topic
     for path in paths:
         try:
             inputs = list(_inputs(path, settings.topic_raw))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
             inputs = []
-            failures += 1
             letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
                                 None, None)
-            _emit_letter(out, settings, letter)
+            _emit_letter(out, summary, letter)
         for item in inputs:
             if isinstance(item, DeadLetter):
-                failures += 1
-                _emit_letter(out, settings, item)
+                _emit_letter(out, summary, item)
                 continue
             key, value = item
             message = RawMessage("process", None, position, key, value)
@@ -81,24 +100,27 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
             now = datetime.now(UTC)
             result = pool.prepare_blocking(message, now)
             if isinstance(result, DeadLetter):
-                _emit_letter(out, settings, result)
+                _emit_letter(out, summary, result)
                 continue
             try:
                 _, emissions = pipeline.decide(result, index, now)
                 primary = emissions[0]
                 value = BY_ROLE[primary.topic].encode(primary.record)
             except Exception as exc:  # as the stream: one dead letter, the run goes on
-                _emit_letter(out, settings, DeadLetter.of(message, "dedupe", type(exc).__name__,
-                                                          str(exc)))
+                _emit_letter(out, summary, DeadLetter.of(message, "dedupe", type(exc).__name__,
+                                                         str(exc)))
                 continue
             out.write(_line(str(getattr(settings, f"topic_{primary.topic}")), value))
             out.flush()
-    return 1 if failures else 0
+            summary.lines += 1
+    return summary
 
 
-def _emit_letter(out: TextIO, settings: Settings, letter: DeadLetter) -> None:
-    out.write(_line(settings.topic_deadletter, DEAD_LETTERS.encode_letter(letter)))
+def _emit_letter(out: TextIO, summary: ProcessSummary, letter: DeadLetter) -> None:
+    out.write(_line(summary.topic_deadletter, DEAD_LETTERS.encode_letter(letter)))
     out.flush()
+    summary.lines += 1
+    summary.dead_lettered += 1
 
 
 def _line(topic: str, value: bytes) -> str:

@@ -97,9 +97,35 @@ def test_a_page_over_the_time_budget_is_a_dead_letter_and_the_run_goes_on(
     slow.write_text("<html><body>" + "<p>word " * 400_000 + "</body></html>")  # minutes
     seed = sorted(SEEDS.glob("*.txt"))[0]
     out = io.StringIO()
-    assert process_files(Settings(clean_time_budget_seconds=1.0), [slow, seed], out) == 0
+    summary = process_files(Settings(clean_time_budget_seconds=1.0), [slow, seed], out)
+    assert (summary.lines, summary.dead_lettered, summary.ok) == (2, 1, False)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["topic"] for line in lines] == ["news.deadletter.v1", "news.articles.v1"]
     letter = lines[0]["record"]
     validate("dead-letter", letter)
     assert (letter["stage"], letter["error"]["type"]) == ("clean", "PrepareTimeout")
+
+
+def test_dead_lettered_inputs_fail_the_command_with_one_line_after_every_output(
+        tmp_path: Path) -> None:
+    """A page dead-lettered (here a raw record that is not JSON) fails the run as a file the
+    fetcher would refuse (here an empty one) does: exit 1, one line on stderr, and every good
+    input still has its output."""
+    good = {"url": "https://example.org/a", "source": {"id": "t", "name": "T"},
+            "title": "Harbour cranes", "body": "<p>New cranes arrived at the harbour.</p>"}
+    records = tmp_path / "in.jsonl"
+    records.write_text(json.dumps(good) + "\nnot json\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    seed = str(sorted(SEEDS.glob("*.txt"))[0])
+    for paths, dead in (([str(records), seed], 1), ([str(empty), str(records), seed], 2)):
+        result = subprocess.run([sys.executable, "-m", "newsflow", "process", *paths],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stderr
+        topics = [json.loads(line)["topic"] for line in result.stdout.splitlines()]
+        assert topics.count("news.deadletter.v1") == dead
+        assert topics.count("news.articles.v1") == 2
+        assert result.stderr.splitlines()[-1] == (
+            f"newsflow process: {dead} of {dead + 2} inputs dead-lettered; each is a "
+            '"topic": "news.deadletter.v1" line on stdout, with its error')
+        assert "Traceback" not in result.stderr

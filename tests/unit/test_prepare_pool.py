@@ -20,6 +20,7 @@ import pytest
 from newsflow.codecs.internal import PREPARED
 from newsflow.config import Settings
 from newsflow.core.pipeline import Prepared
+from newsflow.errors import PreparePoolClosed
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import PreparedMessage
 from newsflow.records import DeadLetter, RawMessage
@@ -177,3 +178,43 @@ def test_a_pool_is_replaced_once_however_many_of_its_tasks_notice(
     now = datetime.now(UTC)
     assert isinstance(pool.prepare_blocking(RawMessage("raw", 0, 9, b"k", value("Tides.")), now),
                       Prepared)
+
+
+def test_a_closed_pool_starts_no_pool_again_and_says_so() -> None:
+    """Shutting down: a call after ``close`` must not start a pool that nothing would stop,
+    nor turn its record into a dead letter (the worker leaves it uncommitted)."""
+    pool = PreparePool(Settings())
+    asyncio.run(pool.prepare(RawMessage("raw", 0, 1, b"k", value("Harbour cranes."))))
+    pool.close()
+    now = datetime.now(UTC)
+    with pytest.raises(PreparePoolClosed, match="raw:0:2 was not prepared"):
+        asyncio.run(pool.prepare(RawMessage("raw", 0, 2, b"k", value("Tides were high."))))
+    with pytest.raises(PreparePoolClosed, match="raw:0:3 was not prepared"):
+        pool.prepare_blocking(RawMessage("raw", 0, 3, b"k", value("Tides were high.")), now)
+    assert not children() and not pool.pool.active
+    pool.close()  # again: nothing to do
+
+
+def test_a_page_in_progress_when_the_pool_closes_is_abandoned_not_dead_lettered() -> None:
+    """As in the worker: the pool closes from a thread while the event loop awaits a page."""
+    others = children()
+    pool = PreparePool(Settings(clean_time_budget_seconds=600.0))
+
+    async def run() -> tuple[int, BaseException | PreparedMessage | DeadLetter]:
+        await pool.prepare(RawMessage("raw", 0, 1, b"warm", value("Warm up the child.")))
+        (child,) = children() - others
+        idle = cpu_ticks(child)
+        slow = asyncio.create_task(pool.prepare(
+            RawMessage("raw", 0, 2, b"slow", value(SLOW_HTML, "text/html"))))
+        # Closed while the child works on the page (its CPU time grows), not while idle.
+        await asyncio.to_thread(wait_until, lambda: cpu_ticks(child) > idle + 20, 60,
+                                "the child to work on the page")
+        await asyncio.to_thread(pool.close)
+        finished, _ = await asyncio.wait([slow], timeout=60)
+        assert finished, "the page's caller still waits (pebble leaves its future pending)"
+        return child, slow.exception() or slow.result()
+
+    child, outcome = asyncio.run(run())
+    assert isinstance(outcome, PreparePoolClosed), outcome
+    assert "raw:0:2 was not prepared" in str(outcome)
+    assert not children() - others and not alive(child)

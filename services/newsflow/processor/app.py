@@ -21,6 +21,7 @@ from newsflow.codecs import DEAD_LETTERS
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
 from newsflow.core.dedupe import DedupeIndex
+from newsflow.errors import PreparePoolClosed
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.faust_app import new_faust_app
@@ -67,8 +68,16 @@ def create_app(settings: Settings) -> faust.App:
             raw = RawMessage(message.topic, message.partition, message.offset, message.key,
                              event.value)
             metrics.ARTICLES_IN.labels("prepare").inc()
-            with metrics.STAGE_SECONDS.labels("prepare").time():
-                result = await prepare_pool.prepare(raw)
+            try:
+                with metrics.STAGE_SECONDS.labels("prepare").time():
+                    result = await prepare_pool.prepare(raw)
+            except PreparePoolClosed as exc:  # shutting down: this record is not ours to end
+                # The stream acks the event when this agent ends, and the consumer commits an
+                # offset only once every holder of its message has acked it: holding one more
+                # keeps the offset uncommitted, so the record is read again after a restart.
+                message.incref()
+                log.info("%s; left uncommitted, to be read again after a restart", exc)
+                return
             if isinstance(result, DeadLetter):
                 await dead_letter(result)
                 continue

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
+import threading
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +28,7 @@ from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from newsflow.config import Settings
 from newsflow.core.dates import rfc3339
 from newsflow.core.pipeline import Pipeline, Prepared
+from newsflow.errors import PreparePoolClosed
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe, prepare_message
 from newsflow.records import DeadLetter, RawMessage
@@ -54,11 +57,18 @@ def _prepare_in_child(message: RawMessage, now: datetime, max_bytes: int,
 
 class PreparePool:
     """``prepare`` for the worker's event loop, ``prepare_blocking`` for ``newsflow process``;
-    ``close`` when done (the children are not daemons)."""
+    ``close`` when done (the children are not daemons). After ``close`` no pool is started
+    again: a call raises ``PreparePoolClosed`` instead of preparing, or dead-lettering, its
+    record."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.budget_seconds = settings.clean_time_budget_seconds
+        self.closed = False
+        # The worker closes the pool from a thread while its event loop may still schedule:
+        # deciding to start a pool and closing are one step each, never interleaved.
+        self._lock = threading.Lock()
+        self._in_flight: set[ProcessFuture[Outcome]] = set()  # for close: see there
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPool:
@@ -72,18 +82,29 @@ class PreparePool:
                   encoded: bool) -> tuple[ProcessPool, ProcessFuture[Outcome]]:
         """The task, and the pool it runs on (a failed task replaces only that pool)."""
         args = (message, now, self.settings.max_body_bytes, encoded)
-        # pebble gives up on a pool whose children all died while idle: start a new one.
-        if not self.pool.active:
-            self._replace_pool(self.pool)
-        pool = self.pool
-        try:
-            return pool, pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
-        except RuntimeError:  # the pool broke between the check and the call
-            self._replace_pool(pool)
+        with self._lock:
+            if self.closed:
+                raise self._closed_error(message)
+            # pebble gives up on a pool whose children all died while idle: start a new one.
+            if not self.pool.active:
+                self._replace_locked(self.pool)
             pool = self.pool
-            return pool, pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
+            try:
+                future = pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
+            except RuntimeError:  # the pool broke between the check and the call
+                self._replace_locked(pool)
+                pool = self.pool
+                future = pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
+            self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
+        return pool, future
 
     def _replace_pool(self, broken: ProcessPool) -> None:
+        with self._lock:
+            if not self.closed:  # a closed pool stays closed: the next call raises
+                self._replace_locked(broken)
+
+    def _replace_locked(self, broken: ProcessPool) -> None:
         """Swap in a fresh pool for ``broken``, once: when several tasks of the broken pool
         notice, the later ones find it already replaced and must not stop the new pool, whose
         tasks (scheduled since) would then never finish."""
@@ -95,7 +116,11 @@ class PreparePool:
 
     def _outcome(self, future: ProcessFuture[Outcome], message: RawMessage,
                  now: datetime) -> Outcome | None:
-        """The result of a finished task; None when the pool failed it, not the page."""
+        """The result of a finished task; None when the pool failed it, not the page.
+        Raises ``PreparePoolClosed`` for a task that ``close`` abandoned: not the page's
+        failure either."""
+        if self.closed and (future.cancelled() or future.exception() is not None):
+            raise self._closed_error(message)
         try:
             result: Outcome = future.result()
             return result
@@ -146,7 +171,23 @@ class PreparePool:
         log.error("%s at %s:%s:%s", reason, message.topic, message.partition, message.offset)
         return DeadLetter.of(message, "clean", "PrepareProcessDied", reason, rfc3339(now))
 
+    def _closed_error(self, message: RawMessage) -> PreparePoolClosed:
+        return PreparePoolClosed(
+            f"the prepare pool is closed; {message.topic}:{message.partition}:{message.offset} "
+            "was not prepared")
+
     def close(self) -> None:
-        """Stop the children (a page in progress is abandoned: its record is not committed)."""
-        self.pool.stop()  # type: ignore[no-untyped-call]
-        self.pool.join()
+        """Stop the children for good (a page in progress is abandoned: ``prepare`` raises
+        ``PreparePoolClosed`` for it, and the worker leaves its record uncommitted)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            pool = self.pool
+        pool.stop()  # type: ignore[no-untyped-call]
+        pool.join()
+        # pebble leaves the futures of a stopped pool's unfinished tasks pending for ever; their
+        # callers would wait for ever. Its threads are joined: nothing else settles them now.
+        for future in list(self._in_flight):
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled after all
+                future.set_exception(PreparePoolClosed("the prepare pool was closed meanwhile"))
