@@ -601,12 +601,17 @@ class DedupeIndex:
                                   + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights,
                                                            damp))
                 if share:  # and the closest of its first reports: what the story is about
-                    firsts = (self.entries[a] for a in
-                              story.articles[:self.params.story_representatives])
-                    member = max(
+                    firsts = [self.entries[a] for a in
+                              story.articles[:self.params.story_representatives]]
+                    each = [
                         (1 - mix) * _weighted_cosine(wterms, norm, e.term_weights(), damp)
                         + mix * _weighted_cosine(wlead, lead_norm, e.lead_weights_by_term(), damp)
-                        for e in firsts)
+                        for e in firsts]
+                    # "mean": the article must fit the story's first reports as a group, so
+                    # one report that happens to share a subject's words with it cannot pull
+                    # it in (``story_member_pool``)
+                    member = (math.fsum(each) / len(each)
+                              if self.params.story_member_pool == "mean" else max(each))
                     similarity = (1 - share) * similarity + share * member
             else:
                 similarity = ((1 - mix) * story.terms.cosine(terms, norm)
