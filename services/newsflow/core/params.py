@@ -28,7 +28,7 @@ class DedupeParams:
     num_perm: int = 128
     shingle_size: int = 5
     near_threshold: float = 0.5
-    story_threshold: float = 0.17
+    story_threshold: float = 0.18
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
     story_keys: int = 16  # an article's highest-weighted terms used to find candidate stories
