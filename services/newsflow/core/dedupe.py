@@ -58,7 +58,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
 # A word written as a name (capitalised mid-sentence) weighs more, but not much: the same
 # people appear in many events of a week (1.5 first, then 1.25; 1.1 was best on both halves
-# of the stories tune part once stories were compared with their first reports as a group).
+# of the stories' tune part, NeuS, once a story was scored by its first reports as a group).
 NAME_BOOST = 1.1
 TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
@@ -577,8 +577,9 @@ class DedupeIndex:
 
     def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
         """The most similar story in reach, if similar enough: a blend of whole-article and lead
-        cosine (``story_lead_weight``), each against the story's centroid and its closest first
-        report (``story_member_weight``), with terms weighted by their rarity in the window
+        cosine (``story_lead_weight``), each against the story's centroid and its first reports
+        (``story_member_weight``; pooled by ``story_member_pool``), with terms weighted by their
+        rarity in the window
         (``story_df_prior``); the bar is ``story_threshold`` at the story's first report and
         rises by ``story_threshold_per_day`` with time since."""
         terms = quantise(fp.story_terms)
@@ -607,7 +608,7 @@ class DedupeIndex:
                                                                damp)
                                   + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights,
                                                            damp))
-                if share:  # and the closest of its first reports: what the story is about
+                if share:  # and its first reports: what the story is about
                     firsts = [self.entries[a] for a in
                               story.articles[:self.params.story_representatives]]
                     each = [

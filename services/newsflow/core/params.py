@@ -48,8 +48,8 @@ class DedupeParams:
     # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
     # general-English rarity. 0 turns it off (the model before issue 14).
     story_df_prior: float = 100.0
-    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
-    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
+    # Similarity to a story = (1 - w) * cosine with its centroid + w * the pooled cosines with
+    # its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
     # 1 (first reports only) was as good as 0.5 on the stories tune part (pairwise F1 within
     # +-0.01) and keeps no centroids: ~0.8 KB less per remembered article.
     story_member_weight: float = 1.0
