@@ -23,6 +23,9 @@ Every article goes through ``Pipeline.prepare`` (clean, tag, fingerprint) and th
 ``DedupeIndex`` per corpus and part in arrival order, as ``newsflow process`` does. Systems:
 
 - ``newsflow``: the index with the project's settings;
+- ``closest_first_report``: the same index and fingerprints, but a story scored by its single
+  closest first report (``story_member_pool`` "max", bar 0.19, as the version before), to show
+  what pooling the first reports' cosines (their mean) does;
 - ``before``: the model before issue 14 (story reach chained from the latest member, no rare-key
   evidence), reproduced through ``DedupeParams``;
 - ``tfidf_best_article``: TF-IDF cosine (IDF from the part's own articles, sublinear tf, title
@@ -283,9 +286,12 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
             truth = [a.story for a in arts]
             labels, kinds, cost = run_index(params, prep)
             before, _, _ = run_index(before_params(params), before_fingerprints(arts, prep))
+            closest, _, _ = run_index(replace(params, story_member_pool="max",
+                                              story_threshold=0.19), prep)
             row: dict[str, Any] = {
                 "newsflow": scores(truth, labels) | {"decisions": dict(kinds),
                                                      "decide_us_per_article": round(cost * 1e6)},
+                "closest_first_report": scores(truth, closest),
                 "before": scores(truth, before),
                 "tfidf_best_article": scores(truth, tfidf_labels(
                     arts, tfidf_best[(corpus, part, tfidf_choice[corpus][0])],

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # docs/dedupe.md: the bar rises this much a day after a story's first report; window rarity prior
     story_threshold_per_day: float = Field(default=_DEDUPE.story_threshold_per_day, ge=0, le=1)
     story_df_prior: float = Field(default=_DEDUPE.story_df_prior, ge=0)
-    # closest first report's share
+    # share of the story's first reports (their mean similarity)
     story_member_weight: float = Field(default=_DEDUPE.story_member_weight, ge=0, le=1)
 
     # --- Fetcher -----------------------------------------------------------------------------

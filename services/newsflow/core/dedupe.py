@@ -57,12 +57,14 @@ _STOPWORD_TEXT = """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
 # A word written as a name (capitalised mid-sentence) weighs more, but not much: the same
-# people appear in many events of a week (1.5 before; 1.25 was best on the stories tune part).
-NAME_BOOST = 1.25
+# people appear in many events of a week (1.5 first, then 1.25; 1.1 was best on both halves
+# of the stories' tune part, NeuS, once a story was scored by its first reports as a group).
+NAME_BOOST = 1.1
 TITLE_COUNT = 3  # a headline word counts as three body words
 LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
 BODY_WORDS = 700  # later paragraphs add background, not identity
 BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
+BASE_FORM_MAX_DROP = 1.0  # ... and that is at most 10x rarer than the inflected form itself
 MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
 # Expected share of reports using a word, from its general-English frequency: a ~500-word
 # report holds a word of Zipf frequency z about 10 ** (z - 6.3) times, i.e. 10 ** (0.7 - rarity).
@@ -221,10 +223,13 @@ def _idf(word: str) -> float:
 @lru_cache(maxsize=200_000)
 def _base_form(word: str) -> str:
     """A light, dictionary-checked inflection fold: "sanctions" -> "sanction", "slammed" ->
-    "slam", "voting" -> "vote". A candidate is taken only when general English (wordfreq) knows
-    it, so unknown words are left as written (names are never folded: see the caller).
-    Paraphrases of one event use the same words in different inflections; leads are too short
-    to lose those matches."""
+    "slam", "voting" -> "vote", "Democrats" -> "democrat". Of the candidate stems, the one
+    general English (wordfreq) uses most is taken, and only if it is known
+    (``BASE_FORM_MIN_ZIPF``) and not far rarer than the word itself
+    (``BASE_FORM_MAX_DROP``): "making" is "make", not "mak"; "chaos", "during", "always" and
+    "Brussels" stay as written. Paraphrases of one event use the same words in different
+    inflections, and title-case headlines capitalise every word; leads are too short to lose
+    those matches."""
     if word[0].isdigit() or "'" in word or "-" in word:
         return word
     candidates: list[str] = []
@@ -242,13 +247,15 @@ def _base_form(word: str) -> str:
         candidates = [word[:-3], word[:-3] + "e"]
         if word[-4] == word[-5]:
             candidates.append(word[:-4])
+    candidates = [candidate for candidate in candidates if len(candidate) >= 3]
     if not candidates:
         return word
     from wordfreq import zipf_frequency
 
-    for candidate in candidates:
-        if len(candidate) >= 3 and zipf_frequency(candidate, "en") >= BASE_FORM_MIN_ZIPF:
-            return candidate
+    frequency, stem = max((zipf_frequency(candidate, "en"), candidate)
+                          for candidate in candidates)
+    if frequency >= max(BASE_FORM_MIN_ZIPF, zipf_frequency(word, "en") - BASE_FORM_MAX_DROP):
+        return stem
     return word
 
 
@@ -269,7 +276,7 @@ def _terms_with_case(text: str, limit: int, fold: bool = True) -> list[tuple[str
         if word.endswith(("'s", "’s")):
             word = word[:-2]
         lower = word.lower().replace("’", "'").replace(",", "")
-        if fold and not word[0].isupper():  # names stay as written: "Brussels", "Paris"
+        if fold:  # names too: "Democrats" in a title-case headline, "democrats" in the lead
             lower = _base_form(lower)
         start = match.start()
         sentence_start = SENTENCE_START.search(text[max(0, start - 3):start]) is not None
@@ -570,8 +577,9 @@ class DedupeIndex:
 
     def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
         """The most similar story in reach, if similar enough: a blend of whole-article and lead
-        cosine (``story_lead_weight``), each against the story's centroid and its closest first
-        report (``story_member_weight``), with terms weighted by their rarity in the window
+        cosine (``story_lead_weight``), each against the story's centroid and its first reports
+        (``story_member_weight``; pooled by ``story_member_pool``), with terms weighted by their
+        rarity in the window
         (``story_df_prior``); the bar is ``story_threshold`` at the story's first report and
         rises by ``story_threshold_per_day`` with time since."""
         terms = quantise(fp.story_terms)
@@ -600,13 +608,18 @@ class DedupeIndex:
                                                                damp)
                                   + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights,
                                                            damp))
-                if share:  # and the closest of its first reports: what the story is about
-                    firsts = (self.entries[a] for a in
-                              story.articles[:self.params.story_representatives])
-                    member = max(
+                if share:  # and its first reports: what the story is about
+                    firsts = [self.entries[a] for a in
+                              story.articles[:self.params.story_representatives]]
+                    each = [
                         (1 - mix) * _weighted_cosine(wterms, norm, e.term_weights(), damp)
                         + mix * _weighted_cosine(wlead, lead_norm, e.lead_weights_by_term(), damp)
-                        for e in firsts)
+                        for e in firsts]
+                    # "mean": the article must fit the story's first reports as a group, so
+                    # one report that happens to share a subject's words with it cannot pull
+                    # it in (``story_member_pool``)
+                    member = (math.fsum(each) / len(each)
+                              if self.params.story_member_pool == "mean" else max(each))
                     similarity = (1 - share) * similarity + share * member
             else:
                 similarity = ((1 - mix) * story.terms.cosine(terms, norm)

@@ -28,7 +28,7 @@ class DedupeParams:
     num_perm: int = 128
     shingle_size: int = 5
     near_threshold: float = 0.5
-    story_threshold: float = 0.19
+    story_threshold: float = 0.18
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
     story_keys: int = 16  # an article's highest-weighted terms used to find candidate stories
@@ -48,9 +48,14 @@ class DedupeParams:
     # ("Trump") weighs little; the prior (in reports) keeps a young or small window close to
     # general-English rarity. 0 turns it off (the model before issue 14).
     story_df_prior: float = 100.0
-    # Similarity to a story = (1 - w) * cosine with its centroid + w * the best cosine with one
-    # of its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
+    # Similarity to a story = (1 - w) * cosine with its centroid + w * the pooled cosines with
+    # its first ``story_representatives`` reports (with window rarity; w = 0: centroid only).
     # 1 (first reports only) was as good as 0.5 on the stories tune part (pairwise F1 within
     # +-0.01) and keeps no centroids: ~0.8 KB less per remembered article.
     story_member_weight: float = 1.0
     story_representatives: int = 3
+    # How the cosines with those first reports are pooled: "mean" (the article has to fit them
+    # as a group) or "max" (the closest one alone, before this change). On the stories tune
+    # part, "mean" raised pairwise precision on the crowded NeuS stream from 0.75 to 0.82 at
+    # equal recall: wrong joins mostly matched one report of a related story, not all of them.
+    story_member_pool: str = "mean"
