@@ -136,6 +136,22 @@ def test_related_heading_followed_by_prose_is_kept() -> None:
     assert kept == lines and not removed
 
 
+def test_closing_run_of_cut_off_teaser_excerpts_is_removed() -> None:
+    lines = ["The last paragraph of the story.", "Zuletzt informierten wir Sie über die ...",
+             "In den letzten Jahren konzentrierte sich die Branche auf…", "",
+             "Die Bürger machten massiv Einsprü [...]"]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == ["The last paragraph of the story."]
+    assert removed["teaser_excerpts"] == 3
+
+
+def test_two_trailing_ellipses_or_ellipses_inside_the_text_are_kept() -> None:
+    two = ["She paused...", "The story goes on.", "And then...", "Nothing happened..."]
+    assert strip_boilerplate(two) == (two, {})
+    inside = ["Wait...", "Then...", "Again...", "The end of the story."]
+    assert strip_boilerplate(inside) == (inside, {})
+
+
 def test_repeated_byline_removed_when_author_known() -> None:
     lines = ["Jane Doe", "Jane Doe said the results were clear.", "The study ran for a year."]
     kept, removed = strip_boilerplate(lines, authors=["Jane Doe"])

@@ -147,6 +147,36 @@ def test_a_standfirst_does_not_make_a_scrap_confident() -> None:
     assert result.text.startswith(LEAD) and not result.confident
 
 
+def test_empty_blocks_before_the_body_do_not_hide_its_standfirst() -> None:
+    spacers = "<div class='spacer'></div><p></p><div class='slot'><script>x()</script></div>"
+    page = _page(f"<div class='wrap'><p>{LEAD}</p>{spacers}<div class='gap'></div>"
+                 f"<div class='body'>{ARTICLE}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+@pytest.mark.parametrize("name", ["lead", "article__standfirst", "field-subtitle", "dek"])
+def test_a_block_named_as_standfirst_in_a_header_column_leads_the_text(name: str) -> None:
+    header = (f"<div class='col'><div class='head'><h1>Harbour</h1><p class='{name}'>{LEAD}</p>"
+              "</div><div class='pic'><img src='x.jpg'></div></div>")
+    page = _page(f"<article>{header}<div class='col'><div class='inner'>"
+                 f"<div class='text'>{ARTICLE}</div></div></div></article>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+def test_a_named_standfirst_is_not_taken_from_a_caption_or_a_teaser() -> None:
+    caption = "<div class='lead-image'><img src='x.jpg'><p>The quay after the storm.</p></div>"
+    teaser = (f"<div class='summary'><a href='/other'>{LEAD}</a></div>")
+    page = _page(f"<article><div class='head'>{caption}{teaser}</div><div class='x'>"
+                 f"<div class='y'><div class='text'>{ARTICLE}</div></div></div></article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_a_standfirst_the_body_repeats_is_not_added_twice() -> None:
+    page = _page(f"<div class='wrap'><div class='intro'><p>{PARAGRAPHS[0]}</p></div>"
+                 f"<div class='body'>{ARTICLE}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
 def test_switch_puts_block_scoring_first_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 

@@ -90,6 +90,10 @@ RELATED_HEADING = re.compile(
     re.IGNORECASE,
 )
 HEADLINE_MAX_WORDS = 22
+# Teaser excerpts: cut-off blurbs of other posts ("... ist es doch in Deutschland üblich, ...")
+# end a line with an ellipsis. A run of this many such lines ending the text is removed.
+EXCERPT_END = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\s*$")
+EXCERPT_RUN_MIN_LINES = 3
 
 
 def _looks_like_headline(line: str) -> bool:
@@ -105,6 +109,15 @@ def _related_block_start(lines: Sequence[str]) -> int | None:
             if all(_looks_like_headline(candidate) for candidate in tail):
                 return index
     return None
+
+
+def _excerpt_run_start(lines: Sequence[str]) -> int | None:
+    """Index where a closing run of cut-off teaser excerpts starts, if the run is long enough."""
+    start = len(lines)
+    while start > 0 and (not lines[start - 1].strip() or EXCERPT_END.search(lines[start - 1])):
+        start -= 1
+    excerpts = sum(1 for line in lines[start:] if line.strip())
+    return start if excerpts >= EXCERPT_RUN_MIN_LINES else None
 
 
 def _fold(text: str) -> str:
@@ -145,6 +158,10 @@ def strip_boilerplate(
     if block_start is not None:
         removed["related_block"] += sum(1 for line in kept[block_start:] if line.strip())
         kept = kept[:block_start]
+    excerpts_start = _excerpt_run_start(kept)
+    if excerpts_start is not None:
+        removed["teaser_excerpts"] += sum(1 for line in kept[excerpts_start:] if line.strip())
+        kept = kept[:excerpts_start]
     result: list[str] = []
     for line in kept:
         rule = match_rule(line)

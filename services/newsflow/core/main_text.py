@@ -96,6 +96,14 @@ LEAD_MAX_SIBLINGS = 3
 # ... unless it holds media (then its prose is a caption or a video's blurb) and is not the
 # container's next-door sibling.
 MEDIA_SELECTOR = "img,picture,figure"
+# Failing that, a block whose class or id names it a standfirst, before the container and
+# within this many levels above it.
+LEAD_NAMES = _words(("lead", "standfirst", "intro", "subtitle", "summary", "abstract", "dek",
+                     "deck", "excerpt", "subheadline", "sapo", "chapo",
+                     "teaser-text", "lede"))
+LEAD_SCOPE_LEVELS = 3
+# A lead whose first characters the container's text already holds is not added again.
+LEAD_REPEAT_CHARS = 100
 # A short line like these after the article's text ends it: what follows is teasers for other
 # stories ("Related stories", "More in Science", "Next in World News", ...), which widening can
 # take in when their blurbs are plain prose, or share, rating and comment furniture.
@@ -341,9 +349,10 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
         node = anchor.prev
         seen = 0
         while node is not None and seen < LEAD_MAX_SIBLINGS:
-            if node.tag not in ("-text", "-comment", None):
+            key = node.mem_id
+            # Empty blocks (spacers, emptied ad slots) are not counted as siblings.
+            if node.tag not in ("-text", "-comment", None) and measure.chars.get(key, 1):
                 seen += 1
-                key = node.mem_id
                 prose = measure.prose.get(key, 0)
                 near = anchor is container and seen == 1  # the old rule: the next-door block
                 if prose >= LEAD_MIN_CHARS and (near or node.css_first(MEDIA_SELECTOR) is None):
@@ -353,6 +362,37 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
             node = node.prev
         if leads:
             return "\n".join(reversed(leads))
+    return _named_lead(container, measure)
+
+
+def _named_lead(container: LexborNode, measure: _Measure) -> str:
+    """A block the page names as its standfirst (class ``lead``, ``standfirst``, ...) before the
+    container, within a few levels above it: a header column beside the body's column."""
+    scope = container
+    for _ in range(LEAD_SCOPE_LEVELS):
+        if scope.parent is None or scope.parent.tag in ("html", "body", None):
+            break
+        scope = scope.parent
+    if scope is container:
+        return ""
+    target = container.mem_id
+    above: set[int] = set()  # the container's ancestors inside the scope hold it, not a lead
+    node = container.parent
+    while node is not None and node.mem_id != scope.mem_id:
+        above.add(node.mem_id)
+        node = node.parent
+    for node in scope.traverse():
+        key = node.mem_id
+        if key == target:
+            break
+        if key in above or measure.prose.get(key, 0) < LEAD_MIN_CHARS:
+            continue
+        attrs = node.attrs
+        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if (LEAD_NAMES.search(names)
+                and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
+                and node.css_first(MEDIA_SELECTOR) is None):
+            return _container_text(node, measure)[0]
     return ""
 
 
@@ -381,6 +421,7 @@ def _main_text(root: LexborNode) -> MainText:
     confident = (len(text) >= CONFIDENT_MIN_CHARS
                  and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     lead = _lead_text(best, measure)
-    if lead:
+    # A lead the body repeats (a summary of its first paragraph) is left out.
+    if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
         text = f"{lead}\n{text}"
     return MainText(text, confident)
