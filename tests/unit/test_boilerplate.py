@@ -87,6 +87,20 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Residents can contact the council at info@council.example for help.",
          "Write to your MP, campaigners urged."],
     ),
+    "timestamp": (
+        ["PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05, Tue, Nov 19, 2019",
+         "Nov. 20, 2019 5:52 AM EST", "Updated on March 22nd, 2017", "April 7th, 2017",
+         "Last updated: April 21, 2025", "Published 7:50 pm, Tuesday, March 21, 2017",
+         "2017/03/22 13:46", "1:53 PM ET", "20 hours ago", "10 min read",
+         "Reading time: 4 minutes"],
+        ["May the best team win.", "March 2017 was the warmest on record.",
+         "Updated figures arrive on Tuesday, March 21.", "The 1:53 train was late.",
+         "On 3 March, 2017 the vote was held at 10:00."],
+    ),
+    "byline_label": (
+        ["By", "Edited by", "Written by:", "Fact-checked by"],
+        ["Bystanders", "Edited by hand, the film took a year."],
+    ),
     "byline": (
         ["By Jane Doe", "By Jane Doe and John Smith", "By Sarah E. Needleman, Reuters",
          "BY MARY-ANN O'NEIL | Nov 19, 2019"],
@@ -157,6 +171,12 @@ def test_repeated_byline_removed_when_author_known() -> None:
     kept, removed = strip_boilerplate(lines, authors=["Jane Doe"])
     assert kept == lines[1:]
     assert removed == {"byline": 1}
+
+
+def test_a_date_in_a_table_column_beside_its_figures_stays() -> None:
+    lines = ["Date", "Price change", "1/1/2013", "+13.1%", "2/1/2013", "+12.9%"]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == lines and not removed
 
 
 def test_very_long_lines_are_never_removed() -> None:

@@ -31,6 +31,24 @@ def _rule(name: str, pattern: str, flags: int = re.IGNORECASE) -> LineRule:
 _NAME = r"[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|van|von|de|da|del|der|bin|al|el|la|le)){0,4}"
 _NAMES = rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME}){{0,3}}"
 
+# A date or time stamp: month and weekday names, numbers, clock times, time zones, and labels
+# such as "Published" or "Updated on". It must hold a day or a clock time, so a line naming
+# a month alone stays.
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
+_STAMP_LABEL = (r"(?:(?:first |originally |last )?(?:published|updated|posted|modified)"
+                r"(?: on| at)?|original|date)")
+_ZONE = r"(?:[ecmp][sd]?t|gmt|utc|bst|cet|cest|ist|jst|aest|aedt|amt|hkt|sgt)"
+_STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|nd|rd|th)?|"
+               r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
+_STAMP_SEP = r"[\s,|/:·•–—-]*"
+_TIMESTAMP = (rf"(?=.*(?:\d\s*{_MONTH}|{_MONTH}\s*\d|\d:\d\d|\d[/.-]\d{{1,2}}[/.-]\d))"
+              rf"{_STAMP_SEP}(?:{_STAMP_PART}{_STAMP_SEP})+|"
+              r"\d{1,3} (?:minutes?|hours?|days?|weeks?) ago|"
+              r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
+              r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
+
 # Whole-line rules: the line is removed when the pattern matches all of it (fullmatch).
 # Keywords are case-insensitive ((?i:...)); names after "By" must be capitalised.
 LINE_RULES: tuple[LineRule, ...] = (
@@ -77,6 +95,9 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"\S+@\S+\.\w+\.?", flags=0),
     # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
     # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
+    _rule("timestamp", _TIMESTAMP),
+    # A byline label whose names are links the extractor left out: "By", "Edited by".
+    _rule("byline_label", r"((written|edited|reviewed|fact[- ]checked|words|photos?) )?by:?"),
     _rule("byline", rf"(By|BY|by)\s+{_NAMES}"
                     r"(\s*[,|–—-]\s*[A-Z0-9][\w&'’-]*([ .,:/]+[\w&'’-]+){0,6}\.?)?", flags=0),
 )
@@ -94,6 +115,7 @@ HEADLINE_MAX_WORDS = 22
 # end a line with an ellipsis. A run of this many such lines ending the text is removed.
 EXCERPT_END = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\s*$")
 EXCERPT_RUN_MIN_LINES = 3
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _looks_like_headline(line: str) -> bool:
@@ -118,6 +140,14 @@ def _excerpt_run_start(lines: Sequence[str]) -> int | None:
         start -= 1
     excerpts = sum(1 for line in lines[start:] if line.strip())
     return start if excerpts >= EXCERPT_RUN_MIN_LINES else None
+
+
+def _beside_data_cell(lines: Sequence[str], index: int) -> bool:
+    """True when the line before or after holds no letters: a figure in the same table row."""
+    for near in (index - 1, index + 1):
+        if 0 <= near < len(lines) and lines[near].strip() and not _LETTER.search(lines[near]):
+            return True
+    return False
 
 
 def _fold(text: str) -> str:
@@ -163,8 +193,10 @@ def strip_boilerplate(
         removed["teaser_excerpts"] += sum(1 for line in kept[excerpts_start:] if line.strip())
         kept = kept[:excerpts_start]
     result: list[str] = []
-    for line in kept:
+    for index, line in enumerate(kept):
         rule = match_rule(line)
+        if rule == "timestamp" and _beside_data_cell(kept, index):
+            rule = None  # a date in a table's column, next to its figures
         if rule is None and authors and len(line) < 120 and is_author_line(line, authors):
             rule = "byline"
         if rule is None:
