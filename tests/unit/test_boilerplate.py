@@ -54,9 +54,12 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "Share prices fell on Twitter's news."],
     ),
     "share_prompt": (
-        ["Share this article", "Like this story? Share it with a friend!"],
+        ["Share this article", "Like this story? Share it with a friend!", "Jetzt teilen!",
+         "Mit Freunden teilen", "Möchten Sie den Artikel teilen?", "Der Artikel gefällt dir?",
+         "Partager cet article", "Compartir artículo"],
         ["Share this article's concerns, critics say, and you will see the problem.",
-         "Did you like this story? Readers wrote in with their own memories."],
+         "Did you like this story? Readers wrote in with their own memories.",
+         "Die Parteien wollen die Kosten teilen.", "Partager les risques, disent-ils."],
     ),
     "photo_credit": (
         ["Photo: Reuters", "(Photo by John Smith/Getty Images)", "Image source, Getty Images",
@@ -98,8 +101,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "On 3 March, 2017 the vote was held at 10:00."],
     ),
     "byline_label": (
-        ["By", "Edited by", "Written by:", "Fact-checked by"],
-        ["Bystanders", "Edited by hand, the film took a year."],
+        ["By", "Edited by", "Written by:", "Fact-checked by", "Von:", "Par :"],
+        ["Bystanders", "Edited by hand, the film took a year.", "Von: bis:"],
     ),
     "byline": (
         ["By Jane Doe", "By Jane Doe and John Smith", "By Sarah E. Needleman, Reuters",

@@ -105,7 +105,8 @@ TEASER_BLURBS = "".join(
 
 
 @pytest.mark.parametrize("heading", ["Related Stories", "More in Science", "Kommentare (3)",
-                                     "Was this article helpful?"])
+                                     "Was this article helpful?", "Über den Autor",
+                                     "About the author"])
 def test_a_teaser_heading_after_the_article_ends_it(heading: str) -> None:
     page = _page(f"<div class='page'><div class='story'>{ARTICLE}</div>"
                  f"<div class='more'><h2>{heading}</h2>{TEASER_BLURBS}</div></div>")

@@ -73,7 +73,13 @@ LINE_RULES: tuple[LineRule, ...] = (
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
     _rule("share_prompt", r"(share (this|the) (article|story|page)( on \w+| with .{1,30})?[:.!]?|"
-                          r"(like|enjoy(ed)?) this (story|article)\?.{0,60}share.{0,60})"),
+                          r"(like|enjoy(ed)?) this (story|article)\?.{0,60}share.{0,60}|"
+                          # ... and in German, French, Spanish, Italian
+                          r"(jetzt |mit freunden |(den |diesen )?(artikel|beitrag) )?teilen[:.!]?|"
+                          r"möchten sie (den|diesen) (artikel|beitrag) teilen\?|"
+                          r"(der|dieser) (artikel|beitrag) gefällt (dir|ihnen)\?|"
+                          r"partager (cet |l')article[:.!]?|compartir (este )?art[ií]culo[:.!]?|"
+                          r"condividi (questo )?articolo[:.!]?)"),
     _rule("photo_credit",
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
@@ -97,7 +103,8 @@ LINE_RULES: tuple[LineRule, ...] = (
     # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
     _rule("timestamp", _TIMESTAMP),
     # A byline label whose names are links the extractor left out: "By", "Edited by".
-    _rule("byline_label", r"((written|edited|reviewed|fact[- ]checked|words|photos?) )?by:?"),
+    _rule("byline_label", r"((written|edited|reviewed|fact[- ]checked|words|photos?) )?by:?|"
+                          r"(von|par|por|di) ?:"),
     _rule("byline", rf"(By|BY|by)\s+{_NAMES}"
                     r"(\s*[,|–—-]\s*[A-Z0-9][\w&'’-]*([ .,:/]+[\w&'’-]+){0,6}\.?)?", flags=0),
 )

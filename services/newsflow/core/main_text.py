@@ -122,7 +122,10 @@ TEASER_HEADING = re.compile(
     r"|leave a (?:comment|reply)|comments?(?: \(\d+\))?|(?:mit freunden |artikel )?teilen"
     r"|kommentieren|kommentare?(?: \(\d+\))?|war (?:der|dieser) artikel (?:nützlich|hilfreich)"
     r"|wie (?:bewerten|gefällt) (?:sie|ihnen) diese[nrm]? artikel|partager(?: cet article)?"
-    r"|commentaires?|comentarios|compartir)\W*", re.IGNORECASE)
+    r"|commentaires?|comentarios|compartir"
+    # ... and the author's box after it
+    r"|about the author|über (?:den autor|die autorin)|à propos de l'auteur|sobre el autor"
+    r")\W*", re.IGNORECASE)
 TEASER_HEADING_MAX_CHARS = 60
 # ... once this much text is written (a heading at the top is a page's own section name), and
 # only when less text follows it than precedes it (else it heads a box inside the article).
