@@ -182,6 +182,17 @@ def test_a_date_in_a_table_column_beside_its_figures_stays() -> None:
     assert kept == lines and not removed
 
 
+def test_a_long_line_seen_before_is_a_copy_and_goes() -> None:
+    slide = ("I literally cannot stop listening to this podcast: every episode addresses at least"
+             " one issue that matters in my life.")
+    lines = ["The article's only paragraph, which is short.", slide, "Another review.", slide,
+             "Another review.", slide]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == ["The article's only paragraph, which is short.", slide, "Another review.",
+                    "Another review."]
+    assert removed == {"repeated_line": 2}
+
+
 def test_very_long_lines_are_never_removed() -> None:
     line = "Advertisement " + "word " * 200
     assert match_rule(line) is None

@@ -122,6 +122,9 @@ HEADLINE_MAX_WORDS = 22
 # end a line with an ellipsis. A run of this many such lines ending the text is removed.
 EXCERPT_END = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\s*$")
 EXCERPT_RUN_MIN_LINES = 3
+# A line this long seen before in the text is a copy (a carousel's cloned slides, a standfirst
+# the body repeats) and goes.
+REPEAT_MIN_CHARS = 100
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -200,8 +203,14 @@ def strip_boilerplate(
         removed["teaser_excerpts"] += sum(1 for line in kept[excerpts_start:] if line.strip())
         kept = kept[:excerpts_start]
     result: list[str] = []
+    seen: set[str] = set()
     for index, line in enumerate(kept):
         rule = match_rule(line)
+        stripped = line.strip()
+        if len(stripped) >= REPEAT_MIN_CHARS:
+            if rule is None and stripped in seen:
+                rule = "repeated_line"
+            seen.add(stripped)
         if rule == "timestamp" and _beside_data_cell(kept, index):
             rule = None  # a date in a table's column, next to its figures
         if rule is None and authors and len(line) < 120 and is_author_line(line, authors):
