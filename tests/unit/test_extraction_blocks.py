@@ -106,7 +106,8 @@ TEASER_BLURBS = "".join(
 
 @pytest.mark.parametrize("heading", ["Related Stories", "More in Science", "Kommentare (3)",
                                      "Was this article helpful?", "Über den Autor",
-                                     "About the author"])
+                                     "About the author", "Самые популярные диеты",
+                                     "Leia também"])
 def test_a_teaser_heading_after_the_article_ends_it(heading: str) -> None:
     page = _page(f"<div class='page'><div class='story'>{ARTICLE}</div>"
                  f"<div class='more'><h2>{heading}</h2>{TEASER_BLURBS}</div></div>")
@@ -146,6 +147,22 @@ def test_a_standfirst_does_not_make_a_scrap_confident() -> None:
     page = _page(f"<div class='wrap'><p>{LEAD} {LEAD}</p><div class='body'>{scrap}</div></div>")
     result = main_text_by_blocks(page)
     assert result.text.startswith(LEAD) and not result.confident
+
+
+def test_camel_case_boilerplate_names_count_as_words() -> None:
+    caption = "Protesters gathered on the quay as the storm passed over the harbour town."
+    pictures = "".join(f"<div class='photo'><img src='{n}.jpg'><span class='newsCaption'>"
+                       f"{caption} {n}</span></div><p>{p}</p>" for n, p in enumerate(PARAGRAPHS))
+    page = _page(f"<div class='articleBody'>{pictures}</div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS
+
+
+def test_a_camel_case_gallery_name_holding_the_prose_is_kept() -> None:
+    notes = "".join(f"<p>A note elsewhere on the page, number {n}, long enough to count.</p>"
+                    for n in range(6))  # so the gallery holds under 80% of the page
+    page = _page(f"<div class='slideshowWrapper'>{ARTICLE}</div><div class='x'>{notes}</div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
 
 
 def test_empty_blocks_before_the_body_do_not_hide_its_standfirst() -> None:

@@ -56,6 +56,8 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str]:
 
 
 BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
+# camelCase names are words too: "newsCaption", "relatedLinks".
+CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
 # Class/id words of article bodies; such a container's score is multiplied by ARTICLE_BOOST.
 ARTICLE_NAMES = _words(("article", "content", "entry", "post", "story", "body", "text", "main",
@@ -117,6 +119,9 @@ TEASER_HEADING = re.compile(
     r"|weitere artikel|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas"
     r"|te puede interesar|leggi anche|vous aimerez aussi|à lire également|lire également"
     r"|ähnliche artikel|weitere themen|también te puede interesar"
+    r"|leia também|veja também|lees ook|czytaj (?:także|też)|zobacz (?:także|też)"
+    r"|читайте также|смотрите также|похожие (?:статьи|новости)|новости по теме"
+    r"|(?:самые |самое )?(?:популярн|читаем)\w* ?.{0,30}"
     # ... and the furniture that closes an article: share, rate, comment.
     r"|share this(?: article| story| post)?|was this (?:article|page|post) helpful"
     r"|leave a (?:comment|reply)|comments?(?: \(\d+\))?|(?:mit freunden |artikel )?teilen"
@@ -154,8 +159,10 @@ def _strip_junk(root: LexborNode) -> None:
     for node in root.css("[class],[id]"):
         attrs = node.attrs
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if BOILERPLATE.search(names) is None or node.tag in KEEP_TAGS:
+        if (BOILERPLATE.search(names) is None and BOILERPLATE.search(CAMEL_HUMP.sub(" ", names))
+                is None) or node.tag in KEEP_TAGS:
             continue
+        # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
         if PROSE_JUNK.search(names) is None:
             junk = _little_prose(node, page_chars)
         else:
