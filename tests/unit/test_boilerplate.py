@@ -25,9 +25,14 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "You may also like the new design, its makers hope."],
     ),
     "advertisement": (
-        ["Advertisement", "ADVERTISEMENT", "Story continues below advertisement"],
+        ["Advertisement", "ADVERTISEMENT", "Story continues below advertisement",
+         "Anzeige", "Publicité", "Iklan"],
         ["Advertisement spending fell 4% in the third quarter.",
          "The ad campaign ran for six weeks."],
+    ),
+    "tags_line": (
+        ["Filed under: Politics |", "Tags: climate, energy, coal", "Tags", "Schlagworte: Klima"],
+        ["Category | Last month | This month", "Tags are sold at the counter for a dollar."],
     ),
     "link_list_item": (
         ["- list 1 of 3What happens when Netanyahu visits Trump? A look at his past trips",

@@ -60,7 +60,13 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"you (may|might) also like|trending( now)?)\s*[:.…!]*"),
     _rule("advertisement", r"(advertisement|advertisment|sponsored( content)?|ad|"
                            r"story continues (below|after) (this )?advertisement|"
-                           r"continue reading (below|the main story)|scroll to continue.*)"),
+                           r"continue reading (below|the main story)|scroll to continue.*|"
+                           r"anzeige|werbung|publicité|publicidad|pubblicità|reklama|реклама|iklan)"),
+    # "Filed under: Politics |", "Tags: climate, energy", "Schlagworte: ..." (a colon: a table's
+    # "Category | ..." header row stays).
+    _rule("tags_line", r"(filed under|tags?|tagged( with| in| as)?|categor(y|ies)|posted in|"
+                       r"schlagw(orte|örter)|stichw(orte|örter)|mots[- ]clés|etiquetas)\s*:"
+                       r"\s*.{0,200}|tags|schlagworte"),
     _rule("link_list_item", r"-?\s*list \d+ of \d+\s*\S.{0,300}"),
     _rule("link_list_end", r"end of list"),
     _rule("newsletter", r"((sign up|subscribe|register)( now| today| here| free)?( for| to)"
