@@ -68,7 +68,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "photo_credit": (
         ["Photo: Reuters", "(Photo by John Smith/Getty Images)", "Image source, Getty Images",
-         "Picture credit: AFP", "(Reuters)"],
+         "Picture credit: AFP", "(Reuters)", "Crédits photos : Bestimage",
+         "Titelbild: Geyres Christophe/ABACA", "Foto: dpa"],
         ["Pictures, videos and text were published by the ministry on Tuesday.",
          "Photos by the dozen flooded social media within minutes.",
          "The image of the burning tower went round the world."],
@@ -80,8 +81,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "subscription_notice": (
         ["Subscribe to continue reading", "Already a subscriber? Log in",
-         "This copy is for your personal, non-commercial use only. To order copies visit djr.com."],
+         "This copy is for your personal, non-commercial use only. To order copies visit djr.com.",
+         "Subscribe now to our eNATION edition for the full story.",
+         "To view the full story, please subscribe to The Daily Times for $60 a year."],
         ["Subscribers to the service will pay $5 a month from January.",
+         "Subscribe to the theory and the full story makes sense, he said.",
          "Already a subscriber for ten years, she cancelled in protest."],
     ),
     "copyright": (

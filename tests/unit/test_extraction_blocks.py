@@ -107,7 +107,8 @@ TEASER_BLURBS = "".join(
 @pytest.mark.parametrize("heading", ["Related Stories", "More in Science", "Kommentare (3)",
                                      "Was this article helpful?", "Über den Autor",
                                      "About the author", "Самые популярные диеты",
-                                     "Leia também"])
+                                     "Leia também", "Zum Weiterlesen:", "Auch interessant",
+                                     "Lesen Sie auch die folgenden Beiträge:"])
 def test_a_teaser_heading_after_the_article_ends_it(heading: str) -> None:
     page = _page(f"<div class='page'><div class='story'>{ARTICLE}</div>"
                  f"<div class='more'><h2>{heading}</h2>{TEASER_BLURBS}</div></div>")

@@ -89,12 +89,17 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("photo_credit",
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
+          r"(crédits? photos?|titelbild|beitragsbild|bildquelle|fotos?)\s*:\s*.{2,120}|"
           r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
+                                 r"(to (view|read) the full (story|article),? )?(please )?"
+                                 r"subscribe( now)? to .{1,60} (for|to (view|read)) the full "
+                                 r"(story|article).{0,120}|"
+                                 r"to (view|read) the full (story|article),? please subscribe.{0,200}|"
                                  r"already a subscriber\?\s*(log|sign) ?in.{0,60}|"
                                  r"you have reached your (free )?article limit.{0,120}|"
                                  r"this (copy|article) is for your personal,? non-commercial use"
