@@ -150,6 +150,17 @@ def test_a_standfirst_does_not_make_a_scrap_confident() -> None:
     assert result.text.startswith(LEAD) and not result.confident
 
 
+def test_widening_stops_short_of_a_list_of_other_posts() -> None:
+    others = "".join(
+        f"<article class='post'><div class='body'><p>Another post, number {n}, has a blurb in"
+        f" plain prose that runs on for a while, about something else entirely.</p>"
+        f"<p>Its second paragraph is here too, and then the post ends.</p></div>"
+        "</article>" for n in range(6))
+    page = _page(f"<div class='posts'><article class='post'><div class='body'><div>{ARTICLE}"
+                 f"</div></div></article>{others}</div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
 def test_camel_case_boilerplate_names_count_as_words() -> None:
     caption = "Protesters gathered on the quay as the storm passed over the harbour town."
     pictures = "".join(f"<div class='photo'><img src='{n}.jpg'><span class='newsCaption'>"

@@ -338,11 +338,15 @@ def _names_article(node: LexborNode) -> bool:
 
 
 def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
-    """Climb to the ancestor that holds the article's other parts (bodies split in sections)."""
+    """Climb to the ancestor that holds the article's other parts (bodies split in sections),
+    but not into one that holds other ``<article>`` elements too: a list of other posts."""
     prose = measure.prose.get(best.mem_id, 0)
+    articles = _article_counts(best)
     node = best.parent
     while node is not None and node.tag not in ("html", "body", None):
         key = node.mem_id
+        if articles.get(key, 0) > 1:
+            break
         wider = measure.prose.get(key, 0)
         chars = measure.chars.get(key, 0) or 1
         if (wider >= CLIMB_GROWTH * prose
@@ -350,6 +354,20 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
             best, prose = node, wider
         node = node.parent
     return best
+
+
+def _article_counts(best: LexborNode) -> dict[int, int]:
+    """How many ``<article>`` elements each ancestor of the page's articles holds."""
+    counts: dict[int, int] = {}
+    root = best
+    while root.parent is not None and root.parent.tag not in ("html", None):
+        root = root.parent
+    for article in root.css("article"):
+        node = article.parent
+        while node is not None and node.tag not in ("html", None):
+            counts[node.mem_id] = counts.get(node.mem_id, 0) + 1
+            node = node.parent
+    return counts
 
 
 def _lead_text(container: LexborNode, measure: _Measure) -> str:
