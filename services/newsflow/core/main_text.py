@@ -162,8 +162,8 @@ def _strip_junk(root: LexborNode) -> None:
     for node in root.css("[class],[id]"):
         attrs = node.attrs
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if (BOILERPLATE.search(names) is None and BOILERPLATE.search(CAMEL_HUMP.sub(" ", names))
-                is None) or node.tag in KEEP_TAGS:
+        words = names if names.islower() else CAMEL_HUMP.sub(" ", names)
+        if BOILERPLATE.search(words) is None or node.tag in KEEP_TAGS:
             continue
         # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
         if PROSE_JUNK.search(names) is None:
