@@ -21,10 +21,15 @@ MAX_RULE_LINE_CHARS = 400
 class LineRule:
     name: str
     pattern: re.Pattern[str]
+    # ... and, when set, a pattern the line must also contain somewhere (checked only after a
+    # match, so prose pays for the cheap whole-line test alone).
+    requires: re.Pattern[str] | None = None
 
 
-def _rule(name: str, pattern: str, flags: int = re.IGNORECASE) -> LineRule:
-    return LineRule(name, re.compile(pattern, flags))
+def _rule(name: str, pattern: str, flags: int = re.IGNORECASE,
+          requires: str | None = None) -> LineRule:
+    return LineRule(name, re.compile(pattern, flags),
+                    re.compile(requires, flags) if requires else None)
 
 
 # A capitalised name of one to four words ("Jane Doe", "Mary-Ann O'Neil", "J. R. Smith").
@@ -43,11 +48,14 @@ _ZONE = r"(?:[ecmp][sd]?t|gmt|utc|bst|cet|cest|ist|jst|aest|aedt|amt|hkt|sgt)"
 _STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|nd|rd|th)?|"
                r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
 _STAMP_SEP = r"[\s,|/:·•–—-]*"
-_TIMESTAMP = (rf"(?=.*(?:\d\s*{_MONTH}|{_MONTH}\s*\d|\d:\d\d|\d[/.-]\d{{1,2}}[/.-]\d))"
-              rf"{_STAMP_SEP}(?:{_STAMP_PART}{_STAMP_SEP})+|"
+# A part never ends inside a run of digits, so "2017" is read one way only (no backtracking).
+_TIMESTAMP = (rf"{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
               r"\d{1,3} (?:minutes?|hours?|days?|weeks?) ago|"
               r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
               r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
+# A stamp holds a day and month, a clock time or a numeric date (or is one of the others).
+_TIMESTAMP_NEEDS = (rf"\d\s*{_MONTH}|{_MONTH}\s*\d|\d:\d\d|\d[/.-]\d{{1,2}}[/.-]\d|"
+                    r"(?:ago|read)$|^(?:reading time|lesezeit|tempo de leitura)")
 
 # Whole-line rules: the line is removed when the pattern matches all of it (fullmatch).
 # Keywords are case-insensitive ((?i:...)); names after "By" must be capitalised.
@@ -112,7 +120,7 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"\S+@\S+\.\w+\.?", flags=0),
     # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
     # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
-    _rule("timestamp", _TIMESTAMP),
+    _rule("timestamp", _TIMESTAMP, requires=_TIMESTAMP_NEEDS),
     # A byline label whose names are links the extractor left out: "By", "Edited by".
     _rule("byline_label", r"((written|edited|reviewed|fact[- ]checked|words|photos?) )?by:?|"
                           r"(von|par|por|di) ?:"),
@@ -190,7 +198,8 @@ def match_rule(line: str) -> str | None:
     if not stripped or len(stripped) > MAX_RULE_LINE_CHARS:
         return None
     for rule in LINE_RULES:
-        if rule.pattern.fullmatch(stripped):
+        if rule.pattern.fullmatch(stripped) and (rule.requires is None
+                                                 or rule.requires.search(stripped)):
             return rule.name
     return None
 
