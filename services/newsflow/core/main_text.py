@@ -86,6 +86,10 @@ BLOCK_TAGS = frozenset({
 # The container widens to an ancestor with this much more paragraph text, if not link-heavy.
 CLIMB_GROWTH = 1.3
 CLIMB_MAX_LINK_SHARE = 0.2
+# It stops below an ancestor holding several <article> elements (a list of other posts) once
+# it holds this much paragraph text; a smaller one is a fragment of a page that wraps each
+# block of one story in an <article>.
+ARTICLE_STOP_MIN_CHARS = 500
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
@@ -345,7 +349,7 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
     node = best.parent
     while node is not None and node.tag not in ("html", "body", None):
         key = node.mem_id
-        if articles.get(key, 0) > 1:
+        if articles.get(key, 0) > 1 and prose >= ARTICLE_STOP_MIN_CHARS:
             break
         wider = measure.prose.get(key, 0)
         chars = measure.chars.get(key, 0) or 1
