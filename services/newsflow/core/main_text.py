@@ -9,12 +9,14 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    is a paragraph; it scores its holder (the block itself when it is a div-like container, else
    its parent) and, half, the holder's parent, by its length;
 3. the best container (score less its link share) widens to an ancestor that holds much more
-   paragraph text without being link-heavy: article bodies split over sibling sections;
+   paragraph text without being link-heavy: article bodies split over sibling sections (but
+   not into one holding several ``<article>`` elements: a list of other posts);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
    are mostly link text; a short teaser heading ("Related stories", "More in Science") or
    closing furniture ("Share this", "Comments") after most of the text ends it; prose among the
-   few blocks before the container, or before its parent, (a standfirst) leads it.
+   few blocks before the container, or before its parent, or else a block named as the
+   standfirst a few levels up (class ``lead``, ``dek``, ...), leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
