@@ -25,9 +25,14 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "You may also like the new design, its makers hope."],
     ),
     "advertisement": (
-        ["Advertisement", "ADVERTISEMENT", "Story continues below advertisement"],
+        ["Advertisement", "ADVERTISEMENT", "Story continues below advertisement",
+         "Anzeige", "Publicité", "Iklan"],
         ["Advertisement spending fell 4% in the third quarter.",
          "The ad campaign ran for six weeks."],
+    ),
+    "tags_line": (
+        ["Filed under: Politics |", "Tags: climate, energy, coal", "Tags", "Schlagworte: Klima"],
+        ["Category | Last month | This month", "Tags are sold at the counter for a dollar."],
     ),
     "link_list_item": (
         ["- list 1 of 3What happens when Netanyahu visits Trump? A look at his past trips",
@@ -54,13 +59,17 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "Share prices fell on Twitter's news."],
     ),
     "share_prompt": (
-        ["Share this article", "Like this story? Share it with a friend!"],
+        ["Share this article", "Like this story? Share it with a friend!", "Jetzt teilen!",
+         "Mit Freunden teilen", "Möchten Sie den Artikel teilen?", "Der Artikel gefällt dir?",
+         "Partager cet article", "Compartir artículo"],
         ["Share this article's concerns, critics say, and you will see the problem.",
-         "Did you like this story? Readers wrote in with their own memories."],
+         "Did you like this story? Readers wrote in with their own memories.",
+         "Die Parteien wollen die Kosten teilen.", "Partager les risques, disent-ils."],
     ),
     "photo_credit": (
         ["Photo: Reuters", "(Photo by John Smith/Getty Images)", "Image source, Getty Images",
-         "Picture credit: AFP", "(Reuters)"],
+         "Picture credit: AFP", "(Reuters)", "Crédits photos : Bestimage",
+         "Titelbild: Geyres Christophe/ABACA", "Foto: dpa"],
         ["Pictures, videos and text were published by the ministry on Tuesday.",
          "Photos by the dozen flooded social media within minutes.",
          "The image of the burning tower went round the world."],
@@ -72,8 +81,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "subscription_notice": (
         ["Subscribe to continue reading", "Already a subscriber? Log in",
-         "This copy is for your personal, non-commercial use only. To order copies visit djr.com."],
+         "This copy is for your personal, non-commercial use only. To order copies visit djr.com.",
+         "Subscribe now to our eNATION edition for the full story.",
+         "To view the full story, please subscribe to The Daily Times for $60 a year."],
         ["Subscribers to the service will pay $5 a month from January.",
+         "Subscribe to the theory and the full story makes sense, he said.",
          "Already a subscriber for ten years, she cancelled in protest."],
     ),
     "copyright": (
@@ -86,6 +98,20 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Write to Al Root at allen.root@dowjones.com", "Contact the reporter at jane@example.com"],
         ["Residents can contact the council at info@council.example for help.",
          "Write to your MP, campaigners urged."],
+    ),
+    "timestamp": (
+        ["PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05, Tue, Nov 19, 2019",
+         "Nov. 20, 2019 5:52 AM EST", "Updated on March 22nd, 2017", "April 7th, 2017",
+         "Last updated: April 21, 2025", "Published 7:50 pm, Tuesday, March 21, 2017",
+         "2017/03/22 13:46", "1:53 PM ET", "20 hours ago", "10 min read",
+         "Reading time: 4 minutes"],
+        ["May the best team win.", "March 2017 was the warmest on record.",
+         "Updated figures arrive on Tuesday, March 21.", "The 1:53 train was late.",
+         "On 3 March, 2017 the vote was held at 10:00."],
+    ),
+    "byline_label": (
+        ["By", "Edited by", "Written by:", "Fact-checked by", "Von:", "Par :"],
+        ["Bystanders", "Edited by hand, the film took a year.", "Von: bis:"],
     ),
     "byline": (
         ["By Jane Doe", "By Jane Doe and John Smith", "By Sarah E. Needleman, Reuters",
@@ -136,11 +162,44 @@ def test_related_heading_followed_by_prose_is_kept() -> None:
     assert kept == lines and not removed
 
 
+def test_closing_run_of_cut_off_teaser_excerpts_is_removed() -> None:
+    lines = ["The last paragraph of the story.", "Zuletzt informierten wir Sie über die ...",
+             "In den letzten Jahren konzentrierte sich die Branche auf…", "",
+             "Die Bürger machten massiv Einsprü [...]"]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == ["The last paragraph of the story."]
+    assert removed["teaser_excerpts"] == 3
+
+
+def test_two_trailing_ellipses_or_ellipses_inside_the_text_are_kept() -> None:
+    two = ["She paused...", "The story goes on.", "And then...", "Nothing happened..."]
+    assert strip_boilerplate(two) == (two, {})
+    inside = ["Wait...", "Then...", "Again...", "The end of the story."]
+    assert strip_boilerplate(inside) == (inside, {})
+
+
 def test_repeated_byline_removed_when_author_known() -> None:
     lines = ["Jane Doe", "Jane Doe said the results were clear.", "The study ran for a year."]
     kept, removed = strip_boilerplate(lines, authors=["Jane Doe"])
     assert kept == lines[1:]
     assert removed == {"byline": 1}
+
+
+def test_a_date_in_a_table_column_beside_its_figures_stays() -> None:
+    lines = ["Date", "Price change", "1/1/2013", "+13.1%", "2/1/2013", "+12.9%"]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == lines and not removed
+
+
+def test_a_long_line_seen_before_is_a_copy_and_goes() -> None:
+    slide = ("I literally cannot stop listening to this podcast: every episode addresses at least"
+             " one issue that matters in my life.")
+    lines = ["The article's only paragraph, which is short.", slide, "Another review.", slide,
+             "Another review.", slide]
+    kept, removed = strip_boilerplate(lines)
+    assert kept == ["The article's only paragraph, which is short.", slide, "Another review.",
+                    "Another review."]
+    assert removed == {"repeated_line": 2}
 
 
 def test_very_long_lines_are_never_removed() -> None:

@@ -105,7 +105,10 @@ TEASER_BLURBS = "".join(
 
 
 @pytest.mark.parametrize("heading", ["Related Stories", "More in Science", "Kommentare (3)",
-                                     "Was this article helpful?"])
+                                     "Was this article helpful?", "Über den Autor",
+                                     "About the author", "Самые популярные диеты",
+                                     "Leia também", "Zum Weiterlesen:", "Auch interessant",
+                                     "Lesen Sie auch die folgenden Beiträge:"])
 def test_a_teaser_heading_after_the_article_ends_it(heading: str) -> None:
     page = _page(f"<div class='page'><div class='story'>{ARTICLE}</div>"
                  f"<div class='more'><h2>{heading}</h2>{TEASER_BLURBS}</div></div>")
@@ -145,6 +148,63 @@ def test_a_standfirst_does_not_make_a_scrap_confident() -> None:
     page = _page(f"<div class='wrap'><p>{LEAD} {LEAD}</p><div class='body'>{scrap}</div></div>")
     result = main_text_by_blocks(page)
     assert result.text.startswith(LEAD) and not result.confident
+
+
+def test_widening_stops_short_of_a_list_of_other_posts() -> None:
+    others = "".join(
+        f"<article class='post'><div class='body'><p>Another post, number {n}, has a blurb in"
+        f" plain prose that runs on for a while, about something else entirely.</p>"
+        f"<p>Its second paragraph is here too, and then the post ends.</p></div>"
+        "</article>" for n in range(6))
+    page = _page(f"<div class='posts'><article class='post'><div class='body'><div>{ARTICLE}"
+                 f"</div></div></article>{others}</div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_camel_case_boilerplate_names_count_as_words() -> None:
+    caption = "Protesters gathered on the quay as the storm passed over the harbour town."
+    pictures = "".join(f"<div class='photo'><img src='{n}.jpg'><span class='newsCaption'>"
+                       f"{caption} {n}</span></div><p>{p}</p>" for n, p in enumerate(PARAGRAPHS))
+    page = _page(f"<div class='articleBody'>{pictures}</div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS
+
+
+def test_a_camel_case_gallery_name_holding_the_prose_is_kept() -> None:
+    notes = "".join(f"<p>A note elsewhere on the page, number {n}, long enough to count.</p>"
+                    for n in range(6))  # so the gallery holds under 80% of the page
+    page = _page(f"<div class='slideshowWrapper'>{ARTICLE}</div><div class='x'>{notes}</div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_empty_blocks_before_the_body_do_not_hide_its_standfirst() -> None:
+    spacers = "<div class='spacer'></div><p></p><div class='slot'><script>x()</script></div>"
+    page = _page(f"<div class='wrap'><p>{LEAD}</p>{spacers}<div class='gap'></div>"
+                 f"<div class='body'>{ARTICLE}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+@pytest.mark.parametrize("name", ["lead", "article__standfirst", "field-subtitle", "dek"])
+def test_a_block_named_as_standfirst_in_a_header_column_leads_the_text(name: str) -> None:
+    header = (f"<div class='col'><div class='head'><h1>Harbour</h1><p class='{name}'>{LEAD}</p>"
+              "</div><div class='pic'><img src='x.jpg'></div></div>")
+    page = _page(f"<article>{header}<div class='col'><div class='inner'>"
+                 f"<div class='text'>{ARTICLE}</div></div></div></article>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+def test_a_named_standfirst_is_not_taken_from_a_caption_or_a_teaser() -> None:
+    caption = "<div class='lead-image'><img src='x.jpg'><p>The quay after the storm.</p></div>"
+    teaser = (f"<div class='summary'><a href='/other'>{LEAD}</a></div>")
+    page = _page(f"<article><div class='head'>{caption}{teaser}</div><div class='x'>"
+                 f"<div class='y'><div class='text'>{ARTICLE}</div></div></div></article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_a_standfirst_the_body_repeats_is_not_added_twice() -> None:
+    page = _page(f"<div class='wrap'><div class='intro'><p>{PARAGRAPHS[0]}</p></div>"
+                 f"<div class='body'>{ARTICLE}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
 
 
 def test_switch_puts_block_scoring_first_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:

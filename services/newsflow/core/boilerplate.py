@@ -21,15 +21,41 @@ MAX_RULE_LINE_CHARS = 400
 class LineRule:
     name: str
     pattern: re.Pattern[str]
+    # ... and, when set, a pattern the line must also contain somewhere (checked only after a
+    # match, so prose pays for the cheap whole-line test alone).
+    requires: re.Pattern[str] | None = None
 
 
-def _rule(name: str, pattern: str, flags: int = re.IGNORECASE) -> LineRule:
-    return LineRule(name, re.compile(pattern, flags))
+def _rule(name: str, pattern: str, flags: int = re.IGNORECASE,
+          requires: str | None = None) -> LineRule:
+    return LineRule(name, re.compile(pattern, flags),
+                    re.compile(requires, flags) if requires else None)
 
 
 # A capitalised name of one to four words ("Jane Doe", "Mary-Ann O'Neil", "J. R. Smith").
 _NAME = r"[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|van|von|de|da|del|der|bin|al|el|la|le)){0,4}"
 _NAMES = rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME}){{0,3}}"
+
+# A date or time stamp: month and weekday names, numbers, clock times, time zones, and labels
+# such as "Published" or "Updated on". It must hold a day or a clock time, so a line naming
+# a month alone stays.
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
+_STAMP_LABEL = (r"(?:(?:first |originally |last )?(?:published|updated|posted|modified)"
+                r"(?: on| at)?|original|date)")
+_ZONE = r"(?:[ecmp][sd]?t|gmt|utc|bst|cet|cest|ist|jst|aest|aedt|amt|hkt|sgt)"
+_STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|nd|rd|th)?|"
+               r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
+_STAMP_SEP = r"[\s,|/:·•–—-]*"
+# A part never ends inside a run of digits, so "2017" is read one way only (no backtracking).
+_TIMESTAMP = (rf"{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
+              r"\d{1,3} (?:minutes?|hours?|days?|weeks?) ago|"
+              r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
+              r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
+# A stamp holds a day and month, a clock time or a numeric date (or is one of the others).
+_TIMESTAMP_NEEDS = (rf"\d\s*{_MONTH}|{_MONTH}\s*\d|\d:\d\d|\d[/.-]\d{{1,2}}[/.-]\d|"
+                    r"(?:ago|read)$|^(?:reading time|lesezeit|tempo de leitura)")
 
 # Whole-line rules: the line is removed when the pattern matches all of it (fullmatch).
 # Keywords are case-insensitive ((?i:...)); names after "By" must be capitalised.
@@ -42,7 +68,13 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"you (may|might) also like|trending( now)?)\s*[:.…!]*"),
     _rule("advertisement", r"(advertisement|advertisment|sponsored( content)?|ad|"
                            r"story continues (below|after) (this )?advertisement|"
-                           r"continue reading (below|the main story)|scroll to continue.*)"),
+                           r"continue reading (below|the main story)|scroll to continue.*|"
+                           r"anzeige|werbung|publicité|publicidad|pubblicità|reklama|реклама|iklan)"),
+    # "Filed under: Politics |", "Tags: climate, energy", "Schlagworte: ..." (a colon: a table's
+    # "Category | ..." header row stays).
+    _rule("tags_line", r"(filed under|tags?|tagged( with| in| as)?|categor(y|ies)|posted in|"
+                       r"schlagw(orte|örter)|stichw(orte|örter)|mots[- ]clés|etiquetas)\s*:"
+                       r"\s*.{0,200}|tags|schlagworte"),
     _rule("link_list_item", r"-?\s*list \d+ of \d+\s*\S.{0,300}"),
     _rule("link_list_end", r"end of list"),
     _rule("newsletter", r"((sign up|subscribe|register)( now| today| here| free)?( for| to)"
@@ -55,16 +87,27 @@ LINE_RULES: tuple[LineRule, ...] = (
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
     _rule("share_prompt", r"(share (this|the) (article|story|page)( on \w+| with .{1,30})?[:.!]?|"
-                          r"(like|enjoy(ed)?) this (story|article)\?.{0,60}share.{0,60})"),
+                          r"(like|enjoy(ed)?) this (story|article)\?.{0,60}share.{0,60}|"
+                          # ... and in German, French, Spanish, Italian
+                          r"(jetzt |mit freunden |(den |diesen )?(artikel|beitrag) )?teilen[:.!]?|"
+                          r"möchten sie (den|diesen) (artikel|beitrag) teilen\?|"
+                          r"(der|dieser) (artikel|beitrag) gefällt (dir|ihnen)\?|"
+                          r"partager (cet |l')article[:.!]?|compartir (este )?art[ií]culo[:.!]?|"
+                          r"condividi (questo )?articolo[:.!]?)"),
     _rule("photo_credit",
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
+          r"(crédits? photos?|titelbild|beitragsbild|bildquelle|fotos?)\s*:\s*.{2,120}|"
           r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
+                                 r"(to (view|read) the full (story|article),? )?(please )?"
+                                 r"subscribe( now)? to .{1,60} (for|to (view|read)) the full "
+                                 r"(story|article).{0,120}|"
+                                 r"to (view|read) the full (story|article),? please subscribe.{0,200}|"
                                  r"already a subscriber\?\s*(log|sign) ?in.{0,60}|"
                                  r"you have reached your (free )?article limit.{0,120}|"
                                  r"this (copy|article) is for your personal,? non-commercial use"
@@ -77,6 +120,10 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"\S+@\S+\.\w+\.?", flags=0),
     # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
     # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
+    _rule("timestamp", _TIMESTAMP, requires=_TIMESTAMP_NEEDS),
+    # A byline label whose names are links the extractor left out: "By", "Edited by".
+    _rule("byline_label", r"((written|edited|reviewed|fact[- ]checked|words|photos?) )?by:?|"
+                          r"(von|par|por|di) ?:"),
     _rule("byline", rf"(By|BY|by)\s+{_NAMES}"
                     r"(\s*[,|–—-]\s*[A-Z0-9][\w&'’-]*([ .,:/]+[\w&'’-]+){0,6}\.?)?", flags=0),
 )
@@ -90,6 +137,14 @@ RELATED_HEADING = re.compile(
     re.IGNORECASE,
 )
 HEADLINE_MAX_WORDS = 22
+# Teaser excerpts: cut-off blurbs of other posts ("... ist es doch in Deutschland üblich, ...")
+# end a line with an ellipsis. A run of this many such lines ending the text is removed.
+EXCERPT_END = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\s*$")
+EXCERPT_RUN_MIN_LINES = 3
+# A line this long seen before in the text is a copy (a carousel's cloned slides, a standfirst
+# the body repeats) and goes.
+REPEAT_MIN_CHARS = 100
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _looks_like_headline(line: str) -> bool:
@@ -105,6 +160,23 @@ def _related_block_start(lines: Sequence[str]) -> int | None:
             if all(_looks_like_headline(candidate) for candidate in tail):
                 return index
     return None
+
+
+def _excerpt_run_start(lines: Sequence[str]) -> int | None:
+    """Index where a closing run of cut-off teaser excerpts starts, if the run is long enough."""
+    start = len(lines)
+    while start > 0 and (not lines[start - 1].strip() or EXCERPT_END.search(lines[start - 1])):
+        start -= 1
+    excerpts = sum(1 for line in lines[start:] if line.strip())
+    return start if excerpts >= EXCERPT_RUN_MIN_LINES else None
+
+
+def _beside_data_cell(lines: Sequence[str], index: int) -> bool:
+    """True when the line before or after holds no letters: a figure in the same table row."""
+    for near in (index - 1, index + 1):
+        if 0 <= near < len(lines) and lines[near].strip() and not _LETTER.search(lines[near]):
+            return True
+    return False
 
 
 def _fold(text: str) -> str:
@@ -126,7 +198,8 @@ def match_rule(line: str) -> str | None:
     if not stripped or len(stripped) > MAX_RULE_LINE_CHARS:
         return None
     for rule in LINE_RULES:
-        if rule.pattern.fullmatch(stripped):
+        if rule.pattern.fullmatch(stripped) and (rule.requires is None
+                                                 or rule.requires.search(stripped)):
             return rule.name
     return None
 
@@ -145,9 +218,21 @@ def strip_boilerplate(
     if block_start is not None:
         removed["related_block"] += sum(1 for line in kept[block_start:] if line.strip())
         kept = kept[:block_start]
+    excerpts_start = _excerpt_run_start(kept)
+    if excerpts_start is not None:
+        removed["teaser_excerpts"] += sum(1 for line in kept[excerpts_start:] if line.strip())
+        kept = kept[:excerpts_start]
     result: list[str] = []
-    for line in kept:
+    seen: set[str] = set()
+    for index, line in enumerate(kept):
         rule = match_rule(line)
+        stripped = line.strip()
+        if len(stripped) >= REPEAT_MIN_CHARS:
+            if rule is None and stripped in seen:
+                rule = "repeated_line"
+            seen.add(stripped)
+        if rule == "timestamp" and _beside_data_cell(kept, index):
+            rule = None  # a date in a table's column, next to its figures
         if rule is None and authors and len(line) < 120 and is_author_line(line, authors):
             rule = "byline"
         if rule is None:

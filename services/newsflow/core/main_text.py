@@ -9,12 +9,14 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    is a paragraph; it scores its holder (the block itself when it is a div-like container, else
    its parent) and, half, the holder's parent, by its length;
 3. the best container (score less its link share) widens to an ancestor that holds much more
-   paragraph text without being link-heavy: article bodies split over sibling sections;
+   paragraph text without being link-heavy: article bodies split over sibling sections (but
+   not into one holding several ``<article>`` elements: a list of other posts);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
    are mostly link text; a short teaser heading ("Related stories", "More in Science") or
    closing furniture ("Share this", "Comments") after most of the text ends it; prose among the
-   few blocks before the container, or before its parent, (a standfirst) leads it.
+   few blocks before the container, or before its parent, or else a block named as the
+   standfirst a few levels up (class ``lead``, ``dek``, ...), leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
@@ -56,6 +58,8 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str]:
 
 
 BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
+# camelCase names are words too: "newsCaption", "relatedLinks".
+CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
 # Class/id words of article bodies; such a container's score is multiplied by ARTICLE_BOOST.
 ARTICLE_NAMES = _words(("article", "content", "entry", "post", "story", "body", "text", "main",
@@ -84,6 +88,10 @@ BLOCK_TAGS = frozenset({
 # The container widens to an ancestor with this much more paragraph text, if not link-heavy.
 CLIMB_GROWTH = 1.3
 CLIMB_MAX_LINK_SHARE = 0.2
+# It stops below an ancestor holding several <article> elements (a list of other posts) once
+# it holds this much paragraph text; a smaller one is a fragment of a page that wraps each
+# block of one story in an <article>.
+ARTICLE_STOP_MIN_CHARS = 500
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
@@ -96,6 +104,14 @@ LEAD_MAX_SIBLINGS = 3
 # ... unless it holds media (then its prose is a caption or a video's blurb) and is not the
 # container's next-door sibling.
 MEDIA_SELECTOR = "img,picture,figure"
+# Failing that, a block whose class or id names it a standfirst, before the container and
+# within this many levels above it.
+LEAD_NAMES = _words(("lead", "standfirst", "intro", "subtitle", "summary", "abstract", "dek",
+                     "deck", "excerpt", "subheadline", "sapo", "chapo",
+                     "teaser-text", "lede"))
+LEAD_SCOPE_LEVELS = 3
+# A lead whose first characters the container's text already holds is not added again.
+LEAD_REPEAT_CHARS = 100
 # A short line like these after the article's text ends it: what follows is teasers for other
 # stories ("Related stories", "More in Science", "Next in World News", ...), which widening can
 # take in when their blurbs are plain prose, or share, rating and comment furniture.
@@ -108,13 +124,22 @@ TEASER_HEADING = re.compile(
     r"|mehr zum thema|meist gelesen|das könnte sie auch interessieren|lesen sie auch"
     r"|weitere artikel|à lire aussi|lire aussi|sur le même sujet|noticias relacionadas"
     r"|te puede interesar|leggi anche|vous aimerez aussi|à lire également|lire également"
-    r"|ähnliche artikel|weitere themen|también te puede interesar"
+    r"|ähnliche artikel|weitere (?:aktuelle )?themen.{0,40}|también te puede interesar"
+    r"|zum weiterlesen|auch interessant|ebenfalls interessant|mehr themen|mehr zu[mr]? .{1,40}"
+    r"|lesen sie (?:auch|mehr).{0,40}|verwandte (?:themen|artikel|beiträge)\w*"
+    r"|das könnte (?:sie|dich) auch interessieren|weitere beiträge.{0,40}"
+    r"|leia também|veja também|lees ook|czytaj (?:także|też)|zobacz (?:także|też)"
+    r"|читайте также|смотрите также|похожие (?:статьи|новости)|новости по теме"
+    r"|(?:самые |самое )?(?:популярн|читаем)\w* ?.{0,30}"
     # ... and the furniture that closes an article: share, rate, comment.
     r"|share this(?: article| story| post)?|was this (?:article|page|post) helpful"
     r"|leave a (?:comment|reply)|comments?(?: \(\d+\))?|(?:mit freunden |artikel )?teilen"
     r"|kommentieren|kommentare?(?: \(\d+\))?|war (?:der|dieser) artikel (?:nützlich|hilfreich)"
     r"|wie (?:bewerten|gefällt) (?:sie|ihnen) diese[nrm]? artikel|partager(?: cet article)?"
-    r"|commentaires?|comentarios|compartir)\W*", re.IGNORECASE)
+    r"|commentaires?|comentarios|compartir"
+    # ... and the author's box after it
+    r"|about the author|über (?:den autor|die autorin)|à propos de l'auteur|sobre el autor"
+    r")\W*", re.IGNORECASE)
 TEASER_HEADING_MAX_CHARS = 60
 # ... once this much text is written (a heading at the top is a page's own section name), and
 # only when less text follows it than precedes it (else it heads a box inside the article).
@@ -143,8 +168,10 @@ def _strip_junk(root: LexborNode) -> None:
     for node in root.css("[class],[id]"):
         attrs = node.attrs
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if BOILERPLATE.search(names) is None or node.tag in KEEP_TAGS:
+        words = names if names.islower() else CAMEL_HUMP.sub(" ", names)
+        if BOILERPLATE.search(words) is None or node.tag in KEEP_TAGS:
             continue
+        # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
         if PROSE_JUNK.search(names) is None:
             junk = _little_prose(node, page_chars)
         else:
@@ -317,11 +344,15 @@ def _names_article(node: LexborNode) -> bool:
 
 
 def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
-    """Climb to the ancestor that holds the article's other parts (bodies split in sections)."""
+    """Climb to the ancestor that holds the article's other parts (bodies split in sections),
+    but not into one that holds other ``<article>`` elements too: a list of other posts."""
     prose = measure.prose.get(best.mem_id, 0)
+    articles = _article_counts(best)
     node = best.parent
     while node is not None and node.tag not in ("html", "body", None):
         key = node.mem_id
+        if articles.get(key, 0) > 1 and prose >= ARTICLE_STOP_MIN_CHARS:
+            break
         wider = measure.prose.get(key, 0)
         chars = measure.chars.get(key, 0) or 1
         if (wider >= CLIMB_GROWTH * prose
@@ -329,6 +360,20 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
             best, prose = node, wider
         node = node.parent
     return best
+
+
+def _article_counts(best: LexborNode) -> dict[int, int]:
+    """How many ``<article>`` elements each ancestor of the page's articles holds."""
+    counts: dict[int, int] = {}
+    root = best
+    while root.parent is not None and root.parent.tag not in ("html", None):
+        root = root.parent
+    for article in root.css("article"):
+        node = article.parent
+        while node is not None and node.tag not in ("html", None):
+            counts[node.mem_id] = counts.get(node.mem_id, 0) + 1
+            node = node.parent
+    return counts
 
 
 def _lead_text(container: LexborNode, measure: _Measure) -> str:
@@ -341,9 +386,10 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
         node = anchor.prev
         seen = 0
         while node is not None and seen < LEAD_MAX_SIBLINGS:
-            if node.tag not in ("-text", "-comment", None):
+            key = node.mem_id
+            # Empty blocks (spacers, emptied ad slots) are not counted as siblings.
+            if node.tag not in ("-text", "-comment", None) and measure.chars.get(key, 1):
                 seen += 1
-                key = node.mem_id
                 prose = measure.prose.get(key, 0)
                 near = anchor is container and seen == 1  # the old rule: the next-door block
                 if prose >= LEAD_MIN_CHARS and (near or node.css_first(MEDIA_SELECTOR) is None):
@@ -353,6 +399,37 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
             node = node.prev
         if leads:
             return "\n".join(reversed(leads))
+    return _named_lead(container, measure)
+
+
+def _named_lead(container: LexborNode, measure: _Measure) -> str:
+    """A block the page names as its standfirst (class ``lead``, ``standfirst``, ...) before the
+    container, within a few levels above it: a header column beside the body's column."""
+    scope = container
+    for _ in range(LEAD_SCOPE_LEVELS):
+        if scope.parent is None or scope.parent.tag in ("html", "body", None):
+            break
+        scope = scope.parent
+    if scope is container:
+        return ""
+    target = container.mem_id
+    above: set[int] = set()  # the container's ancestors inside the scope hold it, not a lead
+    node = container.parent
+    while node is not None and node.mem_id != scope.mem_id:
+        above.add(node.mem_id)
+        node = node.parent
+    for node in scope.traverse():
+        key = node.mem_id
+        if key == target:
+            break
+        if key in above or measure.prose.get(key, 0) < LEAD_MIN_CHARS:
+            continue
+        attrs = node.attrs
+        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if (LEAD_NAMES.search(names)
+                and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
+                and node.css_first(MEDIA_SELECTOR) is None):
+            return _container_text(node, measure)[0]
     return ""
 
 
@@ -386,6 +463,7 @@ def _main_text(root: LexborNode) -> MainText:
     confident = (len(text) >= CONFIDENT_MIN_CHARS
                  and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
     lead = _lead_text(best, measure)
-    if lead:
+    # A lead the body repeats (a summary of its first paragraph) is left out.
+    if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
         text = f"{lead}\n{text}"
     return MainText(text, confident)
