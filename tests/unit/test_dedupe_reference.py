@@ -1,0 +1,88 @@
+"""The index's decisions are a function of its input only, whatever its storage layout: a
+stream of 3,000 synthetic articles (the cost benchmark's generator: MinHash signatures with
+edited copies, story names over a Zipf vocabulary) plus exact re-sends by text and by URL,
+decided with eviction running and a restore half-way, must give exactly the decisions
+recorded here from the index before its storage was made compact (issue 14).
+
+A change to what the index *decides* (scoring, thresholds) changes the digest on purpose:
+re-record it with ``python tests/unit/test_dedupe_reference.py`` and say so in the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections import Counter
+from dataclasses import asdict, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from newsflow.config import Settings
+from newsflow.core.dedupe import DedupeIndex, Memory
+from newsflow.pipeline_setup import build_pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLES = 3000
+WINDOW_ARTICLES = 1000  # eviction runs for two thirds of the stream
+RESTORE_AT = 1500
+# Recorded from the index before its storage changed (dict-per-article layout, commit a5a3084).
+EXPECTED_KINDS = {"new": 2615, "near": 265, "exact": 120}
+EXPECTED_DIGEST = "49532b77c41aa9b53d98623c71c4a278749644fd370b6e2ac3c3f79eea196dc1"
+
+
+def _benchmark() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dedupe_benchmark",
+                                                  ROOT / "benchmarks" / "dedupe.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def decisions() -> list[dict[str, Any]]:
+    bench = _benchmark()
+    params = build_pipeline(Settings()).params
+    params = replace(params, window_seconds=WINDOW_ARTICLES * bench.INTERVAL)
+    synthetic = bench.Synthetic(params, seed=11)
+    index = DedupeIndex(params)
+    remembered: dict[str, Memory] = {}
+    out: list[dict[str, Any]] = []
+    sent = []
+    for n in range(ARTICLES):
+        fp = synthetic.fingerprint(n)
+        if n % 37 == 0 and n > 5:  # the same text again under another id and URL
+            fp = replace(sent[n - 5], id=f"text-again-{n}", canonical_url=f"https://again/{n}",
+                         seen_at=fp.seen_at)
+        elif n % 53 == 0 and n > 3:  # the same URL again, its text changed
+            fp = replace(fp, canonical_url=sent[n - 3].canonical_url)
+        sent.append(fp)
+        if n == RESTORE_AT:  # a replacement worker: the same memories, a new index
+            index = DedupeIndex(params)
+            index.restore(list(remembered.values()))
+        memory = index.decide(fp, f"in:{n}")
+        remembered[memory.fingerprint.id] = memory
+        for expired in index.expired_ids():
+            index.forget(expired)
+            remembered.pop(expired, None)
+        out.append(asdict(memory.decision))
+    return out
+
+
+def digest(made: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()
+
+
+def test_decisions_are_those_of_the_index_before_the_compact_layout() -> None:
+    made = decisions()
+    assert dict(Counter(d["kind"] for d in made)) == EXPECTED_KINDS
+    assert digest(made) == EXPECTED_DIGEST
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "services"))
+    recorded = decisions()
+    print(dict(Counter(d["kind"] for d in recorded)), digest(recorded))
