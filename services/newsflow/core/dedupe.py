@@ -376,42 +376,71 @@ def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str,
 @dataclass(slots=True)
 class Entry:
     """What the index keeps of one remembered article: the decision and the keys to find and
-    un-index it. Far smaller than the ``Memory`` (terms as interned strings with 16-bit
-    weights, URL and text hashes as ints), because a window holds up to millions of them."""
+    un-index it. Far smaller than the ``Memory``, because a window holds up to millions of them:
+    terms as interned strings with 16-bit weights (whole-article and lead terms in one tuple and
+    one array: two container headers fewer), URL, text-hash and input position as 64-bit keys,
+    the story id and the tag set shared with every other member that has them."""
 
-    decision: Decision
+    decision: Decision  # its ``origin`` blanked: ``origin_key`` stands for it
+    origin_key: int
     seen_at: float
     indexed: bool
     url_key: int
     hash_key: int
     minhash: bytes
-    terms: tuple[str, ...]  # story terms, highest weight first
+    words: tuple[str, ...]  # story terms, highest weight first; then lead terms, by name
     weights: array[int]  # quantised weights, same order
+    lead_start: int  # where the lead terms start in ``words``
     source_id: str
     title: str
     tags: tuple[str, ...]
-    lead_terms: tuple[str, ...]
-    lead_weights: array[int]
     slot: int = -1  # the index's number for it in the band table (never reused)
 
     @classmethod
     def of(cls, memory: Memory) -> Entry:
-        fp = memory.fingerprint
+        fp, decision = memory.fingerprint, memory.decision
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
         lead = sorted(quantise(fp.lead_terms).items())
-        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url.encode()),
-                   _key64(fp.content_hash.encode()), fp.minhash,
-                   tuple(sys.intern(term) for term, _ in ranked),
-                   array("H", (weight for _, weight in ranked)), sys.intern(fp.source_id),
-                   fp.title, tuple(sys.intern(tag) for tag in fp.tags),
-                   tuple(sys.intern(term) for term, _ in lead),
-                   array("H", (weight for _, weight in lead)))
+        both = ranked + lead
+        kept = replace(decision, origin="", story_id=sys.intern(decision.story_id),
+                       duplicate_of=(None if decision.duplicate_of is None
+                                     else sys.intern(decision.duplicate_of)))
+        return cls(kept, _origin_key(decision.origin), fp.seen_at, memory.indexed,
+                   _key64(fp.canonical_url.encode()), _key64(fp.content_hash.encode()),
+                   fp.minhash, tuple(sys.intern(term) for term, _ in both),
+                   array("H", (weight for _, weight in both)), len(ranked),
+                   sys.intern(fp.source_id), fp.title, _shared_tags(tuple(fp.tags)))
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Story terms, highest weight first."""
+        return self.words[:self.lead_start]
 
     def term_weights(self) -> dict[str, int]:
-        return dict(zip(self.terms, self.weights, strict=True))
+        start = self.lead_start
+        return dict(zip(self.words[:start], self.weights[:start], strict=True))
 
     def lead_weights_by_term(self) -> dict[str, int]:
-        return dict(zip(self.lead_terms, self.lead_weights, strict=True))
+        start = self.lead_start
+        return dict(zip(self.words[start:], self.weights[start:], strict=True))
+
+    def replayed(self, origin: str) -> Decision | None:
+        """The decision taken for this input, if ``origin`` is the input it was taken for."""
+        if _origin_key(origin) != self.origin_key:
+            return None
+        return replace(self.decision, origin=origin)
+
+
+def _origin_key(origin: str) -> int:
+    # A 64-bit key instead of the string ("topic:partition:offset", ~70 bytes as an object):
+    # a false replay needs a 2^-64 collision between two inputs' positions.
+    return _key64(origin.encode(), -1)
+
+
+@lru_cache(maxsize=4096)
+def _shared_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object per tag set (a handful of sets cover most articles)."""
+    return tuple(sys.intern(tag) for tag in tags)
 
 
 def new_story_id(first: Fingerprint) -> str:
@@ -459,8 +488,9 @@ class DedupeIndex:
         ``now`` is the caller's clock (epoch seconds), used only to distrust fetch times from
         the future; see ``arrival_time`` for late and future-dated articles."""
         known = self.entries.get(fp.id)
-        if known is not None and known.decision.origin == origin:
-            return Memory(replace(fp, seen_at=known.seen_at), known.decision)
+        replayed = None if known is None else known.replayed(origin)
+        if known is not None and replayed is not None:
+            return Memory(replace(fp, seen_at=known.seen_at), replayed)
         arrival = self.arrival_time(fp.seen_at, now)
         if arrival != fp.seen_at:
             fp = replace(fp, seen_at=arrival)
