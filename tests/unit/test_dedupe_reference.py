@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from newsflow.config import Settings
-from newsflow.core.dedupe import DedupeIndex, Memory
+from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.pipeline_setup import build_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def decisions() -> list[dict[str, Any]]:
     index = DedupeIndex(params)
     remembered: dict[str, Memory] = {}
     out: list[dict[str, Any]] = []
-    sent = []
+    sent: list[Fingerprint] = []
     for n in range(ARTICLES):
         fp = synthetic.fingerprint(n)
         if n % 37 == 0 and n > 5:  # the same text again under another id and URL

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 from datasketch import MinHash
@@ -462,9 +463,10 @@ class DedupeIndex:
         self.slot_ids: dict[int, str] = {}
         self.next_slot = 0
         self.stories: dict[str, StoryState] = {}
-        # (key term, time bucket) -> story id -> members carrying that key in that bucket
-        # (most keys name one story once: a bare story id then stands in for the dict)
-        self.postings: dict[int, str | dict[str, int]] = {}
+        # (key term, time bucket) -> the stories with members carrying that key in that bucket,
+        # as [story id, members, story id, members, ...] (a list: a quarter of a dict's bytes);
+        # most keys name one story once, and a bare story id then stands in for the list
+        self.postings: dict[int, str | list[str | int]] = {}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
         self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
@@ -592,8 +594,8 @@ class DedupeIndex:
                     continue
                 if isinstance(posting, str):
                     hits[posting] += 1
-                elif len(posting) <= params.posting_limit:
-                    hits.update(posting.keys())
+                elif len(posting) <= 2 * params.posting_limit:  # (story, count) pairs
+                    hits.update(cast(list[str], posting[::2]))
         shared = [kv for kv in hits.items() if kv[1] >= params.story_min_keys]
         ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda kv: (-kv[1], kv[0]))
         return [story_id for story_id, _ in ranked]
@@ -716,8 +718,13 @@ class DedupeIndex:
             self.postings[key] = story_id
             return
         if isinstance(posting, str):
-            posting = self.postings[key] = {posting: 1}
-        posting[story_id] = posting.get(story_id, 0) + 1
+            posting = self.postings[key] = [posting, 1]
+        try:  # a story id is only ever at an even position: the counts are ints
+            at = posting.index(story_id)
+        except ValueError:
+            posting += (story_id, 1)
+        else:
+            posting[at + 1] = cast(int, posting[at + 1]) + 1
 
     def _posting_remove(self, key: int, story_id: str) -> None:
         posting = self.postings.get(key)
@@ -727,13 +734,17 @@ class DedupeIndex:
             if posting == story_id:
                 del self.postings[key]
             return
-        count = posting.get(story_id, 0) - 1
-        if count > 0:
-            posting[story_id] = count
+        try:
+            at = posting.index(story_id)
+        except ValueError:
             return
-        posting.pop(story_id, None)
-        if len(posting) == 1 and next(iter(posting.values())) == 1:
-            self.postings[key] = next(iter(posting))  # back to the compact form
+        count = cast(int, posting[at + 1])
+        if count > 1:
+            posting[at + 1] = count - 1
+            return
+        del posting[at:at + 2]
+        if len(posting) == 2 and posting[1] == 1:
+            self.postings[key] = cast(str, posting[0])  # back to the compact form
         elif not posting:
             del self.postings[key]
 
