@@ -138,19 +138,32 @@ class TermSum:
 
 @dataclass(slots=True)
 class StoryState:
+    """A story's roll-up. Its sources and tags are read from the counts (one container each
+    fewer per story), and its members' times from their entries."""
+
     id: str
     title: str
     first_seen: float
     last_seen: float
     articles: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    terms: TermSum = field(default_factory=TermSum)  # members' whole-article terms
-    lead: TermSum = field(default_factory=TermSum)  # members' headline-and-lead terms
-    source_counts: Counter[str] = field(default_factory=Counter)
+    # members' whole-article and headline-and-lead terms; one shared empty sum when the index
+    # keeps no centroids
+    terms: TermSum = field(default_factory=TermSum)
+    lead: TermSum = field(default_factory=TermSum)
+    source_counts: Counter[str] = field(default_factory=Counter)  # in order of first report
     tag_counts: Counter[str] = field(default_factory=Counter)
-    member_seen: dict[str, float] = field(default_factory=dict)
     first_member_seen: float = math.inf
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.source_counts)
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(self.tag_counts)
+
+
+_NO_CENTROID = TermSum()  # shared by every story of an index that keeps no centroids
 
 
 # --- exact and near-duplicate signatures ----------------------------------------------------
@@ -692,17 +705,15 @@ class DedupeIndex:
         if story is None:
             story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
                                entry.seen_at)
+            if not self._keeps_centroids:  # never added to: one shared empty sum will do
+                story.terms = story.lead = _NO_CENTROID
             self.stories[story.id] = story
         story.last_seen = max(story.last_seen, entry.seen_at)
         story.title = entry.title  # the newest report's headline is the story's current one
         story.articles.append(article_id)
-        story.member_seen[article_id] = entry.seen_at
         story.first_member_seen = min(story.first_member_seen, entry.seen_at)
         story.source_counts[entry.source_id] += 1
-        if story.source_counts[entry.source_id] == 1:
-            story.sources.append(entry.source_id)
         story.tag_counts.update(set(entry.tags))
-        story.tags = sorted(story.tag_counts)
         if self._keeps_centroids:
             story.terms.add(entry.term_weights(), +1)
             story.lead.add(entry.lead_weights_by_term(), +1)
@@ -766,25 +777,23 @@ class DedupeIndex:
                 del self.df[term]
         self.df_articles -= 1
         story = self.stories.get(story_id)
-        if story is None or article_id not in story.member_seen:
+        if story is None or article_id not in story.articles:
             return
         story.articles.remove(article_id)
-        del story.member_seen[article_id]
         if not story.articles:
             del self.stories[story_id]
             return
         story.source_counts[entry.source_id] -= 1
         if story.source_counts[entry.source_id] <= 0:
             del story.source_counts[entry.source_id]
-            story.sources.remove(entry.source_id)
         story.tag_counts.subtract(set(entry.tags))
         story.tag_counts = +story.tag_counts
-        story.tags = sorted(story.tag_counts)
         if self._keeps_centroids:
             story.terms.add(entry.term_weights(), -1)
             story.lead.add(entry.lead_weights_by_term(), -1)
-        story.last_seen = max(story.member_seen.values())
-        story.first_member_seen = min(story.member_seen.values())
+        member_seen = [self.entries[a].seen_at for a in story.articles]
+        story.last_seen = max(member_seen)
+        story.first_member_seen = min(member_seen)
         newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)
         story.title = self.entries[newest].title
 
