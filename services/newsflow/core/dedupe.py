@@ -18,6 +18,7 @@ import hashlib
 import heapq
 import math
 import re
+import struct
 import sys
 from array import array
 from collections import Counter
@@ -387,43 +388,91 @@ def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str,
 
 
 # --- the index ------------------------------------------------------------------------------
-@dataclass(slots=True)
+# An entry's numbers, signature and term weights in one bytes object: an int or float object
+# costs 24-36 bytes, a Decision object ~100, an array's header 64; packed, they cost their
+# width. Order: event time, story's first report, similarity, story similarity (NaN: none),
+# decision counter, band-table slot, then the 64-bit keys of URL, text hash and input
+# position; the MinHash signature follows, then one 16-bit weight per word of ``words``.
+_PACKED = struct.Struct("<ddddqqQQQ")
+_NAN = float("nan")
+
+
 class Entry:
     """What the index keeps of one remembered article: the decision and the keys to find and
     un-index it. Far smaller than the ``Memory``, because a window holds up to millions of them:
-    terms as interned strings with 16-bit weights (whole-article and lead terms in one tuple and
-    one array: two container headers fewer), URL, text-hash and input position as 64-bit keys,
-    the story id and the tag set shared with every other member that has them."""
+    numbers and the signature packed in one bytes object, terms as interned strings with 16-bit
+    weights (whole-article and lead terms in one tuple and one array), the story id, the
+    original's id and the tag set shared with every other entry that has them."""
 
-    decision: Decision  # its ``origin`` blanked: ``origin_key`` stands for it
-    origin_key: int
-    seen_at: float
-    indexed: bool
-    url_key: int
-    hash_key: int
-    minhash: bytes
-    words: tuple[str, ...]  # story terms, highest weight first; then lead terms, by name
-    weights: array[int]  # quantised weights, same order
-    lead_start: int  # where the lead terms start in ``words``
-    source_id: str
-    title: str
-    tags: tuple[str, ...]
-    slot: int = -1  # the index's number for it in the band table (never reused)
+    __slots__ = ("duplicate_of", "indexed", "kind", "lead_start", "method", "packed",
+                 "source_id", "story_id", "tags", "title", "words")
 
-    @classmethod
-    def of(cls, memory: Memory) -> Entry:
+    def __init__(self, memory: Memory, slot: int) -> None:
         fp, decision = memory.fingerprint, memory.decision
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
         lead = sorted(quantise(fp.lead_terms).items())
         both = ranked + lead
-        kept = replace(decision, origin="", story_id=sys.intern(decision.story_id),
-                       duplicate_of=(None if decision.duplicate_of is None
-                                     else sys.intern(decision.duplicate_of)))
-        return cls(kept, _origin_key(decision.origin), fp.seen_at, memory.indexed,
-                   _key64(fp.canonical_url.encode()), _key64(fp.content_hash.encode()),
-                   fp.minhash, tuple(sys.intern(term) for term, _ in both),
-                   array("H", (weight for _, weight in both)), len(ranked),
-                   sys.intern(fp.source_id), fp.title, _shared_tags(tuple(fp.tags)))
+        story_similarity = decision.story_similarity
+        self.packed = _PACKED.pack(
+            fp.seen_at, decision.story_first_seen, decision.similarity,
+            _NAN if story_similarity is None else story_similarity, decision.seq, slot,
+            _key64(fp.canonical_url.encode()), _key64(fp.content_hash.encode()),
+            _origin_key(decision.origin)) + fp.minhash + array(
+                "H", [weight for _, weight in both]).tobytes()
+        self.kind = sys.intern(decision.kind)
+        self.method = None if decision.method is None else sys.intern(decision.method)
+        self.story_id = sys.intern(decision.story_id)
+        self.duplicate_of = (None if decision.duplicate_of is None
+                             else sys.intern(decision.duplicate_of))
+        self.indexed = memory.indexed
+        # story terms, highest weight first; then lead terms, by name
+        self.words = tuple(sys.intern(term) for term, _ in both)
+        self.lead_start = len(ranked)
+        self.source_id = sys.intern(fp.source_id)
+        self.title = fp.title
+        self.tags = _shared_tags(tuple(fp.tags))
+
+    @classmethod
+    def of(cls, memory: Memory, slot: int = -1) -> Entry:
+        return cls(memory, slot)
+
+    @property
+    def seen_at(self) -> float:
+        return cast(float, _PACKED.unpack_from(self.packed)[0])
+
+    @property
+    def seq(self) -> int:
+        return cast(int, _PACKED.unpack_from(self.packed)[4])
+
+    @property
+    def slot(self) -> int:
+        """The index's number for it in the band table (never reused; -1: not indexed)."""
+        return cast(int, _PACKED.unpack_from(self.packed)[5])
+
+    @property
+    def url_key(self) -> int:
+        return cast(int, _PACKED.unpack_from(self.packed)[6])
+
+    @property
+    def hash_key(self) -> int:
+        return cast(int, _PACKED.unpack_from(self.packed)[7])
+
+    @property
+    def minhash(self) -> bytes:
+        return self.packed[_PACKED.size:len(self.packed) - 2 * len(self.words)]
+
+    @property
+    def weights(self) -> array[int]:
+        """Quantised weights, in the order of ``words``."""
+        return array("H", self.packed[len(self.packed) - 2 * len(self.words):])
+
+    @property
+    def decision(self) -> Decision:
+        """The decision taken for it, its ``origin`` blank (see ``replayed``)."""
+        (_, first_seen, similarity, story_similarity, seq, *_) = _PACKED.unpack_from(self.packed)
+        return Decision(self.kind, self.story_id, first_seen, self.duplicate_of, self.method,
+                        similarity, None if math.isnan(story_similarity) else story_similarity,
+                        "", seq)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -440,7 +489,7 @@ class Entry:
 
     def replayed(self, origin: str) -> Decision | None:
         """The decision taken for this input, if ``origin`` is the input it was taken for."""
-        if _origin_key(origin) != self.origin_key:
+        if _origin_key(origin) != _PACKED.unpack_from(self.packed)[8]:
             return None
         return replace(self.decision, origin=origin)
 
@@ -685,7 +734,7 @@ class DedupeIndex:
         previous = self.entries.get(fp.id)
         if previous is not None:
             self._unindex(fp.id, previous)
-        entry = Entry.of(memory)
+        entry = Entry.of(memory, self.next_slot if memory.indexed else -1)
         self.entries[fp.id] = entry
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
@@ -697,10 +746,10 @@ class DedupeIndex:
         decision = entry.decision
         self.by_url.setdefault(entry.url_key, article_id)
         self.by_hash.setdefault(entry.hash_key, article_id)
-        entry.slot = self.next_slot
-        self.next_slot += 1
-        self.slot_ids[entry.slot] = article_id
-        self.band_table.add(self._band_keys(entry.minhash), entry.slot)
+        slot = entry.slot
+        self.next_slot = slot + 1
+        self.slot_ids[slot] = article_id
+        self.band_table.add(self._band_keys(entry.minhash), slot)
         story = self.stories.get(decision.story_id)
         if story is None:
             story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
@@ -765,10 +814,11 @@ class DedupeIndex:
         for table, key in ((self.by_url, entry.url_key), (self.by_hash, entry.hash_key)):
             if table.get(key) == article_id:
                 del table[key]
-        if self.slot_ids.pop(entry.slot, None) is not None:
-            self.band_table.remove(self._band_keys(entry.minhash), entry.slot)
+        slot = entry.slot
+        if self.slot_ids.pop(slot, None) is not None:
+            self.band_table.remove(self._band_keys(entry.minhash), slot)
         bucket = self._bucket(entry.seen_at)
-        story_id = entry.decision.story_id
+        story_id = entry.story_id
         for term in entry.terms[:self.params.story_keys]:
             self._posting_remove(_key64(term.encode(), bucket), story_id)
         self.df.subtract(entry.terms)
@@ -794,7 +844,7 @@ class DedupeIndex:
         member_seen = [self.entries[a].seen_at for a in story.articles]
         story.last_seen = max(member_seen)
         story.first_member_seen = min(member_seen)
-        newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)
+        newest = max(story.articles, key=lambda a: self.entries[a].seq)
         story.title = self.entries[newest].title
 
     def restore(self, memories: list[Memory]) -> None:
