@@ -654,6 +654,8 @@ def _sizes(text: str) -> tuple[int, ...]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="only decision cost and memory as the window grows")
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--baseline-sizes", default="1000,10000",
@@ -665,7 +667,7 @@ def main() -> None:
                         help="window sizes whose table is measured in RocksDB, the default store")
     args = parser.parse_args()
     settings = Settings()
-    report: dict[str, Any] = {"quality": quality(settings)}
+    report: dict[str, Any] = {} if args.cost_only else {"quality": quality(settings)}
     if not args.quality_only:
         report["scaling"] = scaling([int(s) for s in args.sizes.split(",")], args.repeats,
                                     args.probes, _sizes(args.table_sizes),

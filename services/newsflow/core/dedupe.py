@@ -31,7 +31,7 @@ import numpy as np
 from datasketch import MinHash
 from xxhash import xxh3_64_intdigest
 
-from newsflow.core.bandtable import BandTable
+from newsflow.core.bandtable import SLOT_LIMIT, BandTable
 from newsflow.core.params import DedupeParams
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
@@ -391,43 +391,54 @@ def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str,
 # An entry's numbers, signature and term weights in one bytes object: an int or float object
 # costs 24-36 bytes, a Decision object ~100, an array's header 64; packed, they cost their
 # width. Order: event time, story's first report, similarity, story similarity (NaN: none),
-# decision counter, band-table slot, then the 64-bit keys of URL, text hash and input
-# position; the MinHash signature follows, then one 16-bit weight per word of ``words``.
-_PACKED = struct.Struct("<ddddqqQQQ")
+# decision counter, band-table slot, the 64-bit keys of URL, text hash and input position, the
+# numbers of story and lead terms; then the MinHash signature, one 16-bit weight per story term
+# and per lead term, and for each lead term the position of its word in ``words``.
+_PACKED = struct.Struct("<ddddqqQQQHH")
 _NAN = float("nan")
+_SLOT_AT = struct.calcsize("<ddddq")  # where the band-table slot is packed
 
 
 class Entry:
     """What the index keeps of one remembered article: the decision and the keys to find and
     un-index it. Far smaller than the ``Memory``, because a window holds up to millions of them:
-    numbers and the signature packed in one bytes object, terms as interned strings with 16-bit
-    weights (whole-article and lead terms in one tuple and one array), the story id, the
-    original's id and the tag set shared with every other entry that has them."""
+    numbers, signature and term weights packed in one bytes object, each word once as an
+    interned string (a lead term that is also a story term is a 1-byte position), the story id,
+    the original's id and the tag set shared with every other entry that has them."""
 
-    __slots__ = ("duplicate_of", "indexed", "kind", "lead_start", "method", "packed",
-                 "source_id", "story_id", "tags", "title", "words")
+    __slots__ = ("duplicate_of", "indexed", "kind", "method", "packed", "source_id",
+                 "story_id", "tags", "title", "words")
 
     def __init__(self, memory: Memory, slot: int) -> None:
         fp, decision = memory.fingerprint, memory.decision
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
         lead = sorted(quantise(fp.lead_terms).items())
-        both = ranked + lead
+        position = {term: at for at, (term, _) in enumerate(ranked)}
+        words = [term for term, _ in ranked]
+        for term, _ in lead:
+            if term not in position:
+                position[term] = len(words)
+                words.append(term)
+        if len(words) > 256:
+            raise ValueError("an entry holds at most 256 distinct terms")
         story_similarity = decision.story_similarity
-        self.packed = _PACKED.pack(
-            fp.seen_at, decision.story_first_seen, decision.similarity,
-            _NAN if story_similarity is None else story_similarity, decision.seq, slot,
-            _key64(fp.canonical_url.encode()), _key64(fp.content_hash.encode()),
-            _origin_key(decision.origin)) + fp.minhash + array(
-                "H", [weight for _, weight in both]).tobytes()
+        self.packed = b"".join((
+            _PACKED.pack(fp.seen_at, decision.story_first_seen, decision.similarity,
+                         _NAN if story_similarity is None else story_similarity, decision.seq,
+                         slot, _key64(fp.canonical_url.encode()),
+                         _key64(fp.content_hash.encode()), _origin_key(decision.origin),
+                         len(ranked), len(lead)),
+            fp.minhash,
+            array("H", [weight for _, weight in ranked + lead]).tobytes(),
+            bytes(position[term] for term, _ in lead)))
         self.kind = sys.intern(decision.kind)
         self.method = None if decision.method is None else sys.intern(decision.method)
         self.story_id = sys.intern(decision.story_id)
         self.duplicate_of = (None if decision.duplicate_of is None
                              else sys.intern(decision.duplicate_of))
         self.indexed = memory.indexed
-        # story terms, highest weight first; then lead terms, by name
-        self.words = tuple(sys.intern(term) for term, _ in both)
-        self.lead_start = len(ranked)
+        # story terms, highest weight first; then the lead terms that are not story terms
+        self.words = tuple(sys.intern(term) for term in words)
         self.source_id = sys.intern(fp.source_id)
         self.title = fp.title
         self.tags = _shared_tags(tuple(fp.tags))
@@ -457,14 +468,15 @@ class Entry:
     def hash_key(self) -> int:
         return cast(int, _PACKED.unpack_from(self.packed)[7])
 
-    @property
-    def minhash(self) -> bytes:
-        return self.packed[_PACKED.size:len(self.packed) - 2 * len(self.words)]
+    def _tail(self) -> tuple[int, int, int]:
+        """(story terms, lead terms, where the weights start)."""
+        fields = _PACKED.unpack_from(self.packed)
+        stories, leads = fields[9], fields[10]
+        return stories, leads, len(self.packed) - 3 * leads - 2 * stories
 
     @property
-    def weights(self) -> array[int]:
-        """Quantised weights, in the order of ``words``."""
-        return array("H", self.packed[len(self.packed) - 2 * len(self.words):])
+    def minhash(self) -> bytes:
+        return self.packed[_PACKED.size:self._tail()[2]]
 
     @property
     def decision(self) -> Decision:
@@ -477,15 +489,24 @@ class Entry:
     @property
     def terms(self) -> tuple[str, ...]:
         """Story terms, highest weight first."""
-        return self.words[:self.lead_start]
+        return self.words[:self._tail()[0]]
 
     def term_weights(self) -> dict[str, int]:
-        start = self.lead_start
-        return dict(zip(self.words[:start], self.weights[:start], strict=True))
+        stories, _, at = self._tail()
+        return dict(zip(self.words[:stories], array("H", self.packed[at:at + 2 * stories]),
+                        strict=True))
 
     def lead_weights_by_term(self) -> dict[str, int]:
-        start = self.lead_start
-        return dict(zip(self.words[start:], self.weights[start:], strict=True))
+        stories, leads, at = self._tail()
+        at += 2 * stories
+        words = self.words
+        return dict(zip((words[i] for i in self.packed[at + 2 * leads:]),
+                        array("H", self.packed[at:at + 2 * leads]), strict=True))
+
+    def renumber(self, slot: int) -> None:
+        at = _SLOT_AT
+        self.packed = self.packed[:at] + slot.to_bytes(8, "little", signed=True) + self.packed[
+            at + 8:]
 
     def replayed(self, origin: str) -> Decision | None:
         """The decision taken for this input, if ``origin`` is the input it was taken for."""
@@ -524,6 +545,7 @@ class DedupeIndex:
         self.band_table = BandTable()
         self.slot_ids: dict[int, str] = {}
         self.next_slot = 0
+        self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
         self.stories: dict[str, StoryState] = {}
         # (key term, time bucket) -> the stories with members carrying that key in that bucket,
         # as [story id, members, story id, members, ...] (a list: a quarter of a dict's bytes);
@@ -734,6 +756,8 @@ class DedupeIndex:
         previous = self.entries.get(fp.id)
         if previous is not None:
             self._unindex(fp.id, previous)
+        if memory.indexed and self.next_slot >= self.slot_limit:
+            self._renumber_slots()
         entry = Entry.of(memory, self.next_slot if memory.indexed else -1)
         self.entries[fp.id] = entry
         self.newest_seen = max(self.newest_seen, fp.seen_at)
@@ -741,6 +765,21 @@ class DedupeIndex:
         heapq.heappush(self.expiry, (fp.seen_at, fp.id))
         if entry.indexed:
             self._index(fp.id, entry)
+
+    def _renumber_slots(self) -> None:
+        """Number the indexed articles again from 0, in slot order, in a new band table: run
+        once every 2^32 articles indexed (slots are never reused). Look-ups then return the
+        same articles under other numbers, and decisions depend on the articles, never on
+        their numbers, so they do not change."""
+        self.band_table = BandTable()
+        live = sorted(self.slot_ids.items())
+        self.slot_ids = {}
+        for slot, (_, article_id) in enumerate(live):
+            entry = self.entries[article_id]
+            entry.renumber(slot)
+            self.slot_ids[slot] = article_id
+            self.band_table.add(self._band_keys(entry.minhash), slot)
+        self.next_slot = len(live)
 
     def _index(self, article_id: str, entry: Entry) -> None:
         decision = entry.decision
