@@ -547,10 +547,12 @@ class DedupeIndex:
         self.next_slot = 0
         self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
         self.stories: dict[str, StoryState] = {}
-        # (key term, time bucket) -> the stories with members carrying that key in that bucket,
-        # as [story id, members, story id, members, ...] (a list: a quarter of a dict's bytes);
-        # most keys name one story once, and a bare story id then stands in for the list
-        self.postings: dict[int, str | list[str | int]] = {}
+        # (key term, time bucket) -> the stories with members carrying that key in that bucket:
+        # up to ``posting_limit`` stories as [story id, members, story id, members, ...] (a
+        # list: a fraction of a small dict's bytes), more (a key too common to be looked up,
+        # kept exactly so that it can become one again) as a dict, whose updates stay O(1);
+        # most keys name one story once, and a bare story id then stands in for either
+        self.postings: dict[int, str | list[str | int] | dict[str, int]] = {}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
         self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
@@ -678,8 +680,8 @@ class DedupeIndex:
                     continue
                 if isinstance(posting, str):
                     hits[posting] += 1
-                elif len(posting) <= 2 * params.posting_limit:  # (story, count) pairs
-                    hits.update(cast(list[str], posting[::2]))
+                elif isinstance(posting, list) and len(posting) <= 2 * params.posting_limit:
+                    hits.update(cast(list[str], posting[::2]))  # (story, members) pairs
         shared = [kv for kv in hits.items() if kv[1] >= params.story_min_keys]
         ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda kv: (-kv[1], kv[0]))
         return [story_id for story_id, _ in ranked]
@@ -818,10 +820,16 @@ class DedupeIndex:
             return
         if isinstance(posting, str):
             posting = self.postings[key] = [posting, 1]
+        if isinstance(posting, dict):
+            posting[story_id] = posting.get(story_id, 0) + 1
+            return
         try:  # a story id is only ever at an even position: the counts are ints
             at = posting.index(story_id)
         except ValueError:
             posting += (story_id, 1)
+            if len(posting) > 2 * self.params.posting_limit:  # too common: a dict, O(1)
+                self.postings[key] = dict(zip(cast(list[str], posting[::2]),
+                                              cast(list[int], posting[1::2]), strict=True))
         else:
             posting[at + 1] = cast(int, posting[at + 1]) + 1
 
@@ -832,6 +840,14 @@ class DedupeIndex:
         if isinstance(posting, str):
             if posting == story_id:
                 del self.postings[key]
+            return
+        if isinstance(posting, dict):
+            count = posting.get(story_id, 0) - 1
+            if count > 0:
+                posting[story_id] = count
+            elif posting.pop(story_id, None) is not None and (
+                    len(posting) <= self.params.posting_limit):
+                self.postings[key] = [x for pair in posting.items() for x in pair]
             return
         try:
             at = posting.index(story_id)
