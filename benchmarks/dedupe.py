@@ -476,8 +476,52 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
     return result
 
 
-def scaling(sizes: list[int], repeats: int, probes: int,
-            table_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
+def rocksdb_table_cost(size: int) -> dict[str, Any]:
+    """The table in the worker's default store: RocksDB through rocksdict, opened with the
+    options the worker gives Faust (``ROCKSDB_TABLE_OPTIONS``), filled with ``size`` values as
+    the worker writes them, then read in full as a rebuild after recovery reads it. Run in a
+    child process of its own: the resident memory it adds is RocksDB's (write buffers, block
+    cache, index and filter blocks), not pages another measurement freed."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(_rocksdb_table_child, (size,))
+    return result
+
+
+def _rocksdb_table_child(size: int) -> dict[str, Any]:
+    import tempfile
+
+    from faust.stores.rocksdb import RocksDBOptions
+
+    from newsflow.processor.faust_app import ROCKSDB_TABLE_OPTIONS
+
+    params = build_pipeline(Settings()).params
+    synthetic = Synthetic(params, seed=size)
+    with tempfile.TemporaryDirectory(prefix="dedupe-table-") as folder:
+        path = Path(folder) / "dedupe-memory-0.db"
+        gc.collect()
+        before = _rss_bytes()
+        db = RocksDBOptions(**ROCKSDB_TABLE_OPTIONS, use_rocksdict=True).open(path)
+        for n in range(size):
+            fp = synthetic.fingerprint(n)
+            memory = Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
+                                                origin=f"fill:{n}", seq=n + 1))
+            db.put(fp.id.encode(), MEMORY.encode(memory))
+        written = _rss_bytes() - before
+        read = sum(1 for _ in db.values())  # what the rebuild reads
+        gc.collect()
+        after_read = _rss_bytes() - before
+        db.close()
+        disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    assert read == size
+    return {"table_rocksdb_bytes_per_article": round(max(written, after_read) / size),
+            "table_rocksdb_resident_mb": round(max(written, after_read) / 2**20, 1),
+            "table_rocksdb_disk_bytes_per_article": round(disk / size)}
+
+
+def scaling(sizes: list[int], repeats: int, probes: int, table_sizes: tuple[int, ...] = (),
+            rocksdb_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
     """All windows side by side in one process: built one after another (resident memory
     measured around each build), then probe batches run round-robin across the windows so
     machine noise hits every size alike; per-article CPU time (decide + eviction), medians."""
@@ -523,8 +567,13 @@ def scaling(sizes: list[int], repeats: int, probes: int,
         if size in table_sizes:
             row = rows[str(size)]
             row.update(table_cost(size, params))
+            row["worker_bytes_per_article_memory_store"] = (row["memory_bytes_per_article"]
+                                                            + row["table_bytes_per_article"])
+        if size in rocksdb_sizes:
+            row = rows[str(size)]
+            row.update(rocksdb_table_cost(size))
             row["worker_bytes_per_article"] = (row["memory_bytes_per_article"]
-                                               + row["table_bytes_per_article"])
+                                               + row["table_rocksdb_bytes_per_article"])
     base = rows[str(smallest)]
     for size in sizes:
         row = rows[str(size)]
@@ -598,9 +647,15 @@ def baseline_scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, A
             "sizes": rows}
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(s) for s in text.split(",") if s)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="only decision cost and memory as the window grows")
     parser.add_argument("--sizes", default="1000,10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--baseline-sizes", default="1000,10000",
@@ -608,13 +663,15 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=400)
     parser.add_argument("--table-sizes", default="1000,10000,100000",
                         help="window sizes whose Faust table copy is measured too")
+    parser.add_argument("--rocksdb-sizes", default="100000,1000000",
+                        help="window sizes whose table is measured in RocksDB, the default store")
     args = parser.parse_args()
     settings = Settings()
-    report: dict[str, Any] = {"quality": quality(settings)}
+    report: dict[str, Any] = {} if args.cost_only else {"quality": quality(settings)}
     if not args.quality_only:
         report["scaling"] = scaling([int(s) for s in args.sizes.split(",")], args.repeats,
-                                    args.probes, tuple(int(s) for s in args.table_sizes.split(",")
-                                                       if s))
+                                    args.probes, _sizes(args.table_sizes),
+                                    _sizes(args.rocksdb_sizes))
         if args.baseline_sizes:
             report["scaling_baseline_previous_index"] = baseline_scaling(
                 [int(s) for s in args.baseline_sizes.split(",")], 3, 100)

@@ -7,6 +7,7 @@ constants, so a test or a container can change any behaviour in one place.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     worker_web_port: int = 6066
     worker_web_host: str = "127.0.0.1"
     worker_data_dir: Path = Path(".newsflow/worker")
+    # Where Faust keeps the dedupe-memory table: "rocksdb://" on disk under worker_data_dir
+    # (RocksDB through rocksdict; bounded caches, so its memory does not grow with the window)
+    # or "memory://" (a dict: ~2 KB of RAM per remembered article). Workers on one machine need
+    # distinct data directories: a RocksDB directory is locked by the worker that opened it.
+    worker_table_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     # The embedded broker joins a group after ~half the session timeout: keep it short.
     broker_session_timeout_seconds: float = 3.0
     broker_heartbeat_interval_seconds: float = 0.5

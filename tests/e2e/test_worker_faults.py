@@ -65,7 +65,8 @@ def test_survivor_takes_over_when_one_of_two_workers_dies(
     urls = {url for _, _, url in items}
     first = ManagedProcess(["worker"], settings, tmp_path / "a.log").start()
     second = ManagedProcess(
-        ["worker"], settings.model_copy(update={"worker_web_port": free_port()}),
+        ["worker"], settings.model_copy(update={"worker_web_port": free_port(),
+                                                "worker_data_dir": tmp_path / "worker-b"}),
         tmp_path / "b.log").start()
     try:
         produce(settings, [(key, value) for key, value, _ in items])

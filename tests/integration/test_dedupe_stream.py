@@ -72,7 +72,9 @@ def partitions(records: dict[str, list[dict[str, Any]]]) -> tuple[frozenset[froz
 
 def run_with_workers(bootstrap: str, tmp: Path, count: int) -> dict[str, list[dict[str, Any]]]:
     settings = isolated_settings(bootstrap, tmp)
-    workers = [ManagedProcess(["worker"], settings.model_copy(update={"worker_web_port": free_port()}),
+    # Workers on one machine: each its own web port and data directory (RocksDB locks its own).
+    workers = [ManagedProcess(["worker"], settings.model_copy(update={
+        "worker_web_port": free_port(), "worker_data_dir": tmp / f"worker{n}-{settings.app_id}"}),
                               tmp / f"worker{n}-{settings.app_id}.log").start()
                for n in range(count)]
     reader = TopicReader(settings, ["articles", "duplicates"])
@@ -114,7 +116,9 @@ def test_replacement_worker_recovers_dedupe_memory_after_kill(
         text, url="https://first.example/report", source_id="first")).encode())])
     original = reader.wait_count("articles", 1)[0]
     first.kill()
-    second = ManagedProcess(["worker"], settings, tmp_path / "worker2.log").start()
+    # A replacement elsewhere: an empty data directory, so the memory comes from the changelog.
+    second = ManagedProcess(["worker"], settings.model_copy(update={
+        "worker_data_dir": tmp_path / "replacement"}), tmp_path / "worker2.log").start()
     try:
         produce(settings, [(b"k2", json.dumps(raw_record(
             syndicated_copy(text), url="https://copy.example/report", source_id="copy")).encode())])

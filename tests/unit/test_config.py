@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic.fields import FieldInfo
@@ -28,6 +28,8 @@ def changed_value(name: str, field: FieldInfo) -> object:
         return default + 1
     if isinstance(default, float):
         return default / 2  # halved: inside the bounds of every float setting (all positive)
+    if get_origin(field.annotation) is Literal:
+        return next(choice for choice in get_args(field.annotation) if choice != default)
     if isinstance(default, Path) or field.annotation == Path | None:
         return Path(f"/srv/{name}/data")
     return f"{name}-value"  # strings, and optional strings that default to None

@@ -2,8 +2,8 @@
 
 A window remembers up to millions of articles, each filed under 32 band keys. As dict entries
 (a 64-bit int object per key plus the dict slot) that was ~2.3 KB per article, the largest
-part of the index. Here the bulk is two sorted numpy arrays (key, slot): 16 bytes per key,
-512 bytes per article. New keys go to a small dict first and are merged into the arrays in
+part of the index. Here the bulk is two sorted numpy arrays (64-bit key, 32-bit slot): 12 bytes
+per key, 384 bytes per article. New keys go to a small dict first and are merged into the arrays in
 one vectorised insert when it holds more than ``1/merge_fraction`` of them, so a merge is
 rare and costs one copy of the arrays, never a sort of them. A directory of the keys' top bits
 (about 8 keys a bucket, 1 byte a key) takes a look-up straight to its few candidates: a binary
@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 KEY_MASK = (1 << 64) - 1
+SLOT_LIMIT = 1 << 32  # slots are uint32: 4 bytes a key fewer than int64; see DedupeIndex
 
 
 class BandTable:
@@ -29,7 +30,7 @@ class BandTable:
 
     def __init__(self, merge_min: int = 1 << 15, merge_fraction: int = 16) -> None:
         self.keys: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # sorted
-        self.slots: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # same order
+        self.slots: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)  # same order
         self.delta: dict[int, int | list[int]] = {}  # recent keys -> slot(s)
         self.delta_count = 0
         self.dead: list[int] = []  # removed slots whose keys are still in the arrays
@@ -106,11 +107,11 @@ class BandTable:
         """Drop dead slots from the arrays and insert the delta's keys in order."""
         keys, slots = self.keys, self.slots
         if self.dead:
-            live = ~np.isin(slots, np.array(self.dead, dtype=np.int64))
+            live = ~np.isin(slots, np.array(self.dead, dtype=np.uint32))
             keys, slots = keys[live], slots[live]
             self.dead = []
         new_keys = np.empty(self.delta_count, dtype=np.uint64)
-        new_slots = np.empty(self.delta_count, dtype=np.int64)
+        new_slots = np.empty(self.delta_count, dtype=np.uint32)
         n = 0
         top = self.merged_below - 1
         for key, hit in self.delta.items():

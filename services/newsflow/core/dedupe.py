@@ -18,18 +18,20 @@ import hashlib
 import heapq
 import math
 import re
+import struct
 import sys
 from array import array
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 from datasketch import MinHash
 from xxhash import xxh3_64_intdigest
 
-from newsflow.core.bandtable import BandTable
+from newsflow.core.bandtable import SLOT_LIMIT, BandTable
 from newsflow.core.params import DedupeParams
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
@@ -139,19 +141,32 @@ class TermSum:
 
 @dataclass(slots=True)
 class StoryState:
+    """A story's roll-up. Its sources and tags are read from the counts (one container each
+    fewer per story), and its members' times from their entries."""
+
     id: str
     title: str
     first_seen: float
     last_seen: float
     articles: list[str] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)
-    terms: TermSum = field(default_factory=TermSum)  # members' whole-article terms
-    lead: TermSum = field(default_factory=TermSum)  # members' headline-and-lead terms
-    source_counts: Counter[str] = field(default_factory=Counter)
+    # members' whole-article and headline-and-lead terms; one shared empty sum when the index
+    # keeps no centroids
+    terms: TermSum = field(default_factory=TermSum)
+    lead: TermSum = field(default_factory=TermSum)
+    source_counts: Counter[str] = field(default_factory=Counter)  # in order of first report
     tag_counts: Counter[str] = field(default_factory=Counter)
-    member_seen: dict[str, float] = field(default_factory=dict)
     first_member_seen: float = math.inf
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.source_counts)
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(self.tag_counts)
+
+
+_NO_CENTROID = TermSum()  # shared by every story of an index that keeps no centroids
 
 
 # --- exact and near-duplicate signatures ----------------------------------------------------
@@ -380,45 +395,143 @@ def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str,
 
 
 # --- the index ------------------------------------------------------------------------------
-@dataclass(slots=True)
+# An entry's numbers, signature and term weights in one bytes object: an int or float object
+# costs 24-36 bytes, a Decision object ~100, an array's header 64; packed, they cost their
+# width. Order: event time, story's first report, similarity, story similarity (NaN: none),
+# decision counter, band-table slot, the 64-bit keys of URL, text hash and input position, the
+# numbers of story and lead terms; then the MinHash signature, one 16-bit weight per story term
+# and per lead term, and for each lead term the position of its word in ``words``.
+_PACKED = struct.Struct("<ddddqqQQQHH")
+_NAN = float("nan")
+_SLOT_AT = struct.calcsize("<ddddq")  # where the band-table slot is packed
+
+
 class Entry:
     """What the index keeps of one remembered article: the decision and the keys to find and
-    un-index it. Far smaller than the ``Memory`` (terms as interned strings with 16-bit
-    weights, URL and text hashes as ints), because a window holds up to millions of them."""
+    un-index it. Far smaller than the ``Memory``, because a window holds up to millions of them:
+    numbers, signature and term weights packed in one bytes object, each word once as an
+    interned string (a lead term that is also a story term is a 1-byte position), the story id,
+    the original's id and the tag set shared with every other entry that has them."""
 
-    decision: Decision
-    seen_at: float
-    indexed: bool
-    url_key: int
-    hash_key: int
-    minhash: bytes
-    terms: tuple[str, ...]  # story terms, highest weight first
-    weights: array[int]  # quantised weights, same order
-    source_id: str
-    title: str
-    tags: tuple[str, ...]
-    lead_terms: tuple[str, ...]
-    lead_weights: array[int]
-    slot: int = -1  # the index's number for it in the band table (never reused)
+    __slots__ = ("duplicate_of", "indexed", "kind", "method", "packed", "source_id",
+                 "story_id", "tags", "title", "words")
 
-    @classmethod
-    def of(cls, memory: Memory) -> Entry:
-        fp = memory.fingerprint
+    def __init__(self, memory: Memory, slot: int) -> None:
+        fp, decision = memory.fingerprint, memory.decision
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
         lead = sorted(quantise(fp.lead_terms).items())
-        return cls(memory.decision, fp.seen_at, memory.indexed, _key64(fp.canonical_url.encode()),
-                   _key64(fp.content_hash.encode()), fp.minhash,
-                   tuple(sys.intern(term) for term, _ in ranked),
-                   array("H", (weight for _, weight in ranked)), sys.intern(fp.source_id),
-                   fp.title, tuple(sys.intern(tag) for tag in fp.tags),
-                   tuple(sys.intern(term) for term, _ in lead),
-                   array("H", (weight for _, weight in lead)))
+        position = {term: at for at, (term, _) in enumerate(ranked)}
+        words = [term for term, _ in ranked]
+        for term, _ in lead:
+            if term not in position:
+                position[term] = len(words)
+                words.append(term)
+        if len(words) > 256:
+            raise ValueError("an entry holds at most 256 distinct terms")
+        story_similarity = decision.story_similarity
+        self.packed = b"".join((
+            _PACKED.pack(fp.seen_at, decision.story_first_seen, decision.similarity,
+                         _NAN if story_similarity is None else story_similarity, decision.seq,
+                         slot, _key64(fp.canonical_url.encode()),
+                         _key64(fp.content_hash.encode()), _origin_key(decision.origin),
+                         len(ranked), len(lead)),
+            fp.minhash,
+            array("H", [weight for _, weight in ranked + lead]).tobytes(),
+            bytes(position[term] for term, _ in lead)))
+        self.kind = sys.intern(decision.kind)
+        self.method = None if decision.method is None else sys.intern(decision.method)
+        self.story_id = sys.intern(decision.story_id)
+        self.duplicate_of = (None if decision.duplicate_of is None
+                             else sys.intern(decision.duplicate_of))
+        self.indexed = memory.indexed
+        # story terms, highest weight first; then the lead terms that are not story terms
+        self.words = tuple(sys.intern(term) for term in words)
+        self.source_id = sys.intern(fp.source_id)
+        self.title = fp.title
+        self.tags = _shared_tags(tuple(fp.tags))
+
+    @classmethod
+    def of(cls, memory: Memory, slot: int = -1) -> Entry:
+        return cls(memory, slot)
+
+    @property
+    def seen_at(self) -> float:
+        return cast(float, _PACKED.unpack_from(self.packed)[0])
+
+    @property
+    def seq(self) -> int:
+        return cast(int, _PACKED.unpack_from(self.packed)[4])
+
+    @property
+    def slot(self) -> int:
+        """The index's number for it in the band table (never reused; -1: not indexed)."""
+        return cast(int, _PACKED.unpack_from(self.packed)[5])
+
+    @property
+    def url_key(self) -> int:
+        return cast(int, _PACKED.unpack_from(self.packed)[6])
+
+    @property
+    def hash_key(self) -> int:
+        return cast(int, _PACKED.unpack_from(self.packed)[7])
+
+    def _tail(self) -> tuple[int, int, int]:
+        """(story terms, lead terms, where the weights start)."""
+        fields = _PACKED.unpack_from(self.packed)
+        stories, leads = fields[9], fields[10]
+        return stories, leads, len(self.packed) - 3 * leads - 2 * stories
+
+    @property
+    def minhash(self) -> bytes:
+        return self.packed[_PACKED.size:self._tail()[2]]
+
+    @property
+    def decision(self) -> Decision:
+        """The decision taken for it, its ``origin`` blank (see ``replayed``)."""
+        (_, first_seen, similarity, story_similarity, seq, *_) = _PACKED.unpack_from(self.packed)
+        return Decision(self.kind, self.story_id, first_seen, self.duplicate_of, self.method,
+                        similarity, None if math.isnan(story_similarity) else story_similarity,
+                        "", seq)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Story terms, highest weight first."""
+        return self.words[:self._tail()[0]]
 
     def term_weights(self) -> dict[str, int]:
-        return dict(zip(self.terms, self.weights, strict=True))
+        stories, _, at = self._tail()
+        return dict(zip(self.words[:stories], array("H", self.packed[at:at + 2 * stories]),
+                        strict=True))
 
     def lead_weights_by_term(self) -> dict[str, int]:
-        return dict(zip(self.lead_terms, self.lead_weights, strict=True))
+        stories, leads, at = self._tail()
+        at += 2 * stories
+        words = self.words
+        return dict(zip((words[i] for i in self.packed[at + 2 * leads:]),
+                        array("H", self.packed[at:at + 2 * leads]), strict=True))
+
+    def renumber(self, slot: int) -> None:
+        at = _SLOT_AT
+        self.packed = self.packed[:at] + slot.to_bytes(8, "little", signed=True) + self.packed[
+            at + 8:]
+
+    def replayed(self, origin: str) -> Decision | None:
+        """The decision taken for this input, if ``origin`` is the input it was taken for."""
+        if _origin_key(origin) != _PACKED.unpack_from(self.packed)[8]:
+            return None
+        return replace(self.decision, origin=origin)
+
+
+def _origin_key(origin: str) -> int:
+    # A 64-bit key instead of the string ("topic:partition:offset", ~70 bytes as an object):
+    # a false replay needs a 2^-64 collision between two inputs' positions.
+    return _key64(origin.encode(), -1)
+
+
+@lru_cache(maxsize=4096)
+def _shared_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object per tag set (a handful of sets cover most articles)."""
+    return tuple(sys.intern(tag) for tag in tags)
 
 
 def new_story_id(first: Fingerprint) -> str:
@@ -439,10 +552,14 @@ class DedupeIndex:
         self.band_table = BandTable()
         self.slot_ids: dict[int, str] = {}
         self.next_slot = 0
+        self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
         self.stories: dict[str, StoryState] = {}
-        # (key term, time bucket) -> story id -> members carrying that key in that bucket
-        # (most keys name one story once: a bare story id then stands in for the dict)
-        self.postings: dict[int, str | dict[str, int]] = {}
+        # (key term, time bucket) -> the stories with members carrying that key in that bucket:
+        # up to ``posting_limit`` stories as [story id, members, story id, members, ...] (a
+        # list: a fraction of a small dict's bytes), more (a key too common to be looked up,
+        # kept exactly so that it can become one again) as a dict, whose updates stay O(1);
+        # most keys name one story once, and a bare story id then stands in for either
+        self.postings: dict[int, str | list[str | int] | dict[str, int]] = {}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
         self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
         self.newest_seen = 0.0
@@ -466,8 +583,9 @@ class DedupeIndex:
         ``now`` is the caller's clock (epoch seconds), used only to distrust fetch times from
         the future; see ``arrival_time`` for late and future-dated articles."""
         known = self.entries.get(fp.id)
-        if known is not None and known.decision.origin == origin:
-            return Memory(replace(fp, seen_at=known.seen_at), known.decision)
+        replayed = None if known is None else known.replayed(origin)
+        if known is not None and replayed is not None:
+            return Memory(replace(fp, seen_at=known.seen_at), replayed)
         arrival = self.arrival_time(fp.seen_at, now)
         if arrival != fp.seen_at:
             fp = replace(fp, seen_at=arrival)
@@ -569,8 +687,8 @@ class DedupeIndex:
                     continue
                 if isinstance(posting, str):
                     hits[posting] += 1
-                elif len(posting) <= params.posting_limit:
-                    hits.update(posting.keys())
+                elif isinstance(posting, list) and len(posting) <= 2 * params.posting_limit:
+                    hits.update(cast(list[str], posting[::2]))  # (story, members) pairs
         shared = [kv for kv in hits.items() if kv[1] >= params.story_min_keys]
         ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda kv: (-kv[1], kv[0]))
         return [story_id for story_id, _ in ranked]
@@ -653,7 +771,9 @@ class DedupeIndex:
         previous = self.entries.get(fp.id)
         if previous is not None:
             self._unindex(fp.id, previous)
-        entry = Entry.of(memory)
+        if memory.indexed and self.next_slot >= self.slot_limit:
+            self._renumber_slots()
+        entry = Entry.of(memory, self.next_slot if memory.indexed else -1)
         self.entries[fp.id] = entry
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
@@ -661,29 +781,42 @@ class DedupeIndex:
         if entry.indexed:
             self._index(fp.id, entry)
 
+    def _renumber_slots(self) -> None:
+        """Number the indexed articles again from 0, in slot order, in a new band table: run
+        once every 2^32 articles indexed (slots are never reused). Look-ups then return the
+        same articles under other numbers, and decisions depend on the articles, never on
+        their numbers, so they do not change."""
+        self.band_table = BandTable()
+        live = sorted(self.slot_ids.items())
+        self.slot_ids = {}
+        for slot, (_, article_id) in enumerate(live):
+            entry = self.entries[article_id]
+            entry.renumber(slot)
+            self.slot_ids[slot] = article_id
+            self.band_table.add(self._band_keys(entry.minhash), slot)
+        self.next_slot = len(live)
+
     def _index(self, article_id: str, entry: Entry) -> None:
         decision = entry.decision
         self.by_url.setdefault(entry.url_key, article_id)
         self.by_hash.setdefault(entry.hash_key, article_id)
-        entry.slot = self.next_slot
-        self.next_slot += 1
-        self.slot_ids[entry.slot] = article_id
-        self.band_table.add(self._band_keys(entry.minhash), entry.slot)
+        slot = entry.slot
+        self.next_slot = slot + 1
+        self.slot_ids[slot] = article_id
+        self.band_table.add(self._band_keys(entry.minhash), slot)
         story = self.stories.get(decision.story_id)
         if story is None:
             story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
                                entry.seen_at)
+            if not self._keeps_centroids:  # never added to: one shared empty sum will do
+                story.terms = story.lead = _NO_CENTROID
             self.stories[story.id] = story
         story.last_seen = max(story.last_seen, entry.seen_at)
         story.title = entry.title  # the newest report's headline is the story's current one
         story.articles.append(article_id)
-        story.member_seen[article_id] = entry.seen_at
         story.first_member_seen = min(story.first_member_seen, entry.seen_at)
         story.source_counts[entry.source_id] += 1
-        if story.source_counts[entry.source_id] == 1:
-            story.sources.append(entry.source_id)
         story.tag_counts.update(set(entry.tags))
-        story.tags = sorted(story.tag_counts)
         if self._keeps_centroids:
             story.terms.add(entry.term_weights(), +1)
             story.lead.add(entry.lead_weights_by_term(), +1)
@@ -699,8 +832,19 @@ class DedupeIndex:
             self.postings[key] = story_id
             return
         if isinstance(posting, str):
-            posting = self.postings[key] = {posting: 1}
-        posting[story_id] = posting.get(story_id, 0) + 1
+            posting = self.postings[key] = [posting, 1]
+        if isinstance(posting, dict):
+            posting[story_id] = posting.get(story_id, 0) + 1
+            return
+        try:  # a story id is only ever at an even position: the counts are ints
+            at = posting.index(story_id)
+        except ValueError:
+            posting += (story_id, 1)
+            if len(posting) > 2 * self.params.posting_limit:  # too common: a dict, O(1)
+                self.postings[key] = dict(zip(cast(list[str], posting[::2]),
+                                              cast(list[int], posting[1::2]), strict=True))
+        else:
+            posting[at + 1] = cast(int, posting[at + 1]) + 1
 
     def _posting_remove(self, key: int, story_id: str) -> None:
         posting = self.postings.get(key)
@@ -710,13 +854,25 @@ class DedupeIndex:
             if posting == story_id:
                 del self.postings[key]
             return
-        count = posting.get(story_id, 0) - 1
-        if count > 0:
-            posting[story_id] = count
+        if isinstance(posting, dict):
+            count = posting.get(story_id, 0) - 1
+            if count > 0:
+                posting[story_id] = count
+            elif posting.pop(story_id, None) is not None and (
+                    len(posting) <= self.params.posting_limit):
+                self.postings[key] = [x for pair in posting.items() for x in pair]
             return
-        posting.pop(story_id, None)
-        if len(posting) == 1 and next(iter(posting.values())) == 1:
-            self.postings[key] = next(iter(posting))  # back to the compact form
+        try:
+            at = posting.index(story_id)
+        except ValueError:
+            return
+        count = cast(int, posting[at + 1])
+        if count > 1:
+            posting[at + 1] = count - 1
+            return
+        del posting[at:at + 2]
+        if len(posting) == 2 and posting[1] == 1:
+            self.postings[key] = cast(str, posting[0])  # back to the compact form
         elif not posting:
             del self.postings[key]
 
@@ -726,10 +882,11 @@ class DedupeIndex:
         for table, key in ((self.by_url, entry.url_key), (self.by_hash, entry.hash_key)):
             if table.get(key) == article_id:
                 del table[key]
-        if self.slot_ids.pop(entry.slot, None) is not None:
-            self.band_table.remove(self._band_keys(entry.minhash), entry.slot)
+        slot = entry.slot
+        if self.slot_ids.pop(slot, None) is not None:
+            self.band_table.remove(self._band_keys(entry.minhash), slot)
         bucket = self._bucket(entry.seen_at)
-        story_id = entry.decision.story_id
+        story_id = entry.story_id
         for term in entry.terms[:self.params.story_keys]:
             self._posting_remove(_key64(term.encode(), bucket), story_id)
         self.df.subtract(entry.terms)
@@ -738,26 +895,24 @@ class DedupeIndex:
                 del self.df[term]
         self.df_articles -= 1
         story = self.stories.get(story_id)
-        if story is None or article_id not in story.member_seen:
+        if story is None or article_id not in story.articles:
             return
         story.articles.remove(article_id)
-        del story.member_seen[article_id]
         if not story.articles:
             del self.stories[story_id]
             return
         story.source_counts[entry.source_id] -= 1
         if story.source_counts[entry.source_id] <= 0:
             del story.source_counts[entry.source_id]
-            story.sources.remove(entry.source_id)
         story.tag_counts.subtract(set(entry.tags))
         story.tag_counts = +story.tag_counts
-        story.tags = sorted(story.tag_counts)
         if self._keeps_centroids:
             story.terms.add(entry.term_weights(), -1)
             story.lead.add(entry.lead_weights_by_term(), -1)
-        story.last_seen = max(story.member_seen.values())
-        story.first_member_seen = min(story.member_seen.values())
-        newest = max(story.articles, key=lambda a: self.entries[a].decision.seq)
+        member_seen = [self.entries[a].seen_at for a in story.articles]
+        story.last_seen = max(member_seen)
+        story.first_member_seen = min(member_seen)
+        newest = max(story.articles, key=lambda a: self.entries[a].seq)
         story.title = self.entries[newest].title
 
     def restore(self, memories: list[Memory]) -> None:

@@ -20,13 +20,13 @@ import faust
 from newsflow.codecs import DEAD_LETTERS
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
-from newsflow.core.dedupe import DedupeIndex
 from newsflow.errors import PreparePoolClosed
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
-from newsflow.processor.faust_app import new_faust_app
+from newsflow.processor.faust_app import new_faust_app, table_options
+from newsflow.processor.index_rebuild import IndexRebuild
 from newsflow.processor.prepare_pool import PreparePool
-from newsflow.processor.stages import decide_message, decode_memories, dedupe_original
+from newsflow.processor.stages import decide_message, dedupe_original
 from newsflow.records import DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,9 @@ def create_app(settings: Settings) -> faust.App:
         "stories": app.topic(settings.topic_stories, partitions=parts),
     }
     deadletter_topic = app.topic(settings.topic_deadletter, partitions=parts)
-    memory_table = app.Table("dedupe-memory", partitions=1, key_type=bytes, value_type=bytes)
-    state: dict[str, DedupeIndex | None] = {"index": None}
+    memory_table = app.Table("dedupe-memory", partitions=1, key_type=bytes, value_type=bytes,
+                             options=table_options(settings))
+    rebuilt = IndexRebuild(pipeline.new_index, memory_table.values)
     # Cleaning runs in child processes: off the event loop (heartbeats keep flowing), on other
     # cores, and under a per-page time limit.
     prepare_pool = PreparePool(settings)
@@ -85,26 +86,12 @@ def create_app(settings: Settings) -> faust.App:
                 metrics.REMOVED_LINES.labels(rule).inc(count)
             await prepared_topic.send(key=PREPARED_KEY, value=result.value)
 
-    def current_index() -> DedupeIndex:
-        index = state["index"]
-        if index is None:
-            index = pipeline.new_index()
-            memories, problems = decode_memories(memory_table.values())
-            for problem in problems:
-                log.warning("dedupe memory entry left out of the index: %s", problem)
-            metrics.MEMORY_SKIPPED.inc(len(problems))
-            index.restore(memories)
-            log.info("dedupe index rebuilt from table: %d articles (%d entries left out)",
-                     len(index), len(problems))
-            state["index"] = index
-        return index
-
     @memory_table.on_recover
     async def _recovered() -> None:
-        state["index"] = None  # rebuilt lazily from the recovered table
+        rebuilt.invalidate()  # rebuilt from the recovered table, in a thread, when next needed
 
     async def decide(value: bytes | None) -> None:
-        index = current_index()
+        index = await rebuilt.get()
         now = datetime.now(UTC)
         with metrics.STAGE_SECONDS.labels("dedupe").time():
             decided = decide_message(pipeline, index, value, now)
