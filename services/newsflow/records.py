@@ -36,7 +36,7 @@ SCHEMA_FILES = {
 PORTABLE_KEYWORDS = frozenset({
     "$schema", "$id", "$ref", "$defs", "title", "description", "type", "properties", "required",
     "additionalProperties", "items", "enum", "const", "minimum", "maximum", "minLength",
-    "maxLength", "pattern", "format", "default", "contentEncoding",
+    "maxLength", "pattern", "format", "default", "contentEncoding", "maxProperties",
 })
 
 

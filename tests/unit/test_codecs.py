@@ -222,3 +222,30 @@ def test_rebuilding_the_index_leaves_out_an_undecodable_memory_entry(pipeline: P
     memories, problems = decode_memories([MEMORY.encode(memory), b"not a memory", None])
     assert [m.fingerprint.id for m in memories] == [memory.fingerprint.id]
     assert len(problems) == 2
+
+
+def test_a_memory_entry_the_index_cannot_hold_is_left_out_not_failing_the_rebuild(
+    pipeline: Pipeline,
+) -> None:
+    """The index packs an entry's distinct terms at 1-byte positions, its weights in 16 bits
+    and its decision counter in 64: an entry beyond those (another version's, a corrupt one)
+    is refused by the codec and left out, instead of stopping the whole rebuild in
+    ``restore``."""
+    good = decide_message(pipeline, pipeline.new_index(), prepared_value(pipeline),
+                          NOW).memory_value
+    head_json, fingerprint_json = good.split(b"\n", 1)
+    head, fingerprint = json.loads(head_json), json.loads(fingerprint_json)
+
+    def entry(head: dict[str, Any], fingerprint: dict[str, Any], n: int) -> bytes:
+        fingerprint = fingerprint | {"id": f"beyond-{n}"}
+        return json.dumps(head).encode() + b"\n" + json.dumps(fingerprint).encode()
+
+    many = {f"term{n}": 0.01 for n in range(300)}
+    beyond = [entry(head, fingerprint | {"story_terms": many, "lead_terms": {}}, 1),
+              entry(head, fingerprint | {"lead_terms": {"harbour": 70.0}}, 2),
+              entry(head | {"decision": head["decision"] | {"seq": 2**63}}, fingerprint, 3)]
+    memories, problems = decode_memories([good, *beyond])
+    assert len(problems) == 3
+    index = pipeline.new_index()
+    index.restore(memories)
+    assert len(index) == 1

@@ -21,6 +21,7 @@ from newsflow.core.dedupe import (
     lead_terms,
     lsh_bands,
     new_story_id,
+    quantise,
     story_terms,
 )
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
@@ -489,3 +490,23 @@ def test_story_ids_are_the_same_through_or_restored_half_way(pipeline: Pipeline)
     for p, story_id in zip(stream, first_ids, strict=True):
         members.setdefault(story_id, []).append(p.fingerprint)
     assert all(story_id == new_story_id(fps[0]) for story_id, fps in members.items())
+
+
+def test_the_index_holds_any_fingerprint_its_schema_allows() -> None:
+    """The fingerprint schema's bounds (terms per article, weights) are what an index entry
+    can pack: the most terms it allows, every lead term distinct from the story terms."""
+    from newsflow.records import schema
+
+    properties = schema("fingerprint")["properties"]
+    most = {name: properties[name]["maxProperties"] for name in ("story_terms", "lead_terms")}
+    heaviest = properties["story_terms"]["additionalProperties"]["maximum"]
+    fp = replace(_story_fp(1, {"x": 1.0}, DAY.timestamp()),
+                 story_terms={f"story{n}": heaviest for n in range(most["story_terms"])},
+                 lead_terms={f"lead{n}": heaviest for n in range(most["lead_terms"])})
+    index = DedupeIndex(build_pipeline(Settings()).params)
+    memory = index.decide(fp, "in:1")
+    restored = DedupeIndex(index.params)
+    restored.restore([memory])
+    entry = restored.entries[fp.id]
+    assert entry.term_weights() == quantise(fp.story_terms)
+    assert entry.lead_weights_by_term() == quantise(fp.lead_terms)
