@@ -6,6 +6,8 @@ nothing sleeps a fixed time to synchronise.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Self
 
 from kafka import KafkaConsumer, KafkaProducer
@@ -31,6 +34,24 @@ from newsflow.topics import ensure_topics
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
+BENCHMARK_SCRIPTS = REPO / "benchmarks"
+
+
+@functools.cache
+def benchmark_script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, loaded once per test session (its imports of the
+    other benchmark scripts resolve while it loads)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark",
+                                                  BENCHMARK_SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    sys.path.insert(0, str(BENCHMARK_SCRIPTS))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARK_SCRIPTS))
+    return module
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

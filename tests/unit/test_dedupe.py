@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from newsflow.core.dedupe import (
 )
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
 from newsflow.pipeline_setup import build_pipeline
+from tests.helpers import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -287,11 +286,7 @@ def test_lsh_bands_catch_copies_and_skip_unrelated_articles() -> None:
 def test_labelled_set_meets_the_goals() -> None:
     """The benchmark's labelled set (own stories, same-field different events, syndicated
     copies, the seeds): pairwise story and near-duplicate figures stay at the goals."""
-    spec = importlib.util.spec_from_file_location("dedupe_bench", ROOT / "benchmarks" / "dedupe.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules["dedupe_bench"] = bench  # dataclasses look their module up while defining
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("dedupe")
     pipeline = build_pipeline(Settings())
     items = bench.load_labelled()
     prepared = bench.prepare_all(pipeline, items)

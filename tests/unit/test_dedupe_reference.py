@@ -11,18 +11,17 @@ re-record it with ``python tests/unit/test_dedupe_reference.py`` and say so in t
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import sys
 from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from newsflow.config import Settings
 from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.pipeline_setup import build_pipeline
+from tests.helpers import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = 3000
@@ -34,19 +33,9 @@ EXPECTED_KINDS = {"new": 2615, "near": 265, "exact": 120}
 EXPECTED_DIGEST = "1f4cccab1a2056ffee8daaca1d69ee2892cc07672e60b8a2065cbdb1102d22c8"
 
 
-def _benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("dedupe_benchmark",
-                                                  ROOT / "benchmarks" / "dedupe.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def decisions(slot_limit: int | None = None) -> list[dict[str, Any]]:
     """``slot_limit``: make the index renumber its band-table slots that often."""
-    bench = _benchmark()
+    bench = benchmark_script("dedupe")
     params = build_pipeline(Settings()).params
     params = replace(params, window_seconds=WINDOW_ARTICLES * bench.INTERVAL)
     synthetic = bench.Synthetic(params, seed=11)

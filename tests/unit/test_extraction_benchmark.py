@@ -7,13 +7,13 @@ floors are the figures reached when the test was written.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.helpers import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSET_STEP = 3
@@ -23,19 +23,9 @@ OURS_PRECISION_FLOOR = 0.951
 OURS_RECALL_FLOOR = 0.984
 
 
-def _benchmark_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extraction_benchmark",
-                                                  ROOT / "benchmarks" / "extraction.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _benchmark_module()
+    return benchmark_script("extraction")
 
 
 def test_metric_matches_the_benchmark_definition(bench: ModuleType) -> None:
