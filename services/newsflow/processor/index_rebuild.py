@@ -5,6 +5,11 @@ articles of decoding and indexing. On the event loop that would stall everything
 worker serves meanwhile (``/healthz``, ``/metrics``, Faust's own timers), so the rebuild runs in
 a thread and the dedupe agent awaits it. A recovery that happens during a rebuild makes that
 rebuild stale: its result (or its failure) is dropped and the rebuild starts again.
+
+Nothing writes the table while the thread reads it: its only writer is the dedupe agent, which
+is awaiting the rebuild, and Faust changes a table's store in a rebalance (revoking, assigning,
+replaying the changelog) only after the events in progress are acknowledged
+(``stream_wait_empty``, on by default), the one awaiting the rebuild among them.
 """
 
 from __future__ import annotations
