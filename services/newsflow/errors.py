@@ -35,6 +35,10 @@ class LabelsFileError(ConfigError):
     """`tags check` could not read the labelled articles; the message names file and line."""
 
 
+class DataDirInUse(ConfigError):
+    """Another worker holds the data directory (each worker on a machine needs its own)."""
+
+
 class TopicNotFound(ConfigError):
     """A topic a client was asked to read does not exist."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -31,6 +32,8 @@ from newsflow.records import DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
+MEMORY_TABLE = "dedupe-memory"
+MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every other
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -45,8 +48,8 @@ def create_app(settings: Settings) -> faust.App:
         "stories": app.topic(settings.topic_stories, partitions=parts),
     }
     deadletter_topic = app.topic(settings.topic_deadletter, partitions=parts)
-    memory_table = app.Table("dedupe-memory", partitions=1, key_type=bytes, value_type=bytes,
-                             options=table_options(settings))
+    memory_table = app.Table(MEMORY_TABLE, partitions=MEMORY_TABLE_PARTITIONS, key_type=bytes,
+                             value_type=bytes, options=table_options(settings))
     rebuilt = IndexRebuild(pipeline.new_index, memory_table.values)
     # Cleaning runs in child processes: off the event loop (heartbeats keep flowing), on other
     # cores, and under a per-page time limit.
@@ -146,13 +149,22 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     from faust.worker import Worker
 
     from newsflow.processor.health import install_health
+    from newsflow.processor.local_state import lock_data_dir, reconcile_table_store
     from newsflow.processor.sensor import install_metrics
     from newsflow.topics import ensure_topics
 
     ensure_topics(settings, settings.kafka_connect_timeout_seconds)
     # Faust creates its data directory without parents: a fresh folder has no .newsflow/ yet.
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    on_disk = settings.worker_table_store == "rocksdb://"
+    # Held until the process exits (the name keeps the file open); before anything starts.
+    data_dir_lock = lock_data_dir(settings.worker_data_dir) if on_disk else None  # noqa: F841
     app = create_app(settings)
+    if on_disk:
+        table: Any = app.tables[MEMORY_TABLE]  # a Table: its store (``data``) knows its path
+        reconcile_table_store(settings, table.changelog_topic.get_topic_name(),
+                              MEMORY_TABLE_PARTITIONS, Path(app.conf.tabledir),
+                              Path(table.data.partition_path(0)))
     install_health(app, install_metrics(app))  # /metrics, /healthz, /readyz
     worker = Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()

@@ -32,6 +32,10 @@ REFILED = Counter("newsflow_processor_dedupe_refiled_total",
 MEMORY_SKIPPED = Counter("newsflow_processor_dedupe_memory_skipped_total",
                          "Entries of the dedupe memory table that could not be decoded when the "
                          "index was rebuilt, and were left out of it.")
+TABLE_STORE_DISCARDED = Counter(
+    "newsflow_processor_table_store_discarded_total",
+    "Local table stores discarded at start because they did not belong to the broker's "
+    "changelog (the table was then recovered from the changelog), by reason.", ["reason"])
 STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")
 REBALANCES = Counter("newsflow_processor_rebalances_total",
                      "Consumer group rebalances this worker took part in.")

@@ -1,0 +1,139 @@
+"""The worker's data directory: one worker at a time, and a table store that matches the broker.
+
+Both run before Faust starts. The lock turns a second worker on the same directory into one
+clear line (RocksDB would refuse its lock file deep inside Faust, with a long traceback). The
+store check (``table_store_check``) discards a store built from a changelog the broker no
+longer holds, so Faust recovers the table from the changelog the broker has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import TextIO
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from newsflow.config import Settings
+from newsflow.errors import BrokerUnavailable, DataDirInUse
+from newsflow.processor import metrics
+from newsflow.processor.table_store_check import (
+    ChangelogOnBroker,
+    Stale,
+    StoreOnDisk,
+    stale_store,
+)
+from newsflow.retry import Backoff, Retry
+
+log = logging.getLogger(__name__)
+LOCK_FILE = "worker.lock"
+CHANGELOG_RECORD = "newsflow-changelog.json"  # beside the stores it describes
+FAUST_OFFSET_KEY = b"__faust\0offset__"  # where Faust's RocksDB store keeps its offset
+
+
+def lock_data_dir(data_dir: Path) -> TextIO:
+    """Hold the directory for this process (released when it exits, however it exits); the
+    caller keeps the returned file open for as long as the worker runs."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held open
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise DataDirInUse(
+            f"data directory {data_dir} is in use by another worker (pid {owner}); give each "
+            f"worker on this machine its own NEWSFLOW_WORKER_DATA_DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def changelog_on_broker(settings: Settings, topic: str, partitions: int) -> ChangelogOnBroker:
+    """Create the changelog if missing (as Faust would: compacted, the table's partitions),
+    then read its identity and its end offset (partition 0: the table has one)."""
+    timeout = settings.kafka_connect_timeout_seconds
+    retry = Retry(Backoff(0.2, 1.0), retry_on=(KafkaError, LookupError), timeout=timeout)
+    options = {"bootstrap_servers": settings.require_bootstrap(),
+               **settings.kafka_client_options()}
+
+    def topic_id() -> str | None:
+        admin = KafkaAdminClient(client_id="newsflow-worker-admin", **options)
+        try:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(topic, partitions,
+                                              settings.topic_replication_factor,
+                                              topic_configs={"cleanup.policy": "compact"})])
+            described = admin.describe_topics([topic])
+        finally:
+            admin.close()
+        if not described or described[0].get("error_code"):
+            raise LookupError(f"changelog {topic} not described yet: {described}")
+        found: str | None = described[0].get("topic_id")
+        return found
+
+    def end_offset() -> int:
+        consumer = KafkaConsumer(client_id="newsflow-worker-offsets", **options)
+        try:
+            partition = TopicPartition(topic, 0)
+            return int(consumer.end_offsets([partition])[partition])
+        finally:
+            consumer.close()
+
+    try:
+        return ChangelogOnBroker(topic, retry.call(topic_id), retry.call(end_offset))
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"cannot read changelog {topic} at "
+                                f"{settings.kafka_bootstrap_servers} ({exc})") from exc
+
+
+def store_on_disk(tables_dir: Path, store_path: Path) -> StoreOnDisk:
+    if not store_path.exists():
+        return StoreOnDisk(exists=False, recorded_topic=None, recorded_topic_id=None,
+                           persisted_offset=None)
+    record_path = tables_dir / CHANGELOG_RECORD
+    record = (json.loads(record_path.read_text(encoding="utf-8"))
+              if record_path.exists() else {})
+    return StoreOnDisk(exists=True, recorded_topic=record.get("topic"),
+                       recorded_topic_id=record.get("topic_id"),
+                       persisted_offset=persisted_offset(store_path))
+
+
+def persisted_offset(store_path: Path) -> int | None:
+    import rocksdict
+
+    db = rocksdict.Rdict(str(store_path), access_type=rocksdict.AccessType.read_only())
+    try:
+        value = db.get(FAUST_OFFSET_KEY)
+    finally:
+        db.close()
+    return None if value is None else int(value)
+
+
+def reconcile_table_store(settings: Settings, changelog_topic: str, partitions: int,
+                          tables_dir: Path, store_path: Path) -> Stale | None:
+    """Discard the local store if it does not belong to the broker's changelog; record the
+    changelog it will be built from. Returns why it was discarded (None: kept or absent)."""
+    changelog = changelog_on_broker(settings, changelog_topic, partitions)
+    stale = stale_store(store_on_disk(tables_dir, store_path), changelog)
+    if stale is not None:
+        log.warning("discarding the local table store %s: %s; the table is recovered from "
+                    "the broker's changelog", tables_dir, stale.detail)
+        metrics.TABLE_STORE_DISCARDED.labels(stale.reason.value).inc()
+        shutil.rmtree(tables_dir)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    record = {"topic": changelog.topic, "topic_id": changelog.topic_id}
+    temporary = tables_dir / f"{CHANGELOG_RECORD}.tmp"
+    temporary.write_text(json.dumps(record), encoding="utf-8")
+    temporary.replace(tables_dir / CHANGELOG_RECORD)
+    return stale
