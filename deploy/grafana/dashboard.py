@@ -171,8 +171,12 @@ ROWS: list[tuple[str, list[Panel]]] = [
                ("max(newsflow_processor_dedupe_stories)", "stories"),
                ("sum(newsflow_processor_dedupe_memory_skipped_total) or vector(0)",
                 "entries left out")]),
-        Panel("Table sizes", "Keys held in each Faust table (largest worker copy).", "short",
-              [("max by (table) (newsflow_processor_table_keys)", "{{table}}")]),
+        Panel("Table sizes", "Keys held in each Faust table (largest worker copy), and local "
+              "table stores discarded at start because they did not match the broker's "
+              "changelog (0 when none).", "short",
+              [("max by (table) (newsflow_processor_table_keys)", "{{table}}"),
+               ("sum(newsflow_processor_table_store_discarded_total) or vector(0)",
+                "local stores discarded")]),
         Panel("Boilerplate removed", "Lines removed by cleaning per second, by rule.", "cps",
               [(rate("newsflow_clean_removed_lines_total", "rule"), "{{rule}}")]),
         Panel("Re-filed fetch times", "Articles per second whose fetch time lay before the "
