@@ -125,12 +125,20 @@ def reconcile_table_store(settings: Settings, changelog_topic: str, partitions: 
     """Discard the local store if it does not belong to the broker's changelog; record the
     changelog it will be built from. Returns why it was discarded (None: kept or absent)."""
     changelog = changelog_on_broker(settings, changelog_topic, partitions)
+    return match_store_to(changelog, tables_dir, store_path)
+
+
+def match_store_to(changelog: ChangelogOnBroker, tables_dir: Path,
+                   store_path: Path) -> Stale | None:
+    """``reconcile_table_store`` once the broker's side is known."""
     stale = stale_store(store_on_disk(tables_dir, store_path), changelog)
     if stale is not None:
         log.warning("discarding the local table store %s: %s; the table is recovered from "
-                    "the broker's changelog", tables_dir, stale.detail)
+                    "the broker's changelog", store_path, stale.detail)
         metrics.TABLE_STORE_DISCARDED.labels(stale.reason.value).inc()
-        shutil.rmtree(tables_dir)
+        # This table's store only: the tables directory may hold other things (Faust's
+        # APP_TABLEDIR can point anywhere, even at the data directory and its lock file).
+        shutil.rmtree(store_path)
     tables_dir.mkdir(parents=True, exist_ok=True)
     record = {"topic": changelog.topic, "topic_id": changelog.topic_id}
     temporary = tables_dir / f"{CHANGELOG_RECORD}.tmp"

@@ -1,0 +1,58 @@
+"""The worker's table store on disk, checked against a changelog read from the broker: what is
+discarded, what is kept, and what is left alone (a real RocksDB store in a temporary folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rocksdict
+
+from newsflow.processor.local_state import CHANGELOG_RECORD, FAUST_OFFSET_KEY, match_store_to
+from newsflow.processor.table_store_check import ChangelogOnBroker, StaleReason
+
+TOPIC = "newsflow-processor-dedupe-memory-changelog"
+ID_A = "01a227b9-ac73-73b1-bd80-84b4b46311e9"
+ID_B = "01a227bf-4104-7301-bc5c-a7d000000000"
+
+
+def faust_store(path: Path, persisted_offset: int) -> Path:
+    """A store as Faust leaves it: a remembered key and the last changelog offset applied."""
+    db = rocksdict.Rdict(str(path))
+    try:
+        db[b"article-1"] = b"memory"
+        db[FAUST_OFFSET_KEY] = str(persisted_offset).encode()
+    finally:
+        db.close()
+    return path
+
+
+def built_from(tables_dir: Path, topic_id: str) -> Path:
+    """A tables directory whose store was built from changelog ``topic_id``."""
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    (tables_dir / CHANGELOG_RECORD).write_text(
+        f'{{"topic": "{TOPIC}", "topic_id": "{topic_id}"}}', encoding="utf-8")
+    return faust_store(tables_dir / "dedupe-memory-0.db", persisted_offset=4)
+
+
+def test_discarding_removes_the_store_and_nothing_else_in_its_folder(tmp_path: Path) -> None:
+    # Faust's tables directory can be pointed anywhere (APP_TABLEDIR): only the store goes.
+    store = built_from(tmp_path, ID_A)
+    (tmp_path / "worker.lock").write_text("123\n", encoding="utf-8")
+    (tmp_path / "notes").mkdir()
+    stale = match_store_to(ChangelogOnBroker(TOPIC, ID_B, 40), tmp_path, store)
+    assert stale is not None and stale.reason == StaleReason.OTHER_CHANGELOG
+    assert not store.exists()
+    assert (tmp_path / "worker.lock").read_text(encoding="utf-8") == "123\n"
+    assert (tmp_path / "notes").is_dir()
+    assert ID_B in (tmp_path / CHANGELOG_RECORD).read_text(encoding="utf-8")
+
+
+def test_store_of_the_same_changelog_kept(tmp_path: Path) -> None:
+    store = built_from(tmp_path / "tables", ID_A)
+    assert match_store_to(ChangelogOnBroker(TOPIC, ID_A, 5), tmp_path / "tables", store) is None
+    db = rocksdict.Rdict(str(store), access_type=rocksdict.AccessType.read_only())
+    try:
+        assert db.get(b"article-1") == b"memory"
+    finally:
+        db.close()
+
