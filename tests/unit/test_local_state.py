@@ -56,3 +56,14 @@ def test_store_of_the_same_changelog_kept(tmp_path: Path) -> None:
     finally:
         db.close()
 
+
+
+def test_unreadable_record_counts_as_no_record(tmp_path: Path) -> None:
+    # e.g. a record left empty by a power cut: the store is rebuilt, the worker still starts
+    store = built_from(tmp_path, ID_A)
+    for broken in ("", "{", "[]"):
+        (tmp_path / CHANGELOG_RECORD).write_text(broken, encoding="utf-8")
+        faust_store(store, persisted_offset=4)
+        stale = match_store_to(ChangelogOnBroker(TOPIC, ID_A, 40), tmp_path, store)
+        assert stale is not None and stale.reason == StaleReason.UNRECORDED
+        assert not store.exists()

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
@@ -101,12 +101,20 @@ def store_on_disk(tables_dir: Path, store_path: Path) -> StoreOnDisk:
     if not store_path.exists():
         return StoreOnDisk(exists=False, recorded_topic=None, recorded_topic_id=None,
                            persisted_offset=None)
-    record_path = tables_dir / CHANGELOG_RECORD
-    record = (json.loads(record_path.read_text(encoding="utf-8"))
-              if record_path.exists() else {})
+    record = changelog_record(tables_dir / CHANGELOG_RECORD)
     return StoreOnDisk(exists=True, recorded_topic=record.get("topic"),
                        recorded_topic_id=record.get("topic_id"),
                        persisted_offset=persisted_offset(store_path))
+
+
+def changelog_record(path: Path) -> dict[str, Any]:
+    """The record beside the store; empty if missing or unreadable (a power cut can leave it
+    empty): the store is then discarded as unrecorded rather than stop every start."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def persisted_offset(store_path: Path) -> int | None:
