@@ -67,3 +67,13 @@ def test_unreadable_record_counts_as_no_record(tmp_path: Path) -> None:
         stale = match_store_to(ChangelogOnBroker(TOPIC, ID_A, 40), tmp_path, store)
         assert stale is not None and stale.reason == StaleReason.UNRECORDED
         assert not store.exists()
+
+
+def test_store_rocksdb_cannot_open_discarded(tmp_path: Path) -> None:
+    # e.g. a crash as RocksDB created it: Faust would open it afresh, so must the check
+    store = built_from(tmp_path, ID_A)
+    for name in [p.name for p in store.iterdir()]:
+        (store / name).unlink()
+    stale = match_store_to(ChangelogOnBroker(TOPIC, ID_A, 40), tmp_path, store)
+    assert stale is not None and stale.reason == StaleReason.UNREADABLE
+    assert not store.exists()

@@ -61,3 +61,9 @@ def test_unrecorded_or_other_topic_name_discarded() -> None:
     assert reason(store(topic=None), ChangelogOnBroker(TOPIC, ID_A, 40)) == StaleReason.UNRECORDED
     assert reason(store(topic="other-app-dedupe-memory-changelog"),
                   ChangelogOnBroker(TOPIC, ID_A, 40)) == StaleReason.OTHER_CHANGELOG
+
+
+def test_unreadable_store_discarded_whatever_its_record_says() -> None:
+    unreadable = StoreOnDisk(exists=True, recorded_topic=TOPIC, recorded_topic_id=ID_A,
+                             persisted_offset=None, readable=False)
+    assert reason(unreadable, ChangelogOnBroker(TOPIC, ID_A, 40)) == StaleReason.UNREADABLE

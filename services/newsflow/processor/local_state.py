@@ -102,9 +102,15 @@ def store_on_disk(tables_dir: Path, store_path: Path) -> StoreOnDisk:
         return StoreOnDisk(exists=False, recorded_topic=None, recorded_topic_id=None,
                            persisted_offset=None)
     record = changelog_record(tables_dir / CHANGELOG_RECORD)
+    try:
+        offset = persisted_offset(store_path)
+    except Exception as exc:  # rocksdict raises a bare Exception ("IO error: ...", "Corruption")
+        log.info("cannot open the local table store %s: %s", store_path, exc)
+        return StoreOnDisk(exists=True, recorded_topic=record.get("topic"),
+                           recorded_topic_id=record.get("topic_id"), persisted_offset=None,
+                           readable=False)
     return StoreOnDisk(exists=True, recorded_topic=record.get("topic"),
-                       recorded_topic_id=record.get("topic_id"),
-                       persisted_offset=persisted_offset(store_path))
+                       recorded_topic_id=record.get("topic_id"), persisted_offset=offset)
 
 
 def changelog_record(path: Path) -> dict[str, Any]:

@@ -38,11 +38,13 @@ class StoreOnDisk:
     recorded_topic: str | None  # the changelog it was built from; None: not recorded
     recorded_topic_id: str | None
     persisted_offset: int | None  # the last changelog offset Faust applied to it
+    readable: bool = True  # False: RocksDB could not open it (left half-made by a crash)
 
 
 class StaleReason(StrEnum):
     """Why a local store is discarded (the metric's label)."""
 
+    UNREADABLE = "unreadable"  # RocksDB cannot open it: its offset is unknown
     UNRECORDED = "unrecorded"  # no record of its changelog (an older newsflow wrote it)
     OTHER_CHANGELOG = "other_changelog"  # built from another topic of that name
     AHEAD_OF_CHANGELOG = "ahead_of_changelog"  # holds records the changelog does not
@@ -62,6 +64,8 @@ def stale_store(store: StoreOnDisk, changelog: ChangelogOnBroker) -> Stale | Non
     """None if the store can be kept (Faust then replays only what it has not applied)."""
     if not store.exists:
         return None
+    if not store.readable:
+        return Stale(StaleReason.UNREADABLE, "RocksDB cannot open the store")
     if store.recorded_topic is None:
         return Stale(StaleReason.UNRECORDED,
                      "the store does not record which changelog it was built from")
