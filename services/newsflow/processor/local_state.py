@@ -92,7 +92,7 @@ def changelog_on_broker(settings: Settings, topic: str, partitions: int) -> Chan
 
     try:
         return ChangelogOnBroker(topic, retry.call(topic_id), retry.call(end_offset))
-    except KafkaError as exc:
+    except (KafkaError, LookupError) as exc:  # LookupError: still not described at the timeout
         raise BrokerUnavailable(f"cannot read changelog {topic} at "
                                 f"{settings.kafka_bootstrap_servers} ({exc})") from exc
 
