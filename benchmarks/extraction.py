@@ -43,7 +43,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -427,20 +427,32 @@ def write_per_page(path: Path, pages: Sequence[Page], results: Results) -> None:
                 out.write(json.dumps(row) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, object]:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
+def page_options(description: str, systems: Iterable[str]) -> argparse.ArgumentParser:
+    """The options every benchmark over these pages takes: systems, datasets, parts, limit."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--systems", default=",".join(systems))
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--limit", type=int, default=None, help="first N pages per dataset")
+    return parser
+
+
+def chosen_systems_and_pages(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                             systems: Iterable[str]) -> tuple[list[str], list[Page]]:
+    """The systems asked for (an unknown one is a usage error) and the pages they run on."""
+    chosen = [s for s in args.systems.split(",") if s]
+    unknown = set(chosen) - set(systems)
+    if unknown:
+        parser.error(f"unknown systems: {sorted(unknown)}")
+    return chosen, load_all(args.datasets.split(","), args.parts.split(","), args.limit)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, object]:
+    parser = page_options((__doc__ or "").splitlines()[0], SYSTEMS)
     parser.add_argument("--runs", type=int, default=1, help="timing runs (minimum CPU kept)")
     parser.add_argument("--per-page", type=Path, default=None)
     args = parser.parse_args(argv)
-    systems = [s for s in args.systems.split(",") if s]
-    unknown = set(systems) - set(SYSTEMS)
-    if unknown:
-        parser.error(f"unknown systems: {sorted(unknown)}")
-    pages = load_all(args.datasets.split(","), args.parts.split(","), args.limit)
+    systems, pages = chosen_systems_and_pages(parser, args, SYSTEMS)
     results = run_systems(systems, pages, args.runs)
     result: dict[str, object] = {"pages": len(pages), "runs": args.runs, "systems": systems,
                                  "tune_share": TUNE_SHARE, "results": report(pages, results)}

@@ -32,7 +32,6 @@ JSON on stdout.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -43,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from extraction import DATASETS, PARTS, Page, fold, load_all, report_groups, title_score
+from extraction import Page, chosen_systems_and_pages, fold, page_options, report_groups, title_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services"))
@@ -192,17 +191,9 @@ def report(pages: Sequence[Page], outputs: dict[str, list[Meta]],
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--parts", default=",".join(PARTS))
-    parser.add_argument("--limit", type=int, default=None, help="first N pages per dataset")
+    parser = page_options((__doc__ or "").splitlines()[0], SYSTEMS)
     args = parser.parse_args(argv)
-    systems = [s for s in args.systems.split(",") if s]
-    unknown = set(systems) - set(SYSTEMS)
-    if unknown:
-        parser.error(f"unknown systems: {sorted(unknown)}")
-    pages = load_all(args.datasets.split(","), args.parts.split(","), args.limit)
+    systems, pages = chosen_systems_and_pages(parser, args, SYSTEMS)
     outputs, cpu = run(systems, pages)
     result: dict[str, object] = {"pages": len(pages), "systems": systems,
                                  "results": report(pages, outputs, cpu)}
