@@ -245,8 +245,8 @@ def test_restore_from_memory_dicts_gives_identical_decisions(pipeline: Pipeline,
         for index in (original, restored):
             for expired in index.expired_ids():
                 index.forget(expired)
-    assert {k: asdict(v) for k, v in original.stories.items()} == {
-        k: asdict(v) for k, v in restored.stories.items()}
+    assert {k: v.rollup() for k, v in original.stories.items()} == {
+        k: v.rollup() for k, v in restored.stories.items()}
     # The window's term counts (story rarity) are a function of what is remembered, too.
     assert (original.df, original.df_articles) == (restored.df, restored.df_articles)
 

@@ -16,23 +16,27 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 import re
 import struct
-import sys
 from array import array
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from datasketch import MinHash
 from xxhash import xxh3_64_intdigest
 
+from newsflow.core.arena import Arena, Columns
 from newsflow.core.bandtable import SLOT_LIMIT, BandTable
+from newsflow.core.keytable import KeyTable
 from newsflow.core.params import DedupeParams
+from newsflow.core.postings import Postings, posting_key
+from newsflow.core.vocab import Vocabulary
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
 MINHASH_SCHEME = "affine32"
@@ -119,10 +123,10 @@ class TermSum:
     """Sum of quantised term vectors with its squared norm. Integers, so adding and removing
     members in any order gives bit-identical centroids (a restored index must answer alike)."""
 
-    weights: Counter[str] = field(default_factory=Counter)
+    weights: Counter[int] = field(default_factory=Counter)  # by vocabulary id
     norm2: int = 0
 
-    def add(self, terms: dict[str, int], sign: int) -> None:
+    def add(self, terms: dict[int, int], sign: int) -> None:
         for term, weight in terms.items():
             old = self.weights.get(term, 0)
             new = old + sign * weight
@@ -132,41 +136,13 @@ class TermSum:
             else:
                 del self.weights[term]
 
-    def cosine(self, terms: dict[str, int], norm: float) -> float:
+    def cosine(self, terms: dict[int, int], norm: float) -> float:
         if not self.norm2 or not norm:
             return 0.0
         dot = sum(weight * self.weights.get(term, 0) for term, weight in terms.items())
         return dot / (norm * math.sqrt(self.norm2))
 
 
-@dataclass(slots=True)
-class StoryState:
-    """A story's roll-up. Its sources and tags are read from the counts (one container each
-    fewer per story), and its members' times from their entries."""
-
-    id: str
-    title: str
-    first_seen: float
-    last_seen: float
-    articles: list[str] = field(default_factory=list)
-    # members' whole-article and headline-and-lead terms; one shared empty sum when the index
-    # keeps no centroids
-    terms: TermSum = field(default_factory=TermSum)
-    lead: TermSum = field(default_factory=TermSum)
-    source_counts: Counter[str] = field(default_factory=Counter)  # in order of first report
-    tag_counts: Counter[str] = field(default_factory=Counter)
-    first_member_seen: float = math.inf
-
-    @property
-    def sources(self) -> list[str]:
-        return list(self.source_counts)
-
-    @property
-    def tags(self) -> list[str]:
-        return sorted(self.tag_counts)
-
-
-_NO_CENTROID = TermSum()  # shared by every story of an index that keeps no centroids
 
 
 # --- exact and near-duplicate signatures ----------------------------------------------------
@@ -356,27 +332,41 @@ def story_keys(terms: dict[str, float], count: int) -> list[str]:
 
 class _WindowRarity:
     """Term weights by rarity in the window (see ``DedupeParams.story_df_prior``), computed
-    once per term and decision."""
+    once per term and decision. Terms are keyed by vocabulary id (``Vocabulary``); the
+    article's own terms that no remembered article uses by a negative key of their own."""
 
-    __slots__ = ("df", "factor", "prior", "total")
+    __slots__ = ("factor", "prior", "total", "vocab")
 
-    def __init__(self, df: Mapping[str, int], articles: int, prior: float) -> None:
-        self.factor: dict[str, float] = {}
-        self.df = df
+    def __init__(self, vocab: Vocabulary, articles: int, prior: float) -> None:
+        self.factor: dict[int, float] = {}
+        self.vocab = vocab
         self.total = articles + prior
         self.prior = prior
 
-    def __call__(self, term: str) -> float:
-        value = self.factor.get(term)
+    def own(self, key: int, term: str) -> float:
+        """The factor of one of the article's own terms (``key``: its id, or negative)."""
+        value = self.factor.get(key)
         if value is None:
             share, undo = _general_share(term)
+            df = self.vocab.df.item(key) if key >= 0 else 0
             # never negative: a term in (nearly) every remembered report says nothing
-            value = self.factor[term] = max(0.0, math.log(
-                self.total / (self.df.get(term, 0) + self.prior * share + 1)) * undo)
+            value = self.factor[key] = max(0.0, math.log(
+                self.total / (df + self.prior * share + 1)) * undo)
+        return value
+
+    def __call__(self, key: int) -> float:
+        """The factor of a remembered article's term (its general share is in the columns:
+        the same numbers ``_general_share`` gave when the term was first filed)."""
+        value = self.factor.get(key)
+        if value is None:
+            vocab = self.vocab
+            value = self.factor[key] = max(0.0, math.log(
+                self.total / (vocab.df.item(key) + self.prior * vocab.share.item(key) + 1))
+                * vocab.undo.item(key))
         return value
 
 
-def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str, int],
+def _weighted_cosine(terms: dict[int, float], norm: float, weights: Mapping[int, int],
                      rarity: _WindowRarity) -> float:
     """Cosine of rarity-weighted ``terms`` (norm given) with ``weights`` weighted alike. The
     sums do not depend on the order of ``weights`` (``math.fsum``), whose insertion order
@@ -395,131 +385,19 @@ def _weighted_cosine(terms: dict[str, float], norm: float, weights: Mapping[str,
 
 
 # --- the index ------------------------------------------------------------------------------
-# An entry's numbers, signature and term weights in one bytes object: an int or float object
-# costs 24-36 bytes, a Decision object ~100, an array's header 64; packed, they cost their
-# width. Order: event time, story's first report, similarity, story similarity (NaN: none),
-# decision counter, band-table slot, the 64-bit keys of URL, text hash and input position, the
-# numbers of story and lead terms; then the MinHash signature, one 16-bit weight per story term
-# and per lead term, and for each lead term the position of its word in ``words``.
-_PACKED = struct.Struct("<ddddqqQQQHH")
+# What an article keeps besides its numbers (the row's columns): its id, its headline (the
+# story's title while it is the newest report), the id of the article it copies, and its terms
+# as vocabulary ids with 16-bit weights. Header: the byte lengths of id, headline and original's
+# id (0xFFFFFFFF: none), the numbers of story terms, lead terms and distinct terms; then those
+# texts, one 4-byte id per distinct term (story terms, highest weight first, then the lead
+# terms that are not story terms), one weight per story term and per lead term, and for each
+# lead term the position of its id.
+_BLOB = struct.Struct("<IIIHHH")
+_NONE = 0xFFFFFFFF
 _NAN = float("nan")
-_SLOT_AT = struct.calcsize("<ddddq")  # where the band-table slot is packed
-
-
-class Entry:
-    """What the index keeps of one remembered article: the decision and the keys to find and
-    un-index it. Far smaller than the ``Memory``, because a window holds up to millions of them:
-    numbers, signature and term weights packed in one bytes object, each word once as an
-    interned string (a lead term that is also a story term is a 1-byte position), the story id,
-    the original's id and the tag set shared with every other entry that has them."""
-
-    __slots__ = ("duplicate_of", "indexed", "kind", "method", "packed", "source_id",
-                 "story_id", "tags", "title", "words")
-
-    def __init__(self, memory: Memory, slot: int) -> None:
-        fp, decision = memory.fingerprint, memory.decision
-        ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
-        lead = sorted(quantise(fp.lead_terms).items())
-        position = {term: at for at, (term, _) in enumerate(ranked)}
-        words = [term for term, _ in ranked]
-        for term, _ in lead:
-            if term not in position:
-                position[term] = len(words)
-                words.append(term)
-        if len(words) > 256:
-            raise ValueError("an entry holds at most 256 distinct terms")
-        story_similarity = decision.story_similarity
-        self.packed = b"".join((
-            _PACKED.pack(fp.seen_at, decision.story_first_seen, decision.similarity,
-                         _NAN if story_similarity is None else story_similarity, decision.seq,
-                         slot, _key64(fp.canonical_url.encode()),
-                         _key64(fp.content_hash.encode()), _origin_key(decision.origin),
-                         len(ranked), len(lead)),
-            fp.minhash,
-            array("H", [weight for _, weight in ranked + lead]).tobytes(),
-            bytes(position[term] for term, _ in lead)))
-        self.kind = sys.intern(decision.kind)
-        self.method = None if decision.method is None else sys.intern(decision.method)
-        self.story_id = sys.intern(decision.story_id)
-        self.duplicate_of = (None if decision.duplicate_of is None
-                             else sys.intern(decision.duplicate_of))
-        self.indexed = memory.indexed
-        # story terms, highest weight first; then the lead terms that are not story terms
-        self.words = tuple(sys.intern(term) for term in words)
-        self.source_id = sys.intern(fp.source_id)
-        self.title = fp.title
-        self.tags = _shared_tags(tuple(fp.tags))
-
-    @classmethod
-    def of(cls, memory: Memory, slot: int = -1) -> Entry:
-        return cls(memory, slot)
-
-    @property
-    def seen_at(self) -> float:
-        return cast(float, _PACKED.unpack_from(self.packed)[0])
-
-    @property
-    def seq(self) -> int:
-        return cast(int, _PACKED.unpack_from(self.packed)[4])
-
-    @property
-    def slot(self) -> int:
-        """The index's number for it in the band table (never reused; -1: not indexed)."""
-        return cast(int, _PACKED.unpack_from(self.packed)[5])
-
-    @property
-    def url_key(self) -> int:
-        return cast(int, _PACKED.unpack_from(self.packed)[6])
-
-    @property
-    def hash_key(self) -> int:
-        return cast(int, _PACKED.unpack_from(self.packed)[7])
-
-    def _tail(self) -> tuple[int, int, int]:
-        """(story terms, lead terms, where the weights start)."""
-        fields = _PACKED.unpack_from(self.packed)
-        stories, leads = fields[9], fields[10]
-        return stories, leads, len(self.packed) - 3 * leads - 2 * stories
-
-    @property
-    def minhash(self) -> bytes:
-        return self.packed[_PACKED.size:self._tail()[2]]
-
-    @property
-    def decision(self) -> Decision:
-        """The decision taken for it, its ``origin`` blank (see ``replayed``)."""
-        (_, first_seen, similarity, story_similarity, seq, *_) = _PACKED.unpack_from(self.packed)
-        return Decision(self.kind, self.story_id, first_seen, self.duplicate_of, self.method,
-                        similarity, None if math.isnan(story_similarity) else story_similarity,
-                        "", seq)
-
-    @property
-    def terms(self) -> tuple[str, ...]:
-        """Story terms, highest weight first."""
-        return self.words[:self._tail()[0]]
-
-    def term_weights(self) -> dict[str, int]:
-        stories, _, at = self._tail()
-        return dict(zip(self.words[:stories], array("H", self.packed[at:at + 2 * stories]),
-                        strict=True))
-
-    def lead_weights_by_term(self) -> dict[str, int]:
-        stories, leads, at = self._tail()
-        at += 2 * stories
-        words = self.words
-        return dict(zip((words[i] for i in self.packed[at + 2 * leads:]),
-                        array("H", self.packed[at:at + 2 * leads]), strict=True))
-
-    def renumber(self, slot: int) -> None:
-        at = _SLOT_AT
-        self.packed = self.packed[:at] + slot.to_bytes(8, "little", signed=True) + self.packed[
-            at + 8:]
-
-    def replayed(self, origin: str) -> Decision | None:
-        """The decision taken for this input, if ``origin`` is the input it was taken for."""
-        if _origin_key(origin) != _PACKED.unpack_from(self.packed)[8]:
-            return None
-        return replace(self.decision, origin=origin)
+KINDS = ("new", "exact", "near")
+METHODS = (None, "canonical_url", "content_hash", "minhash")
+_INDEXED, _LIVE = 16, 32  # flags beside the kind (bits 0-1) and the method (bits 2-3)
 
 
 def _origin_key(origin: str) -> int:
@@ -528,10 +406,15 @@ def _origin_key(origin: str) -> int:
     return _key64(origin.encode(), -1)
 
 
-@lru_cache(maxsize=4096)
-def _shared_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
-    """One tuple object per tag set (a handful of sets cover most articles)."""
-    return tuple(sys.intern(tag) for tag in tags)
+def _id_key(text: str) -> int:
+    """The 64-bit key an article or story id is found by (its text is kept once, in the row)."""
+    return _key64(text.encode(), -2)
+
+
+def _sortable(seen_at: float) -> int:
+    """The bits of a float as an unsigned integer that sorts as the float does."""
+    bits = cast(int, struct.unpack("<Q", struct.pack("<d", seen_at))[0])
+    return bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
 
 
 def new_story_id(first: Fingerprint) -> str:
@@ -541,39 +424,267 @@ def new_story_id(first: Fingerprint) -> str:
     return "s" + hashlib.sha256(f"story:{first.content_hash}".encode()).hexdigest()[:31]
 
 
+class StoryView:
+    """A story's roll-up, read from the index's columns when asked (so it stays current)."""
+
+    __slots__ = ("_index", "_row", "id")
+
+    def __init__(self, index: DedupeIndex, row: int, story_id: str) -> None:
+        self._index, self._row, self.id = index, row, story_id
+
+    def _column(self, name: str) -> float:
+        return cast(float, self._index.story_rows.columns[name].item(self._row))
+
+    @property
+    def first_seen(self) -> float:
+        return self._column("first_seen")
+
+    @property
+    def last_seen(self) -> float:
+        return self._column("last_seen")
+
+    @property
+    def first_member_seen(self) -> float:
+        return self._column("first_member_seen")
+
+    @property
+    def title(self) -> str:
+        index = self._index
+        return index._title(int(index.story_rows.columns["title_row"][self._row]))
+
+    @property
+    def articles(self) -> list[str]:
+        index = self._index
+        return [index._id(row) for row in index._members(self._row)]
+
+    @property
+    def sources(self) -> list[str]:
+        """In order of first report (a source gone from the story and back comes last)."""
+        names = self._index.source_names
+        return [names[source] for source in self._index.story_sources[self._row]]
+
+    def rollup(self) -> dict[str, Any]:
+        """Everything the index knows of the story, by name: equal for an index and its
+        restored copy."""
+        return {name: getattr(self, name) for name in (
+            "id", "title", "first_seen", "last_seen", "first_member_seen", "articles",
+            "sources", "tags")}
+
+    @property
+    def tags(self) -> list[str]:
+        index = self._index
+        tags = index.articles.columns["tags"]
+        return sorted({tag for row in index._members(self._row)
+                       for tag in index.tag_sets[tags.item(row)]})
+
+
+class _Stories(Mapping[str, StoryView]):
+    """Story id -> roll-up, for stories with at least one indexed member."""
+
+    def __init__(self, index: DedupeIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, story_id: str) -> StoryView:
+        index = self._index
+        row = index.story_keys.get(_id_key(story_id))
+        if row < 0 or not index.story_rows.columns["members"].item(row):
+            raise KeyError(story_id)
+        return StoryView(index, row, story_id)
+
+    def __len__(self) -> int:
+        return self._index.live_stories
+
+    def __iter__(self) -> Iterator[str]:
+        index = self._index
+        members = index.story_rows.columns["members"]
+        return iter([index.story_ids.get(row).decode() for row in range(index.story_rows.top)
+                     if members[row] > 0])
+
+
+class EntryView:
+    """One remembered article as the index keeps it (for inspection and tests)."""
+
+    __slots__ = ("_index", "row")
+
+    def __init__(self, index: DedupeIndex, row: int) -> None:
+        self._index, self.row = index, row
+
+    @property
+    def seen_at(self) -> float:
+        return cast(float, self._index.articles.columns["seen_at"].item(self.row))
+
+    @property
+    def decision(self) -> Decision:
+        return self._index._decision(self.row)
+
+    def term_weights(self) -> dict[str, int]:
+        term = self._index.vocab.term
+        return {term(k): w for k, w in self._index._term_weights(self.row).items()}
+
+    def lead_weights_by_term(self) -> dict[str, int]:
+        term = self._index.vocab.term
+        return {term(k): w for k, w in self._index._lead_weights(self.row).items()}
+
+
+class _Ids(Mapping[str, EntryView]):
+    """Article id -> what the index keeps of it, for every remembered article."""
+
+    def __init__(self, index: DedupeIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, article_id: str) -> EntryView:
+        row = self._index.ids.get(_id_key(article_id))
+        if row < 0:
+            raise KeyError(article_id)
+        return EntryView(self._index, row)
+
+    def __len__(self) -> int:
+        return len(self._index.ids)
+
+    def __iter__(self) -> Iterator[str]:
+        index = self._index
+        return iter([index._id(row) for row in index.ids.values[index.ids.keys != 0].tolist()])
+
+
+class _SlotOwners:
+    """Band-table slot -> the article filed there (slots of forgotten articles are reused)."""
+
+    def __init__(self, index: DedupeIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return self._index.signatures.top - len(self._index.signatures.free)
+
+    def get(self, slot: int) -> str | None:
+        owner = self._index.signatures.columns["owner"]
+        row = owner.item(slot) if slot < self._index.signatures.top else -1
+        return None if row < 0 else self._index._id(row)
+
+
 class DedupeIndex:
+    """The remembered window in columns (see ``docs/dedupe.md``, "Memory"): one row of fixed
+    width numbers per article (``articles``) and the rest of it in one byte buffer; MinHash
+    signatures as rows of a uint32 matrix (``signatures``); terms as vocabulary ids
+    (``vocab``); stories in columns of their own (``story_rows``); the URL, text-hash and id
+    maps as numpy hash tables; postings and band keys in sorted arrays. Only a handful of
+    Python objects per *distinct* source, tag set and multi-source story remain."""
+
     def __init__(self, params: DedupeParams) -> None:
         self.params = params
-        self.entries: dict[str, Entry] = {}
-        self.by_url: dict[int, str] = {}
-        self.by_hash: dict[int, str] = {}
         self.bands, self.rows = lsh_bands(params.near_threshold, params.num_perm)
-        # band key -> slots of the indexed articles filed under it; slot -> article id
-        self.band_table = BandTable()
-        self.slot_ids: dict[int, str] = {}
-        self.next_slot = 0
+        self.articles = Columns({
+            "seen_at": np.float64, "first_seen": np.float64, "similarity": np.float64,
+            "story_similarity": np.float64, "seq": np.int64, "url_key": np.uint64,
+            "hash_key": np.uint64, "origin_key": np.uint64, "story": np.int32,
+            "source": np.int32, "tags": np.int32, "flags": np.uint8, "slot": np.int32,
+            "next": np.int32, "prev": np.int32})
+        self.texts = Arena()  # per article row: see ``_BLOB``
+        self.ids = KeyTable()  # article id key -> row
+        self.entries = _Ids(self)
+        self.by_url = KeyTable()  # URL key -> row of the first indexed article with it
+        self.by_hash = KeyTable()
+        # band key (32 bits of it) -> signature slots; slots are checked against the bands
+        # of the signature now in them, so a key collision or a reused slot adds nothing
+        self.band_table = BandTable(merge_fraction=64, key_dtype=np.uint32)
+        self.signatures = Columns({"minhash": np.uint32, "owner": np.int32},
+                                  {"minhash": params.num_perm})
+        self.odd_signatures: dict[int, bytes] = {}  # slot -> a signature of another length
+        self.slot_ids = _SlotOwners(self)
         self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
-        self.stories: dict[str, StoryState] = {}
-        # (key term, time bucket) -> the stories with members carrying that key in that bucket:
-        # up to ``posting_limit`` stories as [story id, members, story id, members, ...] (a
-        # list: a fraction of a small dict's bytes), more (a key too common to be looked up,
-        # kept exactly so that it can become one again) as a dict, whose updates stay O(1);
-        # most keys name one story once, and a bare story id then stands in for either
-        self.postings: dict[int, str | list[str | int] | dict[str, int]] = {}
+        self.vocab = Vocabulary(_general_share)
+        self.postings = Postings()  # (term id, time bucket) -> {story row: members}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
-        self.expiry: list[tuple[float, str]] = []  # heap of (seen_at, id): cheap eviction
+        self.story_rows = Columns({
+            "first_seen": np.float64, "last_seen": np.float64,
+            "first_member_seen": np.float64, "head": np.int32, "tail": np.int32,
+            "members": np.int32, "refs": np.int32, "title_row": np.int32})
+        self.story_ids = Arena()
+        self.story_keys = KeyTable()  # story id key -> story row
+        self.story_sources: list[tuple[int, ...]] = []  # per story row, in order of first report
+        self.centroids: dict[int, tuple[TermSum, TermSum]] = {}
+        self.live_stories = 0
+        self.stories = _Stories(self)
+        self.source_names: list[str] = []
+        self.source_numbers: dict[str, int] = {}
+        self.tag_sets: list[tuple[str, ...]] = []
+        self.tag_set_numbers: dict[tuple[str, ...], int] = {}
+        # heap of (sortable event time << 32 | row): eviction reads its oldest end
+        self.expiry: list[int] = []
         self.newest_seen = 0.0
         self.next_seq = 1
-        # document frequency of story terms over the indexed articles in the window
-        self.df: Counter[str] = Counter()
-        self.df_articles = 0
+        self.df_articles = 0  # indexed articles in the window (the vocabulary counts terms)
         # Story centroids (integer term sums of every member, two per story) are kept only when
         # similarity uses them: with ``story_member_weight`` 1 a story is compared with its
         # first reports alone, and the centroids would cost ~0.8 KB per remembered article.
         self._keeps_centroids = (params.story_member_weight < 1 or params.story_df_prior <= 0)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.ids)
+
+    @property
+    def df(self) -> dict[str, int]:
+        """Story term -> indexed articles in the window using it (a scan: for tests)."""
+        return self.vocab.counts()
+
+    # --- reading rows -----------------------------------------------------------------------
+    def _header(self, row: int) -> tuple[memoryview, tuple[int, ...]]:
+        blob = self.texts.view(row)
+        return blob, _BLOB.unpack_from(blob)
+
+    def _id(self, row: int) -> str:
+        blob, (id_len, *_) = self._header(row)
+        return bytes(blob[_BLOB.size:_BLOB.size + id_len]).decode()
+
+    def _title(self, row: int) -> str:
+        blob, (id_len, title_len, *_) = self._header(row)
+        at = _BLOB.size + id_len
+        return bytes(blob[at:at + title_len]).decode()
+
+    def _terms(self, row: int) -> tuple[list[int], list[int], list[int], list[int]]:
+        """(term ids, story weights, lead weights, lead term positions in the ids)."""
+        blob, (id_len, title_len, dup_len, stories, leads, words) = self._header(row)
+        at = _BLOB.size + id_len + title_len + (0 if dup_len == _NONE else dup_len)
+        ids = array("I", bytes(blob[at:at + 4 * words])).tolist()
+        at += 4 * words
+        weights = array("H", bytes(blob[at:at + 2 * (stories + leads)])).tolist()
+        at += 2 * (stories + leads)
+        return ids, weights[:stories], weights[stories:], list(blob[at:at + leads])
+
+    def _term_weights(self, row: int) -> dict[int, int]:
+        ids, weights, _, _ = self._terms(row)
+        return dict(zip(ids, weights, strict=False))
+
+    def _lead_weights(self, row: int) -> dict[int, int]:
+        ids, _, weights, positions = self._terms(row)
+        return dict(zip((ids[at] for at in positions), weights, strict=True))
+
+    def _story_id(self, story: int) -> str:
+        return self.story_ids.get(story).decode()
+
+    def _decision(self, row: int, origin: str = "") -> Decision:
+        cols = self.articles.columns
+        flags = cols["flags"].item(row)
+        blob, (id_len, title_len, dup_len, *_) = self._header(row)
+        at = _BLOB.size + id_len + title_len
+        story_similarity = cols["story_similarity"].item(row)
+        return Decision(
+            KINDS[flags & 3], self._story_id(cols["story"].item(row)),
+            cols["first_seen"].item(row),
+            None if dup_len == _NONE else bytes(blob[at:at + dup_len]).decode(),
+            METHODS[(flags >> 2) & 3], cols["similarity"].item(row),
+            None if math.isnan(story_similarity) else story_similarity, origin,
+            cols["seq"].item(row))
+
+    def _members(self, story: int) -> Iterator[int]:
+        row = self.story_rows.columns["head"].item(story)
+        following = self.articles.columns["next"]
+        while row >= 0:
+            yield row
+            row = following.item(row)
+
+    def _signature(self, slot: int) -> bytes:
+        odd = self.odd_signatures.get(slot)
+        return odd if odd is not None else self.signatures.columns["minhash"][slot].tobytes()
 
     # --- decisions ---------------------------------------------------------------------------
     def decide(self, fp: Fingerprint, origin: str, now: float | None = None) -> Memory:
@@ -582,10 +693,10 @@ class DedupeIndex:
 
         ``now`` is the caller's clock (epoch seconds), used only to distrust fetch times from
         the future; see ``arrival_time`` for late and future-dated articles."""
-        known = self.entries.get(fp.id)
-        replayed = None if known is None else known.replayed(origin)
-        if known is not None and replayed is not None:
-            return Memory(replace(fp, seen_at=known.seen_at), replayed)
+        known = self.ids.get(_id_key(fp.id))
+        if known >= 0 and self.articles.columns["origin_key"].item(known) == _origin_key(origin):
+            seen_at = self.articles.columns["seen_at"].item(known)
+            return Memory(replace(fp, seen_at=seen_at), self._decision(known, origin))
         arrival = self.arrival_time(fp.seen_at, now)
         if arrival != fp.seen_at:
             fp = replace(fp, seen_at=arrival)
@@ -607,57 +718,66 @@ class DedupeIndex:
         """
         if now is not None and seen_at > now + self.params.max_clock_skew_seconds:
             seen_at = now
-        if self.entries and seen_at < self.newest_seen - self.params.window_seconds:
+        if len(self.ids) and seen_at < self.newest_seen - self.params.window_seconds:
             seen_at = self.newest_seen
         return seen_at
 
-    def _in_window(self, fp: Fingerprint, other_id: str) -> Entry | None:
-        """The remembered article, unless it is older than the window as seen from ``fp``:
-        decisions must not depend on whether eviction has run yet."""
-        other = self.entries.get(other_id)
-        if other is None or fp.seen_at - other.seen_at > self.params.window_seconds:
-            return None
-        return other
+    def _in_window(self, fp: Fingerprint, row: int) -> bool:
+        """Whether the remembered article is within the window as seen from ``fp``: decisions
+        must not depend on whether eviction has run yet."""
+        seen_at = self.articles.columns["seen_at"].item(row)
+        return not fp.seen_at - seen_at > self.params.window_seconds
+
+    def _copy_of(self, row: int, kind: str, method: str, similarity: float,
+                 origin: str) -> Decision:
+        cols = self.articles.columns
+        return Decision(kind, self._story_id(cols["story"].item(row)),
+                        cols["first_seen"].item(row), duplicate_of=self._id(row), method=method,
+                        similarity=similarity, origin=origin, seq=self.next_seq)
 
     def _exact(self, fp: Fingerprint, origin: str) -> Decision | None:
         # Keys are 64-bit hashes of the URL / text hash: a false match needs a 2^-64 collision.
         for method, table, key in (("canonical_url", self.by_url, _key64(fp.canonical_url.encode())),
                                    ("content_hash", self.by_hash, _key64(fp.content_hash.encode()))):
-            original_id = table.get(key)
-            original = self._in_window(fp, original_id) if original_id else None
-            if original is None:
-                continue
-            return Decision("exact", original.decision.story_id,
-                            original.decision.story_first_seen, duplicate_of=original_id,
-                            method=method, similarity=1.0, origin=origin, seq=self.next_seq)
+            row = table.get(key)
+            if row >= 0 and self._in_window(fp, row):
+                return self._copy_of(row, "exact", method, 1.0, origin)
         return None
 
     def _band_keys(self, minhash: bytes) -> list[int]:
         width = self.rows * 4
-        return [_key64(minhash[band * width:(band + 1) * width], band)
+        return [_key64(minhash[band * width:(band + 1) * width], band) >> 32
                 for band in range(self.bands)]
+
+    def _shares_band(self, left: bytes, right: bytes) -> bool:
+        """Whether two signatures agree on a whole band: what an LSH candidate is (the band
+        table's keys are 32-bit, and its slots reused, so what it returns is checked)."""
+        width = self.rows * 4
+        return any(left[band * width:(band + 1) * width] == right[band * width:(band + 1) * width]
+                   for band in range(self.bands))
 
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
         best: tuple[float, str] | None = None
-        seen: set[str] = set()
-        for slot in self.band_table.lookup(self._band_keys(fp.minhash)):
-            other_id = self.slot_ids.get(slot)  # None: removed since it was filed
-            if other_id is None or other_id in seen or other_id == fp.id:
+        best_row = -1
+        owner = self.signatures.columns["owner"]
+        top = self.signatures.top
+        for slot in sorted(set(self.band_table.lookup(self._band_keys(fp.minhash)))):
+            row = owner.item(slot) if slot < top else -1
+            if row < 0 or not self._in_window(fp, row):
+                continue  # slot freed since it was filed, or too old
+            other_id = self._id(row)
+            if other_id == fp.id:
                 continue
-            seen.add(other_id)
-            other = self._in_window(fp, other_id)
-            if other is None:
-                continue
-            similarity = signature_similarity(fp.minhash, other.minhash)
+            other = self._signature(slot)
+            if not self._shares_band(fp.minhash, other):
+                continue  # a 32-bit key collision, or a slot filed again since
+            similarity = signature_similarity(fp.minhash, other)
             if similarity >= self.params.near_threshold and (
                     best is None or (similarity, other_id) > best):
-                best = (similarity, other_id)
+                best, best_row = (similarity, other_id), row
         if best is None:
             return None
-        original = self.entries[best[1]].decision
-        return Decision("near", original.story_id, original.story_first_seen,
-                        duplicate_of=best[1], method="minhash", similarity=round(best[0], 4),
-                        origin=origin, seq=self.next_seq)
+        return self._copy_of(best_row, "near", "minhash", round(best[0], 4), origin)
 
     def _new(self, fp: Fingerprint, origin: str) -> Decision:
         story, similarity = self.best_story(fp)
@@ -669,70 +789,76 @@ class DedupeIndex:
     def _bucket(self, seen_at: float) -> int:
         return math.floor(seen_at / self.bucket_seconds)
 
-    def story_candidates(self, fp: Fingerprint) -> list[str]:
+    def story_candidates(self, fp: Fingerprint) -> list[StoryView]:
         """Stories sharing key terms with the article in the time buckets around it, most
         shared keys first; bounded by ``story_candidates`` and ``posting_limit``."""
         params = self.params
         reach = params.buckets_per_window
         centre = self._bucket(fp.seen_at)
-        hits: Counter[str] = Counter()
         # Back over the story window, forward one bucket only: articles arrive in fetch-time
         # order, so members more than a bucket in the future are rare, and not looking saves
         # most of the empty look-ups.
+        keys = []
         for term in story_keys(fp.story_terms, params.story_keys):
-            encoded = term.encode()
-            for bucket in range(centre - reach, centre + 2):
-                posting = self.postings.get(_key64(encoded, bucket))
-                if posting is None:
-                    continue
-                if isinstance(posting, str):
-                    hits[posting] += 1
-                elif isinstance(posting, list) and len(posting) <= 2 * params.posting_limit:
-                    hits.update(cast(list[str], posting[::2]))  # (story, members) pairs
-        shared = [kv for kv in hits.items() if kv[1] >= params.story_min_keys]
-        ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda kv: (-kv[1], kv[0]))
-        return [story_id for story_id, _ in ranked]
+            term_id = self.vocab.id_of(term)
+            if term_id >= 0:  # else no remembered article files under it
+                keys.extend(posting_key(term_id, bucket)
+                            for bucket in range(centre - reach, centre + 2))
+        hits: Counter[int] = Counter()
+        for stories in self.postings.stories_of(keys, params.posting_limit):
+            hits.update(stories)
+        shared = [(self._story_id(story), story, count) for story, count in hits.items()
+                  if count >= params.story_min_keys]
+        ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda s: (-s[2], s[0]))
+        return [StoryView(self, story, story_id) for story_id, story, _ in ranked]
 
-    def best_story(self, fp: Fingerprint) -> tuple[StoryState | None, float]:
+    def best_story(self, fp: Fingerprint) -> tuple[StoryView | None, float]:
         """The most similar story in reach, if similar enough: a blend of whole-article and lead
         cosine (``story_lead_weight``), each against the story's centroid and its first reports
         (``story_member_weight``; pooled by ``story_member_pool``), with terms weighted by their
         rarity in the window
         (``story_df_prior``); the bar is ``story_threshold`` at the story's first report and
         rises by ``story_threshold_per_day`` with time since."""
-        terms = quantise(fp.story_terms)
-        lead = quantise(fp.lead_terms)
+        own: dict[str, int] = {}  # the article's terms -> vocabulary id, or a key of their own
+        for term in (*fp.story_terms, *fp.lead_terms):
+            if term not in own:
+                term_id = self.vocab.id_of(term)
+                own[term] = term_id if term_id >= 0 else -1 - len(own)
+        terms = {own[t]: w for t, w in quantise(fp.story_terms).items()}
+        lead = {own[t]: w for t, w in quantise(fp.lead_terms).items()}
         mix = self.params.story_lead_weight
         prior = self.params.story_df_prior
-        damp = _WindowRarity(self.df, self.df_articles, prior)
+        damp = _WindowRarity(self.vocab, self.df_articles, prior)
         if prior > 0:
-            wterms = {t: w * damp(t) for t, w in terms.items()}
-            wlead = {t: w * damp(t) for t, w in lead.items()}
+            story_words = {own[t]: t for t in fp.story_terms}
+            lead_words = {own[t]: t for t in fp.lead_terms}
+            wterms = {k: w * damp.own(k, story_words[k]) for k, w in terms.items()}
+            wlead = {k: w * damp.own(k, lead_words[k]) for k, w in lead.items()}
         else:
-            wterms = {t: float(w) for t, w in terms.items()}
-            wlead = {t: float(w) for t, w in lead.items()}
+            wterms = {k: float(w) for k, w in terms.items()}
+            wlead = {k: float(w) for k, w in lead.items()}
         norm = math.sqrt(sum(w * w for w in wterms.values()))
         lead_norm = math.sqrt(sum(w * w for w in wlead.values()))
-        best: tuple[StoryState | None, float] = (None, 0.0)
-        for story_id in self.story_candidates(fp):
-            story = self.stories[story_id]
+        best: tuple[StoryView | None, float] = (None, 0.0)
+        for story in self.story_candidates(fp):
             if not self._story_in_reach(story, fp.seen_at):
                 continue
+            centroid = self.centroids.get(story._row)
             if prior > 0:
                 share = self.params.story_member_weight
                 similarity = 0.0
-                if share < 1:  # the centroid, kept only when it counts (``_keeps_centroids``)
-                    similarity = ((1 - mix) * _weighted_cosine(wterms, norm, story.terms.weights,
+                if share < 1 and centroid is not None:  # kept only when it counts
+                    similarity = ((1 - mix) * _weighted_cosine(wterms, norm, centroid[0].weights,
                                                                damp)
-                                  + mix * _weighted_cosine(wlead, lead_norm, story.lead.weights,
+                                  + mix * _weighted_cosine(wlead, lead_norm, centroid[1].weights,
                                                            damp))
                 if share:  # and its first reports: what the story is about
-                    firsts = [self.entries[a] for a in
-                              story.articles[:self.params.story_representatives]]
+                    firsts = list(itertools.islice(self._members(story._row),
+                                                   self.params.story_representatives))
                     each = [
-                        (1 - mix) * _weighted_cosine(wterms, norm, e.term_weights(), damp)
-                        + mix * _weighted_cosine(wlead, lead_norm, e.lead_weights_by_term(), damp)
-                        for e in firsts]
+                        (1 - mix) * _weighted_cosine(wterms, norm, self._term_weights(r), damp)
+                        + mix * _weighted_cosine(wlead, lead_norm, self._lead_weights(r), damp)
+                        for r in firsts]
                     # "mean": the article must fit the story's first reports as a group, so
                     # one report that happens to share a subject's words with it cannot pull
                     # it in (``story_member_pool``)
@@ -740,8 +866,9 @@ class DedupeIndex:
                               if self.params.story_member_pool == "mean" else max(each))
                     similarity = (1 - share) * similarity + share * member
             else:
-                similarity = ((1 - mix) * story.terms.cosine(terms, norm)
-                              + mix * story.lead.cosine(lead, lead_norm))
+                sums = centroid or (TermSum(), TermSum())
+                similarity = ((1 - mix) * sums[0].cosine(terms, norm)
+                              + mix * sums[1].cosine(lead, lead_norm))
             threshold = self.params.story_threshold + self.params.story_threshold_per_day * abs(
                 fp.seen_at - story.first_seen) / 86400.0
             if similarity >= threshold and (
@@ -750,7 +877,7 @@ class DedupeIndex:
                 best = (story, similarity)
         return best
 
-    def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
+    def _story_in_reach(self, story: StoryView, seen_at: float) -> bool:
         """A story is joinable while the article falls within ``story_window_seconds`` of the
         story's FIRST report ("first"), so a developing subject closes and a follow-up starts a
         story of its own; "chain" (the model before issue 14, kept for the benchmark) measured
@@ -768,152 +895,235 @@ class DedupeIndex:
     def remember(self, memory: Memory) -> None:
         """Add a memory (new decision or one restored from persisted state)."""
         fp, decision = memory.fingerprint, memory.decision
-        previous = self.entries.get(fp.id)
-        if previous is not None:
-            self._unindex(fp.id, previous)
-        if memory.indexed and self.next_slot >= self.slot_limit:
-            self._renumber_slots()
-        entry = Entry.of(memory, self.next_slot if memory.indexed else -1)
-        self.entries[fp.id] = entry
+        indexed = memory.indexed
+        blob, words, ranked_count = self._blob(memory, indexed)  # checks before changing
+        id_key = _id_key(fp.id)
+        previous = self.ids.get(id_key)
+        if previous >= 0:
+            self._drop(previous)
+        row = self.articles.allocate()
+        cols = self.articles.columns
+        cols["seen_at"][row] = fp.seen_at
+        cols["first_seen"][row] = decision.story_first_seen
+        cols["similarity"][row] = decision.similarity
+        cols["story_similarity"][row] = (_NAN if decision.story_similarity is None
+                                         else decision.story_similarity)
+        cols["seq"][row] = decision.seq
+        cols["url_key"][row] = _key64(fp.canonical_url.encode())
+        cols["hash_key"][row] = _key64(fp.content_hash.encode())
+        cols["origin_key"][row] = _origin_key(decision.origin)
+        cols["story"][row] = self._story_ref(decision.story_id)
+        cols["source"][row] = self._number(self.source_numbers, self.source_names, fp.source_id)
+        tags = tuple(fp.tags)
+        cols["tags"][row] = self._number(self.tag_set_numbers, self.tag_sets, tags)
+        cols["flags"][row] = (KINDS.index(decision.kind) | METHODS.index(decision.method) << 2
+                              | (_INDEXED if indexed else 0) | _LIVE)
+        cols["slot"][row] = cols["next"][row] = cols["prev"][row] = -1
+        term_ids = [self.vocab.acquire(word) for word in words]
+        self.texts.put(row, blob + array("I", term_ids).tobytes() + self._weights(memory))
+        self.ids.set(id_key, row)
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
-        heapq.heappush(self.expiry, (fp.seen_at, fp.id))
-        if entry.indexed:
-            self._index(fp.id, entry)
+        heapq.heappush(self.expiry, _sortable(fp.seen_at) << 32 | row)
+        if indexed:
+            self._index(row, fp, term_ids[:ranked_count])
 
-    def _renumber_slots(self) -> None:
-        """Number the indexed articles again from 0, in slot order, in a new band table: run
-        once every 2^32 articles indexed (slots are never reused). Look-ups then return the
-        same articles under other numbers, and decisions depend on the articles, never on
-        their numbers, so they do not change."""
-        self.band_table = BandTable()
-        live = sorted(self.slot_ids.items())
-        self.slot_ids = {}
-        for slot, (_, article_id) in enumerate(live):
-            entry = self.entries[article_id]
-            entry.renumber(slot)
-            self.slot_ids[slot] = article_id
-            self.band_table.add(self._band_keys(entry.minhash), slot)
-        self.next_slot = len(live)
+    @staticmethod
+    def _number(numbers: dict[Any, int], values: list[Any], value: Any) -> int:
+        """One number per distinct source or tag set (a handful cover most articles)."""
+        number = numbers.get(value)
+        if number is None:
+            number = numbers[value] = len(values)
+            values.append(value)
+        return number
 
-    def _index(self, article_id: str, entry: Entry) -> None:
-        decision = entry.decision
-        self.by_url.setdefault(entry.url_key, article_id)
-        self.by_hash.setdefault(entry.hash_key, article_id)
-        slot = entry.slot
-        self.next_slot = slot + 1
-        self.slot_ids[slot] = article_id
-        self.band_table.add(self._band_keys(entry.minhash), slot)
-        story = self.stories.get(decision.story_id)
-        if story is None:
-            story = StoryState(decision.story_id, entry.title, decision.story_first_seen,
-                               entry.seen_at)
-            if not self._keeps_centroids:  # never added to: one shared empty sum will do
-                story.terms = story.lead = _NO_CENTROID
-            self.stories[story.id] = story
-        story.last_seen = max(story.last_seen, entry.seen_at)
-        story.title = entry.title  # the newest report's headline is the story's current one
-        story.articles.append(article_id)
-        story.first_member_seen = min(story.first_member_seen, entry.seen_at)
-        story.source_counts[entry.source_id] += 1
-        story.tag_counts.update(set(entry.tags))
-        if self._keeps_centroids:
-            story.terms.add(entry.term_weights(), +1)
-            story.lead.add(entry.lead_weights_by_term(), +1)
-        self.df.update(entry.terms)
-        self.df_articles += 1
-        bucket = self._bucket(entry.seen_at)
-        for term in entry.terms[:self.params.story_keys]:
-            self._posting_add(_key64(term.encode(), bucket), story.id)
+    @staticmethod
+    def _ranked(memory: Memory) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(story terms highest weight first, lead terms by name), quantised."""
+        fp = memory.fingerprint
+        ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
+        return ranked, sorted(quantise(fp.lead_terms).items())
 
-    def _posting_add(self, key: int, story_id: str) -> None:
-        posting = self.postings.get(key)
-        if posting is None:
-            self.postings[key] = story_id
-            return
-        if isinstance(posting, str):
-            posting = self.postings[key] = [posting, 1]
-        if isinstance(posting, dict):
-            posting[story_id] = posting.get(story_id, 0) + 1
-            return
-        try:  # a story id is only ever at an even position: the counts are ints
-            at = posting.index(story_id)
-        except ValueError:
-            posting += (story_id, 1)
-            if len(posting) > 2 * self.params.posting_limit:  # too common: a dict, O(1)
-                self.postings[key] = dict(zip(cast(list[str], posting[::2]),
-                                              cast(list[int], posting[1::2]), strict=True))
+    def _blob(self, memory: Memory, indexed: bool) -> tuple[bytes, list[str], int]:
+        """The row's texts (``_BLOB``, up to the term ids), its distinct terms (none if it is
+        not indexed: later articles are never compared with it) and how many are story terms."""
+        fp, decision = memory.fingerprint, memory.decision
+        ranked, lead = self._ranked(memory)
+        words = [term for term, _ in ranked]
+        known = set(words)
+        words += [term for term, _ in lead if term not in known]
+        if len(words) > 256:
+            raise ValueError("an entry holds at most 256 distinct terms")
+        if not indexed:
+            ranked, lead, words = [], [], []
+        article_id = fp.id.encode()
+        title = fp.title.encode() if indexed else b""
+        original = None if decision.duplicate_of is None else decision.duplicate_of.encode()
+        header = _BLOB.pack(len(article_id), len(title),
+                            _NONE if original is None else len(original), len(ranked), len(lead),
+                            len(words))
+        return b"".join((header, article_id, title, original or b"")), words, len(ranked)
+
+    def _weights(self, memory: Memory) -> bytes:
+        """Story and lead term weights, then the lead terms' positions (indexed rows only)."""
+        if not memory.indexed:
+            return b""
+        ranked, lead = self._ranked(memory)
+        position = {term: at for at, (term, _) in enumerate(ranked)}
+        for term, _ in lead:
+            if term not in position:
+                position[term] = len(position)
+        return (array("H", [weight for _, weight in ranked + lead]).tobytes()
+                + bytes(position[term] for term, _ in lead))
+
+    def _story_ref(self, story_id: str) -> int:
+        """The story's row, one more remembered article naming it (its id must outlive its
+        members while a copy's decision names it)."""
+        key = _id_key(story_id)
+        story = self.story_keys.get(key)
+        if story < 0:
+            story = self.story_rows.allocate()
+            self.story_keys.set(key, story)
+            self.story_ids.put(story, story_id.encode())
+            cols = self.story_rows.columns
+            cols["refs"][story] = cols["members"][story] = 0
+            cols["head"][story] = cols["tail"][story] = -1
+            while len(self.story_sources) <= story:
+                self.story_sources.append(())
+        self.story_rows.columns["refs"][story] += 1
+        return story
+
+    def _story_unref(self, story: int) -> None:
+        refs = self.story_rows.columns["refs"]
+        refs[story] -= 1
+        if refs[story] == 0:
+            self.story_keys.pop(_id_key(self._story_id(story)))
+            self.story_ids.drop(story)
+            self.story_sources[story] = ()
+            self.story_rows.release(story)
+
+    def _index(self, row: int, fp: Fingerprint, story_terms: list[int]) -> None:
+        cols = self.articles.columns
+        for table, key in ((self.by_url, cols["url_key"].item(row)),
+                           (self.by_hash, cols["hash_key"].item(row))):
+            if table.get(key) < 0:
+                table.set(key, row)
+        slot = self.signatures.allocate()
+        if slot >= self.slot_limit:
+            raise OverflowError("the band table's slots are 32-bit")
+        if len(fp.minhash) == 4 * self.params.num_perm:
+            self.signatures.columns["minhash"][slot] = np.frombuffer(fp.minhash, HASH_DTYPE)
         else:
-            posting[at + 1] = cast(int, posting[at + 1]) + 1
-
-    def _posting_remove(self, key: int, story_id: str) -> None:
-        posting = self.postings.get(key)
-        if posting is None:
-            return
-        if isinstance(posting, str):
-            if posting == story_id:
-                del self.postings[key]
-            return
-        if isinstance(posting, dict):
-            count = posting.get(story_id, 0) - 1
-            if count > 0:
-                posting[story_id] = count
-            elif posting.pop(story_id, None) is not None and (
-                    len(posting) <= self.params.posting_limit):
-                self.postings[key] = [x for pair in posting.items() for x in pair]
-            return
-        try:
-            at = posting.index(story_id)
-        except ValueError:
-            return
-        count = cast(int, posting[at + 1])
-        if count > 1:
-            posting[at + 1] = count - 1
-            return
-        del posting[at:at + 2]
-        if len(posting) == 2 and posting[1] == 1:
-            self.postings[key] = cast(str, posting[0])  # back to the compact form
-        elif not posting:
-            del self.postings[key]
-
-    def _unindex(self, article_id: str, entry: Entry) -> None:
-        if not entry.indexed:
-            return
-        for table, key in ((self.by_url, entry.url_key), (self.by_hash, entry.hash_key)):
-            if table.get(key) == article_id:
-                del table[key]
-        slot = entry.slot
-        if self.slot_ids.pop(slot, None) is not None:
-            self.band_table.remove(self._band_keys(entry.minhash), slot)
-        bucket = self._bucket(entry.seen_at)
-        story_id = entry.story_id
-        for term in entry.terms[:self.params.story_keys]:
-            self._posting_remove(_key64(term.encode(), bucket), story_id)
-        self.df.subtract(entry.terms)
-        for term in entry.terms:
-            if self.df[term] <= 0:
-                del self.df[term]
-        self.df_articles -= 1
-        story = self.stories.get(story_id)
-        if story is None or article_id not in story.articles:
-            return
-        story.articles.remove(article_id)
-        if not story.articles:
-            del self.stories[story_id]
-            return
-        story.source_counts[entry.source_id] -= 1
-        if story.source_counts[entry.source_id] <= 0:
-            del story.source_counts[entry.source_id]
-        story.tag_counts.subtract(set(entry.tags))
-        story.tag_counts = +story.tag_counts
+            self.odd_signatures[slot] = fp.minhash
+        self.signatures.columns["owner"][slot] = row
+        cols["slot"][row] = slot
+        self.band_table.add(self._band_keys(fp.minhash), slot)
+        story = cols["story"].item(row)
+        srows = self.story_rows.columns
+        if not srows["members"].item(story):  # the story's first indexed member (again)
+            srows["first_seen"][story] = cols["first_seen"].item(row)
+            srows["last_seen"][story] = fp.seen_at
+            srows["first_member_seen"][story] = fp.seen_at
+            self.story_sources[story] = ()
+            self.live_stories += 1
+            if self._keeps_centroids:
+                self.centroids[story] = (TermSum(), TermSum())
+        srows["last_seen"][story] = max(srows["last_seen"].item(story), fp.seen_at)
+        srows["first_member_seen"][story] = min(srows["first_member_seen"].item(story),
+                                                fp.seen_at)
+        srows["title_row"][story] = row  # the newest report's headline is the story's
+        tail = srows["tail"].item(story)
+        cols["prev"][row] = tail
+        if tail >= 0:
+            cols["next"][tail] = row
+        else:
+            srows["head"][story] = row
+        srows["tail"][story] = row
+        srows["members"][story] += 1
+        source = cols["source"].item(row)
+        if source not in self.story_sources[story]:
+            self.story_sources[story] += (source,)
         if self._keeps_centroids:
-            story.terms.add(entry.term_weights(), -1)
-            story.lead.add(entry.lead_weights_by_term(), -1)
-        member_seen = [self.entries[a].seen_at for a in story.articles]
-        story.last_seen = max(member_seen)
-        story.first_member_seen = min(member_seen)
-        newest = max(story.articles, key=lambda a: self.entries[a].seq)
-        story.title = self.entries[newest].title
+            sums = self.centroids[story]
+            sums[0].add(self._term_weights(row), +1)
+            sums[1].add(self._lead_weights(row), +1)
+        df = self.vocab.df
+        for term_id in story_terms:
+            df[term_id] += 1
+        self.df_articles += 1
+        bucket = self._bucket(fp.seen_at)
+        self.postings.add([posting_key(term_id, bucket)
+                           for term_id in story_terms[:self.params.story_keys]], story)
+
+    def _unindex(self, row: int) -> None:
+        cols = self.articles.columns
+        if not cols["flags"].item(row) & _INDEXED:
+            return
+        for table, key in ((self.by_url, cols["url_key"].item(row)),
+                           (self.by_hash, cols["hash_key"].item(row))):
+            if table.get(key) == row:
+                table.pop(key)
+        slot = cols["slot"].item(row)
+        self.band_table.remove(self._band_keys(self._signature(slot)), slot)
+        self.odd_signatures.pop(slot, None)
+        self.signatures.columns["owner"][slot] = -1
+        self.signatures.release(slot)
+        story = cols["story"].item(row)
+        ids, _, _, _ = self._terms(row)
+        story_count = _BLOB.unpack_from(self.texts.view(row))[3]
+        story_terms = ids[:story_count]
+        bucket = self._bucket(cols["seen_at"].item(row))
+        self.postings.remove([posting_key(term_id, bucket)
+                              for term_id in story_terms[:self.params.story_keys]], story)
+        df = self.vocab.df
+        for term_id in story_terms:
+            df[term_id] -= 1
+        self.df_articles -= 1
+        srows = self.story_rows.columns
+        if self._keeps_centroids:
+            sums = self.centroids[story]
+            sums[0].add(self._term_weights(row), -1)
+            sums[1].add(self._lead_weights(row), -1)
+        for term_id in ids:
+            self.vocab.release(term_id)
+        before, after = cols["prev"].item(row), cols["next"].item(row)
+        if before >= 0:
+            cols["next"][before] = after
+        else:
+            srows["head"][story] = after
+        if after >= 0:
+            cols["prev"][after] = before
+        else:
+            srows["tail"][story] = before
+        srows["members"][story] -= 1
+        if not srows["members"].item(story):
+            self.live_stories -= 1
+            self.story_sources[story] = ()
+            self.centroids.pop(story, None)
+            return
+        seen = cols["seen_at"]
+        member_seen = []
+        sources = set()
+        newest = -1
+        for member in self._members(story):
+            member_seen.append(seen.item(member))
+            sources.add(cols["source"].item(member))
+            if newest < 0 or cols["seq"].item(member) > cols["seq"].item(newest):
+                newest = member
+        srows["last_seen"][story] = max(member_seen)
+        srows["first_member_seen"][story] = min(member_seen)
+        srows["title_row"][story] = newest
+        self.story_sources[story] = tuple(s for s in self.story_sources[story] if s in sources)
+
+    def _drop(self, row: int) -> None:
+        """Forget the article in ``row``: un-index it and free the row."""
+        cols = self.articles.columns
+        self._unindex(row)
+        self.ids.pop(_id_key(self._id(row)))
+        self._story_unref(cols["story"].item(row))
+        cols["flags"][row] = 0
+        self.texts.drop(row)
+        self.articles.release(row)
 
     def restore(self, memories: list[Memory]) -> None:
         """Rebuild from persisted entries in decision order: the same state, the same answers."""
@@ -922,26 +1132,30 @@ class DedupeIndex:
             self.remember(memory)
 
     def expired_ids(self) -> list[str]:
-        """Ids older than the window, measured against the newest article seen (event time).
+        """Ids older than the window, measured against the newest article seen (event time),
+        oldest first (ties by id).
 
         Reads the expiry heap from its oldest end, so the cost is proportional to what has
         expired, not to what is remembered. The caller is expected to ``forget`` them.
         """
-        horizon = self.newest_seen - self.params.window_seconds
-        expired: list[str] = []
-        keep: list[tuple[float, str]] = []
-        while self.expiry and self.expiry[0][0] < horizon:
-            seen_at, article_id = heapq.heappop(self.expiry)
-            entry = self.entries.get(article_id)
-            if entry is None or entry.seen_at != seen_at:
+        horizon = _sortable(self.newest_seen - self.params.window_seconds)
+        seen = self.articles.columns["seen_at"]
+        flags = self.articles.columns["flags"]
+        expired: dict[int, tuple[float, str]] = {}
+        keep: list[int] = []
+        while self.expiry and self.expiry[0] >> 32 < horizon:
+            item = heapq.heappop(self.expiry)
+            row = item & 0xFFFFFFFF
+            if not flags.item(row) & _LIVE or _sortable(seen.item(row)) != item >> 32:
                 continue  # forgotten already, or re-remembered with a newer time
-            expired.append(article_id)
-            keep.append((seen_at, article_id))
+            if row not in expired:
+                expired[row] = (seen.item(row), self._id(row))
+                keep.append(item)
         for item in keep:  # still remembered until forgotten
             heapq.heappush(self.expiry, item)
-        return expired
+        return [article_id for _, article_id in sorted(expired.values())]
 
     def forget(self, article_id: str) -> None:
-        entry = self.entries.pop(article_id, None)
-        if entry is not None:
-            self._unindex(article_id, entry)
+        row = self.ids.get(_id_key(article_id))
+        if row >= 0:
+            self._drop(row)
