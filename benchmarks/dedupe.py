@@ -50,6 +50,7 @@ from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory  # noqa: E402
 from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
 from newsflow.pipeline_setup import build_pipeline  # noqa: E402
+from newsflow.processor.malloc import pin_mmap_threshold  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "dedupe"
 SEEDS = Path(os.environ.get("NEWSFLOW_SEEDS_DIR", ROOT.parent / "shared" / "seeds"))
@@ -526,6 +527,7 @@ def scaling(sizes: list[int], repeats: int, probes: int, table_sizes: tuple[int,
     measured around each build), then probe batches run round-robin across the windows so
     machine noise hits every size alike; per-article CPU time (decide + eviction), medians."""
     params = build_pipeline(Settings()).params
+    pin_mmap_threshold()  # as the worker does (processor/malloc.py)
     windows: dict[int, tuple[DedupeIndex, Synthetic, int]] = {}
     rows: dict[str, dict[str, Any]] = {}
     for size in sizes:

@@ -68,6 +68,7 @@ class Arena:
 
     def reserve(self, rows: int) -> None:
         if rows > len(self.at):
+            rows = max(rows, 1024, len(self.at) + len(self.at) // 2)
             at = np.zeros(rows, dtype=np.int64)
             size = np.zeros(rows, dtype=np.uint32)
             at[:len(self.at)] = self.at

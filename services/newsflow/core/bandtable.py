@@ -6,7 +6,7 @@ part of the index. Here the bulk is two sorted numpy arrays (key, 32-bit slot): 
 32-bit keys the index files (``key_dtype``), 8 bytes per key, 256 bytes per article. New keys
 go to a small dict first and are merged into the arrays in one vectorised insert when it holds
 more than ``1/merge_fraction`` of them, so a merge is rare and costs one copy of the arrays,
-never a sort of them. A directory of the keys' top bits (about 8-16 keys a bucket) takes a
+never a sort of them. A directory of the keys' top bits (about 16-32 keys a bucket) takes a
 look-up straight to its few candidates: a binary search over 32M keys is ~25 cache misses per
 key, and the cost would grow with the window.
 
@@ -132,7 +132,7 @@ class BandTable:
         self.slots = np.insert(slots, at, new_slots)
         self.delta = {}
         self.delta_count = 0
-        bits = min(self.bits - 1, max(1, len(self.keys).bit_length() - 3))
+        bits = min(self.bits - 1, max(1, len(self.keys).bit_length() - 5))  # ~16-32 a bucket
         self.shift = self.keys.dtype.type(self.bits - bits)
         self.offsets = np.searchsorted(
             self.keys >> self.shift,

@@ -359,10 +359,9 @@ class _WindowRarity:
         the same numbers ``_general_share`` gave when the term was first filed)."""
         value = self.factor.get(key)
         if value is None:
-            vocab = self.vocab
+            share, undo = self.vocab.prior(key)
             value = self.factor[key] = max(0.0, math.log(
-                self.total / (vocab.df.item(key) + self.prior * vocab.share.item(key) + 1))
-                * vocab.undo.item(key))
+                self.total / (self.vocab.df.item(key) + self.prior * share + 1)) * undo)
         return value
 
 
@@ -798,15 +797,13 @@ class DedupeIndex:
         # Back over the story window, forward one bucket only: articles arrive in fetch-time
         # order, so members more than a bucket in the future are rare, and not looking saves
         # most of the empty look-ups.
-        keys = []
+        keys: list[int] = []
         for term in story_keys(fp.story_terms, params.story_keys):
             term_id = self.vocab.id_of(term)
             if term_id >= 0:  # else no remembered article files under it
                 keys.extend(posting_key(term_id, bucket)
                             for bucket in range(centre - reach, centre + 2))
-        hits: Counter[int] = Counter()
-        for stories in self.postings.stories_of(keys, params.posting_limit):
-            hits.update(stories)
+        hits = Counter(self.postings.stories_of(keys, params.posting_limit))
         shared = [(self._story_id(story), story, count) for story, count in hits.items()
                   if count >= params.story_min_keys]
         ranked = heapq.nsmallest(params.story_candidates, shared, key=lambda s: (-s[2], s[0]))

@@ -12,10 +12,13 @@ look-up sees (the stories with members under a key) never depends on when merges
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
 BUCKET_MASK = (1 << 32) - 1
+SMALL = 32  # a key or term with more pairs than this is read by its range, not gathered
 
 
 def posting_key(term: int, bucket: int) -> int:
@@ -24,7 +27,7 @@ def posting_key(term: int, bucket: int) -> int:
 
 class Postings:
     __slots__ = ("counts", "delta", "delta_pairs", "keys", "merge_fraction", "merge_min",
-                 "stories", "term_starts")
+                 "runs", "stories", "term_starts")
 
     def __init__(self, merge_min: int = 1 << 14, merge_fraction: int = 32) -> None:
         self.keys: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # sorted
@@ -34,6 +37,8 @@ class Postings:
         self.term_starts: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
         self.delta: dict[int, dict[int, int]] = {}  # key -> {story: members}, new pairs
         self.delta_pairs = 0
+        # keys with more than ``SMALL`` pairs in the arrays -> [start, end, pairs with members]
+        self.runs: dict[int, list[int]] = {}
         self.merge_min = merge_min
         self.merge_fraction = merge_fraction
 
@@ -41,34 +46,78 @@ class Postings:
         """Keys with at least one story (a scan: for tests and reports)."""
         return len(set(self.keys[self.counts > 0].tolist()) | set(self.delta))
 
-    def __iter__(self) -> object:
+    def __iter__(self) -> Iterator[int]:
         """Keys in storage order (the arrays, then the recent ones): equal only if laid out
         identically."""
         return iter(self.keys.tolist() + list(self.delta))
 
-    def _gather(self, terms: list[int]) -> npt.NDArray[np.int64]:
-        """Positions in the arrays of every pair of ``terms``."""
-        starts = self.term_starts
+    def _ranges(self, keys: list[int]) -> dict[int, tuple[int, int]]:
+        """key -> where its pairs sit in the arrays, [start, end), for the keys with any.
+
+        Cheap for the two kinds of keys there are: a key with more pairs than ``SMALL`` (a
+        common word's) is in ``runs``, found by one dict look-up; the pairs of a term with few
+        (most terms: names, rare words) are read in one vectorised gather; only a key with few
+        pairs of a term with many needs a binary search."""
+        starts, filed = self.term_starts, self.keys
         limit = len(starts) - 1
-        spans = [(starts.item(t), starts.item(t + 1)) for t in terms if t < limit]
-        spans = [(lo, hi) for lo, hi in spans if hi > lo]
-        if not spans:
-            return np.zeros(0, dtype=np.int64)
-        if len(spans) == 1:
-            return np.arange(spans[0][0], spans[0][1], dtype=np.int64)
-        return np.concatenate([np.arange(lo, hi, dtype=np.int64) for lo, hi in spans])
+        found: dict[int, tuple[int, int]] = {}
+        small: list[tuple[int, int]] = []
+        wanted: set[int] = set()
+        searched: dict[int, list[int]] = {}
+        for key in keys:
+            run = self.runs.get(key)
+            if run is not None:
+                found[key] = (run[0], run[1])
+                continue
+            term = key >> 32
+            if term >= limit:
+                continue
+            lo, hi = starts.item(term), starts.item(term + 1)
+            if hi - lo <= SMALL:
+                if hi > lo and key not in wanted:
+                    small.append((lo, hi))
+                    wanted.add(key)
+            else:
+                searched.setdefault(term, []).append(key)
+        for term, some in searched.items():  # one search per term, for all its keys
+            lo, hi = starts.item(term), starts.item(term + 1)
+            at = (np.searchsorted(filed[lo:hi], np.array(some + [key + 1 for key in some],
+                                                          dtype=np.uint64)) + lo).tolist()
+            for n, key in enumerate(some):
+                if at[n + len(some)] > at[n]:
+                    found[key] = (at[n], at[n + len(some)])
+        if small:
+            spans = sorted(set(small))
+            at = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+            for position, key in zip(at.tolist(), filed[at].tolist(), strict=True):
+                if key in wanted:
+                    lo, hi = found.get(key, (position, position))
+                    found[key] = (min(lo, position), max(hi, position + 1))
+        return found
 
     def _locate(self, keys: list[int], story: int) -> dict[int, int]:
         """key -> position in the arrays of the pair (key, ``story``), where there is one."""
         if not len(self.keys):
             return {}
-        at = self._gather(sorted({key >> 32 for key in keys}))
-        if not len(at):
-            return {}
-        wanted = np.array(keys, dtype=np.uint64)
-        match = np.isin(self.keys[at], wanted) & (self.stories[at] == story)
-        hits = at[match]
-        return dict(zip(self.keys[hits].tolist(), hits.tolist(), strict=True))
+        found: dict[int, int] = {}
+        for key, (lo, hi) in self._ranges(keys).items():
+            if hi - lo == 1:
+                if self.stories.item(lo) == story:
+                    found[key] = lo
+                continue
+            at = np.flatnonzero(self.stories[lo:hi] == story)
+            if len(at):
+                found[key] = lo + int(at[0])
+        return found
+
+    def _count(self, at: int, key: int, change: int) -> None:
+        """Add ``change`` to the members of the pair at ``at`` (filed under ``key``), keeping
+        its run's count of pairs with members."""
+        members = self.counts.item(at)
+        self.counts[at] = members + change
+        run = self.runs.get(key)
+        if run is not None and (members == 0 or members + change == 0):
+            run[2] += 1 if members == 0 else -1
 
     def add(self, keys: list[int], story: int) -> None:
         """One more member of ``story`` under each of ``keys`` (distinct)."""
@@ -76,7 +125,7 @@ class Postings:
         for key in keys:
             at = placed.get(key)
             if at is not None:
-                self.counts[at] += 1
+                self._count(at, key, +1)
                 continue
             stories = self.delta.setdefault(key, {})
             members = stories.get(story, 0)
@@ -104,38 +153,35 @@ class Postings:
             if not stories:
                 del self.delta[key]
         if rest:
-            for at in self._locate(rest, story).values():
+            for key, at in self._locate(rest, story).items():
                 if self.counts.item(at) > 0:
-                    self.counts[at] -= 1
+                    self._count(at, key, -1)
 
-    def stories_of(self, keys: list[int], limit: int) -> list[list[int]]:
-        """For each of ``keys``: its stories, if it has at most ``limit`` of them (a key more
-        common than that does not tell stories apart, and is skipped: [])."""
-        found: dict[int, set[int]] = {}
-        too_common: set[int] = set()
-        if len(self.keys):
-            at = self._gather(sorted({key >> 32 for key in keys}))
-            if len(at):
-                at = at[np.isin(self.keys[at], np.array(keys, dtype=np.uint64))
-                        & (self.counts[at] > 0)]
-                if len(at):
-                    filed = self.keys[at]
-                    unique, first, sizes = np.unique(filed, return_index=True,
-                                                     return_counts=True)
-                    stories = self.stories[at]
-                    for key, start, size in zip(unique.tolist(), first.tolist(), sizes.tolist(),
-                                                strict=True):
-                        if size > limit:  # skipped, whatever the dict holds
-                            too_common.add(key)
-                        else:
-                            found[key] = set(stories[start:start + size].tolist())
-        out: list[list[int]] = []
+    def stories_of(self, keys: list[int], limit: int) -> list[int]:
+        """The stories under each of ``keys`` that has at most ``limit`` of them, one entry per
+        (key, story): a key more common than that does not tell stories apart, and is skipped."""
+        out: list[int] = []
+        ranges = self._ranges(keys) if len(self.keys) else {}
+        counts, stories = self.counts, self.stories
         for key in keys:
-            if key in too_common:
-                out.append([])
+            recent = self.delta.get(key)
+            run = self.runs.get(key)
+            if run is not None and run[2] > limit:
+                continue  # too common already, whatever the dict holds
+            span = ranges.get(key)
+            if span is not None:
+                lo, hi = span
+                found = {story for story, members in zip(stories[lo:hi].tolist(),
+                                                         counts[lo:hi].tolist(), strict=True)
+                         if members > 0}
+                if recent:
+                    found.update(recent)
+            elif recent:
+                found = set(recent)
+            else:
                 continue
-            stories_here = found.get(key, set()) | set(self.delta.get(key, ()))
-            out.append(sorted(stories_here) if 0 < len(stories_here) <= limit else [])
+            if len(found) <= limit:
+                out.extend(found)
         return out
 
     def _merge(self) -> None:
@@ -160,3 +206,10 @@ class Postings:
         terms = int(self.keys[-1] >> np.uint64(32)) + 2 if len(self.keys) else 1
         self.term_starts = np.searchsorted(
             self.keys >> np.uint64(32), np.arange(terms, dtype=np.uint64)).astype(np.int64)
+        self.runs = {}
+        if len(self.keys):
+            unique, first, sizes = np.unique(self.keys, return_index=True, return_counts=True)
+            big = sizes > SMALL
+            for key, start, size in zip(unique[big].tolist(), first[big].tolist(),
+                                        sizes[big].tolist(), strict=True):
+                self.runs[key] = [start, start + size, size]  # every pair has members now

@@ -10,6 +10,7 @@ next new term."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -57,7 +58,7 @@ class Vocabulary:
             self.hashes[found] = key or 1
             self.refs[found] = 0
             self.df[found] = 0
-            self.share[found], self.undo[found] = self.share_of(term)
+            self.share[found] = math.nan  # looked up when first needed (``prior``)
             self.texts.put(found, term.encode())
         self.refs[found] += 1
         return found
@@ -70,6 +71,15 @@ class Vocabulary:
             self.ids.pop(self.hashes.item(term_id))
             self.texts.drop(term_id)
             self.free.append(term_id)
+
+    def prior(self, term_id: int) -> tuple[float, float]:
+        """The term's (general share, 1 / general rarity): ``share_of`` of its text, kept."""
+        share = self.share.item(term_id)
+        if math.isnan(share):
+            share, undo = self.share_of(self.term(term_id))
+            self.share[term_id], self.undo[term_id] = share, undo
+            return share, undo
+        return share, self.undo.item(term_id)
 
     def term(self, term_id: int) -> str:
         return self.texts.get(term_id).decode()

@@ -150,9 +150,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
 
     from newsflow.processor.health import install_health
     from newsflow.processor.local_state import lock_data_dir, reconcile_table_store
+    from newsflow.processor.malloc import pin_mmap_threshold
     from newsflow.processor.sensor import install_metrics
     from newsflow.topics import ensure_topics
 
+    pin_mmap_threshold()  # before the index allocates: see processor/malloc.py
     ensure_topics(settings, settings.kafka_connect_timeout_seconds)
     # Faust creates its data directory without parents: a fresh folder has no .newsflow/ yet.
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
