@@ -1,0 +1,82 @@
+"""The dedupe index's storage blocks answer as the Python containers they replace do: the
+numpy hash table as a dict, the postings as a dict of story counters (through merges and
+removals), the byte arena as a list of bytes (through compactions)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+
+from newsflow.core.arena import Arena
+from newsflow.core.keytable import KeyTable
+from newsflow.core.postings import Postings, posting_key
+
+
+def test_key_table_matches_a_dict_through_growth_and_removals() -> None:
+    rng = random.Random(3)
+    table = KeyTable()
+    reference: dict[int, int] = {}
+    for n in range(5000):
+        # some keys share their low bits, so probe runs form and removals must shift them back
+        key = rng.choice([rng.getrandbits(64), rng.randrange(1, 64) << 40 | 7])
+        table.set(key, n)
+        reference[key] = n
+        if rng.random() < 0.4 and len(reference) > 1:
+            gone = rng.choice(list(reference))
+            assert table.pop(gone) == reference.pop(gone)
+        probe = rng.choice(list(reference))
+        assert table.get(probe) == reference[probe]
+        assert table.get(rng.getrandbits(64)) == -1
+    assert len(table) == len(reference)
+    assert sorted(table) == sorted(reference)
+    assert all(table.get(key) == value for key, value in reference.items())
+
+
+def test_postings_match_a_dict_of_story_counts_through_merges() -> None:
+    rng = random.Random(4)
+    postings = Postings(merge_min=40, merge_fraction=4)  # merges every few articles
+    reference: dict[int, Counter[int]] = defaultdict(Counter)
+    filed: list[tuple[list[int], int]] = []
+    merges = 0
+    for n in range(3000):
+        # common terms (many stories under one key, more than the limit) and rare ones
+        terms = {rng.choice([rng.randrange(5), rng.randrange(5, 4000)]) for _ in range(6)}
+        keys = [posting_key(term, rng.randrange(3)) for term in sorted(terms)]
+        keys = list(dict.fromkeys(keys))
+        story = rng.randrange(400)
+        before = len(postings.keys)
+        postings.add(keys, story)
+        merges += len(postings.keys) != before
+        filed.append((keys, story))
+        for key in keys:
+            reference[key][story] += 1
+        if rng.random() < 0.7:  # forget an article: merged, in the dict, or both kinds
+            keys, story = filed.pop(rng.randrange(len(filed)))
+            postings.remove(keys, story)
+            for key in keys:
+                reference[key][story] -= 1
+                reference[key] = +reference[key]
+        probe = [posting_key(term, bucket) for term in (0, rng.randrange(5, 4000))
+                 for bucket in range(3)]
+        expected = [story for key in probe if 0 < len(reference[key]) <= 16
+                    for story in reference[key]]
+        assert sorted(postings.stories_of(probe, 16)) == sorted(expected)
+    assert merges > 10
+    assert len(postings) == sum(1 for stories in reference.values() if stories)
+
+
+def test_arena_keeps_every_rows_bytes_through_compactions() -> None:
+    rng = random.Random(5)
+    arena = Arena()
+    reference: dict[int, bytes] = {}
+    for n in range(20000):
+        row = rng.randrange(2000)
+        data = rng.randbytes(rng.randrange(1, 200))
+        arena.put(row, data)
+        reference[row] = data
+        if rng.random() < 0.5 and reference:
+            gone = rng.choice(list(reference))
+            arena.drop(gone)
+            del reference[gone]
+    assert all(arena.get(row) == data for row, data in reference.items())
+    assert len(arena.buffer) <= 2 * sum(map(len, reference.values()))  # holes are reclaimed
