@@ -38,7 +38,7 @@ def test_postings_match_a_dict_of_story_counts_through_merges() -> None:
     reference: dict[int, Counter[int]] = defaultdict(Counter)
     filed: list[tuple[list[int], int]] = []
     merges = 0
-    for n in range(3000):
+    for _ in range(3000):
         # common terms (many stories under one key, more than the limit) and rare ones
         terms = {rng.choice([rng.randrange(5), rng.randrange(5, 4000)]) for _ in range(6)}
         keys = [posting_key(term, rng.randrange(3)) for term in sorted(terms)]
@@ -69,7 +69,7 @@ def test_arena_keeps_every_rows_bytes_through_compactions() -> None:
     rng = random.Random(5)
     arena = Arena()
     reference: dict[int, bytes] = {}
-    for n in range(20000):
+    for _ in range(20000):
         row = rng.randrange(2000)
         data = rng.randbytes(rng.randrange(1, 200))
         arena.put(row, data)

@@ -798,8 +798,7 @@ class DedupeIndex:
         # order, so members more than a bucket in the future are rare, and not looking saves
         # most of the empty look-ups.
         keys: list[int] = []
-        for term in story_keys(fp.story_terms, params.story_keys):
-            term_id = self.vocab.id_of(term)
+        for term_id in self.vocab.ids_of(story_keys(fp.story_terms, params.story_keys)):
             if term_id >= 0:  # else no remembered article files under it
                 keys.extend(posting_key(term_id, bucket)
                             for bucket in range(centre - reach, centre + 2))
@@ -816,11 +815,11 @@ class DedupeIndex:
         rarity in the window
         (``story_df_prior``); the bar is ``story_threshold`` at the story's first report and
         rises by ``story_threshold_per_day`` with time since."""
-        own: dict[str, int] = {}  # the article's terms -> vocabulary id, or a key of their own
-        for term in (*fp.story_terms, *fp.lead_terms):
-            if term not in own:
-                term_id = self.vocab.id_of(term)
-                own[term] = term_id if term_id >= 0 else -1 - len(own)
+        # the article's terms -> vocabulary id, or a key of their own
+        words = list(dict.fromkeys((*fp.story_terms, *fp.lead_terms)))
+        own = {term: term_id if term_id >= 0 else -1 - n
+               for n, (term, term_id) in enumerate(zip(words, self.vocab.ids_of(words),
+                                                       strict=True))}
         terms = {own[t]: w for t, w in quantise(fp.story_terms).items()}
         lead = {own[t]: w for t, w in quantise(fp.lead_terms).items()}
         mix = self.params.story_lead_weight

@@ -51,6 +51,21 @@ class KeyTable:
         at = self._find(key)
         return self.values.item(at) if self.keys.item(at) else -1
 
+    def get_many(self, keys: list[int]) -> list[int]:
+        """``get`` of each key, probing for all of them at once."""
+        wanted = np.array([key or 1 for key in keys], dtype=np.uint64)
+        mask = np.uint64(self.mask)
+        at = wanted & mask
+        out = np.full(len(keys), -1, dtype=np.int64)
+        pending = np.arange(len(keys))
+        while len(pending):
+            found = self.keys[at]
+            hit = found == wanted[pending]
+            out[pending[hit]] = self.values[at[hit]]
+            going = ~(hit | (found == 0))
+            pending, at = pending[going], (at[going] + np.uint64(1)) & mask
+        return out.tolist()
+
     def set(self, key: int, value: int) -> None:
         key = key or 1
         at = self._find(key)

@@ -89,10 +89,11 @@ class Postings:
         if small:
             spans = sorted(set(small))
             at = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
-            for position, key in zip(at.tolist(), filed[at].tolist(), strict=True):
-                if key in wanted:
-                    lo, hi = found.get(key, (position, position))
-                    found[key] = (min(lo, position), max(hi, position + 1))
+            gathered = filed[at]
+            hits = np.isin(gathered, np.array(list(wanted), dtype=np.uint64))
+            for position, key in zip(at[hits].tolist(), gathered[hits].tolist(), strict=True):
+                lo, hi = found.get(key, (position, position))
+                found[key] = (min(lo, position), max(hi, position + 1))
         return found
 
     def _locate(self, keys: list[int], story: int) -> dict[int, int]:

@@ -26,13 +26,11 @@ def term_key(term: str) -> int:
 
 
 class Vocabulary:
-    __slots__ = ("df", "free", "hashes", "ids", "refs", "share", "share_of", "texts", "top",
-                 "undo")
+    __slots__ = ("df", "free", "ids", "refs", "share", "share_of", "texts", "top", "undo")
 
     def __init__(self, share_of: Callable[[str], tuple[float, float]]) -> None:
         self.share_of = share_of  # term -> (general share, 1 / general rarity)
         self.ids = KeyTable()
-        self.hashes: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
         self.refs: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)  # articles using it
         self.df: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)  # ... as a story term
         self.share: npt.NDArray[np.float64] = np.zeros(0, dtype=np.float64)
@@ -48,6 +46,10 @@ class Vocabulary:
         """The term's id; -1 if no remembered article uses it."""
         return self.ids.get(term_key(term))
 
+    def ids_of(self, terms: list[str]) -> list[int]:
+        """``id_of`` of each term, looked up together."""
+        return self.ids.get_many([term_key(term) for term in terms]) if terms else []
+
     def acquire(self, term: str) -> int:
         """The term's id, one more article using it."""
         key = term_key(term)
@@ -55,7 +57,6 @@ class Vocabulary:
         if found < 0:
             found = self.free.pop() if self.free else self._fresh()
             self.ids.set(key, found)
-            self.hashes[found] = key or 1
             self.refs[found] = 0
             self.df[found] = 0
             self.share[found] = math.nan  # looked up when first needed (``prior``)
@@ -68,7 +69,7 @@ class Vocabulary:
         refs = self.refs.item(term_id) - 1
         self.refs[term_id] = refs
         if refs == 0:
-            self.ids.pop(self.hashes.item(term_id))
+            self.ids.pop(term_key(self.term(term_id)))
             self.texts.drop(term_id)
             self.free.append(term_id)
 
@@ -92,7 +93,7 @@ class Vocabulary:
     def _fresh(self) -> int:
         if self.top == len(self.refs):
             size = max(1024, self.top + self.top // 2)
-            for name in ("hashes", "refs", "df", "share", "undo"):
+            for name in ("refs", "df", "share", "undo"):
                 old = getattr(self, name)
                 new = np.zeros(size, dtype=old.dtype)
                 new[:self.top] = old
