@@ -30,6 +30,8 @@ def test_key_table_matches_a_dict_through_growth_and_removals() -> None:
     assert len(table) == len(reference)
     assert sorted(table) == sorted(reference)
     assert all(table.get(key) == value for key, value in reference.items())
+    probes = list(reference) + [rng.getrandbits(64) for _ in range(500)]
+    assert table.get_many(probes) == [reference.get(key, -1) for key in probes]
 
 
 def test_postings_match_a_dict_of_story_counts_through_merges() -> None:

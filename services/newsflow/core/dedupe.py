@@ -325,7 +325,7 @@ def quantise(terms: dict[str, float]) -> dict[str, int]:
 
 def story_keys(terms: dict[str, float], count: int) -> list[str]:
     """The ``count`` heaviest terms (ties by name): what an article is looked up and filed
-    under. Ranked on quantised weights, exactly as ``Entry`` ranks them."""
+    under. Ranked on quantised weights, exactly as ``DedupeIndex._ranked`` ranks them."""
     ranked = sorted(quantise(terms).items(), key=lambda kv: (-kv[1], kv[0]))
     return [term for term, _ in ranked[:count]]
 

@@ -59,26 +59,28 @@ class Postings:
         (most terms: names, rare words) are read in one vectorised gather; only a key with few
         pairs of a term with many needs a binary search."""
         starts, filed = self.term_starts, self.keys
-        limit = len(starts) - 1
         found: dict[int, tuple[int, int]] = {}
-        small: list[tuple[int, int]] = []
-        wanted: set[int] = set()
-        searched: dict[int, list[int]] = {}
+        by_term: dict[int, list[int]] = {}
         for key in keys:
             run = self.runs.get(key)
             if run is not None:
                 found[key] = (run[0], run[1])
-                continue
-            term = key >> 32
-            if term >= limit:
-                continue
-            lo, hi = starts.item(term), starts.item(term + 1)
-            if hi - lo <= SMALL:
-                if hi > lo and key not in wanted:
-                    small.append((lo, hi))
-                    wanted.add(key)
             else:
-                searched.setdefault(term, []).append(key)
+                by_term.setdefault(key >> 32, []).append(key)
+        terms = [term for term in by_term if term < len(starts) - 1]
+        if not terms:
+            return found
+        at = np.array(terms, dtype=np.int64)
+        small: list[tuple[int, int]] = []
+        wanted: list[int] = []
+        searched: dict[int, list[int]] = {}
+        for term, lo, hi in zip(terms, starts[at].tolist(), starts[at + 1].tolist(),
+                                strict=True):
+            if hi - lo > SMALL:
+                searched[term] = by_term[term]
+            elif hi > lo:
+                small.append((lo, hi))
+                wanted.extend(by_term[term])
         for term, some in searched.items():  # one search per term, for all its keys
             lo, hi = starts.item(term), starts.item(term + 1)
             at = (np.searchsorted(filed[lo:hi], np.array(some + [key + 1 for key in some],
@@ -87,10 +89,10 @@ class Postings:
                 if at[n + len(some)] > at[n]:
                     found[key] = (at[n], at[n + len(some)])
         if small:
-            spans = sorted(set(small))
+            spans = sorted(small)
             at = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
             gathered = filed[at]
-            hits = np.isin(gathered, np.array(list(wanted), dtype=np.uint64))
+            hits = np.isin(gathered, np.array(wanted, dtype=np.uint64))
             for position, key in zip(at[hits].tolist(), gathered[hits].tolist(), strict=True):
                 lo, hi = found.get(key, (position, position))
                 found[key] = (min(lo, position), max(hi, position + 1))
@@ -102,9 +104,10 @@ class Postings:
             return {}
         found: dict[int, int] = {}
         for key, (lo, hi) in self._ranges(keys).items():
-            if hi - lo == 1:
-                if self.stories.item(lo) == story:
-                    found[key] = lo
+            if hi - lo <= 8:
+                members = self.stories[lo:hi].tolist()
+                if story in members:
+                    found[key] = lo + members.index(story)
                 continue
             at = np.flatnonzero(self.stories[lo:hi] == story)
             if len(at):
