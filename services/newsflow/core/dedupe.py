@@ -2,12 +2,13 @@
 
 The index holds what it remembers in memory; every decision it makes is returned as a
 ``Memory`` entry that an adapter persists (a Faust table in the stream, nothing offline).
-``DedupeIndex.restore`` rebuilds the same index from those entries, so a replacement worker
-answers exactly as the one it replaces: every piece of index state is a function of the set of
-remembered entries and their sequence numbers, never of the order in which they were forgotten.
+``DedupeIndex.restore`` rebuilds an index from those entries that answers exactly as the one
+it replaces: every answer is a function of the set of remembered entries and their sequence
+numbers, never of the order in which they were forgotten nor of the numbers the storage gave
+them (rows, signature slots, term ids are reused and differ between the two).
 
-Cost per decision is bounded whatever the window holds: exact lookups are dict hits, the
-near-duplicate lookup is MinHash banding (one dict hit per band), and story candidates come
+Cost per decision is bounded whatever the window holds: exact lookups are hash-table hits, the
+near-duplicate lookup is MinHash banding (one look-up per band), and story candidates come
 from postings keyed by (rare term, time bucket), so a posting only ever holds the stories of
 one bucket, and postings too common to discriminate are skipped.
 """
