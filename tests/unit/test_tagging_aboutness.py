@@ -9,7 +9,7 @@ import pytest
 
 from newsflow.config import Settings
 from newsflow.core.pipeline import Origin
-from newsflow.core.tagging import Tagger
+from newsflow.core.tagging import Field, Tagger
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.taxonomy_files import load_taxonomy
 
@@ -210,3 +210,16 @@ def test_rockets_fired_at_a_base_are_missiles_but_space_rockets_are_not(tagger: 
     space = ("The space agency launched two rockets carrying weather satellites into orbit. "
              "The rocket launches were the first of the year.")
     assert "missiles" not in names(tagger, "Rockets carry satellites", space)
+
+
+def test_an_abbreviation_does_not_end_the_sentence_a_context_rule_looks_in() -> None:
+    # Wire copy capitalises after "U.S." ("U.S. Kills General"): the revenge words after it
+    # are still in the headline's sentence, so the retaliation is military, not a sanction.
+    field = Field("body", "Iran vowed retaliation after the U.S. Killed its general. Mr. Smith "
+                  "said on Jan. 5 that John F. Kennedy spoke. Talks ended.", "")
+    assert [field.text[s:e] for s, e in field.sentences] == [
+        "Iran vowed retaliation after the U.S. Killed its general.",
+        "Mr. Smith said on Jan. 5 that John F. Kennedy spoke.", "Talks ended."]
+    assert "sanctions" not in names(Tagger(load_taxonomy()),
+                                    "Iran Promises Retaliation After U.S. Kills General",
+                                    "Iranian leaders called for revenge on Friday.")

@@ -59,7 +59,13 @@ DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ ou
                     # Conditions, not facts: "in exchange for sanctions relief".
                     "in exchange for", "in return for")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
+# A full stop after an initial ("U.S.", "John F. Kennedy"), a title ("Mr.", "Sen.") or a month
+# ("Jan. 5") does not end the sentence: wire copy capitalises after "U.S." ("the U.S. And USSR"),
+# and a split there would cut a context rule's sentence in two.
+_NOT_AN_END = (r"(?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|Lt|Jr|Sr|No)\.)"
+               r"(?<!\b(?:Mrs|Sen|Rep|Gov|Gen|Col|Sgt|Adm|Cpl|Maj|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct"
+               r"|Nov|Dec)\.)(?<!\b(?:Capt|Prof|Sept|Reps|Sens|Gens)\.)")
+SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AN_END}[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 
 
