@@ -223,3 +223,23 @@ def test_an_abbreviation_does_not_end_the_sentence_a_context_rule_looks_in() -> 
     assert "sanctions" not in names(Tagger(load_taxonomy()),
                                     "Iran Promises Retaliation After U.S. Kills General",
                                     "Iranian leaders called for revenge on Friday.")
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Leaders meet after attack", "The president spoke on Wednesday after a barrage of missiles "
+     "fired at the troops' base killed no one, and Tehran signalled the end of its revenge."),
+    ("Tokyo on alert", "Japan must prepare for the possible launch of a nuclear-armed missile over "
+     "its territory if the North carries out its threat, the defence minister said."),
+    ("Contractor wins work", "The unit won contracts worth 1.9 mln dlrs from the Air Force for "
+     "flight tests of the Peacekeeper missile, the company said."),
+])
+def test_a_missile_fired_launched_or_named_by_its_system_is_missiles(
+        tagger: Tagger, title: str, body: str) -> None:
+    assert "missiles" in names(tagger, title, body)
+
+
+def test_a_rocket_launch_in_a_space_story_is_not_missiles(tagger: Tagger) -> None:
+    body = ("The country is preparing the first launch of its new rocket, part of what it calls a "
+            "purely peaceful space program; officials said it could be converted into a weapon.")
+    assert "missiles" not in names(tagger, "Country prepares to launch intercontinental rocket",
+                                   body)
