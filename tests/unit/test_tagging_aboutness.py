@@ -243,3 +243,19 @@ def test_a_rocket_launch_in_a_space_story_is_not_missiles(tagger: Tagger) -> Non
             "purely peaceful space program; officials said it could be converted into a weapon.")
     assert "missiles" not in names(tagger, "Country prepares to launch intercontinental rocket",
                                    body)
+
+
+def test_trade_measures_named_as_punishment_are_sanctions(tagger: Tagger) -> None:
+    body = ("The president made punishing China official policy on Thursday, imposing tariffs "
+            "on 60 billion dollars of Chinese goods, officials said.")
+    assert "sanctions" in names(tagger, "Beijing says it is ready for a fight", body)
+    assert "sanctions" not in names(tagger, "Coach vows to punish mistakes", "The coach said he "
+                                    "would punish every mistake in training, the club said.")
+
+
+def test_an_embargo_by_trade_unions_is_industrial_action_not_sanctions(tagger: Tagger) -> None:
+    body = ("The ship berthed today to load wheat for Fiji after Australian port unions partly "
+            "lifted a trade embargo, shipping sources said.")
+    assert "sanctions" not in names(tagger, "Ship prepares to load wheat", body)
+    body = body.replace("Australian port unions", "the Australian government")
+    assert "sanctions" in names(tagger, "Ship prepares to load wheat", body)
