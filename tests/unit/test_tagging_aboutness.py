@@ -3,6 +3,7 @@ short text written for the test (the evidence of quality is benchmarks/tagging_r
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -259,3 +260,12 @@ def test_an_embargo_by_trade_unions_is_industrial_action_not_sanctions(tagger: T
     assert "sanctions" not in names(tagger, "Ship prepares to load wheat", body)
     body = body.replace("Australian port unions", "the Australian government")
     assert "sanctions" in names(tagger, "Ship prepares to load wheat", body)
+
+
+def test_a_topic_sets_how_much_a_one_sentence_mention_after_the_lead_counts(
+        tagger: Tagger) -> None:
+    bundled = {t.name: t for t in tagger.topics}
+    assert bundled["sanctions"].mention_factor < bundled["missiles"].mention_factor
+    body = FILLER * 3 + "The government imposed sanctions on the regime's banks. " + FILLER * 3
+    weaker = Tagger(tuple(dataclasses.replace(t, mention_factor=0.4) for t in tagger.topics))
+    assert score(weaker, "sanctions", "Budget", body) < score(tagger, "sanctions", "Budget", body)

@@ -44,7 +44,8 @@ MAX_EVIDENCE = 12
 LEAD_SENTENCES = 2
 LEAD_WEIGHT = 1.0
 # Evidence after the lead confined to one sentence is a mention: it counts this share, rising
-# to full weight when THREAD_SENTENCES sentences carry it.
+# to full weight when THREAD_SENTENCES sentences carry it. A topic may set its own
+# (``mention_factor``): sanctions are named in passing far more often than warships are.
 MENTION_FACTOR = 0.8
 THREAD_SENTENCES = 3
 # "headline": the article's title, wherever the match is. A headline states the subject, so a
@@ -192,6 +193,7 @@ class Topic:
     negation: re.Pattern[str] | None = None
     negation_words: int = 6
     negation_factor: float = 0.3
+    mention_factor: float = MENTION_FACTOR
 
 
 def _number(entry: Mapping[str, Any], key: str, default: float, where: str,
@@ -312,7 +314,7 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     if not isinstance(name, str) or not NAME.match(name):
         raise TaxonomyError(f"{where}: name: expected a lower_snake_case string")
     unknown = set(entry) - {"name", "iptc", "description", "threshold", "terms", "context",
-                            "negation"}
+                            "negation", "mention_factor"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     iptc = entry.get("iptc")
@@ -338,6 +340,7 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
         _alternation(neg_words, f"{where}: negation: words"),
         int(_number(negation, "window", 6, f"{where}: negation", 1, 50)),
         _number(negation, "factor", 0.3, f"{where}: negation", 0.0, 1.0),
+        _number(entry, "mention_factor", MENTION_FACTOR, where, 0.0, 1.0, low_open=True),
     )
 
 
@@ -628,7 +631,7 @@ class Tagger:
             lead = body_field.lead_end if body_hits else 0
             lead_hits = [h for h in body_hits if h.evidence.start < lead]
             rest_hits = [h for h in body_hits if h.evidence.start >= lead]
-            spread = min(1.0, MENTION_FACTOR + (1 - MENTION_FACTOR) * (
+            spread = min(1.0, topic.mention_factor + (1 - topic.mention_factor) * (
                 _spread(rest_hits, body_field) - 1) / max(1, THREAD_SENTENCES - 1)
             ) if rest_hits else 0.0
             title_mass, lead_mass, rest_mass = _mass(title_hits), _mass(lead_hits), _mass(rest_hits)
