@@ -92,6 +92,9 @@ def test_punishment_by_tariffs_in_a_dispute_is_sanctions(tagger: Tagger, title: 
     ("Duties set", "The Commerce Department set anti-dumping duties on chemicals from South Korea "
                    "after a dispute brought by a domestic producer."),
     ("Tariff cuts", "Taiwan will cut tariffs on 50 American goods to ease the trade dispute."),
+    # The base form of a word listed with its inflections ("reduce~"), not a stem ("reduc~").
+    ("Tariff cuts", "Taiwan will reduce import tariffs on 1,700 American products to ease the "
+                    "trade dispute."),
 ])
 def test_trade_remedies_and_tariff_cuts_are_not_sanctions(tagger: Tagger, title: str,
                                                          body: str) -> None:
@@ -180,6 +183,9 @@ def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
      "the nominee, and the panel approved her 12-0."),
     ("Tehran vows retaliation for killing", "Iran promised harsh retaliation against the United States "
      "after the general was killed in a drone strike."),
+    ("Judge orders release, citing retaliation", "A federal judge ordered his release after "
+     "finding that officials had returned him to prison in retaliation for his plans to write a "
+     "memoir."),
 ])
 def test_immigration_bans_walkouts_and_military_revenge_are_not_sanctions(
         tagger: Tagger, title: str, body: str) -> None:
