@@ -275,3 +275,12 @@ def test_a_topic_sets_how_much_a_one_sentence_mention_after_the_lead_counts(
     body = FILLER * 3 + "The government imposed sanctions on the regime's banks. " + FILLER * 3
     weaker = Tagger(tuple(dataclasses.replace(t, mention_factor=0.4) for t in tagger.topics))
     assert score(weaker, "sanctions", "Budget", body) < score(tagger, "sanctions", "Budget", body)
+
+
+def test_uss_the_steel_unit_is_not_a_warship(tagger: Tagger) -> None:
+    assert "naval_deployment" not in names(
+        tagger, "USX <X> USS UNIT RAISES PRICES", "The USS Division of USX Corp said it would "
+        "raise prices of flat-rolled steel products by 3 pct from July.")
+    assert "naval_deployment" in names(
+        tagger, "USS Boxer destroys drone", "The USS Boxer, an amphibious assault ship, destroyed "
+        "a drone that flew close to it in the Strait of Hormuz, the Navy said.")
