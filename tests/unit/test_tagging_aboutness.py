@@ -183,6 +183,9 @@ def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
      "the nominee, and the panel approved her 12-0."),
     ("Tehran vows retaliation for killing", "Iran promised harsh retaliation against the United States "
      "after the general was killed in a drone strike."),
+    ("IRANIAN PREMIER REITERATES WARNING OF RETALIATION", "Iran's premier said his country "
+     "would retaliate for U.S. Navy attacks on its Gulf oil platforms. \"We will retaliate "
+     "properly for this aggression,\" he told a news conference."),
     ("Judge orders release, citing retaliation", "A federal judge ordered his release after "
      "finding that officials had returned him to prison in retaliation for his plans to write a "
      "memoir."),
