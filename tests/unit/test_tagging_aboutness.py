@@ -287,3 +287,11 @@ def test_uss_the_steel_unit_is_not_a_warship(tagger: Tagger) -> None:
     assert "naval_deployment" in names(
         tagger, "USS Boxer destroys drone", "The USS Boxer, an amphibious assault ship, destroyed "
         "a drone that flew close to it in the Strait of Hormuz, the Navy said.")
+
+
+def test_a_warship_retired_in_a_ceremony_is_not_a_deployment(tagger: Tagger) -> None:
+    body = ("The navy's first submarine was retired after 34 years of service. A ceremony was held "
+            "at the naval port, where all warships moored there blew their horns. The submarine "
+            "patrolled the coast and took part in exercises at sea with allied navies.")
+    assert "naval_deployment" not in names(tagger, "First submarine decommissioned", body)
+    assert "naval_deployment" in names(tagger, "Submarine on patrol", body)
