@@ -295,3 +295,11 @@ def test_a_warship_retired_in_a_ceremony_is_not_a_deployment(tagger: Tagger) -> 
             "patrolled the coast and took part in exercises at sea with allied navies.")
     assert "naval_deployment" not in names(tagger, "First submarine decommissioned", body)
     assert "naval_deployment" in names(tagger, "Submarine on patrol", body)
+
+
+def test_retaliation_next_to_a_trade_war_is_not_military_revenge(tagger: Tagger) -> None:
+    body = ("British authorities said they are seeking ways to retaliate against Japanese trading "
+            "practices without unleashing a damaging trade war.")
+    assert "sanctions" in names(tagger, "Toshiba could feel U.K. trade anger", body)
+    assert "sanctions" not in names(tagger, "Toshiba could feel U.K. trade anger",
+                                    body.replace("trade war", "war at sea"))
