@@ -303,3 +303,12 @@ def test_retaliation_next_to_a_trade_war_is_not_military_revenge(tagger: Tagger)
     assert "sanctions" in names(tagger, "Toshiba could feel U.K. trade anger", body)
     assert "sanctions" not in names(tagger, "Toshiba could feel U.K. trade anger",
                                     body.replace("trade war", "war at sea"))
+
+
+def test_a_tariff_threatened_unless_a_country_complies_is_sanctions(tagger: Tagger) -> None:
+    body = ("The president threatened to impose a 5% tariff on Mexican goods next month if Mexico "
+            "does not do more to stop migrants crossing the border, officials said.")
+    assert "sanctions" in names(tagger, "Senators weigh the president's plan", body)
+    gatt = ("The association called the policy illegal under the General Agreement on Tariffs and "
+            "Trade and would file a complaint if the European Community does not act.")
+    assert "sanctions" not in names(tagger, "Association attacks oilseed policy", gatt)
