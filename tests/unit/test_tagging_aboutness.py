@@ -312,3 +312,12 @@ def test_a_tariff_threatened_unless_a_country_complies_is_sanctions(tagger: Tagg
     gatt = ("The association called the policy illegal under the General Agreement on Tariffs and "
             "Trade and would file a complaint if the European Community does not act.")
     assert "sanctions" not in names(tagger, "Association attacks oilseed policy", gatt)
+
+
+def test_a_states_nuclear_and_missile_programs_named_in_a_diplomacy_lead_are_a_mention(
+        tagger: Tagger) -> None:
+    lead = ("The president warned that a major conflict could result from the standoff over "
+            "its nuclear and missile programs, but said he hoped diplomacy would prevail.")
+    assert "missiles" not in names(tagger, "President warns of conflict with Pyongyang", lead)
+    tests = lead.replace("its nuclear and missile programs", "its latest missile tests")
+    assert "missiles" in names(tagger, "President warns of conflict with Pyongyang", tests)
