@@ -71,6 +71,10 @@ def test_shipped_taxonomy_has_the_three_topics_with_their_iptc_codes() -> None:
          r"topic 'sanctions': terms\[0\]: weight"),
         (minimal_topic(terms=[{"phrase": "sanctions", "regex": "x"}]),
          r"topic 'sanctions': terms\[0\]: expected exactly one of"),
+        (minimal_topic(terms=[{"phrase": "sanctions", "needs": ["sanctions"]}]),
+         r"topic 'sanctions': terms\[0\]: needs: only for regex terms"),
+        (minimal_topic(terms=[{"regex": "sanctions?", "needs": ["@nowhere"]}]),
+         r"topic 'sanctions': terms\[0\]: needs: unknown lexicon"),
         (minimal_topic(terms=[{"phrase": "sanctions", "wieght": 1}]),
          r"topic 'sanctions': terms\[0\]: unknown keys \['wieght'\]"),
         (minimal_topic(treshold=0.5), r"topic 'sanctions': unknown keys \['treshold'\]"),
@@ -180,3 +184,14 @@ def test_every_inflected_word_in_the_shipped_taxonomy_is_a_word_not_a_stem() -> 
     stems = sorted(t for t in tokens if t.lower() not in RARE_WORDS
                    and zipf_frequency(t.rsplit("-", 1)[-1].lower(), "en") < 2.05)
     assert stems == []
+
+
+def test_a_regex_term_runs_only_on_texts_with_one_of_the_words_it_needs() -> None:
+    topic = minimal_topic(terms=[{"regex": r"sanctions? (?:\w+ )?(?:were|was) lifted",
+                                  "needs": ["sanction~"], "weight": 2.0}], context=[])
+    [term] = parse_taxonomy({"topics": [topic]})[0].terms
+    assert term.may_match(frozenset({"the", "sanctions", "were"}))
+    assert not term.may_match(frozenset({"the", "embargo", "was", "lifted"}))
+    tagger = Tagger(parse_taxonomy({"topics": [topic]}))
+    assert [t.name for t in tagger.tag("Talks", "The sanctions were lifted on Monday.")] == [
+        "sanctions"]

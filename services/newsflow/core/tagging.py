@@ -281,7 +281,7 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
         raw = {"phrase": raw}
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a phrase or a mapping with phrase/regex and weight")
-    unknown = set(raw) - {"phrase", "regex", "weight", "context"}
+    unknown = set(raw) - {"phrase", "regex", "weight", "context", "needs"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     if ("phrase" in raw) == ("regex" in raw):
@@ -297,10 +297,16 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
             _required_words(phrase) for phrase in phrases)
     elif key == "regex" and isinstance(source, str) and source.strip():
         pattern = _compile_regex(source, f"{where}: regex")
-        required = None
+        # A regex scans the whole text; "needs" names words one of which every match contains,
+        # so texts without any of them skip it (as phrases do).
+        required = ((frozenset().union(*(
+            _token_words(w) for w in _words(raw["needs"], lexicons, f"{where}: needs"))),),
+        ) if "needs" in raw else None
     else:
         raise TaxonomyError(f"{where}: {key}: expected a non-empty "
                             f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
+    if key == "phrase" and "needs" in raw:
+        raise TaxonomyError(f"{where}: needs: only for regex terms (a phrase's words are known)")
     weight = _number(raw, "weight", 1.0, where, 0.0, 10.0, low_open=True)
     return Term(pattern, weight, _rules(raw.get("context"), lexicons, f"{where}: context"), source,
                 required, frozenset().union(*(phrase[0] for phrase in required or ())))
