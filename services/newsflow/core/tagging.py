@@ -298,10 +298,11 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
     elif key == "regex" and isinstance(source, str) and source.strip():
         pattern = _compile_regex(source, f"{where}: regex")
         # A regex scans the whole text; "needs" names words one of which every match contains,
-        # so texts without any of them skip it (as phrases do).
-        required = ((frozenset().union(*(
-            _token_words(w) for w in _words(raw["needs"], lexicons, f"{where}: needs"))),),
-        ) if "needs" in raw else None
+        # so texts without any of them skip it (as phrases do): one "phrase" of one word slot.
+        required = None
+        if "needs" in raw:
+            needs = _words(raw["needs"], lexicons, f"{where}: needs")
+            required = ((frozenset().union(*map(_token_words, needs)),),)
     else:
         raise TaxonomyError(f"{where}: {key}: expected a non-empty "
                             f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
