@@ -714,6 +714,10 @@ class DedupeIndex:
         norm = math.sqrt(sum(w * w for w in wterms.values()))
         lead_norm = math.sqrt(sum(w * w for w in wlead.values()))
         best: tuple[StoryState | None, float] = (None, 0.0)
+        # the most similar story in reach whether it passes its bar or not, and the score of
+        # the next one (``_clear_leader``)
+        leader: tuple[StoryState, float, float] | None = None
+        runner_up = 0.0
         for story_id in self.story_candidates(fp):
             story = self.stories[story_id]
             if not self._story_in_reach(story, fp.seen_at):
@@ -748,7 +752,27 @@ class DedupeIndex:
                     similarity > best[1] or (similarity == best[1] and best[0] is not None
                                              and story.id < best[0].id)):
                 best = (story, similarity)
+            if leader is None or similarity > leader[1] or (
+                    similarity == leader[1] and story.id < leader[0].id):
+                if leader is not None:
+                    runner_up = max(runner_up, leader[1])
+                leader = (story, similarity, threshold)
+            else:
+                runner_up = max(runner_up, similarity)
+        if best[0] is None and leader is not None and self._clear_leader(*leader[1:], runner_up):
+            return leader[0], leader[1]
         return best
+
+    def _clear_leader(self, similarity: float, threshold: float, runner_up: float) -> bool:
+        """Second chance for an article no story passed: the story it is most similar to
+        still takes it when it is at most ``story_second_chance_margin`` below its bar and
+        no other story in reach comes close (the runner-up scores at most
+        ``story_second_chance_ratio`` of it). A paraphrase that shares few rare words with
+        its story's first reports but nothing with any other story is that story's report;
+        one as close to two stories is left alone."""
+        margin = self.params.story_second_chance_margin
+        return (margin > 0 and similarity > 0 and similarity >= threshold - margin
+                and runner_up <= similarity * self.params.story_second_chance_ratio)
 
     def _story_in_reach(self, story: StoryState, seen_at: float) -> bool:
         """A story is joinable while the article falls within ``story_window_seconds`` of the
