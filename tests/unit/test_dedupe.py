@@ -13,6 +13,7 @@ import pytest
 from newsflow.codecs.internal import MEMORY, decode_fingerprint, encode_fingerprint
 from newsflow.config import Settings
 from newsflow.core.dedupe import (
+    Decision,
     DedupeIndex,
     Fingerprint,
     Memory,
@@ -446,6 +447,31 @@ def test_names_every_report_carries_do_not_glue_different_events() -> None:
     # Without such a window the two names alone are enough to glue them (what the window's
     # own document frequencies correct).
     assert run(0)[0] == "x1"
+
+
+def test_a_report_just_below_the_bar_joins_the_one_story_it_is_close_to() -> None:
+    """Another outlet's quake report shares few rare words with the story's first report:
+    its similarity (~0.167) is just under the bar (0.18). With no other story near, it still
+    joins (second chance); when it is about as close to a second story, it is left alone."""
+    params = build_pipeline(Settings()).params
+    start = 1_700_000_000.0
+    quake = {"quake": 0.6, "sumatra": 0.5, "tsunami": 0.5, "aceh": 0.4}
+    flood = {"flood": 0.6, "sumatra": 0.5, "rescuers": 0.15, "padang": 0.5}
+    late = {"quake": 0.16, "sumatra": 0.2, "rescuers": 0.6, "rubble": 0.5, "survivors": 0.5}
+
+    def run(stories: list[dict[str, float]], margin: float) -> Decision:
+        index = DedupeIndex(replace(params, story_second_chance_margin=margin))
+        for k, terms in enumerate(stories):
+            index.decide(_story_fp(10 + k, terms, start + 600 * k), f"raw:{k}")
+        return index.decide(_story_fp(1, late, start + 3600), "raw:late").decision
+
+    joined = run([quake], params.story_second_chance_margin)
+    assert joined.story_id == new_story_id(_story_fp(10, quake, start))
+    assert joined.story_similarity is not None
+    assert params.story_threshold - 0.03 < joined.story_similarity < params.story_threshold
+    assert run([quake], 0.0).story_id == new_story_id(_story_fp(1, late, 0.0))  # rule off
+    between = run([quake, flood], params.story_second_chance_margin)
+    assert between.story_id == new_story_id(_story_fp(1, late, 0.0))
 
 
 def test_inflections_fold_into_one_term_the_common_stem_only() -> None:
