@@ -33,7 +33,7 @@ class DedupeParams:
     story_window_seconds: float = 72 * 3600.0
     window_seconds: float = 7 * 24 * 3600.0
     story_keys: int = 16  # an article's highest-weighted terms used to find candidate stories
-    story_candidates: int = 8  # candidate stories scored per article (most shared keys first)
+    story_candidates: int = 12  # candidate stories scored per article (most shared keys first)
     story_min_keys: int = 2  # keys a candidate story must share: one shared word is chance
     posting_limit: int = 16  # a (key, bucket) posting holding more stories is not a key
     buckets_per_window: int = 3  # time buckets spanning the story window
