@@ -474,6 +474,33 @@ def test_a_report_just_below_the_bar_joins_the_one_story_it_is_close_to() -> Non
     assert between.story_id == new_story_id(_story_fp(1, late, 0.0))
 
 
+def test_of_two_stories_that_pass_the_one_furthest_above_its_bar_wins() -> None:
+    """A report matches a two-day-old story better than one an hour old, but the old story's
+    bar has risen by ~0.2 since its first report: the fresh story, further above its own bar,
+    takes it (ranking by similarity alone, the version before, gave it to the old one)."""
+    params = build_pipeline(Settings()).params
+    start = 1_700_000_000.0
+    old = _story_fp(10, {"strike": 0.6, "refinery": 0.5, "houthi": 0.5, "aramco": 0.4},
+                    start - 2 * 86400)
+    fresh = _story_fp(11, {"strike": 0.25, "refinery": 0.2, "drone": 0.6, "abqaiq": 0.5,
+                           "saudi": 0.4}, start - 3600)
+    report = _story_fp(1, {"strike": 0.6, "refinery": 0.5, "houthi": 0.5, "aramco": 0.3,
+                           "drone": 0.4, "abqaiq": 0.3, "saudi": 0.2}, start)
+
+    def similarity_alone(story: Fingerprint) -> float:
+        index = DedupeIndex(replace(params, story_threshold=0.01, story_threshold_per_day=0.0))
+        index.decide(story, "raw:story")
+        found = index.decide(report, "raw:report").decision.story_similarity
+        assert found is not None
+        return found
+
+    assert similarity_alone(old) > similarity_alone(fresh) + 0.1
+    index = DedupeIndex(params)
+    index.decide(old, "raw:old")
+    assert index.decide(fresh, "raw:fresh").decision.story_id == new_story_id(fresh)
+    assert index.decide(report, "raw:report").decision.story_id == new_story_id(fresh)
+
+
 def test_inflections_fold_into_one_term_the_common_stem_only() -> None:
     terms = story_terms("Senators vote on sanctions", "The Senate voted to sanction two banks "
                         "in Brussels after the sanctions were announced by ministers.")
