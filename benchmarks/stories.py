@@ -26,6 +26,8 @@ Every article goes through ``Pipeline.prepare`` (clean, tag, fingerprint) and th
 - ``closest_first_report``: the same index and fingerprints, but a story scored by its single
   closest first report (``story_member_pool`` "max", bar 0.19, as the version before), to show
   what pooling the first reports' cosines (their mean) does;
+- ``previous_version``: the same index and fingerprints with the story choice of the version
+  before (8 candidates, the most similar passing story, no second chance for a clear leader);
 - ``before``: the model before issue 14 (story reach chained from the latest member, no rare-key
   evidence), reproduced through ``DedupeParams``;
 - ``tfidf_best_article``: TF-IDF cosine (IDF from the part's own articles, sublinear tf, title
@@ -171,6 +173,13 @@ def before_params(params: DedupeParams) -> DedupeParams:
                    story_df_prior=0.0, story_member_weight=0.0)
 
 
+def previous_version_params(params: DedupeParams) -> DedupeParams:
+    """The story model of the report figures before the second chance (issue 14, fourth
+    session): 8 candidates, the most similar passing story wins, no second chance."""
+    return replace(params, story_candidates=8, story_leader="similarity",
+                   story_second_chance_margin=0.0)
+
+
 def before_fingerprints(articles: list[Article], prepared: list[Prepared]) -> list[Prepared]:
     """The same prepared articles with story terms as they were before issue 14 (no folding
     of inflections, names weighed 1.5): the text the fingerprint saw is the cleaned title and body."""
@@ -288,10 +297,12 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
             before, _, _ = run_index(before_params(params), before_fingerprints(arts, prep))
             closest, _, _ = run_index(replace(params, story_member_pool="max",
                                               story_threshold=0.19), prep)
+            previous, _, _ = run_index(previous_version_params(params), prep)
             row: dict[str, Any] = {
                 "newsflow": scores(truth, labels) | {"decisions": dict(kinds),
                                                      "decide_us_per_article": round(cost * 1e6)},
                 "closest_first_report": scores(truth, closest),
+                "previous_version": scores(truth, previous),
                 "before": scores(truth, before),
                 "tfidf_best_article": scores(truth, tfidf_labels(
                     arts, tfidf_best[(corpus, part, tfidf_choice[corpus][0])],

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -487,18 +487,15 @@ def test_of_two_stories_that_pass_the_one_furthest_above_its_bar_wins() -> None:
     report = _story_fp(1, {"strike": 0.6, "refinery": 0.5, "houthi": 0.5, "aramco": 0.3,
                            "drone": 0.4, "abqaiq": 0.3, "saudi": 0.2}, start)
 
-    def similarity_alone(story: Fingerprint) -> float:
-        index = DedupeIndex(replace(params, story_threshold=0.01, story_threshold_per_day=0.0))
-        index.decide(story, "raw:story")
-        found = index.decide(report, "raw:report").decision.story_similarity
-        assert found is not None
-        return found
+    def joined(leader: Literal["above_bar", "similarity"]) -> str:
+        index = DedupeIndex(replace(params, story_leader=leader))
+        index.decide(old, "raw:old")
+        assert index.decide(fresh, "raw:fresh").decision.story_id == new_story_id(fresh)
+        return index.decide(report, "raw:report").decision.story_id
 
-    assert similarity_alone(old) > similarity_alone(fresh) + 0.1
-    index = DedupeIndex(params)
-    index.decide(old, "raw:old")
-    assert index.decide(fresh, "raw:fresh").decision.story_id == new_story_id(fresh)
-    assert index.decide(report, "raw:report").decision.story_id == new_story_id(fresh)
+    assert params.story_leader == "above_bar"
+    assert joined("above_bar") == new_story_id(fresh)
+    assert joined("similarity") == new_story_id(old)
 
 
 def test_inflections_fold_into_one_term_the_common_stem_only() -> None:

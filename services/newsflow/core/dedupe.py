@@ -534,6 +534,18 @@ def _shared_tags(tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sys.intern(tag) for tag in tags)
 
 
+def _leader_rank(similarity: float, above: float, rule: str) -> float:
+    """How a candidate story ranks for the lead (``DedupeParams.story_leader``).
+
+    "above_bar": by how far its similarity is above its own bar (or least below it). A story's
+    bar rises with the time since its first report, so an older story has to lead by as much
+    as a fresh one (tune: crowded NeuS pairwise F1 +0.003). "similarity" (the version before):
+    the most similar story that passes its bar, then the most similar of the others."""
+    if rule == "above_bar":
+        return above
+    return similarity if above >= 0 else similarity - 2.0  # similarities are at most 1
+
+
 def new_story_id(first: Fingerprint) -> str:
     """A new story's id, from its first article's content hash: the same input gives the same
     id in every run, whatever URL (host, port, temporary path) it was read from, and no clock
@@ -714,9 +726,9 @@ class DedupeIndex:
             wlead = {t: float(w) for t, w in lead.items()}
         norm = math.sqrt(sum(w * w for w in wterms.values()))
         lead_norm = math.sqrt(sum(w * w for w in wlead.values()))
-        # (story, similarity, similarity - its bar) of the leading story in reach, whether it
-        # passes its bar or not, and the highest similarity of the others (``_clear_leader``)
-        leader: tuple[StoryState, float, float] | None = None
+        # (story, similarity, similarity - its bar, rank) of the leading story in reach, whether
+        # it passes its bar or not, and the highest similarity of the others (``_clear_leader``)
+        leader: tuple[StoryState, float, float, float] | None = None
         runner_up = 0.0
         for story_id in self.story_candidates(fp):
             story = self.stories[story_id]
@@ -748,15 +760,13 @@ class DedupeIndex:
                               + mix * story.lead.cosine(lead, lead_norm))
             threshold = self.params.story_threshold + self.params.story_threshold_per_day * abs(
                 fp.seen_at - story.first_seen) / 86400.0
-            # The leader is the story furthest above its own bar (or least below it), not the
-            # one with the highest similarity: a story whose bar has risen with its age has to
-            # lead by as much as a fresh one (tune: crowded NeuS pairwise F1 +0.003).
             above = similarity - threshold
-            if leader is None or above > leader[2] or (above == leader[2]
-                                                       and story.id < leader[0].id):
+            rank = _leader_rank(similarity, above, self.params.story_leader)
+            if leader is None or rank > leader[3] or (rank == leader[3]
+                                                      and story.id < leader[0].id):
                 if leader is not None:
                     runner_up = max(runner_up, leader[1])
-                leader = (story, similarity, above)
+                leader = (story, similarity, above, rank)
             else:
                 runner_up = max(runner_up, similarity)
         if leader is not None and (leader[2] >= 0 or self._clear_leader(leader[1], leader[2],

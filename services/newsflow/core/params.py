@@ -65,5 +65,8 @@ class DedupeParams:
     # in reach scores at most ``ratio`` of it; margin 0 turns it off. On the stories tune part
     # (crowded NeuS stream) it raised pairwise recall 0.732 -> 0.748 for precision 0.866 ->
     # 0.857, on both halves of the tune stories, and BASIL recall 0.82 -> 0.87.
+    # Which candidate story leads: "above_bar" (furthest above its own bar, which rises with
+    # the story's age) or "similarity" (the most similar that passes, the version before).
+    story_leader: Literal["above_bar", "similarity"] = "above_bar"
     story_second_chance_margin: float = 0.03
     story_second_chance_ratio: float = 0.5
