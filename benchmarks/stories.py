@@ -170,7 +170,8 @@ def before_params(params: DedupeParams) -> DedupeParams:
     """The story model as it was before issue 14 (used with ``before_fingerprints``)."""
     return replace(params, story_threshold=0.25, story_window_seconds=72 * 3600.0,
                    story_lead_weight=0.7, story_keys=8, story_reach="chain", story_threshold_per_day=0.0,
-                   story_df_prior=0.0, story_member_weight=0.0)
+                   story_df_prior=0.0, story_member_weight=0.0, story_candidates=8,
+                   story_leader="similarity", story_second_chance_margin=0.0)
 
 
 def previous_version_params(params: DedupeParams) -> DedupeParams:
@@ -261,7 +262,7 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
     prepare_seconds = 0.0
     prepared_count = 0
     for corpus, corpus_rows in rows.items():
-        for part in ("tune", "report"):
+        for part in sorted(set(parts) | {"tune"}, reverse=True):  # tune always: baseline choice
             articles = timeline(corpus, [r for r in corpus_rows
                                          if part_of(r["story_id"]) == part], gap)
             start = time.process_time()
