@@ -775,13 +775,12 @@ class DedupeIndex:
         return None, 0.0
 
     def _clear_leader(self, similarity: float, above: float, runner_up: float) -> bool:
-        """Second chance for an article no story passed: the leading story (least below its
-        bar, ``similarity - bar`` = ``above``) still takes it when it is at most
-        ``story_second_chance_margin`` below its bar and
-        no other story in reach comes close (the runner-up scores at most
-        ``story_second_chance_ratio`` of it). A paraphrase that shares few rare words with
-        its story's first reports but nothing with any other story is that story's report;
-        one as close to two stories is left alone."""
+        """Second chance for an article no story passed: the leading story (``above`` =
+        similarity - its bar) still takes it when it is at most ``story_second_chance_margin``
+        below its bar and no other story in reach comes close (the runner-up scores at most
+        ``story_second_chance_ratio`` of it). A paraphrase that shares few rare words with its
+        story's first reports but nothing with any other story is that story's report; one as
+        close to two stories is left alone."""
         margin = self.params.story_second_chance_margin
         return (margin > 0 and similarity > 0 and above >= -margin
                 and runner_up <= similarity * self.params.story_second_chance_ratio)
