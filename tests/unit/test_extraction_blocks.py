@@ -239,3 +239,14 @@ def test_the_setting_switches_the_fast_path_on_for_the_whole_cleaning_step(
     assert _lines(clean_document(page, "text/html", None, limits=default).text) == PARAGRAPHS
     limits = build_pipeline(Settings(clean_blocks_first=False)).clean_limits
     assert "from trafilatura" in clean_document(page, "text/html", None, limits=limits).text
+
+
+def test_a_standfirst_named_teaser_stays_but_a_linked_teaser_goes() -> None:
+    lead = f"<div class='article-teaser'><p>{LEAD}</p></div>"
+    other = ("<div class='teaser'><p><a href='/other'>Bridge closes for a month</a> while the "
+             "deck is replaced, the roads office said on Monday.</p></div>")
+    carded = ("<a href='/more'><div class='teaser-text'>A ferry company adds winter sailings "
+              "to the islands after a record summer, its owners said.</div></a>")
+    page = _page(f"<div class='wrap'>{lead}<div class='body'>{ARTICLE}</div>{other}{carded}"
+                 "</div>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]

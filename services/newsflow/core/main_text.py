@@ -61,6 +61,12 @@ BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
 # camelCase names are words too: "newsCaption", "relatedLinks".
 CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
+# the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
+# which always links to it.
+TEASER_WORDS = ("teaser", "teasers")
+BOILERPLATE_BUT_TEASER = _words(tuple(w for w in BOILERPLATE_WORDS if w not in TEASER_WORDS)
+                                + PROSE_JUNK_WORDS)
 # Class/id words of article bodies; such a container's score is multiplied by ARTICLE_BOOST.
 ARTICLE_NAMES = _words(("article", "content", "entry", "post", "story", "body", "text", "main",
                         "articlebody", "article-body", "post-content", "entry-content"))
@@ -171,6 +177,8 @@ def _strip_junk(root: LexborNode) -> None:
         words = names if names.islower() else CAMEL_HUMP.sub(" ", names)
         if BOILERPLATE.search(words) is None or node.tag in KEEP_TAGS:
             continue
+        if BOILERPLATE_BUT_TEASER.search(words) is None and _unlinked_prose(node):
+            continue
         # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
         if PROSE_JUNK.search(names) is None:
             junk = _little_prose(node, page_chars)
@@ -178,6 +186,18 @@ def _strip_junk(root: LexborNode) -> None:
             junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
         if junk:
             node.decompose(recursive=False)
+
+
+def _unlinked_prose(node: LexborNode) -> bool:
+    """Prose of a standfirst's length with no link in it or around it."""
+    if len(node.text(deep=True, strip=True)) < LEAD_MIN_CHARS or node.css_first("a"):
+        return False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "a":
+            return False
+        parent = parent.parent
+    return True
 
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:
