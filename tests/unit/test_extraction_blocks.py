@@ -250,3 +250,18 @@ def test_a_standfirst_named_teaser_stays_but_a_linked_teaser_goes() -> None:
     page = _page(f"<div class='wrap'>{lead}<div class='body'>{ARTICLE}</div>{other}{carded}"
                  "</div>")
     assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+@pytest.mark.parametrize("box", [
+    "<section class='letters-cta'><p>Tell us what you think of this story: write to our "
+    "letters desk and we may print your reply.</p></section>",
+    "<div class='editorial-disclosure'><p>We may earn a commission when you buy through the "
+    "links on this page, at no cost to you.</p></div>",
+    "<div id='kommentarModul'><p>Sie sind nicht angemeldet. Melden Sie sich an, um hier "
+    "mitzudiskutieren und Beiträge zu schreiben.</p></div>",
+    "<div class='donate-box'><p>Independent reporting costs money. Support our newsroom with "
+    "a monthly gift of any size today.</p></div>",
+])
+def test_calls_to_action_disclosures_and_comment_modules_go(box: str) -> None:
+    page = _page(f"<article><div class='body'>{ARTICLE}{box}</div></article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS

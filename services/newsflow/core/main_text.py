@@ -45,11 +45,13 @@ BOILERPLATE_WORDS = (
     "recommendations", "trending", "popular", "outbrain", "taboola", "byline", "author",
     "toolbar", "masthead", "signup", "caption", "credit", "credits", "video", "player",
     "playlist", "teaser", "teasers", "rail", "login", "print",
+    # calls to action, product disclosures, donation boxes, app-store badges (issue 15e)
+    "cta", "disclosure", "donate", "donation", "appstore", "appstores",
 )
 # Words for reader comments and photo galleries: dropped whatever their size (threads and
 # captions hold much prose), unless they hold nearly all of the page.
-PROSE_JUNK_WORDS = ("comment", "comments", "disqus", "replies", "respond", "gallery",
-                    "slideshow", "carousel", "legend", "legends")
+PROSE_JUNK_WORDS = ("comment", "comments", "kommentar", "kommentare", "disqus", "replies",
+                    "respond", "gallery", "slideshow", "carousel", "legend", "legends")
 PROSE_JUNK_PAGE_SHARE = 0.8
 
 
