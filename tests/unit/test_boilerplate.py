@@ -99,6 +99,20 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Residents can contact the council at info@council.example for help.",
          "Write to your MP, campaigners urged."],
     ),
+    "follow_prompt": (
+        ["Follow us on Instagram and TikTok for more recipes.",
+         "Follow Ana Ruiz on Twitter: @anaruiz_news.",
+         "Follow the Herald's coverage of the floods at https://example.com/floods",
+         "*** Follow me on YouTube or Facebook for daily tips ***"],
+        ["Follow these steps shared on Twitter to reset the router.",
+         "Follow-up talks on Facebook's data policy are due next week.",
+         "Police said they would follow the leads on Monday."],
+    ),
+    "wire_slug": (
+        ["AP-US--Senate-Budget, 2nd Ld-Writethru", "BC-EU--Spain-Floods",
+         "BC-AS--Japan-Quake/Tsunami, ADVISORY"],
+        ["AP-style punctuation is used throughout.", "US--EU talks resume today."],
+    ),
     "timestamp": (
         ["PUBLISHED: 10:48, Tue, Nov 19, 2019 | UPDATED: 11:05, Tue, Nov 19, 2019",
          "Nov. 20, 2019 5:52 AM EST", "Updated on March 22nd, 2017", "April 7th, 2017",

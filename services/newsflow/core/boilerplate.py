@@ -101,6 +101,15 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
+    # "Follow us on Twitter", "Follow AP's full coverage of Brexit at https://...", "*** Follow
+    # me on Instagram, YouTube or Facebook for ... ***"; not "Follow these steps shared on
+    # Twitter", hence a pronoun or a capital after "Follow" (issue 15e).
+    _rule("follow_prompt", r"\W{0,4}(please )?follow (us|me|him|her|them|"
+                           r"(the )?(?-i:[A-Z])[\w .,'’@()-]{0,80}?) (on|at) (facebook|twitter|"
+                           r"instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|x\b|"
+                           r"https?://\S+).{0,160}"),
+    # A news agency's story slug: "AP-US--Trump-Impeachment, 4th Ld-Writethru" (issue 15e).
+    _rule("wire_slug", r"(AP|BC)-[A-Z]{2,4}--[\w/'’.&-]+(,\s*[\w /&-]{1,40})?", flags=0),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
