@@ -265,3 +265,11 @@ def test_a_standfirst_named_teaser_stays_but_a_linked_teaser_goes() -> None:
 def test_calls_to_action_disclosures_and_comment_modules_go(box: str) -> None:
     page = _page(f"<article><div class='body'>{ARTICLE}{box}</div></article>")
     assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_a_named_standfirst_five_levels_above_the_body_leads_the_text() -> None:
+    body = (f"<div class='a'><div class='b'><div class='c'><div class='d'>{ARTICLE}</div></div>"
+            "</div></div>")
+    page = _page(f"<div class='page'><div class='intro-box'><p class='intro'>{LEAD}</p></div>"
+                 f"<div class='col'>{body}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]

@@ -117,7 +117,7 @@ MEDIA_SELECTOR = "img,picture,figure"
 LEAD_NAMES = _words(("lead", "standfirst", "intro", "subtitle", "summary", "abstract", "dek",
                      "deck", "excerpt", "subheadline", "sapo", "chapo",
                      "teaser-text", "lede"))
-LEAD_SCOPE_LEVELS = 3
+LEAD_SCOPE_LEVELS = 5
 # A lead whose first characters the container's text already holds is not added again.
 LEAD_REPEAT_CHARS = 100
 # A short line like these after the article's text ends it: what follows is teasers for other
