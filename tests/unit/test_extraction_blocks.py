@@ -273,3 +273,14 @@ def test_a_named_standfirst_five_levels_above_the_body_leads_the_text() -> None:
     page = _page(f"<div class='page'><div class='intro-box'><p class='intro'>{LEAD}</p></div>"
                  f"<div class='col'>{body}</div></div>")
     assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+def test_a_boilerplate_word_in_a_bem_modifier_does_not_make_junk() -> None:
+    half = len(PARAGRAPHS) // 2
+    first = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half])
+    second = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:])
+    page = _page(f"<article><section class='review__section'>{first}</section>"
+                 f"<section class='review__section review__section--ads'>{second}"
+                 "<div class='review__ad'>Advertisement: buy a boat today.</div></section>"
+                 "</article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS

@@ -62,6 +62,9 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str]:
 BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
 # camelCase names are words too: "newsCaption", "relatedLinks".
 CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# A BEM modifier ("TestReport__Section--Ads", "article--with-sidebar") says what a block holds
+# or how it looks, not what it is: boilerplate words there do not count (issue 15e).
+BEM_MODIFIER = re.compile(r"--\S*")
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
 # Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
 # the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
@@ -179,6 +182,10 @@ def _strip_junk(root: LexborNode) -> None:
         words = names if names.islower() else CAMEL_HUMP.sub(" ", names)
         if BOILERPLATE.search(words) is None or node.tag in KEEP_TAGS:
             continue
+        if "--" in words:  # matched in a BEM modifier only? ("Section--Ads": a section with ads)
+            words = BEM_MODIFIER.sub("", words)
+            if BOILERPLATE.search(words) is None:
+                continue
         if BOILERPLATE_BUT_TEASER.search(words) is None and _unlinked_prose(node):
             continue
         # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
