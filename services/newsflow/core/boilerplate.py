@@ -82,7 +82,12 @@ LINE_RULES: tuple[LineRule, ...] = (
                         r"( here| now| today)?[.!]?|"
                         r"thanks? (you )?for signing up[.!]*|"
                         r"get (the|our) .{0,60}newsletter.{0,40}|"
-                        r".{0,40}delivered (straight |directly )?to your inbox[.!]?)"),
+                        r".{0,40}delivered (straight |directly )?to your inbox[.!]?|"
+                        # "Was this newsletter forwarded to you? Sign up to get it in your
+                        # inbox.", "Join 800,000+ subscribers to get regular emails ..."
+                        r".{0,60}(sign up|subscribe) to (get|receive) (it|this|them|our|the)\b"
+                        r".{0,60}(inbox|e-?mails?)[.!]?|"
+                        r"join [\d,.]+\+? (subscribers|readers)\b.{0,160})"),
     _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
