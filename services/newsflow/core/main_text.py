@@ -179,7 +179,7 @@ def _strip_junk(root: LexborNode) -> None:
             node.decompose(recursive=False)
     # Matching class/id in Python is ~3x cheaper than a CSS selector per word.
     for node in root.css("[class],[id]"):
-        attrs = node.attrs
+        attrs = node.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         words = names if names.islower() else CAMEL_HUMP.sub(" ", names).lower()
         match = BOILERPLATE.search(words)
@@ -371,7 +371,7 @@ def _names_article(node: LexborNode) -> bool:
     """An element the page marks as its article: <article>, articleBody, an article-ish class."""
     if node.tag == "article":
         return True
-    attrs = node.attrs
+    attrs = node.attributes
     if (attrs.get("itemprop") or "").lower() == "articlebody":
         return True
     return ARTICLE_NAMES.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}") is not None
@@ -458,7 +458,7 @@ def _named_lead(container: LexborNode, measure: _Measure) -> str:
             break
         if key in above or measure.prose.get(key, 0) < LEAD_MIN_CHARS:
             continue
-        attrs = node.attrs
+        attrs = node.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if (LEAD_NAMES.search(names)
                 and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
