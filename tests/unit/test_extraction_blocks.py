@@ -284,3 +284,14 @@ def test_a_boilerplate_word_in_a_bem_modifier_does_not_make_junk() -> None:
                  "<div class='review__ad'>Advertisement: buy a boat today.</div></section>"
                  "</article>")
     assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
+    short = PARAGRAPHS[:8]  # about 700 characters
+    body = "".join(f"<p>{p}</p>" for p in short)
+    whole = main_text_by_blocks(_page(f"<nav>{MENU}</nav><article>{body}</article>"))
+    assert whole.confident and _lines(whole.text) == short
+    beside = "".join(f"<p>Another story's paragraph number {n}, long enough to count as prose.</p>"
+                     for n in range(4))
+    part = main_text_by_blocks(_page(f"<article>{body}</article><div class='x'>{beside}</div>"))
+    assert not part.confident

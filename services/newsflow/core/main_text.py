@@ -162,6 +162,9 @@ MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
 CONFIDENT_MIN_CHARS = 1000
 CONFIDENT_MIN_SHARE = 0.7
+# ... or, for a short article, this much text that is nearly all of the page's (issue 15e).
+SHORT_CONFIDENT_MIN_CHARS = 600
+SHORT_CONFIDENT_MIN_SHARE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,8 +497,10 @@ def _main_text(root: LexborNode) -> MainText:
     best = _widen(best, measure)
     text, cut = _container_text(best, measure)
     # A lead does not count toward confidence: it must not make a scrap look whole.
-    confident = (len(text) >= CONFIDENT_MIN_CHARS
-                 and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
+    share = (len(text) + cut) / max(measure.paragraph_chars, 1)
+    confident = ((len(text) >= CONFIDENT_MIN_CHARS and share >= CONFIDENT_MIN_SHARE)
+                 or (len(text) >= SHORT_CONFIDENT_MIN_CHARS
+                     and share >= SHORT_CONFIDENT_MIN_SHARE))
     lead = _lead_text(best, measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
