@@ -295,3 +295,14 @@ def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
                      for n in range(4))
     part = main_text_by_blocks(_page(f"<article>{body}</article><div class='x'>{beside}</div>"))
     assert not part.confident
+
+
+def test_a_list_with_one_linked_item_stays_but_a_list_of_links_goes() -> None:
+    words = ("<ul><li>cabbage</li><li>courgette</li><li>peas</li><li>tomatoes</li><li>onions</li>"
+             "<li>soured cream (<a href='/recipes'>a low-fat recipe</a>) and a few more.</li></ul>")
+    links = "<ul>" + "".join(f"<li><a href='/s{n}'>Another story about the coast, part {n}</a>"
+                             "</li>" for n in range(4)) + "</ul>"
+    page = _page(f"<article>{ARTICLE}{words}{links}</article>")
+    text = main_text_by_blocks(page).text
+    assert "courgette" in text and "soured cream" in text
+    assert "Another story" not in text

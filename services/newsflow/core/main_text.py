@@ -108,6 +108,9 @@ ARTICLE_STOP_MIN_CHARS = 500
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
+# ... but a list only when over this share of its items are mostly link text (issue 15e).
+LIST_TAGS = frozenset({"ul", "ol"})
+LINK_LIST_ITEM_SHARE = 0.2
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
 # A previous sibling of the container with this much paragraph text is its standfirst; the
@@ -326,7 +329,23 @@ class _Writer:
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
         chars = self.measure.chars.get(key, 0)
-        return chars > 0 and self.measure.links.get(key, 0) > GROUP_MAX_LINK_SHARE * chars
+        if not chars or self.measure.links.get(key, 0) <= GROUP_MAX_LINK_SHARE * chars:
+            return False
+        if node.tag in LIST_TAGS:
+            return self._link_list(node)
+        return True
+
+    def _link_list(self, node: LexborNode) -> bool:
+        """A list whose items are links (a menu, related stories), not a list of words or
+        sentences of which one or two hold a link."""
+        items = linked = 0
+        for item in node.iter():
+            if item.tag != "li":
+                continue
+            items += 1
+            chars = self.measure.chars.get(item.mem_id, 0)
+            linked += self.measure.links.get(item.mem_id, 0) > MAX_LINE_LINK_SHARE * chars
+        return linked > LINK_LIST_ITEM_SHARE * items
 
     def flush(self) -> None:
         text = " ".join("".join(self.line).split())
