@@ -306,3 +306,13 @@ def test_a_list_with_one_linked_item_stays_but_a_list_of_links_goes() -> None:
     text = main_text_by_blocks(page).text
     assert "courgette" in text and "soured cream" not in text  # a line of link text goes
     assert "Another story" not in text
+
+
+def test_only_the_first_h1_is_left_out_later_ones_head_sections() -> None:
+    half = len(PARAGRAPHS) // 2
+    first = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half])
+    second = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:])
+    page = _page(f"<div class='text'><h1>Harbour reopens</h1>{first}<h1>What comes next</h1>"
+                 f"{second}</div>")
+    assert _lines(main_text_by_blocks(page).text) == [
+        *PARAGRAPHS[:half], "What comes next", *PARAGRAPHS[half:]]

@@ -298,6 +298,8 @@ class _Writer:
         self.written = 0
         self.ended = False  # a teaser heading was met: the article is over
         self.tail: list[str] = []  # the lines after it
+        # Only the first <h1> is the headline; later ones head sections of the text.
+        self.headline_seen = False
 
     def write(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
@@ -311,7 +313,8 @@ class _Writer:
                 if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
                     self._check_end(child.text(deep=True, strip=True))  # a linked heading
                 continue
-            if tag in SKIP_TAGS:
+            if tag in SKIP_TAGS and not (tag == "h1" and self.headline_seen):
+                self.headline_seen |= tag == "h1"
                 self._check_end(child.text(deep=True, strip=True))
                 continue
             block = tag in BLOCK_TAGS
