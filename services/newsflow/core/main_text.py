@@ -183,29 +183,44 @@ def _strip_junk(root: LexborNode) -> None:
     for node in root.css(HIDDEN_SELECTOR):
         if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
             node.decompose(recursive=False)
-    # Matching class/id in Python is ~3x cheaper than a CSS selector per word.
+    # Matching class/id in Python is ~3x cheaper than a CSS selector per word; pages repeat
+    # the same names (menu items, cards), so each is judged once.
+    verdicts: dict[str, tuple[bool, bool] | None] = {}
     for node in root.css("[class],[id]"):
         attrs = node.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        words = names if names.islower() else CAMEL_HUMP.sub(" ", names).lower()
-        match = BOILERPLATE.search(words)
-        if match is None or node.tag in KEEP_TAGS:
-            continue
-        if "--" in words:  # matched in a BEM modifier only? ("Section--Ads": a section with ads)
-            words = BEM_MODIFIER.sub("", words)
-            match = BOILERPLATE.search(words)
-            if match is None:
-                continue
-        if ("teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
-                and _unlinked_prose(node)):
-            continue
-        # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
-        if PROSE_JUNK.search(names) is None:
-            junk = _little_prose(node, page_chars)
+        if names in verdicts:
+            verdict = verdicts[names]
         else:
+            verdict = verdicts[names] = _junk_name(names)
+        if verdict is None or node.tag in KEEP_TAGS:
+            continue
+        teaser_only, prose_junk = verdict
+        if teaser_only and _unlinked_prose(node):
+            continue
+        if prose_junk:
             junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
+        else:
+            junk = _little_prose(node, page_chars)
         if junk:
             node.decompose(recursive=False)
+
+
+def _junk_name(names: str) -> tuple[bool, bool] | None:
+    """None when the class/id names hold no boilerplate word; else whether the word is only
+    "teaser", and whether the names are a comment thread's or a gallery's."""
+    words = names if names.islower() else CAMEL_HUMP.sub(" ", names).lower()
+    match = BOILERPLATE.search(words)
+    if match is None:
+        return None
+    if "--" in words:  # matched in a BEM modifier only? ("Section--Ads": a section with ads)
+        words = BEM_MODIFIER.sub("", words)
+        match = BOILERPLATE.search(words)
+        if match is None:
+            return None
+    teaser_only = "teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
+    # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
+    return teaser_only, PROSE_JUNK.search(names) is not None
 
 
 def _unlinked_prose(node: LexborNode) -> bool:
