@@ -49,7 +49,9 @@ _STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|n
                r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
 _STAMP_SEP = r"[\s,|/:·•–—-]*"
 # A part never ends inside a run of digits, so "2017" is read one way only (no backtracking).
-_TIMESTAMP = (rf"{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
+# ... maybe after a dateline: "VATICAN CITY — Apr 9, 2017, 7:36 AM ET" (issue 15e).
+_DATELINE = r"(?:(?-i:[A-Z][A-Z.'’ ]{1,30}[A-Z.])\s*[—–-]\s*)?"
+_TIMESTAMP = (rf"{_DATELINE}{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
               r"\d{1,3} (?:minutes?|hours?|days?|weeks?) ago|"
               r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
               r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
@@ -115,6 +117,11 @@ LINE_RULES: tuple[LineRule, ...] = (
                            r"https?://\S+).{0,160}"),
     # A news agency's story slug: "AP-US--Trump-Impeachment, 4th Ld-Writethru" (issue 15e).
     _rule("wire_slug", r"(AP|BC)-[A-Z]{2,4}--[\w/'’.&-]+(,\s*[\w /&-]{1,40})?", flags=0),
+    # What a page shows before its scripts run: "Loading ...", and template fields never
+    # filled in: "This story appears in the {{article.magazine.date}} issue" (issue 15e).
+    _rule("placeholder", r"(loading|wird geladen|chargement( en cours)?|cargando|caricamento|"
+                         r"carregando)\s*(\.\.\.|…)?|"
+                         r".{0,200}\{\{\s*[\w.]+(\s*\|\s*\w+)?\s*\}\}.{0,200}"),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
