@@ -111,7 +111,7 @@ LINE_RULES: tuple[LineRule, ...] = (
     # "Follow us on Twitter", "Follow AP's full coverage of Brexit at https://...", "*** Follow
     # me on Instagram, YouTube or Facebook for ... ***"; not "Follow these steps shared on
     # Twitter", hence a pronoun or a capital after "Follow" (issue 15e).
-    _rule("follow_prompt", r"\W{0,4}(please )?follow (us|me|him|her|them|"
+    _rule("follow_prompt", r"\W{0,4}(please )?follow (us|me|him|her|them|@\w+|"
                            r"(the )?(?-i:[A-Z])[\w .,'’@()-]{0,80}?) (on|at) (facebook|twitter|"
                            r"instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|x\b|"
                            r"https?://\S+).{0,160}"),
@@ -138,7 +138,11 @@ LINE_RULES: tuple[LineRule, ...] = (
                        r"©\s*(19|20)\d\d\s.{0,80}"),
     _rule("author_contact", rf"(?i:write to) {_NAMES} (?i:at) \S+@\S+\.\w+\.?|"
                             r"(?i:(contact|email|e-mail) the (author|reporter|writer) at) "
-                            r"\S+@\S+\.\w+\.?", flags=0),
+                            r"\S+@\S+\.\w+\.?|"
+                            # "Have a tip? Jane Doe may be reached at jd@example.com. Follow
+                            # her on Twitter @jd." (issue 15e)
+                            rf"((?i:have a (news )?tip)\?\s*)?{_NAMES} (?i:(may|can) be reached "
+                            r"at) \S+@\S+\.\w+\.?.{0,120}", flags=0),
     # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
     # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
     _rule("timestamp", _TIMESTAMP, requires=_TIMESTAMP_NEEDS),
