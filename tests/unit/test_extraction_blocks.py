@@ -295,6 +295,11 @@ def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
                      for n in range(4))
     part = main_text_by_blocks(_page(f"<article>{body}</article><div class='x'>{beside}</div>"))
     assert not part.confident
+    # 700 characters, but mostly short lines: the container holds little of the page's prose.
+    lines = "".join(f"<div>Opening hours {n}</div>" for n in range(40))
+    listing = _page(f"<div class='list'>{lines}<p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+                    f"</div><div class='other'><p>{PARAGRAPHS[2]}</p></div>")
+    assert not main_text_by_blocks(listing).confident
 
 
 def test_a_list_with_one_linked_item_stays_but_a_list_of_links_goes() -> None:

@@ -534,10 +534,14 @@ def _main_text(root: LexborNode) -> MainText:
     best = _widen(best, measure)
     text, cut = _container_text(best, measure)
     # A lead does not count toward confidence: it must not make a scrap look whole.
-    share = (len(text) + cut) / max(measure.paragraph_chars, 1)
-    confident = ((len(text) >= CONFIDENT_MIN_CHARS and share >= CONFIDENT_MIN_SHARE)
+    page = measure.paragraph_chars
+    written = len(text) + cut
+    # A short text counts as whole only when the container holds nearly all of the page's
+    # paragraph text: its length alone could be short lines of a list or a form.
+    confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
                  or (len(text) >= SHORT_CONFIDENT_MIN_CHARS
-                     and share >= SHORT_CONFIDENT_MIN_SHARE))
+                     and written >= SHORT_CONFIDENT_MIN_SHARE * page
+                     and measure.prose.get(best.mem_id, 0) >= SHORT_CONFIDENT_MIN_SHARE * page))
     lead = _lead_text(best, measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
