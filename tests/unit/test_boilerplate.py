@@ -26,9 +26,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "advertisement": (
         ["Advertisement", "ADVERTISEMENT", "Story continues below advertisement",
-         "Anzeige", "Publicité", "Iklan"],
+         "Anzeige", "Publicité", "Iklan", "Scroll down for video", "SCROLL FOR MORE"],
         ["Advertisement spending fell 4% in the third quarter.",
-         "The ad campaign ran for six weeks."],
+         "The ad campaign ran for six weeks.", "Scroll down the page to see the map."],
     ),
     "tags_line": (
         ["Filed under: Politics |", "Tags: climate, energy, coal", "Tags", "Schlagworte: Klima"],

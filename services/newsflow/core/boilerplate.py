@@ -70,7 +70,8 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"you (may|might) also like|trending( now)?)\s*[:.…!]*"),
     _rule("advertisement", r"(advertisement|advertisment|sponsored( content)?|ad|"
                            r"story continues (below|after) (this )?advertisement|"
-                           r"continue reading (below|the main story)|scroll to continue.*|"
+                           r"continue reading (below|the main story)|"
+                           r"scroll (down )?(to continue|for (video|more)).*|"
                            r"anzeige|werbung|publicité|publicidad|pubblicità|reklama|реклама|iklan)"),
     # "Filed under: Politics |", "Tags: climate, energy", "Schlagworte: ..." (a colon: a table's
     # "Category | ..." header row stays).
