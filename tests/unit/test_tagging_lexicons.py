@@ -64,6 +64,10 @@ def test_a_system_name_in_another_sense_is_not_missiles(tagger: Tagger, title: s
      "close to the Kremlin on Friday."),
     ("Exports to Iran blocked", "Germany's export controls against Iran were widened on Monday "
      "to cover drone parts, the economy ministry said."),
+    ("U.S. widens maximum pressure campaign on Iran", "The administration added oil traders and "
+     "shippers on Monday, officials said."),
+    ("Treasury designates Iranian banks", "The Treasury on Thursday designated three Iranian "
+     "banks for financing militias, officials said."),
     ("Bloc eases measures", "The bloc relaxed the existing sanctions last week, diplomats "
      "said."),
 ])
@@ -92,6 +96,10 @@ def test_restrictive_measures_and_export_curbs_in_other_senses_are_not_sanctions
      "island on Monday, turning back two cargo ships."),
     ("China holds drills at sea", "China's military held live-fire drills at sea off Fujian, "
      "sending dozens of warplanes and ships around the island."),
+    ("Naval clash in the strait", "A naval clash near the disputed islands left two sailors "
+     "wounded, the ministry said."),
+    ("Coast guard rams supply boat", "The Chinese coast guard rammed a Philippine supply boat "
+     "near Second Thomas Shoal on Sunday."),
     ("Flotilla moves south", "The Caspian Flotilla moved ten ships south on Monday, the defence "
      "ministry said."),
 ])
@@ -107,6 +115,8 @@ def test_naval_operations_named_in_many_ways_are_naval_deployment(tagger: Tagger
      "pay on Monday, the union said."),
     ("Oil firm drills off Guyana", "The Norwegian firm began drilling at sea off Guyana, in "
      "waters that Venezuela's military claims."),
+    ("Coast guard searches for fishermen", "The coast guard searched for four missing fishermen "
+     "after their boat capsized near the disputed islands."),
     ("Cruise ship calls at Tallinn", "The cruise ship made a port call at Tallinn with 3,000 "
      "passengers aboard on its Baltic tour."),
 ])
