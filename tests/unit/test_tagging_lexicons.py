@@ -123,3 +123,10 @@ def test_naval_operations_named_in_many_ways_are_naval_deployment(tagger: Tagger
 def test_other_blockades_strike_groups_drilling_and_port_calls_are_not_naval(
         tagger: Tagger, title: str, body: str) -> None:
     assert "naval_deployment" not in names(tagger, title, body)
+
+
+def test_a_system_named_in_an_all_capitals_wire_headline_is_missiles(tagger: Tagger) -> None:
+    # Wire headlines are in capitals; names with other senses are matched by their case.
+    body = "The administration notified Congress of the sale on Tuesday, officials said."
+    assert "missiles" in names(tagger, "U.S. TO SELL STINGER MISSILES TO CHAD", body)
+    assert "missiles" not in names(tagger, "U.S. TO SELL STINGER BOATS TO CHAD", body)
