@@ -130,3 +130,11 @@ def test_a_system_named_in_an_all_capitals_wire_headline_is_missiles(tagger: Tag
     body = "The administration notified Congress of the sale on Tuesday, officials said."
     assert "missiles" in names(tagger, "U.S. TO SELL STINGER MISSILES TO CHAD", body)
     assert "missiles" not in names(tagger, "U.S. TO SELL STINGER BOATS TO CHAD", body)
+
+
+def test_arms_control_and_export_embargo_names_of_the_1980s(tagger: Tagger) -> None:
+    assert "missiles" in names(tagger, "Allies back zero option", "NATO ministers backed the "
+                               "zero option for Europe on Thursday, diplomats said.")
+    assert "sanctions" in names(tagger, "Firm broke COCOM rules", "The firm sold milling "
+                                "machines to the Soviet Union in breach of COCOM rules, the "
+                                "government said.")
