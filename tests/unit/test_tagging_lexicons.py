@@ -32,6 +32,8 @@ def names(tagger: Tagger, title: str, body: str) -> set[str]:
      "Tuesday, the Joint Chiefs of Staff said."),
     ("Russia moves Bulava to the north", "Russia's new submarines will carry the Bulava, the navy "
      "said, as the military rearms its forces in the Arctic."),
+    ("Russia deploys S-400", "Russia deployed S-400 units to the border, the defence ministry "
+     "said."),
     ("Air defences down drones", "Pantsir and S-400 units shot down the attacking drones over the "
      "region overnight, the defence ministry said."),
 ])
@@ -100,6 +102,10 @@ def test_restrictive_measures_and_export_curbs_in_other_senses_are_not_sanctions
      "wounded, the ministry said."),
     ("Coast guard rams supply boat", "The Chinese coast guard rammed a Philippine supply boat "
      "near Second Thomas Shoal on Sunday."),
+    # Each word of a phrase is a slot: "Black Sea|Seventh Fleet" would only ever have matched
+    # "Black ... Fleet".
+    ("Seventh Fleet on the move", "The Seventh Fleet moved two ships toward the region on "
+     "Monday, officials said."),
     ("Flotilla moves south", "The Caspian Flotilla moved ten ships south on Monday, the defence "
      "ministry said."),
 ])
