@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from newsflow.core.boilerplate import LINE_RULES, match_rule, strip_boilerplate
@@ -234,3 +236,15 @@ def test_a_long_line_seen_before_is_a_copy_and_goes() -> None:
 def test_very_long_lines_are_never_removed() -> None:
     line = "Advertisement " + "word " * 200
     assert match_rule(line) is None
+
+
+@pytest.mark.parametrize("line", ["Aand" * 100, "By " + "Aand" * 99,
+                                  "Write to " + "Aand" * 97])
+def test_names_run_together_with_and_do_not_make_a_rule_slow(line: str) -> None:
+    # "and" joins names only as a word of its own: read inside "AandAand...", it let a name
+    # list split in exponentially many ways (about two seconds for this 400-character line,
+    # for every line starting with a capital since the "may be reached at" rule, and after
+    # "By" or "Write to" before it).
+    start = time.process_time()
+    match_rule(line)
+    assert time.process_time() - start < 0.2

@@ -470,8 +470,11 @@ def test_a_report_just_below_the_bar_joins_the_one_story_it_is_close_to() -> Non
     assert joined.story_similarity is not None
     assert params.story_threshold - 0.03 < joined.story_similarity < params.story_threshold
     assert run([quake], 0.0).story_id == new_story_id(_story_fp(1, late, 0.0))  # rule off
-    between = run([quake, flood], params.story_second_chance_margin)
-    assert between.story_id == new_story_id(_story_fp(1, late, 0.0))
+    # Both arrival orders: the stories' ids, and so the order they are scored in, differ, so
+    # the rival is weighed whether it is scored before the leader or after it.
+    for stories in ([quake, flood], [flood, quake]):
+        between = run(stories, params.story_second_chance_margin)
+        assert between.story_id == new_story_id(_story_fp(1, late, 0.0))
 
 
 def test_of_two_stories_that_pass_the_one_furthest_above_its_bar_wins() -> None:

@@ -75,6 +75,8 @@ def test_shipped_taxonomy_has_the_three_topics_with_their_iptc_codes() -> None:
          r"topic 'sanctions': terms\[0\]: needs: only for regex terms"),
         (minimal_topic(terms=[{"regex": "sanctions?", "needs": ["@nowhere"]}]),
          r"topic 'sanctions': terms\[0\]: needs: unknown lexicon"),
+        (minimal_topic(terms=[{"regex": "sanctions?", "needs": ["$"]}]),
+         r"topic 'sanctions': terms\[0\]: needs: '\$' holds no word to look for"),
         (minimal_topic(terms=[{"phrase": "sanctions", "wieght": 1}]),
          r"topic 'sanctions': terms\[0\]: unknown keys \['wieght'\]"),
         (minimal_topic(treshold=0.5), r"topic 'sanctions': unknown keys \['treshold'\]"),
@@ -195,3 +197,16 @@ def test_a_regex_term_runs_only_on_texts_with_one_of_the_words_it_needs() -> Non
     tagger = Tagger(parse_taxonomy({"topics": [topic]}))
     assert [t.name for t in tagger.tag("Talks", "The sanctions were lifted on Monday.")] == [
         "sanctions"]
+
+
+def test_needs_and_phrases_are_looked_for_by_their_words_whatever_comes_before_them() -> None:
+    # "=US" (keep case) and a lexicon holding it stand for the word "us"; "$5" holds "5" and
+    # "#MeToo" "metoo"; "&" holds no word and asks nothing of the text. Each was once a word
+    # set the text's words could never meet, so the term silently never matched.
+    topic = minimal_topic(terms=[
+        {"regex": "(?-i:US) (?:troops|forces)", "needs": ["@big"], "weight": 2.0},
+        {"phrase": ["$5 billion", "#MeToo", "AT & T"], "weight": 2.0}], context=[])
+    tagger = Tagger(parse_taxonomy({"lexicons": {"big": ["=US", "=UK"]}, "topics": [topic]}))
+    for text in ("US troops landed.", "A $5 billion deal.", "The #MeToo movement.",
+                 "AT & T said so."):
+        assert [t.name for t in tagger.tag("Talks", text)] == ["sanctions"], text

@@ -34,7 +34,9 @@ def _rule(name: str, pattern: str, flags: int = re.IGNORECASE,
 
 # A capitalised name of one to four words ("Jane Doe", "Mary-Ann O'Neil", "J. R. Smith").
 _NAME = r"[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|van|von|de|da|del|der|bin|al|el|la|le)){0,4}"
-_NAMES = rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME}){{0,3}}"
+# "and" is a word of its own: "AandBand..." read as names joined by "and" could be split in
+# exponentially many ways (seconds a line).
+_NAMES = rf"{_NAME}(?:(?:\s*[,&]\s*|\s+and\s+){_NAME}){{0,3}}"
 
 # A date or time stamp: month and weekday names, numbers, clock times, time zones, and labels
 # such as "Published" or "Updated on". It must hold a day or a clock time, so a line naming

@@ -112,24 +112,39 @@ def phrase_regex(phrase: str) -> str:
 
 
 def _token_words(token: str) -> frozenset[str]:
-    """The lower-cased ``\\w+`` runs an occurrence of a phrase token starts with (a hyphenated
-    form may also occur joined: "build-up" as "buildup")."""
+    """The lower-cased first ``\\w+`` run of each form of a phrase token ("$5" holds "5", a
+    hyphenated form may also occur joined: "build-up" as "buildup"); empty for a token with
+    no word in it ("&"), which the text's words cannot show."""
     out = set()
     for alt in token.split("|"):
         forms = inflections(alt.rstrip("~")) if alt.endswith("~") else [alt]
         for form in forms:
             form = form.lower()
-            first = re.match(r"\w+", form)
+            first = re.search(r"\w+", form)
             if first:
                 out.add(first.group(0))
-            joined = re.match(r"\w+", form.replace("-", ""))
+            joined = re.search(r"\w+", form.replace("-", ""))
             if joined:
                 out.add(joined.group(0))
     return frozenset(out)
 
 
 def _required_words(phrase: str) -> tuple[frozenset[str], ...]:
-    return tuple(_token_words(t) for t in phrase.removeprefix("=").split())
+    """Per token of the phrase that holds a word, the words one of which the text must hold."""
+    return tuple(words for t in phrase.removeprefix("=").split() if (words := _token_words(t)))
+
+
+def _needed_words(need: str, where: str) -> frozenset[str]:
+    """The words a regex term's ``needs`` entry stands for: its first word's forms ("=US" is
+    "us"); an entry without a word could never be found among the text's words."""
+    try:
+        phrase_regex(need)
+    except ValueError as exc:
+        raise TaxonomyError(f"{where}: {exc}") from exc
+    words = _required_words(need)
+    if not words:
+        raise TaxonomyError(f"{where}: {need!r} holds no word to look for")
+    return words[0]
 
 
 def _compile_regex(source: str, where: str) -> re.Pattern[str]:
@@ -293,16 +308,20 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
         phrases = _words(source, lexicons, f"{where}: phrase")
         pattern = _alternation(phrases, f"{where}: phrase")
         source = " | ".join(phrases)
-        required: tuple[tuple[frozenset[str], ...], ...] | None = tuple(
-            _required_words(phrase) for phrase in phrases)
+        words = tuple(_required_words(phrase) for phrase in phrases)
+        # A phrase without a word ("&") cannot be looked for among the text's words: the
+        # term's regex always runs.
+        required: tuple[tuple[frozenset[str], ...], ...] | None = (
+            words if all(words) else None)
     elif key == "regex" and isinstance(source, str) and source.strip():
         pattern = _compile_regex(source, f"{where}: regex")
         # A regex scans the whole text; "needs" names words one of which every match contains,
         # so texts without any of them skip it (as phrases do): one "phrase" of one word slot.
         required = None
         if "needs" in raw:
-            needs = _words(raw["needs"], lexicons, f"{where}: needs")
-            required = ((frozenset().union(*map(_token_words, needs)),),)
+            required = ((frozenset().union(*(
+                _needed_words(need, f"{where}: needs")
+                for need in _words(raw["needs"], lexicons, f"{where}: needs"))),),)
     else:
         raise TaxonomyError(f"{where}: {key}: expected a non-empty "
                             f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
