@@ -35,6 +35,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button",
              "select", "textarea", "input", "nav", "aside", "footer", "object", "embed",
              "canvas", "video", "audio", "map", "dialog", "menu", "head")
+# One selector for all of them: a single pass over the tree, not one per tag.
+JUNK_TAGS_SELECTOR = ",".join(JUNK_TAGS)
 # Class/id words of elements that hold no article text. Matched as whole words of the
 # attribute (split on -, _ and spaces), so "header" does not match "ad".
 BOILERPLATE_WORDS = (
@@ -178,7 +180,8 @@ class MainText:
 
 def _strip_junk(root: LexborNode) -> None:
     """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them."""
-    root.strip_tags(list(JUNK_TAGS), recursive=True)
+    for node in root.css(JUNK_TAGS_SELECTOR):  # a nested match leaves a detached subtree
+        node.decompose(recursive=False)
     page_chars = len(root.text(deep=True, strip=True))
     for node in root.css(HIDDEN_SELECTOR):
         if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
@@ -260,7 +263,8 @@ class _Measure:
         """(chars, link chars) of the whole subtree and of its loose (non-block) text."""
         chars = links = own = own_links = 0
         prose_before = self.paragraph_chars
-        for child in node.iter(include_text=True):
+        # Whitespace-only text counts nothing here, so it is not even visited.
+        for child in node.iter(include_text=True, skip_empty=True):
             tag = child.tag
             if tag == "-text":
                 size = len((child.text_content or "").strip())
@@ -366,6 +370,9 @@ class _Writer:
         return linked > LINK_LIST_ITEM_SHARE * items
 
     def flush(self) -> None:
+        if not self.line:  # most calls: nothing written since the last block boundary
+            self.link_chars = 0
+            return
         text = " ".join("".join(self.line).split())
         self._check_end(text)
         if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
