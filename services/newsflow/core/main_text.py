@@ -37,6 +37,8 @@ JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button
              "canvas", "video", "audio", "map", "dialog", "menu", "head")
 # One selector for all of them: a single pass over the tree, not one per tag.
 JUNK_TAGS_SELECTOR = ",".join(JUNK_TAGS)
+# Elements that have a class or an id: the ones whose names can mark them as boilerplate.
+NAMED_SELECTOR = "[class],[id]"
 # Class/id words of elements that hold no article text. Matched as whole words of the
 # attribute (split on -, _ and spaces), so "header" does not match "ad".
 BOILERPLATE_WORDS = (
@@ -189,7 +191,16 @@ def _strip_junk(root: LexborNode) -> None:
     # Matching class/id in Python is ~3x cheaper than a CSS selector per word; pages repeat
     # the same names (menu items, cards), so each is judged once.
     verdicts: dict[str, tuple[bool, bool] | None] = {}
-    for node in root.css("[class],[id]"):
+    # In document order; a node with both a class and an id is listed twice in a row.
+    nodes = root.css(NAMED_SELECTOR)
+    index = 0
+    previous = None
+    while index < len(nodes):
+        node = nodes[index]
+        index += 1
+        if node.mem_id == previous:  # its second listing: already judged
+            continue
+        previous = node.mem_id
         attrs = node.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if names in verdicts:
@@ -206,6 +217,8 @@ def _strip_junk(root: LexborNode) -> None:
         else:
             junk = _little_prose(node, page_chars)
         if junk:
+            # Its descendants come next in the list; detached with it, they need no verdict.
+            index += len(node.css(NAMED_SELECTOR)) - 1  # the node matches itself
             node.decompose(recursive=False)
 
 
