@@ -60,6 +60,17 @@ def test_boilerplate_classes_go_but_an_article_wrapper_named_like_one_stays() ->
     assert _lines(text) == PARAGRAPHS
 
 
+def test_junk_after_a_detached_element_with_a_class_and_an_id_still_goes() -> None:
+    # The class/id pass skips what it has detached: an element with both (listed twice) and
+    # its named descendants. Miscounting them would spare the teaser box that follows.
+    share = ("<div class='share-bar' id='share'><span class='icon' id='fb'>Facebook</span>"
+             "<span class='icon'>Post it to your favourite network today</span></div>")
+    teaser = ("<div class='related' id='more'><span class='card'>Another headline about the"
+              " coast and its storms</span></div>")
+    page = _page(f"<div class='story'>{ARTICLE}{share}{teaser}{share}</div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
 def test_comments_and_hidden_teasers_go_whatever_their_length() -> None:
     thread = "".join(f"<p>A reader wrote a long comment, number {n}, about the harbour and the"
                      " storm and the council and much else besides, at length.</p>"

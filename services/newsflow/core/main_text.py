@@ -35,6 +35,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button",
              "select", "textarea", "input", "nav", "aside", "footer", "object", "embed",
              "canvas", "video", "audio", "map", "dialog", "menu", "head")
+# One selector for all of them: a single pass over the tree, not one per tag.
+JUNK_TAGS_SELECTOR = ",".join(JUNK_TAGS)
+# Elements that have a class or an id: the ones whose names can mark them as boilerplate.
+NAMED_SELECTOR = "[class],[id]"
 # Class/id words of elements that hold no article text. Matched as whole words of the
 # attribute (split on -, _ and spaces), so "header" does not match "ad".
 BOILERPLATE_WORDS = (
@@ -178,7 +182,8 @@ class MainText:
 
 def _strip_junk(root: LexborNode) -> None:
     """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them."""
-    root.strip_tags(list(JUNK_TAGS), recursive=True)
+    for node in root.css(JUNK_TAGS_SELECTOR):  # a nested match leaves a detached subtree
+        node.decompose(recursive=False)
     page_chars = len(root.text(deep=True, strip=True))
     for node in root.css(HIDDEN_SELECTOR):
         if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
@@ -186,7 +191,16 @@ def _strip_junk(root: LexborNode) -> None:
     # Matching class/id in Python is ~3x cheaper than a CSS selector per word; pages repeat
     # the same names (menu items, cards), so each is judged once.
     verdicts: dict[str, tuple[bool, bool] | None] = {}
-    for node in root.css("[class],[id]"):
+    # In document order; a node with both a class and an id is listed twice in a row.
+    nodes = root.css(NAMED_SELECTOR)
+    index = 0
+    previous = None
+    while index < len(nodes):
+        node = nodes[index]
+        index += 1
+        if node.mem_id == previous:  # its second listing: already judged
+            continue
+        previous = node.mem_id
         attrs = node.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if names in verdicts:
@@ -203,6 +217,8 @@ def _strip_junk(root: LexborNode) -> None:
         else:
             junk = _little_prose(node, page_chars)
         if junk:
+            # Its descendants come next in the list; detached with it, they need no verdict.
+            index += len(node.css(NAMED_SELECTOR)) - 1  # the node matches itself
             node.decompose(recursive=False)
 
 
@@ -260,7 +276,8 @@ class _Measure:
         """(chars, link chars) of the whole subtree and of its loose (non-block) text."""
         chars = links = own = own_links = 0
         prose_before = self.paragraph_chars
-        for child in node.iter(include_text=True):
+        # Whitespace-only text counts nothing here, so it is not even visited.
+        for child in node.iter(include_text=True, skip_empty=True):
             tag = child.tag
             if tag == "-text":
                 size = len((child.text_content or "").strip())
@@ -366,6 +383,9 @@ class _Writer:
         return linked > LINK_LIST_ITEM_SHARE * items
 
     def flush(self) -> None:
+        if not self.line:  # most calls: nothing written since the last block boundary
+            self.link_chars = 0
+            return
         text = " ".join("".join(self.line).split())
         self._check_end(text)
         if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
