@@ -144,3 +144,27 @@ def test_arms_control_and_export_embargo_names_of_the_1980s(tagger: Tagger) -> N
     assert "sanctions" in names(tagger, "Firm broke COCOM rules", "The firm sold milling "
                                 "machines to the Soviet Union in breach of COCOM rules, the "
                                 "government said.")
+
+
+@pytest.mark.parametrize(("tag_name", "title", "body", "evidence"), [
+    ("sanctions", "Exporters brace", "New US sanctions on chip exports took effect on Monday, "
+     "the Commerce Department said.", "US sanctions"),
+    ("sanctions", "Steel makers brace", "EU tariffs on Ruritanian steel will double from "
+     "January in the dispute over the broken pact, Brussels said.", "EU tariffs"),
+    ("naval_deployment", "Carrier heads for the Gulf", "The US Navy sent a carrier group to the "
+     "Gulf on Friday, officials said.", "US Navy"),
+])
+def test_acronyms_kept_in_case_among_alternatives_are_evidence(
+        tagger: Tagger, tag_name: str, title: str, body: str, evidence: str) -> None:
+    # "economic|...|=US|=EU sanction~", "...|=EC|=EU tariff~", "Royal|=US|=U.S.|... navy": the
+    # "=" inside an alternative once stood for a literal "=", so these never matched.
+    texts = [e.text for t in tagger.tag(title, body) if t.name == tag_name for e in t.evidence]
+    assert evidence in texts
+
+
+def test_the_pronoun_us_is_not_the_united_states(tagger: Tagger) -> None:
+    body = ("They told us sanctions would follow if the talks failed, the minister said. "
+            "Sailors showed us navy ships in the harbour.")
+    texts = [hit.evidence.text for topic in tagger.explain("Talks", body) for hit in topic.hits]
+    assert "sanctions" in texts  # the word still matches alone
+    assert not any(text.startswith("us ") for text in texts)

@@ -143,6 +143,18 @@ def test_inflections_cover_regular_english_forms() -> None:
         ("aircraft|helicopter carrier~", "two helicopter carriers", "helicopter carriers"),
         ("=US sanction~", "US sanctions", "US sanctions"),
         ("=US sanction~", "let us sanction him", None),
+        # "=" keeps the case of the one alternative it stands before, anywhere in the phrase.
+        ("economic|=US|=EU sanction~", "new US sanctions", "US sanctions"),
+        ("economic|=US|=EU sanction~", "EU Sanctions bite", "EU Sanctions"),
+        ("economic|=US|=EU sanction~", "Economic sanctions", "Economic sanctions"),
+        ("economic|=US|=EU sanction~", "let us sanction him", None),
+        ("Royal|=US|=U.S. navy", "the U.S. Navy said", "U.S. Navy"),
+        ("Royal|=US|=U.S. navy", "the ROYAL NAVY said", "ROYAL NAVY"),
+        ("Japanese|=EC tariff~", "new EC tariffs", "EC tariffs"),
+        ("Japanese|=EC tariff~", "the ec tariffs", None),
+        # Before the phrase, "=" keeps the case of all of it.
+        ("=ABM treaty", "the ABM treaty", "ABM treaty"),
+        ("=ABM treaty", "the ABM Treaty", None),
         ("missile~", "missilery", None),
     ],
 )
@@ -210,3 +222,21 @@ def test_needs_and_phrases_are_looked_for_by_their_words_whatever_comes_before_t
     for text in ("US troops landed.", "A $5 billion deal.", "The #MeToo movement.",
                  "AT & T said so."):
         assert [t.name for t in tagger.tag("Talks", text)] == ["sanctions"], text
+
+
+def test_keep_case_inside_an_alternative_is_looked_for_by_its_word() -> None:
+    # "economic|=US sanction~" stands for the words "economic" or "us", then a "sanction" form,
+    # in a phrase and in a regex term's "needs" alike; the case is checked by the regex.
+    topic = minimal_topic(terms=[
+        {"phrase": "economic|=US|=EU sanction~", "weight": 2.0},
+        {"regex": "(?-i:UN) embargo", "needs": ["arms|=UN"], "weight": 2.0}], context=[])
+    phrase_term, regex_term = parse_taxonomy({"topics": [topic]})[0].terms
+    assert phrase_term.may_match(frozenset({"the", "us", "sanctions"}))
+    assert not phrase_term.may_match(frozenset({"the", "sanctions"}))
+    assert regex_term.may_match(frozenset({"the", "un", "embargo"}))
+    tagger = Tagger(parse_taxonomy({"topics": [topic]}))
+    for text in ("New US sanctions took effect.", "EU sanctions took effect.",
+                 "A UN embargo took effect."):
+        tags = tagger.tag("Talks", text)
+        assert [t.name for t in tags] == ["sanctions"], text
+    assert tagger.tag("Talks", "They will not let us sanctions-bust.") == []

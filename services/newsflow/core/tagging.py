@@ -90,19 +90,24 @@ def inflections(word: str) -> list[str]:
 def _token_regex(token: str) -> str:
     alternatives = []
     for alt in token.split("|"):
+        # "=" keeps case in any alternative ("economic|=US sanction~"), not only before the
+        # phrase: read as a literal "=", such an alternative never matched.
+        exact = alt.startswith("=")
         inflect = alt.endswith("~")
-        alt = alt.rstrip("~")
+        alt = alt.removeprefix("=").rstrip("~")
         if not alt:
             raise ValueError(f"empty word in {token!r}")
         forms = inflections(alt) if inflect else [alt]
         # A hyphen in a phrase also matches a space or nothing: "build-up", "build up", "buildup".
-        alternatives += [re.escape(f).replace(r"\-", r"[-\s]?") for f in forms]
+        escaped = "|".join(re.escape(f).replace(r"\-", r"[-\s]?") for f in forms)
+        alternatives.append(f"(?-i:{escaped})" if exact else escaped)
     return "(?:" + "|".join(alternatives) + ")"
 
 
 def phrase_regex(phrase: str) -> str:
     """Regex for a phrase: words separated by spaces; ``word~`` takes inflections; ``a|b`` is
-    either word; a leading ``=`` keeps case. Any whitespace or hyphen may separate words."""
+    either word; ``=`` before a word keeps its case, and before the phrase the case of the whole
+    phrase. Any whitespace or hyphen may separate words."""
     exact = phrase.startswith("=")  # "=US": case matters (the pronoun "us" is not the state)
     tokens = phrase.removeprefix("=").split()
     if not tokens:
@@ -117,6 +122,7 @@ def _token_words(token: str) -> frozenset[str]:
     no word in it ("&"), which the text's words cannot show."""
     out = set()
     for alt in token.split("|"):
+        alt = alt.removeprefix("=")  # keeps case: the word is the same
         forms = inflections(alt.rstrip("~")) if alt.endswith("~") else [alt]
         for form in forms:
             form = form.lower()
