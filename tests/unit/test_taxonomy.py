@@ -152,9 +152,12 @@ def test_inflections_cover_regular_english_forms() -> None:
         ("Royal|=US|=U.S. navy", "the ROYAL NAVY said", "ROYAL NAVY"),
         ("Japanese|=EC tariff~", "new EC tariffs", "EC tariffs"),
         ("Japanese|=EC tariff~", "the ec tariffs", None),
-        # Before the phrase, "=" keeps the case of all of it.
+        # Before the phrase, "=" keeps the case of its first word only: title case still
+        # matches ("U.S. Sanctions", "ABM Treaty"), a lower-case first word does not.
         ("=ABM treaty", "the ABM treaty", "ABM treaty"),
-        ("=ABM treaty", "the ABM Treaty", None),
+        ("=ABM treaty", "the ABM Treaty", "ABM Treaty"),
+        ("=ABM treaty", "the abm treaty", None),
+        ("=U.S.|American sanction~", "NEW U.S. Sanctions ON", "U.S. Sanctions"),
         ("missile~", "missilery", None),
     ],
 )

@@ -106,14 +106,13 @@ def _token_regex(token: str) -> str:
 
 def phrase_regex(phrase: str) -> str:
     """Regex for a phrase: words separated by spaces; ``word~`` takes inflections; ``a|b`` is
-    either word; ``=`` before a word keeps its case, and before the phrase the case of the whole
-    phrase. Any whitespace or hyphen may separate words."""
-    exact = phrase.startswith("=")  # "=US": case matters (the pronoun "us" is not the state)
-    tokens = phrase.removeprefix("=").split()
+    either word; ``=`` before a word keeps the case of that word only ("=US sanction~": the
+    state, not the pronoun, and "US Sanctions" in a title-case headline too). Any whitespace
+    or hyphen may separate words."""
+    tokens = phrase.split()
     if not tokens:
         raise ValueError("empty phrase")
-    body = r"[-\s]+".join(_token_regex(t) for t in tokens)
-    return f"(?-i:{body})" if exact else body
+    return r"[-\s]+".join(_token_regex(t) for t in tokens)
 
 
 def _token_words(token: str) -> frozenset[str]:
