@@ -26,6 +26,8 @@ Every article goes through ``Pipeline.prepare`` (clean, tag, fingerprint) and th
 - ``closest_first_report``: the same index and fingerprints, but a story scored by its single
   closest first report (``story_member_pool`` "max", bar 0.19, as the version before), to show
   what pooling the first reports' cosines (their mean) does;
+- ``previous_version``: the same index and fingerprints with the story choice of the version
+  before (8 candidates, the most similar passing story, no second chance for a clear leader);
 - ``before``: the model before issue 14 (story reach chained from the latest member, no rare-key
   evidence), reproduced through ``DedupeParams``;
 - ``tfidf_best_article``: TF-IDF cosine (IDF from the part's own articles, sublinear tf, title
@@ -168,7 +170,15 @@ def before_params(params: DedupeParams) -> DedupeParams:
     """The story model as it was before issue 14 (used with ``before_fingerprints``)."""
     return replace(params, story_threshold=0.25, story_window_seconds=72 * 3600.0,
                    story_lead_weight=0.7, story_keys=8, story_reach="chain", story_threshold_per_day=0.0,
-                   story_df_prior=0.0, story_member_weight=0.0)
+                   story_df_prior=0.0, story_member_weight=0.0, story_candidates=8,
+                   story_leader="similarity", story_second_chance_margin=0.0)
+
+
+def previous_version_params(params: DedupeParams) -> DedupeParams:
+    """The story model of the report figures before the second chance (issue 14, fourth
+    session): 8 candidates, the most similar passing story wins, no second chance."""
+    return replace(params, story_candidates=8, story_leader="similarity",
+                   story_second_chance_margin=0.0)
 
 
 def before_fingerprints(articles: list[Article], prepared: list[Prepared]) -> list[Prepared]:
@@ -252,7 +262,7 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
     prepare_seconds = 0.0
     prepared_count = 0
     for corpus, corpus_rows in rows.items():
-        for part in ("tune", "report"):
+        for part in sorted(set(parts) | {"tune"}, reverse=True):  # tune always: baseline choice
             articles = timeline(corpus, [r for r in corpus_rows
                                          if part_of(r["story_id"]) == part], gap)
             start = time.process_time()
@@ -288,10 +298,12 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
             before, _, _ = run_index(before_params(params), before_fingerprints(arts, prep))
             closest, _, _ = run_index(replace(params, story_member_pool="max",
                                               story_threshold=0.19), prep)
+            previous, _, _ = run_index(previous_version_params(params), prep)
             row: dict[str, Any] = {
                 "newsflow": scores(truth, labels) | {"decisions": dict(kinds),
                                                      "decide_us_per_article": round(cost * 1e6)},
                 "closest_first_report": scores(truth, closest),
+                "previous_version": scores(truth, previous),
                 "before": scores(truth, before),
                 "tfidf_best_article": scores(truth, tfidf_labels(
                     arts, tfidf_best[(corpus, part, tfidf_choice[corpus][0])],

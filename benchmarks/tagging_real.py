@@ -7,9 +7,15 @@ as the stream cleans a plain-text body, then tagged.
 Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: only ever
 reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
 for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
+``--by corpus|round|corpus-round`` adds the figures per group (source and era, labelling round):
+rules fitted to one source's wording show as a group far below the others.
+``--changed-since REF`` tags every unlabelled corpus article (report articles and their copies
+left out) with the taxonomy of git ``REF`` and with the current one and lists the tags that
+differ: a lexicon change that fires on ordinary news shows there before it costs precision.
 
     python benchmarks/tagging_real.py [--split tune] [--round first] [--errors tune]
-                                      [--taxonomy OVERLAY]
+                                      [--by corpus-round] [--taxonomy OVERLAY]
+    python benchmarks/tagging_real.py --changed-since main
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ import argparse
 import gzip
 import json
 import re
+import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +101,74 @@ def load(split: str | None = None,
     return out
 
 
+# How an article's group is named: its source (which is also its era) and its labelling round.
+GROUPINGS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "corpus": lambda row: str(row["corpus"]),
+    "round": lambda row: next(name for name, parts in ROUNDS.items() if row["part"] in parts),
+    "corpus-round": lambda row: "{}/{}".format(
+        row["corpus"], next(name for name, parts in ROUNDS.items() if row["part"] in parts)),
+}
+
+
+def by_group(tagger: Any, baseline: Any, rows: list[tuple[dict[str, Any], LabelledArticle]],
+             grouping: str) -> dict[str, Any]:
+    """Per group: articles, positives per tag, and P / R (tp, fp, fn) of ours and the baseline."""
+    groups: dict[str, list[LabelledArticle]] = {}
+    for row, article in rows:
+        groups.setdefault(GROUPINGS[grouping](row), []).append(article)
+    out: dict[str, Any] = {}
+    for name, articles in sorted(groups.items()):
+        ours, keywords = check(tagger, articles, TAGS), check(baseline, articles, TAGS)
+        out[name] = {"articles": len(articles)} | {
+            tag: {"positives": ours.scores[tag].tp + ours.scores[tag].fn,
+                  "ours": _brief(ours.scores[tag].to_dict()),
+                  "baseline": _brief(keywords.scores[tag].to_dict())}
+            for tag in TAGS}
+    return out
+
+
+def _brief(score: dict[str, Any]) -> str:
+    return "P {precision:.2f} R {recall:.2f} (tp {tp} fp {fp} fn {fn})".format(**score)
+
+
+def unlabelled_articles() -> Iterator[tuple[str, str, str]]:
+    """Every corpus article without a label, less copies of report articles: ordinary news."""
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    labelled = {row["id"] for row in rows}
+    report = {row["id"] for row in rows if row["split"] == "report"}
+    for path in sorted(CORPUS.glob("*.jsonl.gz")) + sorted(STORIES.glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                article = json.loads(line)
+                if article["id"] in labelled or article.get("duplicate_of") in report:
+                    continue
+                labelled.add(article["id"])  # BASIL is in both corpora
+                doc = clean_document(article["body"], "text/plain", None, article["title"])
+                yield article["id"], doc.title, doc.text
+
+
+def changed_since(ref: str, current: Tagger) -> dict[str, Any]:
+    """Tags on unlabelled articles that differ between git ``ref``'s taxonomy and the current."""
+    old_yaml = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{ref}:services/newsflow/data/taxonomy.yaml"],
+        check=True, capture_output=True, text=True).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        old_path = Path(folder) / "taxonomy.yaml"
+        old_path.write_text(old_yaml, encoding="utf-8")
+        old = Tagger(load_taxonomy(None, bundled=old_path))
+    changes, count = [], 0
+    for article_id, title, text in unlabelled_articles():
+        count += 1
+        before = {t.name for t in old.tag(title, text)}
+        after = {t.name for t in current.tag(title, text)}
+        if before != after:
+            changes.append({"id": article_id, "title": title[:100],
+                            "added": sorted(after - before), "removed": sorted(before - after)})
+    added = {tag: sum(tag in c["added"] for c in changes) for tag in TAGS}
+    return {"articles": count, "added": added, "changes": changes}
+
+
 def measure(tagger: Any, rows: list[tuple[dict[str, Any], LabelledArticle]]) -> dict[str, Any]:
     everything = check(tagger, [a for _, a in rows], TAGS)
     random_part = check(tagger, [a for row, a in rows if row["part"] == "random"], TAGS)
@@ -109,8 +186,16 @@ def main() -> None:
                         help="only this split (repeatable; default both)")
     parser.add_argument("--round", choices=tuple(ROUNDS), action="append", dest="rounds",
                         help="only this labelling round (repeatable; default all)")
+    parser.add_argument("--by", choices=tuple(GROUPINGS),
+                        help="also give the figures per group of articles")
+    parser.add_argument("--changed-since", metavar="REF",
+                        help="list tags on unlabelled articles that differ from git REF's taxonomy")
     args = parser.parse_args()
     tagger = Tagger(load_taxonomy(args.taxonomy))
+    if args.changed_since:
+        json.dump(changed_since(args.changed_since, tagger), sys.stdout, indent=1)
+        print()
+        return
     report: dict[str, Any] = {}
     for split in args.split or ("tune", "report"):
         rows = load(split, tuple(args.rounds or ROUNDS))
@@ -120,6 +205,8 @@ def main() -> None:
         report[split] = {"articles": len(rows),
                          "random": sum(1 for row, _ in rows if row["part"] == "random"),
                          "ours": ours, "baseline": baseline}
+        if args.by:
+            report[split]["groups"] = by_group(tagger, KeywordBaseline(), rows, args.by)
         if args.errors == split:
             report[split]["errors"] = errors
     json.dump(report, sys.stdout, indent=1)

@@ -184,3 +184,13 @@ def test_nul_characters_leave_no_replacement_character_in_the_metadata(blocks_fi
     doc = clean_document(page(f"<p>{PARAGRAPH}</p>" * 3, head), "text/html",
                          limits=CleanLimits(blocks_first=blocks_first))
     assert (doc.title, doc.authors) == ("Budget talks", ["Jane Doe"])
+
+
+def test_a_headline_below_a_date_stamp_is_dropped_as_a_title_repeat() -> None:
+    body = " ".join(["The harbour reopened on Tuesday after a week of repairs to the sea wall."] * 20)
+    page = ("<html><head><title>Harbour reopens after storm</title></head><body><article>"
+            "<p>Nov. 20, 2019 6:02 AM EST</p><p>Harbour reopens after storm</p>"
+            f"<p>{body}</p></article></body></html>")
+    doc = clean_document(page, "text/html", limits=CleanLimits(blocks_first=True))
+    assert doc.text == body
+    assert doc.removals["title_repeat"] == 1 and doc.removals["timestamp"] == 1

@@ -6,13 +6,14 @@ import re
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from newsflow.codecs.internal import MEMORY, decode_fingerprint, encode_fingerprint
 from newsflow.config import Settings
 from newsflow.core.dedupe import (
+    Decision,
     DedupeIndex,
     Fingerprint,
     Memory,
@@ -446,6 +447,58 @@ def test_names_every_report_carries_do_not_glue_different_events() -> None:
     # Without such a window the two names alone are enough to glue them (what the window's
     # own document frequencies correct).
     assert run(0)[0] == "x1"
+
+
+def test_a_report_just_below_the_bar_joins_the_one_story_it_is_close_to() -> None:
+    """Another outlet's quake report shares few rare words with the story's first report:
+    its similarity (~0.167) is just under the bar (0.18). With no other story near, it still
+    joins (second chance); when it is about as close to a second story, it is left alone."""
+    params = build_pipeline(Settings()).params
+    start = 1_700_000_000.0
+    quake = {"quake": 0.6, "sumatra": 0.5, "tsunami": 0.5, "aceh": 0.4}
+    flood = {"flood": 0.6, "sumatra": 0.5, "rescuers": 0.15, "padang": 0.5}
+    late = {"quake": 0.16, "sumatra": 0.2, "rescuers": 0.6, "rubble": 0.5, "survivors": 0.5}
+
+    def run(stories: list[dict[str, float]], margin: float) -> Decision:
+        index = DedupeIndex(replace(params, story_second_chance_margin=margin))
+        for k, terms in enumerate(stories):
+            index.decide(_story_fp(10 + k, terms, start + 600 * k), f"raw:{k}")
+        return index.decide(_story_fp(1, late, start + 3600), "raw:late").decision
+
+    joined = run([quake], params.story_second_chance_margin)
+    assert joined.story_id == new_story_id(_story_fp(10, quake, start))
+    assert joined.story_similarity is not None
+    assert params.story_threshold - 0.03 < joined.story_similarity < params.story_threshold
+    assert run([quake], 0.0).story_id == new_story_id(_story_fp(1, late, 0.0))  # rule off
+    # Both arrival orders: the stories' ids, and so the order they are scored in, differ, so
+    # the rival is weighed whether it is scored before the leader or after it.
+    for stories in ([quake, flood], [flood, quake]):
+        between = run(stories, params.story_second_chance_margin)
+        assert between.story_id == new_story_id(_story_fp(1, late, 0.0))
+
+
+def test_of_two_stories_that_pass_the_one_furthest_above_its_bar_wins() -> None:
+    """A report matches a two-day-old story better than one an hour old, but the old story's
+    bar has risen by ~0.2 since its first report: the fresh story, further above its own bar,
+    takes it (ranking by similarity alone, the version before, gave it to the old one)."""
+    params = build_pipeline(Settings()).params
+    start = 1_700_000_000.0
+    old = _story_fp(10, {"strike": 0.6, "refinery": 0.5, "houthi": 0.5, "aramco": 0.4},
+                    start - 2 * 86400)
+    fresh = _story_fp(11, {"strike": 0.25, "refinery": 0.2, "drone": 0.6, "abqaiq": 0.5,
+                           "saudi": 0.4}, start - 3600)
+    report = _story_fp(1, {"strike": 0.6, "refinery": 0.5, "houthi": 0.5, "aramco": 0.3,
+                           "drone": 0.4, "abqaiq": 0.3, "saudi": 0.2}, start)
+
+    def joined(leader: Literal["above_bar", "similarity"]) -> str:
+        index = DedupeIndex(replace(params, story_leader=leader))
+        index.decide(old, "raw:old")
+        assert index.decide(fresh, "raw:fresh").decision.story_id == new_story_id(fresh)
+        return index.decide(report, "raw:report").decision.story_id
+
+    assert params.story_leader == "above_bar"
+    assert joined("above_bar") == new_story_id(fresh)
+    assert joined("similarity") == new_story_id(old)
 
 
 def test_inflections_fold_into_one_term_the_common_stem_only() -> None:

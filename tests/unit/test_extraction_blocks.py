@@ -60,6 +60,17 @@ def test_boilerplate_classes_go_but_an_article_wrapper_named_like_one_stays() ->
     assert _lines(text) == PARAGRAPHS
 
 
+def test_junk_after_a_detached_element_with_a_class_and_an_id_still_goes() -> None:
+    # The class/id pass skips what it has detached: an element with both (listed twice) and
+    # its named descendants. Miscounting them would spare the teaser box that follows.
+    share = ("<div class='share-bar' id='share'><span class='icon' id='fb'>Facebook</span>"
+             "<span class='icon'>Post it to your favourite network today</span></div>")
+    teaser = ("<div class='related' id='more'><span class='card'>Another headline about the"
+              " coast and its storms</span></div>")
+    page = _page(f"<div class='story'>{ARTICLE}{share}{teaser}{share}</div>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
 def test_comments_and_hidden_teasers_go_whatever_their_length() -> None:
     thread = "".join(f"<p>A reader wrote a long comment, number {n}, about the harbour and the"
                      " storm and the council and much else besides, at length.</p>"
@@ -239,3 +250,85 @@ def test_the_setting_switches_the_fast_path_on_for_the_whole_cleaning_step(
     assert _lines(clean_document(page, "text/html", None, limits=default).text) == PARAGRAPHS
     limits = build_pipeline(Settings(clean_blocks_first=False)).clean_limits
     assert "from trafilatura" in clean_document(page, "text/html", None, limits=limits).text
+
+
+def test_a_standfirst_named_teaser_stays_but_a_linked_teaser_goes() -> None:
+    lead = f"<div class='article-teaser'><p>{LEAD}</p></div>"
+    other = ("<div class='teaser'><p><a href='/other'>Bridge closes for a month</a> while the "
+             "deck is replaced, the roads office said on Monday.</p></div>")
+    carded = ("<a href='/more'><div class='teaser-text'>A ferry company adds winter sailings "
+              "to the islands after a record summer, its owners said.</div></a>")
+    page = _page(f"<div class='wrap'>{lead}<div class='body'>{ARTICLE}</div>{other}{carded}"
+                 "</div>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+@pytest.mark.parametrize("box", [
+    "<section class='letters-cta'><p>Tell us what you think of this story: write to our "
+    "letters desk and we may print your reply.</p></section>",
+    "<div class='editorial-disclosure'><p>We may earn a commission when you buy through the "
+    "links on this page, at no cost to you.</p></div>",
+    "<div id='kommentarModul'><p>Sie sind nicht angemeldet. Melden Sie sich an, um hier "
+    "mitzudiskutieren und Beiträge zu schreiben.</p></div>",
+    "<div class='donate-box'><p>Independent reporting costs money. Support our newsroom with "
+    "a monthly gift of any size today.</p></div>",
+])
+def test_calls_to_action_disclosures_and_comment_modules_go(box: str) -> None:
+    page = _page(f"<article><div class='body'>{ARTICLE}{box}</div></article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_a_named_standfirst_five_levels_above_the_body_leads_the_text() -> None:
+    body = (f"<div class='a'><div class='b'><div class='c'><div class='d'>{ARTICLE}</div></div>"
+            "</div></div>")
+    page = _page(f"<div class='page'><div class='intro-box'><p class='intro'>{LEAD}</p></div>"
+                 f"<div class='col'>{body}</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
+
+
+def test_a_boilerplate_word_in_a_bem_modifier_does_not_make_junk() -> None:
+    half = len(PARAGRAPHS) - 4  # the second section holds a third of the text
+    first = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half])
+    second = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:])
+    page = _page(f"<article><section class='review__section'>{first}</section>"
+                 f"<section class='review__section review__section--ads'>{second}"
+                 "<div class='review__ad'>Advertisement: buy a boat today.</div></section>"
+                 "</article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
+    short = PARAGRAPHS[:8]  # about 700 characters
+    body = "".join(f"<p>{p}</p>" for p in short)
+    whole = main_text_by_blocks(_page(f"<nav>{MENU}</nav><article>{body}</article>"))
+    assert whole.confident and _lines(whole.text) == short
+    beside = "".join(f"<p>Another story's paragraph number {n}, long enough to count as prose.</p>"
+                     for n in range(4))
+    part = main_text_by_blocks(_page(f"<article>{body}</article><div class='x'>{beside}</div>"))
+    assert not part.confident
+    # 700 characters, but mostly short lines: the container holds little of the page's prose.
+    lines = "".join(f"<div>Opening hours {n}</div>" for n in range(40))
+    listing = _page(f"<div class='list'>{lines}<p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+                    f"</div><div class='other'><p>{PARAGRAPHS[2]}</p></div>")
+    assert not main_text_by_blocks(listing).confident
+
+
+def test_a_list_with_one_linked_item_stays_but_a_list_of_links_goes() -> None:
+    words = ("<ul><li>cabbage</li><li>courgette</li><li>peas</li><li>tomatoes</li><li>onions</li>"
+             "<li><a href='/recipes'>our low-fat soured cream recipe</a></li></ul>")
+    links = "<ul>" + "".join(f"<li><a href='/s{n}'>Another story about the coast, part {n}</a>"
+                             "</li>" for n in range(4)) + "</ul>"
+    page = _page(f"<article>{ARTICLE}{words}{links}</article>")
+    text = main_text_by_blocks(page).text
+    assert "courgette" in text and "soured cream" not in text  # a line of link text goes
+    assert "Another story" not in text
+
+
+def test_only_the_first_h1_is_left_out_later_ones_head_sections() -> None:
+    half = len(PARAGRAPHS) // 2
+    first = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half])
+    second = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:])
+    page = _page(f"<div class='text'><h1>Harbour reopens</h1>{first}<h1>What comes next</h1>"
+                 f"{second}</div>")
+    assert _lines(main_text_by_blocks(page).text) == [
+        *PARAGRAPHS[:half], "What comes next", *PARAGRAPHS[half:]]

@@ -3,13 +3,14 @@ short text written for the test (the evidence of quality is benchmarks/tagging_r
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
 from newsflow.config import Settings
 from newsflow.core.pipeline import Origin
-from newsflow.core.tagging import Tagger
+from newsflow.core.tagging import Field, Tagger
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.taxonomy_files import load_taxonomy
 
@@ -91,6 +92,9 @@ def test_punishment_by_tariffs_in_a_dispute_is_sanctions(tagger: Tagger, title: 
     ("Duties set", "The Commerce Department set anti-dumping duties on chemicals from South Korea "
                    "after a dispute brought by a domestic producer."),
     ("Tariff cuts", "Taiwan will cut tariffs on 50 American goods to ease the trade dispute."),
+    # The base form of a word listed with its inflections ("reduce~"), not a stem ("reduc~").
+    ("Tariff cuts", "Taiwan will reduce import tariffs on 1,700 American products to ease the "
+                    "trade dispute."),
 ])
 def test_trade_remedies_and_tariff_cuts_are_not_sanctions(tagger: Tagger, title: str,
                                                          body: str) -> None:
@@ -179,6 +183,12 @@ def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
      "the nominee, and the panel approved her 12-0."),
     ("Tehran vows retaliation for killing", "Iran promised harsh retaliation against the United States "
      "after the general was killed in a drone strike."),
+    ("IRANIAN PREMIER REITERATES WARNING OF RETALIATION", "Iran's premier said his country "
+     "would retaliate for U.S. Navy attacks on its Gulf oil platforms. \"We will retaliate "
+     "properly for this aggression,\" he told a news conference."),
+    ("Judge orders release, citing retaliation", "A federal judge ordered his release after "
+     "finding that officials had returned him to prison in retaliation for his plans to write a "
+     "memoir."),
 ])
 def test_immigration_bans_walkouts_and_military_revenge_are_not_sanctions(
         tagger: Tagger, title: str, body: str) -> None:
@@ -210,3 +220,104 @@ def test_rockets_fired_at_a_base_are_missiles_but_space_rockets_are_not(tagger: 
     space = ("The space agency launched two rockets carrying weather satellites into orbit. "
              "The rocket launches were the first of the year.")
     assert "missiles" not in names(tagger, "Rockets carry satellites", space)
+
+
+def test_an_abbreviation_does_not_end_the_sentence_a_context_rule_looks_in() -> None:
+    # Wire copy capitalises after "U.S." ("U.S. Kills General"): the revenge words after it
+    # are still in the headline's sentence, so the retaliation is military, not a sanction.
+    field = Field("body", "Iran vowed retaliation after the U.S. Killed its general. Mr. Smith "
+                  "said on Jan. 5 that John F. Kennedy spoke. Talks ended.", "")
+    assert [field.text[s:e] for s, e in field.sentences] == [
+        "Iran vowed retaliation after the U.S. Killed its general.",
+        "Mr. Smith said on Jan. 5 that John F. Kennedy spoke.", "Talks ended."]
+    assert "sanctions" not in names(Tagger(load_taxonomy()),
+                                    "Iran Promises Retaliation After U.S. Kills General",
+                                    "Iranian leaders called for revenge on Friday.")
+
+
+@pytest.mark.parametrize(("title", "body"), [
+    ("Leaders meet after attack", "The president spoke on Wednesday after a barrage of missiles "
+     "fired at the troops' base killed no one, and Tehran signalled the end of its revenge."),
+    ("Tokyo on alert", "Japan must prepare for the possible launch of a nuclear-armed missile over "
+     "its territory if the North carries out its threat, the defence minister said."),
+    ("Contractor wins work", "The unit won contracts worth 1.9 mln dlrs from the Air Force for "
+     "flight tests of the Peacekeeper missile, the company said."),
+])
+def test_a_missile_fired_launched_or_named_by_its_system_is_missiles(
+        tagger: Tagger, title: str, body: str) -> None:
+    assert "missiles" in names(tagger, title, body)
+
+
+def test_a_rocket_launch_in_a_space_story_is_not_missiles(tagger: Tagger) -> None:
+    body = ("The country is preparing the first launch of its new rocket, part of what it calls a "
+            "purely peaceful space program; officials said it could be converted into a weapon.")
+    assert "missiles" not in names(tagger, "Country prepares to launch intercontinental rocket",
+                                   body)
+
+
+def test_trade_measures_named_as_punishment_are_sanctions(tagger: Tagger) -> None:
+    body = ("The president made punishing China official policy on Thursday, imposing tariffs "
+            "on 60 billion dollars of Chinese goods, officials said.")
+    assert "sanctions" in names(tagger, "Beijing says it is ready for a fight", body)
+    assert "sanctions" not in names(tagger, "Coach vows to punish mistakes", "The coach said he "
+                                    "would punish every mistake in training, the club said.")
+
+
+def test_an_embargo_by_trade_unions_is_industrial_action_not_sanctions(tagger: Tagger) -> None:
+    body = ("The ship berthed today to load wheat for Fiji after Australian port unions partly "
+            "lifted a trade embargo, shipping sources said.")
+    assert "sanctions" not in names(tagger, "Ship prepares to load wheat", body)
+    body = body.replace("Australian port unions", "the Australian government")
+    assert "sanctions" in names(tagger, "Ship prepares to load wheat", body)
+
+
+def test_a_topic_sets_how_much_a_one_sentence_mention_after_the_lead_counts(
+        tagger: Tagger) -> None:
+    bundled = {t.name: t for t in tagger.topics}
+    assert bundled["sanctions"].mention_factor < bundled["missiles"].mention_factor
+    body = FILLER * 3 + "The government imposed sanctions on the regime's banks. " + FILLER * 3
+    weaker = Tagger(tuple(dataclasses.replace(t, mention_factor=0.4) for t in tagger.topics))
+    assert score(weaker, "sanctions", "Budget", body) < score(tagger, "sanctions", "Budget", body)
+
+
+def test_uss_the_steel_unit_is_not_a_warship(tagger: Tagger) -> None:
+    assert "naval_deployment" not in names(
+        tagger, "USX <X> USS UNIT RAISES PRICES", "The USS Division of USX Corp said it would "
+        "raise prices of flat-rolled steel products by 3 pct from July.")
+    assert "naval_deployment" in names(
+        tagger, "USS Boxer destroys drone", "The USS Boxer, an amphibious assault ship, destroyed "
+        "a drone that flew close to it in the Strait of Hormuz, the Navy said.")
+
+
+def test_a_warship_retired_in_a_ceremony_is_not_a_deployment(tagger: Tagger) -> None:
+    body = ("The navy's first submarine was retired after 34 years of service. A ceremony was held "
+            "at the naval port, where all warships moored there blew their horns. The submarine "
+            "patrolled the coast and took part in exercises at sea with allied navies.")
+    assert "naval_deployment" not in names(tagger, "First submarine decommissioned", body)
+    assert "naval_deployment" in names(tagger, "Submarine on patrol", body)
+
+
+def test_retaliation_next_to_a_trade_war_is_not_military_revenge(tagger: Tagger) -> None:
+    body = ("British authorities said they are seeking ways to retaliate against Japanese trading "
+            "practices without unleashing a damaging trade war.")
+    assert "sanctions" in names(tagger, "Toshiba could feel U.K. trade anger", body)
+    assert "sanctions" not in names(tagger, "Toshiba could feel U.K. trade anger",
+                                    body.replace("trade war", "war at sea"))
+
+
+def test_a_tariff_threatened_unless_a_country_complies_is_sanctions(tagger: Tagger) -> None:
+    body = ("The president threatened to impose a 5% tariff on Mexican goods next month if Mexico "
+            "does not do more to stop migrants crossing the border, officials said.")
+    assert "sanctions" in names(tagger, "Senators weigh the president's plan", body)
+    gatt = ("The association called the policy illegal under the General Agreement on Tariffs and "
+            "Trade and would file a complaint if the European Community does not act.")
+    assert "sanctions" not in names(tagger, "Association attacks oilseed policy", gatt)
+
+
+def test_a_states_nuclear_and_missile_programs_named_in_a_diplomacy_lead_are_a_mention(
+        tagger: Tagger) -> None:
+    lead = ("The president warned that a major conflict could result from the standoff over "
+            "its nuclear and missile programs, but said he hoped diplomacy would prevail.")
+    assert "missiles" not in names(tagger, "President warns of conflict with Pyongyang", lead)
+    tests = lead.replace("its nuclear and missile programs", "its latest missile tests")
+    assert "missiles" in names(tagger, "President warns of conflict with Pyongyang", tests)

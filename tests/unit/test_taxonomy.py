@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from wordfreq import zipf_frequency
 
 from newsflow.config import Settings
 from newsflow.core.tagging import (
@@ -19,7 +20,7 @@ from newsflow.core.tagging import (
 )
 from newsflow.errors import TaxonomyError
 from newsflow.pipeline_setup import build_pipeline
-from newsflow.taxonomy_files import load_taxonomy
+from newsflow.taxonomy_files import BUNDLED_TAXONOMY, load_taxonomy
 
 SHIPPED = Settings().taxonomy_path
 
@@ -60,6 +61,8 @@ def test_shipped_taxonomy_has_the_three_topics_with_their_iptc_codes() -> None:
         (minimal_topic(name="Sanctions!"), r"topic 'Sanctions!': name"),
         (minimal_topic(threshold=1.5), r"topic 'sanctions': threshold"),
         (minimal_topic(threshold="high"), r"topic 'sanctions': threshold"),
+        (minimal_topic(mention_factor=0), r"topic 'sanctions': mention_factor"),
+        (minimal_topic(mention_factor=1.2), r"topic 'sanctions': mention_factor"),
         (minimal_topic(description=""), r"topic 'sanctions': description"),
         (minimal_topic(terms=[]), r"topic 'sanctions': terms"),
         (minimal_topic(terms=[{"regex": "sanction(", "weight": 1}]),
@@ -68,6 +71,12 @@ def test_shipped_taxonomy_has_the_three_topics_with_their_iptc_codes() -> None:
          r"topic 'sanctions': terms\[0\]: weight"),
         (minimal_topic(terms=[{"phrase": "sanctions", "regex": "x"}]),
          r"topic 'sanctions': terms\[0\]: expected exactly one of"),
+        (minimal_topic(terms=[{"phrase": "sanctions", "needs": ["sanctions"]}]),
+         r"topic 'sanctions': terms\[0\]: needs: only for regex terms"),
+        (minimal_topic(terms=[{"regex": "sanctions?", "needs": ["@nowhere"]}]),
+         r"topic 'sanctions': terms\[0\]: needs: unknown lexicon"),
+        (minimal_topic(terms=[{"regex": "sanctions?", "needs": ["$"]}]),
+         r"topic 'sanctions': terms\[0\]: needs: '\$' holds no word to look for"),
         (minimal_topic(terms=[{"phrase": "sanctions", "wieght": 1}]),
          r"topic 'sanctions': terms\[0\]: unknown keys \['wieght'\]"),
         (minimal_topic(treshold=0.5), r"topic 'sanctions': unknown keys \['treshold'\]"),
@@ -134,6 +143,21 @@ def test_inflections_cover_regular_english_forms() -> None:
         ("aircraft|helicopter carrier~", "two helicopter carriers", "helicopter carriers"),
         ("=US sanction~", "US sanctions", "US sanctions"),
         ("=US sanction~", "let us sanction him", None),
+        # "=" keeps the case of the one alternative it stands before, anywhere in the phrase.
+        ("economic|=US|=EU sanction~", "new US sanctions", "US sanctions"),
+        ("economic|=US|=EU sanction~", "EU Sanctions bite", "EU Sanctions"),
+        ("economic|=US|=EU sanction~", "Economic sanctions", "Economic sanctions"),
+        ("economic|=US|=EU sanction~", "let us sanction him", None),
+        ("Royal|=US|=U.S. navy", "the U.S. Navy said", "U.S. Navy"),
+        ("Royal|=US|=U.S. navy", "the ROYAL NAVY said", "ROYAL NAVY"),
+        ("Japanese|=EC tariff~", "new EC tariffs", "EC tariffs"),
+        ("Japanese|=EC tariff~", "the ec tariffs", None),
+        # Before the phrase, "=" keeps the case of its first word only: title case still
+        # matches ("U.S. Sanctions", "ABM Treaty"), a lower-case first word does not.
+        ("=ABM treaty", "the ABM treaty", "ABM treaty"),
+        ("=ABM treaty", "the ABM Treaty", "ABM Treaty"),
+        ("=ABM treaty", "the abm treaty", None),
+        ("=U.S.|American sanction~", "NEW U.S. Sanctions ON", "U.S. Sanctions"),
         ("missile~", "missilery", None),
     ],
 )
@@ -161,3 +185,61 @@ def test_a_topic_is_added_without_code() -> None:
     assert [t.name for t in tags] == ["nuclear_programme"]
     assert [e.text for e in tags[0].evidence] == ["uranium enrichment", "centrifuges"]
     assert tagger.tag("Salad spinner review", "A centrifuge for lettuce.") == []
+
+
+# Names, a misspelling and trade words too rare in general English for the word list's test.
+RARE_WORDS = {"kalibr", "kinzhal", "iskander", "exocet", "missle", "robotaxi", "shipbuild",
+              "reflag"}
+
+
+def test_every_inflected_word_in_the_shipped_taxonomy_is_a_word_not_a_stem() -> None:
+    # "word~" adds inflections to a word; a stem ("retaliat~") never matches its base form
+    # ("retaliate"), which is how "retaliate", "reduce" and "company" went unmatched. Truncated
+    # stems are absent or near-absent from wordfreq's English list (its data no longer changes).
+    tokens = {m.group(1) for m in re.finditer(r"([\w'-]+)~",
+                                                BUNDLED_TAXONOMY.read_text(encoding="utf-8"))}
+    stems = sorted(t for t in tokens if t.lower() not in RARE_WORDS
+                   and zipf_frequency(t.rsplit("-", 1)[-1].lower(), "en") < 2.05)
+    assert stems == []
+
+
+def test_a_regex_term_runs_only_on_texts_with_one_of_the_words_it_needs() -> None:
+    topic = minimal_topic(terms=[{"regex": r"sanctions? (?:\w+ )?(?:were|was) lifted",
+                                  "needs": ["sanction~"], "weight": 2.0}], context=[])
+    [term] = parse_taxonomy({"topics": [topic]})[0].terms
+    assert term.may_match(frozenset({"the", "sanctions", "were"}))
+    assert not term.may_match(frozenset({"the", "embargo", "was", "lifted"}))
+    tagger = Tagger(parse_taxonomy({"topics": [topic]}))
+    assert [t.name for t in tagger.tag("Talks", "The sanctions were lifted on Monday.")] == [
+        "sanctions"]
+
+
+def test_needs_and_phrases_are_looked_for_by_their_words_whatever_comes_before_them() -> None:
+    # "=US" (keep case) and a lexicon holding it stand for the word "us"; "$5" holds "5" and
+    # "#MeToo" "metoo"; "&" holds no word and asks nothing of the text. Each was once a word
+    # set the text's words could never meet, so the term silently never matched.
+    topic = minimal_topic(terms=[
+        {"regex": "(?-i:US) (?:troops|forces)", "needs": ["@big"], "weight": 2.0},
+        {"phrase": ["$5 billion", "#MeToo", "AT & T"], "weight": 2.0}], context=[])
+    tagger = Tagger(parse_taxonomy({"lexicons": {"big": ["=US", "=UK"]}, "topics": [topic]}))
+    for text in ("US troops landed.", "A $5 billion deal.", "The #MeToo movement.",
+                 "AT & T said so."):
+        assert [t.name for t in tagger.tag("Talks", text)] == ["sanctions"], text
+
+
+def test_keep_case_inside_an_alternative_is_looked_for_by_its_word() -> None:
+    # "economic|=US sanction~" stands for the words "economic" or "us", then a "sanction" form,
+    # in a phrase and in a regex term's "needs" alike; the case is checked by the regex.
+    topic = minimal_topic(terms=[
+        {"phrase": "economic|=US|=EU sanction~", "weight": 2.0},
+        {"regex": "(?-i:UN) embargo", "needs": ["arms|=UN"], "weight": 2.0}], context=[])
+    phrase_term, regex_term = parse_taxonomy({"topics": [topic]})[0].terms
+    assert phrase_term.may_match(frozenset({"the", "us", "sanctions"}))
+    assert not phrase_term.may_match(frozenset({"the", "sanctions"}))
+    assert regex_term.may_match(frozenset({"the", "un", "embargo"}))
+    tagger = Tagger(parse_taxonomy({"topics": [topic]}))
+    for text in ("New US sanctions took effect.", "EU sanctions took effect.",
+                 "A UN embargo took effect."):
+        tags = tagger.tag("Talks", text)
+        assert [t.name for t in tags] == ["sanctions"], text
+    assert tagger.tag("Talks", "They will not let us sanctions-bust.") == []

@@ -68,6 +68,22 @@ def test_extend_lexicons_adds_words_a_bundled_rule_uses(tmp_path: Path) -> None:
         ("sanctions", ["imposed sanctions"])]
 
 
+def test_an_overlay_keeps_case_inside_an_alternative(tmp_path: Path) -> None:
+    # A newsroom's "dock|=ILA strike~" means a dock strike or one by the ILA (the longshoremen's
+    # union), not the given name "Ila": "=" keeps the case of its alternative only.
+    path = overlay(tmp_path, {"topics": [{
+        "name": "port_strikes", "iptc": "medtop:20000599",
+        "description": "Strikes that close ports.", "threshold": 0.5,
+        "terms": [{"phrase": "dock|=ILA strike~", "weight": 2.0}]}]})
+    tagger = Tagger(load_taxonomy(path))
+    tags = {t.name: t for t in tagger.tag("Ports shut", "ILA strikes closed East Coast ports.")}
+    assert [e.text for e in tags["port_strikes"].evidence] == ["ILA strikes"]
+    assert "port_strikes" in {t.name for t in tagger.tag("Ports shut", "A dock strike closed "
+                                                         "the ports.")}
+    assert "port_strikes" not in {t.name for t in tagger.tag("Tennis", "Ila strikes the ball "
+                                                             "well, her coach said.")}
+
+
 def test_extends_none_is_a_complete_taxonomy_of_its_own(tmp_path: Path) -> None:
     path = overlay(tmp_path, {"extends": "none", "topics": [{
         "name": "strikes", "iptc": "medtop:20000523", "description": "Labour strikes.",

@@ -34,7 +34,9 @@ def _rule(name: str, pattern: str, flags: int = re.IGNORECASE,
 
 # A capitalised name of one to four words ("Jane Doe", "Mary-Ann O'Neil", "J. R. Smith").
 _NAME = r"[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|van|von|de|da|del|der|bin|al|el|la|le)){0,4}"
-_NAMES = rf"{_NAME}(?:\s*(?:,|and|&)\s*{_NAME}){{0,3}}"
+# "and" is a word of its own: "AandBand..." read as names joined by "and" could be split in
+# exponentially many ways (seconds a line).
+_NAMES = rf"{_NAME}(?:(?:\s*[,&]\s*|\s+and\s+){_NAME}){{0,3}}"
 
 # A date or time stamp: month and weekday names, numbers, clock times, time zones, and labels
 # such as "Published" or "Updated on". It must hold a day or a clock time, so a line naming
@@ -49,7 +51,9 @@ _STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|n
                r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
 _STAMP_SEP = r"[\s,|/:·•–—-]*"
 # A part never ends inside a run of digits, so "2017" is read one way only (no backtracking).
-_TIMESTAMP = (rf"{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
+# ... maybe after a dateline: "VATICAN CITY — Apr 9, 2017, 7:36 AM ET" (issue 15e).
+_DATELINE = r"(?:(?-i:[A-Z][A-Z.'’ ]{1,30}[A-Z.])\s*[—–-]\s*)?"
+_TIMESTAMP = (rf"{_DATELINE}{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
               r"\d{1,3} (?:minutes?|hours?|days?|weeks?) ago|"
               r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
               r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
@@ -68,7 +72,8 @@ LINE_RULES: tuple[LineRule, ...] = (
                             r"you (may|might) also like|trending( now)?)\s*[:.…!]*"),
     _rule("advertisement", r"(advertisement|advertisment|sponsored( content)?|ad|"
                            r"story continues (below|after) (this )?advertisement|"
-                           r"continue reading (below|the main story)|scroll to continue.*|"
+                           r"continue reading (below|the main story)|"
+                           r"scroll (down )?(to continue|for (video|more)).*|"
                            r"anzeige|werbung|publicité|publicidad|pubblicità|reklama|реклама|iklan)"),
     # "Filed under: Politics |", "Tags: climate, energy", "Schlagworte: ..." (a colon: a table's
     # "Category | ..." header row stays).
@@ -82,7 +87,12 @@ LINE_RULES: tuple[LineRule, ...] = (
                         r"( here| now| today)?[.!]?|"
                         r"thanks? (you )?for signing up[.!]*|"
                         r"get (the|our) .{0,60}newsletter.{0,40}|"
-                        r".{0,40}delivered (straight |directly )?to your inbox[.!]?)"),
+                        r".{0,40}delivered (straight |directly )?to your inbox[.!]?|"
+                        # "Was this newsletter forwarded to you? Sign up to get it in your
+                        # inbox.", "Join 800,000+ subscribers to get regular emails ..."
+                        r".{0,60}(sign up|subscribe) to (get|receive) (it|this|them|our|the)\b"
+                        r".{0,60}(inbox|e-?mails?)[.!]?|"
+                        r"join [\d,.]+\+? (subscribers|readers)\b.{0,160})"),
     _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
@@ -101,6 +111,20 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
+    # "Follow us on Twitter", "Follow AP's full coverage of Brexit at https://...", "*** Follow
+    # me on Instagram, YouTube or Facebook for ... ***"; not "Follow these steps shared on
+    # Twitter", hence a pronoun or a capital after "Follow" (issue 15e).
+    _rule("follow_prompt", r"\W{0,4}(please )?follow (us|me|him|her|them|@\w+|"
+                           r"(the )?(?-i:[A-Z])[\w .,'’@()-]{0,80}?) (on|at) (facebook|twitter|"
+                           r"instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|x\b|"
+                           r"https?://\S+).{0,160}"),
+    # A news agency's story slug: "AP-US--Trump-Impeachment, 4th Ld-Writethru" (issue 15e).
+    _rule("wire_slug", r"(AP|BC)-[A-Z]{2,4}--[\w/'’.&-]+(,\s*[\w /&-]{1,40})?", flags=0),
+    # What a page shows before its scripts run: "Loading ...", and template fields never
+    # filled in: "This story appears in the {{article.magazine.date}} issue" (issue 15e).
+    _rule("placeholder", r"(loading|wird geladen|chargement( en cours)?|cargando|caricamento|"
+                         r"carregando)\s*(\.\.\.|…)?|"
+                         r".{0,200}\{\{\s*[\w.]+(\s*\|\s*\w+)?\s*\}\}.{0,200}"),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
@@ -117,7 +141,11 @@ LINE_RULES: tuple[LineRule, ...] = (
                        r"©\s*(19|20)\d\d\s.{0,80}"),
     _rule("author_contact", rf"(?i:write to) {_NAMES} (?i:at) \S+@\S+\.\w+\.?|"
                             r"(?i:(contact|email|e-mail) the (author|reporter|writer) at) "
-                            r"\S+@\S+\.\w+\.?", flags=0),
+                            r"\S+@\S+\.\w+\.?|"
+                            # "Have a tip? Jane Doe may be reached at jd@example.com. Follow
+                            # her on Twitter @jd." (issue 15e)
+                            rf"((?i:have a (news )?tip)\?\s*)?{_NAMES} (?i:(may|can) be reached "
+                            r"at) \S+@\S+\.\w+\.?.{0,120}", flags=0),
     # "By Jane Doe" / "By Jane Doe, Reuters" / "By Jane Doe | Nov 19, 2019".
     # What may follow the names: an outlet or a date, capitalised or numeric, a few words.
     _rule("timestamp", _TIMESTAMP, requires=_TIMESTAMP_NEEDS),

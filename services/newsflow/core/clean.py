@@ -205,8 +205,10 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
     if not raw_text.strip() and is_fragment(html):
         raw_text = fragment_text(html)
     lines = [line for line in normalise_text(raw_text).split("\n") if line]
-    lines, title_lines = drop_leading_title(lines, [meta.title, meta.headline])
-    text, removals = _join_kept(lines, tuple(meta.authors))  # normalised once, above
+    # The line rules run first, so a date stamp or byline above the headline does not hide it.
+    kept, removals = strip_boilerplate(lines, authors=tuple(meta.authors))
+    kept, title_lines = drop_leading_title(kept, [meta.title, meta.headline])
+    text = "\n\n".join(kept)  # normalised once, above
     if title_lines:
         removals["title_repeat"] += title_lines
     return CleanedDocument(

@@ -114,8 +114,8 @@ def prose_share(text: str) -> float:
     return prose / len(text) if text else 0.0
 
 
-def _is_soup(html: str, tree: HtmlElement) -> bool:
-    return html.count("<") > SOUP_TAGS_PER_ELEMENT * _size(tree) + SOUP_MARGIN_TAGS
+def _is_soup(html: str, elements: int) -> bool:
+    return html.count("<") > SOUP_TAGS_PER_ELEMENT * elements + SOUP_MARGIN_TAGS
 
 
 def extract_main_text(tree: HtmlElement, url: str | None = None,
@@ -131,7 +131,8 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
         blocks = main_text_by_blocks(html)
         if blocks.confident:
             return Extracted(blocks.text, "blocks")
-    small = _size(tree) <= FULL_MAX_ELEMENTS
+    elements = _size(tree)  # counted once: the full cascade's bound and the soup check
+    small = elements <= FULL_MAX_ELEMENTS
     full: str | None = None
     result = Extracted(_run(tree, url, precision=True), "precision")
     if len(result.text) < SHORT_TEXT_CHARS:
@@ -144,7 +145,7 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
         elif len(precise) < MIN_PRECISION_SHARE * len(balanced):
             result = Extracted(balanced, "balanced")
     kept = len(result.text)
-    if html is None or kept >= FRAGMENT_MAX_CHARS or _is_soup(html, tree):
+    if html is None or kept >= FRAGMENT_MAX_CHARS or _is_soup(html, elements):
         return result
     estimate = main_content_estimate(html)
     if len(estimate) < ESTIMATE_MIN_CHARS or kept >= FRAGMENT_SHARE * len(estimate):

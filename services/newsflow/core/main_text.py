@@ -35,6 +35,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button",
              "select", "textarea", "input", "nav", "aside", "footer", "object", "embed",
              "canvas", "video", "audio", "map", "dialog", "menu", "head")
+# One selector for all of them: a single pass over the tree, not one per tag.
+JUNK_TAGS_SELECTOR = ",".join(JUNK_TAGS)
+# Elements that have a class or an id: the ones whose names can mark them as boilerplate.
+NAMED_SELECTOR = "[class],[id]"
 # Class/id words of elements that hold no article text. Matched as whole words of the
 # attribute (split on -, _ and spaces), so "header" does not match "ad".
 BOILERPLATE_WORDS = (
@@ -45,22 +49,35 @@ BOILERPLATE_WORDS = (
     "recommendations", "trending", "popular", "outbrain", "taboola", "byline", "author",
     "toolbar", "masthead", "signup", "caption", "credit", "credits", "video", "player",
     "playlist", "teaser", "teasers", "rail", "login", "print",
+    # calls to action, product disclosures, donation boxes, app-store badges (issue 15e)
+    "cta", "disclosure", "donate", "donation", "appstore", "appstores",
 )
 # Words for reader comments and photo galleries: dropped whatever their size (threads and
 # captions hold much prose), unless they hold nearly all of the page.
-PROSE_JUNK_WORDS = ("comment", "comments", "disqus", "replies", "respond", "gallery",
-                    "slideshow", "carousel", "legend", "legends")
+PROSE_JUNK_WORDS = ("comment", "comments", "kommentar", "kommentare", "disqus", "replies",
+                    "respond", "gallery", "slideshow", "carousel", "legend", "legends")
 PROSE_JUNK_PAGE_SHARE = 0.8
 
 
-def _words(words: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?:^|[\s_-])(?:" + "|".join(words) + r")(?:$|[\s_-])", re.IGNORECASE)
+def _words(words: tuple[str, ...], flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(r"(?:^|[\s_-])(?:" + "|".join(words) + r")(?:$|[\s_-])", flags)
 
 
-BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS)
+# Matched against lower-cased names: a case-insensitive search of every class and id costs
+# about three times as much (2 ms a page).
+BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS, flags=0)
 # camelCase names are words too: "newsCaption", "relatedLinks".
 CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# A BEM modifier ("TestReport__Section--Ads", "article--with-sidebar") says what a block holds
+# or how it looks, not what it is: boilerplate words there do not count (issue 15e).
+BEM_MODIFIER = re.compile(r"--\S*")
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
+# the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
+# which always links to it.
+TEASER_WORDS = ("teaser", "teasers")
+BOILERPLATE_BUT_TEASER = _words(tuple(w for w in BOILERPLATE_WORDS if w not in TEASER_WORDS)
+                                + PROSE_JUNK_WORDS, flags=0)
 # Class/id words of article bodies; such a container's score is multiplied by ARTICLE_BOOST.
 ARTICLE_NAMES = _words(("article", "content", "entry", "post", "story", "body", "text", "main",
                         "articlebody", "article-body", "post-content", "entry-content"))
@@ -95,6 +112,9 @@ ARTICLE_STOP_MIN_CHARS = 500
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
+# ... but a list only when over this share of its items are mostly link text (issue 15e).
+LIST_TAGS = frozenset({"ul", "ol"})
+LINK_LIST_ITEM_SHARE = 0.2
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
 # A previous sibling of the container with this much paragraph text is its standfirst; the
@@ -109,7 +129,7 @@ MEDIA_SELECTOR = "img,picture,figure"
 LEAD_NAMES = _words(("lead", "standfirst", "intro", "subtitle", "summary", "abstract", "dek",
                      "deck", "excerpt", "subheadline", "sapo", "chapo",
                      "teaser-text", "lede"))
-LEAD_SCOPE_LEVELS = 3
+LEAD_SCOPE_LEVELS = 5
 # A lead whose first characters the container's text already holds is not added again.
 LEAD_REPEAT_CHARS = 100
 # A short line like these after the article's text ends it: what follows is teasers for other
@@ -149,6 +169,9 @@ MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
 CONFIDENT_MIN_CHARS = 1000
 CONFIDENT_MIN_SHARE = 0.7
+# ... or, for a short article, this much text that is nearly all of the page's (issue 15e).
+SHORT_CONFIDENT_MIN_CHARS = 600
+SHORT_CONFIDENT_MIN_SHARE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,25 +182,73 @@ class MainText:
 
 def _strip_junk(root: LexborNode) -> None:
     """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them."""
-    root.strip_tags(list(JUNK_TAGS), recursive=True)
+    for node in root.css(JUNK_TAGS_SELECTOR):  # a nested match leaves a detached subtree
+        node.decompose(recursive=False)
     page_chars = len(root.text(deep=True, strip=True))
     for node in root.css(HIDDEN_SELECTOR):
         if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
             node.decompose(recursive=False)
-    # Matching class/id in Python is ~3x cheaper than a CSS selector per word.
-    for node in root.css("[class],[id]"):
-        attrs = node.attrs
-        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        words = names if names.islower() else CAMEL_HUMP.sub(" ", names)
-        if BOILERPLATE.search(words) is None or node.tag in KEEP_TAGS:
+    # Matching class/id in Python is ~3x cheaper than a CSS selector per word; pages repeat
+    # the same names (menu items, cards), so each is judged once.
+    verdicts: dict[str, tuple[bool, bool] | None] = {}
+    # In document order; a node with both a class and an id is listed twice in a row.
+    nodes = root.css(NAMED_SELECTOR)
+    index = 0
+    previous = None
+    while index < len(nodes):
+        node = nodes[index]
+        index += 1
+        if node.mem_id == previous:  # its second listing: already judged
             continue
-        # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
-        if PROSE_JUNK.search(names) is None:
-            junk = _little_prose(node, page_chars)
+        previous = node.mem_id
+        attrs = node.attributes
+        names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        if names in verdicts:
+            verdict = verdicts[names]
         else:
+            verdict = verdicts[names] = _junk_name(names)
+        if verdict is None or node.tag in KEEP_TAGS:
+            continue
+        teaser_only, prose_junk = verdict
+        if teaser_only and _unlinked_prose(node):
+            continue
+        if prose_junk:
             junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
+        else:
+            junk = _little_prose(node, page_chars)
         if junk:
+            # Its descendants come next in the list; detached with it, they need no verdict.
+            index += len(node.css(NAMED_SELECTOR)) - 1  # the node matches itself
             node.decompose(recursive=False)
+
+
+def _junk_name(names: str) -> tuple[bool, bool] | None:
+    """None when the class/id names hold no boilerplate word; else whether the word is only
+    "teaser", and whether the names are a comment thread's or a gallery's."""
+    words = names if names.islower() else CAMEL_HUMP.sub(" ", names).lower()
+    match = BOILERPLATE.search(words)
+    if match is None:
+        return None
+    if "--" in words:  # matched in a BEM modifier only? ("Section--Ads": a section with ads)
+        words = BEM_MODIFIER.sub("", words)
+        match = BOILERPLATE.search(words)
+        if match is None:
+            return None
+    teaser_only = "teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
+    # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
+    return teaser_only, PROSE_JUNK.search(names) is not None
+
+
+def _unlinked_prose(node: LexborNode) -> bool:
+    """Prose of a standfirst's length with no link in it or around it."""
+    if len(node.text(deep=True, strip=True)) < LEAD_MIN_CHARS or node.css_first("a"):
+        return False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "a":
+            return False
+        parent = parent.parent
+    return True
 
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:
@@ -205,7 +276,8 @@ class _Measure:
         """(chars, link chars) of the whole subtree and of its loose (non-block) text."""
         chars = links = own = own_links = 0
         prose_before = self.paragraph_chars
-        for child in node.iter(include_text=True):
+        # Whitespace-only text counts nothing here, so it is not even visited.
+        for child in node.iter(include_text=True, skip_empty=True):
             tag = child.tag
             if tag == "-text":
                 size = len((child.text_content or "").strip())
@@ -258,6 +330,8 @@ class _Writer:
         self.written = 0
         self.ended = False  # a teaser heading was met: the article is over
         self.tail: list[str] = []  # the lines after it
+        # Only the first <h1> is the headline; later ones head sections of the text.
+        self.headline_seen = False
 
     def write(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
@@ -271,7 +345,8 @@ class _Writer:
                 if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
                     self._check_end(child.text(deep=True, strip=True))  # a linked heading
                 continue
-            if tag in SKIP_TAGS:
+            if tag in SKIP_TAGS and not (tag == "h1" and self.headline_seen):
+                self.headline_seen |= tag == "h1"
                 self._check_end(child.text(deep=True, strip=True))
                 continue
             block = tag in BLOCK_TAGS
@@ -289,9 +364,28 @@ class _Writer:
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
         chars = self.measure.chars.get(key, 0)
-        return chars > 0 and self.measure.links.get(key, 0) > GROUP_MAX_LINK_SHARE * chars
+        if not chars or self.measure.links.get(key, 0) <= GROUP_MAX_LINK_SHARE * chars:
+            return False
+        if node.tag in LIST_TAGS:
+            return self._link_list(node)
+        return True
+
+    def _link_list(self, node: LexborNode) -> bool:
+        """A list whose items are links (a menu, related stories), not a list of words or
+        sentences of which one or two hold a link."""
+        items = linked = 0
+        for item in node.iter():
+            if item.tag != "li":
+                continue
+            items += 1
+            chars = self.measure.chars.get(item.mem_id, 0)
+            linked += self.measure.links.get(item.mem_id, 0) > MAX_LINE_LINK_SHARE * chars
+        return linked > LINK_LIST_ITEM_SHARE * items
 
     def flush(self) -> None:
+        if not self.line:  # most calls: nothing written since the last block boundary
+            self.link_chars = 0
+            return
         text = " ".join("".join(self.line).split())
         self._check_end(text)
         if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
@@ -337,7 +431,7 @@ def _names_article(node: LexborNode) -> bool:
     """An element the page marks as its article: <article>, articleBody, an article-ish class."""
     if node.tag == "article":
         return True
-    attrs = node.attrs
+    attrs = node.attributes
     if (attrs.get("itemprop") or "").lower() == "articlebody":
         return True
     return ARTICLE_NAMES.search(f"{attrs.get('class') or ''} {attrs.get('id') or ''}") is not None
@@ -424,7 +518,7 @@ def _named_lead(container: LexborNode, measure: _Measure) -> str:
             break
         if key in above or measure.prose.get(key, 0) < LEAD_MIN_CHARS:
             continue
-        attrs = node.attrs
+        attrs = node.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if (LEAD_NAMES.search(names)
                 and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
@@ -460,8 +554,14 @@ def _main_text(root: LexborNode) -> MainText:
     best = _widen(best, measure)
     text, cut = _container_text(best, measure)
     # A lead does not count toward confidence: it must not make a scrap look whole.
-    confident = (len(text) >= CONFIDENT_MIN_CHARS
-                 and len(text) + cut >= CONFIDENT_MIN_SHARE * measure.paragraph_chars)
+    page = measure.paragraph_chars
+    written = len(text) + cut
+    # A short text counts as whole only when the container holds nearly all of the page's
+    # paragraph text: its length alone could be short lines of a list or a form.
+    confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
+                 or (len(text) >= SHORT_CONFIDENT_MIN_CHARS
+                     and written >= SHORT_CONFIDENT_MIN_SHARE * page
+                     and measure.prose.get(best.mem_id, 0) >= SHORT_CONFIDENT_MIN_SHARE * page))
     lead = _lead_text(best, measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):

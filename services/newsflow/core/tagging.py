@@ -44,7 +44,8 @@ MAX_EVIDENCE = 12
 LEAD_SENTENCES = 2
 LEAD_WEIGHT = 1.0
 # Evidence after the lead confined to one sentence is a mention: it counts this share, rising
-# to full weight when THREAD_SENTENCES sentences carry it.
+# to full weight when THREAD_SENTENCES sentences carry it. A topic may set its own
+# (``mention_factor``): sanctions are named in passing far more often than warships are.
 MENTION_FACTOR = 0.8
 THREAD_SENTENCES = 3
 # "headline": the article's title, wherever the match is. A headline states the subject, so a
@@ -59,7 +60,13 @@ DEFAULT_NEGATION = ("not", "no", "never", "cannot", "deny~", "denied", "rule~ ou
                     # Conditions, not facts: "in exchange for sanctions relief".
                     "in exchange for", "in return for")
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
+# A full stop after an initial ("U.S.", "John F. Kennedy"), a title ("Mr.", "Sen.") or a month
+# ("Jan. 5") does not end the sentence: wire copy capitalises after "U.S." ("the U.S. And USSR"),
+# and a split there would cut a context rule's sentence in two.
+_NOT_AN_END = (r"(?<!\b[A-Z]\.)(?<!\b(?:Mr|Ms|Dr|St|Lt|Jr|Sr|No)\.)"
+               r"(?<!\b(?:Mrs|Sen|Rep|Gov|Gen|Col|Sgt|Adm|Cpl|Maj|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct"
+               r"|Nov|Dec)\.)(?<!\b(?:Capt|Prof|Sept|Reps|Sens|Gens)\.)")
+SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AN_END}[\"”’)]?\s+(?=[\"“‘(A-Z0-9])|\n+")
 WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 
 
@@ -83,46 +90,66 @@ def inflections(word: str) -> list[str]:
 def _token_regex(token: str) -> str:
     alternatives = []
     for alt in token.split("|"):
+        # "=" keeps case in any alternative ("economic|=US sanction~"), not only before the
+        # phrase: read as a literal "=", such an alternative never matched.
+        exact = alt.startswith("=")
         inflect = alt.endswith("~")
-        alt = alt.rstrip("~")
+        alt = alt.removeprefix("=").rstrip("~")
         if not alt:
             raise ValueError(f"empty word in {token!r}")
         forms = inflections(alt) if inflect else [alt]
         # A hyphen in a phrase also matches a space or nothing: "build-up", "build up", "buildup".
-        alternatives += [re.escape(f).replace(r"\-", r"[-\s]?") for f in forms]
+        escaped = "|".join(re.escape(f).replace(r"\-", r"[-\s]?") for f in forms)
+        alternatives.append(f"(?-i:{escaped})" if exact else escaped)
     return "(?:" + "|".join(alternatives) + ")"
 
 
 def phrase_regex(phrase: str) -> str:
     """Regex for a phrase: words separated by spaces; ``word~`` takes inflections; ``a|b`` is
-    either word; a leading ``=`` keeps case. Any whitespace or hyphen may separate words."""
-    exact = phrase.startswith("=")  # "=US": case matters (the pronoun "us" is not the state)
-    tokens = phrase.removeprefix("=").split()
+    either word; ``=`` before a word keeps the case of that word only ("=US sanction~": the
+    state, not the pronoun, and "US Sanctions" in a title-case headline too). Any whitespace
+    or hyphen may separate words."""
+    tokens = phrase.split()
     if not tokens:
         raise ValueError("empty phrase")
-    body = r"[-\s]+".join(_token_regex(t) for t in tokens)
-    return f"(?-i:{body})" if exact else body
+    return r"[-\s]+".join(_token_regex(t) for t in tokens)
 
 
 def _token_words(token: str) -> frozenset[str]:
-    """The lower-cased ``\\w+`` runs an occurrence of a phrase token starts with (a hyphenated
-    form may also occur joined: "build-up" as "buildup")."""
+    """The lower-cased first ``\\w+`` run of each form of a phrase token ("$5" holds "5", a
+    hyphenated form may also occur joined: "build-up" as "buildup"); empty for a token with
+    no word in it ("&"), which the text's words cannot show."""
     out = set()
     for alt in token.split("|"):
+        alt = alt.removeprefix("=")  # keeps case: the word is the same
         forms = inflections(alt.rstrip("~")) if alt.endswith("~") else [alt]
         for form in forms:
             form = form.lower()
-            first = re.match(r"\w+", form)
+            first = re.search(r"\w+", form)
             if first:
                 out.add(first.group(0))
-            joined = re.match(r"\w+", form.replace("-", ""))
+            joined = re.search(r"\w+", form.replace("-", ""))
             if joined:
                 out.add(joined.group(0))
     return frozenset(out)
 
 
 def _required_words(phrase: str) -> tuple[frozenset[str], ...]:
-    return tuple(_token_words(t) for t in phrase.removeprefix("=").split())
+    """Per token of the phrase that holds a word, the words one of which the text must hold."""
+    return tuple(words for t in phrase.removeprefix("=").split() if (words := _token_words(t)))
+
+
+def _needed_words(need: str, where: str) -> frozenset[str]:
+    """The words a regex term's ``needs`` entry stands for: its first word's forms ("=US" is
+    "us"); an entry without a word could never be found among the text's words."""
+    try:
+        phrase_regex(need)
+    except ValueError as exc:
+        raise TaxonomyError(f"{where}: {exc}") from exc
+    words = _required_words(need)
+    if not words:
+        raise TaxonomyError(f"{where}: {need!r} holds no word to look for")
+    return words[0]
 
 
 def _compile_regex(source: str, where: str) -> re.Pattern[str]:
@@ -186,6 +213,7 @@ class Topic:
     negation: re.Pattern[str] | None = None
     negation_words: int = 6
     negation_factor: float = 0.3
+    mention_factor: float = MENTION_FACTOR
 
 
 def _number(entry: Mapping[str, Any], key: str, default: float, where: str,
@@ -273,7 +301,7 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
         raw = {"phrase": raw}
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a phrase or a mapping with phrase/regex and weight")
-    unknown = set(raw) - {"phrase", "regex", "weight", "context"}
+    unknown = set(raw) - {"phrase", "regex", "weight", "context", "needs"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     if ("phrase" in raw) == ("regex" in raw):
@@ -285,14 +313,25 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
         phrases = _words(source, lexicons, f"{where}: phrase")
         pattern = _alternation(phrases, f"{where}: phrase")
         source = " | ".join(phrases)
-        required: tuple[tuple[frozenset[str], ...], ...] | None = tuple(
-            _required_words(phrase) for phrase in phrases)
+        words = tuple(_required_words(phrase) for phrase in phrases)
+        # A phrase without a word ("&") cannot be looked for among the text's words: the
+        # term's regex always runs.
+        required: tuple[tuple[frozenset[str], ...], ...] | None = (
+            words if all(words) else None)
     elif key == "regex" and isinstance(source, str) and source.strip():
         pattern = _compile_regex(source, f"{where}: regex")
+        # A regex scans the whole text; "needs" names words one of which every match contains,
+        # so texts without any of them skip it (as phrases do): one "phrase" of one word slot.
         required = None
+        if "needs" in raw:
+            required = ((frozenset().union(*(
+                _needed_words(need, f"{where}: needs")
+                for need in _words(raw["needs"], lexicons, f"{where}: needs"))),),)
     else:
         raise TaxonomyError(f"{where}: {key}: expected a non-empty "
                             f"{'phrase or list of phrases' if key == 'phrase' else 'string'}")
+    if key == "phrase" and "needs" in raw:
+        raise TaxonomyError(f"{where}: needs: only for regex terms (a phrase's words are known)")
     weight = _number(raw, "weight", 1.0, where, 0.0, 10.0, low_open=True)
     return Term(pattern, weight, _rules(raw.get("context"), lexicons, f"{where}: context"), source,
                 required, frozenset().union(*(phrase[0] for phrase in required or ())))
@@ -306,7 +345,7 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     if not isinstance(name, str) or not NAME.match(name):
         raise TaxonomyError(f"{where}: name: expected a lower_snake_case string")
     unknown = set(entry) - {"name", "iptc", "description", "threshold", "terms", "context",
-                            "negation"}
+                            "negation", "mention_factor"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     iptc = entry.get("iptc")
@@ -332,6 +371,7 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
         _alternation(neg_words, f"{where}: negation: words"),
         int(_number(negation, "window", 6, f"{where}: negation", 1, 50)),
         _number(negation, "factor", 0.3, f"{where}: negation", 0.0, 1.0),
+        _number(entry, "mention_factor", MENTION_FACTOR, where, 0.0, 1.0, low_open=True),
     )
 
 
@@ -622,7 +662,7 @@ class Tagger:
             lead = body_field.lead_end if body_hits else 0
             lead_hits = [h for h in body_hits if h.evidence.start < lead]
             rest_hits = [h for h in body_hits if h.evidence.start >= lead]
-            spread = min(1.0, MENTION_FACTOR + (1 - MENTION_FACTOR) * (
+            spread = min(1.0, topic.mention_factor + (1 - topic.mention_factor) * (
                 _spread(rest_hits, body_field) - 1) / max(1, THREAD_SENTENCES - 1)
             ) if rest_hits else 0.0
             title_mass, lead_mass, rest_mass = _mass(title_hits), _mass(lead_hits), _mass(rest_hits)
