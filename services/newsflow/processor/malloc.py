@@ -20,6 +20,7 @@ def pin_mmap_threshold(threshold: int = THRESHOLD) -> bool:
     """Fix malloc's mmap threshold; False where the C library is not glibc."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # no such library, or one without mallopt (musl)
         return False
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold))
+    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
