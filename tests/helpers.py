@@ -28,6 +28,7 @@ from newsflow.broker import die_with_parent, free_port
 from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
 from newsflow.core.dates import rfc3339
+from newsflow.core.tagging import Tagger
 from newsflow.httpserver import Answer
 from newsflow.topics import ensure_topics
 
@@ -273,3 +274,8 @@ def raw_record(body: str, *, url: str, title: str | None = None,
 
 # What a fixture server answers on a path (status, body, headers).
 Route = Answer
+
+
+def tag_names(tagger: Tagger, title: str, body: str) -> set[str]:
+    """The names of the topics the tagger gives an article."""
+    return {t.name for t in tagger.tag(title, body)}

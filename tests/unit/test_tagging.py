@@ -16,6 +16,7 @@ from newsflow.core.clean import clean_document
 from newsflow.core.tagging import Tagger
 from newsflow.records import validator
 from newsflow.taxonomy_files import load_taxonomy
+from tests.helpers import tag_names
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -31,10 +32,6 @@ def shipped_tagger() -> Tagger:
     return Tagger(load_taxonomy(Settings().taxonomy_path))
 
 
-def names(tagger: Tagger, title: str, body: str) -> set[str]:
-    return {t.name for t in tagger.tag(title, body)}
-
-
 def seed(prefix: str) -> tuple[str, str]:
     [path] = SEEDS.glob(f"{prefix}_*.txt")
     doc = clean_document(path.read_text(encoding="utf-8"), "text/plain")
@@ -45,7 +42,7 @@ def seed(prefix: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
 def test_every_seed_is_tagged_missiles_and_naval_deployment(tagger: Tagger, prefix: str) -> None:
-    assert {"missiles", "naval_deployment"} <= names(tagger, *seed(prefix))
+    assert {"missiles", "naval_deployment"} <= tag_names(tagger, *seed(prefix))
 
 
 def test_seed_004_is_also_tagged_sanctions(tagger: Tagger) -> None:
@@ -61,7 +58,7 @@ def test_seed_004_is_also_tagged_sanctions(tagger: Tagger) -> None:
 def test_seeds_only_mentioning_sanctions_relief_as_a_bargaining_chip_are_not_sanctions(
         tagger: Tagger, prefix: str) -> None:
     # "in exchange for sanctions relief": a condition in talks, not sanctions imposed or lifted.
-    assert "sanctions" not in names(tagger, *seed(prefix))
+    assert "sanctions" not in tag_names(tagger, *seed(prefix))
 
 
 # --- hard negatives: one case per sense found ---------------------------------------------------
@@ -151,7 +148,7 @@ HARD_NEGATIVES = [
                          ids=[case[0] for case in HARD_NEGATIVES])
 def test_hard_negative_sense_is_not_tagged(tagger: Tagger, sense: str, title: str,
                                            body: str) -> None:
-    assert names(tagger, title, body) == set(), sense
+    assert tag_names(tagger, title, body) == set(), sense
 
 
 # --- positives, evidence and scores -------------------------------------------------------------
@@ -258,7 +255,7 @@ def test_labelled_set_reaches_the_target(tagger: Tagger) -> None:
     for path in sorted(LABELLED.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             art = json.loads(line)
-            got = names(tagger, art["title"], art["text"])
+            got = tag_names(tagger, art["title"], art["text"])
             for name, c in counts.items():
                 c[0] += name in got and name in art["labels"]
                 c[1] += name in got and name not in art["labels"]

@@ -13,6 +13,7 @@ from newsflow.core.pipeline import Origin
 from newsflow.core.tagging import Field, Tagger
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.taxonomy_files import load_taxonomy
+from tests.helpers import tag_names
 
 FILLER = ("The council debated the municipal budget for the coming year, with members arguing "
           "over road repairs, library hours and the cost of new street lighting in the centre. ")
@@ -21,10 +22,6 @@ FILLER = ("The council debated the municipal budget for the coming year, with me
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
     return Tagger(load_taxonomy())
-
-
-def names(tagger: Tagger, title: str, body: str) -> set[str]:
-    return {t.name for t in tagger.tag(title, body)}
 
 
 def score(tagger: Tagger, topic: str, title: str, body: str) -> float:
@@ -38,7 +35,7 @@ def test_the_same_sentence_counts_more_in_the_lead_than_as_a_late_passing_mentio
     late = FILLER * 6 + mention + FILLER
     assert score(tagger, "missiles", "Council budget", lead) > score(
         tagger, "missiles", "Council budget", late)
-    assert "missiles" not in names(tagger, "Council budget", late)
+    assert "missiles" not in tag_names(tagger, "Council budget", late)
 
 
 def test_a_thread_across_sentences_counts_more_than_one_sentence(tagger: Tagger) -> None:
@@ -54,8 +51,8 @@ def test_defence_business_is_not_a_deployment(tagger: Tagger) -> None:
                 "destroyers and three frigates for the fleet, the company said on Tuesday.")
     sailing = ("The Navy sent two destroyers and three frigates to the strait on Tuesday to "
                "escort tankers through the contested waters, officials said.")
-    assert "naval_deployment" not in names(tagger, "Shipbuilder wins order", contract)
-    assert "naval_deployment" in names(tagger, "Warships sail for the strait", sailing)
+    assert "naval_deployment" not in tag_names(tagger, "Shipbuilder wins order", contract)
+    assert "naval_deployment" in tag_names(tagger, "Warships sail for the strait", sailing)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -70,7 +67,7 @@ def test_defence_business_is_not_a_deployment(tagger: Tagger) -> None:
 ])
 def test_sanctions_wording_of_other_eras_and_title_case(tagger: Tagger, title: str,
                                                          body: str) -> None:
-    assert "sanctions" in names(tagger, title, body)
+    assert "sanctions" in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -85,7 +82,7 @@ def test_sanctions_wording_of_other_eras_and_title_case(tagger: Tagger, title: s
 ])
 def test_punishment_by_tariffs_in_a_dispute_is_sanctions(tagger: Tagger, title: str,
                                                         body: str) -> None:
-    assert "sanctions" in names(tagger, title, body)
+    assert "sanctions" in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -98,7 +95,7 @@ def test_punishment_by_tariffs_in_a_dispute_is_sanctions(tagger: Tagger, title: 
 ])
 def test_trade_remedies_and_tariff_cuts_are_not_sanctions(tagger: Tagger, title: str,
                                                          body: str) -> None:
-    assert "sanctions" not in names(tagger, title, body)
+    assert "sanctions" not in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -110,7 +107,7 @@ def test_trade_remedies_and_tariff_cuts_are_not_sanctions(tagger: Tagger, title:
                      "the first arms accord in a decade."),
 ])
 def test_older_missile_wording_is_missiles(tagger: Tagger, title: str, body: str) -> None:
-    assert "missiles" in names(tagger, title, body)
+    assert "missiles" in tag_names(tagger, title, body)
 
 
 def test_explanations_carry_the_aboutness_measures(tagger: Tagger) -> None:
@@ -129,15 +126,15 @@ def test_explanations_carry_the_aboutness_measures(tagger: Tagger) -> None:
 
 
 def test_a_noun_compound_is_not_the_approve_sense(tagger: Tagger) -> None:
-    assert "sanctions" in names(tagger, "JAPAN ANGERED BY U.S. SANCTION PLANS",
+    assert "sanctions" in tag_names(tagger, "JAPAN ANGERED BY U.S. SANCTION PLANS",
                                 "Japan's chip makers reacted angrily to the United States plan "
                                 "to impose sanctions on their exports.")
-    assert "sanctions" not in names(tagger, "Board news", "The board voted to sanction the "
+    assert "sanctions" not in tag_names(tagger, "Board news", "The board voted to sanction the "
                                     "plans for a new wing of the hospital.")
 
 
 def test_escorting_tankers_is_naval_activity(tagger: Tagger) -> None:
-    assert "naval_deployment" in names(
+    assert "naval_deployment" in tag_names(
         tagger, "Washington to protect Gulf shipping",
         "The United States will protect eleven Kuwaiti oil tankers in the Gulf, sending "
         "warships to escort them through the Strait of Hormuz from next month.")
@@ -166,11 +163,11 @@ def test_a_defence_industry_headline_damps_naval_evidence_in_the_body(tagger: Ta
     deployment = score(tagger, "naval_deployment", "Frigate to patrol the strait", body)
     business = score(tagger, "naval_deployment", "Yard wins frigate contract", body)
     assert business < 0.5 * deployment
-    assert "naval_deployment" not in names(tagger, "Yard wins frigate contract", body)
+    assert "naval_deployment" not in tag_names(tagger, "Yard wins frigate contract", body)
 
 
 def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
-    assert "naval_deployment" not in names(
+    assert "naval_deployment" not in tag_names(
         tagger, "Navy secretary resigns over SEAL case",
         "The Navy secretary resigned on Sunday after a dispute over a Navy SEAL accused of war "
         "crimes. The Navy said a review board would meet next month.")
@@ -192,7 +189,7 @@ def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
 ])
 def test_immigration_bans_walkouts_and_military_revenge_are_not_sanctions(
         tagger: Tagger, title: str, body: str) -> None:
-    assert "sanctions" not in names(tagger, title, body)
+    assert "sanctions" not in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -202,7 +199,7 @@ def test_immigration_bans_walkouts_and_military_revenge_are_not_sanctions(
      "state sponsors of terrorism to raise pressure on the government."),
 ])
 def test_sanctions_in_passive_and_listing_wording(tagger: Tagger, title: str, body: str) -> None:
-    assert "sanctions" in names(tagger, title, body)
+    assert "sanctions" in tag_names(tagger, title, body)
 
 
 def test_a_dispute_headline_makes_punitive_wording_in_the_body_count_more(tagger: Tagger) -> None:
@@ -216,10 +213,10 @@ def test_a_dispute_headline_makes_punitive_wording_in_the_body_count_more(tagger
 def test_rockets_fired_at_a_base_are_missiles_but_space_rockets_are_not(tagger: Tagger) -> None:
     attack = ("Militants fired rockets at the air base overnight, the army said. The rocket "
               "barrage wounded two soldiers.")
-    assert "missiles" in names(tagger, "Rockets hit air base", attack)
+    assert "missiles" in tag_names(tagger, "Rockets hit air base", attack)
     space = ("The space agency launched two rockets carrying weather satellites into orbit. "
              "The rocket launches were the first of the year.")
-    assert "missiles" not in names(tagger, "Rockets carry satellites", space)
+    assert "missiles" not in tag_names(tagger, "Rockets carry satellites", space)
 
 
 def test_an_abbreviation_does_not_end_the_sentence_a_context_rule_looks_in() -> None:
@@ -230,7 +227,7 @@ def test_an_abbreviation_does_not_end_the_sentence_a_context_rule_looks_in() -> 
     assert [field.text[s:e] for s, e in field.sentences] == [
         "Iran vowed retaliation after the U.S. Killed its general.",
         "Mr. Smith said on Jan. 5 that John F. Kennedy spoke.", "Talks ended."]
-    assert "sanctions" not in names(Tagger(load_taxonomy()),
+    assert "sanctions" not in tag_names(Tagger(load_taxonomy()),
                                     "Iran Promises Retaliation After U.S. Kills General",
                                     "Iranian leaders called for revenge on Friday.")
 
@@ -245,30 +242,30 @@ def test_an_abbreviation_does_not_end_the_sentence_a_context_rule_looks_in() -> 
 ])
 def test_a_missile_fired_launched_or_named_by_its_system_is_missiles(
         tagger: Tagger, title: str, body: str) -> None:
-    assert "missiles" in names(tagger, title, body)
+    assert "missiles" in tag_names(tagger, title, body)
 
 
 def test_a_rocket_launch_in_a_space_story_is_not_missiles(tagger: Tagger) -> None:
     body = ("The country is preparing the first launch of its new rocket, part of what it calls a "
             "purely peaceful space program; officials said it could be converted into a weapon.")
-    assert "missiles" not in names(tagger, "Country prepares to launch intercontinental rocket",
+    assert "missiles" not in tag_names(tagger, "Country prepares to launch intercontinental rocket",
                                    body)
 
 
 def test_trade_measures_named_as_punishment_are_sanctions(tagger: Tagger) -> None:
     body = ("The president made punishing China official policy on Thursday, imposing tariffs "
             "on 60 billion dollars of Chinese goods, officials said.")
-    assert "sanctions" in names(tagger, "Beijing says it is ready for a fight", body)
-    assert "sanctions" not in names(tagger, "Coach vows to punish mistakes", "The coach said he "
+    assert "sanctions" in tag_names(tagger, "Beijing says it is ready for a fight", body)
+    assert "sanctions" not in tag_names(tagger, "Coach vows to punish mistakes", "The coach said he "
                                     "would punish every mistake in training, the club said.")
 
 
 def test_an_embargo_by_trade_unions_is_industrial_action_not_sanctions(tagger: Tagger) -> None:
     body = ("The ship berthed today to load wheat for Fiji after Australian port unions partly "
             "lifted a trade embargo, shipping sources said.")
-    assert "sanctions" not in names(tagger, "Ship prepares to load wheat", body)
+    assert "sanctions" not in tag_names(tagger, "Ship prepares to load wheat", body)
     body = body.replace("Australian port unions", "the Australian government")
-    assert "sanctions" in names(tagger, "Ship prepares to load wheat", body)
+    assert "sanctions" in tag_names(tagger, "Ship prepares to load wheat", body)
 
 
 def test_a_topic_sets_how_much_a_one_sentence_mention_after_the_lead_counts(
@@ -281,10 +278,10 @@ def test_a_topic_sets_how_much_a_one_sentence_mention_after_the_lead_counts(
 
 
 def test_uss_the_steel_unit_is_not_a_warship(tagger: Tagger) -> None:
-    assert "naval_deployment" not in names(
+    assert "naval_deployment" not in tag_names(
         tagger, "USX <X> USS UNIT RAISES PRICES", "The USS Division of USX Corp said it would "
         "raise prices of flat-rolled steel products by 3 pct from July.")
-    assert "naval_deployment" in names(
+    assert "naval_deployment" in tag_names(
         tagger, "USS Boxer destroys drone", "The USS Boxer, an amphibious assault ship, destroyed "
         "a drone that flew close to it in the Strait of Hormuz, the Navy said.")
 
@@ -293,31 +290,31 @@ def test_a_warship_retired_in_a_ceremony_is_not_a_deployment(tagger: Tagger) -> 
     body = ("The navy's first submarine was retired after 34 years of service. A ceremony was held "
             "at the naval port, where all warships moored there blew their horns. The submarine "
             "patrolled the coast and took part in exercises at sea with allied navies.")
-    assert "naval_deployment" not in names(tagger, "First submarine decommissioned", body)
-    assert "naval_deployment" in names(tagger, "Submarine on patrol", body)
+    assert "naval_deployment" not in tag_names(tagger, "First submarine decommissioned", body)
+    assert "naval_deployment" in tag_names(tagger, "Submarine on patrol", body)
 
 
 def test_retaliation_next_to_a_trade_war_is_not_military_revenge(tagger: Tagger) -> None:
     body = ("British authorities said they are seeking ways to retaliate against Japanese trading "
             "practices without unleashing a damaging trade war.")
-    assert "sanctions" in names(tagger, "Toshiba could feel U.K. trade anger", body)
-    assert "sanctions" not in names(tagger, "Toshiba could feel U.K. trade anger",
+    assert "sanctions" in tag_names(tagger, "Toshiba could feel U.K. trade anger", body)
+    assert "sanctions" not in tag_names(tagger, "Toshiba could feel U.K. trade anger",
                                     body.replace("trade war", "war at sea"))
 
 
 def test_a_tariff_threatened_unless_a_country_complies_is_sanctions(tagger: Tagger) -> None:
     body = ("The president threatened to impose a 5% tariff on Mexican goods next month if Mexico "
             "does not do more to stop migrants crossing the border, officials said.")
-    assert "sanctions" in names(tagger, "Senators weigh the president's plan", body)
+    assert "sanctions" in tag_names(tagger, "Senators weigh the president's plan", body)
     gatt = ("The association called the policy illegal under the General Agreement on Tariffs and "
             "Trade and would file a complaint if the European Community does not act.")
-    assert "sanctions" not in names(tagger, "Association attacks oilseed policy", gatt)
+    assert "sanctions" not in tag_names(tagger, "Association attacks oilseed policy", gatt)
 
 
 def test_a_states_nuclear_and_missile_programs_named_in_a_diplomacy_lead_are_a_mention(
         tagger: Tagger) -> None:
     lead = ("The president warned that a major conflict could result from the standoff over "
             "its nuclear and missile programs, but said he hoped diplomacy would prevail.")
-    assert "missiles" not in names(tagger, "President warns of conflict with Pyongyang", lead)
+    assert "missiles" not in tag_names(tagger, "President warns of conflict with Pyongyang", lead)
     tests = lead.replace("its nuclear and missile programs", "its latest missile tests")
-    assert "missiles" in names(tagger, "President warns of conflict with Pyongyang", tests)
+    assert "missiles" in tag_names(tagger, "President warns of conflict with Pyongyang", tests)

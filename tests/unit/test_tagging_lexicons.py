@@ -8,15 +8,12 @@ import pytest
 
 from newsflow.core.tagging import Tagger
 from newsflow.taxonomy_files import load_taxonomy
+from tests.helpers import tag_names
 
 
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
     return Tagger(load_taxonomy())
-
-
-def names(tagger: Tagger, title: str, body: str) -> set[str]:
-    return {t.name for t in tagger.tag(title, body)}
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -39,7 +36,7 @@ def names(tagger: Tagger, title: str, body: str) -> set[str]:
 ])
 def test_missile_systems_of_many_countries_are_missiles(tagger: Tagger, title: str,
                                                         body: str) -> None:
-    assert "missiles" in names(tagger, title, body)
+    assert "missiles" in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -54,7 +51,7 @@ def test_missile_systems_of_many_countries_are_missiles(tagger: Tagger, title: s
 ])
 def test_a_system_name_in_another_sense_is_not_missiles(tagger: Tagger, title: str,
                                                         body: str) -> None:
-    assert "missiles" not in names(tagger, title, body)
+    assert "missiles" not in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -75,7 +72,7 @@ def test_a_system_name_in_another_sense_is_not_missiles(tagger: Tagger, title: s
 ])
 def test_sanctions_in_the_wording_of_blocs_and_agencies(tagger: Tagger, title: str,
                                                         body: str) -> None:
-    assert "sanctions" in names(tagger, title, body)
+    assert "sanctions" in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -86,7 +83,7 @@ def test_sanctions_in_the_wording_of_blocs_and_agencies(tagger: Tagger, title: s
 ])
 def test_restrictive_measures_and_export_curbs_in_other_senses_are_not_sanctions(
         tagger: Tagger, title: str, body: str) -> None:
-    assert "sanctions" not in names(tagger, title, body)
+    assert "sanctions" not in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -111,7 +108,7 @@ def test_restrictive_measures_and_export_curbs_in_other_senses_are_not_sanctions
 ])
 def test_naval_operations_named_in_many_ways_are_naval_deployment(tagger: Tagger, title: str,
                                                                   body: str) -> None:
-    assert "naval_deployment" in names(tagger, title, body)
+    assert "naval_deployment" in tag_names(tagger, title, body)
 
 
 @pytest.mark.parametrize(("title", "body"), [
@@ -128,20 +125,20 @@ def test_naval_operations_named_in_many_ways_are_naval_deployment(tagger: Tagger
 ])
 def test_other_blockades_strike_groups_drilling_and_port_calls_are_not_naval(
         tagger: Tagger, title: str, body: str) -> None:
-    assert "naval_deployment" not in names(tagger, title, body)
+    assert "naval_deployment" not in tag_names(tagger, title, body)
 
 
 def test_a_system_named_in_an_all_capitals_wire_headline_is_missiles(tagger: Tagger) -> None:
     # Wire headlines are in capitals; names with other senses are matched by their case.
     body = "The administration notified Congress of the sale on Tuesday, officials said."
-    assert "missiles" in names(tagger, "U.S. TO SELL STINGER MISSILES TO CHAD", body)
-    assert "missiles" not in names(tagger, "U.S. TO SELL STINGER BOATS TO CHAD", body)
+    assert "missiles" in tag_names(tagger, "U.S. TO SELL STINGER MISSILES TO CHAD", body)
+    assert "missiles" not in tag_names(tagger, "U.S. TO SELL STINGER BOATS TO CHAD", body)
 
 
 def test_arms_control_and_export_embargo_names_of_the_1980s(tagger: Tagger) -> None:
-    assert "missiles" in names(tagger, "Allies back zero option", "NATO ministers backed the "
+    assert "missiles" in tag_names(tagger, "Allies back zero option", "NATO ministers backed the "
                                "zero option for Europe on Thursday, diplomats said.")
-    assert "sanctions" in names(tagger, "Firm broke COCOM rules", "The firm sold milling "
+    assert "sanctions" in tag_names(tagger, "Firm broke COCOM rules", "The firm sold milling "
                                 "machines to the Soviet Union in breach of COCOM rules, the "
                                 "government said.")
 
