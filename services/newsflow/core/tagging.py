@@ -136,7 +136,7 @@ def _token_words(token: str) -> frozenset[str]:
 
 def _required_words(phrase: str) -> tuple[frozenset[str], ...]:
     """Per token of the phrase that holds a word, the words one of which the text must hold."""
-    return tuple(words for t in phrase.removeprefix("=").split() if (words := _token_words(t)))
+    return tuple(words for t in phrase.split() if (words := _token_words(t)))
 
 
 def _needed_words(need: str, where: str) -> frozenset[str]:
