@@ -108,6 +108,13 @@ def test_title_falls_back_to_html_title_and_date_to_url() -> None:
     assert meta.published_at == "2024-03-07T00:00:00Z"  # a bare date: midnight UTC
 
 
+def test_an_svg_icon_title_is_not_the_page_title() -> None:
+    icon = '<button><svg viewBox="0 0 8 8"><title>Close</title><path d="M0 0"/></svg></button>'
+    assert read_metadata(parsed(article_page(before=icon)), URL).title is None
+    head = "<title>Harbour reopens</title>"
+    assert read_metadata(parsed(article_page(head, before=icon)), URL).title == "Harbour reopens"
+
+
 def test_date_from_time_element_and_rel_author() -> None:
     before = ('<p class="byline">By <a rel="author" href="/p/jd">Jane Doe</a> '
               '<time datetime="2024-03-06T18:00:00Z">6 March</time></p>')

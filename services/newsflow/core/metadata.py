@@ -176,8 +176,20 @@ def _split_heading(h1: LexborNode) -> str:
 
 
 def _html_title(page: LexborHTMLParser) -> str | None:
-    node = page.css_first("title")
-    return _text(node.text(deep=True)) or None if node is not None else None
+    """The document's <title>; an SVG icon's <title> ("Close", "Search") names the icon."""
+    for node in page.css("title"):
+        if not _inside_svg(node):
+            return _text(node.text(deep=True)) or None
+    return None
+
+
+def _inside_svg(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "svg":
+            return True
+        parent = parent.parent
+    return False
 
 
 def strip_site_suffix(title: str, site_name: str | None) -> str:
