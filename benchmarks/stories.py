@@ -26,8 +26,11 @@ Every article goes through ``Pipeline.prepare`` (clean, tag, fingerprint) and th
 - ``closest_first_report``: the same index and fingerprints, but a story scored by its single
   closest first report (``story_member_pool`` "max", bar 0.19, as the version before), to show
   what pooling the first reports' cosines (their mean) does;
-- ``previous_version``: the same index and fingerprints with the story choice of the version
-  before (8 candidates, the most similar passing story, no second chance for a clear leader);
+- ``previous_version``: the same index and fingerprints with the story choice of the fourth
+  session's version (8 candidates, the most similar passing story, no second chance for a
+  clear leader, no contested joins);
+- ``uncontested``: the same, with every story choice of this version but contested joins (a
+  story just above its bar takes the article whatever its rivals score, the fifth session's);
 - ``before``: the model before issue 14 (story reach chained from the latest member, no rare-key
   evidence), reproduced through ``DedupeParams``;
 - ``tfidf_best_article``: TF-IDF cosine (IDF from the part's own articles, sublinear tf, title
@@ -171,14 +174,21 @@ def before_params(params: DedupeParams) -> DedupeParams:
     return replace(params, story_threshold=0.25, story_window_seconds=72 * 3600.0,
                    story_lead_weight=0.7, story_keys=8, story_reach="chain", story_threshold_per_day=0.0,
                    story_df_prior=0.0, story_member_weight=0.0, story_candidates=8,
-                   story_leader="similarity", story_second_chance_margin=0.0)
+                   story_leader="similarity", story_second_chance_margin=0.0,
+                   story_contested_margin=0.0)
 
 
 def previous_version_params(params: DedupeParams) -> DedupeParams:
     """The story model of the report figures before the second chance (issue 14, fourth
     session): 8 candidates, the most similar passing story wins, no second chance."""
     return replace(params, story_candidates=8, story_leader="similarity",
-                   story_second_chance_margin=0.0)
+                   story_second_chance_margin=0.0, story_contested_margin=0.0)
+
+
+def uncontested_params(params: DedupeParams) -> DedupeParams:
+    """The story model before contested joins (issue 14, fifth session): a story at or above
+    its bar takes the article whatever its rivals score."""
+    return replace(params, story_contested_margin=0.0)
 
 
 def before_fingerprints(articles: list[Article], prepared: list[Prepared]) -> list[Prepared]:
@@ -299,11 +309,13 @@ def evaluate(corpus_dir: Path, parts: list[str], sweep: bool,
             closest, _, _ = run_index(replace(params, story_member_pool="max",
                                               story_threshold=0.19), prep)
             previous, _, _ = run_index(previous_version_params(params), prep)
+            uncontested, _, _ = run_index(uncontested_params(params), prep)
             row: dict[str, Any] = {
                 "newsflow": scores(truth, labels) | {"decisions": dict(kinds),
                                                      "decide_us_per_article": round(cost * 1e6)},
                 "closest_first_report": scores(truth, closest),
                 "previous_version": scores(truth, previous),
+                "uncontested": scores(truth, uncontested),
                 "before": scores(truth, before),
                 "tfidf_best_article": scores(truth, tfidf_labels(
                     arts, tfidf_best[(corpus, part, tfidf_choice[corpus][0])],

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     story_df_prior: float = Field(default=_DEDUPE.story_df_prior, ge=0)
     # share of the story's first reports (their mean similarity)
     story_member_weight: float = Field(default=_DEDUPE.story_member_weight, ge=0, le=1)
+    # a story less than this above its bar takes an article only when no rival in reach
+    # scores more than the ratio of its similarity (docs/dedupe.md); margin 0: off
+    story_contested_margin: float = Field(default=_DEDUPE.story_contested_margin, ge=0, le=1)
+    story_contested_ratio: float = Field(default=_DEDUPE.story_contested_ratio, ge=0, le=1)
 
     # --- Fetcher -----------------------------------------------------------------------------
     fetch_user_agent: str = "newsflow/0.1 (+https://example.invalid/newsflow; news ingestion bot)"

@@ -29,6 +29,8 @@ def dedupe_params(settings: Settings) -> DedupeParams:
         story_threshold_per_day=settings.story_threshold_per_day,
         story_df_prior=settings.story_df_prior,
         story_member_weight=settings.story_member_weight,
+        story_contested_margin=settings.story_contested_margin,
+        story_contested_ratio=settings.story_contested_ratio,
         window_seconds=settings.dedupe_window_days * 86400,
         max_clock_skew_seconds=settings.dedupe_max_clock_skew_seconds,
     )

@@ -477,6 +477,36 @@ def test_a_report_just_below_the_bar_joins_the_one_story_it_is_close_to() -> Non
         assert between.story_id == new_story_id(_story_fp(1, late, 0.0))
 
 
+def test_a_report_just_above_the_bar_of_one_story_and_close_to_another_joins_neither() -> None:
+    """A report of a Senate rules row is just above the bar of a filibuster-vote story
+    (~0.19 against ~0.184) and, through "Manchin" and the hearing's words, nearly as close to
+    a confirmation-hearing story (~0.16). Alone, the vote story takes it; with the hearing
+    story in reach it is contested, and starts a story of its own."""
+    params = build_pipeline(Settings()).params
+    start = 1_700_000_000.0
+    vote = {"senate": 0.6, "filibuster": 0.5, "manchin": 0.5, "cloture": 0.4}
+    hearing = {"judiciary": 0.6, "hearing": 0.5, "nominee": 0.5, "manchin": 0.4}
+    report = {"manchin": 0.2, "senate": 0.13, "filibuster": 0.13, "hearing": 0.11,
+              "judiciary": 0.11, "rules": 0.6, "delay": 0.5, "quorum": 0.5}
+    own = new_story_id(_story_fp(1, report, 0.0))
+    vote_story = new_story_id(_story_fp(10, vote, 0.0))
+
+    def run(stories: list[dict[str, float]], margin: float) -> Decision:
+        index = DedupeIndex(replace(params, story_contested_margin=margin))
+        for terms in stories:
+            n = 10 if terms is vote else 11
+            index.decide(_story_fp(n, terms, start + 600 * (n - 10)), f"raw:{n}")
+        return index.decide(_story_fp(1, report, start + 3600), "raw:report").decision
+
+    alone = run([vote], params.story_contested_margin)
+    assert alone.story_id == vote_story
+    assert alone.story_similarity is not None
+    assert 0 < alone.story_similarity - params.story_threshold < params.story_contested_margin
+    for stories in ([vote, hearing], [hearing, vote]):  # the rival scored after or before
+        assert run(stories, params.story_contested_margin).story_id == own
+        assert run(stories, 0.0).story_id == vote_story  # rule off: the vote story takes it
+
+
 def test_of_two_stories_that_pass_the_one_furthest_above_its_bar_wins() -> None:
     """A report matches a two-day-old story better than one an hour old, but the old story's
     bar has risen by ~0.2 since its first report: the fresh story, further above its own bar,

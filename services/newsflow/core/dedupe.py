@@ -827,8 +827,9 @@ class DedupeIndex:
         and its first reports (``story_member_weight``; pooled by ``story_member_pool``), with
         terms weighted by their rarity in the window (``story_df_prior``); the bar is
         ``story_threshold`` at the story's first report and rises by
-        ``story_threshold_per_day`` with time since. A story just below its bar may still take
-        the article when no other story comes close (``_clear_leader``)."""
+        ``story_threshold_per_day`` with time since. A story just above its bar takes the
+        article only when no other story comes close, and one just below it may still take it
+        when none comes close either (``_leader_takes``)."""
         # the article's terms -> vocabulary id, or a key of their own
         words = list(dict.fromkeys((*fp.story_terms, *fp.lead_terms)))
         own = {term: term_id if term_id >= 0 else -1 - n
@@ -850,7 +851,7 @@ class DedupeIndex:
         norm = math.sqrt(sum(w * w for w in wterms.values()))
         lead_norm = math.sqrt(sum(w * w for w in wlead.values()))
         # (story, similarity, similarity - its bar, rank) of the leading story in reach, whether
-        # it passes its bar or not, and the highest similarity of the others (``_clear_leader``)
+        # it passes its bar or not, and the highest similarity of the others (``_leader_takes``)
         leader: tuple[StoryView, float, float, float] | None = None
         runner_up = 0.0
         for story in self.story_candidates(fp):
@@ -893,10 +894,24 @@ class DedupeIndex:
                 leader = (story, similarity, above, rank)
             else:
                 runner_up = max(runner_up, similarity)
-        if leader is not None and (leader[2] >= 0 or self._clear_leader(leader[1], leader[2],
-                                                                         runner_up)):
+        if leader is not None and self._leader_takes(leader[1], leader[2], runner_up):
             return leader[0], leader[1]
         return None, 0.0
+
+    def _leader_takes(self, similarity: float, above: float, runner_up: float) -> bool:
+        """Whether the leading story (``above`` = its similarity - its bar) takes the article.
+
+        Clearly above its bar (by ``story_contested_margin`` or more), it does. Just above it,
+        only when no other story in reach comes close (the runner-up scores at most
+        ``story_contested_ratio`` of it): an article about as close to two stories is a report
+        of their common subject, not clearly of either, and on the stories tune part such
+        joins were wrong about three times as often as the others near the bar. Below its bar,
+        the second chance (``_clear_leader``)."""
+        if above >= self.params.story_contested_margin:
+            return True
+        if above >= 0:
+            return runner_up <= similarity * self.params.story_contested_ratio
+        return self._clear_leader(similarity, above, runner_up)
 
     def _clear_leader(self, similarity: float, above: float, runner_up: float) -> bool:
         """Second chance for an article no story passed: the leading story (``above`` =
