@@ -100,3 +100,51 @@ def test_a_speech_prepared_for_delivery_is_not_procurement(tagger: Tagger) -> No
     body = ("In a speech prepared for delivery, the president said U.S. warships would escort "
             "the tankers through the Gulf.")
     assert "naval_deployment" in tag_names(tagger, "President outlines Gulf policy", body)
+
+
+def test_the_navy_as_an_employer_or_a_budget_line_is_not_a_deployment(tagger: Tagger) -> None:
+    assert "naval_deployment" not in tag_names(
+        tagger, "Navy recruits more women",
+        "The navy said it would recruit more women to serve on warships and submarines.")
+    assert "naval_deployment" not in tag_names(
+        tagger, "Navy to cut 5,000 jobs", "The navy will cut 5,000 jobs and retire two frigates "
+        "early to save money, the defence ministry said.")
+
+
+def test_tariffs_on_no_named_state_are_trade_policy(tagger: Tagger) -> None:
+    title = "Trade bill softened"
+    general = ("The panel dropped a clause forcing Congress to impose tariffs on imports from "
+               "countries that engage in unfair trade practices, after the pact talks failed.")
+    named = ("The panel backed a clause forcing Congress to impose tariffs on imports from Japan "
+             "after the pact talks failed.")
+    assert score(tagger, "sanctions", title, general) < 0.5 * score(
+        tagger, "sanctions", title, named)
+
+
+# --- missiles -----------------------------------------------------------------------------------
+
+def test_a_missile_makers_results_are_business_news(tagger: Tagger) -> None:
+    body = ("Raytheon, the missile maker, said quarterly profit rose 12 percent on strong demand "
+            "for its defense electronics and air traffic systems.")
+    assert "missiles" not in tag_names(tagger, "Raytheon profit rises", body)
+    results = ("Shares of the company, which builds fighter jets and missiles for the air force, "
+               "fell 3 percent.")
+    news = "The company will build more missiles for the air force, the Pentagon said."
+    assert score(tagger, "missiles", "Lockheed shares fall", results) < 0.5 * score(
+        tagger, "missiles", "Lockheed to build more missiles", news)
+
+
+def test_a_contract_to_produce_missiles_is_still_missiles(tagger: Tagger) -> None:
+    assert "missiles" in tag_names(
+        tagger, "Lockheed wins Patriot contract", "Lockheed Martin won a 2 billion dollar "
+        "contract to build Patriot missiles for the Army, the Pentagon said.")
+
+
+def test_places_and_institutions_named_after_missiles_are_not_missile_news(
+        tagger: Tagger) -> None:
+    assert "missiles" not in tag_names(
+        tagger, "Missile Defense Agency picks new head",
+        "The Pentagon named a new director of the Missile Defense Agency on Tuesday.")
+    assert "missiles" in tag_names(
+        tagger, "Interceptor test succeeds", "The Missile Defense Agency said an interceptor "
+        "launched from Alaska destroyed a mock ballistic missile over the Pacific.")
