@@ -148,3 +148,15 @@ def test_places_and_institutions_named_after_missiles_are_not_missile_news(
     assert "missiles" in tag_names(
         tagger, "Interceptor test succeeds", "The Missile Defense Agency said an interceptor "
         "launched from Alaska destroyed a mock ballistic missile over the Pacific.")
+
+
+def test_a_goodwill_visit_is_a_ceremony_not_a_show_of_force(tagger: Tagger) -> None:
+    goodwill = ("A Chinese navy training ship carrying 200 cadets arrived in Lagos on a five-day "
+                "goodwill visit, the embassy said.")
+    show_of_force = ("Three Chinese warships arrived in Lagos for a port call as Beijing expands "
+                     "its naval presence off West Africa, the navy said.")
+    assert "naval_deployment" in tag_names(tagger, "Embassy notes", show_of_force)
+    assert score(tagger, "naval_deployment", "Embassy notes", goodwill) == 0.0
+    assert "naval_deployment" not in tag_names(
+        tagger, "Chinese navy training ship on goodwill visit",
+        "A Chinese navy ship arrived in Lagos, the embassy said. It will stay five days.")
