@@ -69,8 +69,12 @@ BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS, flags=0)
 # camelCase names are words too: "newsCaption", "relatedLinks".
 CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # A BEM modifier ("TestReport__Section--Ads", "article--with-sidebar") says what a block holds
-# or how it looks, not what it is: boilerplate words there do not count (issue 15e).
-BEM_MODIFIER = re.compile(r"--\S*")
+# or how it looks, not what it is: boilerplate words there do not count (issue 15e). But a
+# modifier that names the element ("field--name-field-related-articles",
+# "paragraph--type--recommended-articles", "node--view-mode-teaser": Drupal's field, paragraph
+# and display names) says what it is, so its words count (issue 15g).
+BEM_MODIFIER = re.compile(r"--(name-|type-|view-mode-)?\S*")
+
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
 # Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
 # the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
@@ -169,9 +173,15 @@ MAX_LINE_LINK_SHARE = 0.5
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
 CONFIDENT_MIN_CHARS = 1000
 CONFIDENT_MIN_SHARE = 0.7
-# ... or, for a short article, this much text that is nearly all of the page's (issue 15e).
+# ... or, for a short article, this much text that is nearly all of the page's (issue 15e),
 SHORT_CONFIDENT_MIN_CHARS = 600
 SHORT_CONFIDENT_MIN_SHARE = 0.9
+# ... when its container also holds most of the page's text, paragraphs or not (code, recipe
+# steps and a list of episodes are short lines outside it), and the text written is most of
+# the container's (a player's or a listing's link lines were left out): else the short text is
+# a fragment, and trafilatura's path with its fragment check decides (issue 15g).
+SHORT_CONTAINER_PAGE_SHARE = 0.75
+SHORT_WRITTEN_SHARE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +240,18 @@ def _junk_name(names: str) -> tuple[bool, bool] | None:
     if match is None:
         return None
     if "--" in words:  # matched in a BEM modifier only? ("Section--Ads": a section with ads)
-        words = BEM_MODIFIER.sub("", words)
+        words = _drop_bem_modifiers(words)
         match = BOILERPLATE.search(words)
         if match is None:
             return None
     teaser_only = "teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
     # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
     return teaser_only, PROSE_JUNK.search(names) is not None
+
+
+def _drop_bem_modifiers(words: str) -> str:
+    """The names without their BEM modifiers, except those that name the element."""
+    return BEM_MODIFIER.sub(lambda match: match.group() if match.group(1) else "", words)
 
 
 def _unlinked_prose(node: LexborNode) -> bool:
@@ -527,6 +542,20 @@ def _named_lead(container: LexborNode, measure: _Measure) -> str:
     return ""
 
 
+def _whole_short_article(container: LexborNode, measure: _Measure, chars: int, written: int,
+                         page_text: int) -> bool:
+    """A short text is the whole article when it and its container hold nearly all of the
+    page's paragraph text, the container most of the page's text, and the text most of the
+    container's."""
+    page = measure.paragraph_chars
+    held = measure.chars.get(container.mem_id, 0)
+    return (chars >= SHORT_CONFIDENT_MIN_CHARS
+            and written >= SHORT_CONFIDENT_MIN_SHARE * page
+            and measure.prose.get(container.mem_id, 0) >= SHORT_CONFIDENT_MIN_SHARE * page
+            and held >= SHORT_CONTAINER_PAGE_SHARE * page_text
+            and written >= SHORT_WRITTEN_SHARE * held)
+
+
 def main_text_by_blocks(html: str) -> MainText:
     """The article text of ``html`` (one block per line) and whether it looks whole."""
     return main_text_of_page(LexborHTMLParser(html))
@@ -547,7 +576,7 @@ def main_text_of_page(parser: LexborHTMLParser) -> MainText:
 def _main_text(root: LexborNode) -> MainText:
     _strip_junk(root)
     measure = _Measure()
-    measure.walk(root)
+    page_text = measure.walk(root)[0]
     best = _best(measure)
     if best is None:
         return MainText("", False)
@@ -559,9 +588,7 @@ def _main_text(root: LexborNode) -> MainText:
     # A short text counts as whole only when the container holds nearly all of the page's
     # paragraph text: its length alone could be short lines of a list or a form.
     confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
-                 or (len(text) >= SHORT_CONFIDENT_MIN_CHARS
-                     and written >= SHORT_CONFIDENT_MIN_SHARE * page
-                     and measure.prose.get(best.mem_id, 0) >= SHORT_CONFIDENT_MIN_SHARE * page))
+                 or _whole_short_article(best, measure, len(text), written, page_text))
     lead = _lead_text(best, measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
