@@ -360,3 +360,21 @@ def test_only_the_first_h1_is_left_out_later_ones_head_sections() -> None:
                  f"{second}</div>")
     assert _lines(main_text_by_blocks(page).text) == [
         *PARAGRAPHS[:half], "What comes next", *PARAGRAPHS[half:]]
+
+
+def test_a_paragraph_keeps_its_text_without_an_inline_cluster_of_links() -> None:
+    # A hover card with a person's latest stories sits inside the sentence that names them:
+    # the paragraph is mostly link text, but its own words are the article's.
+    card = ("<span class='card'>" + "".join(
+        f"<a href='/s{n}'>A long headline of another story about the harbour, number {n}</a>"
+        for n in range(3)) + "</span>")
+    sentence = (f"<p>The mayor, <a href='/people/mayor'>Ana Ruiz</a>{card}, said the harbour "
+                "would reopen on Tuesday after a week of repairs to the sea wall.</p>")
+    text = main_text_by_blocks(_page(f"<article>{sentence}{ARTICLE}</article>")).text
+    assert _lines(text)[0] == ("The mayor, Ana Ruiz, said the harbour would reopen on Tuesday "
+                               "after a week of repairs to the sea wall.")
+    assert "another story" not in text
+    # A line of links with a few words of its own still goes.
+    teaser = (f"<p>Read more: {card}</p>")
+    text = main_text_by_blocks(_page(f"<article>{ARTICLE}{teaser}</article>")).text
+    assert "Read more" not in text and "another story" not in text

@@ -170,6 +170,13 @@ TEASER_HEADING_MAX_CHARS = 60
 TEASER_CUT_MIN_CHARS = 500
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
+# ... but a paragraph made link-heavy by an inline cluster of links inside it (a hover card
+# with a person's latest stories, inline "related" links) is written without the cluster, when
+# what is left holds this much text that is not link text (issue 15g). A cluster: an inline
+# element with at least two links among its children, nearly all of its text link text.
+CLUSTER_MIN_LINKS = 2
+CLUSTER_LINK_SHARE = 0.9
+CLUSTER_REST_MIN_CHARS = 80
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
 CONFIDENT_MIN_CHARS = 1000
 CONFIDENT_MIN_SHARE = 0.7
@@ -347,6 +354,7 @@ class _Writer:
         self.tail: list[str] = []  # the lines after it
         # Only the first <h1> is the headline; later ones head sections of the text.
         self.headline_seen = False
+        self.clusters: set[int] = set()  # link clusters left out of their paragraph
 
     def write(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
@@ -364,9 +372,12 @@ class _Writer:
                 self.headline_seen |= tag == "h1"
                 self._check_end(child.text(deep=True, strip=True))
                 continue
+            if self.clusters and child.mem_id in self.clusters:
+                continue
             block = tag in BLOCK_TAGS
             if block:
                 self.flush()
+                self._leave_out_link_clusters(child)
             if tag == "a":
                 before = sum(len(part) for part in self.line)
                 self.write(child)
@@ -375,6 +386,35 @@ class _Writer:
                 self.write(child)
             if block:
                 self.flush()
+
+    def _leave_out_link_clusters(self, block: LexborNode) -> None:
+        """Mark the link clusters of a link-heavy block to be skipped, when the rest of it is a
+        paragraph of its own."""
+        key = block.mem_id
+        chars = self.measure.chars.get(key, 0)
+        links = self.measure.links.get(key, 0)
+        if not chars or links <= MAX_LINE_LINK_SHARE * chars:
+            return
+        found: list[LexborNode] = []
+        cluster_chars = cluster_links = 0
+        for node in block.traverse():
+            if node.tag in BLOCK_TAGS or node.tag in ("a", "-text", "-comment", None):
+                continue
+            if any(_inside(node, outer) for outer in found):
+                continue
+            anchors = [child for child in node.iter() if child.tag == "a"]
+            if len(anchors) < CLUSTER_MIN_LINKS:
+                continue
+            size = len(node.text(deep=True, strip=True))
+            linked = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
+            if size and linked >= CLUSTER_LINK_SHARE * size:
+                found.append(node)
+                cluster_chars += size
+                cluster_links += linked
+        rest, rest_links = chars - cluster_chars, links - cluster_links
+        if (found and rest - rest_links >= CLUSTER_REST_MIN_CHARS
+                and rest_links <= MAX_LINE_LINK_SHARE * rest):
+            self.clusters.update(node.mem_id for node in found)
 
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
@@ -416,6 +456,15 @@ class _Writer:
         if (self.written >= TEASER_CUT_MIN_CHARS and len(text) <= TEASER_HEADING_MAX_CHARS
                 and TEASER_HEADING.fullmatch(text)):
             self.ended = True
+
+
+def _inside(node: LexborNode, ancestor: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id == ancestor.mem_id:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]:
