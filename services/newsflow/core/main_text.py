@@ -177,6 +177,8 @@ MAX_LINE_LINK_SHARE = 0.5
 CLUSTER_MIN_LINKS = 2
 CLUSTER_LINK_SHARE = 0.9
 CLUSTER_REST_MIN_CHARS = 80
+# Not looked into for clusters: whole-page wrappers (a link-heavy page is not a paragraph).
+PAGE_WRAPPER_TAGS = frozenset({"body", "main", "article"})
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
 CONFIDENT_MIN_CHARS = 1000
 CONFIDENT_MIN_SHARE = 0.7
@@ -348,6 +350,7 @@ class _Writer:
         self.measure = measure
         self.lines: list[str] = []
         self.line: list[str] = []
+        self.line_chars = 0  # characters in ``line``: a sum per link would be quadratic
         self.link_chars = 0
         self.written = 0
         self.ended = False  # a teaser heading was met: the article is over
@@ -360,7 +363,9 @@ class _Writer:
         for child in node.iter(include_text=True):
             tag = child.tag
             if tag == "-text":
-                self.line.append(child.text_content or "")
+                part = child.text_content or ""
+                self.line.append(part)
+                self.line_chars += len(part)
                 continue
             if tag in ("-comment", None):
                 continue
@@ -379,9 +384,9 @@ class _Writer:
                 self.flush()
                 self._leave_out_link_clusters(child)
             if tag == "a":
-                before = sum(len(part) for part in self.line)
+                before = self.line_chars
                 self.write(child)
-                self.link_chars += sum(len(part) for part in self.line) - before
+                self.link_chars += self.line_chars - before
             else:
                 self.write(child)
             if block:
@@ -393,14 +398,14 @@ class _Writer:
         key = block.mem_id
         chars = self.measure.chars.get(key, 0)
         links = self.measure.links.get(key, 0)
-        if not chars or links <= MAX_LINE_LINK_SHARE * chars:
+        if not chars or links <= MAX_LINE_LINK_SHARE * chars or block.tag in PAGE_WRAPPER_TAGS:
             return
-        found: list[LexborNode] = []
+        found: set[int] = set()
         cluster_chars = cluster_links = 0
         for node in block.traverse():
             if node.tag in BLOCK_TAGS or node.tag in ("a", "-text", "-comment", None):
                 continue
-            if any(_inside(node, outer) for outer in found):
+            if found and _inside_any(node, found, key):
                 continue
             anchors = [child for child in node.iter() if child.tag == "a"]
             if len(anchors) < CLUSTER_MIN_LINKS:
@@ -408,13 +413,13 @@ class _Writer:
             size = len(node.text(deep=True, strip=True))
             linked = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
             if size and linked >= CLUSTER_LINK_SHARE * size:
-                found.append(node)
+                found.add(node.mem_id)
                 cluster_chars += size
                 cluster_links += linked
         rest, rest_links = chars - cluster_chars, links - cluster_links
         if (found and rest - rest_links >= CLUSTER_REST_MIN_CHARS
                 and rest_links <= MAX_LINE_LINK_SHARE * rest):
-            self.clusters.update(node.mem_id for node in found)
+            self.clusters |= found
 
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
@@ -450,6 +455,7 @@ class _Writer:
                 self.lines.append(text)
                 self.written += len(text)
         self.line.clear()
+        self.line_chars = 0
         self.link_chars = 0
 
     def _check_end(self, text: str) -> None:
@@ -458,10 +464,11 @@ class _Writer:
             self.ended = True
 
 
-def _inside(node: LexborNode, ancestor: LexborNode) -> bool:
+def _inside_any(node: LexborNode, ancestors: set[int], stop: int) -> bool:
+    """Whether one of ``ancestors`` holds ``node``, looking up no further than ``stop``."""
     parent = node.parent
-    while parent is not None:
-        if parent.mem_id == ancestor.mem_id:
+    while parent is not None and parent.mem_id != stop:
+        if parent.mem_id in ancestors:
             return True
         parent = parent.parent
     return False
