@@ -13,10 +13,11 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    not into one holding several ``<article>`` elements: a list of other posts);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
-   are mostly link text; a short teaser heading ("Related stories", "More in Science") or
-   closing furniture ("Share this", "Comments") after most of the text ends it; prose among the
-   few blocks before the container, or before its parent, or else a block named as the
-   standfirst a few levels up (class ``lead``, ``dek``, ...), leads it.
+   are mostly link text (less an inline cluster of links, such as a hover card); a short
+   teaser heading ("Related stories", "More in Science") or closing furniture ("Share this",
+   "Comments") after most of the text ends it; prose among the few blocks before the
+   container, or before its parent, or else a block named as the standfirst a few levels up
+   (class ``lead``, ``dek``, ...), leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
