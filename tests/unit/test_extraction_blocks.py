@@ -297,6 +297,21 @@ def test_a_boilerplate_word_in_a_bem_modifier_does_not_make_junk() -> None:
     assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
 
 
+def test_a_bem_modifier_that_names_the_element_counts() -> None:
+    # Drupal names its fields and paragraphs in modifiers: "--name-field-related-articles" is
+    # the related list, "--view-mode-teaser" a card for another story.
+    related = ("<div class='field field--name-field-related-articles field--type-entity'>"
+               "<p>Another story about the coast, with a summary long enough to be prose.</p>"
+               "</div>")
+    card = ("<div class='node node--type-article node--view-mode-teaser'>"
+            "<p>A teaser for a different story, written as a sentence of plain prose.</p></div>")
+    page = _page(f"<article><div class='field field--name-field-text'>{ARTICLE}{related}{card}"
+                 "</div></article>")
+    text = main_text_by_blocks(page).text
+    assert _lines(text) == PARAGRAPHS
+    assert "Another story" not in text and "different story" not in text
+
+
 def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
     short = PARAGRAPHS[:8]  # about 700 characters
     body = "".join(f"<p>{p}</p>" for p in short)
@@ -311,6 +326,19 @@ def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
     listing = _page(f"<div class='list'>{lines}<p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
                     f"</div><div class='other'><p>{PARAGRAPHS[2]}</p></div>")
     assert not main_text_by_blocks(listing).confident
+
+
+def test_a_short_text_beside_much_other_text_is_not_whole() -> None:
+    # The steps of a recipe or a code listing are short lines: no paragraph text, but text the
+    # short article's container does not hold, so it is not the whole page.
+    short = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:8])
+    steps = "<ol>" + "".join(f"<li>Step {n}: stir the pot.</li>" for n in range(60)) + "</ol>"
+    result = main_text_by_blocks(_page(f"<article>{short}</article><div class='x'>{steps}</div>"))
+    assert not result.confident
+    # ... and a short text that is only part of what its container holds is not whole either.
+    links = "".join(f"<div><a href='/e{n}'>Episode {n} of the series</a></div>" for n in range(40))
+    listing = main_text_by_blocks(_page(f"<article>{short}{links}</article>"))
+    assert not listing.confident
 
 
 def test_a_list_with_one_linked_item_stays_but_a_list_of_links_goes() -> None:
@@ -332,3 +360,21 @@ def test_only_the_first_h1_is_left_out_later_ones_head_sections() -> None:
                  f"{second}</div>")
     assert _lines(main_text_by_blocks(page).text) == [
         *PARAGRAPHS[:half], "What comes next", *PARAGRAPHS[half:]]
+
+
+def test_a_paragraph_keeps_its_text_without_an_inline_cluster_of_links() -> None:
+    # A hover card with a person's latest stories sits inside the sentence that names them:
+    # the paragraph is mostly link text, but its own words are the article's.
+    card = ("<span class='card'>" + "".join(
+        f"<a href='/s{n}'>A long headline of another story about the harbour, number {n}</a>"
+        for n in range(3)) + "</span>")
+    sentence = (f"<p>The mayor, <a href='/people/mayor'>Ana Ruiz</a>{card}, said the harbour "
+                "would reopen on Tuesday after a week of repairs to the sea wall.</p>")
+    text = main_text_by_blocks(_page(f"<article>{sentence}{ARTICLE}</article>")).text
+    assert _lines(text)[0] == ("The mayor, Ana Ruiz, said the harbour would reopen on Tuesday "
+                               "after a week of repairs to the sea wall.")
+    assert "another story" not in text
+    # A line of links with a few words of its own still goes.
+    teaser = (f"<p>Read more: {card}</p>")
+    text = main_text_by_blocks(_page(f"<article>{ARTICLE}{teaser}</article>")).text
+    assert "Read more" not in text and "another story" not in text

@@ -13,10 +13,11 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    not into one holding several ``<article>`` elements: a list of other posts);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
-   are mostly link text; a short teaser heading ("Related stories", "More in Science") or
-   closing furniture ("Share this", "Comments") after most of the text ends it; prose among the
-   few blocks before the container, or before its parent, or else a block named as the
-   standfirst a few levels up (class ``lead``, ``dek``, ...), leads it.
+   are mostly link text (less an inline cluster of links, such as a hover card); a short
+   teaser heading ("Related stories", "More in Science") or closing furniture ("Share this",
+   "Comments") after most of the text ends it; prose among the few blocks before the
+   container, or before its parent, or else a block named as the standfirst a few levels up
+   (class ``lead``, ``dek``, ...), leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
 most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
@@ -69,8 +70,12 @@ BOILERPLATE = _words(BOILERPLATE_WORDS + PROSE_JUNK_WORDS, flags=0)
 # camelCase names are words too: "newsCaption", "relatedLinks".
 CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # A BEM modifier ("TestReport__Section--Ads", "article--with-sidebar") says what a block holds
-# or how it looks, not what it is: boilerplate words there do not count (issue 15e).
-BEM_MODIFIER = re.compile(r"--\S*")
+# or how it looks, not what it is: boilerplate words there do not count (issue 15e). But a
+# modifier that names the element ("field--name-field-related-articles",
+# "paragraph--type--recommended-articles", "node--view-mode-teaser": Drupal's field, paragraph
+# and display names) says what it is, so its words count (issue 15g).
+BEM_MODIFIER = re.compile(r"--(name-|type-|view-mode-)?\S*")
+
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
 # Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
 # the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
@@ -166,12 +171,27 @@ TEASER_HEADING_MAX_CHARS = 60
 TEASER_CUT_MIN_CHARS = 500
 # Lines whose characters are mostly link text are menus and teaser lists.
 MAX_LINE_LINK_SHARE = 0.5
+# ... but a paragraph made link-heavy by an inline cluster of links inside it (a hover card
+# with a person's latest stories, inline "related" links) is written without the cluster, when
+# what is left holds this much text that is not link text (issue 15g). A cluster: an inline
+# element with at least two links among its children, nearly all of its text link text.
+CLUSTER_MIN_LINKS = 2
+CLUSTER_LINK_SHARE = 0.9
+CLUSTER_REST_MIN_CHARS = 80
+# Not looked into for clusters: whole-page wrappers (a link-heavy page is not a paragraph).
+PAGE_WRAPPER_TAGS = frozenset({"body", "main", "article"})
 # Confidence: at least this much text, and at least this share of the page's paragraph text.
 CONFIDENT_MIN_CHARS = 1000
 CONFIDENT_MIN_SHARE = 0.7
-# ... or, for a short article, this much text that is nearly all of the page's (issue 15e).
+# ... or, for a short article, this much text that is nearly all of the page's (issue 15e),
 SHORT_CONFIDENT_MIN_CHARS = 600
 SHORT_CONFIDENT_MIN_SHARE = 0.9
+# ... when its container also holds most of the page's text, paragraphs or not (code, recipe
+# steps and a list of episodes are short lines outside it), and the text written is most of
+# the container's (a player's or a listing's link lines were left out): else the short text is
+# a fragment, and trafilatura's path with its fragment check decides (issue 15g).
+SHORT_CONTAINER_PAGE_SHARE = 0.75
+SHORT_WRITTEN_SHARE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,13 +250,18 @@ def _junk_name(names: str) -> tuple[bool, bool] | None:
     if match is None:
         return None
     if "--" in words:  # matched in a BEM modifier only? ("Section--Ads": a section with ads)
-        words = BEM_MODIFIER.sub("", words)
+        words = _drop_bem_modifiers(words)
         match = BOILERPLATE.search(words)
         if match is None:
             return None
     teaser_only = "teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
     # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
     return teaser_only, PROSE_JUNK.search(names) is not None
+
+
+def _drop_bem_modifiers(words: str) -> str:
+    """The names without their BEM modifiers, except those that name the element."""
+    return BEM_MODIFIER.sub(lambda match: match.group() if match.group(1) else "", words)
 
 
 def _unlinked_prose(node: LexborNode) -> bool:
@@ -326,18 +351,22 @@ class _Writer:
         self.measure = measure
         self.lines: list[str] = []
         self.line: list[str] = []
+        self.line_chars = 0  # characters in ``line``: a sum per link would be quadratic
         self.link_chars = 0
         self.written = 0
         self.ended = False  # a teaser heading was met: the article is over
         self.tail: list[str] = []  # the lines after it
         # Only the first <h1> is the headline; later ones head sections of the text.
         self.headline_seen = False
+        self.clusters: set[int] = set()  # link clusters left out of their paragraph
 
     def write(self, node: LexborNode) -> None:
         for child in node.iter(include_text=True):
             tag = child.tag
             if tag == "-text":
-                self.line.append(child.text_content or "")
+                part = child.text_content or ""
+                self.line.append(part)
+                self.line_chars += len(part)
                 continue
             if tag in ("-comment", None):
                 continue
@@ -349,17 +378,49 @@ class _Writer:
                 self.headline_seen |= tag == "h1"
                 self._check_end(child.text(deep=True, strip=True))
                 continue
+            if self.clusters and child.mem_id in self.clusters:
+                continue
             block = tag in BLOCK_TAGS
             if block:
                 self.flush()
+                self._leave_out_link_clusters(child)
             if tag == "a":
-                before = sum(len(part) for part in self.line)
+                before = self.line_chars
                 self.write(child)
-                self.link_chars += sum(len(part) for part in self.line) - before
+                self.link_chars += self.line_chars - before
             else:
                 self.write(child)
             if block:
                 self.flush()
+
+    def _leave_out_link_clusters(self, block: LexborNode) -> None:
+        """Mark the link clusters of a link-heavy block to be skipped, when the rest of it is a
+        paragraph of its own."""
+        key = block.mem_id
+        chars = self.measure.chars.get(key, 0)
+        links = self.measure.links.get(key, 0)
+        if not chars or links <= MAX_LINE_LINK_SHARE * chars or block.tag in PAGE_WRAPPER_TAGS:
+            return
+        found: set[int] = set()
+        cluster_chars = cluster_links = 0
+        for node in block.traverse():
+            if node.tag in BLOCK_TAGS or node.tag in ("a", "-text", "-comment", None):
+                continue
+            if found and _inside_any(node, found, key):
+                continue
+            anchors = [child for child in node.iter() if child.tag == "a"]
+            if len(anchors) < CLUSTER_MIN_LINKS:
+                continue
+            size = len(node.text(deep=True, strip=True))
+            linked = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
+            if size and linked >= CLUSTER_LINK_SHARE * size:
+                found.add(node.mem_id)
+                cluster_chars += size
+                cluster_links += linked
+        rest, rest_links = chars - cluster_chars, links - cluster_links
+        if (found and rest - rest_links >= CLUSTER_REST_MIN_CHARS
+                and rest_links <= MAX_LINE_LINK_SHARE * rest):
+            self.clusters |= found
 
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
@@ -395,12 +456,23 @@ class _Writer:
                 self.lines.append(text)
                 self.written += len(text)
         self.line.clear()
+        self.line_chars = 0
         self.link_chars = 0
 
     def _check_end(self, text: str) -> None:
         if (self.written >= TEASER_CUT_MIN_CHARS and len(text) <= TEASER_HEADING_MAX_CHARS
                 and TEASER_HEADING.fullmatch(text)):
             self.ended = True
+
+
+def _inside_any(node: LexborNode, ancestors: set[int], stop: int) -> bool:
+    """Whether one of ``ancestors`` holds ``node``, looking up no further than ``stop``."""
+    parent = node.parent
+    while parent is not None and parent.mem_id != stop:
+        if parent.mem_id in ancestors:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]:
@@ -527,6 +599,20 @@ def _named_lead(container: LexborNode, measure: _Measure) -> str:
     return ""
 
 
+def _whole_short_article(container: LexborNode, measure: _Measure, chars: int, written: int,
+                         page_text: int) -> bool:
+    """A short text is the whole article when it and its container hold nearly all of the
+    page's paragraph text, the container most of the page's text, and the text most of the
+    container's."""
+    page = measure.paragraph_chars
+    held = measure.chars.get(container.mem_id, 0)
+    return (chars >= SHORT_CONFIDENT_MIN_CHARS
+            and written >= SHORT_CONFIDENT_MIN_SHARE * page
+            and measure.prose.get(container.mem_id, 0) >= SHORT_CONFIDENT_MIN_SHARE * page
+            and held >= SHORT_CONTAINER_PAGE_SHARE * page_text
+            and written >= SHORT_WRITTEN_SHARE * held)
+
+
 def main_text_by_blocks(html: str) -> MainText:
     """The article text of ``html`` (one block per line) and whether it looks whole."""
     return main_text_of_page(LexborHTMLParser(html))
@@ -547,7 +633,7 @@ def main_text_of_page(parser: LexborHTMLParser) -> MainText:
 def _main_text(root: LexborNode) -> MainText:
     _strip_junk(root)
     measure = _Measure()
-    measure.walk(root)
+    page_text = measure.walk(root)[0]
     best = _best(measure)
     if best is None:
         return MainText("", False)
@@ -559,9 +645,7 @@ def _main_text(root: LexborNode) -> MainText:
     # A short text counts as whole only when the container holds nearly all of the page's
     # paragraph text: its length alone could be short lines of a list or a form.
     confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
-                 or (len(text) >= SHORT_CONFIDENT_MIN_CHARS
-                     and written >= SHORT_CONFIDENT_MIN_SHARE * page
-                     and measure.prose.get(best.mem_id, 0) >= SHORT_CONFIDENT_MIN_SHARE * page))
+                 or _whole_short_article(best, measure, len(text), written, page_text))
     lead = _lead_text(best, measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
