@@ -318,3 +318,27 @@ def test_a_states_nuclear_and_missile_programs_named_in_a_diplomacy_lead_are_a_m
     assert "missiles" not in tag_names(tagger, "President warns of conflict with Pyongyang", lead)
     tests = lead.replace("its nuclear and missile programs", "its latest missile tests")
     assert "missiles" in tag_names(tagger, "President warns of conflict with Pyongyang", tests)
+
+
+DEBATE = "Candidates trade blows in final debate"
+DEBATE_THEN_STRIKE = ("The two candidates clashed over taxes and health care in the last debate "
+                      "before the vote on Tuesday. The debate came days after a ballistic missile "
+                      "was fired at a border town.")
+
+
+def test_a_short_leads_second_sentence_is_background_not_the_subject(tagger: Tagger) -> None:
+    # The first sentence states what the article is about; the strike behind the debate story
+    # is a mention, as it would be later in the body.
+    assert {t.lead_sentences for t in tagger.topics} == {1}
+    assert "missiles" not in tag_names(tagger, DEBATE, DEBATE_THEN_STRIKE)
+    strike_first = ("A ballistic missile was fired at a border town on Tuesday, days before the "
+                    "vote. The two candidates clashed over taxes and health care in the last "
+                    "debate.")
+    assert "missiles" in tag_names(tagger, DEBATE, strike_first)
+
+
+def test_a_topic_sets_how_many_sentences_its_lead_has(tagger: Tagger) -> None:
+    two = Tagger(tuple(dataclasses.replace(t, lead_sentences=2) for t in tagger.topics))
+    assert score(two, "missiles", DEBATE, DEBATE_THEN_STRIKE) > score(
+        tagger, "missiles", DEBATE, DEBATE_THEN_STRIKE)
+    assert "missiles" in tag_names(two, DEBATE, DEBATE_THEN_STRIKE)

@@ -63,6 +63,8 @@ def test_shipped_taxonomy_has_the_three_topics_with_their_iptc_codes() -> None:
         (minimal_topic(threshold="high"), r"topic 'sanctions': threshold"),
         (minimal_topic(mention_factor=0), r"topic 'sanctions': mention_factor"),
         (minimal_topic(mention_factor=1.2), r"topic 'sanctions': mention_factor"),
+        (minimal_topic(lead_sentences=0), r"topic 'sanctions': lead_sentences"),
+        (minimal_topic(lead_sentences=1.5), r"topic 'sanctions': lead_sentences: expected a whole"),
         (minimal_topic(description=""), r"topic 'sanctions': description"),
         (minimal_topic(terms=[]), r"topic 'sanctions': terms"),
         (minimal_topic(terms=[{"regex": "sanction(", "weight": 1}]),

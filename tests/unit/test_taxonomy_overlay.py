@@ -59,6 +59,16 @@ def test_an_overlay_changes_only_the_fields_it_names(tmp_path: Path) -> None:
     assert changed["missiles"] == bundled["missiles"]
 
 
+def test_an_overlay_sets_the_lead_and_a_new_topic_keeps_the_default(tmp_path: Path) -> None:
+    path = overlay(tmp_path, {"topics": [
+        {"name": "missiles", "lead_sentences": 2},
+        {"name": "ship_seizures", "iptc": "medtop:20000599", "description": "Ships seized.",
+         "terms": [{"phrase": "seize~ tanker~"}]}]})
+    topics = {t.name: t for t in load_taxonomy(path)}
+    assert (topics["missiles"].lead_sentences, topics["sanctions"].lead_sentences) == (2, 1)
+    assert topics["ship_seizures"].lead_sentences == 2  # as before the bundled topics chose 1
+
+
 def test_extend_lexicons_adds_words_a_bundled_rule_uses(tmp_path: Path) -> None:
     text = "Ruritania imposed sanctions on Freedonia over the border dispute."
     assert Tagger(load_taxonomy()).tag("Border dispute", text) == []

@@ -41,6 +41,8 @@ REFERENCE_WORDS = 250
 POSITION_FLOOR = 0.7
 MAX_EVIDENCE = 12
 # The lead (first paragraph, at most this many sentences) states the subject: counted in full.
+# A topic may set its own (``lead_sentences``): the bundled ones count only the first sentence,
+# since a two-sentence lead's second sentence is often the background to another story.
 LEAD_SENTENCES = 2
 LEAD_WEIGHT = 1.0
 # Evidence after the lead confined to one sentence is a mention: it counts this share, rising
@@ -214,6 +216,7 @@ class Topic:
     negation_words: int = 6
     negation_factor: float = 0.3
     mention_factor: float = MENTION_FACTOR
+    lead_sentences: int = LEAD_SENTENCES
 
 
 def _number(entry: Mapping[str, Any], key: str, default: float, where: str,
@@ -345,7 +348,7 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     if not isinstance(name, str) or not NAME.match(name):
         raise TaxonomyError(f"{where}: name: expected a lower_snake_case string")
     unknown = set(entry) - {"name", "iptc", "description", "threshold", "terms", "context",
-                            "negation", "mention_factor"}
+                            "negation", "mention_factor", "lead_sentences"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     iptc = entry.get("iptc")
@@ -365,6 +368,10 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
         raise TaxonomyError(f"{where}: negation: expected a mapping (words, window, factor)")
     neg_words = _words(negation.get("words", list(DEFAULT_NEGATION)), lexicons,
                        f"{where}: negation: words")
+    lead_sentences = _number(entry, "lead_sentences", LEAD_SENTENCES, where, 1, 10)
+    if lead_sentences != int(lead_sentences):
+        raise TaxonomyError(f"{where}: lead_sentences: expected a whole number of sentences, "
+                            f"got {lead_sentences!r}")
     return Topic(
         name, iptc, description.strip(), threshold, terms,
         _rules(entry.get("context"), lexicons, f"{where}: context"),
@@ -372,6 +379,7 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
         int(_number(negation, "window", 6, f"{where}: negation", 1, 50)),
         _number(negation, "factor", 0.3, f"{where}: negation", 0.0, 1.0),
         _number(entry, "mention_factor", MENTION_FACTOR, where, 0.0, 1.0, low_open=True),
+        int(lead_sentences),
     )
 
 
@@ -498,15 +506,14 @@ class Field:
         return tuple(s for p0, p1 in self.paragraphs
                      for s in _spans(self.text[p0:p1], SENTENCE_END, p0))
 
-    @cached_property
-    def lead_end(self) -> int:
-        """End of the lead: the first paragraph, at most its first LEAD_SENTENCES sentences
+    def lead_end(self, sentences: int = LEAD_SENTENCES) -> int:
+        """End of the lead: the first paragraph, at most its first ``sentences`` sentences
         (wire copy often has one long paragraph). The lead states what an article is about."""
         if not self.text:
             return 0
         paragraph_end = self.paragraphs[0][1] if self.paragraphs else len(self.text)
         ends = [e for _, e in self.sentences if e <= paragraph_end]
-        return ends[min(len(ends), LEAD_SENTENCES) - 1] if ends else paragraph_end
+        return ends[min(len(ends), sentences) - 1] if ends else paragraph_end
 
     @cached_property
     def _words(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -659,7 +666,7 @@ class Tagger:
             title_hits = _hits(topic, title_field)
             body_hits = _hits(topic, body_field)
             # Sentence boundaries are worked out (once per field) only where a term matched.
-            lead = body_field.lead_end if body_hits else 0
+            lead = body_field.lead_end(topic.lead_sentences) if body_hits else 0
             lead_hits = [h for h in body_hits if h.evidence.start < lead]
             rest_hits = [h for h in body_hits if h.evidence.start >= lead]
             spread = min(1.0, topic.mention_factor + (1 - topic.mention_factor) * (
