@@ -169,6 +169,11 @@ def test_a_goodwill_visit_is_a_ceremony_not_a_show_of_force(tagger: Tagger) -> N
                      "its naval presence off West Africa, the navy said.")
     assert "naval_deployment" in tag_names(tagger, "Embassy notes", show_of_force)
     assert score(tagger, "naval_deployment", "Embassy notes", goodwill) == 0.0
+    # The same warships on a goodwill visit (the sentence above holds no deployment evidence
+    # of its own, so only this case shows the sentence rule).
+    warships_on_goodwill = ("Three Chinese warships arrived in Lagos for a port call on a "
+                            "five-day goodwill visit, the navy said.")
+    assert score(tagger, "naval_deployment", "Embassy notes", warships_on_goodwill) == 0.0
     assert "naval_deployment" not in tag_names(
         tagger, "Chinese navy training ship on goodwill visit",
         "A Chinese navy ship arrived in Lagos, the embassy said. It will stay five days.")
