@@ -378,3 +378,10 @@ def test_a_paragraph_keeps_its_text_without_an_inline_cluster_of_links() -> None
     teaser = (f"<p>Read more: {card}</p>")
     text = main_text_by_blocks(_page(f"<article>{ARTICLE}{teaser}</article>")).text
     assert "Read more" not in text and "another story" not in text
+    # ... also when it sits in a quote (or a list item) beside a paragraph of prose: whether a
+    # cluster is left out is decided on the line it is in, not on the block around that line.
+    prose = "<p>The harbour master said the sea wall would be inspected again by engineers.</p>"
+    quote = f"<blockquote>{prose}{teaser}</blockquote>"
+    text = main_text_by_blocks(_page(f"<article>{ARTICLE}{quote}</article>")).text
+    assert "harbour master" in text
+    assert "Read more" not in text and "another story" not in text

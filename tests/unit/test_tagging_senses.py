@@ -4,6 +4,8 @@ behaviour under test; the evidence of quality is benchmarks/tagging_real.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from newsflow.core.tagging import Tagger
@@ -77,6 +79,16 @@ def test_a_warship_as_the_venue_of_an_event_is_not_a_deployment(tagger: Tagger) 
     assert "naval_deployment" not in tag_names(tagger, title, venue)
     assert score(tagger, "naval_deployment", title, "The minister gave a speech on the deck "
                  "of the aircraft carrier in the harbour.") == 0.0
+
+
+def test_the_venue_rule_takes_linear_time_on_a_run_of_punctuation(tagger: Tagger) -> None:
+    # Dashes and dots are both separators and parts of words to the venue rule: a sentence
+    # holding "party" before a long run of them must not make the regex try every split of it
+    # (45 dashes took about 15 s when the two overlapped).
+    body = "The party " + "-" * 45 + " met as Navy ships patrolled off the port."
+    started = time.monotonic()
+    assert "naval_deployment" in tag_names(tagger, "Dock strike enters third week", body)
+    assert time.monotonic() - started < 1
 
 
 def test_sailors_working_ashore_in_a_labour_dispute_are_not_a_deployment(
@@ -157,6 +169,11 @@ def test_a_goodwill_visit_is_a_ceremony_not_a_show_of_force(tagger: Tagger) -> N
                      "its naval presence off West Africa, the navy said.")
     assert "naval_deployment" in tag_names(tagger, "Embassy notes", show_of_force)
     assert score(tagger, "naval_deployment", "Embassy notes", goodwill) == 0.0
+    # The same warships on a goodwill visit (the sentence above holds no deployment evidence
+    # of its own, so only this case shows the sentence rule).
+    warships_on_goodwill = ("Three Chinese warships arrived in Lagos for a port call on a "
+                            "five-day goodwill visit, the navy said.")
+    assert score(tagger, "naval_deployment", "Embassy notes", warships_on_goodwill) == 0.0
     assert "naval_deployment" not in tag_names(
         tagger, "Chinese navy training ship on goodwill visit",
         "A Chinese navy ship arrived in Lagos, the embassy said. It will stay five days.")

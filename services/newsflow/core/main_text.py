@@ -403,13 +403,16 @@ class _Writer:
             return
         found: set[int] = set()
         cluster_chars = cluster_links = 0
-        for node in block.traverse():
-            if node.tag in BLOCK_TAGS or node.tag in ("a", "-text", "-comment", None):
+        # Only the block's own line: a nested block is a line of its own, checked when it is
+        # written (else the rest of the outer block could leave a link line's few words behind).
+        inline = [child for child in block.iter() if child.tag not in BLOCK_TAGS]
+        while inline:
+            node = inline.pop()
+            if node.tag in ("a", "-text", "-comment", None):
                 continue
-            if found and _inside_any(node, found, key):
-                continue
-            anchors = [child for child in node.iter() if child.tag == "a"]
-            if len(anchors) < CLUSTER_MIN_LINKS:
+            children = [child for child in node.iter() if child.tag not in BLOCK_TAGS]
+            if sum(child.tag == "a" for child in children) < CLUSTER_MIN_LINKS:
+                inline.extend(children)  # a cluster may sit further in
                 continue
             size = len(node.text(deep=True, strip=True))
             linked = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
@@ -417,6 +420,8 @@ class _Writer:
                 found.add(node.mem_id)
                 cluster_chars += size
                 cluster_links += linked
+            else:
+                inline.extend(children)
         rest, rest_links = chars - cluster_chars, links - cluster_links
         if (found and rest - rest_links >= CLUSTER_REST_MIN_CHARS
                 and rest_links <= MAX_LINE_LINK_SHARE * rest):
@@ -463,16 +468,6 @@ class _Writer:
         if (self.written >= TEASER_CUT_MIN_CHARS and len(text) <= TEASER_HEADING_MAX_CHARS
                 and TEASER_HEADING.fullmatch(text)):
             self.ended = True
-
-
-def _inside_any(node: LexborNode, ancestors: set[int], stop: int) -> bool:
-    """Whether one of ``ancestors`` holds ``node``, looking up no further than ``stop``."""
-    parent = node.parent
-    while parent is not None and parent.mem_id != stop:
-        if parent.mem_id in ancestors:
-            return True
-        parent = parent.parent
-    return False
 
 
 def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]:
