@@ -4,12 +4,14 @@ behaviour under test; the evidence of quality is benchmarks/tagging_real.py."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
+import yaml
 
 from newsflow.core.tagging import Tagger
-from newsflow.taxonomy_files import load_taxonomy
+from newsflow.taxonomy_files import BUNDLED_TAXONOMY, load_taxonomy
 from tests.helpers import tag_names
 
 
@@ -88,6 +90,20 @@ def test_the_venue_rule_takes_linear_time_on_a_run_of_punctuation(tagger: Tagger
     body = "The party " + "-" * 45 + " met as Navy ships patrolled off the port."
     started = time.monotonic()
     assert "naval_deployment" in tag_names(tagger, "Dock strike enters third week", body)
+    assert time.monotonic() - started < 1
+
+
+def test_the_designation_rule_takes_linear_time_on_a_run_of_dots() -> None:
+    # Dots are both separators and parts of words to the designation rule: searched on its
+    # own, "Treasury" before a long run of them took time growing with the square of the run
+    # (30,000 dots: seconds). The tagger's sentence splitting hides it today; the rule must
+    # not depend on that.
+    bundled = yaml.safe_load(BUNDLED_TAXONOMY.read_text(encoding="utf-8"))
+    sanctions = next(topic for topic in bundled["topics"] if topic["name"] == "sanctions")
+    [pattern] = [term["regex"] for term in sanctions["terms"]
+                 if "designat" in term.get("regex", "")]
+    started = time.monotonic()
+    re.search(pattern, "Treasury" + "." * 30_000)
     assert time.monotonic() - started < 1
 
 
