@@ -593,7 +593,7 @@ class DedupeIndex:
         self.texts = Arena()  # per article row: see ``_BLOB``
         self.ids = KeyTable()  # article id key -> row
         self.entries = _Ids(self)
-        self.by_url = KeyTable()  # URL key -> row of the first indexed article with it
+        self.by_url = KeyTable()  # URL key -> row of the newest indexed article with it
         self.by_hash = KeyTable()
         # band key (32 bits of it) -> signature slots; slots are checked against the bands
         # of the signature now in them, so a key collision or a reused slot adds nothing
@@ -1051,10 +1051,13 @@ class DedupeIndex:
 
     def _index(self, row: int, fp: Fingerprint, story_terms: list[int]) -> None:
         cols = self.articles.columns
+        # The newest indexed article owns its URL and text hash. An older one with the same key
+        # is outside the window (else this one would be its exact copy) and is about to be
+        # forgotten; leaving the key with it dropped the key with it, so a later copy found
+        # nothing live, but was marked a copy of this article after a restore.
         for table, key in ((self.by_url, cols["url_key"].item(row)),
                            (self.by_hash, cols["hash_key"].item(row))):
-            if table.get(key) < 0:
-                table.set(key, row)
+            table.set(key, row)
         slot = self.signatures.allocate()
         if slot >= self.slot_limit:
             raise OverflowError("the band table's slots are 32-bit")
