@@ -23,6 +23,7 @@ from newsflow.core.dedupe import (
     quantise,
     story_terms,
 )
+from newsflow.core.params import DedupeParams
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
 from newsflow.pipeline_setup import build_pipeline
 from tests.helpers import benchmark_script
@@ -614,3 +615,10 @@ def test_the_index_holds_any_fingerprint_its_schema_allows() -> None:
     entry = restored.entries[fp.id]
     assert entry.term_weights() == quantise(fp.story_terms)
     assert entry.lead_weights_by_term() == quantise(fp.lead_terms)
+
+
+@pytest.mark.parametrize("name", ["story_reach", "story_member_pool", "story_leader"])
+def test_a_misspelt_choice_of_story_rule_is_refused(name: str) -> None:
+    misspelt: dict[str, Any] = {name: "firts"}  # as code (a benchmark) would set it
+    with pytest.raises(ValueError, match=f"DedupeParams.{name}: 'firts' is not one of"):
+        DedupeParams(**misspelt)

@@ -41,7 +41,7 @@ class DedupeParams:
     max_clock_skew_seconds: float = 3600.0  # a fetch time further ahead of "now" is not trusted
     # A story is joinable within story_window_seconds of its FIRST member ("first"); "chain"
     # (the model before issue 14) measured from any member, so developing subjects never closed.
-    story_reach: str = "first"
+    story_reach: Literal["first", "chain"] = "first"
     story_threshold_per_day: float = 0.1  # the bar rises with time since the story's first report
     # Rarity of a term in the window itself: log((N + prior) / (df + prior * share + 1)) over
     # the N remembered originals, ``share`` the term's expected share of reports in general
@@ -78,3 +78,13 @@ class DedupeParams:
     # precision up on both halves of the tune stories (docs/dedupe.md, "Precision").
     story_contested_margin: float = 0.02
     story_contested_ratio: float = 0.7
+
+    def __post_init__(self) -> None:
+        # The choices are compared as strings where they are used: a misspelt one would
+        # silently behave as the other choice.
+        for name, choices in (("story_reach", ("first", "chain")),
+                              ("story_member_pool", ("mean", "max")),
+                              ("story_leader", ("above_bar", "similarity"))):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"DedupeParams.{name}: {getattr(self, name)!r} is not one of "
+                                 f"{', '.join(choices)}")
