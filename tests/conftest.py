@@ -12,6 +12,7 @@ import pytest
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
+from tests.clock_readers import clock_use
 from tests.helpers import ManagedProcess, TopicReader, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer
 
@@ -48,6 +49,28 @@ def server() -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
     yield scripted
     scripted.close()
+
+
+UNIT_TESTS = Path(__file__).parent / "unit"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything: every run checks every module
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse an unmarked unit-test module that exercises code reading the wall clock: the
+    shifted-clock run runs only tests marked `clock`, and forgetting the mark must not quietly
+    take a test out of it. (Integration and e2e modules are chosen by hand: see the Makefile.)"""
+    unmarked = {}
+    for item in items:
+        path = Path(item.path)
+        if (path.parent == UNIT_TESTS and item.get_closest_marker("clock") is None
+                and (why := clock_use(path))):
+            unmarked[path.name] = why
+    if unmarked:
+        listed = "\n".join(f"  tests/unit/{name}: {why}" for name, why in sorted(unmarked.items()))
+        raise pytest.UsageError(
+            "these unit-test modules exercise the wall clock but are not marked `clock`, so "
+            f"the shifted-clock run would skip them:\n{listed}\n"
+            "add `pytestmark = pytest.mark.clock` to each (see tests/clock_readers.py)")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from newsflow.sample_site import SITE_DIR, load_articles
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 
 def demo_env(tmp: Path) -> dict[str, str]:

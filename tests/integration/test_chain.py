@@ -28,7 +28,7 @@ from tests.helpers import (
 )
 from tests.integration.fetcher_servers import ScriptedServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 JUNK = re.compile(r"^(Also Read:.*|Advertisement|- list \d of \d.*|end of list|Related News)$")
 SEED_RELATED_HEADLINES = 3  # the headline lines after "Related News" in seed 003

@@ -19,7 +19,7 @@ import pytest
 from newsflow.config import Settings
 from tests.helpers import SEEDS, ManagedProcess, TopicReader, ago, produce, raw_record
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 def seed(label: str) -> str:

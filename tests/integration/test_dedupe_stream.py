@@ -21,7 +21,7 @@ from tests.helpers import (
     raw_record,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 def seed_texts() -> list[tuple[str, str]]:

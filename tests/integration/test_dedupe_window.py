@@ -31,7 +31,7 @@ from tests.helpers import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 @pytest.fixture

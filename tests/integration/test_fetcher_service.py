@@ -29,7 +29,7 @@ from newsflow.topics import read_back
 from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 @pytest.fixture

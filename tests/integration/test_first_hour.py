@@ -20,7 +20,7 @@ from newsflow.config import Settings
 from tests.helpers import SEEDS, ManagedProcess, Route, TopicReader, write_sources
 from tests.integration.fetcher_servers import ScriptedServer, rss
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 POLL_LINE = re.compile(r"(?:INFO|WARNING) newsflow\.fetcher\.service: poll (\S+): (\S+), "
                        r"(\d+) new, (\d+) seen, (\d+) failed, (\d+) dropped, (\d+) dead-lettered in [\d.]+ s")
 

@@ -44,7 +44,7 @@ from tests.helpers import (
 )
 from tests.integration.fetcher_servers import ScriptedServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 DEPLOY = REPO / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "newsflow.json"

@@ -36,6 +36,8 @@ from newsflow.records import (
 )
 from tests.helpers import raw_record
 
+pytestmark = pytest.mark.clock
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 # A raw value with newlines and non-ASCII text: the prepared message must carry it unchanged.
 RAW_VALUE = json.dumps(raw_record("Harbour cranes arrived at the northern port on Monday.\n"

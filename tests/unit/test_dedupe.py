@@ -28,6 +28,8 @@ from newsflow.core.pipeline import Origin, Pipeline, Prepared
 from newsflow.pipeline_setup import build_pipeline
 from tests.helpers import benchmark_script
 
+pytestmark = pytest.mark.clock
+
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
 DAY = datetime(2026, 2, 11, 12, 0, tzinfo=UTC)

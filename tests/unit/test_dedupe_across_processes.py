@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from newsflow.codecs.internal import MEMORY, encode_fingerprint
 from newsflow.config import Settings
 from newsflow.core.bandtable import BandTable
@@ -20,6 +22,8 @@ from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.core.pipeline import Origin, Prepared
 from newsflow.pipeline_setup import build_pipeline
 from tests.helpers import SEEDS, raw_record
+
+pytestmark = pytest.mark.clock
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

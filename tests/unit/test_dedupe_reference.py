@@ -18,10 +18,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from newsflow.config import Settings
 from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.pipeline_setup import build_pipeline
 from tests.helpers import benchmark_script
+
+pytestmark = pytest.mark.clock
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = 3000

@@ -11,6 +11,7 @@ import subprocess
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.sensors.prometheus import FaustMetrics
 from faust.types import TP
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,6 +23,8 @@ from newsflow.processor.faust_prometheus import (
     ConventionalFaustMetrics,
 )
 from newsflow.processor.sensor import NewsflowMonitor, WorkerStateCollector, is_ready
+
+pytestmark = pytest.mark.clock
 
 
 def exposition(registry: CollectorRegistry) -> str:

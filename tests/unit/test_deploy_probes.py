@@ -22,6 +22,8 @@ from newsflow.config import Settings
 from newsflow.fetcher import metrics
 from tests.helpers import ManagedProcess, wait_until, write_sources
 
+pytestmark = pytest.mark.clock
+
 
 def get(url: str) -> tuple[int, dict[str, Any]]:
     try:

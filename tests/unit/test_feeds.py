@@ -17,6 +17,8 @@ from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
 from tests.integration.fetcher_servers import fixture
 
+pytestmark = pytest.mark.clock
+
 BASE = "https://news.example.com/"
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>

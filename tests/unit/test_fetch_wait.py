@@ -19,6 +19,8 @@ from newsflow.processor.app import create_app
 from newsflow.processor.faust_app import new_faust_app
 from newsflow.processor.fetch_wait import FetchWaitConsumer, FetchWaitTransport
 
+pytestmark = pytest.mark.clock
+
 BOOTSTRAP = "127.0.0.1:9,127.0.0.1:10"  # never contacted
 
 

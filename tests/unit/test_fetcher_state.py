@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from newsflow.fetcher.http import Validators
 from newsflow.fetcher.state import FetcherState, guid_key, seen_key
+
+pytestmark = pytest.mark.clock
 
 
 def test_changes_replay_into_an_equal_state() -> None:

@@ -23,6 +23,8 @@ from newsflow.fetcher.politeness import parse_robots
 from newsflow.fetcher.transport import httpx_errors
 from tests.integration.fetcher_servers import FIXTURES
 
+pytestmark = pytest.mark.clock
+
 
 def test_retry_after_in_both_forms() -> None:
     now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)

@@ -9,12 +9,16 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import pytest
+
 from newsflow.codecs.internal import MEMORY
 from newsflow.config import Settings
 from newsflow.core.pipeline import Origin, Pipeline
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor.index_rebuild import IndexRebuild
 from tests.helpers import raw_record
+
+pytestmark = pytest.mark.clock
 
 
 def remembered(pipeline: Pipeline, count: int) -> list[bytes]:

@@ -10,10 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from newsflow.config import Settings
 from newsflow.offline import process_files
 from newsflow.records import validate
 from tests.helpers import SEEDS
+
+pytestmark = pytest.mark.clock
 
 
 def run(paths: list[Path]) -> list[dict[str, object]]:

@@ -16,6 +16,8 @@ from newsflow.processor.stages import prepare_message
 from newsflow.records import DeadLetter, RawMessage, validate
 from tests.helpers import raw_record
 
+pytestmark = pytest.mark.clock
+
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 

@@ -16,6 +16,8 @@ from newsflow.config import Settings
 from newsflow.processor.app import create_app
 from tests.helpers import raw_record
 
+pytestmark = pytest.mark.clock
+
 
 class _Seen(logging.Handler):
     """Sets ``event`` when a log line contains ``text``."""

@@ -26,6 +26,8 @@ from newsflow.processor.stages import PreparedMessage
 from newsflow.records import DeadLetter, RawMessage
 from tests.helpers import raw_record, wait_until
 
+pytestmark = pytest.mark.clock
+
 SLOW_HTML = "<html><body>" + "<p>word " * 400_000 + "</body></html>"  # minutes in trafilatura
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from newsflow.sample_site import dated_from, load_articles
+
+pytestmark = pytest.mark.clock
 
 
 def published(article: dict[str, str]) -> datetime:

@@ -9,6 +9,8 @@ from newsflow.fetcher.directory import read_directory
 from newsflow.fetcher.sources import load_sources
 from newsflow.records import validate
 
+pytestmark = pytest.mark.clock
+
 
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "sources.yaml"

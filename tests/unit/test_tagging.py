@@ -18,6 +18,8 @@ from newsflow.records import validator
 from newsflow.taxonomy_files import load_taxonomy
 from tests.helpers import tag_names
 
+pytestmark = pytest.mark.clock
+
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
 LABELLED = ROOT / "benchmarks" / "data" / "tagging"

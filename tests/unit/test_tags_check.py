@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.clock
 
 ARTICLES = [
     {"id": "a1", "title": "Warships sail for the strait",
