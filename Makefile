@@ -64,10 +64,11 @@ test: lint typecheck deploy-tools
 	$(MAKE) --no-print-directory test-shifted-clock
 
 # The tests marked `clock` (the code they run reads the wall clock: worker, fetcher, records,
-# offline processing, demo, metrics), run again with the wall clock 400 days ahead (libfaketime):
+# offline processing, demo, metrics, and the page cleaning whose libraries, htmldate and
+# trafilatura, bound dates by today), run again with the wall clock 400 days ahead (libfaketime):
 # a fixture date that only works near the day it was written fails here the day it is written.
-# The pure core takes `now` as an argument and is not re-run (tests/unit/test_core_purity.py
-# keeps the clock out of it). Which tests are marked:
+# The rest of the core (dates, URLs, tagging, the dedupe index) takes `now` as an argument and
+# is not re-run (tests/unit/test_core_purity.py keeps the clock out of it). Which are marked:
 # - unit tests: every module that reads the clock itself (tests.helpers.ago(), datetime.now...)
 #   or imports, runs (`-m newsflow`) or loads (benchmark_script) project code that does must
 #   carry `pytestmark = pytest.mark.clock`; tests/conftest.py finds them (tests/clock_readers.py)

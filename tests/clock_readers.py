@@ -6,7 +6,8 @@ cannot silently drop out of that run. The analysis is static and errs on the sid
 
 - a module reads the clock when it calls ``datetime.now/utcnow/today``, ``date.today``,
   ``time.time/time_ns``, an argument-less ``time.gmtime/localtime/ctime``, or the tests'
-  ``ago()``, or imports a library that fills missing dates from the clock (feedparser);
+  ``ago()``, or imports a library that reads it (feedparser, htmldate, trafilatura), even
+  inside a function;
 - a project module (services/newsflow) also reads it when it imports one that does;
 - a test module exercises the clock when it reads it itself, imports such a project module,
   runs one (``python -m newsflow ...``) or loads a benchmark script (``benchmark_script``)
@@ -24,9 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "services"
 BENCHMARK_SCRIPTS = REPO / "benchmarks"
 
-# Libraries whose parsers read the clock on their own (feedparser dates an ISO 8601 date
-# without a year in the current year).
-CLOCK_LIBRARIES = {"feedparser"}
+# Libraries that read the clock on their own: feedparser dates an ISO 8601 date without a
+# year in the current year; htmldate and trafilatura bound page dates by today unless given
+# a bound (the core passes one, but a test run with the clock moved is what shows it).
+CLOCK_LIBRARIES = {"feedparser", "htmldate", "trafilatura"}
 CLOCK_METHODS = {"now", "utcnow", "today"}
 CLOCK_FUNCTIONS = {"time", "time_ns"}
 CLOCK_WITHOUT_ARGUMENTS = {"gmtime", "localtime", "ctime"}

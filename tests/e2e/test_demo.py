@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,11 @@ def run_demo(tmp: Path) -> str:
 
 
 def test_demo_processes_the_sample_site_and_exits_zero(tmp_path: Path) -> None:
-    out = run_demo(tmp_path / "tmp")
+    # Two runs on the same input, side by side: each demo has its own broker, site, ports and
+    # temporary folder, and most of a run is waiting on its broker.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = (pool.submit(run_demo, tmp_path / name) for name in ("tmp", "tmp-again"))
+        out, again = first.result(), second.result()
     sample = load_articles()
     assert f"fetcher published {len(sample)} raw articles" in out
     # Every distinct sample article is printed with its outlet and tags; the syndicated copy
@@ -52,7 +57,6 @@ def test_demo_processes_the_sample_site_and_exits_zero(tmp_path: Path) -> None:
     assert "tags: missiles" in out and "tags: sanctions" in out and "naval_deployment" in out
     assert out.rstrip().splitlines()[-1].startswith(f"done: {len(sample) - 1} articles, 1 duplicates")
     # The same input again: the same story ids (the site's port, and so every URL, differ).
-    again = run_demo(tmp_path / "tmp")
     stories = re.compile(r"story: (\w+)")
     assert stories.findall(out) and stories.findall(out) == stories.findall(again)
 

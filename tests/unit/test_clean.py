@@ -19,6 +19,8 @@ from newsflow.core.clean import (
 from newsflow.core.params import CleanLimits
 from newsflow.errors import CleaningError, PageTooLarge
 
+pytestmark = pytest.mark.clock
+
 PARAGRAPH = ("The committee met on Tuesday to discuss the new budget, which lawmakers say will "
              "fund schools, roads and hospitals across the region for the next three years.")
 

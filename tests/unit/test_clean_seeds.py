@@ -9,6 +9,8 @@ import pytest
 
 from newsflow.core.clean import clean_document, normalise_text, split_title
 
+pytestmark = pytest.mark.clock
+
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 
 # The junk the seeds carry, by file: line -> the rule that must remove it.

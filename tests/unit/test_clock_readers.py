@@ -10,14 +10,18 @@ import pytest
 from tests.clock_readers import clock_use, project_clock_readers
 
 
-def test_the_project_modules_that_read_the_clock_are_found_and_the_core_is_not_one() -> None:
+def test_the_project_modules_that_read_the_clock_are_found() -> None:
     readers = project_clock_readers()
     # Direct readers (datetime.now, time.time), feedparser's, and one reached only by import.
     assert {"newsflow.records", "newsflow.fetcher.service", "newsflow.processor.app",
             "newsflow.offline", "newsflow.sample_site", "newsflow.fetcher.feeds",
             "newsflow.cli"} <= readers
-    assert not {name for name in readers if name.startswith("newsflow.core")}
-    assert "newsflow.config" not in readers
+    # The core never reads the clock itself, but the libraries it cleans pages with do
+    # (htmldate, trafilatura: today bounds a page's date unless told otherwise).
+    assert {"newsflow.core.metadata", "newsflow.core.extraction", "newsflow.core.clean",
+            "newsflow.core.pipeline"} <= readers
+    assert not {"newsflow.core.dates", "newsflow.core.urls", "newsflow.core.tagging",
+                "newsflow.core.dedupe", "newsflow.config"} & readers
 
 
 @pytest.mark.parametrize(("source", "reads"), [
@@ -32,6 +36,7 @@ def test_the_project_modules_that_read_the_clock_are_found_and_the_core_is_not_o
     ("from newsflow.records import utc_now", True),
     ("from newsflow import offline", True),
     ("import feedparser", True),
+    ("def lazy():\n    from htmldate import find_date", True),
     ("import subprocess, sys\nsubprocess.run([sys.executable, '-m', 'newsflow', 'x'])", True),
     ("from tests.helpers import benchmark_script\nbenchmark_script('dedupe')", True),
     ("from newsflow.core.dates import normalise_date", False),

@@ -13,6 +13,8 @@ from newsflow.config import Settings
 from newsflow.core.params import CleanLimits, DedupeParams
 from newsflow.pipeline_setup import build_pipeline
 
+pytestmark = pytest.mark.clock
+
 CORE = Path(__file__).resolve().parents[2] / "services" / "newsflow" / "core"
 FORBIDDEN_MODULES = {"os", "signal", "time", "threading", "subprocess", "socket", "asyncio",
                      "io", "yaml", "httpx", "kafka", "faust", "pydantic",

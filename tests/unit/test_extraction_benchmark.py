@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers import benchmark_script
 
+pytestmark = pytest.mark.clock
+
 ROOT = Path(__file__).resolve().parents[2]
 SUBSET_STEP = 3
 SUBSET_PAGES = 28

@@ -8,6 +8,8 @@ from newsflow.core import extraction
 from newsflow.core.clean import _parse_html
 from newsflow.core.main_text import main_text_by_blocks
 
+pytestmark = pytest.mark.clock
+
 PARAGRAPHS = [
     "The harbour reopened on Tuesday after a week of repairs to the sea wall, officials said.",
     "Fishing crews, who had moored at a neighbouring port, began returning in the afternoon.",

@@ -26,6 +26,8 @@ from newsflow.core.params import CleanLimits
 from newsflow.core.pipeline import Origin
 from newsflow.pipeline_setup import build_pipeline
 
+pytestmark = pytest.mark.clock
+
 URL = "https://news.example.com/world/2024/03/07/harbour-reopens"
 PARAGRAPHS = [
     "The harbour reopened on Thursday after a week of repairs to the storm-damaged sea wall, "

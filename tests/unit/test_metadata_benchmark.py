@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import benchmark_script
 
+pytestmark = pytest.mark.clock
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -122,9 +123,15 @@ def test_dead_lettered_inputs_fail_the_command_with_one_line_after_every_output(
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     seed = str(sorted(SEEDS.glob("*.txt"))[0])
-    for paths, dead in (([str(records), seed], 1), ([str(empty), str(records), seed], 2)):
-        result = subprocess.run([sys.executable, "-m", "newsflow", "process", *paths],
-                                capture_output=True, text=True, timeout=120)
+    runs = (([str(records), seed], 1), ([str(empty), str(records), seed], 2))
+
+    def process(paths: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "newsflow", "process", *paths],
+                              capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:  # two commands, side by side
+        results = list(pool.map(process, [paths for paths, _ in runs]))
+    for (_, dead), result in zip(runs, results, strict=True):
         assert result.returncode == 1, result.stderr
         topics = [json.loads(line)["topic"] for line in result.stdout.splitlines()]
         assert topics.count("news.deadletter.v1") == dead

@@ -15,6 +15,8 @@ from newsflow.pipeline_setup import build_pipeline
 from newsflow.taxonomy_files import load_taxonomy
 from tests.helpers import tag_names
 
+pytestmark = pytest.mark.clock
+
 FILLER = ("The council debated the municipal budget for the coming year, with members arguing "
           "over road repairs, library hours and the cost of new street lighting in the centre. ")
 

@@ -22,6 +22,8 @@ from newsflow.errors import TaxonomyError
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.taxonomy_files import BUNDLED_TAXONOMY, load_taxonomy
 
+pytestmark = pytest.mark.clock
+
 SHIPPED = Settings().taxonomy_path
 
 

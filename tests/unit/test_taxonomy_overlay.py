@@ -14,6 +14,8 @@ from newsflow.errors import TaxonomyError
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.taxonomy_files import load_taxonomy
 
+pytestmark = pytest.mark.clock
+
 WIRE = ("Coast guard cutters seized the tanker",
         "Coast guard cutters seized an oil tanker in the strait on Monday after it ignored "
         "warnings, officials said.")
