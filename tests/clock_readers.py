@@ -78,7 +78,7 @@ def _imports(tree: ast.AST) -> set[str]:
                     names.update((value.value, f"{value.value}.__main__"))
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
               and node.func.id == "benchmark_script" and node.args
-              and isinstance(node.args[0], ast.Constant)):
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             names.add(f"benchmarks.{node.args[0].value}")
     return names
 
