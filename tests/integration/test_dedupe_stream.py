@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +91,8 @@ def run_with_workers(bootstrap: str, tmp: Path, count: int) -> dict[str, list[di
 
 
 def test_two_workers_decide_as_one(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    # The two runs share nothing (topics, group, ports, data directories are their own), so
-    # they run side by side: most of each is waiting on the broker, not computing.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        one_run, two_run = (pool.submit(run_with_workers, broker.bootstrap, tmp_path, count)
-                            for count in (1, 2))
-        one, two = one_run.result(), two_run.result()
+    one = run_with_workers(broker.bootstrap, tmp_path, 1)
+    two = run_with_workers(broker.bootstrap, tmp_path, 2)
     assert len(one["articles"]) == len(two["articles"]) == 6
     assert len(one["duplicates"]) == len(two["duplicates"]) == 4
     assert partitions(one) == partitions(two)

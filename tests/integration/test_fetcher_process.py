@@ -105,6 +105,11 @@ def test_metrics_and_health_endpoints(
         wait_until(lambda: metric(get(base + "/metrics")[1],
                                 "newsflow_fetcher_articles_published_total", source="wire") == 1,
                  30, "the published counter")
+        # The second poll counted, not only requested: the server logs the request before the
+        # fetcher has read the answer and counted the fetch.
+        wait_until(lambda: server.paths().count("/feed") >= 2 and metric(
+            get(base + "/metrics")[1], "newsflow_fetcher_fetches_total", source="wire",
+            kind="rss", outcome="ok") >= 2, 30, "a second poll")
         wait_until(lambda: metric(get(base + "/metrics")[1], "newsflow_fetcher_not_modified_total",
                                 kind="rss") == 0 and server.paths().count("/feed") >= 2,
                  30, "a second poll")
