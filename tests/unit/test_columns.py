@@ -46,9 +46,9 @@ def test_postings_match_a_dict_of_story_counts_through_merges() -> None:
         keys = [posting_key(term, rng.randrange(3)) for term in sorted(terms)]
         keys = list(dict.fromkeys(keys))
         story = rng.randrange(400)
-        before = len(postings.keys)
+        before = len(postings.stories)
         postings.add(keys, story)
-        merges += len(postings.keys) != before
+        merges += len(postings.stories) != before
         filed.append((keys, story))
         for key in keys:
             reference[key][story] += 1

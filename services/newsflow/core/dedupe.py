@@ -398,6 +398,7 @@ _NAN = float("nan")
 KINDS = ("new", "exact", "near")
 METHODS = (None, "canonical_url", "content_hash", "minhash")
 _INDEXED, _LIVE = 16, 32  # flags beside the kind (bits 0-1) and the method (bits 2-3)
+_CENTURY_SECONDS = 100 * 365.25 * 86400.0
 
 
 def _origin_key(origin: str) -> int:
@@ -604,8 +605,11 @@ class DedupeIndex:
         self.slot_ids = _SlotOwners(self)
         self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
         self.vocab = Vocabulary(_general_share)
-        self.postings = Postings()  # (term id, time bucket) -> {story row: members}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
+        # (term id, time bucket) -> {story row: members}; a bucket's low 16 bits tell buckets
+        # apart while 2^16 of them span a century (24-hour buckets: 179 years)
+        self.postings = Postings(bucket_bits=16 if self.bucket_seconds * 2**16
+                                 >= _CENTURY_SECONDS else 32)
         self.story_rows = Columns({
             "first_seen": np.float64, "last_seen": np.float64,
             "first_member_seen": np.float64, "head": np.int32, "tail": np.int32,
