@@ -34,6 +34,7 @@ from xxhash import xxh3_64_intdigest
 
 from newsflow.core.arena import Arena, Columns
 from newsflow.core.bandtable import SLOT_LIMIT, BandTable
+from newsflow.core.expiry import ExpiryQueue
 from newsflow.core.keytable import KeyTable
 from newsflow.core.params import DedupeParams
 from newsflow.core.postings import Postings, posting_key
@@ -624,8 +625,8 @@ class DedupeIndex:
         self.source_numbers: dict[str, int] = {}
         self.tag_sets: list[tuple[str, ...]] = []
         self.tag_set_numbers: dict[tuple[str, ...], int] = {}
-        # heap of (sortable event time << 32 | row): eviction reads its oldest end
-        self.expiry: list[int] = []
+        # (sortable event time, row): eviction reads its oldest end
+        self.expiry = ExpiryQueue()
         self.newest_seen = 0.0
         self.next_seq = 1
         self.df_articles = 0  # indexed articles in the window (the vocabulary counts terms)
@@ -960,7 +961,7 @@ class DedupeIndex:
         self.ids.set(id_key, row)
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
-        heapq.heappush(self.expiry, _sortable(fp.seen_at) << 32 | row)
+        self.expiry.push(_sortable(fp.seen_at), row)
         if indexed:
             self._index(row, fp, term_ids[:ranked_count])
 
@@ -1178,17 +1179,15 @@ class DedupeIndex:
         seen = self.articles.columns["seen_at"]
         flags = self.articles.columns["flags"]
         expired: dict[int, tuple[float, str]] = {}
-        keep: list[int] = []
-        while self.expiry and self.expiry[0] >> 32 < horizon:
-            item = heapq.heappop(self.expiry)
-            row = item & 0xFFFFFFFF
-            if not flags.item(row) & _LIVE or _sortable(seen.item(row)) != item >> 32:
+        keep: list[tuple[int, int]] = []
+        for time, row in self.expiry.pop_before(horizon):
+            if not flags.item(row) & _LIVE or _sortable(seen.item(row)) != time:
                 continue  # forgotten already, or re-remembered with a newer time
             if row not in expired:
                 expired[row] = (seen.item(row), self._id(row))
-                keep.append(item)
-        for item in keep:  # still remembered until forgotten
-            heapq.heappush(self.expiry, item)
+                keep.append((time, row))
+        for time, row in keep:  # still remembered until forgotten
+            self.expiry.push(time, row)
         return [article_id for _, article_id in sorted(expired.values())]
 
     def forget(self, article_id: str) -> None:
