@@ -600,6 +600,7 @@ class DedupeIndex:
         # band key (32 bits of it) -> signature slots; slots are checked against the bands
         # of the signature now in them, so a key collision or a reused slot adds nothing
         self.band_table = BandTable(merge_fraction=64, key_dtype=np.uint32)
+        self._last_bands: tuple[bytes, list[int]] = (b"", [])  # the last signature's keys
         self.signatures = Columns({"minhash": np.uint32, "owner": np.int32},
                                   {"minhash": params.num_perm})
         self.odd_signatures: dict[int, bytes] = {}  # slot -> a signature of another length
@@ -762,9 +763,13 @@ class DedupeIndex:
         return None
 
     def _band_keys(self, minhash: bytes) -> list[int]:
+        if minhash == self._last_bands[0]:  # looked up, then filed: hashed once
+            return self._last_bands[1]
         width = self.rows * 4
-        return [_key64(minhash[band * width:(band + 1) * width], band) >> 32
+        keys = [_key64(minhash[band * width:(band + 1) * width], band) >> 32
                 for band in range(self.bands)]
+        self._last_bands = (minhash, keys)
+        return keys
 
     def _shares_band(self, left: bytes, right: bytes) -> bool:
         """Whether two signatures agree on a whole band: what an LSH candidate is (the band
