@@ -1062,7 +1062,8 @@ class DedupeIndex:
         self.band_table.add(self._band_keys(fp.minhash), slot)
         story = cols["story"].item(row)
         srows = self.story_rows.columns
-        if not srows["members"].item(story):  # the story's first indexed member (again)
+        first = not srows["members"].item(story)
+        if first:  # the story's first indexed member (again)
             srows["first_seen"][story] = cols["first_seen"].item(row)
             srows["last_seen"][story] = fp.seen_at
             srows["first_member_seen"][story] = fp.seen_at
@@ -1095,7 +1096,7 @@ class DedupeIndex:
         self.df_articles += 1
         bucket = self._bucket(fp.seen_at)
         self.postings.add([posting_key(term_id, bucket)
-                           for term_id in story_terms[:self.params.story_keys]], story)
+                           for term_id in story_terms[:self.params.story_keys]], story, first)
 
     def _unindex(self, row: int) -> None:
         cols = self.articles.columns

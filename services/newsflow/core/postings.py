@@ -5,9 +5,10 @@ pairs an article once a story's reports share theirs. As dicts and lists of ints
 ~0.6 KB an article; here a pair is 10 bytes in three arrays sorted by (term, bucket): the
 bucket's low 16 bits, the 32-bit story row and a 32-bit count. The term is not stored per
 pair: a directory by term id (``term_starts``) says where its pairs sit. Pairs new since the
-last merge wait in a small dict. A pair is in the arrays or in the dict, never both; a pair
-whose count falls to 0 in the arrays stays there, ignored, until the next merge drops it, and
-is counted again if a member comes back first. A merge copies the arrays once every
+last merge wait in a small dict. A pair is in the arrays or in the dict, never with members in
+both; a pair whose count falls to 0 in the arrays stays there, ignored, until the next merge
+drops it, and is counted again if a member comes back first (unless the story had no member
+left at all: its pairs then start again in the dict). A merge copies the arrays once every
 ``1/merge_fraction`` of their pairs, in a vectorised insert, never a sort of them. What a
 look-up sees (the stories with members under a key) never depends on when merges ran.
 
@@ -143,17 +144,22 @@ class Postings:
         if run is not None and (members == 0 or members + change == 0):
             run[2] += 1 if members == 0 else -1
 
-    def add(self, keys: list[int], story: int) -> None:
-        """One more member of ``story`` under each of ``keys`` (distinct)."""
+    def add(self, keys: list[int], story: int, first: bool = False) -> None:
+        """One more member of ``story`` under each of ``keys`` (distinct). ``first``: the story
+        has no other member, so none of its pairs in the arrays has members and the new ones
+        go to the dict unsearched (a pair with no members is ignored, and dropped at the next
+        merge: at most one pair of a key and story ever has members)."""
         mask = self.key_mask
         keys = [key & mask for key in keys]
-        placed = self._locate(keys, story)
+        delta = self.delta
+        rest = [] if first else [key for key in keys if story not in delta.get(key, ())]
+        placed = self._locate(rest, story) if rest else {}
         for key in keys:
             at = placed.get(key)
             if at is not None:
                 self._count(at, key, +1)
                 continue
-            stories = self.delta.setdefault(key, {})
+            stories = delta.setdefault(key, {})
             members = stories.get(story, 0)
             if not members:
                 self.delta_pairs += 1
