@@ -601,6 +601,10 @@ class DedupeIndex:
         # of the signature now in them, so a key collision or a reused slot adds nothing
         self.band_table = BandTable(merge_fraction=64, key_dtype=np.uint32)
         self._last_bands: tuple[bytes, list[int]] = (b"", [])  # the last signature's keys
+        self._ranked_for: tuple[Memory, tuple[list[tuple[str, int]],
+                                              list[tuple[str, int]]]] | None = None
+        self._parsed_row = -1  # the row ``_terms`` read last, and what it read
+        self._parsed: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
         self.signatures = Columns({"minhash": np.uint32, "owner": np.int32},
                                   {"minhash": params.num_perm})
         self.odd_signatures: dict[int, bytes] = {}  # slot -> a signature of another length
@@ -659,14 +663,20 @@ class DedupeIndex:
         return bytes(blob[at:at + title_len]).decode()
 
     def _terms(self, row: int) -> tuple[list[int], list[int], list[int], list[int]]:
-        """(term ids, story weights, lead weights, lead term positions in the ids)."""
+        """(term ids, story weights, lead weights, lead term positions in the ids). The last
+        row read is kept: a representative's story and lead weights are read one after the
+        other. Callers must not change the lists."""
+        if row == self._parsed_row:
+            return self._parsed
         blob, (id_len, title_len, dup_len, stories, leads, words) = self._header(row)
         at = _BLOB.size + id_len + title_len + (0 if dup_len == _NONE else dup_len)
         ids = array("I", bytes(blob[at:at + 4 * words])).tolist()
         at += 4 * words
         weights = array("H", bytes(blob[at:at + 2 * (stories + leads)])).tolist()
         at += 2 * (stories + leads)
-        return ids, weights[:stories], weights[stories:], list(blob[at:at + leads])
+        self._parsed_row = row
+        self._parsed = (ids, weights[:stories], weights[stories:], list(blob[at:at + leads]))
+        return self._parsed
 
     def _term_weights(self, row: int) -> dict[int, int]:
         ids, weights, _, _ = self._terms(row)
@@ -962,7 +972,9 @@ class DedupeIndex:
                               | (_INDEXED if indexed else 0) | _LIVE)
         cols["slot"][row] = cols["next"][row] = cols["prev"][row] = -1
         term_ids = [self.vocab.acquire(word) for word in words]
+        self._parsed_row = -1
         self.texts.put(row, blob + array("I", term_ids).tobytes() + self._weights(memory))
+        self._ranked_for = None
         self.ids.set(id_key, row)
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
@@ -979,12 +991,16 @@ class DedupeIndex:
             values.append(value)
         return number
 
-    @staticmethod
-    def _ranked(memory: Memory) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-        """(story terms highest weight first, lead terms by name), quantised."""
+    def _ranked(self, memory: Memory) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(story terms highest weight first, lead terms by name), quantised; kept for the
+        memory ``remember`` files (read twice)."""
+        if self._ranked_for is not None and self._ranked_for[0] is memory:
+            return self._ranked_for[1]
         fp = memory.fingerprint
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
-        return ranked, sorted(quantise(fp.lead_terms).items())
+        result = ranked, sorted(quantise(fp.lead_terms).items())
+        self._ranked_for = (memory, result)
+        return result
 
     def _blob(self, memory: Memory, indexed: bool) -> tuple[bytes, list[str], int]:
         """The row's texts (``_BLOB``, up to the term ids), its distinct terms (none if it is
@@ -1165,6 +1181,7 @@ class DedupeIndex:
         self.ids.pop(_id_key(self._id(row)))
         self._story_unref(cols["story"].item(row))
         cols["flags"][row] = 0
+        self._parsed_row = -1
         self.texts.drop(row)
         self.articles.release(row)
 

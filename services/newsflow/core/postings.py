@@ -5,11 +5,12 @@ pairs an article once a story's reports share theirs. As dicts and lists of ints
 ~0.6 KB an article; here a pair is 10 bytes in three arrays sorted by (term, bucket): the
 bucket's low 16 bits, the 32-bit story row and a 32-bit count. The term is not stored per
 pair: a directory by term id (``term_starts``) says where its pairs sit. Pairs new since the
-last merge wait in a small dict. A pair is in the arrays or in the dict, never with members in
-both; a pair whose count falls to 0 in the arrays stays there, ignored, until the next merge
-drops it, and is counted again if a member comes back first (unless the story had no member
-left at all: its pairs then start again in the dict). A merge copies the arrays once every
-``1/merge_fraction`` of their pairs, in a vectorised insert, never a sort of them. What a
+last merge wait in a small dict (a key's only story packed in one int). A pair is in the
+arrays or in the dict, never with members in both; a pair whose count falls to 0 in the
+arrays stays there, ignored, until the next merge drops it, and is counted again if a member
+comes back first (unless the story had no member left at all: its pairs then start again in
+the dict). A merge copies the arrays once every ``1/merge_fraction`` of their pairs, in a
+vectorised insert, never a sort of them. What a
 look-up sees (the stories with members under a key) never depends on when merges ran.
 
 Keys are ``posting_key(term, bucket)``; only the bucket's low ``bucket_bits`` are kept, so two
@@ -28,11 +29,21 @@ import numpy.typing as npt
 
 BUCKET_MASK = (1 << 32) - 1
 SMALL = 32  # a key with more pairs than this is read by its range, not gathered
+MEMBERS = (1 << 32) - 1  # the members of a packed recent pair
 SCAN = 64  # a term with at most this many pairs is searched in a Python list, not in numpy
 
 
 def posting_key(term: int, bucket: int) -> int:
     return (term << 32) | (bucket & BUCKET_MASK)
+
+
+def _holds(recent: int | dict[int, int] | None, story: int) -> bool:
+    """Whether a key's recent pairs (``Postings.delta``) include ``story``."""
+    if recent is None:
+        return False
+    if isinstance(recent, int):
+        return recent >> 32 == story
+    return story in recent
 
 
 class Postings:
@@ -53,7 +64,9 @@ class Postings:
         self.stories: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
         self.counts: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self.term_starts: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
-        self.delta: dict[int, dict[int, int]] = {}  # filed key -> {story: members}, new pairs
+        # filed key -> new pairs: story << 32 | members for one story (most keys), else
+        # {story: members}
+        self.delta: dict[int, int | dict[int, int]] = {}
         self.delta_pairs = 0
         # filed keys with more than ``SMALL`` pairs in the arrays -> [start, end, pairs with
         # members]
@@ -152,18 +165,28 @@ class Postings:
         mask = self.key_mask
         keys = [key & mask for key in keys]
         delta = self.delta
-        rest = [] if first else [key for key in keys if story not in delta.get(key, ())]
+        rest = [] if first else [key for key in keys if not _holds(delta.get(key), story)]
         placed = self._locate(rest, story) if rest else {}
         for key in keys:
             at = placed.get(key)
             if at is not None:
                 self._count(at, key, +1)
                 continue
-            stories = delta.setdefault(key, {})
-            members = stories.get(story, 0)
-            if not members:
+            recent = delta.get(key)
+            if recent is None:
+                delta[key] = story << 32 | 1
                 self.delta_pairs += 1
-            stories[story] = members + 1
+            elif isinstance(recent, int):
+                if recent >> 32 == story:
+                    delta[key] = recent + 1
+                else:
+                    delta[key] = {recent >> 32: recent & MEMBERS, story: 1}
+                    self.delta_pairs += 1
+            else:
+                members = recent.get(story, 0)
+                if not members:
+                    self.delta_pairs += 1
+                recent[story] = members + 1
         if self.delta_pairs > max(self.merge_min, len(self.stories) // self.merge_fraction):
             self._merge()
 
@@ -171,21 +194,29 @@ class Postings:
         """One member of ``story`` fewer under each of ``keys``."""
         mask = self.key_mask
         rest = []
+        delta = self.delta
         for key in keys:
             key &= mask
-            stories = self.delta.get(key)
-            members = None if stories is None else stories.get(story)
-            if members is None:
+            recent = delta.get(key)
+            if not _holds(recent, story):
                 rest.append(key)
-                continue
-            assert stories is not None
-            if members > 1:
-                stories[story] = members - 1
-                continue
-            del stories[story]
-            self.delta_pairs -= 1
-            if not stories:
-                del self.delta[key]
+            elif isinstance(recent, int):
+                if recent & MEMBERS > 1:
+                    delta[key] = recent - 1
+                else:
+                    del delta[key]
+                    self.delta_pairs -= 1
+            else:
+                assert recent is not None
+                members = recent[story]
+                if members > 1:
+                    recent[story] = members - 1
+                    continue
+                del recent[story]
+                self.delta_pairs -= 1
+                if len(recent) == 1:  # one story left: packed again
+                    (other, left), = recent.items()
+                    delta[key] = other << 32 | left
         if rest:
             for key, at in self._locate(rest, story).items():
                 if self.counts.item(at) > 0:
@@ -200,7 +231,8 @@ class Postings:
         ranges = self._ranges(keys) if len(self.stories) else {}
         counts, stories = self.counts, self.stories
         for key in keys:
-            recent = self.delta.get(key)
+            packed = self.delta.get(key)
+            recent = (packed >> 32,) if isinstance(packed, int) else packed
             run = self.runs.get(key)
             if run is not None and run[2] > limit:
                 continue  # too common already, whatever the dict holds
@@ -226,8 +258,12 @@ class Postings:
         live = counts > 0
         if not live.all():
             filed, stories, counts = filed[live], stories[live], counts[live]
-        pairs = [(key, story, members) for key, by_story in self.delta.items()
-                 for story, members in by_story.items()]
+        pairs: list[tuple[int, int, int]] = []
+        for key, recent in self.delta.items():
+            if isinstance(recent, int):
+                pairs.append((key, recent >> 32, recent & MEMBERS))
+            else:
+                pairs.extend((key, story, members) for story, members in recent.items())
         new_keys = np.array([p[0] for p in pairs], dtype=np.int64)
         new_stories = np.array([p[1] for p in pairs], dtype=np.uint32)
         new_counts = np.array([p[2] for p in pairs], dtype=np.int32)
@@ -247,9 +283,10 @@ class Postings:
             np.int64)
         del terms
         self.runs = {}
-        if len(filed):
-            unique, first, sizes = np.unique(filed, return_index=True, return_counts=True)
+        if len(filed):  # sorted: a key's pairs are one run
+            first = np.flatnonzero(np.concatenate(([True], filed[1:] != filed[:-1])))
+            sizes = np.diff(np.append(first, len(filed)))
             big = sizes > SMALL
-            for key, start, size in zip(unique[big].tolist(), first[big].tolist(),
+            for key, start, size in zip(filed[first[big]].tolist(), first[big].tolist(),
                                         sizes[big].tolist(), strict=True):
                 self.runs[key] = [start, start + size, size]  # every pair has members now
