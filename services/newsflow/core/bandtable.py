@@ -128,8 +128,9 @@ class BandTable:
 
     def _keys(self) -> npt.NDArray[np.uint64]:
         """The whole key of every entry in the arrays (its bucket's bits, then its tag's)."""
-        buckets = np.repeat(np.arange(len(self.offsets) - 1, dtype=np.uint64),
-                            np.diff(self.offsets.astype(np.int64)))
+        offsets = self.offsets.astype(np.int64)
+        buckets = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64),
+                            offsets[1:] - offsets[:-1])
         shift = np.uint64(self.bits - self.directory_bits)
         keys: npt.NDArray[np.uint64] = (buckets << shift) | self.tags.astype(np.uint64)
         return keys
