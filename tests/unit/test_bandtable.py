@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pytest
 
 from newsflow.core.bandtable import BandTable
 
 
-def test_lookups_match_a_dict_multimap_through_merges_and_removals() -> None:
+@pytest.mark.parametrize("key_dtype", [np.uint64, np.uint32])
+def test_lookups_match_a_dict_multimap_through_merges_and_removals(key_dtype: Any) -> None:
     rng = random.Random(5)
-    table = BandTable(merge_min=20, merge_fraction=4)  # merges every few articles
+    # merges every few articles
+    table = BandTable(merge_min=20, merge_fraction=4, key_dtype=key_dtype)
+    bits = np.dtype(key_dtype).itemsize * 8
     reference: dict[int, set[int]] = defaultdict(set)
     filed: dict[int, list[int]] = {}
     live: set[int] = set()
     merges = 0
     for slot in range(600):
         # signed and unsigned 64-bit keys, some shared between articles (copies share bands)
-        keys = [rng.choice([rng.getrandbits(64) - (1 << 63), rng.randrange(40)])
+        keys = [rng.choice([rng.getrandbits(bits) - (1 << (bits - 1)), rng.randrange(40)])
                 for _ in range(8)]
-        before = len(table.keys)
+        before = len(table.tags)
         table.add(keys, slot)
-        merges += len(table.keys) != before
+        merges += len(table.tags) != before
         filed[slot] = keys
         live.add(slot)
         for key in keys:

@@ -1,13 +1,17 @@
 """The dedupe index's storage blocks answer as the Python containers they replace do: the
 numpy hash table as a dict, the postings as a dict of story counters (through merges and
-removals), the byte arena as a list of bytes (through compactions)."""
+removals), the byte arena as a list of bytes (through compactions), the expiry queue as a heap."""
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import Counter, defaultdict
 
+import pytest
+
 from newsflow.core.arena import Arena
+from newsflow.core.expiry import ExpiryQueue
 from newsflow.core.keytable import KeyTable
 from newsflow.core.postings import Postings, posting_key
 
@@ -34,21 +38,25 @@ def test_key_table_matches_a_dict_through_growth_and_removals() -> None:
     assert table.get_many(probes) == [reference.get(key, -1) for key in probes]
 
 
-def test_postings_match_a_dict_of_story_counts_through_merges() -> None:
+@pytest.mark.parametrize("bucket_bits", [16, 32])
+def test_postings_match_a_dict_of_story_counts_through_merges(bucket_bits: int) -> None:
     rng = random.Random(4)
-    postings = Postings(merge_min=40, merge_fraction=4)  # merges every few articles
+    # merges every few articles
+    postings = Postings(merge_min=40, merge_fraction=4, bucket_bits=bucket_bits)
     reference: dict[int, Counter[int]] = defaultdict(Counter)
     filed: list[tuple[list[int], int]] = []
     merges = 0
     for _ in range(3000):
         # common terms (many stories under one key, more than the limit) and rare ones
         terms = {rng.choice([rng.randrange(5), rng.randrange(5, 4000)]) for _ in range(6)}
-        keys = [posting_key(term, rng.randrange(3)) for term in sorted(terms)]
+        # buckets whose low 16 bits differ (a window never spans 2^16 of them)
+        keys = [posting_key(term, rng.randrange(3) * 40_000) for term in sorted(terms)]
         keys = list(dict.fromkeys(keys))
         story = rng.randrange(400)
-        before = len(postings.keys)
-        postings.add(keys, story)
-        merges += len(postings.keys) != before
+        before = len(postings.stories)
+        # the story's first member again: its pairs are not searched for
+        postings.add(keys, story, first=not any(s == story for _, s in filed))
+        merges += len(postings.stories) != before
         filed.append((keys, story))
         for key in keys:
             reference[key][story] += 1
@@ -58,7 +66,7 @@ def test_postings_match_a_dict_of_story_counts_through_merges() -> None:
             for key in keys:
                 reference[key][story] -= 1
                 reference[key] = +reference[key]
-        probe = [posting_key(term, bucket) for term in (0, rng.randrange(5, 4000))
+        probe = [posting_key(term, bucket * 40_000) for term in (0, rng.randrange(5, 4000))
                  for bucket in range(3)]
         expected = [story for key in probe if 0 < len(reference[key]) <= 16
                     for story in reference[key]]
@@ -82,3 +90,23 @@ def test_arena_keeps_every_rows_bytes_through_compactions() -> None:
             del reference[gone]
     assert all(arena.get(row) == data for row, data in reference.items())
     assert len(arena.buffer) <= 2 * sum(map(len, reference.values()))  # holes are reclaimed
+
+
+def test_expiry_queue_takes_out_what_a_heap_would_through_merges() -> None:
+    rng = random.Random(6)
+    queue = ExpiryQueue(merge_min=20, merge_fraction=4)  # merges every few pushes
+    reference: list[int] = []
+    clock = 1 << 40
+    for _ in range(5000):
+        clock += rng.randrange(3)
+        time = clock - rng.randrange(50) if rng.random() < 0.2 else clock  # some arrive late
+        row = rng.randrange(1 << 32)
+        queue.push(time, row)
+        heapq.heappush(reference, time << 32 | row)
+        horizon = clock - rng.randrange(100, 300)
+        expected = []
+        while reference and reference[0] >> 32 < horizon:
+            item = heapq.heappop(reference)
+            expected.append((item >> 32, item & 0xFFFFFFFF))
+        assert sorted(queue.pop_before(horizon)) == expected
+        assert len(queue) == len(reference)

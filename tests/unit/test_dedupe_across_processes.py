@@ -44,10 +44,11 @@ print(json.dumps(answers(DedupeIndex(dedupe_params(Settings())),
 
 
 def layout(table: Any) -> str:
-    """A digest of a table's keys in iteration order (the band table: its sorted key and slot
+    """A digest of a table's keys in iteration order (the band table: its key tags, directory and slot
     arrays and its recent keys): equal only if laid out identically."""
     if isinstance(table, BandTable):
-        keys: Any = [table.keys.tolist(), table.slots.tolist(), list(table.delta.items())]
+        keys: Any = [table.tags.tolist(), table.offsets.tolist(), table.slots.tolist(),
+                     list(table.delta.items())]
     else:
         keys = list(table)
     return hashlib.sha256(json.dumps(keys).encode()).hexdigest()

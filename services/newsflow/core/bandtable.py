@@ -2,13 +2,14 @@
 
 A window remembers up to millions of articles, each filed under 32 band keys. As dict entries
 (a 64-bit int object per key plus the dict slot) that was ~2.3 KB per article, the largest
-part of the index. Here the bulk is two sorted numpy arrays (key, 32-bit slot): with the
-32-bit keys the index files (``key_dtype``), 8 bytes per key, 256 bytes per article. New keys
-go to a small dict first and are merged into the arrays in one vectorised insert when it holds
-more than ``1/merge_fraction`` of them, so a merge is rare and costs one copy of the arrays,
-never a sort of them. A directory of the keys' top bits (about 16-32 keys a bucket) takes a
-look-up straight to its few candidates: a binary search over 32M keys is ~25 cache misses per
-key, and the cost would grow with the window.
+part of the index. Here the bulk is two numpy arrays sorted by key: with the 32-bit keys the
+index files (``key_dtype``), 6 bytes per key, 192 bytes per article: a directory of the keys'
+top bits (at least 16 of them, about 16-32 keys a bucket) says where each bucket's keys sit,
+so only the bits below it are stored (a 16-bit tag) beside the 32-bit slot. New keys go to a
+small dict first and are merged into the arrays in one vectorised insert when it holds more
+than ``1/merge_fraction`` of them, so a merge is rare and costs one copy of the arrays, never
+a sort of them. The directory also takes a look-up straight to its few candidates: a binary
+search over 32M keys is ~25 cache misses per key, and the cost would grow with the window.
 
 A removed article's keys in the arrays are dead weight until the next merge drops them. A
 look-up can therefore return a slot that no longer holds the article filed there (removed, or
@@ -28,28 +29,37 @@ import numpy.typing as npt
 SLOT_LIMIT = 1 << 32  # slots are uint32: 4 bytes a key fewer than int64; see DedupeIndex
 
 
+MIN_DIRECTORY_BITS = 16  # so that the bits below the directory of a 32-bit key fit 16
+
+
 class BandTable:
-    __slots__ = ("bits", "dead", "delta", "delta_count", "key_mask", "keys", "merge_fraction",
-                 "merge_min", "offsets", "shift", "slots")
+    __slots__ = ("bits", "dead", "delta", "delta_count", "directory_bits", "key_mask",
+                 "merge_fraction", "merge_min", "offsets", "slots", "tag_mask", "tags")
 
     def __init__(self, merge_min: int = 1 << 15, merge_fraction: int = 16,
                  key_dtype: type[np.unsignedinteger[Any]] = np.uint64) -> None:
         self.bits = np.dtype(key_dtype).itemsize * 8
+        if self.bits < 32:
+            raise ValueError("band keys have at least 32 bits")
         self.key_mask = (1 << self.bits) - 1  # keys are filed modulo 2^bits
-        self.keys: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(0, dtype=key_dtype)  # sorted
-        self.slots: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)  # same order
+        self.directory_bits = MIN_DIRECTORY_BITS
+        self.tag_mask = (1 << (self.bits - self.directory_bits)) - 1
+        # the bits of each key below the directory's, in key order, and the slot filed there
+        tag_dtype = np.uint16 if self.bits - MIN_DIRECTORY_BITS <= 16 else key_dtype
+        self.tags: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(0, dtype=tag_dtype)
+        self.slots: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
         self.delta: dict[int, int | list[int]] = {}  # recent keys -> slot(s)
         self.delta_count = 0
         self.dead: list[int] = []  # removed slots whose keys are still in the arrays
         self.merge_min = merge_min
         self.merge_fraction = merge_fraction
-        # keys with top bits b sit at keys[offsets[b]:offsets[b + 1]]
-        self.shift = self.keys.dtype.type(self.bits - 1)
-        self.offsets: npt.NDArray[np.int64] = np.zeros(3, dtype=np.int64)
+        # keys with top bits b sit at [offsets[b], offsets[b + 1])
+        self.offsets: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(
+            (1 << self.directory_bits) + 1, dtype=np.uint32)
 
     def __len__(self) -> int:
         """Keys held (live or dead): what the arrays and the delta cost."""
-        return len(self.keys) + self.delta_count
+        return len(self.tags) + self.delta_count
 
     def add(self, keys: list[int], slot: int) -> None:
         """File ``slot`` under ``keys`` (a removed article's slot may be filed again)."""
@@ -64,7 +74,7 @@ class BandTable:
             else:
                 found.append(slot)
         self.delta_count += len(keys)
-        if self.delta_count > max(self.merge_min, len(self.keys) // self.merge_fraction):
+        if self.delta_count > max(self.merge_min, len(self.tags) // self.merge_fraction):
             self._merge()
 
     def remove(self, keys: list[int], slot: int) -> None:
@@ -101,39 +111,55 @@ class BandTable:
                 found.append(hit)
             else:
                 found.extend(hit)
-        if len(self.keys) and masked:
-            wanted = np.array(masked, dtype=self.keys.dtype)
-            bucket = (wanted >> self.shift).astype(np.int64)
-            lo, hi = self.offsets[bucket], self.offsets[bucket + 1]
+        if len(self.tags) and masked:
+            shift, tag_mask = self.bits - self.directory_bits, self.tag_mask
+            bucket = np.array([key >> shift for key in masked], dtype=np.int64)
+            tags = np.array([key & tag_mask for key in masked], dtype=self.tags.dtype)
+            lo = self.offsets[bucket].astype(np.int64)
+            hi = self.offsets[bucket + 1].astype(np.int64)
             width = int((hi - lo).max())
             if width:
                 at = lo[:, None] + np.arange(width)
                 valid = at < hi[:, None]
                 at[~valid] = 0
-                match = valid & (self.keys[at] == wanted[:, None])
+                match = valid & (self.tags[at] == tags[:, None])
                 found.extend(self.slots[at[match]].tolist())
         return found
 
+    def _keys(self) -> npt.NDArray[np.uint64]:
+        """The whole key of every entry in the arrays (its bucket's bits, then its tag's)."""
+        offsets = self.offsets.astype(np.int64)
+        buckets = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64),
+                            offsets[1:] - offsets[:-1])
+        shift = np.uint64(self.bits - self.directory_bits)
+        keys: npt.NDArray[np.uint64] = (buckets << shift) | self.tags.astype(np.uint64)
+        return keys
+
     def _merge(self) -> None:
         """Drop dead slots from the arrays and insert the delta's keys in order."""
-        keys, slots = self.keys, self.slots
+        keys, slots = self._keys(), self.slots
         if self.dead:
             live = ~np.isin(slots, np.array(self.dead, dtype=np.uint32))
             keys, slots = keys[live], slots[live]
             self.dead = []
         pairs = [(key, slot) for key, hit in self.delta.items()
                  for slot in ((hit,) if isinstance(hit, int) else hit)]
-        new_keys = np.array([key for key, _ in pairs], dtype=keys.dtype)
+        new_keys = np.array([key for key, _ in pairs], dtype=np.uint64)
         new_slots = np.array([slot for _, slot in pairs], dtype=np.uint32)
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_slots = new_keys[order], new_slots[order]
         at = np.searchsorted(keys, new_keys, side="right")
-        self.keys = np.insert(keys, at, new_keys)
+        keys = np.insert(keys, at, new_keys)
         self.slots = np.insert(slots, at, new_slots)
+        del slots
         self.delta = {}
         self.delta_count = 0
-        bits = min(self.bits - 1, max(1, len(self.keys).bit_length() - 5))  # ~16-32 a bucket
-        self.shift = self.keys.dtype.type(self.bits - bits)
+        # ~16-32 keys a bucket, and never fewer than 2^16 buckets (the tags' 16 bits)
+        bits = min(self.bits - 1, max(MIN_DIRECTORY_BITS, len(keys).bit_length() - 5))
+        shift = np.uint64(self.bits - bits)
+        self.directory_bits = bits
+        self.tag_mask = (1 << (self.bits - bits)) - 1
+        self.tags = (keys & np.uint64(self.tag_mask)).astype(self.tags.dtype)
         self.offsets = np.searchsorted(
-            self.keys >> self.shift,
-            np.arange((1 << bits) + 1, dtype=self.keys.dtype)).astype(np.int64)
+            keys >> shift, np.arange((1 << bits) + 1, dtype=np.uint64)).astype(
+                np.uint32 if len(keys) < 1 << 32 else np.int64)

@@ -34,6 +34,7 @@ from xxhash import xxh3_64_intdigest
 
 from newsflow.core.arena import Arena, Columns
 from newsflow.core.bandtable import SLOT_LIMIT, BandTable
+from newsflow.core.expiry import ExpiryQueue
 from newsflow.core.keytable import KeyTable
 from newsflow.core.params import DedupeParams
 from newsflow.core.postings import Postings, posting_key
@@ -398,6 +399,7 @@ _NAN = float("nan")
 KINDS = ("new", "exact", "near")
 METHODS = (None, "canonical_url", "content_hash", "minhash")
 _INDEXED, _LIVE = 16, 32  # flags beside the kind (bits 0-1) and the method (bits 2-3)
+_CENTURY_SECONDS = 100 * 365.25 * 86400.0
 
 
 def _origin_key(origin: str) -> int:
@@ -598,14 +600,22 @@ class DedupeIndex:
         # band key (32 bits of it) -> signature slots; slots are checked against the bands
         # of the signature now in them, so a key collision or a reused slot adds nothing
         self.band_table = BandTable(merge_fraction=64, key_dtype=np.uint32)
+        self._last_bands: tuple[bytes, list[int]] = (b"", [])  # the last signature's keys
+        self._ranked_for: tuple[Memory, tuple[list[tuple[str, int]],
+                                              list[tuple[str, int]]]] | None = None
+        self._parsed_row = -1  # the row ``_terms`` read last, and what it read
+        self._parsed: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
         self.signatures = Columns({"minhash": np.uint32, "owner": np.int32},
                                   {"minhash": params.num_perm})
         self.odd_signatures: dict[int, bytes] = {}  # slot -> a signature of another length
         self.slot_ids = _SlotOwners(self)
         self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
         self.vocab = Vocabulary(_general_share)
-        self.postings = Postings()  # (term id, time bucket) -> {story row: members}
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
+        # (term id, time bucket) -> {story row: members}; a bucket's low 16 bits tell buckets
+        # apart while 2^16 of them span a century (24-hour buckets: 179 years)
+        self.postings = Postings(bucket_bits=16 if self.bucket_seconds * 2**16
+                                 >= _CENTURY_SECONDS else 32)
         self.story_rows = Columns({
             "first_seen": np.float64, "last_seen": np.float64,
             "first_member_seen": np.float64, "head": np.int32, "tail": np.int32,
@@ -620,8 +630,8 @@ class DedupeIndex:
         self.source_numbers: dict[str, int] = {}
         self.tag_sets: list[tuple[str, ...]] = []
         self.tag_set_numbers: dict[tuple[str, ...], int] = {}
-        # heap of (sortable event time << 32 | row): eviction reads its oldest end
-        self.expiry: list[int] = []
+        # (sortable event time, row): eviction reads its oldest end
+        self.expiry = ExpiryQueue()
         self.newest_seen = 0.0
         self.next_seq = 1
         self.df_articles = 0  # indexed articles in the window (the vocabulary counts terms)
@@ -653,14 +663,20 @@ class DedupeIndex:
         return bytes(blob[at:at + title_len]).decode()
 
     def _terms(self, row: int) -> tuple[list[int], list[int], list[int], list[int]]:
-        """(term ids, story weights, lead weights, lead term positions in the ids)."""
+        """(term ids, story weights, lead weights, lead term positions in the ids). The last
+        row read is kept: a representative's story and lead weights are read one after the
+        other. Callers must not change the lists."""
+        if row == self._parsed_row:
+            return self._parsed
         blob, (id_len, title_len, dup_len, stories, leads, words) = self._header(row)
         at = _BLOB.size + id_len + title_len + (0 if dup_len == _NONE else dup_len)
         ids = array("I", bytes(blob[at:at + 4 * words])).tolist()
         at += 4 * words
         weights = array("H", bytes(blob[at:at + 2 * (stories + leads)])).tolist()
         at += 2 * (stories + leads)
-        return ids, weights[:stories], weights[stories:], list(blob[at:at + leads])
+        self._parsed_row = row
+        self._parsed = (ids, weights[:stories], weights[stories:], list(blob[at:at + leads]))
+        return self._parsed
 
     def _term_weights(self, row: int) -> dict[int, int]:
         ids, weights, _, _ = self._terms(row)
@@ -757,9 +773,13 @@ class DedupeIndex:
         return None
 
     def _band_keys(self, minhash: bytes) -> list[int]:
+        if minhash == self._last_bands[0]:  # looked up, then filed: hashed once
+            return self._last_bands[1]
         width = self.rows * 4
-        return [_key64(minhash[band * width:(band + 1) * width], band) >> 32
+        keys = [_key64(minhash[band * width:(band + 1) * width], band) >> 32
                 for band in range(self.bands)]
+        self._last_bands = (minhash, keys)
+        return keys
 
     def _shares_band(self, left: bytes, right: bytes) -> bool:
         """Whether two signatures agree on a whole band: what an LSH candidate is (the band
@@ -967,11 +987,13 @@ class DedupeIndex:
                               | (_INDEXED if indexed else 0) | _LIVE)
         cols["slot"][row] = cols["next"][row] = cols["prev"][row] = -1
         term_ids = [self.vocab.acquire(word) for word in words]
+        self._parsed_row = -1
         self.texts.put(row, blob + array("I", term_ids).tobytes() + self._weights(memory))
+        self._ranked_for = None
         self.ids.set(id_key, row)
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
-        heapq.heappush(self.expiry, _sortable(fp.seen_at) << 32 | row)
+        self.expiry.push(_sortable(fp.seen_at), row)
         if indexed:
             self._index(row, fp, term_ids[:ranked_count])
 
@@ -984,12 +1006,16 @@ class DedupeIndex:
             values.append(value)
         return number
 
-    @staticmethod
-    def _ranked(memory: Memory) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-        """(story terms highest weight first, lead terms by name), quantised."""
+    def _ranked(self, memory: Memory) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(story terms highest weight first, lead terms by name), quantised; kept for the
+        memory ``remember`` files (read twice)."""
+        if self._ranked_for is not None and self._ranked_for[0] is memory:
+            return self._ranked_for[1]
         fp = memory.fingerprint
         ranked = sorted(quantise(fp.story_terms).items(), key=lambda kv: (-kv[1], kv[0]))
-        return ranked, sorted(quantise(fp.lead_terms).items())
+        result = ranked, sorted(quantise(fp.lead_terms).items())
+        self._ranked_for = (memory, result)
+        return result
 
     def _blob(self, memory: Memory, indexed: bool) -> tuple[bytes, list[str], int]:
         """The row's texts (``_BLOB``, up to the term ids), its distinct terms (none if it is
@@ -1070,7 +1096,8 @@ class DedupeIndex:
         self.band_table.add(self._band_keys(fp.minhash), slot)
         story = cols["story"].item(row)
         srows = self.story_rows.columns
-        if not srows["members"].item(story):  # the story's first indexed member (again)
+        first = not srows["members"].item(story)
+        if first:  # the story's first indexed member (again)
             srows["first_seen"][story] = cols["first_seen"].item(row)
             srows["last_seen"][story] = fp.seen_at
             srows["first_member_seen"][story] = fp.seen_at
@@ -1103,7 +1130,7 @@ class DedupeIndex:
         self.df_articles += 1
         bucket = self._bucket(fp.seen_at)
         self.postings.add([posting_key(term_id, bucket)
-                           for term_id in story_terms[:self.params.story_keys]], story)
+                           for term_id in story_terms[:self.params.story_keys]], story, first)
 
     def _unindex(self, row: int) -> None:
         cols = self.articles.columns
@@ -1172,6 +1199,7 @@ class DedupeIndex:
         self.ids.pop(_id_key(self._id(row)))
         self._story_unref(cols["story"].item(row))
         cols["flags"][row] = 0
+        self._parsed_row = -1
         self.texts.drop(row)
         self.articles.release(row)
 
@@ -1192,17 +1220,15 @@ class DedupeIndex:
         seen = self.articles.columns["seen_at"]
         flags = self.articles.columns["flags"]
         expired: dict[int, tuple[float, str]] = {}
-        keep: list[int] = []
-        while self.expiry and self.expiry[0] >> 32 < horizon:
-            item = heapq.heappop(self.expiry)
-            row = item & 0xFFFFFFFF
-            if not flags.item(row) & _LIVE or _sortable(seen.item(row)) != item >> 32:
+        keep: list[tuple[int, int]] = []
+        for time, row in self.expiry.pop_before(horizon):
+            if not flags.item(row) & _LIVE or _sortable(seen.item(row)) != time:
                 continue  # forgotten already, or re-remembered with a newer time
             if row not in expired:
                 expired[row] = (seen.item(row), self._id(row))
-                keep.append(item)
-        for item in keep:  # still remembered until forgotten
-            heapq.heappush(self.expiry, item)
+                keep.append((time, row))
+        for time, row in keep:  # still remembered until forgotten
+            self.expiry.push(time, row)
         return [article_id for _, article_id in sorted(expired.values())]
 
     def forget(self, article_id: str) -> None:
