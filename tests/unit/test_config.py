@@ -8,6 +8,10 @@ import pytest
 from pydantic.fields import FieldInfo
 
 from newsflow.config import Settings
+from newsflow.core.params import DedupeParams
+from newsflow.pipeline_setup import dedupe_params
+
+pytestmark = pytest.mark.clock  # dedupe_params comes from pipeline_setup
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -69,3 +73,22 @@ def test_unset_optional_settings_stay_unset_through_the_environment(
         monkeypatch.setenv(name, value)
     restored = Settings()
     assert restored == settings and restored.taxonomy_path is None
+
+
+def test_every_dedupe_setting_reaches_the_core_parameters() -> None:
+    # Each setting gets a value unlike its default, so a field the adapter forgets to pass on
+    # (the core then silently uses its own default) shows up here.
+    settings = Settings(
+        minhash_permutations=64, shingle_size=4, near_duplicate_threshold=0.6,
+        story_threshold=0.3, story_window_hours=24, story_lead_weight=0.25,
+        story_threshold_per_day=0.05, story_df_prior=50, story_member_weight=0.5,
+        story_contested_margin=0.01, story_contested_ratio=0.6, dedupe_window_days=2,
+        dedupe_max_clock_skew_seconds=60)
+    params = dedupe_params(settings)
+    assert (params.num_perm, params.shingle_size, params.near_threshold) == (64, 4, 0.6)
+    assert (params.story_threshold, params.story_window_seconds, params.story_lead_weight,
+            params.story_threshold_per_day, params.story_df_prior,
+            params.story_member_weight) == (0.3, 24 * 3600, 0.25, 0.05, 50, 0.5)
+    assert (params.story_contested_margin, params.story_contested_ratio) == (0.01, 0.6)
+    assert (params.window_seconds, params.max_clock_skew_seconds) == (2 * 86400, 60)
+    assert dedupe_params(Settings()) == DedupeParams()  # defaults defined once, in the core
