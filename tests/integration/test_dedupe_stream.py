@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
 from newsflow.broker import EmbeddedBroker, free_port
 from newsflow.config import Settings
@@ -107,6 +108,20 @@ def test_two_workers_decide_as_one(broker: EmbeddedBroker, tmp_path: Path) -> No
     assert sorted(levels.values()).count("near") == 2
 
 
+def changelog_has_entries(settings: Settings, topic: str, count: int) -> None:
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.require_bootstrap(),
+                             auto_offset_reset="earliest", consumer_timeout_ms=60_000)
+    try:
+        seen = 0
+        for _ in consumer:  # ends with StopIteration after 60 s without a record
+            seen += 1
+            if seen >= count:
+                return
+        raise AssertionError(f"{topic}: {seen} of {count} entries after 60 s")
+    finally:
+        consumer.close()
+
+
 def test_replacement_worker_recovers_dedupe_memory_after_kill(
     settings: Settings, reader: TopicReader, tmp_path: Path,
 ) -> None:
@@ -115,6 +130,9 @@ def test_replacement_worker_recovers_dedupe_memory_after_kill(
     produce(settings, [(b"k", json.dumps(raw_record(
         text, url="https://first.example/report", source_id="first")).encode())])
     original = reader.wait_count("articles", 1)[0]
+    # The kill must come after the decision reached the changelog: what is tested here is the
+    # restore from it (the output can be sent before the table's buffered write lands).
+    changelog_has_entries(settings, f"{settings.app_id}-dedupe-memory-changelog", 1)
     first.kill()
     # A replacement elsewhere: an empty data directory, so the memory comes from the changelog.
     second = ManagedProcess(["worker"], settings.model_copy(update={
