@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 from collections.abc import Callable
@@ -105,6 +106,15 @@ def growth_per_item(samples: list[tuple[int, int]]) -> float:
     """Bytes held per item processed: the least-squares slope of (items, traced bytes)."""
     items, held = zip(*samples, strict=True)
     return statistics.linear_regression(items, held).slope
+
+
+def typical_growth_per_item(samples: list[tuple[int, int]]) -> float:
+    """Bytes held per item processed: the median of the slopes between consecutive samples.
+    What each item leaves behind shows in every interval; a one-off allocation (a buffer or
+    table resized once) shows in one, and moves a least-squares slope but not this median."""
+    return statistics.median((b_held - a_held) / (b_items - a_items)
+                             for (a_items, a_held), (b_items, b_held)
+                             in itertools.pairwise(samples))
 
 
 def describe(samples: list[tuple[int, int]]) -> str:
