@@ -124,6 +124,18 @@ def test_buying_warships_is_procurement_not_deployment(tagger: Tagger) -> None:
     assert "naval_deployment" not in tag_names(tagger, "Greece to modernise fleet", bought)
 
 
+def test_trade_words_away_from_the_ships_leave_a_deployment_alone(tagger: Tagger) -> None:
+    # "sale", "buy" and "jobs" are procurement only next to the ship itself: an arms sale or
+    # jobs named elsewhere in a deployment sentence are other news in the same sentence.
+    title = "Gulf tensions"
+    deployment = ("U.S. warships patrolled the Strait of Hormuz on Tuesday, as Congress debated "
+                  "arms sales to Saudi Arabia.")
+    sale = ("Congress debated the sale of two U.S. warships to Saudi Arabia on Tuesday, as "
+            "tensions rose in the Strait of Hormuz.")
+    assert "naval_deployment" in tag_names(tagger, title, deployment)
+    assert "naval_deployment" not in tag_names(tagger, title, sale)
+
+
 def test_a_speech_prepared_for_delivery_is_not_procurement(tagger: Tagger) -> None:
     body = ("In a speech prepared for delivery, the president said U.S. warships would escort "
             "the tankers through the Gulf.")
