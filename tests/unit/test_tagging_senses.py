@@ -10,7 +10,7 @@ import time
 import pytest
 import yaml
 
-from newsflow.core.tagging import Tagger
+from newsflow.core.tagging import Tagger, capitalised
 from newsflow.taxonomy_files import BUNDLED_TAXONOMY, load_taxonomy
 from tests.helpers import tag_names
 
@@ -69,6 +69,21 @@ def test_sanctions_imposed_still_tag_under_a_markets_headline(tagger: Tagger) ->
                                     body)
 
 
+
+def test_a_markets_headline_that_names_sanctions_is_about_them_too(tagger: Tagger) -> None:
+    body = "Stocks fell 2 percent on Monday, traders said."
+
+    def title_weight(title: str) -> float:
+        why = next(e for e in tagger.explain(title, body) if e.topic == "sanctions")
+        return sum(h.weight for h in why.hits if h.evidence.field == "title")
+
+    assert title_weight("Stocks tumble as Washington sanctions Russian banks") == pytest.approx(
+        title_weight("Washington sanctions Russian banks"))
+    # A markets headline that names no sanctions still makes a sanctions clause a cause.
+    clause = ("The White House said the decision to impose trade sanctions against Japan may have "
+              "weighed on the market.")
+    assert "sanctions" not in tag_names(tagger, "Stocks slip as investors await jobs data", clause)
+
 # --- naval_deployment ---------------------------------------------------------------------------
 
 def test_a_warship_as_the_venue_of_an_event_is_not_a_deployment(tagger: Tagger) -> None:
@@ -124,6 +139,18 @@ def test_buying_warships_is_procurement_not_deployment(tagger: Tagger) -> None:
     assert "naval_deployment" not in tag_names(tagger, "Greece to modernise fleet", bought)
 
 
+def test_trade_words_away_from_the_ships_leave_a_deployment_alone(tagger: Tagger) -> None:
+    # "sale", "buy" and "jobs" are procurement only next to the ship itself: an arms sale or
+    # jobs named elsewhere in a deployment sentence are other news in the same sentence.
+    title = "Gulf tensions"
+    deployment = ("U.S. warships patrolled the Strait of Hormuz on Tuesday, as Congress debated "
+                  "arms sales to Saudi Arabia.")
+    sale = ("Congress debated the sale of two U.S. warships to Saudi Arabia on Tuesday, as "
+            "tensions rose in the Strait of Hormuz.")
+    assert "naval_deployment" in tag_names(tagger, title, deployment)
+    assert "naval_deployment" not in tag_names(tagger, title, sale)
+
+
 def test_a_speech_prepared_for_delivery_is_not_procurement(tagger: Tagger) -> None:
     body = ("In a speech prepared for delivery, the president said U.S. warships would escort "
             "the tankers through the Gulf.")
@@ -162,6 +189,12 @@ def test_a_missile_makers_results_are_business_news(tagger: Tagger) -> None:
         tagger, "missiles", "Lockheed to build more missiles", news)
 
 
+def test_a_markets_headline_that_reports_a_launch_is_missile_news(tagger: Tagger) -> None:
+    body = "Tokyo shares fell on Tuesday after North Korea's launch over Hokkaido, traders said."
+    assert "missiles" in tag_names(tagger, "Shares slide as North Korea fires missile over Japan",
+                                   body)
+
+
 def test_a_contract_to_produce_missiles_is_still_missiles(tagger: Tagger) -> None:
     assert "missiles" in tag_names(
         tagger, "Lockheed wins Patriot contract", "Lockheed Martin won a 2 billion dollar "
@@ -176,6 +209,30 @@ def test_places_and_institutions_named_after_missiles_are_not_missile_news(
     assert "missiles" in tag_names(
         tagger, "Interceptor test succeeds", "The Missile Defense Agency said an interceptor "
         "launched from Alaska destroyed a mock ballistic missile over the Pacific.")
+
+
+def test_a_title_case_headline_does_not_make_missile_words_a_name(tagger: Tagger) -> None:
+    # In title case every word is capitalised, so "Missile Range" there is no place name
+    # unless the body writes it so.
+    body = ("Iran said on Tuesday that a test launch had doubled the distance its rockets can "
+            "fly, a claim the Pentagon disputed.")
+    assert "missiles" in tag_names(tagger, "Iran Says New Test Doubles Its Missile Range", body)
+    assert "missiles" not in tag_names(
+        tagger, "White Sands Missile Range Opens Its Gates to Visitors",
+        "The White Sands Missile Range will open its gates to visitors on Saturday for the "
+        "yearly tour of the Trinity site, the Army said.")
+
+
+@pytest.mark.parametrize(("headline", "expected"), [
+    ("Iran Says New Test Doubles Its Missile Range", True),
+    ("U.S. WARSHIPS ESCORT KUWAITI TANKERS", True),
+    ("Looks Like North Korea Is Building a 'Christmas Gift' for the U.S. at its Site", True),
+    ("Raytheon Missile Systems to cut 500 jobs", False),
+    ("Navy sends two frigates to the Gulf", False),
+    ("Missile", False),  # one word: nothing to tell title case by
+])
+def test_capitalised_headlines(headline: str, expected: bool) -> None:
+    assert capitalised(headline) is expected
 
 
 def test_a_goodwill_visit_is_a_ceremony_not_a_show_of_force(tagger: Tagger) -> None:

@@ -247,3 +247,44 @@ def test_keep_case_inside_an_alternative_is_looked_for_by_its_word() -> None:
         tags = tagger.tag("Talks", text)
         assert [t.name for t in tags] == ["sanctions"], text
     assert tagger.tag("Talks", "They will not let us sanctions-bust.") == []
+
+
+def _widget_topic(rule: dict[str, object]) -> Tagger:
+    return Tagger(parse_taxonomy({"topics": [{
+        "name": "widgets", "iptc": "medtop:99999999", "description": "Widget news.",
+        "threshold": 0.5, "terms": [{"phrase": "widget~", "weight": 1.0}], "context": [rule]}]}))
+
+
+def test_a_rule_does_nothing_where_its_unless_words_are() -> None:
+    tagger = _widget_topic({"effect": "boost", "words": ["stocks"], "scope": "headline",
+                            "factor": 0.2, "unless": ["recall~"]})
+
+    def weight(title: str) -> float:
+        return next(e for e in tagger.explain(title, "The widget failed.")).body_mass
+
+    assert weight("Stocks fall") == pytest.approx(0.2 * weight("Markets report"))
+    assert weight("Stocks fall as widgets recalled") == pytest.approx(weight("Markets report"))
+
+
+def test_a_names_rule_needs_the_body_to_write_the_name_under_a_capitalised_headline() -> None:
+    tagger = _widget_topic({"effect": "exclude", "regex": "(?-i:Widget Works)", "scope": "window",
+                            "window": 2, "names": True})
+
+    def title_hits(title: str, body: str) -> int:
+        return sum(h.evidence.field == "title"
+                   for e in tagger.explain(title, body) for h in e.hits)
+
+    assert title_hits("New Widget Works Better Than Expected", "It is a new widget.") == 1
+    assert title_hits("Widget Works Closes Its Doors", "The Widget Works plant shut.") == 0
+    # A headline in sentence case: capitals mark names, as without the key.
+    assert title_hits("Widget Works closes plant", "It shut.") == 0
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("names", 1, "names: expected true or false"),
+    ("unless", [], "unless: expected a non-empty list"),
+    ("unless", ["@nowhere"], "unknown lexicon '@nowhere'"),
+])
+def test_rule_keys_are_validated(key: str, value: object, message: str) -> None:
+    with pytest.raises(TaxonomyError, match=message):
+        _widget_topic({"effect": "boost", "words": ["stocks"], "scope": "headline", key: value})

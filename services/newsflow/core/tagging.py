@@ -173,6 +173,13 @@ class Rule:
     scope: str  # "sentence" | "paragraph" | "document" | "window" | "headline"
     words: int  # window size either side, for scope "window"
     factor: float  # boost: multiply when found; require: multiply when NOT found (0 drops)
+    # The pattern tells a name by its capitals ("White Sands Missile Range"). In a headline
+    # whose every word is capitalised the capitals say nothing ("North Korea Tests New Missile
+    # Systems"), so there it counts only where the body writes the same words the same way.
+    names: bool = False
+    # The rule does nothing where one of these words is in its scope: a markets headline that
+    # itself reports the topic ("Stocks fall as North Korea fires missiles") is about both.
+    unless: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +269,8 @@ def _alternation(phrases: Iterable[str], where: str) -> re.Pattern[str]:
 def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a mapping with 'effect' and 'words'")
-    unknown = set(raw) - {"effect", "words", "regex", "scope", "window", "factor"}
+    unknown = set(raw) - {"effect", "words", "regex", "scope", "window", "factor", "names",
+                          "unless"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     effect = raw.get("effect")
@@ -288,7 +296,12 @@ def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
     if effect == "exclude" and "factor" in raw:
         raise TaxonomyError(f"{where}: factor: not used by 'exclude' (use 'boost' with a factor "
                             "below 1 to dampen)")
-    return Rule(pattern, effect, scope, words, factor)
+    names = raw.get("names", False)
+    if not isinstance(names, bool):
+        raise TaxonomyError(f"{where}: names: expected true or false, got {names!r}")
+    unless = (_alternation(_words(raw["unless"], lexicons, f"{where}: unless"),
+                           f"{where}: unless") if "unless" in raw else None)
+    return Rule(pattern, effect, scope, words, factor, names, unless)
 
 
 def _rules(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> tuple[Rule, ...]:
@@ -562,18 +575,53 @@ def _spans(text: str, separator: re.Pattern[str], offset: int = 0) -> tuple[tupl
     return tuple(spans)
 
 
+def capitalised(text: str) -> bool:
+    """Whether (nearly) every word of a text is capitalised, as in title-case and all-capitals
+    headlines, whose capitals then mark no names. Words of four letters or more count: title
+    case leaves short words ("of", "the", "at") in lower case."""
+    words = re.findall(r"[^\W\d_]{4,}", text)
+    return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
+
+
+def _in_headline(rule: Rule, headline: str, body: str, matches: Iterable[re.Match[str]]) -> bool:
+    """Whether ``matches`` (of ``rule`` in the headline) count. A rule that tells names by their
+    capitals counts in a capitalised headline only where the body writes the same words the
+    same way (see Rule.names)."""
+    if rule.names and capitalised(headline):
+        return any(m.group(0) in body for m in matches)
+    return any(True for _ in matches)
+
+
+def _unless_found(rule: Rule, unless: re.Pattern[str], field: Field, start: int, end: int) -> bool:
+    """Whether a word of the rule's ``unless`` is in its scope, the term match included: in
+    "Stocks tumble as Washington sanctions Russian banks" the headline's "sanctions" is both."""
+    if rule.scope == "headline" and field.name != "title":
+        return unless.search(field.elsewhere) is not None
+    s, e = field.around(rule.scope, start, end, rule.words)
+    return unless.search(field.text, s, e) is not None
+
+
 def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -> float:
     factor = 1.0
+    in_title = field.name == "title"
     for rule in rules:
-        if rule.scope == "headline" and field.name != "title":
-            found = rule.pattern.search(field.elsewhere) is not None
+        if rule.unless is not None and _unless_found(rule, rule.unless, field, start, end):
+            continue
+        if rule.scope == "headline" and not in_title:
+            found = _in_headline(rule, field.elsewhere, field.text,
+                                 rule.pattern.finditer(field.elsewhere))
         else:
             s, e = field.around(rule.scope, start, end, rule.words)
             # Words inside the term match itself are not context; a phrase that contains the
             # match ("navy blue" around "navy") is.
-            found = any(not (start <= m.start() and m.end() <= end)
-                        for m in rule.pattern.finditer(field.text, s, e)) or (
-                rule.scope == "document" and rule.pattern.search(field.elsewhere) is not None)
+            matches = (m for m in rule.pattern.finditer(field.text, s, e)
+                       if not (start <= m.start() and m.end() <= end))
+            found = (_in_headline(rule, field.text, field.elsewhere, matches) if in_title
+                     else any(True for _ in matches))
+            if not found and rule.scope == "document":
+                found = (rule.pattern.search(field.elsewhere) is not None if in_title
+                         else _in_headline(rule, field.elsewhere, field.text,
+                                           rule.pattern.finditer(field.elsewhere)))
         if rule.effect == "exclude" and found:
             return 0.0
         # A boost applies when its words are there, a requirement when they are missing.
