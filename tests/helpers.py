@@ -64,17 +64,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.05)
 
 
-def wait_out_session(settings: Settings) -> None:
-    """Right after a ``kill -9``, let the dead worker's session run out before a replacement
-    joins. Why: on the embedded broker, a worker that joins while the dead one's session still
-    runs can be given only part of the partitions, and the rest then stay unread, with no new
-    rebalance (measured: 3 of 20 runs of the replacement test; the group "Stable"). There is no
-    event to wait on instead: the broker drops a dead member only when the group next changes,
-    and describing the group does not change it (measured: a killed worker still listed 90 s
-    later)."""
-    time.sleep(settings.broker_session_timeout_seconds + settings.broker_heartbeat_interval_seconds)
-
-
 def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
     """Settings with topic names and a consumer group of their own, on a shared broker."""
     suffix = uuid.uuid4().hex[:8]

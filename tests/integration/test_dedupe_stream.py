@@ -20,7 +20,6 @@ from tests.helpers import (
     isolated_settings,
     produce,
     raw_record,
-    wait_out_session,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]
@@ -135,7 +134,6 @@ def test_replacement_worker_recovers_dedupe_memory_after_kill(
     # restore from it (the output can be sent before the table's buffered write lands).
     changelog_has_entries(settings, f"{settings.app_id}-dedupe-memory-changelog", 1)
     first.kill()
-    wait_out_session(settings)
     # A replacement elsewhere: an empty data directory, so the memory comes from the changelog.
     second = ManagedProcess(["worker"], settings.model_copy(update={
         "worker_data_dir": tmp_path / "replacement"}), tmp_path / "worker2.log").start()

@@ -13,17 +13,22 @@ the one place Faust builds it, so this override restates its arguments from Faus
 settings (``app.conf``), with ``fetch_max_wait_ms`` from our settings instead of 1500.
 ``tests/unit/test_fetch_wait.py`` compares the arguments with Faust's own method, so a Faust
 upgrade that changes them fails a test instead of drifting silently.
+
+The same consumer thread also restarts never-committed stream partitions from their beginning
+after a rebalance (``seek_to_committed``): without it, records fetched while the flow was held
+for table recovery could be dropped for good.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import aiokafka
 from aiokafka.consumer.group_coordinator import RoundRobinPartitionAssignor
 from faust.exceptions import ImproperlyConfigured
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import AppT, ConsumerT
+from faust.types import TP, AppT, ConsumerT
 from yarl import URL
 
 
@@ -64,6 +69,24 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             **faust_aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials,
                                                            conf.ssl_context),
         )
+
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek to the committed offsets, and a stream partition without one (or at 0) to its
+        beginning. Why: aiokafka seeks only partitions committed past 0 and leaves the others
+        where fetching got to, but Faust drops what was fetched while a rebalance's table
+        recovery held the flow. A record on a partition never committed, fetched in that
+        window, was then never processed (measured: 4 of 22 runs of the replacement-worker
+        test lost the one record on such a partition). Changelog partitions are left to Faust's
+        recovery, which positions them itself."""
+        committed = await super().seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            changelogs = self.app.tables.changelog_topics
+            restart = [tp for tp, offset in committed.items()
+                       if not offset and tp.topic not in changelogs]
+            if restart:
+                await self.seek_to_beginning(*restart)
+        return committed
 
 
 class FetchWaitConsumer(faust_aiokafka.Consumer):
