@@ -17,7 +17,11 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from newsflow.config import Settings
 from newsflow.processor.app import create_app
 from newsflow.processor.faust_app import new_faust_app
-from newsflow.processor.fetch_wait import FetchWaitConsumer, FetchWaitTransport
+from newsflow.processor.fetch_wait import (
+    FetchWaitConsumer,
+    FetchWaitTransport,
+    uncommitted_stream_partitions,
+)
 
 pytestmark = pytest.mark.clock
 
@@ -79,3 +83,14 @@ def test_every_other_argument_is_fausts_own(recorded: list[dict[str, Any]], make
     fausts = worker_consumer_arguments(app, recorded, AIOKafkaConsumerThread._create_worker_consumer)
     assert (ours.pop("fetch_max_wait_ms"), fausts.pop("fetch_max_wait_ms")) == (70, 1500)
     assert ours == fausts
+
+
+def test_never_committed_stream_partitions_restart_from_their_beginning() -> None:
+    raw = [aiokafka.TopicPartition("news.raw.v1", n) for n in range(3)]
+    changelog = aiokafka.TopicPartition("app-dedupe-memory-changelog", 0)
+    committed = {raw[0]: 5, raw[1]: None, raw[2]: 0, changelog: None}
+    changelogs = {"app-dedupe-memory-changelog"}
+    # The two without a commit past 0; the changelog is Faust's recovery's to position.
+    assert uncommitted_stream_partitions(committed, changelogs, "earliest") == [raw[1], raw[2]]
+    # With "latest", what arrived before the assignment is skipped by choice.
+    assert uncommitted_stream_partitions(committed, changelogs, "latest") == []

@@ -21,7 +21,7 @@ for table recovery could be dropped for good.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import Any, ClassVar
 
 import aiokafka
@@ -80,13 +80,21 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         test lost the one record on such a partition). Changelog partitions are left to Faust's
         recovery, which positions them itself."""
         committed = await super().seek_to_committed()
-        if self.app.conf.consumer_auto_offset_reset == "earliest":
-            changelogs = self.app.tables.changelog_topics
-            restart = [tp for tp, offset in committed.items()
-                       if not offset and tp.topic not in changelogs]
-            if restart:
-                await self.seek_to_beginning(*restart)
+        restart = uncommitted_stream_partitions(committed, self.app.tables.changelog_topics,
+                                                self.app.conf.consumer_auto_offset_reset)
+        if restart:
+            await self.seek_to_beginning(*restart)
         return committed
+
+
+def uncommitted_stream_partitions(committed: Mapping[TP, int | None], changelogs: Set[str],
+                                  offset_reset: str) -> list[TP]:
+    """The partitions to restart from their beginning after ``seek_to_committed``: those
+    without a committed offset past 0, outside the changelogs, when the reset is "earliest"
+    (with "latest", records that arrived before the assignment are skipped by design)."""
+    if offset_reset != "earliest":
+        return []
+    return [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
 
 
 class FetchWaitConsumer(faust_aiokafka.Consumer):
