@@ -67,8 +67,9 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "share_prompt": (
         ["Share this article", "Like this story? Share it with a friend!", "Jetzt teilen!",
          "Mit Freunden teilen", "Möchten Sie den Artikel teilen?", "Der Artikel gefällt dir?",
-         "Partager cet article", "Compartir artículo"],
+         "Partager cet article", "Compartir artículo", "Share this:", "Like this:"],
         ["Share this article's concerns, critics say, and you will see the problem.",
+         "Like this: a spoon of flour, then the eggs.",
          "Did you like this story? Readers wrote in with their own memories.",
          "Die Parteien wollen die Kosten teilen.", "Partager les risques, disent-ils."],
     ),
@@ -80,6 +81,20 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "Photos by the dozen flooded social media within minutes.",
          "The image of the burning tower went round the world."],
     ),
+    "form_message": (
+        ["Thank you! Your submission has been received!",
+         "Oops! Something went wrong while submitting the form."],
+        ["Thank you, your submission has been received by the committee and will be read.",
+         "Something went wrong while submitting the form, the agency admitted in court."],
+    ),
+    "embed_code": (
+        ['Embed <iframe src="https://example.org/player/embed/1/2" width="100%" '
+         'title="embedded audio player">',
+         '<iframe src="https://example.org/e/3" frameborder="0"></iframe>',
+         'Embed code: <script src="https://example.org/widget.js"></script>'],
+        ["Embed the video on your own site with the code below.",
+         "The <iframe> element puts one page inside another."],
+    ),
     "cookie_notice": (
         ["We use cookies to improve your experience. By continuing you agree to our policy.",
          "This website uses cookies."],
@@ -89,10 +104,15 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Subscribe to continue reading", "Already a subscriber? Log in",
          "This copy is for your personal, non-commercial use only. To order copies visit djr.com.",
          "Subscribe now to our eNATION edition for the full story.",
-         "To view the full story, please subscribe to The Daily Times for $60 a year."],
+         "To view the full story, please subscribe to The Daily Times for $60 a year.",
+         "Become a paid subscriber to Every to unlock this piece and learn about:",
+         "Upgrade to paid to read the rest of this post.",
+         "This post is for paid subscribers"],
         ["Subscribers to the service will pay $5 a month from January.",
          "Subscribe to the theory and the full story makes sense, he said.",
-         "Already a subscriber for ten years, she cancelled in protest."],
+         "Already a subscriber for ten years, she cancelled in protest.",
+         "Become a member of the club to unlock the gym on weekends, the flyer said.",
+         "This post is for paid subscribers who asked about taxes: here are the answers."],
     ),
     "copyright": (
         ["Copyright ©2019 Dow Jones & Company, Inc. All Rights Reserved",
@@ -125,8 +145,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "placeholder": (
         ["Loading ...", "Loading…", "Loading", "Wird geladen...", "Cargando",
          "This story appears in the {{article.magazine.pretty_date}} issue of {{magazine.name}}.",
-         "Posted {{ post.date | relative }}"],
-        ["Loading the ferry took three hours in the rain.",
+         "Posted {{ post.date | relative }}", "Like Loading...", "Like Loading…"],
+        ["Loading the ferry took three hours in the rain.", "Like loading a van, it takes time.",
          "The template used {braces} for names."],
     ),
     "timestamp": (

@@ -274,6 +274,8 @@ def test_a_standfirst_named_teaser_stays_but_a_linked_teaser_goes() -> None:
     "mitzudiskutieren und Beiträge zu schreiben.</p></div>",
     "<div class='donate-box'><p>Independent reporting costs money. Support our newsroom with "
     "a monthly gift of any size today.</p></div>",
+    "<div class='testimonials'><blockquote><p>This newsletter changed the way I sleep and "
+    "train, and I recommend it to everyone I know.</p></blockquote></div>",
 ])
 def test_calls_to_action_disclosures_and_comment_modules_go(box: str) -> None:
     page = _page(f"<article><div class='body'>{ARTICLE}{box}</div></article>")

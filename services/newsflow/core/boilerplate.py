@@ -103,7 +103,9 @@ LINE_RULES: tuple[LineRule, ...] = (
                           r"möchten sie (den|diesen) (artikel|beitrag) teilen\?|"
                           r"(der|dieser) (artikel|beitrag) gefällt (dir|ihnen)\?|"
                           r"partager (cet |l')article[:.!]?|compartir (este )?art[ií]culo[:.!]?|"
-                          r"condividi (questo )?articolo[:.!]?)"),
+                          r"condividi (questo )?articolo[:.!]?|"
+                          # WordPress's share and like headings ("Share this:", "Like this:")
+                          r"(share|like) this:)"),
     _rule("photo_credit",
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
@@ -124,7 +126,14 @@ LINE_RULES: tuple[LineRule, ...] = (
     # filled in: "This story appears in the {{article.magazine.date}} issue" (issue 15e).
     _rule("placeholder", r"(loading|wird geladen|chargement( en cours)?|cargando|caricamento|"
                          r"carregando)\s*(\.\.\.|…)?|"
+                         # WordPress's like button before its script runs
+                         r"like\s*loading\s*(\.\.\.|…)?|"
                          r".{0,200}\{\{\s*[\w.]+(\s*\|\s*\w+)?\s*\}\}.{0,200}"),
+    # A form's own status messages, shown by scripts (Webflow's defaults).
+    _rule("form_message", r"(thank you|thanks)[!.]? your submission has been received[!.]?|"
+                          r"oops[!.]? something went wrong while submitting the form[!.]?"),
+    # An embed code offered to readers: "Embed <iframe src=... title="NPR embedded audio player">"
+    _rule("embed_code", r"(embed( code)?\s*:?\s*)?<(iframe|script|embed|object)\b[^>]*>.{0,200}"),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
@@ -133,6 +142,14 @@ LINE_RULES: tuple[LineRule, ...] = (
                                  r"(story|article).{0,120}|"
                                  r"to (view|read) the full (story|article),? please subscribe.{0,200}|"
                                  r"already a subscriber\?\s*(log|sign) ?in.{0,60}|"
+                                 # a paywall's prompt: "Become a paid subscriber to Every to
+                                 # unlock this piece and learn about:"
+                                 r"(become a|upgrade to( a)?) (paid( subscriber| member)?|"
+                                 r"subscriber|member|premium)\b.{0,60} to (unlock|read|"
+                                 r"continue reading|"
+                                 r"access) (this|the (full|rest))\b.{0,120}|"
+                                 r"this (post|article|story|piece) is for (paid )?(subscribers|"
+                                 r"members)( only)?[.!]?|"
                                  r"you have reached your (free )?article limit.{0,120}|"
                                  r"this (copy|article) is for your personal,? non-commercial use"
                                  r".{0,300})"),

@@ -52,6 +52,8 @@ BOILERPLATE_WORDS = (
     "playlist", "teaser", "teasers", "rail", "login", "print",
     # calls to action, product disclosures, donation boxes, app-store badges (issue 15e)
     "cta", "disclosure", "donate", "donation", "appstore", "appstores",
+    # readers' testimonials and review carousels (issue 15h)
+    "testimonial", "testimonials",
 )
 # Words for reader comments and photo galleries: dropped whatever their size (threads and
 # captions hold much prose), unless they hold nearly all of the page.
