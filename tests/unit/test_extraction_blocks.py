@@ -389,3 +389,14 @@ def test_a_paragraph_keeps_its_text_without_an_inline_cluster_of_links() -> None
     text = main_text_by_blocks(_page(f"<article>{ARTICLE}{quote}</article>")).text
     assert "harbour master" in text
     assert "Read more" not in text and "another story" not in text
+
+
+def test_a_heading_whose_id_is_a_slug_of_its_words_stays() -> None:
+    page = _page("<article><div class='body'>"
+                 + "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:6])
+                 + "<h2 id='h-what-social-media-said'>What social media said</h2>"
+                 + "".join(f"<p>{p}</p>" for p in PARAGRAPHS[6:])
+                 + "<div id='social-share'><p>Share this story with your friends on every "
+                 "network.</p></div></div></article>")
+    assert _lines(main_text_by_blocks(page).text) == [
+        *PARAGRAPHS[:6], "What social media said", *PARAGRAPHS[6:]]

@@ -79,6 +79,13 @@ CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 BEM_MODIFIER = re.compile(r"--(name-|type-|view-mode-)?\S*")
 
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# An id made of the element's own words is an anchor (a heading's table-of-contents target),
+# not a name: "h-what-is-social-shopping" is a heading, not a social bar (issue 15h). Only ids
+# of at least this many words, looked for in the first characters of the element's text.
+ID_WORDS = re.compile(r"[^\W_]+")
+TEXT_WORDS = re.compile(r"\w+")
+ANCHOR_MIN_WORDS = 2
+ANCHOR_TEXT_CHARS = 300
 # Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
 # the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
 # which always links to it.
@@ -231,6 +238,16 @@ def _strip_junk(root: LexborNode) -> None:
             verdict = verdicts[names] = _junk_name(names)
         if verdict is None or node.tag in KEEP_TAGS:
             continue
+        anchor = attrs.get("id")
+        if anchor and _names_own_text(anchor, node):
+            # The id is an anchor named after the element's own words (a table of contents'
+            # target: <h2 id="h-what-is-social-shopping">): only the class can say it is junk.
+            names = attrs.get("class") or ""
+            if names not in verdicts:
+                verdicts[names] = _junk_name(names)
+            verdict = verdicts[names]
+            if verdict is None:
+                continue
         teaser_only, prose_junk = verdict
         if teaser_only and _unlinked_prose(node):
             continue
@@ -259,6 +276,17 @@ def _junk_name(names: str) -> tuple[bool, bool] | None:
     teaser_only = "teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
     # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
     return teaser_only, PROSE_JUNK.search(names) is not None
+
+
+def _names_own_text(anchor: str, node: LexborNode) -> bool:
+    """Whether an id is a slug of the element's own text: each of its words (two or more, less
+    numbers and one-letter prefixes such as WordPress's "h-") is a word of the text."""
+    words = [word for word in ID_WORDS.findall(CAMEL_HUMP.sub(" ", anchor).lower())
+             if len(word) > 1 and not word.isdigit()]
+    if len(words) < ANCHOR_MIN_WORDS:
+        return False
+    text = set(TEXT_WORDS.findall(node.text(deep=True, strip=True)[:ANCHOR_TEXT_CHARS].lower()))
+    return all(word in text for word in words)
 
 
 def _drop_bem_modifiers(words: str) -> str:
