@@ -400,3 +400,20 @@ def test_a_heading_whose_id_is_a_slug_of_its_words_stays() -> None:
                  "network.</p></div></div></article>")
     assert _lines(main_text_by_blocks(page).text) == [
         *PARAGRAPHS[:6], "What social media said", *PARAGRAPHS[6:]]
+
+
+def test_paragraphs_of_the_bodys_kind_beside_its_wrapper_are_part_of_it() -> None:
+    # The first paragraphs sit beside the wrapper of the rest (too few to widen to their
+    # parent), with a short heading among them, as a news site's template lays out a story.
+    body = [f"Paragraph {n} of the harbour report, long enough to count as one of its own."
+            for n in range(14)]
+    before = "".join(f"<div class='body__paragraph speakable'>{p}</div>" for p in body[:2])
+    rest = "".join(f"<div class='body__paragraph'>{p}</div>" for p in body[3:])
+    page = _page(f"<nav>{MENU}</nav><section class='zone'><div class='wrap'>{before}"
+                 "<div class='body__paragraph'>Storm season?</div>"
+                 f"<div class='body__paragraph speakable'>{body[2]}</div>"
+                 "<div class='read-more'>Read More</div>"
+                 f"<div class='read-all'>{rest}</div></div></section>"
+                 "<div class='promo-box'><div class='body__paragraph'>Subscribe to the print "
+                 "edition and get a free umbrella with your first order.</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == body

@@ -123,6 +123,9 @@ CLIMB_MAX_LINK_SHARE = 0.2
 # it holds this much paragraph text; a smaller one is a fragment of a page that wraps each
 # block of one story in an <article>.
 ARTICLE_STOP_MIN_CHARS = 500
+# The container's siblings that are paragraphs of the kind it holds at least this many of
+# are part of the body (issue 15h).
+SPLIT_MIN_PARAGRAPHS = 2
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
@@ -553,6 +556,41 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
     return best
 
 
+def _block_kind(node: LexborNode) -> tuple[str, str] | None:
+    """A block's tag and first class name: what a page's template gives each of its paragraphs
+    ("zn-body__paragraph speakable" is of the kind "zn-body__paragraph")."""
+    names = (node.attributes.get("class") or "").split()
+    return (node.tag or "", names[0]) if names else None
+
+
+def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode]:
+    """The container and those of its siblings that are paragraphs of the same kind as its own
+    (a body whose first paragraphs sit beside the wrapper of the rest), in page order."""
+    parent = best.parent
+    if parent is None or parent.tag in ("html", "body", None):
+        return [best]
+    kinds: dict[tuple[str, str], int] = {}
+    for child in best.iter():
+        kind = _block_kind(child)
+        if kind is not None and measure.prose.get(child.mem_id, 0) >= MIN_PARAGRAPH_CHARS:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if not kinds:
+        return [best]
+    kind, count = max(kinds.items(), key=lambda item: item[1])
+    if count < SPLIT_MIN_PARAGRAPHS:
+        return [best]
+    parts: list[LexborNode] = []
+    for sibling in parent.iter():
+        key = sibling.mem_id
+        if key == best.mem_id:
+            parts.append(best)
+        elif (_block_kind(sibling) == kind
+              and measure.prose.get(key, 0) >= MIN_PARAGRAPH_CHARS
+              and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)):
+            parts.append(sibling)
+    return parts
+
+
 def _article_counts(best: LexborNode) -> dict[int, int]:
     """How many ``<article>`` elements each ancestor of the page's articles holds."""
     counts: dict[int, int] = {}
@@ -663,7 +701,14 @@ def _main_text(root: LexborNode) -> MainText:
     if best is None:
         return MainText("", False)
     best = _widen(best, measure)
-    text, cut = _container_text(best, measure)
+    texts: list[str] = []
+    cut = 0
+    for part in _with_split_siblings(best, measure):
+        part_text, part_cut = _container_text(part, measure)
+        if part_text:
+            texts.append(part_text)
+        cut += part_cut
+    text = "\n".join(texts)
     # A lead does not count toward confidence: it must not make a scrap look whole.
     page = measure.paragraph_chars
     written = len(text) + cut
