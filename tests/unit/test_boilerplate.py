@@ -52,11 +52,19 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "Get the latest updates right in your inbox. Subscribe to NJ.com’s newsletters.",
          "The day's top stories, delivered straight to your inbox.",
          "Got this from a friend? Sign up to get it in your inbox.",
-         "Join 40,000+ readers who get our weekly notes on gardening."],
+         "Join 40,000+ readers who get our weekly notes on gardening.",
+         "There's plenty more where that came from. Sign up for The Daily Tide today to get "
+         "the free newsletter delivered to your inbox daily.",
+         "The Harbour Report covers one topic: the sea. Sign up for our newsletters to have "
+         "stories delivered to your inbox. Consider becoming a member."],
         ["More than 2,000 people signed up for the newsletter within a day, the campaign said.",
          "Residents can sign up for flood alerts at the town hall, the mayor said.",
          "Voters had to sign up to get the ballot by email, officials said.",
-         "Join 3 colleagues at the harbour for the morning shift."],
+         "Join 3 colleagues at the harbour for the morning shift.",
+         "Stay informed: follow news sources, subscribe to industry newsletters and ask "
+         "colleagues.",
+         "The storm came fast. Subscribe to the theory of climate change or not, the water "
+         "rose."],
     ),
     "share_bar": (
         ["Share Tweet Email", "Facebook | Twitter | LinkedIn",

@@ -92,7 +92,13 @@ LINE_RULES: tuple[LineRule, ...] = (
                         # inbox.", "Join 800,000+ subscribers to get regular emails ..."
                         r".{0,60}(sign up|subscribe) to (get|receive) (it|this|them|our|the)\b"
                         r".{0,60}(inbox|e-?mails?)[.!]?|"
-                        r"join [\d,.]+\+? (subscribers|readers)\b.{0,160})"),
+                        r"join [\d,.]+\+? (subscribers|readers)\b.{0,160}|"
+                        # a paragraph that closes on a sign-up call: "There's plenty more
+                        # where that came from. Sign up for The Water Coolest today to get
+                        # the free daily newsletter delivered to your inbox daily." (15h)
+                        r".{0,300}?[.!?…]\s+(sign up|subscribe)( now| today)? (for|to)\b"
+                        r"[^.!?]{0,120}\b(newsletters?|inbox)\b[^.!?]{0,80}[.!]?"
+                        r"(\s+[^.!?]{0,120}[.!]?)?)"),
     _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
