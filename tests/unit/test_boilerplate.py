@@ -140,7 +140,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
          "Follow Ana Ruiz on Twitter: @anaruiz_news.",
          "Follow the Herald's coverage of the floods at https://example.com/floods",
          "*** Follow me on YouTube or Facebook for daily tips ***",
-         "Follow @HarbourNews on Twitter to keep up with the latest sailings."],
+         "Follow @HarbourNews on Twitter to keep up with the latest sailings.",
+         "Follow @HarbourDeals on Twitter to keep up with the latest deals from around the "
+         "web. Quantities may be limited. Prices are subject to change without notice and "
+         "coupons may expire at any time, so check the seller's page before you buy."],
         ["Follow these steps shared on Twitter to reset the router.",
          "Follow-up talks on Facebook's data policy are due next week.",
          "Police said they would follow the leads on Monday."],

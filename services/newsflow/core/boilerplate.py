@@ -125,7 +125,7 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("follow_prompt", r"\W{0,4}(please )?follow (us|me|him|her|them|@\w+|"
                            r"(the )?(?-i:[A-Z])[\w .,'’@()-]{0,80}?) (on|at) (facebook|twitter|"
                            r"instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|x\b|"
-                           r"https?://\S+).{0,160}"),
+                           r"https?://\S+).{0,300}"),
     # A news agency's story slug: "AP-US--Trump-Impeachment, 4th Ld-Writethru" (issue 15e).
     _rule("wire_slug", r"(AP|BC)-[A-Z]{2,4}--[\w/'’.&-]+(,\s*[\w /&-]{1,40})?", flags=0),
     # What a page shows before its scripts run: "Loading ...", and template fields never
