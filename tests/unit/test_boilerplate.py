@@ -75,9 +75,11 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "share_prompt": (
         ["Share this article", "Like this story? Share it with a friend!", "Jetzt teilen!",
          "Mit Freunden teilen", "Möchten Sie den Artikel teilen?", "Der Artikel gefällt dir?",
-         "Partager cet article", "Compartir artículo", "Share this:", "Like this:"],
+         "Partager cet article", "Compartir artículo", "Share this:", "Like this:",
+         "Gefällt mir:", "Rate this article"],
         ["Share this article's concerns, critics say, and you will see the problem.",
          "Like this: a spoon of flour, then the eggs.",
+         "Rate this article's claims against the record, the editor asked.",
          "Did you like this story? Readers wrote in with their own memories.",
          "Die Parteien wollen die Kosten teilen.", "Partager les risques, disent-ils."],
     ),
@@ -156,7 +158,8 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "placeholder": (
         ["Loading ...", "Loading…", "Loading", "Wird geladen...", "Cargando",
          "This story appears in the {{article.magazine.pretty_date}} issue of {{magazine.name}}.",
-         "Posted {{ post.date | relative }}", "Like Loading...", "Like Loading…"],
+         "Posted {{ post.date | relative }}", "Like Loading...", "Like Loading…",
+         "Gefällt mir Lade …"],
         ["Loading the ferry took three hours in the rain.", "Like loading a van, it takes time.",
          "The template used {braces} for names."],
     ),

@@ -110,8 +110,10 @@ LINE_RULES: tuple[LineRule, ...] = (
                           r"(der|dieser) (artikel|beitrag) gefällt (dir|ihnen)\?|"
                           r"partager (cet |l')article[:.!]?|compartir (este )?art[ií]culo[:.!]?|"
                           r"condividi (questo )?articolo[:.!]?|"
-                          # WordPress's share and like headings ("Share this:", "Like this:")
-                          r"(share|like) this:)"),
+                          # WordPress's share, like and rating headings ("Share this:", "Like
+                          # this:", "Gefällt mir:"), rating prompts
+                          r"(share|like|rate) this:|gefällt mir:|"
+                          r"rate this (article|post|story|page)[:.!]?)"),
     _rule("photo_credit",
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
@@ -133,7 +135,7 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("placeholder", r"(loading|wird geladen|chargement( en cours)?|cargando|caricamento|"
                          r"carregando)\s*(\.\.\.|…)?|"
                          # WordPress's like button before its script runs
-                         r"like\s*loading\s*(\.\.\.|…)?|"
+                         r"(like|gefällt mir)\s*(loading|lade)\s*(\.\.\.|…)?|"
                          r".{0,200}\{\{\s*[\w.]+(\s*\|\s*\w+)?\s*\}\}.{0,200}"),
     # A form's own status messages, shown by scripts (Webflow's defaults).
     _rule("form_message", r"(thank you|thanks)[!.]? your submission has been received[!.]?|"
