@@ -42,13 +42,27 @@ _NAMES = rf"{_NAME}(?:(?:\s*[,&]\s*|\s+and\s+){_NAME}){{0,3}}"
 # such as "Published" or "Updated on". It must hold a day or a clock time, so a line naming
 # a month alone stays.
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
-_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"
+          # ... German, French, Spanish, Portuguese, Italian and Dutch (issue 15h)
+          r"januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril|"
+          r"juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|"
+          r"mayo|junio|julio|agosto|se(?:p|t)?tiembre|octubre|noviembre|diciembre|janeiro|"
+          r"fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro|gennaio|"
+          r"febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januari|februari|"
+          r"maart|mei|augustus)\.?")
+_WEEKDAY = (r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?|"
+            r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|"
+            r"mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|"
+            r"sábado|domingo|(?:segunda|terça|quarta|quinta|sexta)-feira|lunedì|martedì|"
+            r"mercoledì|giovedì|venerdì|sabato|domenica)\.?")
 _STAMP_LABEL = (r"(?:(?:first |originally |last )?(?:published|updated|posted|modified)"
-                r"(?: on| at)?|original|date)")
+                r"(?: on| at)?|original|date|"
+                # words between the parts of a stamp: "22 de janeiro de 2018 às 0:13",
+                # "19. November 2019 um 10:48 Uhr", "ore 10:48"
+                r"de|del|às|as|à|a las|um|uhr|ore|le|el)")
 _ZONE = r"(?:[ecmp][sd]?t|gmt|utc|bst|cet|cest|ist|jst|aest|aedt|amt|hkt|sgt)"
 _STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|nd|rd|th)?|"
-               r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
+               r"\d{1,2}(?::|h)\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
 _STAMP_SEP = r"[\s,|/:·•–—-]*"
 # A part never ends inside a run of digits, so "2017" is read one way only (no backtracking).
 # ... maybe after a dateline: "VATICAN CITY — Apr 9, 2017, 7:36 AM ET" (issue 15e).
@@ -58,7 +72,7 @@ _TIMESTAMP = (rf"{_DATELINE}{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
               r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
               r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
 # A stamp holds a day and month, a clock time or a numeric date (or is one of the others).
-_TIMESTAMP_NEEDS = (rf"\d\s*{_MONTH}|{_MONTH}\s*\d|\d:\d\d|\d[/.-]\d{{1,2}}[/.-]\d|"
+_TIMESTAMP_NEEDS = (rf"\d\.?\s*(?:de )?{_MONTH}|{_MONTH}\s*\d|\d(?::|h)\d\d|\d[/.-]\d{{1,2}}[/.-]\d|"
                     r"(?:ago|read)$|^(?:reading time|lesezeit|tempo de leitura)")
 
 # Whole-line rules: the line is removed when the pattern matches all of it (fullmatch).
@@ -96,7 +110,8 @@ LINE_RULES: tuple[LineRule, ...] = (
                         # a paragraph that closes on a sign-up call: "There's plenty more
                         # where that came from. Sign up for The Water Coolest today to get
                         # the free daily newsletter delivered to your inbox daily." (15h)
-                        r".{0,300}?[.!?…]\s+(sign up|subscribe)( now| today)? (for|to)\b"
+                        r"(?:[^.!?…]{0,300}[.!?…]\s+){1,6}(sign up|subscribe)( now| today)? "
+                        r"(for|to)\b"
                         r"[^.!?]{0,120}\b(newsletters?|inbox)\b[^.!?]{0,80}[.!]?"
                         r"(\s+[^.!?]{0,120}[.!]?)?)"),
     _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
