@@ -86,10 +86,13 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "photo_credit": (
         ["Photo: Reuters", "(Photo by John Smith/Getty Images)", "Image source, Getty Images",
          "Picture credit: AFP", "(Reuters)", "Crédits photos : Bestimage",
-         "Titelbild: Geyres Christophe/ABACA", "Foto: dpa"],
+         "Titelbild: Geyres Christophe/ABACA", "Foto: dpa", "Symbolgrafik: © Butch - stock.adobe.com",
+         "Rubriklistenbild: © KCNA/dpa", "© Niklas Grapatin / Greenpeace"],
         ["Pictures, videos and text were published by the ministry on Tuesday.",
          "Photos by the dozen flooded social media within minutes.",
-         "The image of the burning tower went round the world."],
+         "The image of the burning tower went round the world.",
+         "Note: © marks a registered copyright in the text.",
+         "Sales rose 4% / 5% in the two halves, © figures from the company."],
     ),
     "form_message": (
         ["Thank you! Your submission has been received!",

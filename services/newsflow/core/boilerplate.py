@@ -133,7 +133,11 @@ LINE_RULES: tuple[LineRule, ...] = (
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
           r"(crédits? photos?|titelbild|beitragsbild|bildquelle|fotos?)\s*:\s*.{2,120}|"
-          r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
+          r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\)|"
+          # a picture's label and its rights holder: "Symbolgrafik: © Butch - stock.adobe.com";
+          # a photographer and an agency: "© Niklas Grapatin / Greenpeace"; not a sentence,
+          # which ends in a full stop (issue 15h)
+          r"[^\W\d_]{2,30}\s*:\s*©\s*[^©!?]{2,80}(?<!\.)|©\s*[^\W\d_][^©/\d]{1,40}/\s*[^\W\d_][^©/]{1,40})|"
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
     # "Follow us on Twitter", "Follow AP's full coverage of Brexit at https://...", "*** Follow
