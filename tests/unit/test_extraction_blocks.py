@@ -417,3 +417,13 @@ def test_paragraphs_of_the_bodys_kind_beside_its_wrapper_are_part_of_it() -> Non
                  "<div class='promo-box'><div class='body__paragraph'>Subscribe to the print "
                  "edition and get a free umbrella with your first order.</div></div>")
     assert _lines(main_text_by_blocks(page).text) == body
+
+
+def test_a_standfirst_before_paragraphs_that_join_the_body_leads_it_once() -> None:
+    body = [f"Paragraph {n} of the harbour report, which is long enough to count as a paragraph."
+            for n in range(14)]
+    rest = "".join(f"<div class='body__paragraph'>{p}</div>" for p in body[1:])
+    page = _page(f"<section class='zone'><div class='wrap'><div class='dek'>{LEAD}</div>"
+                 f"<div class='body__paragraph'>{body[0]}</div>"
+                 f"<div class='read-all'>{rest}</div></div></section>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *body]

@@ -703,7 +703,8 @@ def _main_text(root: LexborNode) -> MainText:
     best = _widen(best, measure)
     texts: list[str] = []
     cut = 0
-    for part in _with_split_siblings(best, measure):
+    parts = _with_split_siblings(best, measure)
+    for part in parts:
         part_text, part_cut = _container_text(part, measure)
         if part_text:
             texts.append(part_text)
@@ -716,7 +717,8 @@ def _main_text(root: LexborNode) -> MainText:
     # paragraph text: its length alone could be short lines of a list or a form.
     confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
                  or _whole_short_article(best, measure, len(text), written, page_text))
-    lead = _lead_text(best, measure)
+    # Looked for before the first part: paragraphs that joined the body are not a lead.
+    lead = _lead_text(parts[0], measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
         text = f"{lead}\n{text}"
