@@ -10,7 +10,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    its parent) and, half, the holder's parent, by its length;
 3. the best container (score less its link share) widens to an ancestor that holds much more
    paragraph text without being link-heavy: article bodies split over sibling sections (but
-   not into one holding several ``<article>`` elements: a list of other posts);
+   not into one holding several ``<article>`` elements: a list of other posts), and takes in
+   its siblings that are paragraphs of the kind it holds (a story's first paragraphs beside the
+   wrapper of the rest);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
    are mostly link text (less an inline cluster of links, such as a hover card); a short
