@@ -274,6 +274,8 @@ def test_a_standfirst_named_teaser_stays_but_a_linked_teaser_goes() -> None:
     "mitzudiskutieren und Beiträge zu schreiben.</p></div>",
     "<div class='donate-box'><p>Independent reporting costs money. Support our newsroom with "
     "a monthly gift of any size today.</p></div>",
+    "<div class='testimonials'><blockquote><p>This newsletter changed the way I sleep and "
+    "train, and I recommend it to everyone I know.</p></blockquote></div>",
 ])
 def test_calls_to_action_disclosures_and_comment_modules_go(box: str) -> None:
     page = _page(f"<article><div class='body'>{ARTICLE}{box}</div></article>")
@@ -387,3 +389,41 @@ def test_a_paragraph_keeps_its_text_without_an_inline_cluster_of_links() -> None
     text = main_text_by_blocks(_page(f"<article>{ARTICLE}{quote}</article>")).text
     assert "harbour master" in text
     assert "Read more" not in text and "another story" not in text
+
+
+def test_a_heading_whose_id_is_a_slug_of_its_words_stays() -> None:
+    page = _page("<article><div class='body'>"
+                 + "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:6])
+                 + "<h2 id='h-what-social-media-said'>What social media said</h2>"
+                 + "".join(f"<p>{p}</p>" for p in PARAGRAPHS[6:])
+                 + "<div id='social-share'><p>Share this story with your friends on every "
+                 "network.</p></div></div></article>")
+    assert _lines(main_text_by_blocks(page).text) == [
+        *PARAGRAPHS[:6], "What social media said", *PARAGRAPHS[6:]]
+
+
+def test_paragraphs_of_the_bodys_kind_beside_its_wrapper_are_part_of_it() -> None:
+    # The first paragraphs sit beside the wrapper of the rest (too few to widen to their
+    # parent), with a short heading among them, as a news site's template lays out a story.
+    body = [f"Paragraph {n} of the harbour report, long enough to count as one of its own."
+            for n in range(14)]
+    before = "".join(f"<div class='body__paragraph speakable'>{p}</div>" for p in body[:2])
+    rest = "".join(f"<div class='body__paragraph'>{p}</div>" for p in body[3:])
+    page = _page(f"<nav>{MENU}</nav><section class='zone'><div class='wrap'>{before}"
+                 "<div class='body__paragraph'>Storm season?</div>"
+                 f"<div class='body__paragraph speakable'>{body[2]}</div>"
+                 "<div class='read-more'>Read More</div>"
+                 f"<div class='read-all'>{rest}</div></div></section>"
+                 "<div class='promo-box'><div class='body__paragraph'>Subscribe to the print "
+                 "edition and get a free umbrella with your first order.</div></div>")
+    assert _lines(main_text_by_blocks(page).text) == body
+
+
+def test_a_standfirst_before_paragraphs_that_join_the_body_leads_it_once() -> None:
+    body = [f"Paragraph {n} of the harbour report, which is long enough to count as a paragraph."
+            for n in range(14)]
+    rest = "".join(f"<div class='body__paragraph'>{p}</div>" for p in body[1:])
+    page = _page(f"<section class='zone'><div class='wrap'><div class='dek'>{LEAD}</div>"
+                 f"<div class='body__paragraph'>{body[0]}</div>"
+                 f"<div class='read-all'>{rest}</div></div></section>")
+    assert _lines(main_text_by_blocks(page).text) == [LEAD, *body]

@@ -42,13 +42,27 @@ _NAMES = rf"{_NAME}(?:(?:\s*[,&]\s*|\s+and\s+){_NAME}){{0,3}}"
 # such as "Published" or "Updated on". It must hold a day or a clock time, so a line naming
 # a month alone stays.
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
-_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
+          r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"
+          # ... German, French, Spanish, Portuguese, Italian and Dutch (issue 15h)
+          r"januar|februar|märz|mai|juni|juli|oktober|dezember|janvier|février|mars|avril|"
+          r"juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|"
+          r"mayo|junio|julio|agosto|se(?:p|t)?tiembre|octubre|noviembre|diciembre|janeiro|"
+          r"fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro|gennaio|"
+          r"febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|januari|februari|"
+          r"maart|mei|augustus)\.?")
+_WEEKDAY = (r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?|"
+            r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|"
+            r"mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|"
+            r"sábado|domingo|(?:segunda|terça|quarta|quinta|sexta)-feira|lunedì|martedì|"
+            r"mercoledì|giovedì|venerdì|sabato|domenica)\.?")
 _STAMP_LABEL = (r"(?:(?:first |originally |last )?(?:published|updated|posted|modified)"
-                r"(?: on| at)?|original|date)")
+                r"(?: on| at)?|original|date|"
+                # words between the parts of a stamp: "22 de janeiro de 2018 às 0:13",
+                # "19. November 2019 um 10:48 Uhr", "ore 10:48"
+                r"de|del|às|as|à|a las|um|uhr|ore|le|el)")
 _ZONE = r"(?:[ecmp][sd]?t|gmt|utc|bst|cet|cest|ist|jst|aest|aedt|amt|hkt|sgt)"
 _STAMP_PART = (rf"(?:{_MONTH}|{_WEEKDAY}|{_STAMP_LABEL}|{_ZONE}|\d{{1,4}}(?:st|nd|rd|th)?|"
-               r"\d{1,2}:\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
+               r"\d{1,2}(?::|h)\d{2}(?::\d{2})?|[ap]\.?m\.?|at|on|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})")
 _STAMP_SEP = r"[\s,|/:·•–—-]*"
 # A part never ends inside a run of digits, so "2017" is read one way only (no backtracking).
 # ... maybe after a dateline: "VATICAN CITY — Apr 9, 2017, 7:36 AM ET" (issue 15e).
@@ -58,7 +72,7 @@ _TIMESTAMP = (rf"{_DATELINE}{_STAMP_SEP}(?:{_STAMP_PART}(?!\d){_STAMP_SEP})+|"
               r"\d{1,3}\s*-?\s*min(?:ute)?s?\.? read|"
               r"(?:reading time|lesezeit|tempo de leitura)\s*:?\s*\d{1,3}\s*\w{1,10}")
 # A stamp holds a day and month, a clock time or a numeric date (or is one of the others).
-_TIMESTAMP_NEEDS = (rf"\d\s*{_MONTH}|{_MONTH}\s*\d|\d:\d\d|\d[/.-]\d{{1,2}}[/.-]\d|"
+_TIMESTAMP_NEEDS = (rf"\d\.?\s*(?:de )?{_MONTH}|{_MONTH}\s*\d|\d(?::|h)\d\d|\d[/.-]\d{{1,2}}[/.-]\d|"
                     r"(?:ago|read)$|^(?:reading time|lesezeit|tempo de leitura)")
 
 # Whole-line rules: the line is removed when the pattern matches all of it (fullmatch).
@@ -92,7 +106,14 @@ LINE_RULES: tuple[LineRule, ...] = (
                         # inbox.", "Join 800,000+ subscribers to get regular emails ..."
                         r".{0,60}(sign up|subscribe) to (get|receive) (it|this|them|our|the)\b"
                         r".{0,60}(inbox|e-?mails?)[.!]?|"
-                        r"join [\d,.]+\+? (subscribers|readers)\b.{0,160})"),
+                        r"join [\d,.]+\+? (subscribers|readers)\b.{0,160}|"
+                        # a paragraph that closes on a sign-up call: "There's plenty more
+                        # where that came from. Sign up for The Water Coolest today to get
+                        # the free daily newsletter delivered to your inbox daily." (15h)
+                        r"(?:[^.!?…]{0,300}[.!?…]\s+){1,6}(sign up|subscribe)( now| today)? "
+                        r"(for|to)\b"
+                        r"[^.!?]{0,120}\b(newsletters?|inbox)\b[^.!?]{0,80}[.!]?"
+                        r"(\s+[^.!?]{0,120}[.!]?)?)"),
     _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
@@ -103,12 +124,20 @@ LINE_RULES: tuple[LineRule, ...] = (
                           r"möchten sie (den|diesen) (artikel|beitrag) teilen\?|"
                           r"(der|dieser) (artikel|beitrag) gefällt (dir|ihnen)\?|"
                           r"partager (cet |l')article[:.!]?|compartir (este )?art[ií]culo[:.!]?|"
-                          r"condividi (questo )?articolo[:.!]?)"),
+                          r"condividi (questo )?articolo[:.!]?|"
+                          # WordPress's share, like and rating headings ("Share this:", "Like
+                          # this:", "Gefällt mir:"), rating prompts
+                          r"(share|like|rate) this:|gefällt mir:|"
+                          r"rate this (article|post|story|page)[:.!]?)"),
     _rule("photo_credit",
           r"(?i:\(?(photo|image|picture|file photo|photograph|pic|credit)( credits?)?s?\s*[:|]"
           r"\s*.{2,120}\)?|(image source|image copyright|photo credit)\s*[:,]?\s*.{2,80}|"
           r"(crédits? photos?|titelbild|beitragsbild|bildquelle|fotos?)\s*:\s*.{2,120}|"
-          r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\))|"
+          r"\((reuters|ap|afp|getty images|epa|anadolu)( photo)?\)|"
+          # a picture's label and its rights holder: "Symbolgrafik: © Butch - stock.adobe.com";
+          # a photographer and an agency: "© Niklas Grapatin / Greenpeace"; not a sentence,
+          # which ends in a full stop (issue 15h)
+          r"[^\W\d_]{2,30}\s*:\s*©\s*[^©!?]{2,80}(?<!\.)|©\s*[^\W\d_][^©/\d]{1,40}/\s*[^\W\d_][^©/]{1,40})|"
           rf"\(?(?i:(photo|photograph|image|picture)s? by) {_NAMES}"
           r"(\s*(/|for|,|via)\s*[\w .'-]{1,60})?\)?", flags=0),
     # "Follow us on Twitter", "Follow AP's full coverage of Brexit at https://...", "*** Follow
@@ -117,14 +146,21 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("follow_prompt", r"\W{0,4}(please )?follow (us|me|him|her|them|@\w+|"
                            r"(the )?(?-i:[A-Z])[\w .,'’@()-]{0,80}?) (on|at) (facebook|twitter|"
                            r"instagram|linkedin|youtube|tiktok|threads|bluesky|mastodon|x\b|"
-                           r"https?://\S+).{0,160}"),
+                           r"https?://\S+).{0,300}"),
     # A news agency's story slug: "AP-US--Trump-Impeachment, 4th Ld-Writethru" (issue 15e).
     _rule("wire_slug", r"(AP|BC)-[A-Z]{2,4}--[\w/'’.&-]+(,\s*[\w /&-]{1,40})?", flags=0),
     # What a page shows before its scripts run: "Loading ...", and template fields never
     # filled in: "This story appears in the {{article.magazine.date}} issue" (issue 15e).
     _rule("placeholder", r"(loading|wird geladen|chargement( en cours)?|cargando|caricamento|"
                          r"carregando)\s*(\.\.\.|…)?|"
+                         # WordPress's like button before its script runs
+                         r"(like|gefällt mir)\s*(loading|lade)\s*(\.\.\.|…)?|"
                          r".{0,200}\{\{\s*[\w.]+(\s*\|\s*\w+)?\s*\}\}.{0,200}"),
+    # A form's own status messages, shown by scripts (Webflow's defaults).
+    _rule("form_message", r"(thank you|thanks)[!.]? your submission has been received[!.]?|"
+                          r"oops[!.]? something went wrong while submitting the form[!.]?"),
+    # An embed code offered to readers: "Embed <iframe src=... title="NPR embedded audio player">"
+    _rule("embed_code", r"(embed( code)?\s*:?\s*)?<(iframe|script|embed|object)\b[^>]*>.{0,200}"),
     _rule("cookie_notice", r"(we use cookies|this (web)?site uses cookies).{0,300}"),
     _rule("subscription_notice", r"(subscribe( now)? to (continue|keep) reading.{0,80}|"
                                  r"subscribe to read (the full|more|this).{0,80}|"
@@ -133,6 +169,14 @@ LINE_RULES: tuple[LineRule, ...] = (
                                  r"(story|article).{0,120}|"
                                  r"to (view|read) the full (story|article),? please subscribe.{0,200}|"
                                  r"already a subscriber\?\s*(log|sign) ?in.{0,60}|"
+                                 # a paywall's prompt: "Become a paid subscriber to Every to
+                                 # unlock this piece and learn about:"
+                                 r"(become a|upgrade to( a)?) (paid( subscriber| member)?|"
+                                 r"subscriber|member|premium)\b.{0,60} to (unlock|read|"
+                                 r"continue reading|"
+                                 r"access) (this|the (full|rest))\b.{0,120}|"
+                                 r"this (post|article|story|piece) is for (paid )?(subscribers|"
+                                 r"members)( only)?[.!]?|"
                                  r"you have reached your (free )?article limit.{0,120}|"
                                  r"this (copy|article) is for your personal,? non-commercial use"
                                  r".{0,300})"),

@@ -10,7 +10,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    its parent) and, half, the holder's parent, by its length;
 3. the best container (score less its link share) widens to an ancestor that holds much more
    paragraph text without being link-heavy: article bodies split over sibling sections (but
-   not into one holding several ``<article>`` elements: a list of other posts);
+   not into one holding several ``<article>`` elements: a list of other posts), and takes in
+   its siblings that are paragraphs of the kind it holds (a story's first paragraphs beside the
+   wrapper of the rest);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
    are mostly link text (less an inline cluster of links, such as a hover card); a short
@@ -52,6 +54,8 @@ BOILERPLATE_WORDS = (
     "playlist", "teaser", "teasers", "rail", "login", "print",
     # calls to action, product disclosures, donation boxes, app-store badges (issue 15e)
     "cta", "disclosure", "donate", "donation", "appstore", "appstores",
+    # readers' testimonials and review carousels (issue 15h)
+    "testimonial", "testimonials",
 )
 # Words for reader comments and photo galleries: dropped whatever their size (threads and
 # captions hold much prose), unless they hold nearly all of the page.
@@ -77,6 +81,13 @@ CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 BEM_MODIFIER = re.compile(r"--(name-|type-|view-mode-)?\S*")
 
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
+# An id made of the element's own words is an anchor (a heading's table-of-contents target),
+# not a name: "h-what-is-social-shopping" is a heading, not a social bar (issue 15h). Only ids
+# of at least this many words, looked for in the first characters of the element's text.
+ID_WORDS = re.compile(r"[^\W_]+")
+TEXT_WORDS = re.compile(r"\w+")
+ANCHOR_MIN_WORDS = 2
+ANCHOR_TEXT_CHARS = 300
 # Without "teaser": a block named only "teaser" that links nowhere and is not inside a link is
 # the article's own standfirst ("article-teaser", "teaser-text"), not a card for another story,
 # which always links to it.
@@ -114,6 +125,9 @@ CLIMB_MAX_LINK_SHARE = 0.2
 # it holds this much paragraph text; a smaller one is a fragment of a page that wraps each
 # block of one story in an <article>.
 ARTICLE_STOP_MIN_CHARS = 500
+# The container's siblings that are paragraphs of the kind it holds at least this many of
+# are part of the body (issue 15h).
+SPLIT_MIN_PARAGRAPHS = 2
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
@@ -229,6 +243,16 @@ def _strip_junk(root: LexborNode) -> None:
             verdict = verdicts[names] = _junk_name(names)
         if verdict is None or node.tag in KEEP_TAGS:
             continue
+        anchor = attrs.get("id")
+        if anchor and _names_own_text(anchor, node):
+            # The id is an anchor named after the element's own words (a table of contents'
+            # target: <h2 id="h-what-is-social-shopping">): only the class can say it is junk.
+            names = attrs.get("class") or ""
+            if names not in verdicts:
+                verdicts[names] = _junk_name(names)
+            verdict = verdicts[names]
+            if verdict is None:
+                continue
         teaser_only, prose_junk = verdict
         if teaser_only and _unlinked_prose(node):
             continue
@@ -257,6 +281,17 @@ def _junk_name(names: str) -> tuple[bool, bool] | None:
     teaser_only = "teaser" in match.group() and BOILERPLATE_BUT_TEASER.search(words) is None
     # A camelCase gallery or comment name ("slideshowWrapper") is judged by its prose.
     return teaser_only, PROSE_JUNK.search(names) is not None
+
+
+def _names_own_text(anchor: str, node: LexborNode) -> bool:
+    """Whether an id is a slug of the element's own text: each of its words (two or more, less
+    numbers and one-letter prefixes such as WordPress's "h-") is a word of the text."""
+    words = [word for word in ID_WORDS.findall(CAMEL_HUMP.sub(" ", anchor).lower())
+             if len(word) > 1 and not word.isdigit()]
+    if len(words) < ANCHOR_MIN_WORDS:
+        return False
+    text = set(TEXT_WORDS.findall(node.text(deep=True, strip=True)[:ANCHOR_TEXT_CHARS].lower()))
+    return all(word in text for word in words)
 
 
 def _drop_bem_modifiers(words: str) -> str:
@@ -523,6 +558,41 @@ def _widen(best: LexborNode, measure: _Measure) -> LexborNode:
     return best
 
 
+def _block_kind(node: LexborNode) -> tuple[str, str] | None:
+    """A block's tag and first class name: what a page's template gives each of its paragraphs
+    ("zn-body__paragraph speakable" is of the kind "zn-body__paragraph")."""
+    names = (node.attributes.get("class") or "").split()
+    return (node.tag or "", names[0]) if names else None
+
+
+def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode]:
+    """The container and those of its siblings that are paragraphs of the same kind as its own
+    (a body whose first paragraphs sit beside the wrapper of the rest), in page order."""
+    parent = best.parent
+    if parent is None or parent.tag in ("html", "body", None):
+        return [best]
+    kinds: dict[tuple[str, str], int] = {}
+    for child in best.iter():
+        kind = _block_kind(child)
+        if kind is not None and measure.prose.get(child.mem_id, 0) >= MIN_PARAGRAPH_CHARS:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if not kinds:
+        return [best]
+    kind, count = max(kinds.items(), key=lambda item: item[1])
+    if count < SPLIT_MIN_PARAGRAPHS:
+        return [best]
+    parts: list[LexborNode] = []
+    for sibling in parent.iter():
+        key = sibling.mem_id
+        if key == best.mem_id:
+            parts.append(best)
+        elif (_block_kind(sibling) == kind
+              and measure.prose.get(key, 0) >= MIN_PARAGRAPH_CHARS
+              and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)):
+            parts.append(sibling)
+    return parts
+
+
 def _article_counts(best: LexborNode) -> dict[int, int]:
     """How many ``<article>`` elements each ancestor of the page's articles holds."""
     counts: dict[int, int] = {}
@@ -633,7 +703,15 @@ def _main_text(root: LexborNode) -> MainText:
     if best is None:
         return MainText("", False)
     best = _widen(best, measure)
-    text, cut = _container_text(best, measure)
+    texts: list[str] = []
+    cut = 0
+    parts = _with_split_siblings(best, measure)
+    for part in parts:
+        part_text, part_cut = _container_text(part, measure)
+        if part_text:
+            texts.append(part_text)
+        cut += part_cut
+    text = "\n".join(texts)
     # A lead does not count toward confidence: it must not make a scrap look whole.
     page = measure.paragraph_chars
     written = len(text) + cut
@@ -641,7 +719,8 @@ def _main_text(root: LexborNode) -> MainText:
     # paragraph text: its length alone could be short lines of a list or a form.
     confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
                  or _whole_short_article(best, measure, len(text), written, page_text))
-    lead = _lead_text(best, measure)
+    # Looked for before the first part: paragraphs that joined the body are not a lead.
+    lead = _lead_text(parts[0], measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
         text = f"{lead}\n{text}"
