@@ -34,6 +34,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from newsflow.core.lexbor_tree import has_ancestor
+
 # Not "form": ASP.NET pages wrap the whole page in one.
 JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button",
              "select", "textarea", "input", "nav", "aside", "footer", "object", "embed",
@@ -303,12 +305,7 @@ def _unlinked_prose(node: LexborNode) -> bool:
     """Prose of a standfirst's length with no link in it or around it."""
     if len(node.text(deep=True, strip=True)) < LEAD_MIN_CHARS or node.css_first("a"):
         return False
-    parent = node.parent
-    while parent is not None:
-        if parent.tag == "a":
-            return False
-        parent = parent.parent
-    return True
+    return not has_ancestor(node, "a")
 
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:

@@ -26,6 +26,7 @@ from lxml.html import HtmlElement
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from newsflow.core.dates import MAX_YEAR, normalise_date
+from newsflow.core.lexbor_tree import has_ancestor
 
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -178,18 +179,9 @@ def _split_heading(h1: LexborNode) -> str:
 def _html_title(page: LexborHTMLParser) -> str | None:
     """The document's <title>; an SVG icon's <title> ("Close", "Search") names the icon."""
     for node in page.css("title"):
-        if not _inside_svg(node):
+        if not has_ancestor(node, "svg"):
             return _text(node.text(deep=True)) or None
     return None
-
-
-def _inside_svg(node: LexborNode) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.tag == "svg":
-            return True
-        parent = parent.parent
-    return False
 
 
 def strip_site_suffix(title: str, site_name: str | None) -> str:
