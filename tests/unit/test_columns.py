@@ -8,12 +8,14 @@ import heapq
 import random
 from collections import Counter, defaultdict
 
+import numpy as np
 import pytest
 
-from newsflow.core.arena import Arena
+from newsflow.core.arena import Arena, Columns
 from newsflow.core.expiry import ExpiryQueue
 from newsflow.core.keytable import KeyTable
 from newsflow.core.postings import Postings, posting_key
+from newsflow.core.rowtable import RowTable
 
 
 def test_key_table_matches_a_dict_through_growth_and_removals() -> None:
@@ -36,6 +38,33 @@ def test_key_table_matches_a_dict_through_growth_and_removals() -> None:
     assert all(table.get(key) == value for key, value in reference.items())
     probes = list(reference) + [rng.getrandbits(64) for _ in range(500)]
     assert table.get_many(probes) == [reference.get(key, -1) for key in probes]
+
+
+def test_row_table_matches_a_dict_through_growth_removals_and_column_growth() -> None:
+    rng = random.Random(5)
+    rows = Columns({"key": np.uint64})
+    table = RowTable(rows, "key")
+    reference: dict[int, int] = {}  # key -> row
+    for _ in range(5000):
+        # some keys share their low bits, so probe runs form and removals must shift them back
+        key = rng.choice([rng.getrandbits(64), rng.randrange(1, 64) << 40 | 7])
+        if key in reference:  # a newer row takes the key over; the old row is freed
+            rows.release(reference[key])
+        row = rows.allocate()  # freed rows come back, and the column's arrays are replaced
+        rows.columns["key"][row] = key
+        table.set(key, row)
+        reference[key] = row
+        if rng.random() < 0.4 and len(reference) > 1:
+            gone = rng.choice(list(reference))
+            assert table.pop(gone) == reference[gone]
+            rows.release(reference.pop(gone))
+        probe = rng.choice(list(reference))
+        assert table.get(probe) == reference[probe]
+        assert table.get(rng.getrandbits(64)) == -1
+    assert len(table) == len(reference)
+    assert sorted(table) == sorted(reference)
+    assert sorted(table.filed_rows()) == sorted(reference.values())
+    assert all(table.get(key) == row for key, row in reference.items())
 
 
 @pytest.mark.parametrize("bucket_bits", [16, 32])

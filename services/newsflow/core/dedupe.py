@@ -38,6 +38,7 @@ from newsflow.core.expiry import ExpiryQueue
 from newsflow.core.keytable import KeyTable
 from newsflow.core.params import DedupeParams
 from newsflow.core.postings import Postings, posting_key
+from newsflow.core.rowtable import RowTable
 from newsflow.core.vocab import Vocabulary
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
@@ -557,7 +558,7 @@ class _Ids(Mapping[str, EntryView]):
 
     def __iter__(self) -> Iterator[str]:
         index = self._index
-        return iter([index._id(row) for row in index.ids.values[index.ids.keys != 0].tolist()])
+        return iter([index._id(row) for row in index.ids.filed_rows()])
 
 
 class _SlotOwners:
@@ -588,15 +589,17 @@ class DedupeIndex:
         self.bands, self.rows = lsh_bands(params.near_threshold, params.num_perm)
         self.articles = Columns({
             "seen_at": np.float64, "first_seen": np.float64, "similarity": np.float64,
-            "story_similarity": np.float64, "seq": np.int64, "url_key": np.uint64,
-            "hash_key": np.uint64, "origin_key": np.uint64, "story": np.int32,
+            "story_similarity": np.float64, "seq": np.int64, "id_key": np.uint64,
+            "url_key": np.uint64, "hash_key": np.uint64, "origin_key": np.uint64, "story": np.int32,
             "source": np.int32, "tags": np.int32, "flags": np.uint8, "slot": np.int32,
             "next": np.int32, "prev": np.int32})
         self.texts = Arena()  # per article row: see ``_BLOB``
-        self.ids = KeyTable()  # article id key -> row
+        # the maps hold rows only: a row's keys are in its columns
+        self.ids = RowTable(self.articles, "id_key")  # article id key -> row
         self.entries = _Ids(self)
-        self.by_url = KeyTable()  # URL key -> row of the newest indexed article with it
-        self.by_hash = KeyTable()
+        # URL key -> row of the newest indexed article with it
+        self.by_url = RowTable(self.articles, "url_key")
+        self.by_hash = RowTable(self.articles, "hash_key")
         # band key (32 bits of it) -> signature slots; slots are checked against the bands
         # of the signature now in them, so a key collision or a reused slot adds nothing
         self.band_table = BandTable(merge_fraction=64, key_dtype=np.uint32)
@@ -976,6 +979,7 @@ class DedupeIndex:
         cols["story_similarity"][row] = (_NAN if decision.story_similarity is None
                                          else decision.story_similarity)
         cols["seq"][row] = decision.seq
+        cols["id_key"][row] = id_key
         cols["url_key"][row] = _key64(fp.canonical_url.encode())
         cols["hash_key"][row] = _key64(fp.content_hash.encode())
         cols["origin_key"][row] = _origin_key(decision.origin)
@@ -1196,7 +1200,7 @@ class DedupeIndex:
         """Forget the article in ``row``: un-index it and free the row."""
         cols = self.articles.columns
         self._unindex(row)
-        self.ids.pop(_id_key(self._id(row)))
+        self.ids.pop(cols["id_key"].item(row))
         self._story_unref(cols["story"].item(row))
         cols["flags"][row] = 0
         self._parsed_row = -1
