@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from newsflow.core.bandtable import BandTable
+from newsflow.core.recentkeys import RecentKeys
 
 
 @pytest.mark.parametrize("key_dtype", [np.uint64, np.uint32])
@@ -54,3 +55,33 @@ def test_a_key_filed_twice_by_one_article_returns_its_slot() -> None:
     assert sorted(set(table.lookup([7]))) == [0, 1]
     table.remove([7], 1)
     assert set(table.lookup([9])) == {0}
+
+
+def test_recent_keys_match_a_dict_multimap_as_they_grow() -> None:
+    rng = random.Random(6)
+    recent = RecentKeys(np.uint32)
+    reference: dict[int, list[int]] = defaultdict(list)
+    for slot in range(6000):  # several doublings of the arrays and their chains
+        # keys sharing low bits form chains; a key may be filed twice for one slot
+        for key in [rng.getrandbits(32), rng.randrange(50) << 20, rng.randrange(50) << 20]:
+            recent.add(key, slot)
+            reference[key].append(slot)
+        if rng.random() < 0.5:
+            key = rng.choice(list(reference))
+            if reference[key]:
+                gone = rng.choice(reference[key])
+                assert recent.remove(key, gone)
+                reference[key].remove(gone)
+        assert not recent.remove(rng.getrandbits(32) | 1 << 31, slot + 1)
+        probe = rng.choice(list(reference))
+        found: list[int] = []
+        recent.find(probe, found)
+        assert sorted(found) == sorted(reference[probe])
+    assert len(recent) == sum(len(slots) for slots in reference.values())
+    keys, slots = recent.entries()
+    assert sorted(zip(keys.tolist(), slots.tolist(), strict=True)) == sorted(
+        (key, slot) for key, filed in reference.items() for slot in filed)
+    recent.clear()
+    found = []
+    recent.find(probe, found)
+    assert not found and not len(recent)

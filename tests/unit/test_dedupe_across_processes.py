@@ -48,7 +48,7 @@ def layout(table: Any) -> str:
     arrays and its recent keys): equal only if laid out identically."""
     if isinstance(table, BandTable):
         keys: Any = [table.tags.tolist(), table.offsets.tolist(), table.slots.tolist(),
-                     list(table.delta.items())]
+                     table.delta.items()]
     else:
         keys = list(table)
     return hashlib.sha256(json.dumps(keys).encode()).hexdigest()

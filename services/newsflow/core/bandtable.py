@@ -6,10 +6,11 @@ part of the index. Here the bulk is two numpy arrays sorted by key: with the 32-
 index files (``key_dtype``), 6 bytes per key, 192 bytes per article: a directory of the keys'
 top bits (at least 16 of them, about 16-32 keys a bucket) says where each bucket's keys sit,
 so only the bits below it are stored (a 16-bit tag) beside the 32-bit slot. New keys go to a
-small dict first and are merged into the arrays in one vectorised insert when it holds more
-than ``1/merge_fraction`` of them, so a merge is rare and costs one copy of the arrays, never
-a sort of them. The directory also takes a look-up straight to its few candidates: a binary
-search over 32M keys is ~25 cache misses per key, and the cost would grow with the window.
+small multi-map first (``RecentKeys``, numpy arrays too) and are merged into the arrays in
+one vectorised insert when it holds more than ``1/merge_fraction`` of them, so a merge is rare
+and costs one copy of the arrays, never a sort of them. The directory also takes a look-up
+straight to its few candidates: a binary search over 32M keys is ~25 cache misses per key,
+and the cost would grow with the window.
 
 A removed article's keys in the arrays are dead weight until the next merge drops them. A
 look-up can therefore return a slot that no longer holds the article filed there (removed, or
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from newsflow.core.recentkeys import RecentKeys
+
 SLOT_LIMIT = 1 << 32  # slots are uint32: 4 bytes a key fewer than int64; see DedupeIndex
 
 
@@ -33,7 +36,7 @@ MIN_DIRECTORY_BITS = 16  # so that the bits below the directory of a 32-bit key 
 
 
 class BandTable:
-    __slots__ = ("bits", "dead", "delta", "delta_count", "directory_bits", "key_mask",
+    __slots__ = ("bits", "dead", "delta", "directory_bits", "key_mask",
                  "merge_fraction", "merge_min", "offsets", "slots", "tag_mask", "tags")
 
     def __init__(self, merge_min: int = 1 << 15, merge_fraction: int = 16,
@@ -48,8 +51,7 @@ class BandTable:
         tag_dtype = np.uint16 if self.bits - MIN_DIRECTORY_BITS <= 16 else key_dtype
         self.tags: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(0, dtype=tag_dtype)
         self.slots: npt.NDArray[np.uint32] = np.zeros(0, dtype=np.uint32)
-        self.delta: dict[int, int | list[int]] = {}  # recent keys -> slot(s)
-        self.delta_count = 0
+        self.delta = RecentKeys(key_dtype)  # recent keys -> slots
         self.dead: list[int] = []  # removed slots whose keys are still in the arrays
         self.merge_min = merge_min
         self.merge_fraction = merge_fraction
@@ -59,42 +61,24 @@ class BandTable:
 
     def __len__(self) -> int:
         """Keys held (live or dead): what the arrays and the delta cost."""
-        return len(self.tags) + self.delta_count
+        return len(self.tags) + self.delta.count
 
     def add(self, keys: list[int], slot: int) -> None:
         """File ``slot`` under ``keys`` (a removed article's slot may be filed again)."""
-        mask = self.key_mask
+        mask, delta = self.key_mask, self.delta
         for key in keys:
-            key &= mask
-            found = self.delta.get(key)
-            if found is None:
-                self.delta[key] = slot
-            elif isinstance(found, int):
-                self.delta[key] = [found, slot]
-            else:
-                found.append(slot)
-        self.delta_count += len(keys)
-        if self.delta_count > max(self.merge_min, len(self.tags) // self.merge_fraction):
+            delta.add(key & mask, slot)
+        if delta.count > max(self.merge_min, len(self.tags) // self.merge_fraction):
             self._merge()
 
     def remove(self, keys: list[int], slot: int) -> None:
         """Unfile ``slot``'s ``keys``: from the delta at once, from the arrays at the next merge
         (an article's keys are all in one or the other; look-ups return them meanwhile)."""
-        mask = self.key_mask
+        mask, delta = self.key_mask, self.delta
         in_arrays = False
         for key in keys:
-            key &= mask
-            found = self.delta.get(key)
-            if found == slot:
-                del self.delta[key]
-            elif isinstance(found, list) and slot in found:
-                found.remove(slot)
-                if len(found) == 1:
-                    self.delta[key] = found[0]
-            else:
+            if not delta.remove(key & mask, slot):
                 in_arrays = True
-                continue
-            self.delta_count -= 1
         if in_arrays:
             self.dead.append(slot)
 
@@ -104,13 +88,7 @@ class BandTable:
         found: list[int] = []
         masked = [key & self.key_mask for key in keys]
         for key in masked:
-            hit = self.delta.get(key)
-            if hit is None:
-                continue
-            if isinstance(hit, int):
-                found.append(hit)
-            else:
-                found.extend(hit)
+            self.delta.find(key, found)
         if len(self.tags) and masked:
             shift, tag_mask = self.bits - self.directory_bits, self.tag_mask
             bucket = np.array([key >> shift for key in masked], dtype=np.int64)
@@ -142,18 +120,15 @@ class BandTable:
             live = ~np.isin(slots, np.array(self.dead, dtype=np.uint32))
             keys, slots = keys[live], slots[live]
             self.dead = []
-        pairs = [(key, slot) for key, hit in self.delta.items()
-                 for slot in ((hit,) if isinstance(hit, int) else hit)]
-        new_keys = np.array([key for key, _ in pairs], dtype=np.uint64)
-        new_slots = np.array([slot for _, slot in pairs], dtype=np.uint32)
+        recent_keys, new_slots = self.delta.entries()
+        new_keys = recent_keys.astype(np.uint64)
         order = np.argsort(new_keys, kind="stable")
         new_keys, new_slots = new_keys[order], new_slots[order]
         at = np.searchsorted(keys, new_keys, side="right")
         keys = np.insert(keys, at, new_keys)
         self.slots = np.insert(slots, at, new_slots)
         del slots
-        self.delta = {}
-        self.delta_count = 0
+        self.delta.clear()
         # ~16-32 keys a bucket, and never fewer than 2^16 buckets (the tags' 16 bits)
         bits = min(self.bits - 1, max(MIN_DIRECTORY_BITS, len(keys).bit_length() - 5))
         shift = np.uint64(self.bits - bits)
