@@ -85,3 +85,23 @@ def test_recent_keys_match_a_dict_multimap_as_they_grow() -> None:
     found = []
     recent.find(probe, found)
     assert not found and not len(recent)
+
+
+def test_recent_keys_stay_bounded_when_articles_are_forgotten_before_a_merge() -> None:
+    # A short window: each article is forgotten while its keys are still recent, so the live
+    # recent keys (800) never reach the merge bar, while 48,000 keys are filed in all.
+    rng = random.Random(7)
+    table = BandTable(merge_fraction=64, key_dtype=np.uint32)
+    filed: dict[int, list[int]] = {}
+    for slot in range(3000):
+        filed[slot] = [rng.getrandbits(32) for _ in range(16)]
+        table.add(filed[slot], slot)
+        if len(filed) > 50:
+            oldest = min(filed)
+            table.remove(filed.pop(oldest), oldest)
+    assert not len(table.tags)  # never merged: every key stayed recent
+    assert len(table) == 800
+    assert len(table.delta.keys) <= 4 * 800  # the arrays hold live keys, not all ever filed
+    for slot, keys in filed.items():
+        assert set(table.lookup(keys)) == {slot}
+    assert not table.lookup([rng.getrandbits(32) for _ in range(64)])

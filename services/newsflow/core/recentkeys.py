@@ -5,7 +5,13 @@ It was a dict of key -> slot or list of slots: ~100 bytes a key (the dict slot a
 objects), up to 1/64 of the table's keys (~50 MB at a 1M-article window), and pymalloc keeps
 the int objects' pages after a merge empties the dict. Here an entry is 13 bytes (key, slot,
 next entry of its chain, live flag) plus 4 for its chain head; the arrays are kept between
-merges, since the next batch fills them again."""
+merges, since the next batch fills them again.
+
+A removal only clears the entry's live flag. When the arrays are full and at least half of
+their entries are removed ones, they are compacted in place rather than grown: with a short
+window, articles are forgotten while their keys are still recent, so the live count (which
+triggers the band table's merge) can stay below its bar for good while entries keep being
+filed, and growing would then grow the arrays, and the chains a look-up walks, without end."""
 
 from __future__ import annotations
 
@@ -34,9 +40,12 @@ class RecentKeys:
         return self.count
 
     def add(self, key: int, slot: int) -> None:
+        if self.used == len(self.keys):
+            if self.used and 2 * self.count <= self.used:
+                self._compact()
+            else:
+                self._grow()
         at = self.used
-        if at == len(self.keys):
-            self._grow()
         chain = key & self.mask
         self.keys[at] = key
         self.slots[at] = slot
@@ -80,6 +89,18 @@ class RecentKeys:
         self.heads.fill(_END)
         self.used = self.count = 0
 
+    def _compact(self) -> None:
+        """Drop the removed entries, keeping the live ones in the order they were filed (so
+        ``entries`` and each chain's order stay as they were)."""
+        live = np.flatnonzero(self.live[:self.used])
+        count = len(live)
+        for name in ("keys", "slots"):
+            column = getattr(self, name)
+            column[:count] = column[live]
+        self.live[:count] = True
+        self.used = count
+        self._chain()
+
     def _grow(self) -> None:
         capacity = max(1024, 2 * len(self.keys))
         for name in ("keys", "slots", "next", "live"):
@@ -87,9 +108,13 @@ class RecentKeys:
             new = np.empty(capacity, dtype=old.dtype)
             new[:self.used] = old[:self.used]
             setattr(self, name, new)
-        # as many chains as entries fit; rebuilt from the entries (a chain's order is free)
+        # as many chains as entries fit
         self.mask = capacity - 1 if capacity & (capacity - 1) == 0 else (
             (1 << capacity.bit_length()) - 1)
+        self._chain()
+
+    def _chain(self) -> None:
+        """Rebuild the chains from the entries, each newest first as ``add`` files them."""
         chains = (self.keys[:self.used] & np.uint64(self.mask)).astype(np.int64)
         order = np.argsort(chains, kind="stable")
         ordered = chains[order]
@@ -98,5 +123,7 @@ class RecentKeys:
         following[order[1:][same]] = order[:-1][same]
         self.next[:self.used] = following
         last = np.append(~same, True) if self.used else np.zeros(0, dtype=np.bool_)
-        self.heads = np.full(self.mask + 1, _END, dtype=np.int32)
+        if len(self.heads) != self.mask + 1:
+            self.heads = np.empty(self.mask + 1, dtype=np.int32)
+        self.heads.fill(_END)
         self.heads[ordered[last]] = order[last]
