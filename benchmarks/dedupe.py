@@ -49,6 +49,7 @@ from newsflow.core import dedupe  # noqa: E402
 from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory  # noqa: E402
 from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.core.urls import stable_hash  # noqa: E402
 from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 from newsflow.processor.malloc import pin_mmap_threshold  # noqa: E402
 
@@ -382,8 +383,12 @@ class Synthetic:
     a recent article), 5 rare story names plus 30 Zipf-distributed vocabulary terms, stories
     of 1-5 reports arriving close together."""
 
-    def __init__(self, params: DedupeParams, seed: int = 7) -> None:
+    def __init__(self, params: DedupeParams, seed: int = 7, short_ids: bool = False) -> None:
+        """``short_ids``: ids of 10 characters (``a000000042``), as before the ids took the
+        worker's shape (32 hex digits from the URL; story ids "s" and 31 hex digits); the
+        reference decisions were recorded with them."""
         self.params = params
+        self.short_ids = short_ids
         self.rng = np.random.default_rng(seed)
         self.vocab = [sys.intern(f"w{i}") for i in range(VOCABULARY)]
         # rarer words weigh more, as with the real rarity weights
@@ -393,6 +398,12 @@ class Synthetic:
         self.story = 0
         self.left_in_story = 0
         self.chunk: list[list[int]] = []
+
+    def story_id(self) -> str:
+        """The current story's id."""
+        if self.short_ids:
+            return f"story{self.story}"
+        return "s" + stable_hash(f"story:{self.story}")[:31]
 
     def _ranks(self) -> list[int]:
         if not self.chunk:  # numpy draws in bulk: per-call overhead would dominate
@@ -421,8 +432,9 @@ class Synthetic:
         terms = {t: round(w / norm, 4) for t, w in terms.items()}
         lead = dict(list(terms.items())[:15])  # the names and the first words drawn
         lead_norm = sum(w * w for w in lead.values()) ** 0.5
+        url = f"https://site{n % 500}.example/news/{n}"
         return Fingerprint(
-            id=f"a{n:09d}", canonical_url=f"https://site{n % 500}.example/news/{n}",
+            id=f"a{n:09d}" if self.short_ids else stable_hash(url)[:32], canonical_url=url,
             content_hash=f"{n:064x}", minhash=minhash, story_terms=terms,
             seen_at=1_700_000_000 + n * INTERVAL, title=f"Synthetic report {n}",
             source_id=f"source-{n % 500}", tags=["politics"] if n % 3 else ["economy"],
@@ -441,7 +453,7 @@ def build_window(size: int, params: DedupeParams,
     index = DedupeIndex(window)
     for n in range(size):
         fp = synthetic.fingerprint(n)
-        index.remember(Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
+        index.remember(Memory(fp, dedupe.Decision("new", synthetic.story_id(), fp.seen_at,
                                                   origin=f"fill:{n}", seq=n + 1)))
     return index, synthetic, size
 
@@ -461,7 +473,7 @@ def table_cost(size: int, params: DedupeParams) -> dict[str, Any]:
     value_bytes = 0
     for n in range(size):
         fp = synthetic.fingerprint(n)
-        memory = Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
+        memory = Memory(fp, dedupe.Decision("new", synthetic.story_id(), fp.seen_at,
                                             origin=f"fill:{n}", seq=n + 1))
         value = MEMORY.encode(memory)  # the table value exactly as the worker stores it
         value_bytes += len(value)
@@ -506,7 +518,7 @@ def _rocksdb_table_child(size: int) -> dict[str, Any]:
         db = RocksDBOptions(**ROCKSDB_TABLE_OPTIONS, use_rocksdict=True).open(path)
         for n in range(size):
             fp = synthetic.fingerprint(n)
-            memory = Memory(fp, dedupe.Decision("new", f"story{synthetic.story}", fp.seen_at,
+            memory = Memory(fp, dedupe.Decision("new", synthetic.story_id(), fp.seen_at,
                                                 origin=f"fill:{n}", seq=n + 1))
             db.put(fp.id.encode(), MEMORY.encode(memory))
         written = _rss_bytes() - before
@@ -616,8 +628,8 @@ def baseline_scaling(sizes: list[int], repeats: int, probes: int) -> dict[str, A
         for n in range(size):
             fp = synthetic.fingerprint(n)
             theirs.remember(old.Memory(convert(fp), old.Decision(
-                "new", f"story{synthetic.story}", fp.seen_at, origin=f"fill:{n}")))
-            ours.remember(Memory(fp, dedupe.Decision("new", f"story{synthetic.story}",
+                "new", synthetic.story_id(), fp.seen_at, origin=f"fill:{n}")))
+            ours.remember(Memory(fp, dedupe.Decision("new", synthetic.story_id(),
                                                      fp.seen_at, origin=f"fill:{n}", seq=n + 1)))
         windows[size] = (theirs, ours, synthetic)
     timings: dict[tuple[str, int], list[float]] = defaultdict(list)

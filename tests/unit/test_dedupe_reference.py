@@ -42,7 +42,7 @@ def decisions(slot_limit: int | None = None) -> list[dict[str, Any]]:
     bench = benchmark_script("dedupe")
     params = build_pipeline(Settings()).params
     params = replace(params, window_seconds=WINDOW_ARTICLES * bench.INTERVAL)
-    synthetic = bench.Synthetic(params, seed=11)
+    synthetic = bench.Synthetic(params, seed=11, short_ids=True)  # as recorded
     index = DedupeIndex(params)
     if slot_limit:
         index.slot_limit = slot_limit

@@ -35,6 +35,7 @@ from xxhash import xxh3_64_intdigest
 from newsflow.core.arena import Arena, Columns
 from newsflow.core.bandtable import SLOT_LIMIT, BandTable
 from newsflow.core.expiry import ExpiryQueue
+from newsflow.core.idbytes import id_bytes, id_text
 from newsflow.core.keytable import KeyTable
 from newsflow.core.params import DedupeParams
 from newsflow.core.postings import Postings, posting_key
@@ -388,8 +389,9 @@ def _weighted_cosine(terms: dict[int, float], norm: float, weights: Mapping[int,
 
 # --- the index ------------------------------------------------------------------------------
 # What an article keeps besides its numbers (the row's columns): its id, its headline (the
-# story's title while it is the newest report), the id of the article it copies, and its terms
-# as vocabulary ids with 16-bit weights. Header: the byte lengths of id, headline and original's
+# story's title while it is the newest report), the id of the article it copies (ids as
+# ``id_bytes`` keeps them: 17 bytes for the worker's), and its terms as vocabulary ids with
+# 16-bit weights. Header: the byte lengths of id, headline and original's
 # id (0xFFFFFFFF: none), the numbers of story terms, lead terms and distinct terms; then those
 # texts, one 4-byte id per distinct term (story terms, highest weight first, then the lead
 # terms that are not story terms), one weight per story term and per lead term, and for each
@@ -512,7 +514,7 @@ class _Stories(Mapping[str, StoryView]):
     def __iter__(self) -> Iterator[str]:
         index = self._index
         members = index.story_rows.columns["members"]
-        return iter([index.story_ids.get(row).decode() for row in range(index.story_rows.top)
+        return iter([id_text(index.story_ids.get(row)) for row in range(index.story_rows.top)
                      if members[row] > 0])
 
 
@@ -658,7 +660,7 @@ class DedupeIndex:
 
     def _id(self, row: int) -> str:
         blob, (id_len, *_) = self._header(row)
-        return bytes(blob[_BLOB.size:_BLOB.size + id_len]).decode()
+        return id_text(bytes(blob[_BLOB.size:_BLOB.size + id_len]))
 
     def _title(self, row: int) -> str:
         blob, (id_len, title_len, *_) = self._header(row)
@@ -690,7 +692,7 @@ class DedupeIndex:
         return dict(zip((ids[at] for at in positions), weights, strict=True))
 
     def _story_id(self, story: int) -> str:
-        return self.story_ids.get(story).decode()
+        return id_text(self.story_ids.get(story))
 
     def _decision(self, row: int, origin: str = "") -> Decision:
         cols = self.articles.columns
@@ -701,7 +703,7 @@ class DedupeIndex:
         return Decision(
             KINDS[flags & 3], self._story_id(cols["story"].item(row)),
             cols["first_seen"].item(row),
-            None if dup_len == _NONE else bytes(blob[at:at + dup_len]).decode(),
+            None if dup_len == _NONE else id_text(bytes(blob[at:at + dup_len])),
             METHODS[(flags >> 2) & 3], cols["similarity"].item(row),
             None if math.isnan(story_similarity) else story_similarity, origin,
             cols["seq"].item(row))
@@ -1033,9 +1035,9 @@ class DedupeIndex:
             raise ValueError("an entry holds at most 256 distinct terms")
         if not indexed:
             ranked, lead, words = [], [], []
-        article_id = fp.id.encode()
+        article_id = id_bytes(fp.id)
         title = fp.title.encode() if indexed else b""
-        original = None if decision.duplicate_of is None else decision.duplicate_of.encode()
+        original = None if decision.duplicate_of is None else id_bytes(decision.duplicate_of)
         header = _BLOB.pack(len(article_id), len(title),
                             _NONE if original is None else len(original), len(ranked), len(lead),
                             len(words))
@@ -1061,7 +1063,7 @@ class DedupeIndex:
         if story < 0:
             story = self.story_rows.allocate()
             self.story_keys.set(key, story)
-            self.story_ids.put(story, story_id.encode())
+            self.story_ids.put(story, id_bytes(story_id))
             cols = self.story_rows.columns
             cols["refs"][story] = cols["members"][story] = 0
             cols["head"][story] = cols["tail"][story] = -1
