@@ -478,7 +478,7 @@ class StoryView:
     def sources(self) -> list[str]:
         """In order of first report (a source gone from the story and back comes last)."""
         names = self._index.source_names
-        return [names[source] for source in self._index.story_sources[self._row]]
+        return [names[source] for source in self._index._sources(self._row)]
 
     def rollup(self) -> dict[str, Any]:
         """Everything the index knows of the story, by name: equal for an index and its
@@ -627,7 +627,9 @@ class DedupeIndex:
             "members": np.int32, "refs": np.int32, "title_row": np.int32})
         self.story_ids = Arena()
         self.story_keys = KeyTable()  # story id key -> story row
-        self.story_sources: list[tuple[int, ...]] = []  # per story row, in order of first report
+        # per story row: its live members' source numbers (uint32) in order of first report;
+        # a tuple of ints per story cost ~130 bytes
+        self.story_sources = Arena()
         self.centroids: dict[int, tuple[TermSum, TermSum]] = {}
         self.live_stories = 0
         self.stories = _Stories(self)
@@ -690,6 +692,10 @@ class DedupeIndex:
     def _lead_weights(self, row: int) -> dict[int, int]:
         ids, _, weights, positions = self._terms(row)
         return dict(zip((ids[at] for at in positions), weights, strict=True))
+
+    def _sources(self, story: int) -> list[int]:
+        """The story's source numbers, in order of first report."""
+        return array("I", self.story_sources.get(story)).tolist()
 
     def _story_id(self, story: int) -> str:
         return id_text(self.story_ids.get(story))
@@ -1067,8 +1073,7 @@ class DedupeIndex:
             cols = self.story_rows.columns
             cols["refs"][story] = cols["members"][story] = 0
             cols["head"][story] = cols["tail"][story] = -1
-            while len(self.story_sources) <= story:
-                self.story_sources.append(())
+            self.story_sources.reserve(story + 1)
         self.story_rows.columns["refs"][story] += 1
         return story
 
@@ -1078,7 +1083,7 @@ class DedupeIndex:
         if refs[story] == 0:
             self.story_keys.pop(_id_key(self._story_id(story)))
             self.story_ids.drop(story)
-            self.story_sources[story] = ()
+            self.story_sources.drop(story)
             self.story_rows.release(story)
 
     def _index(self, row: int, fp: Fingerprint, story_terms: list[int]) -> None:
@@ -1107,7 +1112,7 @@ class DedupeIndex:
             srows["first_seen"][story] = cols["first_seen"].item(row)
             srows["last_seen"][story] = fp.seen_at
             srows["first_member_seen"][story] = fp.seen_at
-            self.story_sources[story] = ()
+            self.story_sources.drop(story)
             self.live_stories += 1
             if self._keeps_centroids:
                 self.centroids[story] = (TermSum(), TermSum())
@@ -1124,8 +1129,9 @@ class DedupeIndex:
         srows["tail"][story] = row
         srows["members"][story] += 1
         source = cols["source"].item(row)
-        if source not in self.story_sources[story]:
-            self.story_sources[story] += (source,)
+        sources = self.story_sources.get(story)
+        if source not in array("I", sources):
+            self.story_sources.put(story, sources + array("I", [source]).tobytes())
         if self._keeps_centroids:
             sums = self.centroids[story]
             sums[0].add(self._term_weights(row), +1)
@@ -1181,7 +1187,7 @@ class DedupeIndex:
         srows["members"][story] -= 1
         if not srows["members"].item(story):
             self.live_stories -= 1
-            self.story_sources[story] = ()
+            self.story_sources.drop(story)
             self.centroids.pop(story, None)
             return
         seen = cols["seen_at"]
@@ -1196,7 +1202,8 @@ class DedupeIndex:
         srows["last_seen"][story] = max(member_seen)
         srows["first_member_seen"][story] = min(member_seen)
         srows["title_row"][story] = newest
-        self.story_sources[story] = tuple(s for s in self.story_sources[story] if s in sources)
+        kept = [source for source in self._sources(story) if source in sources]
+        self.story_sources.put(story, array("I", kept).tobytes())
 
     def _drop(self, row: int) -> None:
         """Forget the article in ``row``: un-index it and free the row."""
