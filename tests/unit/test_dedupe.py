@@ -398,6 +398,22 @@ def test_story_rollup_tracks_members_sources_tags_and_newest_title() -> None:
     assert story.articles == ["a0", "a2"] and story.tags == [] and story.sources == ["s0", "s2"]
 
 
+def test_a_story_lists_a_source_at_its_first_report_while_it_has_a_member_there() -> None:
+    import numpy as np
+
+    index = DedupeIndex(build_pipeline(Settings()).params)
+    rng = np.random.default_rng(5)
+    memories = [decide(index, Prepared({}, _synthetic(n, 7, rng.integers(
+        0, 2**32, 128, dtype=np.uint32).tobytes()), f"raw:0:{n}")) for n in range(4)]
+    story = index.stories[memories[0].decision.story_id]
+    assert story.articles == ["a0", "a1", "a2", "a3"]  # sources s0, s1, s2, s0
+    assert story.sources == ["s0", "s1", "s2"]
+    index.forget("a0")  # s0 still reports, through a3: it keeps its place
+    assert story.sources == ["s0", "s1", "s2"]
+    index.forget("a3")
+    assert story.sources == ["s1", "s2"]
+
+
 def test_story_ids_are_the_same_in_every_run_whatever_the_urls(pipeline: Pipeline) -> None:
     """The demo serves its sample on a new port each run: the URLs (and so the article ids)
     change, the story ids must not."""
