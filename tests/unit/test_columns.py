@@ -65,6 +65,8 @@ def test_row_table_matches_a_dict_through_growth_removals_and_column_growth() ->
     assert sorted(table) == sorted(reference)
     assert sorted(table.filed_rows()) == sorted(reference.values())
     assert all(table.get(key) == row for key, row in reference.items())
+    probes = [*reference, rng.getrandbits(64), rng.randrange(1, 64) << 40 | 7]
+    assert table.get_many(probes) == [reference.get(key, -1) for key in probes]
 
 
 @pytest.mark.parametrize("bucket_bits", [16, 32])

@@ -56,9 +56,8 @@ class Vocabulary:
         return self.ids.get(term_key(term))
 
     def ids_of(self, terms: list[str]) -> list[int]:
-        """``id_of`` of each term."""
-        get = self.ids.get
-        return [get(term_key(term)) for term in terms]
+        """``id_of`` of each term, looked up together."""
+        return self.ids.get_many([term_key(term) for term in terms]) if terms else []
 
     def acquire(self, term: str) -> int:
         """The term's id, one more article using it."""
