@@ -22,6 +22,7 @@ The article text stays in the corpus; the project keeps only ids and labels.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import hashlib
 import json
@@ -70,12 +71,21 @@ NEAR_BROAD_PER_CORPUS = {"reuters21578": 50, "bbc2005": 1000, "korea_en_2025": 1
 
 
 def articles() -> Iterator[dict[str, Any]]:
+    return iter(_articles())
+
+
+@functools.cache
+def _articles() -> tuple[dict[str, Any], ...]:
+    """The corpus, read once per process: every round's sample walks it (callers make new
+    dicts rather than change these)."""
+    read = []
     for path in sorted(CORPUS.glob("*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             for line in lines:
                 article = json.loads(line)
                 if not article.get("duplicate_of"):
-                    yield article
+                    read.append(article)
+    return tuple(read)
 
 
 def split_of(article_id: str) -> str:
@@ -89,6 +99,11 @@ def stories_split_of(group_id: str) -> str:
 
 def sample() -> list[dict[str, Any]]:
     """Random part first, then the candidates not already in it; each tagged with its part."""
+    return list(_sample())
+
+
+@functools.cache
+def _sample() -> tuple[dict[str, Any], ...]:
     corpus = list(articles())
     rng = random.Random(SEED)
     chosen: dict[str, dict[str, Any]] = {}
@@ -100,7 +115,7 @@ def sample() -> list[dict[str, Any]]:
         if article["id"] not in chosen and CANDIDATE.search(f"{article['title']}\n{article['body']}"):
             chosen[article["id"]] = article | {"part": "candidate"}
     ordered = sorted(chosen.values(), key=lambda a: hashlib.sha256(a["id"].encode()).hexdigest())
-    return [a | {"split": split_of(a["id"])} for a in ordered]
+    return tuple(a | {"split": split_of(a["id"])} for a in ordered)
 
 
 def near_sample() -> list[dict[str, Any]]:
