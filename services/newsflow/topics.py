@@ -53,6 +53,8 @@ def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str
     try:
         admin = retry.call(lambda: KafkaAdminClient(
             bootstrap_servers=settings.require_bootstrap(), client_id="newsflow-admin",
+            # The client's own bootstrap wait (30 s by default) would outlast a shorter timeout.
+            bootstrap_timeout_ms=max(1000, int(timeout_seconds * 1000)),
             **settings.kafka_client_options()))
     except KafkaError as exc:
         raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "

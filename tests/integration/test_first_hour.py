@@ -83,7 +83,9 @@ def test_commands_against_an_unreachable_broker_fail_fast_with_one_line(
     commands = (["fetch", "--sources", str(sources), "--once"], ["worker"],
                 ["tail", "articles", "--timeout", "5"])
     # All three at once (they share nothing but the unreachable address): each must still be
-    # done within 60 s of the common start, which the waits for the others only makes stricter.
+    # done within 30 s of the common start, which the waits for the others only makes stricter.
+    # Measured: ~7 s each, start-up included; a client that waits out its own default bootstrap
+    # timeout (30 s) instead of the configured 4 s takes over 30.
     started = time.monotonic()
     running = []
     for n, args in enumerate(commands):
@@ -98,7 +100,7 @@ def test_commands_against_an_unreachable_broker_fail_fast_with_one_line(
             elapsed = time.monotonic() - started
             stderr_text = stderr_path.read_text(errors="replace")
             assert returncode == 3, (args, stderr_text[-2000:])
-            assert elapsed < 60, args
+            assert elapsed < 30, args
             assert "Traceback" not in stderr_text, stderr_text[-2000:]
             last = stderr_text.strip().splitlines()[-1]
             assert last.startswith(
