@@ -2,8 +2,8 @@
 
 Labels: ``benchmarks/data/tagging/real/labels.jsonl`` (ids, labels, split; guidelines and how
 they were made in ``GUIDELINES.md``); text: ``../shared/corpora/news-text`` and, for the third
-round, ``../shared/corpora/stories`` (never copied into the project). Each article is cleaned
-as the stream cleans a plain-text body, then tagged.
+round and BASIL 2010-14 of the fourth, ``../shared/corpora/stories`` (never copied into the
+project). Each article is cleaned as the stream cleans a plain-text body, then tagged.
 Prints JSON: per split (``tune``: may be used to change the tagger; ``report``: only ever
 reported) and tag, precision / recall / F1 and the false-alarm rate on the randomly drawn part,
 for the tagger and the baseline; ``--errors tune`` lists the tune part's errors with evidence.
@@ -40,7 +40,7 @@ from newsflow.taxonomy_files import load_taxonomy
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "benchmarks" / "data" / "tagging" / "real" / "labels.jsonl"
 CORPUS = ROOT.parent / "shared" / "corpora" / "news-text"
-# Third round of labels: the NeuS leads and BASIL 2010-14 of the story-grouping corpus.
+# Third and fourth rounds: the NeuS leads and BASIL 2010-14 of the story-grouping corpus.
 STORIES = ROOT.parent / "shared" / "corpora" / "stories"
 TAGS = ("missiles", "sanctions", "naval_deployment")
 # The baseline a newsroom writes first: the topic's obvious words anywhere in the text.
@@ -82,7 +82,8 @@ def corpus_texts(ids: set[str]) -> dict[str, tuple[str, str]]:
 
 
 # Which labelling round a row's ``part`` belongs to (GUIDELINES.md).
-ROUNDS = {"first": ("random", "candidate"), "near": ("near",), "stories": ("stories",)}
+ROUNDS = {"first": ("random", "candidate"), "near": ("near",), "stories": ("stories",),
+          "candidate2": ("candidate2",)}
 
 
 def load(split: str | None = None,

@@ -24,10 +24,17 @@ def sampler() -> ModuleType:
 def test_labels_cover_exactly_the_reproducible_sample_with_its_split() -> None:
     module = sampler()
     first, near, stories = module.sample(), module.near_sample(), module.stories_sample()
-    drawn = {a["id"]: a for a in first + near + stories}
+    fourth = module.candidate2_sample()
+    drawn = {a["id"]: a for a in first + near + stories + fourth}
     labels = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
-    assert len(labels) == len(drawn) == len(first) + len(near) + len(stories)
+    assert len(labels) == len(drawn) == len(first) + len(near) + len(stories) + len(fourth)
     assert len(first) >= 1500 and len(near) >= 300 and len(stories) >= 600
+    assert len(fourth) >= 500
+    # The fourth round is split by the id's hash, as the first, and the 1987 wire is not its
+    # majority.
+    assert {a["part"] for a in fourth} == {"candidate2"}
+    assert all(a["split"] == module.split_of(a["id"]) for a in fourth)
+    assert sum(a["corpus"] == "reuters21578" for a in fourth) < len(fourth) / 2
     # The second round is tune-only; the third sends a quarter of its stories to report, by a
     # hash of the story, so the three reports of one NeuS story share a split (a BASIL
     # 2010-14 article is drawn on its own).
