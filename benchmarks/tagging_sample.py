@@ -26,6 +26,7 @@ import argparse
 import functools
 import gzip
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -73,24 +74,25 @@ NEAR_BROAD_PER_CORPUS = {"reuters21578": 50, "bbc2005": 1000, "korea_en_2025": 1
 # ships, weapons and measures, and the named traps: shipping, launches of products, tariffs,
 # bans), never from the tagger. The earlier rounds took every article with the obvious words, so
 # this one reaches what they left: wording they did not look for, and the traps around it.
+# Matched against the lower-cased text (five times faster than a case-insensitive search).
 TOPIC_QUERIES = {
     "naval_deployment": re.compile(
         r"\b(?:navy|navies|naval|warships?|battleships?|fleets?|carriers?|destroyers?|frigates?"
         r"|cruisers?|corvettes?|submarines?|subs|gunboats?|minesweepers?|flotilla|armada"
         r"|convoys?|patrol(?:s|led|ling)?|straits?|drills?|exercises?|sailors?|seamen"
         r"|admirals?|coast ?guards?|marines?|vessels?|ships?|shipping|maritime|sea lanes?"
-        r"|high seas|waters|port calls?|blockade|tankers?|gulf)\b", re.IGNORECASE),
+        r"|high seas|waters|port calls?|blockade|tankers?|gulf)\b"),
     "sanctions": re.compile(
         r"\b(?:sanction\w*|embargo\w*|boycott\w*|bans?|banned|banning|blacklist\w*"
         r"|export controls?|entity list|punitive|punish\w*|penalt(?:y|ies)|retaliat\w*"
         r"|reprisals?|tariffs?|duties|curbs?|restrictions?|freez\w+|frozen|isolat\w+"
-        r"|pressure)\b", re.IGNORECASE),
+        r"|pressure)\b"),
     "missiles": re.compile(
         r"\b(?:missiles?|rockets?|icbms?|slbms?|launch\w*|ballistic|warheads?|interceptors?"
         r"|projectiles?|artillery|shell(?:s|ing|ed)|air ?strikes?|bomb\w*|fired|firing|nuclear"
         r"|sdi|star wars|strategic defen[cs]e|pershing|ss-20s?|stingers?|harpoons?|cruise"
         r"|intermediate-range|medium-range|short-range|long-range|zero option|arms control"
-        r"|disarmament|weapons?|hyunmoo|hwasong|thaad|patriot)\b", re.IGNORECASE),
+        r"|disarmament|weapons?|hyunmoo|hwasong|thaad|patriot)\b"),
 }
 # The same round's focused part: an article whose topic object (ships, tariffs, weapon systems)
 # comes with two or more words of a conflict or dispute, one of them or the object in the
@@ -99,23 +101,22 @@ TOPIC_QUERIES = {
 FOCUSED_QUERIES = {
     "naval_deployment": (
         re.compile(r"\b(?:carriers?|ships?|vessels?|patrol\w*|straits?|sailors?|admirals?"
-                   r"|marines?|convoys?|cruisers?|battleships?|gunboats?|seas?|waters|port)\b",
-                   re.IGNORECASE),
+                   r"|marines?|convoys?|cruisers?|battleships?|gunboats?|seas?|waters|port)\b"),
         re.compile(r"\b(?:military|war|warplanes?|armed|attack\w*|soviets?|iran\w*|iraq\w*"
-                   r"|libya\w*|troops|forces|defen[cs]e|pentagon|nato)\b", re.IGNORECASE)),
+                   r"|libya\w*|troops|forces|defen[cs]e|pentagon|nato)\b")),
     "sanctions": (
         re.compile(r"\b(?:tariffs?|duties|curbs?|bans?|banned|restrictions?|penalt\w+|punish\w*"
-                   r"|freez\w+|frozen|pressure)\b", re.IGNORECASE),
+                   r"|freez\w+|frozen|pressure)\b"),
         re.compile(r"\b(?:semiconductor|chips?|retaliat\w*|south africa\w*|apartheid|libya\w*"
                    r"|iran\w*|nicaragua\w*|cuba\w*|north korea\w*|soviet|poland|reagan|congress"
-                   r"|trade bill|unfair|violat\w*|pact)\b", re.IGNORECASE)),
+                   r"|trade bill|unfair|violat\w*|pact)\b")),
     "missiles": (
         re.compile(r"\b(?:pershing|ss-20s?|stingers?|interceptors?|sdi|star wars"
                    r"|strategic defen[cs]e|arms control|nuclear arms|intermediate-range"
                    r"|medium-range|short-range|long-range|warheads?|launch\w*|fired|firing"
-                   r"|artillery|shell\w*|air ?strikes?|bombers?)\b", re.IGNORECASE),
+                   r"|artillery|shell\w*|air ?strikes?|bombers?)\b"),
         re.compile(r"\b(?:military|war|soviets?|nato|defen[cs]e|pentagon|weapons?|arms|nuclear"
-                   r"|attack\w*|troops|north korea\w*|iran\w*|iraq\w*)\b", re.IGNORECASE)),
+                   r"|attack\w*|troops|north korea\w*|iran\w*|iraq\w*)\b")),
 }
 # How many articles each topic's query draws per source (a seeded sample of its matches; every
 # match where there are fewer). The small and recent sources are taken whole, so the 1987 wire,
@@ -232,26 +233,27 @@ def candidate2_sample() -> list[dict[str, Any]]:
     taken = {a["id"] for a in sample() + near_sample() + stories_sample()}
     pool = [a for a in articles() if a["id"] not in taken]
     pool += [a for a in stories_articles() if a["corpus"] == "basil" and a["id"] not in taken]
+    lower = {a["id"]: f"{a['title']}\n{a['body']}".lower() for a in pool}
     rng = random.Random(SEED + 3)
     chosen: dict[str, dict[str, Any]] = {}
     for name, count in CANDIDATE2_PER_TOPIC.items():
         source = [a for a in pool if a["corpus"] == name]
         for query in TOPIC_QUERIES.values():
             matches = [a for a in source if a["id"] not in chosen
-                       and query.search(f"{a['title']}\n{a['body']}")]
+                       and query.search(lower[a["id"]])]
             for article in rng.sample(matches, min(count, len(matches))):
                 chosen[article["id"]] = article | {"part": "candidate2"}
     for article in pool:
-        if article["id"] not in chosen and _focused(article):
+        if article["id"] not in chosen and _focused(article["title"].lower(), lower[article["id"]]):
             chosen[article["id"]] = article | {"part": "candidate2"}
     ordered = sorted(chosen.values(), key=lambda a: hashlib.sha256(a["id"].encode()).hexdigest())
     return [a | {"split": split_of(a["id"])} for a in ordered]
 
 
-def _focused(article: dict[str, Any]) -> bool:
-    text = f"{article['title']}\n{article['body']}"
-    return any(objects.search(text) and len(context.findall(text)) >= 2
-               and (objects.search(article["title"]) or context.search(article["title"]))
+def _focused(title: str, text: str) -> bool:
+    """Lower-cased headline and text; the headline test first: it is the cheapest."""
+    return any((objects.search(title) or context.search(title)) and objects.search(text)
+               and next(itertools.islice(context.finditer(text), 1, None), None) is not None
                for objects, context in FOCUSED_QUERIES.values())
 
 
