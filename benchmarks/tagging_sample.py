@@ -43,29 +43,31 @@ CANDIDATE = re.compile(
     r"|sanction|embargo|boycott|blockade|trade ban|import ban|export ban|ban on (?:imports|exports)"
     r"|export control|asset freeze|freez\w+ (?:the )?assets|blacklist|retaliat"
     r"|navy|naval|warship|fleet|aircraft carrier|destroyer|frigate|submarine|gunboat|minesweep"
-    r"|coast guard|armada|task force|escort|reflag|military exercise|drill", re.IGNORECASE)
+    r"|coast guard|armada|task force|escort|reflag|military exercise|drill")
+# Every query is written in lower case and searched in lower-cased text (``lowered``): the same
+# matches as a case-insensitive search, about five times faster.
 # Second round: near the topics, but outside CANDIDATE (which the first round took in full).
 NEAR_STRONG = re.compile(
     r"trade war|reprisal|punitive|countermeasure|counter-measure|trade curbs|import curbs"
     r"|curbs on (?:imports|exports)|arms control|arms sales|arms deal|weapon|air force|pentagon"
     r"|warplane|persian gulf|gulf war|iran-iraq|tanker|strait of hormuz|marines|nuclear arms"
-    r"|arms race|shipping lanes?|battleship|seized? (?:a |the )?(?:ship|vessel)", re.IGNORECASE)
+    r"|arms race|shipping lanes?|battleship|seized? (?:a |the )?(?:ship|vessel)")
 NEAR_BROAD = re.compile(
     r"tariff|protectionis|military|troops|army|armed forces"
-    r"|defen[cs]e (?:minist|secretar|department|forces|contract|budget|spending)", re.IGNORECASE)
+    r"|defen[cs]e (?:minist|secretar|department|forces|contract|budget|spending)")
 # Third round, from the sources and eras the first two never saw (``../stories``: the AllSides
 # NeuS leads, before 2021, and the BASIL articles of 2010-2014; BASIL 2015-19 is in news-text).
 # Written from the guidelines' own wording (what each topic includes and its named traps), not
 # from the tagger: every story with a match is taken whole (all three reports).
 STORIES_QUERY = re.compile(
     r"missile|rocket|icbm|ballistic|warhead|launch|patriot|thaad|interceptor|tomahawk|hwasong"
-    r"|arms control|\bINF\b|airstrike|air strike|strikes? on"
+    r"|arms control|\binf\b|airstrike|air strike|strikes? on"
     r"|sanction|embargo|boycott|ban(?:s|ned)? (?:on )?(?:imports|exports)|blacklist|asset freeze"
     r"|freez\w+ (?:\w+ )?assets|travel ban|tariff|retaliat|punitive|punish|magnitsky"
     r"|export control|entity list|trade war"
     r"|navy|naval|warship|fleet|carrier|destroyer|frigate|submarine|coast guard|strait"
     r"|south china sea|hormuz|tanker|vessel|sailors|patrol|drill|military exercise|blockade"
-    r"|seiz\w+ (?:a |the |an )?(?:\w+ )?(?:ship|tanker|vessel)", re.IGNORECASE)
+    r"|seiz\w+ (?:a |the |an )?(?:\w+ )?(?:ship|tanker|vessel)")
 # Of the articles with only a broad near word: every one from the smaller corpora, a share of
 # the wire (mostly tariff and protectionism stories).
 NEAR_BROAD_PER_CORPUS = {"reuters21578": 50, "bbc2005": 1000, "korea_en_2025": 1000,
@@ -74,7 +76,6 @@ NEAR_BROAD_PER_CORPUS = {"reuters21578": 50, "bbc2005": 1000, "korea_en_2025": 1
 # ships, weapons and measures, and the named traps: shipping, launches of products, tariffs,
 # bans), never from the tagger. The earlier rounds took every article with the obvious words, so
 # this one reaches what they left: wording they did not look for, and the traps around it.
-# Matched against the lower-cased text (five times faster than a case-insensitive search).
 TOPIC_QUERIES = {
     "naval_deployment": re.compile(
         r"\b(?:navy|navies|naval|warships?|battleships?|fleets?|carriers?|destroyers?|frigates?"
@@ -143,6 +144,11 @@ def _articles() -> tuple[dict[str, Any], ...]:
     return tuple(read)
 
 
+def lowered(article: dict[str, Any]) -> str:
+    """Headline and body, lower-cased, as every round's query searches them."""
+    return f"{article['title']}\n{article['body']}".lower()
+
+
 def split_of(article_id: str) -> str:
     return "tune" if hashlib.sha256(article_id.encode()).digest()[0] < 128 else "report"
 
@@ -167,7 +173,7 @@ def _sample() -> tuple[dict[str, Any], ...]:
         for article in rng.sample(pool, min(count, len(pool))):
             chosen[article["id"]] = article | {"part": "random"}
     for article in corpus:
-        if article["id"] not in chosen and CANDIDATE.search(f"{article['title']}\n{article['body']}"):
+        if article["id"] not in chosen and CANDIDATE.search(lowered(article)):
             chosen[article["id"]] = article | {"part": "candidate"}
     ordered = sorted(chosen.values(), key=lambda a: hashlib.sha256(a["id"].encode()).hexdigest())
     return tuple(a | {"split": split_of(a["id"])} for a in ordered)
@@ -183,9 +189,9 @@ def _near_sample() -> tuple[dict[str, Any], ...]:
     taken = {a["id"] for a in sample()}
     strong, broad = [], []
     for article in articles():
-        text = f"{article['title']}\n{article['body']}"
         if article["id"] in taken:
             continue
+        text = lowered(article)
         if NEAR_STRONG.search(text):
             strong.append(article | {"part": "near"})
         elif NEAR_BROAD.search(text):
@@ -220,7 +226,7 @@ def _stories_sample() -> tuple[dict[str, Any], ...]:
     group = {a["id"]: (a["story_id"] if a["corpus"] == "allsides-neus" else a["id"])
              for a in corpus}
     hit = {group[a["id"]] for a in corpus
-           if STORIES_QUERY.search(f"{a['title']}\n{a['body']}")}
+           if STORIES_QUERY.search(lowered(a))}
     chosen = [a | {"part": "stories", "split": stories_split_of(group[a["id"]])}
               for a in corpus if group[a["id"]] in hit]
     return tuple(sorted(chosen, key=lambda a: hashlib.sha256(a["id"].encode()).hexdigest()))
@@ -233,7 +239,7 @@ def candidate2_sample() -> list[dict[str, Any]]:
     taken = {a["id"] for a in sample() + near_sample() + stories_sample()}
     pool = [a for a in articles() if a["id"] not in taken]
     pool += [a for a in stories_articles() if a["corpus"] == "basil" and a["id"] not in taken]
-    lower = {a["id"]: f"{a['title']}\n{a['body']}".lower() for a in pool}
+    lower = {a["id"]: lowered(a) for a in pool}
     rng = random.Random(SEED + 3)
     chosen: dict[str, dict[str, Any]] = {}
     for name, count in CANDIDATE2_PER_TOPIC.items():
