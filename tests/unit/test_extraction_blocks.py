@@ -427,3 +427,22 @@ def test_a_standfirst_before_paragraphs_that_join_the_body_leads_it_once() -> No
                  f"<div class='body__paragraph'>{body[0]}</div>"
                  f"<div class='read-all'>{rest}</div></div></section>")
     assert _lines(main_text_by_blocks(page).text) == [LEAD, *body]
+
+
+TRANSCRIPT = "".join(
+    f"<p>Speaker {n % 2 + 1}: and then the harbour master told us the wall would hold, line {n}.</p>"
+    for n in range(15))
+HIDDEN_LINKS = "".join(
+    f"<li><a href='/e{n}'>Episode {n}: the harbour master on the sea wall, part {n}</a></li>"
+    for n in range(20))
+
+
+def test_a_page_hiding_more_prose_than_the_text_is_not_confident() -> None:
+    # A transcript behind a "show" toggle, longer than the visible teaser: let trafilatura and
+    # its fragment check decide. A hidden list of links of that size is a menu, not prose.
+    for hidden, confident in ((TRANSCRIPT, False), (f"<ul>{HIDDEN_LINKS}</ul>", True)):
+        page = _page(f"<div class='wrap'><div class='story'>{ARTICLE}</div>"
+                     f"<div style='display:none'>{hidden}</div>{RELATED}</div>")
+        result = main_text_by_blocks(page)
+        assert _lines(result.text) == PARAGRAPHS
+        assert result.confident is confident
