@@ -446,3 +446,13 @@ def test_a_page_hiding_more_prose_than_the_text_is_not_confident() -> None:
         result = main_text_by_blocks(page)
         assert _lines(result.text) == PARAGRAPHS
         assert result.confident is confident
+
+
+def test_a_reference_list_longer_than_the_abstract_is_not_the_text() -> None:
+    citations = "".join(
+        f"<li><p>Author{n} AB, Writer CD. A study of sea walls and harbour repairs, part {n}."
+        f" J Coast Eng. 2017;{n}(2):1-9.</p></li>" for n in range(40))
+    page = _page(f"<div class='paper'><section class='abstract'>{ARTICLE}</section>"
+                 f"<ol class='c-article-references'>{citations}</ol></div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS and result.confident

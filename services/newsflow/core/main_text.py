@@ -59,10 +59,12 @@ BOILERPLATE_WORDS = (
     # readers' testimonials and review carousels (issue 15h)
     "testimonial", "testimonials",
 )
-# Words for reader comments and photo galleries: dropped whatever their size (threads and
-# captions hold much prose), unless they hold nearly all of the page.
+# Words for reader comments, photo galleries and reference lists: dropped whatever their size
+# (threads, captions and citations hold much prose), unless they hold nearly all of the page.
+# A paper's reference list outweighs its abstract, and would be chosen over it (issue 15i).
 PROSE_JUNK_WORDS = ("comment", "comments", "kommentar", "kommentare", "disqus", "replies",
-                    "respond", "gallery", "slideshow", "carousel", "legend", "legends")
+                    "respond", "gallery", "slideshow", "carousel", "legend", "legends",
+                    "references", "bibliography", "citations")
 PROSE_JUNK_PAGE_SHARE = 0.8
 
 
