@@ -456,3 +456,13 @@ def test_a_reference_list_longer_than_the_abstract_is_not_the_text() -> None:
                  f"<ol class='c-article-references'>{citations}</ol></div>")
     result = main_text_by_blocks(page)
     assert _lines(result.text) == PARAGRAPHS and result.confident
+
+
+def test_a_wall_of_testimonials_goes_whatever_its_length() -> None:
+    quotes = "".join(
+        f"<blockquote><p>Reader {n}: this newsletter changed the way I sleep and train, and I"
+        " recommend it to everyone I know, friends and colleagues alike.</p></blockquote>"
+        for n in range(20))
+    page = _page(f"<main><article><div class='body'>{ARTICLE}</div></article>"
+                 f"<div class='testimonials-wrapper'>{quotes}</div></main>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
