@@ -206,7 +206,7 @@ def newsflow(page: Page, blocks_first: bool = False) -> Output:
     return Output(doc.text, doc.title)
 
 
-def newsflow_extraction(page: Page, page_prose: int = 0) -> Output:
+def newsflow_extraction(page: Page) -> Output:
     """The HTML-to-text step alone (parse + extraction, no metadata, language or line rules)."""
     from newsflow.core.clean import _parse_html
     from newsflow.core.extraction import extract_main_text
@@ -214,7 +214,7 @@ def newsflow_extraction(page: Page, page_prose: int = 0) -> Output:
     tree = _parse_html(page.html)
     if tree is None:
         return Output("")
-    extracted = extract_main_text(tree, page.url or None, page.html, page_prose=page_prose)
+    extracted = extract_main_text(tree, page.url or None, page.html)
     return Output(extracted.text, strategy=extracted.strategy)
 
 
@@ -232,7 +232,7 @@ def newsflow_blocks_extraction(page: Page) -> Output:
     blocks = main_text_by_blocks(page.html)
     if blocks.confident:
         return Output(blocks.text, strategy="blocks")
-    return newsflow_extraction(page, blocks.page_prose)
+    return newsflow_extraction(page)
 
 
 def blocks_only(page: Page) -> Output:

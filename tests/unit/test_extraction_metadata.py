@@ -274,21 +274,6 @@ def test_fragment_check_needs_the_page_source(monkeypatch: pytest.MonkeyPatch) -
     assert (result.strategy, made) == ("precision", FAST)
 
 
-@pytest.mark.parametrize(("page_prose", "winner", "calls"), [
-    # a long kept text is not re-checked on its own ...
-    (0, "precision", ["precision"]),
-    (3 * len(LONG), "precision", ["precision"]),
-    # ... but is when the block scorer saw over three times as much prose on the page
-    (4 * len(LONG), "full", ["precision", "estimate", "full"]),
-])
-def test_a_long_kept_text_is_rechecked_when_the_page_holds_far_more_prose(
-        monkeypatch: pytest.MonkeyPatch, page_prose: int, winner: str, calls: Calls) -> None:
-    made = _fake_runs(monkeypatch, LONG, "unused", LONG * 4, LONG * 4)
-    page = "<html><body><p>x</p></body></html>"
-    result = extraction.extract_main_text(tree(page), None, page, page_prose=page_prose)
-    assert (result.strategy, made) == (winner, calls)
-
-
 def test_teaser_in_page_markup_is_replaced_by_the_article() -> None:
     """End to end on a page whose article sits outside the markup trafilatura trusts."""
     story = "".join(f"<p>{p}</p>" for p in PARAGRAPHS * 3)

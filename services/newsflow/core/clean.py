@@ -189,18 +189,16 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
     meta = read_metadata(page, url)
     extracted: Extracted | None = None
     tree: HtmlElement | None = None
-    page_prose = 0
     if blocks_first:
         blocks = main_text_of_page(page)  # detaches junk from ``page``: metadata is read
         if blocks.confident:
             extracted = Extracted(blocks.text, "blocks")
-        page_prose = blocks.page_prose
     if extracted is None or meta.published_at is None:
         tree = _parse_html(html)  # one lxml parse for trafilatura and htmldate alike
     if extracted is None:
         if tree is None:
             return CleanedDocument(title="", text="", empty_reason="no_article")
-        extracted = extract_main_text(tree, url, html, page_prose=page_prose)
+        extracted = extract_main_text(tree, url, html)
     if meta.published_at is None and tree is not None:
         meta.published_at = date_from_markup(tree, url, today)
     raw_text = extracted.text

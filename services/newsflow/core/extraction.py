@@ -9,10 +9,8 @@
   empty, the full trafilatura cascade with its fallbacks runs instead.
 * **Fragment check** (set on the tune part of four datasets, ``benchmarks/extraction.py``). A
   fast run sometimes keeps a scrap of the page: a teaser for another story, a standfirst, a
-  player's links. When the kept text is short (under ``FRAGMENT_MAX_CHARS``), or under
-  ``FRAGMENT_SHARE`` of the paragraph text the block scorer counted on the page (a part of a
-  long listicle; issue 15i), we estimate the page's main content with Resiliparse (Lexbor
-  parser, 1-3 ms). If the kept text is under
+  player's links. When the kept text is short (under ``FRAGMENT_MAX_CHARS``) we estimate the
+  page's main content with Resiliparse (Lexbor parser, 1-3 ms). If the kept text is under
   ``FRAGMENT_SHARE`` of that estimate, the full cascade runs and wins when it finds at least
   half the estimate; failing that, and only for a very short kept text, the estimate itself
   wins when it reads as prose (most of it in lines of a dozen words or more).
@@ -121,13 +119,11 @@ def _is_soup(html: str, elements: int) -> bool:
 
 
 def extract_main_text(tree: HtmlElement, url: str | None = None,
-                      html: str | None = None, blocks_first: bool = False,
-                      page_prose: int = 0) -> Extracted:
+                      html: str | None = None, blocks_first: bool = False) -> Extracted:
     """The page's article text, one paragraph per line.
 
     ``html`` is the page's source, for the fragment check and the block-scoring fast path;
-    without it both are skipped. ``page_prose`` is the block scorer's count of the page's
-    paragraph text (``MainText.page_prose``), when it has run.
+    without it both are skipped.
     """
     if blocks_first and html is not None:
         from newsflow.core.main_text import main_text_by_blocks
@@ -135,7 +131,6 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
         blocks = main_text_by_blocks(html)
         if blocks.confident:
             return Extracted(blocks.text, "blocks")
-        page_prose = blocks.page_prose
     elements = _size(tree)  # counted once: the full cascade's bound and the soup check
     small = elements <= FULL_MAX_ELEMENTS
     full: str | None = None
@@ -150,10 +145,7 @@ def extract_main_text(tree: HtmlElement, url: str | None = None,
         elif len(precise) < MIN_PRECISION_SHARE * len(balanced):
             result = Extracted(balanced, "balanced")
     kept = len(result.text)
-    # A longer kept text is re-checked only when the block scorer saw far more prose on the
-    # page: 1.7k characters of a 27.7k listicle is a scrap too.
-    suspect = kept < FRAGMENT_MAX_CHARS or kept < FRAGMENT_SHARE * page_prose
-    if html is None or not suspect or _is_soup(html, elements):
+    if html is None or kept >= FRAGMENT_MAX_CHARS or _is_soup(html, elements):
         return result
     estimate = main_content_estimate(html)
     if len(estimate) < ESTIMATE_MIN_CHARS or kept >= FRAGMENT_SHARE * len(estimate):

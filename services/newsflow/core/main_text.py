@@ -224,9 +224,6 @@ HIDDEN_PROSE_TEXT_SHARE = 1.0
 class MainText:
     text: str
     confident: bool
-    # Characters of paragraph text on the page after the junk pass: how much article the page
-    # may hold, for the trafilatura path's fragment check when the text is not confident.
-    page_prose: int = 0
 
 
 def _strip_junk(root: LexborNode) -> int:
@@ -757,4 +754,4 @@ def _main_text(root: LexborNode) -> MainText:
     # A lead the body repeats (a summary of its first paragraph) is left out.
     if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
         text = f"{lead}\n{text}"
-    return MainText(text, confident, page)
+    return MainText(text, confident)
