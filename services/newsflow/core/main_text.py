@@ -22,8 +22,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    (class ``lead``, ``dek``, ...), leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
-most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
-trafilatura when it does not. Tuned on the tune part of ``benchmarks/extraction.py`` only.
+most of the page's paragraph text, and no less than the page hides) rather than a scrap;
+``core.extraction`` falls back to trafilatura when it does not. Tuned on the tune part of
+``benchmarks/extraction.py`` only.
 """
 
 from __future__ import annotations
