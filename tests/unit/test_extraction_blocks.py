@@ -437,15 +437,20 @@ HIDDEN_LINKS = "".join(
     for n in range(20))
 
 
-def test_a_page_hiding_more_prose_than_the_text_is_not_confident() -> None:
-    # A transcript behind a "show" toggle, longer than the visible teaser: let trafilatura and
-    # its fragment check decide. A hidden list of links of that size is a menu, not prose.
-    for hidden, confident in ((TRANSCRIPT, False), (f"<ul>{HIDDEN_LINKS}</ul>", True)):
-        page = _page(f"<div class='wrap'><div class='story'>{ARTICLE}</div>"
-                     f"<div style='display:none'>{hidden}</div>{RELATED}</div>")
-        result = main_text_by_blocks(page)
-        assert _lines(result.text) == PARAGRAPHS
-        assert result.confident is confident
+@pytest.mark.parametrize(("hidden", "confident"), [
+    # a transcript behind a "show" toggle, longer than the visible teaser: let trafilatura and
+    # its fragment check decide
+    (f"<div style='display:none'>{TRANSCRIPT}</div>", False),
+    # a hidden list of links of that size is a menu, and a hidden cookie dialog no article
+    (f"<div style='display:none'><ul>{HIDDEN_LINKS}</ul></div>", True),
+    (f"<div class='cookie-consent-wrap' aria-hidden='true'>{TRANSCRIPT}</div>", True),
+])
+def test_a_page_hiding_more_prose_than_the_text_is_not_confident(hidden: str,
+                                                                 confident: bool) -> None:
+    page = _page(f"<div class='wrap'><div class='story'>{ARTICLE}</div>{hidden}{RELATED}</div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS
+    assert result.confident is confident
 
 
 def test_a_reference_list_longer_than_the_abstract_is_not_the_text() -> None:

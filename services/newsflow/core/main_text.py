@@ -214,8 +214,8 @@ SHORT_WRITTEN_SHARE = 0.6
 # ... and never when the page hides more prose than the text holds (issue 15i): a transcript,
 # the rest of a story or a listicle's items behind a "show more" toggle, while the visible
 # text is a teaser or a player's links. Hidden blocks under HIDDEN_PROSE_MIN_CHARS, or link
-# text beyond HIDDEN_PROSE_MAX_LINK_SHARE (a hidden menu), are not counted. A share of 0.5
-# (with 500 characters) cost a WCEB tune page 0.27 of F1.
+# text beyond HIDDEN_PROSE_MAX_LINK_SHARE (a hidden menu), or named as boilerplate (a cookie
+# dialog), are not counted. A share of 0.5 (with 500 characters) cost a WCEB tune page 0.27.
 HIDDEN_PROSE_MIN_CHARS = 1000
 HIDDEN_PROSE_MAX_LINK_SHARE = 0.3
 HIDDEN_PROSE_TEXT_SHARE = 1.0
@@ -295,6 +295,9 @@ class _HiddenProse:
     def add(self, node: LexborNode, chars: int) -> None:
         if chars <= max(self.chars, HIDDEN_PROSE_MIN_CHARS):
             return
+        attrs = node.attributes
+        if _junk_name(f"{attrs.get('class') or ''} {attrs.get('id') or ''}") is not None:
+            return  # a hidden cookie dialog or modal is no article
         links = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
         if links <= HIDDEN_PROSE_MAX_LINK_SHARE * chars:
             self.chars = chars
