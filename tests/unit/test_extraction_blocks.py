@@ -427,3 +427,47 @@ def test_a_standfirst_before_paragraphs_that_join_the_body_leads_it_once() -> No
                  f"<div class='body__paragraph'>{body[0]}</div>"
                  f"<div class='read-all'>{rest}</div></div></section>")
     assert _lines(main_text_by_blocks(page).text) == [LEAD, *body]
+
+
+TRANSCRIPT = "".join(
+    f"<p>Speaker {n % 2 + 1}: and then the harbour master told us the wall would hold, line {n}.</p>"
+    for n in range(15))
+HIDDEN_LINKS = "".join(
+    f"<li><a href='/e{n}'>Episode {n}: the harbour master on the sea wall, part {n}</a></li>"
+    for n in range(20))
+
+
+@pytest.mark.parametrize(("hidden", "confident"), [
+    # a transcript behind a "show" toggle, longer than the visible teaser: let trafilatura and
+    # its fragment check decide
+    (f"<div style='display:none'>{TRANSCRIPT}</div>", False),
+    # a hidden list of links of that size is a menu, and a hidden cookie dialog no article
+    (f"<div style='display:none'><ul>{HIDDEN_LINKS}</ul></div>", True),
+    (f"<div class='cookie-consent-wrap' aria-hidden='true'>{TRANSCRIPT}</div>", True),
+])
+def test_a_page_hiding_more_prose_than_the_text_is_not_confident(hidden: str,
+                                                                 confident: bool) -> None:
+    page = _page(f"<div class='wrap'><div class='story'>{ARTICLE}</div>{hidden}{RELATED}</div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS
+    assert result.confident is confident
+
+
+def test_a_reference_list_longer_than_the_abstract_is_not_the_text() -> None:
+    citations = "".join(
+        f"<li><p>Author{n} AB, Writer CD. A study of sea walls and harbour repairs, part {n}."
+        f" J Coast Eng. 2017;{n}(2):1-9.</p></li>" for n in range(40))
+    page = _page(f"<div class='paper'><section class='abstract'>{ARTICLE}</section>"
+                 f"<ol class='c-article-references'>{citations}</ol></div>")
+    result = main_text_by_blocks(page)
+    assert _lines(result.text) == PARAGRAPHS and result.confident
+
+
+def test_a_wall_of_testimonials_goes_whatever_its_length() -> None:
+    quotes = "".join(
+        f"<blockquote><p>Reader {n}: this newsletter changed the way I sleep and train, and I"
+        " recommend it to everyone I know, friends and colleagues alike.</p></blockquote>"
+        for n in range(20))
+    page = _page(f"<main><article><div class='body'>{ARTICLE}</div></article>"
+                 f"<div class='testimonials-wrapper'>{quotes}</div></main>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS

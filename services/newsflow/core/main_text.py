@@ -22,8 +22,9 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    (class ``lead``, ``dek``, ...), leads it.
 
 ``MainText.confident`` says whether the result looks like a whole article (long enough, and
-most of the page's paragraph text) rather than a scrap; ``core.extraction`` falls back to
-trafilatura when it does not. Tuned on the tune part of ``benchmarks/extraction.py`` only.
+most of the page's paragraph text, and no less than the page hides) rather than a scrap;
+``core.extraction`` falls back to trafilatura when it does not. Tuned on the tune part of
+``benchmarks/extraction.py`` only.
 """
 
 from __future__ import annotations
@@ -56,13 +57,15 @@ BOILERPLATE_WORDS = (
     "playlist", "teaser", "teasers", "rail", "login", "print",
     # calls to action, product disclosures, donation boxes, app-store badges (issue 15e)
     "cta", "disclosure", "donate", "donation", "appstore", "appstores",
-    # readers' testimonials and review carousels (issue 15h)
-    "testimonial", "testimonials",
 )
-# Words for reader comments and photo galleries: dropped whatever their size (threads and
-# captions hold much prose), unless they hold nearly all of the page.
+# Words for reader comments, photo galleries, reference lists and readers' testimonials:
+# dropped whatever their size (threads, captions, citations and quotes hold much prose), unless
+# they hold nearly all of the page. A paper's reference list outweighs its abstract and would be
+# chosen over it; a wall of testimonials (a boilerplate word since issue 15h) passed the 1,500
+# characters that keep a named block (both issue 15i).
 PROSE_JUNK_WORDS = ("comment", "comments", "kommentar", "kommentare", "disqus", "replies",
-                    "respond", "gallery", "slideshow", "carousel", "legend", "legends")
+                    "respond", "gallery", "slideshow", "carousel", "legend", "legends",
+                    "references", "bibliography", "citations", "testimonial", "testimonials")
 PROSE_JUNK_PAGE_SHARE = 0.8
 
 
@@ -208,6 +211,14 @@ SHORT_CONFIDENT_MIN_SHARE = 0.9
 # a fragment, and trafilatura's path with its fragment check decides (issue 15g).
 SHORT_CONTAINER_PAGE_SHARE = 0.75
 SHORT_WRITTEN_SHARE = 0.6
+# ... and never when the page hides more prose than the text holds (issue 15i): a transcript,
+# the rest of a story or a listicle's items behind a "show more" toggle, while the visible
+# text is a teaser or a player's links. Hidden blocks under HIDDEN_PROSE_MIN_CHARS, or link
+# text beyond HIDDEN_PROSE_MAX_LINK_SHARE (a hidden menu), or named as boilerplate (a cookie
+# dialog), are not counted. A share of 0.5 (with 500 characters) cost a WCEB tune page 0.27.
+HIDDEN_PROSE_MIN_CHARS = 1000
+HIDDEN_PROSE_MAX_LINK_SHARE = 0.3
+HIDDEN_PROSE_TEXT_SHARE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +227,19 @@ class MainText:
     confident: bool
 
 
-def _strip_junk(root: LexborNode) -> None:
-    """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them."""
+def _strip_junk(root: LexborNode) -> int:
+    """Detach junk subtrees. Detached, not destroyed: later matches may lie inside them.
+
+    Returns the characters of the largest hidden element that reads as prose: text the page
+    holds besides what will be kept."""
     for node in root.css(JUNK_TAGS_SELECTOR):  # a nested match leaves a detached subtree
         node.decompose(recursive=False)
     page_chars = len(root.text(deep=True, strip=True))
+    hidden = _HiddenProse()
     for node in root.css(HIDDEN_SELECTOR):
-        if len(node.text(deep=True, strip=True)) <= WRAPPER_PAGE_SHARE * page_chars:
+        chars = len(node.text(deep=True, strip=True))
+        if chars <= WRAPPER_PAGE_SHARE * page_chars:
+            hidden.add(node, chars)
             node.decompose(recursive=False)
     # Matching class/id in Python is ~3x cheaper than a CSS selector per word; pages repeat
     # the same names (menu items, cards), so each is judged once.
@@ -266,6 +283,24 @@ def _strip_junk(root: LexborNode) -> None:
             # Its descendants come next in the list; detached with it, they need no verdict.
             index += len(node.css(NAMED_SELECTOR)) - 1  # the node matches itself
             node.decompose(recursive=False)
+    return hidden.chars
+
+
+class _HiddenProse:
+    """The largest hidden element that reads as prose (few links), by its characters."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def add(self, node: LexborNode, chars: int) -> None:
+        if chars <= max(self.chars, HIDDEN_PROSE_MIN_CHARS):
+            return
+        attrs = node.attributes
+        if _junk_name(f"{attrs.get('class') or ''} {attrs.get('id') or ''}") is not None:
+            return  # a hidden cookie dialog or modal is no article
+        links = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
+        if links <= HIDDEN_PROSE_MAX_LINK_SHARE * chars:
+            self.chars = chars
 
 
 def _junk_name(names: str) -> tuple[bool, bool] | None:
@@ -693,7 +728,7 @@ def main_text_of_page(parser: LexborHTMLParser) -> MainText:
 
 
 def _main_text(root: LexborNode) -> MainText:
-    _strip_junk(root)
+    hidden = _strip_junk(root)
     measure = _Measure()
     page_text = measure.walk(root)[0]
     best = _best(measure)
@@ -716,6 +751,8 @@ def _main_text(root: LexborNode) -> MainText:
     # paragraph text: its length alone could be short lines of a list or a form.
     confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
                  or _whole_short_article(best, measure, len(text), written, page_text))
+    # A page that hides more prose than we write: the visible text may be a teaser of it.
+    confident = confident and hidden <= HIDDEN_PROSE_TEXT_SHARE * written
     # Looked for before the first part: paragraphs that joined the body are not a lead.
     lead = _lead_text(parts[0], measure)
     # A lead the body repeats (a summary of its first paragraph) is left out.
