@@ -35,7 +35,7 @@ def broker_credentials(settings: Settings) -> Any:
 # is still minutes of a busy stream) and read only by the pop of an expired article (random
 # keys: a larger cache would seldom hit) and in full when the index is rebuilt after a
 # recovery (a sequential read), so small buffers cost nothing. The 16 MB each before cost the
-# worker ~30 B per remembered article more at a 1M window (``docs/dedupe.md``).
+# worker ~25 B per remembered article more at a 1M window (``docs/dedupe.md``).
 ROCKSDB_TABLE_OPTIONS: dict[str, int] = {
     "write_buffer_size": 4 * 1024 * 1024,
     "max_write_buffer_number": 2,
