@@ -509,6 +509,7 @@ def _rocksdb_table_child(size: int) -> dict[str, Any]:
 
     from newsflow.processor.faust_app import ROCKSDB_TABLE_OPTIONS
 
+    pin_mmap_threshold()  # the worker pins it in its one process, RocksDB's allocations too
     params = build_pipeline(Settings()).params
     synthetic = Synthetic(params, seed=size)
     with tempfile.TemporaryDirectory(prefix="dedupe-table-") as folder:

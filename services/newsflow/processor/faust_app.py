@@ -29,14 +29,17 @@ def broker_credentials(settings: Settings) -> Any:
     return faust.SSLCredentials(context)
 
 
-# RocksDB's memory for the dedupe-memory table, whatever the window holds: two 16 MB write
-# buffers and a 16 MB block cache (Faust's defaults, 3 x 64 MB and 2 GB, would let a rebuild's
-# full read of the table fill gigabytes). The table is written once per article and read in
-# full only when the index is rebuilt after a recovery, so a small cache costs nothing.
+# RocksDB's memory for the dedupe-memory table, whatever the window holds: two 4 MB write
+# buffers and a 4 MB block cache (Faust's defaults, 3 x 64 MB and 2 GB, would let a rebuild's
+# full read of the table fill gigabytes). The table is written once per article (a 4 MB buffer
+# is still minutes of a busy stream) and read only by the pop of an expired article (random
+# keys: a larger cache would seldom hit) and in full when the index is rebuilt after a
+# recovery (a sequential read), so small buffers cost nothing. The 16 MB each before cost the
+# worker ~25 B per remembered article more at a 1M window (``docs/dedupe.md``).
 ROCKSDB_TABLE_OPTIONS: dict[str, int] = {
-    "write_buffer_size": 16 * 1024 * 1024,
+    "write_buffer_size": 4 * 1024 * 1024,
     "max_write_buffer_number": 2,
-    "block_cache_size": 16 * 1024 * 1024,
+    "block_cache_size": 4 * 1024 * 1024,
     "block_cache_compressed_size": 0,
 }
 
