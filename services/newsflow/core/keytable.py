@@ -106,24 +106,33 @@ class KeyTable:
         return value
 
     def _grow(self) -> None:
-        old_keys = self.keys[self.keys != 0]
-        old_values = self.values[self.keys != 0]
+        filed = self.keys != 0
+        old_keys, old_values = self.keys[filed], self.values[filed]
         size = 2 * len(self.keys)
-        keys = np.zeros(size, dtype=np.uint64)
-        values = np.zeros(size, dtype=np.int32)
-        mask = size - 1
-        # Vectorised re-filing: each round files, at every empty target slot, the first key
-        # (in the old slot order) that wants it; the others move one slot on.
-        at = (old_keys & np.uint64(mask)).astype(np.int64)
-        pending = np.arange(len(old_keys))
-        while len(pending):
-            free = keys[at] == 0
-            targets = at[free]
-            _, first = np.unique(targets, return_index=True)
-            chosen = np.flatnonzero(free)[first]
-            keys[at[chosen]] = old_keys[pending[chosen]]
-            values[at[chosen]] = old_values[pending[chosen]]
-            placed = np.zeros(len(pending), dtype=bool)
-            placed[chosen] = True
-            pending, at = pending[~placed], (at[~placed] + 1) & mask
-        self.keys, self.values, self.mask = keys, values, mask
+        self.mask = size - 1
+        at = refiled_slots((old_keys & np.uint64(self.mask)).astype(np.int64), size)
+        self.keys = np.zeros(size, dtype=np.uint64)
+        self.values = np.zeros(size, dtype=np.int32)
+        self.keys[at], self.values[at] = old_keys, old_values
+
+
+def refiled_slots(homes: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
+    """The slots that linear probing gives entries with these home slots in an empty table of
+    ``size`` slots (a power of two), vectorised: each round files, at every empty target slot,
+    the first entry (in the given order) that wants it; the others move one slot on. Shared by
+    the tables that grow by re-filing (``KeyTable``, ``RowTable``)."""
+    mask = size - 1
+    taken = np.zeros(size, dtype=bool)
+    slots = np.empty(len(homes), dtype=np.int64)
+    at = homes
+    pending = np.arange(len(homes))
+    while len(pending):
+        free = ~taken[at]
+        _, first = np.unique(at[free], return_index=True)
+        chosen = np.flatnonzero(free)[first]
+        taken[at[chosen]] = True
+        slots[pending[chosen]] = at[chosen]
+        placed = np.zeros(len(pending), dtype=bool)
+        placed[chosen] = True
+        pending, at = pending[~placed], (at[~placed] + 1) & mask
+    return slots

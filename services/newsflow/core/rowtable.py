@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from newsflow.core.arena import Columns
+from newsflow.core.keytable import refiled_slots
 
 MAX_LOAD = 0.75
 _EMPTY = -1
@@ -109,21 +110,9 @@ class RowTable:
 
     def _grow(self) -> None:
         old_rows = self.rows[self.rows != _EMPTY]
-        old_keys = self._keys()[old_rows]
         size = 2 * len(self.rows)
-        rows = np.full(size, _EMPTY, dtype=np.int32)
-        mask = size - 1
-        # Vectorised re-filing, as KeyTable's: each round files, at every empty target slot,
-        # the first row (in the old slot order) that wants it; the others move one slot on.
-        at = (old_keys & np.uint64(mask)).astype(np.int64)
-        pending = np.arange(len(old_rows))
-        while len(pending):
-            free = rows[at] == _EMPTY
-            targets = at[free]
-            _, first = np.unique(targets, return_index=True)
-            chosen = np.flatnonzero(free)[first]
-            rows[at[chosen]] = old_rows[pending[chosen]]
-            placed = np.zeros(len(pending), dtype=bool)
-            placed[chosen] = True
-            pending, at = pending[~placed], (at[~placed] + 1) & mask
-        self.rows, self.mask = rows, mask
+        self.mask = size - 1
+        at = refiled_slots((self._keys()[old_rows] & np.uint64(self.mask)).astype(np.int64),
+                           size)
+        self.rows = np.full(size, _EMPTY, dtype=np.int32)
+        self.rows[at] = old_rows
