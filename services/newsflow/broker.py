@@ -6,25 +6,39 @@ Memory-only: topics vanish when it stops. Production uses Apache Kafka (see dock
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from newsflow.config import Settings
 
 
+def _libc_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl: Callable[..., int] = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    return prctl
+
+
+# Resolved here, in the parent: ``die_with_parent`` runs between fork and exec, where a dlopen
+# (or an import) can wait for ever on a loader lock that another thread of a threaded parent
+# (a test run, the demo) held at the fork (seen once: a ``subprocess.Popen`` hung 600 s).
+_PRCTL = _libc_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def die_with_parent() -> None:
     """Child-process hook: get SIGTERM when the parent dies, so a killed demo or test run leaves
-    no broker or worker behind (Linux prctl; a no-op elsewhere)."""
-    import ctypes
-    import signal
-    import sys
-
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    no broker or worker behind (Linux prctl; a no-op elsewhere). Only calls a function resolved
+    before the fork."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def broker_binary() -> Path:
