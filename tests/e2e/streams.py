@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from kafka import KafkaAdminClient, KafkaProducer
 
 from newsflow.broker import free_port
 from newsflow.codecs import RAW
 from newsflow.config import Settings
+from newsflow.topics import read_back
 from tests.e2e.traced_worker import PORT_VARIABLE
-from tests.helpers import ManagedProcess, raw_record
+from tests.helpers import ManagedProcess, TopicReader, raw_record
 
 VOCABULARY = [f"{a}{b}" for a in ("har", "mel", "tor", "ska", "vin", "dro", "pel", "qua", "lum", "zen")
               for b in ("bor", "dax", "fin", "gul", "hest", "jor", "kal", "lin", "mur", "nesk",
@@ -69,6 +71,45 @@ def check_outputs(records: dict[str, list[dict[str, Any]]], urls: set[str]) -> N
         assert (first["content_hash"], first["story"]["id"]) == (
             article["content_hash"], article["story"]["id"])
     assert len(seen) == len(article_urls)
+
+
+def wait_for_every_input(reader: TopicReader, settings: Settings, urls: set[str], timeout: float,
+                         what: str) -> dict[str, list[dict[str, Any]]]:
+    """Wait until every input in ``urls`` came out; on a timeout, say where the missing ones
+    stopped, so a rare loss can be told apart from a stall from its one failing run."""
+    def decided(records: dict[str, list[dict[str, Any]]]) -> set[str]:
+        return {a["url"] for a in records["articles"]} | {d["url"] for d in records["duplicates"]}
+
+    try:
+        return reader.wait_for(lambda records: urls <= decided(records), timeout, what)
+    except AssertionError as exc:
+        missing = urls - decided(reader.records)
+        raise AssertionError(f"{exc}\n{where_inputs_stopped(settings, missing)}") from None
+
+
+def where_inputs_stopped(settings: Settings, missing: set[str]) -> str:
+    """The raw and internal (``-prepared``) positions of ``missing`` inputs, and the worker
+    group's committed offsets: a committed offset past a missing input's position means the
+    worker skipped it; one before it, that the worker stalled."""
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap())
+    admin = KafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
+    try:
+        prepared_topic = f"{settings.app_id}-prepared"
+        lines = [f"{len(missing)} inputs missing"]
+        wanted = {b'"' + url.encode() + b'"': url for url in missing}  # quoted: whole URLs
+        for topic, partitions in ((settings.topic_raw, range(settings.topic_partitions)),
+                                  (prepared_topic, range(1))):
+            found = [f"{wanted[url]}@{m.partition}:{m.offset}"
+                     for m in read_back(settings, producer, topic, list(partitions), 60)
+                     for url in wanted if url in (m.value or b"")]
+            lines.append(f"{topic}: {sorted(found)[:10]}")
+        committed = admin.list_group_offsets(settings.app_id)[settings.app_id]
+        lines.append("committed: " + ", ".join(
+            f"{tp.topic}[{tp.partition}]={meta.offset}" for tp, meta in sorted(committed.items())))
+        return "\n".join(lines)
+    finally:
+        producer.close()
+        admin.close()
 
 
 def copy_pairs(urls: set[str], seed: int) -> list[tuple[str, str]]:

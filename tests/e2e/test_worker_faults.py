@@ -11,7 +11,13 @@ import pytest
 
 from newsflow.broker import free_port
 from newsflow.config import Settings
-from tests.e2e.streams import check_copies_grouped, check_outputs, copy_pairs, traffic
+from tests.e2e.streams import (
+    check_copies_grouped,
+    check_outputs,
+    copy_pairs,
+    traffic,
+    wait_for_every_input,
+)
 from tests.helpers import ManagedProcess, TopicReader, produce
 
 pytestmark = pytest.mark.e2e
@@ -46,9 +52,8 @@ def test_worker_killed_five_times_loses_nothing(
             restarts += 1
             worker = ManagedProcess(["worker"], settings,
                                     tmp_path / f"worker-{restarts}.log").start()
-        records = reader.wait_for(
-            lambda r: urls <= {a["url"] for a in r["articles"]} | {d["url"] for d in r["duplicates"]},
-            600, "every input after the last restart")
+        records = wait_for_every_input(reader, settings, urls, 600,
+                                       "every input after the last restart")
     finally:
         worker.stop()
     assert restarts == KILLS
@@ -73,9 +78,8 @@ def test_survivor_takes_over_when_one_of_two_workers_dies(
         reader.wait_for(lambda r: len(r["articles"]) + len(r["duplicates"]) >= 300, 300,
                         "300 outputs from two workers")
         second.kill()
-        records = reader.wait_for(
-            lambda r: urls <= {a["url"] for a in r["articles"]} | {d["url"] for d in r["duplicates"]},
-            600, "every input from the survivor")
+        records = wait_for_every_input(reader, settings, urls, 600,
+                                       "every input from the survivor")
         assert first.alive()
     finally:
         first.stop()
