@@ -1,4 +1,5 @@
-"""Faust's Kafka transport with a configurable fetch wait for the worker's consumer.
+"""Faust's Kafka transport with a configurable fetch wait for the worker's consumer, and a safe
+choice of the offsets it commits.
 
 Why this exists: faust-streaming 0.15.3 builds the worker's aiokafka consumer with
 ``fetch_max_wait_ms=1500`` written into the call, and has no setting for it; aiokafka has no
@@ -18,6 +19,9 @@ The same consumer thread also restarts never-committed stream partitions from th
 after a rebalance (``seek_to_committed``): without it, records fetched while the flow was held
 for table recovery could be dropped for good. It narrows that gap without closing it (README,
 "Delivery guarantee").
+
+The consumer also chooses the offsets to commit itself (``_new_offset``): Faust's choice could
+pass a record still being prepared (``processor/commit_offsets.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from faust.exceptions import ImproperlyConfigured
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT, ConsumerT
 from yarl import URL
+
+from newsflow.processor.commit_offsets import commit_point
 
 
 class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -101,6 +107,28 @@ def uncommitted_stream_partitions(committed: Mapping[TP, int | None], changelogs
 class FetchWaitConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """Faust's choice of the offset to commit, replaced: it never passes a record still in
+        flight (``processor/commit_offsets.py`` says why). Faust's bookkeeping is kept: what a
+        commit covers leaves the acknowledged list and the gaps."""
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        gaps = self._gap[tp]
+        top = max(acked)
+        skipped = [offset for gap in gaps.overlap(0, top + 1)
+                   for offset in range(gap.begin, gap.end)]
+        in_flight = [message.offset for message in list(self._unacked_messages)
+                     if message.tp == tp and not message.acked]
+        offset = commit_point([*acked, *skipped], self._committed_offset[tp], in_flight)
+        if offset is None:
+            return None
+        acked[:] = sorted(done for done in acked if done >= offset)
+        index = self._acked_index[tp]
+        index.difference_update([done for done in index if done < offset])
+        gaps.chop(0, offset)
+        return offset
 
 
 class FetchWaitTransport(faust_aiokafka.Transport):
