@@ -88,17 +88,21 @@ def wait_for_every_input(reader: TopicReader, settings: Settings, urls: set[str]
 
 
 def where_inputs_stopped(settings: Settings, missing: set[str]) -> str:
-    """The raw and internal (``-prepared``) positions of ``missing`` inputs, and the worker
-    group's committed offsets: a committed offset past a missing input's position means the
-    worker skipped it; one before it, that the worker stalled."""
+    """The positions of ``missing`` inputs on the raw, internal (``-prepared``) and output
+    topics, and the worker group's committed offsets: a committed offset past a missing input's
+    position means the worker skipped it; one before it, that the worker stalled."""
     producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap())
     admin = KafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
     try:
         prepared_topic = f"{settings.app_id}-prepared"
         lines = [f"{len(missing)} inputs missing"]
         wanted = {b'"' + url.encode() + b'"': url for url in missing}  # quoted: whole URLs
+        outputs = [settings.topic_articles, settings.topic_duplicates, settings.topic_deadletter]
+        # The outputs are read again by a fresh consumer: a record there that the test's reader
+        # missed is a reader (or broker) fault, not the worker's.
         for topic, partitions in ((settings.topic_raw, range(settings.topic_partitions)),
-                                  (prepared_topic, range(1))):
+                                  (prepared_topic, range(1)),
+                                  *((name, range(settings.topic_partitions)) for name in outputs)):
             found = [f"{wanted[url]}@{m.partition}:{m.offset}"
                      for m in read_back(settings, producer, topic, list(partitions), 60)
                      for url in wanted if url in (m.value or b"")]

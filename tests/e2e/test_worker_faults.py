@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaAdminClient, KafkaProducer
 
 from newsflow.broker import free_port
 from newsflow.config import Settings
@@ -18,7 +21,7 @@ from tests.e2e.streams import (
     traffic,
     wait_for_every_input,
 )
-from tests.helpers import ManagedProcess, TopicReader, produce
+from tests.helpers import ManagedProcess, TopicReader, produce, raw_record
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +64,56 @@ def test_worker_killed_five_times_loses_nothing(
     pairs = copy_pairs(urls, seed=8)
     assert len(pairs) == CRASH_ARTICLES // 10
     check_copies_grouped(records, pairs)
+
+
+def committed_offsets(admin: KafkaAdminClient, group: str) -> dict[tuple[str, int], int]:
+    found = admin.list_group_offsets(group)[group]
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items()}
+
+
+def test_a_record_still_being_prepared_is_not_committed_past_and_survives_a_kill(
+    settings: Settings, reader: TopicReader, tmp_path: Path,
+) -> None:
+    """Two prepare children finish out of order: one is stuck on a slow page while the other
+    prepares the 20 records behind it. A commit must not cover the slow page, so that a worker
+    killed meanwhile leaves it to be read again (faust-streaming's own commit choice passed it:
+    processor/commit_offsets.py)."""
+    slow = json.dumps(raw_record("<html><body>" + "<p>word " * 400_000 + "</body></html>",
+                                 url="https://slow.example/held", content_type="text/html"))
+    items = traffic(20, seed=12, copies_every=1000)
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(),
+                             max_request_size=settings.max_message_bytes)
+    try:  # all on one partition, the slow page first (offset 0)
+        for key, value in [(b"slow", slow.encode()), *((k, v) for k, v, _ in items)]:
+            producer.send(settings.topic_raw, key=key, value=value, partition=0)
+        producer.flush()
+    finally:
+        producer.close()
+    two_children = {"prepare_processes": 2, "clean_time_budget_seconds": 600.0}
+    worker = ManagedProcess(["worker"], settings.model_copy(update=two_children),
+                            tmp_path / "worker-0.log").start()
+    admin = KafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
+    try:
+        reader.wait_for(outputs_reach(len(items)), 120, "the 20 records behind the slow page")
+        # Their commit: the dedupe stage's offsets are committed in the same commit as the
+        # prepare stage's, after the prepare stage acknowledged all 20.
+        deadline = time.monotonic() + 60
+        prepared = (f"{settings.app_id}-prepared", 0)
+        while committed_offsets(admin, settings.app_id).get(prepared, -1) < len(items):
+            assert time.monotonic() < deadline, "no commit of the 20 records within 60 s"
+        raw_committed = committed_offsets(admin, settings.app_id).get((settings.topic_raw, 0), -1)
+        assert raw_committed <= 0, f"committed {raw_committed}: past the slow page still in flight"
+        worker.kill()
+        worker = ManagedProcess(["worker"], settings.model_copy(update={
+            "prepare_processes": 2, "clean_time_budget_seconds": 2.0}),
+            tmp_path / "worker-1.log").start()
+        letters = reader.wait_for(lambda r: any(
+            letter["source"]["offset"] == 0 and letter["source"]["partition"] == 0
+            for letter in r["deadletter"]), 120, "the slow page read again")["deadletter"]
+    finally:
+        admin.close()
+        worker.stop()
+    assert [letter["error"]["type"] for letter in letters] == ["PrepareTimeout"]
 
 
 def test_survivor_takes_over_when_one_of_two_workers_dies(

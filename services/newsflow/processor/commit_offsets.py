@@ -3,11 +3,12 @@
 Why this exists: faust-streaming 0.15.3 commits the first run of consecutive acknowledged
 offsets, and lets that run start one past the committed offset (it compares the lowest
 acknowledged offset with the committed one as if the committed offset were the last one
-processed; Kafka's is the next one to read). With two ``prepare`` actors records finish out of
-order, so a commit could cover a record one actor was still cleaning; a worker killed before that
-record's output was flushed lost it for good (seen once in 5,000 records with five ``kill -9``,
-``tests/e2e/test_worker_faults.py``). On a partition never committed Faust did not compare at
-all. Here a commit stops at the lowest record delivered to a stream and not yet acknowledged.
+processed; Kafka's is the next one to read); on a partition never committed it does not compare
+at all. With ``NEWSFLOW_PREPARE_PROCESSES`` above 1 the ``prepare`` actors finish records out of
+order, so a commit covered a record still being cleaned, and a worker killed before that
+record's output was flushed lost it for good (``tests/e2e/test_worker_faults.py`` shows the
+commit passing a slow page with Faust's choice). Here a commit stops at the lowest record
+delivered to a stream and not yet acknowledged.
 
 Faust's other rules are kept: offsets it found missing from the log (``gaps``) count as done,
 and a hole of more than one offset below the lowest acknowledged one waits (it is filled only by
