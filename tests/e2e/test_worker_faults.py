@@ -77,7 +77,9 @@ def test_a_record_still_being_prepared_is_not_committed_past_and_survives_a_kill
     """Two prepare children finish out of order: one is stuck on a slow page while the other
     prepares the 20 records behind it. A commit must not cover the slow page, so that a worker
     killed meanwhile leaves it to be read again (faust-streaming's own commit choice passed it:
-    processor/commit_offsets.py)."""
+    processor/commit_offsets.py). The slow page takes minutes to clean (over 90 s of CPU
+    measured here), the records behind it seconds; with the page done, the commit would pass it
+    rightly, and the test would fail rather than pass by accident."""
     slow = json.dumps(raw_record("<html><body>" + "<p>word " * 400_000 + "</body></html>",
                                  url="https://slow.example/held", content_type="text/html"))
     items = traffic(20, seed=12, copies_every=1000)
