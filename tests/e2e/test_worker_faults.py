@@ -55,7 +55,8 @@ def test_worker_killed_five_times_loses_nothing(
             restarts += 1
             worker = ManagedProcess(["worker"], settings,
                                     tmp_path / f"worker-{restarts}.log").start()
-        records = wait_for_every_input(reader, settings, urls, 600,
+        # Well inside pytest's 600 s limit, so that a timeout reports where inputs stopped.
+        records = wait_for_every_input(reader, settings, urls, 240,
                                        "every input after the last restart")
     finally:
         worker.stop()
@@ -133,7 +134,7 @@ def test_survivor_takes_over_when_one_of_two_workers_dies(
         reader.wait_for(lambda r: len(r["articles"]) + len(r["duplicates"]) >= 300, 300,
                         "300 outputs from two workers")
         second.kill()
-        records = wait_for_every_input(reader, settings, urls, 600,
+        records = wait_for_every_input(reader, settings, urls, 240,
                                        "every input from the survivor")
         assert first.alive()
     finally:
