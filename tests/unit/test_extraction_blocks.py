@@ -471,3 +471,28 @@ def test_a_wall_of_testimonials_goes_whatever_its_length() -> None:
     page = _page(f"<main><article><div class='body'>{ARTICLE}</div></article>"
                  f"<div class='testimonials-wrapper'>{quotes}</div></main>")
     assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+SERIES = "".join(f"<li><a href='/part{n}'>Part {n}: the sea wall and the quay</a></li>"
+                 for n in range(1, 6))
+
+
+@pytest.mark.parametrize(("intro", "kept"), [
+    # a list the text introduces is part of it, links and all (a series' table of contents)
+    ("The series covers five parts:", True),
+    # a teaser heading's links are other stories, and so is a one-word label's
+    ("Read more:", False),
+    ("See also:", False),
+    ("More:", False),
+    # without a colon the line introduces nothing
+    ("The series covers five parts", False),
+])
+def test_a_link_list_the_text_introduces_stays(intro: str, kept: bool) -> None:
+    half = len(PARAGRAPHS) // 2
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half])
+    rest = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:])
+    page = _page(f"<article><div class='body'>{body}<p>{intro}</p><ul>{SERIES}</ul>{rest}"
+                 "</div></article>")
+    lines = _lines(main_text_by_blocks(page).text)
+    assert ("Part 3: the sea wall and the quay" in lines) is kept
+    assert lines[-half:] == PARAGRAPHS[half:]

@@ -15,7 +15,8 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    wrapper of the rest);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
-   are mostly link text (less an inline cluster of links, such as a hover card); a short
+   are mostly link text (less an inline cluster of links, such as a hover card), except a list
+   that a line ending in a colon introduces ("Here's our roadmap:"); a short
    teaser heading ("Related stories", "More in Science") or closing furniture ("Share this",
    "Comments") after most of the text ends it; prose among the few blocks before the
    container, or before its parent, or else a block named as the standfirst a few levels up
@@ -35,6 +36,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from newsflow.core.boilerplate import match_rule
 from newsflow.core.lexbor_tree import has_ancestor
 
 # Not "form": ASP.NET pages wrap the whole page in one.
@@ -139,6 +141,11 @@ GROUP_MAX_LINK_SHARE = 0.3
 # ... but a list only when over this share of its items are mostly link text (issue 15e).
 LIST_TAGS = frozenset({"ul", "ol"})
 LINK_LIST_ITEM_SHARE = 0.2
+# ... but a list the text introduces, right after a line of at least this many words that ends
+# in a colon ("Here's our roadmap:", "Other restaurant recommendations:"), is part of it, links
+# and all: a series' table of contents, a listicle's links (issue 15j). Not after a teaser
+# heading ("Related:", "Read more:", "See also:"): the links there are other stories.
+INTRO_MIN_WORDS = 2
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
 # A previous sibling of the container with this much paragraph text is its standfirst; the
@@ -420,6 +427,7 @@ class _Writer:
         self.line: list[str] = []
         self.line_chars = 0  # characters in ``line``: a sum per link would be quadratic
         self.link_chars = 0
+        self.in_introduced_list = 0  # inside a list the text introduces: its link lines stay
         self.written = 0
         self.ended = False  # a teaser heading was met: the article is over
         self.tail: list[str] = []  # the lines after it
@@ -437,7 +445,8 @@ class _Writer:
                 continue
             if tag in ("-comment", None):
                 continue
-            if tag in GROUP_TAGS and self._link_heavy(child):
+            introduced = tag in LIST_TAGS and self._introduces_list()
+            if tag in GROUP_TAGS and not introduced and self._link_heavy(child):
                 if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
                     self._check_end(child.text(deep=True, strip=True))  # a linked heading
                 continue
@@ -455,6 +464,11 @@ class _Writer:
                 before = self.line_chars
                 self.write(child)
                 self.link_chars += self.line_chars - before
+            elif introduced:
+                self.in_introduced_list += 1
+                self.write(child)
+                self.flush()
+                self.in_introduced_list -= 1
             else:
                 self.write(child)
             if block:
@@ -494,6 +508,16 @@ class _Writer:
                 and rest_links <= MAX_LINE_LINK_SHARE * rest):
             self.clusters |= found
 
+    def _introduces_list(self) -> bool:
+        """Whether the line before a list introduces it (ends in a colon, a few words, and is
+        no teaser heading)."""
+        line = " ".join("".join(self.line).split()) or (self.lines[-1] if self.lines else "")
+        if not line.endswith(":") or len(line.split()) < INTRO_MIN_WORDS:
+            return False
+        # "See also:" heads a teaser link when the headline follows it on the same line.
+        return (TEASER_HEADING.fullmatch(line) is None and match_rule(line) is None
+                and match_rule(f"{line} …") is None)
+
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
         chars = self.measure.chars.get(key, 0)
@@ -521,7 +545,8 @@ class _Writer:
             return
         text = " ".join("".join(self.line).split())
         self._check_end(text)
-        if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
+        if text and (self.in_introduced_list
+                     or self.link_chars <= MAX_LINE_LINK_SHARE * len(text)):
             if self.ended:
                 self.tail.append(text)
             else:
