@@ -496,3 +496,15 @@ def test_a_link_list_the_text_introduces_stays(intro: str, kept: bool) -> None:
     lines = _lines(main_text_by_blocks(page).text)
     assert ("Part 3: the sea wall and the quay" in lines) is kept
     assert lines[-half:] == PARAGRAPHS[half:]
+
+
+def test_a_link_named_like_a_widget_inside_a_sentence_stays() -> None:
+    # a player's tooltip link is words of the sentence; the same name on a link of its own in a
+    # short paragraph is a widget
+    lead = ("<p>MADRID — <a class='player-link' href='/p/1'>Rafael Nadal</a> kept Spain's hopes"
+            " alive on Saturday, then the doubles pair completed the comeback.</p>")
+    widget = "<p><a class='player-link' href='/live'>Watch the match live</a></p>"
+    page = _page(f"<article><div class='body'>{lead}{widget}{ARTICLE}</div></article>")
+    text = main_text_by_blocks(page).text
+    assert _lines(text)[0].startswith("MADRID — Rafael Nadal kept Spain's hopes alive")
+    assert "Watch the match live" not in text

@@ -4,7 +4,8 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
 
 1. junk goes: scripts, navigation, asides, players, and elements whose class or id names a
    boilerplate role (share bars, related links, comments, galleries, cookie notices, ...) unless
-   they hold much prose or most of the page (article wrappers get such names too);
+   they hold much prose or most of the page (article wrappers get such names too), or are a
+   link in a paragraph's sentence (a player's tooltip link);
 2. every block with at least ``MIN_PARAGRAPH_CHARS`` of its own text that is not mostly links
    is a paragraph; it scores its holder (the block itself when it is a div-like container, else
    its parent) and, half, the holder's parent, by its length;
@@ -113,6 +114,9 @@ KEEP_TAGS = frozenset({"html", "body", "main", "article"})
 # A class/id match holding more prose than this (mostly not links) is kept: pages name their
 # article wrapper "...-ad-margins" or "post tag-business".
 BOILERPLATE_MAX_PROSE_CHARS = 1500
+# ... and so is a link inside a paragraph that holds this much text besides it: words of a
+# sentence ("MADRID — <a class=player-link>Rafael Nadal</a> kept ..."; issue 15j).
+RUNNING_TEXT_MIN_CHARS = 80
 # ... and so is one that holds most of the page (a page wrapper with "banner" in its class).
 WRAPPER_PAGE_SHARE = 0.5
 
@@ -282,6 +286,8 @@ def _strip_junk(root: LexborNode) -> int:
         teaser_only, prose_junk = verdict
         if teaser_only and _unlinked_prose(node):
             continue
+        if node.tag == "a" and _in_running_text(node):
+            continue
         if prose_junk:
             junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
         else:
@@ -348,6 +354,17 @@ def _unlinked_prose(node: LexborNode) -> bool:
     if len(node.text(deep=True, strip=True)) < LEAD_MIN_CHARS or node.css_first("a"):
         return False
     return not has_ancestor(node, "a")
+
+
+def _in_running_text(link: LexborNode) -> bool:
+    """Whether a link is words of a paragraph's sentence (a player's or a glossary entry's
+    tooltip link, named like a widget): its paragraph holds a standfirst's length of text
+    besides it."""
+    paragraph = link.parent
+    if paragraph is None or paragraph.tag != "p":
+        return False
+    rest = len(paragraph.text(deep=True, strip=True)) - len(link.text(deep=True, strip=True))
+    return rest >= RUNNING_TEXT_MIN_CHARS
 
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:
