@@ -508,3 +508,28 @@ def test_a_link_named_like_a_widget_inside_a_sentence_stays() -> None:
     text = main_text_by_blocks(page).text
     assert _lines(text)[0].startswith("MADRID — Rafael Nadal kept Spain's hopes alive")
     assert "Watch the match live" not in text
+
+
+@pytest.mark.parametrize(("first_kind", "joined"), [
+    # the story's first paragraphs in a column beside the share tools, the rest in the next
+    # column: the same block, holding the same kind of paragraph
+    ("story-text__paragraph", True),
+    # a block of the same class holding other paragraphs (pull quotes) is not the story's
+    ("story-text__quote", False),
+])
+def test_a_body_split_over_two_columns_is_joined(first_kind: str, joined: bool) -> None:
+    first = ["Rep. Meadows' retirement, revealed just hours before the filing deadline, has "
+             "roiled some Republicans in the state.",
+             "They suspect he timed the announcement to help a friend of his wife."]
+    column_one = "".join(f"<p class='{first_kind}'>{p}</p>" for p in first)
+    column_two = "".join(f"<p class='story-text__paragraph'>{p}</p>" for p in PARAGRAPHS)
+    page = _page("<div class='page'><div class='row'>"
+                 # the share tools' icons: media, so the column is no standfirst
+                 f"<div class='col'><div class='tools'><figure><img src='x.png'></figure>{MENU}"
+                 "</div>"
+                 f"<div class='story-text'>{column_one}</div></div>"
+                 f"<div class='col'><div class='story-text'>{column_two}</div></div>"
+                 "</div></div>")
+    lines = _lines(main_text_by_blocks(page).text)
+    assert lines[-len(PARAGRAPHS):] == PARAGRAPHS
+    assert (lines[:2] == first) is joined

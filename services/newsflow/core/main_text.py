@@ -13,7 +13,8 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    paragraph text without being link-heavy: article bodies split over sibling sections (but
    not into one holding several ``<article>`` elements: a list of other posts), and takes in
    its siblings that are paragraphs of the kind it holds (a story's first paragraphs beside the
-   wrapper of the rest);
+   wrapper of the rest), and its twins before it in another column of the page (the same tag
+   and class, holding paragraphs of the same kind);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
    are mostly link text (less an inline cluster of links, such as a hover card), except a list
@@ -139,6 +140,10 @@ ARTICLE_STOP_MIN_CHARS = 500
 # The container's siblings that are paragraphs of the kind it holds at least this many of
 # are part of the body (issue 15h).
 SPLIT_MIN_PARAGRAPHS = 2
+# ... and so are blocks before it with its tag and class that hold at least that many
+# paragraphs of its kind, within this many levels above it: a body split over two columns of
+# the page, the first paragraphs beside the share tools (issue 15j).
+TWIN_SCOPE_LEVELS = 6
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
@@ -645,15 +650,8 @@ def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode
     parent = best.parent
     if parent is None or parent.tag in ("html", "body", None):
         return [best]
-    kinds: dict[tuple[str, str], int] = {}
-    for child in best.iter():
-        kind = _block_kind(child)
-        if kind is not None and measure.prose.get(child.mem_id, 0) >= MIN_PARAGRAPH_CHARS:
-            kinds[kind] = kinds.get(kind, 0) + 1
-    if not kinds:
-        return [best]
-    kind, count = max(kinds.items(), key=lambda item: item[1])
-    if count < SPLIT_MIN_PARAGRAPHS:
+    kind = _paragraph_kind(best, measure)
+    if kind is None:
         return [best]
     parts: list[LexborNode] = []
     for sibling in parent.iter():
@@ -665,6 +663,51 @@ def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode
               and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)):
             parts.append(sibling)
     return parts
+
+
+def _paragraph_kind(node: LexborNode, measure: _Measure) -> tuple[str, str] | None:
+    """The kind of paragraph a block holds most of, when it holds at least
+    ``SPLIT_MIN_PARAGRAPHS`` of them (children with prose, by tag and first class name)."""
+    kinds: dict[tuple[str, str], int] = {}
+    for child in node.iter():
+        kind = _block_kind(child)
+        if kind is not None and measure.prose.get(child.mem_id, 0) >= MIN_PARAGRAPH_CHARS:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if not kinds:
+        return None
+    kind, count = max(kinds.items(), key=lambda item: item[1])
+    return kind if count >= SPLIT_MIN_PARAGRAPHS else None
+
+
+def _earlier_twins(best: LexborNode, measure: _Measure) -> list[LexborNode]:
+    """Blocks before the container, in another column of the page, that are its twins: the same
+    tag and class, holding paragraphs of the same kind (a story's first paragraphs in a column
+    beside the share tools, the rest in the next column). Looked for within ``TWIN_SCOPE_LEVELS``
+    above the container; not its ancestors, which hold it."""
+    names = best.attributes.get("class")
+    kind = _paragraph_kind(best, measure) if names else None
+    if kind is None:
+        return []
+    scope = best
+    above: set[int] = set()
+    for _ in range(TWIN_SCOPE_LEVELS):
+        if scope.parent is None or scope.parent.tag in ("html", "body", None):
+            break
+        scope = scope.parent
+        above.add(scope.mem_id)
+    twins: list[LexborNode] = []
+    inside: set[int] = set()  # the twins' own descendants
+    for node in scope.css(best.tag or "div"):  # in page order, in C: cheaper than a walk
+        key = node.mem_id
+        if key == best.mem_id:
+            break
+        if key in above or key in inside or node.attributes.get("class") != names:
+            continue
+        if (measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
+                and _paragraph_kind(node, measure) == kind):
+            twins.append(node)
+            inside.update(child.mem_id for child in node.css(best.tag or "div"))
+    return twins
 
 
 def _article_counts(best: LexborNode) -> dict[int, int]:
@@ -780,6 +823,7 @@ def _main_text(root: LexborNode) -> MainText:
     texts: list[str] = []
     cut = 0
     parts = _with_split_siblings(best, measure)
+    parts = _earlier_twins(parts[0], measure) + parts
     for part in parts:
         part_text, part_cut = _container_text(part, measure)
         if part_text:
