@@ -197,7 +197,9 @@ def test_empty_blocks_before_the_body_do_not_hide_its_standfirst() -> None:
     assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
 
 
-@pytest.mark.parametrize("name", ["lead", "article__standfirst", "field-subtitle", "dek"])
+@pytest.mark.parametrize("name", ["lead", "article__standfirst", "field-subtitle", "dek",
+                                  # in Spanish, Italian and German newsrooms (issue 15j)
+                                  "texto-bajada", "entradilla", "sommario", "vorspann"])
 def test_a_block_named_as_standfirst_in_a_header_column_leads_the_text(name: str) -> None:
     header = (f"<div class='col'><div class='head'><h1>Harbour</h1><p class='{name}'>{LEAD}</p>"
               "</div><div class='pic'><img src='x.jpg'></div></div>")

@@ -168,7 +168,9 @@ MEDIA_SELECTOR = "img,picture,figure"
 # within this many levels above it.
 LEAD_NAMES = _words(("lead", "standfirst", "intro", "subtitle", "summary", "abstract", "dek",
                      "deck", "excerpt", "subheadline", "sapo", "chapo",
-                     "teaser-text", "lede"))
+                     "teaser-text", "lede",
+                     # in Spanish, Italian and German newsrooms (issue 15j)
+                     "bajada", "entradilla", "copete", "sumario", "sommario", "vorspann"))
 LEAD_SCOPE_LEVELS = 5
 # A lead whose first characters the container's text already holds is not added again.
 LEAD_REPEAT_CHARS = 100
