@@ -469,7 +469,8 @@ class _Writer:
                 continue
             if tag in ("-comment", None):
                 continue
-            introduced = tag in LIST_TAGS and self._introduces_list()
+            introduced = (tag in LIST_TAGS and self.measure.links.get(child.mem_id, 0) > 0
+                          and self._introduces_list())  # a list without links loses no line
             if tag in GROUP_TAGS and not introduced and self._link_heavy(child):
                 if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
                     self._check_end(child.text(deep=True, strip=True))  # a linked heading
@@ -646,13 +647,13 @@ def _block_kind(node: LexborNode) -> tuple[str, str] | None:
     return (node.tag or "", names[0]) if names else None
 
 
-def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode]:
+def _with_split_siblings(best: LexborNode, kind: tuple[str, str] | None,
+                         measure: _Measure) -> list[LexborNode]:
     """The container and those of its siblings that are paragraphs of the same kind as its own
     (a body whose first paragraphs sit beside the wrapper of the rest), in page order."""
     parent = best.parent
     if parent is None or parent.tag in ("html", "body", None):
         return [best]
-    kind = _paragraph_kind(best, measure)
     if kind is None:
         return [best]
     parts: list[LexborNode] = []
@@ -681,14 +682,14 @@ def _paragraph_kind(node: LexborNode, measure: _Measure) -> tuple[str, str] | No
     return kind if count >= SPLIT_MIN_PARAGRAPHS else None
 
 
-def _earlier_twins(best: LexborNode, measure: _Measure) -> list[LexborNode]:
+def _earlier_twins(best: LexborNode, kind: tuple[str, str] | None,
+                   measure: _Measure) -> list[LexborNode]:
     """Blocks before the container, in another column of the page, that are its twins: the same
-    tag and class, holding paragraphs of the same kind (a story's first paragraphs in a column
-    beside the share tools, the rest in the next column). Looked for within ``TWIN_SCOPE_LEVELS``
-    above the container; not its ancestors, which hold it."""
+    tag and class, holding paragraphs of the same kind (``kind``: a story's first paragraphs in
+    a column beside the share tools, the rest in the next column). Looked for within
+    ``TWIN_SCOPE_LEVELS`` above the container; not its ancestors, which hold it."""
     names = best.attributes.get("class")
-    kind = _paragraph_kind(best, measure) if names else None
-    if kind is None:
+    if kind is None or not names:
         return []
     scope = best
     above: set[int] = set()
@@ -697,19 +698,30 @@ def _earlier_twins(best: LexborNode, measure: _Measure) -> list[LexborNode]:
             break
         scope = scope.parent
         above.add(scope.mem_id)
+    same = f'{best.tag}[class="{_css_string(names)}"]'  # matched in C, in page order
     twins: list[LexborNode] = []
     inside: set[int] = set()  # the twins' own descendants
-    for node in scope.css(best.tag or "div"):  # in page order, in C: cheaper than a walk
+    for node in scope.css(same):
         key = node.mem_id
         if key == best.mem_id:
             break
-        if key in above or key in inside or node.attributes.get("class") != names:
+        if key in above or key in inside:
             continue
         if (measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
                 and _paragraph_kind(node, measure) == kind):
             twins.append(node)
-            inside.update(child.mem_id for child in node.css(best.tag or "div"))
+            inside.update(child.mem_id for child in node.css(same))
     return twins
+
+
+# What a CSS string cannot hold as it is: a backslash, its quote and line breaks.
+CSS_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\a ", "\r": "\\d ",
+                                    "\f": "\\c "})
+
+
+def _css_string(value: str) -> str:
+    """``value`` escaped for a double-quoted CSS string."""
+    return value.translate(CSS_STRING_ESCAPES)
 
 
 def _article_counts(best: LexborNode) -> dict[int, int]:
@@ -824,8 +836,9 @@ def _main_text(root: LexborNode) -> MainText:
     best = _widen(best, measure)
     texts: list[str] = []
     cut = 0
-    parts = _with_split_siblings(best, measure)
-    parts = _earlier_twins(parts[0], measure) + parts
+    kind = _paragraph_kind(best, measure)
+    parts = _with_split_siblings(best, kind, measure)
+    parts = _earlier_twins(best, kind, measure) + parts
     for part in parts:
         part_text, part_cut = _container_text(part, measure)
         if part_text:
