@@ -72,6 +72,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["Facebook and Twitter removed the accounts on Monday.",
          "Share prices fell on Twitter's news."],
     ),
+    "comment_label": (
+        ["Comments", "comments", "27 commentaires", "Kommentare (3)", "Комментарии"],
+        ["Comments were closed after the vote.", "Comment is free, but facts are sacred."],
+    ),
     "share_prompt": (
         ["Share this article", "Like this story? Share it with a friend!", "Jetzt teilen!",
          "Mit Freunden teilen", "Möchten Sie den Artikel teilen?", "Der Artikel gefällt dir?",

@@ -197,7 +197,9 @@ def test_empty_blocks_before_the_body_do_not_hide_its_standfirst() -> None:
     assert _lines(main_text_by_blocks(page).text) == [LEAD, *PARAGRAPHS]
 
 
-@pytest.mark.parametrize("name", ["lead", "article__standfirst", "field-subtitle", "dek"])
+@pytest.mark.parametrize("name", ["lead", "article__standfirst", "field-subtitle", "dek",
+                                  # in Spanish, Italian and German newsrooms (issue 15j)
+                                  "texto-bajada", "entradilla", "sommario", "vorspann"])
 def test_a_block_named_as_standfirst_in_a_header_column_leads_the_text(name: str) -> None:
     header = (f"<div class='col'><div class='head'><h1>Harbour</h1><p class='{name}'>{LEAD}</p>"
               "</div><div class='pic'><img src='x.jpg'></div></div>")
@@ -471,3 +473,65 @@ def test_a_wall_of_testimonials_goes_whatever_its_length() -> None:
     page = _page(f"<main><article><div class='body'>{ARTICLE}</div></article>"
                  f"<div class='testimonials-wrapper'>{quotes}</div></main>")
     assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
+SERIES = "".join(f"<li><a href='/part{n}'>Part {n}: the sea wall and the quay</a></li>"
+                 for n in range(1, 6))
+
+
+@pytest.mark.parametrize(("intro", "kept"), [
+    # a list the text introduces is part of it, links and all (a series' table of contents)
+    ("The series covers five parts:", True),
+    # a teaser heading's links are other stories, and so is a one-word label's
+    ("Read more:", False),
+    ("See also:", False),
+    ("More:", False),
+    # without a colon the line introduces nothing
+    ("The series covers five parts", False),
+])
+def test_a_link_list_the_text_introduces_stays(intro: str, kept: bool) -> None:
+    half = len(PARAGRAPHS) // 2
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:half])
+    rest = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[half:])
+    page = _page(f"<article><div class='body'>{body}<p>{intro}</p><ul>{SERIES}</ul>{rest}"
+                 "</div></article>")
+    lines = _lines(main_text_by_blocks(page).text)
+    assert ("Part 3: the sea wall and the quay" in lines) is kept
+    assert lines[-half:] == PARAGRAPHS[half:]
+
+
+def test_a_link_named_like_a_widget_inside_a_sentence_stays() -> None:
+    # a player's tooltip link is words of the sentence; the same name on a link of its own in a
+    # short paragraph is a widget
+    lead = ("<p>MADRID — <a class='player-link' href='/p/1'>Rafael Nadal</a> kept Spain's hopes"
+            " alive on Saturday, then the doubles pair completed the comeback.</p>")
+    widget = "<p><a class='player-link' href='/live'>Watch the match live</a></p>"
+    page = _page(f"<article><div class='body'>{lead}{widget}{ARTICLE}</div></article>")
+    text = main_text_by_blocks(page).text
+    assert _lines(text)[0].startswith("MADRID — Rafael Nadal kept Spain's hopes alive")
+    assert "Watch the match live" not in text
+
+
+@pytest.mark.parametrize(("first_kind", "joined"), [
+    # the story's first paragraphs in a column beside the share tools, the rest in the next
+    # column: the same block, holding the same kind of paragraph
+    ("story-text__paragraph", True),
+    # a block of the same class holding other paragraphs (pull quotes) is not the story's
+    ("story-text__quote", False),
+])
+def test_a_body_split_over_two_columns_is_joined(first_kind: str, joined: bool) -> None:
+    first = ["Rep. Meadows' retirement, revealed just hours before the filing deadline, has "
+             "roiled some Republicans in the state.",
+             "They suspect he timed the announcement to help a friend of his wife."]
+    column_one = "".join(f"<p class='{first_kind}'>{p}</p>" for p in first)
+    column_two = "".join(f"<p class='story-text__paragraph'>{p}</p>" for p in PARAGRAPHS)
+    page = _page("<div class='page'><div class='row'>"
+                 # the share tools' icons: media, so the column is no standfirst
+                 f"<div class='col'><div class='tools'><figure><img src='x.png'></figure>{MENU}"
+                 "</div>"
+                 f"<div class='story-text'>{column_one}</div></div>"
+                 f"<div class='col'><div class='story-text'>{column_two}</div></div>"
+                 "</div></div>")
+    lines = _lines(main_text_by_blocks(page).text)
+    assert lines[-len(PARAGRAPHS):] == PARAGRAPHS
+    assert (lines[:2] == first) is joined

@@ -117,6 +117,10 @@ LINE_RULES: tuple[LineRule, ...] = (
     _rule("share_bar", r"((share|tweet|email|e-mail|print|whatsapp|facebook|twitter|linkedin|"
                        r"pinterest|reddit|copy link|comments?)"
                        r"(\s*(this|article|story|on \w+))?[\s|·•,/]*){2,}"),
+    # A comment section's label or count on a line of its own: "Comments", "27 commentaires",
+    # "Kommentare (3)"; no gold text of the tune pages is one (issue 15j).
+    _rule("comment_label", r"(\d+\s+)?(comments?|kommentare?|commentaires?|comentarios?|commenti|"
+                           r"reacties|komentarze|комментари[йи])(\s*\(\d+\))?\s*:?"),
     _rule("share_prompt", r"(share (this|the) (article|story|page)( on \w+| with .{1,30})?[:.!]?|"
                           r"(like|enjoy(ed)?) this (story|article)\?.{0,60}share.{0,60}|"
                           # ... and in German, French, Spanish, Italian

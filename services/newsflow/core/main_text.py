@@ -4,7 +4,8 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
 
 1. junk goes: scripts, navigation, asides, players, and elements whose class or id names a
    boilerplate role (share bars, related links, comments, galleries, cookie notices, ...) unless
-   they hold much prose or most of the page (article wrappers get such names too);
+   they hold much prose or most of the page (article wrappers get such names too), or are a
+   link in a paragraph's sentence (a player's tooltip link);
 2. every block with at least ``MIN_PARAGRAPH_CHARS`` of its own text that is not mostly links
    is a paragraph; it scores its holder (the block itself when it is a div-like container, else
    its parent) and, half, the holder's parent, by its length;
@@ -12,10 +13,12 @@ One parse with Lexbor (selectolax, ~0.7 ms a page), then, in Python over that tr
    paragraph text without being link-heavy: article bodies split over sibling sections (but
    not into one holding several ``<article>`` elements: a list of other posts), and takes in
    its siblings that are paragraphs of the kind it holds (a story's first paragraphs beside the
-   wrapper of the rest);
+   wrapper of the rest), and its twins before it in another column of the page (the same tag
+   and class, holding paragraphs of the same kind);
 4. the container's text comes out one block per line, headline and captions left out; groups
    of blocks (a teaser list, a card) that are largely link text go whole, and so do lines that
-   are mostly link text (less an inline cluster of links, such as a hover card); a short
+   are mostly link text (less an inline cluster of links, such as a hover card), except a list
+   that a line ending in a colon introduces ("Here's our roadmap:"); a short
    teaser heading ("Related stories", "More in Science") or closing furniture ("Share this",
    "Comments") after most of the text ends it; prose among the few blocks before the
    container, or before its parent, or else a block named as the standfirst a few levels up
@@ -35,6 +38,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from newsflow.core.boilerplate import match_rule
 from newsflow.core.lexbor_tree import has_ancestor
 
 # Not "form": ASP.NET pages wrap the whole page in one.
@@ -111,6 +115,9 @@ KEEP_TAGS = frozenset({"html", "body", "main", "article"})
 # A class/id match holding more prose than this (mostly not links) is kept: pages name their
 # article wrapper "...-ad-margins" or "post tag-business".
 BOILERPLATE_MAX_PROSE_CHARS = 1500
+# ... and so is a link inside a paragraph that holds this much text besides it: words of a
+# sentence ("MADRID — <a class=player-link>Rafael Nadal</a> kept ..."; issue 15j).
+RUNNING_TEXT_MIN_CHARS = 80
 # ... and so is one that holds most of the page (a page wrapper with "banner" in its class).
 WRAPPER_PAGE_SHARE = 0.5
 
@@ -133,12 +140,21 @@ ARTICLE_STOP_MIN_CHARS = 500
 # The container's siblings that are paragraphs of the kind it holds at least this many of
 # are part of the body (issue 15h).
 SPLIT_MIN_PARAGRAPHS = 2
+# ... and so are blocks before it with its tag and class that hold at least that many
+# paragraphs of its kind, within this many levels above it: a body split over two columns of
+# the page, the first paragraphs beside the share tools (issue 15j).
+TWIN_SCOPE_LEVELS = 6
 # Groups of blocks (teaser cards, link lists) dropped whole when this share is link text.
 GROUP_TAGS = frozenset({"div", "section", "ul", "ol", "dl", "table", "header", "figure"})
 GROUP_MAX_LINK_SHARE = 0.3
 # ... but a list only when over this share of its items are mostly link text (issue 15e).
 LIST_TAGS = frozenset({"ul", "ol"})
 LINK_LIST_ITEM_SHARE = 0.2
+# ... but a list the text introduces, right after a line of at least this many words that ends
+# in a colon ("Here's our roadmap:", "Other restaurant recommendations:"), is part of it, links
+# and all: a series' table of contents, a listicle's links (issue 15j). Not after a teaser
+# heading ("Related:", "Read more:", "See also:"): the links there are other stories.
+INTRO_MIN_WORDS = 2
 # Left out of the text: the headline (a field of its own) and captions (not article text).
 SKIP_TAGS = frozenset({"h1", "figcaption"})
 # A previous sibling of the container with this much paragraph text is its standfirst; the
@@ -152,7 +168,9 @@ MEDIA_SELECTOR = "img,picture,figure"
 # within this many levels above it.
 LEAD_NAMES = _words(("lead", "standfirst", "intro", "subtitle", "summary", "abstract", "dek",
                      "deck", "excerpt", "subheadline", "sapo", "chapo",
-                     "teaser-text", "lede"))
+                     "teaser-text", "lede",
+                     # in Spanish, Italian and German newsrooms (issue 15j)
+                     "bajada", "entradilla", "copete", "sumario", "sommario", "vorspann"))
 LEAD_SCOPE_LEVELS = 5
 # A lead whose first characters the container's text already holds is not added again.
 LEAD_REPEAT_CHARS = 100
@@ -275,6 +293,8 @@ def _strip_junk(root: LexborNode) -> int:
         teaser_only, prose_junk = verdict
         if teaser_only and _unlinked_prose(node):
             continue
+        if node.tag == "a" and _in_running_text(node):
+            continue
         if prose_junk:
             junk = len(node.text(deep=True, strip=True)) <= PROSE_JUNK_PAGE_SHARE * page_chars
         else:
@@ -341,6 +361,17 @@ def _unlinked_prose(node: LexborNode) -> bool:
     if len(node.text(deep=True, strip=True)) < LEAD_MIN_CHARS or node.css_first("a"):
         return False
     return not has_ancestor(node, "a")
+
+
+def _in_running_text(link: LexborNode) -> bool:
+    """Whether a link is words of a paragraph's sentence (a player's or a glossary entry's
+    tooltip link, named like a widget): its paragraph holds a standfirst's length of text
+    besides it."""
+    paragraph = link.parent
+    if paragraph is None or paragraph.tag != "p":
+        return False
+    rest = len(paragraph.text(deep=True, strip=True)) - len(link.text(deep=True, strip=True))
+    return rest >= RUNNING_TEXT_MIN_CHARS
 
 
 def _little_prose(node: LexborNode, page_chars: int) -> bool:
@@ -420,6 +451,7 @@ class _Writer:
         self.line: list[str] = []
         self.line_chars = 0  # characters in ``line``: a sum per link would be quadratic
         self.link_chars = 0
+        self.in_introduced_list = 0  # inside a list the text introduces: its link lines stay
         self.written = 0
         self.ended = False  # a teaser heading was met: the article is over
         self.tail: list[str] = []  # the lines after it
@@ -437,7 +469,9 @@ class _Writer:
                 continue
             if tag in ("-comment", None):
                 continue
-            if tag in GROUP_TAGS and self._link_heavy(child):
+            introduced = (tag in LIST_TAGS and self.measure.links.get(child.mem_id, 0) > 0
+                          and self._introduces_list())  # a list without links loses no line
+            if tag in GROUP_TAGS and not introduced and self._link_heavy(child):
                 if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
                     self._check_end(child.text(deep=True, strip=True))  # a linked heading
                 continue
@@ -455,6 +489,11 @@ class _Writer:
                 before = self.line_chars
                 self.write(child)
                 self.link_chars += self.line_chars - before
+            elif introduced:
+                self.in_introduced_list += 1
+                self.write(child)
+                self.flush()
+                self.in_introduced_list -= 1
             else:
                 self.write(child)
             if block:
@@ -494,6 +533,16 @@ class _Writer:
                 and rest_links <= MAX_LINE_LINK_SHARE * rest):
             self.clusters |= found
 
+    def _introduces_list(self) -> bool:
+        """Whether the line before a list introduces it (ends in a colon, a few words, and is
+        no teaser heading)."""
+        line = " ".join("".join(self.line).split()) or (self.lines[-1] if self.lines else "")
+        if not line.endswith(":") or len(line.split()) < INTRO_MIN_WORDS:
+            return False
+        # "See also:" heads a teaser link when the headline follows it on the same line.
+        return (TEASER_HEADING.fullmatch(line) is None and match_rule(line) is None
+                and match_rule(f"{line} …") is None)
+
     def _link_heavy(self, node: LexborNode) -> bool:
         key = node.mem_id
         chars = self.measure.chars.get(key, 0)
@@ -521,7 +570,8 @@ class _Writer:
             return
         text = " ".join("".join(self.line).split())
         self._check_end(text)
-        if text and self.link_chars <= MAX_LINE_LINK_SHARE * len(text):
+        if text and (self.in_introduced_list
+                     or self.link_chars <= MAX_LINE_LINK_SHARE * len(text)):
             if self.ended:
                 self.tail.append(text)
             else:
@@ -597,21 +647,14 @@ def _block_kind(node: LexborNode) -> tuple[str, str] | None:
     return (node.tag or "", names[0]) if names else None
 
 
-def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode]:
+def _with_split_siblings(best: LexborNode, kind: tuple[str, str] | None,
+                         measure: _Measure) -> list[LexborNode]:
     """The container and those of its siblings that are paragraphs of the same kind as its own
     (a body whose first paragraphs sit beside the wrapper of the rest), in page order."""
     parent = best.parent
     if parent is None or parent.tag in ("html", "body", None):
         return [best]
-    kinds: dict[tuple[str, str], int] = {}
-    for child in best.iter():
-        kind = _block_kind(child)
-        if kind is not None and measure.prose.get(child.mem_id, 0) >= MIN_PARAGRAPH_CHARS:
-            kinds[kind] = kinds.get(kind, 0) + 1
-    if not kinds:
-        return [best]
-    kind, count = max(kinds.items(), key=lambda item: item[1])
-    if count < SPLIT_MIN_PARAGRAPHS:
+    if kind is None:
         return [best]
     parts: list[LexborNode] = []
     for sibling in parent.iter():
@@ -623,6 +666,62 @@ def _with_split_siblings(best: LexborNode, measure: _Measure) -> list[LexborNode
               and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)):
             parts.append(sibling)
     return parts
+
+
+def _paragraph_kind(node: LexborNode, measure: _Measure) -> tuple[str, str] | None:
+    """The kind of paragraph a block holds most of, when it holds at least
+    ``SPLIT_MIN_PARAGRAPHS`` of them (children with prose, by tag and first class name)."""
+    kinds: dict[tuple[str, str], int] = {}
+    for child in node.iter():
+        kind = _block_kind(child)
+        if kind is not None and measure.prose.get(child.mem_id, 0) >= MIN_PARAGRAPH_CHARS:
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if not kinds:
+        return None
+    kind, count = max(kinds.items(), key=lambda item: item[1])
+    return kind if count >= SPLIT_MIN_PARAGRAPHS else None
+
+
+def _earlier_twins(best: LexborNode, kind: tuple[str, str] | None,
+                   measure: _Measure) -> list[LexborNode]:
+    """Blocks before the container, in another column of the page, that are its twins: the same
+    tag and class, holding paragraphs of the same kind (``kind``: a story's first paragraphs in
+    a column beside the share tools, the rest in the next column). Looked for within
+    ``TWIN_SCOPE_LEVELS`` above the container; not its ancestors, which hold it."""
+    names = best.attributes.get("class")
+    if kind is None or not names:
+        return []
+    scope = best
+    above: set[int] = set()
+    for _ in range(TWIN_SCOPE_LEVELS):
+        if scope.parent is None or scope.parent.tag in ("html", "body", None):
+            break
+        scope = scope.parent
+        above.add(scope.mem_id)
+    same = f'{best.tag}[class="{_css_string(names)}"]'  # matched in C, in page order
+    twins: list[LexborNode] = []
+    inside: set[int] = set()  # the twins' own descendants
+    for node in scope.css(same):
+        key = node.mem_id
+        if key == best.mem_id:
+            break
+        if key in above or key in inside:
+            continue
+        if (measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
+                and _paragraph_kind(node, measure) == kind):
+            twins.append(node)
+            inside.update(child.mem_id for child in node.css(same))
+    return twins
+
+
+# What a CSS string cannot hold as it is: a backslash, its quote and line breaks.
+CSS_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\a ", "\r": "\\d ",
+                                    "\f": "\\c "})
+
+
+def _css_string(value: str) -> str:
+    """``value`` escaped for a double-quoted CSS string."""
+    return value.translate(CSS_STRING_ESCAPES)
 
 
 def _article_counts(best: LexborNode) -> dict[int, int]:
@@ -737,7 +836,9 @@ def _main_text(root: LexborNode) -> MainText:
     best = _widen(best, measure)
     texts: list[str] = []
     cut = 0
-    parts = _with_split_siblings(best, measure)
+    kind = _paragraph_kind(best, measure)
+    parts = _with_split_siblings(best, kind, measure)
+    parts = _earlier_twins(best, kind, measure) + parts
     for part in parts:
         part_text, part_cut = _container_text(part, measure)
         if part_text:
