@@ -21,22 +21,29 @@ for table recovery could be dropped for good. It narrows that gap without closin
 "Delivery guarantee").
 
 The consumer also chooses the offsets to commit itself (``_new_offset``): Faust's choice could
-pass a record still being prepared (``processor/commit_offsets.py``).
+pass a record still being prepared (``processor/commit_offsets.py``); it reads again records the
+fetch skipped (``getmany``, ``processor/skipped_records.py``); and the producer's flush before a
+commit waits for what it flushes (``processor/draining_producer.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+import logging
+from collections.abc import AsyncIterator, Mapping, Set
 from typing import Any, ClassVar
 
 import aiokafka
 from aiokafka.consumer.group_coordinator import RoundRobinPartitionAssignor
 from faust.exceptions import ImproperlyConfigured
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, AppT, ConsumerT
+from faust.types import TP, AppT, ConsumerT, Message, ProducerT
 from yarl import URL
 
 from newsflow.processor.commit_offsets import commit_point
+from newsflow.processor.draining_producer import DrainingProducer
+from newsflow.processor.skipped_records import first_skipped
+
+log = logging.getLogger(__name__)
 
 
 class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -105,8 +112,46 @@ def uncommitted_stream_partitions(committed: Mapping[TP, int | None], changelogs
 
 
 class FetchWaitConsumer(faust_aiokafka.Consumer):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._next_offsets: dict[TP, int] = {}  # per stream partition: the offset due next
+        self._reread_from: dict[TP, int] = {}  # the last hole read again, per partition
+
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        self._next_offsets = {tp: offset for tp, offset in self._committed_offset.items()
+                              if offset is not None}
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._next_offsets[partition] = offset
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Faust's batches, except that a record arriving past the offset due on an acking
+        (stream) topic makes the partition read again from that offset: Faust would count the
+        records in between as absent from the log and commit past them, though on these topics
+        (never compacted, no transactions) they are records its fetch dropped (seen after a
+        worker restart: 30 records a partition dropped between recovery and the seek to the
+        committed offsets). Once a hole was read again and is still there, it is one."""
+        skipping: set[TP] = set()
+        async for tp, message in super().getmany(timeout):
+            if tp in skipping:
+                continue  # read again from the hole, in order
+            due = self._next_offsets.get(tp)
+            hole = first_skipped(due, message.offset, self._reread_from.get(tp))
+            if hole is not None and self.app.topics.acks_enabled_for(message.topic):
+                log.warning("records %d-%d of %s[%d] were skipped by the fetch; reading them "
+                            "again", hole, message.offset - 1, tp.topic, tp.partition)
+                self._reread_from[tp] = hole
+                skipping.add(tp)
+                await self.seek(tp, hole)
+                continue
+            if due is None or message.offset >= due:
+                self._next_offsets[tp] = message.offset + 1
+            yield tp, message
 
     def _new_offset(self, tp: TP) -> int | None:
         """Faust's choice of the offset to commit, replaced: it never passes a record still in
@@ -135,6 +180,7 @@ class FetchWaitTransport(faust_aiokafka.Transport):
     """Faust's aiokafka transport; its worker consumer waits at most ``fetch_max_wait_ms``."""
 
     Consumer: ClassVar[type[ConsumerT]] = FetchWaitConsumer
+    Producer: ClassVar[type[ProducerT]] = DrainingProducer
 
     def __init__(self, url: list[URL], app: AppT, *, fetch_max_wait_ms: int,
                  **kwargs: Any) -> None:

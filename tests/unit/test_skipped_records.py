@@ -1,0 +1,107 @@
+"""Records the fetch skipped on a stream partition are read again, not committed past.
+
+The rule is tested as a function, then through the worker's real Faust consumer: its batches
+come from a stand-in for the broker fetch (``_wait_next_records``) and its seeks are recorded
+instead of reaching aiokafka (and the high-water mark, for Faust's lag metric, is a constant);
+what is tested, the consumer's ``getmany`` and Faust's
+bookkeeping of read offsets, is the worker's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from faust.types import TP, Message
+
+from newsflow.config import Settings
+from newsflow.processor.app import create_app
+from newsflow.processor.fetch_wait import FetchWaitConsumer
+from newsflow.processor.skipped_records import first_skipped
+
+pytestmark = pytest.mark.clock  # building the Faust app reads the clock
+
+
+def test_a_record_past_the_offset_due_starts_a_reread() -> None:
+    assert first_skipped(181, 212, None) == 181
+
+
+def test_records_in_order_or_repeated_do_not() -> None:
+    assert first_skipped(181, 181, None) is None
+    assert first_skipped(181, 150, None) is None  # a repeat: Faust drops or redelivers it
+    assert first_skipped(None, 212, None) is None  # nothing known to be due
+
+
+def test_a_hole_still_there_after_one_reread_is_a_gap_in_the_log() -> None:
+    assert first_skipped(181, 212, 181) is None
+    assert first_skipped(250, 260, 181) == 250  # another hole later on
+
+
+def record(topic: str, offset: int) -> Message:
+    return Message(topic, 0, offset, 0.0, 0, None, b"k", b"v", None)
+
+
+class Fetches:
+    """Stand-in for the broker fetch: hands out prepared batches, records seeks."""
+
+    def __init__(self, topic: str, batches: list[list[int]]) -> None:
+        self.tp = TP(topic, 0)
+        self.batches = batches
+        self.seeks: list[int] = []
+
+    async def next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
+        offsets = self.batches.pop(0)
+        return {self.tp: [record(self.tp.topic, offset) for offset in offsets]}, {self.tp}
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.seeks.append(offset)
+
+
+@pytest.fixture
+def consumer_and_topic() -> tuple[FetchWaitConsumer, str]:
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:9")
+    app = create_app(settings)
+    consumer = app.consumer
+    assert isinstance(consumer, FetchWaitConsumer)
+    # As Faust's conductor does for the raw topic's acking channel once the worker subscribes.
+    app.topics._acking_topics.add(settings.topic_raw)  # type: ignore[attr-defined]
+    return consumer, settings.topic_raw
+
+
+def fetch_from(fetches: Fetches, consumer: FetchWaitConsumer,
+               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumer, "_wait_next_records", fetches.next_records)
+    monkeypatch.setattr(consumer, "_seek", fetches.seek)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, message: message)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 1000)  # for Faust's lag metric
+
+
+async def delivered(consumer: FetchWaitConsumer, rounds: int) -> list[int]:
+    offsets = []
+    for _ in range(rounds):
+        offsets += [message.offset async for _, message in consumer.getmany(1.0)]
+    return offsets
+
+
+async def test_the_worker_consumer_reads_a_skipped_range_again(
+    consumer_and_topic: tuple[FetchWaitConsumer, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, topic = consumer_and_topic
+    fetches = Fetches(topic, [[212, 213, 214], [181, 182], [183]])
+    fetch_from(fetches, consumer, monkeypatch)
+    await consumer.seek(fetches.tp, 181)  # as after the seek to the committed offset
+    offsets = await delivered(consumer, 3)
+    assert fetches.seeks == [181, 181]  # the committed offset, then the reread
+    assert offsets == [181, 182, 183]  # nothing past the hole went out before it
+    assert consumer._read_offset[fetches.tp] == 181  # Faust reads the reread records
+
+
+async def test_a_gap_that_is_really_in_the_log_is_passed_after_one_reread(
+    consumer_and_topic: tuple[FetchWaitConsumer, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, topic = consumer_and_topic
+    fetches = Fetches(topic, [[212, 213], [212, 213]])
+    fetch_from(fetches, consumer, monkeypatch)
+    await consumer.seek(fetches.tp, 181)
+    assert await delivered(consumer, 2) == [212, 213]
+    assert fetches.seeks == [181, 181]
