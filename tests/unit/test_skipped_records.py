@@ -15,6 +15,7 @@ import pytest
 from faust.types import TP, Message
 
 from newsflow.config import Settings
+from newsflow.processor import metrics
 from newsflow.processor.app import create_app
 from newsflow.processor.fetch_wait import FetchWaitConsumer
 from newsflow.processor.skipped_records import first_skipped
@@ -90,7 +91,9 @@ async def test_the_worker_consumer_reads_a_skipped_range_again(
     fetches = Fetches(topic, [[212, 213, 214], [181, 182], [183]])
     fetch_from(fetches, consumer, monkeypatch)
     await consumer.seek(fetches.tp, 181)  # as after the seek to the committed offset
+    reread = metrics.SKIPPED_REREAD.labels(topic)._value.get()
     offsets = await delivered(consumer, 3)
+    assert metrics.SKIPPED_REREAD.labels(topic)._value.get() - reread == 31
     assert fetches.seeks == [181, 181]  # the committed offset, then the reread
     assert offsets == [181, 182, 183]  # nothing past the hole went out before it
     assert consumer._read_offset[fetches.tp] == 181  # Faust reads the reread records

@@ -39,6 +39,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT, ConsumerT, Message, ProducerT
 from yarl import URL
 
+from newsflow.processor import metrics
 from newsflow.processor.commit_offsets import commit_point
 from newsflow.processor.draining_producer import DrainingProducer
 from newsflow.processor.skipped_records import first_skipped
@@ -146,6 +147,7 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
                 log.warning("records %d-%d of %s[%d] were skipped by the fetch; reading them "
                             "again", hole, message.offset - 1, tp.topic, tp.partition)
                 self._reread_from[tp] = hole
+                metrics.SKIPPED_REREAD.labels(tp.topic).inc(message.offset - hole)
                 skipping.add(tp)
                 await self.seek(tp, hole)
                 continue

@@ -37,6 +37,9 @@ TABLE_STORE_DISCARDED = Counter(
     "Local table stores discarded at start because they did not belong to the broker's "
     "changelog (the table was then recovered from the changelog), by reason.", ["reason"])
 STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")
+SKIPPED_REREAD = Counter("newsflow_processor_skipped_records_reread_total",
+                         "Records the consumer's fetch skipped on a stream partition, read again "
+                         "(docs/architecture.md), by topic.", ["topic"])
 REBALANCES = Counter("newsflow_processor_rebalances_total",
                      "Consumer group rebalances this worker took part in.")
 READY = Gauge("newsflow_processor_ready",
