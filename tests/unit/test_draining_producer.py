@@ -33,7 +33,8 @@ class SlowChannel:
 
     async def publish_message(self, fut: FutureMessage, wait: bool = False) -> None:
         await asyncio.sleep(ACK_DELAY)  # the slow broker being simulated, not a synchronisation
-        number: int = fut.message.value
+        number = fut.message.value
+        assert isinstance(number, int)
         self.acknowledged.append(number)
         fut.set_result(None)  # type: ignore[arg-type]
 
