@@ -34,7 +34,9 @@ class DrainingProducerBuffer(ProducerBuffer):
     async def flush(self) -> None:
         waiting = list(self.unacknowledged)
         await super().flush()
-        if waiting:
+        # Only while running: once the buffer stops, its sending task ends and what is left
+        # would never be acknowledged (Faust's own flush refuses then).
+        if waiting and self.state == "running":
             await asyncio.wait(waiting)
 
 
