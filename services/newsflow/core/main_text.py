@@ -536,7 +536,7 @@ class _Writer:
     def _introduces_list(self) -> bool:
         """Whether the line before a list introduces it (ends in a colon, a few words, and is
         no teaser heading)."""
-        line = " ".join("".join(self.line).split()) or (self.lines[-1] if self.lines else "")
+        line = self._line_text() or (self.lines[-1] if self.lines else "")
         if not line.endswith(":") or len(line.split()) < INTRO_MIN_WORDS:
             return False
         # "See also:" heads a teaser link when the headline follows it on the same line.
@@ -564,11 +564,15 @@ class _Writer:
             linked += self.measure.links.get(item.mem_id, 0) > MAX_LINE_LINK_SHARE * chars
         return linked > LINK_LIST_ITEM_SHARE * items
 
+    def _line_text(self) -> str:
+        """The line being written, whitespace collapsed."""
+        return " ".join("".join(self.line).split())
+
     def flush(self) -> None:
         if not self.line:  # most calls: nothing written since the last block boundary
             self.link_chars = 0
             return
-        text = " ".join("".join(self.line).split())
+        text = self._line_text()
         self._check_end(text)
         if text and (self.in_introduced_list
                      or self.link_chars <= MAX_LINE_LINK_SHARE * len(text)):
