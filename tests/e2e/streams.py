@@ -87,6 +87,12 @@ def wait_for_every_input(reader: TopicReader, settings: Settings, urls: set[str]
         raise AssertionError(f"{exc}\n{where_inputs_stopped(settings, missing)}") from None
 
 
+def committed_offsets(admin: KafkaAdminClient, group: str) -> dict[tuple[str, int], int]:
+    """The consumer group's committed offset per (topic, partition)."""
+    found = admin.list_group_offsets(group)[group]
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items()}
+
+
 def where_inputs_stopped(settings: Settings, missing: set[str]) -> str:
     """The positions of ``missing`` inputs on the raw, internal (``-prepared``) and output
     topics, and the worker group's committed offsets: a committed offset past a missing input's
@@ -107,9 +113,10 @@ def where_inputs_stopped(settings: Settings, missing: set[str]) -> str:
                      for m in read_back(settings, producer, topic, list(partitions), 60)
                      for url in wanted if url in (m.value or b"")]
             lines.append(f"{topic}: {sorted(found)[:10]}")
-        committed = admin.list_group_offsets(settings.app_id)[settings.app_id]
+        committed = committed_offsets(admin, settings.app_id)
         lines.append("committed: " + ", ".join(
-            f"{tp.topic}[{tp.partition}]={meta.offset}" for tp, meta in sorted(committed.items())))
+            f"{topic}[{partition}]={offset}"
+            for (topic, partition), offset in sorted(committed.items())))
         return "\n".join(lines)
     finally:
         producer.close()

@@ -17,6 +17,7 @@ from newsflow.config import Settings
 from tests.e2e.streams import (
     check_copies_grouped,
     check_outputs,
+    committed_offsets,
     copy_pairs,
     traffic,
     wait_for_every_input,
@@ -65,11 +66,6 @@ def test_worker_killed_five_times_loses_nothing(
     pairs = copy_pairs(urls, seed=8)
     assert len(pairs) == CRASH_ARTICLES // 10
     check_copies_grouped(records, pairs)
-
-
-def committed_offsets(admin: KafkaAdminClient, group: str) -> dict[tuple[str, int], int]:
-    found = admin.list_group_offsets(group)[group]
-    return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items()}
 
 
 def test_a_record_still_being_prepared_is_not_committed_past_and_survives_a_kill(

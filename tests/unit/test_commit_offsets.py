@@ -10,14 +10,12 @@ import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP, Message
 
-from newsflow.config import Settings
-from newsflow.processor.app import create_app
 from newsflow.processor.commit_offsets import commit_point
 from newsflow.processor.fetch_wait import FetchWaitConsumer
+from tests.unit.worker_consumer import raw_message, worker_consumer
 
 pytestmark = pytest.mark.clock  # building the Faust app reads the clock
 
-BOOTSTRAP = "127.0.0.1:9"  # never contacted
 
 
 def test_consecutive_finished_records_are_committed() -> None:
@@ -51,20 +49,18 @@ def test_gaps_and_redelivered_copies() -> None:
     assert commit_point([], committed=10, in_flight=[10]) is None
 
 
-def message(topic: str, offset: int) -> Message:
-    return Message(topic, 0, offset, 0.0, 0, None, b"k", b"v", None)
-
-
 @pytest.fixture
 def consumer_and_topic() -> tuple[FetchWaitConsumer, str]:
-    settings = Settings(kafka_bootstrap_servers=BOOTSTRAP)
-    app = create_app(settings)
-    consumer = app.consumer
-    assert isinstance(consumer, FetchWaitConsumer)
-    # What Faust's conductor does for the raw topic's acking channel when the worker
-    # subscribes (which needs a broker): acknowledgements on it are then counted.
-    app.topics._acking_topics.add(settings.topic_raw)  # type: ignore[attr-defined]
-    return consumer, settings.topic_raw
+    return worker_consumer()
+
+
+def tracked(consumer: FetchWaitConsumer, topic: str, offsets: tuple[int, ...]) -> list[Message]:
+    """Messages at ``offsets`` delivered to a stream (tracked) on a partition committed at 10."""
+    consumer._committed_offset[TP(topic, 0)] = 10
+    messages = [raw_message(topic, offset) for offset in offsets]
+    for each in messages:
+        consumer.track_message(each)
+    return messages
 
 
 def test_the_worker_consumer_does_not_commit_past_a_record_in_flight(
@@ -72,10 +68,7 @@ def test_the_worker_consumer_does_not_commit_past_a_record_in_flight(
 ) -> None:
     consumer, topic = consumer_and_topic
     tp = TP(topic, 0)
-    consumer._committed_offset[tp] = 10
-    first, second, third = (message(topic, offset) for offset in (10, 11, 12))
-    for each in (first, second, third):
-        consumer.track_message(each)
+    first, second, third = tracked(consumer, topic, (10, 11, 12))
     consumer.ack(second)
     consumer.ack(third)
     assert consumer._new_offset(tp) is None  # 10 is still being processed
@@ -90,10 +83,7 @@ def test_faust_alone_would_commit_past_it(
     """Why the override exists; if a Faust upgrade fixes this, the override can go."""
     consumer, topic = consumer_and_topic
     tp = TP(topic, 0)
-    consumer._committed_offset[tp] = 10
-    first, second = message(topic, 10), message(topic, 11)
-    consumer.track_message(first)
-    consumer.track_message(second)
+    _, second = tracked(consumer, topic, (10, 11))
     consumer.ack(second)
     assert FaustConsumer._new_offset(consumer, tp) == 12
 
@@ -103,11 +93,8 @@ def test_gaps_found_by_faust_count_as_done(
 ) -> None:
     consumer, topic = consumer_and_topic
     tp = TP(topic, 0)
-    consumer._committed_offset[tp] = 10
     consumer._gap[tp].addi(11, 15)  # 11-14 are not in the log
-    for offset in (10, 15):
-        each = message(topic, offset)
-        consumer.track_message(each)
+    for each in tracked(consumer, topic, (10, 15)):
         consumer.ack(each)
     assert consumer._new_offset(tp) == 16
     assert not consumer._gap[tp]

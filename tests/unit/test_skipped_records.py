@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from faust.types import TP, Message
+from faust.types import TP
 
-from newsflow.config import Settings
 from newsflow.processor import metrics
-from newsflow.processor.app import create_app
 from newsflow.processor.fetch_wait import FetchWaitConsumer
 from newsflow.processor.skipped_records import first_skipped
+from tests.unit.worker_consumer import raw_message, worker_consumer
 
 pytestmark = pytest.mark.clock  # building the Faust app reads the clock
 
@@ -38,10 +37,6 @@ def test_a_hole_still_there_after_one_reread_is_a_gap_in_the_log() -> None:
     assert first_skipped(250, 260, 181) == 250  # another hole later on
 
 
-def record(topic: str, offset: int) -> Message:
-    return Message(topic, 0, offset, 0.0, 0, None, b"k", b"v", None)
-
-
 class Fetches:
     """Stand-in for the broker fetch: hands out prepared batches, records seeks."""
 
@@ -52,7 +47,7 @@ class Fetches:
 
     async def next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
         offsets = self.batches.pop(0)
-        return {self.tp: [record(self.tp.topic, offset) for offset in offsets]}, {self.tp}
+        return {self.tp: [raw_message(self.tp.topic, offset) for offset in offsets]}, {self.tp}
 
     async def seek(self, partition: TP, offset: int) -> None:
         self.seeks.append(offset)
@@ -60,13 +55,7 @@ class Fetches:
 
 @pytest.fixture
 def consumer_and_topic() -> tuple[FetchWaitConsumer, str]:
-    settings = Settings(kafka_bootstrap_servers="127.0.0.1:9")
-    app = create_app(settings)
-    consumer = app.consumer
-    assert isinstance(consumer, FetchWaitConsumer)
-    # As Faust's conductor does for the raw topic's acking channel once the worker subscribes.
-    app.topics._acking_topics.add(settings.topic_raw)  # type: ignore[attr-defined]
-    return consumer, settings.topic_raw
+    return worker_consumer()
 
 
 def fetch_from(fetches: Fetches, consumer: FetchWaitConsumer,
