@@ -6,9 +6,9 @@ acknowledged offset with the committed one as if the committed offset were the l
 processed; Kafka's is the next one to read); on a partition never committed it does not compare
 at all. With ``NEWSFLOW_PREPARE_PROCESSES`` above 1 the ``prepare`` actors finish records out of
 order, so a commit covered a record still being cleaned, and a worker killed before that
-record's output was flushed lost it for good (``tests/e2e/test_worker_faults.py`` shows the
-commit passing a slow page with Faust's choice). Here a commit stops at the lowest record
-delivered to a stream and not yet acknowledged.
+record's output was flushed lost it for good (with this override removed, the held-page test
+in ``tests/e2e/test_worker_faults.py`` saw the commit pass the slow page). Here a commit stops
+at the lowest record delivered to a stream and not yet acknowledged.
 
 Faust's other rules are kept: offsets it found missing from the log (``gaps``) count as done,
 and a hole of more than one offset below the lowest acknowledged one waits (it is filled only by
