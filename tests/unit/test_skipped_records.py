@@ -97,3 +97,20 @@ async def test_a_gap_that_is_really_in_the_log_is_passed_after_one_reread(
     await consumer.seek(fetches.tp, 181)
     assert await delivered(consumer, 2) == [212, 213]
     assert fetches.seeks == [181, 181]
+
+
+def test_the_stream_topics_counts_exist_at_zero_from_the_start() -> None:
+    """A dashboard's increase() over the counter has data before the first re-read: the worker
+    app creates a series for each stream topic (raw and internal), and no other."""
+    from prometheus_client import REGISTRY
+
+    from newsflow.config import Settings
+    from newsflow.processor.app import create_app
+
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:9", app_id="zero-series-app",
+                        topic_raw="zero-series.raw")
+    create_app(settings)
+    name = "newsflow_processor_skipped_records_reread_total"
+    for topic in ("zero-series.raw", "zero-series-app-prepared"):
+        assert REGISTRY.get_sample_value(name, {"topic": topic}) == 0.0
+    assert REGISTRY.get_sample_value(name, {"topic": settings.topic_articles}) is None
