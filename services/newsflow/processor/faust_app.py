@@ -10,9 +10,11 @@ import ssl
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from newsflow.config import Settings
-from newsflow.processor.fetch_wait import FetchWaitTransport
+from newsflow.processor.cleared_buffers import RereadingFlowControl
+from newsflow.processor.fetch_wait import FetchWaitConsumer, FetchWaitTransport
 
 
 def broker_credentials(settings: Settings) -> Any:
@@ -75,4 +77,12 @@ def new_faust_app(settings: Settings) -> faust.App:
     # Set before anything asks the app for its transport (its first topic does).
     app.transport = FetchWaitTransport(app.conf.broker_consumer, app,
                                        fetch_max_wait_ms=settings.worker_fetch_max_wait_ms)
+    # Before any stream buffer exists: each one registers with the app's flow control.
+    app.flow_control = RereadingFlowControl(lambda lowest: _cleared(app, lowest))
     return app
+
+
+def _cleared(app: faust.App, lowest: dict[TP, int]) -> None:
+    consumer = app.consumer
+    if isinstance(consumer, FetchWaitConsumer):
+        consumer.reread_cleared(lowest)

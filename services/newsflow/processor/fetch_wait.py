@@ -40,6 +40,7 @@ from faust.types import TP, AppT, ConsumerT, Message, ProducerT
 from yarl import URL
 
 from newsflow.processor import metrics
+from newsflow.processor.cleared_buffers import rereads_after_clear
 from newsflow.processor.commit_offsets import commit_point
 from newsflow.processor.draining_producer import DrainingProducer
 from newsflow.processor.skipped_records import first_skipped
@@ -117,11 +118,36 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
         super().__post_init__()
         self._next_offsets: dict[TP, int] = {}  # per stream partition: the offset due next
         self._reread_from: dict[TP, int] = {}  # the last hole read again, per partition
+        self._cleared: dict[TP, int] = {}  # lowest offsets the flow control cleared since
 
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def reread_cleared(self, lowest: Mapping[TP, int]) -> None:
+        """Called by the flow control when it cleared the stream buffers
+        (``processor/cleared_buffers.py``): the lowest offset it dropped, per partition."""
+        for tp, offset in lowest.items():
+            if self.app.topics.acks_enabled_for(tp.topic):
+                self._cleared[tp] = min(offset, self._cleared.get(tp, offset))
+
+    async def _seek_back_to_cleared(self) -> None:
+        """Read again what a clearing after the last seek dropped (while the flow runs: in a
+        rebalance, the seek to the committed offsets that follows does it)."""
+        if not self._cleared or not self.flow_active:
+            return
+        cleared, self._cleared = self._cleared, {}
+        assigned = self.assignment()
+        for tp, offset in rereads_after_clear(cleared, self._next_offsets).items():
+            if tp not in assigned:
+                continue
+            due = self._next_offsets[tp]
+            log.warning("records %d-%d of %s[%d] were cleared from the stream buffers after "
+                        "the seek; reading them again", offset, due - 1, tp.topic, tp.partition)
+            metrics.SKIPPED_REREAD.labels(tp.topic).inc(due - offset)
+            await self.seek(tp, offset)
+
     async def perform_seek(self) -> None:
+        self._cleared.clear()  # this seek reads them again
         await super().perform_seek()
         self._next_offsets = {tp: offset for tp, offset in self._committed_offset.items()
                               if offset is not None}
@@ -137,6 +163,7 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
         (never compacted, no transactions) they are records its fetch dropped (seen after a
         worker restart: 30 records a partition dropped between recovery and the seek to the
         committed offsets). Once a hole was read again and is still there, it is one."""
+        await self._seek_back_to_cleared()
         skipping: set[TP] = set()
         async for tp, message in super().getmany(timeout):
             if tp in skipping:
