@@ -96,8 +96,7 @@ class KeyTable:
             if not found:
                 break
             home = found & mask
-            if (hole < at and (home <= hole or home > at)) or (
-                    hole > at and home <= hole and home > at):
+            if fills_hole(hole, at, home):
                 keys[hole] = found
                 values[hole] = values[at]
                 hole = at
@@ -114,6 +113,15 @@ class KeyTable:
         self.keys = np.zeros(size, dtype=np.uint64)
         self.values = np.zeros(size, dtype=np.int32)
         self.keys[at], self.values[at] = old_keys, old_values
+
+
+def fills_hole(hole: int, at: int, home: int) -> bool:
+    """Whether the key at slot ``at`` (home slot ``home``), later in a linear-probing run than
+    the emptied slot ``hole``, moves back into it: its home is not between the two (cyclically),
+    so the hole would cut it off from its home. Shared by the tables' ``pop``."""
+    if hole < at:
+        return home <= hole or home > at
+    return home <= hole and home > at
 
 
 def refiled_slots(homes: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from newsflow.core.arena import Columns
-from newsflow.core.keytable import refiled_slots
+from newsflow.core.keytable import fills_hole, refiled_slots
 
 MAX_LOAD = 0.75
 _EMPTY = -1
@@ -100,8 +100,7 @@ class RowTable:
             if found == _EMPTY:
                 break
             home = keys.item(found) & mask
-            if (hole < at and (home <= hole or home > at)) or (
-                    hole > at and home <= hole and home > at):
+            if fills_hole(hole, at, home):
                 rows[hole] = found
                 hole = at
         rows[hole] = _EMPTY
