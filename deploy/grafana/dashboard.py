@@ -228,12 +228,13 @@ ROWS: list[tuple[str, list[Panel]]] = [
         Panel("Rebalances", "Consumer group rebalances per worker in the last hour.", "short",
               [("sum by (instance) (increase(newsflow_processor_rebalances_total[1h]))",
                 "{{instance}}")]),
-        Panel("Skipped records read again", "Records the worker's fetch skipped on a stream "
-              "partition and read again, per worker and topic in the last hour (README, "
-              "Delivery guarantee): expected at restarts.", "short",
-              [("sum by (instance, topic) "
+        Panel("Skipped records read again", "Records of a stream partition that Faust dropped "
+              "unprocessed and the worker read again, per worker, topic and cause in the last "
+              "hour (README, Delivery guarantee): skipped by the fetch or cleared from the "
+              "stream buffers; expected at restarts and rebalances.", "short",
+              [("sum by (instance, topic, cause) "
                 "(increase(newsflow_processor_skipped_records_reread_total[1h]))",
-                "{{instance}} {{topic}}")]),
+                "{{instance}} {{topic}} {{cause}}")]),
         Panel("Producer send latency", "Faust producer: time to send one message, 95th "
               "percentile.", "s",
               [(quantile(0.95, "newsflow_faust_producer_send_latency_seconds"), "p95")]),

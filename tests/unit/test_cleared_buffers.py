@@ -67,7 +67,7 @@ async def test_records_cleared_after_the_seek_are_read_again(
     fetch_from(fetches, consumer, monkeypatch)
     monkeypatch.setattr(consumer, "assignment", lambda: {fetches.tp})
     await consumer.seek(fetches.tp, 0)  # as at the end of a table recovery
-    reread = metrics.SKIPPED_REREAD.labels(topic)._value.get()
+    reread = metrics.SKIPPED_REREAD.labels(topic, "cleared")._value.get()
     assert await delivered(consumer, 1) == [0, 1, 2, 3]
     # Records 1-3 still wait in a stream's buffer when the flow control resumes (the end of
     # the recovery) and clears it.
@@ -76,7 +76,7 @@ async def test_records_cleared_after_the_seek_are_read_again(
     assert buffer.empty()
     assert await delivered(consumer, 2) == [1, 2, 3, 4]
     assert fetches.seeks == [0, 1]
-    assert metrics.SKIPPED_REREAD.labels(topic)._value.get() - reread == 3
+    assert metrics.SKIPPED_REREAD.labels(topic, "cleared")._value.get() - reread == 3
 
 
 async def test_a_seek_to_the_committed_offsets_after_the_clearing_makes_it_moot(

@@ -80,9 +80,9 @@ async def test_the_worker_consumer_reads_a_skipped_range_again(
     fetches = Fetches(topic, [[212, 213, 214], [181, 182], [183]])
     fetch_from(fetches, consumer, monkeypatch)
     await consumer.seek(fetches.tp, 181)  # as after the seek to the committed offset
-    reread = metrics.SKIPPED_REREAD.labels(topic)._value.get()
+    reread = metrics.SKIPPED_REREAD.labels(topic, "fetch")._value.get()
     offsets = await delivered(consumer, 3)
-    assert metrics.SKIPPED_REREAD.labels(topic)._value.get() - reread == 31
+    assert metrics.SKIPPED_REREAD.labels(topic, "fetch")._value.get() - reread == 31
     assert fetches.seeks == [181, 181]  # the committed offset, then the reread
     assert offsets == [181, 182, 183]  # nothing past the hole went out before it
     assert consumer._read_offset[fetches.tp] == 181  # Faust reads the reread records
@@ -112,5 +112,7 @@ def test_the_stream_topics_counts_exist_at_zero_from_the_start() -> None:
     create_app(settings)
     name = "newsflow_processor_skipped_records_reread_total"
     for topic in ("zero-series.raw", "zero-series-app-prepared"):
-        assert REGISTRY.get_sample_value(name, {"topic": topic}) == 0.0
-    assert REGISTRY.get_sample_value(name, {"topic": settings.topic_articles}) is None
+        for cause in ("fetch", "cleared"):
+            assert REGISTRY.get_sample_value(name, {"topic": topic, "cause": cause}) == 0.0
+    assert REGISTRY.get_sample_value(name, {"topic": settings.topic_articles,
+                                            "cause": "fetch"}) is None

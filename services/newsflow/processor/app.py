@@ -51,7 +51,8 @@ def create_app(settings: Settings) -> faust.App:
     # The stream topics' re-read counts exist from the start at 0, so that a dashboard's
     # increase() over them has data before the first re-read (processor/fetch_wait.py).
     for stream_topic in (raw_topic, prepared_topic):
-        metrics.SKIPPED_REREAD.labels(stream_topic.get_topic_name())
+        for cause in metrics.REREAD_CAUSES:
+            metrics.SKIPPED_REREAD.labels(stream_topic.get_topic_name(), cause)
     memory_table = app.Table(MEMORY_TABLE, partitions=MEMORY_TABLE_PARTITIONS, key_type=bytes,
                              value_type=bytes, options=table_options(settings))
     rebuilt = IndexRebuild(pipeline.new_index, memory_table.values)

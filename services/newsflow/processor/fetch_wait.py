@@ -143,7 +143,7 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
             due = self._next_offsets[tp]
             log.warning("records %d-%d of %s[%d] were cleared from the stream buffers after "
                         "the seek; reading them again", offset, due - 1, tp.topic, tp.partition)
-            metrics.SKIPPED_REREAD.labels(tp.topic).inc(due - offset)
+            metrics.SKIPPED_REREAD.labels(tp.topic, "cleared").inc(due - offset)
             await self.seek(tp, offset)
 
     async def perform_seek(self) -> None:
@@ -174,7 +174,7 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
                 log.warning("records %d-%d of %s[%d] were skipped by the fetch; reading them "
                             "again", hole, message.offset - 1, tp.topic, tp.partition)
                 self._reread_from[tp] = hole
-                metrics.SKIPPED_REREAD.labels(tp.topic).inc(message.offset - hole)
+                metrics.SKIPPED_REREAD.labels(tp.topic, "fetch").inc(message.offset - hole)
                 skipping.add(tp)
                 await self.seek(tp, hole)
                 continue

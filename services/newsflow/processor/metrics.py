@@ -38,8 +38,11 @@ TABLE_STORE_DISCARDED = Counter(
     "changelog (the table was then recovered from the changelog), by reason.", ["reason"])
 STORIES = Gauge("newsflow_processor_dedupe_stories", "Stories remembered by the dedupe stage.")
 SKIPPED_REREAD = Counter("newsflow_processor_skipped_records_reread_total",
-                         "Records the consumer's fetch skipped on a stream partition, read again "
-                         "(docs/architecture.md), by topic.", ["topic"])
+                         "Records of a stream partition read again because Faust dropped them "
+                         "unprocessed (docs/architecture.md), by topic and cause: skipped by the "
+                         "fetch, or cleared from the stream buffers after a seek.",
+                         ["topic", "cause"])
+REREAD_CAUSES = ("fetch", "cleared")
 REBALANCES = Counter("newsflow_processor_rebalances_total",
                      "Consumer group rebalances this worker took part in.")
 READY = Gauge("newsflow_processor_ready",
