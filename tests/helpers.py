@@ -22,7 +22,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Self
 
-import httpx
 from kafka import KafkaConsumer, KafkaProducer
 
 from newsflow.broker import die_with_parent, free_port
@@ -63,18 +62,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     while not predicate():
         assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
         time.sleep(0.05)
-
-
-def wait_worker_ready(settings: Settings, timeout: float = 120.0) -> None:
-    """Wait until the worker on ``settings.worker_web_port`` answers 200 on /readyz: assigned,
-    its tables recovered, not rebalancing."""
-    def ready() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{settings.worker_web_port}/readyz",
-                             timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-    wait_until(ready, timeout, "the worker's /readyz")
 
 
 def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:

@@ -17,13 +17,14 @@ upgrade that changes them fails a test instead of drifting silently.
 
 The same consumer thread also restarts never-committed stream partitions from their beginning
 after a rebalance (``seek_to_committed``): without it, records fetched while the flow was held
-for table recovery could be dropped for good. It narrows that gap without closing it (README,
-"Delivery guarantee").
+for table recovery could be dropped for good. The records dropped after that seek, when Faust
+empties the stream buffers, are the flow control's to report (``processor/cleared_buffers.py``).
 
 The consumer also chooses the offsets to commit itself (``_new_offset``): Faust's choice could
 pass a record still being prepared (``processor/commit_offsets.py``); it reads again records the
-fetch skipped (``getmany``, ``processor/skipped_records.py``); and the producer's flush before a
-commit waits for what it flushes (``processor/draining_producer.py``).
+fetch skipped (``getmany``, ``processor/skipped_records.py``) and records the flow control
+cleared from the stream buffers after a seek (``processor/cleared_buffers.py``); and the
+producer's flush before a commit waits for what it flushes (``processor/draining_producer.py``).
 """
 
 from __future__ import annotations
@@ -92,9 +93,9 @@ class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         where fetching got to, but Faust drops what was fetched while a rebalance's table
         recovery held the flow. A record on a partition never committed, fetched in that
         window, was then never processed (measured: 4 of 22 runs of the replacement-worker
-        test lost the one record on such a partition; 1 of 15 still did with this, for a cause
-        not found). Changelog partitions are left to Faust's recovery, which positions them
-        itself."""
+        test lost the one record on such a partition; 1 of 15 still did with this, for another
+        cause: ``processor/cleared_buffers.py``). Changelog partitions are left to Faust's
+        recovery, which positions them itself."""
         committed = await super().seek_to_committed()
         restart = uncommitted_stream_partitions(committed, self.app.tables.changelog_topics,
                                                 self.app.conf.consumer_auto_offset_reset)
