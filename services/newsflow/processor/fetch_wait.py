@@ -119,7 +119,7 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
         super().__post_init__()
         self._next_offsets: dict[TP, int] = {}  # per stream partition: the offset due next
         self._reread_from: dict[TP, int] = {}  # the last hole read again, per partition
-        self._cleared: dict[TP, int] = {}  # lowest offsets the flow control cleared since
+        self._cleared: dict[TP, int] = {}  # per partition: the lowest offset cleared, not re-read
 
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
