@@ -4,9 +4,10 @@ Why this exists: faust-streaming 0.15.3 empties every stream buffer whenever its
 resumes, assuming that a seek to the committed offsets follows and delivers the records again.
 At the end of a table recovery it is the other way round: the stream partitions are resumed
 and sought first, the buffers cleared after. Records fetched and delivered in between were
-dropped without a seek back, so they were never processed: on a partition with no later
-record (a never-committed partition of a replacement worker, one near copy sent while it
-recovered) the record was lost for that worker's lifetime, and the commit could not pass it.
+dropped without a seek back, so they were never processed by that worker (seen: a replacement
+worker lost the one near copy sent while it recovered, on a partition never committed). Where
+later records followed, a committed partition stopped committing at the dropped ones, and a
+never-committed one could commit past them.
 Here the flow control notes the lowest offset it cleared per partition, and the worker's
 consumer (``processor/fetch_wait.py``) seeks back to it before its next fetch, when it has read
 past it and no seek to the committed offsets came in between.
