@@ -24,7 +24,7 @@ from typing import Any, Self
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from newsflow.broker import die_with_parent, free_port
+from newsflow.broker import dying_with_parent, free_port
 from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
 from newsflow.core.dates import rfc3339
@@ -119,9 +119,8 @@ class ManagedProcess:
     def start(self) -> Self:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, *self.args], env=self.env, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, cwd=self.cwd,
-            preexec_fn=die_with_parent,
+            dying_with_parent([sys.executable, "-m", self.module, *self.args]), env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.cwd,
         )
         return self
 

@@ -6,39 +6,31 @@ Memory-only: topics vanish when it stops. Production uses Apache Kafka (see dock
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import signal
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from newsflow.config import Settings
 
-
-def _libc_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl: Callable[..., int] = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    return prctl
-
-
-# Resolved here, in the parent: ``die_with_parent`` runs between fork and exec, where a dlopen
-# (or an import) can wait for ever on a loader lock that another thread of a threaded parent
-# (a test run, the demo) held at the fork (seen once: a ``subprocess.Popen`` hung 600 s).
-_PRCTL = _libc_prctl()
-_PR_SET_PDEATHSIG = 1
+# Resolved once, in the parent. Why a wrapper and not a ``preexec_fn`` calling prctl: code run
+# between fork and exec in a threaded parent (a test run, the demo) can wait for ever on a lock
+# that another thread held at the fork (seen twice: a ``subprocess.Popen`` hung 600 s, the
+# second time with prctl already resolved before the fork, under libfaketime).
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-def die_with_parent() -> None:
-    """Child-process hook: get SIGTERM when the parent dies, so a killed demo or test run leaves
-    no broker or worker behind (Linux prctl; a no-op elsewhere). Only calls a function resolved
-    before the fork."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """``argv``, run so that the process gets SIGTERM when its parent dies: a killed demo or
+    test run leaves no broker or worker behind. util-linux's ``setpriv`` sets the parent-death
+    signal and execs the command (it survives the exec), so nothing runs between fork and exec
+    in Python. Without setpriv (not Linux), ``argv`` as it is."""
+    if _SETPRIV is None:
+        return argv
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
 
 def broker_binary() -> Path:
@@ -87,9 +79,9 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            dying_with_parent([str(broker_binary()), "broker", "--listener-url", url,
+                               "--advertised-listener-url", url]),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=die_with_parent,
         )
         wait_for_port(self.host, self.port, timeout_seconds, self.process)
         return self

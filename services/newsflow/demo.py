@@ -26,7 +26,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
-from newsflow.broker import EmbeddedBroker, die_with_parent, free_port
+from newsflow.broker import EmbeddedBroker, dying_with_parent, free_port
 from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
 from newsflow.sample_site import SampleSite
@@ -58,9 +58,9 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
         # Its own session: a Ctrl-C in the terminal reaches the demo only, which stops the
         # worker in order.
-        return subprocess.Popen([sys.executable, "-m", "newsflow", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=die_with_parent)
+        return subprocess.Popen(dying_with_parent([sys.executable, "-m", "newsflow", "worker"]),
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout_seconds: float = 15.0) -> None:

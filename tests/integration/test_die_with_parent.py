@@ -1,5 +1,5 @@
-"""A child started with ``die_with_parent`` ends when its parent is killed, so a killed demo or
-test run leaves no broker or worker behind (Linux: the hook and ``pidfd_open`` both are)."""
+"""A child started with ``dying_with_parent`` ends when its parent is killed, so a killed demo
+or test run leaves no broker or worker behind (Linux: setpriv and ``pidfd_open`` both are)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import textwrap
 
 PARENT = textwrap.dedent("""
     import subprocess, sys
-    from newsflow.broker import die_with_parent
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                             preexec_fn=die_with_parent)
+    from newsflow.broker import dying_with_parent
+    child = subprocess.Popen(dying_with_parent([sys.executable, "-c",
+                                                "import time; time.sleep(120)"]))
     print(child.pid, flush=True)
     sys.stdin.read()  # until the test kills this process
 """)
