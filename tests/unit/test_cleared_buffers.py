@@ -74,6 +74,7 @@ async def test_records_cleared_after_the_seek_are_read_again(
     buffer = buffered(consumer, topic, [1, 2, 3])
     consumer.app.flow_control.resume()
     assert buffer.empty()
+    # (The stand-in hands out what a broker would after the seek back to 1.)
     assert await delivered(consumer, 2) == [1, 2, 3, 4]
     assert fetches.seeks == [0, 1]
     assert metrics.SKIPPED_REREAD.labels(topic, "cleared")._value.get() - reread == 3
@@ -93,3 +94,24 @@ async def test_a_seek_to_the_committed_offsets_after_the_clearing_makes_it_moot(
     await consumer.seek(fetches.tp, 1)  # (the committed offset: due is 1 again)
     assert await delivered(consumer, 1) == [1, 2, 3]
     assert fetches.seeks == [0, 1]  # no seek to 2: the seek to 1 reads it again
+
+
+async def test_no_seek_while_the_flow_is_stopped_nor_on_a_partition_no_longer_assigned(
+    consumer_and_topic: tuple[FetchWaitConsumer, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, topic = consumer_and_topic
+    fetches = Fetches(topic, [[0, 1, 2, 3], [4], [4]])
+    fetch_from(fetches, consumer, monkeypatch)
+    assigned = {fetches.tp}
+    monkeypatch.setattr(consumer, "assignment", lambda: assigned)
+    await consumer.seek(fetches.tp, 0)
+    await delivered(consumer, 1)
+    buffer = buffered(consumer, topic, [2, 3])  # noqa: F841 (kept alive)
+    consumer.app.flow_control.clear()
+    consumer.stop_flow()  # a rebalance under way: its own seek will read them again
+    await consumer._seek_back_to_cleared()
+    assert fetches.seeks == [0]
+    consumer.resume_flow()
+    assigned.clear()  # ... and the partition went to another worker
+    await delivered(consumer, 1)
+    assert fetches.seeks == [0]

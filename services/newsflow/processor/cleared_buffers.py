@@ -8,6 +8,7 @@ dropped without a seek back, so they were never processed by that worker (seen: 
 worker lost the one near copy sent while it recovered, on a partition never committed). Where
 later records followed, a committed partition stopped committing at the dropped ones, and a
 never-committed one could commit past them.
+
 Here the flow control notes the lowest offset it cleared per partition, and the worker's
 consumer (``processor/fetch_wait.py``) seeks back to it before its next fetch, when it has read
 past it and no seek to the committed offsets came in between.
