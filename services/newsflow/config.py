@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # fetch only when it ends, so each of the worker's two hops adds up to this much latency;
     # shorter means more empty fetches while idle (docs/performance.md, "Latency").
     worker_fetch_max_wait_ms: int = Field(default=100, ge=10)
+    # Longest a worker takes to stop once asked (SIGTERM, Ctrl-C) before it exits with status 1:
+    # Faust's shutdown can wait for ever for a broker that is gone (processor/bounded_stop.py).
+    worker_stop_timeout_seconds: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     # Child processes that clean and tag (CPU-bound; each page under clean_time_budget_seconds).
     prepare_processes: int = Field(default=1, ge=1)

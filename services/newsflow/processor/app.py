@@ -151,8 +151,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
-    from faust.worker import Worker
-
+    from newsflow.processor.bounded_stop import BoundedStopWorker
     from newsflow.processor.health import install_health
     from newsflow.processor.local_state import lock_data_dir, reconcile_table_store
     from newsflow.processor.malloc import pin_mmap_threshold
@@ -173,6 +172,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
                               MEMORY_TABLE_PARTITIONS, Path(app.conf.tabledir),
                               Path(table.data.partition_path(0)))
     install_health(app, install_metrics(app))  # /metrics, /healthz, /readyz
-    worker = Worker(app, loglevel=loglevel, quiet=True)
+    worker = BoundedStopWorker(app, loglevel=loglevel, quiet=True,
+                               stop_timeout_seconds=settings.worker_stop_timeout_seconds)
     worker.execute_from_commandline()
     return 0

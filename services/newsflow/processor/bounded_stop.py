@@ -1,0 +1,47 @@
+"""The worker process ends within a deadline once it is asked to stop.
+
+Why this exists: Faust's shutdown waits for every event in progress to be acknowledged and for
+its producer to flush. With the broker gone, an event whose output is being sent is never
+acknowledged, and the worker waited for ever (seen: a worker sent SIGTERM after its broker died
+was still waiting 1 h 45 min later, logging connection errors). Past the deadline the process
+exits with status 1 and one line saying why. Nothing is lost: offsets are committed only for
+processed records, so the next worker reads the rest again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+from faust.worker import Worker
+
+
+def arm_stop_deadline(seconds: float) -> threading.Timer:
+    """A daemon timer that ends the process after ``seconds`` (it does not keep it alive)."""
+    timer = threading.Timer(seconds, _give_up, args=(seconds,))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _give_up(seconds: float) -> None:
+    # A thread of its own, so a blocked event loop cannot hold it back; os._exit because the
+    # interpreter's own exit would wait for the shutdown that is stuck.
+    sys.stderr.write(f"newsflow worker: did not stop within {seconds:g} s "
+                     "(NEWSFLOW_WORKER_STOP_TIMEOUT_SECONDS); exiting\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+class BoundedStopWorker(Worker):
+    """Faust's worker, whose stop (on SIGTERM or SIGINT) is given ``stop_timeout_seconds``."""
+
+    def __init__(self, *args: Any, stop_timeout_seconds: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_timeout_seconds = stop_timeout_seconds
+
+    async def on_stop(self) -> None:
+        arm_stop_deadline(self.stop_timeout_seconds)  # before the app and its streams stop
+        await super().on_stop()
