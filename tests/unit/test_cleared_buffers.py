@@ -3,7 +3,7 @@ read again, not dropped.
 
 The rules are tested as functions, then through the worker's real Faust app: its flow control
 clears a real Faust stream buffer, and its consumer's batches come from the stand-in fetch of
-``test_skipped_records.py`` (seeks recorded instead of reaching aiokafka).
+``worker_consumer.py`` (seeks recorded instead of reaching aiokafka).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from mode.utils.queues import FlowControlQueue
 from newsflow.processor import metrics
 from newsflow.processor.cleared_buffers import lowest_offsets, rereads_after_clear
 from newsflow.processor.fetch_wait import FetchWaitConsumer
-from tests.unit.test_skipped_records import Fetches, delivered, fetch_from
-from tests.unit.worker_consumer import raw_message, worker_consumer
+from tests.unit.worker_consumer import Fetches, delivered, fetch_from, raw_message, worker_consumer
 
 pytestmark = pytest.mark.clock  # building the Faust app reads the clock
 

@@ -9,15 +9,12 @@ bookkeeping of read offsets, is the worker's own.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from faust.types import TP
 
 from newsflow.processor import metrics
 from newsflow.processor.fetch_wait import FetchWaitConsumer
 from newsflow.processor.skipped_records import first_skipped
-from tests.unit.worker_consumer import raw_message, worker_consumer
+from tests.unit.worker_consumer import Fetches, delivered, fetch_from, worker_consumer
 
 pytestmark = pytest.mark.clock  # building the Faust app reads the clock
 
@@ -37,40 +34,9 @@ def test_a_hole_still_there_after_one_reread_is_a_gap_in_the_log() -> None:
     assert first_skipped(250, 260, 181) == 250  # another hole later on
 
 
-class Fetches:
-    """Stand-in for the broker fetch: hands out prepared batches, records seeks."""
-
-    def __init__(self, topic: str, batches: list[list[int]]) -> None:
-        self.tp = TP(topic, 0)
-        self.batches = batches
-        self.seeks: list[int] = []
-
-    async def next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
-        offsets = self.batches.pop(0)
-        return {self.tp: [raw_message(self.tp.topic, offset) for offset in offsets]}, {self.tp}
-
-    async def seek(self, partition: TP, offset: int) -> None:
-        self.seeks.append(offset)
-
-
 @pytest.fixture
 def consumer_and_topic() -> tuple[FetchWaitConsumer, str]:
     return worker_consumer()
-
-
-def fetch_from(fetches: Fetches, consumer: FetchWaitConsumer,
-               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(consumer, "_wait_next_records", fetches.next_records)
-    monkeypatch.setattr(consumer, "_seek", fetches.seek)
-    monkeypatch.setattr(consumer, "_to_message", lambda tp, message: message)
-    monkeypatch.setattr(consumer, "highwater", lambda tp: 1000)  # for Faust's lag metric
-
-
-async def delivered(consumer: FetchWaitConsumer, rounds: int) -> list[int]:
-    offsets = []
-    for _ in range(rounds):
-        offsets += [message.offset async for _, message in consumer.getmany(1.0)]
-    return offsets
 
 
 async def test_the_worker_consumer_reads_a_skipped_range_again(

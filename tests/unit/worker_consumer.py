@@ -1,8 +1,12 @@
-"""The worker's real Faust consumer, built without a broker, for tests of its offset rules."""
+"""The worker's real Faust consumer, built without a broker, for tests of its offset rules;
+and a stand-in for the broker fetch it reads from."""
 
 from __future__ import annotations
 
-from faust.types import Message
+from typing import Any
+
+import pytest
+from faust.types import TP, Message
 
 from newsflow.config import Settings
 from newsflow.processor.app import create_app
@@ -26,3 +30,34 @@ def worker_consumer() -> tuple[FetchWaitConsumer, str]:
 def raw_message(topic: str, offset: int) -> Message:
     """A consumed message at ``offset`` of partition 0."""
     return Message(topic, 0, offset, 0.0, 0, None, b"k", b"v", None)
+
+
+class Fetches:
+    """Stand-in for the broker fetch: hands out prepared batches, records seeks."""
+
+    def __init__(self, topic: str, batches: list[list[int]]) -> None:
+        self.tp = TP(topic, 0)
+        self.batches = batches
+        self.seeks: list[int] = []
+
+    async def next_records(self, timeout: float) -> tuple[dict[TP, list[Any]], set[TP]]:
+        offsets = self.batches.pop(0)
+        return {self.tp: [raw_message(self.tp.topic, offset) for offset in offsets]}, {self.tp}
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.seeks.append(offset)
+
+
+def fetch_from(fetches: Fetches, consumer: FetchWaitConsumer,
+               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consumer, "_wait_next_records", fetches.next_records)
+    monkeypatch.setattr(consumer, "_seek", fetches.seek)
+    monkeypatch.setattr(consumer, "_to_message", lambda tp, message: message)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 1000)  # for Faust's lag metric
+
+
+async def delivered(consumer: FetchWaitConsumer, rounds: int) -> list[int]:
+    offsets = []
+    for _ in range(rounds):
+        offsets += [message.offset async for _, message in consumer.getmany(1.0)]
+    return offsets
