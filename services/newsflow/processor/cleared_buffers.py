@@ -44,9 +44,7 @@ def lowest_offsets(items: Iterable[object]) -> dict[TP, int]:
     for item in items:
         message = getattr(item, "message", None)
         if isinstance(message, Message):
-            offset = lowest.get(message.tp)
-            lowest[message.tp] = message.offset if offset is None else min(offset,
-                                                                              message.offset)
+            lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
     return lowest
 
 

@@ -141,11 +141,16 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
         for tp, offset in rereads_after_clear(cleared, self._next_offsets).items():
             if tp not in assigned:
                 continue
-            due = self._next_offsets[tp]
-            log.warning("records %d-%d of %s[%d] were cleared from the stream buffers after "
-                        "the seek; reading them again", offset, due - 1, tp.topic, tp.partition)
-            metrics.SKIPPED_REREAD.labels(tp.topic, "cleared").inc(due - offset)
-            await self.seek(tp, offset)
+            await self._read_again(tp, offset, self._next_offsets[tp], "cleared",
+                                   "were cleared from the stream buffers after the seek")
+
+    async def _read_again(self, tp: TP, start: int, end: int, cause: str, why: str) -> None:
+        """Seek ``tp`` back to ``start``: records ``start`` to ``end - 1`` were dropped
+        unprocessed (``cause``, a label of the re-read counter; ``why``, for the log)."""
+        log.warning("records %d-%d of %s[%d] %s; reading them again", start, end - 1, tp.topic,
+                    tp.partition, why)
+        metrics.SKIPPED_REREAD.labels(tp.topic, cause).inc(end - start)
+        await self.seek(tp, start)
 
     async def perform_seek(self) -> None:
         self._cleared.clear()  # this seek reads them again
@@ -172,12 +177,10 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
             due = self._next_offsets.get(tp)
             hole = first_skipped(due, message.offset, self._reread_from.get(tp))
             if hole is not None and self.app.topics.acks_enabled_for(message.topic):
-                log.warning("records %d-%d of %s[%d] were skipped by the fetch; reading them "
-                            "again", hole, message.offset - 1, tp.topic, tp.partition)
                 self._reread_from[tp] = hole
-                metrics.SKIPPED_REREAD.labels(tp.topic, "fetch").inc(message.offset - hole)
                 skipping.add(tp)
-                await self.seek(tp, hole)
+                await self._read_again(tp, hole, message.offset, "fetch",
+                                       "were skipped by the fetch")
                 continue
             if due is None or message.offset >= due:
                 self._next_offsets[tp] = message.offset + 1
