@@ -318,6 +318,22 @@ def test_a_bem_modifier_that_names_the_element_counts() -> None:
     assert "Another story" not in text and "different story" not in text
 
 
+def test_a_modifier_that_names_the_element_counts_after_another_modifier() -> None:
+    # Chained modifiers: "--wide" says how the card looks, "--name-related-articles" what it is.
+    related = ("<div class='card card--wide--name-related-articles'>"
+               "<p>Another story about the coast, with a summary long enough to be prose.</p>"
+               "</div>")
+    text = main_text_by_blocks(_page(f"<article><div class='body'>{ARTICLE}{related}</div>"
+                                     "</article>")).text
+    assert _lines(text) == PARAGRAPHS
+    # A chain of looks alone is still no junk: "--ads" in "section--ads--wide" is a modifier.
+    second = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[-4:])
+    first = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:-4])
+    page = _page(f"<article><section class='s'>{first}</section>"
+                 f"<section class='s s--ads--wide'>{second}</section></article>")
+    assert _lines(main_text_by_blocks(page).text) == PARAGRAPHS
+
+
 def test_a_short_article_that_is_nearly_all_the_page_is_confident() -> None:
     short = PARAGRAPHS[:8]  # about 700 characters
     body = "".join(f"<p>{p}</p>" for p in short)

@@ -86,8 +86,9 @@ CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # or how it looks, not what it is: boilerplate words there do not count (issue 15e). But a
 # modifier that names the element ("field--name-field-related-articles",
 # "paragraph--type--recommended-articles", "node--view-mode-teaser": Drupal's field, paragraph
-# and display names) says what it is, so its words count (issue 15g).
-BEM_MODIFIER = re.compile(r"--(name-|type-|view-mode-)?\S*")
+# and display names) says what it is, so its words count (issue 15g). A modifier ends where the
+# next one starts: in "card--wide--name-related" only "--wide" goes.
+BEM_MODIFIER = re.compile(r"--(name-|type-|view-mode-)?(?:(?!--)\S)*")
 
 PROSE_JUNK = _words(PROSE_JUNK_WORDS)
 # An id made of the element's own words is an anchor (a heading's table-of-contents target),
