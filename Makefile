@@ -59,7 +59,7 @@ integration: $(STAMP) deploy-tools
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
-# The unit tests are pure computation and start no shared process: they run on every core
+# The unit tests use no broker and share no process between tests: they run on every core
 # (pytest-xdist), which takes them from about 3 minutes to under 2 on this 2-core machine. The
 # integration and e2e tests share one broker per session and time real processes, so they run
 # one at a time, after the unit tests.

@@ -93,9 +93,9 @@ CLEAN_BUDGET_SECONDS = 3.0
 
 @pytest.fixture(scope="module")
 def malformed_values() -> list[bytes]:
-    """Drawn before the function-scoped fixtures start: a Kafka client's background thread
-    that calls `random` while hypothesis draws would look to hypothesis like a strategy using
-    `random` (HypothesisDeprecationWarning)."""
+    """Drawn before the function-scoped fixtures start: a background thread (such as the Kafka
+    reader's) that calls `random` while hypothesis draws looks to hypothesis like a strategy
+    using `random` (HypothesisDeprecationWarning, seen once in CI)."""
     return generated_malformed(MALFORMED)
 
 
