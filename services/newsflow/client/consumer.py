@@ -10,10 +10,11 @@ the partitions between them - each reads them all (see README, "Consuming newsfl
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 Start = Literal["committed", "earliest", "latest"]
+COMMIT_TIMEOUT_SECONDS = 30.0  # a commit while reading waits at most this (or the deadline)
 
 
 class SeenIds:
@@ -49,6 +51,9 @@ class SeenIds:
             self.ids.popitem(last=False)
         return True
 
+    def forget(self, identity: str) -> None:
+        self.ids.pop(identity, None)
+
 
 class NewsConsumer:
     """Iterate over the records of one topic.
@@ -67,12 +72,15 @@ class NewsConsumer:
                  start: Start = "committed", reset: Literal["earliest", "latest"] = "earliest",
                  strict: bool = False) -> None:
         self.settings = settings or Settings()
-        self.kind = what if what in KINDS else "topic"
+        # A role's topic named by its name is read as that role (validated, typed views).
+        by_topic = {str(getattr(self.settings, f"topic_{kind}")): kind for kind in KINDS}
+        self.kind = what if what in KINDS else by_topic.get(what, "topic")
         # The topic's codec decodes and validates every value (any JSON for a foreign topic).
-        self.codec: JsonCodec = BY_ROLE.get(what, ANY_JSON)
+        self.codec: JsonCodec = BY_ROLE.get(self.kind, ANY_JSON)
         self.topic = str(getattr(self.settings, f"topic_{what}")) if what in KINDS else what
         self.group = group
         self.strict = strict
+        self.reset = reset
         self.seen = SeenIds(self.settings.client_seen_ids)
         self.invalid = 0
         self.redeliveries = 0
@@ -97,6 +105,8 @@ class NewsConsumer:
                 group_id=self.group,
                 client_id="newsflow-client",
                 enable_auto_commit=False,
+                # where a committed position no longer exists (deleted by retention)
+                auto_offset_reset=self.reset,
                 fetch_max_wait_ms=settings.client_fetch_max_wait_ms,
                 max_partition_fetch_bytes=settings.max_message_bytes,
                 fetch_max_bytes=settings.max_message_bytes * 2,
@@ -115,8 +125,10 @@ class NewsConsumer:
             self.consumer.topics()  # fresh metadata: the topic may have been created just now
             ids = self.consumer.partitions_for_topic(self.topic)
             if not ids:
+                roles = difflib.get_close_matches(self.topic, KINDS, n=1)
+                hint = f" (did you mean {roles[0]}?)" if roles else ""
                 raise TopicNotFound(f"topic {self.topic} does not exist on "
-                                    f"{self.settings.kafka_bootstrap_servers}")
+                                    f"{self.settings.kafka_bootstrap_servers}{hint}")
             return set(ids)
 
         # A topic created a moment ago may not be known to every broker yet: asked again.
@@ -124,42 +136,59 @@ class NewsConsumer:
                     timeout=self.settings.kafka_connect_timeout_seconds).call(partition_ids)
         partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
         self.consumer.assign(partitions)
-        if start == "committed" and self.group is not None:
-            for tp in partitions:
-                committed = self.consumer.committed(tp)
-                if committed is not None:
-                    self.consumer.seek(tp, committed)
-                    self._committed[tp] = committed
-                elif reset == "earliest":
-                    self.consumer.seek_to_beginning(tp)
-                else:
-                    self.consumer.seek_to_end(tp)
-        elif start == "latest" or (start == "committed" and reset == "latest"):
-            self.consumer.seek_to_end(*partitions)
-        else:
-            self.consumer.seek_to_beginning(*partitions)
+        committed = ({tp: self.consumer.committed(tp) for tp in partitions}
+                     if self.group is not None else {})
+        for tp in partitions:
+            resume = committed.get(tp)
+            if start == "committed" and resume is not None:
+                self.consumer.seek(tp, resume)
+            elif start == "latest" or (start == "committed" and reset == "latest"):
+                self.consumer.seek_to_end(tp)
+            else:
+                self.consumer.seek_to_beginning(tp)
+            # Resolved now, not at the first fetch: a record written between here and then is
+            # read, not skipped by a "latest" looked up later.
+            position = self.consumer.position(tp)
+            if resume is not None:
+                self._committed[tp] = resume
+            elif self.group is not None:
+                # A group's first position is committed at once: a group that handles nothing
+                # on a partition before it stops resumes there, not at a later "latest".
+                self._handled[tp] = position
+        self.commit()
         return partitions
 
     # --- reading -------------------------------------------------------------------------------
-    def records(self, timeout: float | None = None) -> Iterator[Record]:
+    def records(self, timeout: float | None = None) -> Generator[Record, None, None]:
         """Records until ``timeout`` seconds have passed (None: forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             # Fetched messages wait in a buffer owned by the consumer, not by this generator: a
             # caller that stops iterating mid-batch gets the rest on its next call.
             while self._buffer:
-                message = self._buffer.popleft()
-                record = self._decode(message)
-                if record is None or not self.seen.add(record.identity()):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                message = self._buffer[0]
+                record = self._decode(message)  # strict: raises, and the message stays first
+                self._buffer.popleft()
+                if record is None or not self.seen.add(identity := record.identity()):
                     if record is not None:
                         self.redeliveries += 1
                     self._mark(message.partition, message.offset)
                     continue
-                yield record
+                try:
+                    yield record
+                except GeneratorExit:
+                    # Left unhandled (the handler raised, or the loop stopped before asking
+                    # for the next record): read again first, by this consumer's next read.
+                    if not self._is_handled(record):
+                        self._buffer.appendleft(message)
+                        self.seen.forget(identity)
+                    raise
                 self.ack(record)
             if deadline is not None and time.monotonic() >= deadline:
                 return
-            self.commit()
+            self._commit_or_warn(deadline)
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
             for messages in self.consumer.poll(timeout_ms=int(wait * 1000)).values():
                 self._buffer.extend(messages)
@@ -174,19 +203,24 @@ class NewsConsumer:
         count = 0
         if max_records == 0:
             return 0
-        for record in self.records(timeout):
-            handler(record)
-            self.ack(record)
-            count += 1
-            if max_records is not None and count >= max_records:
-                break
+        records = self.records(timeout)
+        try:
+            for record in records:
+                handler(record)
+                self.ack(record)
+                count += 1
+                if max_records is not None and count >= max_records:
+                    break
+        finally:
+            records.close()  # now, not when collected: a record the handler failed is kept
         return count
 
     def _decode(self, message: Any) -> Record | None:
         key = message.key.decode("utf-8", "replace") if message.key is not None else None
         try:
+            # Tolerant: a field added to a schema after this client's release is let through.
             value = (None if message.value is None and self.kind == "topic"
-                     else self.codec.decode(message.value))
+                     else self.codec.decode(message.value, tolerant=True))
         except ValueError as exc:  # RecordUndecodable, RecordInvalid
             # The message stays on the topic; it is reported, skipped, and its offset passed.
             where = f"{message.topic}:{message.partition}:{message.offset}"
@@ -195,27 +229,43 @@ class NewsConsumer:
             self.invalid += 1
             log.warning("skipping %s: %s", where, str(exc)[:300])
             return None
-        return Record(self.kind, message.topic, message.partition, message.offset, key, value)
+        return Record(self.kind, message.topic, message.partition, message.offset, key, value,
+                      message.key)
 
     # --- positions -----------------------------------------------------------------------------
     def ack(self, record: Record) -> None:
         """Mark ``record`` (and everything before it in its partition) as handled."""
         self._mark(record.partition, record.offset)
 
+    def _is_handled(self, record: Record) -> bool:
+        return self._handled.get(TopicPartition(self.topic, record.partition), 0) > record.offset
+
     def _mark(self, partition: int, offset: int) -> None:
         tp = TopicPartition(self.topic, partition)
         self._handled[tp] = max(self._handled.get(tp, 0), offset + 1)
 
-    def commit(self) -> None:
-        """Commit handled positions to the group (a no-op without a group)."""
+    def commit(self, timeout: float | None = None) -> None:
+        """Commit handled positions to the group (a no-op without a group); KafkaError when the
+        broker did not take them within ``timeout`` seconds (None: the request timeout)."""
         if self.group is None:
             return
         todo = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._handled.items()
                 if self._committed.get(tp) != offset}
         if not todo:
             return
-        self.consumer.commit(todo)
+        self.consumer.commit(todo, timeout_ms=None if timeout is None else int(timeout * 1000))
         self._committed.update({tp: meta.offset for tp, meta in todo.items()})
+
+    def _commit_or_warn(self, deadline: float | None) -> None:
+        # A broker away for a while must not end a reading service: the positions stay handled
+        # and are committed by a later attempt (until then, a restart reads them again).
+        wait = COMMIT_TIMEOUT_SECONDS
+        if deadline is not None:
+            wait = max(0.1, min(wait, deadline - time.monotonic()))
+        try:
+            self.commit(wait)
+        except KafkaError as exc:
+            log.warning("could not commit positions, will try again: %s", exc)
 
     def close(self) -> None:
         try:

@@ -1,69 +1,124 @@
 """What a consumer receives: a ``Record`` per message, its value checked against ``schemas/``.
 
-The TypedDicts name the fields a consumer usually reads; the JSON Schemas stay the contract
-(every value is decoded and validated by its topic's codec, ``newsflow.codecs``, before it is
-handed out)."""
+The TypedDicts mirror the JSON Schemas field for field (tests/unit/test_client_records.py keeps
+them in step); the schemas stay the contract: every value is decoded and validated by its
+topic's codec, ``newsflow.codecs``, before it is handed out."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: TypedDict reads ``NotRequired`` only from evaluated
+# annotations (Python 3.11), and the optional fields must not count as required.
 import hashlib
+import json
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 Kind = Literal["articles", "duplicates", "stories", "deadletter", "raw"]
 KINDS: tuple[Kind, ...] = ("articles", "duplicates", "stories", "deadletter", "raw")
+
+
+class Evidence(TypedDict):
+    field: Literal["title", "body"]
+    start: int
+    end: int
+    text: str
 
 
 class Tag(TypedDict):
     name: str
     score: float
     iptc: str
-    evidence: list[dict[str, Any]]
+    evidence: list[Evidence]
+
+
+class Source(TypedDict):
+    id: str
+    name: str
+    kind: NotRequired[str]
 
 
 class Story(TypedDict):
     id: str
     first_seen: str
+    similarity: NotRequired[float | None]
 
 
 class Article(TypedDict):
+    schema_version: int
     id: str
     url: str
     canonical_url: str
+    dedupe_key: NotRequired[str]
+    source: Source
     title: str
     body: str
     language: str | None
     published_at: str | None
     fetched_at: str | None
-    source: dict[str, str]
+    processed_at: str
+    authors: list[str]
+    site_name: NotRequired[str | None]
+    word_count: int
+    empty_body: NotRequired[bool]
+    empty_reason: NotRequired[Literal["empty", "binary", "no_article"] | None]
+    content_hash: str
     tags: list[Tag]
     story: Story
+    removed_lines: NotRequired[dict[str, int]]
+    pipeline_version: str
 
 
 class Duplicate(TypedDict):
+    schema_version: int
     id: str
     url: str
+    source: Source
     title: str
     duplicate_of: str
-    level: str
-    method: str
+    level: Literal["exact", "near"]
+    method: Literal["canonical_url", "content_hash", "minhash"]
+    similarity: float
+    content_hash: str
+    story_id: NotRequired[str | None]
     fetched_at: str | None
+    processed_at: str
+    pipeline_version: str
 
 
 class StoryRollup(TypedDict):
+    schema_version: int
     id: str
-    title: str
+    title: str  # the newest report's headline: it changes as the story grows
+    first_seen: str
+    last_seen: str
     articles: list[str]
     sources: list[str]
+    tags: list[str]
     updated_at: str
 
 
+class DeadLetterError(TypedDict):
+    type: str
+    message: str
+
+
+class DeadLetterSource(TypedDict):
+    topic: str
+    partition: int | None
+    offset: int | None
+
+
+class DeadLetterOriginal(TypedDict):
+    key_b64: str | None
+    value_b64: str | None
+
+
 class DeadLetter(TypedDict):
-    stage: str
-    error: dict[str, str]
-    source: dict[str, Any]
-    original: dict[str, str | None]
+    schema_version: int
+    stage: Literal["decode", "validate", "clean", "tag", "dedupe", "fetch"]
+    error: DeadLetterError
+    source: DeadLetterSource
+    original: DeadLetterOriginal
     failed_at: str
+    pipeline_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +129,9 @@ class Record:
     topic: str
     partition: int
     offset: int
-    key: str | None
+    key: str | None  # decoded as UTF-8 (undecodable bytes replaced): see ``key_bytes``
     value: Any
+    key_bytes: bytes | None = None  # the key as it was on the topic
 
     @property
     def article(self) -> Article:
@@ -99,23 +155,27 @@ class Record:
         return self.value
 
     def identity(self) -> str:
-        """What makes a delivery the same as an earlier one (used to drop redeliveries).
-
-        Articles are re-emitted only as redeliveries, so their id is enough; a story roll-up is
-        re-emitted on purpose whenever it grows, and an article can be a duplicate more than once
-        (each fetch), so those carry what changes between legitimate records."""
+        """What makes a delivery the same as an earlier one (used to drop redeliveries): the
+        fields a redelivery repeats and a legitimate new record changes. The worker emits an
+        article's id again when its URL is fetched again after the dedupe window, with the new
+        fetch time (and maybe new text); a story roll-up whenever it grows; a duplicate at each
+        fetch of a copy. A raw record is a redelivery only when it is the same record."""
         value = self.value if isinstance(self.value, dict) else {}
         if self.kind == "articles":
-            return f"a:{value.get('id')}"
+            return f"a:{value.get('id')}@{value.get('fetched_at')}#{value.get('content_hash')}"
         if self.kind == "duplicates":
-            return f"d:{value.get('id')}@{value.get('fetched_at')}>{value.get('duplicate_of')}"
+            return (f"d:{value.get('id')}@{value.get('fetched_at')}>{value.get('duplicate_of')}"
+                    f"#{value.get('content_hash')}")
         if self.kind == "stories":
             return f"s:{value.get('id')}@{value.get('updated_at')}#{len(value.get('articles', []))}"
         if self.kind == "raw":
-            return f"r:{value.get('id')}@{value.get('fetched_at')}"
+            return f"r:{_digest(json.dumps(value, sort_keys=True, ensure_ascii=False))}"
         if self.kind == "deadletter":
             src, original = value.get("source", {}), value.get("original", {})
-            digest = hashlib.sha256(str(original.get("value_b64")).encode()).hexdigest()[:16]
             return (f"x:{value.get('stage')}:{src.get('topic')}:{src.get('partition')}:"
-                    f"{src.get('offset')}:{digest}")
+                    f"{src.get('offset')}:{_digest(str(original.get('value_b64')))}")
         return f"t:{self.topic}:{self.partition}:{self.offset}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -44,8 +44,10 @@ class JsonCodec:
         letter for a record that failed it."""
         return dumps(record)
 
-    def decode(self, data: bytes | None, max_bytes: int | None = None) -> Any:
-        """The record in ``data``; ``max_bytes`` refuses a larger message before parsing it."""
+    def decode(self, data: bytes | None, max_bytes: int | None = None, *,
+               tolerant: bool = False) -> Any:
+        """The record in ``data``; ``max_bytes`` refuses a larger message before parsing it;
+        ``tolerant`` lets through fields the schema does not name (``records.validate``)."""
         if data is None:
             raise RecordUndecodable("message has no value")
         if max_bytes is not None and len(data) > max_bytes:
@@ -53,7 +55,7 @@ class JsonCodec:
                                 f"{max_bytes} limit")
         record = loads(data)
         if self.schema is not None:
-            validate(self.schema, record)
+            validate(self.schema, record, tolerant=tolerant)
         return record
 
 
