@@ -50,6 +50,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """ConfigError unless a server can listen on ``host:port``: a command says so in one line
+    instead of failing deep inside a server's start (port 0: any free port, always fine)."""
+    if port == 0:
+        return
+    with socket.socket() as sock:
+        # As servers do: a port whose last connections are in TIME_WAIT is free to listen on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            sock.listen()
+        except OSError as exc:
+            raise ConfigError(f"{what}: cannot listen on {host}:{port}: "
+                              f"{exc.strerror or exc}") from None
+
+
 def wait_for_port(host: str, port: int, timeout_seconds: float,
                   process: subprocess.Popen[bytes] | None = None) -> None:
     """Return once something accepts connections on host:port (or fail with a clear error)."""
@@ -109,6 +125,8 @@ def run_broker(settings: Settings) -> int:
     """`newsflow broker`: run until Ctrl-C, with the project's topics declared."""
     from newsflow.topics import ensure_topics
 
+    ensure_port_free(settings.broker_host, settings.broker_port,
+                     "NEWSFLOW_BROKER_PORT (or --port)")
     broker = EmbeddedBroker(settings.broker_host, settings.broker_port).start()
     settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     try:

@@ -20,7 +20,23 @@ from newsflow.config import Settings
 from newsflow.errors import NewsflowError
 
 
+def settings_problems(exc: Any) -> str:
+    """A pydantic ValidationError as one line; for ``Settings``, naming each variable."""
+    prefix = "NEWSFLOW_" if exc.title == "Settings" else f"{exc.title}: "
+    return "; ".join(
+        f"{prefix}{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
+        f"(got {error['input']!r})" for error in exc.errors())
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1 to 65535)")
+    return port
+
+
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from newsflow.broker import ensure_port_free
     from newsflow.errors import FetchIncomplete, SourcesFileError
     from newsflow.fetcher import metrics
     from newsflow.fetcher.http import HttpFetcher
@@ -34,6 +50,8 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
     except (SourcesFileError, ValueError) as exc:
         print(f"newsflow fetch: {exc}", file=sys.stderr)
         return 2
+    ensure_port_free(settings.fetch_metrics_host, settings.fetch_metrics_port,
+                     "NEWSFLOW_FETCH_METRICS_PORT")
 
     async def run() -> int:
         fetcher: Fetcher | None = None
@@ -133,7 +151,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.core.tagging import Tagger
     from newsflow.errors import LabelsFileError
-    from newsflow.tags_check import check, print_report, read_labels
+    from newsflow.tags_check import check, print_report, read_labels, unknown_labels
     from newsflow.taxonomy_files import load_taxonomy
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
@@ -142,7 +160,11 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
     except LabelsFileError as exc:
         print(f"newsflow tags check: {exc}", file=sys.stderr)
         return exc.exit_code
-    print_report(check(Tagger(load_taxonomy(taxonomy)), articles), sys.stdout)
+    tagger = Tagger(load_taxonomy(taxonomy))
+    unknown = unknown_labels(articles, [topic.name for topic in tagger.topics])
+    if unknown is not None:
+        print(f"newsflow tags check: warning: {unknown}", file=sys.stderr)
+    print_report(check(tagger, articles), sys.stdout)
     return 0
 
 
@@ -167,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     process.set_defaults(handler=_process)
 
     broker = commands.add_parser("broker", help="run the embedded broker with the topics")
-    broker.add_argument("--port", type=int, default=None)
+    broker.add_argument("--port", type=_port, default=None, help="default NEWSFLOW_BROKER_PORT")
     broker.set_defaults(handler=_broker)
 
     tail = commands.add_parser("tail", help="print a topic's records, one JSON object per line")
@@ -218,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.handler(args, Settings()))
-    except (TaxonomyError, ValidationError) as exc:  # bad configuration: say what, not where
+    except ValidationError as exc:  # a NEWSFLOW_ variable: name it, on one line
+        print(f"newsflow {args.command}: configuration error: {settings_problems(exc)}",
+              file=sys.stderr)
+        return 2
+    except TaxonomyError as exc:  # bad configuration: say what, not where
         print(f"newsflow {args.command}: configuration error: {exc}", file=sys.stderr)
         return 2
     except NewsflowError as exc:

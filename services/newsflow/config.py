@@ -47,12 +47,12 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1)
 
     # --- Embedded broker ---------------------------------------------------------------------
-    broker_port: int = 9092
+    broker_port: int = Field(default=9092, ge=1, le=65535)
     broker_host: str = "127.0.0.1"
 
     # --- Worker (Faust) ----------------------------------------------------------------------
     app_id: str = "newsflow-processor"
-    worker_web_port: int = 6066
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
     worker_web_host: str = "127.0.0.1"
     worker_data_dir: Path = Path(".newsflow/worker")
     # Where Faust keeps the dedupe-memory table: "rocksdb://" on disk under worker_data_dir
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated CIDRs the fetcher may reach even though they are private.",
     )
-    fetch_metrics_port: int = 9464
+    fetch_metrics_port: int = Field(default=9464, ge=0, le=65535)
     fetch_metrics_host: str = "127.0.0.1"
     # Fine-grained HTTP behaviour (docs/fetcher.md); fetch_timeout_seconds is the total budget.
     fetch_connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,15 @@ def run_demo(settings: Settings, follow: bool = False) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
+def own_topics(run_id: str) -> dict[str, Any]:
+    """Topics and a consumer group of the run's own on a broker the user named: the demo shows
+    the sample going through, not what earlier runs or the user's own pipeline left there."""
+    prefix = f"newsflow-demo-{run_id}."
+    return {f"topic_{role}": f"{prefix}{role}"
+            for role in ("raw", "articles", "duplicates", "deadletter", "stories",
+                         "fetcher_state")} | {"app_id": f"newsflow-demo-{run_id}"}
+
+
 def _run(settings: Settings, follow: bool, workdir: Path, stop: threading.Event) -> int:
     broker: EmbeddedBroker | None = None
     overrides: dict[str, Any] = {}
@@ -173,6 +183,10 @@ def _run(settings: Settings, follow: bool, workdir: Path, stop: threading.Event)
         # One partition: articles reach the dedupe step in the order the feed lists them, so
         # every run names its stories after the same first articles (the same story ids).
         overrides = {"kafka_bootstrap_servers": broker.bootstrap, "topic_partitions": 1}
+    else:
+        overrides = own_topics(uuid.uuid4().hex[:8])
+        _say(f"broker at {settings.kafka_bootstrap_servers}; this run's topics: "
+             f"{overrides['topic_raw'].removesuffix('raw')}* (its own, left there afterwards)")
     settings = settings.model_copy(update=overrides | {
         "worker_web_port": free_port(),
         "worker_data_dir": workdir / "worker",

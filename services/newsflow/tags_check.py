@@ -8,7 +8,9 @@ tagger's score and evidence, so a wrong tag can be traced to the words and rule 
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any, TextIO
 from newsflow.core.tagging import Tagger
 from newsflow.errors import LabelsFileError
 
-__all__ = ["LabelledArticle", "check", "print_report", "read_labels"]
+__all__ = ["LabelledArticle", "check", "print_report", "read_labels", "unknown_labels"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +82,33 @@ def read_labels(path: Path) -> list[LabelledArticle]:
         try:
             item = json.loads(line)
             text = item.get("text", item.get("body"))
-            labels = item["labels"]
+            labels = item.get("labels")
             if not isinstance(item.get("title", ""), str) or not isinstance(text, str) or not (
                     isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
                 raise TypeError("needs a string 'text' (or 'body') and a list of 'labels'")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
             raise LabelsFileError(f"{path}:{number}: {exc}") from exc
         articles.append(LabelledArticle(str(item.get("id", number)), item.get("title") or "",
                                         text, frozenset(labels)))
     if not articles:
         raise LabelsFileError(f"{path}: no labelled articles")
     return articles
+
+
+def unknown_labels(articles: Iterable[LabelledArticle], topics: Sequence[str]) -> str | None:
+    """One line on the labels that name no topic of the taxonomy (not measured), if any: a
+    misspelt label would otherwise read as a topic never tagged and never missed."""
+    counts = Counter(label for article in articles for label in article.labels
+                     if label not in topics)
+    if not counts:
+        return None
+    named = []
+    for label, count in sorted(counts.items()):
+        close = difflib.get_close_matches(label, topics, n=1)
+        named.append(f"{label!r} ({count} article{'s' * (count != 1)}"
+                     f"{f'; did you mean {close[0]!r}?' if close else ''})")
+    return (f"labels not measured, no such topic in the taxonomy: {', '.join(named)}; "
+            f"its topics: {', '.join(topics)}")
 
 
 def check(tagger: Tagger, articles: Iterable[LabelledArticle],

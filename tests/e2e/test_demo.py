@@ -4,6 +4,7 @@ quietly on Ctrl-C; no temporary folder is left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,8 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
+from newsflow.broker import EmbeddedBroker
+from newsflow.config import Settings
 from newsflow.sample_site import SITE_DIR, load_articles
+from newsflow.topics import ensure_topics
+from tests.integration.test_consumer import seed_articles
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
@@ -93,3 +99,24 @@ def test_follow_shows_new_articles_and_ctrl_c_stops_it_quietly(tmp_path: Path) -
     assert "Traceback" not in errors and " ERROR " not in errors, errors[-3000:]
     assert any(line.startswith(f"• {later[0]['title']}") for line in lines)
     assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
+
+
+def test_demo_on_a_named_broker_shows_only_its_own_run(broker: EmbeddedBroker,
+                                                        tmp_path: Path) -> None:
+    # What a user's own pipeline left in the default topics of the broker the demo is given.
+    settings = Settings(kafka_bootstrap_servers=broker.bootstrap)
+    ensure_topics(settings)
+    old = seed_articles(settings)[0] | {"title": "Left over from an earlier run"}
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    producer.send(settings.topic_articles, key=old["id"].encode(), value=json.dumps(old).encode())
+    producer.flush(30)
+    producer.close()
+    tmp = tmp_path / "tmp"
+    result = subprocess.run([sys.executable, "-m", "newsflow", "demo"],
+                            env=demo_env(tmp) | {"NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    sample = load_articles()
+    assert "Left over from an earlier run" not in result.stdout
+    assert result.stdout.rstrip().splitlines()[-1].startswith(
+        f"done: {len(sample) - 1} articles, 1 duplicates")

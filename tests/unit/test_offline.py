@@ -93,7 +93,9 @@ def test_invalid_setting_is_a_clear_error() -> None:
                             capture_output=True, text=True, timeout=60,
                             env=os.environ | {"NEWSFLOW_TOPIC_PARTITIONS": "zero"})
     assert result.returncode == 2
-    assert "topic_partitions" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "newsflow process: configuration error: NEWSFLOW_TOPIC_PARTITIONS: Input should be a "
+        "valid integer, unable to parse string as an integer (got 'zero')"]
 
 
 def test_a_page_over_the_time_budget_is_a_dead_letter_and_the_run_goes_on(

@@ -40,7 +40,19 @@ def test_prints_scores_per_topic_and_each_error_with_its_evidence(tmp_path: Path
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:4]}
     assert rows["naval_deployment"][:3] == ["1.000", "1.000", "1.000"]
-    assert "strikes" not in result.stdout  # not a topic of the bundled taxonomy
+    assert "strikes" not in result.stdout  # not a topic of the bundled taxonomy...
+    assert result.stderr.strip().splitlines() == [  # ...which the report says
+        "newsflow tags check: warning: labels not measured, no such topic in the taxonomy: "
+        "'strikes' (1 article); its topics: missiles, sanctions, naval_deployment"]
+
+
+def test_a_misspelt_label_is_named_with_the_topic_it_may_mean(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps({"text": "x", "labels": ["sanction"]}) + "\n"
+                            for _ in range(2)), encoding="utf-8")
+    result = run("--labels", str(path))
+    assert result.returncode == 0
+    assert "'sanction' (2 articles; did you mean 'sanctions'?)" in result.stderr
 
 
 def test_an_overlay_topic_is_measured_and_its_misses_listed(tmp_path: Path) -> None:
@@ -75,3 +87,7 @@ def test_a_malformed_labels_file_fails_with_one_line(tmp_path: Path) -> None:
     result = run("--labels", str(bad))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and f"{bad}:1:" in result.stderr
+    bad.write_text('{"id": "x", "text": "t"}\n', encoding="utf-8")
+    result = run("--labels", str(bad))
+    assert result.returncode == 2 and result.stderr.strip() == (
+        f"newsflow tags check: {bad}:1: needs a string 'text' (or 'body') and a list of 'labels'")

@@ -151,7 +151,7 @@ class Record:
 
     def _as(self, kind: str) -> Any:
         if self.kind != kind:
-            raise TypeError(f"a {self.kind} record is not {kind}")
+            raise TypeError(f"a record of {self.kind} is not one of {kind}")
         return self.value
 
     def identity(self) -> str:

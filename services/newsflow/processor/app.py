@@ -21,7 +21,7 @@ import faust
 from newsflow.codecs import DEAD_LETTERS
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
-from newsflow.errors import PreparePoolClosed
+from newsflow.errors import ConfigError, PreparePoolClosed
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.faust_app import new_faust_app, table_options
@@ -151,6 +151,7 @@ def create_app(settings: Settings) -> faust.App:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
+    from newsflow.broker import ensure_port_free
     from newsflow.processor.bounded_stop import BoundedStopWorker
     from newsflow.processor.health import install_health
     from newsflow.processor.local_state import lock_data_dir, reconcile_table_store
@@ -159,9 +160,16 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     from newsflow.topics import ensure_topics
 
     pin_mmap_threshold()  # before the index allocates: see processor/malloc.py
-    ensure_topics(settings, settings.kafka_connect_timeout_seconds)
+    # What this machine must offer is checked before the broker is asked for anything.
+    ensure_port_free(settings.worker_web_host, settings.worker_web_port,
+                     "NEWSFLOW_WORKER_WEB_PORT")
     # Faust creates its data directory without parents: a fresh folder has no .newsflow/ yet.
-    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission
+        raise ConfigError(f"NEWSFLOW_WORKER_DATA_DIR: cannot use {settings.worker_data_dir} as a "
+                          f"directory: {exc.strerror or exc}") from None
+    ensure_topics(settings, settings.kafka_connect_timeout_seconds)
     on_disk = settings.worker_table_store == "rocksdb://"
     # Held until the process exits (the name keeps the file open); before anything starts.
     data_dir_lock = lock_data_dir(settings.worker_data_dir) if on_disk else None  # noqa: F841

@@ -69,6 +69,7 @@ def new_faust_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         web_host=settings.worker_web_host,
+        web_bind=settings.worker_web_host,  # else Faust listens on every interface
         web_port=settings.worker_web_port,
         datadir=str(settings.worker_data_dir),
         store=settings.worker_table_store,

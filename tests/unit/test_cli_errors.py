@@ -1,0 +1,118 @@
+"""A user's mistake stops a command with one line naming the setting, and exit 2 (bad
+configuration), before anything is started: no traceback from deep inside a server."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsflow.broker import ensure_port_free, free_port
+from newsflow.cli import main
+from newsflow.config import Settings
+from newsflow.errors import ConfigError
+from newsflow.processor.faust_app import new_faust_app
+
+pytestmark = pytest.mark.clock  # the worker's modules are imported
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("NEWSFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_a_port_in_use_is_named_with_its_setting(taken_port: int) -> None:
+    with pytest.raises(ConfigError, match=f"NEWSFLOW_X: cannot listen on 127.0.0.1:{taken_port}"):
+        ensure_port_free("127.0.0.1", taken_port, "NEWSFLOW_X")
+    ensure_port_free("127.0.0.1", free_port(), "NEWSFLOW_X")
+    ensure_port_free("127.0.0.1", 0, "NEWSFLOW_X")
+
+
+def test_worker_and_fetcher_refuse_a_taken_port_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], taken_port: int,
+    tmp_path: Path,
+) -> None:
+    # No broker at this address: the check comes before the broker is asked for anything.
+    monkeypatch.setenv("NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NEWSFLOW_WORKER_WEB_PORT", str(taken_port))
+    code, lines = run(capsys, "worker")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("newsflow worker: NEWSFLOW_WORKER_WEB_PORT: cannot listen on")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - {id: inbox, name: Inbox, kind: directory, path: .}\n")
+    monkeypatch.setenv("NEWSFLOW_FETCH_METRICS_PORT", str(taken_port))
+    code, lines = run(capsys, "fetch", "--sources", str(sources), "--once")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("newsflow fetch: NEWSFLOW_FETCH_METRICS_PORT: cannot listen on")
+
+
+def test_a_data_directory_that_cannot_be_one_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NEWSFLOW_WORKER_WEB_PORT", str(free_port()))
+    monkeypatch.setenv("NEWSFLOW_WORKER_DATA_DIR", str(tmp_path / "a-file" / "worker"))
+    code, lines = run(capsys, "worker")
+    assert code == 2 and lines == [
+        f"newsflow worker: NEWSFLOW_WORKER_DATA_DIR: cannot use {tmp_path}/a-file/worker as a "
+        "directory: Not a directory"]
+
+
+def test_bad_settings_are_one_line_naming_each_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_TOPIC_PARTITIONS", "many")
+    monkeypatch.setenv("NEWSFLOW_BROKER_PORT", "99999")
+    code, lines = run(capsys, "tail", "articles")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("newsflow tail: configuration error: NEWSFLOW_TOPIC_PARTITIONS: ")
+    assert "(got 'many'); NEWSFLOW_BROKER_PORT: " in lines[0] and "(got '99999')" in lines[0]
+
+
+def test_a_missing_broker_address_is_bad_configuration(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, lines = run(capsys, "tail", "articles")
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith("newsflow tail: NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS is not set.")
+
+
+def test_broker_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["broker", "--port", "99999"])
+    assert exited.value.code == 2
+    assert "99999 is not a TCP port" in capsys.readouterr().err
+
+
+def test_the_worker_listens_only_where_it_is_told() -> None:
+    settings = Settings(kafka_bootstrap_servers="127.0.0.1:1", worker_web_host="127.0.0.1")
+    assert new_faust_app(settings).conf.web_bind == "127.0.0.1"
+
+
+def test_a_broker_port_in_use_stops_the_broker_command(
+    capsys: pytest.CaptureFixture[str], taken_port: int,
+) -> None:
+    code, lines = run(capsys, "broker", "--port", str(taken_port))
+    assert code == 2 and lines == [
+        f"newsflow broker: NEWSFLOW_BROKER_PORT (or --port): cannot listen on "
+        f"127.0.0.1:{taken_port}: Address already in use"]
