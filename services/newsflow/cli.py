@@ -130,6 +130,9 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
     def emit(record: Record) -> None:
         print(json.dumps(record.value, ensure_ascii=False), flush=True)
 
+    if args.timeout is not None:  # --timeout bounds the wait for the broker and the topic too
+        settings = settings.model_copy(update={"kafka_connect_timeout_seconds": max(
+            1.0, min(settings.kafka_connect_timeout_seconds, args.timeout))})
     # --from-beginning always starts at the oldest record, even in a group with a committed
     # position; without it a group resumes where it stopped, and a new reader sees new records.
     with NewsConsumer(args.topic, settings, group=args.group,

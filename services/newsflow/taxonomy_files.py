@@ -30,7 +30,8 @@ def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
     base = _read_yaml(bundled)
     if overlay is None or overlay.resolve() == bundled.resolve():
         return parse_taxonomy(base, bundled)
+    layer = _read_yaml(overlay)  # its errors name the file already
     try:
-        return parse_taxonomy(merge_taxonomy(base, _read_yaml(overlay)), overlay)
+        return parse_taxonomy(merge_taxonomy(base, layer), overlay)
     except TaxonomyError as exc:
         raise TaxonomyError(f"{overlay}: {exc}") from exc

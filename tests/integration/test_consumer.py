@@ -161,7 +161,9 @@ def test_tail_prints_records_and_groups_stay_usable(settings: Settings, tmp_path
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         f"newsflow tail: topic no-such-topic does not exist on {settings.kafka_bootstrap_servers}"]
-    done = tail(missing, empty, "article", "--timeout", "5")  # a role, mistyped
+    started = time.monotonic()  # a role, mistyped; --timeout bounds the wait for the topic
+    done = tail(settings, empty, "article", "--timeout", "3")
+    assert time.monotonic() - started < 20, "waited out the 30 s connect timeout"
     assert done.returncode == 2 and done.stderr.strip().endswith(
         f"topic article does not exist on {settings.kafka_bootstrap_servers} "
         "(did you mean articles?)"), done.stderr[-500:]

@@ -117,8 +117,10 @@ def test_repeated_topic_names_and_unreadable_files_fail(tmp_path: Path) -> None:
     broken.write_text("topics: [\n  - name: x\n", encoding="utf-8")
     with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
         load_taxonomy(broken)
-    with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
+    with pytest.raises(TaxonomyError) as missing:
         load_taxonomy(tmp_path / "missing.yaml")
+    assert str(missing.value).startswith(f"{tmp_path}/missing.yaml: cannot read taxonomy: ")
+    assert str(missing.value).count("missing.yaml:") == 1, "the file is named once"
     with pytest.raises(TaxonomyError, match=r"unknown keys \['topic'\]"):
         load_taxonomy(write(tmp_path, {"topic": []}))
 
