@@ -31,6 +31,7 @@ from newsflow.broker import EmbeddedBroker, dying_with_parent, free_port
 from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
 from newsflow.sample_site import SampleSite
+from newsflow.taxonomy_files import load_taxonomy
 from newsflow.topics import ensure_topics
 
 INTERRUPTED = 130
@@ -175,6 +176,9 @@ def own_topics(run_id: str) -> dict[str, Any]:
 
 
 def _run(settings: Settings, follow: bool, workdir: Path, stop: threading.Event) -> int:
+    # The worker would refuse a malformed taxonomy overlay too, but as a child that exited;
+    # read here, it stops the demo with the same one line and exit 2, before anything starts.
+    load_taxonomy(settings.taxonomy_path)
     broker: EmbeddedBroker | None = None
     overrides: dict[str, Any] = {}
     if not settings.kafka_bootstrap_servers:

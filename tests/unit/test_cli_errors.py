@@ -116,3 +116,17 @@ def test_a_broker_port_in_use_stops_the_broker_command(
     assert code == 2 and lines == [
         f"newsflow broker: NEWSFLOW_BROKER_PORT (or --port): cannot listen on "
         f"127.0.0.1:{taken_port}: Address already in use"]
+
+
+def test_the_demo_refuses_a_malformed_overlay_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("remove_topics: 3\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSFLOW_TAXONOMY_PATH", str(overlay))
+    code = main(["demo"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.strip().splitlines() == [
+        f"newsflow demo: configuration error: {overlay}: remove_topics: expected a list of "
+        "bundled topic names, got 3"]
+    assert out == "", "nothing was started (no broker, site or worker line)"

@@ -83,7 +83,8 @@ def changelog_on_broker(settings: Settings, topic: str, partitions: int) -> Chan
         return found
 
     def end_offset() -> int:
-        consumer = KafkaConsumer(client_id="newsflow-worker-offsets", **options)
+        consumer = KafkaConsumer(client_id="newsflow-worker-offsets", enable_auto_commit=False,
+                                 **options)
         try:
             partition = TopicPartition(topic, 0)
             return int(consumer.end_offsets([partition])[partition])
