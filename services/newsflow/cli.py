@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,16 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1 to 65535)")
     return port
+
+
+def _at_least(kind: Callable[[str], float], low: float) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is below {kind(str(low))}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names it in "invalid int value: 'x'"
+    return parse
 
 
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,12 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(handler=_fetch)
 
     worker = commands.add_parser("worker", help="run the Faust processor")
-    worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--loglevel", default="info", type=str.lower,
+                        choices=["debug", "info", "warning", "error", "critical"])
     worker.set_defaults(handler=_worker)
 
     process = commands.add_parser("process", help="run the core offline over files")
     process.add_argument("files", nargs="+", type=Path,
-                         help=".jsonl raw records, .txt, .html, .html.gz")
+                         help=".jsonl or .json raw records, .txt, .html, .html.gz")
     process.set_defaults(handler=_process)
 
     broker = commands.add_parser("broker", help="run the embedded broker with the topics")
@@ -200,14 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-beginning", action="store_true",
                       help="start at the oldest record (default: the group's committed position, "
                            "else new records only)")
-    tail.add_argument("--max", type=int, default=None, help="exit 0 after this many records")
-    tail.add_argument("--timeout", type=float, default=None, help="exit 0 after this many seconds")
+    tail.add_argument("--max", type=_at_least(int, 1), default=None,
+                      help="exit 0 after this many records")
+    tail.add_argument("--timeout", type=_at_least(float, 0.0), default=None,
+                      help="exit 0 after this many seconds")
     tail.add_argument("--group", default=None,
                       help="consumer group whose committed position is read and advanced")
     tail.set_defaults(handler=_tail)
 
     tags = commands.add_parser("tags", help="taxonomy tools")
-    tags_commands = tags.add_subparsers(dest="tags_command", required=True)
+    tags_commands = tags.add_subparsers(dest="tags_command", metavar="{check}", required=True)
     tags_check = tags_commands.add_parser(
         "check", help="precision, recall and errors with evidence on labelled articles")
     tags_check.add_argument("--labels", type=Path, required=True,

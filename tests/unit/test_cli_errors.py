@@ -130,3 +130,17 @@ def test_the_demo_refuses_a_malformed_overlay_before_starting_anything(
         f"newsflow demo: configuration error: {overlay}: remove_topics: expected a list of "
         "bundled topic names, got 3"]
     assert out == "", "nothing was started (no broker, site or worker line)"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["tail", "articles", "--max", "-1"], "argument --max: -1 is below 1"),
+    (["tail", "articles", "--max", "x"], "argument --max: invalid int value: 'x'"),
+    (["tail", "articles", "--timeout", "-5"], "argument --timeout: -5 is below 0.0"),
+    (["worker", "--loglevel", "bogus"], "argument --loglevel: invalid choice: 'bogus'"),
+    (["tags"], "the following arguments are required: {check}"),
+])
+def test_bad_arguments_are_usage_errors(argv: list[str], message: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and message in capsys.readouterr().err
