@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.faust_app import new_faust_app, table_options
 from newsflow.processor.index_rebuild import IndexRebuild
+from newsflow.processor.log_budget import LogBudget
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
 from newsflow.records import DeadLetter, RawMessage
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
 MEMORY_TABLE = "dedupe-memory"
 MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every other
+# A dead letter's WARNING line: the first 20 a minute, then one line with the count.
+DEAD_LETTER_LOG_LINES = 20
+DEAD_LETTER_LOG_WINDOW_SECONDS = 60.0
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -64,10 +69,26 @@ def create_app(settings: Settings) -> faust.App:
     async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(prepare_pool.close)
 
+    dead_letter_log = LogBudget(DEAD_LETTER_LOG_LINES, DEAD_LETTER_LOG_WINDOW_SECONDS,
+                                time.monotonic)
+
+    def report_held_back(count: int) -> None:
+        if count:
+            log.warning("%d more dead letters were not logged in the last %.0f s "
+                        "(newsflow_processor_dead_letters_total counts every one)",
+                        count, DEAD_LETTER_LOG_WINDOW_SECONDS)
+
+    @app.timer(interval=DEAD_LETTER_LOG_WINDOW_SECONDS)
+    async def _report_held_back_dead_letters() -> None:
+        report_held_back(dead_letter_log.roll())
+
     async def dead_letter(letter: DeadLetter) -> None:
         metrics.DEAD_LETTERS.labels(letter.stage, letter.error_type).inc()
-        log.warning("dead letter (%s): %s: %s", letter.stage, letter.error_type,
-                    letter.error_message[:200])
+        logged, held_back = dead_letter_log.spend()
+        report_held_back(held_back)
+        if logged:
+            log.warning("dead letter (%s): %s: %s", letter.stage, letter.error_type,
+                        letter.error_message[:200])
         await deadletter_topic.send(key=letter.key, value=DEAD_LETTERS.encode_letter(letter))
 
     @app.agent(raw_topic, concurrency=settings.prepare_processes)
