@@ -1,5 +1,5 @@
-"""What the client hands out: typed views that match the schemas, identities that tell a
-redelivery from a legitimate new record, and reading that lets later fields through."""
+"""What the client hands out: typed views that match the schemas, and identities that tell a
+redelivery from a legitimate new record (reading that lets later fields through: test_codecs)."""
 
 from __future__ import annotations
 
