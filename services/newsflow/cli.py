@@ -15,13 +15,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsflow.config import Settings
 from newsflow.errors import NewsflowError
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
-def settings_problems(exc: Any) -> str:
+
+def settings_problems(exc: ValidationError) -> str:
     """A pydantic ValidationError as one line; for ``Settings``, naming each variable."""
     prefix = "NEWSFLOW_" if exc.title == "Settings" else f"{exc.title}: "
     return "; ".join(
@@ -57,12 +60,13 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         sources = load_sources(args.sources)
+        # Before the HTTP client exists (a ConfigError is a ValueError): nothing left open.
+        ensure_port_free(settings.fetch_metrics_host, settings.fetch_metrics_port,
+                         "NEWSFLOW_FETCH_METRICS_PORT")
         http = HttpFetcher(settings)
     except (SourcesFileError, ValueError) as exc:
         print(f"newsflow fetch: {exc}", file=sys.stderr)
         return 2
-    ensure_port_free(settings.fetch_metrics_host, settings.fetch_metrics_port,
-                     "NEWSFLOW_FETCH_METRICS_PORT")
 
     async def run() -> int:
         fetcher: Fetcher | None = None
