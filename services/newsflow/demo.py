@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import uuid
@@ -41,6 +42,12 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, cut between words (a title cut mid-word reads
+    as a typo), with an ellipsis when anything was cut."""
+    return textwrap.shorten(text, width, placeholder=" …") if len(text) > width else text
+
+
 def describe(record: dict[str, Any]) -> str:
     tags = ", ".join(f"{t['name']} ({t['score']:.2f})" for t in record["tags"]) or "none"
     outlet = record.get("site_name")
@@ -51,8 +58,8 @@ def describe(record: dict[str, Any]) -> str:
 
 
 def describe_duplicate(record: dict[str, Any], original: dict[str, Any]) -> str:
-    return (f"  ↳ duplicate of «{original['title'][:50]}» ({record['level']}, {record['method']}): "
-            f"{record['title'][:70]} — {record['source']['name']}")
+    return (f"  ↳ duplicate of «{clip(original['title'], 50)}» ({record['level']}, "
+            f"{record['method']}): {clip(record['title'], 70)} — {record['source']['name']}")
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
@@ -293,9 +300,9 @@ def _say_stories(watcher: OutputWatcher) -> None:
         _say(f"  story {story_id[:12]}: {members[0]['title']}")
         for article in members:
             outlet = article.get("site_name") or article["source"]["name"]
-            _say(f"    - {article['title'][:70]} ({outlet})")
+            _say(f"    - {clip(article['title'], 70)} ({outlet})")
             for copy in watcher.duplicates.get(article["id"], []):
-                _say(f"        ↳ duplicate ({copy['level']}): {copy['title'][:60]}")
+                _say(f"        ↳ duplicate ({copy['level']}): {clip(copy['title'], 60)}")
 
 
 async def _fetch_once(fetcher: Any) -> Any:

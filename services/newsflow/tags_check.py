@@ -147,12 +147,22 @@ def check(tagger: Tagger, articles: Iterable[LabelledArticle],
     return report
 
 
+def _ratio(value: float, defined: bool) -> str:
+    return f"{value:.3f}" if defined else "n/a"
+
+
 def print_report(report: CheckReport, out: TextIO) -> None:
+    # A ratio with nothing to count prints n/a, not 1.000: a topic no article is labelled
+    # with has not been measured, and must not read as a perfect one.
     out.write(f"{'topic':<22}{'precision':>10}{'recall':>8}{'F1':>7}{'false alarms':>14}"
               f"{'tp':>5}{'fp':>5}{'fn':>5}\n")
     for name, s in report.scores.items():
-        out.write(f"{name:<22}{s.precision:>10.3f}{s.recall:>8.3f}{s.f1:>7.3f}"
+        tagged, labelled = s.tp + s.fp > 0, s.tp + s.fn > 0
+        out.write(f"{name:<22}{_ratio(s.precision, tagged):>10}"
+                  f"{_ratio(s.recall, labelled):>8}{_ratio(s.f1, tagged and labelled):>7}"
                   f"{s.false_alarm_rate:>13.2%} {s.tp:>4}{s.fp:>5}{s.fn:>5}\n")
+    if any(s.tp + s.fp == 0 or s.tp + s.fn == 0 for s in report.scores.values()):
+        out.write("(n/a: no article is labelled with the topic, or none was tagged)\n")
     if report.errors:
         out.write("\nerrors (score, then the evidence the tagger found):\n")
     for error in report.errors:

@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
+from newsflow.demo import clip
 from newsflow.sample_site import SITE_DIR, load_articles
 from newsflow.topics import ensure_topics
 from tests.integration.test_consumer import seed_articles
@@ -59,9 +60,9 @@ def test_demo_processes_the_sample_site_and_exits_zero(tmp_path: Path) -> None:
     assert {line[2:] for line in printed} == titles
     assert len(printed) == len(sample) - 1
     copied = next(a["title"] for a in sample if a["slug"].endswith("-syndicated"))
-    assert f"↳ duplicate of «{copied[:50]}»" in out
+    assert f"↳ duplicate of «{clip(copied, 50)}»" in out
     summary = out[out.index("stories:"):].splitlines()
-    row = next(i for i, line in enumerate(summary) if line.startswith(f"    - {copied[:70]}"))
+    row = next(i for i, line in enumerate(summary) if line.startswith(f"    - {clip(copied, 70)}"))
     assert summary[row + 1].strip().startswith("↳ duplicate (exact)")
     assert "Harbour Ledger via newsflow sample wire" in out
     assert "tags: missiles" in out and "tags: sanctions" in out and "naval_deployment" in out

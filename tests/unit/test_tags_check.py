@@ -40,6 +40,10 @@ def test_prints_scores_per_topic_and_each_error_with_its_evidence(tmp_path: Path
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:4]}
     assert rows["naval_deployment"][:3] == ["1.000", "1.000", "1.000"]
+    # No article is labelled missiles or sanctions: not measured, so not a perfect score.
+    assert rows["missiles"][:3] == ["n/a", "n/a", "n/a"]
+    assert rows["sanctions"][:3] == ["n/a", "n/a", "n/a"]
+    assert "(n/a: no article is labelled with the topic, or none was tagged)" in result.stdout
     assert "strikes" not in result.stdout  # not a topic of the bundled taxonomy...
     assert result.stderr.strip().splitlines() == [  # ...which the report says
         "newsflow tags check: warning: labels not measured, no such topic in the taxonomy: "
@@ -64,7 +68,7 @@ def test_an_overlay_topic_is_measured_and_its_misses_listed(tmp_path: Path) -> N
     result = run("--labels", str(labels_file(tmp_path)), "--taxonomy", str(overlay))
     assert result.returncode == 0, result.stderr
     strikes = next(line for line in result.stdout.splitlines() if line.startswith("strikes"))
-    assert strikes.split()[1:4] == ["1.000", "0.000", "0.000"]  # no tag: precision undefined=1
+    assert strikes.split()[1:4] == ["n/a", "0.000", "n/a"]  # never tagged: no precision
     assert "missed      strikes             a2" in result.stdout
 
 
