@@ -10,6 +10,7 @@ import functools
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -278,3 +279,21 @@ Route = Answer
 def tag_names(tagger: Tagger, title: str, body: str) -> set[str]:
     """The names of the topics the tagger gives an article."""
     return {t.name for t in tagger.tag(title, body)}
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The addresses a socket listens on at ``port`` on this host, read from Linux's
+    ``/proc/net/tcp`` and ``tcp6``: which interfaces a server really bound, not which it
+    was asked to."""
+    found: set[str] = set()
+    for table, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        for line in Path(f"/proc/net/{table}").read_text(encoding="ascii").splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].split(":")
+            if fields[3] != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+            words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(family, words))
+    return found
+

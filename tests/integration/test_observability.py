@@ -39,6 +39,7 @@ from tests.helpers import (
     TopicReader,
     ago,
     isolated_settings,
+    listening_addresses,
     raw_record,
     write_sources,
 )
@@ -269,6 +270,9 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_has_data(
 
     poll_until(ready, 90, "worker /readyz", lambda: worker.log()[-2000:])
     assert http_get(stack["worker_url"] + "/healthz")[0] == 200
+    # NEWSFLOW_WORKER_WEB_HOST defaults to loopback: the pages are not served on every
+    # interface (Faust binds 0.0.0.0 unless told otherwise).
+    assert listening_addresses(obs_settings.worker_web_port) == {"127.0.0.1"}
 
     # Beside the sample site's feed: a steady trickle of articles, exact copies and garbage.
     trickle = Trickle(obs_settings)
@@ -292,6 +296,7 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_has_data(
 
     poll_until(targets_up, 60, "both scrape targets up",
                lambda: json.dumps(prometheus.api("targets"))[:2000] + prometheus.log())
+    assert listening_addresses(obs_settings.fetch_metrics_port) == {"127.0.0.1"}  # the same
 
     # Every expression parses (a parse error is a 400 "bad_data" answer).
     expressions = [expr for _, expr in dashboard_queries()] + [r["expr"] for r in alert_rules()]
