@@ -104,6 +104,7 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
                 continue
             try:
                 _, emissions = pipeline.decide(result, index, now)
+                pipeline.evict(index)  # as the worker does after each decision
                 primary = emissions[0]
                 value = BY_ROLE[primary.topic].encode(primary.record)
             except Exception as exc:  # as the stream: one dead letter, the run goes on

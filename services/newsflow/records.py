@@ -40,6 +40,13 @@ PORTABLE_KEYWORDS = frozenset({
 })
 
 
+def _is_rfc3339(value: str) -> bool:
+    # RFC 3339 lets "t" and "z" be lowercase (section 5.6), as jsonschema's checker does by
+    # upper-casing first; the compiled validator must agree with it, or a record the
+    # reference validator accepts is dead-lettered with a generic message.
+    return bool(validate_rfc3339(value.upper()))
+
+
 def schemas_dir() -> Path:
     """Packaged copy in an installed wheel, else the repository's ``schemas/`` (editable install)."""
     packaged = PACKAGE_DIR / "schemas"
@@ -85,7 +92,7 @@ def _compiled(name: str, tolerant: bool) -> Any:
     # use_default=False: validation never writes defaults into the record it checks. A copy:
     # compiling rewrites the schema's references in place.
     return fastjsonschema.compile(copy.deepcopy(_schema(name, tolerant)),
-                                  formats={"date-time": validate_rfc3339}, use_default=False)
+                                  formats={"date-time": _is_rfc3339}, use_default=False)
 
 
 def validate(name: str, record: Any, *, tolerant: bool = False) -> None:

@@ -51,6 +51,14 @@ def test_raw_records_are_told_apart_by_all_they_hold() -> None:
     assert record("raw", dict(reversed(bare.items()))).identity() == record("raw", bare).identity()
 
 
+def test_two_states_of_a_story_in_one_second_are_two_records() -> None:
+    state = {"id": "s1", "updated_at": "2026-02-11T11:00:00Z", "first_seen": "2026-02-11T10:00:00Z",
+             "articles": [{"id": "a1"}, {"id": "a2"}]}
+    later = state | {"articles": [{"id": "a1"}, {"id": "a3"}]}  # a member replaced, same count
+    assert record("stories", later).identity() != record("stories", state).identity()
+    assert record("stories", dict(state), offset=5).identity() == record("stories", state).identity()
+
+
 def test_a_missing_broker_address_is_a_configuration_error_not_an_exit() -> None:
     with pytest.raises(ConfigError, match="NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS is not set"):
         Settings(kafka_bootstrap_servers=None).require_bootstrap()

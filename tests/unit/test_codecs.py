@@ -3,7 +3,9 @@ through the prepared hand-over byte for byte, the fingerprint encoded once."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -156,6 +158,44 @@ def test_every_role_has_a_codec_and_dead_letters_encode_from_the_dataclass() -> 
                            "RecordUndecodable", "not UTF-8")
     decoded = DEAD_LETTERS.decode(DEAD_LETTERS.encode_letter(letter))
     assert decoded["original"] == {"key_b64": "aw==", "value_b64": "AGJ5dGVz"}
+
+
+def test_a_dead_letter_too_large_to_send_keeps_the_reason_and_names_its_original() -> None:
+    original = b"x" * 300_000
+    letter = DeadLetter.of(RawMessage("news.raw.v1", 0, 41, b"k", original), "validate",
+                           "RecordInvalid", "message is 300000 bytes, above the limit")
+    whole = DEAD_LETTERS.decode(DEAD_LETTERS.encode_letter(letter, max_bytes=1_000_000))
+    assert base64.b64decode(whole["original"]["value_b64"]) == original
+    # base64 makes the letter 4/3 of the original: over this limit, the producer would refuse it.
+    small = DEAD_LETTERS.encode_letter(letter, max_bytes=350_000)
+    assert len(small) < 10_000
+    decoded = DEAD_LETTERS.decode(small)
+    assert decoded["original"] == {"key_b64": "aw==", "value_b64": None}
+    message = decoded["error"]["message"]
+    assert "300000 bytes" in message and hashlib.sha256(original).hexdigest() in message
+    assert "news.raw.v1 partition 0 offset 41" in message
+    assert message.endswith("message is 300000 bytes, above the limit")  # the reason stays
+
+
+@pytest.mark.parametrize("escape", ["\\udc80", "\\uD800x", "ok \\ud83d"])
+def test_a_lone_surrogate_escape_is_undecodable(escape: str) -> None:
+    data = ('{"url": "https://x.example/a", "source": {"id": "s", "name": "S"}, "body": "'
+            + escape + '"}').encode()
+    with pytest.raises(RecordUndecodable, match="lone surrogate"):
+        RAW.decode(data)
+
+
+def test_an_escaped_surrogate_pair_is_one_character() -> None:
+    data = (b'{"url": "https://x.example/a", "source": {"id": "s", "name": "S"}, '
+            b'"body": "\\ud83d\\ude00"}')
+    assert RAW.decode(data)["body"] == "\U0001f600"
+
+
+def test_lowercase_t_and_z_are_rfc_3339_for_both_validators() -> None:
+    record = raw_record("A body.", url="https://x.example/a") | {
+        "fetched_at": "2026-02-11t11:00:00z"}
+    assert validator("raw-article").is_valid(record)
+    assert RAW.decode(RAW.encode(record))["fetched_at"] == "2026-02-11t11:00:00z"
 
 
 def test_fetcher_state_values_and_tombstones() -> None:

@@ -142,11 +142,8 @@ def test_an_article_older_than_the_window_is_not_matched(pipeline: Pipeline) -> 
         assert decide(fresh, feed.prepare(text, url, late)).decision.kind == "new"
     # And eviction forgets it: the window holds only the newer article afterwards.
     newer = decide(index, feed.prepare(seed("003"), "https://c.example/z", late))
-    expired = index.expired_ids()
-    assert expired == [original.fingerprint.id]
-    for article_id in expired:
-        index.forget(article_id)
-    assert len(index) == 1 and index.expired_ids() == []
+    assert pipeline.evict(index) == [original.fingerprint.id]  # what the stream and process run
+    assert len(index) == 1 and index.expired_ids() == [] and pipeline.evict(index) == []
     assert list(index.stories) == [newer.decision.story_id]
 
 

@@ -158,8 +158,8 @@ class Record:
         """What makes a delivery the same as an earlier one (used to drop redeliveries): the
         fields a redelivery repeats and a legitimate new record changes. The worker emits an
         article's id again when its URL is fetched again after the dedupe window, with the new
-        fetch time (and maybe new text); a story roll-up whenever it grows; a duplicate at each
-        fetch of a copy. A raw record is a redelivery only when it is the same record."""
+        fetch time (and maybe new text); a story roll-up whenever it changes; a duplicate at
+        each fetch of a copy. A raw record is a redelivery only when it is the same record."""
         value = self.value if isinstance(self.value, dict) else {}
         if self.kind == "articles":
             return f"a:{value.get('id')}@{value.get('fetched_at')}#{value.get('content_hash')}"
@@ -167,14 +167,20 @@ class Record:
             return (f"d:{value.get('id')}@{value.get('fetched_at')}>{value.get('duplicate_of')}"
                     f"#{value.get('content_hash')}")
         if self.kind == "stories":
-            return f"s:{value.get('id')}@{value.get('updated_at')}#{len(value.get('articles', []))}"
+            # The whole roll-up: two states of a story emitted within one second (a backlog)
+            # share updated_at, and a member replaced as another joins keeps the count.
+            return f"s:{value.get('id')}#{_value_digest(value)}"
         if self.kind == "raw":
-            return f"r:{_digest(json.dumps(value, sort_keys=True, ensure_ascii=False))}"
+            return f"r:{_value_digest(value)}"
         if self.kind == "deadletter":
             src, original = value.get("source", {}), value.get("original", {})
             return (f"x:{value.get('stage')}:{src.get('topic')}:{src.get('partition')}:"
                     f"{src.get('offset')}:{_digest(str(original.get('value_b64')))}")
         return f"t:{self.topic}:{self.partition}:{self.offset}"
+
+
+def _value_digest(value: Any) -> str:
+    return _digest(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
 def _digest(text: str) -> str:

@@ -3,7 +3,9 @@ schema in ``schemas/`` on the way in and on the way out."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,14 +19,27 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# A JSON escape of a UTF-16 surrogate: paired ones make one character, a lone one a string
+# that no UTF-8 writer can encode later, so every output of the record would fail.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def loads(data: bytes) -> Any:
-    """JSON from UTF-8 bytes; RecordUndecodable for anything else."""
+    """JSON from UTF-8 bytes; RecordUndecodable for anything else, a lone surrogate escape
+    (``"\\udc80"``) included."""
     try:
-        return json.loads(data.decode("utf-8"))
+        value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise RecordUndecodable(f"not UTF-8: {exc}") from exc
     except (json.JSONDecodeError, RecursionError) as exc:
         raise RecordUndecodable(f"not JSON: {str(exc)[:200]}") from exc
+    if _SURROGATE_ESCAPE.search(data):
+        try:
+            dumps(value)
+        except UnicodeEncodeError as exc:
+            raise RecordUndecodable(f"not valid Unicode: a lone surrogate escape ({exc.reason}, "
+                                    f"{exc.object[exc.start:exc.end]!a})") from exc
+    return value
 
 
 class JsonCodec:
@@ -59,12 +74,30 @@ class JsonCodec:
         return record
 
 
+# Room for the key, headers and the record's framing beside the value, within the limit.
+_HEADROOM = 64 * 1024
+
+
 class DeadLetterCodec(JsonCodec):
     def __init__(self) -> None:
         super().__init__("dead-letter")
 
-    def encode_letter(self, letter: DeadLetter) -> bytes:
-        return self.encode(letter.to_dict(PIPELINE_VERSION))
+    def encode_letter(self, letter: DeadLetter, max_bytes: int | None = None) -> bytes:
+        """The letter's message; when the original's bytes (base64: 4/3 of their size) would
+        make it larger than ``max_bytes``, a letter without them, whose message names their
+        size, digest and place, so the producer does not refuse the letter itself."""
+        encoded = self.encode(letter.to_dict(PIPELINE_VERSION))
+        if max_bytes is None or letter.value is None or len(encoded) <= max_bytes - _HEADROOM:
+            return encoded
+        where = (f"{letter.topic} partition {letter.partition} offset {letter.offset}"
+                 if letter.offset is not None else letter.topic)
+        note = (f"[original not copied: {len(letter.value)} bytes, sha256 "
+                f"{hashlib.sha256(letter.value).hexdigest()}, more than a dead letter holds "
+                f"under NEWSFLOW_MAX_MESSAGE_BYTES={max_bytes}; read it at {where}] ")
+        trimmed = DeadLetter(letter.stage, letter.error_type, note + letter.error_message,
+                             letter.topic, letter.partition, letter.offset, letter.key, None,
+                             letter.failed_at)
+        return self.encode(trimmed.to_dict(PIPELINE_VERSION))
 
 
 class StateCodec:

@@ -172,6 +172,17 @@ class Pipeline:
         return Prepared(article, fingerprint, str(origin))
 
     # --- stateful step -----------------------------------------------------------------------
+    @staticmethod
+    def evict(index: DedupeIndex) -> list[str]:
+        """Forget the articles the window has passed, after each decision: the ids forgotten,
+        oldest first. The stream and ``newsflow process`` both call it, because story
+        similarity weighs terms by the window's own document counts: an index that kept
+        expired articles would group stories differently."""
+        expired = index.expired_ids()
+        for article_id in expired:
+            index.forget(article_id)
+        return expired
+
     def decide(self, prepared: Prepared, index: DedupeIndex,
                now: datetime | None = None) -> tuple[Memory, list[Emission]]:
         """Dedupe one prepared article; ``now`` (the caller's clock) guards against fetch times

@@ -89,7 +89,12 @@ def create_app(settings: Settings) -> faust.App:
         if logged:
             log.warning("dead letter (%s): %s: %s", letter.stage, letter.error_type,
                         letter.error_message[:200])
-        await deadletter_topic.send(key=letter.key, value=DEAD_LETTERS.encode_letter(letter))
+        value = DEAD_LETTERS.encode_letter(letter, settings.max_message_bytes)
+        if letter.value is not None and len(value) < len(letter.value):  # sent without it
+            log.warning("dead letter for %s partition %s offset %s sent without its original "
+                        "(%d bytes): too large to copy under NEWSFLOW_MAX_MESSAGE_BYTES",
+                        letter.topic, letter.partition, letter.offset, len(letter.value))
+        await deadletter_topic.send(key=letter.key, value=value)
 
     @app.agent(raw_topic, concurrency=settings.prepare_processes)
     async def prepare(stream: faust.StreamT[bytes]) -> None:
@@ -126,8 +131,7 @@ def create_app(settings: Settings) -> faust.App:
             decided = decide_message(pipeline, index, value, now)
             memory = decided.memory
             memory_table[memory.fingerprint.id.encode()] = decided.memory_value
-            for expired in index.expired_ids():
-                index.forget(expired)
+            for expired in pipeline.evict(index):
                 memory_table.pop(expired.encode(), None)
         fetched_at = decided.record.prepared.fingerprint.seen_at
         if memory.fingerprint.seen_at != fetched_at:
