@@ -103,7 +103,7 @@ def test_compose_wires_the_stack_in_order(compose: dict[str, Any]) -> None:
 
 def test_compose_topics_match_the_project_topics(compose: dict[str, Any]) -> None:
     from newsflow.config import Settings
-    from newsflow.topics import topic_partitions
+    from newsflow.topics import topic_configs, topic_partitions
 
     script = " ".join(compose["services"]["topics"]["command"])
     created: dict[str, int] = {}
@@ -113,6 +113,14 @@ def test_compose_topics_match_the_project_topics(compose: dict[str, Any]) -> Non
         created[single.group(1)] = int(single.group(2))
     # Every topic the project declares, with the partition count it declares.
     assert created == topic_partitions(Settings(topic_partitions=4))
+    # And the configs it sets at creation (compaction): a topic made without them by hand
+    # keeps the broker's default (delete after 7 days), since ensure_topics leaves it alone.
+    configured = {name: dict(re.findall(r"--config ([\w.]+)=(\S+)", options))
+                  for name, options in re.findall(
+                      r"^\s*create ([\w.-]+) (--partitions \d+.*)$", script, re.MULTILINE)}
+    declared = topic_configs(Settings(topic_partitions=4))
+    assert {name: configured.get(name, {}) for name in created} == {
+        name: declared.get(name, {}) for name in created}
 
 
 def test_compose_shell_snippets_parse(compose: dict[str, Any]) -> None:

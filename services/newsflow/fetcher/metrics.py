@@ -128,6 +128,11 @@ def source_configured(source: str) -> None:
     see a source that never succeeds."""
     CONSECUTIVE_FAILURES.labels(source).set(0)
     DEFERRED_ITEMS.labels(source).set(0)
+    # Counters at 0 too: rate() and increase() take a series' first sample as its start, so
+    # a counter born at its first increment would hide that whole first batch.
+    for counter in (PUBLISHED, PUBLISH_ERRORS, DROPPED, INVALID, BLOCKED, ROBOTS_DENIALS,
+                    FETCHED_BYTES):
+        counter.labels(source)
 
 
 def record_poll(source: str, outcome: str) -> None:
