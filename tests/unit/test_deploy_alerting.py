@@ -69,7 +69,7 @@ def test_amtool_accepts_the_config() -> None:
     result = run("amtool", "check-config", ALERTMANAGER)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
-    assert "3 receivers" in result.stdout and "2 inhibit rules" in result.stdout
+    assert "3 receivers" in result.stdout and "3 inhibit rules" in result.stdout
 
 
 def test_amtool_rejects_a_broken_config(tmp_path: Path) -> None:
@@ -181,6 +181,19 @@ def test_no_worker_up_holds_back_the_per_worker_alerts(alertmanager: str) -> Non
     wait_until(lambda: states(alertmanager).get("NewsflowWorkerDown") == "suppressed", 20,
                "NewsflowWorkerDown inhibited")
     assert states(alertmanager)["NewsflowNoWorkerUp"] == "active"
+
+
+def test_fewer_workers_holds_back_the_symptoms_and_gives_way_to_a_named_down_worker(
+        alertmanager: str) -> None:
+    symptoms = [{"alertname": name, "topic": "news.raw.v1"} for name in sorted(SYMPTOMS)]
+    post(alertmanager, *symptoms, {"alertname": "NewsflowFewerWorkers"})
+    wait_until(lambda: all(states(alertmanager).get(name) == "suppressed" for name in SYMPTOMS),
+               20, "symptoms inhibited by the worker count")
+    assert states(alertmanager)["NewsflowFewerWorkers"] == "active"  # docker-compose: the cause
+    post(alertmanager, {"alertname": "NewsflowWorkerDown", "instance": "worker-1:6066"})
+    wait_until(lambda: states(alertmanager).get("NewsflowFewerWorkers") == "suppressed", 20,
+               "the count inhibited where the down worker is named (Kubernetes)")
+    assert states(alertmanager)["NewsflowWorkerDown"] == "active"
 
 
 # --- Prometheus: the alerting block ----------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from newsflow.processor.log_budget import LogBudget
+import logging
+
+import pytest
+
+from newsflow.processor.log_budget import BudgetFilter, LogBudget
 
 
 class Clock:
@@ -31,3 +35,25 @@ def test_a_flood_that_stopped_is_reported_by_the_timer() -> None:
     assert budget.spend() == (False, 0)
     clock.now += 61
     assert budget.roll() == 1 and budget.roll() == 0
+
+
+def test_a_library_logger_and_its_children_log_on_one_budget(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock, reported = Clock(), list[int]()
+    child = logging.getLogger("fakelib.conn")  # made before install, as a module's at import
+    client_log = BudgetFilter(LogBudget(2, 60.0, clock), reported.append)
+    client_log.install("fakelib")
+    try:
+        with caplog.at_level(logging.ERROR):
+            for _ in range(3):
+                child.error("Unable connect to node")
+            logging.getLogger("fakelib").error("Unable to update metadata")
+        assert [r.getMessage() for r in caplog.records] == ["Unable connect to node"] * 2
+        assert reported == []
+        clock.now += 60.0
+        client_log.flush()  # the timer: the window is over
+        assert reported == [2]
+        assert logging.getLogger("otherlib").filters == []
+    finally:
+        for name in ("fakelib", "fakelib.conn"):
+            logging.getLogger(name).removeFilter(client_log)

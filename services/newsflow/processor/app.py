@@ -27,7 +27,7 @@ from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.faust_app import new_faust_app, table_options
 from newsflow.processor.index_rebuild import IndexRebuild
-from newsflow.processor.log_budget import LogBudget
+from newsflow.processor.log_budget import BudgetFilter, LogBudget
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
 from newsflow.records import DeadLetter, RawMessage
@@ -39,6 +39,7 @@ MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every oth
 # A dead letter's WARNING line: the first 20 a minute, then one line with the count.
 DEAD_LETTER_LOG_LINES = 20
 DEAD_LETTER_LOG_WINDOW_SECONDS = 60.0
+CLIENT_LOG_LINES = 30  # the Kafka client's lines a minute: enough to see an outage begin
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -78,9 +79,19 @@ def create_app(settings: Settings) -> faust.App:
                         "(newsflow_processor_dead_letters_total counts every one)",
                         count, DEAD_LETTER_LOG_WINDOW_SECONDS)
 
+    def report_client_lines(count: int) -> None:
+        log.warning("%d more Kafka client (aiokafka) log lines were not logged in the last "
+                    "%.0f s", count, DEAD_LETTER_LOG_WINDOW_SECONDS)
+
+    client_log = BudgetFilter(LogBudget(CLIENT_LOG_LINES, DEAD_LETTER_LOG_WINDOW_SECONDS,
+                                        time.monotonic), report_client_lines)
+    client_log.install("aiokafka")
+
     @app.timer(interval=DEAD_LETTER_LOG_WINDOW_SECONDS)
     async def _report_held_back_dead_letters() -> None:
         report_held_back(dead_letter_log.roll())
+        client_log.flush()
+        client_log.install("aiokafka")  # again: for loggers of modules imported since
 
     async def dead_letter(letter: DeadLetter) -> None:
         metrics.DEAD_LETTERS.labels(letter.stage, letter.error_type).inc()

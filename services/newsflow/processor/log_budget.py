@@ -7,6 +7,7 @@ flood of malformed records)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 
@@ -40,3 +41,35 @@ class LogBudget:
         ended, self.held_back = self.held_back, 0
         self.window_start, self.used = now, 0
         return ended
+
+
+class BudgetFilter(logging.Filter):
+    """A library's log lines on a budget: while the broker is away, aiokafka logs every failed
+    reconnect, metadata refresh and fetch, thousands of ERROR lines a minute, which rotate away
+    the lines that tell how the outage began. The first ``budget.lines`` of each window pass;
+    the count of the rest goes to ``report`` when the window ends (``flush``)."""
+
+    def __init__(self, budget: LogBudget, report: Callable[[int], None]) -> None:
+        super().__init__()
+        self.budget = budget
+        self.report = report
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        allowed, held_back = self.budget.spend()
+        if held_back:
+            self.report(held_back)
+        return allowed
+
+    def flush(self) -> None:
+        """Report a window that ended with no line since (called by a timer)."""
+        held_back = self.budget.roll()
+        if held_back:
+            self.report(held_back)
+
+    def install(self, prefix: str) -> None:
+        """On every logger named ``prefix`` or under it that exists now (a library makes its
+        module loggers at import): a logger's filters do not see its children's records."""
+        names = [prefix, *(name for name in logging.Logger.manager.loggerDict
+                           if name.startswith(prefix + "."))]
+        for name in names:
+            logging.getLogger(name).addFilter(self)
