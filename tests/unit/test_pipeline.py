@@ -39,6 +39,10 @@ def prepare(pipeline: Pipeline, value: bytes | None, offset: int = 0) -> Prepare
     (json.dumps({"url": "https://x.example", "body": "text"}).encode(), "validate", "RecordInvalid"),
     (json.dumps(raw_record("x " * 30_000, url="https://x.example")).encode(), "validate",
      "RecordInvalid"),
+    # The schema cannot say it, but no URL parser reads these: the record's fault, not the page's.
+    (json.dumps(raw_record("text", url="http://x.example:99999/a")).encode(), "validate",
+     "ValueError"),
+    (json.dumps(raw_record("text", url="http://[::1/a")).encode(), "validate", "ValueError"),
 ])
 def test_bad_input_becomes_a_dead_letter_with_its_bytes(
     pipeline: Pipeline, value: bytes | None, stage: str, error: str,

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsflow import PIPELINE_VERSION
 from newsflow.core.clean import clean_document, normalise_text
@@ -102,6 +103,10 @@ class Pipeline:
     def prepare(self, raw: dict[str, Any], origin: Origin, now: datetime) -> Prepared:
         """Clean, tag and fingerprint one raw article (decoded and valid against
         schemas/raw-article.v1.json); StageError names the step that failed."""
+        try:  # a URL no parser can read (port 99999, a broken IPv6 host) is the record's fault
+            _ = urlsplit(raw["url"]).port
+        except ValueError as exc:
+            raise StageError("validate", exc) from exc
         try:
             doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
                                  raw.get("url"), raw.get("title"), self.clean_limits,
