@@ -109,27 +109,40 @@ META_CHARSET = re.compile(
     re.I)
 
 
-def _codec(name: str | bytes | None) -> str | None:
+# Codecs Python calls text encodings that no web page is in: UTF-7 and HZ can smuggle markup
+# past filters (WHATWG maps them to "replacement"), the rest are Python-only transforms.
+NOT_PAGE_CODECS = frozenset({"utf-7", "hz", "idna", "punycode", "undefined", "unicode-escape",
+                             "raw-unicode-escape"})
+
+
+def text_codec(name: str | bytes | None) -> str | None:
+    """The Python codec for a declared charset label, or None when the label names nothing
+    usable: unknown, a bytes-to-bytes codec (``zip``, ``hex``, ``base64``, ``rot13``, which
+    ``codecs.lookup`` knows but ``bytes.decode`` refuses) or one of ``NOT_PAGE_CODECS``. A
+    label that gives None counts as no label at all."""
     if not name:
         return None
     text = name.decode("ascii", "ignore") if isinstance(name, bytes) else name
     try:
-        return codecs.lookup(text).name
-    except LookupError:
+        info = codecs.lookup(text.strip())
+    except (LookupError, ValueError):
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_PAGE_CODECS:
+        return None
+    return info.name
 
 
 def detect_charset(content: bytes, content_type: str | None) -> str:
     """The body's charset: Content-Type header, then BOM, then a meta tag / XML declaration,
     then statistical detection; utf-8 when nothing decides."""
     match = HEADER_CHARSET.search(content_type or "")
-    if match and (codec := _codec(match.group(1))):
+    if match and (codec := text_codec(match.group(1))):
         return codec
     for bom, name in BOMS:
         if content.startswith(bom):
             return name
     meta = META_CHARSET.search(content[:4096])
-    if meta and (codec := _codec(meta.group(1) or meta.group(2))):
+    if meta and (codec := text_codec(meta.group(1) or meta.group(2))):
         return codec
     if not content:
         return "utf-8"
@@ -140,7 +153,7 @@ def detect_charset(content: bytes, content_type: str | None) -> str:
         if exc.start >= min(len(content), 65536) - 3:  # only a character cut at the slice end
             return "utf-8"
     best = charset_normalizer.from_bytes(content[:65536]).best()
-    return _codec(best.encoding if best else None) or "utf-8"
+    return text_codec(best.encoding if best else None) or "utf-8"
 
 
 def decode(content: bytes, charset: str) -> str:
