@@ -14,7 +14,8 @@ from newsflow.fetcher.safexml import local, parse_xml
 class Sitemap:
     entries: list[FeedEntry] = field(default_factory=list)
     index: bool = False  # a <sitemapindex>
-    children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
+    # index: child sitemaps, undated ones first, then newest lastmod first
+    children: list[str] = field(default_factory=list)
     repair: str = ""  # how an ill-formed document was read anyway ("" when well-formed)
 
 
@@ -41,7 +42,13 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
             loc = _text(fields.get("loc"))
             if loc:
                 dated.append((normalise_date(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
-        result.children = [url for _, url in sorted(dated, key=lambda d: d[0], reverse=True)]
+        # Undated children first, then newest lastmod first: a child without <lastmod> is
+        # most often the constantly regenerated news sitemap, while dated ones are archives.
+        # Within each group document order is kept (the sort is stable).
+        undated = [url for date, url in dated if not date]
+        newest = [url for _, url in sorted((d for d in dated if d[0]), key=lambda d: d[0],
+                                           reverse=True)]
+        result.children = undated + newest
         return result
     if local(root.tag) != "urlset":
         raise ValueError(f"not a sitemap: root element <{local(root.tag)}>")
