@@ -5,14 +5,21 @@ a .jsonl file, a YAML typo in the sources file. Small inputs written here, pure 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import time
+from pathlib import Path
 
 import pytest
 
+from newsflow.errors import BadRecord
 from newsflow.fetcher.content import decode, detect_charset
 from newsflow.fetcher.decoding import decode_file_bytes
+from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory
 from newsflow.fetcher.http import Response
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sitemaps import parse_sitemap
+from newsflow.fetcher.sources import SourceConfig
 from newsflow.fetcher.state import StateChange
 
 pytestmark = pytest.mark.clock  # the fetcher's modules read the clock (none of these tests do)
@@ -72,3 +79,52 @@ def test_a_sitemap_budget_still_reads_the_undated_news_child() -> None:
 def _response(url: str, content: bytes, content_type: str = "application/xml") -> Response:
     return Response(url, 200, content, content_type.split(";")[0], "utf-8", None, None,
                     content_type_header=content_type)
+
+
+def _inbox(tmp_path: Path) -> SourceConfig:
+    return SourceConfig(id="inbox", name="Inbox", kind="directory", path=tmp_path)
+
+
+def test_a_bad_jsonl_line_is_rejected_alone_with_its_line_number(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": "j1", "body": "First."}), json.dumps({"id": "j2", "title": "x"}),
+             "{not json", "", json.dumps(["a", "list"]), json.dumps({"id": "j6", "body": "Last."})]
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
+    items = [item for _, item in read_directory(_inbox(tmp_path))]
+    assert [i["id"] for i in items if isinstance(i, dict)] == ["j1", "j6"]
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    path = tmp_path / "batch.jsonl"
+    assert [(r.url.rsplit("#", 1)[1], type(r.error)) for r in rejected] == [
+        ("L2", BadRecord), ("L3", BadRecord), ("L5", BadRecord)]
+    assert rejected[0].detail == f"{path}:2: a JSON record needs a string 'body'"
+    assert rejected[1].detail.startswith(f"{path}:3: not JSON")
+    assert rejected[2].detail == f"{path}:5: a JSON record must be an object, not list"
+    assert rejected[1].data == b"{not json"  # the line's own bytes go to the dead letter
+    assert str(path) not in rejected[0].detail.split(":2:", 1)[1]  # the path said once
+
+
+def test_files_still_being_written_wait_for_the_next_poll(tmp_path: Path) -> None:
+    now = time.time()
+    for name, age in (("old.txt", 60.0), ("fresh.txt", 0.5), ("future.txt", -3600.0)):
+        (tmp_path / name).write_text(f"{name}\nBody of {name}.")
+        os.utime(tmp_path / name, (now - age, now - age))
+    for name in (".hidden.txt", "copying.txt.part", "x.tmp", "draft.txt~", "y.txt.tmp"):
+        (tmp_path / name).write_text("Half a\nstory")
+    def titles(settle: float) -> list[str]:
+        return sorted(str(item["title"]) for _, item in read_directory(
+            _inbox(tmp_path), settle_seconds=settle, now=now) if isinstance(item, dict))
+    assert titles(2.0) == ["future.txt", "old.txt"]
+    assert titles(0.0) == ["fresh.txt", "future.txt", "old.txt"]  # the next poll, settled
+
+
+def test_sub_folders_are_read_to_a_bounded_depth(tmp_path: Path) -> None:
+    (tmp_path / "top.txt").write_text("Top\nStory.")
+    deep = tmp_path
+    for level in range(1, MAX_DEPTH + 2):
+        deep = deep / f"level{level}"
+        deep.mkdir()
+        (deep / f"story{level}.txt").write_text(f"Level {level}\nStory.")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "notes.txt").write_text("Not\nan article.")
+    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path))
+              if isinstance(item, dict)]
+    assert sorted(titles) == [f"Level {n}" for n in range(1, MAX_DEPTH + 1)] + ["Top"]
