@@ -5,6 +5,7 @@ a .jsonl file, a YAML typo in the sources file. Small inputs written here, pure 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import os
 import time
@@ -16,6 +17,7 @@ from newsflow.errors import BadRecord
 from newsflow.fetcher.content import decode, detect_charset
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory
+from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import Response
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sitemaps import parse_sitemap
@@ -128,3 +130,27 @@ def test_sub_folders_are_read_to_a_bounded_depth(tmp_path: Path) -> None:
     titles = [item["title"] for _, item in read_directory(_inbox(tmp_path))
               if isinstance(item, dict)]
     assert sorted(titles) == [f"Level {n}" for n in range(1, MAX_DEPTH + 1)] + ["Top"]
+
+
+JSON_FEED = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Journal",
+                        "items": [{"id": "1", "url": "https://journal.example/a",
+                                   "title": "Café reopens"}]}).encode()
+RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title><item>'
+       b"<title>Wire</title><link>https://wire.example/a</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize(("document", "content_type", "kind"), [
+    (codecs.BOM_UTF8 + JSON_FEED, None, None),
+    (codecs.BOM_UTF8 + b"\r\n  " + JSON_FEED, "text/plain", None),
+    (b"\n" + JSON_FEED, "application/feed+json; charset=utf-8", None),
+    (codecs.BOM_UTF8 + JSON_FEED, None, "jsonfeed"),
+])
+def test_a_json_feed_with_a_bom_is_read_as_json(document: bytes, content_type: str | None,
+                                                kind: str | None) -> None:
+    entries = parse_feed(document, "https://journal.example/feed.json", content_type, kind)
+    assert [(e.url, e.title) for e in entries] == [("https://journal.example/a", "Café reopens")]
+
+
+def test_an_xml_feed_served_as_json_is_still_xml() -> None:
+    entries = parse_feed(RSS, "https://wire.example/feed", "application/json")
+    assert [e.url for e in entries] == ["https://wire.example/a"]
