@@ -154,3 +154,28 @@ def test_a_json_feed_with_a_bom_is_read_as_json(document: bytes, content_type: s
 def test_an_xml_feed_served_as_json_is_still_xml() -> None:
     entries = parse_feed(RSS, "https://wire.example/feed", "application/json")
     assert [e.url for e in entries] == ["https://wire.example/a"]
+
+
+NEWS_URLSET = """<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url>
+<loc>https://fr.example/greve</loc><news:news><news:title>Grève à Paris : les cafés fermés</news:title>
+<news:publication_date>2024-05-06T10:00:00Z</news:publication_date></news:news></url></urlset>"""
+
+
+def test_a_sitemap_without_a_declaration_is_read_in_the_http_charset() -> None:
+    async def fetch(url: str) -> tuple[Response | None, list[StateChange]]:
+        raise AssertionError(url)
+
+    walk = SitemapWalk(fetch, 1 << 20, max_depth=3, budget=10)
+    root = _response("https://fr.example/news.xml", NEWS_URLSET.encode("iso-8859-1"),
+                     "application/xml; charset=iso-8859-1")
+    asyncio.run(walk.run(root, []))
+    assert [e.title for e in walk.entries] == ["Grève à Paris : les cafés fermés"]
+
+
+def test_a_sitemap_declaring_its_encoding_keeps_it() -> None:
+    declared = ('<?xml version="1.0" encoding="UTF-8"?>' + NEWS_URLSET).encode()
+    sitemap = parse_sitemap(declared, "https://fr.example/", "text/xml; charset=iso-8859-1")
+    assert [e.title for e in sitemap.entries] == ["Grève à Paris : les cafés fermés"]
+    bogus = parse_sitemap(NEWS_URLSET.encode(), "https://fr.example/", "text/xml; charset=zip")
+    assert [e.title for e in bogus.entries] == ["Grève à Paris : les cafés fermés"]

@@ -66,7 +66,7 @@ class SitemapWalk:
         """Read one sitemap and, for an index, its children; True for a urlset (whose
         validators may be kept)."""
         sitemap = await asyncio.to_thread(parse_sitemap, gunzip(response.content, self.max_bytes),
-                                          response.url)
+                                          response.url, response.content_type_header)
         if sitemap.repair:
             log.warning("sitemap %s is not well-formed XML (%s)", response.url, sitemap.repair)
         self.entries += sitemap.entries
