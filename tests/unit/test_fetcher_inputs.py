@@ -19,6 +19,7 @@ from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import Response
+from newsflow.fetcher.jsonapi import json_date, parse_json_items
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
@@ -179,3 +180,38 @@ def test_a_sitemap_declaring_its_encoding_keeps_it() -> None:
     assert [e.title for e in sitemap.entries] == ["Grève à Paris : les cafés fermés"]
     bogus = parse_sitemap(NEWS_URLSET.encode(), "https://fr.example/", "text/xml; charset=zip")
     assert [e.title for e in bogus.entries] == ["Grève à Paris : les cafés fermés"]
+
+
+def _api(**options: object) -> SourceConfig:
+    return SourceConfig.model_validate({"id": "api", "name": "API", "kind": "json",
+                                        "url": "https://api.example/v1", **options})
+
+
+@pytest.mark.parametrize(("published", "expected"), [
+    (1714989600, "2024-05-06T10:00:00Z"),  # seconds
+    (1714989600.75, "2024-05-06T10:00:00Z"),
+    (1714989600123, "2024-05-06T10:00:00Z"),  # milliseconds
+    ("2024-05-06T12:00:00+02:00", "2024-05-06T10:00:00Z"),
+    (True, None), (0, None), (10**30, None), (float("nan"), None), ("soon", None),
+])
+def test_json_api_dates_as_unix_time(published: object, expected: str | None) -> None:
+    answer = json.dumps({"results": [{"link": "/a", "published": published}]}).encode()
+    source = _api(items_path="results", fields={"url": "link", "published_at": "published"})
+    [entry] = parse_json_items(answer, source, "https://api.example/v1")
+    assert entry.published_at == expected
+    assert json_date(published) == expected
+
+
+def test_json_api_items_without_a_url_at_the_mapped_path_are_an_error() -> None:
+    answer = json.dumps({"data": {"results": [{"id": n, "links": {"web": f"/s{n}"},
+                                               "headline": "H"} for n in range(3)]}}).encode()
+    source = _api(items_path="data.results", fields={"url": "link.web"})
+    with pytest.raises(ValueError) as error:
+        parse_json_items(answer, source, "https://api.example/v1")
+    assert str(error.value) == ("3 items at items_path 'data.results', none has a string at "
+                                "fields.url 'link.web' (keys of the first item: id, links, "
+                                "headline)")
+    right = _api(items_path="data.results", fields={"url": "links.web"})
+    assert len(parse_json_items(answer, right, "https://api.example/v1")) == 3
+    empty = json.dumps({"data": {"results": []}}).encode()
+    assert parse_json_items(empty, source, "https://api.example/v1") == []  # a quiet source

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import split_title
-from newsflow.core.dates import normalise_date
 from newsflow.errors import BadRecord, NotText
 from newsflow.fetcher.decoding import decode_file_bytes
+from newsflow.fetcher.jsonapi import json_date
 from newsflow.fetcher.raw import raw_article
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.records import DeadLetter
@@ -115,13 +115,13 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
     record = raw_article(
         source, str(item.get("url") or url), item["body"],
         str(item.get("content_type") or "text/plain"),
-        # Any date shape a file gives (ISO, RFC 2822, free-form) becomes RFC 3339 UTC,
-        # as the raw-article schema wants; one that is not a date is dropped.
-        title=item.get("title"), published_at=normalise_date(item.get("published_at")),
+        # Any date shape a file gives (ISO, RFC 2822, free-form, Unix time) becomes RFC 3339
+        # UTC, as the raw-article schema wants; one that is not a date is dropped.
+        title=item.get("title"), published_at=json_date(item.get("published_at")),
     )
     if item.get("id"):
         record["id"] = item["id"]
-    fetched_at = normalise_date(item.get("fetched_at"))  # a file may carry its own
+    fetched_at = json_date(item.get("fetched_at"))  # a file may carry its own
     if fetched_at:
         record["fetched_at"] = fetched_at
     return record
