@@ -215,3 +215,35 @@ def test_json_api_items_without_a_url_at_the_mapped_path_are_an_error() -> None:
     assert len(parse_json_items(answer, right, "https://api.example/v1")) == 3
     empty = json.dumps({"data": {"results": []}}).encode()
     assert parse_json_items(empty, source, "https://api.example/v1") == []  # a quiet source
+
+
+WESTERN = ["Café owners strike\nThe café owners went on strike on Monday over rents.\n",
+           "Björk to tour\nIcelandic singer Björk announced a world tour on Monday.\n",
+           "Señor García wins\nJosé García won the election in Málaga on Sunday.\n",
+           "Strike in München\nWorkers in München went on strike.\n",
+           "Prices up 5°C\nTemperatures rose by 5° on Monday — the “highest” since 1990.\n"]
+OTHER_SCRIPTS = [
+    ("Правительство объявило о новых санкциях против банков и о мерах поддержки.", "cp1251"),
+    ("東京の天気は晴れです。政府は新しい政策を発表した。今日はとても暑い。", "shift_jis"),
+    ("Η κυβέρνηση ανακοίνωσε νέα μέτρα για την οικονομία και τις τράπεζες.", "cp1253"),
+    ("รัฐบาลประกาศมาตรการใหม่สำหรับเศรษฐกิจ", "cp874"),
+    ("Vláda oznámila nová opatření. Příliš žluťoučký kůň úpěl ďábelské ódy.", "cp1250"),
+]
+
+
+@pytest.mark.parametrize("text", WESTERN)
+def test_undeclared_short_western_text_is_windows_1252(text: str) -> None:
+    """charset-normalizer alone read these as cp775, HP Roman-8 or cp1250 ("Seńor")."""
+    data = text.encode("cp1252")
+    decoded = decode_file_bytes(data, html=False)
+    assert (decoded.text, decoded.encoding) == (text, "cp1252")
+    page = b"<html><body><p>" + data + b"</p></body></html>"
+    assert detect_charset(page, "text/html") == "cp1252"
+
+
+@pytest.mark.parametrize(("text", "encoding"), OTHER_SCRIPTS)
+def test_undeclared_text_in_other_code_pages_is_not_taken_for_windows_1252(
+        text: str, encoding: str) -> None:
+    data = text.encode(encoding)
+    assert decode_file_bytes(data, html=False).text == text
+    assert data.decode(detect_charset(data, "text/html")) == text

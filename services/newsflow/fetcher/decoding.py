@@ -1,6 +1,7 @@
 """Bytes of a local file to text: BOM first, then the HTML's own ``<meta charset>``, then strict
-UTF-8, then detection (charset-normalizer). Files that are empty or not text are refused with a
-reason, so they can be dead-lettered instead of becoming articles with garbage titles."""
+UTF-8, then windows-1252 when the bytes look like it, then detection (charset-normalizer).
+Files that are empty or not text are refused with a reason, so they can be dead-lettered
+instead of becoming articles with garbage titles."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from charset_normalizer import from_bytes
 
 from newsflow.errors import BinaryFile, EmptyFile
-from newsflow.fetcher.content import text_codec
+from newsflow.fetcher.content import looks_like_windows_1252, text_codec
 
 BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -45,6 +46,8 @@ def _meta_charset(data: bytes) -> str | None:
 
 
 def _detect(data: bytes) -> str | None:
+    if looks_like_windows_1252(data):
+        return "cp1252"
     results = from_bytes(data)
     best = results.best()
     if best is None:
