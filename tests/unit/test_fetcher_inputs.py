@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.errors import BadRecord
+from newsflow.errors import BadRecord, SourcesFileError
 from newsflow.fetcher.content import decode, detect_charset
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory
@@ -22,7 +22,7 @@ from newsflow.fetcher.http import Response
 from newsflow.fetcher.jsonapi import json_date, parse_json_items
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sitemaps import parse_sitemap
-from newsflow.fetcher.sources import SourceConfig
+from newsflow.fetcher.sources import SourceConfig, load_sources
 from newsflow.fetcher.state import StateChange
 
 pytestmark = pytest.mark.clock  # the fetcher's modules read the clock (none of these tests do)
@@ -247,3 +247,19 @@ def test_undeclared_text_in_other_code_pages_is_not_taken_for_windows_1252(
     data = text.encode(encoding)
     assert decode_file_bytes(data, html=False).text == text
     assert data.decode(detect_charset(data, "text/html")) == text
+
+
+@pytest.mark.parametrize(("text", "where", "problem"), [
+    ('sources:\n  - {id: wire, name: Wire, kind: rss, url: "https://w.example/f"\n', ":3:1: ",
+     "expected ',' or '}', but got '<stream end>' (while parsing a flow mapping at line 2, "
+     "column 5)"),
+    ('sources:\n  - {id: wire, name: Wire, kind: rss, url: "https://w.example/f"}\n\tbad: 1\n',
+     ":3:1: ", "found character '\\t' that cannot start any token"),
+])
+def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(
+        tmp_path: Path, text: str, where: str, problem: str) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text)
+    with pytest.raises(SourcesFileError) as error:
+        load_sources(path)
+    assert str(error.value) == f"{path}{where}not valid YAML: {problem}"
