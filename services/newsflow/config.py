@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     fetch_robots_ttl_seconds: float = Field(default=3600.0, gt=0)
     fetch_jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
     fetch_poll_timeout_seconds: float = Field(default=600.0, gt=0)
+    # directory sources: a file modified this recently may still be being written (cp, scp);
+    # it is left for the next poll (fetcher/directory.py)
+    fetch_directory_settle_seconds: float = Field(default=2.0, ge=0)
     # Delivery and restart-safe state (the compacted topic below, see README "Fetcher state").
     topic_fetcher_state: str = "news.fetcher-state.v1"
     fetch_state_load_timeout_seconds: float = Field(default=60.0, gt=0)

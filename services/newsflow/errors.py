@@ -140,6 +140,14 @@ class BinaryFile(NotText):
     reason = "binary"
 
 
+class BadRecord(NotText):
+    """One record of a directory source's .json/.jsonl file that is not a raw article: not
+    UTF-8, not JSON, not an object, or without a string ``body``. The message names the file
+    and line; the file's other records are still read."""
+
+    reason = "not a raw record"
+
+
 # --- fetch failures: the class says what happened, ``outcome`` is its metric label -------------
 class FetchError(NewsflowError):
     """A fetch failed. ``retryable``: whether trying again later may help; ``outcome``: the

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.errors import SourcesFileError
-from newsflow.fetcher.directory import read_directory
+from newsflow.errors import BadRecord, SourcesFileError
+from newsflow.fetcher.directory import Rejected, read_directory
 from newsflow.fetcher.sources import load_sources
 from newsflow.records import validate
 
@@ -58,8 +58,9 @@ def test_directory_yields_records_and_reports_bad_files(tmp_path: Path) -> None:
     assert isinstance(record, dict)
     assert record["title"] == "Headline here"
     assert record["body"] == "First paragraph.\nSecond paragraph."
-    assert isinstance(results[1][1], ValueError)
-    assert "b.json" in str(results[1][1])
+    bad = results[1][1]  # a JSON record that is not one is dead-lettered, with its bytes
+    assert isinstance(bad, Rejected) and isinstance(bad.error, BadRecord)
+    assert "b.json: not JSON" in bad.detail and bad.data == b"{broken"
 
 
 def test_directory_json_dates_are_normalised_to_the_schema(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Bytes of a local file to text: BOM first, then the HTML's own ``<meta charset>``, then strict
-UTF-8, then detection (charset-normalizer). Files that are empty or not text are refused with a
-reason, so they can be dead-lettered instead of becoming articles with garbage titles."""
+UTF-8, then windows-1252 when the bytes look like it, then detection (charset-normalizer).
+Files that are empty or not text are refused with a reason, so they can be dead-lettered
+instead of becoming articles with garbage titles."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from charset_normalizer import from_bytes
 
 from newsflow.errors import BinaryFile, EmptyFile
+from newsflow.fetcher.content import looks_like_windows_1252, text_codec
 
 BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -40,13 +42,12 @@ def _meta_charset(data: bytes) -> str | None:
     # Browsers read pages labelled latin-1/ascii as windows-1252 (WHATWG Encoding); so do we.
     if label in ("iso-8859-1", "latin1", "latin-1", "us-ascii", "ascii"):
         label = "cp1252"
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
+    return text_codec(label)  # an unusable label (zip, utf-7) counts as none
 
 
 def _detect(data: bytes) -> str | None:
+    if looks_like_windows_1252(data):
+        return "cp1252"
     results = from_bytes(data)
     best = results.best()
     if best is None:

@@ -1,26 +1,34 @@
-"""The ``directory`` source: every .txt, .html and .json file in a folder is a raw article.
+"""The ``directory`` source: every .txt, .html, .html.gz, .json and .jsonl file in a folder and
+its sub-folders is a raw article (a .jsonl file: one per line).
 
 Text files are decoded by their BOM, their ``<meta charset>`` (HTML) or detection
-(fetcher/decoding.py); empty and binary files are refused with a reason (``Rejected``) and go
-to the dead-letter topic with their bytes, never into the stream as articles.
+(fetcher/decoding.py); empty and binary files, and JSON records that are not raw records, are
+refused with a reason (``Rejected``) and go to the dead-letter topic with their bytes, never
+into the stream as articles. Dot-files and temporary names are ignored, and files modified
+within the settle time are left for the next poll, so a file being written is not read cut.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import split_title
-from newsflow.core.dates import normalise_date
-from newsflow.errors import NotText
+from newsflow.errors import BadRecord, NotText
 from newsflow.fetcher.decoding import decode_file_bytes
+from newsflow.fetcher.jsonapi import json_date
 from newsflow.fetcher.raw import raw_article
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.records import DeadLetter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,9 @@ def _suffix(path: Path) -> str:
 
 
 def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, Any] | Rejected]:
-    """Raw articles in one file. Raises ValueError (naming the file) for unreadable content."""
+    """Raw articles in one file, and a ``Rejected`` for each part that is not one: an empty
+    or binary file, a JSON record (a .jsonl line) that is not a raw record. Raises OSError or
+    ValueError (naming the file) for a file that cannot be read at all."""
     suffix = _suffix(path)
     url = path.resolve().as_uri()
     if suffix in (".txt", ".html", ".htm", ".html.gz"):
@@ -73,40 +83,119 @@ def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, An
         else:
             yield raw_article(source, url, decoded.text, "text/html", encoding=decoded.encoding)
     else:  # .json, .jsonl
-        text = path.read_text(encoding="utf-8-sig")  # JSON is UTF-8 (RFC 8259); a BOM is dropped
-        try:
-            items = ([json.loads(line) for line in text.splitlines() if line.strip()]
-                     if suffix == ".jsonl" else [json.loads(text)])
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not JSON: {exc}") from exc
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("body"), str):
-                raise ValueError(f"{path}: each JSON record needs a string 'body'")
-            record = raw_article(
-                source, str(item.get("url") or url), item["body"],
-                str(item.get("content_type") or "text/plain"),
-                # Any date shape a file gives (ISO, RFC 2822, free-form) becomes RFC 3339 UTC,
-                # as the raw-article schema wants; one that is not a date is dropped.
-                title=item.get("title"), published_at=normalise_date(item.get("published_at")),
-            )
-            if item.get("id"):
-                record["id"] = item["id"]
-            fetched_at = normalise_date(item.get("fetched_at"))  # a file may carry its own
-            if fetched_at:
-                record["fetched_at"] = fetched_at
-            yield record
+        data = path.read_bytes()
+        if suffix == ".json":
+            yield _json_record(source, url, path, None, data.removeprefix(codecs.BOM_UTF8))
+            return
+        for number, line in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n"), 1):
+            if line.strip():
+                yield _json_record(source, url, path, number, line)
 
 
-def read_directory(source: SourceConfig
+def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, data: bytes
+                 ) -> dict[str, Any] | Rejected:
+    """The raw article of one JSON record (a .json file, or one line of a .jsonl file), or a
+    ``Rejected`` naming the file and line when it is not one: a bad record is dead-lettered
+    on its own and the file's other records still count."""
+    where = f"{path}:{line}" if line is not None else str(path)
+    at = f"{url}#L{line}" if line is not None else url  # one dead letter per bad line
+    try:
+        # JSON is UTF-8 (RFC 8259); a BOM at the start of the file is dropped above.
+        item = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Rejected(at, BadRecord(f"{where}: not UTF-8: {exc}"), f"{where}: not UTF-8: {exc}",
+                        data)
+    except json.JSONDecodeError as exc:
+        return Rejected(at, BadRecord(f"{where}: not JSON: {exc}"), f"{where}: not JSON: {exc}",
+                        data)
+    if not isinstance(item, dict) or not isinstance(item.get("body"), str):
+        problem = (f"{where}: a JSON record needs a string 'body'" if isinstance(item, dict)
+                   else f"{where}: a JSON record must be an object, not {type(item).__name__}")
+        return Rejected(at, BadRecord(problem), problem, data)
+    record = raw_article(
+        source, str(item.get("url") or url), item["body"],
+        str(item.get("content_type") or "text/plain"),
+        # Any date shape a file gives (ISO, RFC 2822, free-form, Unix time) becomes RFC 3339
+        # UTC, as the raw-article schema wants; one that is not a date is dropped.
+        title=item.get("title"), published_at=json_date(item.get("published_at")),
+    )
+    if item.get("id"):
+        record["id"] = item["id"]
+    fetched_at = json_date(item.get("fetched_at"))  # a file may carry its own
+    if fetched_at:
+        record["fetched_at"] = fetched_at
+    return record
+
+
+# Names a writer uses while a file is still being written: dot-files (rsync's ".name.XXXXXX",
+# editors' swap files), "*.tmp", "*.part", "*.partial", "*.crdownload" and a "~" suffix. The
+# write-then-rename convention (write "x.txt.part" or ".x.txt", then rename to "x.txt") makes a
+# file appear complete; the settle time covers writers that write in place (cp, scp).
+TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
+MAX_DEPTH = 5  # levels of sub-folders read below a directory source's path
+DEFAULT_SETTLE_SECONDS = 2.0  # NEWSFLOW_FETCH_DIRECTORY_SETTLE_SECONDS
+_reported_too_deep: set[Path] = set()  # folders below MAX_DEPTH, warned about once per process
+
+
+def ignored(name: str) -> bool:
+    """A dot-file or a temporary name: never an article, whatever its suffix."""
+    lower = name.lower()
+    return lower.startswith(".") or lower.endswith(TEMP_SUFFIXES)
+
+
+def article_files(root: Path) -> Iterator[Path]:
+    """Article files under ``root`` and its sub-folders (at most ``MAX_DEPTH`` levels below,
+    dot-folders and symbolic links to folders not followed), in path order. A folder deeper
+    than that is skipped with a WARNING, once per process."""
+    def walk(folder: Path, depth: int) -> Iterator[Path]:
+        for path in sorted(folder.iterdir()):
+            if ignored(path.name):
+                continue
+            if path.is_dir():
+                if path.is_symlink():
+                    continue  # a link could lead back up: a loop, or outside the source
+                if depth >= MAX_DEPTH:
+                    if path not in _reported_too_deep:
+                        _reported_too_deep.add(path)
+                        log.warning("%s: folder nested deeper than %d levels below %s not read",
+                                    path, MAX_DEPTH, root)
+                    continue
+                yield from walk(path, depth + 1)
+            elif path.is_file() and _suffix(path):
+                yield path
+    yield from walk(root, 0)
+
+
+def settling(path: Path, settle_seconds: float, now: float) -> bool:
+    """Whether ``path`` was modified less than ``settle_seconds`` ago: maybe still being
+    written (a slow copy), so left for the next poll. An mtime far in the future (a copy that
+    kept a skewed timestamp) does not hold a file back for ever."""
+    return settle_seconds > 0 and abs(now - path.stat().st_mtime) < settle_seconds
+
+
+def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: float | None = None
                    ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | Exception]]:
-    """(file, record) for every article file, (file, Rejected) for an empty or binary one, or
-    (file, error) for a file that cannot be read."""
+    """(file, record) for every article, (file, Rejected) for an empty or binary file or a bad
+    JSON record, or (file, error) for a file that cannot be read. Sub-folders are read too
+    (``article_files``); files modified in the last ``settle_seconds`` (``now``: the clock,
+    by default) are left for the next poll, with an INFO line."""
     assert source.path is not None
-    for path in sorted(source.path.iterdir()):
-        if not path.is_file() or not _suffix(path):
-            continue
+    settled_before = time.time() if now is None else now
+    waiting = 0
+    try:
+        paths = list(article_files(source.path))
+    except OSError as exc:
+        yield source.path, exc
+        return
+    for path in paths:
         try:
+            if settling(path, settle_seconds, settled_before):
+                waiting += 1
+                continue
             for record in records_from_file(path, source):
                 yield path, record
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             yield path, exc
+    if waiting:
+        log.info("source %s: %d files modified in the last %.0f s left for the next poll "
+                 "(maybe still being written)", source.id, waiting, settle_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
 import json
 import time
@@ -43,16 +44,29 @@ def _not_well_formed(parsed: Any) -> bool:
                                                    xml.sax.SAXException)
 
 
-def parse_feed(document: bytes, base_url: str, content_type: str | None = None
-               ) -> list[FeedEntry]:
-    """RSS, RDF or Atom entries (JSON Feed too, recognised by its leading brace). A
-    well-formed feed with no items, or none with a link, is an empty list, not an error.
+JSON_MEDIA_TYPES = ("application/feed+json", "application/json")
+
+
+def _is_json(document: bytes, content_type: str | None, kind: str | None) -> bool:
+    """JSON Feed when the source is a ``jsonfeed``, or the document starts with a brace (after
+    a BOM and white space), or the server calls it JSON and it does not start like XML."""
+    body = document.removeprefix(codecs.BOM_UTF8).lstrip()
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    json_media = media in JSON_MEDIA_TYPES or media.endswith("+json")
+    return kind == "jsonfeed" or body[:1] == b"{" or (json_media and body[:1] != b"<")
+
+
+def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
+               kind: str | None = None) -> list[FeedEntry]:
+    """RSS, RDF or Atom entries, or JSON Feed entries (``_is_json``: the source's ``kind``, a
+    leading brace after any BOM, or a JSON ``content_type``). A well-formed
+    feed with no items, or none with a link, is an empty list, not an error.
     ``content_type`` is the response's Content-Type header (its charset is a hint)."""
+    if _is_json(document, content_type, kind):
+        return parse_json_feed(document, base_url)
     # Whitespace before the XML declaration makes a feed ill-formed, and nothing else is lost
     # by removing it (a PHP template's classic).
     document = document.lstrip()
-    if document[:1] == b"{":
-        return parse_json_feed(document, base_url)
     try:
         refuse_unsafe_xml(document)
     except ValueError as exc:
@@ -93,8 +107,8 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None
 
 def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
-    try:
-        data = json.loads(document)
+    try:  # JSON is UTF-8 (RFC 8259); a BOM is tolerated and dropped
+        data = json.loads(document.removeprefix(codecs.BOM_UTF8))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FeedError(f"not a readable JSON feed: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):

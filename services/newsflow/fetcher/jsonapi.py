@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from newsflow.core.dates import normalise_date
+from newsflow.core.dates import normalise_date, rfc3339
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.sources import SourceConfig
 
@@ -36,8 +37,28 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+EPOCH_MILLISECONDS_ABOVE = 1e11  # 1e11 s is the year 5138; 1e11 ms is March 1973
+
+
+def json_date(value: Any) -> str | None:
+    """RFC 3339 (UTC) from a JSON API's date: a string in any shape ``normalise_date`` reads,
+    or a Unix time as a number, in seconds or (above 1e11) milliseconds; None otherwise, and
+    for a time outside the years ``normalise_date`` accepts."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) > EPOCH_MILLISECONDS_ABOVE else value
+        try:
+            moment = rfc3339(datetime.fromtimestamp(seconds, UTC))
+        except (OverflowError, OSError, ValueError):  # out of datetime's range, NaN
+            return None
+        return normalise_date(moment)  # the same rules: 0 (the epoch) is a placeholder, null
+    return normalise_date(value)
+
+
 def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> list[FeedEntry]:
-    """Entries of a JSON API answer. Raises ValueError naming the path when items are missing."""
+    """Entries of a JSON API answer. Raises ValueError naming the path when items are missing,
+    or when there are items but none has a url at ``fields.url`` (a wrong path)."""
     try:
         data = json.loads(document)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -55,11 +76,19 @@ def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> li
         entries.append(FeedEntry(
             url=url,
             title=_str(dig(item, source.field_path("title"))),
-            published_at=normalise_date(dig(item, source.field_path("published_at"))),
+            published_at=json_date(dig(item, source.field_path("published_at"))),
             summary=_str(dig(item, source.field_path("summary"))),
             content=_str(dig(item, source.field_path("body"))),
             guid=str(guid) if guid is not None else url,
             categories=_strings(dig(item, source.field_path("categories"))),
             authors=_strings(dig(item, source.field_path("authors"))),
         ))
+    if items and not entries:
+        # A wrong fields.url path would otherwise read as a quiet source, "ok, 0 new", forever.
+        first = items[0]
+        shape = (f"keys of the first item: {', '.join(list(first)[:20]) or 'none'}"
+                 if isinstance(first, dict) else f"the first item is a {type(first).__name__}")
+        where = f"items_path {source.items_path!r}" if source.items_path else "the top level"
+        raise ValueError(f"{len(items)} items at {where}, none has a string at fields.url "
+                         f"{source.field_path('url')!r} ({shape})")
     return entries

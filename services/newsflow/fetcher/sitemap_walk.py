@@ -1,8 +1,9 @@
 """One poll of a sitemap source: the root, and for an index its children, recursively.
 
 Indexes of indexes are real (big sites shard by year, then by month), so children are followed
-to ``max_depth`` levels, newest ``lastmod`` first, and at most ``budget`` child sitemaps are
-requested per poll (older archives beyond it are not read). Each child is fetched on its own:
+to ``max_depth`` levels, children without ``lastmod`` first (most often the constantly
+regenerated news sitemap), then newest ``lastmod`` first, and at most ``budget`` child sitemaps
+are requested per poll (the oldest archives beyond it are not read). Each child is fetched on its own:
 one that fails is recorded and its siblings still count.
 
 Only urlsets keep their validators (conditional GET). An index is read in full every poll: a
@@ -49,7 +50,7 @@ class SitemapWalk:
     changes: list[StateChange] = field(default_factory=list)
     failures: list[tuple[str, FetchError | ValueError]] = field(default_factory=list)
     children_read: int = 0
-    over_budget: int = 0  # older children beyond the budget, not read
+    over_budget: int = 0  # children beyond the budget (the oldest), not read
     too_deep: int = 0  # children below max_depth, never followed
     visited: set[str] = field(default_factory=set)
 
@@ -65,7 +66,7 @@ class SitemapWalk:
         """Read one sitemap and, for an index, its children; True for a urlset (whose
         validators may be kept)."""
         sitemap = await asyncio.to_thread(parse_sitemap, gunzip(response.content, self.max_bytes),
-                                          response.url)
+                                          response.url, response.content_type_header)
         if sitemap.repair:
             log.warning("sitemap %s is not well-formed XML (%s)", response.url, sitemap.repair)
         self.entries += sitemap.entries

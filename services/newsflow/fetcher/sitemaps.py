@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from newsflow.core.dates import normalise_date
+from newsflow.fetcher.content import HEADER_CHARSET, text_codec
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import local, parse_xml
 
@@ -14,7 +17,8 @@ from newsflow.fetcher.safexml import local, parse_xml
 class Sitemap:
     entries: list[FeedEntry] = field(default_factory=list)
     index: bool = False  # a <sitemapindex>
-    children: list[str] = field(default_factory=list)  # index: child sitemaps, newest first
+    # index: child sitemaps, undated ones first, then newest lastmod first
+    children: list[str] = field(default_factory=list)
     repair: str = ""  # how an ill-formed document was read anyway ("" when well-formed)
 
 
@@ -27,9 +31,28 @@ def _text(element: object | None) -> str | None:
     return text.strip() if isinstance(text, str) and text.strip() else None
 
 
-def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
-    """Entries of a urlset, or child sitemaps of an index. Raises ValueError if neither."""
-    root, repair = parse_xml(document)
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?\sencoding\s*=", re.I)
+
+
+def with_http_charset(document: bytes, content_type: str | None) -> bytes:
+    """The document in UTF-8 when the HTTP Content-Type names a charset and the document
+    itself says nothing (no BOM, no ``encoding`` in an XML declaration): XML would otherwise
+    be read as UTF-8, and a Latin-1 sitemap's titles would come out with U+FFFD. RFC 7303
+    makes the header's charset authoritative; one the document declares itself is kept."""
+    match = HEADER_CHARSET.search(content_type or "")
+    charset = text_codec(match.group(1)) if match else None
+    if (charset is None or charset == "utf-8" or document.startswith(_BOMS)
+            or _DECLARED_ENCODING.match(document)):
+        return document
+    return document.decode(charset, errors="replace").encode("utf-8")
+
+
+def parse_sitemap(document: bytes, base_url: str, content_type: str | None = None) -> Sitemap:
+    """Entries of a urlset, or child sitemaps of an index. Raises ValueError if neither.
+    ``content_type``: the response's Content-Type header, whose charset counts when the
+    document declares none."""
+    root, repair = parse_xml(with_http_charset(document, content_type))
     result = Sitemap(repair=repair)
     if local(root.tag) == "sitemapindex":
         result.index = True
@@ -41,7 +64,13 @@ def parse_sitemap(document: bytes, base_url: str) -> Sitemap:
             loc = _text(fields.get("loc"))
             if loc:
                 dated.append((normalise_date(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
-        result.children = [url for _, url in sorted(dated, key=lambda d: d[0], reverse=True)]
+        # Undated children first, then newest lastmod first: a child without <lastmod> is
+        # most often the constantly regenerated news sitemap, while dated ones are archives.
+        # Within each group document order is kept (the sort is stable).
+        undated = [url for date, url in dated if not date]
+        newest = [url for _, url in sorted((d for d in dated if d[0]), key=lambda d: d[0],
+                                           reverse=True)]
+        result.children = undated + newest
         return result
     if local(root.tag) != "urlset":
         raise ValueError(f"not a sitemap: root element <{local(root.tag)}>")

@@ -1,0 +1,265 @@
+"""What the fetcher makes of odd inputs from the wild: charset labels, undeclared code pages,
+BOMs, epoch dates, sitemap indexes without dates, directory files being written, bad lines of
+a .jsonl file, a YAML typo in the sources file. Small inputs written here, pure functions."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from newsflow.errors import BadRecord, SourcesFileError
+from newsflow.fetcher.content import decode, detect_charset
+from newsflow.fetcher.decoding import decode_file_bytes
+from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory
+from newsflow.fetcher.feeds import parse_feed
+from newsflow.fetcher.http import Response
+from newsflow.fetcher.jsonapi import json_date, parse_json_items
+from newsflow.fetcher.sitemap_walk import SitemapWalk
+from newsflow.fetcher.sitemaps import parse_sitemap
+from newsflow.fetcher.sources import SourceConfig, load_sources
+from newsflow.fetcher.state import StateChange
+
+pytestmark = pytest.mark.clock  # the fetcher's modules read the clock (none of these tests do)
+
+UNUSABLE_LABELS = ["zip", "hex", "base64", "uu", "rot13", "bz2", "idna", "undefined", "utf-7",
+                   "unicode-1-1-utf-7", "punycode", "unicode_escape", "no-such-charset"]
+
+
+@pytest.mark.parametrize("label", UNUSABLE_LABELS)
+def test_an_unusable_charset_label_counts_as_none(label: str) -> None:
+    """`charset=zip` once made the whole poll fail with LookupError; the label is ignored and
+    the page decoded as if nothing were declared."""
+    page = "<html><p>Grüße aus Köln — “quoted”</p></html>".encode()
+    charset = detect_charset(page, f"text/html; charset={label}")
+    assert charset == detect_charset(page, "text/html") == "utf-8"
+    assert "Grüße aus Köln" in decode(page, charset)
+    meta = f'<html><head><meta charset="{label}"></head><p>Grüße</p></html>'.encode()
+    assert detect_charset(meta, "text/html") == "utf-8"
+    decoded = decode_file_bytes(meta, html=True)
+    assert "Grüße" in decoded.text and decoded.how == "utf-8"
+
+
+SITEMAP_INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>https://news.example.com/archive-2023-01.xml</loc><lastmod>2023-01-31</lastmod></sitemap>
+<sitemap><loc>https://news.example.com/archive-2023-03.xml</loc><lastmod>2023-03-31</lastmod></sitemap>
+<sitemap><loc>https://news.example.com/news-sitemap.xml</loc></sitemap>
+<sitemap><loc>https://news.example.com/archive-2023-02.xml</loc><lastmod>2023-02-28</lastmod></sitemap>
+</sitemapindex>"""
+
+
+def test_sitemap_children_without_lastmod_come_first() -> None:
+    """The constantly regenerated news child usually has no <lastmod>: read before archives."""
+    assert parse_sitemap(SITEMAP_INDEX, "https://news.example.com/").children == [
+        "https://news.example.com/news-sitemap.xml",
+        "https://news.example.com/archive-2023-03.xml",
+        "https://news.example.com/archive-2023-02.xml",
+        "https://news.example.com/archive-2023-01.xml"]
+
+
+def test_a_sitemap_budget_still_reads_the_undated_news_child() -> None:
+    asked: list[str] = []
+
+    async def fetch(url: str) -> tuple[Response | None, list[StateChange]]:
+        asked.append(url)
+        urlset = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>'
+                  + url.encode() + b"#a</loc></url></urlset>")
+        return _response(url, urlset), []
+
+    walk = SitemapWalk(fetch, 1 << 20, max_depth=3, budget=2)
+    asyncio.run(walk.run(_response("https://news.example.com/index.xml", SITEMAP_INDEX), []))
+    assert asked == ["https://news.example.com/news-sitemap.xml",
+                     "https://news.example.com/archive-2023-03.xml"]
+    assert walk.over_budget == 2
+
+
+def _response(url: str, content: bytes, content_type: str = "application/xml") -> Response:
+    return Response(url, 200, content, content_type.split(";")[0], "utf-8", None, None,
+                    content_type_header=content_type)
+
+
+def _inbox(tmp_path: Path) -> SourceConfig:
+    return SourceConfig(id="inbox", name="Inbox", kind="directory", path=tmp_path)
+
+
+def test_a_bad_jsonl_line_is_rejected_alone_with_its_line_number(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": "j1", "body": "First."}), json.dumps({"id": "j2", "title": "x"}),
+             "{not json", "", json.dumps(["a", "list"]), json.dumps({"id": "j6", "body": "Last."})]
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
+    items = [item for _, item in read_directory(_inbox(tmp_path))]
+    assert [i["id"] for i in items if isinstance(i, dict)] == ["j1", "j6"]
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    path = tmp_path / "batch.jsonl"
+    assert [(r.url.rsplit("#", 1)[1], type(r.error)) for r in rejected] == [
+        ("L2", BadRecord), ("L3", BadRecord), ("L5", BadRecord)]
+    assert rejected[0].detail == f"{path}:2: a JSON record needs a string 'body'"
+    assert rejected[1].detail.startswith(f"{path}:3: not JSON")
+    assert rejected[2].detail == f"{path}:5: a JSON record must be an object, not list"
+    assert rejected[1].data == b"{not json"  # the line's own bytes go to the dead letter
+    assert str(path) not in rejected[0].detail.split(":2:", 1)[1]  # the path said once
+
+
+def test_files_still_being_written_wait_for_the_next_poll(tmp_path: Path) -> None:
+    now = time.time()
+    for name, age in (("old.txt", 60.0), ("fresh.txt", 0.5), ("future.txt", -3600.0)):
+        (tmp_path / name).write_text(f"{name}\nBody of {name}.")
+        os.utime(tmp_path / name, (now - age, now - age))
+    for name in (".hidden.txt", "copying.txt.part", "x.tmp", "draft.txt~", "y.txt.tmp"):
+        (tmp_path / name).write_text("Half a\nstory")
+    def titles(settle: float) -> list[str]:
+        return sorted(str(item["title"]) for _, item in read_directory(
+            _inbox(tmp_path), settle_seconds=settle, now=now) if isinstance(item, dict))
+    assert titles(2.0) == ["future.txt", "old.txt"]
+    assert titles(0.0) == ["fresh.txt", "future.txt", "old.txt"]  # the next poll, settled
+
+
+def test_sub_folders_are_read_to_a_bounded_depth(tmp_path: Path) -> None:
+    (tmp_path / "top.txt").write_text("Top\nStory.")
+    deep = tmp_path
+    for level in range(1, MAX_DEPTH + 2):
+        deep = deep / f"level{level}"
+        deep.mkdir()
+        (deep / f"story{level}.txt").write_text(f"Level {level}\nStory.")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "notes.txt").write_text("Not\nan article.")
+    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path))
+              if isinstance(item, dict)]
+    assert sorted(titles) == [f"Level {n}" for n in range(1, MAX_DEPTH + 1)] + ["Top"]
+
+
+JSON_FEED = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Journal",
+                        "items": [{"id": "1", "url": "https://journal.example/a",
+                                   "title": "Café reopens"}]}).encode()
+RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title><item>'
+       b"<title>Wire</title><link>https://wire.example/a</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize(("document", "content_type", "kind"), [
+    (codecs.BOM_UTF8 + JSON_FEED, None, None),
+    (codecs.BOM_UTF8 + b"\r\n  " + JSON_FEED, "text/plain", None),
+    (b"\n" + JSON_FEED, "application/feed+json; charset=utf-8", None),
+    (codecs.BOM_UTF8 + JSON_FEED, None, "jsonfeed"),
+])
+def test_a_json_feed_with_a_bom_is_read_as_json(document: bytes, content_type: str | None,
+                                                kind: str | None) -> None:
+    entries = parse_feed(document, "https://journal.example/feed.json", content_type, kind)
+    assert [(e.url, e.title) for e in entries] == [("https://journal.example/a", "Café reopens")]
+
+
+def test_an_xml_feed_served_as_json_is_still_xml() -> None:
+    entries = parse_feed(RSS, "https://wire.example/feed", "application/json")
+    assert [e.url for e in entries] == ["https://wire.example/a"]
+
+
+NEWS_URLSET = """<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+ xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url>
+<loc>https://fr.example/greve</loc><news:news><news:title>Grève à Paris : les cafés fermés</news:title>
+<news:publication_date>2024-05-06T10:00:00Z</news:publication_date></news:news></url></urlset>"""
+
+
+def test_a_sitemap_without_a_declaration_is_read_in_the_http_charset() -> None:
+    async def fetch(url: str) -> tuple[Response | None, list[StateChange]]:
+        raise AssertionError(url)
+
+    walk = SitemapWalk(fetch, 1 << 20, max_depth=3, budget=10)
+    root = _response("https://fr.example/news.xml", NEWS_URLSET.encode("iso-8859-1"),
+                     "application/xml; charset=iso-8859-1")
+    asyncio.run(walk.run(root, []))
+    assert [e.title for e in walk.entries] == ["Grève à Paris : les cafés fermés"]
+
+
+def test_a_sitemap_declaring_its_encoding_keeps_it() -> None:
+    declared = ('<?xml version="1.0" encoding="UTF-8"?>' + NEWS_URLSET).encode()
+    sitemap = parse_sitemap(declared, "https://fr.example/", "text/xml; charset=iso-8859-1")
+    assert [e.title for e in sitemap.entries] == ["Grève à Paris : les cafés fermés"]
+    bogus = parse_sitemap(NEWS_URLSET.encode(), "https://fr.example/", "text/xml; charset=zip")
+    assert [e.title for e in bogus.entries] == ["Grève à Paris : les cafés fermés"]
+
+
+def _api(**options: object) -> SourceConfig:
+    return SourceConfig.model_validate({"id": "api", "name": "API", "kind": "json",
+                                        "url": "https://api.example/v1", **options})
+
+
+@pytest.mark.parametrize(("published", "expected"), [
+    (1714989600, "2024-05-06T10:00:00Z"),  # seconds
+    (1714989600.75, "2024-05-06T10:00:00Z"),
+    (1714989600123, "2024-05-06T10:00:00Z"),  # milliseconds
+    ("2024-05-06T12:00:00+02:00", "2024-05-06T10:00:00Z"),
+    (True, None), (0, None), (10**30, None), (float("nan"), None), ("soon", None),
+])
+def test_json_api_dates_as_unix_time(published: object, expected: str | None) -> None:
+    answer = json.dumps({"results": [{"link": "/a", "published": published}]}).encode()
+    source = _api(items_path="results", fields={"url": "link", "published_at": "published"})
+    [entry] = parse_json_items(answer, source, "https://api.example/v1")
+    assert entry.published_at == expected
+    assert json_date(published) == expected
+
+
+def test_json_api_items_without_a_url_at_the_mapped_path_are_an_error() -> None:
+    answer = json.dumps({"data": {"results": [{"id": n, "links": {"web": f"/s{n}"},
+                                               "headline": "H"} for n in range(3)]}}).encode()
+    source = _api(items_path="data.results", fields={"url": "link.web"})
+    with pytest.raises(ValueError) as error:
+        parse_json_items(answer, source, "https://api.example/v1")
+    assert str(error.value) == ("3 items at items_path 'data.results', none has a string at "
+                                "fields.url 'link.web' (keys of the first item: id, links, "
+                                "headline)")
+    right = _api(items_path="data.results", fields={"url": "links.web"})
+    assert len(parse_json_items(answer, right, "https://api.example/v1")) == 3
+    empty = json.dumps({"data": {"results": []}}).encode()
+    assert parse_json_items(empty, source, "https://api.example/v1") == []  # a quiet source
+
+
+WESTERN = ["Café owners strike\nThe café owners went on strike on Monday over rents.\n",
+           "Björk to tour\nIcelandic singer Björk announced a world tour on Monday.\n",
+           "Señor García wins\nJosé García won the election in Málaga on Sunday.\n",
+           "Strike in München\nWorkers in München went on strike.\n",
+           "Prices up 5°C\nTemperatures rose by 5° on Monday — the “highest” since 1990.\n"]
+OTHER_SCRIPTS = [
+    ("Правительство объявило о новых санкциях против банков и о мерах поддержки.", "cp1251"),
+    ("東京の天気は晴れです。政府は新しい政策を発表した。今日はとても暑い。", "shift_jis"),
+    ("Η κυβέρνηση ανακοίνωσε νέα μέτρα για την οικονομία και τις τράπεζες.", "cp1253"),
+    ("รัฐบาลประกาศมาตรการใหม่สำหรับเศรษฐกิจ", "cp874"),
+    ("Vláda oznámila nová opatření. Příliš žluťoučký kůň úpěl ďábelské ódy.", "cp1250"),
+]
+
+
+@pytest.mark.parametrize("text", WESTERN)
+def test_undeclared_short_western_text_is_windows_1252(text: str) -> None:
+    """charset-normalizer alone read these as cp775, HP Roman-8 or cp1250 ("Seńor")."""
+    data = text.encode("cp1252")
+    decoded = decode_file_bytes(data, html=False)
+    assert (decoded.text, decoded.encoding) == (text, "cp1252")
+    page = b"<html><body><p>" + data + b"</p></body></html>"
+    assert detect_charset(page, "text/html") == "cp1252"
+
+
+@pytest.mark.parametrize(("text", "encoding"), OTHER_SCRIPTS)
+def test_undeclared_text_in_other_code_pages_is_not_taken_for_windows_1252(
+        text: str, encoding: str) -> None:
+    data = text.encode(encoding)
+    assert decode_file_bytes(data, html=False).text == text
+    assert data.decode(detect_charset(data, "text/html")) == text
+
+
+@pytest.mark.parametrize(("text", "where", "problem"), [
+    ('sources:\n  - {id: wire, name: Wire, kind: rss, url: "https://w.example/f"\n', ":3:1: ",
+     "expected ',' or '}', but got '<stream end>' (while parsing a flow mapping at line 2, "
+     "column 5)"),
+    ('sources:\n  - {id: wire, name: Wire, kind: rss, url: "https://w.example/f"}\n\tbad: 1\n',
+     ":3:1: ", "found character '\\t' that cannot start any token"),
+])
+def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(
+        tmp_path: Path, text: str, where: str, problem: str) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text(text)
+    with pytest.raises(SourcesFileError) as error:
+        load_sources(path)
+    assert str(error.value) == f"{path}{where}not valid YAML: {problem}"
