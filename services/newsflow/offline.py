@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ from pathlib import Path
 from typing import TextIO
 
 from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
+from newsflow.codecs.topics import dumps, loads
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
-from newsflow.errors import RecordInvalid
+from newsflow.errors import RecordInvalid, RecordUndecodable
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.pipeline_setup import build_pipeline
@@ -25,13 +27,24 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
     """(key, value) pairs as they would sit on news.raw.v1; a dead letter for a file the
     fetcher would refuse (empty, binary)."""
     name = path.name.lower()
-    if name.endswith(".jsonl"):
-        for line in path.read_bytes().splitlines():
+    if name.endswith(".jsonl"):  # one raw record a line, exactly as on the topic
+        for line in path.read_bytes().removeprefix(codecs.BOM_UTF8).split(b"\n"):
             if line.strip():
-                yield None, line
+                yield None, line.removesuffix(b"\r")
+        return
+    if name.endswith(".json"):  # a raw record, or a list of them: read as .jsonl is
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+        try:
+            value = loads(data)
+        except RecordUndecodable as exc:
+            yield DeadLetter("decode", type(exc).__name__, f"{path}: {exc}", raw_topic, None,
+                             None, None, data)
+            return
+        for item in value if isinstance(value, list) else [value]:
+            yield None, dumps(item)
         return
     source = SourceConfig(id="files", name="Local files", kind="directory", path=path.parent)
-    if name.endswith((".txt", ".html", ".htm", ".json")) or name.endswith(".html.gz"):
+    if name.endswith((".txt", ".html", ".htm")) or name.endswith(".html.gz"):
         for record in records_from_file(path, source):
             if isinstance(record, Rejected):
                 yield record.dead_letter(raw_topic)

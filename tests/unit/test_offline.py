@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -67,6 +68,26 @@ def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
         "news.articles.v1", "news.deadletter.v1", "news.duplicates.v1"]
     assert lines[0]["record"]["canonical_url"] == "https://example.org/a"  # type: ignore[index]
     validate("dead-letter", lines[1]["record"])
+
+
+def test_a_json_file_of_raw_records_reads_as_the_same_jsonl(tmp_path: Path) -> None:
+    html = {"url": "https://example.org/b", "source": {"id": "agency", "name": "Agency"},
+            "body": "<html><head><title>Cranes in the harbour</title></head><body><p>Two new "
+                    "cranes arrived at the harbour on Monday, the port said.</p></body></html>"}
+    as_jsonl = tmp_path / "one.jsonl"
+    as_jsonl.write_bytes(codecs.BOM_UTF8 + json.dumps(html).encode() + b"\r\n")
+    as_json = tmp_path / "one.json"
+    as_json.write_text(json.dumps([html]), encoding="utf-8")
+    first, second = run([as_jsonl])[0], run([as_json])[0]
+    assert first["topic"] == second["topic"] == "news.articles.v1"
+    for line in (first, second):  # the record's own source; no content_type: HTML, as the schema
+        assert line["record"]["source"]["id"] == "agency"  # type: ignore[index]
+        assert line["record"]["title"] == "Cranes in the harbour"  # type: ignore[index]
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    letter = run([broken])[0]
+    assert letter["topic"] == "news.deadletter.v1"
+    assert letter["record"]["stage"] == "decode"  # type: ignore[index]
 
 
 def test_cli_entry_point_prints_json_lines() -> None:
