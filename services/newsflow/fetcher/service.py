@@ -492,6 +492,11 @@ class Fetcher:
                 result.errors.append(f"{record} (will retry next poll)")
                 result.retry_later = True
                 continue
+            if isinstance(record, Exception):
+                # A bug met by one page (a codec, a parser) is a failure of that page, not of
+                # the poll: the other pages are still published.
+                self._page_crashed(source, entry.url, record, result)
+                continue
             if isinstance(record, BaseException):
                 raise record
             page_url = record["url"]
@@ -500,6 +505,14 @@ class Fetcher:
             await self._submit(source, record, keys, result, commit)
         if result.errors:
             result.outcome = "partial"
+
+    def _page_crashed(self, source: SourceConfig, url: str, exc: Exception,
+                      result: PollResult) -> None:
+        log.error("source %s: unexpected error on page %s", source.id, url,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        result.errors.append(f"{url}: unexpected {type(exc).__name__}: {exc} "
+                             "(will retry next poll)")
+        result.retry_later = True
 
     def _deny(self, key: str, until: float) -> None:
         if len(self.robots_denied) >= self.settings.fetch_state_max_entries:

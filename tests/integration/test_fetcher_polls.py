@@ -1,0 +1,112 @@
+"""What one poll does when parts of it go wrong, through a local HTTP server and the real
+broker: a page that crashes its parser, a robots.txt that cannot be read, a poll cut by its
+timeout, guids shared by several links, article pages missing for a while, validators behind a
+redirect, retired sources, directory sources beside web ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsflow.broker import EmbeddedBroker
+from newsflow.config import Settings
+from newsflow.fetcher.http import HttpFetcher
+from newsflow.fetcher.publisher import Publisher
+from newsflow.fetcher.raw import FeedEntry
+from newsflow.fetcher.service import Fetcher, PollResult
+from newsflow.fetcher.sources import SourceConfig
+from tests.helpers import Route, TopicReader, fetcher_test_settings
+from tests.integration.fetcher_servers import ScriptedServer, page, source
+
+pytestmark = pytest.mark.integration
+
+NEWEST = datetime(2026, 11, 20, 12, tzinfo=UTC)  # feed dates only order the entries
+
+
+@pytest.fixture
+def fetch_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    return fetcher_test_settings(broker.bootstrap, tmp_path, fetch_retries=0)
+
+
+@pytest.fixture
+def raw(fetch_settings: Settings) -> Iterator[TopicReader]:
+    reader = TopicReader(fetch_settings, ["raw"])  # every message checked against the schema
+    yield reader
+    reader.close()
+
+
+def feed(items: list[tuple[str, str | None]], headers: dict[str, str] | None = None) -> Route:
+    """RSS items (link, guid or None), newest first, each an hour older than the last."""
+    parts = "".join(
+        f"<item><title>Title {link}</title><link>{link}</link>"
+        + (f'<guid isPermaLink="false">{guid}</guid>' if guid else "")
+        + f"<pubDate>{format_datetime(NEWEST - timedelta(hours=n), usegmt=True)}</pubDate>"
+        "<description>Teaser.</description></item>" for n, (link, guid) in enumerate(items))
+    document = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                f"<link>http://example.invalid/</link><description>d</description>{parts}"
+                "</channel></rss>")
+    return Route(200, document.encode(), {"Content-Type": "application/rss+xml"} | (headers or {}))
+
+
+def fetcher_for(settings: Settings, sources: list[SourceConfig],
+                cls: type[Fetcher] = Fetcher) -> Fetcher:
+    return cls(settings, sources, Publisher(settings), HttpFetcher(settings))
+
+
+async def poll_and_publish(fetcher: Fetcher, src: SourceConfig) -> PollResult:
+    """One poll of ``src``, and every record it queued acknowledged by the broker."""
+    await fetcher.start()
+    result = await fetcher.poll(src)
+    assert await fetcher.outbox.drain(30), "the broker acknowledged the poll's records"
+    return result
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def urls(raw: TopicReader, count: int, base: str) -> list[str]:
+    return sorted(r["url"].removeprefix(base) for r in raw.wait_count("raw", count, timeout=30))
+
+
+class CrashingFetcher(Fetcher):
+    """A page whose handling hits a bug (as a charset label naming a non-text codec did)."""
+
+    async def _entry_record(self, source: SourceConfig, entry: FeedEntry) -> dict[str, Any]:
+        if entry.url.endswith("/bad"):
+            raise LookupError("'zlib' is not a text encoding")
+        return await super()._entry_record(source, entry)
+
+
+async def test_a_page_that_crashes_is_a_failure_of_that_page_only(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = server.base_url
+    # The bad page is the oldest: handled first, it used to abort the whole poll.
+    server.routes["/feed"] = feed([(f"{base}/good2", None), (f"{base}/good1", None),
+                                   (f"{base}/bad", None)])
+    for path in ("/good1", "/good2", "/bad"):
+        server.routes[path] = page(path)
+    src = source("rss", server.url("/feed"))
+    fetcher = fetcher_for(fetch_settings, [src], CrashingFetcher)
+    try:
+        result = await poll_and_publish(fetcher, src)
+    finally:
+        await fetcher.aclose()
+    assert (result.outcome, result.queued, result.retry_later) == ("partial", 2, True)
+    (error,) = result.errors
+    assert error.startswith(f"{base}/bad: unexpected LookupError")
+    assert any(r.levelname == "ERROR" and f"{base}/bad" in r.getMessage() for r in caplog.records)
+    assert urls(raw, 2, base) == ["/good1", "/good2"]
