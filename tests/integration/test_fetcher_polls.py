@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.service import Fetcher, PollResult
 from newsflow.fetcher.sources import SourceConfig
 from tests.helpers import Route, TopicReader, fetcher_test_settings
-from tests.integration.fetcher_servers import ScriptedServer, page, source
+from tests.integration.fetcher_servers import ScriptedServer, page, sequence, source
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +111,52 @@ async def test_a_page_that_crashes_is_a_failure_of_that_page_only(
     assert error.startswith(f"{base}/bad: unexpected LookupError")
     assert any(r.levelname == "ERROR" and f"{base}/bad" in r.getMessage() for r in caplog.records)
     assert urls(raw, 2, base) == ["/good1", "/good2"]
+
+
+async def test_an_unreachable_robots_txt_keeps_the_listing_to_be_read_again(
+    broker: EmbeddedBroker, tmp_path: Path, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    # Feeds on one host, articles on another (feeds.example vs www.example); the article
+    # host's robots.txt answers 503 on the first poll, then allows everything.
+    settings = fetcher_test_settings(broker.bootstrap, tmp_path, fetch_retries=0,
+                                     fetch_robots_ttl_seconds=0.3,
+                                     topic_raw=raw.settings.topic_raw)
+    articles = ScriptedServer()
+    try:
+        articles.routes["/robots.txt"] = sequence(Route(503, b"busy"),
+                                                  Route(200, b"User-agent: *\nAllow: /\n"))
+        articles.routes["/story"] = page("Story")
+        server.routes["/robots.txt"] = Route(200, b"User-agent: *\nDisallow: /members/\n")
+        server.routes["/members/paid"] = page("Paid")
+
+        def listing(handler: BaseHTTPRequestHandler) -> Route:
+            if handler.headers.get("If-None-Match") == '"v1"':
+                return Route(304, b"")
+            return feed([(articles.url("/story"), None), (server.url("/members/paid"), None)],
+                        {"ETag": '"v1"'})
+
+        server.routes["/feed"] = listing
+        src = source("rss", server.url("/feed"))
+        fetcher = fetcher_for(settings, [src])
+        try:
+            first = await fetcher.run_once()
+            # The robots.txt entry (unreachable: 503) expires; the next poll reads it again.
+            await wait_until(lambda: fetcher.http.robots.expires(articles.url("/")) <
+                             time.monotonic(), 5, "the robots.txt entry to expire")
+            second = await fetcher.run_once()
+            third = await fetcher.run_once()
+        finally:
+            await fetcher.aclose()
+    finally:
+        articles.close()
+    assert not first.ok and first.published == 0
+    assert "robots.txt unreachable (HTTP 503)" in first.line()
+    assert first.denied == 1 and "(1 refused by robots.txt)" in first.line()  # /members/
+    # The feed's validators were not stored: read in full again, the story published.
+    assert [h.headers.get("If-None-Match") for h in server.hits_for("/feed")] == [
+        None, None, '"v1"']
+    assert (second.ok, second.published, second.denied) == (True, 1, 1)
+    assert second.line() == "published 1 raw articles; no failures (1 refused by robots.txt)"
+    assert (third.ok, third.published) == (True, 0)
+    assert "/members/paid" not in server.paths()
+    assert urls(raw, 1, articles.base_url) == ["/story"]

@@ -68,6 +68,7 @@ class PollResult:
     rejected: list[str] = field(default_factory=list)
     retry_later: bool = False  # an article failed in a way the next poll may fix
     deferred: int = 0  # new entries beyond max_items, left for later polls
+    denied: int = 0  # entries robots.txt refuses by its rules (not a failure)
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ class RunSummary:
     rejected: list[str]  # dead-lettered: files (empty, binary) and invalid raw records
     errors: int = 0  # every error every source reported
     unacknowledged: int = 0
+    denied: int = 0  # entries robots.txt refused by its rules: a policy, not a failure
 
     def counts(self) -> tuple[int, int]:
         """(published, errors): the figures the fetcher's tests compare."""
@@ -92,8 +94,10 @@ class RunSummary:
     def line(self) -> str:
         """One line for a scheduler's log: the counts, then the first reason of each kind."""
         parts = [f"published {self.published} raw articles"]
+        denied = f" ({self.denied} refused by robots.txt)" if self.denied else ""
         if self.ok:
-            return parts[0] + "; no failures"
+            return parts[0] + "; no failures" + denied
+        parts[0] += denied
         for label, items in (("sources failed", self.failed_sources),
                              ("articles dropped", self.dropped),
                              ("dead-lettered", self.rejected)):
@@ -141,8 +145,9 @@ class Fetcher:
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
         # Entries robots.txt refused, skipped until it is read again: they must not take the
-        # max_items places of entries that can be fetched.
-        self.robots_denied: dict[str, float] = {}
+        # max_items places of entries that can be fetched. Value: (until, whether only because
+        # robots.txt was unreachable).
+        self.robots_denied: dict[str, tuple[float, bool]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -218,7 +223,7 @@ class Fetcher:
             dropped=[item for r in results for item in r.dropped]
             + self.outbox.dropped_records[dropped_before:],
             rejected=rejected, errors=sum(len(r.errors) for r in results),
-            unacknowledged=unacknowledged)
+            unacknowledged=unacknowledged, denied=sum(r.denied for r in results))
 
     async def run_forever(self) -> None:
         await self.start()
@@ -331,10 +336,14 @@ class Fetcher:
         for error in result.errors:
             log.warning("source %s: %s", source.id, error)
         # The operator's view of the fetcher: one line per poll per source, never per article.
+        # Entries robots.txt refuses are named only when there are any (the line stays the
+        # same for the common case).
+        denied = f", {result.denied} refused by robots.txt" if result.denied else ""
         log.log(logging.WARNING if result.errors or result.dropped else logging.INFO,
-                "poll %s: %s, %d new, %d seen, %d failed, %d dropped, %d dead-lettered in %.2f s",
-                source.id, result.outcome, result.queued, result.seen, len(result.errors),
-                len(result.dropped), len(result.rejected), time.monotonic() - started)
+                "poll %s: %s, %d new, %d seen, %d failed, %d dropped, %d dead-lettered%s in "
+                "%.2f s", source.id, result.outcome, result.queued, result.seen,
+                len(result.errors), len(result.dropped), len(result.rejected), denied,
+                time.monotonic() - started)
         if result.errors:
             metrics.SOURCE_ERRORS.labels(source.id, result.outcome).inc(len(result.errors))
         metrics.FETCHES.labels(source.id, source.kind, result.outcome).inc()
@@ -460,7 +469,9 @@ class Fetcher:
             if self._known(keys) or keys[0] in claimed:
                 result.seen += 1
                 continue
-            if self._robots_denied(keys[0]):
+            unreachable = self._robots_denied(keys[0])
+            if unreachable is not None:
+                self._denied(entry.url, unreachable, result)
                 continue
             claimed.add(keys[0])
             fresh.append((entry, keys))
@@ -482,7 +493,9 @@ class Fetcher:
             if isinstance(record, FetchError):
                 if isinstance(record, RobotsDenied):
                     # Counted in metrics; looked at again once robots.txt is read again.
-                    self._deny(keys[0], self.http.robots.expires(entry.url))
+                    unreachable = self.http.robots.unreachable(entry.url)
+                    self._deny(keys[0], self.http.robots.expires(entry.url), unreachable)
+                    self._denied(entry.url, unreachable, result, record)
                     continue
                 if isinstance(record, FINAL_PAGE_ERRORS):
                     log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
@@ -514,18 +527,33 @@ class Fetcher:
                              "(will retry next poll)")
         result.retry_later = True
 
-    def _deny(self, key: str, until: float) -> None:
+    def _denied(self, url: str, unreachable: bool, result: PollResult,
+                exc: RobotsDenied | None = None) -> None:
+        """An entry robots.txt refuses. Refused by its rules: counted, not a failure. Refused
+        because robots.txt could not be read (RFC 9309's temporary full disallow): an error
+        of the poll, and the listing's validators are not stored, so the next poll reads it
+        in full and tries the entry again instead of getting a 304 that hides it."""
+        if not unreachable:
+            result.denied += 1
+            return
+        reason = exc.reason if exc is not None else "robots.txt unreachable"
+        result.errors.append(f"{url}: {reason} (will retry next poll)")
+        result.retry_later = True
+
+    def _deny(self, key: str, until: float, unreachable: bool) -> None:
         if len(self.robots_denied) >= self.settings.fetch_state_max_entries:
             now = time.monotonic()  # bounded: entries that left their listings expire here
-            self.robots_denied = {k: t for k, t in self.robots_denied.items() if t >= now}
-        self.robots_denied[key] = until
+            self.robots_denied = {k: v for k, v in self.robots_denied.items() if v[0] >= now}
+        self.robots_denied[key] = (until, unreachable)
 
-    def _robots_denied(self, key: str) -> bool:
-        until = self.robots_denied.get(key)
-        if until is not None and until < time.monotonic():
+    def _robots_denied(self, key: str) -> bool | None:
+        """None when ``key`` is not refused (any more), else whether it is refused only
+        because robots.txt was unreachable."""
+        denial = self.robots_denied.get(key)
+        if denial is not None and denial[0] < time.monotonic():
             del self.robots_denied[key]
-            return False
-        return until is not None
+            return None
+        return denial[1] if denial is not None else None
 
     async def _entry_record(self, source: SourceConfig, entry: FeedEntry) -> dict[str, Any]:
         if entry.content or not source.fetch_pages:
