@@ -160,3 +160,34 @@ async def test_an_unreachable_robots_txt_keeps_the_listing_to_be_read_again(
     assert (third.ok, third.published) == (True, 0)
     assert "/members/paid" not in server.paths()
     assert urls(raw, 1, articles.base_url) == ["/story"]
+
+
+async def test_a_poll_cut_by_its_timeout_keeps_the_pages_it_already_published(
+    broker: EmbeddedBroker, tmp_path: Path, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    settings = fetcher_test_settings(broker.bootstrap, tmp_path, fetch_retries=0,
+                                     fetch_poll_timeout_seconds=1.3, fetch_host_concurrency=2,
+                                     topic_raw=raw.settings.topic_raw)
+    base = server.base_url
+    paths = [f"/p{n}" for n in range(8)]  # newest first: /p7 is the oldest
+
+    def slow_page(handler: BaseHTTPRequestHandler) -> Route:
+        time.sleep(0.5)  # two at a time: 8 pages need 2 s, more than the poll's 1.3 s
+        return page(handler.path)
+
+    server.routes["/feed"] = feed([(f"{base}{p}", None) for p in paths])
+    for path in paths:
+        server.routes[path] = slow_page
+    src = source("rss", server.url("/feed"))
+    fetcher = fetcher_for(settings, [src])
+    try:
+        first = await poll_and_publish(fetcher, src)
+        assert first.outcome == "timeout" and 1 <= first.queued < 8
+        # Handed over oldest first, as the docs promise: the cut poll published the oldest.
+        assert urls(raw, first.queued, base) == sorted(paths[::-1][:first.queued])
+        later = [await poll_and_publish(fetcher, src) for _ in range(4)]
+    finally:
+        await fetcher.aclose()
+    assert urls(raw, 8, base) == sorted(paths)  # the rest on the next polls
+    assert first.queued + sum(r.queued for r in later) == 8  # each one once
+    assert first.queued + sum(r.queued for r in later) == 8

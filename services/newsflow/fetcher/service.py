@@ -487,37 +487,50 @@ class Fetcher:
         # Published oldest first, as they appeared: an original then reaches the stream before
         # a later copy of it, so dedupe keeps the original as the article.
         fresh.reverse()
-        records = await asyncio.gather(*(self._entry_record(source, e) for e, _ in fresh),
-                                       return_exceptions=True)
-        for (entry, keys), record in zip(fresh, records, strict=True):
-            if isinstance(record, FetchError):
-                if isinstance(record, RobotsDenied):
-                    # Counted in metrics; looked at again once robots.txt is read again.
-                    unreachable = self.http.robots.unreachable(entry.url)
-                    self._deny(keys[0], self.http.robots.expires(entry.url), unreachable)
-                    self._denied(entry.url, unreachable, result, record)
+        # The pages are fetched concurrently (each host's gate paces them), but handed to the
+        # outbox in that order, each as soon as it and every page before it are done: a poll
+        # cut by its timeout keeps what was published so far (those entries are seen next
+        # time), instead of throwing away every page it fetched.
+        tasks = [asyncio.create_task(self._entry_record(source, e)) for e, _ in fresh]
+        for task in tasks:  # an error not awaited below (timeout) is not logged as lost
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        try:
+            for (entry, keys), task in zip(fresh, tasks, strict=True):
+                try:
+                    record = await task
+                except FetchError as exc:
+                    self._page_failed(source, entry, keys, exc, result)
                     continue
-                if isinstance(record, FINAL_PAGE_ERRORS):
-                    log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
-                    self.write_state(self.state.mark_seen(keys))  # never published, never retried
-                    result.dropped.append(f"{entry.url}: {record.reason}")
+                except Exception as exc:
+                    # A bug met by one page (a codec, a parser) is a failure of that page, not
+                    # of the poll: the other pages are still published.
+                    self._page_crashed(source, entry.url, exc, result)
                     continue
-                result.errors.append(f"{record} (will retry next poll)")
-                result.retry_later = True
-                continue
-            if isinstance(record, Exception):
-                # A bug met by one page (a codec, a parser) is a failure of that page, not of
-                # the poll: the other pages are still published.
-                self._page_crashed(source, entry.url, record, result)
-                continue
-            if isinstance(record, BaseException):
-                raise record
-            page_url = record["url"]
-            if page_url != entry.url:  # redirected: the final URL is known too
-                keys.append(seen_key(article_id_for_url(page_url)))
-            await self._submit(source, record, keys, result, commit)
+                page_url = record["url"]
+                if page_url != entry.url:  # redirected: the final URL is known too
+                    keys.append(seen_key(article_id_for_url(page_url)))
+                await self._submit(source, record, keys, result, commit)
+        finally:
+            for task in tasks:
+                task.cancel()  # only those still running: cut by the poll's timeout
         if result.errors:
             result.outcome = "partial"
+
+    def _page_failed(self, source: SourceConfig, entry: FeedEntry, keys: list[str],
+                     exc: FetchError, result: PollResult) -> None:
+        if isinstance(exc, RobotsDenied):
+            # Counted in metrics; looked at again once robots.txt is read again.
+            unreachable = self.http.robots.unreachable(entry.url)
+            self._deny(keys[0], self.http.robots.expires(entry.url), unreachable)
+            self._denied(entry.url, unreachable, result, exc)
+            return
+        if isinstance(exc, FINAL_PAGE_ERRORS):
+            log.warning("source %s: dropping %s: %s", source.id, entry.url, exc.reason)
+            self.write_state(self.state.mark_seen(keys))  # never published, never retried
+            result.dropped.append(f"{entry.url}: {exc.reason}")
+            return
+        result.errors.append(f"{exc} (will retry next poll)")
+        result.retry_later = True
 
     def _page_crashed(self, source: SourceConfig, url: str, exc: Exception,
                       result: PollResult) -> None:
