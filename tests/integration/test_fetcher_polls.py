@@ -191,3 +191,29 @@ async def test_a_poll_cut_by_its_timeout_keeps_the_pages_it_already_published(
     assert urls(raw, 8, base) == sorted(paths)  # the rest on the next polls
     assert first.queued + sum(r.queued for r in later) == 8  # each one once
     assert first.queued + sum(r.queued for r in later) == 8
+
+
+async def test_a_guid_shared_by_several_links_does_not_hide_later_items(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = server.base_url
+    same = f"{base}/"  # a publisher bug seen in the wild: one guid for every item
+    items: list[tuple[str, str | None]] = [(f"{base}/s2", same), (f"{base}/s1", same)]
+    server.routes["/feed"] = lambda _: feed(items)
+    for path in ("/s1", "/s2", "/s3"):
+        server.routes[path] = page(path)
+    src = source("rss", server.url("/feed"))
+    fetcher = fetcher_for(fetch_settings, [src])
+    try:
+        with caplog.at_level("WARNING"):
+            assert (await poll_and_publish(fetcher, src)).queued == 2
+            items.insert(0, (f"{base}/s3", same))  # a new story, the same guid
+            second = await poll_and_publish(fetcher, src)
+    finally:
+        await fetcher.aclose()
+    assert (second.queued, second.seen) == (1, 2)
+    assert urls(raw, 3, base) == ["/s1", "/s2", "/s3"]
+    warnings = [r.getMessage() for r in caplog.records if "shared by several links" in
+                r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].startswith(f"source {src.id}: 1 guid(s)")

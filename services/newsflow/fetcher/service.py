@@ -148,6 +148,7 @@ class Fetcher:
         # max_items places of entries that can be fetched. Value: (until, whether only because
         # robots.txt was unreachable).
         self.robots_denied: dict[str, tuple[float, bool]] = {}
+        self.shared_guid_warned: set[str] = set()  # sources warned about guids shared by links
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -455,17 +456,36 @@ class Fetcher:
                         "followed", source.id, walk.too_deep, source.max_sitemap_depth)
         return walk
 
-    def _entry_keys(self, source: SourceConfig, entry: FeedEntry) -> list[str]:
+    def _shared_guids(self, source: SourceConfig, entries: list[FeedEntry]) -> set[str]:
+        """Guids that several distinct links of this listing carry (a publisher bug: one guid
+        for every item). Such a guid identifies nothing: used as a key, it would mark every
+        later item seen. Those entries are known by their URL only; a WARNING says so once."""
+        links: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.guid and entry.guid != entry.url:
+                links.setdefault(entry.guid, set()).add(entry.url)
+        shared = {guid for guid, urls in links.items() if len(urls) > 1}
+        if shared and source.id not in self.shared_guid_warned:
+            self.shared_guid_warned.add(source.id)
+            example = next(iter(shared))
+            log.warning("source %s: %d guid(s) shared by several links in one listing (%r: %d "
+                        "links); those entries are told apart by their URL instead", source.id,
+                        len(shared), example[:200], len(links[example]))
+        return shared
+
+    def _entry_keys(self, source: SourceConfig, entry: FeedEntry,
+                    shared: set[str] | frozenset[str] = frozenset()) -> list[str]:
         keys = [seen_key(article_id_for_url(entry.url))]
-        if entry.guid and entry.guid != entry.url:
+        if entry.guid and entry.guid != entry.url and entry.guid not in shared:
             keys.append(guid_key(source.id, entry.guid))
         return keys
 
     async def _entries(self, source: SourceConfig, entries: list[FeedEntry], result: PollResult,
                        commit: _Commit) -> None:
         fresh, claimed = [], set()
+        shared = self._shared_guids(source, entries)
         for entry in entries:
-            keys = self._entry_keys(source, entry)
+            keys = self._entry_keys(source, entry, shared)
             if self._known(keys) or keys[0] in claimed:
                 result.seen += 1
                 continue
