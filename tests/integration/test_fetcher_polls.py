@@ -217,3 +217,29 @@ async def test_a_guid_shared_by_several_links_does_not_hide_later_items(
     warnings = [r.getMessage() for r in caplog.records if "shared by several links" in
                 r.getMessage()]
     assert len(warnings) == 1 and warnings[0].startswith(f"source {src.id}: 1 guid(s)")
+
+
+async def test_a_retired_source_makes_later_runs_fail_naming_it(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/gone"] = sequence(Route(410, b""), feed([(f"{base}/back", None)]))
+    server.routes["/live"] = feed([(f"{base}/l1", None)])
+    server.routes["/l1"] = page("Live")
+    dead, live = source("rss", server.url("/gone")), source("rss", server.url("/live"))
+
+    async def run() -> Any:
+        fetcher = fetcher_for(fetch_settings, [dead, live])  # a new process each time
+        try:
+            return await fetcher.run_once()
+        finally:
+            await fetcher.aclose()
+
+    first = await run()
+    assert (first.ok, first.published, first.retired) == (False, 1, [])
+    second = await run()  # cron's next run: nothing failed, but a configured source is dead
+    assert (second.ok, second.published, second.failed_sources) == (False, 0, [])
+    assert second.retired == [f"{dead.id}: HTTP 410 Gone"]
+    assert second.line() == ("FAILED: published 0 raw articles; 1 sources retired (not polled): "
+                             f"{dead.id}: HTTP 410 Gone")
+    assert server.paths().count("/gone") == 1

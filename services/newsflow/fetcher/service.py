@@ -82,6 +82,8 @@ class RunSummary:
     errors: int = 0  # every error every source reported
     unacknowledged: int = 0
     denied: int = 0  # entries robots.txt refused by its rules: a policy, not a failure
+    # configured sources retired by an earlier run (410 Gone), so not polled: "id: reason"
+    retired: list[str] = field(default_factory=list)
 
     def counts(self) -> tuple[int, int]:
         """(published, errors): the figures the fetcher's tests compare."""
@@ -89,7 +91,8 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not (self.failed_sources or self.dropped or self.rejected or self.unacknowledged)
+        return not (self.failed_sources or self.dropped or self.rejected or self.unacknowledged
+                    or self.retired)
 
     def line(self) -> str:
         """One line for a scheduler's log: the counts, then the first reason of each kind."""
@@ -99,6 +102,7 @@ class RunSummary:
             return parts[0] + "; no failures" + denied
         parts[0] += denied
         for label, items in (("sources failed", self.failed_sources),
+                             ("sources retired (not polled)", self.retired),
                              ("articles dropped", self.dropped),
                              ("dead-lettered", self.rejected)):
             if items:
@@ -163,7 +167,9 @@ class Fetcher:
             metrics.source_configured(source.id)
             if source.id in self.state.retired:
                 metrics.RETIRED.labels(source.id).set(1)
-                log.warning("source %s stays retired: %s", source.id, self.state.retired[source.id])
+                log.warning("source %s stays retired: %s (not polled; to re-enable it, give it "
+                            "a new id or delete its 'retired:%s' state entry)", source.id,
+                            self.state.retired[source.id], source.id)
         self.outbox.start()
         metrics.BROKER_UP.set(1)
         self.started = True
@@ -211,6 +217,10 @@ class Fetcher:
         """Poll every source once and wait for the broker's acks."""
         await self.start()
         before, dropped_before = self.outbox.published, len(self.outbox.dropped_records)
+        # A configured source an earlier run retired is not polled, but it is no success
+        # either: the run says so (and exits 1) rather than report "no failures" forever.
+        retired = [f"{s.id}: {self.state.retired[s.id]}" for s in self.sources
+                   if s.id in self.state.retired]
         results = await asyncio.gather(*(self.poll(s) for s in self.active_sources()))
         unacknowledged = 0
         if not await self.outbox.drain(self.settings.fetch_publish_timeout_seconds):
@@ -224,7 +234,8 @@ class Fetcher:
             dropped=[item for r in results for item in r.dropped]
             + self.outbox.dropped_records[dropped_before:],
             rejected=rejected, errors=sum(len(r.errors) for r in results),
-            unacknowledged=unacknowledged, denied=sum(r.denied for r in results))
+            unacknowledged=unacknowledged, denied=sum(r.denied for r in results),
+            retired=retired)
 
     async def run_forever(self) -> None:
         await self.start()
@@ -352,8 +363,9 @@ class Fetcher:
         return result
 
     def _retire(self, source: SourceConfig, reason: str) -> None:
-        log.warning("source %s retired: %s (remove it from the sources file, or delete its "
-                    "'retired:%s' state entry to re-enable it)", source.id, reason, source.id)
+        log.warning("source %s retired: %s (remove it from the sources file; to re-enable "
+                    "it, give it a new id or delete its 'retired:%s' state entry)", source.id,
+                    reason, source.id)
         self.write_state(self.state.retire(source.id, reason))
         metrics.RETIRED.labels(source.id).set(1)
 
