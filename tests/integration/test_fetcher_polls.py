@@ -6,6 +6,7 @@ redirect, retired sources, directory sources beside web ones."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -243,3 +244,62 @@ async def test_a_retired_source_makes_later_runs_fail_naming_it(
     assert second.line() == ("FAILED: published 0 raw articles; 1 sources retired (not polled): "
                              f"{dead.id}: HTTP 410 Gone")
     assert server.paths().count("/gone") == 1
+
+
+async def test_reading_a_directory_does_not_block_the_other_sources(
+    fetch_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from newsflow.fetcher import service
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    from newsflow.fetcher.directory import read_directory as read
+
+    def slow_read(src: SourceConfig) -> Iterator[Any]:
+        for item in read(src):
+            time.sleep(0.4)  # as reading and decoding thousands of files does
+            yield item
+
+    for n in range(4):
+        (inbox / f"n{n}.txt").write_text(f"Headline {n}\nA paragraph about harbour cranes.\n")
+    monkeypatch.setattr(service, "read_directory", slow_read)
+    src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
+    fetcher = fetcher_for(fetch_settings, [src])
+    ticks: list[float] = []
+
+    async def ticker() -> None:  # stands for every other source's loop
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.02)
+
+    try:
+        await fetcher.start()
+        task = asyncio.create_task(ticker())
+        started = time.monotonic()
+        result = await fetcher.poll(src)
+        took = time.monotonic() - started
+        task.cancel()
+    finally:
+        await fetcher.aclose()
+    assert result.queued == 4 and took >= 1.6
+    assert len(ticks) > 10, "the event loop ran nothing else during the poll"
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps) < 0.3  # the loop never stood still for a file's 0.4 s
+
+
+async def test_a_directory_error_names_its_file_once(
+    fetch_settings: Settings, tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "broken.json").write_text("{not json")
+    (inbox / "ok.txt").write_text("Headline\nA paragraph about harbour cranes.\n")
+    src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
+    fetcher = fetcher_for(fetch_settings, [src])
+    try:
+        result = await poll_and_publish(fetcher, src)
+    finally:
+        await fetcher.aclose()
+    assert (result.outcome, result.queued) == ("partial", 1)
+    (error,) = result.errors
+    assert error.count("broken.json") == 1 and error.startswith(str(inbox / "broken.json"))

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -54,6 +56,8 @@ from newsflow.topics import ensure_topics
 log = logging.getLogger(__name__)
 # Article-page failures not worth retrying on the next poll (every 4xx, 410 Gone included).
 FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects)
+# Records of a directory source read per trip to a worker thread (bounds the memory held).
+DIRECTORY_BATCH = 100
 
 
 @dataclass(slots=True)
@@ -370,9 +374,22 @@ class Fetcher:
         metrics.RETIRED.labels(source.id).set(1)
 
     async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
-        for path, item in read_directory(source):
+        """Reading and decoding the files is blocking work: done in a worker thread, a batch
+        of files at a time, so that the other sources' loops keep running meanwhile."""
+        files = read_directory(source)
+        while batch := await asyncio.to_thread(lambda: list(itertools.islice(
+                files, DIRECTORY_BATCH))):
+            await self._directory_items(source, batch, result)
+        if result.errors:
+            result.outcome = "partial" if result.queued else "malformed"
+
+    async def _directory_items(self, source: SourceConfig, items: list[tuple[
+            Path, dict[str, Any] | Rejected | Exception]], result: PollResult) -> None:
+        for path, item in items:
             if isinstance(item, Exception):
-                result.errors.append(f"{path}: {item}")
+                # Most errors name their file already; the others get its path.
+                message = str(item)
+                result.errors.append(message if str(path) in message else f"{path}: {message}")
                 continue
             if isinstance(item, Rejected):
                 await self._reject(source, item, result)
@@ -382,8 +399,6 @@ class Fetcher:
                 await self._submit(source, item, keys, result)
             else:
                 result.seen += 1
-        if result.errors:
-            result.outcome = "partial" if result.queued else "malformed"
 
     async def _reject(self, source: SourceConfig, item: Rejected, result: PollResult) -> None:
         """An empty or binary file goes to the dead-letter topic (once per process)."""
