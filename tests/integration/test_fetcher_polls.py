@@ -303,3 +303,31 @@ async def test_a_directory_error_names_its_file_once(
     assert (result.outcome, result.queued) == ("partial", 1)
     (error,) = result.errors
     assert error.count("broken.json") == 1 and error.startswith(str(inbox / "broken.json"))
+
+
+async def test_a_listing_behind_a_temporary_redirect_gets_its_304s(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/feed"] = Route(302, b"", {"Location": "/feeds/current.xml"})
+
+    def current(handler: BaseHTTPRequestHandler) -> Route:
+        if handler.headers.get("If-None-Match") == '"v1"':
+            return Route(304, b"")
+        return feed([(f"{base}/r1", None)], {"ETag": '"v1"'})
+
+    server.routes["/feeds/current.xml"] = current
+    server.routes["/r1"] = page("Redirected")
+    src = source("rss", server.url("/feed"))
+    results = []
+    for _ in range(2):  # a new process each time: the validators come from the state topic
+        fetcher = fetcher_for(fetch_settings, [src])
+        try:
+            results.append(await fetcher.run_once())
+        finally:
+            await fetcher.aclose()
+    assert [r.published for r in results] == [1, 0] and all(r.ok for r in results)
+    assert [h.headers.get("If-None-Match") for h in server.hits_for("/feeds/current.xml")] == [
+        None, '"v1"']
+    assert [h.headers.get("If-None-Match") for h in server.hits_for("/feed")] == [None, None]
+    assert server.paths().count("/r1") == 1

@@ -421,16 +421,22 @@ class Fetcher:
         """A listing URL with conditional GET: (None, []) when not modified, else the response
         and the state changes (validators, permanent moves) to store after its articles."""
         current = self.state.resolve(url)
+        # Validators belong to the URL that answered with them: behind a temporary redirect
+        # (302/307, not remembered) that is the final URL, and they are sent on the hop that
+        # reaches it, so such a listing gets its 304s too.
         response = await self.http.get(
             current, kind=source.kind, source=source.id, headers=source.headers,
-            validators=self.state.validators.get(current), respect_robots=source.respect_robots)
+            validators_for=self.state.validators.get, respect_robots=source.respect_robots)
         for old, new in response.moved:
             # A permanent move is remembered at once: it is true whatever happens next.
             self.write_state(self.state.set_moved(old, new))
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        return response, self.state.validators_change(current, response.validators)
+        changes = self.state.validators_change(response.url, response.validators)
+        if response.url != current and current in self.state.validators:
+            changes.append((f"http:{current}", None))  # stored under the redirector before
+        return response, changes
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
