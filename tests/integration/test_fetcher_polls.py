@@ -331,3 +331,27 @@ async def test_a_listing_behind_a_temporary_redirect_gets_its_304s(
         None, '"v1"']
     assert [h.headers.get("If-None-Match") for h in server.hits_for("/feed")] == [None, None]
     assert server.paths().count("/r1") == 1
+
+
+async def test_a_missing_article_page_is_tried_on_a_few_polls_and_410_is_final(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+) -> None:
+    base = server.base_url
+    server.routes["/feed"] = feed([(f"{base}/late", None), (f"{base}/dead", None),
+                                   (f"{base}/gone", None)])
+    # The feed updated a moment before the page is live on the CDN: 404, then the page.
+    server.routes["/late"] = sequence(Route(404, b"not yet"), page("Late"))
+    server.routes["/dead"] = Route(404, b"never")
+    server.routes["/gone"] = Route(410, b"")
+    src = source("rss", server.url("/feed"))
+    fetcher = fetcher_for(fetch_settings, [src])
+    try:
+        polls = [await poll_and_publish(fetcher, src) for _ in range(4)]
+    finally:
+        await fetcher.aclose()
+    assert [(p.queued, len(p.errors), len(p.dropped)) for p in polls] == [
+        (0, 2, 1), (1, 1, 0), (0, 0, 1), (0, 0, 0)]
+    assert polls[0].errors[1].endswith("HTTP 404 (attempt 1 of 3, will retry next poll)")
+    assert polls[2].dropped == [f"{base}/dead: HTTP 404"]
+    assert [server.paths().count(p) for p in ("/late", "/dead", "/gone")] == [2, 3, 1]
+    assert urls(raw, 1, base) == ["/late"]

@@ -54,8 +54,13 @@ from newsflow.retry import Backoff, Retry
 from newsflow.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-# Article-page failures not worth retrying on the next poll (every 4xx, 410 Gone included).
+# Article-page failures not worth retrying on the next poll (4xx, 410 Gone included), except
+# those below.
 FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects)
+# 404 and 403 on an article page are often passing (the feed updated before the page is live on
+# the CDN, a WAF's mood): tried on this many polls in all before the entry is given up on.
+PAGE_MISSING_STATUSES = frozenset({403, 404})
+PAGE_MISSING_ATTEMPTS = 3
 # Records of a directory source read per trip to a worker thread (bounds the memory held).
 DIRECTORY_BATCH = 100
 
@@ -157,6 +162,8 @@ class Fetcher:
         # robots.txt was unreachable).
         self.robots_denied: dict[str, tuple[float, bool]] = {}
         self.shared_guid_warned: set[str] = set()  # sources warned about guids shared by links
+        # Polls on which an entry's page answered 404/403 so far (in memory, bounded).
+        self.page_attempts: dict[str, int] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -559,6 +566,7 @@ class Fetcher:
                     # of the poll: the other pages are still published.
                     self._page_crashed(source, entry.url, exc, result)
                     continue
+                self.page_attempts.pop(keys[0], None)
                 page_url = record["url"]
                 if page_url != entry.url:  # redirected: the final URL is known too
                     keys.append(seen_key(article_id_for_url(page_url)))
@@ -576,6 +584,20 @@ class Fetcher:
             unreachable = self.http.robots.unreachable(entry.url)
             self._deny(keys[0], self.http.robots.expires(entry.url), unreachable)
             self._denied(entry.url, unreachable, result, exc)
+            return
+        if isinstance(exc, HttpClientError) and exc.status in PAGE_MISSING_STATUSES:
+            tries = self.page_attempts.pop(keys[0], 0) + 1
+            if tries < PAGE_MISSING_ATTEMPTS:
+                if len(self.page_attempts) >= self.settings.fetch_state_max_entries:
+                    del self.page_attempts[next(iter(self.page_attempts))]  # the oldest
+                self.page_attempts[keys[0]] = tries
+                result.errors.append(f"{exc} (attempt {tries} of {PAGE_MISSING_ATTEMPTS}, "
+                                     "will retry next poll)")
+                result.retry_later = True
+                return
+        elif isinstance(exc, HttpClientError) and exc.retryable:  # 408, 429: passing
+            result.errors.append(f"{exc} (will retry next poll)")
+            result.retry_later = True
             return
         if isinstance(exc, FINAL_PAGE_ERRORS):
             log.warning("source %s: dropping %s: %s", source.id, entry.url, exc.reason)
