@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
@@ -135,13 +136,20 @@ class HttpFetcher:
 
     async def get(self, url: str, *, kind: str = "page", source: str = "",
                   headers: dict[str, str] | None = None, validators: Validators | None = None,
+                  validators_for: Callable[[str], Validators | None] | None = None,
                   respect_robots: bool = True, truncate_at: int | None = None) -> Response:
-        """``truncate_at``: keep the first that many (decompressed) bytes of a larger body
-        instead of failing with too_large."""
+        """``validators``: sent with the request for ``url`` itself; ``validators_for``: looked
+        up for every hop's URL instead, so that a listing behind a redirect gets them where
+        they apply (the final URL, which the caller stores them under). ``truncate_at``: keep
+        the first that many (decompressed) bytes of a larger body instead of failing with
+        too_large."""
         started = time.monotonic()
+        if validators_for is None:
+            def validators_for(hop_url: str) -> Validators | None:
+                return validators if hop_url == url else None
         try:
-            return await self._get(url, kind, source, headers or {}, validators, respect_robots,
-                                   truncate_at)
+            return await self._get(url, kind, source, headers or {}, validators_for,
+                                   respect_robots, truncate_at)
         except FetchBlocked:
             metrics.BLOCKED.labels(source).inc()
             raise
@@ -152,13 +160,13 @@ class HttpFetcher:
             metrics.FETCH_SECONDS.labels(kind).observe(time.monotonic() - started)
 
     async def _get(self, url: str, kind: str, source: str, headers: dict[str, str],
-                   validators: Validators | None, respect_robots: bool,
+                   validators_for: Callable[[str], Validators | None], respect_robots: bool,
                    truncate_at: int | None) -> Response:
         visited: list[str] = []
         moved: list[tuple[str, str]] = []
         permanent = True
         current = url
-        for hop in range(self.settings.fetch_max_redirects + 1):
+        for _hop in range(self.settings.fetch_max_redirects + 1):
             if current in visited:
                 raise TooManyRedirects(url, f"redirect loop at {current}")
             visited.append(current)
@@ -171,7 +179,8 @@ class HttpFetcher:
             if respect_robots:
                 await self._check_robots(current)
             request_headers = dict(headers)
-            conditional = hop == 0 and validators is not None and bool(validators.headers())
+            validators = validators_for(current)
+            conditional = validators is not None and bool(validators.headers())
             if conditional and validators is not None:
                 request_headers.update(validators.headers())
             raw = await self._with_retries(url, current, request_headers, kind, conditional,

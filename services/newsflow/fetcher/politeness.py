@@ -112,6 +112,12 @@ class RobotsCache:
         entry = self.entries.get(robots_url(url))
         return entry.expires if entry is not None else time.monotonic() + 60.0
 
+    def unreachable(self, url: str) -> bool:
+        """Whether ``url``'s host is disallowed only because its robots.txt could not be read
+        (RFC 9309: a temporary full disallow), not by its rules."""
+        entry = self.entries.get(robots_url(url))
+        return entry is not None and entry.disallow_all
+
     async def get(self, url: str) -> Robots:
         key = robots_url(url)
         lock = self.locks.setdefault(key, asyncio.Lock())

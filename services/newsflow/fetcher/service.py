@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -52,8 +54,15 @@ from newsflow.retry import Backoff, Retry
 from newsflow.topics import ensure_topics
 
 log = logging.getLogger(__name__)
-# Article-page failures not worth retrying on the next poll (every 4xx, 410 Gone included).
+# Article-page failures not worth retrying on the next poll (4xx, 410 Gone included), except
+# those below.
 FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects)
+# 404 and 403 on an article page are often passing (the feed updated before the page is live on
+# the CDN, a WAF's mood): tried on this many polls in all before the entry is given up on.
+PAGE_MISSING_STATUSES = frozenset({403, 404})
+PAGE_MISSING_ATTEMPTS = 3
+# Records of a directory source read per trip to a worker thread (bounds the memory held).
+DIRECTORY_BATCH = 100
 
 
 @dataclass(slots=True)
@@ -68,6 +77,7 @@ class PollResult:
     rejected: list[str] = field(default_factory=list)
     retry_later: bool = False  # an article failed in a way the next poll may fix
     deferred: int = 0  # new entries beyond max_items, left for later polls
+    denied: int = 0  # entries robots.txt refuses by its rules (not a failure)
 
 
 @dataclass(slots=True)
@@ -80,6 +90,9 @@ class RunSummary:
     rejected: list[str]  # dead-lettered: files (empty, binary) and invalid raw records
     errors: int = 0  # every error every source reported
     unacknowledged: int = 0
+    denied: int = 0  # entries robots.txt refused by its rules: a policy, not a failure
+    # configured sources retired by an earlier run (410 Gone), so not polled: "id: reason"
+    retired: list[str] = field(default_factory=list)
 
     def counts(self) -> tuple[int, int]:
         """(published, errors): the figures the fetcher's tests compare."""
@@ -87,14 +100,18 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not (self.failed_sources or self.dropped or self.rejected or self.unacknowledged)
+        return not (self.failed_sources or self.dropped or self.rejected or self.unacknowledged
+                    or self.retired)
 
     def line(self) -> str:
         """One line for a scheduler's log: the counts, then the first reason of each kind."""
         parts = [f"published {self.published} raw articles"]
+        denied = f" ({self.denied} refused by robots.txt)" if self.denied else ""
         if self.ok:
-            return parts[0] + "; no failures"
+            return parts[0] + "; no failures" + denied
+        parts[0] += denied
         for label, items in (("sources failed", self.failed_sources),
+                             ("sources retired (not polled)", self.retired),
                              ("articles dropped", self.dropped),
                              ("dead-lettered", self.rejected)):
             if items:
@@ -141,8 +158,12 @@ class Fetcher:
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
         # Entries robots.txt refused, skipped until it is read again: they must not take the
-        # max_items places of entries that can be fetched.
-        self.robots_denied: dict[str, float] = {}
+        # max_items places of entries that can be fetched. Value: (until, whether only because
+        # robots.txt was unreachable).
+        self.robots_denied: dict[str, tuple[float, bool]] = {}
+        self.shared_guid_warned: set[str] = set()  # sources warned about guids shared by links
+        # Polls on which an entry's page answered 404/403 so far (in memory, bounded).
+        self.page_attempts: dict[str, int] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -157,7 +178,9 @@ class Fetcher:
             metrics.source_configured(source.id)
             if source.id in self.state.retired:
                 metrics.RETIRED.labels(source.id).set(1)
-                log.warning("source %s stays retired: %s", source.id, self.state.retired[source.id])
+                log.warning("source %s stays retired: %s (not polled; to re-enable it, give it "
+                            "a new id or delete its 'retired:%s' state entry)", source.id,
+                            self.state.retired[source.id], source.id)
         self.outbox.start()
         metrics.BROKER_UP.set(1)
         self.started = True
@@ -205,6 +228,10 @@ class Fetcher:
         """Poll every source once and wait for the broker's acks."""
         await self.start()
         before, dropped_before = self.outbox.published, len(self.outbox.dropped_records)
+        # A configured source an earlier run retired is not polled, but it is no success
+        # either: the run says so (and exits 1) rather than report "no failures" forever.
+        retired = [f"{s.id}: {self.state.retired[s.id]}" for s in self.sources
+                   if s.id in self.state.retired]
         results = await asyncio.gather(*(self.poll(s) for s in self.active_sources()))
         unacknowledged = 0
         if not await self.outbox.drain(self.settings.fetch_publish_timeout_seconds):
@@ -218,7 +245,8 @@ class Fetcher:
             dropped=[item for r in results for item in r.dropped]
             + self.outbox.dropped_records[dropped_before:],
             rejected=rejected, errors=sum(len(r.errors) for r in results),
-            unacknowledged=unacknowledged)
+            unacknowledged=unacknowledged, denied=sum(r.denied for r in results),
+            retired=retired)
 
     async def run_forever(self) -> None:
         await self.start()
@@ -331,10 +359,14 @@ class Fetcher:
         for error in result.errors:
             log.warning("source %s: %s", source.id, error)
         # The operator's view of the fetcher: one line per poll per source, never per article.
+        # Entries robots.txt refuses are named only when there are any (the line stays the
+        # same for the common case).
+        denied = f", {result.denied} refused by robots.txt" if result.denied else ""
         log.log(logging.WARNING if result.errors or result.dropped else logging.INFO,
-                "poll %s: %s, %d new, %d seen, %d failed, %d dropped, %d dead-lettered in %.2f s",
-                source.id, result.outcome, result.queued, result.seen, len(result.errors),
-                len(result.dropped), len(result.rejected), time.monotonic() - started)
+                "poll %s: %s, %d new, %d seen, %d failed, %d dropped, %d dead-lettered%s in "
+                "%.2f s", source.id, result.outcome, result.queued, result.seen,
+                len(result.errors), len(result.dropped), len(result.rejected), denied,
+                time.monotonic() - started)
         if result.errors:
             metrics.SOURCE_ERRORS.labels(source.id, result.outcome).inc(len(result.errors))
         metrics.FETCHES.labels(source.id, source.kind, result.outcome).inc()
@@ -342,15 +374,29 @@ class Fetcher:
         return result
 
     def _retire(self, source: SourceConfig, reason: str) -> None:
-        log.warning("source %s retired: %s (remove it from the sources file, or delete its "
-                    "'retired:%s' state entry to re-enable it)", source.id, reason, source.id)
+        log.warning("source %s retired: %s (remove it from the sources file; to re-enable "
+                    "it, give it a new id or delete its 'retired:%s' state entry)", source.id,
+                    reason, source.id)
         self.write_state(self.state.retire(source.id, reason))
         metrics.RETIRED.labels(source.id).set(1)
 
     async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
-        for path, item in read_directory(source):
+        """Reading and decoding the files is blocking work: done in a worker thread, a batch
+        of files at a time, so that the other sources' loops keep running meanwhile."""
+        files = read_directory(source)
+        while batch := await asyncio.to_thread(lambda: list(itertools.islice(
+                files, DIRECTORY_BATCH))):
+            await self._directory_items(source, batch, result)
+        if result.errors:
+            result.outcome = "partial" if result.queued else "malformed"
+
+    async def _directory_items(self, source: SourceConfig, items: list[tuple[
+            Path, dict[str, Any] | Rejected | Exception]], result: PollResult) -> None:
+        for path, item in items:
             if isinstance(item, Exception):
-                result.errors.append(f"{path}: {item}")
+                # Most errors name their file already; the others get its path.
+                message = str(item)
+                result.errors.append(message if str(path) in message else f"{path}: {message}")
                 continue
             if isinstance(item, Rejected):
                 await self._reject(source, item, result)
@@ -360,8 +406,6 @@ class Fetcher:
                 await self._submit(source, item, keys, result)
             else:
                 result.seen += 1
-        if result.errors:
-            result.outcome = "partial" if result.queued else "malformed"
 
     async def _reject(self, source: SourceConfig, item: Rejected, result: PollResult) -> None:
         """An empty or binary file goes to the dead-letter topic (once per process)."""
@@ -384,16 +428,22 @@ class Fetcher:
         """A listing URL with conditional GET: (None, []) when not modified, else the response
         and the state changes (validators, permanent moves) to store after its articles."""
         current = self.state.resolve(url)
+        # Validators belong to the URL that answered with them: behind a temporary redirect
+        # (302/307, not remembered) that is the final URL, and they are sent on the hop that
+        # reaches it, so such a listing gets its 304s too.
         response = await self.http.get(
             current, kind=source.kind, source=source.id, headers=source.headers,
-            validators=self.state.validators.get(current), respect_robots=source.respect_robots)
+            validators_for=self.state.validators.get, respect_robots=source.respect_robots)
         for old, new in response.moved:
             # A permanent move is remembered at once: it is true whatever happens next.
             self.write_state(self.state.set_moved(old, new))
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        return response, self.state.validators_change(current, response.validators)
+        changes = self.state.validators_change(response.url, response.validators)
+        if response.url != current and current in self.state.validators:
+            changes.append((f"http:{current}", None))  # stored under the redirector before
+        return response, changes
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
@@ -446,21 +496,42 @@ class Fetcher:
                         "followed", source.id, walk.too_deep, source.max_sitemap_depth)
         return walk
 
-    def _entry_keys(self, source: SourceConfig, entry: FeedEntry) -> list[str]:
+    def _shared_guids(self, source: SourceConfig, entries: list[FeedEntry]) -> set[str]:
+        """Guids that several distinct links of this listing carry (a publisher bug: one guid
+        for every item). Such a guid identifies nothing: used as a key, it would mark every
+        later item seen. Those entries are known by their URL only; a WARNING says so once."""
+        links: dict[str, set[str]] = {}
+        for entry in entries:
+            if entry.guid and entry.guid != entry.url:
+                links.setdefault(entry.guid, set()).add(entry.url)
+        shared = {guid for guid, urls in links.items() if len(urls) > 1}
+        if shared and source.id not in self.shared_guid_warned:
+            self.shared_guid_warned.add(source.id)
+            example = next(iter(shared))
+            log.warning("source %s: %d guid(s) shared by several links in one listing (%r: %d "
+                        "links); those entries are told apart by their URL instead", source.id,
+                        len(shared), example[:200], len(links[example]))
+        return shared
+
+    def _entry_keys(self, source: SourceConfig, entry: FeedEntry,
+                    shared: set[str] | frozenset[str] = frozenset()) -> list[str]:
         keys = [seen_key(article_id_for_url(entry.url))]
-        if entry.guid and entry.guid != entry.url:
+        if entry.guid and entry.guid != entry.url and entry.guid not in shared:
             keys.append(guid_key(source.id, entry.guid))
         return keys
 
     async def _entries(self, source: SourceConfig, entries: list[FeedEntry], result: PollResult,
                        commit: _Commit) -> None:
         fresh, claimed = [], set()
+        shared = self._shared_guids(source, entries)
         for entry in entries:
-            keys = self._entry_keys(source, entry)
+            keys = self._entry_keys(source, entry, shared)
             if self._known(keys) or keys[0] in claimed:
                 result.seen += 1
                 continue
-            if self._robots_denied(keys[0]):
+            unreachable = self._robots_denied(keys[0])
+            if unreachable is not None:
+                self._denied(entry.url, unreachable, result)
                 continue
             claimed.add(keys[0])
             fresh.append((entry, keys))
@@ -476,43 +547,101 @@ class Fetcher:
         # Published oldest first, as they appeared: an original then reaches the stream before
         # a later copy of it, so dedupe keeps the original as the article.
         fresh.reverse()
-        records = await asyncio.gather(*(self._entry_record(source, e) for e, _ in fresh),
-                                       return_exceptions=True)
-        for (entry, keys), record in zip(fresh, records, strict=True):
-            if isinstance(record, FetchError):
-                if isinstance(record, RobotsDenied):
-                    # Counted in metrics; looked at again once robots.txt is read again.
-                    self._deny(keys[0], self.http.robots.expires(entry.url))
+        # The pages are fetched concurrently (each host's gate paces them), but handed to the
+        # outbox in that order, each as soon as it and every page before it are done: a poll
+        # cut by its timeout keeps what was published so far (those entries are seen next
+        # time), instead of throwing away every page it fetched.
+        tasks = [asyncio.create_task(self._entry_record(source, e)) for e, _ in fresh]
+        for task in tasks:  # an error not awaited below (timeout) is not logged as lost
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        try:
+            for (entry, keys), task in zip(fresh, tasks, strict=True):
+                try:
+                    record = await task
+                except FetchError as exc:
+                    self._page_failed(source, entry, keys, exc, result)
                     continue
-                if isinstance(record, FINAL_PAGE_ERRORS):
-                    log.warning("source %s: dropping %s: %s", source.id, entry.url, record.reason)
-                    self.write_state(self.state.mark_seen(keys))  # never published, never retried
-                    result.dropped.append(f"{entry.url}: {record.reason}")
+                except Exception as exc:
+                    # A bug met by one page (a codec, a parser) is a failure of that page, not
+                    # of the poll: the other pages are still published.
+                    self._page_crashed(source, entry.url, exc, result)
                     continue
-                result.errors.append(f"{record} (will retry next poll)")
-                result.retry_later = True
-                continue
-            if isinstance(record, BaseException):
-                raise record
-            page_url = record["url"]
-            if page_url != entry.url:  # redirected: the final URL is known too
-                keys.append(seen_key(article_id_for_url(page_url)))
-            await self._submit(source, record, keys, result, commit)
+                self.page_attempts.pop(keys[0], None)
+                page_url = record["url"]
+                if page_url != entry.url:  # redirected: the final URL is known too
+                    keys.append(seen_key(article_id_for_url(page_url)))
+                await self._submit(source, record, keys, result, commit)
+        finally:
+            for task in tasks:
+                task.cancel()  # only those still running: cut by the poll's timeout
         if result.errors:
             result.outcome = "partial"
 
-    def _deny(self, key: str, until: float) -> None:
+    def _page_failed(self, source: SourceConfig, entry: FeedEntry, keys: list[str],
+                     exc: FetchError, result: PollResult) -> None:
+        if isinstance(exc, RobotsDenied):
+            # Counted in metrics; looked at again once robots.txt is read again.
+            unreachable = self.http.robots.unreachable(entry.url)
+            self._deny(keys[0], self.http.robots.expires(entry.url), unreachable)
+            self._denied(entry.url, unreachable, result, exc)
+            return
+        if isinstance(exc, HttpClientError) and exc.status in PAGE_MISSING_STATUSES:
+            tries = self.page_attempts.pop(keys[0], 0) + 1
+            if tries < PAGE_MISSING_ATTEMPTS:
+                if len(self.page_attempts) >= self.settings.fetch_state_max_entries:
+                    del self.page_attempts[next(iter(self.page_attempts))]  # the oldest
+                self.page_attempts[keys[0]] = tries
+                result.errors.append(f"{exc} (attempt {tries} of {PAGE_MISSING_ATTEMPTS}, "
+                                     "will retry next poll)")
+                result.retry_later = True
+                return
+        elif isinstance(exc, HttpClientError) and exc.retryable:  # 408, 429: passing
+            result.errors.append(f"{exc} (will retry next poll)")
+            result.retry_later = True
+            return
+        if isinstance(exc, FINAL_PAGE_ERRORS):
+            log.warning("source %s: dropping %s: %s", source.id, entry.url, exc.reason)
+            self.write_state(self.state.mark_seen(keys))  # never published, never retried
+            result.dropped.append(f"{entry.url}: {exc.reason}")
+            return
+        result.errors.append(f"{exc} (will retry next poll)")
+        result.retry_later = True
+
+    def _page_crashed(self, source: SourceConfig, url: str, exc: Exception,
+                      result: PollResult) -> None:
+        log.error("source %s: unexpected error on page %s", source.id, url,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        result.errors.append(f"{url}: unexpected {type(exc).__name__}: {exc} "
+                             "(will retry next poll)")
+        result.retry_later = True
+
+    def _denied(self, url: str, unreachable: bool, result: PollResult,
+                exc: RobotsDenied | None = None) -> None:
+        """An entry robots.txt refuses. Refused by its rules: counted, not a failure. Refused
+        because robots.txt could not be read (RFC 9309's temporary full disallow): an error
+        of the poll, and the listing's validators are not stored, so the next poll reads it
+        in full and tries the entry again instead of getting a 304 that hides it."""
+        if not unreachable:
+            result.denied += 1
+            return
+        reason = exc.reason if exc is not None else "robots.txt unreachable"
+        result.errors.append(f"{url}: {reason} (will retry next poll)")
+        result.retry_later = True
+
+    def _deny(self, key: str, until: float, unreachable: bool) -> None:
         if len(self.robots_denied) >= self.settings.fetch_state_max_entries:
             now = time.monotonic()  # bounded: entries that left their listings expire here
-            self.robots_denied = {k: t for k, t in self.robots_denied.items() if t >= now}
-        self.robots_denied[key] = until
+            self.robots_denied = {k: v for k, v in self.robots_denied.items() if v[0] >= now}
+        self.robots_denied[key] = (until, unreachable)
 
-    def _robots_denied(self, key: str) -> bool:
-        until = self.robots_denied.get(key)
-        if until is not None and until < time.monotonic():
+    def _robots_denied(self, key: str) -> bool | None:
+        """None when ``key`` is not refused (any more), else whether it is refused only
+        because robots.txt was unreachable."""
+        denial = self.robots_denied.get(key)
+        if denial is not None and denial[0] < time.monotonic():
             del self.robots_denied[key]
-            return False
-        return until is not None
+            return None
+        return denial[1] if denial is not None else None
 
     async def _entry_record(self, source: SourceConfig, entry: FeedEntry) -> dict[str, Any]:
         if entry.content or not source.fetch_pages:
