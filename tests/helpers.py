@@ -80,6 +80,9 @@ def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:
         "worker_data_dir": tmp / f"worker-{suffix}",
         "fetch_metrics_port": free_port(),
         "fetch_allow_networks": "127.0.0.0/8",
+        # Files a test writes are complete when written: read at once, not at the next poll
+        # (the settle rule has tests of its own).
+        "fetch_directory_settle_seconds": 0.0,
     }
     values.update(overrides)
     settings = Settings(**values)

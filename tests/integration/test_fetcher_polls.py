@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ import pytest
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
+from newsflow.fetcher import metrics
 from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.raw import FeedEntry
@@ -255,8 +257,8 @@ async def test_reading_a_directory_does_not_block_the_other_sources(
     inbox.mkdir()
     from newsflow.fetcher.directory import read_directory as read
 
-    def slow_read(src: SourceConfig) -> Iterator[Any]:
-        for item in read(src):
+    def slow_read(src: SourceConfig, **options: Any) -> Iterator[Any]:
+        for item in read(src, **options):
             time.sleep(0.4)  # as reading and decoding thousands of files does
             yield item
 
@@ -292,7 +294,7 @@ async def test_a_directory_error_names_its_file_once(
 ) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "broken.json").write_text("{not json")
+    (inbox / "broken.html.gz").write_bytes(b"not gzip")  # a file that cannot be read
     (inbox / "ok.txt").write_text("Headline\nA paragraph about harbour cranes.\n")
     src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
     fetcher = fetcher_for(fetch_settings, [src])
@@ -302,7 +304,51 @@ async def test_a_directory_error_names_its_file_once(
         await fetcher.aclose()
     assert (result.outcome, result.queued) == ("partial", 1)
     (error,) = result.errors
-    assert error.count("broken.json") == 1 and error.startswith(str(inbox / "broken.json"))
+    assert error.count("broken.html.gz") == 1 and error.startswith(str(inbox / "broken.html.gz"))
+
+
+async def test_a_binary_file_is_dead_lettered_once_a_process_and_counted(
+    fetch_settings: Settings, tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "junk.txt").write_bytes(bytes(range(256)) * 4)
+    src = SourceConfig(id="junk-inbox", name="Inbox", kind="directory", path=inbox)
+    fetcher = fetcher_for(fetch_settings, [src])
+    letters = metrics.DEAD_LETTERS.labels("junk-inbox", "BinaryFile")
+    try:
+        first = await poll_and_publish(fetcher, src)
+        second = await poll_and_publish(fetcher, src)
+    finally:
+        await fetcher.aclose()
+    assert len(first.rejected) == 1 and "junk.txt" in first.rejected[0]
+    assert (second.rejected, second.seen) == ([], 1)  # not sent again on every poll
+    assert letters._value.get() == 1
+
+
+async def test_fetch_once_waits_for_a_file_still_being_written(
+    broker: EmbeddedBroker, tmp_path: Path,
+) -> None:
+    settings = fetcher_test_settings(broker.bootstrap, tmp_path,
+                                     fetch_directory_settle_seconds=0.5)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    fresh = inbox / "fresh.txt"
+    fresh.write_text("Headline\nA paragraph about harbour cranes.\n")  # modified just now
+    src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
+    polling = fetcher_for(settings, [src])
+    try:  # a long-running fetcher leaves it for its next poll...
+        assert (await poll_and_publish(polling, src)).queued == 0
+    finally:
+        await polling.aclose()
+    os.utime(fresh)  # written to again
+    once = fetcher_for(settings, [src])
+    try:  # ...`fetch --once` has no next poll: it waits until the file is settled
+        summary = await once.run_once()
+    finally:
+        await once.aclose()
+    assert summary.published == 1
+    assert time.time() - fresh.stat().st_mtime >= 0.5
 
 
 async def test_a_listing_behind_a_temporary_redirect_gets_its_304s(

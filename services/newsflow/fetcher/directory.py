@@ -133,7 +133,6 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
 # file appear complete; the settle time covers writers that write in place (cp, scp).
 TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 MAX_DEPTH = 5  # levels of sub-folders read below a directory source's path
-DEFAULT_SETTLE_SECONDS = 2.0  # NEWSFLOW_FETCH_DIRECTORY_SETTLE_SECONDS
 _reported_too_deep: set[Path] = set()  # folders below MAX_DEPTH, warned about once per process
 
 
@@ -171,6 +170,15 @@ def settling(path: Path, settle_seconds: float, now: float) -> bool:
     written (a slow copy), so left for the next poll. An mtime far in the future (a copy that
     kept a skewed timestamp) does not hold a file back for ever."""
     return settle_seconds > 0 and abs(now - path.stat().st_mtime) < settle_seconds
+
+
+def newest_change(root: Path) -> float | None:
+    """The latest modification time among the article files under ``root`` (None: none, or
+    the folder cannot be read): how long ``fetch --once`` waits for a copy to finish."""
+    try:
+        return max((path.stat().st_mtime for path in article_files(root)), default=None)
+    except OSError:
+        return None
 
 
 def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: float | None = None

@@ -82,6 +82,11 @@ INVALID = Counter(
     "Raw articles that do not follow schemas/raw-article.v1.json: sent to the dead-letter topic "
     "instead of the raw topic.", ["source"],
 )
+DEAD_LETTERS = Counter(
+    "newsflow_fetcher_dead_letters_total",
+    "Files and records sent to the dead-letter topic instead of the raw topic, by error "
+    "(EmptyFile, BinaryFile, BadRecord, RecordInvalid).", ["source", "error"],
+)
 OUTBOX = Gauge(
     "newsflow_fetcher_outbox_records", "Fetched raw articles waiting for the broker's ack.",
 )

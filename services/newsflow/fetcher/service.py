@@ -39,7 +39,7 @@ from newsflow.errors import (
     TooManyRedirects,
 )
 from newsflow.fetcher import metrics
-from newsflow.fetcher.directory import Rejected, read_directory
+from newsflow.fetcher.directory import Rejected, newest_change, read_directory
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import HttpFetcher, Response
 from newsflow.fetcher.jsonapi import parse_json_items
@@ -63,6 +63,8 @@ PAGE_MISSING_STATUSES = frozenset({403, 404})
 PAGE_MISSING_ATTEMPTS = 3
 # Records of a directory source read per trip to a worker thread (bounds the memory held).
 DIRECTORY_BATCH = 100
+# `fetch --once` waits up to this many settle times for files still being written.
+ONCE_SETTLE_WAITS = 5
 
 
 @dataclass(slots=True)
@@ -157,6 +159,7 @@ class Fetcher:
         self.pending: set[str] = set()  # seen-keys of records queued but not yet acknowledged
         self.started = False
         self.tasks: list[asyncio.Task[None]] = []
+        self.once = False  # `fetch --once`: each source is polled one time only
         # Entries robots.txt refused, skipped until it is read again: they must not take the
         # max_items places of entries that can be fetched. Value: (until, whether only because
         # robots.txt was unreachable).
@@ -169,13 +172,16 @@ class Fetcher:
     async def start(self) -> None:
         if self.started:
             return
+        # Every source's series before the broker is reached: a fetcher that cannot reach it
+        # (a wrong address) shows its sources, failing none, beside broker_available 0.
+        for source in self.sources:
+            metrics.POLL_INTERVAL.labels(source.id).set(source.poll_interval_seconds)
+            metrics.source_configured(source.id)
         count = await self._load_state()
         log.info("fetcher state: %d entries (%d seen, %d validators, %d moved, %d retired)",
                  count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
                  len(self.state.retired))
         for source in self.sources:
-            metrics.POLL_INTERVAL.labels(source.id).set(source.poll_interval_seconds)
-            metrics.source_configured(source.id)
             if source.id in self.state.retired:
                 metrics.RETIRED.labels(source.id).set(1)
                 log.warning("source %s stays retired: %s (not polled; to re-enable it, give it "
@@ -226,6 +232,7 @@ class Fetcher:
 
     async def run_once(self) -> RunSummary:
         """Poll every source once and wait for the broker's acks."""
+        self.once = True
         await self.start()
         before, dropped_before = self.outbox.published, len(self.outbox.dropped_records)
         # A configured source an earlier run retired is not polled, but it is no success
@@ -308,6 +315,7 @@ class Fetcher:
             log.warning("source %s: %s does not follow the raw-article schema (%s); sent to %s",
                         source.id, record.get("url"), exc, self.settings.topic_deadletter)
             metrics.INVALID.labels(source.id).inc()
+            metrics.DEAD_LETTERS.labels(source.id, "RecordInvalid").inc()
             letter = DeadLetter("validate", type(exc).__name__, str(exc),
                                 self.settings.topic_raw, None, None, key,
                                 RAW.unchecked_bytes(record))
@@ -383,12 +391,28 @@ class Fetcher:
     async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
         """Reading and decoding the files is blocking work: done in a worker thread, a batch
         of files at a time, so that the other sources' loops keep running meanwhile."""
-        files = read_directory(source)
+        settle = self.settings.fetch_directory_settle_seconds
+        if self.once:  # no next poll to pick up a file still being written: wait for it
+            await self._wait_for_settled(source, settle)
+        files = read_directory(source, settle_seconds=settle, now=time.time())
         while batch := await asyncio.to_thread(lambda: list(itertools.islice(
                 files, DIRECTORY_BATCH))):
             await self._directory_items(source, batch, result)
         if result.errors:
             result.outcome = "partial" if result.queued else "malformed"
+
+    async def _wait_for_settled(self, source: SourceConfig, settle: float) -> None:
+        """Until no file of the folder changed in the last ``settle`` seconds, at most
+        ``ONCE_SETTLE_WAITS`` settle times: a writer that keeps writing longer has its file
+        left for the next run (read_directory says so)."""
+        assert source.path is not None
+        deadline = time.monotonic() + ONCE_SETTLE_WAITS * settle
+        while settle > 0:
+            newest = await asyncio.to_thread(newest_change, source.path)
+            wait = 0.0 if newest is None else settle - abs(time.time() - newest)
+            if wait <= 0 or time.monotonic() + wait > deadline:
+                return
+            await asyncio.sleep(wait)
 
     async def _directory_items(self, source: SourceConfig, items: list[tuple[
             Path, dict[str, Any] | Rejected | Exception]], result: PollResult) -> None:
@@ -415,6 +439,7 @@ class Fetcher:
             return
         log.warning("source %s: %s is %s; sent to %s", source.id, item.url, item.reason,
                     self.settings.topic_deadletter)
+        metrics.DEAD_LETTERS.labels(source.id, type(item.error).__name__).inc()
         letter = DEAD_LETTERS.encode_letter(item.dead_letter(self.settings.topic_raw))
         self.pending.update(keys)
         await self.outbox.put(Pending(self.settings.topic_deadletter, item.url.encode("utf-8"),
@@ -465,7 +490,7 @@ class Fetcher:
                                               response.url)
         else:
             entries = await asyncio.to_thread(parse_feed, response.content, response.url,
-                                              response.content_type_header)
+                                              response.content_type_header, source.kind)
         commit = _Commit(self, changes)
         await self._entries(source, entries, result, commit)
         if walk is not None and walk.failures and not walk.children_read and not entries:
@@ -489,8 +514,9 @@ class Fetcher:
         for url, exc in walk.failures:
             result.errors.append(str(exc) if isinstance(exc, FetchError) else f"{url}: {exc}")
         if walk.over_budget:
-            log.info("source %s: %d older child sitemaps not read (max_sitemaps=%d)",
-                     source.id, walk.over_budget, source.max_sitemaps)
+            log.info("source %s: %d child sitemaps not read (max_sitemaps=%d; undated ones "
+                     "and the newest are read first)", source.id, walk.over_budget,
+                     source.max_sitemaps)
         if walk.too_deep:
             log.warning("source %s: %d sitemaps nested deeper than max_sitemap_depth=%d not "
                         "followed", source.id, walk.too_deep, source.max_sitemap_depth)

@@ -54,7 +54,8 @@ class FetcherState:
 
     def apply(self, key: str, value: dict[str, Any] | None) -> None:
         kind, _, rest = key.partition(":")
-        if kind in ("seen", "guid", "file"):
+        # rejected: a file sent to the dead-letter topic (never persisted, so once a process).
+        if kind in ("seen", "guid", "file", "rejected"):
             if value is None:
                 self.seen.pop(key, None)
             else:
