@@ -263,3 +263,20 @@ def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(
     with pytest.raises(SourcesFileError) as error:
         load_sources(path)
     assert str(error.value) == f"{path}{where}not valid YAML: {problem}"
+
+
+def test_jsonl_records_sniff_html_documents_and_keep_unicode_line_separators(
+        tmp_path: Path) -> None:
+    lines = [
+        {"id": "page", "body": "<html><head><title>Cranes</title></head><body><p>x</p></body>"},
+        {"id": "wire", "body": "<BP> British Petroleum said profits rose."},
+        {"id": "typed", "body": "<p>Typed</p>", "content_type": "text/html"},
+        {"id": "sep", "body": "One paragraph.\u2028Still the same record."},
+    ]
+    (tmp_path / "batch.jsonl").write_text(
+        "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
+    items = {item["id"]: item for _, item in read_directory(_inbox(tmp_path))
+             if isinstance(item, dict)}
+    assert {key: item["content_type"] for key, item in items.items()} == {
+        "page": "text/html", "wire": "text/plain", "typed": "text/html", "sep": "text/plain"}
+    assert items["sep"]["body"] == "One paragraph.\u2028Still the same record."

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsflow.core.clean import split_title
+from newsflow.core.clean import DOCUMENT_TAG, split_title
 from newsflow.errors import BadRecord, NotText
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.jsonapi import json_date
@@ -112,9 +112,12 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
         problem = (f"{where}: a JSON record needs a string 'body'" if isinstance(item, dict)
                    else f"{where}: a JSON record must be an object, not {type(item).__name__}")
         return Rejected(at, BadRecord(problem), problem, data)
+    body = item["body"]
+    # Without a content_type, a whole HTML document (an <html>, <head> or <body> tag) is HTML
+    # and anything else plain text: wire copy has "<BP>"-style codes that are not markup.
+    sniffed = "text/html" if DOCUMENT_TAG.search(body[:10_000]) else "text/plain"
     record = raw_article(
-        source, str(item.get("url") or url), item["body"],
-        str(item.get("content_type") or "text/plain"),
+        source, str(item.get("url") or url), body, str(item.get("content_type") or sniffed),
         # Any date shape a file gives (ISO, RFC 2822, free-form, Unix time) becomes RFC 3339
         # UTC, as the raw-article schema wants; one that is not a date is dropped.
         title=item.get("title"), published_at=json_date(item.get("published_at")),
