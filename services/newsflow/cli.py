@@ -76,7 +76,9 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
                 return False, {"started": False, "broker_available": False}
             return fetcher.health()
 
-        # Served from the start, so a broker outage at start shows up as 503 and metrics.
+        # Served from the start, so a broker outage at start shows up as 503 and metrics,
+        # with every configured source's series already there.
+        metrics.sources_configured((s.id, s.poll_interval_seconds) for s in sources)
         heartbeat = metrics.Heartbeat()
         beating = asyncio.create_task(heartbeat.run(), name="liveness-heartbeat")
         server = metrics.serve(settings.fetch_metrics_host, settings.fetch_metrics_port, health,

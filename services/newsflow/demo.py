@@ -45,7 +45,11 @@ def _say(text: str) -> None:
 def clip(text: str, width: int) -> str:
     """``text`` in at most ``width`` characters, cut between words (a title cut mid-word reads
     as a typo), with an ellipsis when anything was cut."""
-    return textwrap.shorten(text, width, placeholder=" …") if len(text) > width else text
+    if len(text) <= width:
+        return text
+    cut = textwrap.shorten(text, width, placeholder=" …")
+    # A title without spaces (Chinese, Japanese) or one long first word has no word to keep.
+    return cut if cut != "…" and cut.strip(" …") else text[:width - 1] + "…"
 
 
 def describe(record: dict[str, Any]) -> str:

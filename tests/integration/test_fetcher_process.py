@@ -229,6 +229,12 @@ def test_broker_unreachable_at_start_is_reported_and_retried(
     try:
         wait_until(lambda: get(base + "/healthz")[0] == 503, 30, "/healthz while the broker is away")
         assert json.loads(get(base + "/healthz")[1])["broker_available"] is False
+        # The sources' series are there before the broker is: dashboards and alerts see what
+        # the fetcher would poll, beside broker_available 0.
+        exposed = get(base + "/metrics")[1]
+        assert 'newsflow_fetcher_source_consecutive_failures{source="wire"} 0.0' in exposed
+        assert 'newsflow_fetcher_articles_published_total{source="wire"} 0.0' in exposed
+        assert "newsflow_fetcher_broker_available 0.0" in exposed
         wait_until(lambda: "unreachable" in process.log(), 30, "the outage in the log")
         assert process.alive()  # backing off, not crashed
         with late:

@@ -16,3 +16,8 @@ def test_a_long_title_is_cut_between_words_with_an_ellipsis() -> None:
     words = cut.removesuffix(" …").split()
     assert words == title.split()[:len(words)]  # whole words only, from the start
     assert clip("Short title", 50) == "Short title"
+
+
+def test_a_title_without_spaces_is_cut_where_it_must_be() -> None:
+    title = "北京宣布对多家美国军工企业实施制裁并冻结其在华资产" * 3
+    assert clip(title, 20) == title[:19] + "…"

@@ -16,7 +16,7 @@ import pytest
 from newsflow.errors import BadRecord, SourcesFileError
 from newsflow.fetcher.content import decode, detect_charset
 from newsflow.fetcher.decoding import decode_file_bytes
-from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory
+from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory, settle_wait
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import Response
 from newsflow.fetcher.jsonapi import json_date, parse_json_items
@@ -180,6 +180,9 @@ def test_a_sitemap_declaring_its_encoding_keeps_it() -> None:
     assert [e.title for e in sitemap.entries] == ["Grève à Paris : les cafés fermés"]
     bogus = parse_sitemap(NEWS_URLSET.encode(), "https://fr.example/", "text/xml; charset=zip")
     assert [e.title for e in bogus.entries] == ["Grève à Paris : les cafés fermés"]
+    # UTF-8 bytes undeclared, an old server's default ISO-8859-1 header: UTF-8 is what they are.
+    utf8 = parse_sitemap(NEWS_URLSET.encode(), "https://fr.example/", "text/xml; charset=ISO-8859-1")
+    assert [e.title for e in utf8.entries] == ["Grève à Paris : les cafés fermés"]
 
 
 def _api(**options: object) -> SourceConfig:
@@ -221,13 +224,24 @@ WESTERN = ["Café owners strike\nThe café owners went on strike on Monday over 
            "Björk to tour\nIcelandic singer Björk announced a world tour on Monday.\n",
            "Señor García wins\nJosé García won the election in Málaga on Sunday.\n",
            "Strike in München\nWorkers in München went on strike.\n",
-           "Prices up 5°C\nTemperatures rose by 5° on Monday — the “highest” since 1990.\n"]
+           "Prices up 5°C\nTemperatures rose by 5° on Monday — the “highest” since 1990.\n",
+           "¿Qué pasó?\nEl señor dijo: ¡Sí! Las elecciones en Málaga.\n",
+           "Eleições\nAs eleições põem em causa a decisão do governo.\n",
+           "København\nKøbenhavns borgmester går af, siger partiet.\n",
+           "Così è\nCosì è più facile, perché no, disse il sindaco.\n"]
 OTHER_SCRIPTS = [
     ("Правительство объявило о новых санкциях против банков и о мерах поддержки.", "cp1251"),
     ("東京の天気は晴れです。政府は新しい政策を発表した。今日はとても暑い。", "shift_jis"),
     ("Η κυβέρνηση ανακοίνωσε νέα μέτρα για την οικονομία και τις τράπεζες.", "cp1253"),
     ("รัฐบาลประกาศมาตรการใหม่สำหรับเศรษฐกิจ", "cp874"),
     ("Vláda oznámila nová opatření. Příliš žluťoučký kůň úpěl ďábelské ódy.", "cp1250"),
+    # Latin text of other code pages also decodes as windows-1252, into misread signs: a
+    # symbol inside a word (Polish), Icelandic letters (Turkish), ø beside grave accents
+    # (Czech without ť), õ/û beside ö/ü (Hungarian).
+    ("Rząd przyjął nową ustawę. Może jutro.", "cp1250"),
+    ("Türkiye'de başkan seçimi yapıldı. Oyların sayımı sürüyor.", "cp1254"),
+    ("Řeč předsedy vlády v pondělí.", "cp1250"),
+    ("A hősök tere ünnepi műsor.", "cp1250"),
 ]
 
 
@@ -280,3 +294,25 @@ def test_jsonl_records_sniff_html_documents_and_keep_unicode_line_separators(
     assert {key: item["content_type"] for key, item in items.items()} == {
         "page": "text/html", "wire": "text/plain", "typed": "text/html", "sep": "text/plain"}
     assert items["sep"]["body"] == "One paragraph.\u2028Still the same record."
+
+
+def test_a_jsonl_line_no_record_can_be_made_of_is_rejected_alone(tmp_path: Path) -> None:
+    lines = ['{"id": "a", "body": "First."}', '{"id": "b", "body": "Bad \\udc80 escape."}',
+             '{"id": "c", "body": "Port.", "url": "http://x.example:99999/a"}',
+             '{"id": "d", "body": "Last."}']
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    items = [item for _, item in read_directory(_inbox(tmp_path))]
+    assert [i["id"] for i in items if isinstance(i, dict)] == ["a", "d"]  # the rest still read
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    assert [r.url.rsplit("#", 1)[1] for r in rejected] == ["L2", "L3"]
+    assert all(isinstance(r.error, BadRecord) for r in rejected)
+
+
+def test_the_settle_wait_ignores_a_file_dated_in_the_future(tmp_path: Path) -> None:
+    now = time.time()
+    for name, age in (("old.txt", 60.0), ("skewed.txt", -3600.0), ("copying.txt", 0.5)):
+        (tmp_path / name).write_text("Title\nBody.")
+        os.utime(tmp_path / name, (now - age, now - age))
+    assert settle_wait(tmp_path, 2.0, now) == pytest.approx(1.5)  # the copy, not the skewed one
+    (tmp_path / "copying.txt").unlink()
+    assert settle_wait(tmp_path, 2.0, now) == 0.0

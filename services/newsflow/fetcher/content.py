@@ -153,7 +153,33 @@ def looks_like_windows_1252(content: bytes) -> bool:
     visible = len(text) - sum(map(str.isspace, text))
     non_ascii = sum(1 for char in text if ord(char) > 0x7F)
     return (non_ascii > 0 and non_ascii <= MAX_NON_ASCII_SHARE * visible
-            and not _NON_ASCII_RUN.search(text) and not _C0_CONTROL.search(text))
+            and not _NON_ASCII_RUN.search(text) and not _C0_CONTROL.search(text)
+            and not _reads_as_another_latin(text))
+
+
+# Central European and Turkish text (cp1250, cp1254, ISO-8859-2) decodes as windows-1252 too,
+# into signs no Western word holds: a symbol inside a word ("Rz¹d", "mo¿e" for "Rząd",
+# "może"), Icelandic letters (ð, þ for Turkish ğ, ş), ø beside a grave accent ("øeè" for
+# Czech "řeč"), õ or û beside ö or ü (Hungarian ő, ű). Such text is left to detection.
+_SYMBOL_IN_WORD = re.compile(r"[^\W\d_][^\w\s\x00-\x7f][^\W\d_]")
+_ICELANDIC = re.compile("[ðþÐÞ]")
+
+
+def reads_as_another_latin(content: bytes) -> bool:
+    """Whether ``content`` decodes as windows-1252 into what is another Latin code page's text
+    misread (``_reads_as_another_latin``): no tie may then go to windows-1252."""
+    try:
+        return _reads_as_another_latin(content.decode("cp1252"))
+    except UnicodeDecodeError:
+        return False
+
+
+def _reads_as_another_latin(text: str) -> bool:
+    if _SYMBOL_IN_WORD.search(text) or _ICELANDIC.search(text):
+        return True
+    letters = set(text)
+    return bool((letters & set("øØ") and letters & set("èìùòÈÌÙÒ"))
+                or (letters & set("õûÕÛ") and letters & set("öüÖÜ")))
 
 
 def detect_charset(content: bytes, content_type: str | None) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from charset_normalizer import from_bytes
 
 from newsflow.errors import BinaryFile, EmptyFile
-from newsflow.fetcher.content import looks_like_windows_1252, text_codec
+from newsflow.fetcher.content import looks_like_windows_1252, reads_as_another_latin, text_codec
 
 BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -53,7 +53,10 @@ def _detect(data: bytes) -> str | None:
     if best is None:
         return None
     # Short Western text scores the same in several single-byte code pages; prefer
-    # windows-1252, by far the most common legacy encoding of the web, when it ties.
+    # windows-1252, by far the most common legacy encoding of the web, when it ties, unless
+    # it reads as Central European or Turkish text misread.
+    if reads_as_another_latin(data):
+        return str(best.encoding)
     for match in results:
         if (match.chaos, match.coherence) == (best.chaos, best.coherence) and \
                 "cp1252" in match.could_be_from_charset:

@@ -112,6 +112,14 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
         problem = (f"{where}: a JSON record needs a string 'body'" if isinstance(item, dict)
                    else f"{where}: a JSON record must be an object, not {type(item).__name__}")
         return Rejected(at, BadRecord(problem), problem, data)
+    try:
+        return _item_record(source, url, item)
+    except ValueError as exc:  # a URL no parser reads, a lone surrogate (UnicodeError), ...
+        problem = f"{where}: not a usable record: {type(exc).__name__}: {exc}"
+        return Rejected(at, BadRecord(problem), problem, data)
+
+
+def _item_record(source: SourceConfig, url: str, item: dict[str, Any]) -> dict[str, Any]:
     body = item["body"]
     # Without a content_type, a whole HTML document (an <html>, <head> or <body> tag) is HTML
     # and anything else plain text: wire copy has "<BP>"-style codes that are not markup.
@@ -127,6 +135,9 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
     fetched_at = json_date(item.get("fetched_at"))  # a file may carry its own
     if fetched_at:
         record["fetched_at"] = fetched_at
+    # What the topic's codec would refuse later (a lone surrogate cannot be UTF-8): refused
+    # here, as this line's own dead letter.
+    json.dumps(record, ensure_ascii=False).encode("utf-8")
     return record
 
 
@@ -175,13 +186,14 @@ def settling(path: Path, settle_seconds: float, now: float) -> bool:
     return settle_seconds > 0 and abs(now - path.stat().st_mtime) < settle_seconds
 
 
-def newest_change(root: Path) -> float | None:
-    """The latest modification time among the article files under ``root`` (None: none, or
+def settle_wait(root: Path, settle_seconds: float, now: float) -> float:
+    """Seconds until no article file under ``root`` is ``settling`` any more (0: none is, or
     the folder cannot be read): how long ``fetch --once`` waits for a copy to finish."""
     try:
-        return max((path.stat().st_mtime for path in article_files(root)), default=None)
+        ages = [abs(now - path.stat().st_mtime) for path in article_files(root)]
     except OSError:
-        return None
+        return 0.0
+    return max((settle_seconds - age for age in ages if age < settle_seconds), default=0.0)
 
 
 def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: float | None = None

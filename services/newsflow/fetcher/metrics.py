@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -126,6 +126,14 @@ RETIRED = Gauge(
 
 # A poll succeeded when the source's listing was read, even if some of its pages were not.
 SUCCESS_OUTCOMES = frozenset({"ok", "not_modified", "partial"})
+
+
+def sources_configured(sources: Iterable[tuple[str, float]]) -> None:
+    """(source id, poll interval) of every configured source: their series exist before the
+    broker is reached, so a fetcher that cannot reach it still shows what it would poll."""
+    for source, interval in sources:
+        POLL_INTERVAL.labels(source).set(interval)
+        source_configured(source)
 
 
 def source_configured(source: str) -> None:

@@ -39,6 +39,13 @@ RECORD_ERRORS = (MessageSizeTooLargeError, InvalidRecordError, TypeError, ValueE
 OUTBOX_BACKOFF = Backoff(base=1.0, cap=30.0)
 
 
+def message_limit(settings: Settings) -> int:
+    """The largest record the fetcher's producer sends, checked on the uncompressed record: a
+    page up to the fetch cap must fit (the broker checks the compressed batch against its own
+    message.max.bytes). Dead letters are cut to it (``DeadLetterCodec.encode_letter``)."""
+    return max(1_048_576, 2 * settings.fetch_max_bytes + 65_536)
+
+
 class Publisher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -55,9 +62,7 @@ class Publisher:
             request_timeout_ms=30_000,
             delivery_timeout_ms=120_000,
             max_in_flight_requests_per_connection=5,
-            # Checked on the uncompressed record: a page up to the fetch cap must fit (the
-            # broker checks the compressed batch against its own message.max.bytes).
-            max_request_size=max(1_048_576, 2 * settings.fetch_max_bytes + 65_536),
+            max_request_size=message_limit(settings),
             # Topics are declared with explicit partitions (topics.py); never auto-created.
             allow_auto_create_topics=False,
             # Notice a returning broker within seconds, and report an absent one at start

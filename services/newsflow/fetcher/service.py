@@ -39,12 +39,12 @@ from newsflow.errors import (
     TooManyRedirects,
 )
 from newsflow.fetcher import metrics
-from newsflow.fetcher.directory import Rejected, newest_change, read_directory
+from newsflow.fetcher.directory import Rejected, read_directory, settle_wait
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import HttpFetcher, Response
 from newsflow.fetcher.jsonapi import parse_json_items
 from newsflow.fetcher.links import discover_links
-from newsflow.fetcher.publisher import Outbox, Pending, Publisher
+from newsflow.fetcher.publisher import Outbox, Pending, Publisher, message_limit
 from newsflow.fetcher.raw import FeedEntry, raw_article
 from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sources import SourceConfig
@@ -174,9 +174,7 @@ class Fetcher:
             return
         # Every source's series before the broker is reached: a fetcher that cannot reach it
         # (a wrong address) shows its sources, failing none, beside broker_available 0.
-        for source in self.sources:
-            metrics.POLL_INTERVAL.labels(source.id).set(source.poll_interval_seconds)
-            metrics.source_configured(source.id)
+        metrics.sources_configured((s.id, s.poll_interval_seconds) for s in self.sources)
         count = await self._load_state()
         log.info("fetcher state: %d entries (%d seen, %d validators, %d moved, %d retired)",
                  count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
@@ -320,7 +318,7 @@ class Fetcher:
                                 self.settings.topic_raw, None, None, key,
                                 RAW.unchecked_bytes(record))
             topic, value, raw = self.settings.topic_deadletter, DEAD_LETTERS.encode_letter(
-                letter), False
+                letter, message_limit(self.settings)), False
             result.rejected.append(f"{record.get('url')}: {exc}")
         else:
             result.queued += 1
@@ -403,13 +401,13 @@ class Fetcher:
 
     async def _wait_for_settled(self, source: SourceConfig, settle: float) -> None:
         """Until no file of the folder changed in the last ``settle`` seconds, at most
-        ``ONCE_SETTLE_WAITS`` settle times: a writer that keeps writing longer has its file
-        left for the next run (read_directory says so)."""
+        ``ONCE_SETTLE_WAITS`` settle times and half the poll's timeout: a writer that keeps
+        writing longer has its file left for the next run (read_directory says so)."""
         assert source.path is not None
-        deadline = time.monotonic() + ONCE_SETTLE_WAITS * settle
+        limit = min(ONCE_SETTLE_WAITS * settle, self.settings.fetch_poll_timeout_seconds / 2)
+        deadline = time.monotonic() + limit
         while settle > 0:
-            newest = await asyncio.to_thread(newest_change, source.path)
-            wait = 0.0 if newest is None else settle - abs(time.time() - newest)
+            wait = await asyncio.to_thread(settle_wait, source.path, settle, time.time())
             if wait <= 0 or time.monotonic() + wait > deadline:
                 return
             await asyncio.sleep(wait)
@@ -440,7 +438,8 @@ class Fetcher:
         log.warning("source %s: %s is %s; sent to %s", source.id, item.url, item.reason,
                     self.settings.topic_deadletter)
         metrics.DEAD_LETTERS.labels(source.id, type(item.error).__name__).inc()
-        letter = DEAD_LETTERS.encode_letter(item.dead_letter(self.settings.topic_raw))
+        letter = DEAD_LETTERS.encode_letter(item.dead_letter(self.settings.topic_raw),
+                                            message_limit(self.settings))
         self.pending.update(keys)
         await self.outbox.put(Pending(self.settings.topic_deadletter, item.url.encode("utf-8"),
                                       letter, item.url, source.id,

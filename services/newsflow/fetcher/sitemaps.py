@@ -45,7 +45,11 @@ def with_http_charset(document: bytes, content_type: str | None) -> bytes:
     if (charset is None or charset == "utf-8" or document.startswith(_BOMS)
             or _DECLARED_ENCODING.match(document)):
         return document
-    return document.decode(charset, errors="replace").encode("utf-8")
+    try:  # bytes that are valid UTF-8 and not ASCII are UTF-8 whatever an old server says
+        document.decode("utf-8")
+    except UnicodeDecodeError:
+        return document.decode(charset, errors="replace").encode("utf-8")
+    return document
 
 
 def parse_sitemap(document: bytes, base_url: str, content_type: str | None = None) -> Sitemap:
