@@ -171,9 +171,17 @@ class FetchBlocked(FetchError):
 
 class RobotsDenied(FetchError):
     """robots.txt disallows the URL for our user agent — or could not be read, and then every
-    URL of the host is disallowed until it can be."""
+    URL of the host is disallowed until it can be. ``unreachable`` and ``expires`` (monotonic
+    seconds: when that robots.txt is read again) are as they were at the refusal: the cache
+    may have read it again by the time the refusal is handled."""
 
     outcome = "robots_denied"
+
+    def __init__(self, url: str, reason: str, *, unreachable: bool = False,
+                 expires: float | None = None) -> None:
+        super().__init__(url, reason)
+        self.unreachable = unreachable
+        self.expires = expires
 
 
 class TooManyRedirects(FetchError):

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
+from newsflow.errors import RobotsDenied
 from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
@@ -323,6 +324,9 @@ async def test_an_unreachable_robots_txt_is_a_warning_that_names_the_reason(
     finally:
         await http.aclose()
     assert "robots.txt unreachable (HTTP 503)" in str(denied.value)
+    # Why, as it was at the refusal: handled later, the cache may say otherwise by then.
+    assert isinstance(denied.value, RobotsDenied) and denied.value.unreachable is True
+    assert denied.value.expires is not None
     assert "/story" not in server.paths()
     assert [(r.levelno, "unreachable (HTTP 503)" in r.getMessage())
             for r in robots_log(caplog)] == [(logging.WARNING, True)]

@@ -55,3 +55,22 @@ def test_seen_set_is_bounded_oldest_first() -> None:
     state.mark_seen([seen_key(str(n)) for n in range(1500)])
     assert len(state.seen) == 1000
     assert not state.is_seen(seen_key("0")) and state.is_seen(seen_key("1499"))
+
+
+def test_validators_behind_a_changing_redirect_keep_one_entry_per_listing() -> None:
+    state = FetcherState(max_seen=1000)
+    listing = "https://w.example/feed"
+    for n in range(5):  # a signed CDN URL: a new target on every poll
+        target = f"https://cdn.example/feed.xml?sig={n}"
+        for key, value in state.validators_change(listing, Validators(f'"v{n}"'), target):
+            assert key == f"http:{listing}"
+            state.apply(key, value)
+    assert list(state.validators) == [listing]
+    for_hop = state.validators_for(listing)
+    assert for_hop(listing) is None  # not sent to the redirector
+    assert for_hop("https://cdn.example/feed.xml?sig=4") == Validators('"v4"', None,
+                                                                      "https://cdn.example/feed.xml?sig=4")
+    assert for_hop("https://cdn.example/feed.xml?sig=3") is None
+    # Answered by the listing URL itself: stored without a target, sent on the first hop.
+    state.apply(*state.validators_change(listing, Validators('"v9"'), listing)[0])
+    assert state.validators_for(listing)(listing) == Validators('"v9"')

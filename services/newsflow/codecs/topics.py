@@ -21,7 +21,9 @@ def dumps(value: Any) -> bytes:
 
 # A JSON escape of a UTF-16 surrogate: paired ones make one character, a lone one a string
 # that no UTF-8 writer can encode later, so every output of the record would fail.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"  # a high one without its low one
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")  # a low one alone
 
 
 def loads(data: bytes) -> Any:
@@ -33,7 +35,7 @@ def loads(data: bytes) -> Any:
         raise RecordUndecodable(f"not UTF-8: {exc}") from exc
     except (json.JSONDecodeError, RecursionError) as exc:
         raise RecordUndecodable(f"not JSON: {str(exc)[:200]}") from exc
-    if _SURROGATE_ESCAPE.search(data):
+    if _LONE_SURROGATE_ESCAPE.search(data):  # an emoji's escaped pair costs nothing more
         try:
             dumps(value)
         except UnicodeEncodeError as exc:

@@ -49,6 +49,9 @@ PERMANENT = frozenset({301, 308})
 class Validators:
     etag: str | None = None
     last_modified: str | None = None
+    # The URL that answered with them, when a temporary redirect led there from the listing
+    # URL they are stored under (None: that URL itself).
+    url: str | None = None
 
     def headers(self) -> dict[str, str]:
         out = {}
@@ -214,7 +217,9 @@ class HttpFetcher:
         host = urlsplit(url).netloc
         self.gates.set_crawl_delay(host, robots.crawl_delay(self.settings.fetch_user_agent))
         if not robots.allowed(url, self.settings.fetch_user_agent):
-            raise RobotsDenied(url, robots.reason or "disallowed by robots.txt")
+            raise RobotsDenied(url, robots.reason or "disallowed by robots.txt",
+                               unreachable=self.robots.unreachable(url),
+                               expires=self.robots.expires(url))
 
     async def _load_robots(self, url: str) -> tuple[int | None, str, str]:
         """(status, text, failure): a missing robots.txt (4xx) is normal and logged at INFO;

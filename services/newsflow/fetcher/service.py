@@ -388,7 +388,7 @@ class Fetcher:
 
     async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
         """Reading and decoding the files is blocking work: done in a worker thread, a batch
-        of files at a time, so that the other sources' loops keep running meanwhile."""
+        of records at a time, so that the other sources' loops keep running meanwhile."""
         settle = self.settings.fetch_directory_settle_seconds
         if self.once:  # no next poll to pick up a file still being written: wait for it
             await self._wait_for_settled(source, settle)
@@ -454,20 +454,20 @@ class Fetcher:
         current = self.state.resolve(url)
         # Validators belong to the URL that answered with them: behind a temporary redirect
         # (302/307, not remembered) that is the final URL, and they are sent on the hop that
-        # reaches it, so such a listing gets its 304s too.
+        # reaches it, so such a listing gets its 304s too. They are stored under the listing's
+        # own URL, so a target that changes every poll (a signed URL) replaces its entry.
         response = await self.http.get(
             current, kind=source.kind, source=source.id, headers=source.headers,
-            validators_for=self.state.validators.get, respect_robots=source.respect_robots)
+            validators_for=self.state.validators_for(current),
+            respect_robots=source.respect_robots)
         for old, new in response.moved:
             # A permanent move is remembered at once: it is true whatever happens next.
             self.write_state(self.state.set_moved(old, new))
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        changes = self.state.validators_change(response.url, response.validators)
-        if response.url != current and current in self.state.validators:
-            changes.append((f"http:{current}", None))  # stored under the redirector before
-        return response, changes
+        return response, self.state.validators_change(current, response.validators,
+                                                      response.url)
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
@@ -605,10 +605,13 @@ class Fetcher:
     def _page_failed(self, source: SourceConfig, entry: FeedEntry, keys: list[str],
                      exc: FetchError, result: PollResult) -> None:
         if isinstance(exc, RobotsDenied):
-            # Counted in metrics; looked at again once robots.txt is read again.
-            unreachable = self.http.robots.unreachable(entry.url)
-            self._deny(keys[0], self.http.robots.expires(entry.url), unreachable)
-            self._denied(entry.url, unreachable, result, exc)
+            # Counted in metrics; looked at again once robots.txt is read again. Why it was
+            # refused is what it was then (on the hop that was refused), not what the cache
+            # says now: robots.txt may have been read again meanwhile.
+            expires = exc.expires if exc.expires is not None else self.http.robots.expires(
+                entry.url)
+            self._deny(keys[0], expires, exc.unreachable)
+            self._denied(entry.url, exc.unreachable, result, exc)
             return
         if isinstance(exc, HttpClientError) and exc.status in PAGE_MISSING_STATUSES:
             tries = self.page_attempts.pop(keys[0], 0) + 1

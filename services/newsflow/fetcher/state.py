@@ -22,6 +22,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from newsflow.codecs import FETCHER_STATE
@@ -64,7 +65,8 @@ class FetcherState:
             if value is None:
                 self.validators.pop(rest, None)
             else:
-                self.validators[rest] = Validators(value.get("etag"), value.get("last_modified"))
+                self.validators[rest] = Validators(value.get("etag"), value.get("last_modified"),
+                                                   value.get("url"))
         elif kind == "moved":
             if value is None:
                 self.moved.pop(rest, None)
@@ -92,18 +94,35 @@ class FetcherState:
             self.apply(key, value)
         return changes
 
-    def validators_change(self, url: str, validators: Validators) -> list[StateChange]:
-        """The entry that stores a listing's validators: none when they are the ones already
-        stored (a server that ignores conditional requests answers 200 with the same ETag on
-        every poll: nothing is rewritten then); a deletion when the answer has none but some
-        are stored (a server that stopped sending them must not get the old ones back forever).
-        Not applied here: the caller stores it once the listing's articles are acknowledged."""
+    def validators_change(self, url: str, validators: Validators,
+                          answered_by: str | None = None) -> list[StateChange]:
+        """The entry that stores a listing's validators, under the listing's own URL ``url``
+        (one entry per listing, however often a redirect's target changes), with the URL that
+        answered (``answered_by``) when a temporary redirect led elsewhere: none when they are
+        the ones already stored (a server that ignores conditional requests answers 200 with
+        the same ETag on every poll: nothing is rewritten then); a deletion when the answer has
+        none but some are stored (a server that stopped sending them must not get the old
+        ones back forever). Not applied here: the caller stores it once the listing's articles
+        are acknowledged."""
         if not (validators.etag or validators.last_modified):
             return [(f"http:{url}", None)] if url in self.validators else []
-        if self.validators.get(url) == validators:
+        target = answered_by if answered_by != url else None
+        stored = Validators(validators.etag, validators.last_modified, target)
+        if self.validators.get(url) == stored:
             return []
-        return [(f"http:{url}", {"etag": validators.etag,
-                                  "last_modified": validators.last_modified})]
+        value: dict[str, Any] = {"etag": stored.etag, "last_modified": stored.last_modified}
+        if target is not None:
+            value["url"] = target
+        return [(f"http:{url}", value)]
+
+    def validators_for(self, listing: str) -> Callable[[str], Validators | None]:
+        """For each hop of a request for ``listing``, the validators to send: those stored for
+        it, on the hop that answered with them."""
+        stored = self.validators.get(listing)
+
+        def for_hop(hop: str) -> Validators | None:
+            return stored if stored is not None and hop == (stored.url or listing) else None
+        return for_hop
 
     def set_moved(self, old: str, new: str) -> list[StateChange]:
         if self.moved.get(old) == new:

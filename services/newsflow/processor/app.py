@@ -37,9 +37,11 @@ PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
 MEMORY_TABLE = "dedupe-memory"
 MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every other
 # A dead letter's WARNING line: the first 20 a minute, then one line with the count.
+# Log budgets (processor/log_budget.py), per window: dead letters' lines, and the Kafka
+# client's own (enough to see an outage begin).
+LOG_BUDGET_WINDOW_SECONDS = 60.0
 DEAD_LETTER_LOG_LINES = 20
-DEAD_LETTER_LOG_WINDOW_SECONDS = 60.0
-CLIENT_LOG_LINES = 30  # the Kafka client's lines a minute: enough to see an outage begin
+CLIENT_LOG_LINES = 30
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -70,24 +72,24 @@ def create_app(settings: Settings) -> faust.App:
     async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(prepare_pool.close)
 
-    dead_letter_log = LogBudget(DEAD_LETTER_LOG_LINES, DEAD_LETTER_LOG_WINDOW_SECONDS,
+    dead_letter_log = LogBudget(DEAD_LETTER_LOG_LINES, LOG_BUDGET_WINDOW_SECONDS,
                                 time.monotonic)
 
     def report_held_back(count: int) -> None:
         if count:
             log.warning("%d more dead letters were not logged in the last %.0f s "
                         "(newsflow_processor_dead_letters_total counts every one)",
-                        count, DEAD_LETTER_LOG_WINDOW_SECONDS)
+                        count, LOG_BUDGET_WINDOW_SECONDS)
 
     def report_client_lines(count: int) -> None:
         log.warning("%d more Kafka client (aiokafka) log lines were not logged in the last "
-                    "%.0f s", count, DEAD_LETTER_LOG_WINDOW_SECONDS)
+                    "%.0f s", count, LOG_BUDGET_WINDOW_SECONDS)
 
-    client_log = BudgetFilter(LogBudget(CLIENT_LOG_LINES, DEAD_LETTER_LOG_WINDOW_SECONDS,
+    client_log = BudgetFilter(LogBudget(CLIENT_LOG_LINES, LOG_BUDGET_WINDOW_SECONDS,
                                         time.monotonic), report_client_lines)
     client_log.install("aiokafka")
 
-    @app.timer(interval=DEAD_LETTER_LOG_WINDOW_SECONDS)
+    @app.timer(interval=LOG_BUDGET_WINDOW_SECONDS)
     async def _report_held_back_dead_letters() -> None:
         report_held_back(dead_letter_log.roll())
         client_log.flush()

@@ -72,4 +72,8 @@ class BudgetFilter(logging.Filter):
         names = [prefix, *(name for name in logging.Logger.manager.loggerDict
                            if name.startswith(prefix + "."))]
         for name in names:
-            logging.getLogger(name).addFilter(self)
+            logger = logging.getLogger(name)
+            for earlier in [f for f in logger.filters if isinstance(f, BudgetFilter)]:
+                if earlier is not self:  # an app made again in this process: one budget
+                    logger.removeFilter(earlier)
+            logger.addFilter(self)
