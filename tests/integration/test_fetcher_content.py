@@ -114,8 +114,8 @@ async def test_child_sitemaps_beyond_the_budget_are_not_requested(
     with caplog.at_level(logging.INFO):
         assert await run_once(fetch_settings, [src]) == (2, 0)
     assert "/2026-09.xml" not in server.paths()
-    assert any("1 older child sitemaps not read (max_sitemaps=2)" in r.getMessage()
-               for r in caplog.records)
+    assert any("1 child sitemaps not read (max_sitemaps=2; undated ones and the newest are "
+               "read first)" in r.getMessage() for r in caplog.records)
     records = raw.wait_count("raw", 2, timeout=30)
     assert sorted(r["url"].removeprefix(base) for r in records) == [
         "/2026-10/story", "/2026-11/story"]
