@@ -185,6 +185,12 @@ def test_a_lone_surrogate_escape_is_undecodable(escape: str) -> None:
         RAW.decode(data)
 
 
+def test_a_number_python_refuses_to_read_is_undecodable() -> None:
+    data = b'{"url": "https://x.example/a", "n": ' + b"9" * 5000 + b"}"
+    with pytest.raises(RecordUndecodable, match="not JSON"):
+        RAW.decode(data)
+
+
 def test_an_escaped_surrogate_pair_is_one_character() -> None:
     data = (b'{"url": "https://x.example/a", "source": {"id": "s", "name": "S"}, '
             b'"body": "\\ud83d\\ude00"}')

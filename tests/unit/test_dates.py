@@ -110,3 +110,10 @@ def test_utc_day_is_the_day_in_utc_and_a_naive_time_is_utc() -> None:
     east = timezone(timedelta(hours=5))
     assert utc_day(datetime(2020, 6, 1, 3, 0, tzinfo=east)) == date(2020, 5, 31)
     assert utc_day(datetime(2020, 6, 1, 23, 30)) == date(2020, 6, 1)
+
+
+def test_the_year_bounds_apply_to_the_utc_time() -> None:
+    assert parse_datetime("2100-12-31T23:59:59-12:00") is None  # 2101 in UTC
+    assert parse_datetime("1990-01-01T05:00:00+10:00") is None  # 1989 in UTC
+    assert parse_datetime("2100-12-31T10:00:00-01:00") == datetime(2100, 12, 31, 11, tzinfo=UTC)
+    assert parse_datetime("0001-01-01T00:00:00+01:00") is None  # no overflow converting it

@@ -98,6 +98,20 @@ def test_json_ld_article_in_a_graph() -> None:
     assert meta.canonical_url is None
 
 
+def test_odd_json_ld_and_links_are_read_without_failing_the_page() -> None:
+    deep: dict[str, object] = {"name": "Jane Doe"}
+    for _ in range(950):  # nested deeper than any real page: must not exhaust the stack
+        deep = {"name": deep}
+    ld = {"@type": "NewsArticle", "headline": ["Harbour quay reopens", "after storm repairs"],
+          "author": deep}
+    head = (f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+            '<meta property="og:url" content="https://[SITE_URL]/harbour">')  # a placeholder
+    meta = read_metadata(parsed(article_page(head)), "http://x.example:99999/a")
+    assert meta.title == "Harbour quay reopens"  # the first line, not a Python list's repr
+    assert meta.authors == []
+    assert meta.canonical_url is None  # no link rather than a page lost
+
+
 def test_broken_json_ld_is_ignored() -> None:
     head = '<script type="application/ld+json">{"@type": "NewsArticle", </script>'
     assert json_ld_article(parsed(article_page(head))) == {}

@@ -157,6 +157,11 @@ def test_a_non_english_article_is_never_tagged() -> None:
     french = pipeline.prepare(raw, Origin("t", 0, 1), now).article
     assert french["language"] == "fr" and french["tags"] == []
     assert pipeline.prepare(english, Origin("t", 0, 2), now).article["tags"]
+    # A headline alone (a video page): too short a body to tell, so the headline tells.
+    headline = dict(raw, title="Iran : des sanctions américaines contre le programme de "
+                               "missiles", body="Vidéo")
+    alone = pipeline.prepare(headline, Origin("t", 0, 3), now).article
+    assert alone["language"] == "fr" and alone["tags"] == []
 
 
 def test_a_defence_industry_headline_damps_naval_evidence_in_the_body(tagger: Tagger) -> None:

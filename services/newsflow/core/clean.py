@@ -282,6 +282,10 @@ def clean_document(
         doc.title = normalise_text(title_hint).replace("\n", " ")
     if len(doc.text.split()) >= MIN_WORDS_FOR_DETECTION or not doc.language:
         doc.language = detect_language(doc.text) or doc.language
+    if not doc.language and doc.title:
+        # A body too short to tell (a video page, a headline alone): the headline says which
+        # language it is in, so a French "sanctions" headline is not tagged as English.
+        doc.language = detect_language(f"{doc.title}\n{doc.text}")
     if not doc.text and doc.empty_reason is None:
         doc.empty_reason = "no_article"
     return doc

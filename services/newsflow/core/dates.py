@@ -79,11 +79,12 @@ def parse_datetime(value: object) -> datetime | None:
         moment = _rfc_2822(text)
     if moment is None:
         moment = _free_form(text)
-    if moment is None or not MIN_YEAR <= moment.year <= MAX_YEAR:
+    # The year bounds apply to the UTC time written on topics, not to the local one; a year
+    # far outside them is refused first (converting year 1 or 9999 could overflow).
+    if moment is None or not MIN_YEAR - 1 <= moment.year <= MAX_YEAR + 1:
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment if MIN_YEAR <= moment.year <= MAX_YEAR else None
 
 
 def _iso(text: str) -> datetime | None:

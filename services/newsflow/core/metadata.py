@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -57,6 +57,8 @@ class PageMetadata:
     canonical_url: str | None = None
     site_name: str | None = None
     language: str | None = None  # as declared by the page (primary subtag)
+
+MAX_JSON_LD_DEPTH = 20  # levels of a JSON-LD author value followed
 
 
 def _text(value: Any) -> str:
@@ -126,14 +128,25 @@ def json_ld_article(page: LexborHTMLParser) -> dict[str, Any]:
     return best
 
 
-def _names(value: Any) -> list[str]:
-    """Person names from a JSON-LD author value (string, Person, or a list of them)."""
+def _names(value: Any, depth: int = 0) -> list[str]:
+    """Person names from a JSON-LD author value (string, Person, or a list of them); nesting
+    deeper than any real page's is not followed (a page must not exhaust the stack)."""
+    if depth > MAX_JSON_LD_DEPTH:
+        return []
     if isinstance(value, list):
-        return [name for item in value for name in _names(item)]
+        return [name for item in value for name in _names(item, depth + 1)]
     if isinstance(value, dict):
-        return _names(value.get("name"))
+        return _names(value.get("name"), depth + 1)
     text = _text(value)
     return [text] if text else []
+
+
+def _first_text(value: Any) -> str:
+    """A JSON-LD text value, or the first of a list of them (some pages give the headline as
+    a list of lines), never a Python repr."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return "" if isinstance(value, (list, dict)) else _text(value)
 
 
 def split_authors(value: str) -> list[str]:
@@ -239,7 +252,11 @@ def _absolute(href: str | None, base: str | None) -> str | None:
     href = _text(href)
     if not href:
         return None
-    absolute = urljoin(base or "", href)
+    try:  # a template's placeholder ("https://[SITE_URL]/x") or port 99999: no link at all
+        absolute = urljoin(base or "", href)
+        _ = urlsplit(absolute).port
+    except ValueError:
+        return None
     return absolute if absolute.startswith(("http://", "https://")) else None
 
 
@@ -255,7 +272,7 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None) -> PageMetadat
     publishers = _names(publisher)
     site_name = (meta.get("og:site_name") or (publishers[0] if publishers else None)
                  or meta.get("application-name"))
-    title = (meta.get("og:title") or _text(ld.get("headline")) or meta.get("twitter:title")
+    title = (meta.get("og:title") or _first_text(ld.get("headline")) or meta.get("twitter:title")
              or _html_title(page))
     headline = _first_h1(page)
     if title:
