@@ -58,7 +58,7 @@ class PageMetadata:
     site_name: str | None = None
     language: str | None = None  # as declared by the page (primary subtag)
 
-MAX_JSON_LD_DEPTH = 20  # levels of a JSON-LD author value followed
+MAX_JSON_LD_DEPTH = 20  # levels of JSON-LD nesting followed (lists, @graph, authors)
 
 
 def _text(value: Any) -> str:
@@ -90,14 +90,16 @@ def meta_map(page: LexborHTMLParser) -> dict[str, str]:
     return found
 
 
-def _walk_json_ld(node: Any) -> Iterator[dict[str, Any]]:
+def _walk_json_ld(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > MAX_JSON_LD_DEPTH:
+        return
     if isinstance(node, list):
         for item in node:
-            yield from _walk_json_ld(item)
+            yield from _walk_json_ld(item, depth + 1)
     elif isinstance(node, dict):
         yield node
         if "@graph" in node:
-            yield from _walk_json_ld(node["@graph"])
+            yield from _walk_json_ld(node["@graph"], depth + 1)
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
