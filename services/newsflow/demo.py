@@ -42,6 +42,14 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def quiet_client_shutdown() -> None:
+    """The run is over (done, or Ctrl-C): closing the fetcher's producer and the watcher's
+    consumer can race a metadata refresh still in flight, which kafka-python logs at ERROR
+    ("Metadata refresh: failed Transport closed for writes"). Nothing is wrong then, and a
+    stopped demo must not end on an error; anything the run itself logged is already out."""
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
 def clip(text: str, width: int) -> str:
     """``text`` in at most ``width`` characters, cut between words (a title cut mid-word reads
     as a typo), with an ellipsis when anything was cut."""
@@ -221,6 +229,7 @@ def _run(settings: Settings, follow: bool, workdir: Path, stop: threading.Event)
             return _follow(settings, site, watcher, worker, workdir, stop)
         return _once(settings, site, watcher, worker, workdir, stop)
     finally:
+        quiet_client_shutdown()
         if watcher is not None:
             watcher.close()
         if worker is not None:
@@ -266,6 +275,7 @@ def _follow(settings: Settings, site: SampleSite, watcher: OutputWatcher,
             return _worker_failed(worker, workdir)
         return 0
     finally:
+        quiet_client_shutdown()
         task.cancel()
         loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
         loop.run_until_complete(fetcher.aclose())
