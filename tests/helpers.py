@@ -6,6 +6,7 @@ nothing sleeps a fixed time to synchronise.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import os
@@ -63,6 +64,17 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     while not predicate():
         assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
         time.sleep(0.05)
+
+
+async def wait_until_async(predicate: Callable[[], bool], timeout: float, what: str,
+                           every: float = 0.05) -> None:
+    """``wait_until`` inside an event loop: awaits between checks, so the loop (a fetcher's
+    sources, its outbox) keeps running while the test waits."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(every)
 
 
 def isolated_settings(bootstrap: str, tmp: Path, **overrides: Any) -> Settings:

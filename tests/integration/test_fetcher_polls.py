@@ -9,7 +9,7 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
@@ -26,7 +26,7 @@ from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.service import Fetcher, PollResult
 from newsflow.fetcher.sources import SourceConfig
-from tests.helpers import Route, TopicReader, fetcher_test_settings
+from tests.helpers import Route, TopicReader, fetcher_test_settings, wait_until_async
 from tests.integration.fetcher_servers import ScriptedServer, page, sequence, source
 
 pytestmark = pytest.mark.integration
@@ -71,13 +71,6 @@ async def poll_and_publish(fetcher: Fetcher, src: SourceConfig) -> PollResult:
     assert await fetcher.outbox.drain(30), "the broker acknowledged the poll's records"
     return result
 
-
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def urls(raw: TopicReader, count: int, base: str) -> list[str]:
@@ -144,8 +137,9 @@ async def test_an_unreachable_robots_txt_keeps_the_listing_to_be_read_again(
         try:
             first = await fetcher.run_once()
             # The robots.txt entry (unreachable: 503) expires; the next poll reads it again.
-            await wait_until(lambda: fetcher.http.robots.expires(articles.url("/")) <
-                             time.monotonic(), 5, "the robots.txt entry to expire")
+            await wait_until_async(lambda: fetcher.http.robots.expires(articles.url("/")) <
+                                   time.monotonic(), 5, "the robots.txt entry to expire",
+                                   every=0.02)
             second = await fetcher.run_once()
             third = await fetcher.run_once()
         finally:

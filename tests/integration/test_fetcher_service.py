@@ -11,7 +11,7 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
 from newsflow.fetcher.sources import SourceConfig, SourceKind
 from newsflow.topics import read_back
-from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings
+from tests.helpers import Route, TopicReader, fetcher_test_settings, isolated_settings, wait_until_async
 from tests.integration.fetcher_servers import ScriptedServer, page, rss, sequence
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]
@@ -56,13 +56,6 @@ async def run_once(settings: Settings, sources: list[SourceConfig]) -> tuple[int
     finally:
         await fetcher.aclose()
 
-
-async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def sample(name: str, **labels: str) -> float:
@@ -264,7 +257,7 @@ async def test_malformed_feed_is_reported_and_the_next_poll_still_happens(
                       Publisher(fetch_settings), HttpFetcher(fetch_settings))
     task = asyncio.create_task(fetcher.run_forever())
     try:
-        await wait_until(lambda: fetcher.outbox.published == 1, 30, "the recovered feed")
+        await wait_until_async(lambda: fetcher.outbox.published == 1, 30, "the recovered feed")
     finally:
         task.cancel()
         await fetcher.aclose()
@@ -325,8 +318,8 @@ async def test_a_slow_source_does_not_delay_the_others(
         Publisher(fetch_settings), HttpFetcher(fetch_settings))
     task = asyncio.create_task(fetcher.run_forever())
     try:
-        await wait_until(lambda: len(server.hits_for("/slow")) == 1, 20, "the slow request")
-        await wait_until(lambda: fetcher.outbox.published == 2, 20, "both articles")
+        await wait_until_async(lambda: len(server.hits_for("/slow")) == 1, 20, "the slow request")
+        await wait_until_async(lambda: fetcher.outbox.published == 2, 20, "both articles")
     finally:
         task.cancel()
         await fetcher.aclose()
@@ -402,7 +395,7 @@ async def test_poll_intervals_are_jittered_around_the_configured_interval(
                       Publisher(settings), HttpFetcher(settings))
     task = asyncio.create_task(fetcher.run_forever())
     try:
-        await wait_until(lambda: len(server.hits_for("/feed")) >= 8, 30, "eight polls")
+        await wait_until_async(lambda: len(server.hits_for("/feed")) >= 8, 30, "eight polls")
     finally:
         task.cancel()
         await fetcher.aclose()
