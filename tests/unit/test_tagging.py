@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from newsflow.config import Settings
 from newsflow.core.clean import clean_document
-from newsflow.core.tagging import Tagger
+from newsflow.core.tagging import Tagger, parse_taxonomy
 from newsflow.records import validator
 from newsflow.taxonomy_files import load_taxonomy
 from tests.helpers import tag_names
@@ -288,3 +291,44 @@ def test_any_text_gives_valid_scores_and_evidence(title: list[str], body: list[s
         assert 0.0 <= tag.score <= 1.0 and tag.evidence
         for ev in tag.evidence:
             assert texts[ev.field][ev.start:ev.end] == ev.text
+
+
+class CountingPattern:
+    """A compiled pattern that counts its scans: how often a context rule reads the text."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.scans = 0
+
+    def finditer(self, text: str, pos: int = 0,
+                 endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        self.scans += 1
+        return self.pattern.finditer(text, pos, endpos)
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        self.scans += 1
+        return self.pattern.search(text, pos, endpos)
+
+
+def test_context_rules_read_a_long_sentence_once_not_once_per_match() -> None:
+    # A text without full stops is one sentence: scanning it again for each of its term matches
+    # made tagging quadratic (a 24 KB transcript took a minute and missed the prepare budget).
+    [topic] = parse_taxonomy({"topics": [{
+        "name": "naval", "iptc": "medtop:20000599", "description": "x", "threshold": 0.5,
+        "terms": [{"phrase": "navy", "weight": 1.0}],
+        "context": [{"effect": "require", "words": ["warship~"], "scope": "sentence"},
+                    {"effect": "exclude", "words": ["football"], "scope": "document"},
+                    {"effect": "boost", "words": ["deployed"], "scope": "paragraph",
+                     "factor": 1.5, "unless": ["parade"]}]}]})
+    counters = [CountingPattern(rule.pattern) for rule in topic.rules]
+    unless = CountingPattern(topic.rules[2].unless)  # type: ignore[arg-type]
+    rules = tuple(dataclasses.replace(rule, pattern=counter)  # type: ignore[arg-type]
+                  for rule, counter in zip(topic.rules, counters, strict=True))
+    rules = (*rules[:2], dataclasses.replace(rules[2], unless=unless))  # type: ignore[arg-type]
+    tagger = Tagger((dataclasses.replace(topic, rules=rules),))
+    body = "the navy deployed warships " * 400
+    [why] = tagger.explain("Fleet news", body)
+    assert len(why.hits) == 400 and why.score > 0.99
+    # One scan of the sentence (= the paragraph), one of the document and one of the title.
+    assert [c.scans for c in counters] == [1, 2, 1]
+    assert unless.scans == 1

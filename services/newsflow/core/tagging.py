@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -505,6 +505,7 @@ class Field:
         self.name = name
         self.text = text
         self.elsewhere = elsewhere  # the rest of the article (title for the body and back)
+        self._found: dict[tuple[re.Pattern[str], int, int, bool], tuple[tuple[int, int], ...]] = {}
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
@@ -549,11 +550,33 @@ class Field:
             last = min(len(self.word_ends), bisect_right(self.word_starts, end - 1) + words) - 1
             return (self.word_starts[first] if first < len(self.word_starts) else start,
                     self.word_ends[last] if last >= 0 else end)
-        spans = self.sentences if scope == "sentence" else self.paragraphs
-        for s, e in spans:
-            if s <= start < e:
-                return s, e
+        spans, starts = ((self.sentences, self._sentence_starts) if scope == "sentence"
+                         else (self.paragraphs, self._paragraph_starts))
+        index = bisect_right(starts, start) - 1
+        if index >= 0 and start < spans[index][1]:
+            return spans[index]
         return start, end
+
+    @cached_property
+    def _sentence_starts(self) -> tuple[int, ...]:
+        return tuple(s for s, _ in self.sentences)
+
+    @cached_property
+    def _paragraph_starts(self) -> tuple[int, ...]:
+        return tuple(s for s, _ in self.paragraphs)
+
+    def found(self, pattern: re.Pattern[str], start: int, end: int,
+              text: str | None = None) -> tuple[tuple[int, int], ...]:
+        """Spans of ``pattern``'s matches in ``text[start:end]`` (this field's text by default),
+        remembered: the hits of one sentence, paragraph or document share its scope, and
+        scanning it again for every hit made a long text without full stops quadratic."""
+        key = (pattern, start, end, text is None)
+        spans = self._found.get(key)
+        if spans is None:
+            spans = tuple(m.span() for m in pattern.finditer(
+                self.text if text is None else text, start, end))
+            self._found[key] = spans
+        return spans
 
     def words_before(self, start: int, count: int) -> tuple[int, int]:
         """The ``count`` words before ``start``, not crossing the sentence boundary."""
@@ -583,22 +606,32 @@ def capitalised(text: str) -> bool:
     return len(words) >= 2 and sum(w[0].isupper() for w in words) >= 0.8 * len(words)
 
 
-def _in_headline(rule: Rule, headline: str, body: str, matches: Iterable[re.Match[str]]) -> bool:
-    """Whether ``matches`` (of ``rule`` in the headline) count. A rule that tells names by their
-    capitals counts in a capitalised headline only where the body writes the same words the
-    same way (see Rule.names)."""
+def _in_headline(rule: Rule, headline: str, body: str, matches: Iterable[str]) -> bool:
+    """Whether ``matches`` (of ``rule`` in the headline, as text) count. A rule that tells names
+    by their capitals counts in a capitalised headline only where the body writes the same words
+    the same way (see Rule.names)."""
     if rule.names and capitalised(headline):
-        return any(m.group(0) in body for m in matches)
+        return any(m in body for m in matches)
     return any(True for _ in matches)
+
+
+def _elsewhere(rule: Rule, field: Field) -> bool:
+    """Whether ``rule`` finds its words in the rest of the article (the title for the body's
+    matches, the body for the title's)."""
+    spans = field.found(rule.pattern, 0, len(field.elsewhere), field.elsewhere)
+    if field.name == "title":
+        return bool(spans)
+    return _in_headline(rule, field.elsewhere, field.text,
+                        (field.elsewhere[s:e] for s, e in spans))
 
 
 def _unless_found(rule: Rule, unless: re.Pattern[str], field: Field, start: int, end: int) -> bool:
     """Whether a word of the rule's ``unless`` is in its scope, the term match included: in
     "Stocks tumble as Washington sanctions Russian banks" the headline's "sanctions" is both."""
     if rule.scope == "headline" and field.name != "title":
-        return unless.search(field.elsewhere) is not None
+        return bool(field.found(unless, 0, len(field.elsewhere), field.elsewhere))
     s, e = field.around(rule.scope, start, end, rule.words)
-    return unless.search(field.text, s, e) is not None
+    return bool(field.found(unless, s, e))
 
 
 def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -> float:
@@ -608,20 +641,17 @@ def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -
         if rule.unless is not None and _unless_found(rule, rule.unless, field, start, end):
             continue
         if rule.scope == "headline" and not in_title:
-            found = _in_headline(rule, field.elsewhere, field.text,
-                                 rule.pattern.finditer(field.elsewhere))
+            found = _elsewhere(rule, field)
         else:
             s, e = field.around(rule.scope, start, end, rule.words)
             # Words inside the term match itself are not context; a phrase that contains the
             # match ("navy blue" around "navy") is.
-            matches = (m for m in rule.pattern.finditer(field.text, s, e)
-                       if not (start <= m.start() and m.end() <= end))
+            matches = (field.text[ms:me] for ms, me in field.found(rule.pattern, s, e)
+                       if not (start <= ms and me <= end))
             found = (_in_headline(rule, field.text, field.elsewhere, matches) if in_title
                      else any(True for _ in matches))
             if not found and rule.scope == "document":
-                found = (rule.pattern.search(field.elsewhere) is not None if in_title
-                         else _in_headline(rule, field.elsewhere, field.text,
-                                           rule.pattern.finditer(field.elsewhere)))
+                found = _elsewhere(rule, field)
         if rule.effect == "exclude" and found:
             return 0.0
         # A boost applies when its words are there, a requirement when they are missing.
@@ -647,14 +677,20 @@ def _hits(topic: Topic, field: Field) -> list[Hit]:
             candidates += [(index, m) for m in term.pattern.finditer(text)]
     candidates.sort(key=lambda c: (-topic.terms[c[0]].weight, c[1].start() - c[1].end(),
                                    c[1].start()))
-    taken: list[tuple[int, int]] = []
+    # Spans claimed so far, disjoint and kept in order, so that only the one starting last
+    # before a match's end can overlap it.
+    taken_starts: list[int] = []
+    taken_ends: list[int] = []
     hits = []
     for index, match in candidates:
         term = topic.terms[index]
         start, end = match.span()
-        if any(s < end and start < e for s, e in taken):
+        place = bisect_left(taken_starts, end)
+        if place and taken_ends[place - 1] > start:
             continue
-        taken.append((start, end))  # even when dropped: a weaker term must not re-claim it
+        # Claimed even when dropped below: a weaker term must not re-claim it.
+        taken_starts.insert(place, start)
+        taken_ends.insert(place, end)
         weight = term.weight * _context_factor(topic.rules + term.rules, field, start, end)
         if weight <= 0:
             continue
