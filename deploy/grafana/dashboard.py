@@ -67,8 +67,11 @@ ROWS: list[tuple[str, list[Panel]]] = [
               [(f"({rate('newsflow_fetcher_fetches_total', selector=FETCH_FAILED)} or vector(0))"
                 f" / {rate('newsflow_fetcher_fetches_total')}", "errors")],
               kind="stat", width=4, height=4),
-        Panel("Dead letters", "Messages sent to news.deadletter.v1 per second.", "cps",
-              [(rate("newsflow_processor_dead_letters_total") + " or vector(0)", "dead letters")],
+        Panel("Dead letters", "Messages sent to news.deadletter.v1 per second, by the "
+              "workers and by the fetcher (bad files and records).", "cps",
+              [(f"({rate('newsflow_processor_dead_letters_total')} or vector(0)) + "
+                f"({rate('newsflow_fetcher_dead_letters_total')} or vector(0))",
+                "dead letters")],
               kind="stat", width=4, height=4),
         Panel("Workers ready", "Workers answering /readyz (not rebalancing or recovering) "
               "out of the workers Prometheus scrapes.", "short",
@@ -110,6 +113,22 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 "dropped (never publishable)"),
                (f"{rate('newsflow_fetcher_articles_invalid_total')} or vector(0)",
                 "invalid (dead-lettered)")]),
+        Panel("Fetcher dead letters by error", "Files and records the fetcher sent to "
+              "news.deadletter.v1 instead of news.raw.v1, per second by error: EmptyFile, "
+              "BinaryFile, BadRecord (a bad .json/.jsonl record), RecordInvalid (0 when "
+              "none).", "cps",
+              [(f"{rate('newsflow_fetcher_dead_letters_total', 'error')} or vector(0)",
+                "{{error}}")]),
+        Panel("Refused, blocked and retried", "Per second: pages robots.txt refused, URLs "
+              "the address guard blocked (private or metadata addresses), and HTTP retries "
+              "(0 when none).", "cps",
+              [(rate("newsflow_fetcher_robots_denials_total"), "refused by robots.txt"),
+               (rate("newsflow_fetcher_blocked_urls_total"), "blocked"),
+               (f"{rate('newsflow_fetcher_retries_total')} or vector(0)", "retries")]),
+        Panel("Broker reachable", "1 while every fetcher's last publish attempt was "
+              "acknowledged by Kafka, 0 when one cannot reach it "
+              "(NewsflowFetcherCannotReachKafka).", "short",
+              [("min(newsflow_fetcher_broker_available)", "reachable")], kind="stat"),
     ]),
     ("Worker (rate, errors, duration)", [
         Panel("Messages in by stage", "Messages consumed per second by processing stage.",
@@ -223,6 +242,10 @@ ROWS: list[tuple[str, list[Panel]]] = [
         Panel("Source errors", "Errors while polling a source per second, by type.", "cps",
               [(rate("newsflow_fetcher_source_errors_total", "source, error", SOURCE),
                 "{{source}} {{error}}")]),
+        Panel("Retired sources", "Sources retired after an HTTP 410 Gone and no longer "
+              "polled (docs/fetcher.md says how to re-enable one).", "short",
+              [(f"count(newsflow_fetcher_source_retired{SOURCE} == 1) or vector(0)",
+                "retired")], kind="stat"),
     ]),
     ("Kafka and Faust", [
         Panel("Rebalances", "Consumer group rebalances per worker in the last hour.", "short",
