@@ -196,3 +196,18 @@ def test_a_headline_below_a_date_stamp_is_dropped_as_a_title_repeat() -> None:
     doc = clean_document(page, "text/html", limits=CleanLimits(blocks_first=True))
     assert doc.text == body
     assert doc.removals["title_repeat"] == 1 and doc.removals["timestamp"] == 1
+
+
+def test_text_deeper_than_libxml2s_default_limit_is_kept() -> None:
+    # Old markup that never closes its <font> tags nests past libxml2's 255 levels before the
+    # article; the default parse drops everything after that point without an error.
+    links = "".join(f'<font size="2"><a href="/s{i}">Section {i}</a>' for i in range(300))
+    story = ("<h1>Harbour quay reopens</h1>"
+             "<p>The harbour authority reopened the quay on Monday after three weeks of storm "
+             "repairs, officials said, and the first ferries docked by noon.</p>"
+             "<p>Traders said the closure had cost the port about a fifth of its monthly "
+             "traffic, most of it fruit and timber bound for the inland markets.</p>")
+    doc = clean_document(f"<html><body>{links}{story}</body></html>", "text/html",
+                         "https://news.example.org/quay")
+    assert "first ferries docked by noon" in doc.text
+    assert "fruit and timber" in doc.text

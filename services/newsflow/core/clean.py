@@ -24,7 +24,7 @@ from newsflow.core.params import CleanLimits
 from newsflow.errors import PageTooLarge
 
 if TYPE_CHECKING:
-    from lxml.html import HtmlElement
+    from lxml.html import HtmlElement, HTMLParser
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
@@ -145,15 +145,49 @@ def is_fragment(html: str) -> bool:
 
 
 def _parse_html(body: str) -> HtmlElement | None:
-    from trafilatura.utils import load_html
+    from trafilatura import utils
 
     if is_fragment(body):
         # trafilatura rejects bare fragments as "dubious HTML"; a wrapper makes them a page.
         body = f"<html><body><div>{body}</div></body></html>"
     try:
-        return load_html(body)
+        tree = utils.load_html(body)
     except (ValueError, TypeError):
         return None
+    if tree is not None and _cut_by_depth(utils.HTML_PARSER):
+        deeper = _parse_deep(body)
+        return tree if deeper is None else deeper
+    return tree
+
+
+def _cut_by_depth(parser: HTMLParser) -> bool:
+    """Whether libxml2 stopped building the tree at its depth limit (the last parse)."""
+    return any(e.type_name == "ERR_RESOURCE_LIMIT" and "depth" in e.message
+               for e in parser.error_log)
+
+
+def _parse_deep(body: str) -> HtmlElement | None:
+    """The page parsed again with libxml2's huge option (depth up to 2048 instead of 255).
+
+    libxml2 stops building a tree 255 elements deep and drops the rest of the page without an
+    error: old markup that never closes its ``<font>`` tags gets there before the article. A
+    page cut even at 2048 keeps its first tree: the deeper one would only cost time (justext's
+    fallback is quadratic in the depth) and still lack the text.
+    """
+    from lxml import etree
+    from lxml.html import HtmlElement, HTMLParser, fromstring
+    from trafilatura.utils import repair_faulty_html
+
+    parser = HTMLParser(huge_tree=True, collect_ids=False, default_doctype=False,
+                        encoding="utf-8", remove_comments=True, remove_pis=True)
+    html = repair_faulty_html(body, body[:50].lower())
+    try:
+        tree = fromstring(html.encode("utf-8", "surrogatepass"), parser=parser)
+    except (ValueError, TypeError, etree.ParserError):
+        return None
+    if not isinstance(tree, HtmlElement) or _cut_by_depth(parser):
+        return None
+    return tree
 
 
 def fragment_text(html: str) -> str:
