@@ -407,3 +407,23 @@ def test_pipeline_bounds_the_markup_date_by_its_own_now() -> None:
         "2020-06-01T00:00:00Z")
     earlier = datetime(2020, 5, 31, 23, tzinfo=UTC)
     assert pipeline.prepare(raw, Origin("t", 0, 2), earlier).article["published_at"] is None
+
+
+def test_a_metadata_date_after_tomorrow_is_dropped_for_the_markups() -> None:
+    # A template's placeholder or a typo in the metadata is not the page's date; one day of
+    # slack keeps pages dated ahead of UTC. The bound is the caller's day, not the clock.
+    def published(meta_date: str, today: date, before: str = "") -> str | None:
+        page = article_page(head=f'<meta property="article:published_time" content="{meta_date}">',
+                            before=before)
+        return clean_document(page, "text/html", "https://news.example.com/harbour",
+                              today=today).published_at
+
+    assert published("2099-12-31", date(2026, 11, 30)) is None
+    assert published("2026-12-01T22:00:00+00:00", date(2026, 11, 30)) == "2026-12-01T22:00:00Z"
+    assert published("2026-12-02T00:00:00Z", date(2026, 11, 30)) is None
+    # Far past and far future relative to the wall clock alike: only ``today`` decides.
+    assert published("2099-12-31", date(2099, 12, 30)) == "2099-12-31T00:00:00Z"
+    # Dropped, the metadata date leaves the page's own markup date to be found.
+    stamp = ('<p class="byline">By Jane Doe <span class="timestamp" '
+             'title="2026-11-28T19:50:48Z">Published 2026-11-28</span></p>')
+    assert published("2099-12-31", date(2026, 11, 30), before=stamp) == "2026-11-28T00:00:00Z"

@@ -16,10 +16,11 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from newsflow.core.boilerplate import strip_boilerplate
+from newsflow.core.dates import parse_datetime
 from newsflow.core.params import CleanLimits
 from newsflow.errors import PageTooLarge
 
@@ -206,14 +207,22 @@ def fragment_text(html: str) -> str:
     return str(root.text_content())
 
 
+def dated_after_tomorrow(published_at: str | None, today: date) -> bool:
+    """Whether a page's date lies after the day after ``today`` (the caller's clock, UTC): one
+    day of slack for time zones ahead of UTC and pages published at midnight."""
+    moment = parse_datetime(published_at)
+    return moment is not None and moment.date() > today + timedelta(days=1)
+
+
 def extract_html(html: str, url: str | None, blocks_first: bool = False,
                  today: date | None = None) -> CleanedDocument:
     """One Lexbor parse for the metadata and the block scorer; lxml only for trafilatura.
 
     The block-scoring fast path is run here rather than through ``extract_main_text``'s own
     switch, so that it scores the tree the metadata was read from (same rule: its text stands
-    when it looks whole, else the trafilatura path runs). ``today`` bounds a date found only in
-    the markup (``metadata.date_from_markup``).
+    when it looks whole, else the trafilatura path runs). ``today`` bounds the page's date: one
+    from its metadata dated after tomorrow is dropped, and a date found only in the markup
+    (``metadata.date_from_markup``) is at most ``today``.
     """
     from newsflow.core.extraction import Extracted, extract_main_text
     from newsflow.core.main_text import main_text_of_page
@@ -221,6 +230,10 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
 
     page = parse_page(html)
     meta = read_metadata(page, url)
+    if today is not None and dated_after_tomorrow(meta.published_at, today):
+        # A template's placeholder or a typo ("2099-12-31", "/2027/01/01/"), not a date: the
+        # markup fallback below may still find the real one.
+        meta.published_at = None
     extracted: Extracted | None = None
     tree: HtmlElement | None = None
     if blocks_first:
@@ -292,8 +305,8 @@ def clean_document(
 
     ``title_hint`` is the title the source gave (feed entry, file's first line); it wins over a
     title found in the page only when the page has none. ``today`` (the caller's clock, UTC)
-    is the last day a date found only in the page's markup may be; see
-    ``metadata.date_from_markup``. Raises ``PageTooLarge`` for a page
+    bounds the page's date: a metadata date after tomorrow is dropped, and one found only in
+    the markup is at most ``today`` (``metadata.date_from_markup``). Raises ``PageTooLarge`` for a page
     above ``limits.max_html_chars`` (see the module docstring).
     """
     limits = limits or CleanLimits()
