@@ -278,6 +278,34 @@ def test_a_text_reposted_after_the_window_belongs_to_its_newest_copy(pipeline: P
         assert decision.duplicate_of == second.fingerprint.id
 
 
+def test_a_text_reposted_while_its_old_story_lives_on_starts_a_story_of_its_own(
+        pipeline: Pipeline) -> None:
+    # Report A starts a story and B joins it a day later. A window after A, A is forgotten but
+    # its story lives on through B. A posted again is an original, too late to join that story:
+    # it must not take the story's id (named after A's text), which would make it a member
+    # carrying a first_seen of its own.
+    feed, index = Feed(pipeline), pipeline.new_index()
+    window = timedelta(seconds=pipeline.params.window_seconds)
+    first = decide(index, feed.prepare(seed("000"), "https://a.example/report", DAY))
+    joined = decide(index, feed.prepare(seed("001"), "https://b.example/report",
+                                        DAY + timedelta(days=1)))
+    story_id = first.decision.story_id
+    assert joined.decision.story_id == story_id
+    other = ("Council passes parks budget\n\nThe city council approved a budget for parks, "
+             "libraries and swimming pools on Tuesday after a long debate about opening hours.\n\n"
+             "Librarians welcomed the vote, and the pools will open an hour earlier in summer.")
+    decide(index, feed.prepare(other, "https://c.example/other",
+                               DAY + window + timedelta(hours=1)))
+    Pipeline.evict(index)
+    assert first.fingerprint.id not in index.entries and story_id in index.stories
+    again = decide(index, feed.prepare(seed("000"), "https://a.example/report",
+                                       DAY + window + timedelta(hours=2))).decision
+    assert (again.kind, again.story_similarity) == ("new", None)
+    assert again.story_id not in (story_id, None)
+    assert index.stories[story_id].first_seen == first.decision.story_first_seen
+    assert index.stories[again.story_id].first_seen == again.story_first_seen
+
+
 def test_fingerprint_round_trips_through_its_codec(pipeline: Pipeline) -> None:
     fp = Feed(pipeline).prepare(seed("000"), "https://a.example/x", DAY).fingerprint
     assert decode_fingerprint(encode_fingerprint(fp)) == fp

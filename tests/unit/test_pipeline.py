@@ -151,20 +151,38 @@ def test_articles_carry_a_working_link_and_a_separate_dedupe_key(pipeline: Pipel
     validate("article", emissions[0].record)
 
 
+# A page drawn by JavaScript: nothing to extract from the HTML itself.
+APP_SHELL = ("<html><head><title>Live updates</title></head><body><div id='app'></div>"
+             "<script src='/app.js'></script></body></html>")
+
+
 def test_two_different_inputs_with_nothing_extracted_are_not_duplicates(
     pipeline: Pipeline,
 ) -> None:
     index = pipeline.new_index()
     topics = []
-    for n, body in enumerate(["", "\x00\x01\x02\x03"]):
-        value = json.dumps(raw_record(body, url=f"https://junk.example/{n}",
-                                      content_type="application/octet-stream")).encode()
+    # Untitled junk, and different pages with nothing extractable under one generic headline
+    # (a feed's title for two live blogs): none is a copy of another.
+    inputs = [("", None, "application/octet-stream"),
+              ("\x00\x01\x02\x03", None, "application/octet-stream"),
+              (APP_SHELL, "Live updates", "text/html"), (APP_SHELL, "Live updates", "text/html"),
+              ("", "Morning briefing", "text/plain"), ("", "Morning briefing", "text/plain")]
+    for n, (body, title, content_type) in enumerate(inputs):
+        value = json.dumps(raw_record(body, url=f"https://junk.example/{n}", title=title,
+                                      content_type=content_type)).encode()
         result = prepare(pipeline, value, offset=n)
         assert isinstance(result, Prepared)
         assert result.article["empty_body"]
+        assert result.article["title"] == (title or "")
         _, emissions = pipeline.decide(result, index)
         topics.append(emissions[0].topic)
-    assert topics == ["articles", "articles"]
+    assert topics == ["articles"] * len(inputs)
+    # A redelivery of one of them is still a copy.
+    again = prepare(pipeline, json.dumps(raw_record(
+        "", url="https://junk.example/4", title="Morning briefing")).encode(), offset=9)
+    assert isinstance(again, Prepared)
+    _, emissions = pipeline.decide(again, index)
+    assert emissions[0].topic == "duplicates"
 
 
 def test_story_roll_up_topic_is_compacted_and_articles_are_not() -> None:

@@ -434,11 +434,13 @@ def _leader_rank(similarity: float, above: float, rule: str) -> float:
     return similarity if above >= 0 else similarity - 2.0  # similarities are at most 1
 
 
-def new_story_id(first: Fingerprint) -> str:
+def new_story_id(first: Fingerprint, again: int = 0) -> str:
     """A new story's id, from its first article's content hash: the same input gives the same
     id in every run, whatever URL (host, port, temporary path) it was read from, and no clock
-    or random source is involved."""
-    return "s" + hashlib.sha256(f"story:{first.content_hash}".encode()).hexdigest()[:31]
+    or random source is involved. ``again`` counts the earlier stories of the same text still
+    remembered (the text came back after its own window while its story lived on)."""
+    suffix = f"#{again}" if again else ""
+    return "s" + hashlib.sha256(f"story:{first.content_hash}{suffix}".encode()).hexdigest()[:31]
 
 
 class StoryView:
@@ -825,7 +827,8 @@ class DedupeIndex:
     def _new(self, fp: Fingerprint, origin: str) -> Decision:
         story, similarity = self.best_story(fp)
         if story is None:  # a new story, named after its first article's text
-            return Decision("new", new_story_id(fp), fp.seen_at, origin=origin, seq=self.next_seq)
+            return Decision("new", self._unused_story_id(fp), fp.seen_at, origin=origin,
+                            seq=self.next_seq)
         return Decision("new", story.id, story.first_seen, story_similarity=round(similarity, 4),
                         origin=origin, seq=self.next_seq)
 
@@ -1060,6 +1063,16 @@ class DedupeIndex:
                 position[term] = len(position)
         return (array("H", [weight for _, weight in ranked + lead]).tobytes()
                 + bytes(position[term] for term, _ in lead))
+
+    def _unused_story_id(self, fp: Fingerprint) -> str:
+        """A new story's id that no remembered story has: a text posted again after its window
+        starts a story of its own, even while the story it first started lives on through
+        later members (the same id would have joined that story, and carried two first_seen
+        times). Once the old story is forgotten its id is free again (README)."""
+        again = 0
+        while self.story_keys.get(_id_key(story_id := new_story_id(fp, again))) >= 0:
+            again += 1
+        return story_id
 
     def _story_ref(self, story_id: str) -> int:
         """The story's row, one more remembered article naming it (its id must outlive its

@@ -131,11 +131,12 @@ class Pipeline:
         seen = parse_datetime(fetched_at) or now
         feed = raw.get("feed") or {}
         authors = doc.authors or list(feed.get("authors") or [])
-        # Nothing extracted (empty or binary input): the signatures come from the article id,
-        # so two different empty-looking inputs are never duplicates of each other (a
-        # redelivery of the same input still is).
-        extracted = bool((doc.text or doc.title).strip())
-        text_hash = (content_hash(doc.text or doc.title) if extracted
+        # No body text (empty, binary, or a page with nothing extractable): the signatures come
+        # from the article id, so two different empty-looking inputs are never duplicates of
+        # each other, even under the same generic headline ("Live updates"); a redelivery of
+        # the same input still is.
+        extracted = bool(doc.text.strip())
+        text_hash = (content_hash(doc.text) if extracted
                      else stable_hash(f"nothing extracted:{article_id}"))
         signed_text = f"{doc.title}\n{doc.text}" if extracted else f"empty {article_id}"
         article = {
