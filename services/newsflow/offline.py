@@ -83,7 +83,7 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> Process
     input gets its line, dead letters included (a file that cannot be read is one); the
     summary counts them."""
     pipeline = build_pipeline(settings)
-    pool = PreparePool(settings)
+    pool = PreparePool(settings, pipeline.tagger.topics)
     try:
         return _process(settings, paths, out, pipeline, pool)
     finally:

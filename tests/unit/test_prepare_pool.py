@@ -21,7 +21,7 @@ from newsflow.codecs.internal import PREPARED
 from newsflow.config import Settings
 from newsflow.core.pipeline import Prepared
 from newsflow.errors import PreparePoolClosed
-from newsflow.processor.prepare_pool import PreparePool
+from newsflow.processor.prepare_pool import Outcome, PreparePool
 from newsflow.processor.stages import PreparedMessage
 from newsflow.records import DeadLetter, RawMessage
 from tests.helpers import raw_record, wait_until
@@ -220,3 +220,60 @@ def test_a_page_in_progress_when_the_pool_closes_is_abandoned_not_dead_lettered(
     assert isinstance(outcome, PreparePoolClosed), outcome
     assert "raw:0:2 was not prepared" in str(outcome)
     assert not children() - others and not alive(child)
+
+
+STRIKES = """topics:
+  - name: strikes
+    iptc: "medtop:20000523"
+    description: Labour strikes.
+    threshold: 0.5
+    terms:
+      - {phrase: "walkout~", weight: 1.0}
+"""
+
+
+def tag_names_of(outcome: object) -> list[str]:
+    assert isinstance(outcome, Prepared), outcome
+    return [tag["name"] for tag in outcome.article["tags"]]
+
+
+def test_children_keep_the_taxonomy_loaded_at_start_when_the_overlay_changes(
+        pool_factory: list[PreparePool], tmp_path: Any) -> None:
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(STRIKES, encoding="utf-8")
+    pool = PreparePool(Settings(taxonomy_path=overlay, clean_time_budget_seconds=1.0))
+    pool_factory.append(pool)
+    now = datetime.now(UTC)
+    strike = value("Dock workers began a walkout on Monday.\n\nThe walkout closed the port.")
+    assert tag_names_of(pool.prepare_blocking(RawMessage("p", None, 0, b"a", strike), now)) == [
+        "strikes"]
+    overlay.write_text("topics: [\n", encoding="utf-8")  # a half-saved edit
+    # A page over the budget: its child is replaced, and the new one starts after the edit.
+    slow = pool.prepare_blocking(RawMessage("p", None, 1, b"slow", value(SLOW_HTML, "text/html")),
+                                 now)
+    assert isinstance(slow, DeadLetter) and slow.error_type == "PrepareTimeout"
+    again = pool.prepare_blocking(RawMessage("p", None, 2, b"b", strike), now)
+    assert tag_names_of(again) == ["strikes"]
+
+
+def test_a_newsroom_regex_that_backtracks_for_ever_costs_pages_not_the_pool(
+        pool_factory: list[PreparePool], tmp_path: Any) -> None:
+    # The regex backtracks exponentially on any run of words without "walkout!", such as the
+    # warm-up page, which names the harbour: the warm-up runs outside any budget.
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(STRIKES + '      - {regex: "(\\\\w+\\\\s?)+walkout!", needs: [harbour], '
+                       "weight: 1.0}\n", encoding="utf-8")
+    pool = PreparePool(Settings(taxonomy_path=overlay, clean_time_budget_seconds=2.0))
+    pool_factory.append(pool)
+
+    async def run() -> tuple[Outcome, Outcome]:
+        calm = await asyncio.wait_for(pool.prepare(RawMessage(
+            "raw", 0, 1, b"calm", value("Ferries resumed service after the storm."))), 60)
+        stuck = await asyncio.wait_for(pool.prepare(RawMessage(
+            "raw", 0, 2, b"stuck", value("The harbour master praised the crews of the tugs "
+                                          "that worked through the night in the storm."))), 60)
+        return calm, stuck
+
+    calm, stuck = asyncio.run(run())
+    assert isinstance(calm, PreparedMessage)
+    assert isinstance(stuck, DeadLetter) and stuck.error_type == "PrepareTimeout"

@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> faust.App:
     rebuilt = IndexRebuild(pipeline.new_index, memory_table.values)
     # Cleaning runs in child processes: off the event loop (heartbeats keep flowing), on other
     # cores, and under a per-page time limit.
-    prepare_pool = PreparePool(settings)
+    prepare_pool = PreparePool(settings, pipeline.tagger.topics)
 
     @app.on_before_shutdown.connect
     async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

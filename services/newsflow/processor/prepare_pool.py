@@ -28,8 +28,9 @@ from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from newsflow.config import Settings
 from newsflow.core.dates import rfc3339
 from newsflow.core.pipeline import Pipeline, Prepared
+from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import PreparePoolClosed
-from newsflow.pipeline_setup import build_pipeline
+from newsflow.pipeline_setup import build_tagger, clean_limits, dedupe_params
 from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe, prepare_message
 from newsflow.records import DeadLetter, RawMessage
 
@@ -38,10 +39,16 @@ _pipeline: Pipeline | None = None  # one per child process
 Outcome = PreparedMessage | Prepared | DeadLetter
 
 
-def _init_child(settings_values: dict[str, Any]) -> None:
+def _init_child(settings_values: dict[str, Any], topics: tuple[Topic, ...]) -> None:
+    """``topics``: the taxonomy the parent loaded at start. A child started later (after a
+    timeout) must not read the overlay file again: it may have been edited since, or be
+    half-saved."""
     global _pipeline
-    _pipeline = build_pipeline(Settings.model_validate(settings_values))
-    # Outside any page's budget: pebble starts a task's clock when a child takes it.
+    settings = Settings.model_validate(settings_values)
+    _pipeline = Pipeline(Tagger(topics), dedupe_params(settings), clean_limits(settings))
+    # Outside any page's budget (pebble starts a task's clock when a child takes it), so the
+    # warm-up leaves out the newsroom's own regexes: one that backtracks for minutes would
+    # otherwise hang every child here, where no budget stops it.
     _pipeline.warm_up()
 
 
@@ -61,8 +68,10 @@ class PreparePool:
     again: a call raises ``PreparePoolClosed`` instead of preparing, or dead-lettering, its
     record."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, topics: tuple[Topic, ...] | None = None) -> None:
+        """``topics``: the taxonomy the caller's pipeline uses (loaded here when not given)."""
         self.settings = settings
+        self.topics = build_tagger(settings).topics if topics is None else topics
         self.budget_seconds = settings.clean_time_budget_seconds
         self.closed = False
         # The worker closes the pool from a thread while its event loop may still schedule:
@@ -74,7 +83,7 @@ class PreparePool:
     def _new_pool(self) -> ProcessPool:
         return ProcessPool(
             max_workers=self.settings.prepare_processes, initializer=_init_child,
-            initargs=(self.settings.model_dump(mode="json"),),
+            initargs=(self.settings.model_dump(mode="json"), self.topics),
             context=multiprocessing.get_context("spawn"),  # no fork of a threaded parent
         )
 
