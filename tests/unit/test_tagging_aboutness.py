@@ -164,6 +164,35 @@ def test_a_non_english_article_is_never_tagged() -> None:
     assert alone["language"] == "fr" and alone["tags"] == []
 
 
+@pytest.mark.parametrize(("title", "body", "tag"), [
+    ("North Korea fires ballistic missiles into sea", "Pyongyang fires missiles.", "missiles"),
+    ("Russia faces new EU sanctions over Ukraine", "Russia faces new EU sanctions.",
+     "sanctions"),
+    ("Navy frigate patrols Baltic", "The navy deployed a frigate to patrol the Baltic.",
+     "naval_deployment"),
+])
+def test_a_short_english_brief_is_tagged(title: str, body: str, tag: str) -> None:
+    # On a few words alone the language model names Tagalog, French or Nigerian Pidgin, with
+    # well under half the probability: a brief is judged with its headline, and a weak verdict
+    # is no verdict.
+    pipeline = build_pipeline(Settings())
+    raw = {"url": "https://wire.example/brief", "content_type": "text/plain",
+           "source": {"id": "wire", "name": "Wire", "kind": "manual"},
+           "title": title, "body": body}
+    article = pipeline.prepare(raw, Origin("t", 0, 1), datetime(2030, 1, 1, tzinfo=UTC)).article
+    assert article["language"] in ("en", None)
+    assert tag in [t["name"] for t in article["tags"]]
+
+
+def test_a_short_foreign_brief_is_not_tagged() -> None:
+    pipeline = build_pipeline(Settings())
+    raw = {"url": "https://presse.example/breve", "content_type": "text/plain",
+           "source": {"id": "presse", "name": "Presse", "kind": "manual"},
+           "title": "Nouvelles sanctions", "body": "Sanctions contre la Russie."}
+    article = pipeline.prepare(raw, Origin("t", 0, 1), datetime(2030, 1, 1, tzinfo=UTC)).article
+    assert (article["language"], article["tags"]) == ("fr", [])
+
+
 def test_a_defence_industry_headline_damps_naval_evidence_in_the_body(tagger: Tagger) -> None:
     body = ("The navy will base the new frigate at the southern port, where it will patrol "
             "the strait from next year.")

@@ -17,7 +17,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from newsflow.core.boilerplate import strip_boilerplate
 from newsflow.core.dates import parse_datetime
@@ -34,6 +35,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'A-Z0-9])")
 JUNK_CHAR_SHARE = 0.1
 # Language detection needs some words to be better than the page's own declaration.
 MIN_WORDS_FOR_DETECTION = 20
+# Below that, the probability share the best language needs for a verdict (else: unknown).
+SHORT_TEXT_CONFIDENCE = 0.5
 LANGUAGE_SAMPLE_CHARS = 2000  # plenty for a confident guess; cost grows with length
 # Control and format characters that only get in the way of text (not \t/\n, not ZWNJ/ZWJ).
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
@@ -272,12 +275,41 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
 
 
 def detect_language(text: str) -> str | None:
-    if len(text.split()) < 3:
+    """The text's language, or None when it is too short to tell: under three words, or under
+    ``MIN_WORDS_FOR_DETECTION`` with no language clearly ahead (on a few words the model calls
+    "Pyongyang fires missiles." Tagalog and "Russia faces new EU sanctions." French, each with
+    well under half the probability, while a short French or German sentence is over 0.9)."""
+    words = len(text.split())
+    if words < 3:
         return None
     import py3langid
 
-    code, _ = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
-    return str(code)
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    if words >= MIN_WORDS_FOR_DETECTION:
+        code, _ = py3langid.classify(sample)
+        return str(code)
+    code, share = _calibrated_identifier().classify(sample)
+    return str(code) if share >= SHORT_TEXT_CONFIDENCE else None
+
+
+def article_language(title: str, text: str, declared: str | None = None) -> str | None:
+    """An article's language: detected from its body, or the page's own declaration when the
+    body is too short to be more reliable than it."""
+    if len(text.split()) >= MIN_WORDS_FOR_DETECTION:
+        return detect_language(text) or declared
+    if declared:
+        return declared
+    # A short body (a brief, a video page, a headline alone) is judged with its headline: more
+    # words to tell by, and a French "sanctions" headline is not tagged as English.
+    return detect_language(f"{title}\n{text}".strip())
+
+
+@cache
+def _calibrated_identifier() -> Any:
+    """py3langid's model giving probabilities (calibrated for the text's length)."""
+    from py3langid import langid
+
+    return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
 
 
 def _clean_text_body(body: str, title_hint: str | None) -> CleanedDocument:
@@ -327,12 +359,7 @@ def clean_document(
         doc = _clean_text_body(body, title_hint)
     if not doc.title and title_hint:
         doc.title = normalise_text(title_hint).replace("\n", " ")
-    if len(doc.text.split()) >= MIN_WORDS_FOR_DETECTION or not doc.language:
-        doc.language = detect_language(doc.text) or doc.language
-    if not doc.language and doc.title:
-        # A body too short to tell (a video page, a headline alone): the headline says which
-        # language it is in, so a French "sanctions" headline is not tagged as English.
-        doc.language = detect_language(f"{doc.title}\n{doc.text}")
+    doc.language = article_language(doc.title, doc.text, doc.language)
     if not doc.text and doc.empty_reason is None:
         doc.empty_reason = "no_article"
     return doc
