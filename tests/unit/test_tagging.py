@@ -332,3 +332,18 @@ def test_context_rules_read_a_long_sentence_once_not_once_per_match() -> None:
     # One scan of the sentence (= the paragraph), one of the document and one of the title.
     assert [c.scans for c in counters] == [1, 2, 1]
     assert unless.scans == 1
+
+
+def test_an_empty_match_is_no_evidence() -> None:
+    # "(?<=,)" matches nothing after every comma: as a newsroom's alternative it must not tag
+    # every article with empty evidence, nor be "found" by a context rule everywhere.
+    [topic] = parse_taxonomy({"topics": [{
+        "name": "strikes", "iptc": "medtop:20000523", "description": "x", "threshold": 0.5,
+        "terms": [{"regex": r"walkout|(?<=,)", "weight": 1.0},
+                  {"phrase": "stoppage", "weight": 1.0,
+                   "context": [{"effect": "exclude", "regex": r"football|(?<=,)"}]}]}]})
+    tagger = Tagger((topic,))
+    assert tagger.tag("Weather today", "Sunny, warm, dry, with light winds, said forecasters.") == []
+    [tag] = tagger.tag("Dockers strike", "A walkout closed the port. The stoppage, the union "
+                                         "said, went on.")
+    assert [(e.text, e.field) for e in tag.evidence] == [("walkout", "body"), ("stoppage", "body")]

@@ -574,7 +574,7 @@ class Field:
         spans = self._found.get(key)
         if spans is None:
             spans = tuple(m.span() for m in pattern.finditer(
-                self.text if text is None else text, start, end))
+                self.text if text is None else text, start, end) if m.end() > m.start())
             self._found[key] = spans
         return spans
 
@@ -674,7 +674,8 @@ def _hits(topic: Topic, field: Field) -> list[Hit]:
     candidates = []
     for index, term in enumerate(topic.terms):
         if term.may_match(field.vocabulary):
-            candidates += [(index, m) for m in term.pattern.finditer(text)]
+            # An empty match (a newsroom's "\\b" or "x*" alternative) is no evidence.
+            candidates += [(index, m) for m in term.pattern.finditer(text) if m.end() > m.start()]
     candidates.sort(key=lambda c: (-topic.terms[c[0]].weight, c[1].start() - c[1].end(),
                                    c[1].start()))
     # Spans claimed so far, disjoint and kept in order, so that only the one starting last
