@@ -6,10 +6,11 @@ constants, so a test or a container can change any behaviour in one place.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsflow.core.params import CleanLimits, DedupeParams
@@ -22,6 +23,13 @@ _CLEAN = CleanLimits()
 _DEDUPE = DedupeParams()
 
 
+# One broker address: a host name or IPv4 address, or an IPv6 address in brackets; a port.
+_HOST_PORT = (r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):"
+              r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}"
+              r"|[1-9][0-9]{0,3})")
+BOOTSTRAP_SERVERS = re.compile(rf"{_HOST_PORT}(?:,{_HOST_PORT})*")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore")
 
@@ -30,8 +38,12 @@ class Settings(BaseSettings):
         default=None,
         description="host:port[,host:port]. Unset: commands that can, start the embedded broker.",
     )
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
+    # The values every Kafka client here knows (kafka-python, aiokafka): a typo would otherwise
+    # connect in plain text without a word.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI",
+                                  "OAUTHBEARER"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: str | None = None
@@ -156,6 +168,17 @@ class Settings(BaseSettings):
     demo_timeout_seconds: float = 180.0
     # --follow: the sample site publishes a new article, and the fetcher polls, this often.
     demo_follow_interval_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_servers(cls, value: str | None) -> str | None:
+        # The Kafka clients fail on a typo ("localhost:9092x") deep inside, with a traceback
+        # instead of a line naming the variable.
+        if not value:  # set but empty, as a compose file may leave it: unset
+            return None
+        if not BOOTSTRAP_SERVERS.fullmatch(value):
+            raise ValueError("expected host:port[,host:port...] with ports 1 to 65535")
+        return value
 
     def kafka_client_options(self) -> dict[str, object]:
         """Security options shared by every kafka-python client."""

@@ -34,6 +34,11 @@ def changed_value(name: str, field: FieldInfo) -> object:
         return default / 2  # halved: inside the bounds of every float setting (all positive)
     if get_origin(field.annotation) is Literal:
         return next(choice for choice in get_args(field.annotation) if choice != default)
+    literals = [arg for arg in get_args(field.annotation) if get_origin(arg) is Literal]
+    if literals:  # an optional choice
+        return get_args(literals[0])[0]
+    if name == "kafka_bootstrap_servers":
+        return "kafka.example:9093"
     if isinstance(default, Path) or field.annotation == Path | None:
         return Path(f"/srv/{name}/data")
     return f"{name}-value"  # strings, and optional strings that default to None
@@ -92,3 +97,32 @@ def test_every_dedupe_setting_reaches_the_core_parameters() -> None:
     assert (params.story_contested_margin, params.story_contested_ratio) == (0.01, 0.6)
     assert (params.window_seconds, params.max_clock_skew_seconds) == (2 * 86400, 60)
     assert dedupe_params(Settings()) == DedupeParams()  # defaults defined once, in the core
+
+
+@pytest.mark.parametrize("servers", ["localhost:9092", "a.example:1,b.example:65535",
+                                     "[::1]:9092", "10.0.0.5:9093,[fe80::1]:9094"])
+def test_broker_addresses_are_read(servers: str) -> None:
+    assert Settings(kafka_bootstrap_servers=servers).kafka_bootstrap_servers == servers
+
+
+def test_an_empty_broker_address_is_unset() -> None:
+    assert Settings(kafka_bootstrap_servers="").kafka_bootstrap_servers is None
+
+
+@pytest.mark.parametrize("servers", ["localhost:9092x", "localhost", "localhost:0",
+                                     "localhost:65536", "a:1,", "a:1;b:2", "kafka://a:1"])
+def test_a_malformed_broker_address_is_refused_naming_the_format(servers: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"host:port\[,host:port\.\.\.\]"):
+        Settings(kafka_bootstrap_servers=servers)
+
+
+@pytest.mark.parametrize(("field", "value"), [("kafka_security_protocol", "PLAINTXT"),
+                                              ("kafka_sasl_mechanism", "SCRAM-SHA-1")])
+def test_an_unknown_security_setting_is_refused(field: str, value: str) -> None:
+    # A typo must not connect in plain text without a word.
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=field):
+        Settings.model_validate({field: value})

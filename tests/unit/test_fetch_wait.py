@@ -72,7 +72,7 @@ def with_table(settings: Settings) -> faust.App:
 @pytest.mark.parametrize("make_app", [new_faust_app, with_table], ids=["plain", "table"])
 @pytest.mark.parametrize("security", ["PLAINTEXT", "SASL_SSL"])
 def test_every_other_argument_is_fausts_own(recorded: list[dict[str, Any]], make_app: Any,
-                                            security: str) -> None:
+                                            security: Any) -> None:
     """Fails when a Faust upgrade changes how it builds the consumer: fetch_wait.py must
     follow it."""
     settings = Settings(kafka_bootstrap_servers=BOOTSTRAP, kafka_security_protocol=security,
