@@ -68,6 +68,12 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"newsflow fetch: {exc}", file=sys.stderr)
         return 2
 
+    def interrupted(what: str) -> int:
+        if not args.once:
+            return 0
+        print(f"newsflow fetch: interrupted {what}", file=sys.stderr)
+        return 130
+
     async def run() -> int:
         fetcher: Fetcher | None = None
 
@@ -93,7 +99,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         except asyncio.CancelledError:
             beating.cancel()
             server.stop()
-            return 0
+            return interrupted("before the broker was reached; nothing was published")
         except NewsflowError:
             server.stop()
             await http.aclose()
@@ -106,7 +112,10 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
             await fetcher.run_forever()
             return 0
         except asyncio.CancelledError:
-            return 0
+            # Stopping the service is how it ends (docker stop); a run that should have ended on
+            # its own did not finish, and a cron job must not record it as a success.
+            return interrupted("before the run finished; what was not published is fetched "
+                               "again next run")
         finally:
             beating.cancel()
             await fetcher.aclose()

@@ -209,6 +209,27 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
 
 
 
+def test_an_interrupted_fetch_once_exits_130_saying_so(
+    server: ScriptedServer, tmp_path: Path,
+) -> None:
+    # A one-off run (cron) stopped before it finished must not look like a success.
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed")}])
+    away = EmbeddedBroker(log_path=tmp_path / "broker.log")  # its port is chosen, never opened
+    settings = Settings(kafka_bootstrap_servers=away.bootstrap, fetch_metrics_port=free_port(),
+                        fetch_allow_networks="127.0.0.0/8", kafka_connect_timeout_seconds=120)
+    process = ManagedProcess(["fetch", "--sources", str(sources), "--once"], settings,
+                             tmp_path / "fetch.log").start()
+    try:
+        wait_until(lambda: "unreachable" in process.log(), 30, "the outage in the log")
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(30) == 130, process.log()[-2000:]
+    finally:
+        process.kill()
+    assert process.log().rstrip().splitlines()[-1] == (
+        "newsflow fetch: interrupted before the broker was reached; nothing was published")
+
+
 def test_broker_unreachable_at_start_is_reported_and_retried(
     server: ScriptedServer, tmp_path: Path,
 ) -> None:
