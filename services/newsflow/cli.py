@@ -49,6 +49,13 @@ def _at_least(kind: Callable[[str], float], low: float) -> Callable[[str], Any]:
     return parse
 
 
+def _file(text: str) -> Path:
+    # Path("") is the current folder: an empty value would be read as a folder, not refused.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return Path(text)
+
+
 def _fetch(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.broker import ensure_port_free
     from newsflow.errors import FetchIncomplete, SourcesFileError
@@ -241,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="precision, recall and errors with evidence on labelled articles")
     tags_check.add_argument("--labels", type=Path, required=True,
                             help='JSON Lines: {"id", "title", "text", "labels": [topic, ...]}')
-    tags_check.add_argument("--taxonomy", type=Path, default=None,
+    tags_check.add_argument("--taxonomy", type=_file, default=None,
                             help="taxonomy overlay to check (default: NEWSFLOW_TAXONOMY_PATH)")
     tags_check.set_defaults(handler=_tags_check)
 

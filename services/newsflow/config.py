@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     # A newsroom's overlay on the bundled taxonomy (data/taxonomy.yaml): topics added or
     # changed, lexicons extended; None = the bundled taxonomy alone. See docs/tagging.md.
     taxonomy_path: Path | None = None
+
+    @field_validator("taxonomy_path", mode="before")
+    @classmethod
+    def taxonomy_path_not_empty(cls, value: object) -> object:
+        # Path("") is the current folder, which would then fail as "Is a directory: '.'".
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("empty; unset it to use the bundled taxonomy alone")
+        return value
+
     # Cleaning guards: a page over the size is dead-lettered by the core (PageTooLarge, see
     # core/clean.py); one that takes longer than the budget is stopped by the process running
     # it (PrepareTimeout, see processor/prepare_pool.py), never left to stall a worker.

@@ -70,26 +70,48 @@ class CheckReport:
                 "errors": self.errors}
 
 
+# What a JSON line holds when it is not an object, in JSON's own words.
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
 def read_labels(path: Path) -> list[LabelledArticle]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON.
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelsFileError(f"{path}: cannot read: {exc}") from exc
     articles = []
+    first_line: dict[str, int] = {}  # id -> the line it is on
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-            text = item.get("text", item.get("body"))
-            labels = item.get("labels")
-            if not isinstance(item.get("title", ""), str) or not isinstance(text, str) or not (
-                    isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
-                raise TypeError("needs a string 'text' (or 'body') and a list of 'labels'")
-        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+        except json.JSONDecodeError as exc:
             raise LabelsFileError(f"{path}:{number}: {exc}") from exc
-        articles.append(LabelledArticle(str(item.get("id", number)), item.get("title") or "",
-                                        text, frozenset(labels)))
+        except RecursionError as exc:  # json nests by recursion: "[[[[...]]]]"
+            raise LabelsFileError(f"{path}:{number}: nested too deeply") from exc
+        if not isinstance(item, dict):
+            raise LabelsFileError(f"{path}:{number}: expected a JSON object, got "
+                                  f"{_JSON_KINDS.get(type(item), type(item).__name__)}")
+        title = item.get("title")
+        if title is not None and not isinstance(title, str):  # null: no title
+            raise LabelsFileError(f"{path}:{number}: 'title': expected a string or null, "
+                                  f"got {title!r}")
+        text = item.get("text", item.get("body"))
+        labels = item.get("labels")
+        if not isinstance(text, str) or not (
+                isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+            raise LabelsFileError(f"{path}:{number}: needs a string 'text' (or 'body') and a "
+                                  "list of 'labels'")
+        article_id = str(item.get("id", number))
+        # Two articles under one id would read as one in the errors listed.
+        if article_id in first_line:
+            raise LabelsFileError(f"{path}:{number}: id {article_id!r} is also on line "
+                                  f"{first_line[article_id]}")
+        first_line[article_id] = number
+        articles.append(LabelledArticle(article_id, title or "", text, frozenset(labels)))
     if not articles:
         raise LabelsFileError(f"{path}: no labelled articles")
     return articles
@@ -151,6 +173,10 @@ def _ratio(value: float, defined: bool) -> str:
     return f"{value:.3f}" if defined else "n/a"
 
 
+def _percent(value: float, defined: bool) -> str:
+    return f"{value:.2%}" if defined else "n/a"
+
+
 def print_report(report: CheckReport, out: TextIO) -> None:
     # A ratio with nothing to count prints n/a, not 1.000: a topic no article is labelled
     # with has not been measured, and must not read as a perfect one.
@@ -160,9 +186,12 @@ def print_report(report: CheckReport, out: TextIO) -> None:
         tagged, labelled = s.tp + s.fp > 0, s.tp + s.fn > 0
         out.write(f"{name:<22}{_ratio(s.precision, tagged):>10}"
                   f"{_ratio(s.recall, labelled):>8}{_ratio(s.f1, tagged and labelled):>7}"
-                  f"{s.false_alarm_rate:>13.2%} {s.tp:>4}{s.fp:>5}{s.fn:>5}\n")
+                  f"{_percent(s.false_alarm_rate, s.fp + s.tn > 0):>13} {s.tp:>4}{s.fp:>5}"
+                  f"{s.fn:>5}\n")
     if any(s.tp + s.fp == 0 or s.tp + s.fn == 0 for s in report.scores.values()):
         out.write("(n/a: no article is labelled with the topic, or none was tagged)\n")
+    if any(s.fp + s.tn == 0 for s in report.scores.values()):
+        out.write("(false alarms n/a: every article is labelled with the topic)\n")
     if report.errors:
         out.write("\nerrors (score, then the evidence the tagger found):\n")
     for error in report.errors:

@@ -13,6 +13,7 @@ import yaml
 from newsflow.config import PACKAGE_DIR
 from newsflow.core.tagging import Topic, merge_taxonomy, parse_taxonomy
 from newsflow.errors import TaxonomyError
+from newsflow.yaml_files import yaml_problem
 
 BUNDLED_TAXONOMY = PACKAGE_DIR / "data" / "taxonomy.yaml"
 
@@ -20,8 +21,14 @@ BUNDLED_TAXONOMY = PACKAGE_DIR / "data" / "taxonomy.yaml"
 def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except UnicodeDecodeError as exc:
+        raise TaxonomyError(f"{path}: cannot read taxonomy: not UTF-8: {exc}") from exc
+    except OSError as exc:
         raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(yaml_problem(path, exc)) from exc
+    except RecursionError as exc:  # PyYAML composes nested collections recursively
+        raise TaxonomyError(f"{path}: cannot read taxonomy: nested too deeply") from exc
 
 
 def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
@@ -32,6 +39,7 @@ def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
         return parse_taxonomy(base, bundled)
     layer = _read_yaml(overlay)  # its errors name the file already
     try:
-        return parse_taxonomy(merge_taxonomy(base, layer), overlay)
+        merged = merge_taxonomy(base, layer)
     except TaxonomyError as exc:
         raise TaxonomyError(f"{overlay}: {exc}") from exc
+    return parse_taxonomy(merged, overlay)  # its errors name the file already

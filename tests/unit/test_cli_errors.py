@@ -138,9 +138,24 @@ def test_the_demo_refuses_a_malformed_overlay_before_starting_anything(
     (["tail", "articles", "--timeout", "-5"], "argument --timeout: -5 is below 0.0"),
     (["worker", "--loglevel", "bogus"], "argument --loglevel: invalid choice: 'bogus'"),
     (["tags"], "the following arguments are required: {check}"),
+    # Path("") is the current folder: it was read as a taxonomy file ("Is a directory: '.'").
+    (["tags", "check", "--labels", "l.jsonl", "--taxonomy", ""],
+     "argument --taxonomy: empty path"),
 ])
 def test_bad_arguments_are_usage_errors(argv: list[str], message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_empty_taxonomy_path_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"text": "t", "labels": []}\n', encoding="utf-8")
+    monkeypatch.setenv("NEWSFLOW_TAXONOMY_PATH", "")
+    code, lines = run(capsys, "tags", "check", "--labels", str(labels))
+    assert code == 2 and lines == [
+        "newsflow tags: configuration error: NEWSFLOW_TAXONOMY_PATH: Value error, empty; unset "
+        "it to use the bundled taxonomy alone (got '')"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +10,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from newsflow.errors import LabelsFileError
+from newsflow.tags_check import (
+    CheckReport,
+    LabelledArticle,
+    TopicScore,
+    print_report,
+    read_labels,
+)
 
 pytestmark = pytest.mark.clock
 
@@ -95,3 +105,45 @@ def test_a_malformed_labels_file_fails_with_one_line(tmp_path: Path) -> None:
     result = run("--labels", str(bad))
     assert result.returncode == 2 and result.stderr.strip() == (
         f"newsflow tags check: {bad}:1: needs a string 'text' (or 'body') and a list of 'labels'")
+
+
+def labels(tmp_path: Path, *lines: str, bom: bool = False) -> Path:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(("\ufeff" if bom else "") + "".join(f"{line}\n" for line in lines),
+                    encoding="utf-8")
+    return path
+
+
+ARTICLE = '"text": "t", "labels": []'
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    (["[" * 200_000 + "]" * 200_000], "1: nested too deeply"),
+    (['["a"]'], "1: expected a JSON object, got an array"),
+    (["null"], "1: expected a JSON object, got null"),
+    (["3"], "1: expected a JSON object, got a number"),
+    ([f'{{"title": 5, {ARTICLE}}}'], "1: 'title': expected a string or null, got 5"),
+    ([f'{{"id": "a", {ARTICLE}}}', "", f'{{"id": "a", {ARTICLE}}}'],
+     "3: id 'a' is also on line 1"),
+])
+def test_a_malformed_labels_line_is_named_with_its_fault(
+        tmp_path: Path, lines: list[str], expected: str) -> None:
+    path = labels(tmp_path, *lines)
+    with pytest.raises(LabelsFileError) as info:
+        read_labels(path)
+    assert str(info.value) == f"{path}:{expected}"
+
+
+def test_a_bom_and_a_null_title_are_accepted(tmp_path: Path) -> None:
+    path = labels(tmp_path, f'{{"id": "a", "title": null, {ARTICLE}}}', bom=True)
+    assert read_labels(path) == [LabelledArticle("a", "", "t", frozenset())]
+
+
+def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> None:
+    report = CheckReport({"missiles": TopicScore(tp=1), "sanctions": TopicScore(tn=1)})
+    out = io.StringIO()
+    print_report(report, out)
+    rows = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[1:3]}
+    assert rows == {"missiles": ["1.000", "1.000", "1.000", "n/a", "1", "0", "0"],
+                    "sanctions": ["n/a", "n/a", "n/a", "0.00%", "0", "0", "0"]}
+    assert "(false alarms n/a: every article is labelled with the topic)" in out.getvalue()

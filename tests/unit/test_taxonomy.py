@@ -115,8 +115,11 @@ def test_repeated_topic_names_and_unreadable_files_fail(tmp_path: Path) -> None:
         load_taxonomy(write(tmp_path, {"topics": [minimal_topic(), minimal_topic()]}))
     broken = tmp_path / "broken.yaml"
     broken.write_text("topics: [\n  - name: x\n", encoding="utf-8")
-    with pytest.raises(TaxonomyError, match="cannot read taxonomy"):
+    with pytest.raises(TaxonomyError) as syntax:
         load_taxonomy(broken)
+    # One line, FILE:LINE:COLUMN as the sources file's errors, not PyYAML's caret lines.
+    assert str(syntax.value) == (f"{broken}:2:3: not valid YAML: expected the node content, "
+                                 "but found '-' (while parsing a flow node at line 2, column 3)")
     with pytest.raises(TaxonomyError) as missing:
         load_taxonomy(tmp_path / "missing.yaml")
     assert str(missing.value).startswith(f"{tmp_path}/missing.yaml: cannot read taxonomy: ")
@@ -290,3 +293,32 @@ def test_a_names_rule_needs_the_body_to_write_the_name_under_a_capitalised_headl
 def test_rule_keys_are_validated(key: str, value: object, message: str) -> None:
     with pytest.raises(TaxonomyError, match=message):
         _widget_topic({"effect": "boost", "words": ["stocks"], "scope": "headline", key: value})
+
+
+@pytest.mark.parametrize(("terms", "context", "expected"), [
+    # Python's re refuses these with OverflowError and RecursionError, not re.error.
+    ([{"regex": "a{4294967296}"}], [], r"terms\[0\]: regex: invalid regex 'a\{4294967296\}': "
+                                        r"the repetition number is too large"),
+    ([{"regex": "(" * 3000 + "a" + ")" * 3000}], [],
+     r"terms\[0\]: regex: invalid regex '\({77}\.\.\.': nested too deeply"),
+    # Found in every text with empty evidence: it would tag unrelated articles.
+    ([{"regex": "walkout|x*"}], [], r"terms\[0\]: regex: matches the empty string "
+                                    r"\('walkout\|x\*' would be found in every text\)"),
+    ([{"phrase": "sanction~"}], [{"effect": "require", "regex": "(?:EU)?"}],
+     r"context\[0\]: regex: matches the empty string"),
+])
+def test_a_regex_that_cannot_be_compiled_or_matches_nothing_is_named(
+        terms: list[Any], context: list[Any], expected: str) -> None:
+    with pytest.raises(TaxonomyError, match=f"^<taxonomy>: topic 'sanctions': {expected}"):
+        parse_taxonomy({"topics": [minimal_topic(terms=terms, context=context)]})
+
+
+def test_an_unreadable_taxonomy_file_is_one_line(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("topics:\n  - name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(TaxonomyError, match=f"^{latin1}: cannot read taxonomy: not UTF-8: "):
+        load_taxonomy(latin1)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("topics: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=f"^{deep}: cannot read taxonomy: nested too deeply$"):
+        load_taxonomy(deep)

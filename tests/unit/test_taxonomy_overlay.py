@@ -12,7 +12,7 @@ from newsflow.config import Settings
 from newsflow.core.tagging import Tagger
 from newsflow.errors import TaxonomyError
 from newsflow.pipeline_setup import build_pipeline
-from newsflow.taxonomy_files import load_taxonomy
+from newsflow.taxonomy_files import BUNDLED_TAXONOMY, load_taxonomy
 
 pytestmark = pytest.mark.clock
 
@@ -117,3 +117,66 @@ def test_a_malformed_overlay_names_the_file_and_the_field(
     with pytest.raises(TaxonomyError, match=expected) as info:
         load_taxonomy(path)
     assert str(path) in str(info.value)
+
+
+def test_appends_apply_after_replacements_whatever_the_order_of_the_keys(tmp_path: Path) -> None:
+    # YAML keeps the order written; "add_terms" before "terms" was once overwritten by them.
+    rule = {"effect": "exclude", "words": ["football"]}
+    for entry in ({"name": "sanctions", "add_terms": ["walkout"], "terms": ["stoppage"],
+                   "add_context": [rule], "context": []},
+                  {"name": "sanctions", "terms": ["stoppage"], "add_terms": ["walkout"],
+                   "context": [], "add_context": [rule]}):
+        [sanctions] = [t for t in load_taxonomy(overlay(tmp_path, {"topics": [entry]}))
+                       if t.name == "sanctions"]
+        assert [term.source for term in sanctions.terms] == ["stoppage", "walkout"], entry
+        assert len(sanctions.rules) == 1, entry
+
+
+def test_a_copy_of_the_bundled_file_is_an_overlay_of_its_own_version(tmp_path: Path) -> None:
+    bundled = yaml.safe_load(BUNDLED_TAXONOMY.read_text(encoding="utf-8"))
+    path = overlay(tmp_path, {**bundled, "extends": "none"})
+    assert names(load_taxonomy(path)) == names(load_taxonomy())
+    path = overlay(tmp_path, {**bundled, "extends": "none", "version": bundled["version"] + 1})
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    assert str(info.value) == (f"{path}: version: the bundled taxonomy is version "
+                               f"{bundled['version']}, got {bundled['version'] + 1} (an overlay "
+                               "needs no version)")
+
+
+def test_a_misspelt_bundled_topic_is_named_with_the_one_it_may_mean(tmp_path: Path) -> None:
+    path = overlay(tmp_path, {"topics": [{"name": "sanction", "threshold": 0.6}]})
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    assert str(info.value) == (f"{path}: topic 'sanction': not a bundled topic, and a new one "
+                               "needs iptc, description, terms; did you mean 'sanctions'?")
+
+
+def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -> None:
+    strikes = {"name": "strikes", "iptc": "medtop:20000523", "description": "Strikes.",
+               "terms": ["walkout~"]}
+    path = overlay(tmp_path, {"extends": "none", "topics": [strikes, strikes]})
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    assert str(info.value) == f"{path}: topic names repeated: strikes"
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"remove_topics": ["missiles", "missiles"]}, "remove_topics: 'missiles' named twice"),
+    ({"extend_lexicons": {"states": [1]}}, "extend_lexicons: 'states'[0]: expected a phrase, "
+                                           "got 1"),
+    ({"extend_lexicons": {"states": ["Ruritania", "a|"]}},
+     "extend_lexicons: 'states'[1]: empty word in 'a|'"),
+    # Nothing bundled is loaded for these to act on.
+    ({"extends": "none", "remove_topics": ["sanctions"], "topics": []},
+     "remove_topics: nothing to apply to with 'extends: none' (no bundled topics are loaded)"),
+    ({"extends": "none", "extend_lexicons": {"states": ["X"]}, "topics": []},
+     "extend_lexicons: nothing to apply to with 'extends: none' (no bundled lexicons are "
+     "loaded)"),
+])
+def test_a_malformed_overlay_is_one_clear_line(
+        tmp_path: Path, data: dict[str, Any], expected: str) -> None:
+    path = overlay(tmp_path, data)
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    assert str(info.value) == f"{path}: {expected}"

@@ -18,6 +18,7 @@ Deterministic: no randomness, no model, the order of evidence is the order in th
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 from bisect import bisect_left, bisect_right
@@ -155,10 +156,20 @@ def _needed_words(need: str, where: str) -> frozenset[str]:
 
 
 def _compile_regex(source: str, where: str) -> re.Pattern[str]:
+    shown = repr(source) if len(source) <= 80 else repr(source[:77] + "...")
     try:
-        return re.compile(rf"(?<!\w)(?:{source})(?!\w)", re.IGNORECASE)
+        pattern = re.compile(rf"(?<!\w)(?:{source})(?!\w)", re.IGNORECASE)
     except re.error as exc:
-        raise TaxonomyError(f"{where}: invalid regex {source!r}: {exc}") from exc
+        raise TaxonomyError(f"{where}: invalid regex {shown}: {exc}") from exc
+    except OverflowError as exc:  # a repeat count above re's limit: "a{4294967296}"
+        raise TaxonomyError(f"{where}: invalid regex {shown}: {exc}") from exc
+    except RecursionError as exc:  # re's parser recurses once per nested group
+        raise TaxonomyError(f"{where}: invalid regex {shown}: nested too deeply") from exc
+    # Found in every text, with empty evidence: "walkout|x*" would tag unrelated articles.
+    if pattern.search("") is not None:
+        raise TaxonomyError(f"{where}: matches the empty string ({shown} would be found in "
+                            "every text)")
+    return pattern
 
 
 # --- taxonomy -----------------------------------------------------------------------------------
@@ -396,11 +407,11 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     )
 
 
-def _lexicons(raw: Any, path: Path) -> dict[str, list[str]]:
+def _lexicons(raw: Any) -> dict[str, list[str]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise TaxonomyError(f"{path}: lexicons: expected a mapping of name to list of phrases")
+        raise TaxonomyError("lexicons: expected a mapping of name to list of phrases")
     out: dict[str, list[str]] = {}
     for name, items in raw.items():
         where = f"lexicon {name!r}"
@@ -415,18 +426,24 @@ def _lexicons(raw: Any, path: Path) -> dict[str, list[str]]:
 
 
 def parse_taxonomy(data: Any, path: Path = Path("<taxonomy>")) -> tuple[Topic, ...]:
-    if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
-        raise TaxonomyError(f"{path}: expected a mapping with a 'topics' list")
-    lexicons = _lexicons(data.get("lexicons"), path)
-    topics = tuple(_topic(entry, i, lexicons) for i, entry in enumerate(data["topics"]))
-    names = [t.name for t in topics]
-    duplicates = {n for n in names if names.count(n) > 1}
-    if duplicates:
-        raise TaxonomyError(f"{path}: topic names repeated: {', '.join(sorted(duplicates))}")
+    """The topics of a taxonomy (bundled, or merged with an overlay); every error names
+    ``path`` once, then the topic or lexicon and the field."""
+    try:
+        if not isinstance(data, dict) or not isinstance(data.get("topics"), list):
+            raise TaxonomyError("expected a mapping with a 'topics' list")
+        lexicons = _lexicons(data.get("lexicons"))
+        topics = tuple(_topic(entry, i, lexicons) for i, entry in enumerate(data["topics"]))
+        names = [t.name for t in topics]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise TaxonomyError(f"topic names repeated: {', '.join(sorted(duplicates))}")
+    except TaxonomyError as exc:
+        raise TaxonomyError(f"{path}: {exc}") from exc
     return topics
 
 
-OVERLAY_KEYS = frozenset({"extends", "lexicons", "extend_lexicons", "topics", "remove_topics"})
+OVERLAY_KEYS = frozenset({"extends", "version", "lexicons", "extend_lexicons", "topics",
+                          "remove_topics"})
 # Keys of an overlay topic that add to the bundled topic's lists instead of replacing them.
 APPENDS = {"add_terms": "terms", "add_context": "context"}
 
@@ -437,30 +454,52 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
     * ``lexicons``: new lexicons, or a bundled one replaced by name;
       ``extend_lexicons``: phrases added to a bundled lexicon;
     * ``topics``: a new name adds a topic (full definition); a bundled name changes only the
-      fields given, and ``add_terms`` / ``add_context`` append to its terms / context rules;
+      fields given, and ``add_terms`` / ``add_context`` append to its terms / context rules
+      (after any replacement in the same entry, whatever the order of its keys);
     * ``remove_topics``: bundled topics dropped by name;
-    * ``extends: none`` ignores the bundled file altogether (a complete taxonomy of one's own).
+    * ``extends: none`` ignores the bundled file altogether (a complete taxonomy of one's own);
+    * ``version``: allowed only as the bundled file's own (a copy of it used with ``extends``).
     """
     if not isinstance(overlay, dict):
         raise TaxonomyError("expected a mapping (lexicons, topics, ...)")
     unknown = sorted(set(overlay) - OVERLAY_KEYS)
     if unknown:
         raise TaxonomyError(f"unknown keys {unknown} (allowed: {', '.join(sorted(OVERLAY_KEYS))})")
+    if "version" in overlay and overlay["version"] != base.get("version"):
+        raise TaxonomyError(f"version: the bundled taxonomy is version {base.get('version')!r}, "
+                            f"got {overlay['version']!r} (an overlay needs no version)")
     extends = overlay.get("extends", "bundled")
     if extends not in ("bundled", "none"):
         raise TaxonomyError(f"extends: expected 'bundled' or 'none', got {extends!r}")
     if extends == "none":
+        # Nothing bundled is loaded for these to act on: ignoring them would hide a mistake.
+        for key, what in (("remove_topics", "topics"), ("extend_lexicons", "lexicons")):
+            if overlay.get(key) not in (None, [], {}):
+                raise TaxonomyError(f"{key}: nothing to apply to with 'extends: none' (no "
+                                    f"bundled {what} are loaded)")
         return {"lexicons": overlay.get("lexicons"), "topics": overlay.get("topics")}
     lexicons = dict(base.get("lexicons") or {})
     lexicons.update(_mapping(overlay, "lexicons"))
     for name, phrases in _mapping(overlay, "extend_lexicons").items():
         if name not in lexicons or not isinstance(phrases, list):
             raise TaxonomyError(f"extend_lexicons: {name!r}: expected a list for a known lexicon")
+        for i, phrase in enumerate(phrases):
+            # Checked here: once merged, an error could name only the whole lexicon.
+            where = f"extend_lexicons: {name!r}[{i}]"
+            if not isinstance(phrase, str) or not phrase.strip() or phrase.startswith("@"):
+                raise TaxonomyError(f"{where}: expected a phrase, got {phrase!r}")
+            try:
+                phrase_regex(phrase)
+            except ValueError as exc:
+                raise TaxonomyError(f"{where}: {exc}") from exc
         lexicons[name] = [*lexicons[name], *phrases]
     topics = {str(t["name"]): dict(t) for t in base.get("topics") or []}
     removed = overlay.get("remove_topics") or []
     if not isinstance(removed, list) or not set(map(str, removed)) <= set(topics):
         raise TaxonomyError(f"remove_topics: expected a list of bundled topic names, got {removed!r}")
+    twice = sorted({str(n) for n in removed if removed.count(n) > 1})
+    if twice:
+        raise TaxonomyError(f"remove_topics: {', '.join(map(repr, twice))} named twice")
     for name in removed:
         del topics[str(name)]
     entries = overlay.get("topics") or []
@@ -474,16 +513,33 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         if not isinstance(entry, dict):
             raise TaxonomyError(f"topics[{i}]: expected a mapping")
         name = str(entry.get("name"))
+        if name not in topics and isinstance(entry.get("name"), str):
+            _check_new_topic(entry, name, list(topics))
         merged = dict(topics.get(name, {}))
-        for key, value in entry.items():
-            if key in APPENDS:
-                if not isinstance(value, list):
-                    raise TaxonomyError(f"topic {name!r}: {key}: expected a list")
-                merged[APPENDS[key]] = [*(merged.get(APPENDS[key]) or []), *value]
-            else:
-                merged[key] = value
+        # Replacements first, then appends: "add_terms" before "terms" must not be lost.
+        merged.update((key, value) for key, value in entry.items() if key not in APPENDS)
+        for key, target in APPENDS.items():
+            if key not in entry:
+                continue
+            if not isinstance(entry[key], list):
+                raise TaxonomyError(f"topic {name!r}: {key}: expected a list")
+            if not isinstance(merged.get(target) or [], list):
+                raise TaxonomyError(f"topic {name!r}: {target}: expected a list")
+            merged[target] = [*(merged.get(target) or []), *entry[key]]
         topics[name] = merged
     return {"lexicons": lexicons, "topics": list(topics.values())}
+
+
+def _check_new_topic(entry: Mapping[str, Any], name: str, bundled: list[str]) -> None:
+    """A name that is not bundled starts a new topic, which needs a full definition; when it
+    lacks one and is close to a bundled name, it is most likely that name misspelt."""
+    missing = [key for key in ("iptc", "description") if key not in entry]
+    if "terms" not in entry and "add_terms" not in entry:
+        missing.append("terms")
+    close = difflib.get_close_matches(name, bundled, n=1)
+    if missing and close:
+        raise TaxonomyError(f"topic {name!r}: not a bundled topic, and a new one needs "
+                            f"{', '.join(missing)}; did you mean {close[0]!r}?")
 
 
 def _mapping(overlay: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from newsflow.errors import SourcesFileError
+from newsflow.yaml_files import yaml_problem
 
 SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
 WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
@@ -86,28 +87,13 @@ class SourceConfig(BaseModel):
         return self.fields.get(name, name)
 
 
-def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
-    """One line for a YAML syntax error: ``FILE:LINE:COLUMN: problem`` (1-based), with what
-    was being parsed and where it started when that is elsewhere. PyYAML's own message is
-    several lines and names the file ``<unicode string>``."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None)
-    if not isinstance(exc, yaml.MarkedYAMLError) or mark is None or not problem:
-        return f"{path}: not valid YAML: {' '.join(str(exc).split())}"
-    line = f"{path}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {' '.join(problem.split())}"
-    context, start = exc.context, exc.context_mark
-    if context and start is not None:
-        line += f" ({' '.join(context.split())} at line {start.line + 1}, column {start.column + 1})"
-    return line
-
-
 def load_sources(path: Path) -> list[SourceConfig]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SourcesFileError(f"{path}: cannot read sources file: {exc}") from exc
     except yaml.YAMLError as exc:
-        raise SourcesFileError(_yaml_problem(path, exc)) from exc
+        raise SourcesFileError(yaml_problem(path, exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise SourcesFileError(f"{path}: expected a mapping with a top-level 'sources' list")
     sources: list[SourceConfig] = []
