@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from newsflow.core.clean import article_language
+from newsflow.core.pipeline import taggable
 from newsflow.core.tagging import Tagger
 from newsflow.errors import LabelsFileError
 
@@ -139,7 +141,10 @@ def check(tagger: Tagger, articles: Iterable[LabelledArticle],
     names = list(topics) if topics is not None else [t.name for t in tagger.topics]
     report = CheckReport({name: TopicScore() for name in names})
     for article in articles:
-        tags = {t.name: t for t in tagger.tag(article.title, article.text)}
+        # As the pipeline does: a labelled article it would never tag counts as untagged.
+        language = article_language(article.title, article.text)
+        tags = ({t.name: t for t in tagger.tag(article.title, article.text)}
+                if taggable(language) else {})
         explained: dict[str, Any] | None = None  # the why, worked out only for an error
         for name in names:
             score = report.scores[name]
@@ -165,6 +170,9 @@ def check(tagger: Tagger, articles: Iterable[LabelledArticle],
                     # Where the evidence sits (title, lead, rest, spread...): why it is or is
                     # not enough.
                     "aboutness": {k: round(v, 3) for k, v in why.features.items()} if why else {},
+                    # Set when the article is not read as English: never tagged, whatever
+                    # its score.
+                    "language": None if taggable(language) else language,
                 })
     return report
 
@@ -197,6 +205,9 @@ def print_report(report: CheckReport, out: TextIO) -> None:
     for error in report.errors:
         evidence = "; ".join(error["evidence"]) or "no evidence"
         where = ", ".join(f"{k} {v:g}" for k, v in error.get("aboutness", {}).items())
+        language = error.get("language")
         out.write(f"  {error['error']:<12}{error['topic']:<20}{error['id']}  "
                   f"score {error['score']:.2f}  {error['title']!r}\n      evidence: {evidence}\n"
-                  + (f"      aboutness: {where}\n" if error["evidence"] else ""))
+                  + (f"      aboutness: {where}\n" if error["evidence"] else "")
+                  + (f"      language: {language} (not English: never tagged)\n"
+                     if language else ""))

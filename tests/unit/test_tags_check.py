@@ -147,3 +147,31 @@ def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> Non
     assert rows == {"missiles": ["1.000", "1.000", "1.000", "n/a", "1", "0", "0"],
                     "sanctions": ["n/a", "n/a", "n/a", "0.00%", "0", "0", "0"]}
     assert "(false alarms n/a: every article is labelled with the topic)" in out.getvalue()
+
+
+def test_a_non_english_article_counts_as_the_pipeline_tags_it() -> None:
+    # The pipeline never tags an article it reads as another language: the check must not
+    # count a French "sanctions" story as a tag (or a false alarm) that production never emits.
+    from newsflow.config import Settings
+    from newsflow.pipeline_setup import build_tagger
+    from newsflow.tags_check import check
+
+    french = LabelledArticle(
+        "fr1", "Les sanctions de Washington contre Moscou",
+        "Washington impose des sanctions contre Moscou. Les banques russes et les exportateurs "
+        "de pétrole sont visés, a annoncé mardi le Trésor américain dans un communiqué.",
+        frozenset({"sanctions"}))
+    english = LabelledArticle(
+        "en1", "EU imposes new sanctions on Russia",
+        "The European Union imposed new economic sanctions on Russia on Tuesday, targeting banks "
+        "and oil exporters, the European Council said.", frozenset({"sanctions"}))
+    tagger = build_tagger(Settings())
+    assert [t.name for t in tagger.tag(french.title, french.text)] == ["sanctions"]
+    report = check(tagger, [french, english])
+    score = report.scores["sanctions"]
+    assert (score.tp, score.fn) == (1, 1)
+    [error] = report.errors
+    assert (error["id"], error["error"], error["language"]) == ("fr1", "missed", "fr")
+    out = io.StringIO()
+    print_report(report, out)
+    assert "language: fr (not English: never tagged)" in out.getvalue()

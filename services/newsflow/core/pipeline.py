@@ -38,6 +38,13 @@ from newsflow.core.urls import (
 from newsflow.errors import StageError
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
+
+
+def taggable(language: str | None) -> bool:
+    """Whether an article in ``language`` is tagged. The taxonomy's words are English: another
+    language's text is never tagged, so a French "sanctions" or a German "Marine" cannot tag an
+    article by accident; an article too short to tell (None) is read as English."""
+    return language is None or language in TAGGED_LANGUAGES
 WARM_UP_TIME = "2000-01-01T00:00:00+00:00"  # any fixed time: the warm-up's result is dropped
 
 
@@ -120,10 +127,7 @@ class Pipeline:
         except Exception as exc:
             raise StageError("clean", exc) from exc
         try:
-            # The taxonomy's words are English: another language's text is never tagged, so
-            # a French "sanctions" or a German "Marine" cannot tag an article by accident.
-            tags = self.tagger.tag(doc.title, doc.text) if doc.language in (
-                None, *TAGGED_LANGUAGES) else []
+            tags = self.tagger.tag(doc.title, doc.text) if taggable(doc.language) else []
         except Exception as exc:
             raise StageError("tag", exc) from exc
         url = raw["url"]
