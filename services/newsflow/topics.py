@@ -47,8 +47,11 @@ def topic_partitions(settings: Settings) -> dict[str, int]:
     }
 
 
-def ensure_topics(settings: Settings, timeout_seconds: float = 30.0) -> list[str]:
-    """Create the project's topics if missing; return the names created now."""
+def ensure_topics(settings: Settings, timeout_seconds: float | None = None) -> list[str]:
+    """Create the project's topics if missing; return the names created now. Gives up after
+    ``timeout_seconds`` without a broker (default: ``NEWSFLOW_KAFKA_CONNECT_TIMEOUT_SECONDS``)."""
+    if timeout_seconds is None:
+        timeout_seconds = settings.kafka_connect_timeout_seconds
     retry = Retry(Backoff(0.2, 1.0), retry_on=(KafkaError,), timeout=timeout_seconds)
     try:
         admin = retry.call(lambda: KafkaAdminClient(

@@ -39,3 +39,18 @@ def test_broker_command_declares_topics_and_stops_on_ctrl_c(tmp_path: Path) -> N
         assert broker.wait(30) == 0
     finally:
         broker.kill()
+
+
+def test_demo_on_an_unreachable_broker_gives_up_after_the_connect_timeout(
+        tmp_path: Path) -> None:
+    # The topics were created with a fixed 30 s wait, whatever the setting said.
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",  # nothing listens
+                        kafka_connect_timeout_seconds=2)
+    demo = ManagedProcess(["demo"], settings, tmp_path / "demo.log").start()
+    try:
+        assert demo.wait(60) == 3, demo.log()[-2000:]
+    finally:
+        demo.kill()
+    last = demo.log().rstrip().splitlines()[-1]
+    assert last.startswith(f"newsflow demo: no broker at {settings.kafka_bootstrap_servers} "
+                           "after 2 s"), last

@@ -207,7 +207,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     except OSError as exc:  # a file in the way, no permission
         raise ConfigError(f"NEWSFLOW_WORKER_DATA_DIR: cannot use {settings.worker_data_dir} as a "
                           f"directory: {exc.strerror or exc}") from None
-    ensure_topics(settings, settings.kafka_connect_timeout_seconds)
+    ensure_topics(settings)
     on_disk = settings.worker_table_store == "rocksdb://"
     # Held until the process exits (the name keeps the file open); before anything starts.
     data_dir_lock = lock_data_dir(settings.worker_data_dir) if on_disk else None  # noqa: F841
