@@ -141,7 +141,11 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.errors import ProcessIncomplete
     from newsflow.offline import process_files
 
-    summary = process_files(settings, args.files, sys.stdout)
+    try:
+        summary = process_files(settings, args.files, sys.stdout)
+    except BrokenPipeError:  # `newsflow process ... | head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        return 0
     if not summary.ok:  # every output is written; the one stderr line says what failed
         raise ProcessIncomplete(summary.failure())
     return 0

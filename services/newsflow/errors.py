@@ -120,6 +120,11 @@ class FeedError(NewsflowError, ValueError):
     """The document is not a feed we can read."""
 
 
+class UnsupportedInput(NewsflowError, ValueError):
+    """An input ``newsflow process`` cannot read as an article: a directory, or a file whose
+    type it does not know."""
+
+
 class NotText(NewsflowError, ValueError):
     """A file of a directory source that is not an article; ``reason`` is the short word the
     fetcher's log uses. The subclass name is the dead letter's error type."""

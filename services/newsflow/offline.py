@@ -15,7 +15,7 @@ from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.codecs.topics import dumps, loads
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
-from newsflow.errors import RecordInvalid, RecordUndecodable
+from newsflow.errors import RecordInvalid, RecordUndecodable, UnsupportedInput
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.pipeline_setup import build_pipeline
@@ -56,7 +56,10 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
                 yield DeadLetter("validate", type(exc).__name__, str(exc), raw_topic, None,
                                  None, key, RAW.unchecked_bytes(record))
         return
-    raise ValueError(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, .json)")
+    if path.is_dir():
+        raise UnsupportedInput(f"{path}: a directory (name its files, e.g. {path}/*.txt)")
+    raise UnsupportedInput(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, "
+                           ".json)")
 
 
 @dataclass

@@ -163,3 +163,36 @@ def test_dead_lettered_inputs_fail_the_command_with_one_line_after_every_output(
             f"newsflow process: {dead} of {dead + 2} inputs dead-lettered; each is a "
             '"topic": "news.deadletter.v1" line on stdout, with its error')
         assert "Traceback" not in result.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path: Path) -> None:
+    # `newsflow process ... | head -1`: the closed pipe is the reader's choice, not a failure
+    # (exit 1 means an input was dead-lettered), and no traceback.
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    paths = []
+    for n in range(30):
+        copy = tmp_path / f"copy-{n}.txt"
+        copy.write_bytes(seed.read_bytes())
+        paths.append(str(copy))
+    process = subprocess.Popen([sys.executable, "-m", "newsflow", "process", *paths],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()
+    code = process.wait(120)
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    assert first["topic"] == "news.articles.v1"
+    assert (code, "Traceback" in errors) == (0, False), errors
+
+
+def test_a_directory_or_an_unknown_file_type_is_named_in_its_dead_letter(tmp_path: Path) -> None:
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    result = subprocess.run([sys.executable, "-m", "newsflow", "process", str(tmp_path),
+                             str(tmp_path / "notes.docx")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    errors = [json.loads(line)["record"]["error"] for line in result.stdout.splitlines()]
+    assert [e["type"] for e in errors] == ["UnsupportedInput", "UnsupportedInput"]
+    assert errors[0]["message"] == f"{tmp_path}: a directory (name its files, e.g. {tmp_path}/*.txt)"
+    assert "unsupported file type" in errors[1]["message"]
