@@ -281,17 +281,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from newsflow.errors import TaxonomyError
 
+    # "newsflow tags check: ...": every line of one command names it the same way.
+    command = " ".join(filter(None, (args.command, getattr(args, "tags_command", None))))
     try:
         return int(args.handler(args, Settings()))
     except ValidationError as exc:  # a NEWSFLOW_ variable: name it, on one line
-        print(f"newsflow {args.command}: configuration error: {settings_problems(exc)}",
+        print(f"newsflow {command}: configuration error: {settings_problems(exc)}",
               file=sys.stderr)
         return 2
     except TaxonomyError as exc:  # bad configuration: say what, not where
-        print(f"newsflow {args.command}: configuration error: {exc}", file=sys.stderr)
+        print(f"newsflow {command}: configuration error: {exc}", file=sys.stderr)
         return 2
     except NewsflowError as exc:
-        print(f"newsflow {args.command}: {exc}", file=sys.stderr)
+        print(f"newsflow {command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C: the user knows; no traceback
         return 130

@@ -157,5 +157,5 @@ def test_an_empty_taxonomy_path_names_the_variable(
     monkeypatch.setenv("NEWSFLOW_TAXONOMY_PATH", "")
     code, lines = run(capsys, "tags", "check", "--labels", str(labels))
     assert code == 2 and lines == [
-        "newsflow tags: configuration error: NEWSFLOW_TAXONOMY_PATH: Value error, empty; unset "
+        "newsflow tags check: configuration error: NEWSFLOW_TAXONOMY_PATH: Value error, empty; unset "
         "it to use the bundled taxonomy alone (got '')"]
