@@ -161,22 +161,27 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:
     import json
+    import time
 
     from newsflow.client import NewsConsumer, Record
 
     def emit(record: Record) -> None:
         print(json.dumps(record.value, ensure_ascii=False), flush=True)
 
+    started = time.monotonic()
     if args.timeout is not None:  # --timeout bounds the wait for the broker and the topic too
         settings = settings.model_copy(update={"kafka_connect_timeout_seconds": max(
-            1.0, min(settings.kafka_connect_timeout_seconds, args.timeout))})
+            0.5, min(settings.kafka_connect_timeout_seconds, args.timeout))})
     # --from-beginning always starts at the oldest record, even in a group with a committed
     # position; without it a group resumes where it stopped, and a new reader sees new records.
     with NewsConsumer(args.topic, settings, group=args.group,
                       start="earliest" if args.from_beginning else "committed",
                       reset="latest") as consumer:
+        # One deadline for the whole command: connecting counts against --timeout.
+        left = (None if args.timeout is None
+                else max(0.0, args.timeout - (time.monotonic() - started)))
         try:
-            consumer.run(emit, max_records=args.max, timeout=args.timeout)
+            consumer.run(emit, max_records=args.max, timeout=left)
         except BrokenPipeError:  # `newsflow tail ... | head`: the reader has what it wanted
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
     return 0

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     client_fetch_max_wait_ms: int = Field(default=200, ge=10)
     # Ids of recently delivered records remembered to drop at-least-once redeliveries.
     client_seen_ids: int = Field(default=100_000, ge=100)
+    # Handled positions are committed after this many records or this many seconds, whichever
+    # comes first: what a crash (kill -9, OOM) redelivers is bounded by both.
+    client_commit_every_records: int = Field(default=100, ge=1)
+    client_commit_interval_seconds: float = Field(default=1.0, gt=0)
 
     # --- Demo --------------------------------------------------------------------------------
     demo_timeout_seconds: float = 180.0

@@ -20,8 +20,9 @@ from newsflow.broker import EmbeddedBroker
 from newsflow.client import NewsConsumer, Record
 from newsflow.config import Settings
 from newsflow.core.pipeline import Origin
+from newsflow.errors import TopicNotFound
 from newsflow.pipeline_setup import build_pipeline
-from tests.helpers import SEEDS, isolated_settings
+from tests.helpers import SEEDS, isolated_settings, wait_until
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 2, 11, 12, 0, tzinfo=UTC)
@@ -305,3 +306,113 @@ def test_a_paused_broker_does_not_end_a_reading_service(tmp_path: Path) -> None:
             assert [r.article["id"] for r in take(consumer, 1, timeout=30)] == [articles[1]["id"]]
         with NewsConsumer("articles", settings, group="outage") as consumer:
             assert take(consumer, 1, timeout=1.5) == [], "both positions were committed"
+
+
+def test_story_rollups_emitted_again_with_only_a_new_updated_at_are_dropped(
+    settings: Settings,
+) -> None:
+    state = {"schema_version": 1, "id": "s1", "title": "T", "first_seen": "2026-02-11T10:00:00Z",
+             "last_seen": "2026-02-11T10:00:00Z", "articles": ["a1"], "sources": ["x"],
+             "tags": [], "updated_at": "2026-02-11T10:00:01Z"}
+    grown = state | {"articles": ["a1", "a2"], "updated_at": "2026-02-11T10:00:02Z"}
+    # What a worker restarted mid-stream writes: each state again, stamped with the time it
+    # reprocessed the article.
+    again = grown | {"updated_at": "2026-02-11T10:09:00Z"}
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+    for value in (state, grown, again, grown):
+        producer.send(settings.topic_stories, value=json.dumps(value).encode(), partition=0)
+    producer.flush(30)
+    producer.close()
+    with NewsConsumer("stories", settings) as consumer:
+        got = take(consumer, 4, timeout=4)
+        assert [r.story["articles"] for r in got] == [["a1"], ["a1", "a2"]]
+        assert consumer.redeliveries == 2
+
+
+def crash(consumer: NewsConsumer) -> None:
+    """As a kill -9 leaves the group: nothing more is committed."""
+    consumer.consumer.close(autocommit=False)
+
+
+def test_handled_positions_are_committed_every_n_records_and_every_interval(
+    settings: Settings,
+) -> None:
+    articles = seed_articles(settings)
+    send(settings, [json.dumps(a).encode() for a in articles])  # fetched in one poll
+    by_count = settings.model_copy(update={"client_commit_every_records": 2,
+                                           "client_commit_interval_seconds": 3600.0})
+    consumer = NewsConsumer("articles", by_count, group="count")
+    assert len(take(consumer, 3)) == 3
+    crash(consumer)  # the third was handled after the last commit: it comes again
+    with NewsConsumer("articles", settings, group="count") as consumer:
+        assert [r.offset for r in take(consumer, 1)] == [2]
+    by_time = settings.model_copy(update={"client_commit_every_records": 1000,
+                                          "client_commit_interval_seconds": 0.3})
+    consumer = NewsConsumer("articles", by_time, group="time")
+    started = time.monotonic()
+
+    def slow(record: Record) -> None:  # handling the first record outlasts the interval
+        if record.offset == 0:
+            wait_until(lambda: time.monotonic() - started > 0.4, 5, "the interval to pass")
+
+    assert consumer.run(slow, max_records=2, timeout=20) == 2
+    crash(consumer)
+    with NewsConsumer("articles", settings, group="time") as consumer:
+        assert [r.offset for r in take(consumer, 1)] == [1]
+
+
+def test_latest_on_a_group_with_a_position_commits_where_it_started(settings: Settings) -> None:
+    articles = seed_articles(settings)
+    send(settings, [json.dumps(a).encode() for a in articles])
+    with NewsConsumer("articles", settings, group="skip") as consumer:
+        assert len(take(consumer, 2)) == 2
+    send(settings, [json.dumps(a | {"fetched_at": "2026-02-12T11:00:00Z"}).encode()
+                    for a in articles])
+    # A reader of the group chooses to skip the backlog, and stops before handling anything.
+    NewsConsumer("articles", settings, group="skip", start="latest").close()
+    with NewsConsumer("articles", settings, group="skip") as consumer:
+        assert take(consumer, 1, timeout=1.5) == [], "the skipped backlog came back"
+
+
+def test_latest_is_the_true_end_when_records_came_in_one_batch(
+    settings: Settings, tmp_path: Path,
+) -> None:
+    articles = seed_articles(settings)
+    # One batch of five: the embedded broker reports its end as the batch's base offset + 1.
+    producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all",
+                             linger_ms=500)
+    for article in articles:
+        producer.send(settings.topic_articles, value=json.dumps(article).encode(), partition=0)
+    producer.flush(30)
+    producer.close()
+    with NewsConsumer("articles", settings, start="latest") as consumer:
+        assert take(consumer, 1, timeout=1.5) == [], "an old record was read as new"
+        send(settings, [json.dumps(articles[0] | {"fetched_at": "2026-02-12T11:00:00Z"}).encode()])
+        assert [r.offset for r in take(consumer, 1)] == [5]
+    done = tail(settings, tmp_path, "articles", "--timeout", "3")
+    assert done.returncode == 0 and done.stdout == "", done.stderr[-2000:]
+
+
+def test_a_misspelled_topic_is_reported_without_waiting_out_the_connect_timeout(
+    settings: Settings,
+) -> None:
+    assert settings.kafka_connect_timeout_seconds == 30
+    started = time.monotonic()
+    with pytest.raises(TopicNotFound, match="did you mean articles"):
+        NewsConsumer("artciles", settings)
+    assert time.monotonic() - started < 5
+
+
+def test_the_connect_timeout_is_a_deadline_not_a_time_to_start_a_last_try(
+    tmp_path: Path,
+) -> None:
+    from newsflow.broker import free_port
+    from newsflow.errors import BrokerUnavailable
+
+    # 6 s: more than one bootstrap wait (5 s), so a second try starts before the deadline.
+    nowhere = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+                       kafka_connect_timeout_seconds=6)
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable):
+        NewsConsumer("articles", nowhere, group="g")
+    assert time.monotonic() - started < 7.5

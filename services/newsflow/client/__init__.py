@@ -6,16 +6,27 @@
 ...         print(record.article["title"])
 """
 
-from newsflow.client.consumer import NewsConsumer, SeenIds
+from newsflow.client.consumer import NewsConsumer, Reset, Start
 from newsflow.client.records import (
     KINDS,
     Article,
     DeadLetter,
+    DeadLetterError,
+    DeadLetterOriginal,
+    DeadLetterSource,
     Duplicate,
+    Evidence,
+    Kind,
+    ReadAs,
     Record,
+    Source,
+    Story,
     StoryRollup,
+    Tag,
 )
 from newsflow.errors import InvalidMessage
 
-__all__ = ["KINDS", "Article", "DeadLetter", "Duplicate", "InvalidMessage", "NewsConsumer",
-           "Record", "SeenIds", "StoryRollup"]
+# SeenIds and LastStates (newsflow.client.consumer) are internals, not exported.
+__all__ = ["KINDS", "Article", "DeadLetter", "DeadLetterError", "DeadLetterOriginal",
+           "DeadLetterSource", "Duplicate", "Evidence", "InvalidMessage", "Kind", "NewsConsumer",
+           "ReadAs", "Record", "Reset", "Source", "Start", "Story", "StoryRollup", "Tag"]

@@ -16,26 +16,31 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from newsflow.client.records import KINDS, Record
+from newsflow.client.records import KINDS, ReadAs, Record
 from newsflow.codecs import BY_ROLE, JsonCodec
 from newsflow.codecs.topics import ANY_JSON
 from newsflow.config import Settings
-from newsflow.errors import BrokerUnavailable, InvalidMessage, TopicNotFound
+from newsflow.errors import BrokerUnavailable, ConfigError, InvalidMessage, TopicNotFound
 from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 Start = Literal["committed", "earliest", "latest"]
+Reset = Literal["earliest", "latest"]
 COMMIT_TIMEOUT_SECONDS = 30.0  # a commit while reading waits at most this (or the deadline)
+# A topic missing from the broker's metadata is asked for again this long (bounded by the
+# connect timeout): one created a moment ago may not be known yet; a misspelled one is an error.
+TOPIC_GRACE_SECONDS = 1.0
 
 
 class SeenIds:
-    """The most recent ``capacity`` identities, oldest forgotten first (bounded memory)."""
+    """The most recent ``capacity`` identities, oldest forgotten first (bounded memory). Internal
+    to ``NewsConsumer``."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -55,6 +60,28 @@ class SeenIds:
         self.ids.pop(identity, None)
 
 
+class LastStates:
+    """The last state handed out of the ``capacity`` most recently seen things (story ids),
+    least recently seen forgotten first (bounded memory). Internal to ``NewsConsumer``."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.states: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, thing: str) -> str | None:
+        return self.states.get(thing)
+
+    def set(self, thing: str, state: str | None) -> None:
+        """Remember ``state`` for ``thing`` (None: forget it)."""
+        if state is None:
+            self.states.pop(thing, None)
+            return
+        self.states[thing] = state
+        self.states.move_to_end(thing)
+        if len(self.states) > self.capacity:
+            self.states.popitem(last=False)
+
+
 class NewsConsumer:
     """Iterate over the records of one topic.
 
@@ -69,12 +96,21 @@ class NewsConsumer:
     """
 
     def __init__(self, what: str, settings: Settings | None = None, *, group: str | None = None,
-                 start: Start = "committed", reset: Literal["earliest", "latest"] = "earliest",
+                 start: Start = "committed", reset: Reset = "earliest",
                  strict: bool = False) -> None:
+        # Checked at run time too: untyped callers and a service's YAML or env configuration
+        # are not seen by mypy, and a typo must not silently read the whole topic.
+        for name, value, allowed in (("start", start, get_args(Start)),
+                                     ("reset", reset, get_args(Reset))):
+            if value not in allowed:
+                raise ConfigError(f"NewsConsumer: {name}={value!r} is not one of "
+                                  f"{', '.join(map(repr, allowed))}")
+        deadline = time.monotonic() + (settings or Settings()).kafka_connect_timeout_seconds
         self.settings = settings or Settings()
         # A role's topic named by its name is read as that role (validated, typed views).
         by_topic = {str(getattr(self.settings, f"topic_{kind}")): kind for kind in KINDS}
-        self.kind = what if what in KINDS else by_topic.get(what, "topic")
+        self.kind: ReadAs = next((kind for kind in KINDS if kind == what),
+                                 by_topic.get(what, "topic"))
         # The topic's codec decodes and validates every value (any JSON for a foreign topic).
         self.codec: JsonCodec = BY_ROLE.get(self.kind, ANY_JSON)
         self.topic = str(getattr(self.settings, f"topic_{what}")) if what in KINDS else what
@@ -82,23 +118,32 @@ class NewsConsumer:
         self.strict = strict
         self.reset = reset
         self.seen = SeenIds(self.settings.client_seen_ids)
+        self.states = LastStates(self.settings.client_seen_ids)
         self.invalid = 0
         self.redeliveries = 0
         self._handled: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
         self._buffer: deque[Any] = deque()
-        self.consumer = self._connect()
+        self._since_commit = 0  # records passed since the last commit attempt...
+        self._last_commit = time.monotonic()  # ...and when it was made
+        self.consumer = self._connect(deadline)
         try:
-            self.partitions = self._assign(start, reset)
+            self.partitions = self._assign(start, reset, deadline)
         except BaseException:
             self.consumer.close()
             raise
 
     # --- setup ---------------------------------------------------------------------------------
-    def _connect(self) -> KafkaConsumer:
+    def _connect(self, deadline: float) -> KafkaConsumer:
         settings = self.settings
+
+        def bootstrap_ms() -> int:
+            # Each try waits at most what is left of the connect timeout: a try started just
+            # before the deadline must not overshoot it by a whole bootstrap wait.
+            return max(1, int(min(5.0, deadline - time.monotonic()) * 1000))
+
         retry = Retry(Backoff(0.5, 2.0), retry_on=(KafkaError,),
-                      timeout=settings.kafka_connect_timeout_seconds)
+                      timeout=max(0.0, deadline - time.monotonic()))
         try:
             return retry.call(lambda: KafkaConsumer(
                 bootstrap_servers=settings.require_bootstrap(),
@@ -112,7 +157,7 @@ class NewsConsumer:
                 fetch_max_bytes=settings.max_message_bytes * 2,
                 allow_auto_create_topics=False,
                 reconnect_backoff_max_ms=2_000,
-                bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds) * 1000),
+                bootstrap_timeout_ms=bootstrap_ms(),
                 **settings.kafka_client_options(),
             ))
         except KafkaError as exc:
@@ -120,7 +165,7 @@ class NewsConsumer:
                                     f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})"
                                     ) from exc
 
-    def _assign(self, start: Start, reset: str) -> list[TopicPartition]:
+    def _assign(self, start: Start, reset: Reset, deadline: float) -> list[TopicPartition]:
         def partition_ids() -> set[int]:
             self.consumer.topics()  # fresh metadata: the topic may have been created just now
             ids = self.consumer.partitions_for_topic(self.topic)
@@ -131,32 +176,68 @@ class NewsConsumer:
                                     f"{self.settings.kafka_bootstrap_servers}{hint}")
             return set(ids)
 
-        # A topic created a moment ago may not be known to every broker yet: asked again.
-        ids = Retry(Backoff(0.2, 1.0), retry_on=(TopicNotFound,),
-                    timeout=self.settings.kafka_connect_timeout_seconds).call(partition_ids)
+        # A topic created a moment ago may not be known to every broker yet: asked again, but
+        # only briefly - a broker that answers without the topic most likely never had it.
+        grace = max(0.0, min(TOPIC_GRACE_SECONDS, deadline - time.monotonic()))
+        ids = Retry(Backoff(0.2, 0.5), retry_on=(TopicNotFound,), timeout=grace
+                    ).call(partition_ids)
         partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
         self.consumer.assign(partitions)
         committed = ({tp: self.consumer.committed(tp) for tp in partitions}
                      if self.group is not None else {})
+        at_end = []
         for tp in partitions:
             resume = committed.get(tp)
+            if resume is not None:
+                self._committed[tp] = resume
             if start == "committed" and resume is not None:
                 self.consumer.seek(tp, resume)
             elif start == "latest" or (start == "committed" and reset == "latest"):
                 self.consumer.seek_to_end(tp)
+                at_end.append(tp)
             else:
                 self.consumer.seek_to_beginning(tp)
+        if at_end:
+            self._seek_to_true_end(at_end, partitions, deadline)
+        for tp in partitions:
             # Resolved now, not at the first fetch: a record written between here and then is
             # read, not skipped by a "latest" looked up later.
             position = self.consumer.position(tp)
-            if resume is not None:
-                self._committed[tp] = resume
-            elif self.group is not None:
-                # A group's first position is committed at once: a group that handles nothing
-                # on a partition before it stops resumes there, not at a later "latest".
+            if self.group is not None:
+                # A group's starting position is committed at once (a no-op when it is the
+                # committed one): a group that handles nothing before it stops resumes there,
+                # not at a later "latest", nor back at a backlog a "latest" reader skipped.
                 self._handled[tp] = position
         self.commit()
         return partitions
+
+    def _seek_to_true_end(self, at_end: list[TopicPartition], partitions: list[TopicPartition],
+                          deadline: float) -> None:
+        """Move ``at_end`` to where each partition really ends. The embedded broker (Tansu)
+        under-reports the end (ListOffsets "latest" is its last batch's base offset + 1, see
+        DESIGN.md), but a fetch's high-water mark is right: one fetch per partition, from the
+        reported end, gives it (Apache Kafka: the same offset)."""
+        others = [tp for tp in partitions if tp not in at_end]
+        self.consumer.pause(*others)
+        try:
+            ends: dict[TopicPartition, int] = {}
+            # A fetch that finds nothing is answered when its wait ends: a few polls suffice.
+            while len(ends) < len(at_end) and time.monotonic() < deadline:
+                wait = max(0.0, min(1.0, deadline - time.monotonic()))
+                self.consumer.poll(timeout_ms=int(wait * 1000))  # records before the end: dropped
+                for tp in at_end:
+                    highwater = self.consumer.highwater(tp)
+                    if tp not in ends and highwater is not None:
+                        ends[tp] = highwater
+            for tp in at_end:
+                if tp in ends:
+                    self.consumer.seek(tp, ends[tp])
+                else:  # no fetch answered in time: the reported end, maybe a little early
+                    log.warning("%s:%s: end not confirmed by a fetch before the connect "
+                                "timeout; starting at the reported end", tp.topic, tp.partition)
+                    self.consumer.seek_to_end(tp)
+        finally:
+            self.consumer.resume(*others)
 
     # --- reading -------------------------------------------------------------------------------
     def records(self, timeout: float | None = None) -> Generator[Record, None, None]:
@@ -171,11 +252,17 @@ class NewsConsumer:
                 message = self._buffer[0]
                 record = self._decode(message)  # strict: raises, and the message stays first
                 self._buffer.popleft()
-                if record is None or not self.seen.add(identity := record.identity()):
+                state = record.state() if record is not None else None
+                previous = self.states.get(state[0]) if state is not None else None
+                if record is None or not self.seen.add(identity := record.identity()) or (
+                        state is not None and previous == state[1]):
                     if record is not None:
                         self.redeliveries += 1
                     self._mark(message.partition, message.offset)
+                    self._commit_now_and_then(deadline)
                     continue
+                if state is not None:
+                    self.states.set(state[0], state[1])
                 try:
                     yield record
                 except GeneratorExit:
@@ -184,8 +271,11 @@ class NewsConsumer:
                     if not self._is_handled(record):
                         self._buffer.appendleft(message)
                         self.seen.forget(identity)
+                        if state is not None:
+                            self.states.set(state[0], previous)
                     raise
                 self.ack(record)
+                self._commit_now_and_then(deadline)
             if deadline is not None and time.monotonic() >= deadline:
                 return
             self._commit_or_warn(deadline)
@@ -256,9 +346,19 @@ class NewsConsumer:
         self.consumer.commit(todo, timeout_ms=None if timeout is None else int(timeout * 1000))
         self._committed.update({tp: meta.offset for tp, meta in todo.items()})
 
+    def _commit_now_and_then(self, deadline: float | None) -> None:
+        # Not only before a fetch: one fetch brings up to 500 records, and a crash (kill -9)
+        # would redeliver all those handled since it. This bounds it by records and by time.
+        self._since_commit += 1
+        if (self._since_commit >= self.settings.client_commit_every_records
+                or time.monotonic() - self._last_commit
+                >= self.settings.client_commit_interval_seconds):
+            self._commit_or_warn(deadline)
+
     def _commit_or_warn(self, deadline: float | None) -> None:
         # A broker away for a while must not end a reading service: the positions stay handled
         # and are committed by a later attempt (until then, a restart reads them again).
+        self._since_commit, self._last_commit = 0, time.monotonic()
         wait = COMMIT_TIMEOUT_SECONDS
         if deadline is not None:
             wait = max(0.1, min(wait, deadline - time.monotonic()))

@@ -13,6 +13,8 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 
 Kind = Literal["articles", "duplicates", "stories", "deadletter", "raw"]
 KINDS: tuple[Kind, ...] = ("articles", "duplicates", "stories", "deadletter", "raw")
+# What a consumer reads a topic as: one of the roles, or "topic" for any other topic.
+ReadAs = Kind | Literal["topic"]
 
 
 class Evidence(TypedDict):
@@ -125,7 +127,7 @@ class DeadLetter(TypedDict):
 class Record:
     """One message: where it came from, its key and its decoded, validated value."""
 
-    kind: str  # one of KINDS, or "topic" for a topic outside the project's roles
+    kind: ReadAs  # one of KINDS, or "topic" for a topic outside the project's roles
     topic: str
     partition: int
     offset: int
@@ -149,7 +151,7 @@ class Record:
     def dead_letter(self) -> DeadLetter:
         return cast(DeadLetter, self._as("deadletter"))
 
-    def _as(self, kind: str) -> Any:
+    def _as(self, kind: Kind) -> Any:
         if self.kind != kind:
             raise TypeError(f"a record of {self.kind} is not one of {kind}")
         return self.value
@@ -168,15 +170,34 @@ class Record:
                     f"#{value.get('content_hash')}")
         if self.kind == "stories":
             # The whole roll-up: two states of a story emitted within one second (a backlog)
-            # share updated_at, and a member replaced as another joins keeps the count.
+            # share updated_at, and a member replaced as another joins keeps the count. A
+            # re-emission with only a new updated_at is caught by ``state()``.
             return f"s:{value.get('id')}#{_value_digest(value)}"
         if self.kind == "raw":
             return f"r:{_value_digest(value)}"
         if self.kind == "deadletter":
-            src, original = value.get("source", {}), value.get("original", {})
-            return (f"x:{value.get('stage')}:{src.get('topic')}:{src.get('partition')}:"
-                    f"{src.get('offset')}:{_digest(str(original.get('value_b64')))}")
+            src, original = value.get("source") or {}, value.get("original") or {}
+            error = value.get("error") or {}
+            parts: list[Any] = [value.get("stage"), src.get("topic"), src.get("partition"),
+                                src.get("offset"), original.get("key_b64"),
+                                original.get("value_b64")]
+            if src.get("partition") is None or src.get("offset") is None:
+                # No position (a fetch-stage letter): two empty files share the bytes, and a
+                # deliberate re-run of the same folder is a new letter with a new failed_at.
+                parts += [error.get("message"), value.get("failed_at")]
+            return f"x:{_digest(json.dumps(parts, ensure_ascii=False))}"
         return f"t:{self.topic}:{self.partition}:{self.offset}"
+
+    def state(self) -> tuple[str, str] | None:
+        """For a record that is one state of something that changes (a story roll-up): that
+        thing and a digest of its state apart from when it was emitted; None for other records.
+        The worker re-emits a story's roll-up when it reprocesses an article after a restart,
+        with a new ``updated_at`` only: a roll-up whose state equals the last one handed out
+        for its story is a redelivery."""
+        if self.kind != "stories" or not isinstance(self.value, dict):
+            return None
+        rest = {k: v for k, v in self.value.items() if k != "updated_at"}
+        return f"s:{self.value.get('id')}", _value_digest(rest)
 
 
 def _value_digest(value: Any) -> str:
