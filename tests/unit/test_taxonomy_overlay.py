@@ -180,3 +180,22 @@ def test_a_malformed_overlay_is_one_clear_line(
     with pytest.raises(TaxonomyError) as info:
         load_taxonomy(path)
     assert str(info.value) == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    # The overlay's own places, not the merged taxonomy's (terms[36], topics[3]).
+    ({"topics": [{"name": "sanctions", "add_terms": [{"phrase": "asset freeze"},
+                                                     {"regex": "sanction("}]}]},
+     "topic 'sanctions': add_terms[1]: regex: invalid regex"),
+    ({"topics": [{"name": "sanctions", "add_context": [{"effect": "boost", "words": ["x"],
+                                                        "scope": "windw"}]}]},
+     "topic 'sanctions': add_context[0]: scope:"),
+    ({"topics": [{"name": "sanctions", "threshold": 0.6}, {"name": 7, "iptc": "x"}]},
+     "topics[1]: name: expected a lower_snake_case string, got 7"),
+])
+def test_an_overlay_error_names_the_place_in_the_overlay(
+        tmp_path: Path, data: dict[str, Any], expected: str) -> None:
+    path = overlay(tmp_path, data)
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    assert str(info.value).startswith(f"{path}: {expected}"), str(info.value)

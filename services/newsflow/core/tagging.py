@@ -509,9 +509,20 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
     repeated = sorted({str(n) for n in names if names.count(n) > 1})
     if repeated:
         raise TaxonomyError(f"topic names repeated: {', '.join(repeated)}")
+    try:  # to check appended terms and rules where the overlay has them (below)
+        known_lexicons: dict[str, list[str]] | None = _lexicons(lexicons)
+    except TaxonomyError:
+        known_lexicons = None  # parse_taxonomy reports it
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise TaxonomyError(f"topics[{i}]: expected a mapping")
+        if not isinstance(entry.get("name"), str) or not NAME.match(entry["name"]):
+            # Named by its place in this file (once merged, its index would be another), or by
+            # the name it has.
+            where = (f"topic {entry['name']!r}" if isinstance(entry.get("name"), str)
+                     and entry["name"] else f"topics[{i}]")
+            raise TaxonomyError(f"{where}: name: expected a lower_snake_case string, got "
+                                f"{entry.get('name')!r}")
         name = str(entry.get("name"))
         if name not in topics and isinstance(entry.get("name"), str):
             _check_new_topic(entry, name, list(topics))
@@ -523,6 +534,11 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
                 continue
             if not isinstance(entry[key], list):
                 raise TaxonomyError(f"topic {name!r}: {key}: expected a list")
+            if known_lexicons is not None:
+                # Checked here, so an error names add_terms[0], not the merged terms[36].
+                check = _term if key == "add_terms" else _rule
+                for j, item in enumerate(entry[key]):
+                    check(item, known_lexicons, f"topic {name!r}: {key}[{j}]")
             if not isinstance(merged.get(target) or [], list):
                 raise TaxonomyError(f"topic {name!r}: {target}: expected a list")
             merged[target] = [*(merged.get(target) or []), *entry[key]]
