@@ -282,14 +282,9 @@ def detect_language(text: str) -> str | None:
     words = len(text.split())
     if words < 3:
         return None
-    import py3langid
-
-    sample = text[:LANGUAGE_SAMPLE_CHARS]
-    if words >= MIN_WORDS_FOR_DETECTION:
-        code, _ = py3langid.classify(sample)
-        return str(code)
-    code, share = _calibrated_identifier().classify(sample)
-    return str(code) if share >= SHORT_TEXT_CONFIDENCE else None
+    code, share = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
+    return str(code) if words >= MIN_WORDS_FOR_DETECTION or share >= SHORT_TEXT_CONFIDENCE \
+        else None
 
 
 def article_language(title: str, text: str, declared: str | None = None) -> str | None:
@@ -305,8 +300,10 @@ def article_language(title: str, text: str, declared: str | None = None) -> str 
 
 
 @cache
-def _calibrated_identifier() -> Any:
-    """py3langid's model giving probabilities (calibrated for the text's length)."""
+def _language_identifier() -> Any:
+    """py3langid's model, giving probabilities calibrated for the text's length (the most
+    probable language is the one its plain ``classify`` names). One copy per process: the
+    model takes half a second and ~90 MB to load, so the warm-up loads it."""
     from py3langid import langid
 
     return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
