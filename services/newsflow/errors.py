@@ -96,6 +96,11 @@ class PageTooLarge(CleaningError):
     """The page is above the per-page size cap."""
 
 
+class TableWriteFailed(NewsflowError):
+    """The worker could not write its dedupe memory table (a full or failing disk): not the
+    record's fault, so not a dead letter: the worker exits at once, the record uncommitted."""
+
+
 class PreparePoolClosed(NewsflowError):
     """The prepare pool was asked for work after it was closed (the worker is shutting down):
     nothing was prepared, and the record must be left unacknowledged so that it is read again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import signal
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from tests.e2e.streams import (
     describe,
     growth_per_item,
     traffic,
+    wait_for_every_input,
 )
 from tests.helpers import (
     ManagedProcess,
@@ -182,3 +184,44 @@ def test_consumer_that_stops_reading_does_not_grow_the_worker(
     assert growth < STALL_GROWTH_LIMIT, (
         f"the worker kept {growth:.0f} bytes per input while a consumer stalled: "
         f"{describe(samples)}")
+
+
+def test_a_table_the_worker_cannot_write_stops_it_and_loses_nothing(
+    broker: EmbeddedBroker, tmp_path: Path,
+) -> None:
+    # A full or failing disk under the worker's table is not the records' fault: dead-lettering
+    # them diverted every later input for good while the worker said it was healthy. The
+    # worker stops with one line instead, and started again with room, it takes every input.
+    settings = isolated_settings(broker.bootstrap, tmp_path)
+    items = traffic(600, seed=21)
+    produce(settings, [(k, v) for k, v, _ in items[:200]])
+    reader = TopicReader(settings, ["articles", "duplicates", "deadletter"])
+    log = tmp_path / "limited.log"
+    limited = ManagedProcess(["worker"], settings, log,
+                             module="tests.e2e.file_size_limited").start()
+    try:
+        wait_for_every_input(reader, settings, {url for *_, url in items[:200]}, 300,
+                             "the first inputs")
+        # From now on no file of the worker may grow 100 KB past the largest it has: the table's
+        # write-ahead log reaches that within the next inputs, the worker's log does not.
+        largest = max(f.stat().st_size for f in [log, *settings.worker_data_dir.rglob("*")]
+                      if f.is_file())
+        limit = largest + 100_000
+        resource.prlimit(limited.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        produce(settings, [(k, v) for k, v, _ in items[200:]])
+        assert limited.wait(240) == 1, limited.log()[-3000:]
+        last = limited.log().rstrip().splitlines()[-1]
+        # (Faust's worker hands what is written to stderr to its logger: a log line.)
+        assert "newsflow worker: the dedupe memory table could not be written (" in last, last
+        assert "File too large" in last, last
+        restarted = ManagedProcess(["worker"], settings, tmp_path / "worker.log").start()
+        try:
+            records = wait_for_every_input(reader, settings, {url for *_, url in items}, 300,
+                                           "every input after the restart")
+        finally:
+            restarted.stop()
+    finally:
+        limited.kill()
+        reader.close()
+    assert records["deadletter"] == []
+    check_outputs(records, {url for *_, url in items})

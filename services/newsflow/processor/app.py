@@ -22,9 +22,10 @@ import faust
 from newsflow.codecs import DEAD_LETTERS
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
-from newsflow.errors import ConfigError, PreparePoolClosed
+from newsflow.errors import ConfigError, PreparePoolClosed, TableWriteFailed
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
+from newsflow.processor.bounded_stop import exit_at_once
 from newsflow.processor.faust_app import new_faust_app, table_options
 from newsflow.processor.index_rebuild import IndexRebuild
 from newsflow.processor.log_budget import BudgetFilter, LogBudget
@@ -143,9 +144,13 @@ def create_app(settings: Settings) -> faust.App:
         with metrics.STAGE_SECONDS.labels("dedupe").time():
             decided = decide_message(pipeline, index, value, now)
             memory = decided.memory
-            memory_table[memory.fingerprint.id.encode()] = decided.memory_value
-            for expired in pipeline.evict(index):
-                memory_table.pop(expired.encode(), None)
+            try:
+                memory_table[memory.fingerprint.id.encode()] = decided.memory_value
+                for expired in pipeline.evict(index):
+                    memory_table.pop(expired.encode(), None)
+            except Exception as exc:  # the store's own errors (rocksdict raises Exception)
+                raise TableWriteFailed(f"the dedupe memory table could not be written "
+                                       f"({type(exc).__name__}: {exc})") from exc
         fetched_at = decided.record.prepared.fingerprint.seen_at
         if memory.fingerprint.seen_at != fetched_at:
             early = fetched_at > memory.fingerprint.seen_at
@@ -175,6 +180,13 @@ def create_app(settings: Settings) -> faust.App:
             metrics.ARTICLES_IN.labels("dedupe").inc()
             try:
                 await decide(event.value)
+            except TableWriteFailed as exc:
+                # Not this record's fault: dead-lettering it would divert every record after
+                # it too (a full disk), and the index now holds a decision the table lacks. The
+                # worker exits at once, committing nothing more (an orderly stop would wait on
+                # this record, and write the table again): started again once the disk is
+                # fixed, it reads this record, and any decided since the last commit, again.
+                exit_at_once(f"newsflow worker: {exc}")
             except Exception as exc:  # a poisoned record must not stop the stream
                 log.exception("dedupe failed")
                 message = event.message

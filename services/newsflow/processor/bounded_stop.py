@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 from faust.worker import Worker
 
@@ -30,10 +30,15 @@ def arm_stop_deadline(seconds: float) -> threading.Timer:
 
 
 def _give_up(seconds: float) -> None:
-    # A thread of its own, so a blocked event loop cannot hold it back; os._exit because the
-    # interpreter's own exit would wait for the shutdown that is stuck.
-    sys.stderr.write(f"newsflow worker: did not stop within {seconds:g} s "
-                     "(NEWSFLOW_WORKER_STOP_TIMEOUT_SECONDS); exiting\n")
+    # A thread of its own, so a blocked event loop cannot hold it back.
+    exit_at_once(f"newsflow worker: did not stop within {seconds:g} s "
+                 "(NEWSFLOW_WORKER_STOP_TIMEOUT_SECONDS); exiting")
+
+
+def exit_at_once(line: str) -> NoReturn:
+    """Status 1 after ``line``, now: os._exit because the interpreter's own exit would wait for
+    a shutdown that is stuck, or that must not commit or write anything more."""
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
     os._exit(1)
 
