@@ -19,6 +19,7 @@ import pytest
 
 from newsflow.broker import EmbeddedBroker, free_port
 from newsflow.config import Settings
+from newsflow.topics import ensure_topics
 from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_once, wait_until, write_sources
 from tests.integration.fetcher_servers import ScriptedServer, page, read_whole_topic, rss
 
@@ -207,6 +208,47 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
                       ["before-one", "before-two", "during-one", "during-two", "during-three"]}
 
 
+
+
+def test_a_running_fetcher_publishes_again_after_the_broker_restarts(
+    server: ScriptedServer, tmp_path: Path,
+) -> None:
+    # The embedded broker forgets everything when it restarts, producer ids included: the
+    # fetcher's idempotent producer then failed every send for good, its outbox growing.
+    port = free_port()
+    first = EmbeddedBroker(port=port, log_path=tmp_path / "broker1.log").start()
+    settings = fetcher_settings(first.bootstrap, tmp_path)
+    ensure_topics(settings)
+    items: list[tuple[str, str]] = []
+    growing_feed(server, items)
+    add_items(server, items, ["before-one", "before-two"])
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
+         "poll_interval_seconds": 0.5}])
+    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                             tmp_path / "fetch.log").start()
+    metrics_url = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}/metrics"
+
+    def published() -> float:
+        return metric(get(metrics_url)[1], "newsflow_fetcher_articles_published_total",
+                      source="wire")
+
+    second: EmbeddedBroker | None = None
+    try:
+        wait_until(lambda: published() == 2, 60, "the first two articles")
+        first.stop()
+        second = EmbeddedBroker(port=port, log_path=tmp_path / "broker2.log").start()
+        ensure_topics(settings)  # as `newsflow broker` does at every start
+        add_items(server, items, ["after-one", "after-two"])
+        wait_until(lambda: published() == 4, 120, "the articles fetched after the restart")
+        records = read_whole_topic(settings, settings.topic_raw, settings.topic_partitions)
+    finally:
+        process.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert {r["url"].removeprefix(server.base_url) for r in records} == {
+        "/after-one", "/after-two"}  # the restarted broker holds only what came after
 
 
 def test_an_interrupted_fetch_once_exits_130_saying_so(

@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import InvalidRecordError, KafkaError, MessageSizeTooLargeError
+from kafka.errors import (
+    InvalidRecordError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+)
 from kafka.producer.future import FutureRecordMetadata
 
 from newsflow.codecs import FETCHER_STATE
@@ -37,6 +42,13 @@ BATCH = 500
 RECORD_ERRORS = (MessageSizeTooLargeError, InvalidRecordError, TypeError, ValueError)
 # The outbox's pause after a round the broker did not acknowledge, growing with the rounds.
 OUTBOX_BACKOFF = Backoff(base=1.0, cap=30.0)
+# How long a record may wait in the producer for its acknowledgement; then the outbox has it
+# again and retries it (the producer's own retries end there). At least its request timeout.
+DELIVERY_TIMEOUT_MS = 45_000
+# Failed rounds in a row after which the producer is replaced (see Publisher.renew), or at once
+# after a round whose records expired in it: a restarted broker that forgot the producer's id
+# answers its every retry with an error until the delivery timeout.
+RENEW_AFTER_FAILURES = 2
 
 
 def message_limit(settings: Settings) -> int:
@@ -49,7 +61,11 @@ def message_limit(settings: Settings) -> int:
 class Publisher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = KafkaProducer(
+        self.producer = self._new_producer()
+
+    def _new_producer(self) -> KafkaProducer:
+        settings = self.settings
+        return KafkaProducer(
             bootstrap_servers=settings.require_bootstrap(),
             client_id="newsflow-fetcher",
             acks="all",
@@ -60,7 +76,7 @@ class Publisher:
             # then retries instead of blocking a thread indefinitely.
             max_block_ms=10_000,
             request_timeout_ms=30_000,
-            delivery_timeout_ms=120_000,
+            delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
             max_in_flight_requests_per_connection=5,
             max_request_size=message_limit(settings),
             # Topics are declared with explicit partitions (topics.py); never auto-created.
@@ -85,6 +101,14 @@ class Publisher:
             value=FETCHER_STATE.encode(value), partition=0,
         )
         return future
+
+    def renew(self) -> None:
+        """A new producer in place of this one. A broker that restarts (and forgets producer
+        ids) can leave kafka-python's idempotent producer failing every send for good; a new one
+        starts afresh. Raises KafkaError while no broker answers: the old one is kept."""
+        fresh = self._new_producer()
+        old, self.producer = self.producer, fresh
+        old.close(timeout=0)
 
     def flush(self, timeout_seconds: float | None = None) -> None:
         self.producer.flush(timeout=timeout_seconds)
@@ -215,9 +239,22 @@ class Outbox:
                 log.warning("broker did not acknowledge %d records (%s); %d waiting, retrying in "
                             "%.1f s", len(failed), self.last_error, self.size, delay)
                 await asyncio.sleep(delay)
+                expired = any(isinstance(error, KafkaTimeoutError) and "Expiring" in str(error)
+                              for _, error in results)
+                if expired or self.failures >= RENEW_AFTER_FAILURES:
+                    # In the publish thread, where every send happens: none is in flight.
+                    await loop.run_in_executor(self.executor, self._renew)
             else:
                 self.failures = 0
                 metrics.BROKER_UP.set(1)
+
+    def _renew(self) -> None:
+        try:
+            self.publisher.renew()
+        except KafkaError as exc:  # no broker yet: the next failures try again
+            log.info("producer not renewed: %s", exc)
+            return
+        log.warning("producer renewed after %d failed attempts in a row", self.failures)
 
     def _send(self, batch: list[Pending]) -> list[tuple[Pending, Exception | None]]:
         """In the publish thread: send a batch, wait for every ack, then write its state."""
@@ -228,7 +265,8 @@ class Outbox:
                 sent.append((item, self.publisher.publish(item.topic, item.key, item.value)))
             except Exception as exc:  # metadata unavailable, buffer exhausted: retried later
                 results.append((item, exc))
-        deadline = time.monotonic() + 150.0  # beyond delivery_timeout_ms: the future resolves
+        # Beyond the delivery timeout: by then the producer has resolved every future.
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000 + 30.0
         for item, future in sent:
             try:
                 future.get(timeout=max(1.0, deadline - time.monotonic()))
