@@ -3,8 +3,12 @@ discarded, what is kept, and what is left alone (a real RocksDB store in a tempo
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
+import pytest
 import rocksdict
 
 from newsflow.processor.local_state import CHANGELOG_RECORD, FAUST_OFFSET_KEY, match_store_to
@@ -77,3 +81,35 @@ def test_store_rocksdb_cannot_open_discarded(tmp_path: Path) -> None:
     stale = match_store_to(ChangelogOnBroker(TOPIC, ID_A, 40), tmp_path, store)
     assert stale is not None and stale.reason == StaleReason.UNREADABLE
     assert not store.exists()
+
+
+def test_a_data_dir_that_is_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    from newsflow.errors import ConfigError
+    from newsflow.processor.local_state import lock_data_dir
+
+    in_the_way = tmp_path / "worker"
+    in_the_way.write_text("not a directory")
+    with pytest.raises(ConfigError, match=r"^NEWSFLOW_WORKER_DATA_DIR: cannot use .*worker: "):
+        lock_data_dir(in_the_way)
+
+
+def test_a_data_dir_on_a_full_disk_is_one_clear_error(tmp_path: Path) -> None:
+    # A real "file too large" on the lock file's write (a file-size limit of 0 bytes, in a
+    # process of its own), as a full disk fails it.
+    script = textwrap.dedent(f"""
+        import resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+        from pathlib import Path
+        from newsflow.errors import ConfigError
+        from newsflow.processor.local_state import lock_data_dir
+        try:
+            lock_data_dir(Path({str(tmp_path / "worker")!r}))
+        except ConfigError as exc:
+            print(exc)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("NEWSFLOW_WORKER_DATA_DIR: cannot write to "), result.stdout
+    assert "File too large" in result.stdout

@@ -22,7 +22,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from newsflow.config import Settings
-from newsflow.errors import BrokerUnavailable, DataDirInUse
+from newsflow.errors import BrokerUnavailable, ConfigError, DataDirInUse
 from newsflow.processor import metrics
 from newsflow.processor.table_store_check import (
     ChangelogOnBroker,
@@ -41,8 +41,12 @@ FAUST_OFFSET_KEY = b"__faust\0offset__"  # where Faust's RocksDB store keeps its
 def lock_data_dir(data_dir: Path) -> TextIO:
     """Hold the directory for this process (released when it exits, however it exits); the
     caller keeps the returned file open for as long as the worker runs."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(data_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held open
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(data_dir / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - held open
+    except OSError as exc:  # read-only file system, no permission, a file in the way
+        raise ConfigError(f"NEWSFLOW_WORKER_DATA_DIR: cannot use {data_dir}: "
+                          f"{exc.strerror or exc}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -52,10 +56,16 @@ def lock_data_dir(data_dir: Path) -> TextIO:
         raise DataDirInUse(
             f"data directory {data_dir} is in use by another worker (pid {owner}); give each "
             f"worker on this machine its own NEWSFLOW_WORKER_DATA_DIR") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+    except OSError as exc:  # a full disk: the worker could not keep its table there either
+        with contextlib.suppress(OSError):  # closing flushes the same bytes again
+            handle.close()
+        raise ConfigError(f"NEWSFLOW_WORKER_DATA_DIR: cannot write to {data_dir}: "
+                          f"{exc.strerror or exc}") from None
     return handle
 
 
