@@ -23,11 +23,12 @@ _CLEAN = CleanLimits()
 _DEDUPE = DedupeParams()
 
 
-# One broker address: a host name or IPv4 address, or an IPv6 address in brackets; a port.
-_HOST_PORT = (r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):"
-              r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}"
-              r"|[1-9][0-9]{0,3})")
-BOOTSTRAP_SERVERS = re.compile(rf"{_HOST_PORT}(?:,{_HOST_PORT})*")
+# One broker address: a host name (a letter or digit first) or IPv4 address, or an IPv6 address
+# in brackets; a port, which the Kafka clients default to 9092 when it is left out.
+_HOST_PORT = (r"(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])"
+              r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}"
+              r"|[1-9][0-9]{0,3}))?")
+BOOTSTRAP_SERVERS = re.compile(rf"\s*{_HOST_PORT}(?:\s*,\s*{_HOST_PORT})*\s*")
 
 
 class Settings(BaseSettings):
@@ -190,8 +191,8 @@ class Settings(BaseSettings):
         if not value:  # set but empty, as a compose file may leave it: unset
             return None
         if not BOOTSTRAP_SERVERS.fullmatch(value):
-            raise ValueError("expected host:port[,host:port...] with ports 1 to 65535")
-        return value
+            raise ValueError("expected host[:port][,host[:port]...] with ports 1 to 65535")
+        return ",".join(server.strip() for server in value.split(","))  # Faust's URLs too
 
     def kafka_client_options(self) -> dict[str, object]:
         """Security options shared by every kafka-python client."""

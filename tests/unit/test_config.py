@@ -99,22 +99,27 @@ def test_every_dedupe_setting_reaches_the_core_parameters() -> None:
     assert dedupe_params(Settings()) == DedupeParams()  # defaults defined once, in the core
 
 
-@pytest.mark.parametrize("servers", ["localhost:9092", "a.example:1,b.example:65535",
-                                     "[::1]:9092", "10.0.0.5:9093,[fe80::1]:9094"])
-def test_broker_addresses_are_read(servers: str) -> None:
-    assert Settings(kafka_bootstrap_servers=servers).kafka_bootstrap_servers == servers
+@pytest.mark.parametrize(("servers", "read"), [
+    ("localhost:9092", "localhost:9092"), ("a.example:1,b.example:65535", None),
+    ("[::1]:9092", None), ("10.0.0.5:9093,[fe80::1]:9094", None),
+    ("kafka", None),  # the Kafka clients' default port, 9092
+    (" a:9092 , b:9093 ", "a:9092,b:9093"),
+])
+def test_broker_addresses_are_read(servers: str, read: str | None) -> None:
+    assert Settings(kafka_bootstrap_servers=servers).kafka_bootstrap_servers == (read or servers)
 
 
 def test_an_empty_broker_address_is_unset() -> None:
     assert Settings(kafka_bootstrap_servers="").kafka_bootstrap_servers is None
 
 
-@pytest.mark.parametrize("servers", ["localhost:9092x", "localhost", "localhost:0",
-                                     "localhost:65536", "a:1,", "a:1;b:2", "kafka://a:1"])
+@pytest.mark.parametrize("servers", ["localhost:9092x", "localhost:", "localhost:0",
+                                     "localhost:65536", "a:1,", "a:1;b:2", "kafka://a:1", "-:1",
+                                     "..:1"])
 def test_a_malformed_broker_address_is_refused_naming_the_format(servers: str) -> None:
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match=r"host:port\[,host:port\.\.\.\]"):
+    with pytest.raises(ValidationError, match=r"host\[:port\]\[,host\[:port\]\.\.\.\]"):
         Settings(kafka_bootstrap_servers=servers)
 
 

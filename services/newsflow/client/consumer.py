@@ -91,7 +91,9 @@ class NewsConsumer:
     to ``reset`` for partitions without one; ``earliest``/``latest`` ignore committed offsets.
 
     A record counts as handled once the caller asks for the next one (or calls ``ack``); handled
-    positions are committed before each fetch and on ``close``. Redeliveries (at-least-once) are
+    positions are committed every ``client_commit_every_records`` records or
+    ``client_commit_interval_seconds``, whichever comes first, before each fetch and on
+    ``close``. Redeliveries (at-least-once) are
     dropped by identity within the last ``client_seen_ids`` records.
     """
 
@@ -105,8 +107,10 @@ class NewsConsumer:
             if value not in allowed:
                 raise ConfigError(f"NewsConsumer: {name}={value!r} is not one of "
                                   f"{', '.join(map(repr, allowed))}")
-        deadline = time.monotonic() + (settings or Settings()).kafka_connect_timeout_seconds
+        # "latest" means after this moment: records stamped since are this reader's (below).
+        self._started_ms = time.time() * 1000
         self.settings = settings or Settings()
+        deadline = time.monotonic() + self.settings.kafka_connect_timeout_seconds
         # A role's topic named by its name is read as that role (validated, typed views).
         by_topic = {str(getattr(self.settings, f"topic_{kind}")): kind for kind in KINDS}
         self.kind: ReadAs = next((kind for kind in KINDS if kind == what),
@@ -216,22 +220,29 @@ class NewsConsumer:
         """Move ``at_end`` to where each partition really ends. The embedded broker (Tansu)
         under-reports the end (ListOffsets "latest" is its last batch's base offset + 1, see
         DESIGN.md), but a fetch's high-water mark is right: one fetch per partition, from the
-        reported end, gives it (Apache Kafka: the same offset)."""
+        reported end, gives it (Apache Kafka: the same offset). What that fetch returns is
+        older than this reader unless stamped after it started: a record written meanwhile
+        (on Kafka, the only kind it returns) is read, not skipped by the jump to the end."""
         others = [tp for tp in partitions if tp not in at_end]
         self.consumer.pause(*others)
         try:
             ends: dict[TopicPartition, int] = {}
+            new: dict[TopicPartition, int] = {}  # the first record stamped since the start
             # A fetch that finds nothing is answered when its wait ends: a few polls suffice.
             while len(ends) < len(at_end) and time.monotonic() < deadline:
                 wait = max(0.0, min(1.0, deadline - time.monotonic()))
-                self.consumer.poll(timeout_ms=int(wait * 1000))  # records before the end: dropped
+                for tp, fetched in self.consumer.poll(timeout_ms=int(wait * 1000)).items():
+                    first = next((m.offset for m in fetched
+                                  if m.timestamp >= self._started_ms), None)
+                    if first is not None and tp not in new:
+                        new[tp] = first
                 for tp in at_end:
                     highwater = self.consumer.highwater(tp)
                     if tp not in ends and highwater is not None:
                         ends[tp] = highwater
             for tp in at_end:
                 if tp in ends:
-                    self.consumer.seek(tp, ends[tp])
+                    self.consumer.seek(tp, min(ends[tp], new.get(tp, ends[tp])))
                 else:  # no fetch answered in time: the reported end, maybe a little early
                     log.warning("%s:%s: end not confirmed by a fetch before the connect "
                                 "timeout; starting at the reported end", tp.topic, tp.partition)

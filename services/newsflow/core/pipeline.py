@@ -38,6 +38,7 @@ from newsflow.core.urls import (
 from newsflow.errors import StageError
 
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
+WARM_UP_TIME = "2000-01-01T00:00:00+00:00"  # any fixed time: the warm-up's result is dropped
 
 
 def taggable(language: str | None) -> bool:
@@ -45,7 +46,6 @@ def taggable(language: str | None) -> bool:
     language's text is never tagged, so a French "sanctions" or a German "Marine" cannot tag an
     article by accident; an article too short to tell (None) is read as English."""
     return language is None or language in TAGGED_LANGUAGES
-WARM_UP_TIME = "2000-01-01T00:00:00+00:00"  # any fixed time: the warm-up's result is dropped
 
 
 @dataclass(frozen=True, slots=True)

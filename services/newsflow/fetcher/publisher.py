@@ -11,7 +11,9 @@ outbox is full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -56,6 +58,11 @@ def message_limit(settings: Settings) -> int:
     page up to the fetch cap must fit (the broker checks the compressed batch against its own
     message.max.bytes). Dead letters are cut to it (``DeadLetterCodec.encode_letter``)."""
     return max(1_048_576, 2 * settings.fetch_max_bytes + 65_536)
+
+
+def _close_quietly(producer: KafkaProducer) -> None:
+    with contextlib.suppress(Exception):  # a producer being replaced has nothing left to say
+        producer.close()
 
 
 class Publisher:
@@ -108,7 +115,11 @@ class Publisher:
         starts afresh. Raises KafkaError while no broker answers: the old one is kept."""
         fresh = self._new_producer()
         old, self.producer = self.producer, fresh
-        old.close(timeout=0)
+        # Closed aside: kafka-python's close first waits for what the producer still holds
+        # (state writes, which may yet go through), and any timeout shorter than that raises
+        # before closing anything. Each record ends within the delivery timeout, then it closes.
+        threading.Thread(target=_close_quietly, args=(old,), name="replaced-producer-close",
+                         daemon=True).start()
 
     def flush(self, timeout_seconds: float | None = None) -> None:
         self.producer.flush(timeout=timeout_seconds)
@@ -241,8 +252,8 @@ class Outbox:
                 await asyncio.sleep(delay)
                 expired = any(isinstance(error, KafkaTimeoutError) and "Expiring" in str(error)
                               for _, error in results)
-                if expired or self.failures >= RENEW_AFTER_FAILURES:
-                    # In the publish thread, where every send happens: none is in flight.
+                if expired or self.failures % RENEW_AFTER_FAILURES == 0:
+                    # In the publish thread, where every send happens: no send is under way.
                     await loop.run_in_executor(self.executor, self._renew)
             else:
                 self.failures = 0
@@ -251,7 +262,7 @@ class Outbox:
     def _renew(self) -> None:
         try:
             self.publisher.renew()
-        except KafkaError as exc:  # no broker yet: the next failures try again
+        except Exception as exc:  # no broker yet (KafkaError): the next failures try again
             log.info("producer not renewed: %s", exc)
             return
         log.warning("producer renewed after %d failed attempts in a row", self.failures)

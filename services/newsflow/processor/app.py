@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,17 @@ MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every oth
 LOG_BUDGET_WINDOW_SECONDS = 60.0
 DEAD_LETTER_LOG_LINES = 20
 CLIENT_LOG_LINES = 30
+
+
+@contextmanager
+def table_write(article_id: str) -> Iterator[None]:
+    """The store's own errors (rocksdict raises plain Exception) as TableWriteFailed: only the
+    table write itself is wrapped, so a bug elsewhere is still one record's dead letter."""
+    try:
+        yield
+    except Exception as exc:
+        raise TableWriteFailed(f"the dedupe memory table could not be written "
+                               f"({type(exc).__name__}: {exc}; article {article_id})") from exc
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -144,13 +157,11 @@ def create_app(settings: Settings) -> faust.App:
         with metrics.STAGE_SECONDS.labels("dedupe").time():
             decided = decide_message(pipeline, index, value, now)
             memory = decided.memory
-            try:
+            with table_write(memory.fingerprint.id):
                 memory_table[memory.fingerprint.id.encode()] = decided.memory_value
-                for expired in pipeline.evict(index):
+            for expired in pipeline.evict(index):  # the core's own errors stay dead letters
+                with table_write(expired):
                     memory_table.pop(expired.encode(), None)
-            except Exception as exc:  # the store's own errors (rocksdict raises Exception)
-                raise TableWriteFailed(f"the dedupe memory table could not be written "
-                                       f"({type(exc).__name__}: {exc})") from exc
         fetched_at = decided.record.prepared.fingerprint.seen_at
         if memory.fingerprint.seen_at != fetched_at:
             early = fetched_at > memory.fingerprint.seen_at
