@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -46,6 +47,26 @@ def add_items(server: ScriptedServer, items: list[tuple[str, str]], names: list[
     for name in names:
         server.routes[f"/{name}"] = page(name.replace("-", " ").title())
         items.append((name, name.replace("-", " ").title()))
+
+
+def start_wire_fetcher(server: ScriptedServer, settings: Settings, tmp_path: Path,
+                       items: list[tuple[str, str]]) -> tuple[ManagedProcess, Callable[[], float]]:
+    """A long-running fetcher polling /feed every 0.5 s, which lists two articles to begin
+    with, and a reading of how many raw articles it has published."""
+    growing_feed(server, items)
+    add_items(server, items, ["before-one", "before-two"])
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
+         "poll_interval_seconds": 0.5}])
+    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                             tmp_path / "fetch.log").start()
+    metrics_url = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}/metrics"
+
+    def published() -> float:
+        return metric(get(metrics_url)[1], "newsflow_fetcher_articles_published_total",
+                      source="wire")
+
+    return process, published
 
 
 def get(url: str) -> tuple[int, str]:
@@ -161,19 +182,8 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
     with EmbeddedBroker(log_path=tmp_path / "broker.log") as own_broker:
         settings = fetcher_settings(own_broker.bootstrap, tmp_path)
         items: list[tuple[str, str]] = []
-        growing_feed(server, items)
-        add_items(server, items, ["before-one", "before-two"])
-        sources = write_sources(tmp_path / "sources.yaml", [
-            {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
-             "poll_interval_seconds": 0.5}])
-        process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
-                                 tmp_path / "fetch.log").start()
+        process, published = start_wire_fetcher(server, settings, tmp_path, items)
         metrics_url = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}/metrics"
-
-        def published() -> float:
-            return metric(get(metrics_url)[1], "newsflow_fetcher_articles_published_total",
-                          source="wire")
-
         try:
             wait_until(lambda: published() == 2, 60, "the first two articles")
             assert own_broker.process is not None
@@ -220,19 +230,7 @@ def test_a_running_fetcher_publishes_again_after_the_broker_restarts(
     settings = fetcher_settings(first.bootstrap, tmp_path)
     ensure_topics(settings)
     items: list[tuple[str, str]] = []
-    growing_feed(server, items)
-    add_items(server, items, ["before-one", "before-two"])
-    sources = write_sources(tmp_path / "sources.yaml", [
-        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
-         "poll_interval_seconds": 0.5}])
-    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
-                             tmp_path / "fetch.log").start()
-    metrics_url = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}/metrics"
-
-    def published() -> float:
-        return metric(get(metrics_url)[1], "newsflow_fetcher_articles_published_total",
-                      source="wire")
-
+    process, published = start_wire_fetcher(server, settings, tmp_path, items)
     second: EmbeddedBroker | None = None
     try:
         wait_until(lambda: published() == 2, 60, "the first two articles")

@@ -31,6 +31,13 @@ def names(topics: Any) -> list[str]:
     return [t.name for t in topics]
 
 
+def refusal(path: Path) -> str:
+    """The one line ``load_taxonomy`` refuses the overlay at ``path`` with."""
+    with pytest.raises(TaxonomyError) as info:
+        load_taxonomy(path)
+    return str(info.value)
+
+
 def test_an_overlay_adds_a_topic_and_keeps_the_bundled_ones(tmp_path: Path) -> None:
     path = overlay(tmp_path, {
         "lexicons": {"seizure_words": ["seize~", "seizure~", "board~"]},
@@ -137,28 +144,22 @@ def test_a_copy_of_the_bundled_file_is_an_overlay_of_its_own_version(tmp_path: P
     path = overlay(tmp_path, {**bundled, "extends": "none"})
     assert names(load_taxonomy(path)) == names(load_taxonomy())
     path = overlay(tmp_path, {**bundled, "extends": "none", "version": bundled["version"] + 1})
-    with pytest.raises(TaxonomyError) as info:
-        load_taxonomy(path)
-    assert str(info.value) == (f"{path}: version: the bundled taxonomy is version "
-                               f"{bundled['version']}, got {bundled['version'] + 1} (an overlay "
-                               "needs no version)")
+    assert refusal(path) == (f"{path}: version: the bundled taxonomy is version "
+                             f"{bundled['version']}, got {bundled['version'] + 1} (an overlay "
+                             "needs no version)")
 
 
 def test_a_misspelt_bundled_topic_is_named_with_the_one_it_may_mean(tmp_path: Path) -> None:
     path = overlay(tmp_path, {"topics": [{"name": "sanction", "threshold": 0.6}]})
-    with pytest.raises(TaxonomyError) as info:
-        load_taxonomy(path)
-    assert str(info.value) == (f"{path}: topic 'sanction': not a bundled topic, and a new one "
-                               "needs iptc, description, terms; did you mean 'sanctions'?")
+    assert refusal(path) == (f"{path}: topic 'sanction': not a bundled topic, and a new one "
+                             "needs iptc, description, terms; did you mean 'sanctions'?")
 
 
 def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -> None:
     strikes = {"name": "strikes", "iptc": "medtop:20000523", "description": "Strikes.",
                "terms": ["walkout~"]}
     path = overlay(tmp_path, {"extends": "none", "topics": [strikes, strikes]})
-    with pytest.raises(TaxonomyError) as info:
-        load_taxonomy(path)
-    assert str(info.value) == f"{path}: topic names repeated: strikes"
+    assert refusal(path) == f"{path}: topic names repeated: strikes"
 
 
 @pytest.mark.parametrize(("data", "expected"), [
@@ -177,9 +178,7 @@ def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -
 def test_a_malformed_overlay_is_one_clear_line(
         tmp_path: Path, data: dict[str, Any], expected: str) -> None:
     path = overlay(tmp_path, data)
-    with pytest.raises(TaxonomyError) as info:
-        load_taxonomy(path)
-    assert str(info.value) == f"{path}: {expected}"
+    assert refusal(path) == f"{path}: {expected}"
 
 
 @pytest.mark.parametrize(("data", "expected"), [
@@ -196,6 +195,5 @@ def test_a_malformed_overlay_is_one_clear_line(
 def test_an_overlay_error_names_the_place_in_the_overlay(
         tmp_path: Path, data: dict[str, Any], expected: str) -> None:
     path = overlay(tmp_path, data)
-    with pytest.raises(TaxonomyError) as info:
-        load_taxonomy(path)
-    assert str(info.value).startswith(f"{path}: {expected}"), str(info.value)
+    message = refusal(path)
+    assert message.startswith(f"{path}: {expected}"), message
