@@ -137,14 +137,20 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings, loglevel=args.loglevel)
 
 
+def _reader_gone() -> None:
+    """stdout's reader closed the pipe (``| head``): it has what it wanted, not a failure.
+    Later writes, and Python's flush of stdout at exit, go nowhere instead of raising."""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+
+
 def _process(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.errors import ProcessIncomplete
     from newsflow.offline import process_files
 
     try:
         summary = process_files(settings, args.files, sys.stdout)
-    except BrokenPipeError:  # `newsflow process ... | head`: the reader has what it wanted
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+    except BrokenPipeError:  # `newsflow process ... | head`
+        _reader_gone()
         return 0
     if not summary.ok:  # every output is written; the one stderr line says what failed
         raise ProcessIncomplete(summary.failure())
@@ -182,8 +188,8 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
                 else max(0.0, args.timeout - (time.monotonic() - started)))
         try:
             consumer.run(emit, max_records=args.max, timeout=left)
-        except BrokenPipeError:  # `newsflow tail ... | head`: the reader has what it wanted
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        except BrokenPipeError:  # `newsflow tail ... | head`
+            _reader_gone()
     return 0
 
 
