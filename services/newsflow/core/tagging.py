@@ -364,13 +364,21 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
                 required, frozenset().union(*(phrase[0] for phrase in required or ())))
 
 
-def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
+def _topic_name(entry: Any, index: int) -> str:
+    """The name of the topic entry at ``index`` of a ``topics`` list; an error names the entry
+    by its name, or by its place when it has none."""
     if not isinstance(entry, dict):
         raise TaxonomyError(f"topics[{index}]: expected a mapping")
     name = entry.get("name")
-    where = f"topic {name!r}" if isinstance(name, str) and name else f"topics[{index}]"
     if not isinstance(name, str) or not NAME.match(name):
-        raise TaxonomyError(f"{where}: name: expected a lower_snake_case string")
+        where = f"topic {name!r}" if isinstance(name, str) and name else f"topics[{index}]"
+        raise TaxonomyError(f"{where}: name: expected a lower_snake_case string, got {name!r}")
+    return name
+
+
+def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
+    name = _topic_name(entry, index)
+    where = f"topic {name!r}"
     unknown = set(entry) - {"name", "iptc", "description", "threshold", "terms", "context",
                             "negation", "mention_factor", "lead_sentences"}
     if unknown:
@@ -514,17 +522,9 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
     except TaxonomyError:
         known_lexicons = None  # parse_taxonomy reports it
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise TaxonomyError(f"topics[{i}]: expected a mapping")
-        if not isinstance(entry.get("name"), str) or not NAME.match(entry["name"]):
-            # Named by its place in this file (once merged, its index would be another), or by
-            # the name it has.
-            where = (f"topic {entry['name']!r}" if isinstance(entry.get("name"), str)
-                     and entry["name"] else f"topics[{i}]")
-            raise TaxonomyError(f"{where}: name: expected a lower_snake_case string, got "
-                                f"{entry.get('name')!r}")
-        name = str(entry.get("name"))
-        if name not in topics and isinstance(entry.get("name"), str):
+        # Checked here, by its place in this file: once merged, its index would be another.
+        name = _topic_name(entry, i)
+        if name not in topics:
             _check_new_topic(entry, name, list(topics))
         merged = dict(topics.get(name, {}))
         # Replacements first, then appends: "add_terms" before "terms" must not be lost.
