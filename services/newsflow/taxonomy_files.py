@@ -8,27 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from newsflow.config import PACKAGE_DIR
 from newsflow.core.tagging import Topic, merge_taxonomy, parse_taxonomy
 from newsflow.errors import TaxonomyError
-from newsflow.yaml_files import yaml_problem
+from newsflow.yaml_files import read_yaml
 
 BUNDLED_TAXONOMY = PACKAGE_DIR / "data" / "taxonomy.yaml"
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy: not UTF-8: {exc}") from exc
-    except OSError as exc:
-        raise TaxonomyError(f"{path}: cannot read taxonomy: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise TaxonomyError(yaml_problem(path, exc)) from exc
-    except RecursionError as exc:  # PyYAML composes nested collections recursively
-        raise TaxonomyError(f"{path}: cannot read taxonomy: nested too deeply") from exc
+    return read_yaml(path, "taxonomy", TaxonomyError)
 
 
 def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY

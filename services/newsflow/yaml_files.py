@@ -1,10 +1,30 @@
-"""One-line messages for YAML files a user writes (the sources file, a taxonomy overlay)."""
+"""YAML files a user writes (the sources file, a taxonomy overlay): read, or refused with one
+line naming the file."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from newsflow.errors import ConfigError
+
+
+def read_yaml(path: Path, what: str, error: type[ConfigError]) -> Any:
+    """The YAML document in ``path`` (``what`` it is, for messages); ``error`` with one line
+    when it cannot be read: missing, not UTF-8, a syntax error (where it is), nested too
+    deeply for PyYAML, which composes collections recursively."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: cannot read {what}: not UTF-8: {exc}") from exc
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise error(yaml_problem(path, exc)) from exc
+    except RecursionError as exc:
+        raise error(f"{path}: cannot read {what}: nested too deeply") from exc
 
 
 def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:

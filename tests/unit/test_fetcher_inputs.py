@@ -279,6 +279,21 @@ def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(
     assert str(error.value) == f"{path}{where}not valid YAML: {problem}"
 
 
+@pytest.mark.parametrize(("data", "problem"), [
+    ("sources: [{id: caf\u00e9}]\n".encode("latin-1"), "cannot read sources file: not UTF-8: "),
+    (b"sources: " + b"[" * 20_000 + b"]" * 20_000 + b"\n",
+     "cannot read sources file: nested too deeply"),
+])
+def test_a_sources_file_that_cannot_be_read_is_one_line_naming_it(
+        tmp_path: Path, data: bytes, problem: str) -> None:
+    # The same reader as a taxonomy overlay's (yaml_files.read_yaml).
+    path = tmp_path / "sources.yaml"
+    path.write_bytes(data)
+    with pytest.raises(SourcesFileError) as error:
+        load_sources(path)
+    assert str(error.value).startswith(f"{path}: {problem}"), str(error.value)
+
+
 def test_jsonl_records_sniff_html_documents_and_keep_unicode_line_separators(
         tmp_path: Path) -> None:
     lines = [

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -17,7 +16,7 @@ from pydantic import (
 )
 
 from newsflow.errors import SourcesFileError
-from newsflow.yaml_files import yaml_problem
+from newsflow.yaml_files import read_yaml
 
 SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
 WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
@@ -88,12 +87,7 @@ class SourceConfig(BaseModel):
 
 
 def load_sources(path: Path) -> list[SourceConfig]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SourcesFileError(f"{path}: cannot read sources file: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise SourcesFileError(yaml_problem(path, exc)) from exc
+    data = read_yaml(path, "sources file", SourcesFileError)
     if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
         raise SourcesFileError(f"{path}: expected a mapping with a top-level 'sources' list")
     sources: list[SourceConfig] = []
