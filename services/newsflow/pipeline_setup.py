@@ -9,7 +9,7 @@ from __future__ import annotations
 from newsflow.config import Settings
 from newsflow.core.params import CleanLimits, DedupeParams
 from newsflow.core.pipeline import Pipeline
-from newsflow.core.tagging import Tagger
+from newsflow.core.tagging import Tagger, Topic
 from newsflow.taxonomy_files import load_taxonomy
 
 
@@ -41,5 +41,8 @@ def build_tagger(settings: Settings) -> Tagger:
     return Tagger(load_taxonomy(settings.taxonomy_path))
 
 
-def build_pipeline(settings: Settings) -> Pipeline:
-    return Pipeline(build_tagger(settings), dedupe_params(settings), clean_limits(settings))
+def build_pipeline(settings: Settings, topics: tuple[Topic, ...] | None = None) -> Pipeline:
+    """``topics``: a taxonomy already loaded (the prepare children get their parent's); else
+    the one ``settings`` name, loaded now."""
+    tagger = build_tagger(settings) if topics is None else Tagger(topics)
+    return Pipeline(tagger, dedupe_params(settings), clean_limits(settings))

@@ -28,9 +28,9 @@ from pebble import ProcessExpired, ProcessFuture, ProcessPool
 from newsflow.config import Settings
 from newsflow.core.dates import rfc3339
 from newsflow.core.pipeline import Pipeline, Prepared
-from newsflow.core.tagging import Tagger, Topic
+from newsflow.core.tagging import Topic
 from newsflow.errors import PreparePoolClosed
-from newsflow.pipeline_setup import build_tagger, clean_limits, dedupe_params
+from newsflow.pipeline_setup import build_pipeline, build_tagger
 from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe, prepare_message
 from newsflow.records import DeadLetter, RawMessage
 
@@ -44,8 +44,7 @@ def _init_child(settings_values: dict[str, Any], topics: tuple[Topic, ...]) -> N
     timeout) must not read the overlay file again: it may have been edited since, or be
     half-saved."""
     global _pipeline
-    settings = Settings.model_validate(settings_values)
-    _pipeline = Pipeline(Tagger(topics), dedupe_params(settings), clean_limits(settings))
+    _pipeline = build_pipeline(Settings.model_validate(settings_values), topics)
     # Outside any page's budget (pebble starts a task's clock when a child takes it), so the
     # warm-up leaves out the newsroom's own regexes: one that backtracks for minutes would
     # otherwise hang every child here, where no budget stops it.
