@@ -5,6 +5,7 @@ once acknowledgements flow again, every record is published, none lost."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from newsflow.fetcher.http import HttpFetcher
 from newsflow.fetcher.publisher import Publisher
 from newsflow.fetcher.service import Fetcher
 from newsflow.fetcher.sources import SourceConfig
+from newsflow.log_budget import CLIENT_LOG_LINES
 from tests.helpers import Route, TopicReader, fetcher_test_settings
 from tests.integration.fetcher_servers import ScriptedServer, rss
 
@@ -101,3 +103,18 @@ async def test_a_full_outbox_holds_the_poll_until_the_broker_acknowledges_and_lo
         await fetcher.aclose()
     records = raw.wait_count("raw", ARTICLES, timeout=30)
     assert sorted(r["title"] for r in records) == sorted(title for _, title in items)
+
+
+def test_kafka_python_lines_come_on_a_budget(fetch_settings: Settings,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    # After a broker restart kafka-python logs a WARNING for every refused request, ten a
+    # second, until the producer is replaced: the first of a window are kept, not hundreds.
+    publisher = Publisher(fetch_settings)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(CLIENT_LOG_LINES + 20):
+                logging.getLogger("kafka.producer.sender").warning("UnknownProducerIdError")
+    finally:
+        publisher.close(timeout_seconds=10)
+    logged = [r for r in caplog.records if r.name == "kafka.producer.sender"]
+    assert len(logged) <= CLIENT_LOG_LINES

@@ -6,7 +6,13 @@ import logging
 
 import pytest
 
-from newsflow.processor.log_budget import BudgetFilter, LogBudget
+from newsflow.log_budget import (
+    CLIENT_LOG_LINES,
+    WINDOW_SECONDS,
+    BudgetFilter,
+    LogBudget,
+    client_log_filter,
+)
 
 
 class Clock:
@@ -57,3 +63,17 @@ def test_a_library_logger_and_its_children_log_on_one_budget(
     finally:
         for name in ("fakelib", "fakelib.conn"):
             logging.getLogger(name).removeFilter(client_log)
+
+
+def test_a_client_filter_reports_what_it_held_back_naming_the_library(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    client_log = client_log_filter("kafka-python", logging.getLogger("newsflow.test"), clock)
+    record = logging.LogRecord("kafka.conn", logging.WARNING, __file__, 1, "refused", None, None)
+    passed = [client_log.filter(record) for _ in range(CLIENT_LOG_LINES + 3)]
+    assert passed.count(True) == CLIENT_LOG_LINES
+    clock.now += WINDOW_SECONDS
+    with caplog.at_level(logging.WARNING, logger="newsflow.test"):
+        client_log.flush()
+    assert [r.getMessage() for r in caplog.records] == [
+        "3 more Kafka client (kafka-python) log lines were not logged in the last 60 s"]

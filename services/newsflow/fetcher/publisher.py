@@ -34,6 +34,7 @@ from newsflow.codecs import FETCHER_STATE
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
+from newsflow.log_budget import WINDOW_SECONDS, client_log_filter
 from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ DELIVERY_TIMEOUT_MS = 45_000
 # after a round whose records expired in it: a restarted broker that forgot the producer's id
 # answers its every retry with an error until the delivery timeout.
 RENEW_AFTER_FAILURES = 2
+# kafka-python's own lines on a budget (log_budget.py): until a producer that a restarted broker
+# forgot is replaced, it logs a WARNING for every refused request, ten a second.
+CLIENT_LOG = client_log_filter("kafka-python", log, time.monotonic)
 
 
 def message_limit(settings: Settings) -> int:
@@ -68,6 +72,7 @@ def _close_quietly(producer: KafkaProducer) -> None:
 class Publisher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        CLIENT_LOG.install("kafka")
         self.producer = self._new_producer()
 
     def _new_producer(self) -> KafkaProducer:
@@ -181,11 +186,14 @@ class Outbox:
         self.changed: asyncio.Condition | None = None
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="fetcher-publish")
         self.task: asyncio.Task[None] | None = None
+        self.log_timer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self.task is None:
             self.changed = asyncio.Condition()
-            self.task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+            loop = asyncio.get_running_loop()
+            self.task = loop.create_task(self._run(), name="outbox")
+            self.log_timer = loop.create_task(self._report_client_log(), name="kafka-log-budget")
 
     @property
     def size(self) -> int:
@@ -259,6 +267,15 @@ class Outbox:
                 self.failures = 0
                 metrics.BROKER_UP.set(1)
 
+    @staticmethod
+    async def _report_client_log() -> None:
+        """Report a flood that stopped, once its window ends; and budget the loggers of
+        kafka-python modules imported since."""
+        while True:
+            await asyncio.sleep(WINDOW_SECONDS)
+            CLIENT_LOG.flush()
+            CLIENT_LOG.install("kafka")
+
     def _renew(self) -> None:
         try:
             self.publisher.renew()
@@ -292,8 +309,9 @@ class Outbox:
 
     async def close(self, timeout_seconds: float = 10.0) -> None:
         """Stop; state writes already handed to the publish thread get ``timeout_seconds``."""
-        if self.task is not None:
-            self.task.cancel()
+        for task in (self.task, self.log_timer):
+            if task is not None:
+                task.cancel()
         barrier = asyncio.wrap_future(self.executor.submit(lambda: None))
         try:
             await asyncio.wait_for(barrier, timeout_seconds)

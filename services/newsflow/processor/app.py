@@ -25,12 +25,12 @@ from newsflow.codecs import DEAD_LETTERS
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
 from newsflow.errors import ConfigError, PreparePoolClosed, TableWriteFailed
+from newsflow.log_budget import WINDOW_SECONDS, LogBudget, client_log_filter
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.bounded_stop import exit_at_once
 from newsflow.processor.faust_app import new_faust_app, table_options
 from newsflow.processor.index_rebuild import IndexRebuild
-from newsflow.processor.log_budget import BudgetFilter, LogBudget
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
 from newsflow.records import DeadLetter, RawMessage
@@ -39,12 +39,9 @@ log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
 MEMORY_TABLE = "dedupe-memory"
 MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every other
-# A dead letter's WARNING line: the first 20 a minute, then one line with the count.
-# Log budgets (processor/log_budget.py), per window: dead letters' lines, and the Kafka
-# client's own (enough to see an outage begin).
-LOG_BUDGET_WINDOW_SECONDS = 60.0
+# A dead letter's WARNING line: the first 20 a minute, then one line with the count
+# (log_budget.py; the Kafka client's own lines have a budget there too).
 DEAD_LETTER_LOG_LINES = 20
-CLIENT_LOG_LINES = 30
 
 
 @contextmanager
@@ -86,24 +83,18 @@ def create_app(settings: Settings) -> faust.App:
     async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(prepare_pool.close)
 
-    dead_letter_log = LogBudget(DEAD_LETTER_LOG_LINES, LOG_BUDGET_WINDOW_SECONDS,
-                                time.monotonic)
+    dead_letter_log = LogBudget(DEAD_LETTER_LOG_LINES, WINDOW_SECONDS, time.monotonic)
 
     def report_held_back(count: int) -> None:
         if count:
             log.warning("%d more dead letters were not logged in the last %.0f s "
                         "(newsflow_processor_dead_letters_total counts every one)",
-                        count, LOG_BUDGET_WINDOW_SECONDS)
+                        count, WINDOW_SECONDS)
 
-    def report_client_lines(count: int) -> None:
-        log.warning("%d more Kafka client (aiokafka) log lines were not logged in the last "
-                    "%.0f s", count, LOG_BUDGET_WINDOW_SECONDS)
-
-    client_log = BudgetFilter(LogBudget(CLIENT_LOG_LINES, LOG_BUDGET_WINDOW_SECONDS,
-                                        time.monotonic), report_client_lines)
+    client_log = client_log_filter("aiokafka", log, time.monotonic)
     client_log.install("aiokafka")
 
-    @app.timer(interval=LOG_BUDGET_WINDOW_SECONDS)
+    @app.timer(interval=WINDOW_SECONDS)
     async def _report_held_back_dead_letters() -> None:
         report_held_back(dead_letter_log.roll())
         client_log.flush()

@@ -1,14 +1,21 @@
-"""A budget for repetitive log lines: a poison flood must not become a log flood.
+"""A budget for repetitive log lines: a poison flood or a broker outage must not become a log
+flood.
 
 Every dead letter is counted (``newsflow_processor_dead_letters_total``) and kept on the
 dead-letter topic; its WARNING line is for a person reading the log, who needs the first few
 and a count, not ten thousand lines (formatting them was a fifth of the worker's time in a
-flood of malformed records)."""
+flood of malformed records). The same holds for a Kafka client's lines while the broker is
+away or has restarted: the worker's aiokafka and the fetcher's kafka-python log every failed
+request."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+
+# Per window: the first lines of a kind are logged, then one line with the count of the rest.
+WINDOW_SECONDS = 60.0
+CLIENT_LOG_LINES = 30  # a Kafka client library's own lines: enough to see an outage begin
 
 
 class LogBudget:
@@ -46,7 +53,8 @@ class LogBudget:
 class BudgetFilter(logging.Filter):
     """A library's log lines on a budget: while the broker is away, aiokafka logs every failed
     reconnect, metadata refresh and fetch, thousands of ERROR lines a minute, which rotate away
-    the lines that tell how the outage began. The first ``budget.lines`` of each window pass;
+    the lines that tell how the outage began (kafka-python, after a broker restart, one
+    WARNING per failed produce request, ten a second). The first ``budget.lines`` of each window pass;
     the count of the rest goes to ``report`` when the window ends (``flush``)."""
 
     def __init__(self, budget: LogBudget, report: Callable[[int], None]) -> None:
@@ -77,3 +85,14 @@ class BudgetFilter(logging.Filter):
                 if earlier is not self:  # an app made again in this process: one budget
                     logger.removeFilter(earlier)
             logger.addFilter(self)
+
+
+def client_log_filter(library: str, log: logging.Logger,
+                      clock: Callable[[], float]) -> BudgetFilter:
+    """The budget of a Kafka client library's loggers, to ``install`` on them (again on each
+    timer tick, for modules imported since); what it holds back is reported on ``log``."""
+    def report(count: int) -> None:
+        log.warning("%d more Kafka client (%s) log lines were not logged in the last %.0f s",
+                    count, library, WINDOW_SECONDS)
+
+    return BudgetFilter(LogBudget(CLIENT_LOG_LINES, WINDOW_SECONDS, clock), report)
