@@ -334,19 +334,31 @@ async def test_directory_files_go_once_per_process_and_again_after_a_restart(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "a.txt").write_text("Inbox headline\nA paragraph about harbour cranes.\n")
-    sources = [SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)]
+    source_id = f"inbox-{uuid.uuid4().hex[:8]}"  # metrics of its own in this process
+    sources = [SourceConfig(id=source_id, name="Inbox", kind="directory", path=inbox)]
     fetcher = Fetcher(fetch_settings, sources, Publisher(fetch_settings),
                       HttpFetcher(fetch_settings))
+
+    def files(outcome: str) -> float:
+        return sample("newsflow_fetcher_directory_files_total", source=source_id,
+                      outcome=outcome)
+
     try:
         assert (await fetcher.run_once()).counts() == (1, 0)
-        assert (await fetcher.run_once()).counts() == (0, 0)  # the same process: already published
+        assert (files("read"), files("unchanged")) == (1, 0)
+        assert (await fetcher.run_once()).counts() == (0, 0)  # the same process: published...
+        assert (files("read"), files("unchanged")) == (1, 1)  # ...and not read again
         (inbox / "b.txt").write_text("Second headline\nAnother paragraph.\n")
         assert (await fetcher.run_once()).counts() == (1, 0)  # only the new file
+        with (inbox / "a.txt").open("a") as file:  # a changed file is read again
+            file.write("A correction to the paragraph.\n")
+        assert (await fetcher.run_once()).counts() == (1, 0)
+        assert (files("read"), files("unchanged")) == (3, 3)  # a, b, a again; a, a, b
     finally:
         await fetcher.aclose()
     # A new process re-reads the folder on purpose (`fetch --once DIR` means "publish these").
     assert await run_once(fetch_settings, sources) == (2, 0)
-    assert len(raw.wait_count("raw", 4, timeout=30)) == 4
+    assert len(raw.wait_count("raw", 5, timeout=30)) == 5
 
 
 async def test_a_raw_record_its_schema_refuses_goes_to_the_dead_letter_topic_not_the_stream(

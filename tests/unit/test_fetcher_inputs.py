@@ -16,7 +16,13 @@ import pytest
 from newsflow.errors import BadRecord, SourcesFileError
 from newsflow.fetcher.content import decode, detect_charset
 from newsflow.fetcher.decoding import decode_file_bytes
-from newsflow.fetcher.directory import MAX_DEPTH, Rejected, read_directory, settle_wait
+from newsflow.fetcher.directory import (
+    MAX_DEPTH,
+    FileRead,
+    Rejected,
+    read_directory,
+    settle_wait,
+)
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import Response
 from newsflow.fetcher.jsonapi import json_date, parse_json_items
@@ -331,3 +337,23 @@ def test_the_settle_wait_ignores_a_file_dated_in_the_future(tmp_path: Path) -> N
     assert settle_wait(tmp_path, 2.0, now) == pytest.approx(1.5)  # the copy, not the skewed one
     (tmp_path / "copying.txt").unlink()
     assert settle_wait(tmp_path, 2.0, now) == 0.0
+
+
+def test_a_file_unchanged_since_it_was_read_is_not_read_again(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("First headline\nA paragraph.\n")
+    (tmp_path / "b.txt").write_text("Second headline\nA paragraph.\n")
+    first = list(read_directory(_inbox(tmp_path)))
+    read = {path: item.signature for path, item in first if isinstance(item, FileRead)}
+    assert sorted(p.name for p in read) == ["a.txt", "b.txt"]
+    assert not any(isinstance(item, FileRead) and item.unchanged for _, item in first)
+    with (tmp_path / "b.txt").open("a") as file:
+        file.write("A second paragraph.\n")
+    again = list(read_directory(_inbox(tmp_path), read_before=read))
+    assert [(p.name, type(item).__name__, getattr(item, "unchanged", None))
+            for p, item in again] == [("a.txt", "FileRead", True),
+                                      ("b.txt", "dict", None), ("b.txt", "FileRead", False)]
+    (tmp_path / "a.txt").unlink()
+    (tmp_path / "a.txt").write_text("Other headline\nA longer paragraph.\n")  # same name
+    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path), read_before=read)
+              if isinstance(item, dict)]
+    assert titles == ["Other headline", "Second headline"]

@@ -14,8 +14,9 @@ import codecs
 import gzip
 import json
 import logging
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,11 +180,30 @@ def article_files(root: Path) -> Iterator[Path]:
     yield from walk(root, 0)
 
 
-def settling(path: Path, settle_seconds: float, now: float) -> bool:
-    """Whether ``path`` was modified less than ``settle_seconds`` ago: maybe still being
-    written (a slow copy), so left for the next poll. An mtime far in the future (a copy that
-    kept a skewed timestamp) does not hold a file back for ever."""
-    return settle_seconds > 0 and abs(now - path.stat().st_mtime) < settle_seconds
+def settling(status: os.stat_result, settle_seconds: float, now: float) -> bool:
+    """Whether a file (its ``status``) was modified less than ``settle_seconds`` ago: maybe
+    still being written (a slow copy), so left for the next poll. An mtime far in the future (a
+    copy that kept a skewed timestamp) does not hold a file back for ever."""
+    return settle_seconds > 0 and abs(now - status.st_mtime) < settle_seconds
+
+
+# What tells that a file changed without reading it: device, inode, size, and the modification
+# and change times in ns (a rewrite that restores the old mtime still changes the ctime).
+FileSignature = tuple[int, int, int, int, int]
+
+
+def file_signature(status: os.stat_result) -> FileSignature:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+            status.st_ctime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """Follows the last part of a file read whole (``read_directory``): its signature, taken
+    before reading; or, with ``unchanged``, stands for a file not read again."""
+
+    signature: FileSignature
+    unchanged: bool = False
 
 
 def settle_wait(root: Path, settle_seconds: float, now: float) -> float:
@@ -196,14 +216,19 @@ def settle_wait(root: Path, settle_seconds: float, now: float) -> float:
     return max((settle_seconds - age for age in ages if age < settle_seconds), default=0.0)
 
 
-def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: float | None = None
-                   ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | Exception]]:
+def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: float | None = None,
+                   read_before: Mapping[Path, FileSignature] | None = None,
+                   ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | FileRead | Exception]]:
     """(file, record) for every article, (file, Rejected) for an empty or binary file or a bad
-    JSON record, or (file, error) for a file that cannot be read. Sub-folders are read too
-    (``article_files``); files modified in the last ``settle_seconds`` (``now``: the clock,
-    by default) are left for the next poll, with an INFO line."""
+    JSON record, then (file, FileRead) once the file was read whole; or (file, error) for a
+    file that cannot be read. Sub-folders are read too (``article_files``); files modified in
+    the last ``settle_seconds`` (``now``: the clock, by default) are left for the next poll,
+    with an INFO line. A file whose signature is still the one in ``read_before`` is not read
+    again: (file, FileRead(unchanged=True)) stands for it (a big folder polled every minute
+    would otherwise be read and decoded whole every minute)."""
     assert source.path is not None
     settled_before = time.time() if now is None else now
+    read_before = read_before or {}
     waiting = 0
     try:
         paths = list(article_files(source.path))
@@ -212,11 +237,17 @@ def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: fl
         return
     for path in paths:
         try:
-            if settling(path, settle_seconds, settled_before):
+            status = path.stat()
+            if settling(status, settle_seconds, settled_before):
                 waiting += 1
+                continue
+            signature = file_signature(status)
+            if read_before.get(path) == signature:
+                yield path, FileRead(signature, unchanged=True)
                 continue
             for record in records_from_file(path, source):
                 yield path, record
+            yield path, FileRead(signature)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             yield path, exc
     if waiting:

@@ -82,6 +82,12 @@ INVALID = Counter(
     "Raw articles that do not follow schemas/raw-article.v1.json: sent to the dead-letter topic "
     "instead of the raw topic.", ["source"],
 )
+DIRECTORY_FILES = Counter(
+    "newsflow_fetcher_directory_files_total",
+    "Files of directory sources met by polls, by source and outcome: read, or unchanged since "
+    "the last poll (same size, times and inode, every part published): not read again.",
+    ["source", "outcome"],
+)
 DEAD_LETTERS = Counter(
     "newsflow_fetcher_dead_letters_total",
     "Files and records sent to the dead-letter topic instead of the raw topic, by error "

@@ -39,7 +39,13 @@ from newsflow.errors import (
     TooManyRedirects,
 )
 from newsflow.fetcher import metrics
-from newsflow.fetcher.directory import Rejected, read_directory, settle_wait
+from newsflow.fetcher.directory import (
+    FileRead,
+    FileSignature,
+    Rejected,
+    read_directory,
+    settle_wait,
+)
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.http import HttpFetcher, Response
 from newsflow.fetcher.jsonapi import parse_json_items
@@ -147,6 +153,16 @@ class _Commit:
             self.changes = []
 
 
+@dataclass(slots=True)
+class _DirectoryListing:
+    """One poll of a directory source: the files it need not read again (signature, seen-keys),
+    the keys of the parts read so far by file, and the files read or found unchanged."""
+
+    before: dict[Path, tuple[FileSignature, list[str]]]
+    reading: dict[Path, list[str]] = field(default_factory=dict)
+    after: dict[Path, tuple[FileSignature, list[str]]] = field(default_factory=dict)
+
+
 class Fetcher:
     def __init__(self, settings: Settings, sources: list[SourceConfig], publisher: Publisher,
                  http: HttpFetcher | None = None) -> None:
@@ -167,6 +183,10 @@ class Fetcher:
         self.shared_guid_warned: set[str] = set()  # sources warned about guids shared by links
         # Polls on which an entry's page answered 404/403 so far (in memory, bounded).
         self.page_attempts: dict[str, int] = {}
+        # By directory source: the files its last poll read or found unchanged, with their
+        # signatures and the seen-keys of their parts (a file is read again once one of them
+        # is no longer known).
+        self.directory_files: dict[str, dict[Path, tuple[FileSignature, list[str]]]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -392,10 +412,15 @@ class Fetcher:
         settle = self.settings.fetch_directory_settle_seconds
         if self.once:  # no next poll to pick up a file still being written: wait for it
             await self._wait_for_settled(source, settle)
-        files = read_directory(source, settle_seconds=settle, now=time.time())
+        listing = _DirectoryListing({
+            path: entry for path, entry in self.directory_files.get(source.id, {}).items()
+            if all(self._known([key]) for key in entry[1])})
+        files = read_directory(source, settle_seconds=settle, now=time.time(),
+                               read_before={path: sig for path, (sig, _) in listing.before.items()})
         while batch := await asyncio.to_thread(lambda: list(itertools.islice(
                 files, DIRECTORY_BATCH))):
-            await self._directory_items(source, batch, result)
+            await self._directory_items(source, batch, result, listing)
+        self.directory_files[source.id] = listing.after
         if result.errors:
             result.outcome = "partial" if result.queued else "malformed"
 
@@ -413,28 +438,42 @@ class Fetcher:
             await asyncio.sleep(wait)
 
     async def _directory_items(self, source: SourceConfig, items: list[tuple[
-            Path, dict[str, Any] | Rejected | Exception]], result: PollResult) -> None:
+            Path, dict[str, Any] | Rejected | FileRead | Exception]], result: PollResult,
+            listing: _DirectoryListing) -> None:
         for path, item in items:
+            if isinstance(item, FileRead):
+                if item.unchanged:
+                    listing.after[path] = listing.before[path]
+                    result.seen += len(listing.before[path][1])
+                else:
+                    listing.after[path] = (item.signature, listing.reading.pop(path, []))
+                metrics.DIRECTORY_FILES.labels(
+                    source.id, "unchanged" if item.unchanged else "read").inc()
+                continue
             if isinstance(item, Exception):
+                listing.reading.pop(path, None)
                 # Most errors name their file already; the others get its path.
                 message = str(item)
                 result.errors.append(message if str(path) in message else f"{path}: {message}")
                 continue
             if isinstance(item, Rejected):
-                await self._reject(source, item, result)
-                continue
-            keys = [f"file:{item['url']}#{item['id']}"]
-            if not self._known(keys):
-                await self._submit(source, item, keys, result)
+                keys = await self._reject(source, item, result)
             else:
-                result.seen += 1
+                keys = [f"file:{item['url']}#{item['id']}"]
+                if not self._known(keys):
+                    await self._submit(source, item, keys, result)
+                else:
+                    result.seen += 1
+            listing.reading.setdefault(path, []).extend(keys)
 
-    async def _reject(self, source: SourceConfig, item: Rejected, result: PollResult) -> None:
-        """An empty or binary file goes to the dead-letter topic (once per process)."""
+    async def _reject(self, source: SourceConfig, item: Rejected,
+                      result: PollResult) -> list[str]:
+        """An empty or binary file goes to the dead-letter topic (once per process); its
+        seen-keys."""
         keys = [f"rejected:{item.url}#{hashlib.sha256(item.data).hexdigest()[:32]}"]
         if self._known(keys):
             result.seen += 1
-            return
+            return keys
         log.warning("source %s: %s is %s; sent to %s", source.id, item.url, item.reason,
                     self.settings.topic_deadletter)
         metrics.DEAD_LETTERS.labels(source.id, type(item.error).__name__).inc()
@@ -446,6 +485,7 @@ class Fetcher:
                                       [(k, {"t": time.time()}) for k in keys],
                                       persist=False, raw=False))
         result.rejected.append(f"{item.detail} ({item.reason})")
+        return keys
 
     async def _fetch_listing(self, source: SourceConfig, url: str) -> tuple[Response | None,
                                                                               list[StateChange]]:
