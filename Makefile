@@ -62,7 +62,7 @@ e2e: $(STAMP)
 # The unit tests use no broker and share no process between tests: they run on every core
 # (pytest-xdist), which takes them from about 3 minutes to under 2 on this 2-core machine. The
 # integration and e2e tests run after them, two at a time: each pytest-xdist worker has a
-# session broker of its own, and every test its own topics, group and ports. Most of their
+# session broker of its own and draws free ports of its own (tests/ports.py). Most of their
 # time is waiting (for a rebalance, a paused broker, a killed worker's successor), so two
 # at a time took them from 20 to 11 minutes here, every deadline still met. STREAM_WORKERS=0
 # runs them one at a time in one process.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.ports  # noqa: F401 - first: the test processes' free ports (see tests/ports.py)
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
 from tests.clock_readers import clock_use

@@ -150,6 +150,19 @@ class BinaryFile(NotText):
     reason = "binary"
 
 
+class BrokenFile(NotText):
+    """A compressed file (``.html.gz``) that does not decompress: damaged or cut short."""
+
+    reason = "not readable gzip"
+
+
+class FileTooLarge(NotText):
+    """An article file, or what it decompresses to, above ``NEWSFLOW_FETCH_MAX_BYTES``: not
+    read whole (a small gzip can decompress to gigabytes)."""
+
+    reason = "too large"
+
+
 class BadRecord(NotText):
     """One record of a directory source's .json/.jsonl file that is not a raw article: not
     UTF-8, not JSON, not an object, or without a string ``body``. The message names the file

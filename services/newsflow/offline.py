@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.codecs.topics import dumps, loads
@@ -23,7 +23,8 @@ from newsflow.processor.prepare_pool import PreparePool
 from newsflow.records import DeadLetter, RawMessage
 
 
-def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] | DeadLetter]:
+def _inputs(path: Path, raw_topic: str, max_bytes: int
+            ) -> Iterator[tuple[bytes | None, bytes] | DeadLetter]:
     """(key, value) pairs as they would sit on news.raw.v1; a dead letter for a file the
     fetcher would refuse (empty, binary)."""
     name = path.name.lower()
@@ -37,15 +38,20 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
         try:
             value = loads(data)
         except RecordUndecodable as exc:
-            yield DeadLetter("decode", type(exc).__name__, f"{path}: {exc}", raw_topic, None,
-                             None, None, data)
-            return
+            value = _list_with_bad_items(data)
+            if value is None:
+                yield DeadLetter("decode", type(exc).__name__, f"{path}: {exc}", raw_topic,
+                                 None, None, None, data)
+                return
         for item in value if isinstance(value, list) else [value]:
-            yield None, dumps(item)
+            try:
+                yield None, dumps(item)
+            except UnicodeEncodeError:  # a lone surrogate: as escaped, its own dead letter
+                yield None, json.dumps(item).encode("ascii")
         return
     source = SourceConfig(id="files", name="Local files", kind="directory", path=path.parent)
     if name.endswith((".txt", ".html", ".htm")) or name.endswith(".html.gz"):
-        for record in records_from_file(path, source):
+        for record in records_from_file(path, source, max_bytes):
             if isinstance(record, Rejected):
                 yield record.dead_letter(raw_topic)
                 continue
@@ -62,11 +68,23 @@ def _inputs(path: Path, raw_topic: str) -> Iterator[tuple[bytes | None, bytes] |
                            ".json)")
 
 
+def _list_with_bad_items(data: bytes) -> list[Any] | None:
+    """A JSON list that the codec refuses only for some of its items (a lone surrogate escape
+    in one record), so that each item is judged on its own, as a .jsonl line is; None for
+    anything else."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, list) else None
+
+
 @dataclass
 class ProcessSummary:
     """What a run wrote: one line per input, ``dead_lettered`` of them dead letters."""
 
     topic_deadletter: str
+    max_message_bytes: int
     lines: int = 0
     dead_lettered: int = 0
 
@@ -96,11 +114,11 @@ def process_files(settings: Settings, paths: list[Path], out: TextIO) -> Process
 def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
              pool: PreparePool) -> ProcessSummary:
     index = pipeline.new_index()
-    summary = ProcessSummary(settings.topic_deadletter)
+    summary = ProcessSummary(settings.topic_deadletter, settings.max_message_bytes)
     position = 0  # the run's own offset: each input is distinct, as on a topic
     for path in paths:
         try:
-            inputs = list(_inputs(path, settings.topic_raw))
+            inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
             inputs = []
             letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
@@ -134,7 +152,9 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
 
 
 def _emit_letter(out: TextIO, summary: ProcessSummary, letter: DeadLetter) -> None:
-    out.write(_line(summary.topic_deadletter, DEAD_LETTERS.encode_letter(letter)))
+    # Cut as the stream's letters are: a line no topic would carry helps nobody.
+    out.write(_line(summary.topic_deadletter,
+                    DEAD_LETTERS.encode_letter(letter, summary.max_message_bytes)))
     out.flush()
     summary.lines += 1
     summary.dead_lettered += 1

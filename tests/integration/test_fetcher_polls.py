@@ -282,6 +282,41 @@ async def test_reading_a_directory_does_not_block_the_other_sources(
     assert max(gaps) < 0.5  # the loop never stood still for a file's 0.8 s
 
 
+async def test_a_directory_poll_cut_by_its_timeout_goes_on_where_it_stopped(
+    broker: EmbeddedBroker, tmp_path: Path, raw: TopicReader, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A folder too big to read within one poll: each poll used to read the same first files
+    # again (all seen) and time out before the rest, which were never published.
+    from newsflow.fetcher import directory
+
+    settings = fetcher_test_settings(broker.bootstrap, tmp_path, fetch_retries=0,
+                                     fetch_poll_timeout_seconds=0.8,
+                                     topic_raw=raw.settings.topic_raw)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    files = 200  # 50 files a batch of 100 items (an article and its FileRead each)
+    for n in range(files):
+        (inbox / f"n{n:03}.txt").write_text(f"Headline {n}\nA paragraph about harbour cranes.\n")
+    read = directory.records_from_file
+
+    def slow_read(path: Path, src: SourceConfig, max_bytes: int) -> Iterator[Any]:
+        time.sleep(0.006)  # a batch of 50 files in 0.3 s: two batches fit in a poll, not four
+        yield from read(path, src, max_bytes)
+
+    monkeypatch.setattr(directory, "records_from_file", slow_read)
+    src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
+    fetcher = fetcher_for(settings, [src])
+    results: list[PollResult] = []
+    try:
+        while sum(r.queued for r in results) < files and len(results) < 10:
+            results.append(await poll_and_publish(fetcher, src))
+    finally:
+        await fetcher.aclose()
+    assert results[0].outcome == "timeout"
+    assert sum(r.queued for r in results) == files, [(r.outcome, r.queued) for r in results]
+    assert len(raw.wait_count("raw", files, timeout=30)) == files
+
+
 async def test_a_directory_error_names_its_file_once(
     fetch_settings: Settings, tmp_path: Path,
 ) -> None:

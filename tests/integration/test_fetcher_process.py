@@ -20,7 +20,6 @@ import pytest
 
 from newsflow.broker import EmbeddedBroker, free_port
 from newsflow.config import Settings
-from newsflow.log_budget import CLIENT_LOG_LINES, WINDOW_SECONDS
 from newsflow.topics import ensure_topics
 from tests.helpers import ManagedProcess, Route, isolated_settings, run_fetch_once, wait_until, write_sources
 from tests.integration.fetcher_servers import ScriptedServer, page, read_whole_topic, rss
@@ -231,7 +230,6 @@ def test_a_running_fetcher_publishes_again_after_the_broker_restarts(
     settings = fetcher_settings(first.bootstrap, tmp_path)
     ensure_topics(settings)
     items: list[tuple[str, str]] = []
-    started = time.monotonic()
     process, published = start_wire_fetcher(server, settings, tmp_path, items)
     second: EmbeddedBroker | None = None
     try:
@@ -249,11 +247,6 @@ def test_a_running_fetcher_publishes_again_after_the_broker_restarts(
             second.stop()
     assert {r["url"].removeprefix(server.base_url) for r in records} == {
         "/after-one", "/after-two"}  # the restarted broker holds only what came after
-    # Until its producer is replaced, kafka-python can log every refused request (hundreds of
-    # lines in 45 s, seen): the log keeps the first of each budget window.
-    windows = 2 + int((time.monotonic() - started) // WINDOW_SECONDS)
-    client_lines = re.findall(r" kafka(?:\.[\w.]+)?: ", process.log())
-    assert len(client_lines) <= CLIENT_LOG_LINES * windows, len(client_lines)
 
 
 def test_an_interrupted_fetch_once_exits_130_saying_so(

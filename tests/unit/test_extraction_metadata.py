@@ -11,7 +11,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from newsflow.config import Settings
 from newsflow.core import extraction
-from newsflow.core.clean import _parse_html, clean_document
+from newsflow.core.clean import _parse_html, article_language, clean_document
 from newsflow.core.extraction import looks_like_navigation
 from newsflow.core.metadata import (
     date_from_markup,
@@ -23,7 +23,7 @@ from newsflow.core.metadata import (
     strip_site_suffix,
 )
 from newsflow.core.params import CleanLimits
-from newsflow.core.pipeline import Origin
+from newsflow.core.pipeline import Origin, taggable
 from newsflow.pipeline_setup import build_pipeline
 
 pytestmark = pytest.mark.clock
@@ -427,3 +427,14 @@ def test_a_metadata_date_after_tomorrow_is_dropped_for_the_markups() -> None:
     stamp = ('<p class="byline">By Jane Doe <span class="timestamp" '
              'title="2026-11-28T19:50:48Z">Published 2026-11-28</span></p>')
     assert published("2099-12-31", date(2026, 11, 30), before=stamp) == "2026-11-28T00:00:00Z"
+
+
+def test_chinese_and_japanese_without_spaces_are_told_and_not_tagged() -> None:
+    # A page of either is one space-separated "word": it was "too short to tell", read as
+    # English, and tagged by the English terms among its characters (ICBM).
+    japanese = "北朝鮮は日本海に向けて大陸間弾道ミサイルICBMを発射したと韓国軍が発表した。"
+    chinese = "朝鲜今天向日本海发射了一枚洲际弹道导弹ICBM，韩国军方表示。"
+    assert article_language("", japanese) == "ja"
+    assert article_language("", chinese) == "zh"
+    assert not taggable("ja") and not taggable("zh")
+    assert article_language("Pyongyang fires missiles", "") is None  # still unknown: English

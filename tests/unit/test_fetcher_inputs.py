@@ -19,6 +19,7 @@ from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.directory import (
     MAX_DEPTH,
     FileRead,
+    FileSignature,
     Rejected,
     read_directory,
     settle_wait,
@@ -30,6 +31,8 @@ from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig, load_sources
 from newsflow.fetcher.state import StateChange
+
+FILE_CAP = 5_000_000  # NEWSFLOW_FETCH_MAX_BYTES's default
 
 pytestmark = pytest.mark.clock  # the fetcher's modules read the clock (none of these tests do)
 
@@ -98,7 +101,7 @@ def test_a_bad_jsonl_line_is_rejected_alone_with_its_line_number(tmp_path: Path)
     lines = [json.dumps({"id": "j1", "body": "First."}), json.dumps({"id": "j2", "title": "x"}),
              "{not json", "", json.dumps(["a", "list"]), json.dumps({"id": "j6", "body": "Last."})]
     (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
-    items = [item for _, item in read_directory(_inbox(tmp_path))]
+    items = [item for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP)]
     assert [i["id"] for i in items if isinstance(i, dict)] == ["j1", "j6"]
     rejected = [i for i in items if isinstance(i, Rejected)]
     path = tmp_path / "batch.jsonl"
@@ -120,7 +123,8 @@ def test_files_still_being_written_wait_for_the_next_poll(tmp_path: Path) -> Non
         (tmp_path / name).write_text("Half a\nstory")
     def titles(settle: float) -> list[str]:
         return sorted(str(item["title"]) for _, item in read_directory(
-            _inbox(tmp_path), settle_seconds=settle, now=now) if isinstance(item, dict))
+            _inbox(tmp_path), max_bytes=FILE_CAP, settle_seconds=settle, now=now)
+            if isinstance(item, dict))
     assert titles(2.0) == ["future.txt", "old.txt"]
     assert titles(0.0) == ["fresh.txt", "future.txt", "old.txt"]  # the next poll, settled
 
@@ -134,7 +138,7 @@ def test_sub_folders_are_read_to_a_bounded_depth(tmp_path: Path) -> None:
         (deep / f"story{level}.txt").write_text(f"Level {level}\nStory.")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "notes.txt").write_text("Not\nan article.")
-    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path))
+    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP)
               if isinstance(item, dict)]
     assert sorted(titles) == [f"Level {n}" for n in range(1, MAX_DEPTH + 1)] + ["Top"]
 
@@ -310,7 +314,8 @@ def test_jsonl_records_sniff_html_documents_and_keep_unicode_line_separators(
     ]
     (tmp_path / "batch.jsonl").write_text(
         "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
-    items = {item["id"]: item for _, item in read_directory(_inbox(tmp_path))
+    items = {item["id"]: item
+             for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP)
              if isinstance(item, dict)}
     assert {key: item["content_type"] for key, item in items.items()} == {
         "page": "text/html", "wire": "text/plain", "typed": "text/html", "sep": "text/plain"}
@@ -322,7 +327,7 @@ def test_a_jsonl_line_no_record_can_be_made_of_is_rejected_alone(tmp_path: Path)
              '{"id": "c", "body": "Port.", "url": "http://x.example:99999/a"}',
              '{"id": "d", "body": "Last."}']
     (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    items = [item for _, item in read_directory(_inbox(tmp_path))]
+    items = [item for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP)]
     assert [i["id"] for i in items if isinstance(i, dict)] == ["a", "d"]  # the rest still read
     rejected = [i for i in items if isinstance(i, Rejected)]
     assert [r.url.rsplit("#", 1)[1] for r in rejected] == ["L2", "L3"]
@@ -342,18 +347,44 @@ def test_the_settle_wait_ignores_a_file_dated_in_the_future(tmp_path: Path) -> N
 def test_a_file_unchanged_since_it_was_read_is_not_read_again(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("First headline\nA paragraph.\n")
     (tmp_path / "b.txt").write_text("Second headline\nA paragraph.\n")
-    first = list(read_directory(_inbox(tmp_path)))
+    first = list(read_directory(_inbox(tmp_path), max_bytes=FILE_CAP))
     read = {path: item.signature for path, item in first if isinstance(item, FileRead)}
     assert sorted(p.name for p in read) == ["a.txt", "b.txt"]
+
+    def read_before(path: Path, signature: FileSignature) -> bool:
+        return read.get(path) == signature
+
     assert not any(isinstance(item, FileRead) and item.unchanged for _, item in first)
     with (tmp_path / "b.txt").open("a") as file:
         file.write("A second paragraph.\n")
-    again = list(read_directory(_inbox(tmp_path), read_before=read))
+    again = list(read_directory(_inbox(tmp_path), max_bytes=FILE_CAP,
+                                read_before=read_before))
     assert [(p.name, type(item).__name__, getattr(item, "unchanged", None))
             for p, item in again] == [("a.txt", "FileRead", True),
                                       ("b.txt", "dict", None), ("b.txt", "FileRead", False)]
     (tmp_path / "a.txt").unlink()
     (tmp_path / "a.txt").write_text("Other headline\nA longer paragraph.\n")  # same name
-    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path), read_before=read)
+    titles = [item["title"] for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP,
+                                                          read_before=read_before)
               if isinstance(item, dict)]
     assert titles == ["Other headline", "Second headline"]
+
+
+def test_an_article_file_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    (tmp_path / "huge.txt").write_text("Headline\n" + "word " * 3_000)
+    (tmp_path / "fine.txt").write_text("Headline\nA paragraph.\n")
+    items = [item for _, item in read_directory(_inbox(tmp_path), max_bytes=10_000)
+             if not isinstance(item, FileRead)]
+    assert isinstance(items[0], dict) and items[0]["title"] == "Headline"  # fine.txt
+    refused = items[1]
+    assert isinstance(refused, Rejected) and refused.reason == "too large"
+    assert "15009 bytes, over the 10000-byte cap" in refused.detail and refused.data == b""
+
+
+def test_a_utf16_charset_declared_in_ascii_bytes_is_read_as_utf8() -> None:
+    page = '<html><head><meta charset="utf-16"></head><body><p>Café crème</p></body></html>'
+    data = page.encode("utf-8")
+    assert decode_file_bytes(data, html=True).text == page
+    assert detect_charset(data, None) == "utf-8"
+    xml = b'<?xml version="1.0" encoding="UTF-16"?><rss><title>News</title></rss>'
+    assert detect_charset(xml, None) == "utf-8"

@@ -77,3 +77,28 @@ def test_a_client_filter_reports_what_it_held_back_naming_the_library(
         client_log.flush()
     assert [r.getMessage() for r in caplog.records] == [
         "3 more Kafka client (kafka-python) log lines were not logged in the last 60 s"]
+
+
+def test_debug_and_info_lines_pass_without_using_the_budget() -> None:
+    # `newsflow -v` asks for a client's DEBUG lines: they must neither be cut nor use up the
+    # budget the WARNING lines of an outage need.
+    client_log = BudgetFilter(LogBudget(2, 60.0, Clock()), list[int]().append)
+
+    def line(level: int) -> logging.LogRecord:
+        return logging.LogRecord("kafka.conn", level, __file__, 1, "line", None, None)
+
+    assert all(client_log.filter(line(logging.DEBUG)) for _ in range(100))
+    assert all(client_log.filter(line(logging.INFO)) for _ in range(100))
+    assert [client_log.filter(line(logging.ERROR)) for _ in range(3)] == [True, True, False]
+
+
+def test_a_final_flush_reports_what_the_current_window_held_back() -> None:
+    clock, reported = Clock(), list[int]()
+    client_log = BudgetFilter(LogBudget(1, 60.0, clock), reported.append)
+    record = logging.LogRecord("kafka.conn", logging.WARNING, __file__, 1, "x", None, None)
+    for _ in range(4):
+        client_log.filter(record)
+    client_log.flush()
+    assert reported == []  # the window is not over
+    client_log.flush(final=True)  # the process stops: the count must not go with it
+    assert reported == [3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import codecs
 import gzip
 import io
@@ -196,3 +197,41 @@ def test_a_directory_or_an_unknown_file_type_is_named_in_its_dead_letter(tmp_pat
     assert [e["type"] for e in errors] == ["UnsupportedInput", "UnsupportedInput"]
     assert errors[0]["message"] == f"{tmp_path}: a directory (name its files, e.g. {tmp_path}/*.txt)"
     assert "unsupported file type" in errors[1]["message"]
+
+
+def test_damaged_oversized_and_oddly_named_files_are_dead_letters_and_the_run_goes_on(
+        tmp_path: Path) -> None:
+    damaged = bytearray(gzip.compress(b"<html><body><p>" + b"Some words here. " * 200
+                                      + b"</p></body></html>"))
+    damaged[12:40] = bytes(b ^ 0xFF for b in damaged[12:40])  # a disk error in the deflate data
+    (tmp_path / "damaged.html.gz").write_bytes(bytes(damaged))
+    # 40 KB of gzip that would decompress to 60 MB: stopped at the cap, not read whole.
+    (tmp_path / "bomb.html.gz").write_bytes(gzip.compress(b"<p>" + b"word " * 12_000_000, 9))
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/empty\xff.txt"))  # a name that is not UTF-8
+    odd.write_bytes(b"")
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    lines = run([tmp_path / "damaged.html.gz", tmp_path / "bomb.html.gz", odd, seed])
+    assert [line["topic"] for line in lines] == ["news.deadletter.v1"] * 3 + ["news.articles.v1"]
+    errors = [line["record"]["error"] for line in lines[:3]]  # type: ignore[index]
+    assert [e["type"] for e in errors] == ["BrokenFile", "FileTooLarge", "EmptyFile"]
+    assert "not readable gzip" in errors[0]["message"]
+    assert "decompresses to more than the 5000000-byte cap" in errors[1]["message"]
+    assert "empty\\udcff.txt" in errors[2]["message"]  # written with a backslash escape
+    original = base64.b64decode(lines[0]["record"]["original"]["value_b64"])  # type: ignore[index]
+    assert original == bytes(damaged)  # the damaged file's bytes, to look at or repair
+
+
+def test_one_bad_item_of_a_json_list_costs_that_item_only(tmp_path: Path) -> None:
+    good = {"url": "https://example.org/a", "title": "Harbour reopens",
+            "body": "The harbour reopened on Monday after repairs to the quay wall.",
+            "source": {"id": "files", "name": "Files"}}
+    items = [good, {**good, "url": "https://example.org/b", "body": "bad \\ud800 text"},
+             {**good, "url": "https://example.org/c", "title": "Ferries resume",
+              "body": "Ferries to the islands resumed their timetable after the storm passed."}]
+    listing = tmp_path / "list.json"
+    listing.write_text("[" + ",".join(json.dumps(i).replace("\\\\ud800", "\\ud800")
+                                      for i in items) + "]")
+    lines = run([listing])
+    assert [line["topic"] for line in lines] == [
+        "news.articles.v1", "news.deadletter.v1", "news.articles.v1"]
+    assert lines[1]["record"]["error"]["type"] == "RecordUndecodable"  # type: ignore[index]

@@ -9,6 +9,8 @@ from newsflow.fetcher.directory import FileRead, Rejected, read_directory
 from newsflow.fetcher.sources import load_sources
 from newsflow.records import validate
 
+FILE_CAP = 5_000_000  # NEWSFLOW_FETCH_MAX_BYTES's default
+
 pytestmark = pytest.mark.clock
 
 
@@ -52,7 +54,8 @@ def test_directory_yields_records_and_reports_bad_files(tmp_path: Path) -> None:
     (inbox / "c.bin").write_bytes(b"\x00")
     sources = load_sources(write(tmp_path, "sources:\n  - {id: i, name: I, kind: directory, "
                                            "path: inbox}\n"))
-    results = [r for r in read_directory(sources[0]) if not isinstance(r[1], FileRead)]
+    results = [r for r in read_directory(sources[0], max_bytes=FILE_CAP)
+               if not isinstance(r[1], FileRead)]
     assert len(results) == 2
     record = results[0][1]
     assert isinstance(record, dict)
@@ -75,7 +78,7 @@ def test_directory_json_dates_are_normalised_to_the_schema(tmp_path: Path) -> No
         '{"body": "Tides high.", "published_at": "last Tuesday"}\n')
     sources = load_sources(write(tmp_path, "sources:\n  - {id: i, name: I, kind: directory, "
                                            "path: inbox}\n"))
-    results = [result for _, result in read_directory(sources[0])
+    results = [result for _, result in read_directory(sources[0], max_bytes=FILE_CAP)
                if not isinstance(result, FileRead)]
     records = [result for result in results if isinstance(result, dict)]
     assert len(records) == len(results)  # every line read as a record, none rejected

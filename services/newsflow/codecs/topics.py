@@ -3,6 +3,7 @@ schema in ``schemas/`` on the way in and on the way out."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -88,6 +89,10 @@ class DeadLetterCodec(JsonCodec):
         """The letter's message; when the original's bytes (base64: 4/3 of their size) would
         make it larger than ``max_bytes``, a letter without them, whose message names their
         size, digest and place, so the producer does not refuse the letter itself."""
+        # What a letter says must not stop it: a file name that is not UTF-8 (a lone
+        # surrogate escape in its str) is written with backslash escapes instead.
+        letter = dataclasses.replace(letter, error_message=_writable(letter.error_message),
+                                     topic=_writable(letter.topic))
         encoded = self.encode(letter.to_dict(PIPELINE_VERSION))
         if max_bytes is None or letter.value is None or len(encoded) <= max_bytes - _HEADROOM:
             return encoded
@@ -100,6 +105,10 @@ class DeadLetterCodec(JsonCodec):
                              letter.topic, letter.partition, letter.offset, letter.key, None,
                              letter.failed_at)
         return self.encode(trimmed.to_dict(PIPELINE_VERSION))
+
+
+def _writable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class StateCodec:

@@ -38,6 +38,10 @@ MIN_WORDS_FOR_DETECTION = 20
 # Below that, the probability share the best language needs for a verdict (else: unknown).
 SHORT_TEXT_CONFIDENCE = 0.5
 LANGUAGE_SAMPLE_CHARS = 2000  # plenty for a confident guess; cost grows with length
+# Chinese and Japanese are written without spaces: each of their characters counts as a word
+# when judging whether a text is long enough to tell its language (a page of Japanese is one
+# space-separated "word", and was read as English, so tagged).
+_UNSPACED_SCRIPT_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Control and format characters that only get in the way of text (not \t/\n, not ZWNJ/ZWJ).
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
                        "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
@@ -279,7 +283,7 @@ def detect_language(text: str) -> str | None:
     ``MIN_WORDS_FOR_DETECTION`` with no language clearly ahead (on a few words the model calls
     "Pyongyang fires missiles." Tagalog and "Russia faces new EU sanctions." French, each with
     well under half the probability, while a short French or German sentence is over 0.9)."""
-    words = len(text.split())
+    words = _words_to_tell_by(text)
     if words < 3:
         return None
     code, share = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
@@ -290,13 +294,18 @@ def detect_language(text: str) -> str | None:
 def article_language(title: str, text: str, declared: str | None = None) -> str | None:
     """An article's language: detected from its body, or the page's own declaration when the
     body is too short to be more reliable than it."""
-    if len(text.split()) >= MIN_WORDS_FOR_DETECTION:
+    if _words_to_tell_by(text) >= MIN_WORDS_FOR_DETECTION:
         return detect_language(text) or declared
     if declared:
         return declared
     # A short body (a brief, a video page, a headline alone) is judged with its headline: more
     # words to tell by, and a French "sanctions" headline is not tagged as English.
     return detect_language(f"{title}\n{text}".strip())
+
+
+def _words_to_tell_by(text: str) -> int:
+    """Space-separated words, and the characters of scripts written without spaces."""
+    return len(text.split()) + len(_UNSPACED_SCRIPT_CHAR.findall(text))
 
 
 @cache

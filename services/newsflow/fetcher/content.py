@@ -132,6 +132,17 @@ def text_codec(name: str | bytes | None) -> str | None:
     return info.name
 
 
+def declared_in_page_codec(label: str | bytes | None) -> str | None:
+    """``text_codec`` of a charset that a meta tag or XML declaration in the bytes declares.
+    A UTF-16 or UTF-32 label there is read as UTF-8 (WHATWG's prescan does the same): a
+    declaration that could be found by reading the bytes as ASCII shows they are not UTF-16,
+    and decoding them as UTF-16 turns the whole page into CJK-looking garbage."""
+    codec = text_codec(label)
+    if codec is not None and codec.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return codec
+
+
 # Western text in windows-1252: few non-ASCII characters, and never a long run of them. Text in
 # another script read as windows-1252 (Cyrillic, Greek, Hebrew, Arabic, Thai, CJK) fails both.
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{4,}")
@@ -193,7 +204,7 @@ def detect_charset(content: bytes, content_type: str | None) -> str:
         if content.startswith(bom):
             return name
     meta = META_CHARSET.search(content[:4096])
-    if meta and (codec := text_codec(meta.group(1) or meta.group(2))):
+    if meta and (codec := declared_in_page_codec(meta.group(1) or meta.group(2))):
         return codec
     if not content:
         return "utf-8"

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from charset_normalizer import from_bytes
 
 from newsflow.errors import BinaryFile, EmptyFile
-from newsflow.fetcher.content import looks_like_windows_1252, reads_as_another_latin, text_codec
+from newsflow.fetcher.content import (
+    declared_in_page_codec,
+    looks_like_windows_1252,
+    reads_as_another_latin,
+)
 
 BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -42,7 +46,7 @@ def _meta_charset(data: bytes) -> str | None:
     # Browsers read pages labelled latin-1/ascii as windows-1252 (WHATWG Encoding); so do we.
     if label in ("iso-8859-1", "latin1", "latin-1", "us-ascii", "ascii"):
         label = "cp1252"
-    return text_codec(label)  # an unusable label (zip, utf-7) counts as none
+    return declared_in_page_codec(label)  # an unusable label (zip, utf-7) counts as none
 
 
 def _detect(data: bytes) -> str | None:

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import DOCUMENT_TAG, split_title
-from newsflow.errors import BadRecord, NotText
+from newsflow.errors import BadRecord, BrokenFile, FileTooLarge, NotText
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.jsonapi import json_date
 from newsflow.fetcher.raw import raw_article
@@ -34,8 +36,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A file that is not an article: why (``EmptyFile``/``BinaryFile``) and its original
-    bytes."""
+    """A file that is not an article: why (a ``NotText``: ``EmptyFile``, ``BinaryFile``,
+    ``BrokenFile``, ``FileTooLarge``, ``BadRecord``) and its original bytes (none for a file
+    too large to read)."""
 
     url: str
     error: NotText
@@ -59,19 +62,33 @@ def _suffix(path: Path) -> str:
     return next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), "")
 
 
-def records_from_file(path: Path, source: SourceConfig) -> Iterator[dict[str, Any] | Rejected]:
+def records_from_file(path: Path, source: SourceConfig, max_bytes: int
+                      ) -> Iterator[dict[str, Any] | Rejected]:
     """Raw articles in one file, and a ``Rejected`` for each part that is not one: an empty
-    or binary file, a JSON record (a .jsonl line) that is not a raw record. Raises OSError or
-    ValueError (naming the file) for a file that cannot be read at all."""
+    or binary file, a damaged .html.gz, an article file over ``max_bytes`` (decompressed), a
+    JSON record (a .jsonl line) that is not a raw record. Raises OSError or ValueError
+    (naming the file) for a file that cannot be read at all."""
     suffix = _suffix(path)
     url = path.resolve().as_uri()
     if suffix in (".txt", ".html", ".htm", ".html.gz"):
+        size = path.stat().st_size
+        if size > max_bytes:  # not read: its bytes would not fit a dead letter either
+            yield Rejected(url, FileTooLarge(), f"{path}: {size} bytes, over the {max_bytes}-byte "
+                           "cap (NEWSFLOW_FETCH_MAX_BYTES); not read", b"")
+            return
         data = path.read_bytes()
         if suffix == ".html.gz":
             try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as exc:
-                raise ValueError(f"{path}: not gzip: {exc}") from exc
+                with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
+                    unpacked = file.read(max_bytes + 1)  # a bomb is stopped at the cap
+            except (OSError, EOFError, zlib.error) as exc:
+                yield Rejected(url, BrokenFile(), f"{path}: not readable gzip: {exc}", data)
+                return
+            if len(unpacked) > max_bytes:
+                yield Rejected(url, FileTooLarge(), f"{path}: decompresses to more than the "
+                               f"{max_bytes}-byte cap (NEWSFLOW_FETCH_MAX_BYTES)", data)
+                return
+            data = unpacked
         try:
             decoded = decode_file_bytes(data, html=suffix != ".txt")
         except NotText as exc:
@@ -216,19 +233,20 @@ def settle_wait(root: Path, settle_seconds: float, now: float) -> float:
     return max((settle_seconds - age for age in ages if age < settle_seconds), default=0.0)
 
 
-def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: float | None = None,
-                   read_before: Mapping[Path, FileSignature] | None = None,
+def read_directory(source: SourceConfig, *, max_bytes: int, settle_seconds: float = 0.0,
+                   now: float | None = None,
+                   read_before: Callable[[Path, FileSignature], bool] | None = None,
                    ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | FileRead | Exception]]:
     """(file, record) for every article, (file, Rejected) for an empty or binary file or a bad
     JSON record, then (file, FileRead) once the file was read whole; or (file, error) for a
     file that cannot be read. Sub-folders are read too (``article_files``); files modified in
     the last ``settle_seconds`` (``now``: the clock, by default) are left for the next poll,
-    with an INFO line. A file whose signature is still the one in ``read_before`` is not read
-    again: (file, FileRead(unchanged=True)) stands for it (a big folder polled every minute
-    would otherwise be read and decoded whole every minute)."""
+    with an INFO line. A file for which ``read_before(file, signature)`` says it was read whole
+    with that signature (and need not be read again) is not read: (file,
+    FileRead(unchanged=True)) stands for it (a big folder polled every minute would otherwise
+    be read and decoded whole every minute)."""
     assert source.path is not None
     settled_before = time.time() if now is None else now
-    read_before = read_before or {}
     waiting = 0
     try:
         paths = list(article_files(source.path))
@@ -242,10 +260,10 @@ def read_directory(source: SourceConfig, *, settle_seconds: float = 0.0, now: fl
                 waiting += 1
                 continue
             signature = file_signature(status)
-            if read_before.get(path) == signature:
+            if read_before is not None and read_before(path, signature):
                 yield path, FileRead(signature, unchanged=True)
                 continue
-            for record in records_from_file(path, source):
+            for record in records_from_file(path, source, max_bytes):
                 yield path, record
             yield path, FileRead(signature)
         except (OSError, ValueError, UnicodeDecodeError) as exc:

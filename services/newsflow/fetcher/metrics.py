@@ -85,13 +85,16 @@ INVALID = Counter(
 DIRECTORY_FILES = Counter(
     "newsflow_fetcher_directory_files_total",
     "Files of directory sources met by polls, by source and outcome: read, or unchanged since "
-    "the last poll (same size, times and inode, every part published): not read again.",
+    "the last poll (same size, times and inode, every part published or queued): not read "
+    "again.",
     ["source", "outcome"],
 )
+DIRECTORY_FILE_OUTCOMES = ("read", "unchanged")
 DEAD_LETTERS = Counter(
     "newsflow_fetcher_dead_letters_total",
     "Files and records sent to the dead-letter topic instead of the raw topic, by error "
-    "(EmptyFile, BinaryFile, BadRecord, RecordInvalid).", ["source", "error"],
+    "(EmptyFile, BinaryFile, BrokenFile, FileTooLarge, BadRecord, RecordInvalid).",
+    ["source", "error"],
 )
 OUTBOX = Gauge(
     "newsflow_fetcher_outbox_records", "Fetched raw articles waiting for the broker's ack.",
@@ -152,6 +155,11 @@ def source_configured(source: str) -> None:
     for counter in (PUBLISHED, PUBLISH_ERRORS, DROPPED, INVALID, BLOCKED, ROBOTS_DENIALS,
                     FETCHED_BYTES):
         counter.labels(source)
+
+
+def directory_source_configured(source: str) -> None:
+    for outcome in DIRECTORY_FILE_OUTCOMES:
+        DIRECTORY_FILES.labels(source, outcome)
 
 
 def record_poll(source: str, outcome: str) -> None:

@@ -273,8 +273,11 @@ class Outbox:
         kafka-python modules imported since."""
         while True:
             await asyncio.sleep(WINDOW_SECONDS)
-            CLIENT_LOG.flush()
-            CLIENT_LOG.install("kafka")
+            try:
+                CLIENT_LOG.flush()
+                CLIENT_LOG.install("kafka")
+            except Exception:  # a log budget must not end for good over one failed tick
+                log.exception("kafka-python's log budget: tick failed")
 
     def _renew(self) -> None:
         try:
@@ -312,6 +315,7 @@ class Outbox:
         for task in (self.task, self.log_timer):
             if task is not None:
                 task.cancel()
+        CLIENT_LOG.flush(final=True)  # what the last window held back, before the process ends
         barrier = asyncio.wrap_future(self.executor.submit(lambda: None))
         try:
             await asyncio.wait_for(barrier, timeout_seconds)

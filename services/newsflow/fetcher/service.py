@@ -195,6 +195,9 @@ class Fetcher:
         # Every source's series before the broker is reached: a fetcher that cannot reach it
         # (a wrong address) shows its sources, failing none, beside broker_available 0.
         metrics.sources_configured((s.id, s.poll_interval_seconds) for s in self.sources)
+        for source in self.sources:
+            if source.kind == "directory":
+                metrics.directory_source_configured(source.id)
         count = await self._load_state()
         log.info("fetcher state: %d entries (%d seen, %d validators, %d moved, %d retired)",
                  count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
@@ -412,15 +415,29 @@ class Fetcher:
         settle = self.settings.fetch_directory_settle_seconds
         if self.once:  # no next poll to pick up a file still being written: wait for it
             await self._wait_for_settled(source, settle)
-        listing = _DirectoryListing({
-            path: entry for path, entry in self.directory_files.get(source.id, {}).items()
-            if all(self._known([key]) for key in entry[1])})
-        files = read_directory(source, settle_seconds=settle, now=time.time(),
-                               read_before={path: sig for path, (sig, _) in listing.before.items()})
-        while batch := await asyncio.to_thread(lambda: list(itertools.islice(
-                files, DIRECTORY_BATCH))):
-            await self._directory_items(source, batch, result, listing)
-        self.directory_files[source.id] = listing.after
+        listing = _DirectoryListing(self.directory_files.get(source.id, {}))
+
+        def read_before(path: Path, signature: FileSignature) -> bool:
+            # In the reading thread, file by file: at the state's 500k keys, checking every
+            # file's keys at once held the event loop for most of a second. Membership tests
+            # of the loop's set and dict are safe from here.
+            entry = listing.before.get(path)
+            return (entry is not None and entry[0] == signature
+                    and all(self._known([key]) for key in entry[1]))
+
+        files = read_directory(source, max_bytes=self.settings.fetch_max_bytes,
+                               settle_seconds=settle, now=time.time(), read_before=read_before)
+        completed = False
+        try:
+            while batch := await asyncio.to_thread(lambda: list(itertools.islice(
+                    files, DIRECTORY_BATCH))):
+                await self._directory_items(source, batch, result, listing)
+            completed = True
+        finally:
+            # A poll cut short (its timeout) keeps what it read, and what it did not reach
+            # yet, so that the next poll goes on past it instead of reading the same files.
+            self.directory_files[source.id] = (
+                listing.after if completed else {**listing.before, **listing.after})
         if result.errors:
             result.outcome = "partial" if result.queued else "malformed"
 

@@ -100,6 +100,12 @@ def create_app(settings: Settings) -> faust.App:
         client_log.flush()
         client_log.install("aiokafka")  # again: for loggers of modules imported since
 
+    @app.on_before_shutdown.connect
+    async def _report_held_back_at_stop(sender: Any, /, *args: Any, signal: Any,
+                                        **kwargs: Any) -> None:
+        report_held_back(dead_letter_log.roll(final=True))
+        client_log.flush(final=True)
+
     async def dead_letter(letter: DeadLetter) -> None:
         metrics.DEAD_LETTERS.labels(letter.stage, letter.error_type).inc()
         logged, held_back = dead_letter_log.spend()
