@@ -238,7 +238,8 @@ WESTERN = ["Café owners strike\nThe café owners went on strike on Monday over 
            "¿Qué pasó?\nEl señor dijo: ¡Sí! Las elecciones en Málaga.\n",
            "Eleições\nAs eleições põem em causa a decisão do governo.\n",
            "København\nKøbenhavns borgmester går af, siger partiet.\n",
-           "Così è\nCosì è più facile, perché no, disse il sindaco.\n"]
+           "Così è\nCosì è più facile, perché no, disse il sindaco.\n",
+           "L’exposició\nLa col·lecció d’art s’obre al públic dilluns.\n"]
 OTHER_SCRIPTS = [
     ("Правительство объявило о новых санкциях против банков и о мерах поддержки.", "cp1251"),
     ("東京の天気は晴れです。政府は新しい政策を発表した。今日はとても暑い。", "shift_jis"),
@@ -249,6 +250,8 @@ OTHER_SCRIPTS = [
     # symbol inside a word (Polish), Icelandic letters (Turkish), ø beside grave accents
     # (Czech without ť), õ/û beside ö/ü (Hungarian).
     ("Rząd przyjął nową ustawę. Może jutro.", "cp1250"),
+    ("Rząd zapowiada nowe sankcje", "cp1250"),  # ą as ¹, which Python counts as a digit
+    ("Rząd w Warszawie zapowiedział", "cp1250"),
     ("Türkiye'de başkan seçimi yapıldı. Oyların sayımı sürüyor.", "cp1254"),
     ("Řeč předsedy vlády v pondělí.", "cp1250"),
     ("A hősök tere ünnepi műsor.", "cp1250"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 import zlib
+from collections.abc import Iterable
 
 import charset_normalizer
 
@@ -172,7 +173,9 @@ def looks_like_windows_1252(content: bytes) -> bool:
 # into signs no Western word holds: a symbol inside a word ("Rz¹d", "mo¿e" for "Rząd",
 # "może"), Icelandic letters (ð, þ for Turkish ğ, ş), ø beside a grave accent ("øeè" for
 # Czech "řeč"), õ or û beside ö or ü (Hungarian ő, ű). Such text is left to detection.
-_SYMBOL_IN_WORD = re.compile(r"[^\W\d_][^\w\s\x00-\x7f][^\W\d_]")
+# The signs are listed: Python counts ¹ and ³ (Polish ą, ł) as word characters, so a class of
+# "not \w" caught only ¿ (ż) and missed "Rz¹d"; and ’ or · between letters is Western text.
+_SYMBOL_IN_WORD = re.compile(r"[^\W\d_][¹³¿¥£¯¼¾][^\W\d_]|[a-zß-ÿ]Ÿ[a-zß-ÿ]")
 _ICELANDIC = re.compile("[ðþÐÞ]")
 
 
@@ -183,6 +186,27 @@ def reads_as_another_latin(content: bytes) -> bool:
         return _reads_as_another_latin(content.decode("cp1252"))
     except UnicodeDecodeError:
         return False
+
+
+def another_latin_codec(content: bytes, guesses: Iterable[str]) -> str:
+    """The code page of text that ``reads_as_another_latin``: detection's best guess (of
+    ``guesses``, best first), unless that is a multi-byte CJK one for text that is mostly
+    ASCII, as it may be on a few words ("Rząd zapowiada" as Big5); then the first single-byte
+    Latin guess, else the one whose letters the signs betray (Icelandic signs: Turkish cp1254;
+    the others: Central European cp1250)."""
+    ranked = list(guesses)
+    visible = len(content) - sum(chr(b).isspace() for b in content)
+    mostly_ascii = sum(b > 0x7F for b in content) <= MAX_NON_ASCII_SHARE * visible
+    if ranked and not (mostly_ascii and ranked[0].startswith(_MULTI_BYTE_CJK)):
+        return ranked[0]
+    for guess in ranked:
+        if guess != "cp1252" and guess.startswith(("cp125", "iso8859", "mac_", "cp85")):
+            return guess
+    return "cp1254" if _ICELANDIC.search(content.decode("cp1252", "replace")) else "cp1250"
+
+
+_MULTI_BYTE_CJK = ("big5", "cp950", "gb", "cp949", "euc", "johab", "shift_jis", "cp932",
+                   "iso2022", "hz")
 
 
 def _reads_as_another_latin(text: str) -> bool:
@@ -216,7 +240,10 @@ def detect_charset(content: bytes, content_type: str | None) -> str:
             return "utf-8"
     if looks_like_windows_1252(content[:65536]):
         return "cp1252"
-    best = charset_normalizer.from_bytes(content[:65536]).best()
+    results = charset_normalizer.from_bytes(content[:65536])
+    if reads_as_another_latin(content[:65536]):
+        return text_codec(another_latin_codec(content[:65536], (m.encoding for m in results))) or "utf-8"
+    best = results.best()
     return text_codec(best.encoding if best else None) or "utf-8"
 
 

@@ -14,6 +14,7 @@ from charset_normalizer import from_bytes
 
 from newsflow.errors import BinaryFile, EmptyFile
 from newsflow.fetcher.content import (
+    another_latin_codec,
     declared_in_page_codec,
     looks_like_windows_1252,
     reads_as_another_latin,
@@ -56,11 +57,10 @@ def _detect(data: bytes) -> str | None:
     best = results.best()
     if best is None:
         return None
+    if reads_as_another_latin(data):  # Central European or Turkish text misread
+        return another_latin_codec(data, (str(m.encoding) for m in results))
     # Short Western text scores the same in several single-byte code pages; prefer
-    # windows-1252, by far the most common legacy encoding of the web, when it ties, unless
-    # it reads as Central European or Turkish text misread.
-    if reads_as_another_latin(data):
-        return str(best.encoding)
+    # windows-1252, by far the most common legacy encoding of the web, when it ties.
     for match in results:
         if (match.chaos, match.coherence) == (best.chaos, best.coherence) and \
                 "cp1252" in match.could_be_from_charset:
