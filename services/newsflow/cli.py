@@ -144,7 +144,7 @@ def _reader_gone() -> None:
 
 
 def _process(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.errors import ProcessIncomplete
+    from newsflow.errors import OutputFailed, ProcessIncomplete
     from newsflow.offline import process_files
 
     try:
@@ -152,6 +152,9 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
     except BrokenPipeError:  # `newsflow process ... | head`
         _reader_gone()
         return 0
+    except OutputFailed:  # `> /dev/full`: the one line, and no second error at exit's flush
+        _reader_gone()
+        raise
     if not summary.ok:  # every output is written; the one stderr line says what failed
         raise ProcessIncomplete(summary.failure())
     return 0

@@ -55,6 +55,12 @@ class FetchIncomplete(NewsflowError):
     exit_code = 1
 
 
+class OutputFailed(NewsflowError):
+    """A command's output could not be written (a full disk, a closed file)."""
+
+    exit_code = 1
+
+
 class ProcessIncomplete(NewsflowError):
     """`process` wrote every output, but some inputs were dead-lettered; the message says how
     many and where their dead letters are."""

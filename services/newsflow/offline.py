@@ -15,7 +15,7 @@ from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.codecs.topics import dumps, loads
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
-from newsflow.errors import RecordInvalid, RecordUndecodable, UnsupportedInput
+from newsflow.errors import OutputFailed, RecordInvalid, RecordUndecodable, UnsupportedInput
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.pipeline_setup import build_pipeline
@@ -28,10 +28,17 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
     """(key, value) pairs as they would sit on news.raw.v1; a dead letter for a file the
     fetcher would refuse (empty, binary)."""
     name = path.name.lower()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # A named pipe with no writer would block the run for good; a device is no article.
+        raise UnsupportedInput(f"{path}: not a regular file (a pipe or a device)")
     if name.endswith(".jsonl"):  # one raw record a line, exactly as on the topic
-        for line in path.read_bytes().removeprefix(codecs.BOM_UTF8).split(b"\n"):
-            if line.strip():
-                yield None, line.removesuffix(b"\r")
+        data = path.read_bytes()
+        lines = [line.removesuffix(b"\r")
+                 for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n") if line.strip()]
+        if not lines:  # an input that gives nothing must not pass unnoticed
+            yield DeadLetter("fetch", "EmptyFile", f"{path}: no records", raw_topic, None, None,
+                             None, data)
+        yield from ((None, line) for line in lines)
         return
     if name.endswith(".json"):  # a raw record, or a list of them: read as .jsonl is
         data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
@@ -43,6 +50,9 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
                 yield DeadLetter("decode", type(exc).__name__, f"{path}: {exc}", raw_topic,
                                  None, None, None, data)
                 return
+        if value == []:
+            yield DeadLetter("fetch", "EmptyFile", f"{path}: an empty list, no records",
+                             raw_topic, None, None, None, data)
         for item in value if isinstance(value, list) else [value]:
             try:
                 yield None, dumps(item)
@@ -145,17 +155,25 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
                 _emit_letter(out, summary, DeadLetter.of(message, "dedupe", type(exc).__name__,
                                                          str(exc)))
                 continue
-            out.write(_line(str(getattr(settings, f"topic_{primary.topic}")), value))
-            out.flush()
+            _write(out, _line(str(getattr(settings, f"topic_{primary.topic}")), value))
             summary.lines += 1
     return summary
 
 
+def _write(out: TextIO, line: str) -> None:
+    try:
+        out.write(line)
+        out.flush()
+    except BrokenPipeError:  # the reader is gone (`| head`): the command says nothing
+        raise
+    except OSError as exc:  # a full disk under `> out.jsonl`: the run cannot go on
+        raise OutputFailed(f"cannot write output: {exc.strerror or exc}") from None
+
+
 def _emit_letter(out: TextIO, summary: ProcessSummary, letter: DeadLetter) -> None:
     # Cut as the stream's letters are: a line no topic would carry helps nobody.
-    out.write(_line(summary.topic_deadletter,
-                    DEAD_LETTERS.encode_letter(letter, summary.max_message_bytes)))
-    out.flush()
+    _write(out, _line(summary.topic_deadletter,
+                      DEAD_LETTERS.encode_letter(letter, summary.max_message_bytes)))
     summary.lines += 1
     summary.dead_lettered += 1
 

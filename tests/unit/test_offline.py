@@ -235,3 +235,23 @@ def test_one_bad_item_of_a_json_list_costs_that_item_only(tmp_path: Path) -> Non
     assert [line["topic"] for line in lines] == [
         "news.articles.v1", "news.deadletter.v1", "news.articles.v1"]
     assert lines[1]["record"]["error"]["type"] == "RecordUndecodable"  # type: ignore[index]
+
+
+def test_inputs_that_give_nothing_or_never_end_are_dead_letters(tmp_path: Path) -> None:
+    (tmp_path / "blank.jsonl").write_text("\n\n")
+    (tmp_path / "none.json").write_text("[]")
+    os.mkfifo(tmp_path / "pipe.txt")  # no writer: reading it would wait for ever
+    lines = run([tmp_path / "blank.jsonl", tmp_path / "none.json", tmp_path / "pipe.txt"])
+    errors = [line["record"]["error"] for line in lines]  # type: ignore[index]
+    assert [e["type"] for e in errors] == ["EmptyFile", "EmptyFile", "UnsupportedInput"]
+    assert errors[2]["message"].endswith("pipe.txt: not a regular file (a pipe or a device)")
+
+
+def test_output_that_cannot_be_written_fails_with_one_line() -> None:
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    with open("/dev/full", "w") as full:  # every write: "No space left on device"
+        result = subprocess.run([sys.executable, "-m", "newsflow", "process", str(seed)],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "newsflow process: cannot write output: No space left on device"]
