@@ -347,3 +347,18 @@ def test_an_empty_match_is_no_evidence() -> None:
     [tag] = tagger.tag("Dockers strike", "A walkout closed the port. The stoppage, the union "
                                          "said, went on.")
     assert [(e.text, e.field) for e in tag.evidence] == [("walkout", "body"), ("stoppage", "body")]
+
+
+def test_evidence_is_looked_for_in_the_first_characters_of_a_huge_body(tagger: Tagger) -> None:
+    # Past SCAN_MAX_CHARS nothing is scanned: a 5 MB page costs what 200,000 characters do.
+    from newsflow.core.tagging import SCAN_MAX_CHARS
+
+    late = "North Korea fired two ballistic missiles into the sea, Seoul said."
+    filler = "The council met again on Tuesday to discuss the budget. " * 4_000
+    assert len(filler) > SCAN_MAX_CHARS
+    body = filler + late
+    hits = [h for why in tagger.explain("", body) for h in why.hits]
+    assert hits == []  # the one report of missiles is past the scanned part
+    early = late + " " + filler
+    scanned = [h for why in tagger.explain("", early) for h in why.hits]
+    assert scanned and all(h.evidence.end <= SCAN_MAX_CHARS for h in scanned)
