@@ -322,17 +322,22 @@ async def test_a_directory_error_names_its_file_once(
 ) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    (inbox / "broken.html.gz").write_bytes(b"not gzip")  # a file that cannot be read
+    # A file that cannot be read as what its name says: a dead letter with its bytes (it was a
+    # poll error on every poll), which names it once; the folder's other files still count.
+    (inbox / "broken.html.gz").write_bytes(b"not gzip")
     (inbox / "ok.txt").write_text("Headline\nA paragraph about harbour cranes.\n")
     src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
     fetcher = fetcher_for(fetch_settings, [src])
     try:
         result = await poll_and_publish(fetcher, src)
+        again = await poll_and_publish(fetcher, src)
     finally:
         await fetcher.aclose()
-    assert (result.outcome, result.queued) == ("partial", 1)
-    (error,) = result.errors
-    assert error.count("broken.html.gz") == 1 and error.startswith(str(inbox / "broken.html.gz"))
+    assert (result.outcome, result.queued, result.errors) == ("ok", 1, [])
+    (rejected,) = result.rejected
+    assert rejected.count("broken.html.gz") == 1
+    assert rejected.startswith(str(inbox / "broken.html.gz") + ": not readable gzip")
+    assert (again.queued, again.rejected, again.errors) == (0, [], [])  # once per process
 
 
 async def test_a_binary_file_is_dead_lettered_once_a_process_and_counted(
