@@ -50,11 +50,13 @@ def add_items(server: ScriptedServer, items: list[tuple[str, str]], names: list[
 
 
 def start_wire_fetcher(server: ScriptedServer, settings: Settings, tmp_path: Path,
-                       items: list[tuple[str, str]]) -> tuple[ManagedProcess, Callable[[], float]]:
-    """A long-running fetcher polling /feed every 0.5 s, which lists two articles to begin
-    with, and a reading of how many raw articles it has published."""
+                       items: list[tuple[str, str]],
+                       first: tuple[str, ...] = ("before-one", "before-two"),
+                       ) -> tuple[ManagedProcess, Callable[[], float]]:
+    """A long-running fetcher polling /feed every 0.5 s, which lists the articles ``first`` to
+    begin with, and a reading of how many raw articles it has published."""
     growing_feed(server, items)
-    add_items(server, items, ["before-one", "before-two"])
+    add_items(server, items, list(first))
     sources = write_sources(tmp_path / "sources.yaml", [
         {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
          "poll_interval_seconds": 0.5}])
@@ -111,22 +113,15 @@ def test_metrics_and_health_endpoints(
 ) -> None:
     settings = fetcher_settings(broker.bootstrap, tmp_path)
     items: list[tuple[str, str]] = []
-    growing_feed(server, items)
-    add_items(server, items, ["dock-strike-ends"])
     server.routes["/robots.txt"] = Route(200, b"User-agent: *\nDisallow: /secret\n")
-    sources = write_sources(tmp_path / "sources.yaml", [
-        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
-         "poll_interval_seconds": 0.5}])
-    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
-                             tmp_path / "fetch.log").start()
+    process, published = start_wire_fetcher(server, settings, tmp_path, items,
+                                            first=("dock-strike-ends",))
     base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"
     try:
         wait_until(lambda: get(base + "/healthz")[0] == 200, 30, "/healthz")
         health = json.loads(get(base + "/healthz")[1])
         assert health["status"] == "ok" and health["sources"] == 1
-        wait_until(lambda: metric(get(base + "/metrics")[1],
-                                "newsflow_fetcher_articles_published_total", source="wire") == 1,
-                 30, "the published counter")
+        wait_until(lambda: published() == 1, 30, "the published counter")
         # The second poll counted, not only requested: the server logs the request before the
         # fetcher has read the answer and counted the fetch.
         wait_until(lambda: server.paths().count("/feed") >= 2 and metric(
