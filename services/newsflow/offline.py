@@ -15,7 +15,13 @@ from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.codecs.topics import dumps, loads
 from newsflow.config import Settings
 from newsflow.core.pipeline import Pipeline
-from newsflow.errors import OutputFailed, RecordInvalid, RecordUndecodable, UnsupportedInput
+from newsflow.errors import (
+    EmptyFile,
+    OutputFailed,
+    RecordInvalid,
+    RecordUndecodable,
+    UnsupportedInput,
+)
 from newsflow.fetcher.directory import Rejected, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.pipeline_setup import build_pipeline
@@ -36,8 +42,7 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
         lines = [line.removesuffix(b"\r")
                  for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n") if line.strip()]
         if not lines:  # an input that gives nothing must not pass unnoticed
-            yield DeadLetter("fetch", "EmptyFile", f"{path}: no records", raw_topic, None, None,
-                             None, data)
+            yield _no_records(path, "no records", data, raw_topic)
         yield from ((None, line) for line in lines)
         return
     if name.endswith(".json"):  # a raw record, or a list of them: read as .jsonl is
@@ -51,8 +56,7 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
                                  None, None, None, data)
                 return
         if value == []:
-            yield DeadLetter("fetch", "EmptyFile", f"{path}: an empty list, no records",
-                             raw_topic, None, None, None, data)
+            yield _no_records(path, "an empty list, no records", data, raw_topic)
         for item in value if isinstance(value, list) else [value]:
             try:
                 yield None, dumps(item)
@@ -76,6 +80,13 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
         raise UnsupportedInput(f"{path}: a directory (name its files, e.g. {path}/*.txt)")
     raise UnsupportedInput(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, "
                            ".json)")
+
+
+def _no_records(path: Path, why: str, data: bytes, raw_topic: str) -> DeadLetter:
+    """The letter of a .jsonl or .json file that gives no record: an empty file's, as the
+    fetcher sends it for any file (``Rejected``)."""
+    return Rejected(path.resolve().as_uri(), EmptyFile(why), f"{path}: {why}",
+                    data).dead_letter(raw_topic)
 
 
 def _list_with_bad_items(data: bytes) -> list[Any] | None:
