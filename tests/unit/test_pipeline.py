@@ -43,6 +43,13 @@ def prepare(pipeline: Pipeline, value: bytes | None, offset: int = 0) -> Prepare
     (json.dumps(raw_record("text", url="http://x.example:99999/a")).encode(), "validate",
      "ValueError"),
     (json.dumps(raw_record("text", url="http://[::1/a")).encode(), "validate", "ValueError"),
+    # Consumers show canonical_url as a link: a URL that is code or inline data never gets there.
+    (json.dumps(raw_record("text", url="javascript:alert(1)")).encode(), "validate",
+     "RecordInvalid"),
+    (json.dumps(raw_record("text", url=" Java\tScript:alert(1)")).encode(), "validate",
+     "RecordInvalid"),
+    (json.dumps(raw_record("text", url="data:text/html,<b>x</b>")).encode(), "validate",
+     "RecordInvalid"),
 ])
 def test_bad_input_becomes_a_dead_letter_with_its_bytes(
     pipeline: Pipeline, value: bytes | None, stage: str, error: str,

@@ -35,8 +35,11 @@ from newsflow.core.urls import (
     canonicalize_url,
     stable_hash,
 )
-from newsflow.errors import StageError
+from newsflow.errors import RecordInvalid, StageError
 
+# URL schemes whose "page" is code or inline data: a browser would run or show it, not fetch it
+# (urlsplit drops the tabs and newlines that would hide "java\tscript:").
+SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "blob"})
 TAGGED_LANGUAGES = ("en",)  # languages the bundled taxonomy is written for
 WARM_UP_TIME = "2000-01-01T00:00:00+00:00"  # any fixed time: the warm-up's result is dropped
 
@@ -117,9 +120,13 @@ class Pipeline:
         """Clean, tag and fingerprint one raw article (decoded and valid against
         schemas/raw-article.v1.json); StageError names the step that failed."""
         try:  # a URL no parser can read (port 99999, a broken IPv6 host) is the record's fault
-            _ = urlsplit(raw["url"]).port
+            parts = urlsplit(raw["url"])
+            _ = parts.port
         except ValueError as exc:
             raise StageError("validate", exc) from exc
+        if parts.scheme.lower() in SCRIPT_SCHEMES:  # consumers show canonical_url as a link
+            raise StageError("validate", RecordInvalid(
+                f"url: a {parts.scheme.lower()}: URL is not an article's address"))
         try:
             doc = clean_document(raw["body"], raw.get("content_type") or "text/html",
                                  raw.get("url"), raw.get("title"), self.clean_limits,
