@@ -11,7 +11,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from newsflow.config import Settings
 from newsflow.core import extraction
-from newsflow.core.clean import _parse_html, article_language, clean_document
+from newsflow.core.clean import _parse_html, article_language, clean_document, count_words
 from newsflow.core.extraction import looks_like_navigation
 from newsflow.core.metadata import (
     date_from_markup,
@@ -438,3 +438,15 @@ def test_chinese_and_japanese_without_spaces_are_told_and_not_tagged() -> None:
     assert article_language("", chinese) == "zh"
     assert not taggable("ja") and not taggable("zh")
     assert article_language("Pyongyang fires missiles", "") is None  # still unknown: English
+
+
+def test_words_of_chinese_and_japanese_are_their_characters() -> None:
+    # A whole paragraph was one "word" (word_count 1): each Han or kana character counts, and
+    # the Latin words among them count as words.
+    assert count_words("朝鲜今天发射了导弹") == 9
+    assert count_words("韩国军方表示 ICBM 已经发射") == 6 + 1 + 4
+    assert count_words("北朝鮮はICBMを発射") == 3 + 1 + 1 + 1 + 2
+    assert count_words("韩国军方表示，ICBM已经发射。") == 6 + 1 + 4  # punctuation is no word
+    assert count_words("Seoul said on Monday") == 4
+    doc = clean_document("朝鲜今天向日本海发射了一枚导弹。", "text/plain", title_hint="导弹")
+    assert doc.word_count == 15

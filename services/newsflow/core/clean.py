@@ -42,6 +42,10 @@ LANGUAGE_SAMPLE_CHARS = 2000  # plenty for a confident guess; cost grows with le
 # when judging whether a text is long enough to tell its language (a page of Japanese is one
 # space-separated "word", and was read as English, so tagged).
 _UNSPACED_SCRIPT_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Between such characters, their punctuation (。，「」！？) separates words and is not one.
+_UNSPACED_SEPARATORS = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    r"\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
 # Control and format characters that only get in the way of text (not \t/\n, not ZWNJ/ZWJ).
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
                        "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
@@ -70,7 +74,7 @@ class CleanedDocument:
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return count_words(self.text)
 
 
 def normalise_text(text: str) -> str:
@@ -283,7 +287,7 @@ def detect_language(text: str) -> str | None:
     ``MIN_WORDS_FOR_DETECTION`` with no language clearly ahead (on a few words the model calls
     "Pyongyang fires missiles." Tagalog and "Russia faces new EU sanctions." French, each with
     well under half the probability, while a short French or German sentence is over 0.9)."""
-    words = _words_to_tell_by(text)
+    words = count_words(text)
     if words < 3:
         return None
     code, share = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
@@ -294,7 +298,7 @@ def detect_language(text: str) -> str | None:
 def article_language(title: str, text: str, declared: str | None = None) -> str | None:
     """An article's language: detected from its body, or the page's own declaration when the
     body is too short to be more reliable than it."""
-    if _words_to_tell_by(text) >= MIN_WORDS_FOR_DETECTION:
+    if count_words(text) >= MIN_WORDS_FOR_DETECTION:
         return detect_language(text) or declared
     if declared:
         return declared
@@ -303,9 +307,13 @@ def article_language(title: str, text: str, declared: str | None = None) -> str 
     return detect_language(f"{title}\n{text}".strip())
 
 
-def _words_to_tell_by(text: str) -> int:
-    """Space-separated words, and the characters of scripts written without spaces."""
-    return len(text.split()) + len(_UNSPACED_SCRIPT_CHAR.findall(text))
+def count_words(text: str) -> int:
+    """Space-separated words, each Han or kana character counted as one: Chinese and Japanese
+    are written without spaces, and a character is how their word counts are usually given."""
+    unspaced = len(_UNSPACED_SCRIPT_CHAR.findall(text))
+    if not unspaced:
+        return len(text.split())
+    return len(_UNSPACED_SEPARATORS.sub(" ", text).split()) + unspaced
 
 
 @cache
