@@ -6,7 +6,7 @@ import codecs
 import gzip
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,20 +30,22 @@ from newsflow.records import DeadLetter, RawMessage
 
 
 def _inputs(path: Path, raw_topic: str, max_bytes: int
-            ) -> Iterator[tuple[bytes | None, bytes] | DeadLetter]:
-    """(key, value) pairs as they would sit on news.raw.v1; a dead letter for a file the
-    fetcher would refuse (empty, binary)."""
+            ) -> Iterator[tuple[str, bytes | None, bytes] | DeadLetter]:
+    """(where, key, value): where the input is in the file (``path:line`` for a .jsonl line,
+    ``path[item]`` for an item of a .json list), and the key and value as they would sit on
+    news.raw.v1; a dead letter for a file the fetcher would refuse (empty, binary)."""
     name = path.name.lower()
     if path.exists() and not path.is_file() and not path.is_dir():
         # A named pipe with no writer would block the run for good; a device is no article.
         raise UnsupportedInput(f"{path}: not a regular file (a pipe or a device)")
     if name.endswith(".jsonl"):  # one raw record a line, exactly as on the topic
         data = path.read_bytes()
-        lines = [line.removesuffix(b"\r")
-                 for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n") if line.strip()]
+        lines = [(f"{path}:{number}", line.removesuffix(b"\r")) for number, line
+                 in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n"), 1)
+                 if line.strip()]
         if not lines:  # an input that gives nothing must not pass unnoticed
             yield _no_records(path, "no records", data, raw_topic)
-        yield from ((None, line) for line in lines)
+        yield from ((where, None, line) for where, line in lines)
         return
     if name.endswith(".json"):  # a raw record, or a list of them: read as .jsonl is
         data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
@@ -57,11 +59,13 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
                 return
         if value == []:
             yield _no_records(path, "an empty list, no records", data, raw_topic)
-        for item in value if isinstance(value, list) else [value]:
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for number, item in items:
+            where = str(path) if number is None else f"{path}[{number}]"
             try:
-                yield None, dumps(item)
+                yield where, None, dumps(item)
             except UnicodeEncodeError:  # a lone surrogate: as escaped, its own dead letter
-                yield None, json.dumps(item).encode("ascii")
+                yield where, None, json.dumps(item).encode("ascii")
         return
     source = SourceConfig(id="files", name="Local files", kind="directory", path=path.parent)
     if name.endswith((".txt", ".html", ".htm")) or name.endswith(".html.gz"):
@@ -71,7 +75,7 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
                 continue
             key = record["id"].encode()
             try:
-                yield key, RAW.encode(record)
+                yield str(path), key, RAW.encode(record)
             except RecordInvalid as exc:  # as the fetcher does: refused, with its bytes
                 yield DeadLetter("validate", type(exc).__name__, str(exc), raw_topic, None,
                                  None, key, RAW.unchecked_bytes(record))
@@ -80,6 +84,13 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
         raise UnsupportedInput(f"{path}: a directory (name its files, e.g. {path}/*.txt)")
     raise UnsupportedInput(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, "
                            ".json)")
+
+
+def _located(letter: DeadLetter, where: str) -> DeadLetter:
+    """The letter with its input's place in front of its message, unless it names it already."""
+    if letter.error_message.startswith(where):
+        return letter
+    return replace(letter, error_message=f"{where}: {letter.error_message}")
 
 
 def _no_records(path: Path, why: str, data: bytes, raw_topic: str) -> DeadLetter:
@@ -149,13 +160,13 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
             if isinstance(item, DeadLetter):
                 _emit_letter(out, summary, item)
                 continue
-            key, value = item
+            where, key, value = item
             message = RawMessage("process", None, position, key, value)
             position += 1
             now = datetime.now(UTC)
             result = pool.prepare_blocking(message, now)
-            if isinstance(result, DeadLetter):
-                _emit_letter(out, summary, result)
+            if isinstance(result, DeadLetter):  # named by its place: a run reads many files
+                _emit_letter(out, summary, _located(result, where))
                 continue
             try:
                 _, emissions = pipeline.decide(result, index, now)
@@ -164,7 +175,7 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
                 value = BY_ROLE[primary.topic].encode(primary.record)
             except Exception as exc:  # as the stream: one dead letter, the run goes on
                 _emit_letter(out, summary, DeadLetter.of(message, "dedupe", type(exc).__name__,
-                                                         str(exc)))
+                                                         f"{where}: {exc}"))
                 continue
             _write(out, _line(str(getattr(settings, f"topic_{primary.topic}")), value))
             summary.lines += 1

@@ -63,12 +63,15 @@ def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
     good = {"url": "https://example.org/a?utm_source=x", "source": {"id": "t", "name": "T"},
             "title": "Harbour cranes", "body": "<p>New cranes arrived at the harbour.</p>"}
     path = tmp_path / "in.jsonl"
-    path.write_text(json.dumps(good) + "\nnot json\n" + json.dumps(good) + "\n")
+    path.write_text(json.dumps(good) + "\n\nnot json\n" + json.dumps(good) + "\n")
     lines = run([path])
     assert [line["topic"] for line in lines] == [
         "news.articles.v1", "news.deadletter.v1", "news.duplicates.v1"]
     assert lines[0]["record"]["canonical_url"] == "https://example.org/a"  # type: ignore[index]
     validate("dead-letter", lines[1]["record"])
+    # A run reads many files: the letter names the file and line (blank lines counted).
+    assert lines[1]["record"]["error"]["message"].startswith(  # type: ignore[index]
+        f"{path}:3: not JSON")
 
 
 def test_a_json_file_of_raw_records_reads_as_the_same_jsonl(tmp_path: Path) -> None:
@@ -235,6 +238,8 @@ def test_one_bad_item_of_a_json_list_costs_that_item_only(tmp_path: Path) -> Non
     assert [line["topic"] for line in lines] == [
         "news.articles.v1", "news.deadletter.v1", "news.articles.v1"]
     assert lines[1]["record"]["error"]["type"] == "RecordUndecodable"  # type: ignore[index]
+    assert lines[1]["record"]["error"]["message"].startswith(  # type: ignore[index]
+        f"{listing}[1]: ")
 
 
 def test_inputs_that_give_nothing_or_never_end_are_dead_letters(tmp_path: Path) -> None:
