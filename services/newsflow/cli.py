@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     process = commands.add_parser("process", help="run the core offline over files")
     process.add_argument("files", nargs="+", type=Path,
-                         help=".jsonl or .json raw records, .txt, .html, .html.gz")
+                         help=".jsonl or .json raw records, .txt, .html, .html.gz; "
+                              "- reads raw records, one JSON line each, from stdin")
     process.set_defaults(handler=_process)
 
     broker = commands.add_parser("broker", help="run the embedded broker with the topics")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.codecs.topics import dumps, loads
@@ -130,27 +131,55 @@ class ProcessSummary:
                 f'"topic": "{self.topic_deadletter}" line on stdout, with its error')
 
 
-def process_files(settings: Settings, paths: list[Path], out: TextIO) -> ProcessSummary:
+def process_files(settings: Settings, paths: list[Path], out: TextIO,
+                  stdin: BinaryIO | None = None) -> ProcessSummary:
     """Each input prepared in a child process under the stream's per-page time budget
     (``PreparePool``), then deduped here, in input order, against the run's own index. Every
     input gets its line, dead letters included (a file that cannot be read is one); the
-    summary counts them."""
+    summary counts them. The path ``-`` is ``stdin``, read as .jsonl, a line at a time."""
     pipeline = build_pipeline(settings)
     pool = PreparePool(settings, pipeline.tagger.topics)
     try:
-        return _process(settings, paths, out, pipeline, pool)
+        return _process(settings, paths, out, pipeline, pool, stdin)
     finally:
         pool.close()
 
 
+def _stdin_inputs(stdin: BinaryIO, raw_topic: str
+                  ) -> Iterator[tuple[str, bytes | None, bytes] | DeadLetter]:
+    """Raw records a line at a time, each processed as it comes (`... | newsflow process -`);
+    as for a .jsonl file, a stdin with no record, or one that fails, is a dead letter."""
+    records = 0
+    try:
+        for number, line in enumerate(stdin, 1):
+            line = line.removesuffix(b"\n").removesuffix(b"\r")
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
+            if line.strip():
+                records += 1
+                yield f"<stdin>:{number}", None, line
+    except OSError as exc:
+        yield DeadLetter("decode", type(exc).__name__, f"<stdin>: {exc}", raw_topic, None,
+                         None, None, None)
+        return
+    if not records:
+        yield Rejected("<stdin>", EmptyFile("no records"), "<stdin>: no records",
+                       b"").dead_letter(raw_topic)
+
+
 def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
-             pool: PreparePool) -> ProcessSummary:
+             pool: PreparePool, stdin: BinaryIO | None) -> ProcessSummary:
     index = pipeline.new_index()
     summary = ProcessSummary(settings.topic_deadletter, settings.max_message_bytes)
     position = 0  # the run's own offset: each input is distinct, as on a topic
     for path in paths:
+        inputs: Iterable[tuple[str, bytes | None, bytes] | DeadLetter]
         try:
-            inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))
+            if str(path) == "-":
+                inputs = _stdin_inputs(stdin if stdin is not None else sys.stdin.buffer,
+                                       settings.topic_raw)
+            else:
+                inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
             inputs = []
             letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,

@@ -260,3 +260,42 @@ def test_output_that_cannot_be_written_fails_with_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "newsflow process: cannot write output: No space left on device"]
+
+
+def test_raw_records_from_stdin_are_named_by_line_and_an_empty_stdin_is_a_letter() -> None:
+    good = {"url": "https://example.org/s", "source": {"id": "t", "name": "T"},
+            "title": "Ferries resume", "body": "Ferries to the islands resumed after the storm."}
+    out = io.StringIO()
+    stdin = io.BytesIO(codecs.BOM_UTF8 + json.dumps(good).encode() + b"\r\n\nnot json\n")
+    summary = process_files(Settings(), [Path("-")], out, stdin=stdin)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["topic"] for line in lines] == ["news.articles.v1", "news.deadletter.v1"]
+    assert lines[0]["record"]["title"] == "Ferries resume"
+    assert lines[1]["record"]["error"]["message"].startswith("<stdin>:3: not JSON")
+    assert (summary.lines, summary.dead_lettered) == (2, 1)
+    out = io.StringIO()
+    process_files(Settings(), [Path("-")], out, stdin=io.BytesIO(b"\n"))
+    letter = json.loads(out.getvalue())
+    assert letter["record"]["error"]["type"] == "EmptyFile"
+
+
+def test_stdin_is_processed_a_line_at_a_time() -> None:
+    # `newsflow tail ... | newsflow process -`: each record's line comes out while stdin is
+    # still open (a reader that waited for the end would block on readline for ever).
+    record = {"url": "https://example.org/t", "source": {"id": "t", "name": "T"},
+              "title": "Quay repaired", "body": "The quay wall was repaired over the winter."}
+    with subprocess.Popen([sys.executable, "-m", "newsflow", "process", "-"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as command:
+        assert command.stdin is not None and command.stdout is not None
+        command.stdin.write(json.dumps(record) + "\n")
+        command.stdin.flush()
+        with ThreadPoolExecutor(1) as reader:
+            line = reader.submit(command.stdout.readline)
+            try:
+                first = line.result(timeout=60)
+            except TimeoutError:
+                command.kill()  # ends the readline, so that the test fails instead of hanging
+                raise
+        assert json.loads(first)["record"]["title"] == "Quay repaired"
+        command.stdin.close()
+        assert command.wait(timeout=60) == 0
