@@ -143,10 +143,20 @@ def _reader_gone() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    from newsflow.errors import Terminated
+
+    raise Terminated(f"interrupted by {signal.Signals(signum).name}; each line written before "
+                     "it is complete")
+
+
 def _process(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.errors import OutputFailed, ProcessIncomplete
     from newsflow.offline import process_files
 
+    # Python's default for SIGTERM ends the process on the spot: the preparing children were
+    # left running and their semaphores leaked. As an exception, it closes them on the way out.
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         summary = process_files(settings, args.files, sys.stdout)
     except BrokenPipeError:  # `newsflow process ... | head`
@@ -155,6 +165,8 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
     except OutputFailed:  # `> /dev/full`: the one line, and no second error at exit's flush
         _reader_gone()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not summary.ok:  # every output is written; the one stderr line says what failed
         raise ProcessIncomplete(summary.failure())
     return 0
@@ -294,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kafka.conn").setLevel(logging.CRITICAL)
     from pydantic import ValidationError
 
-    from newsflow.errors import TaxonomyError
+    from newsflow.errors import TaxonomyError, Terminated
 
     # "newsflow tags check: ...": every line of one command names it the same way.
     command = " ".join(filter(None, (args.command, getattr(args, "tags_command", None))))
@@ -308,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newsflow {command}: configuration error: {exc}", file=sys.stderr)
         return 2
     except NewsflowError as exc:
+        print(f"newsflow {command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Terminated as exc:
         print(f"newsflow {command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C: the user knows; no traceback

@@ -61,6 +61,15 @@ class OutputFailed(NewsflowError):
     exit_code = 1
 
 
+class Terminated(BaseException):
+    """A command stopped by SIGTERM before its end (``docker stop``, a supervisor): raised so
+    that its children and files are closed on the way out. Like KeyboardInterrupt, and for
+    the same reason, not an ``Exception``: the handlers that turn one record's failure into
+    its dead letter must not swallow it."""
+
+    exit_code = 130  # "interrupted", as after Ctrl-C and as `fetch --once` on SIGTERM
+
+
 class ProcessIncomplete(NewsflowError):
     """`process` wrote every output, but some inputs were dead-lettered; the message says how
     many and where their dead letters are."""

@@ -299,3 +299,25 @@ def test_stdin_is_processed_a_line_at_a_time() -> None:
         assert json.loads(first)["record"]["title"] == "Quay repaired"
         command.stdin.close()
         assert command.wait(timeout=60) == 0
+
+
+def test_sigterm_stops_the_run_with_one_line_and_its_children_closed(tmp_path: Path) -> None:
+    # Python's default SIGTERM ended the command on the spot, with no word: its pool of
+    # preparing processes was never closed, and the resource tracker warned of leaked
+    # semaphores.
+    paths = []
+    for n in range(400):
+        path = tmp_path / f"{n:03d}.txt"
+        path.write_text(f"Harbour note {n}\nThe harbour office logged {n} arrivals on day {n}.")
+        paths.append(str(path))
+    with subprocess.Popen([sys.executable, "-m", "newsflow", "process", *paths],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as command:
+        assert command.stdout is not None and command.stderr is not None
+        assert command.stdout.readline()  # running: its children are preparing
+        command.terminate()
+        rest, err = command.communicate(timeout=60)
+    assert command.returncode == 130  # interrupted, as `fetch --once` on SIGTERM
+    assert err.strip().splitlines()[-1] == (
+        "newsflow process: interrupted by SIGTERM; each line written before it is complete")
+    assert "leaked" not in err and "Traceback" not in err
+    assert all(json.loads(line)["topic"] for line in rest.splitlines())  # whole lines only
