@@ -246,6 +246,13 @@ ROWS: list[tuple[str, list[Panel]]] = [
               "polled (docs/fetcher.md says how to re-enable one).", "short",
               [(f"count(newsflow_fetcher_source_retired{SOURCE} == 1) or vector(0)",
                 "retired")], kind="stat"),
+        Panel("Directory files by outcome", "Files of directory sources met by polls per "
+              "second: read, or unchanged since the last poll (same size, times and inode, "
+              "every part published or queued) and not read again. A folder of unchanged "
+              "files costs a listing; read files every poll mean files rewritten in place.",
+              "cps",
+              [(rate("newsflow_fetcher_directory_files_total", "source, outcome", SOURCE),
+                "{{source}} {{outcome}}")]),
     ]),
     ("Kafka and Faust", [
         Panel("Rebalances", "Consumer group rebalances per worker in the last hour.", "short",

@@ -232,11 +232,18 @@ def stack(obs_settings: Settings, tmp_path: Path, server: ScriptedServer
           ) -> Iterator[dict[str, Any]]:
     site = SampleSite(port=0).start()
     server.routes["/broken.xml"] = Route(404, b"gone fishing")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "harbour.txt").write_text(
+        "Harbour office reopens\nThe harbour office reopened its doors on Monday after a "
+        "month of repairs to the roof, the port authority said.\n", encoding="utf-8")
     sources = write_sources(tmp_path / "sources.yaml", [
         {"id": "sample-wire", "name": "Sample wire", "kind": "rss", "url": site.feed_url,
          "poll_interval_seconds": 1},
         {"id": "broken-wire", "name": "Broken wire", "kind": "rss",
          "url": server.url("/broken.xml"), "poll_interval_seconds": 1},
+        {"id": "inbox", "name": "Inbox", "kind": "directory", "path": str(inbox),
+         "poll_interval_seconds": 1},
     ])
     worker = ManagedProcess(["worker"], obs_settings, tmp_path / "worker.log").start()
     fetcher = ManagedProcess(["fetch", "--sources", str(sources)], obs_settings,
@@ -328,6 +335,15 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_has_data(
     poll_until(all_have_data, 120, "every dashboard query to return data",
                lambda: "missing:\n" + "\n".join(missing) + "\nfetcher log:\n"
                + fetcher.log()[-1500:])
+    # The directory source's file was read once, then skipped as unchanged by later polls.
+    def directory_counts() -> dict[str, float] | None:
+        counts = {sample["metric"]["outcome"]: float(sample["value"][1]) for sample in
+                  prometheus.query('newsflow_fetcher_directory_files_total{source="inbox"}')
+                  ["data"]["result"]}
+        return counts if counts.get("unchanged", 0) >= 1 else None
+
+    counted = poll_until(directory_counts, 60, "a poll that skipped the unchanged file")
+    assert counted["read"] == 1, counted
 
     # Every metric an alert or panel names exists (a misspelt name would parse and silently
     # never fire): scraped now, or declared by the code (labelled counters appear only once
@@ -339,7 +355,7 @@ def test_prometheus_scrapes_the_pipeline_and_every_dashboard_query_has_data(
     # The dashboard's source variable lists the configured sources.
     labels = prometheus.api("label/source/values",
                             **{"match[]": "newsflow_fetcher_source_consecutive_failures"})
-    assert {"sample-wire", "broken-wire"} <= set(labels["data"])
+    assert {"sample-wire", "broken-wire", "inbox"} <= set(labels["data"])
 
     # Both /metrics pages follow Prometheus conventions.
     for name in ("worker_url", "fetcher_url"):
