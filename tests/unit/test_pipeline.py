@@ -95,6 +95,28 @@ def test_redelivered_input_gets_the_same_decision_and_record(pipeline: Pipeline)
     assert out3[0].record["duplicate_of"] == out1[0].record["id"]
 
 
+def test_a_record_that_names_a_known_id_is_that_articles_new_version(pipeline: Pipeline) -> None:
+    index = pipeline.new_index()
+    first_text = "Harbour cranes arrived at the northern port on Monday after a long voyage."
+    second_text = "The ferry timetable changes next week, with two extra crossings a day."
+    results = [prepare(pipeline, json.dumps(raw_record(body, url=url, **ids)).encode(),
+                       offset=offset)
+               for offset, (body, url, ids) in enumerate([
+                   (first_text, "https://x.example/cranes", {"id": "wire-42"}),
+                   (second_text, "https://x.example/ferry", {"id": "wire-42"}),
+                   (first_text, "https://y.example/cranes-copy", {})])]
+    outputs = []
+    for result in results:
+        assert isinstance(result, Prepared)
+        outputs.append(pipeline.decide(result, index)[1][0])
+    # Both versions come out under the id; the second replaced the first in the memory, so a
+    # copy of the first is no longer a duplicate of anything remembered.
+    assert [o.topic for o in outputs] == ["articles", "articles", "articles"]
+    assert outputs[0].record["id"] == outputs[1].record["id"] == "wire-42"
+    assert outputs[1].record["body"] == second_text
+    assert len(index.ids) == 2
+
+
 def test_story_roll_up_follows_its_members(pipeline: Pipeline) -> None:
     index = pipeline.new_index()
     value = json.dumps(raw_record("Ferry services resumed across the strait after the storm.",
