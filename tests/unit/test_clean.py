@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsflow.core import clean as clean_module
 from newsflow.core.clean import (
@@ -49,6 +52,28 @@ def test_normalise_is_nfc_after_dropping_invisible_characters() -> None:
 def test_normalise_whitespace_and_controls() -> None:
     text = "  One\u00a0 two\t\tthree \r\nfour\u200b five\x07\rsix  "
     assert normalise_text(text) == "One two three\nfour five\nsix"
+
+
+# The definition normalise_text had, by regex (it now splits on str.split's whitespace, which
+# by then is the same set): every space of a line is one, the line's ends go.
+LINE_SPACES = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def reference_normalise(text: str) -> str:
+    text = clean_module.LINE_SEPARATORS.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = unicodedata.normalize("NFC", clean_module.INVISIBLE.sub("", text))
+    return "\n".join(LINE_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+@given(st.text(alphabet=st.sampled_from(
+    [*WHITESPACE, "a", "b", "\u0301", "\u200b", "\u00ad", "\u2060", "\ufeff", "é"]),
+    max_size=40) | st.text(max_size=40))
+@settings(max_examples=3000, deadline=None)
+def test_normalise_is_its_definition_on_every_kind_of_space(text: str) -> None:
+    assert normalise_text(text) == reference_normalise(text)
 
 
 def test_quotes_and_dashes_stay_as_published() -> None:
