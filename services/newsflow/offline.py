@@ -6,7 +6,8 @@ import codecs
 import gzip
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, BinaryIO, TextIO
 from newsflow.codecs import BY_ROLE, DEAD_LETTERS, RAW
 from newsflow.codecs.topics import dumps, loads
 from newsflow.config import Settings
-from newsflow.core.pipeline import Pipeline
+from newsflow.core.pipeline import Pipeline, Prepared
 from newsflow.errors import (
     EmptyFile,
     OutputFailed,
@@ -167,48 +168,86 @@ def _stdin_inputs(stdin: BinaryIO, raw_topic: str
                        b"").dead_letter(raw_topic)
 
 
-def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
-             pool: PreparePool, stdin: BinaryIO | None) -> ProcessSummary:
-    index = pipeline.new_index()
-    summary = ProcessSummary(settings.topic_deadletter, settings.max_message_bytes)
-    position = 0  # the run's own offset: each input is distinct, as on a topic
+Input = tuple[str, bytes | None, bytes]  # where it is, its key and value on news.raw.v1
+
+
+@dataclass
+class _InFlight:
+    """An input handed to the preparing processes; ``result`` waits for it."""
+
+    where: str
+    message: RawMessage
+    now: datetime
+    result: Callable[[], Prepared | DeadLetter]
+
+
+def _inputs_of(settings: Settings, paths: list[Path], stdin: BinaryIO | None
+               ) -> Iterator[tuple[Input | DeadLetter, bool]]:
+    """Every input of the run in order, each with whether it comes from stdin (read no further
+    until its output is written: the next line may not exist yet)."""
     for path in paths:
-        inputs: Iterable[tuple[str, bytes | None, bytes] | DeadLetter]
+        from_stdin = str(path) == "-"
+        inputs: Iterable[Input | DeadLetter]
         try:
-            if str(path) == "-":
+            if from_stdin:
                 inputs = _stdin_inputs(stdin if stdin is not None else sys.stdin.buffer,
                                        settings.topic_raw)
             else:
                 inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
-            inputs = []
-            letter = DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
-                                None, None)
-            _emit_letter(out, summary, letter)
+            yield DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
+                             None, None), False
+            continue
         for item in inputs:
+            yield item, from_stdin
+
+
+def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
+             pool: PreparePool, stdin: BinaryIO | None) -> ProcessSummary:
+    index = pipeline.new_index()
+    summary = ProcessSummary(settings.topic_deadletter, settings.max_message_bytes)
+    # Two inputs in flight per preparing process: a child never waits for its next page, and
+    # results are still taken, deduped and written in input order.
+    ahead = 2 * settings.prepare_processes
+    window: deque[tuple[_InFlight | DeadLetter, bool]] = deque()
+    inputs = _inputs_of(settings, paths, stdin)
+    position = 0  # the run's own offset: each input is distinct, as on a topic
+    while True:
+        while len(window) < ahead and not (window and window[-1][1]):
+            upcoming = next(inputs, None)
+            if upcoming is None:
+                break
+            item, from_stdin = upcoming
             if isinstance(item, DeadLetter):
-                _emit_letter(out, summary, item)
+                window.append((item, from_stdin))
                 continue
             where, key, value = item
             message = RawMessage("process", None, position, key, value)
             position += 1
             now = datetime.now(UTC)
-            result = pool.prepare_blocking(message, now)
-            if isinstance(result, DeadLetter):  # named by its place: a run reads many files
-                _emit_letter(out, summary, _located(result, where))
-                continue
-            try:
-                _, emissions = pipeline.decide(result, index, now)
-                pipeline.evict(index)  # as the worker does after each decision
-                primary = emissions[0]
-                value = BY_ROLE[primary.topic].encode(primary.record)
-            except Exception as exc:  # as the stream: one dead letter, the run goes on
-                _emit_letter(out, summary, DeadLetter.of(message, "dedupe", type(exc).__name__,
-                                                         f"{where}: {exc}"))
-                continue
-            _write(out, _line(str(getattr(settings, f"topic_{primary.topic}")), value))
-            summary.lines += 1
-    return summary
+            window.append((_InFlight(where, message, now, pool.submit_blocking(message, now)),
+                           from_stdin))
+        if not window:
+            return summary
+        head, _ = window.popleft()
+        if isinstance(head, DeadLetter):
+            _emit_letter(out, summary, head)
+            continue
+        result = head.result()
+        if isinstance(result, DeadLetter):  # named by its place: a run reads many files
+            _emit_letter(out, summary, _located(result, head.where))
+            continue
+        try:
+            _, emissions = pipeline.decide(result, index, head.now)
+            pipeline.evict(index)  # as the worker does after each decision
+            primary = emissions[0]
+            encoded = BY_ROLE[primary.topic].encode(primary.record)
+        except Exception as exc:  # as the stream: one dead letter, the run goes on
+            _emit_letter(out, summary, DeadLetter.of(head.message, "dedupe",
+                                                     type(exc).__name__, f"{head.where}: {exc}"))
+            continue
+        _write(out, _line(str(getattr(settings, f"topic_{primary.topic}")), encoded))
+        summary.lines += 1
 
 
 def _write(out: TextIO, line: str) -> None:

@@ -321,3 +321,40 @@ def test_sigterm_stops_the_run_with_one_line_and_its_children_closed(tmp_path: P
         "newsflow process: interrupted by SIGTERM; each line written before it is complete")
     assert "leaked" not in err and "Traceback" not in err
     assert all(json.loads(line)["topic"] for line in rest.splitlines())  # whole lines only
+
+
+def test_several_preparing_processes_give_the_same_lines_in_the_same_order(
+        tmp_path: Path) -> None:
+    # Pages are prepared in parallel (two in flight per process), but taken, deduped and
+    # written in input order: the same decisions as one process, whichever child ends first.
+    slow = tmp_path / "slow.html"  # a child busy for its whole budget while others go on
+    slow.write_text("<html><body>" + "<p>word " * 400_000 + "</body></html>")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    seeds = sorted(SEEDS.glob("*.txt"))
+    records = tmp_path / "records.jsonl"
+    records.write_text("\n".join(json.dumps(
+        {"url": f"https://example.org/{n}", "source": {"id": "t", "name": "T"},
+         "title": f"Harbour note {n}", "body": f"The harbour logged {n} arrivals on day {n}."})
+        for n in range(6)) + "\nnot json\n")
+    inputs = [seeds[0], slow, *seeds, broken, records, seeds[1]]
+
+    def lines(processes: int) -> list[tuple[str, dict[str, object]]]:
+        out = io.StringIO()
+        process_files(Settings(prepare_processes=processes, clean_time_budget_seconds=2.0),
+                      inputs, out)
+        result = []
+        for line in out.getvalue().splitlines():
+            decoded = json.loads(line)
+            record = {key: value for key, value in decoded["record"].items()
+                      if key not in {"processed_at", "failed_at", "fetched_at", "story",
+                                     "original"}}  # times: a raw record holds its own
+            result.append((decoded["topic"], record))
+        return result
+
+    one, two = lines(1), lines(2)
+    assert [topic for topic, _ in two] == [
+        "news.articles.v1", "news.deadletter.v1", "news.duplicates.v1", *["news.articles.v1"] * 4,
+        "news.deadletter.v1", *["news.articles.v1"] * 6, "news.deadletter.v1",
+        "news.duplicates.v1"]
+    assert two == one

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
@@ -164,15 +165,30 @@ class PreparePool:
         return self._pool_failed(message, now)
 
     def prepare_blocking(self, message: RawMessage, now: datetime) -> Prepared | DeadLetter:
-        for _attempt in (1, 2):
-            pool, future = self._schedule(message, now, encoded=False)
+        return self.submit_blocking(message, now)()
+
+    def submit_blocking(self, message: RawMessage, now: datetime
+                        ) -> Callable[[], Prepared | DeadLetter]:
+        """Start preparing ``message``; the call returned waits for its result. ``newsflow
+        process`` keeps a page in flight per child this way and takes the results in input
+        order (the budget of a queued page starts when a child takes it)."""
+        pool, future = self._schedule(message, now, encoded=False)
+
+        def result() -> Prepared | DeadLetter:
             concurrent.futures.wait([future])
             outcome = self._outcome(future, message, now)
-            if outcome is not None:
-                assert not isinstance(outcome, PreparedMessage)
-                return outcome
-            self._replace_pool(pool)
-        return self._pool_failed(message, now)
+            if outcome is None:  # the pool failed, not the page: once more on a fresh pool
+                self._replace_pool(pool)
+                retry_pool, retry = self._schedule(message, now, encoded=False)
+                concurrent.futures.wait([retry])
+                outcome = self._outcome(retry, message, now)
+                if outcome is None:
+                    self._replace_pool(retry_pool)
+                    return self._pool_failed(message, now)
+            assert not isinstance(outcome, PreparedMessage)
+            return outcome
+
+        return result
 
     def _pool_failed(self, message: RawMessage, now: datetime) -> DeadLetter:
         reason = "the pool of preparing processes failed twice"
