@@ -96,7 +96,8 @@ def test_text_loose_in_a_div_is_found() -> None:
     "",
     _page("<p>Just one short line.</p>"),
     _page(f"<div>{MENU}</div>"),
-    # nested deeper than Python's stack: given up on, not crashed
+    # nested deeper than Python's stack: read (tests/unit/test_clean_deep_nesting.py), but a
+    # line of text is no article
     _page("<div>" * 5000 + "Deep text that nobody should keep as an article." + "</div>" * 5000),
 ])
 def test_no_article_is_not_confident(page: str) -> None:

@@ -359,13 +359,13 @@ def test_one_parse_when_the_block_text_stands(monkeypatch: pytest.MonkeyPatch) -
     from newsflow.core import clean
 
     parses: list[str] = []
-    parse = clean._parse_html
+    parse = clean._parse_whole
 
     def counted(body: str) -> object:
         parses.append(body)
         return parse(body)
 
-    monkeypatch.setattr(clean, "_parse_html", counted)
+    monkeypatch.setattr(clean, "_parse_whole", counted)
     limits = CleanLimits(blocks_first=True)
     doc = clean_document(long_article(OG_HEAD), "text/html", URL, limits=limits)
     assert doc.text.split("\n\n") == LONG_PARAGRAPHS

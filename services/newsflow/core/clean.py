@@ -161,6 +161,14 @@ def is_fragment(html: str) -> bool:
 
 
 def _parse_html(body: str) -> HtmlElement | None:
+    """The lxml tree trafilatura and htmldate read (see ``_parse_whole``)."""
+    return _parse_whole(body)[0]
+
+
+def _parse_whole(body: str) -> tuple[HtmlElement | None, bool]:
+    """The page's lxml tree, and whether it holds the whole page: False when libxml2 stopped
+    building it at its depth limit, even with the huge option (2048 levels). Lexbor, which the
+    block scorer reads, builds any depth."""
     from trafilatura import utils
 
     if is_fragment(body):
@@ -169,11 +177,11 @@ def _parse_html(body: str) -> HtmlElement | None:
     try:
         tree = utils.load_html(body)
     except (ValueError, TypeError):
-        return None
+        return None, True
     if tree is not None and _cut_by_depth(utils.HTML_PARSER):
         deeper = _parse_deep(body)
-        return tree if deeper is None else deeper
-    return tree
+        return (tree, False) if deeper is None else (deeper, True)
+    return tree, True
 
 
 def _cut_by_depth(parser: HTMLParser) -> bool:
@@ -235,12 +243,14 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
 
     The block-scoring fast path is run here rather than through ``extract_main_text``'s own
     switch, so that it scores the tree the metadata was read from (same rule: its text stands
-    when it looks whole, else the trafilatura path runs). ``today`` bounds the page's date: one
-    from its metadata dated after tomorrow is dropped, and a date found only in the markup
-    (``metadata.date_from_markup``) is at most ``today``.
+    when it looks whole, else the trafilatura path runs). A page nested deeper than lxml builds
+    (2048 levels) takes the block scorer's text whenever it has any, whether or not the
+    switch is on and the text looks whole: lxml's tree lacks the rest. ``today`` bounds the
+    page's date: one from its metadata dated after tomorrow is dropped, and a date found only
+    in the markup (``metadata.date_from_markup``) is at most ``today``.
     """
     from newsflow.core.extraction import Extracted, extract_main_text
-    from newsflow.core.main_text import main_text_of_page
+    from newsflow.core.main_text import MainText, main_text_of_page
     from newsflow.core.metadata import date_from_markup, parse_page, read_metadata
 
     page = parse_page(html)
@@ -251,12 +261,22 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
         meta.published_at = None
     extracted: Extracted | None = None
     tree: HtmlElement | None = None
+    blocks: MainText | None = None
     if blocks_first:
         blocks = main_text_of_page(page)  # detaches junk from ``page``: metadata is read
         if blocks.confident:
             extracted = Extracted(blocks.text, "blocks")
     if extracted is None or meta.published_at is None:
-        tree = _parse_html(html)  # one lxml parse for trafilatura and htmldate alike
+        # one lxml parse for trafilatura and htmldate alike
+        tree, whole = _parse_whole(html)
+        if extracted is None and not whole:
+            # libxml2 dropped what lies deeper than 2048 levels, often the whole article, and
+            # trafilatura would read the page's top (its menu) as the article. The block
+            # scorer read Lexbor's whole tree: its text stands, confident or not.
+            if blocks is None:  # the block-scoring path is off: run the scorer now
+                blocks = main_text_of_page(page)
+            if blocks.text:
+                extracted = Extracted(blocks.text, "blocks")
     if extracted is None:
         if tree is None:
             return CleanedDocument(title="", text="", empty_reason="no_article")

@@ -33,6 +33,7 @@ most of the page's paragraph text, and no less than the page hides) rather than 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -396,40 +397,61 @@ class _Measure:
         self.prose: dict[int, int] = {}  # paragraph characters in the subtree
         self.paragraph_chars = 0
 
-    def walk(self, node: LexborNode, in_link: bool = False) -> tuple[int, int, int, int]:
-        """(chars, link chars) of the whole subtree and of its loose (non-block) text."""
+    def walk(self, root: LexborNode, in_link: bool = False) -> tuple[int, int, int, int]:
+        """(chars, link chars) of the whole subtree and of its loose (non-block) text.
+
+        Depth first with a stack of its own, not by recursion: a page may nest its elements
+        deeper than Python's stack allows (thousands of unclosed ``<div>``; Lexbor builds any
+        depth), and each element's figures are complete when its end is reached, as they were
+        when this recursed (same order of paragraphs, so the same scores)."""
+        # The element being summed, and the saved sums of the elements around it.
+        stack: list[tuple[LexborNode, bool, Iterator[LexborNode], int, int, int, int, int]] = []
+        push, pop = stack.append, stack.pop
+        node = root
+        children = node.iter(include_text=True, skip_empty=True)
         chars = links = own = own_links = 0
         prose_before = self.paragraph_chars
-        # Whitespace-only text counts nothing here, so it is not even visited.
-        for child in node.iter(include_text=True, skip_empty=True):
-            tag = child.tag
-            if tag == "-text":
-                size = len((child.text_content or "").strip())
-                chars += size
-                own += size
-                if in_link:
-                    links += size
-                    own_links += size
-                continue
-            if tag in ("-comment", None):
-                continue
-            sub_chars, sub_links, sub_own, sub_own_links = self.walk(
-                child, in_link or tag == "a")
-            chars += sub_chars
-            links += sub_links
-            if tag not in BLOCK_TAGS:  # inline: its loose text is ours
-                own += sub_own
-                own_links += sub_own_links
-        tag = node.tag
-        if tag in BLOCK_TAGS or tag in ("body",):
-            key = node.mem_id
-            self.chars[key] = chars
-            self.links[key] = links
-            self.nodes[key] = node
-            if own >= MIN_PARAGRAPH_CHARS and own_links <= MAX_LINE_LINK_SHARE * own:
-                self._paragraph(node, own)
-            self.prose[key] = self.paragraph_chars - prose_before
-        return chars, links, own, own_links
+        while True:
+            # Whitespace-only text counts nothing here, so it is not even visited.
+            for child in children:
+                tag = child.tag
+                if tag == "-text":
+                    size = len((child.text_content or "").strip())
+                    chars += size
+                    own += size
+                    if in_link:
+                        links += size
+                        own_links += size
+                    continue
+                if tag in ("-comment", None):
+                    continue
+                push((node, in_link, children, chars, links, own, own_links, prose_before))
+                node, in_link = child, in_link or tag == "a"
+                children = child.iter(include_text=True, skip_empty=True)
+                chars = links = own = own_links = 0
+                prose_before = self.paragraph_chars
+                break
+            else:  # the element's end: its sums are complete
+                tag = node.tag
+                if tag in BLOCK_TAGS or tag in ("body",):
+                    key = node.mem_id
+                    self.chars[key] = chars
+                    self.links[key] = links
+                    self.nodes[key] = node
+                    if own >= MIN_PARAGRAPH_CHARS and own_links <= MAX_LINE_LINK_SHARE * own:
+                        self._paragraph(node, own)
+                    self.prose[key] = self.paragraph_chars - prose_before
+                if not stack:
+                    return chars, links, own, own_links
+                (node, in_link, children, outer_chars, outer_links, outer_own, outer_own_links,
+                 prose_before) = pop()
+                chars += outer_chars
+                links += outer_links
+                if tag in BLOCK_TAGS:  # a block's loose text is its own, not its parent's
+                    own, own_links = outer_own, outer_own_links
+                else:  # inline: its loose text is its parent's
+                    own += outer_own
+                    own_links += outer_own_links
 
     def _paragraph(self, node: LexborNode, size: int) -> None:
         self.paragraph_chars += size
@@ -460,45 +482,62 @@ class _Writer:
         self.headline_seen = False
         self.clusters: set[int] = set()  # link clusters left out of their paragraph
 
-    def write(self, node: LexborNode) -> None:
-        for child in node.iter(include_text=True):
-            tag = child.tag
-            if tag == "-text":
-                part = child.text_content or ""
-                self.line.append(part)
-                self.line_chars += len(part)
-                continue
-            if tag in ("-comment", None):
-                continue
-            introduced = (tag in LIST_TAGS and self.measure.links.get(child.mem_id, 0) > 0
-                          and self._introduces_list())  # a list without links loses no line
-            if tag in GROUP_TAGS and not introduced and self._link_heavy(child):
-                if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
-                    self._check_end(child.text(deep=True, strip=True))  # a linked heading
-                continue
-            if tag in SKIP_TAGS and not (tag == "h1" and self.headline_seen):
-                self.headline_seen |= tag == "h1"
-                self._check_end(child.text(deep=True, strip=True))
-                continue
-            if self.clusters and child.mem_id in self.clusters:
-                continue
-            block = tag in BLOCK_TAGS
-            if block:
-                self.flush()
-                self._leave_out_link_clusters(child)
-            if tag == "a":
+    def write(self, root: LexborNode) -> None:
+        """Write the text under ``root``, depth first with a stack of its own (not recursion:
+        see ``_Measure.walk``)."""
+        # Per element entered: its parent's place among its children, and what its end does
+        # (a link's characters counted as link text, a list the text introduced, a block's
+        # line ended).
+        stack: list[tuple[Iterator[LexborNode], bool, int, bool, bool]] = []
+        push, pop = stack.append, stack.pop
+        children = root.iter(include_text=True)
+        is_link = introduced = block = False
+        before = 0
+        while True:
+            for child in children:
+                tag = child.tag
+                if tag == "-text":
+                    part = child.text_content or ""
+                    self.line.append(part)
+                    self.line_chars += len(part)
+                    continue
+                if tag in ("-comment", None):
+                    continue
+                entered = (tag in LIST_TAGS and self.measure.links.get(child.mem_id, 0) > 0
+                           and self._introduces_list())  # a list without links loses no line
+                if tag in GROUP_TAGS and not entered and self._link_heavy(child):
+                    if self.measure.chars.get(child.mem_id, 0) <= TEASER_HEADING_MAX_CHARS:
+                        self._check_end(child.text(deep=True, strip=True))  # a linked heading
+                    continue
+                if tag in SKIP_TAGS and not (tag == "h1" and self.headline_seen):
+                    self.headline_seen |= tag == "h1"
+                    self._check_end(child.text(deep=True, strip=True))
+                    continue
+                if self.clusters and child.mem_id in self.clusters:
+                    continue
+                push((children, is_link, before, introduced, block))
+                block = tag in BLOCK_TAGS
+                if block:
+                    self.flush()
+                    self._leave_out_link_clusters(child)
+                is_link = tag == "a"
+                introduced = entered  # a list, never a link
                 before = self.line_chars
-                self.write(child)
-                self.link_chars += self.line_chars - before
-            elif introduced:
-                self.in_introduced_list += 1
-                self.write(child)
-                self.flush()
-                self.in_introduced_list -= 1
-            else:
-                self.write(child)
-            if block:
-                self.flush()
+                if introduced:
+                    self.in_introduced_list += 1
+                children = child.iter(include_text=True)
+                break
+            else:  # the end of the element entered last
+                if not stack:
+                    return
+                if is_link:
+                    self.link_chars += self.line_chars - before
+                elif introduced:
+                    self.flush()
+                    self.in_introduced_list -= 1
+                if block:
+                    self.flush()
+                children, is_link, before, introduced, block = pop()
 
     def _leave_out_link_clusters(self, block: LexborNode) -> None:
         """Mark the link clusters of a link-heavy block to be skipped, when the rest of it is a
@@ -825,10 +864,9 @@ def main_text_of_page(parser: LexborHTMLParser) -> MainText:
     root: Any = parser.body or parser.root
     if root is None:
         return MainText("", False)
-    try:
-        return _main_text(root)
-    except RecursionError:  # tag soup nested deeper than Python's stack: not confident
-        return MainText("", False)
+    # No recursion over the tree (``_Measure.walk``, ``_Writer.write``): a page nested
+    # thousands of levels deep is scored like any other.
+    return _main_text(root)
 
 
 def _main_text(root: LexborNode) -> MainText:
