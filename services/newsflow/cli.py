@@ -1,8 +1,8 @@
 """The `newsflow` command: fetch, worker, process, broker, tail, demo, tags check.
 
 Exit codes (README, "Exit codes"): 0 success; 1 finished with failures (a source failed, an
-article was dropped, an input was dead-lettered); 2 bad usage or configuration; 3 broker
-unreachable; 130 interrupted.
+article was dropped, an input was dead-lettered, an article ``tags check`` could not score in
+its time budget); 2 bad usage or configuration; 3 broker unreachable; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -216,8 +216,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.core.tagging import Tagger
-    from newsflow.errors import LabelsFileError
-    from newsflow.tags_check import check, print_report, read_labels, unknown_labels
+    from newsflow.errors import LabelsFileError, TagsCheckIncomplete
+    from newsflow.tags_check import check_in_children, print_report, read_labels, unknown_labels
     from newsflow.taxonomy_files import load_taxonomy
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
@@ -230,7 +230,14 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
     unknown = unknown_labels(articles, [topic.name for topic in tagger.topics])
     if unknown is not None:
         print(f"newsflow tags check: warning: {unknown}", file=sys.stderr)
-    print_report(check(tagger, articles), sys.stdout)
+    # Each article in a child process under the stream's per-page budget: a topic's regex that
+    # backtracks on one article costs that article, not the whole check.
+    report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
+                               settings.prepare_processes)
+    print_report(report, sys.stdout)
+    failure = report.failure()
+    if failure is not None:  # the report is printed; the one stderr line says what is missing
+        raise TagsCheckIncomplete(failure)
     return 0
 
 

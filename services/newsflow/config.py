@@ -108,7 +108,8 @@ class Settings(BaseSettings):
 
     # Cleaning guards: a page over the size is dead-lettered by the core (PageTooLarge, see
     # core/clean.py); one that takes longer than the budget is stopped by the process running
-    # it (PrepareTimeout, see processor/prepare_pool.py), never left to stall a worker.
+    # it (PrepareTimeout, see processor/prepare_pool.py), never left to stall a worker;
+    # `tags check` gives each labelled article's tagging the same budget (tags_check.py).
     clean_time_budget_seconds: float = Field(default=10.0, gt=0)
     clean_max_html_chars: int = Field(default=_CLEAN.max_html_chars, ge=1024)
     clean_blocks_first: bool = _CLEAN.blocks_first

@@ -77,6 +77,14 @@ class ProcessIncomplete(NewsflowError):
     exit_code = 1
 
 
+class TagsCheckIncomplete(NewsflowError):
+    """`tags check` printed its report, but some articles were not scored: their tagging ran
+    past the per-article time budget (a topic's regex that backtracks) or killed its process;
+    the message says how many and which."""
+
+    exit_code = 1
+
+
 # --- records ---------------------------------------------------------------------------------
 class RecordInvalid(NewsflowError, ValueError):
     """A record does not follow its schema; the message names the offending fields."""

@@ -4,24 +4,36 @@ Input: JSON Lines, one article a line: ``{"id": ..., "title": ..., "text": ... (
 "labels": [topic, ...]}``; ``labels`` lists every topic the article is about (empty: none).
 Output: per topic precision, recall, F1 and false-alarm rate, then every error with the
 tagger's score and evidence, so a wrong tag can be traced to the words and rule behind it.
+
+The command tags each article in a child process under the stream's per-page time budget
+(``NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS``), as ``newsflow process`` and the worker do: a
+newsroom's regex that backtracks for ever on one article must not hang the check. pebble's
+``ProcessPool`` stops the child that runs past it (``re`` runs in C: no signal in the child
+could stop it) and starts a fresh one; that article is not scored but listed with the errors,
+and the others are scored as without it (``check_in_children``). ``check`` is the same
+scoring in this process, with no budget, for benchmarks and tests.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
+
 from newsflow.core.clean import article_language
 from newsflow.core.pipeline import taggable
-from newsflow.core.tagging import Tagger
+from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import LabelsFileError
 
-__all__ = ["LabelledArticle", "check", "print_report", "read_labels", "unknown_labels"]
+__all__ = ["LabelledArticle", "check", "check_in_children", "judge", "print_report",
+           "read_labels", "unknown_labels"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +78,30 @@ class TopicScore:
 class CheckReport:
     scores: dict[str, TopicScore]
     errors: list[dict[str, Any]] = field(default_factory=list)
+    articles: int = 0  # read, scored or not
+    # Articles whose tagging did not finish (past the time budget, or its process died): in
+    # no score; each is also an entry of ``errors``, with its reason.
+    unscored: list[dict[str, Any]] = field(default_factory=list)
+    budget_seconds: float | None = None  # each article's, when it had one
 
     def to_dict(self) -> dict[str, Any]:
         return {"topics": {name: s.to_dict() for name, s in self.scores.items()},
-                "errors": self.errors}
+                "errors": self.errors, "unscored": self.unscored}
+
+    def failure(self) -> str | None:
+        """The one stderr line the command ends with when an article was not scored."""
+        if not self.unscored:
+            return None
+        parts = []
+        budget = "" if self.budget_seconds is None else f"{self.budget_seconds:g} s "
+        for kind, what in (("timeout", f"ran past the {budget}budget (a topic's regex?)"),
+                           ("process_died", "killed the process tagging it")):
+            ids = [u["id"] for u in self.unscored if u["error"] == kind]
+            if ids:  # the first few by name: the errors on stdout list them all
+                more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+                parts.append(f"{len(ids)} {what}: {', '.join(map(repr, ids[:5]))}{more}")
+        return (f"{len(self.unscored)} of {self.articles} article{'s' * (self.articles != 1)} "
+                f"not scored: {'; '.join(parts)}; each is listed with the errors on stdout")
 
 
 # What a JSON line holds when it is not an object, in JSON's own words.
@@ -135,46 +167,135 @@ def unknown_labels(articles: Iterable[LabelledArticle], topics: Sequence[str]) -
             f"its topics: {', '.join(topics)}")
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the tagger made of one labelled article: the topics it tagged, and an entry for
+    each topic it got wrong (with score and evidence)."""
+
+    tagged: frozenset[str]
+    errors: tuple[dict[str, Any], ...]
+
+
+def judge(tagger: Tagger, article: LabelledArticle, names: Sequence[str]) -> Judgement:
+    """Tag one article and explain each error; pure (the child processes run it too)."""
+    # As the pipeline does: a labelled article it would never tag counts as untagged.
+    language = article_language(article.title, article.text)
+    tags = ({t.name for t in tagger.tag(article.title, article.text)}
+            if taggable(language) else set())
+    explained: dict[str, Any] | None = None  # the why, worked out only for an error
+    errors = []
+    for name in names:
+        got, gold = name in tags, name in article.labels
+        if got == gold:
+            continue
+        if explained is None:
+            explained = {e.topic: e for e in tagger.explain(article.title, article.text)}
+        why = explained.get(name)
+        errors.append({
+            "id": article.id, "topic": name,
+            "error": "false_alarm" if got else "missed",
+            "title": article.title[:120],
+            "score": round(why.score, 4) if why else 0.0,
+            "evidence": [h.evidence.text for h in why.hits[:8]] if why else [],
+            # Where the evidence sits (title, lead, rest, spread...): why it is or is
+            # not enough.
+            "aboutness": {k: round(v, 3) for k, v in why.features.items()} if why else {},
+            # Set when the article is not read as English: never tagged, whatever
+            # its score.
+            "language": None if taggable(language) else language,
+        })
+    return Judgement(frozenset(tags), tuple(errors))
+
+
+def _count(report: CheckReport, article: LabelledArticle, judgement: Judgement) -> None:
+    for name, score in report.scores.items():
+        got, gold = name in judgement.tagged, name in article.labels
+        if got and gold:
+            score.tp += 1
+        elif got:
+            score.fp += 1
+        elif gold:
+            score.fn += 1
+        else:
+            score.tn += 1
+    report.errors.extend(judgement.errors)
+
+
 def check(tagger: Tagger, articles: Iterable[LabelledArticle],
           topics: Sequence[str] | None = None) -> CheckReport:
-    """Score ``tagger`` on labelled articles; pure, so benchmarks and tests call it directly."""
+    """Score ``tagger`` on labelled articles; pure, so benchmarks and tests call it directly
+    (no time budget: ``check_in_children`` has one)."""
     names = list(topics) if topics is not None else [t.name for t in tagger.topics]
     report = CheckReport({name: TopicScore() for name in names})
     for article in articles:
-        # As the pipeline does: a labelled article it would never tag counts as untagged.
-        language = article_language(article.title, article.text)
-        tags = ({t.name: t for t in tagger.tag(article.title, article.text)}
-                if taggable(language) else {})
-        explained: dict[str, Any] | None = None  # the why, worked out only for an error
-        for name in names:
-            score = report.scores[name]
-            got, gold = name in tags, name in article.labels
-            if got and gold:
-                score.tp += 1
-            elif got:
-                score.fp += 1
-            elif gold:
-                score.fn += 1
-            else:
-                score.tn += 1
-            if got != gold:
-                if explained is None:
-                    explained = {e.topic: e for e in tagger.explain(article.title, article.text)}
-                why = explained.get(name)
-                report.errors.append({
-                    "id": article.id, "topic": name,
-                    "error": "false_alarm" if got else "missed",
-                    "title": article.title[:120],
-                    "score": round(why.score, 4) if why else 0.0,
-                    "evidence": [h.evidence.text for h in why.hits[:8]] if why else [],
-                    # Where the evidence sits (title, lead, rest, spread...): why it is or is
-                    # not enough.
-                    "aboutness": {k: round(v, 3) for k, v in why.features.items()} if why else {},
-                    # Set when the article is not read as English: never tagged, whatever
-                    # its score.
-                    "language": None if taggable(language) else language,
-                })
+        report.articles += 1
+        _count(report, article, judge(tagger, article, names))
     return report
+
+
+# --- the same, each article in a child process under a time budget ---------------------------
+_tagger: Tagger | None = None  # one per child process
+_WARM_UP = LabelledArticle("warm-up", "Harbour reopens", "The harbour reopened on Thursday "
+                           "after a week of repairs to the sea wall, port officials said.",
+                           frozenset())
+
+
+def _init_child(topics: tuple[Topic, ...]) -> None:
+    """``topics``: the taxonomy the parent loaded and validated (not read again here)."""
+    global _tagger
+    _tagger = Tagger(topics)
+    # The language model loads lazily (half a second): not on the first article's budget.
+    # Without the topics, as the prepare children warm up: a newsroom's regex that backtracks
+    # would stall here, where no budget stops it (pebble starts the clock when a task starts).
+    judge(Tagger(()), _WARM_UP, ())
+
+
+def _judge_in_child(article: LabelledArticle, names: tuple[str, ...]) -> Judgement:
+    assert _tagger is not None, "child not initialised"
+    return judge(_tagger, article, names)
+
+
+def check_in_children(topics: tuple[Topic, ...], articles: Sequence[LabelledArticle],
+                      budget_seconds: float, processes: int = 1) -> CheckReport:
+    """``check`` with each article tagged in one of ``processes`` child processes, stopped
+    after ``budget_seconds`` (``NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS``); such an article, or
+    one whose process dies under it, is in ``unscored`` and ``errors``, not in the scores.
+    Errors are listed in input order, as ``check`` lists them."""
+    names = tuple(t.name for t in topics)
+    report = CheckReport({name: TopicScore() for name in names}, articles=len(articles),
+                         budget_seconds=budget_seconds)
+    pool = ProcessPool(max_workers=processes, initializer=_init_child, initargs=(topics,),
+                       context=multiprocessing.get_context("spawn"))  # as the prepare pool
+    try:
+        # All scheduled at once: a child takes the next article without a round trip, and
+        # each article's clock starts when a child takes it, not when it is queued.
+        futures: list[ProcessFuture[Judgement]] = [
+            pool.schedule(_judge_in_child, args=(article, names), timeout=budget_seconds)
+            for article in articles]
+        for article, future in zip(articles, futures, strict=True):
+            try:
+                judgement = future.result()
+            except TimeoutError:
+                _unscored(report, article, "timeout", f"tagging took longer than the "
+                          f"{budget_seconds:g} s budget (a topic's regex?); not scored")
+                continue
+            except ProcessExpired as exc:
+                _unscored(report, article, "process_died", f"the process tagging it died "
+                          f"(exit code {exc.exitcode}); not scored")
+                continue
+            _count(report, article, judgement)
+    finally:
+        # Every result is in (or the run was interrupted): no child is left running a regex.
+        pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
+        pool.join()
+    return report
+
+
+def _unscored(report: CheckReport, article: LabelledArticle, error: str, reason: str) -> None:
+    entry = {"id": article.id, "topic": None, "error": error, "title": article.title[:120],
+             "reason": reason}
+    report.unscored.append(entry)
+    report.errors.append(entry)
 
 
 def _ratio(value: float, defined: bool) -> str:
@@ -200,9 +321,17 @@ def print_report(report: CheckReport, out: TextIO) -> None:
         out.write("(n/a: no article is labelled with the topic, or none was tagged)\n")
     if any(s.fp + s.tn == 0 for s in report.scores.values()):
         out.write("(false alarms n/a: every article is labelled with the topic)\n")
+    if report.unscored:
+        count = len(report.unscored)
+        out.write(f"({count} article{'s' * (count != 1)} not scored: listed with the errors "
+                  "below)\n")
     if report.errors:
         out.write("\nerrors (score, then the evidence the tagger found):\n")
     for error in report.errors:
+        if error["topic"] is None:  # not scored: no topic's score, only why
+            out.write(f"  {error['error']:<12}{'(all)':<20}{error['id']}  {error['title']!r}\n"
+                      f"      {error['reason']}\n")
+            continue
         evidence = "; ".join(error["evidence"]) or "no evidence"
         where = ", ".join(f"{k} {v:g}" for k, v in error.get("aboutness", {}).items())
         language = error.get("language")

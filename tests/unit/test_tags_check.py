@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,52 @@ def test_a_non_english_article_counts_as_the_pipeline_tags_it() -> None:
     out = io.StringIO()
     print_report(report, out)
     assert "language: fr (not English: never tagged)" in out.getvalue()
+
+
+# A newsroom's regex that backtracks: on a run of a's not followed by the end of the text, each
+# more "a" doubles the work (about 0.2 s at 22, 2**18 times that at 40).
+BACKTRACKING = {"topics": [{
+    "name": "slow", "iptc": "medtop:20000523", "description": "A regex that backtracks.",
+    "threshold": 0.5, "terms": [{"regex": "(a+)+$", "weight": 1.0}]}]}
+STALLS = {"id": "stall", "title": "Harbour notes",
+          "text": "The harbour master said " + "a" * 60 + "b", "labels": []}
+
+
+def test_an_article_past_the_time_budget_is_reported_and_the_rest_still_scored(
+        tmp_path: Path) -> None:
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(yaml.safe_dump(BACKTRACKING), encoding="utf-8")
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in [ARTICLES[0], STALLS, *ARTICLES[1:]]),
+                    encoding="utf-8")
+    # Without the budget the command never ends: the subprocess's timeout fails the test then.
+    result = subprocess.run(
+        [sys.executable, "-m", "newsflow", "tags", "check", "--labels", str(path),
+         "--taxonomy", str(overlay)], capture_output=True, text=True, timeout=90, check=False,
+        env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "1"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "newsflow tags check: 1 of 4 articles not scored: 1 ran past the 1 s budget (a "
+        "topic's regex?): 'stall'; each is listed with the errors on stdout")
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:5]}
+    # The articles before and after it are scored as without it.
+    assert rows["naval_deployment"] == ["1.000", "1.000", "1.000", "0.00%", "1", "0", "0"]
+    assert rows["slow"][3:] == ["0.00%", "0", "0", "0"]  # a1-a3: true negatives, not shown
+    assert "(1 article not scored: listed with the errors below)" in result.stdout
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:3] == ["timeout", "(all)",
+                                                                       "stall"])
+    assert lines[at + 1].strip() == (
+        "tagging took longer than the 1 s budget (a topic's regex?); not scored")
+
+
+def test_the_children_score_as_the_check_in_process_does(tmp_path: Path) -> None:
+    from newsflow.config import Settings
+    from newsflow.pipeline_setup import build_tagger
+    from newsflow.tags_check import check, check_in_children
+
+    articles = read_labels(labels_file(tmp_path))
+    tagger = build_tagger(Settings())
+    report = check_in_children(tagger.topics, articles, budget_seconds=60, processes=2)
+    assert report.to_dict() == check(tagger, articles).to_dict()
+    assert report.failure() is None and report.articles == 3
