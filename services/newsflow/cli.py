@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,23 +151,31 @@ def _terminate(signum: int, _frame: object) -> None:
                      "it is complete")
 
 
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM as an exception while the block runs: Python's default ends the process on the
+    spot, which left a command's child processes running (a `tags check` child in a regex)
+    and their semaphores leaked; raised, it closes them on the way out."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _process(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.errors import OutputFailed, ProcessIncomplete
     from newsflow.offline import process_files
 
-    # Python's default for SIGTERM ends the process on the spot: the preparing children were
-    # left running and their semaphores leaked. As an exception, it closes them on the way out.
-    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        summary = process_files(settings, args.files, sys.stdout)
+        with _sigterm_raises():
+            summary = process_files(settings, args.files, sys.stdout)
     except BrokenPipeError:  # `newsflow process ... | head`
         _reader_gone()
         return 0
     except OutputFailed:  # `> /dev/full`: the one line, and no second error at exit's flush
         _reader_gone()
         raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if not summary.ok:  # every output is written; the one stderr line says what failed
         raise ProcessIncomplete(summary.failure())
     return 0
@@ -232,8 +241,9 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"newsflow tags check: warning: {unknown}", file=sys.stderr)
     # Each article in a child process under the stream's per-page budget: a topic's regex that
     # backtracks on one article costs that article, not the whole check.
-    report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
-                               settings.prepare_processes)
+    with _sigterm_raises():
+        report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
+                                   settings.prepare_processes)
     print_report(report, sys.stdout)
     failure = report.failure()
     if failure is not None:  # the report is printed; the one stderr line says what is missing

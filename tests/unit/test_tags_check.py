@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +228,67 @@ def test_the_children_score_as_the_check_in_process_does(tmp_path: Path) -> None
     report = check_in_children(tagger.topics, articles, budget_seconds=60, processes=2)
     assert report.to_dict() == check(tagger, articles).to_dict()
     assert report.failure() is None and report.articles == 3
+
+
+def _state(stat: Path) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, None once it is gone."""
+    try:
+        state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+    except (OSError, ValueError):
+        return None
+    return state, int(parent)
+
+
+def _alive(pid: int) -> bool:
+    state = _state(Path(f"/proc/{pid}/stat"))
+    return state is not None and state[0] not in {"Z", "X"}  # a zombie has ended
+
+
+def test_sigterm_stops_the_check_and_the_child_stuck_in_a_regex(tmp_path: Path) -> None:
+    # Python's default SIGTERM ended the command on the spot and left its child running the
+    # regex, an orphan burning a core until the regex ended (here: never).
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(yaml.safe_dump(BACKTRACKING), encoding="utf-8")
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(STALLS) + "\n", encoding="utf-8")
+    with subprocess.Popen(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels", str(path),
+             "--taxonomy", str(overlay)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "600"}
+    ) as command:
+        deadline = time.monotonic() + 90
+        children: list[int] = []
+        # The pool's child is in the regex once it has used more CPU than its start and
+        # warm-up take (about a second); from there it runs for ever.
+        while not [pid for pid in children if _cpu_seconds(pid) > 4]:
+            assert time.monotonic() < deadline, f"no child busy in the regex: {children}"
+            children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+                        if (_state(stat) or ("", 0))[1] == command.pid
+                        and b"spawn_main" in _cmdline(stat.parent)]
+            threading.Event().wait(0.1)  # between looks at /proc; the deadline bounds it
+        command.terminate()
+        try:
+            _, err = command.communicate(timeout=60)
+        finally:
+            left = [pid for pid in children if _alive(pid)]
+            for pid in left:  # a failed run must not leave a core busy for ever
+                os.kill(pid, signal.SIGKILL)
+    assert command.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "newsflow tags check: interrupted by SIGTERM; each line written before it is complete")
+    assert not left
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
