@@ -68,6 +68,10 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         sources = load_sources(args.sources)
+        unknown = sorted(set(args.reenable) - {source.id for source in sources})
+        if unknown:
+            raise SourcesFileError(f"--reenable: no source {', '.join(map(repr, unknown))} "
+                                   f"in {args.sources}")
         # Before the HTTP client exists (a ConfigError is a ValueError): nothing left open.
         ensure_port_free(settings.fetch_metrics_host, settings.fetch_metrics_port,
                          "NEWSFLOW_FETCH_METRICS_PORT")
@@ -103,7 +107,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
         try:
             publisher = await connect_publisher(settings, bounded=args.once)
-            fetcher = Fetcher(settings, sources, publisher, http)
+            fetcher = Fetcher(settings, sources, publisher, http, reenable=args.reenable)
         except asyncio.CancelledError:
             beating.cancel()
             server.stop()
@@ -260,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--sources", type=Path, required=True, help="sources YAML file")
     fetch.add_argument("--once", action="store_true",
                        help="poll every source once, wait for acknowledgements, exit")
+    fetch.add_argument("--reenable", action="append", default=[], metavar="SOURCE_ID",
+                       help="poll again a source an earlier run retired after 410 Gone "
+                            "(repeatable)")
     fetch.set_defaults(handler=_fetch)
 
     worker = commands.add_parser("worker", help="run the Faust processor")

@@ -48,9 +48,11 @@ def source(id: str, kind: SourceKind, url: str, **extra: Any) -> SourceConfig:
     return SourceConfig(id=id, name=id.title(), kind=kind, url=url, **extra)
 
 
-async def run_once(settings: Settings, sources: list[SourceConfig]) -> tuple[int, int]:
+async def run_once(settings: Settings, sources: list[SourceConfig],
+                   reenable: tuple[str, ...] = ()) -> tuple[int, int]:
     """A fresh fetcher (as after a restart) polls every source once and closes."""
-    fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings))
+    fetcher = Fetcher(settings, sources, Publisher(settings), HttpFetcher(settings),
+                      reenable=reenable)
     try:
         return (await fetcher.run_once()).counts()
     finally:
@@ -240,6 +242,32 @@ async def test_410_retires_the_source_and_it_stays_retired(
     assert sample("newsflow_fetcher_source_retired", source="dead") == 1
     assert await run_once(fetch_settings, sources) == (0, 0)  # restarted: dead is not polled
     assert server.paths().count("/gone") == 1 and server.paths().count("/live") == 2
+
+
+async def test_a_retired_source_is_polled_again_when_reenabled_or_given_a_new_url(
+    fetch_settings: Settings, raw: TopicReader, server: ScriptedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    base = server.base_url
+    server.routes["/gone"] = sequence(Route(410, b""), Route(410, b""),
+                                      Route(200, rss(base, [("b1", "Back again")], full=True)))
+    server.routes["/moved"] = Route(200, rss(base, [("m1", "Moved feed")], full=True))
+    dead = source("dead", "rss", server.url("/gone"))
+    assert await run_once(fetch_settings, [dead]) == (0, 1)  # 410: retired
+    # Re-enabled by the operator: polled again (another 410 retires it again).
+    with caplog.at_level("INFO"):
+        assert await run_once(fetch_settings, [dead], reenable=("dead",)) == (0, 1)
+    assert any("source dead polled again: re-enabled" in r.getMessage() for r in caplog.records)
+    assert server.paths().count("/gone") == 2
+    # The sources file now gives the feed's new address: the 410 was the old one's.
+    moved = source("dead", "rss", server.url("/moved"))
+    assert await run_once(fetch_settings, [moved]) == (1, 0)
+    assert sample("newsflow_fetcher_source_retired", source="dead") == 0
+    # And the retirement is gone from the state, not only skipped: the old URL polls again.
+    assert await run_once(fetch_settings, [dead]) == (1, 0)
+    assert server.paths().count("/gone") == 3
+    titles = sorted(record["title"] for record in raw.wait_count("raw", 2, timeout=30))
+    assert titles == ["Back again", "Moved feed"]
 
 
 async def test_malformed_feed_is_reported_and_the_next_poll_still_happens(

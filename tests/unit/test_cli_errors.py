@@ -65,6 +65,17 @@ def test_worker_and_fetcher_refuse_a_taken_port_in_one_line(
     assert lines[0].startswith("newsflow fetch: NEWSFLOW_FETCH_METRICS_PORT: cannot listen on")
 
 
+def test_reenabling_a_source_the_file_does_not_have_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - {id: inbox, name: Inbox, kind: directory, path: .}\n")
+    code, lines = run(capsys, "fetch", "--sources", str(sources), "--once", "--reenable",
+                      "inbox", "--reenable", "agency")
+    assert (code, lines) == (2, [f"newsflow fetch: --reenable: no source 'agency' in {sources}"])
+
+
 def test_a_data_directory_that_cannot_be_one_is_named(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:

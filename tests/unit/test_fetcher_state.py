@@ -18,6 +18,10 @@ def test_changes_replay_into_an_equal_state() -> None:
     log += first.set_moved("https://x.example/old", "https://x.example/new")
     log += first.set_moved("https://x.example/new", "https://x.example/newest")
     log += first.retire("gone-source", "HTTP 410 Gone")
+    log += first.retire("moved-source", "HTTP 410 Gone", "https://x.example/feed.xml")
+    log += first.retire("back-source", "HTTP 410 Gone", "https://x.example/back.xml")
+    log += first.unretire("back-source")
+    assert first.unretire("never-retired") == []
     restarted = FetcherState(max_seen=1000)
     for key, value in log:
         restarted.apply(key, value)
@@ -25,7 +29,9 @@ def test_changes_replay_into_an_equal_state() -> None:
     assert not restarted.is_seen(seen_key("a2"))
     assert restarted.validators["https://x.example/feed"].etag == '"v1"'
     assert restarted.resolve("https://x.example/old") == "https://x.example/newest"
-    assert restarted.retired == {"gone-source": "HTTP 410 Gone"}
+    assert restarted.retired == {"gone-source": "HTTP 410 Gone", "moved-source": "HTTP 410 Gone"}
+    # The URL it was retired under (an entry from before 1 Dec has none).
+    assert restarted.retired_urls == {"moved-source": "https://x.example/feed.xml"}
 
 
 def test_unchanged_validators_and_moves_write_nothing() -> None:

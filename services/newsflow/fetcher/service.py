@@ -17,6 +17,7 @@ import itertools
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,9 +166,11 @@ class _DirectoryListing:
 
 class Fetcher:
     def __init__(self, settings: Settings, sources: list[SourceConfig], publisher: Publisher,
-                 http: HttpFetcher | None = None) -> None:
+                 http: HttpFetcher | None = None, reenable: Iterable[str] = ()) -> None:
+        """``reenable``: ids of retired sources to poll again (``fetch --reenable``)."""
         self.settings = settings
         self.sources = [s for s in sources if s.enabled]
+        self.reenable = frozenset(reenable)
         self.publisher = publisher
         self.http = http or HttpFetcher(settings)
         self.state = FetcherState(settings.fetch_state_max_entries)
@@ -204,10 +207,7 @@ class Fetcher:
                  len(self.state.retired))
         for source in self.sources:
             if source.id in self.state.retired:
-                metrics.RETIRED.labels(source.id).set(1)
-                log.warning("source %s stays retired: %s (not polled; to re-enable it, give it "
-                            "a new id or delete its 'retired:%s' state entry)", source.id,
-                            self.state.retired[source.id], source.id)
+                self._check_retired(source)
         self.outbox.start()
         metrics.BROKER_UP.set(1)
         self.started = True
@@ -403,11 +403,28 @@ class Fetcher:
         return result
 
     def _retire(self, source: SourceConfig, reason: str) -> None:
-        log.warning("source %s retired: %s (remove it from the sources file; to re-enable "
-                    "it, give it a new id or delete its 'retired:%s' state entry)", source.id,
+        log.warning("source %s retired: %s (remove it from the sources file, or give it its "
+                    "new url; `newsflow fetch --reenable %s` polls it again)", source.id,
                     reason, source.id)
-        self.write_state(self.state.retire(source.id, reason))
+        self.write_state(self.state.retire(source.id, reason, source.url))
         metrics.RETIRED.labels(source.id).set(1)
+
+    def _check_retired(self, source: SourceConfig) -> None:
+        """A source an earlier run retired stays so, unless the operator re-enabled it or the
+        sources file now gives it another URL (the feed moved: the 410 was the old one's)."""
+        retired_url = self.state.retired_urls.get(source.id)
+        why = ("re-enabled (--reenable)" if source.id in self.reenable
+               else f"its url changed since it was retired (was {retired_url})"
+               if retired_url is not None and retired_url != source.url else None)
+        if why is not None:
+            log.info("source %s polled again: %s", source.id, why)
+            self.write_state(self.state.unretire(source.id))
+            metrics.RETIRED.labels(source.id).set(0)
+            return
+        metrics.RETIRED.labels(source.id).set(1)
+        log.warning("source %s stays retired: %s (not polled; give it its new url, or "
+                    "`newsflow fetch --reenable %s` polls it again)", source.id,
+                    self.state.retired[source.id], source.id)
 
     async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
         """Reading and decoding the files is blocking work: done in a worker thread, a batch

@@ -8,7 +8,8 @@ the topic as small as the state itself):
   a new process re-reads its folders, see README "Sources file");
 - ``http:<url>`` — ETag / Last-Modified of a listing URL, for conditional GET;
 - ``moved:<url>`` — a permanent redirect (301/308) target;
-- ``retired:<source>`` — a source that answered 410 Gone, with the reason.
+- ``retired:<source>`` — a source that answered 410 Gone, with the reason and its configured
+  URL.
 
 Loading: ``topics.read_back`` writes a unique sentinel, notes the offset the broker acknowledged
 for it, and reads the topic from the beginning until it has seen that offset. It never trusts
@@ -52,6 +53,9 @@ class FetcherState:
         self.validators: dict[str, Validators] = {}
         self.moved: dict[str, str] = {}
         self.retired: dict[str, str] = {}
+        # The source's configured URL when it was retired (entries since 1 Dec): a source
+        # whose URL the sources file now gives differently is polled again.
+        self.retired_urls: dict[str, str] = {}
 
     def apply(self, key: str, value: dict[str, Any] | None) -> None:
         kind, _, rest = key.partition(":")
@@ -73,10 +77,13 @@ class FetcherState:
             else:
                 self.moved[rest] = str(value["to"])
         elif kind == "retired":
+            self.retired_urls.pop(rest, None)
             if value is None:
                 self.retired.pop(rest, None)
             else:
                 self.retired[rest] = str(value.get("reason", "retired"))
+                if value.get("url"):
+                    self.retired_urls[rest] = str(value["url"])
 
     def _remember(self, key: str, at: float) -> None:
         self.seen[key] = at
@@ -138,8 +145,19 @@ class FetcherState:
             url, hops = self.moved[url], hops + 1
         return url
 
-    def retire(self, source: str, reason: str) -> list[StateChange]:
-        change: StateChange = (f"retired:{source}", {"reason": reason, "t": time.time()})
+    def retire(self, source: str, reason: str, url: str | None = None) -> list[StateChange]:
+        """``url``: the source's URL as configured, so that a new one re-enables it."""
+        value: dict[str, Any] = {"reason": reason, "t": time.time()}
+        if url:
+            value["url"] = url
+        change: StateChange = (f"retired:{source}", value)
+        self.apply(*change)
+        return [change]
+
+    def unretire(self, source: str) -> list[StateChange]:
+        if source not in self.retired:
+            return []
+        change: StateChange = (f"retired:{source}", None)
         self.apply(*change)
         return [change]
 
