@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "services"))
 
 from newsflow.codecs.internal import MEMORY  # noqa: E402
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core import dedupe  # noqa: E402
+from newsflow.core import dedupe, signatures, story_features  # noqa: E402
 from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory  # noqa: E402
 from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
@@ -220,7 +220,7 @@ def jaccard_calibration(pipeline: Pipeline, items: list[Labelled],
                         prepared: list[Prepared]) -> dict[str, Any]:
     """Exact 5-word-shingle Jaccard of every copy pair vs every other pair (after cleaning)."""
     size = pipeline.params.shingle_size
-    sets = [dedupe.shingles(f"{p.article['title']}\n{p.article['body']}", size)
+    sets = [signatures.shingles(f"{p.article['title']}\n{p.article['body']}", size)
             for p in prepared]
     copies: list[float] = []
     others: list[float] = []
@@ -241,7 +241,7 @@ def baseline_story_terms(title: str, text: str) -> dict[str, float]:
         for match in re.finditer(r"\w+", source):
             word = match.group(0)
             lower = word.lower()
-            if lower in dedupe.STOPWORDS or len(lower) < 3:
+            if lower in story_features.STOPWORDS or len(lower) < 3:
                 continue
             weights[lower] += boost * (2.0 if word[0].isupper() or word.isdigit() else 1.0)
     top = heapq.nlargest(60, weights.items(), key=itemgetter(1))  # what Counter.most_common does
@@ -301,9 +301,9 @@ def fingerprint_cost(params: DedupeParams, prepared: list[Prepared],
     """CPU per article of the two signatures the stateless stage computes (medians of runs)."""
     texts = [(p.article["title"], p.article["body"]) for p in prepared]
     out = {}
-    for name, fn in (("story_terms", lambda t: dedupe.story_terms(*t)),
-                     ("lead_terms", lambda t: dedupe.lead_terms(*t)),
-                     ("minhash", lambda t: dedupe.minhash_of(f"{t[0]}\n{t[1]}", params))):
+    for name, fn in (("story_terms", lambda t: story_features.story_terms(*t)),
+                     ("lead_terms", lambda t: story_features.lead_terms(*t)),
+                     ("minhash", lambda t: signatures.minhash_of(f"{t[0]}\n{t[1]}", params))):
         samples = []
         for _ in range(runs):
             start = time.process_time()

@@ -60,9 +60,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "services"))
 
 from newsflow.config import Settings  # noqa: E402
-from newsflow.core.dedupe import DedupeIndex, lead_terms, story_terms  # noqa: E402
+from newsflow.core.dedupe import DedupeIndex  # noqa: E402
 from newsflow.core.params import DedupeParams  # noqa: E402
 from newsflow.core.pipeline import Origin, Pipeline, Prepared  # noqa: E402
+from newsflow.core.story_features import lead_terms, story_terms  # noqa: E402
 from newsflow.pipeline_setup import build_pipeline  # noqa: E402
 
 CORPUS = Path(os.environ.get("NEWSFLOW_STORIES_DIR",

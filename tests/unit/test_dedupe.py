@@ -12,19 +12,11 @@ import pytest
 
 from newsflow.codecs.internal import MEMORY, decode_fingerprint, encode_fingerprint
 from newsflow.config import Settings
-from newsflow.core.dedupe import (
-    Decision,
-    DedupeIndex,
-    Fingerprint,
-    Memory,
-    lead_terms,
-    lsh_bands,
-    new_story_id,
-    quantise,
-    story_terms,
-)
+from newsflow.core.dedupe import Decision, DedupeIndex, Fingerprint, Memory, new_story_id
 from newsflow.core.params import DedupeParams
 from newsflow.core.pipeline import Origin, Pipeline, Prepared
+from newsflow.core.signatures import lsh_bands
+from newsflow.core.story_features import lead_terms, quantise, story_terms
 from newsflow.pipeline_setup import build_pipeline
 from tests.helpers import benchmark_script
 

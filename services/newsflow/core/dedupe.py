@@ -19,17 +19,14 @@ import hashlib
 import heapq
 import itertools
 import math
-import re
 import struct
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
-from datasketch import MinHash
 from xxhash import xxh3_64_intdigest
 
 from newsflow.core.arena import Arena, Columns
@@ -40,45 +37,9 @@ from newsflow.core.keytable import KeyTable
 from newsflow.core.params import DedupeParams
 from newsflow.core.postings import Postings, posting_key
 from newsflow.core.rowtable import RowTable
+from newsflow.core.signatures import HASH_DTYPE, lsh_bands, signature_similarity
+from newsflow.core.story_features import general_share, quantise, story_keys
 from newsflow.core.vocab import Vocabulary
-
-# Pinned so persisted signatures stay comparable across datasketch upgrades.
-MINHASH_SCHEME = "affine32"
-HASH_DTYPE = "<u4"  # affine32 hash values fit 32 bits: half the bytes of uint64
-
-# --- story features -------------------------------------------------------------------------
-LETTERS = r"[^\W\d_]"
-TOKEN = re.compile(rf"{LETTERS}+(?:[-'’]{LETTERS}+)*|\d+(?:[.,]\d+)*")
-SENTENCE_START = re.compile(r"(^|[.!?:;\"“”‘’]\s*|\n\s*|[-–—]\s)$")
-# Function words and news-report vocabulary that every story shares.
-_STOPWORD_TEXT = """
-    about above after again against also although among and another any are around because been
-    before being below between both but can could did does doing down during each either else
-    even ever every few for from further had has have having her here hers him his how however
-    into its itself just last least less made make many may more most much must near next not
-    now off once only other our out over own per said same says saying see she should since some
-    still such than that the their them then there these they this those though through told too
-    under until upon very was were what when where whether which while who whom whose why will
-    with within without would yet you your week weeks year years day days today yesterday
-    tomorrow monday tuesday wednesday thursday friday saturday sunday morning evening night time
-    times first second third one two three four five six seven eight nine ten percent according
-    reported report reports reporting statement news people officials official
-"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-STORY_TERMS = 40  # terms kept per article: enough for paraphrases to overlap on names
-# A word written as a name (capitalised mid-sentence) weighs more, but not much: the same
-# people appear in many events of a week (1.5 first, then 1.25; 1.1 was best on both halves
-# of the stories' tune part, NeuS, once a story was scored by its first reports as a group).
-NAME_BOOST = 1.1
-TITLE_COUNT = 3  # a headline word counts as three body words
-LEAD_WORDS = 80  # the lead paragraph names the event; it counts double
-BODY_WORDS = 700  # later paragraphs add background, not identity
-BASE_FORM_MIN_ZIPF = 2.5  # an inflection is folded only into a word general English knows
-BASE_FORM_MAX_DROP = 1.0  # ... and that is at most 10x rarer than the inflected form itself
-MAX_IDF = 7.0  # zipf scale: 7 ~ "the"; words unknown to wordfreq (rare names) get the maximum
-# Expected share of reports using a word, from its general-English frequency: a ~500-word
-# report holds a word of Zipf frequency z about 10 ** (z - 6.3) times, i.e. 10 ** (0.7 - rarity).
-DOC_ZIPF_OFFSET = 0.7
 
 
 @dataclass(slots=True)
@@ -149,48 +110,6 @@ class TermSum:
 
 
 
-# --- exact and near-duplicate signatures ----------------------------------------------------
-def shingles(text: str, size: int) -> set[bytes]:
-    words = [w.lower() for w in re.findall(r"\w+", text)]
-    if len(words) < size:
-        return {" ".join(words).encode("utf-8")} if words else set()
-    return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
-
-
-def minhash_of(text: str, params: DedupeParams) -> bytes:
-    mh = MinHash(num_perm=params.num_perm, scheme=MINHASH_SCHEME)
-    mh.update_batch(list(shingles(text, params.shingle_size)))
-    return np.asarray(mh.hashvalues, dtype=HASH_DTYPE).tobytes()
-
-
-def signature_similarity(a: bytes, b: bytes) -> float:
-    """MinHash estimate of the Jaccard similarity of two signatures' shingle sets."""
-    left = np.frombuffer(a, dtype=HASH_DTYPE)
-    right = np.frombuffer(b, dtype=HASH_DTYPE)
-    if len(left) != len(right) or not len(left):
-        return 0.0
-    return float(np.count_nonzero(left == right)) / len(left)
-
-
-def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) whose S-curve 1-(1-s^r)^b best separates pairs above and below threshold.
-
-    Misses above the threshold weigh 4x more than extra candidates below it: a candidate costs
-    one signature comparison, a miss publishes a copy.
-    """
-    steps = [i / 200 for i in range(1, 200)]
-    best: tuple[float, int, int] | None = None
-    for rows in range(1, num_perm + 1):
-        bands = num_perm // rows
-        miss = sum(1 - (1 - (1 - s**rows) ** bands) for s in steps if s >= threshold)
-        extra = sum(1 - (1 - s**rows) ** bands for s in steps if s < threshold)
-        cost = 4 * miss + extra
-        if best is None or cost < best[0]:
-            best = (cost, bands, rows)
-    assert best is not None
-    return best[1], best[2]
-
-
 def _key64(data: bytes, number: int = 0) -> int:
     """A 64-bit dict key for ``data`` in band or time bucket ``number``: an int is smaller in
     memory than the bytes it stands for, and a collision only ever adds a candidate that is then
@@ -199,139 +118,6 @@ def _key64(data: bytes, number: int = 0) -> int:
     is hashed with the data, not passed as xxh3's seed: on short inputs the seed mixes in
     linearly, and (data, band) pairs would collide."""
     return xxh3_64_intdigest(number.to_bytes(8, "little", signed=True) + data)
-
-
-# --- story features -------------------------------------------------------------------------
-@lru_cache(maxsize=200_000)
-def _idf(word: str) -> float:
-    """Rarity of a word in general English (wordfreq's Zipf scale, 0-8): a stand-in for IDF
-    that needs no corpus state, so the stateless stage can weigh terms on its own."""
-    if word.isdigit() or word[0].isdigit():
-        if len(word) == 4 and word[:2] in ("19", "20"):
-            return 1.0  # years: present in most reports, say little about which event
-        return 3.0 if len(word) > 1 else 0.0
-    from wordfreq import zipf_frequency
-
-    return max(0.0, MAX_IDF - zipf_frequency(word, "en"))
-
-
-@lru_cache(maxsize=200_000)
-def _base_form(word: str) -> str:
-    """A light, dictionary-checked inflection fold: "sanctions" -> "sanction", "slammed" ->
-    "slam", "voting" -> "vote", "Democrats" -> "democrat". Of the candidate stems, the one
-    general English (wordfreq) uses most is taken, and only if it is known
-    (``BASE_FORM_MIN_ZIPF``) and not far rarer than the word itself
-    (``BASE_FORM_MAX_DROP``): "making" is "make", not "mak"; "chaos", "during", "always" and
-    "Brussels" stay as written. Paraphrases of one event use the same words in different
-    inflections, and title-case headlines capitalise every word; leads are too short to lose
-    those matches."""
-    if word[0].isdigit() or "'" in word or "-" in word:
-        return word
-    candidates: list[str] = []
-    if word.endswith("ies") and len(word) >= 5:
-        candidates = [word[:-3] + "y"]
-    elif word.endswith("s") and len(word) >= 5 and not word.endswith(("ss", "us", "is")):
-        candidates = [word[:-1], word[:-2]] if word.endswith("es") else [word[:-1]]
-    elif word.endswith("ied") and len(word) >= 5:
-        candidates = [word[:-3] + "y"]
-    elif word.endswith("ed") and len(word) >= 5:
-        candidates = [word[:-2], word[:-1]]
-        if word[-3] == word[-4]:
-            candidates.append(word[:-3])
-    elif word.endswith("ing") and len(word) >= 6:
-        candidates = [word[:-3], word[:-3] + "e"]
-        if word[-4] == word[-5]:
-            candidates.append(word[:-4])
-    candidates = [candidate for candidate in candidates if len(candidate) >= 3]
-    if not candidates:
-        return word
-    from wordfreq import zipf_frequency
-
-    frequency, stem = max((zipf_frequency(candidate, "en"), candidate)
-                          for candidate in candidates)
-    if frequency >= max(BASE_FORM_MIN_ZIPF, zipf_frequency(word, "en") - BASE_FORM_MAX_DROP):
-        return stem
-    return word
-
-
-@lru_cache(maxsize=200_000)
-def _general_share(term: str) -> tuple[float, float]:
-    """(expected share of reports using the term in general English, 1 / its ``_idf``): the
-    window rarity's prior, and the factor that takes ``_idf`` back out of a fingerprint
-    weight (the window rarity replaces it)."""
-    rarity = _idf(term)
-    return min(1.0, 10 ** (DOC_ZIPF_OFFSET - rarity)), 1.0 / max(rarity, 0.5)
-
-
-def _terms_with_case(text: str, limit: int, fold: bool = True) -> list[tuple[str, bool]]:
-    """(lower-cased term, looks like a name) for the first ``limit`` tokens."""
-    out: list[tuple[str, bool]] = []
-    for match in TOKEN.finditer(text):
-        word = match.group(0)
-        if word.endswith(("'s", "’s")):
-            word = word[:-2]
-        lower = word.lower().replace("’", "'").replace(",", "")
-        if fold:  # names too: "Democrats" in a title-case headline, "democrats" in the lead
-            lower = _base_form(lower)
-        start = match.start()
-        sentence_start = SENTENCE_START.search(text[max(0, start - 3):start]) is not None
-        out.append((lower, word[0].isupper() and not sentence_start))
-        if len(out) >= limit:
-            break
-    return out
-
-
-def story_terms(title: str, text: str, fold: bool = True,
-                name_boost: float = NAME_BOOST) -> dict[str, float]:
-    """Weighted terms that identify an event: rare words and names in the title and the lead.
-
-    Weight = (1 + ln tf) * rarity * (``name_boost`` if written as a name), where the title
-    counts three times and the lead twice; the top ``STORY_TERMS`` are kept and L2-normalised.
-    ``fold`` folds inflections (``_base_form``); off, and with ``name_boost`` 1.5, the terms
-    are as before issue 14.
-    """
-    counts: Counter[str] = Counter()
-    named: set[str] = set()
-    words = _terms_with_case(text, BODY_WORDS, fold)
-    for position, (term, is_name) in enumerate(words):
-        counts[term] += 2 if position < LEAD_WORDS else 1
-        if is_name:
-            named.add(term)
-    for term, is_name in _terms_with_case(title, 60, fold):
-        counts[term] += TITLE_COUNT
-        if is_name:
-            named.add(term)
-    weights: dict[str, float] = {}
-    for term, tf in counts.items():
-        if term in STOPWORDS or (len(term) < 3 and not term[0].isdigit()):
-            continue
-        idf = _idf(term)
-        if idf <= 0:
-            continue
-        weights[term] = (1 + math.log(tf)) * idf * (name_boost if term in named else 1.0)
-    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:STORY_TERMS]
-    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-    return {term: round(w / norm, 4) for term, w in top}
-
-
-def lead_terms(title: str, text: str, fold: bool = True,
-               name_boost: float = NAME_BOOST) -> dict[str, float]:
-    """``story_terms`` of the headline and the lead only: what the report is *about*. Later
-    paragraphs recount background that neighbouring stories share (the same leaders, the same
-    conflict), so the lead tells a related story from the same one."""
-    lead = " ".join(text.split()[:LEAD_WORDS])
-    return story_terms(title, lead, fold, name_boost)
-
-
-def quantise(terms: dict[str, float]) -> dict[str, int]:
-    return {term: round(weight * 1000) for term, weight in terms.items() if weight > 0}
-
-
-def story_keys(terms: dict[str, float], count: int) -> list[str]:
-    """The ``count`` heaviest terms (ties by name): what an article is looked up and filed
-    under. Ranked on quantised weights, exactly as ``DedupeIndex._ranked`` ranks them."""
-    ranked = sorted(quantise(terms).items(), key=lambda kv: (-kv[1], kv[0]))
-    return [term for term, _ in ranked[:count]]
 
 
 class _WindowRarity:
@@ -351,7 +137,7 @@ class _WindowRarity:
         """The factor of one of the article's own terms (``key``: its id, or negative)."""
         value = self.factor.get(key)
         if value is None:
-            share, undo = _general_share(term)
+            share, undo = general_share(term)
             df = self.vocab.df.item(key) if key >= 0 else 0
             # never negative: a term in (nearly) every remembered report says nothing
             value = self.factor[key] = max(0.0, math.log(
@@ -360,7 +146,7 @@ class _WindowRarity:
 
     def __call__(self, key: int) -> float:
         """The factor of a remembered article's term (its general share is in the columns:
-        the same numbers ``_general_share`` gave when the term was first filed)."""
+        the same numbers ``general_share`` gave when the term was first filed)."""
         value = self.factor.get(key)
         if value is None:
             share, undo = self.vocab.prior(key)
@@ -617,7 +403,7 @@ class DedupeIndex:
         self.odd_signatures: dict[int, bytes] = {}  # slot -> a signature of another length
         self.slot_ids = _SlotOwners(self)
         self.slot_limit = SLOT_LIMIT  # the band table's slots are 32-bit
-        self.vocab = Vocabulary(_general_share)
+        self.vocab = Vocabulary(general_share)
         self.bucket_seconds = params.story_window_seconds / params.buckets_per_window
         # (term id, time bucket) -> {story row: members}; a bucket's low 16 bits tell buckets
         # apart while 2^16 of them span a century (24-hour buckets: 179 years)

@@ -18,15 +18,10 @@ from urllib.parse import urlsplit
 from newsflow import PIPELINE_VERSION
 from newsflow.core.clean import clean_document, normalise_text
 from newsflow.core.dates import normalise_date, parse_datetime, rfc3339, utc_day
-from newsflow.core.dedupe import (
-    DedupeIndex,
-    Fingerprint,
-    Memory,
-    lead_terms,
-    minhash_of,
-    story_terms,
-)
+from newsflow.core.dedupe import DedupeIndex, Fingerprint, Memory
 from newsflow.core.params import CleanLimits, DedupeParams
+from newsflow.core.signatures import minhash_of
+from newsflow.core.story_features import lead_terms, story_terms
 from newsflow.core.tagging import Tagger
 from newsflow.core.urls import (
     article_id_for_content,
