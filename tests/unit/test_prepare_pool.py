@@ -144,6 +144,42 @@ def test_a_child_killed_under_a_page_costs_that_page_only(pool_factory: list[Pre
     assert children() and child not in children()
 
 
+def test_tasks_queued_on_a_pool_whose_children_died_are_prepared_on_the_next(
+        pool_factory: list[PreparePool]) -> None:
+    # `newsflow process` keeps two tasks in flight per child: when every child dies (the OOM
+    # killer), the replaced pool's queued tasks were left pending, and the command hung.
+    pool = new_pool(pool_factory, clean_time_budget_seconds=600.0, prepare_processes=2)
+    now = datetime.now(UTC)
+    warm = pool.prepare_blocking(RawMessage("raw", 0, 0, b"warm", value("Warm up.")), now)
+    assert isinstance(warm, Prepared)
+    busy = children()
+    assert len(busy) == 2
+    idle = {pid: cpu_ticks(pid) for pid in busy}
+    # Seconds of work, not minutes: a page may be prepared once more on the fresh pool.
+    slow_value = value("<html><body>" + "<p>word " * 60_000 + "</body></html>", "text/html")
+    waits = [pool.submit_blocking(RawMessage("raw", 0, 1 + n, b"slow", slow_value), now)
+             for n in range(2)]
+    waits += [pool.submit_blocking(RawMessage("raw", 0, 3 + n, b"ok", value("Tides were high.")),
+                                   now) for n in range(2)]
+    wait_until(lambda: all(cpu_ticks(pid) > idle[pid] + 20 for pid in busy), 60,
+               "both children to work on the slow pages")
+    for pid in busy:
+        os.kill(pid, signal.SIGKILL)
+    results: list[Prepared | DeadLetter] = []
+    taker = threading.Thread(target=lambda: results.extend(wait() for wait in waits),
+                             daemon=True)
+    taker.start()
+    taker.join(120)
+    assert not taker.is_alive(), f"stuck after {len(results)} of 4 results"
+    # A slow page is a PrepareProcessDied letter, or prepared once more on the fresh pool when
+    # pebble reports the pool broken rather than the page's process dead; the queued ones are
+    # prepared there.
+    assert all(isinstance(r, Prepared) or r.error_type == "PrepareProcessDied"
+               for r in results[:2])
+    assert [type(r).__name__ for r in results[2:]] == ["Prepared", "Prepared"]
+    assert not children() & busy
+
+
 def test_a_pool_whose_idle_child_died_is_replaced(pool_factory: list[PreparePool]) -> None:
     pool = new_pool(pool_factory)
 

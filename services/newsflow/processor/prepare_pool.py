@@ -77,7 +77,9 @@ class PreparePool:
         # The worker closes the pool from a thread while its event loop may still schedule:
         # deciding to start a pool and closing are one step each, never interleaved.
         self._lock = threading.Lock()
-        self._in_flight: set[ProcessFuture[Outcome]] = set()  # for close: see there
+        # Unsettled tasks and the pool each runs on, for close and for a replaced pool (see
+        # there): pebble leaves a stopped pool's unfinished futures pending for ever.
+        self._in_flight: dict[ProcessFuture[Outcome], ProcessPool] = {}
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPool:
@@ -104,9 +106,12 @@ class PreparePool:
                 self._replace_locked(pool)
                 pool = self.pool
                 future = pool.schedule(_prepare_in_child, args=args, timeout=self.budget_seconds)
-            self._in_flight.add(future)
-        future.add_done_callback(self._in_flight.discard)
+            self._in_flight[future] = pool
+        future.add_done_callback(self._settled)
         return pool, future
+
+    def _settled(self, future: ProcessFuture[Outcome]) -> None:
+        self._in_flight.pop(future, None)
 
     def _replace_pool(self, broken: ProcessPool) -> None:
         with self._lock:
@@ -122,6 +127,11 @@ class PreparePool:
         self.pool = self._new_pool()
         broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
         broken.join()
+        # Its other tasks in flight (``newsflow process`` keeps several) would wait for ever:
+        # failed as the pool's, each is tried again on the new pool by whoever waits for it.
+        for future in [f for f, pool in list(self._in_flight.items()) if pool is broken]:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled after all
+                future.set_exception(BrokenProcessPool("the pool was replaced"))
 
     def _outcome(self, future: ProcessFuture[Outcome], message: RawMessage,
                  now: datetime) -> Outcome | None:
