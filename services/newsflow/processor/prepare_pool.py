@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
@@ -110,8 +110,8 @@ class PreparePool:
         future.add_done_callback(self._settled)
         return pool, future
 
-    def _settled(self, future: ProcessFuture[Outcome]) -> None:
-        self._in_flight.pop(future, None)
+    def _settled(self, future: concurrent.futures.Future[Outcome]) -> None:
+        self._in_flight.pop(cast("ProcessFuture[Outcome]", future), None)
 
     def _replace_pool(self, broken: ProcessPool) -> None:
         with self._lock:
