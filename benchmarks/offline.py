@@ -3,8 +3,9 @@
     python benchmarks/offline.py [--processes 2] [--runs 3] [--pages DIR]
 
 Each run processes the same real pages (``../shared/benchmarks/article-extraction/html``, read
-at run time) with ``NEWSFLOW_PREPARE_PROCESSES=1`` (the baseline: one page in a child at a time
-before 1 Dec) and then with ``--processes``, through ``process_files`` as the command does; the
+at run time) with ``NEWSFLOW_PREPARE_PROCESSES=1`` (the baseline: one child, which now also has
+the next page queued; before 1 Dec a second child only waited) and then with ``--processes``,
+through ``process_files`` as the command does; the
 two take turns, so load from other processes hits them alike. Reported: each setting's median
 wall time and pages per second, and the median of the per-run ratios (more / one). The lines
 written must be the same apart from times, so the figure is for the same work.

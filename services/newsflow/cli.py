@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -148,31 +147,13 @@ def _reader_gone() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    from newsflow.errors import Terminated
-
-    raise Terminated(f"interrupted by {signal.Signals(signum).name}; each line written before "
-                     "it is complete")
-
-
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """SIGTERM as an exception while the block runs: Python's default ends the process on the
-    spot, which left a command's child processes running (a `tags check` child in a regex)
-    and their semaphores leaked; raised, it closes them on the way out."""
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _process(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.errors import OutputFailed, ProcessIncomplete
+    from newsflow.interrupts import sigterm_raises
     from newsflow.offline import process_files
 
     try:
-        with _sigterm_raises():
+        with sigterm_raises("each line written before it is complete"):
             summary = process_files(settings, args.files, sys.stdout)
     except BrokenPipeError:  # `newsflow process ... | head`
         _reader_gone()
@@ -230,6 +211,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.core.tagging import Tagger
     from newsflow.errors import LabelsFileError, TagsCheckIncomplete
+    from newsflow.interrupts import sigterm_raises
     from newsflow.tags_check import check_in_children, print_report, read_labels, unknown_labels
     from newsflow.taxonomy_files import load_taxonomy
 
@@ -245,7 +227,7 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"newsflow tags check: warning: {unknown}", file=sys.stderr)
     # Each article in a child process under the stream's per-page budget: a topic's regex that
     # backtracks on one article costs that article, not the whole check.
-    with _sigterm_raises():
+    with sigterm_raises("no report printed"):
         report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
                                    settings.prepare_processes)
     print_report(report, sys.stdout)

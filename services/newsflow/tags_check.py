@@ -31,6 +31,7 @@ from newsflow.core.clean import article_language
 from newsflow.core.pipeline import taggable
 from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import LabelsFileError
+from newsflow.interrupts import held
 
 __all__ = ["LabelledArticle", "check", "check_in_children", "judge", "print_report",
            "read_labels", "unknown_labels"]
@@ -269,9 +270,11 @@ def check_in_children(topics: tuple[Topic, ...], articles: Sequence[LabelledArti
     try:
         # All scheduled at once: a child takes the next article without a round trip, and
         # each article's clock starts when a child takes it, not when it is queued.
-        futures: list[ProcessFuture[Judgement]] = [
-            pool.schedule(_judge_in_child, args=(article, names), timeout=budget_seconds)
-            for article in articles]
+        # The children start with the first: not cut by SIGTERM (``interrupts.held``).
+        with held():
+            futures: list[ProcessFuture[Judgement]] = [
+                pool.schedule(_judge_in_child, args=(article, names), timeout=budget_seconds)
+                for article in articles]
         for article, future in zip(articles, futures, strict=True):
             try:
                 judgement = future.result()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import codecs
+import fcntl
 import gzip
 import io
 import json
 import os
 import subprocess
 import sys
+import termios
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -284,19 +288,28 @@ def test_stdin_is_processed_a_line_at_a_time() -> None:
     # still open (a reader that waited for the end would block on readline for ever).
     record = {"url": "https://example.org/t", "source": {"id": "t", "name": "T"},
               "title": "Quay repaired", "body": "The quay wall was repaired over the winter."}
-    with subprocess.Popen([sys.executable, "-m", "newsflow", "process", "-"],
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    with subprocess.Popen([sys.executable, "-m", "newsflow", "process", str(seed), "-"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as command:
         assert command.stdin is not None and command.stdout is not None
+
+        def next_line() -> str:
+            assert command.stdout is not None
+            with ThreadPoolExecutor(1) as reader:
+                line = reader.submit(command.stdout.readline)
+                try:
+                    return line.result(timeout=60)
+                except TimeoutError:
+                    command.kill()  # ends the readline: the test fails instead of hanging
+                    raise
+
+        # The file's line comes out before anything is written to stdin (it was held back
+        # while the run waited for stdin's first line)...
+        assert json.loads(next_line())["record"]["title"].startswith("Iran")
         command.stdin.write(json.dumps(record) + "\n")
         command.stdin.flush()
-        with ThreadPoolExecutor(1) as reader:
-            line = reader.submit(command.stdout.readline)
-            try:
-                first = line.result(timeout=60)
-            except TimeoutError:
-                command.kill()  # ends the readline, so that the test fails instead of hanging
-                raise
-        assert json.loads(first)["record"]["title"] == "Quay repaired"
+        # ...and stdin's, while stdin is still open.
+        assert json.loads(next_line())["record"]["title"] == "Quay repaired"
         command.stdin.close()
         assert command.wait(timeout=60) == 0
 
@@ -358,3 +371,29 @@ def test_several_preparing_processes_give_the_same_lines_in_the_same_order(
         "news.deadletter.v1", *["news.articles.v1"] * 6, "news.deadletter.v1",
         "news.duplicates.v1"]
     assert two == one
+
+
+def test_sigterm_while_the_reader_lags_still_ends_on_a_whole_line(tmp_path: Path) -> None:
+    # A write to a full pipe, interrupted by SIGTERM, returned with part of a 200 KB line lost
+    # (TextIOWrapper): the reader got half a record, though the last line says they are whole.
+    records = tmp_path / "long.jsonl"
+    records.write_text("\n".join(json.dumps(
+        {"url": f"https://example.org/long/{n}", "source": {"id": "t", "name": "T"},
+         "title": f"Harbour log {n}", "body": " ".join(f"entry{n}x{i}" for i in range(20_000))})
+        for n in range(8)) + "\n")
+    with subprocess.Popen([sys.executable, "-m", "newsflow", "process", str(records)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as command:
+        assert command.stdout is not None
+        waiting = bytearray(4)
+        deadline = time.monotonic() + 60
+        while True:  # nobody reads: the pipe fills, and the command blocks in a write
+            fcntl.ioctl(command.stdout.fileno(), termios.FIONREAD, waiting)
+            if int.from_bytes(waiting, sys.byteorder) >= 65_536:
+                break
+            assert time.monotonic() < deadline, "the output never filled the pipe"
+            threading.Event().wait(0.05)  # between looks at the pipe; the deadline bounds it
+        command.terminate()
+        out, err = command.communicate(timeout=60)
+    assert command.returncode == 130, err
+    assert out.endswith(b"\n")
+    assert all(json.loads(line)["topic"] for line in out.splitlines())

@@ -31,6 +31,7 @@ from newsflow.core.dates import rfc3339
 from newsflow.core.pipeline import Pipeline, Prepared
 from newsflow.core.tagging import Topic
 from newsflow.errors import PreparePoolClosed
+from newsflow.interrupts import held
 from newsflow.pipeline_setup import build_pipeline, build_tagger
 from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe, prepare_message
 from newsflow.records import DeadLetter, RawMessage
@@ -93,7 +94,8 @@ class PreparePool:
                   encoded: bool) -> tuple[ProcessPool, ProcessFuture[Outcome]]:
         """The task, and the pool it runs on (a failed task replaces only that pool)."""
         args = (message, now, self.settings.max_body_bytes, encoded)
-        with self._lock:
+        # pebble starts a pool's children in the first call that needs them: not cut by SIGTERM.
+        with held(), self._lock:
             if self.closed:
                 raise self._closed_error(message)
             # pebble gives up on a pool whose children all died while idle: start a new one.
