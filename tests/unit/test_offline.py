@@ -16,6 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -397,3 +398,30 @@ def test_sigterm_while_the_reader_lags_still_ends_on_a_whole_line(tmp_path: Path
     assert command.returncode == 130, err
     assert out.endswith(b"\n")
     assert all(json.loads(line)["topic"] for line in out.splitlines())
+
+
+def test_the_next_inputs_are_handed_to_the_children_before_a_result_is_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lookahead itself (the lines are the same without it): with two children, up to four
+    # inputs are in flight before the first result is waited for.
+    from newsflow.processor.prepare_pool import PreparePool
+
+    events: list[str] = []
+    submit = PreparePool.submit_blocking
+
+    def recording(self: PreparePool, message: Any, now: Any) -> Any:
+        events.append(f"submit {message.offset}")
+        wait = submit(self, message, now)
+
+        def take() -> Any:
+            events.append(f"take {message.offset}")
+            return wait()
+        return take
+
+    monkeypatch.setattr(PreparePool, "submit_blocking", recording)
+    seeds = sorted(SEEDS.glob("*.txt"))
+    out = io.StringIO()
+    process_files(Settings(prepare_processes=2), seeds, out)
+    assert len(out.getvalue().splitlines()) == 5
+    assert events[:5] == ["submit 0", "submit 1", "submit 2", "submit 3", "take 0"]
+    assert events.index("submit 4") < events.index("take 1")
