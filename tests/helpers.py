@@ -171,6 +171,39 @@ class ManagedProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def start_broker_command(port: int, log_path: Path) -> ManagedProcess:
+    """`newsflow broker --port PORT`, as a user runs it (the project's topics, memory only),
+    once it has declared its topics."""
+    broker = ManagedProcess(["broker", "--port", str(port)], Settings(), log_path).start()
+    ready = f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{port}"
+    wait_until(lambda: ready in broker.log() or not broker.alive(), 30, "the broker's topics")
+    assert broker.alive(), broker.log()[-2000:]
+    return broker
+
+
+def stop_broker_command(broker: ManagedProcess) -> None:
+    """Ctrl-C: `newsflow broker` stops its Tansu process and waits for it, so the port is free
+    when it exits."""
+    assert broker.process is not None
+    broker.process.send_signal(signal.SIGINT)
+    assert broker.wait(30) == 0, broker.log()[-2000:]
+
+
+def zombie_children(pid: int) -> list[int]:
+    """The children of ``pid`` that exited and were not waited for (Linux /proc)."""
+    children = [int(child) for listing in Path(f"/proc/{pid}/task").glob("*/children")
+                for child in listing.read_text().split()]
+    zombies = []
+    for child in children:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # waited for meanwhile
+            continue
+        if state == "Z":
+            zombies.append(child)
+    return zombies
+
+
 def run_fetch_once(settings: Settings, sources: Path, log_path: Path,
                    timeout: float = 120.0) -> str:
     proc = ManagedProcess(["fetch", "--sources", str(sources), "--once"], settings, log_path)

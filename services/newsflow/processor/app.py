@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 
@@ -29,7 +29,14 @@ from newsflow.log_budget import WINDOW_SECONDS, LogBudget, client_log_filter
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor import metrics
 from newsflow.processor.bounded_stop import exit_at_once
+from newsflow.processor.broker_reset import (
+    ResetGuard,
+    TopicWatch,
+    reap_inherited_children,
+    start_afresh,
+)
 from newsflow.processor.faust_app import new_faust_app, table_options
+from newsflow.processor.fetch_wait import FetchWaitTransport
 from newsflow.processor.index_rebuild import IndexRebuild
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
 MEMORY_TABLE = "dedupe-memory"
 MEMORY_TABLE_PARTITIONS = 1  # one dedupe stage: every candidate meets every other
+PREPARED_PARTITIONS = 1  # the dedupe stage's input: the table's partitions
 # A dead letter's WARNING line: the first 20 a minute, then one line with the count
 # (log_budget.py; the Kafka client's own lines have a budget there too).
 DEAD_LETTER_LOG_LINES = 20
@@ -55,12 +63,21 @@ def table_write(article_id: str) -> Iterator[None]:
                                f"({type(exc).__name__}: {exc}; article {article_id})") from exc
 
 
-def create_app(settings: Settings) -> faust.App:
+def prepared_topic_name(settings: Settings) -> str:
+    return f"{settings.app_id}-prepared"
+
+
+def create_app(settings: Settings,
+               on_lost_topics: Callable[[Sequence[str]], NoReturn] | None = None) -> faust.App:
+    """``on_lost_topics``: called (after the preparing children are stopped) when the broker no
+    longer holds a topic the worker reads, or holds one created again (``broker_reset.py``);
+    the worker process starts afresh there. None: not checked."""
     app = new_faust_app(settings)
     pipeline = build_pipeline(settings)
     parts = settings.topic_partitions
     raw_topic = app.topic(settings.topic_raw, partitions=parts)
-    prepared_topic = app.topic(f"{settings.app_id}-prepared", partitions=1, internal=True)
+    prepared_topic = app.topic(prepared_topic_name(settings), partitions=PREPARED_PARTITIONS,
+                               internal=True)
     outputs = {
         "articles": app.topic(settings.topic_articles, partitions=parts),
         "duplicates": app.topic(settings.topic_duplicates, partitions=parts),
@@ -82,6 +99,18 @@ def create_app(settings: Settings) -> faust.App:
     @app.on_before_shutdown.connect
     async def _stop_children(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(prepare_pool.close)
+
+    if on_lost_topics is not None:
+        watch = TopicWatch(settings, [raw_topic.get_topic_name(), prepared_topic.get_topic_name(),
+                                      memory_table.changelog_topic.get_topic_name()])
+
+        def _lost(lost: Sequence[str]) -> NoReturn:
+            prepare_pool.close()  # blocking: nothing else runs until the worker starts afresh
+            on_lost_topics(lost)
+
+        transport = app.transport
+        assert isinstance(transport, FetchWaitTransport)
+        transport.topic_guard = ResetGuard(watch, _lost)
 
     dead_letter_log = LogBudget(DEAD_LETTER_LOG_LINES, WINDOW_SECONDS, time.monotonic)
 
@@ -212,12 +241,17 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     from newsflow.broker import ensure_port_free
     from newsflow.processor.bounded_stop import BoundedStopWorker
     from newsflow.processor.health import install_health
-    from newsflow.processor.local_state import lock_data_dir, reconcile_table_store
+    from newsflow.processor.local_state import (
+        ensure_internal_topics,
+        lock_data_dir,
+        reconcile_table_store,
+    )
     from newsflow.processor.malloc import pin_mmap_threshold
     from newsflow.processor.sensor import install_metrics
     from newsflow.topics import ensure_topics
 
     pin_mmap_threshold()  # before the index allocates: see processor/malloc.py
+    reap_inherited_children()  # after a start afresh (broker_reset.py): none left a zombie
     # What this machine must offer is checked before the broker is asked for anything.
     ensure_port_free(settings.worker_web_host, settings.worker_web_port,
                      "NEWSFLOW_WORKER_WEB_PORT")
@@ -231,12 +265,15 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     on_disk = settings.worker_table_store == "rocksdb://"
     # Held until the process exits (the name keeps the file open); before anything starts.
     data_dir_lock = lock_data_dir(settings.worker_data_dir) if on_disk else None  # noqa: F841
-    app = create_app(settings)
+    app = create_app(settings, on_lost_topics=start_afresh)
+    table: Any = app.tables[MEMORY_TABLE]  # a Table: its store (``data``) knows its path
+    changelog = table.changelog_topic.get_topic_name()
+    ensure_internal_topics(settings, {
+        prepared_topic_name(settings): (PREPARED_PARTITIONS, {}),
+        changelog: (MEMORY_TABLE_PARTITIONS, {"cleanup.policy": "compact"})})
     if on_disk:
-        table: Any = app.tables[MEMORY_TABLE]  # a Table: its store (``data``) knows its path
-        reconcile_table_store(settings, table.changelog_topic.get_topic_name(),
-                              MEMORY_TABLE_PARTITIONS, Path(app.conf.tabledir),
-                              Path(table.data.partition_path(0)))
+        reconcile_table_store(settings, changelog, MEMORY_TABLE_PARTITIONS,
+                              Path(app.conf.tabledir), Path(table.data.partition_path(0)))
     install_health(app, install_metrics(app))  # /metrics, /healthz, /readyz
     worker = BoundedStopWorker(app, loglevel=loglevel, quiet=True,
                                stop_timeout_seconds=settings.worker_stop_timeout_seconds)

@@ -25,13 +25,18 @@ pass a record still being prepared (``processor/commit_offsets.py``); it reads a
 fetch skipped (``getmany``, ``processor/skipped_records.py``) and records the flow control
 cleared from the stream buffers after a seek (``processor/cleared_buffers.py``); and the
 producer's flush before a commit waits for what it flushes (``processor/draining_producer.py``).
+
+And it asks the transport's topic guard (``processor/broker_reset.py``) whether the broker still
+holds the topics it reads, whenever the broker may have changed under it: before each rebalance,
+and before handing on a record on a partition not read since the last seek, or before the
+offset due (its fetch position went back: the log is shorter than it was).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping, Set
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import aiokafka
 from aiokafka.consumer.group_coordinator import RoundRobinPartitionAssignor
@@ -47,6 +52,13 @@ from newsflow.processor.draining_producer import DrainingProducer
 from newsflow.processor.skipped_records import first_skipped
 
 log = logging.getLogger(__name__)
+
+
+class TopicGuard(Protocol):
+    async def verify(self) -> None:
+        """Return if the broker still holds the worker's topics (else never: the worker starts
+        afresh)."""
+        ...
 
 
 class FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -120,9 +132,38 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
         self._next_offsets: dict[TP, int] = {}  # per stream partition: the offset due next
         self._reread_from: dict[TP, int] = {}  # the last hole read again, per partition
         self._cleared: dict[TP, int] = {}  # per partition: the lowest offset cleared, not re-read
+        self._verified: dict[TP, int | None] = {}  # per partition: the offset due when checked
 
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @property
+    def _topic_guard(self) -> TopicGuard | None:
+        transport = self.transport
+        return transport.topic_guard if isinstance(transport, FetchWaitTransport) else None
+
+    async def _verify_topics(self) -> None:
+        guard = self._topic_guard
+        if guard is not None:
+            await guard.verify()
+
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        """Checks the topics before Faust's own steps, which commit: to a broker that lost the
+        worker's topics, a commit for a topic it does not have is retried for ever."""
+        await self._verify_topics()
+        await super().on_partitions_revoked(revoked)
+
+    def _unverified(self, tp: TP, due: int | None, offset: int) -> bool:
+        """Whether a record must wait for the topic guard: on a partition not read since the
+        last seek (``due`` None), or before the offset due (the fetch's position went back: the
+        log is shorter than it was). The broker may have been replaced by one that lost the
+        worker's topics. Once per partition and offset due."""
+        if self._topic_guard is None or (due is not None and offset >= due):
+            return False
+        if tp in self._verified and self._verified[tp] == due:
+            return False
+        self._verified[tp] = due
+        return True
 
     def reread_cleared(self, lowest: Mapping[TP, int]) -> None:
         """Called by the flow control when it cleared the stream buffers
@@ -154,6 +195,7 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
 
     async def perform_seek(self) -> None:
         self._cleared.clear()  # this seek reads them again
+        self._verified.clear()
         await super().perform_seek()
         self._next_offsets = {tp: offset for tp, offset in self._committed_offset.items()
                               if offset is not None}
@@ -168,15 +210,23 @@ class FetchWaitConsumer(faust_aiokafka.Consumer):
         records in between as absent from the log and commit past them, though on these topics
         (never compacted, no transactions) they are records its fetch dropped (seen after a
         worker restart: 30 records a partition dropped between recovery and the seek to the
-        committed offsets). Once a hole was read again and is still there, it is one."""
+        committed offsets). Once a hole was read again and is still there, it is one.
+
+        A batch with a record the topic guard must see first (``_unverified``) waits for one
+        check of the topics before any of its records goes on."""
         await self._seek_back_to_cleared()
         skipping: set[TP] = set()
+        verified = False  # one check per batch: the batch comes from one broker
         async for tp, message in super().getmany(timeout):
             if tp in skipping:
                 continue  # read again from the hole, in order
             due = self._next_offsets.get(tp)
+            stream = self.app.topics.acks_enabled_for(message.topic)
+            if stream and self._unverified(tp, due, message.offset) and not verified:
+                await self._verify_topics()
+                verified = True
             hole = first_skipped(due, message.offset, self._reread_from.get(tp))
-            if hole is not None and self.app.topics.acks_enabled_for(message.topic):
+            if hole is not None and stream:
                 self._reread_from[tp] = hole
                 skipping.add(tp)
                 await self._read_again(tp, hole, message.offset, "fetch",
@@ -219,3 +269,4 @@ class FetchWaitTransport(faust_aiokafka.Transport):
                  **kwargs: Any) -> None:
         super().__init__(url, app, **kwargs)
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.topic_guard: TopicGuard | None = None  # set by the worker (processor/app.py)

@@ -1,9 +1,13 @@
-"""The worker's data directory: one worker at a time, and a table store that matches the broker.
+"""The worker's data directory: one worker at a time, and a table store that matches the broker;
+and the worker's internal topics with the partitions Faust needs.
 
-Both run before Faust starts. The lock turns a second worker on the same directory into one
+All run before Faust starts. The lock turns a second worker on the same directory into one
 clear line (RocksDB would refuse its lock file deep inside Faust, with a long traceback). The
 store check (``table_store_check``) discards a store built from a changelog the broker no
-longer holds, so Faust recovers the table from the changelog the broker has.
+longer holds, so Faust recovers the table from the changelog the broker has. The internal
+topics (the prepared hand-over and the table's changelog, one partition each) are created, and
+created again when they cannot serve (``recreate_reason``: made by a broker with another
+partition count, or holding records written before they existed that cannot be read).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +36,7 @@ from newsflow.processor.table_store_check import (
     stale_store,
 )
 from newsflow.retry import Backoff, Retry
+from newsflow.topics import unreadable_partitions
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "worker.lock"
@@ -67,6 +73,80 @@ def lock_data_dir(data_dir: Path) -> TextIO:
         raise ConfigError(f"NEWSFLOW_WORKER_DATA_DIR: cannot write to {data_dir}: "
                           f"{exc.strerror or exc}") from None
     return handle
+
+
+def recreate_reason(partitions: int, wanted: int, unreadable: Sequence[int]) -> str | None:
+    """Why the worker's internal topic must be deleted and created again, or None.
+
+    Another partition count: a broker that creates a topic when a client first writes to it
+    (the embedded one) makes it with its default count, and Faust stops at the first table
+    write (``PartitionsMismatch``). Records reported that cannot be read, in a topic just
+    created (``topics.unreadable_partitions``): the first write there would fail, and a
+    changelog's recovery would wait for ever for the record it was told of."""
+    if partitions != wanted:
+        return (f"it has {partitions} partitions, the worker needs {wanted} (made by a broker "
+                f"that creates topics on first use)")
+    if unreadable:
+        return ("it held records written before it was created, which cannot be read (a "
+                "worker wrote to it while the embedded broker restarted)")
+    return None
+
+
+def internal_topic(admin: KafkaAdminClient, settings: Settings, topic: str, partitions: int,
+                   configs: dict[str, str],
+                   unreadable: Callable[[Mapping[str, int]], dict[str, list[int]]],
+                   recreated: set[str]) -> None:
+    """Create the topic if missing; delete one that cannot serve (``recreate_reason``, with a
+    WARNING line once per topic in ``recreated``) and raise LookupError, for the caller's retry
+    to create it again."""
+    try:
+        admin.create_topics([NewTopic(topic, partitions, settings.topic_replication_factor,
+                                      topic_configs=configs)])
+        created_now = True
+    except TopicAlreadyExistsError:
+        created_now = False
+    described = admin.describe_topics([topic])
+    if not described or described[0].get("error_code"):
+        raise LookupError(f"topic {topic} not described yet: {described}")
+    found = len(described[0].get("partitions") or [])
+    why = recreate_reason(found, partitions,
+                          unreadable({topic: found}).get(topic, []) if created_now else [])
+    if why is None:
+        return
+    if topic not in recreated:
+        recreated.add(topic)
+        log.warning("recreating topic %s: %s; its records are dropped", topic, why)
+    admin.delete_topics([topic])
+    raise LookupError(f"topic {topic} deleted, to be created again: {why}")
+
+
+def ensure_internal_topics(settings: Settings, topics: dict[str, tuple[int, dict[str, str]]],
+                           ) -> None:
+    """Create the worker's internal topics (name: partitions and configs), each able to serve
+    (``recreate_reason``)."""
+    timeout = settings.kafka_connect_timeout_seconds
+    retry = Retry(Backoff(0.2, 1.0), retry_on=(KafkaError, LookupError), timeout=timeout)
+    recreated: set[str] = set()
+
+    def unreadable(found: Mapping[str, int]) -> dict[str, list[int]]:
+        return unreadable_partitions(settings, found)
+
+    def ensure() -> None:
+        admin = KafkaAdminClient(client_id="newsflow-worker-admin",
+                                 bootstrap_servers=settings.require_bootstrap(),
+                                 **settings.kafka_client_options())
+        try:
+            for topic, (partitions, configs) in topics.items():
+                internal_topic(admin, settings, topic, partitions, configs, unreadable,
+                               recreated)
+        finally:
+            admin.close()
+
+    try:
+        retry.call(ensure)
+    except (KafkaError, LookupError) as exc:
+        raise BrokerUnavailable(f"cannot create the worker's topics at "
+                                f"{settings.kafka_bootstrap_servers} ({exc})") from exc
 
 
 def changelog_on_broker(settings: Settings, topic: str, partitions: int) -> ChangelogOnBroker:
