@@ -8,6 +8,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -249,6 +250,7 @@ def test_the_fingerprint_is_encoded_once_per_article(
     assert len(calls) == 1
     # The table stores the prepare stage's bytes, and they restore the same memory.
     fingerprint_json = value.split(b"\n", 2)[1]
+    assert decided.memory_value is not None
     assert decided.memory_value.endswith(b"\n" + fingerprint_json)
     assert MEMORY.decode(decided.memory_value) == decided.memory
 
@@ -262,6 +264,55 @@ def test_memory_keeps_the_time_it_was_filed_at(pipeline: Pipeline) -> None:
         pipeline, json.dumps(late).encode(), offset=8), NOW)
     assert decided.memory.fingerprint.seen_at != decided.record.prepared.fingerprint.seen_at
     assert MEMORY.decode(decided.memory_value) == decided.memory
+
+
+def test_a_refetch_memory_carries_the_first_delivery_and_its_redelivery_writes_nothing(
+        pipeline: Pipeline) -> None:
+    """A re-fetch under the same article id replaces the first input's memory in the table;
+    its record carries the first input's decision (``first_delivery``, optional in
+    dedupe-memory.v1.json) so a redelivery of the first input, after a restore too, gets that
+    decision again; that redelivery writes no table value (the re-fetch's memory stays)."""
+    index = pipeline.new_index()
+    record = json.loads(RAW_VALUE)
+    tracked = prepared_value(pipeline, json.dumps(
+        record | {"url": "https://x.example/cranes?utm_source=feed"}).encode(), offset=7)
+    plain = prepared_value(pipeline, RAW_VALUE, offset=8)
+    first = decide_message(pipeline, index, tracked, NOW)
+    refetch = decide_message(pipeline, index, plain, NOW)
+    assert refetch.memory.decision.duplicate_of == first.memory.fingerprint.id
+    assert refetch.memory_value is not None
+    head = json.loads(refetch.memory_value.split(b"\n", 1)[0])
+    validator("dedupe-memory").validate(head)
+    assert head["first_delivery"]["decision"] == asdict(first.memory.decision) | {"origin": ""}
+    assert head["first_delivery"]["seen_at"] == first.memory.fingerprint.seen_at
+    assert MEMORY.decode(refetch.memory_value) == refetch.memory
+    # The stage: the redelivered first input is answered as the first time, and not written.
+    again = decide_message(pipeline, index, tracked, NOW)
+    assert again.memory_value is None
+    assert again.memory.decision == first.memory.decision
+    assert [(e.topic, e.key) for e, _ in again.outputs] == [
+        (e.topic, e.key) for e, _ in first.outputs]
+    assert again.outputs[0][0].topic == "articles"
+    # A redelivered re-fetch is written again as it was, the first delivery still in it.
+    rewritten = decide_message(pipeline, index, plain, NOW).memory_value
+    assert rewritten is not None
+    assert MEMORY.decode(rewritten).first_delivery == refetch.memory.first_delivery
+    # The same after a restore from the table value alone.
+    restored = pipeline.new_index()
+    restored.restore([MEMORY.decode(refetch.memory_value)])
+    assert decide_message(pipeline, restored, tracked, NOW).memory.decision == (
+        first.memory.decision)
+    # A record without the field (one written before it existed) still decodes.
+    assert first.memory_value is not None and b"first_delivery" not in first.memory_value
+    old = json.dumps({k: v for k, v in head.items() if k != "first_delivery"}).encode()
+    decoded = MEMORY.decode(old + b"\n" + refetch.memory_value.split(b"\n", 1)[1])
+    assert decoded.first_delivery is None and decoded.decision == refetch.memory.decision
+    # A first delivery's input is named by its 64-bit origin key: 16 lower-case hex digits.
+    for key in ("not hex", "ABCDEF0123456789", "0" * 15):
+        broken = dict(head, first_delivery=dict(head["first_delivery"], origin_key=key))
+        with pytest.raises(RecordInvalid, match="origin_key"):
+            MEMORY.decode(json.dumps(broken).encode() + b"\n"
+                          + refetch.memory_value.split(b"\n", 1)[1])
 
 
 def test_outputs_are_validated_before_anything_is_emitted(pipeline: Pipeline) -> None:
@@ -295,6 +346,7 @@ def test_a_memory_entry_the_index_cannot_hold_is_left_out_not_failing_the_rebuil
     ``restore``."""
     good = decide_message(pipeline, pipeline.new_index(), prepared_value(pipeline),
                           NOW).memory_value
+    assert good is not None
     head_json, fingerprint_json = good.split(b"\n", 1)
     head, fingerprint = json.loads(head_json), json.loads(fingerprint_json)
 

@@ -203,6 +203,82 @@ def test_replaying_an_origin_returns_the_same_decision(pipeline: Pipeline) -> No
                                       DAY + timedelta(hours=2))).decision.kind == "near"
 
 
+def _first_and_refetch(pipeline: Pipeline) -> tuple[Feed, Prepared, Prepared]:
+    """Two inputs with one article id (a tracking variant of a link, then the link itself),
+    the same text: the second is a re-fetch of the first ("exact, duplicate of itself")."""
+    feed = Feed(pipeline)
+    tracked = feed.prepare(seed("003"), "https://outlet-003.example/story?utm_source=x", DAY)
+    plain = feed.prepare(seed("003"), "https://outlet-003.example/story",
+                         DAY + timedelta(minutes=1))
+    assert tracked.fingerprint.id == plain.fingerprint.id and tracked.origin != plain.origin
+    return feed, tracked, plain
+
+
+def test_a_redelivered_input_gets_its_first_decision_after_a_refetch_replaced_it(
+        pipeline: Pipeline) -> None:
+    """The stream's at-least-once window (``test_two_workers_decide_as_one``): the re-fetch's
+    memory replaces the first input's, and a redelivery of the first input was then decided
+    anew, "exact, duplicate of itself", where it had been an article the first time."""
+    feed, tracked, plain = _first_and_refetch(pipeline)
+    index = pipeline.new_index()
+    first, first_out = pipeline.decide(tracked, index)
+    refetch, refetch_out = pipeline.decide(plain, index)
+    assert first.decision.kind == "new"
+    assert (refetch.decision.kind, refetch.decision.duplicate_of) == ("exact", first.fingerprint.id)
+    # Redelivered (after a rebalance, its offset not committed): the decision and the outputs
+    # of the first time; the index still remembers the re-fetch, whose memory is not rewritten.
+    again, again_out = pipeline.decide(tracked, index)
+    assert again.decision == first.decision
+    assert [(e.topic, e.key) for e in again_out] == [(e.topic, e.key) for e in first_out]
+    assert again_out[0].topic == "articles"
+    assert again_out[0].record["story"] == first_out[0].record["story"]
+    assert not index.remembers(again) and index.remembers(refetch)
+    assert index.entries[first.fingerprint.id].decision.seq == refetch.decision.seq
+    assert len(index) == 1
+    # A redelivered re-fetch is its own duplicate as before, and still carries the first.
+    replayed = decide(index, plain)
+    assert replayed.decision == refetch.decision and index.remembers(replayed)
+    assert replayed.first_delivery == refetch.first_delivery is not None
+    assert [e.topic for e in pipeline.decide(plain, index)[1]] == [
+        e.topic for e in refetch_out] == ["duplicates"]
+    # A later re-fetch carries the first delivery forward.
+    later = decide(index, feed.prepare(seed("003"), "https://outlet-003.example/story",
+                                       DAY + timedelta(minutes=2)))
+    assert later.decision.duplicate_of == first.fingerprint.id
+    assert later.first_delivery == refetch.first_delivery
+    assert decide(index, tracked).decision == first.decision
+    second = decide(index, plain)  # decided again: the same answer, a duplicate of itself
+    assert (second.decision.kind, second.decision.duplicate_of, second.decision.story_id) == (
+        "exact", first.fingerprint.id, first.decision.story_id)
+
+
+def test_a_restored_index_gives_a_redelivered_first_input_its_first_decision(
+        pipeline: Pipeline) -> None:
+    """After a rebalance the replacement rebuilds its index from the table, which holds the
+    re-fetch's memory only (keyed by the article id): the first input's decision rides in it."""
+    _, tracked, plain = _first_and_refetch(pipeline)
+    index = pipeline.new_index()
+    table: dict[str, bytes] = {}  # the Faust table: article id -> encoded Memory
+    first = decide(index, tracked)
+    table[first.fingerprint.id] = MEMORY.encode(first)
+    refetch = decide(index, plain)
+    table[refetch.fingerprint.id] = MEMORY.encode(refetch)
+    assert list(table) == [first.fingerprint.id]
+    restored = pipeline.new_index()
+    restored.restore([MEMORY.decode(value) for value in table.values()])
+    assert restored.entries[first.fingerprint.id].first_delivery == refetch.first_delivery
+    again = decide(restored, tracked)
+    assert again.decision == first.decision
+    assert again.fingerprint.seen_at == first.fingerprint.seen_at
+    assert not restored.remembers(again)
+    assert decide(restored, plain).decision == refetch.decision
+    # Forgetting the article forgets its first delivery with it: a reused row starts clean.
+    restored.forget(first.fingerprint.id)
+    assert restored.first_deliveries == {}
+    other = decide(restored, Feed(pipeline).prepare(seed("000"), "https://a.example/x", DAY))
+    assert restored.entries[other.fingerprint.id].first_delivery is None
+
+
 def _labelled_stream(pipeline: Pipeline) -> list[Prepared]:
     feed = Feed(pipeline)
     texts = [(seed("004"), "https://e.example/004", DAY - timedelta(days=4)),

@@ -13,7 +13,8 @@ bytes, its position on the raw topic) like a failure in any other stage; carryin
 costs its own size once more on the internal topic, without the 4/3 of base64 (see
 docs/architecture.md, "Serialisation at the topic boundary"). Part 2 is encoded once, in the
 prepare stage: the dedupe-memory table stores the same bytes after its own first line
-(``schemas/dedupe-memory.v1.json``: the decision and the time the index filed the article at).
+(``schemas/dedupe-memory.v1.json``: the decision and the time the index filed the article at,
+and, for a memory that replaced an earlier input's memory of the same id, that input's decision).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from newsflow.codecs.topics import dumps, loads
-from newsflow.core.dedupe import Decision, Fingerprint, Memory
+from newsflow.core.dedupe import Decision, Fingerprint, FirstDelivery, Memory
 from newsflow.core.pipeline import Origin, Prepared
 from newsflow.errors import RecordInvalid, RecordUndecodable
 from newsflow.records import RawMessage, validate
@@ -119,7 +120,13 @@ class MemoryCodec:
     def encode(self, memory: Memory, fingerprint_json: bytes | None = None) -> bytes:
         """``fingerprint_json``: the article's fingerprint as the prepare stage encoded it
         (``PreparedRecord.fingerprint_json``), stored as it is instead of encoded again."""
-        head = {"seen_at": memory.fingerprint.seen_at, "decision": asdict(memory.decision)}
+        head: dict[str, Any] = {"seen_at": memory.fingerprint.seen_at,
+                                "decision": asdict(memory.decision)}
+        first = memory.first_delivery
+        if first is not None:  # only then: a memory without one is written as before
+            head["first_delivery"] = {"origin_key": f"{first.origin_key:016x}",
+                                      "seen_at": first.seen_at,
+                                      "decision": asdict(first.decision)}
         validate("dedupe-memory", head)
         if fingerprint_json is None:
             fingerprint_json = encode_fingerprint(memory.fingerprint)
@@ -132,7 +139,10 @@ class MemoryCodec:
         fingerprint = decode_fingerprint(fingerprint_json)
         if fingerprint.seen_at != head["seen_at"]:  # filed at another time than fetched
             fingerprint = replace(fingerprint, seen_at=head["seen_at"])
-        return Memory(fingerprint, Decision(**head["decision"]))
+        first = head.get("first_delivery")  # absent in records written before it existed
+        return Memory(fingerprint, Decision(**head["decision"]), None if first is None else
+                      FirstDelivery(int(first["origin_key"], 16), first["seen_at"],
+                                    Decision(**first["decision"])))
 
 
 PREPARED = PreparedCodec()

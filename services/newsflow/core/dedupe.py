@@ -69,12 +69,28 @@ class Decision:
     seq: int = 0  # the index's decision counter: restore replays entries in this order
 
 
+@dataclass(frozen=True, slots=True)
+class FirstDelivery:
+    """The decision the first delivery of an article id got, kept by a later memory of the same
+    id that replaced that delivery's own (a re-fetch, "exact, duplicate of itself"; or any later
+    input with the id): a redelivery of the first input (same origin, after a rebalance or a
+    crash) gets this decision again instead of a new one (``DedupeIndex.decide``)."""
+
+    origin_key: int  # ``origin_key`` of the first input's origin: rows keep no origin text
+    seen_at: float  # the time the index filed the first input under
+    decision: Decision  # as taken then; its ``origin`` is "" (replayed with the input's own)
+
+
 @dataclass(slots=True)
 class Memory:
     """One remembered article with the decision taken for it: the unit of persisted state."""
 
     fingerprint: Fingerprint
     decision: Decision  # persisted by newsflow.codecs.internal.MEMORY
+    # Set when this memory replaced the memory of an earlier input with the same article id
+    # from another origin: that id's first delivery still remembered (carried forward through
+    # further replacements), so its redelivery is answered as the first time.
+    first_delivery: FirstDelivery | None = None
 
     @property
     def indexed(self) -> bool:
@@ -191,10 +207,18 @@ _INDEXED, _LIVE = 16, 32  # flags beside the kind (bits 0-1) and the method (bit
 _CENTURY_SECONDS = 100 * 365.25 * 86400.0
 
 
-def _origin_key(origin: str) -> int:
-    # A 64-bit key instead of the string ("topic:partition:offset", ~70 bytes as an object):
-    # a false replay needs a 2^-64 collision between two inputs' positions.
+def origin_key(origin: str) -> int:
+    """The 64-bit key an input's origin is remembered by, in the index and in a persisted
+    ``FirstDelivery``: a false replay needs a 2^-64 collision between two inputs' positions."""
+    # A key instead of the string ("topic:partition:offset", ~70 bytes as an object).
     return _key64(origin.encode(), -1)
+
+
+# A row's first delivery (``FirstDelivery``), kept only for rows that replaced one: origin
+# key, filed time, story first seen, similarity, story similarity (NaN: none), seq, kind and
+# method (as in ``flags``), the byte lengths of the story id and of the original's id
+# (0xFFFFFFFF: none); then those ids (``id_bytes``).
+_FIRST = struct.Struct("<QddddqBII")
 
 
 def _id_key(text: str) -> int:
@@ -322,6 +346,10 @@ class EntryView:
     def decision(self) -> Decision:
         return self._index._decision(self.row)
 
+    @property
+    def first_delivery(self) -> FirstDelivery | None:
+        return self._index._first_delivery(self.row)
+
     def term_weights(self) -> dict[str, int]:
         term = self._index.vocab.term
         return {term(k): w for k, w in self._index._term_weights(self.row).items()}
@@ -384,6 +412,8 @@ class DedupeIndex:
             "source": np.int32, "tags": np.int32, "flags": np.uint8, "slot": np.int32,
             "next": np.int32, "prev": np.int32})
         self.texts = Arena()  # per article row: see ``_BLOB``
+        # row -> its memory's first delivery (``_FIRST``), for the few rows that replaced one
+        self.first_deliveries: dict[int, bytes] = {}
         # the maps hold rows only: a row's keys are in its columns
         self.ids = RowTable(self.articles, "id_key")  # article id key -> row
         self.entries = _Ids(self)
@@ -502,6 +532,37 @@ class DedupeIndex:
             None if math.isnan(story_similarity) else story_similarity, origin,
             cols["seq"].item(row))
 
+    def _first_delivery(self, row: int) -> FirstDelivery | None:
+        packed = self.first_deliveries.get(row)
+        if packed is None:
+            return None
+        (key, seen_at, first_seen, similarity, story_similarity, seq, flags, story_len,
+         dup_len) = _FIRST.unpack_from(packed)
+        at = _FIRST.size + story_len
+        return FirstDelivery(key, seen_at, Decision(
+            KINDS[flags & 3], id_text(packed[_FIRST.size:at]), first_seen,
+            None if dup_len == _NONE else id_text(packed[at:at + dup_len]),
+            METHODS[(flags >> 2) & 3], similarity,
+            None if math.isnan(story_similarity) else story_similarity, "", seq))
+
+    @staticmethod
+    def _pack_first_delivery(first: FirstDelivery) -> bytes:
+        decision = first.decision
+        story = id_bytes(decision.story_id)
+        original = None if decision.duplicate_of is None else id_bytes(decision.duplicate_of)
+        return _FIRST.pack(
+            first.origin_key, first.seen_at, decision.story_first_seen, decision.similarity,
+            _NAN if decision.story_similarity is None else decision.story_similarity,
+            decision.seq, KINDS.index(decision.kind) | METHODS.index(decision.method) << 2,
+            len(story), _NONE if original is None else len(original)) + story + (original or b"")
+
+    def _replaced_first_delivery(self, row: int) -> FirstDelivery:
+        """The first delivery a memory replacing ``row`` carries: the row's own, or the one the
+        row carries already (the id's first delivery still remembered)."""
+        cols = self.articles.columns
+        return self._first_delivery(row) or FirstDelivery(
+            cols["origin_key"].item(row), cols["seen_at"].item(row), self._decision(row))
+
     def _members(self, story: int) -> Iterator[int]:
         row = self.story_rows.columns["head"].item(story)
         following = self.articles.columns["next"]
@@ -518,19 +579,49 @@ class DedupeIndex:
         """Decide for one article and remember the decision. Replaying an input (same origin)
         returns the decision taken the first time, so at-least-once redelivery is harmless.
 
+        That holds too for the first input of an article id whose memory a later input with
+        the same id replaced (a re-fetch: "exact, duplicate of itself"): the replacing memory
+        carries the first one's decision (``Memory.first_delivery``), and a redelivery of that
+        input gets it back. The memory returned then is the one that input got, which the
+        index no longer remembers (``remembers``): the id's current memory stays as it is.
+
         ``now`` is the caller's clock (epoch seconds), used only to distrust fetch times from
         the future; see ``arrival_time`` for late and future-dated articles."""
         known = self.ids.get(_id_key(fp.id))
-        if known >= 0 and self.articles.columns["origin_key"].item(known) == _origin_key(origin):
-            seen_at = self.articles.columns["seen_at"].item(known)
-            return Memory(replace(fp, seen_at=seen_at), self._decision(known, origin))
+        if known >= 0:
+            replayed = self._replay(known, fp, origin)
+            if replayed is not None:
+                return replayed
         arrival = self.arrival_time(fp.seen_at, now)
         if arrival != fp.seen_at:
             fp = replace(fp, seen_at=arrival)
         decision = self._exact(fp, origin) or self._near(fp, origin) or self._new(fp, origin)
-        memory = Memory(fp, decision)
+        memory = Memory(fp, decision,
+                        None if known < 0 else self._replaced_first_delivery(known))
         self.remember(memory)
         return memory
+
+    def _replay(self, row: int, fp: Fingerprint, origin: str) -> Memory | None:
+        """The memory an input got the first time, if it is the input remembered in ``row``
+        (the id's current memory, as it is persisted) or the first delivery that row replaced
+        (what that input got, no longer remembered); None for an input not seen before."""
+        key = origin_key(origin)
+        cols = self.articles.columns
+        if cols["origin_key"].item(row) == key:
+            return Memory(replace(fp, seen_at=cols["seen_at"].item(row)),
+                          self._decision(row, origin), self._first_delivery(row))
+        first = self._first_delivery(row)
+        if first is not None and first.origin_key == key:
+            return Memory(replace(fp, seen_at=first.seen_at),
+                          replace(first.decision, origin=origin))
+        return None
+
+    def remembers(self, memory: Memory) -> bool:
+        """Whether ``memory`` is the one the index remembers for its article id: false for the
+        answer to a redelivered first input whose memory a later one replaced (``decide``), so
+        the caller persists nothing for it and the id's persisted memory stays current."""
+        row = self.ids.get(_id_key(memory.fingerprint.id))
+        return row >= 0 and self.articles.columns["seq"].item(row) == memory.decision.seq
 
     def arrival_time(self, seen_at: float, now: float | None = None) -> float:
         """The time the index files an article under: its fetch time, moved into the window.
@@ -764,6 +855,8 @@ class DedupeIndex:
         fp, decision = memory.fingerprint, memory.decision
         indexed = memory.indexed
         blob, words, ranked_count = self._blob(memory, indexed)  # checks before changing
+        first = (None if memory.first_delivery is None
+                 else self._pack_first_delivery(memory.first_delivery))
         id_key = _id_key(fp.id)
         previous = self.ids.get(id_key)
         if previous >= 0:
@@ -779,7 +872,7 @@ class DedupeIndex:
         cols["id_key"][row] = id_key
         cols["url_key"][row] = _key64(fp.canonical_url.encode())
         cols["hash_key"][row] = _key64(fp.content_hash.encode())
-        cols["origin_key"][row] = _origin_key(decision.origin)
+        cols["origin_key"][row] = origin_key(decision.origin)
         cols["story"][row] = self._story_ref(decision.story_id)
         cols["source"][row] = self._number(self.source_numbers, self.source_names, fp.source_id)
         tags = tuple(fp.tags)
@@ -792,6 +885,8 @@ class DedupeIndex:
         self.texts.put(row, blob + array("I", term_ids).tobytes() + self._weights(memory))
         self._ranked_for = None
         self.ids.set(id_key, row)
+        if first is not None:
+            self.first_deliveries[row] = first
         self.newest_seen = max(self.newest_seen, fp.seen_at)
         self.next_seq = max(self.next_seq, decision.seq + 1)
         self.expiry.push(_sortable(fp.seen_at), row)
@@ -1010,6 +1105,7 @@ class DedupeIndex:
         self._unindex(row)
         self.ids.pop(cols["id_key"].item(row))
         self._story_unref(cols["story"].item(row))
+        self.first_deliveries.pop(row, None)
         cols["flags"][row] = 0
         self._parsed_row = -1
         self.texts.drop(row)

@@ -183,8 +183,9 @@ def create_app(settings: Settings,
         with metrics.STAGE_SECONDS.labels("dedupe").time():
             decided = decide_message(pipeline, index, value, now)
             memory = decided.memory
-            with table_write(memory.fingerprint.id):
-                memory_table[memory.fingerprint.id.encode()] = decided.memory_value
+            if decided.memory_value is not None:  # None: the table holds the id's memory
+                with table_write(memory.fingerprint.id):
+                    memory_table[memory.fingerprint.id.encode()] = decided.memory_value
             for expired in pipeline.evict(index):  # the core's own errors stay dead letters
                 with table_write(expired):
                     memory_table.pop(expired.encode(), None)

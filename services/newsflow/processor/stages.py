@@ -74,7 +74,10 @@ class Decided:
 
     record: PreparedRecord
     memory: Memory
-    memory_value: bytes  # the dedupe-memory table value
+    # The dedupe-memory table value; None when there is nothing to write: the message was a
+    # redelivery of an input whose memory a later input with the same article id replaced
+    # (``DedupeIndex.remembers``), and the table holds that later memory, which stays.
+    memory_value: bytes | None
     outputs: list[tuple[Emission, bytes]]  # each emission with its encoded, validated value
 
 
@@ -87,7 +90,8 @@ def decide_message(pipeline: Pipeline, index: DedupeIndex, value: bytes | None,
     outputs = [(emission, BY_ROLE[emission.topic].encode(emission.record))
                for emission in emissions]
     # The fingerprint's bytes from the prepare stage are stored as they are: encoded once.
-    return Decided(record, memory, MEMORY.encode(memory, record.fingerprint_json), outputs)
+    value = MEMORY.encode(memory, record.fingerprint_json) if index.remembers(memory) else None
+    return Decided(record, memory, value, outputs)
 
 
 def decode_memories(values: Iterable[bytes | None]) -> tuple[list[Memory], list[str]]:
