@@ -292,3 +292,64 @@ def _cmdline(proc: Path) -> bytes:
         return (proc / "cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def _children(parent: int) -> list[int]:
+    """The pool's children of ``parent`` (spawned: ``spawn_main`` in their command line)."""
+    return sorted(int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+                  if (_state(stat) or ("", 0))[1] == parent
+                  and b"spawn_main" in _cmdline(stat.parent))
+
+
+def _starting(pid: int) -> bool:
+    """A pool's child still starting: pebble ignores SIGINT in it once it has started."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ignored = next(line.split()[1] for line in status.splitlines()
+                   if line.startswith("SigIgn:"))
+    return not int(ignored, 16) & 1 << (signal.SIGINT - 1)
+
+
+@pytest.mark.parametrize("when", ["start", "respawn"])
+def test_ctrl_c_stops_the_check_with_one_line_and_no_child_left(tmp_path: Path,
+                                                                when: str) -> None:
+    # Ctrl-C reaches every process of the command. A child it cut in its start printed a
+    # KeyboardInterrupt traceback, and one cut while it read its start-up message (a child
+    # started in place of one stopped after its budget) left the pool's stop waiting for ever.
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(yaml.safe_dump(BACKTRACKING), encoding="utf-8")
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps({**STALLS, "id": f"stall{n}"}) + "\n"
+                            for n in range(40)), encoding="utf-8")
+    with subprocess.Popen(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels", str(path),
+             "--taxonomy", str(overlay)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,  # its own process group, as a terminal's job
+            env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "1",
+                 "NEWSFLOW_PREPARE_PROCESSES": "2"}) as command:
+        deadline = time.monotonic() + 90
+        seen: list[int] = []  # the children, in the order they appeared
+        try:
+            while True:  # until a child (a first one, or one started in place) is starting
+                seen += [pid for pid in _children(command.pid) if pid not in seen]
+                candidates = seen if when == "start" else seen[2:]
+                if any(_starting(pid) for pid in candidates):
+                    break
+                assert command.poll() is None, command.communicate()
+                assert time.monotonic() < deadline, f"no child seen starting: {seen}"
+                threading.Event().wait(0.02)  # between looks at /proc; the deadline bounds it
+            os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does
+            _, err = command.communicate(timeout=60)
+        finally:
+            if command.poll() is None:  # hung: the test fails, leaving nothing behind
+                os.killpg(command.pid, signal.SIGKILL)
+            left = [pid for pid in seen if _alive(pid)]
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+    assert command.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "newsflow tags check: interrupted by SIGINT; no report printed")
+    assert not left
