@@ -23,6 +23,7 @@ from newsflow.tags_check import (
     print_report,
     read_labels,
 )
+from tests.helpers import alive, cpu_seconds, pool_children, starting
 
 pytestmark = pytest.mark.clock
 
@@ -230,20 +231,6 @@ def test_the_children_score_as_the_check_in_process_does(tmp_path: Path) -> None
     assert report.failure() is None and report.articles == 3
 
 
-def _state(stat: Path) -> tuple[str, int] | None:
-    """(state, parent pid) of a process, None once it is gone."""
-    try:
-        state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
-    except (OSError, ValueError):
-        return None
-    return state, int(parent)
-
-
-def _alive(pid: int) -> bool:
-    state = _state(Path(f"/proc/{pid}/stat"))
-    return state is not None and state[0] not in {"Z", "X"}  # a zombie has ended
-
-
 def test_sigterm_stops_the_check_and_the_child_stuck_in_a_regex(tmp_path: Path) -> None:
     # Python's default SIGTERM ended the command on the spot and left its child running the
     # regex, an orphan burning a core until the regex ended (here: never).
@@ -260,56 +247,21 @@ def test_sigterm_stops_the_check_and_the_child_stuck_in_a_regex(tmp_path: Path) 
         children: list[int] = []
         # The pool's child is in the regex once it has used more CPU than its start and
         # warm-up take (about a second); from there it runs for ever.
-        while not [pid for pid in children if _cpu_seconds(pid) > 4]:
+        while not [pid for pid in children if cpu_seconds(pid) > 4]:
             assert time.monotonic() < deadline, f"no child busy in the regex: {children}"
-            children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
-                        if (_state(stat) or ("", 0))[1] == command.pid
-                        and b"spawn_main" in _cmdline(stat.parent)]
+            children = pool_children(command.pid)
             threading.Event().wait(0.1)  # between looks at /proc; the deadline bounds it
         command.terminate()
         try:
             _, err = command.communicate(timeout=60)
         finally:
-            left = [pid for pid in children if _alive(pid)]
+            left = [pid for pid in children if alive(pid)]
             for pid in left:  # a failed run must not leave a core busy for ever
                 os.kill(pid, signal.SIGKILL)
     assert command.returncode == 130
     assert err.strip().splitlines()[-1] == (
         "newsflow tags check: interrupted by SIGTERM; no report printed")
     assert not left
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _children(parent: int) -> list[int]:
-    """The pool's children of ``parent`` (spawned: ``spawn_main`` in their command line)."""
-    return sorted(int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
-                  if (_state(stat) or ("", 0))[1] == parent
-                  and b"spawn_main" in _cmdline(stat.parent))
-
-
-def _starting(pid: int) -> bool:
-    """A pool's child still starting: pebble ignores SIGINT in it once it has started."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    ignored = next(line.split()[1] for line in status.splitlines()
-                   if line.startswith("SigIgn:"))
-    return not int(ignored, 16) & 1 << (signal.SIGINT - 1)
 
 
 @pytest.mark.parametrize("when", ["start", "respawn"])
@@ -333,9 +285,9 @@ def test_ctrl_c_stops_the_check_with_one_line_and_no_child_left(tmp_path: Path,
         seen: list[int] = []  # the children, in the order they appeared
         try:
             while True:  # until a child (a first one, or one started in place) is starting
-                seen += [pid for pid in _children(command.pid) if pid not in seen]
+                seen += [pid for pid in pool_children(command.pid) if pid not in seen]
                 candidates = seen if when == "start" else seen[2:]
-                if any(_starting(pid) for pid in candidates):
+                if any(starting(pid) for pid in candidates):
                     break
                 assert command.poll() is None, command.communicate()
                 assert time.monotonic() < deadline, f"no child seen starting: {seen}"
@@ -345,7 +297,7 @@ def test_ctrl_c_stops_the_check_with_one_line_and_no_child_left(tmp_path: Path,
         finally:
             if command.poll() is None:  # hung: the test fails, leaving nothing behind
                 os.killpg(command.pid, signal.SIGKILL)
-            left = [pid for pid in seen if _alive(pid)]
+            left = [pid for pid in seen if alive(pid)]
             for pid in left:
                 os.kill(pid, signal.SIGKILL)
     assert command.returncode == 130, err
