@@ -345,3 +345,53 @@ def listening_addresses(port: int) -> set[str]:
             found.add(socket.inet_ntop(family, words))
     return found
 
+
+
+# --- processes, read from Linux's /proc --------------------------------------------------------
+def process_state(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, None once it is gone."""
+    try:
+        state, parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+    except (OSError, ValueError):
+        return None
+    return state, int(parent)
+
+
+def alive(pid: int) -> bool:
+    state = process_state(pid)
+    return state is not None and state[0] not in {"Z", "X"}  # a zombie has ended
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used (user and system): grows only while it works; 0 once it is
+    gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def pool_children(parent: int) -> list[int]:
+    """The children of ``parent`` that a pool spawned (``spawn_main`` in their command line)."""
+    pids = (int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat"))
+    return sorted(pid for pid in pids if (process_state(pid) or ("", 0))[1] == parent
+                  and b"spawn_main" in command_line(pid))
+
+
+def starting(pid: int) -> bool:
+    """A pool's child still starting: pebble ignores SIGINT in it once it has started."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    ignored = next(line.split()[1] for line in status.splitlines()
+                   if line.startswith("SigIgn:"))
+    return not int(ignored, 16) & 1 << (signal.SIGINT - 1)

@@ -149,11 +149,13 @@ def _reader_gone() -> None:
 
 def _process(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.errors import OutputFailed, ProcessIncomplete
-    from newsflow.interrupts import sigterm_raises
-    from newsflow.offline import process_files
+    from newsflow.interrupts import signals_raise
 
     try:
-        with sigterm_raises("each line written before it is complete"):
+        # SIGTERM or Ctrl-C from here on (the imports take a second): one line, exit 130.
+        with signals_raise("each line written before it is complete"):
+            from newsflow.offline import process_files
+
             summary = process_files(settings, args.files, sys.stdout)
     except BrokenPipeError:  # `newsflow process ... | head`
         _reader_gone()
@@ -209,25 +211,33 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.core.tagging import Tagger
     from newsflow.errors import LabelsFileError, TagsCheckIncomplete
-    from newsflow.interrupts import sigterm_raises
-    from newsflow.tags_check import check_in_children, print_report, read_labels, unknown_labels
-    from newsflow.taxonomy_files import load_taxonomy
+    from newsflow.interrupts import signals_raise
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
-    try:
-        articles = read_labels(args.labels)
-    except LabelsFileError as exc:
-        print(f"newsflow tags check: {exc}", file=sys.stderr)
-        return exc.exit_code
-    tagger = Tagger(load_taxonomy(taxonomy))
-    unknown = unknown_labels(articles, [topic.name for topic in tagger.topics])
-    if unknown is not None:
-        print(f"newsflow tags check: warning: {unknown}", file=sys.stderr)
-    # Each article in a child process under the stream's per-page budget: a topic's regex that
-    # backtracks on one article costs that article, not the whole check.
-    with sigterm_raises("no report printed"):
+    # SIGTERM or Ctrl-C from here on (the imports take a second): the children stopped, one
+    # line, exit 130.
+    with signals_raise("no report printed"):
+        from newsflow.core.tagging import Tagger
+        from newsflow.tags_check import (
+            check_in_children,
+            print_report,
+            read_labels,
+            unknown_labels,
+        )
+        from newsflow.taxonomy_files import load_taxonomy
+
+        try:
+            articles = read_labels(args.labels)
+        except LabelsFileError as exc:
+            print(f"newsflow tags check: {exc}", file=sys.stderr)
+            return exc.exit_code
+        tagger = Tagger(load_taxonomy(taxonomy))
+        unknown = unknown_labels(articles, [topic.name for topic in tagger.topics])
+        if unknown is not None:
+            print(f"newsflow tags check: warning: {unknown}", file=sys.stderr)
+        # Each article in a child process under the stream's per-page budget: a topic's regex
+        # that backtracks on one article costs that article, not the whole check.
         report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
                                    settings.prepare_processes)
     print_report(report, sys.stdout)

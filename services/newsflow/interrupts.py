@@ -1,10 +1,13 @@
-"""SIGTERM as an exception for the commands that end on their own (`process`, `tags check`).
+"""SIGTERM and SIGINT as an exception for the commands that end on their own (`process`,
+`tags check`).
 
 Python's default for SIGTERM ends the process on the spot: child processes were left running
 and their semaphores leaked. Raised as ``Terminated`` instead, it closes them on the way out.
-Two steps must not be cut in the middle, so the signal waits for their end (``held``):
-starting a child process (it would read a cut start-up message, print a traceback and run on,
-unknown to its pool) and writing an output line (the reader would get half a record).
+SIGINT (Ctrl-C) is raised the same way, so that both end in the command's one line, not in a
+KeyboardInterrupt raised anywhere. Two steps must not be cut in the middle, so the signal waits
+for their end (``held``): starting a child process (it would read a cut start-up message, print
+a traceback and run on, unknown to its pool) and writing an output line (the reader would get
+half a record).
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ from collections.abc import Iterator
 
 from newsflow.errors import Terminated
 
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _held = 0  # ``held`` blocks entered and not left (the main thread's: signals run there)
 _pending: int | None = None  # a signal that arrived while held
-_after = ""  # what the command says after "interrupted by SIGTERM; "
+_after = ""  # what the command says after "interrupted by SIGINT; "
 
 
 def _interrupt(signum: int) -> None:
-    # Once: a second SIGTERM must not cut the closing of the children short.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Once: a second signal (Ctrl-C pressed again) must not cut the closing of the children
+    # short.
+    for ignored in _SIGNALS:
+        signal.signal(ignored, signal.SIG_IGN)
     raise Terminated(f"interrupted by {signal.Signals(signum).name}; {_after}")
 
 
@@ -35,23 +41,24 @@ def _on_signal(signum: int, _frame: object) -> None:
 
 
 @contextlib.contextmanager
-def sigterm_raises(after: str) -> Iterator[None]:
-    """SIGTERM raises ``Terminated`` while the block runs (main thread only); ``after`` ends
-    the command's one line, e.g. "each line written before it is complete"."""
+def signals_raise(after: str) -> Iterator[None]:
+    """SIGTERM and SIGINT raise ``Terminated`` while the block runs (main thread only);
+    ``after`` ends the command's one line, e.g. "each line written before it is complete"."""
     global _after, _pending
-    previous = signal.signal(signal.SIGTERM, _on_signal)
+    previous = {signum: signal.signal(signum, _on_signal) for signum in _SIGNALS}
     _after, _pending = after, None
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         _pending = None
 
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """A SIGTERM that arrives in the block takes effect at its end. Outside ``sigterm_raises``
-    (the worker) it changes nothing."""
+    """A SIGTERM or SIGINT that arrives in the block takes effect at its end. Outside
+    ``signals_raise`` (the worker) it changes nothing."""
     global _held, _pending
     _held += 1
     try:

@@ -44,9 +44,7 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
         raise UnsupportedInput(f"{path}: not a regular file (a pipe or a device)")
     if name.endswith(".jsonl"):  # one raw record a line, exactly as on the topic
         data = path.read_bytes()
-        lines = [(f"{path}:{number}", line.removesuffix(b"\r")) for number, line
-                 in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n"), 1)
-                 if line.strip()]
+        lines = list(_json_lines(data.split(b"\n"), str(path)))
         if not lines:  # an input that gives nothing must not pass unnoticed
             yield _no_records(path, "no records", data, raw_topic)
         yield from ((where, None, line) for where, line in lines)
@@ -88,6 +86,18 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
         raise UnsupportedInput(f"{path}: a directory (name its files, e.g. {path}/*.txt)")
     raise UnsupportedInput(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, "
                            ".json)")
+
+
+def _json_lines(lines: Iterable[bytes], name: str) -> Iterator[tuple[str, bytes]]:
+    """(``name:N``, line) for each line of a JSON Lines input that is not blank, a .jsonl
+    file's (its bytes split at LF) or stdin's (read a line at a time): without the line's
+    LF and CR, nor the BOM some editors put before the first; N counts blank lines too."""
+    for number, line in enumerate(lines, 1):
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if number == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if line.strip():
+            yield f"{name}:{number}", line
 
 
 def _located(letter: DeadLetter, where: str) -> DeadLetter:
@@ -154,13 +164,9 @@ def _stdin_inputs(stdin: BinaryIO, raw_topic: str
     as for a .jsonl file, a stdin with no record, or one that fails, is a dead letter."""
     records = 0
     try:
-        for number, line in enumerate(stdin, 1):
-            line = line.removesuffix(b"\n").removesuffix(b"\r")
-            if number == 1:
-                line = line.removeprefix(codecs.BOM_UTF8)
-            if line.strip():
-                records += 1
-                yield f"<stdin>:{number}", None, line
+        for where, line in _json_lines(stdin, "<stdin>"):
+            records += 1
+            yield where, None, line
     except OSError as exc:
         yield DeadLetter("decode", type(exc).__name__, f"<stdin>: {exc}", raw_topic, None,
                          None, None, None)

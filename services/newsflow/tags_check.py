@@ -7,31 +7,30 @@ tagger's score and evidence, so a wrong tag can be traced to the words and rule 
 
 The command tags each article in a child process under the stream's per-page time budget
 (``NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS``), as ``newsflow process`` and the worker do: a
-newsroom's regex that backtracks for ever on one article must not hang the check. pebble's
-``ProcessPool`` stops the child that runs past it (``re`` runs in C: no signal in the child
-could stop it) and starts a fresh one; that article is not scored but listed with the errors,
-and the others are scored as without it (``check_in_children``). ``check`` is the same
-scoring in this process, with no budget, for benchmarks and tests.
+newsroom's regex that backtracks for ever on one article must not hang the check. The pool
+(``ChildPool``, pebble's ``ProcessPool``) stops the child that runs past it (``re`` runs in C:
+no signal in the child could stop it) and starts a fresh one; that article is not scored but
+listed with the errors, and the others are scored as without it (``check_in_children``).
+``check`` is the same scoring in this process, with no budget, for benchmarks and tests.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pebble import ProcessExpired, ProcessFuture, ProcessPool
+from pebble import ProcessExpired, ProcessFuture
 
+from newsflow.child_pool import ChildPool
 from newsflow.core.clean import article_language
 from newsflow.core.pipeline import taggable
 from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import LabelsFileError
-from newsflow.interrupts import held
 
 __all__ = ["LabelledArticle", "check", "check_in_children", "judge", "print_report",
            "read_labels", "unknown_labels"]
@@ -265,16 +264,13 @@ def check_in_children(topics: tuple[Topic, ...], articles: Sequence[LabelledArti
     names = tuple(t.name for t in topics)
     report = CheckReport({name: TopicScore() for name in names}, articles=len(articles),
                          budget_seconds=budget_seconds)
-    pool = ProcessPool(max_workers=processes, initializer=_init_child, initargs=(topics,),
-                       context=multiprocessing.get_context("spawn"))  # as the prepare pool
+    pool = ChildPool(processes, _init_child, (topics,))  # as the prepare pool
     try:
         # All scheduled at once: a child takes the next article without a round trip, and
         # each article's clock starts when a child takes it, not when it is queued.
-        # The children start with the first: not cut by SIGTERM (``interrupts.held``).
-        with held():
-            futures: list[ProcessFuture[Judgement]] = [
-                pool.schedule(_judge_in_child, args=(article, names), timeout=budget_seconds)
-                for article in articles]
+        futures: list[ProcessFuture[Judgement]] = [
+            pool.schedule(_judge_in_child, args=(article, names), timeout=budget_seconds)
+            for article in articles]
         for article, future in zip(articles, futures, strict=True):
             try:
                 judgement = future.result()
@@ -289,8 +285,7 @@ def check_in_children(topics: tuple[Topic, ...], articles: Sequence[LabelledArti
             _count(report, article, judgement)
     finally:
         # Every result is in (or the run was interrupted): no child is left running a regex.
-        pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
-        pool.join()
+        pool.close()
     return report
 
 

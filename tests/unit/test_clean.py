@@ -236,3 +236,20 @@ def test_text_deeper_than_libxml2s_default_limit_is_kept() -> None:
                          "https://news.example.org/quay")
     assert "first ferries docked by noon" in doc.text
     assert "fruit and timber" in doc.text
+
+
+def test_the_words_of_a_document_are_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The record's word_count and the language detection (twice: whether the body is long
+    # enough, then the detection itself) each counted the words of the whole text.
+    counted: list[int] = []
+    count_words = clean_module.count_words
+
+    def counting(text: str) -> int:
+        counted.append(len(text))
+        return count_words(text)
+
+    monkeypatch.setattr(clean_module, "count_words", counting)
+    doc = clean_document("Budget\n\n" + " ".join([PARAGRAPH] * 3), "text/plain")
+    assert doc.language == "en"
+    assert doc.word_count == count_words(doc.text) == 3 * len(PARAGRAPH.split())
+    assert counted == [len(doc.text)]

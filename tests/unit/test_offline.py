@@ -284,6 +284,24 @@ def test_raw_records_from_stdin_are_named_by_line_and_an_empty_stdin_is_a_letter
     assert letter["record"]["error"]["type"] == "EmptyFile"
 
 
+def test_a_closed_stdin_is_an_unsupported_input_letter(tmp_path: Path) -> None:
+    # `newsflow process - <&-`: with no file descriptor 0, Python sets sys.stdin to None (an
+    # empty stdin, /dev/null, is a stdin with no records: an EmptyFile letter instead).
+    text = tmp_path / "note.txt"
+    text.write_text("Harbour note\nThe harbour office logged 12 arrivals on Monday.")
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m newsflow process "$1" - <&-', sys.executable, str(text)],
+        capture_output=True, text=True, timeout=120, check=False)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["topic"] for line in lines] == ["news.articles.v1", "news.deadletter.v1"]
+    assert lines[1]["record"]["error"] == {
+        "type": "UnsupportedInput", "message": "-: no standard input (it is closed)"}
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "newsflow process: 1 of 2 inputs dead-lettered")
+
+
 def test_stdin_is_processed_a_line_at_a_time() -> None:
     # `newsflow tail ... | newsflow process -`: each record's line comes out while stdin is
     # still open (a reader that waited for the end would block on readline for ever).

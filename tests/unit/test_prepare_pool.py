@@ -24,7 +24,7 @@ from newsflow.errors import PreparePoolClosed
 from newsflow.processor.prepare_pool import Outcome, PreparePool
 from newsflow.processor.stages import PreparedMessage
 from newsflow.records import DeadLetter, RawMessage
-from tests.helpers import raw_record, wait_until
+from tests.helpers import alive, cpu_seconds, raw_record, wait_until
 
 pytestmark = pytest.mark.clock
 
@@ -38,20 +38,6 @@ def value(body: str, content_type: str = "text/plain") -> bytes:
 
 def children() -> set[int]:
     return {process.pid for process in multiprocessing.active_children() if process.pid}
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def cpu_ticks(pid: int) -> int:
-    """User CPU time of a process, in clock ticks (Linux /proc): grows only while it works."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[11])
 
 
 @pytest.fixture
@@ -125,14 +111,14 @@ def test_a_child_killed_under_a_page_costs_that_page_only(pool_factory: list[Pre
     warm = pool.prepare_blocking(RawMessage("raw", 0, 1, b"warm", value("Warm up.")), now)
     assert isinstance(warm, Prepared)
     (child,) = children()
-    idle = cpu_ticks(child)
+    idle = cpu_seconds(child)
     slow_value = value(SLOW_HTML, "text/html")
     results: list[Prepared | DeadLetter] = []
     worker = threading.Thread(target=lambda: results.append(
         pool.prepare_blocking(RawMessage("raw", 0, 2, b"slow", slow_value), now)))
     worker.start()
     # Killed while it works on the page (its CPU time grows), not while idle.
-    wait_until(lambda: cpu_ticks(child) > idle + 20, 60, "the child to work on the page")
+    wait_until(lambda: cpu_seconds(child) > idle + 0.2, 60, "the child to work on the page")
     os.kill(child, signal.SIGKILL)
     worker.join(60)
     (letter,) = results
@@ -154,14 +140,14 @@ def test_tasks_queued_on_a_pool_whose_children_died_are_prepared_on_the_next(
     assert isinstance(warm, Prepared)
     busy = children()
     assert len(busy) == 2
-    idle = {pid: cpu_ticks(pid) for pid in busy}
+    idle = {pid: cpu_seconds(pid) for pid in busy}
     # Seconds of work, not minutes: a page may be prepared once more on the fresh pool.
     slow_value = value("<html><body>" + "<p>word " * 60_000 + "</body></html>", "text/html")
     waits = [pool.submit_blocking(RawMessage("raw", 0, 1 + n, b"slow", slow_value), now)
              for n in range(2)]
     waits += [pool.submit_blocking(RawMessage("raw", 0, 3 + n, b"ok", value("Tides were high.")),
                                    now) for n in range(2)]
-    wait_until(lambda: all(cpu_ticks(pid) > idle[pid] + 20 for pid in busy), 60,
+    wait_until(lambda: all(cpu_seconds(pid) > idle[pid] + 0.2 for pid in busy), 60,
                "both children to work on the slow pages")
     for pid in busy:
         os.kill(pid, signal.SIGKILL)
@@ -241,11 +227,11 @@ def test_a_page_in_progress_when_the_pool_closes_is_abandoned_not_dead_lettered(
     async def run() -> tuple[int, BaseException | PreparedMessage | DeadLetter]:
         await pool.prepare(RawMessage("raw", 0, 1, b"warm", value("Warm up the child.")))
         (child,) = children() - others
-        idle = cpu_ticks(child)
+        idle = cpu_seconds(child)
         slow = asyncio.create_task(pool.prepare(
             RawMessage("raw", 0, 2, b"slow", value(SLOW_HTML, "text/html"))))
         # Closed while the child works on the page (its CPU time grows), not while idle.
-        await asyncio.to_thread(wait_until, lambda: cpu_ticks(child) > idle + 20, 60,
+        await asyncio.to_thread(wait_until, lambda: cpu_seconds(child) > idle + 0.2, 60,
                                 "the child to work on the page")
         await asyncio.to_thread(pool.close)
         finished, _ = await asyncio.wait([slow], timeout=60)

@@ -23,6 +23,7 @@ from newsflow.tags_check import (
     print_report,
     read_labels,
 )
+from tests.helpers import alive, cpu_seconds, pool_children, starting
 
 pytestmark = pytest.mark.clock
 
@@ -230,20 +231,6 @@ def test_the_children_score_as_the_check_in_process_does(tmp_path: Path) -> None
     assert report.failure() is None and report.articles == 3
 
 
-def _state(stat: Path) -> tuple[str, int] | None:
-    """(state, parent pid) of a process, None once it is gone."""
-    try:
-        state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
-    except (OSError, ValueError):
-        return None
-    return state, int(parent)
-
-
-def _alive(pid: int) -> bool:
-    state = _state(Path(f"/proc/{pid}/stat"))
-    return state is not None and state[0] not in {"Z", "X"}  # a zombie has ended
-
-
 def test_sigterm_stops_the_check_and_the_child_stuck_in_a_regex(tmp_path: Path) -> None:
     # Python's default SIGTERM ended the command on the spot and left its child running the
     # regex, an orphan burning a core until the regex ended (here: never).
@@ -260,17 +247,15 @@ def test_sigterm_stops_the_check_and_the_child_stuck_in_a_regex(tmp_path: Path) 
         children: list[int] = []
         # The pool's child is in the regex once it has used more CPU than its start and
         # warm-up take (about a second); from there it runs for ever.
-        while not [pid for pid in children if _cpu_seconds(pid) > 4]:
+        while not [pid for pid in children if cpu_seconds(pid) > 4]:
             assert time.monotonic() < deadline, f"no child busy in the regex: {children}"
-            children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
-                        if (_state(stat) or ("", 0))[1] == command.pid
-                        and b"spawn_main" in _cmdline(stat.parent)]
+            children = pool_children(command.pid)
             threading.Event().wait(0.1)  # between looks at /proc; the deadline bounds it
         command.terminate()
         try:
             _, err = command.communicate(timeout=60)
         finally:
-            left = [pid for pid in children if _alive(pid)]
+            left = [pid for pid in children if alive(pid)]
             for pid in left:  # a failed run must not leave a core busy for ever
                 os.kill(pid, signal.SIGKILL)
     assert command.returncode == 130
@@ -279,16 +264,44 @@ def test_sigterm_stops_the_check_and_the_child_stuck_in_a_regex(tmp_path: Path) 
     assert not left
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def _cmdline(proc: Path) -> bytes:
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
+@pytest.mark.parametrize("when", ["start", "respawn"])
+def test_ctrl_c_stops_the_check_with_one_line_and_no_child_left(tmp_path: Path,
+                                                                when: str) -> None:
+    # Ctrl-C reaches every process of the command. A child it cut in its start printed a
+    # KeyboardInterrupt traceback, and one cut while it read its start-up message (a child
+    # started in place of one stopped after its budget) left the pool's stop waiting for ever.
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(yaml.safe_dump(BACKTRACKING), encoding="utf-8")
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps({**STALLS, "id": f"stall{n}"}) + "\n"
+                            for n in range(40)), encoding="utf-8")
+    with subprocess.Popen(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels", str(path),
+             "--taxonomy", str(overlay)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,  # its own process group, as a terminal's job
+            env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "1",
+                 "NEWSFLOW_PREPARE_PROCESSES": "2"}) as command:
+        deadline = time.monotonic() + 90
+        seen: list[int] = []  # the children, in the order they appeared
+        try:
+            while True:  # until a child (a first one, or one started in place) is starting
+                seen += [pid for pid in pool_children(command.pid) if pid not in seen]
+                candidates = seen if when == "start" else seen[2:]
+                if any(starting(pid) for pid in candidates):
+                    break
+                assert command.poll() is None, command.communicate()
+                assert time.monotonic() < deadline, f"no child seen starting: {seen}"
+                threading.Event().wait(0.02)  # between looks at /proc; the deadline bounds it
+            os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does
+            _, err = command.communicate(timeout=60)
+        finally:
+            if command.poll() is None:  # hung: the test fails, leaving nothing behind
+                os.killpg(command.pid, signal.SIGKILL)
+            left = [pid for pid in seen if alive(pid)]
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+    assert command.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "newsflow tags check: interrupted by SIGINT; no report printed")
+    assert not left

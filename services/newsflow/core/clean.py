@@ -70,10 +70,13 @@ class CleanedDocument:
     language: str | None = None
     removals: Counter[str] = field(default_factory=Counter)
     empty_reason: str | None = None  # why ``text`` is empty: "empty", "binary", "no_article"
+    # ``count_words(text)``, counted once by ``clean_document`` for the text it returns (the
+    # language detection needs it too); None: counted when asked.
+    words: int | None = None
 
     @property
     def word_count(self) -> int:
-        return count_words(self.text)
+        return count_words(self.text) if self.words is None else self.words
 
 
 def normalise_text(text: str) -> str:
@@ -306,12 +309,14 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
     )
 
 
-def detect_language(text: str) -> str | None:
+def detect_language(text: str, words: int | None = None) -> str | None:
     """The text's language, or None when it is too short to tell: under three words, or under
     ``MIN_WORDS_FOR_DETECTION`` with no language clearly ahead (on a few words the model calls
     "Pyongyang fires missiles." Tagalog and "Russia faces new EU sanctions." French, each with
-    well under half the probability, while a short French or German sentence is over 0.9)."""
-    words = count_words(text)
+    well under half the probability, while a short French or German sentence is over 0.9).
+    ``words``: ``count_words(text)``, when the caller has counted them."""
+    if words is None:
+        words = count_words(text)
     if words < 3:
         return None
     code, share = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
@@ -319,11 +324,15 @@ def detect_language(text: str) -> str | None:
         else None
 
 
-def article_language(title: str, text: str, declared: str | None = None) -> str | None:
+def article_language(title: str, text: str, declared: str | None = None,
+                     words: int | None = None) -> str | None:
     """An article's language: detected from its body, or the page's own declaration when the
-    body is too short to be more reliable than it."""
-    if count_words(text) >= MIN_WORDS_FOR_DETECTION:
-        return detect_language(text) or declared
+    body is too short to be more reliable than it. ``words``: ``count_words(text)``, when the
+    caller has counted them."""
+    if words is None:
+        words = count_words(text)
+    if words >= MIN_WORDS_FOR_DETECTION:
+        return detect_language(text, words) or declared
     if declared:
         return declared
     # A short body (a brief, a video page, a headline alone) is judged with its headline: more
@@ -399,7 +408,8 @@ def clean_document(
         doc = _clean_text_body(body, title_hint)
     if not doc.title and title_hint:
         doc.title = normalise_text(title_hint).replace("\n", " ")
-    doc.language = article_language(doc.title, doc.text, doc.language)
+    doc.words = count_words(doc.text)  # once: the record's word_count, and the language's
+    doc.language = article_language(doc.title, doc.text, doc.language, doc.words)
     if not doc.text and doc.empty_reason is None:
         doc.empty_reason = "no_article"
     return doc

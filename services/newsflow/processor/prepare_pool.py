@@ -4,7 +4,7 @@ page under a time limit.
 Why processes: extraction is CPU-bound Python, and a pathological page can run for minutes.
 The core reads no clock, so its time limit is enforced here, from outside: pebble's
 ``ProcessPool`` stops the child a page has run in for longer than
-``NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS`` and starts a fresh one, and the page becomes one
+``NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS`` and starts a fresh one (``ChildPool``), and the page becomes one
 ``PrepareTimeout`` dead letter; a child that dies under a page (killed, out of memory) makes it a
 ``PrepareProcessDied`` dead letter. The pool serves the next record either way, the work uses
 other cores, and the worker's event loop keeps heartbeating throughout. ``newsflow process`` runs
@@ -17,15 +17,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import multiprocessing
 import threading
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from pebble import ProcessExpired, ProcessFuture, ProcessPool
+from pebble import ProcessExpired, ProcessFuture
 
+from newsflow.child_pool import ChildPool
 from newsflow.config import Settings
 from newsflow.core.dates import rfc3339
 from newsflow.core.pipeline import Pipeline, Prepared
@@ -80,22 +80,18 @@ class PreparePool:
         self._lock = threading.Lock()
         # Unsettled tasks and the pool each runs on, for close and for a replaced pool (see
         # there): pebble leaves a stopped pool's unfinished futures pending for ever.
-        self._in_flight: dict[ProcessFuture[Outcome], ProcessPool] = {}
+        self._in_flight: dict[ProcessFuture[Outcome], ChildPool] = {}
         self.pool = self._new_pool()
 
-    def _new_pool(self) -> ProcessPool:
-        return ProcessPool(
-            max_workers=self.settings.prepare_processes, initializer=_init_child,
-            initargs=(self.settings.model_dump(mode="json"), self.topics),
-            context=multiprocessing.get_context("spawn"),  # no fork of a threaded parent
-        )
+    def _new_pool(self) -> ChildPool:
+        return ChildPool(self.settings.prepare_processes, _init_child,
+                         (self.settings.model_dump(mode="json"), self.topics))
 
     def _schedule(self, message: RawMessage, now: datetime,
-                  encoded: bool) -> tuple[ProcessPool, ProcessFuture[Outcome]]:
+                  encoded: bool) -> tuple[ChildPool, ProcessFuture[Outcome]]:
         """The task, and the pool it runs on (a failed task replaces only that pool)."""
         args = (message, now, self.settings.max_body_bytes, encoded)
-        # pebble starts a pool's children in the first call that needs them: not cut by SIGTERM.
-        with held(), self._lock:
+        with self._lock:
             if self.closed:
                 raise self._closed_error(message)
             # pebble gives up on a pool whose children all died while idle: start a new one.
@@ -115,25 +111,27 @@ class PreparePool:
     def _settled(self, future: concurrent.futures.Future[Outcome]) -> None:
         self._in_flight.pop(cast("ProcessFuture[Outcome]", future), None)
 
-    def _replace_pool(self, broken: ProcessPool) -> None:
+    def _replace_pool(self, broken: ChildPool) -> None:
         with self._lock:
             if not self.closed:  # a closed pool stays closed: the next call raises
                 self._replace_locked(broken)
 
-    def _replace_locked(self, broken: ProcessPool) -> None:
+    def _replace_locked(self, broken: ChildPool) -> None:
         """Swap in a fresh pool for ``broken``, once: when several tasks of the broken pool
         notice, the later ones find it already replaced and must not stop the new pool, whose
-        tasks (scheduled since) would then never finish."""
+        tasks (scheduled since) would then never finish. One step, not cut by SIGTERM: the
+        broken pool's children are stopped before the command ends."""
         if self.pool is not broken:
             return
-        self.pool = self._new_pool()
-        broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
-        broken.join()
-        # Its other tasks in flight (``newsflow process`` keeps several) would wait for ever:
-        # failed as the pool's, each is tried again on the new pool by whoever waits for it.
-        for future in [f for f, pool in list(self._in_flight.items()) if pool is broken]:
-            with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled after all
-                future.set_exception(BrokenProcessPool("the pool was replaced"))
+        with held():
+            self.pool = self._new_pool()
+            broken.close()
+            # Its other tasks in flight (``newsflow process`` keeps several) would wait for
+            # ever: failed as the pool's, each is tried again on the new pool by whoever
+            # waits for it.
+            for future in [f for f, pool in list(self._in_flight.items()) if pool is broken]:
+                with contextlib.suppress(concurrent.futures.InvalidStateError):  # settled
+                    future.set_exception(BrokenProcessPool("the pool was replaced"))
 
     def _outcome(self, future: ProcessFuture[Outcome], message: RawMessage,
                  now: datetime) -> Outcome | None:
@@ -220,8 +218,7 @@ class PreparePool:
                 return
             self.closed = True
             pool = self.pool
-        pool.stop()  # type: ignore[no-untyped-call]
-        pool.join()
+        pool.close()
         # pebble leaves the futures of a stopped pool's unfinished tasks pending for ever; their
         # callers would wait for ever. Its threads are joined: nothing else settles them now.
         for future in list(self._in_flight):

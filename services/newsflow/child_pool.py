@@ -1,0 +1,112 @@
+"""The pool of child processes that `process`, `tags check` and the worker run their pages in.
+
+One way to build it, so that its rules live in one place:
+
+- pebble's ``ProcessPool`` with the spawn start method (no fork of a threaded parent);
+- a child's start is not cut by a signal. Its children start in the first call that needs them
+  (``active``, ``schedule``; pebble's own threads start one in place of a child stopped after a
+  timeout). A SIGTERM to this process waits for that call's end (``interrupts.held``). SIGINT
+  (Ctrl-C, which the terminal sends to every process of the command) is blocked in the thread
+  that starts the pool while it does so: pebble's threads, started there, and every child
+  started by either, inherit the blocked signal. A child that Ctrl-C cut in its start printed
+  a KeyboardInterrupt traceback, and one cut while it read its start-up message left pebble
+  writing the rest of it for ever (the parent holds the pipe's other end), so that stopping the
+  pool never ended. In a started child pebble ignores SIGINT; the parent alone acts on it.
+- ``close`` is bounded: the children still running after a second are killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import resource_tracker
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
+
+from pebble import ProcessFuture, ProcessPool
+
+from newsflow.interrupts import held
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+# ``close``: the children left after GRACE_SECONDS are killed, and pebble's threads are waited
+# for STOP_SECONDS more (a thread stuck for good is left: they are daemons).
+GRACE_SECONDS = 1.0
+STOP_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def _starting() -> Iterator[None]:
+    """Where children (and pebble's threads) may start: SIGTERM held, SIGINT blocked in this
+    thread and so in every thread and process it starts meanwhile. A SIGINT that arrives
+    meanwhile is delivered when the block ends."""
+    with held():
+        # Started first: multiprocessing starts its resource tracker with the first child, and
+        # unblocks SIGINT in the starting thread when it has.
+        resource_tracker.ensure_running()
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class ChildPool:
+    """``processes`` children, each set up by ``initializer(*initargs)`` when it starts (the
+    first ones, and each one pebble starts in place of a child stopped after a timeout)."""
+
+    def __init__(self, processes: int, initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> None:
+        self._pool = ProcessPool(max_workers=processes, initializer=initializer,
+                                 initargs=initargs, context=multiprocessing.get_context("spawn"))
+
+    @property
+    def active(self) -> bool:
+        """False once pebble gave up on the pool (e.g. its children all died while idle)."""
+        with _starting():  # the first look starts the children
+            return self._pool.active
+
+    def schedule(self, function: Callable[..., T], args: tuple[Any, ...],
+                 timeout: float | None) -> ProcessFuture[T]:
+        """``function(*args)`` in a child, stopped after ``timeout`` seconds (the future then
+        raises ``TimeoutError``) and replaced by a fresh child. Raises ``RuntimeError`` when
+        the pool is broken or stopped."""
+        with _starting():  # the first call starts the children
+            return self._pool.schedule(function, args=args, timeout=timeout)
+
+    def close(self) -> None:
+        """Stop the children (a task in progress is abandoned) and wait for them to end, for
+        ``STOP_SECONDS`` at most: pebble's own stop, alone, can wait for ever."""
+        children = self._children()  # pebble forgets each as it stops it
+        self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
+        # pebble's join has no bound once the pool is stopped: it waits for its threads, and
+        # they stop the children one at a time, each given 3 s to end on SIGTERM before a
+        # SIGKILL (a child in a regex runs C code: SIGTERM does not reach it).
+        joining = threading.Thread(target=self._pool.join, name="child-pool-stop", daemon=True)
+        joining.start()
+        joining.join(GRACE_SECONDS)  # enough for idle children
+        if not joining.is_alive():
+            return
+        _kill({*children, *self._children()})  # their tasks are abandoned anyway
+        joining.join(STOP_SECONDS)
+        if joining.is_alive():
+            left = self._children()
+            log.warning("the pool's threads did not stop within %g s; killing its %d "
+                        "children", GRACE_SECONDS + STOP_SECONDS, len(left))
+            _kill(left)
+
+    def _children(self) -> list[BaseProcess]:
+        """The children pebble runs now (its own record: there is no public one)."""
+        return list(self._pool._pool_manager.worker_manager.workers.values())
+
+
+def _kill(children: Iterable[BaseProcess]) -> None:
+    for child in children:
+        if child.pid is not None:  # not joined here: pebble's threads do
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
