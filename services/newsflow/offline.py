@@ -107,6 +107,16 @@ def _located(letter: DeadLetter, where: str) -> DeadLetter:
     return replace(letter, error_message=f"{where}: {letter.error_message}")
 
 
+def _unreadable(path: Path, exc: Exception, raw_topic: str) -> DeadLetter:
+    """The letter of an input that cannot be read at all (missing, no permission, a directory,
+    a closed stdin): its message starts with the path, as every other letter's does, and its
+    key names the file as the fetcher's letters do (``file://`` URI; none for stdin)."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    message = why if why.startswith(f"{path}:") else f"{path}: {why}"
+    key = None if str(path) == "-" else path.absolute().as_uri().encode("utf-8")
+    return DeadLetter("decode", type(exc).__name__, message, raw_topic, None, None, key, None)
+
+
 def _no_records(path: Path, why: str, data: bytes, raw_topic: str) -> DeadLetter:
     """The letter of a .jsonl or .json file that gives no record: an empty file's, as the
     fetcher sends it for any file (``Rejected``)."""
@@ -172,8 +182,9 @@ def _stdin_inputs(stdin: BinaryIO, raw_topic: str
                          None, None, None)
         return
     if not records:
-        yield Rejected("<stdin>", EmptyFile("no records"), "<stdin>: no records",
-                       b"").dead_letter(raw_topic)
+        # Named like a .jsonl file's letter (``_no_records``), with no key: stdin has no URI.
+        yield DeadLetter("fetch", EmptyFile.__name__, "<stdin>: no records", raw_topic, None,
+                         None, None, b"")
 
 
 Input = tuple[str, bytes | None, bytes]  # where it is, its key and value on news.raw.v1
@@ -207,8 +218,7 @@ def _inputs_of(settings: Settings, paths: list[Path], stdin: BinaryIO | None
             else:
                 inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
-            yield DeadLetter("decode", type(exc).__name__, str(exc), str(path), None, None,
-                             None, None), False
+            yield _unreadable(path, exc, settings.topic_raw), False
             continue
         for item in inputs:
             yield item, from_stdin

@@ -281,7 +281,22 @@ def test_raw_records_from_stdin_are_named_by_line_and_an_empty_stdin_is_a_letter
     out = io.StringIO()
     process_files(Settings(), [Path("-")], out, stdin=io.BytesIO(b"\n"))
     letter = json.loads(out.getvalue())
-    assert letter["record"]["error"]["type"] == "EmptyFile"
+    assert letter["record"]["error"] == {"type": "EmptyFile", "message": "<stdin>: no records"}
+    # stdin has no URI to name it by, unlike a file's letter (below)
+    assert letter["record"]["original"] == {"key_b64": None, "value_b64": ""}
+    assert letter["record"]["source"]["topic"] == "news.raw.v1"
+
+
+def test_a_file_that_cannot_be_read_is_named_first_in_its_letter(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.jsonl"
+    out = io.StringIO()
+    summary = process_files(Settings(), [missing], out)
+    letter = json.loads(out.getvalue())["record"]
+    assert letter["error"] == {"type": "FileNotFoundError",
+                               "message": f"{missing}: No such file or directory"}
+    assert base64.b64decode(letter["original"]["key_b64"]).decode() == missing.as_uri()
+    assert letter["source"]["topic"] == "news.raw.v1"
+    assert (summary.lines, summary.dead_lettered) == (1, 1)
 
 
 def test_a_closed_stdin_is_an_unsupported_input_letter(tmp_path: Path) -> None:
