@@ -1,28 +1,36 @@
 """Issue 15k: a learned decision on top of the block scorer, judged out of fold on tune pages.
 
-Two learned decisions are tried, both over features the Lexbor walk of ``core.main_text``
-already computes (no extra parse, pure-Python inference from a handful of weights):
+Learned decisions over features the Lexbor walk of ``core.main_text`` already computes (no
+extra parse; inference would be a dot product per line or page):
 
+* **lines**: which lines the block scorer writes (a logistic regression, or a small tree
+  ensemble, over each line's block: length, link share, tag, depth, position, class/id words
+  hashed, punctuation, neighbours, the hand rules' verdict; optionally the line's own words
+  hashed), as an override of the hand rules: a written line goes when its probability is under
+  ``drop``, a line they drop stays when over ``add``;
 * **gate**: whether the block scorer's text stands or the trafilatura path runs (a logistic
-  model in place of the hand-written ``confident`` rule; its fallback rate is capped so the
-  extraction step stays cheap);
-* **lines**: which lines the block scorer writes (a logistic model over each line's block:
-  length, link share, tag, depth, position, class/id words hashed, punctuation, neighbours),
-  on top of the hand rules: it may drop a written line or keep a link-heavy line they drop.
+  model over page figures, as an override of the hand ``confident`` rule or alone; at most
+  ``GATE_MAX_FALLBACK`` of the pages fall back, which is what costs CPU);
+* **container** among the scorer's top five: only its ceiling (``cache-candidates``).
 
 Only ``tune`` pages are read (``extraction.part_of``); the report part is never run. Labels
 come from the gold text (a line's share of 4-token shingles found in the gold) or, for
 trafilatura-eval, from its snippets (a line holding a ``with`` snippet is kept, a ``without``
 one dropped). Judged by cross-validation: leave one dataset out (train on three, test on the
 fourth) and three hash folds (SHA-256 of ``"fold:" + id``), each against the current default
-on the same pages and the best peer per dataset.
+on the same pages and the best peer per dataset; thresholds are chosen on the training
+folds for the best worst training dataset. ``evaluate`` also prints ceilings (gold labels
+used: the most each decision could gain). Result, docs/cleaning.md ("Tune part, issue 15k"):
+no learned decision beat the default out of fold, so nothing of it ships.
 
-    python benchmarks/learned_blocks.py cache    # run the systems once, cache to CACHE_DIR
-    python benchmarks/learned_blocks.py evaluate # train/test out of fold from the cache
+    python benchmarks/learned_blocks.py cache             # run the systems once (~10 min)
+    python benchmarks/learned_blocks.py cache-candidates  # the top containers' texts
+    python benchmarks/learned_blocks.py evaluate [VARIANT,...]  # out of fold, from the cache
 
-numpy only (no scikit-learn): the models are small logistic regressions fitted by Newton's
-method. The cache holds extracted texts of third-party pages: it lives outside the project
-(``/tmp`` by default, ``LEARNED_BLOCKS_CACHE``), never in the repository.
+numpy for the logistic models (Newton's method); the tree variants need scikit-learn, which
+is not a dependency of the project (they are skipped without it). The cache holds extracted
+texts of third-party pages: it lives outside the project (``/tmp`` by default,
+``LEARNED_BLOCKS_CACHE``), never in the repository.
 """
 
 from __future__ import annotations
