@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import termios
@@ -23,7 +24,7 @@ import pytest
 from newsflow.config import Settings
 from newsflow.offline import process_files
 from newsflow.records import validate
-from tests.helpers import SEEDS
+from tests.helpers import SEEDS, alive, pool_children
 
 pytestmark = pytest.mark.clock
 
@@ -368,6 +369,41 @@ def test_sigterm_stops_the_run_with_one_line_and_its_children_closed(tmp_path: P
         "newsflow process: interrupted by SIGTERM; each line written before it is complete")
     assert "leaked" not in err and "Traceback" not in err
     assert all(json.loads(line)["topic"] for line in rest.splitlines())  # whole lines only
+
+
+def test_ctrl_c_stops_the_run_with_one_line_and_no_child_left(tmp_path: Path) -> None:
+    # Ctrl-C reaches every process of the command's group: the children as well as the
+    # parent. Only the parent may act on it (one line, exit 130); a child cut in its start
+    # printed a KeyboardInterrupt traceback.
+    paths = []
+    for n in range(400):
+        path = tmp_path / f"{n:03d}.txt"
+        path.write_text(f"Harbour note {n}\nThe harbour office logged {n} arrivals on day {n}.")
+        paths.append(str(path))
+    with subprocess.Popen([sys.executable, "-m", "newsflow", "process", *paths],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True,  # its own process group, as a terminal's job
+                          env={**os.environ, "NEWSFLOW_PREPARE_PROCESSES": "2"}) as command:
+        assert command.stdout is not None
+        children: list[int] = []
+        try:
+            assert command.stdout.readline()  # running: its children are preparing
+            children = pool_children(command.pid)
+            os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does
+            rest, err = command.communicate(timeout=60)
+        finally:
+            if command.poll() is None:  # hung: the test fails, leaving nothing behind
+                os.killpg(command.pid, signal.SIGKILL)
+            left = [pid for pid in children if alive(pid)]
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+    assert children  # the pool was running when Ctrl-C came
+    assert command.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines()[-1] == (
+        "newsflow process: interrupted by SIGINT; each line written before it is complete")
+    assert all(json.loads(line)["topic"] for line in rest.splitlines())  # whole lines only
+    assert not left
 
 
 def test_several_preparing_processes_give_the_same_lines_in_the_same_order(
