@@ -112,8 +112,9 @@ def _unreadable(path: Path, exc: Exception, raw_topic: str) -> DeadLetter:
     a closed stdin): its message starts with the path, as every other letter's does, and its
     key names the file as the fetcher's letters do (``file://`` URI; none for stdin)."""
     why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    message = why if why.startswith(f"{path}:") else f"{path}: {why}"
-    key = None if str(path) == "-" else path.absolute().as_uri().encode("utf-8")
+    where = "<stdin>" if str(path) == "-" else str(path)
+    message = why if why.startswith(f"{where}:") else f"{where}: {why}"
+    key = None if str(path) == "-" else path.resolve().as_uri().encode("utf-8")
     return DeadLetter("decode", type(exc).__name__, message, raw_topic, None, None, key, None)
 
 
@@ -213,7 +214,7 @@ def _inputs_of(settings: Settings, paths: list[Path], stdin: BinaryIO | None
                 yield None, True  # the inputs before are written before stdin is read
                 source = stdin if stdin is not None else sys.stdin.buffer if sys.stdin else None
                 if source is None:  # `newsflow process - <&-`
-                    raise UnsupportedInput("-: no standard input (it is closed)")
+                    raise UnsupportedInput("<stdin>: no standard input (it is closed)")
                 inputs = _stdin_inputs(source, settings.topic_raw)
             else:
                 inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))

@@ -86,7 +86,10 @@ def ensure_topics(settings: Settings, timeout_seconds: float | None = None) -> l
                         "read (partitions %s; a client wrote to it while the embedded broker "
                         "restarted), and the first write there would fail: created again",
                         name, ", ".join(map(str, unread)))
-            recreate_topic(admin, settings, name, wanted[name], timeout_seconds)
+            try:
+                recreate_topic(admin, settings, name, wanted[name], timeout_seconds)
+            except KafkaError as exc:
+                raise RuntimeError(f"cannot create topic {name} again: {exc}") from exc
     finally:
         admin.close()
     if created:

@@ -307,6 +307,12 @@ def test_a_refetch_memory_carries_the_first_delivery_and_its_redelivery_writes_n
     old = json.dumps({k: v for k, v in head.items() if k != "first_delivery"}).encode()
     decoded = MEMORY.decode(old + b"\n" + refetch.memory_value.split(b"\n", 1)[1])
     assert decoded.first_delivery is None and decoded.decision == refetch.memory.decision
+    # A field a later version adds is passed over, as this version's field was by none before
+    # it (the previous reader refused the record, and the memory of a re-fetched id was lost
+    # when a deploy ran both versions or went back).
+    later = dict(head, added_later={"any": 1})
+    assert MEMORY.decode(json.dumps(later).encode() + b"\n"
+                         + refetch.memory_value.split(b"\n", 1)[1]) == refetch.memory
     # A first delivery's input is named by its 64-bit origin key: 16 lower-case hex digits.
     for key in ("not hex", "ABCDEF0123456789", "0" * 15):
         broken = dict(head, first_delivery=dict(head["first_delivery"], origin_key=key))

@@ -289,13 +289,15 @@ def test_raw_records_from_stdin_are_named_by_line_and_an_empty_stdin_is_a_letter
 
 
 def test_a_file_that_cannot_be_read_is_named_first_in_its_letter(tmp_path: Path) -> None:
-    missing = tmp_path / "gone.jsonl"
+    (tmp_path / "sub").mkdir()
+    missing = tmp_path / "sub" / ".." / "gone.jsonl"  # keyed as the fetcher keys a file: resolved
     out = io.StringIO()
     summary = process_files(Settings(), [missing], out)
     letter = json.loads(out.getvalue())["record"]
     assert letter["error"] == {"type": "FileNotFoundError",
                                "message": f"{missing}: No such file or directory"}
-    assert base64.b64decode(letter["original"]["key_b64"]).decode() == missing.as_uri()
+    assert base64.b64decode(letter["original"]["key_b64"]).decode() == (
+        (tmp_path / "gone.jsonl").as_uri())
     assert letter["source"]["topic"] == "news.raw.v1"
     assert (summary.lines, summary.dead_lettered) == (1, 1)
 
@@ -311,7 +313,7 @@ def test_a_closed_stdin_is_an_unsupported_input_letter(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["topic"] for line in lines] == ["news.articles.v1", "news.deadletter.v1"]
     assert lines[1]["record"]["error"] == {
-        "type": "UnsupportedInput", "message": "-: no standard input (it is closed)"}
+        "type": "UnsupportedInput", "message": "<stdin>: no standard input (it is closed)"}
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(

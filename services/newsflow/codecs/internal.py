@@ -135,7 +135,10 @@ class MemoryCodec:
     def decode(self, data: bytes | None) -> Memory:
         head_json, fingerprint_json = _parts(data, 2, "dedupe-memory")
         head = loads(head_json)
-        validate("dedupe-memory", head)
+        # Tolerant, as a topic's reader is: a field a later version adds (as ``first_delivery``
+        # was) must not make this version drop the memory when a deploy runs both or is
+        # rolled back; the writer above checks strictly.
+        validate("dedupe-memory", head, tolerant=True)
         fingerprint = decode_fingerprint(fingerprint_json)
         if fingerprint.seen_at != head["seen_at"]:  # filed at another time than fetched
             fingerprint = replace(fingerprint, seen_at=head["seen_at"])
