@@ -307,9 +307,12 @@ def test_a_closed_stdin_is_an_unsupported_input_letter(tmp_path: Path) -> None:
     # empty stdin, /dev/null, is a stdin with no records: an EmptyFile letter instead).
     text = tmp_path / "note.txt"
     text.write_text("Harbour note\nThe harbour office logged 12 arrivals on Monday.")
+    # Without the shifted-clock run's preloaded libfaketime: it opens a file as the process
+    # starts, which takes the lowest free descriptor, 0, so that stdin is open again.
+    env = {key: value for key, value in os.environ.items() if key != "LD_PRELOAD"}
     result = subprocess.run(
         ["sh", "-c", 'exec "$0" -m newsflow process "$1" - <&-', sys.executable, str(text)],
-        capture_output=True, text=True, timeout=120, check=False)
+        capture_output=True, text=True, timeout=120, check=False, env=env)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["topic"] for line in lines] == ["news.articles.v1", "news.deadletter.v1"]
     assert lines[1]["record"]["error"] == {
