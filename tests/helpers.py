@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -303,6 +304,29 @@ def produce(settings: Settings, items: Sequence[tuple[bytes | None, bytes]],
         producer.close()
 
 
+def seed_text(label: str) -> str:
+    """The text of the seed article whose file name starts with ``label``."""
+    return next(SEEDS.glob(f"{label}_*.txt")).read_text(encoding="utf-8")
+
+
+def send_raw(settings: Settings, text: str, url: str) -> None:
+    """One raw record of ``text`` at ``url`` (its key), acknowledged by the broker."""
+    produce(settings, [(url.encode(), json.dumps(raw_record(text, url=url)).encode())])
+
+
+def decision_for(settings: Settings, url: str) -> tuple[str, dict[str, Any]]:
+    """("articles" or "duplicates", the record) for the input with this URL."""
+    reader = TopicReader(settings, ["articles", "duplicates"])
+    try:
+        records = reader.wait_for(
+            lambda r: any(rec["url"] == url for rec in r["articles"] + r["duplicates"]),
+            120, f"the decision on {url}")
+    finally:
+        reader.close()
+    return next((role, rec) for role in ("articles", "duplicates") for rec in records[role]
+                if rec["url"] == url)
+
+
 def ago(**delta: float) -> str:
     """An RFC 3339 time relative to the clock (``ago(hours=6)``): fixtures that meet the
     wall-clock times a running worker or fetcher stamps must move with the clock."""
@@ -360,6 +384,19 @@ def process_state(pid: int) -> tuple[str, int] | None:
 def alive(pid: int) -> bool:
     state = process_state(pid)
     return state is not None and state[0] not in {"Z", "X"}  # a zombie has ended
+
+
+
+def stop_leftovers(command: subprocess.Popen[str], children: Sequence[int]) -> list[int]:
+    """After a test's command in its own process group (``start_new_session``): kill the group
+    if the command still runs (it hung: the test fails, leaving nothing behind), and the
+    ``children`` still alive; returns those, for the test to assert there are none."""
+    if command.poll() is None:
+        os.killpg(command.pid, signal.SIGKILL)
+    left = [pid for pid in children if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def cpu_seconds(pid: int) -> float:

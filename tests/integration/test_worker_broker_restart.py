@@ -5,11 +5,10 @@ the worker's internal topics, made fit to serve when a broker restart left them 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -22,11 +21,11 @@ from newsflow.processor import broker_reset
 from newsflow.processor.local_state import ensure_internal_topics
 from newsflow.topics import ensure_topics
 from tests.helpers import (
-    SEEDS,
     ManagedProcess,
-    TopicReader,
+    decision_for,
     produce,
-    raw_record,
+    seed_text,
+    send_raw,
     start_broker_command,
     stop_broker_command,
     wait_until,
@@ -37,26 +36,6 @@ pytestmark = pytest.mark.integration
 RESTART_LINE = broker_reset.RESTART_LINE.split("{lost}")[0]
 DISCARDED = "discarding the local table store"
 
-
-def seed(label: str) -> str:
-    return next(SEEDS.glob(f"{label}_*.txt")).read_text(encoding="utf-8")
-
-
-def send(settings: Settings, text: str, url: str) -> None:
-    produce(settings, [(url.encode(), json.dumps(raw_record(text, url=url)).encode())])
-
-
-def decision_for(settings: Settings, url: str) -> tuple[str, dict[str, Any]]:
-    """("articles" or "duplicates", the record) for the input with this URL."""
-    reader = TopicReader(settings, ["articles", "duplicates"])
-    try:
-        records = reader.wait_for(
-            lambda r: any(rec["url"] == url for rec in r["articles"] + r["duplicates"]),
-            120, f"the decision on {url}")
-    finally:
-        reader.close()
-    return next((role, rec) for role in ("articles", "duplicates") for rec in records[role]
-                if rec["url"] == url)
 
 
 @pytest.mark.parametrize("store", ["rocksdb://", "memory://"])
@@ -72,8 +51,8 @@ def test_a_running_worker_starts_afresh_when_the_broker_restarts_empty(
     brokers = [start_broker_command(port, tmp_path / "broker-1.log")]
     worker = ManagedProcess(["worker"], settings, tmp_path / "worker.log").start()
     try:
-        remembered = seed("004")
-        send(settings, remembered, "https://before.example/a")
+        remembered = seed_text("004")
+        send_raw(settings, remembered, "https://before.example/a")
         assert decision_for(settings, "https://before.example/a")[0] == "articles"
 
         stop_broker_command(brokers[0])
@@ -83,10 +62,10 @@ def test_a_running_worker_starts_afresh_when_the_broker_restarts_empty(
         assert worker.alive(), worker.log()[-3000:]
 
         # The old broker's memory is gone with its outputs: the same text is a new article.
-        send(settings, remembered, "https://after.example/a")
+        send_raw(settings, remembered, "https://after.example/a")
         assert decision_for(settings, "https://after.example/a")[0] == "articles"
         # The new memory works: a copy of it is an exact duplicate.
-        send(settings, remembered, "https://copy.example/a")
+        send_raw(settings, remembered, "https://copy.example/a")
         role, record = decision_for(settings, "https://copy.example/a")
         assert (role, record["level"]) == ("duplicates", "exact")
         assert worker.alive(), worker.log()[-3000:]

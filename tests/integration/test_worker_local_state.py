@@ -3,10 +3,8 @@ restart, discarded when the broker no longer holds its changelog, and one worker
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,38 +13,17 @@ from newsflow.config import Settings
 from newsflow.processor.local_state import LOCK_FILE
 from newsflow.topics import ensure_topics
 from tests.helpers import (
-    SEEDS,
     ManagedProcess,
-    TopicReader,
+    decision_for,
     isolated_settings,
-    produce,
-    raw_record,
+    seed_text,
+    send_raw,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
 DISCARDED = "discarding the local table store"
 
-
-def seed(label: str) -> str:
-    return next(SEEDS.glob(f"{label}_*.txt")).read_text(encoding="utf-8")
-
-
-def send(settings: Settings, text: str, url: str) -> None:
-    produce(settings, [(url.encode(), json.dumps(raw_record(text, url=url)).encode())])
-
-
-def decision_for(settings: Settings, url: str) -> tuple[str, dict[str, Any]]:
-    """("articles" or "duplicates", the record) for the input with this URL."""
-    reader = TopicReader(settings, ["articles", "duplicates"])
-    try:
-        records = reader.wait_for(
-            lambda r: any(rec["url"] == url for rec in r["articles"] + r["duplicates"]),
-            120, f"the decision on {url}")
-    finally:
-        reader.close()
-    return next((role, rec) for role in ("articles", "duplicates") for rec in records[role]
-                if rec["url"] == url)
 
 
 @pytest.fixture
@@ -64,17 +41,17 @@ def test_store_kept_on_the_same_broker_and_discarded_on_a_fresh_one(
     own_broker: EmbeddedBroker, tmp_path: Path,
 ) -> None:
     on_a = isolated_settings(own_broker.bootstrap, tmp_path)
-    remembered = seed("004")
+    remembered = seed_text("004")
     worker = run_worker(on_a, tmp_path / "a1.log")
     try:
-        send(on_a, remembered, "https://first.example/a")
+        send_raw(on_a, remembered, "https://first.example/a")
         assert decision_for(on_a, "https://first.example/a")[0] == "articles"
     finally:
         worker.stop()
     # Restarted on its directory, same broker: the store is kept, its memory still counts.
     worker = run_worker(on_a, tmp_path / "a2.log")
     try:
-        send(on_a, remembered, "https://copy.example/a")
+        send_raw(on_a, remembered, "https://copy.example/a")
         role, record = decision_for(on_a, "https://copy.example/a")
         assert (role, record["level"]) == ("duplicates", "exact")
         assert DISCARDED not in worker.log()
@@ -91,7 +68,7 @@ def test_store_kept_on_the_same_broker_and_discarded_on_a_fresh_one(
                            tmp_path / "b-other.log")
         try:
             for label in ("000", "001", "002"):
-                send(on_b, seed(label), f"https://b.example/{label}")
+                send_raw(on_b, seed_text(label), f"https://b.example/{label}")
             for label in ("000", "001", "002"):
                 decision_for(on_b, f"https://b.example/{label}")
         finally:
@@ -99,10 +76,10 @@ def test_store_kept_on_the_same_broker_and_discarded_on_a_fresh_one(
         worker = run_worker(on_b, tmp_path / "b-old-dir.log")
         try:
             # Broker A's memory must be gone: its article has no output here.
-            send(on_b, remembered, "https://again.example/a")
+            send_raw(on_b, remembered, "https://again.example/a")
             assert decision_for(on_b, "https://again.example/a")[0] == "articles"
             # Broker B's memory must be whole: its first article too.
-            send(on_b, seed("000"), "https://copy.example/b000")
+            send_raw(on_b, seed_text("000"), "https://copy.example/b000")
             role, record = decision_for(on_b, "https://copy.example/b000")
             assert (role, record["level"]) == ("duplicates", "exact")
             assert DISCARDED in worker.log()

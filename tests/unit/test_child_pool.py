@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
-import os
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -27,7 +27,7 @@ def test_the_start_up_guard_is_taken_by_the_first_call_only(
             yield
 
     monkeypatch.setattr(child_pool, "_starting", counted)
-    pool = ChildPool(1, os.getpid, ())
+    pool = ChildPool(1, random.seed, ())  # any importable set-up that returns None
     try:
         assert pool.active
         futures = [pool.schedule(operator.add, (n, 1), timeout=60) for n in range(3)]

@@ -24,7 +24,7 @@ import pytest
 from newsflow.config import Settings
 from newsflow.offline import process_files
 from newsflow.records import validate
-from tests.helpers import SEEDS, alive, pool_children
+from tests.helpers import SEEDS, pool_children, stop_leftovers
 
 pytestmark = pytest.mark.clock
 
@@ -354,15 +354,21 @@ def test_stdin_is_processed_a_line_at_a_time() -> None:
         assert command.wait(timeout=60) == 0
 
 
+def harbour_notes(folder: Path, count: int) -> list[str]:
+    """``count`` short text files, distinct, enough to keep a run busy for a moment."""
+    paths = []
+    for n in range(count):
+        path = folder / f"{n:03d}.txt"
+        path.write_text(f"Harbour note {n}\nThe harbour office logged {n} arrivals on day {n}.")
+        paths.append(str(path))
+    return paths
+
+
 def test_sigterm_stops_the_run_with_one_line_and_its_children_closed(tmp_path: Path) -> None:
     # Python's default SIGTERM ended the command on the spot, with no word: its pool of
     # preparing processes was never closed, and the resource tracker warned of leaked
     # semaphores.
-    paths = []
-    for n in range(400):
-        path = tmp_path / f"{n:03d}.txt"
-        path.write_text(f"Harbour note {n}\nThe harbour office logged {n} arrivals on day {n}.")
-        paths.append(str(path))
+    paths = harbour_notes(tmp_path, 400)
     with subprocess.Popen([sys.executable, "-m", "newsflow", "process", *paths],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as command:
         assert command.stdout is not None and command.stderr is not None
@@ -380,11 +386,7 @@ def test_ctrl_c_stops_the_run_with_one_line_and_no_child_left(tmp_path: Path) ->
     # Ctrl-C reaches every process of the command's group: the children as well as the
     # parent. Only the parent may act on it (one line, exit 130); a child cut in its start
     # printed a KeyboardInterrupt traceback.
-    paths = []
-    for n in range(400):
-        path = tmp_path / f"{n:03d}.txt"
-        path.write_text(f"Harbour note {n}\nThe harbour office logged {n} arrivals on day {n}.")
-        paths.append(str(path))
+    paths = harbour_notes(tmp_path, 400)
     with subprocess.Popen([sys.executable, "-m", "newsflow", "process", *paths],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True,  # its own process group, as a terminal's job
@@ -397,11 +399,7 @@ def test_ctrl_c_stops_the_run_with_one_line_and_no_child_left(tmp_path: Path) ->
             os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does
             rest, err = command.communicate(timeout=60)
         finally:
-            if command.poll() is None:  # hung: the test fails, leaving nothing behind
-                os.killpg(command.pid, signal.SIGKILL)
-            left = [pid for pid in children if alive(pid)]
-            for pid in left:
-                os.kill(pid, signal.SIGKILL)
+            left = stop_leftovers(command, children)
     assert children  # the pool was running when Ctrl-C came
     assert command.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err

@@ -23,7 +23,7 @@ from newsflow.tags_check import (
     print_report,
     read_labels,
 )
-from tests.helpers import alive, cpu_seconds, pool_children, starting
+from tests.helpers import alive, cpu_seconds, pool_children, starting, stop_leftovers
 
 pytestmark = pytest.mark.clock
 
@@ -295,11 +295,7 @@ def test_ctrl_c_stops_the_check_with_one_line_and_no_child_left(tmp_path: Path,
             os.killpg(command.pid, signal.SIGINT)  # what Ctrl-C does
             _, err = command.communicate(timeout=60)
         finally:
-            if command.poll() is None:  # hung: the test fails, leaving nothing behind
-                os.killpg(command.pid, signal.SIGKILL)
-            left = [pid for pid in seen if alive(pid)]
-            for pid in left:
-                os.kill(pid, signal.SIGKILL)
+            left = stop_leftovers(command, seen)
     assert command.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
