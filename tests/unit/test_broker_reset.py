@@ -279,3 +279,19 @@ def test_a_topic_that_existed_is_not_read() -> None:
     internal_topic(admin, Settings(kafka_bootstrap_servers="127.0.0.1:9"),  # type: ignore[arg-type]
                    "app-prepared", 1, {}, unreadable, set())
     assert admin.deleted == []
+
+
+def test_a_stop_that_comes_while_the_children_stop_is_kept_not_lost() -> None:
+    # Before the exec the event loop never runs again: a SIGTERM it would have acted on was
+    # forgotten, and the worker started afresh instead of stopping.
+    script = textwrap.dedent("""
+        import os, signal
+        from newsflow.processor.broker_reset import stop_requested_while
+        print(stop_requested_while(lambda: None))
+        print(stop_requested_while(lambda: os.kill(os.getpid(), signal.SIGTERM)))
+        print("alive")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert (result.returncode, result.stdout.split()) == (0, ["None", "SIGTERM", "alive"]), (
+        result.stderr)

@@ -34,6 +34,7 @@ from newsflow.processor.broker_reset import (
     TopicWatch,
     reap_inherited_children,
     start_afresh,
+    stop_requested_while,
 )
 from newsflow.processor.faust_app import new_faust_app, table_options
 from newsflow.processor.fetch_wait import FetchWaitTransport
@@ -105,7 +106,12 @@ def create_app(settings: Settings,
                                       memory_table.changelog_topic.get_topic_name()])
 
         def _lost(lost: Sequence[str]) -> NoReturn:
-            prepare_pool.close()  # blocking: nothing else runs until the worker starts afresh
+            # Blocking: nothing else runs until the worker starts afresh, or stops when it was
+            # asked to meanwhile (nothing was committed: the stop loses nothing).
+            stop = stop_requested_while(prepare_pool.close)
+            if stop is not None:
+                exit_at_once(f"newsflow worker: stopped by {stop}, which came while the worker "
+                             f"was to start afresh (the broker lost its topics)", status=0)
             on_lost_topics(lost)
 
         transport = app.transport

@@ -35,12 +35,12 @@ def _give_up(seconds: float) -> None:
                  "(NEWSFLOW_WORKER_STOP_TIMEOUT_SECONDS); exiting")
 
 
-def exit_at_once(line: str) -> NoReturn:
-    """Status 1 after ``line``, now: os._exit because the interpreter's own exit would wait for
-    a shutdown that is stuck, or that must not commit or write anything more."""
+def exit_at_once(line: str, status: int = 1) -> NoReturn:
+    """``status`` after ``line``, now: os._exit because the interpreter's own exit would wait
+    for a shutdown that is stuck, or that must not commit or write anything more."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
-    os._exit(1)
+    os._exit(status)
 
 
 def log_thread_exception(args: threading.ExceptHookArgs) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -156,6 +157,21 @@ def start_afresh(lost: Sequence[str]) -> NoReturn:
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     except OSError as exc:
         exit_at_once(f"{line}; could not start it again ({exc}); exiting")
+
+
+def stop_requested_while(step: Callable[[], None]) -> str | None:
+    """Run ``step`` (stopping the preparing children before the worker starts afresh) with
+    SIGTERM and SIGINT recorded instead of acted on, and return the name of the first that
+    came, or None. Why: the event loop that would act on them does not run again in this
+    image, and the exec forgets them, so a supervisor's stop would start the worker again and
+    end in its kill after its timeout. The handlers are left recording up to the exec (which
+    resets them); only the main thread can set them, elsewhere ``step`` just runs."""
+    came: list[int] = []
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda received, _frame: came.append(received))
+    step()
+    return signal.Signals(came[0]).name if came else None
 
 
 def reap_inherited_children() -> None:
