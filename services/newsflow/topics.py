@@ -145,6 +145,14 @@ def unreadable_partitions(settings: Settings, topics: Mapping[str, int],
             for tp, messages in consumer.poll(timeout_ms=200).items():
                 if messages:
                     unread.discard(TopicPartition(tp.topic, tp.partition))
+        # Only a partition the broker answered for (a fetch response gives its high
+        # watermark) and still returned nothing from: one a slow broker has not answered for
+        # yet is readable as far as anyone knows, and deleting it would drop its records.
+        answered = {tp for tp in unread if consumer.highwater(tp) is not None}
+        if unread - answered:
+            log.info("no answer in %.0f s about %d partitions just created; left as they are",
+                     wait_seconds, len(unread - answered))
+        unread = answered
     finally:
         consumer.close()
     found: dict[str, list[int]] = {}

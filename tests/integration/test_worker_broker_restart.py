@@ -19,7 +19,7 @@ from newsflow.broker import EmbeddedBroker, free_port
 from newsflow.config import Settings
 from newsflow.processor import broker_reset
 from newsflow.processor.local_state import ensure_internal_topics
-from newsflow.topics import ensure_topics
+from newsflow.topics import ensure_topics, unreadable_partitions
 from tests.helpers import (
     ManagedProcess,
     decision_for,
@@ -164,3 +164,20 @@ async def test_topics_a_broker_restart_left_unfit_are_made_again(
             assert produce(settings, [(b"k", b"after")], topic=topic) == [(0, 0)]
     finally:
         broker.stop()
+
+
+def test_a_partition_the_broker_has_not_answered_for_is_not_judged_unreadable(
+        settings: Settings) -> None:
+    # Records that can be read, but no fetch answered within the wait (here: no wait at all,
+    # as a slow broker's would not answer): before, every such partition was "unreadable",
+    # and the topic deleted with its records.
+    topic = f"readable-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    assert produce(settings, [(b"k", b"kept")], topic=topic) == [(0, 0)]
+    assert unreadable_partitions(settings, {topic: 1}, wait_seconds=0) == {}
+    assert unreadable_partitions(settings, {topic: 1}) == {}  # answered: readable
+    assert end_offset(settings.require_bootstrap(), topic) == 1
