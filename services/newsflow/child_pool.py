@@ -17,7 +17,6 @@ One way to build it, so that its rules live in one place:
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import multiprocessing
@@ -63,9 +62,8 @@ class ChildPool:
 
     def __init__(self, processes: int, initializer: Callable[..., None],
                  initargs: tuple[Any, ...]) -> None:
-        self._pool = ProcessPool(max_workers=processes, initializer=_child_start,
-                                 initargs=(initializer, initargs),
-                                 context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPool(max_workers=processes, initializer=initializer,
+                                 initargs=initargs, context=multiprocessing.get_context("spawn"))
         # Set once a call has started the pool: pebble's threads, started then, start every
         # later child (with the mask they inherited), so later calls need no guard (it costs a
         # look at the resource tracker, ~30 us, twice per record in the worker).
@@ -118,16 +116,6 @@ class ChildPool:
     def _children(self) -> list[BaseProcess]:
         """The children pebble runs now (its own record: there is no public one)."""
         return list(self._pool._pool_manager.worker_manager.workers.values())
-
-
-def _child_start(initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
-    """In each child, before its set-up: hold SIGTERM once the child is exiting. When the pool
-    stops, a child sees its pipe closed and exits by itself while pebble sends it SIGTERM; a
-    SIGTERM that came after the interpreter had reset its handlers printed "OSError: Signal 15
-    ignored due to race condition" and a traceback to the command's stderr. Held from the
-    child's first exit step (``atexit``) on, it is dropped with the process."""
-    atexit.register(signal.pthread_sigmask, signal.SIG_BLOCK, {signal.SIGTERM})
-    initializer(*initargs)
 
 
 def _kill(children: Iterable[BaseProcess]) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 import contextlib
 import operator
 import random
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 
 import pytest
@@ -38,21 +35,3 @@ def test_the_start_up_guard_is_taken_by_the_first_call_only(
     finally:
         pool.close()
     assert len(entered) == 1
-
-
-def test_a_child_that_is_exiting_holds_sigterm() -> None:
-    # When the pool stops, a child exits by itself (its pipe closed) while pebble sends it
-    # SIGTERM; one that came after the interpreter reset its handlers printed "Signal 15
-    # ignored due to race condition" with a traceback on the command's stderr. Here the
-    # SIGTERM comes in the child's last exit step (registered first, so run last), under a
-    # handler that ends the process as pebble's does: held, the child ends normally.
-    script = textwrap.dedent("""
-        import atexit, os, random, signal
-        from newsflow.child_pool import _child_start
-        signal.signal(signal.SIGTERM, lambda *_: os._exit(15))  # as pebble's children have
-        atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))
-        _child_start(random.seed, ())
-    """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert (result.returncode, result.stderr) == (0, "")
