@@ -13,15 +13,19 @@ One way to build it, so that its rules live in one place:
   writing the rest of it for ever (the parent holds the pipe's other end), so that stopping the
   pool never ended. In a started child pebble ignores SIGINT; the parent alone acts on it.
 - ``close`` is bounded: the children still running after a second are killed.
+- a child ends with ``os._exit`` once pebble's task loop has returned (``_child_start``), not
+  through the interpreter's shutdown, which a SIGTERM from pebble's stop could interrupt.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import resource_tracker
@@ -62,8 +66,9 @@ class ChildPool:
 
     def __init__(self, processes: int, initializer: Callable[..., None],
                  initargs: tuple[Any, ...]) -> None:
-        self._pool = ProcessPool(max_workers=processes, initializer=initializer,
-                                 initargs=initargs, context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPool(max_workers=processes, initializer=_child_start,
+                                 initargs=(initializer, initargs),
+                                 context=multiprocessing.get_context("spawn"))
         # Set once a call has started the pool: pebble's threads, started then, start every
         # later child (with the mask they inherited), so later calls need no guard (it costs a
         # look at the resource tracker, ~30 us, twice per record in the worker).
@@ -116,6 +121,28 @@ class ChildPool:
     def _children(self) -> list[BaseProcess]:
         """The children pebble runs now (its own record: there is no public one)."""
         return list(self._pool._pool_manager.worker_manager.workers.values())
+
+
+def _child_start(initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """In each child, before its own set-up: end the process at once when pebble's task loop
+    returns. It returns when the pool stops (the child's pipe closed) while pebble's stop sends
+    the child SIGTERM; one that came in the interpreter's shutdown, after it had reset its
+    signal handlers, printed "OSError: Signal 15 ignored due to race condition" and a
+    traceback on the command's stderr. Registered last, this exit step runs first."""
+    atexit.register(_exit_now)
+    initializer(*initargs)
+
+
+def _exit_now() -> None:
+    """Exit 0: the task loop returned, so the pipe was closed (an error in pebble's loop
+    exits through pebble's own ``os._exit``, and an unexpected one has printed its traceback
+    already). What the child wrote is flushed first; nothing else is left to clean up
+    (multiprocessing ran its finalizers as the task loop returned)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream: nothing to save
+            stream.flush()
+    os._exit(0)
 
 
 def _kill(children: Iterable[BaseProcess]) -> None:
