@@ -200,51 +200,28 @@ def instrumented_main_text(root: Any) -> tuple[Any, dict[str, Any]]:
     scores = sorted(measure.scores.values(), reverse=True)
     first = best
     best = mt._widen(best, measure)
-    texts: list[str] = []
-    cut = 0
-    kind = mt._paragraph_kind(best, measure)
-    parts = mt._with_split_siblings(best, kind, measure)
-    parts = mt._earlier_twins(best, kind, measure) + parts
-    for part in parts:
-        part_text, part_cut = container_text(part, measure, "body")
-        if part_text:
-            texts.append(part_text)
-        cut += part_cut
-    text = "\n".join(texts)
-    page = measure.paragraph_chars
-    written = len(text) + cut
-    long_ok = len(text) >= mt.CONFIDENT_MIN_CHARS and written >= mt.CONFIDENT_MIN_SHARE * page
-    short_ok = mt._whole_short_article(best, measure, len(text), written, page_text)
-    confident = (long_ok or short_ok) and hidden <= mt.HIDDEN_PROSE_TEXT_SHARE * written
-    # the lead, through the instrumented writer (same text as _lead_text)
-    saved = mt._container_text
-    mt._container_text = lambda node, m: container_text(node, m, "lead")  # type: ignore[assignment]
-    try:
-        lead = mt._lead_text(parts[0], measure)
-    finally:
-        mt._container_text = saved  # type: ignore[assignment]
-    lead_added = bool(lead) and (" ".join(lead.split())[:mt.LEAD_REPEAT_CHARS]
-                                 not in " ".join(text.split()))
-    if not lead_added:
+    body = mt.body_text(best, measure, page_text, hidden,
+                        lambda node, m: container_text(node, m, "body"))
+    text, lead = mt.with_lead(body, measure, lambda node, m: container_text(node, m, "lead"))
+    if not lead:
         for record in records:
             if record["role"] == "lead":
                 record["status"] = "unused"
-    if lead_added:
-        text = f"{lead}\n{text}"
     key = best.mem_id
     chars = measure.chars.get(key, 0)
     info.update(
-        text_chars=len(text) - (len(lead) + 1 if lead_added else 0), written=written,
-        cut=cut, paragraph_chars=page, page_text=page_text, hidden=hidden,
+        text_chars=len(body.text), written=body.written,
+        cut=body.written - len(body.text), paragraph_chars=measure.paragraph_chars,
+        page_text=page_text, hidden=hidden,
         container_chars=chars, container_links=measure.links.get(key, 0),
-        container_prose=measure.prose.get(key, 0), parts=len(parts),
-        lead_chars=len(lead) if lead_added else 0, top_score=scores[0] if scores else 0.0,
+        container_prose=measure.prose.get(key, 0), parts=len(body.parts),
+        lead_chars=len(lead), top_score=scores[0] if scores else 0.0,
         second_score=scores[1] if len(scores) > 1 else 0.0, widened=first.mem_id != key,
-        container_tag=best.tag, names_article=mt._names_article(best), long_ok=long_ok,
-        short_ok=short_ok, confident=confident, depth=_depth(best),
+        container_tag=best.tag, names_article=mt._names_article(best), long_ok=body.long_enough,
+        short_ok=body.short_whole, confident=body.confident, depth=_depth(best),
         measure=measure,
     )
-    return mt.MainText(text, confident), info
+    return mt.MainText(text, body.confident), info
 
 
 def _depth(node: Any) -> int:
@@ -1027,13 +1004,7 @@ def candidate_texts(html: str) -> list[dict[str, Any]]:
     hidden = mt._strip_junk(root)
     measure = mt._Measure()
     page_text = measure.walk(root)[0]
-    ranked: list[tuple[float, int]] = []
-    for key, value in measure.scores.items():
-        chars = measure.chars.get(key, 0) or 1
-        adjusted = value * (1 - min(measure.links.get(key, 0) / chars, 1.0))
-        if mt._names_article(measure.nodes[key]):
-            adjusted *= mt.ARTICLE_BOOST
-        ranked.append((adjusted, key))
+    ranked = [(mt._adjusted_score(key, measure), key) for key in measure.scores]
     ranked.sort(key=lambda item: -item[0])
     top = ranked[0][0] if ranked else 1.0
     seen: set[int] = set()
@@ -1046,34 +1017,19 @@ def candidate_texts(html: str) -> list[dict[str, Any]]:
         if best.mem_id in seen:
             continue
         seen.add(best.mem_id)
-        kind = mt._paragraph_kind(best, measure)
-        parts = mt._earlier_twins(best, kind, measure) + mt._with_split_siblings(best, kind,
-                                                                                  measure)
-        texts, cut = [], 0
-        for part in parts:
-            part_text, part_cut = mt._container_text(part, measure)
-            if part_text:
-                texts.append(part_text)
-            cut += part_cut
-        text = "\n".join(texts)
+        body = mt.body_text(best, measure, page_text, hidden)
+        text, lead = mt.with_lead(body, measure)
         page = measure.paragraph_chars
-        written = len(text) + cut
-        confident = ((len(text) >= mt.CONFIDENT_MIN_CHARS
-                      and written >= mt.CONFIDENT_MIN_SHARE * page)
-                     or mt._whole_short_article(best, measure, len(text), written, page_text))
-        confident = confident and hidden <= mt.HIDDEN_PROSE_TEXT_SHARE * written
-        lead = mt._lead_text(parts[0], measure)
-        if lead and " ".join(lead.split())[:mt.LEAD_REPEAT_CHARS] not in " ".join(text.split()):
-            text = f"{lead}\n{text}"
         bkey = best.mem_id
         chars = measure.chars.get(bkey, 0) or 1
         out.append({
-            "raw": text, "confident": confident, "rank": rank, "score_share": adjusted / top,
-            "text_share": written / max(page, 1), "prose_share": measure.prose.get(bkey, 0) / max(page, 1),
+            "raw": text, "confident": body.confident, "rank": rank,
+            "score_share": adjusted / top, "text_share": body.written / max(page, 1),
+            "prose_share": measure.prose.get(bkey, 0) / max(page, 1),
             "chars_share": chars / max(page_text, 1), "links": measure.links.get(bkey, 0) / chars,
             "tag": best.tag, "names_article": mt._names_article(best), "depth": _depth(best),
             "widened": best.mem_id != first.mem_id, "lead_chars": len(lead),
-            "text_chars": len(text), "parts": len(parts),
+            "text_chars": len(text), "parts": len(body.parts),
         })
     return out
 

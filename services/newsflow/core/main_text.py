@@ -33,7 +33,7 @@ most of the page's paragraph text, and no less than the page hides) rather than 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -631,6 +631,11 @@ class _Writer:
             self.ended = True
 
 
+# How a container's text is written (``_container_text``; a benchmark passes one that records
+# every line it meets).
+ContainerText = Callable[[LexborNode, "_Measure"], tuple[str, int]]
+
+
 def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]:
     """The container's text, and how many characters of it a teaser heading cut off."""
     writer = _Writer(measure)
@@ -642,14 +647,21 @@ def _container_text(container: LexborNode, measure: _Measure) -> tuple[str, int]
     return "\n".join(writer.lines), cut
 
 
+def _adjusted_score(key: int, measure: _Measure) -> float:
+    """A container's score as the choice of the best one weighs it: less its links' share,
+    more when the page marks it as its article."""
+    chars = measure.chars.get(key, 0) or 1
+    adjusted = measure.scores[key] * (1 - min(measure.links.get(key, 0) / chars, 1.0))
+    if _names_article(measure.nodes[key]):
+        adjusted *= ARTICLE_BOOST
+    return adjusted
+
+
 def _best(measure: _Measure) -> LexborNode | None:
     best: LexborNode | None = None
     best_score = 0.0
-    for key, value in measure.scores.items():
-        chars = measure.chars.get(key, 0) or 1
-        adjusted = value * (1 - min(measure.links.get(key, 0) / chars, 1.0))
-        if _names_article(measure.nodes[key]):
-            adjusted *= ARTICLE_BOOST
+    for key in measure.scores:
+        adjusted = _adjusted_score(key, measure)
         if adjusted > best_score:
             best, best_score = measure.nodes[key], adjusted
     return best
@@ -782,7 +794,8 @@ def _article_counts(best: LexborNode) -> dict[int, int]:
     return counts
 
 
-def _lead_text(container: LexborNode, measure: _Measure) -> str:
+def _lead_text(container: LexborNode, measure: _Measure,
+               container_text: ContainerText = _container_text) -> str:
     """A standfirst just before the container: prose among its few previous siblings, or, when
     none, among its parent's (a header section beside the body's wrapper)."""
     for anchor in (container, container.parent):
@@ -801,14 +814,15 @@ def _lead_text(container: LexborNode, measure: _Measure) -> str:
                 if prose >= LEAD_MIN_CHARS and (near or node.css_first(MEDIA_SELECTOR) is None):
                     if measure.links.get(key, 0) > CLIMB_MAX_LINK_SHARE * prose:
                         break  # a teaser or menu: no lead beyond it
-                    leads.append(_container_text(node, measure)[0])
+                    leads.append(container_text(node, measure)[0])
             node = node.prev
         if leads:
             return "\n".join(reversed(leads))
-    return _named_lead(container, measure)
+    return _named_lead(container, measure, container_text)
 
 
-def _named_lead(container: LexborNode, measure: _Measure) -> str:
+def _named_lead(container: LexborNode, measure: _Measure,
+                container_text: ContainerText) -> str:
     """A block the page names as its standfirst (class ``lead``, ``standfirst``, ...) before the
     container, within a few levels above it: a header column beside the body's column."""
     scope = container
@@ -835,7 +849,7 @@ def _named_lead(container: LexborNode, measure: _Measure) -> str:
         if (LEAD_NAMES.search(names)
                 and measure.links.get(key, 0) <= CLIMB_MAX_LINK_SHARE * measure.chars.get(key, 1)
                 and node.css_first(MEDIA_SELECTOR) is None):
-            return _container_text(node, measure)[0]
+            return container_text(node, measure)[0]
     return ""
 
 
@@ -876,14 +890,33 @@ def _main_text(root: LexborNode) -> MainText:
     best = _best(measure)
     if best is None:
         return MainText("", False)
-    best = _widen(best, measure)
+    body = body_text(_widen(best, measure), measure, page_text, hidden)
+    return MainText(with_lead(body, measure)[0], body.confident)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A container's text with the parts that joined it, before a lead is added."""
+
+    parts: list[LexborNode]  # the container first among its split siblings, after its twins
+    text: str
+    written: int  # the text's characters and those a teaser heading cut off
+    long_enough: bool  # long, and most of the page's paragraph text
+    short_whole: bool  # short, but nearly all of the page (``_whole_short_article``)
+    confident: bool  # either, and the page hides less prose than it writes
+
+
+def body_text(best: LexborNode, measure: _Measure, page_text: int, hidden: int,
+              container_text: ContainerText = _container_text) -> Body:
+    """The text of ``best`` (already widened) and of the parts that join it, and whether it
+    looks whole. ``page_text`` and ``hidden``: the page's text and its largest hidden prose."""
     texts: list[str] = []
     cut = 0
     kind = _paragraph_kind(best, measure)
     parts = _with_split_siblings(best, kind, measure)
     parts = _earlier_twins(best, kind, measure) + parts
     for part in parts:
-        part_text, part_cut = _container_text(part, measure)
+        part_text, part_cut = container_text(part, measure)
         if part_text:
             texts.append(part_text)
         cut += part_cut
@@ -891,15 +924,22 @@ def _main_text(root: LexborNode) -> MainText:
     # A lead does not count toward confidence: it must not make a scrap look whole.
     page = measure.paragraph_chars
     written = len(text) + cut
+    long_enough = len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page
     # A short text counts as whole only when the container holds nearly all of the page's
     # paragraph text: its length alone could be short lines of a list or a form.
-    confident = ((len(text) >= CONFIDENT_MIN_CHARS and written >= CONFIDENT_MIN_SHARE * page)
-                 or _whole_short_article(best, measure, len(text), written, page_text))
+    short_whole = _whole_short_article(best, measure, len(text), written, page_text)
     # A page that hides more prose than we write: the visible text may be a teaser of it.
-    confident = confident and hidden <= HIDDEN_PROSE_TEXT_SHARE * written
+    confident = (long_enough or short_whole) and hidden <= HIDDEN_PROSE_TEXT_SHARE * written
+    return Body(parts, text, written, long_enough, short_whole, confident)
+
+
+def with_lead(body: Body, measure: _Measure,
+              container_text: ContainerText = _container_text) -> tuple[str, str]:
+    """The body's text with its lead before it, and the lead (empty when there is none or the
+    body repeats it)."""
     # Looked for before the first part: paragraphs that joined the body are not a lead.
-    lead = _lead_text(parts[0], measure)
+    lead = _lead_text(body.parts[0], measure, container_text)
     # A lead the body repeats (a summary of its first paragraph) is left out.
-    if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(text.split()):
-        text = f"{lead}\n{text}"
-    return MainText(text, confident)
+    if lead and " ".join(lead.split())[:LEAD_REPEAT_CHARS] not in " ".join(body.text.split()):
+        return f"{lead}\n{body.text}", lead
+    return body.text, ""
