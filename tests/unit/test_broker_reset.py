@@ -281,17 +281,32 @@ def test_a_topic_that_existed_is_not_read() -> None:
     assert admin.deleted == []
 
 
+def stop_script(body: str) -> subprocess.CompletedProcess[str]:
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from newsflow.processor.broker_reset import stop_before_exec
+        def stopped(name):
+            print("stopped by", name, flush=True)
+            os._exit(0)
+    """) + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
 def test_a_stop_that_comes_while_the_children_stop_is_kept_not_lost() -> None:
     # Before the exec the event loop never runs again: a SIGTERM it would have acted on was
     # forgotten, and the worker started afresh instead of stopping.
-    script = textwrap.dedent("""
-        import os, signal
-        from newsflow.processor.broker_reset import stop_requested_while
-        print(stop_requested_while(lambda: None))
-        print(stop_requested_while(lambda: os.kill(os.getpid(), signal.SIGTERM)))
-        print("alive")
+    result = stop_script("""
+        stop_before_exec(lambda: print("closing", flush=True), stopped)
+        print("to exec", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # after the close, before the exec
+        print("exec'd", flush=True)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert (result.returncode, result.stdout.split()) == (0, ["None", "SIGTERM", "alive"]), (
+    assert (result.returncode, result.stdout.splitlines()) == (
+        0, ["closing", "to exec", "stopped by SIGTERM"]), result.stderr
+    result = stop_script("""
+        stop_before_exec(lambda: os.kill(os.getpid(), signal.SIGINT), stopped)
+        print("to exec", flush=True)
+    """)
+    assert (result.returncode, result.stdout.splitlines()) == (0, ["stopped by SIGINT"]), (
         result.stderr)

@@ -34,7 +34,7 @@ from newsflow.processor.broker_reset import (
     TopicWatch,
     reap_inherited_children,
     start_afresh,
-    stop_requested_while,
+    stop_before_exec,
 )
 from newsflow.processor.faust_app import new_faust_app, table_options
 from newsflow.processor.fetch_wait import FetchWaitTransport
@@ -62,6 +62,12 @@ def table_write(article_id: str) -> Iterator[None]:
     except Exception as exc:
         raise TableWriteFailed(f"the dedupe memory table could not be written "
                                f"({type(exc).__name__}: {exc}; article {article_id})") from exc
+
+
+def _stopped_before_restart(signal_name: str) -> NoReturn:
+    """Nothing was committed since the topics were lost: the stop loses nothing."""
+    exit_at_once(f"newsflow worker: stopped by {signal_name}, which came while the worker was "
+                 f"to start afresh (the broker lost its topics)", status=0)
 
 
 def prepared_topic_name(settings: Settings) -> str:
@@ -108,10 +114,7 @@ def create_app(settings: Settings,
         def _lost(lost: Sequence[str]) -> NoReturn:
             # Blocking: nothing else runs until the worker starts afresh, or stops when it was
             # asked to meanwhile (nothing was committed: the stop loses nothing).
-            stop = stop_requested_while(prepare_pool.close)
-            if stop is not None:
-                exit_at_once(f"newsflow worker: stopped by {stop}, which came while the worker "
-                             f"was to start afresh (the broker lost its topics)", status=0)
+            stop_before_exec(prepare_pool.close, _stopped_before_restart)
             on_lost_topics(lost)
 
         transport = app.transport

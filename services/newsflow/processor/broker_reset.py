@@ -159,19 +159,25 @@ def start_afresh(lost: Sequence[str]) -> NoReturn:
         exit_at_once(f"{line}; could not start it again ({exc}); exiting")
 
 
-def stop_requested_while(step: Callable[[], None]) -> str | None:
+def stop_before_exec(step: Callable[[], None], stopped: Callable[[str], NoReturn]) -> None:
     """Run ``step`` (stopping the preparing children before the worker starts afresh) with
-    SIGTERM and SIGINT recorded instead of acted on, and return the name of the first that
-    came, or None. Why: the event loop that would act on them does not run again in this
+    SIGTERM and SIGINT recorded instead of acted on; if one came, ``stopped(its name)``. From
+    then on, up to the exec that follows (which resets the handlers), one that comes calls
+    ``stopped`` at once. Why: the event loop that would act on them does not run again in this
     image, and the exec forgets them, so a supervisor's stop would start the worker again and
-    end in its kill after its timeout. The handlers are left recording up to the exec (which
-    resets them); only the main thread can set them, elsewhere ``step`` just runs."""
+    end in its kill after its timeout. Only the main thread can set handlers; elsewhere
+    ``step`` just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        step()
+        return
     came: list[int] = []
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda received, _frame: came.append(received))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: came.append(received))
     step()
-    return signal.Signals(came[0]).name if came else None
+    if came:
+        stopped(signal.Signals(came[0]).name)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda received, _frame: stopped(signal.Signals(received).name))
 
 
 def reap_inherited_children() -> None:
