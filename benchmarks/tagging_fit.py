@@ -167,19 +167,26 @@ def scores(decided: list[tuple[Row, bool]], positives: dict[str, int]) -> dict[s
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def tune_run(description: str) -> tuple[str, list[tuple[dict[str, Any], Any]],
+                                        dict[str, int], list[Row]]:
+    """The command line's fold choice, the tune part's labelled articles, their positives per
+    topic and the (article, topic) rows with evidence: what every cross-validation here reads."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--folds", choices=("hash", "group"), default="hash",
                         help="folds by a hash of the id, or one per source and round")
-    args = parser.parse_args()
+    folds = parser.parse_args().folds
     labelled = load("tune")
     positives = {t: sum(t in a.labels for _, a in labelled) for t in TAGS}
-    data = rows(args.folds)
+    return folds, labelled, positives, rows(folds)
+
+
+def main() -> None:
+    folds, labelled, positives, data = tune_run(__doc__.splitlines()[0])
     ks = sorted({fold(r) for r in data})
     rule = [(r, r[4] >= SHIPPED[r[1]]) for r in data]
-    report: dict[str, Any] = {"folds": args.folds, "pairs_with_evidence": len(data),
+    report: dict[str, Any] = {"folds": folds, "pairs_with_evidence": len(data),
                               "positives": positives, "shipped": scores(rule, positives)}
-    if args.folds == "group":
+    if folds == "group":
         names = [*GROUP_FOLDS, "other (BBC, BASIL, Korean press, fourth round)"]
         report["shipped_per_fold"] = {names[k]: scores(
             [(r, got) for r, got in rule if fold(r) == k],

@@ -37,7 +37,6 @@ fold, with ``--folds group`` the same per fold and whether the criterion holds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -58,11 +57,11 @@ from tagging_fit import (
     fit,
     fold,
     predict,
-    rows,
     scores,
     sigmoid,
+    tune_run,
 )
-from tagging_real import TAGS, KeywordBaseline, load
+from tagging_real import TAGS, KeywordBaseline
 
 PENALTIES = (0.3, 1.0, 3.0)
 SIGNALS = ("headline", "centrality", "centrality_rank", "share", "coverage")
@@ -263,14 +262,8 @@ def brief(figures: dict[str, Any]) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", choices=("hash", "group"), default="hash",
-                        help="folds by a hash of the id, or one per source and round")
-    args = parser.parse_args()
-    labelled = load("tune")
+    folds, labelled, positives, data = tune_run(__doc__.splitlines()[0])
     articles = {row["id"]: article for row, article in labelled}
-    positives = {t: sum(t in a.labels for _, a in labelled) for t in TAGS}
-    data = rows(args.folds)
     tagger = Tagger(load_taxonomy())
     signals: dict[tuple[str, str], dict[str, float]] = {}
     for article_id in sorted({r[0] for r in data}):
@@ -283,7 +276,7 @@ def main() -> None:
     baseline: Any = KeywordBaseline()  # the same interface as Tagger for check
     keywords = check(baseline, [a for _, a in labelled], TAGS)
     report: dict[str, Any] = {
-        "folds": args.folds, "articles": len(labelled), "pairs_with_evidence": len(data),
+        "folds": folds, "articles": len(labelled), "pairs_with_evidence": len(data),
         "positives": positives,
         "keyword baseline": brief({t: keywords.scores[t].to_dict() for t in TAGS}),
         "signal means (positives / negatives)": {
@@ -301,7 +294,7 @@ def main() -> None:
     names = [*GROUP_FOLDS, "other (BBC, BASIL, Korean press, fourth round)"]
     fold_positives = {k: {t: sum(1 for row, a in labelled
                                  if t in a.labels and _group_fold(row) == k) for t in TAGS}
-                      for k in ks} if args.folds == "group" else {}
+                      for k in ks} if folds == "group" else {}
 
     def per_fold(decided: Decided) -> dict[str, dict[str, Any]]:
         return {names[k]: scores([(r, got) for r, got in decided if fold(r) == k],
@@ -310,12 +303,12 @@ def main() -> None:
     for name, decided in decisions.items():
         pooled = scores(decided, positives)
         out[name] = {"pooled": brief(pooled)}
-        if args.folds == "group":
-            folds = per_fold(decided)
-            out[name]["per fold"] = {f: brief(v) for f, v in folds.items()}
+        if folds == "group":
+            by_fold = per_fold(decided)
+            out[name]["per fold"] = {f: brief(v) for f, v in by_fold.items()}
             if name != "shipped rules":
                 out[name]["meets criterion"] = criterion(
-                    folds, per_fold(decisions["shipped rules"]), pooled, shipped)
+                    by_fold, per_fold(decisions["shipped rules"]), pooled, shipped)
     report["decisions"] = out
     json.dump(report, sys.stdout, indent=1)
     print()
