@@ -240,7 +240,11 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
         # that backtracks on one article costs that article, not the whole check.
         report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
                                    settings.prepare_processes)
-    print_report(report, sys.stdout)
+    try:
+        print_report(report, sys.stdout)
+    except BrokenPipeError:  # `newsflow tags check ... | head`
+        _reader_gone()
+        return 0
     failure = report.failure()
     if failure is not None:  # the report is printed; the one stderr line says what is missing
         raise TagsCheckIncomplete(failure)
