@@ -207,7 +207,11 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.demo import run_demo
 
-    return run_demo(settings, follow=args.follow)
+    try:
+        return run_demo(settings, follow=args.follow)
+    except BrokenPipeError:  # `newsflow demo | head`: run_demo has stopped what it started
+        _reader_gone()
+        return 0
 
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
