@@ -207,7 +207,11 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.demo import run_demo
 
-    return run_demo(settings, follow=args.follow)
+    try:
+        return run_demo(settings, follow=args.follow)
+    except BrokenPipeError:  # `newsflow demo | head`: run_demo has stopped what it started
+        _reader_gone()
+        return 0
 
 
 def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -240,7 +244,11 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
         # that backtracks on one article costs that article, not the whole check.
         report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
                                    settings.prepare_processes)
-    print_report(report, sys.stdout)
+    try:
+        print_report(report, sys.stdout)
+    except BrokenPipeError:  # `newsflow tags check ... | head`
+        _reader_gone()
+        return 0
     failure = report.failure()
     if failure is not None:  # the report is printed; the one stderr line says what is missing
         raise TagsCheckIncomplete(failure)

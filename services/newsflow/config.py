@@ -74,11 +74,11 @@ class Settings(BaseSettings):
     # distinct data directories: a RocksDB directory is locked by the worker that opened it.
     worker_table_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     # The embedded broker joins a group after ~half the session timeout: keep it short.
-    broker_session_timeout_seconds: float = 3.0
-    broker_heartbeat_interval_seconds: float = 0.5
+    broker_session_timeout_seconds: float = Field(default=3.0, gt=0)
+    broker_heartbeat_interval_seconds: float = Field(default=0.5, gt=0)
     # 1 keeps table recovery exact on brokers that under-report end offsets
     # (docs/architecture.md, "What the embedded broker does differently").
-    producer_max_batch_size: int = 1
+    producer_max_batch_size: int = Field(default=1, ge=1)
     # Longest wait of one fetch of the worker's consumer. The embedded broker answers a waiting
     # fetch only when it ends, so each of the worker's two hops adds up to this much latency;
     # shorter means more empty fetches while idle (docs/performance.md, "Latency").
@@ -138,9 +138,9 @@ class Settings(BaseSettings):
 
     # --- Fetcher -----------------------------------------------------------------------------
     fetch_user_agent: str = "newsflow/0.1 (+https://example.invalid/newsflow; news ingestion bot)"
-    fetch_timeout_seconds: float = 20.0
-    fetch_max_bytes: int = 5_000_000
-    fetch_retries: int = 3
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0)
+    fetch_max_bytes: int = Field(default=5_000_000, ge=1)
+    fetch_retries: int = Field(default=3, ge=0)
     fetch_allow_networks: str = Field(
         default="",
         description="Comma-separated CIDRs the fetcher may reach even though they are private.",
@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     client_commit_interval_seconds: float = Field(default=1.0, gt=0)
 
     # --- Demo --------------------------------------------------------------------------------
-    demo_timeout_seconds: float = 180.0
+    demo_timeout_seconds: float = Field(default=180.0, gt=0)
     # --follow: the sample site publishes a new article, and the fetcher polls, this often.
     demo_follow_interval_seconds: float = Field(default=5.0, gt=0)
 

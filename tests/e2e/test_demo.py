@@ -22,6 +22,7 @@ from newsflow.config import Settings
 from newsflow.demo import clip
 from newsflow.sample_site import SITE_DIR, load_articles
 from newsflow.topics import ensure_topics
+from tests.helpers import process_state, stop_leftovers
 from tests.integration.test_consumer import seed_articles
 
 pytestmark = pytest.mark.e2e
@@ -104,6 +105,39 @@ def test_follow_shows_new_articles_and_ctrl_c_stops_it_quietly(tmp_path: Path) -
     assert code == 0, errors[-3000:]
     assert "Traceback" not in errors and " ERROR " not in errors, errors[-3000:]
     assert any(line.startswith(f"• {later[0]['title']}") for line in lines)
+    assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
+
+
+def children_of(parent: int) -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()
+            and (process_state(int(entry.name)) or ("", 0))[1] == parent]
+
+
+def test_a_reader_that_stops_reading_ends_the_demo_quietly(tmp_path: Path) -> None:
+    # `newsflow demo | head -3`: the demo stops what it started and exits 0 without a word,
+    # as `process` and `tail` do (it ended on a BrokenPipeError traceback, exit 1).
+    tmp = tmp_path / "tmp"
+    errors = tmp_path / "stderr.log"
+    with errors.open("w") as err:
+        process = subprocess.Popen([sys.executable, "-m", "newsflow", "demo"],
+                                   env=demo_env(tmp), stdout=subprocess.PIPE, stderr=err,
+                                   text=True, start_new_session=True)
+    children: list[int] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("worker started"):
+                break
+        else:
+            pytest.fail(errors.read_text()[-3000:])
+        children = children_of(process.pid)  # the embedded broker and the worker
+        process.stdout.close()  # the reader is gone: the demo's next line cannot be written
+        code = process.wait(120)
+    finally:
+        left = stop_leftovers(process, children)
+    assert code == 0, errors.read_text()[-3000:]
+    assert "Traceback" not in errors.read_text(), errors.read_text()[-3000:]
+    assert len(children) >= 2 and left == []
     assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
 
 

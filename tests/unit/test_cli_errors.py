@@ -100,6 +100,28 @@ def test_bad_settings_are_one_line_naming_each_variable(
     assert "(got 'many'); NEWSFLOW_BROKER_PORT: " in lines[0] and "(got '99999')" in lines[0]
 
 
+@pytest.mark.parametrize(("variable", "value"), [
+    ("NEWSFLOW_FETCH_TIMEOUT_SECONDS", "0"), ("NEWSFLOW_FETCH_TIMEOUT_SECONDS", "-5"),
+    ("NEWSFLOW_FETCH_MAX_BYTES", "-1"), ("NEWSFLOW_FETCH_RETRIES", "-1"),
+    ("NEWSFLOW_BROKER_SESSION_TIMEOUT_SECONDS", "0"),
+    ("NEWSFLOW_BROKER_HEARTBEAT_INTERVAL_SECONDS", "-1"),
+    ("NEWSFLOW_PRODUCER_MAX_BATCH_SIZE", "0"), ("NEWSFLOW_DEMO_TIMEOUT_SECONDS", "0"),
+])
+def test_a_setting_out_of_its_range_is_bad_configuration(
+    variable: str, value: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:
+    # Accepted before: a fetch timeout of 0 made every web poll fail as "timed out" (exit 1,
+    # blamed on the source), a byte cap of -1 dead-lettered every file as too large.
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - {id: inbox, name: Inbox, kind: directory, path: .}\n")
+    monkeypatch.setenv(variable, value)
+    code, lines = run(capsys, "fetch", "--sources", str(sources), "--once")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"newsflow fetch: configuration error: {variable}: ")
+    assert lines[0].endswith(f"(got '{value}')")
+
+
 def test_a_missing_broker_address_is_bad_configuration(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

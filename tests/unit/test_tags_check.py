@@ -65,6 +65,24 @@ def test_prints_scores_per_topic_and_each_error_with_its_evidence(tmp_path: Path
         "'strikes' (1 article); its topics: missiles, sanctions, naval_deployment"]
 
 
+def test_a_reader_that_stops_reading_ends_the_check_quietly(tmp_path: Path) -> None:
+    # `newsflow tags check ... | head`: exit 0 without a word, as `process` and `tail` do (it
+    # ended on a BrokenPipeError traceback, exit 1).
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the report is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels",
+             str(labels_file(tmp_path))], stdout=write_end, stderr=subprocess.PIPE, text=True,
+            timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0, result.stderr
+    # Only the warning about the label no topic has ('strikes' is not bundled).
+    assert [line for line in result.stderr.splitlines()
+            if not line.startswith("newsflow tags check: warning: ")] == [], result.stderr
+
+
 def test_a_misspelt_label_is_named_with_the_topic_it_may_mean(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(json.dumps({"text": "x", "labels": ["sanction"]}) + "\n"
