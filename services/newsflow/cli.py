@@ -246,9 +246,9 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
                                    settings.prepare_processes)
     try:
         print_report(report, sys.stdout)
-    except BrokenPipeError:  # `newsflow tags check ... | head`
-        _reader_gone()
-        return 0
+        sys.stdout.flush()  # a block-buffered stdout: its reader's absence shows here, or at exit
+    except BrokenPipeError:  # `newsflow tags check ... | head`: the exit code still says
+        _reader_gone()  # whether every article was scored
     failure = report.failure()
     if failure is not None:  # the report is printed; the one stderr line says what is missing
         raise TagsCheckIncomplete(failure)

@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+from pebble import ProcessExpired
 
 from newsflow import child_pool
 from newsflow.child_pool import ChildPool
@@ -41,22 +42,49 @@ def test_the_start_up_guard_is_taken_by_the_first_call_only(
     assert len(entered) == 1
 
 
-def test_a_child_ends_at_once_and_loses_nothing_it_wrote() -> None:
-    # When the pool stops, a child's task loop returns (its pipe closed) while pebble sends it
+def test_a_child_ends_at_once_when_the_pool_stops_and_loses_nothing_it_wrote() -> None:
+    # When the pool stops, a child's task loop ends (its pipe closed) while pebble sends it
     # SIGTERM; one that came in the interpreter's shutdown printed "Signal 15 ignored due to
-    # race condition" with a traceback on the command's stderr. Here a SIGTERM is sent by an
-    # exit step that runs after the child's (registered first, so run last), under a handler
-    # that ends the process as pebble's does (exit 15): the child must end before it, with
-    # exit 0 and its buffered output written.
+    # race condition" with a traceback on the command's stderr. pebble's own worker runs here
+    # with a pipe that is closed at once, and an exit step that sends SIGTERM under pebble's
+    # handler (exit 15): the child must end before it, with exit 0 and its output written.
     script = textwrap.dedent("""
         import atexit, os, random, signal, sys
+        from pebble.pool.base_pool import Worker
+        from pebble.pool.process import worker_process
         from newsflow.child_pool import _child_start
-        signal.signal(signal.SIGTERM, lambda *_: os._exit(15))  # as pebble's children have
+
+        class ClosedPipe:
+            def initialize(self):
+                pass
+            def poll(self, timeout=None):
+                raise EOFError
+
         atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM))
-        _child_start(random.seed, ())
         sys.stdout.write("buffered, not flushed")
+        worker_process(Worker(0, _child_start, (random.seed, ())), ClosedPipe())
+        sys.stdout.write(" and went on")
     """)
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=60, check=False, env=environment)
     assert (result.returncode, result.stdout, result.stderr) == (0, "buffered, not flushed", "")
+
+
+def unpicklable_result() -> object:
+    """A result pebble cannot send back: pickling a local function fails with an error its
+    worker does not handle, so the child crashes."""
+    def local() -> None:
+        pass
+    return local
+
+
+def test_a_child_that_crashes_is_reported_as_dead_not_as_a_timeout() -> None:
+    pool = ChildPool(1, random.seed, ())
+    try:
+        future = pool.schedule(unpicklable_result, (), timeout=600)
+        with pytest.raises(ProcessExpired) as died:
+            future.result(timeout=300)  # a child that exits 0 instead is never reported
+    finally:
+        pool.close()
+    assert died.value.exitcode == 1

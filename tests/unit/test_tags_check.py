@@ -65,16 +65,22 @@ def test_prints_scores_per_topic_and_each_error_with_its_evidence(tmp_path: Path
         "'strikes' (1 article); its topics: missiles, sanctions, naval_deployment"]
 
 
-def test_a_reader_that_stops_reading_ends_the_check_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_reader_that_stops_reading_ends_the_check_quietly(tmp_path: Path,
+                                                            buffered: bool) -> None:
     # `newsflow tags check ... | head`: exit 0 without a word, as `process` and `tail` do (it
-    # ended on a BrokenPipeError traceback, exit 1).
+    # ended on a BrokenPipeError traceback, exit 1; with a block-buffered stdout, the usual
+    # case outside containers, on "Exception ignored ... BrokenPipeError", exit 120).
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environment["PYTHONUNBUFFERED"] = "1"
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the report is written
     try:
         result = subprocess.run(
             [sys.executable, "-m", "newsflow", "tags", "check", "--labels",
              str(labels_file(tmp_path))], stdout=write_end, stderr=subprocess.PIPE, text=True,
-            timeout=120, check=False)
+            timeout=120, check=False, env=environment)
     finally:
         os.close(write_end)
     assert result.returncode == 0, result.stderr
@@ -319,3 +325,24 @@ def test_ctrl_c_stops_the_check_with_one_line_and_no_child_left(tmp_path: Path,
     assert err.strip().splitlines()[-1] == (
         "newsflow tags check: interrupted by SIGINT; no report printed")
     assert not left
+
+
+def test_an_incomplete_check_says_so_when_its_reader_is_gone(tmp_path: Path) -> None:
+    # `tags check ... | head` on a check that left an article unscored: the report's reader is
+    # gone, but the exit code and the stderr line still say what is missing.
+    overlay = tmp_path / "newsroom.yaml"
+    overlay.write_text(yaml.safe_dump(BACKTRACKING), encoding="utf-8")
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in [STALLS, *ARTICLES]), encoding="utf-8")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels", str(path),
+             "--taxonomy", str(overlay)], stdout=write_end, stderr=subprocess.PIPE, text=True,
+            timeout=90, check=False, env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "1"})
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "newsflow tags check: 1 of 4 articles not scored: 1 ran past the 1 s budget")

@@ -174,10 +174,11 @@ def stop_before_exec(step: Callable[[], None], stopped: Callable[[str], NoReturn
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda received, _frame: came.append(received))
     step()
-    if came:
-        stopped(signal.Signals(came[0]).name)
+    # Acting handlers first, then the record: a signal that comes between is in one or other.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda received, _frame: stopped(signal.Signals(received).name))
+    if came:
+        stopped(signal.Signals(came[0]).name)
 
 
 def reap_inherited_children() -> None:
