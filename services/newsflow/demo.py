@@ -42,6 +42,12 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _complain(text: str) -> None:
+    """A failure's lines go to stderr: they must reach the user when stdout's reader is gone
+    (`newsflow demo | head`, which otherwise ends the demo quietly with exit 0)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def quiet_client_shutdown() -> None:
     """The run is over (done, or Ctrl-C): closing the fetcher's producer and the watcher's
     consumer can race a metadata refresh still in flight, which kafka-python logs at ERROR
@@ -252,9 +258,9 @@ def _fetcher(settings: Settings, site: SampleSite, workdir: Path, poll_seconds: 
 
 def _worker_failed(worker: subprocess.Popen[bytes], workdir: Path) -> int:
     log = (workdir / "worker.log").read_text(errors="replace").splitlines()
-    _say(f"worker exited with code {worker.returncode}; the end of its log:")
+    _complain(f"worker exited with code {worker.returncode}; the end of its log:")
     for line in log[-20:]:
-        _say(f"    {line}")
+        _complain(f"    {line}")
     return 1
 
 
@@ -298,7 +304,8 @@ def _once(settings: Settings, site: SampleSite, watcher: OutputWatcher,
     result = (f"{len(watcher.articles)} articles, {watcher.duplicate_count} duplicates, "
               f"{watcher.dead_letters} dead letters")
     if watcher.accounted < published:
-        _say(f"timed out: only {watcher.accounted} of {published} inputs came out ({result})")
+        _complain(f"timed out: only {watcher.accounted} of {published} inputs came out "
+                  f"({result})")
         return 1
     _say_stories(watcher)
     _say(f"done: {result}")
