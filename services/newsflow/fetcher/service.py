@@ -281,6 +281,14 @@ class Fetcher:
         self.tasks = [asyncio.create_task(self._loop(s), name=f"source-{s.id}")
                       for s in self.active_sources()]
         await asyncio.gather(*self.tasks)
+        # Every loop ended: no source was left to poll (none enabled, or each retired by a 410,
+        # at start or since). The service still runs until it is stopped, serving /metrics and
+        # /healthz: exiting 0 here made a supervisor restart it for ever (each start finding
+        # the same retired sources) and Prometheus report the fetcher down, not the sources.
+        log.warning("no source left to poll (%d configured and enabled, %d retired): the "
+                    "fetcher keeps serving /metrics and /healthz until it is stopped",
+                    len(self.sources), len(self.state.retired))
+        await asyncio.Event().wait()
 
     async def _loop(self, source: SourceConfig) -> None:
         ratio = self.settings.fetch_jitter_ratio
