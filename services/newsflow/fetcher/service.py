@@ -548,8 +548,10 @@ class Fetcher:
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        return response, self.state.validators_change(current, response.validators,
-                                                      response.url)
+        # Stored under the URL the next poll starts from: after a permanent move just
+        # remembered, that is its target, not ``current`` (which the next poll skips).
+        return response, self.state.validators_change(self.state.resolve(current),
+                                                      response.validators, response.url)
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
