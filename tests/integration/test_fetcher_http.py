@@ -309,6 +309,7 @@ async def test_private_addresses_are_refused_unless_allowed(server: ScriptedServ
         with pytest.raises(FetchError, match="loopback") as caught:
             await refusing.get(server.url("/page"), respect_robots=False)
         assert caught.value.outcome == "blocked"
+        assert str(caught.value).count(server.url("/page")) == 1  # the URL said once
         assert server.paths() == []  # refused before any connection
         with pytest.raises(FetchError, match="link-local"):
             await refusing.get("http://169.254.169.254/latest/meta-data/", respect_robots=False)

@@ -175,10 +175,10 @@ class HttpFetcher:
             visited.append(current)
             try:
                 await self.guard.check(current)
-            except BlockedURL as exc:
-                raise FetchBlocked(url, str(exc)) from exc
+            except BlockedURL as exc:  # the guard's message names the hop: said once, not twice
+                raise FetchBlocked(url, str(exc).removeprefix(f"{url}: ")) from exc
             except ConnectionError as exc:
-                raise FetchConnectError(url, str(exc)) from exc
+                raise FetchConnectError(url, str(exc).removeprefix(f"{url}: ")) from exc
             if respect_robots:
                 await self._check_robots(current)
             request_headers = dict(headers)
