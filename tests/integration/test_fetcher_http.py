@@ -323,6 +323,27 @@ async def test_private_addresses_are_refused_unless_allowed(server: ScriptedServ
         await allowing.aclose()
 
 
+async def test_a_host_that_does_not_resolve_is_a_connect_error_retried_as_one() -> None:
+    """A name lookup that fails (here a reserved .invalid name; in production a DNS server
+    down) is retried like a refused connection, not given up at the first try."""
+    from prometheus_client import REGISTRY
+
+    def retries() -> float:
+        return REGISTRY.get_sample_value("newsflow_fetcher_retries_total",
+                                         {"kind": "page", "reason": "connect"}) or 0.0
+
+    http = HttpFetcher(settings(fetch_retries=2))
+    before = retries()
+    try:
+        with pytest.raises(FetchError, match="cannot resolve") as caught:
+            await http.get("http://no-such-host.invalid/feed", respect_robots=False)
+    finally:
+        await http.aclose()
+    assert caught.value.outcome == "connect"
+    assert str(caught.value).count("http://no-such-host.invalid/feed") == 1
+    assert retries() == before + 2
+
+
 async def test_every_redirect_hop_is_checked(server: ScriptedServer) -> None:
     server.routes["/to-metadata"] = Route(302, b"", {"Location": "http://169.254.169.254/"})
     server.routes["/to-other-loopback"] = Route(301, b"", {
