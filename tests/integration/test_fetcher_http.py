@@ -309,6 +309,7 @@ async def test_private_addresses_are_refused_unless_allowed(server: ScriptedServ
         with pytest.raises(FetchError, match="loopback") as caught:
             await refusing.get(server.url("/page"), respect_robots=False)
         assert caught.value.outcome == "blocked"
+        assert str(caught.value).count(server.url("/page")) == 1  # the URL said once
         assert server.paths() == []  # refused before any connection
         with pytest.raises(FetchError, match="link-local"):
             await refusing.get("http://169.254.169.254/latest/meta-data/", respect_robots=False)
@@ -320,6 +321,27 @@ async def test_private_addresses_are_refused_unless_allowed(server: ScriptedServ
     finally:
         await refusing.aclose()
         await allowing.aclose()
+
+
+async def test_a_host_that_does_not_resolve_is_a_connect_error_retried_as_one() -> None:
+    """A name lookup that fails (here a reserved .invalid name; in production a DNS server
+    down) is retried like a refused connection, not given up at the first try."""
+    from prometheus_client import REGISTRY
+
+    def retries() -> float:
+        return REGISTRY.get_sample_value("newsflow_fetcher_retries_total",
+                                         {"kind": "page", "reason": "connect"}) or 0.0
+
+    http = HttpFetcher(settings(fetch_retries=2))
+    before = retries()
+    try:
+        with pytest.raises(FetchError, match="cannot resolve") as caught:
+            await http.get("http://no-such-host.invalid/feed", respect_robots=False)
+    finally:
+        await http.aclose()
+    assert caught.value.outcome == "connect"
+    assert str(caught.value).count("http://no-such-host.invalid/feed") == 1
+    assert retries() == before + 2
 
 
 async def test_every_redirect_hop_is_checked(server: ScriptedServer) -> None:

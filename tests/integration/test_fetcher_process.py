@@ -159,6 +159,37 @@ def test_metrics_and_health_endpoints(
         line for line in text.splitlines() if line.startswith("newsflow_"))
 
 
+def test_a_fetcher_whose_last_source_is_retired_keeps_running_until_stopped(
+    broker: EmbeddedBroker, server: ScriptedServer, tmp_path: Path,
+) -> None:
+    """Its only source answers 410 Gone: the source is retired, and the service stays up,
+    healthy and scrapeable, rather than ending with exit 0 (which a supervisor restarts for
+    ever, every start finding the source still retired)."""
+    settings = fetcher_settings(broker.bootstrap, tmp_path)
+    server.routes["/feed"] = Route(410, b"")
+    sources = write_sources(tmp_path / "sources.yaml", [
+        {"id": "wire", "name": "Wire", "kind": "rss", "url": server.url("/feed"),
+         "poll_interval_seconds": 0.5}])
+    base = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}"
+    for run in ("first", "restarted"):  # retired by its 410, then retired at start
+        process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                                 tmp_path / f"{run}.log").start()
+        try:
+            def out_of_sources(p: ManagedProcess = process) -> bool:
+                return "no source left to poll" in p.log() or not p.alive()
+
+            wait_until(out_of_sources, 30, "the fetcher to run out of sources")
+            assert process.alive(), process.log()[-2000:]
+            status, body = get(base + "/healthz")
+            assert status == 200 and json.loads(body)["retired"] == ["wire"], body
+            assert metric(get(base + "/metrics")[1], "newsflow_fetcher_source_retired",
+                          source="wire") == 1
+        finally:
+            process.stop()
+        assert process.wait(1) == 0, process.log()[-2000:]  # stopped by SIGTERM, as always
+    assert server.paths().count("/feed") == 1
+
+
 def test_invalid_sources_file_is_rejected_at_start(broker: EmbeddedBroker, tmp_path: Path) -> None:
     settings = fetcher_settings(broker.bootstrap, tmp_path)
     sources = write_sources(tmp_path / "sources.yaml", [

@@ -219,12 +219,24 @@ async def test_permanent_redirect_is_remembered(
 ) -> None:
     base = server.base_url
     server.routes["/old-feed"] = Route(301, b"", {"Location": "/feed"})
-    server.routes["/feed"] = Route(200, rss(base, [("m1", "Moved one")], full=True))
+    body = rss(base, [("m1", "Moved one")], full=True)
+
+    def feed(handler: BaseHTTPRequestHandler) -> Route:
+        if handler.headers.get("If-None-Match") == '"v1"':
+            return Route(304, b"")
+        return Route(200, body, {"ETag": '"v1"'})
+
+    server.routes["/feed"] = feed
     sources = [source("wire", "rss", server.url("/old-feed"))]
+    before = sample("newsflow_fetcher_not_modified_total", kind="rss")
     assert await run_once(fetch_settings, sources) == (1, 0)
-    assert await run_once(fetch_settings, sources) == (0, 0)  # restarted: seen, and moved
+    assert await run_once(fetch_settings, sources) == (0, 0)  # restarted: moved, and a 304
     assert server.paths().count("/old-feed") == 1
     assert server.paths().count("/feed") == 2
+    # The validators the new address answered with are sent to it straight away (they were
+    # stored under the old address, which the next poll no longer asks: one full read more).
+    assert server.hits_for("/feed")[1].headers.get("If-None-Match") == '"v1"'
+    assert sample("newsflow_fetcher_not_modified_total", kind="rss") == before + 1
 
 
 async def test_410_retires_the_source_and_it_stays_retired(

@@ -117,8 +117,8 @@ class Pipeline:
         try:  # a URL no parser can read (port 99999, a broken IPv6 host) is the record's fault
             parts = urlsplit(raw["url"])
             _ = parts.port
-        except ValueError as exc:
-            raise StageError("validate", exc) from exc
+        except ValueError as exc:  # RecordInvalid, as every other record the stage refuses
+            raise StageError("validate", RecordInvalid(f"url: {exc}")) from exc
         if parts.scheme.lower() in SCRIPT_SCHEMES:  # consumers show canonical_url as a link
             raise StageError("validate", RecordInvalid(
                 f"url: a {parts.scheme.lower()}: URL is not an article's address"))

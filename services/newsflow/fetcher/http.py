@@ -173,12 +173,7 @@ class HttpFetcher:
             if current in visited:
                 raise TooManyRedirects(url, f"redirect loop at {current}")
             visited.append(current)
-            try:
-                await self.guard.check(current)
-            except BlockedURL as exc:
-                raise FetchBlocked(url, str(exc)) from exc
-            except ConnectionError as exc:
-                raise FetchConnectError(url, str(exc)) from exc
+            await self._check_hop(url, current, kind)
             if respect_robots:
                 await self._check_robots(current)
             request_headers = dict(headers)
@@ -211,6 +206,26 @@ class HttpFetcher:
                 moved=moved, content_type_header=content_type_header, truncated=raw.truncated,
             )
         raise TooManyRedirects(url, f"more than {self.settings.fetch_max_redirects} redirects")
+
+    async def _check_hop(self, url: str, hop: str, kind: str) -> None:
+        """The address guard on a hop before anything is sent. A host that does not resolve (a
+        DNS server down, EAI_AGAIN) is a connect error and retried as one; a refused address
+        is not retried. The guard's message names the hop: the URL is said once, not twice."""
+        async def attempt() -> None:
+            try:
+                await self.guard.check(hop)
+            except BlockedURL as exc:
+                raise FetchBlocked(url, str(exc).removeprefix(f"{url}: ")) from exc
+            except ConnectionError as exc:
+                raise FetchConnectError(url, str(exc).removeprefix(f"{url}: ")) from exc
+
+        def retrying(error: BaseException, delay: float, tries: int) -> None:
+            metrics.RETRIES.labels(kind, "connect").inc()
+            log.info("retrying %s in %.2f s (connect, attempt %d)", hop, delay, tries)
+
+        retry = Retry(self.backoff, retry_on=(FetchConnectError,),
+                      attempts=self.settings.fetch_retries + 1, before_sleep=retrying)
+        await retry.acall(attempt)
 
     async def _check_robots(self, url: str) -> None:
         robots = await self.robots.get(url)

@@ -281,6 +281,14 @@ class Fetcher:
         self.tasks = [asyncio.create_task(self._loop(s), name=f"source-{s.id}")
                       for s in self.active_sources()]
         await asyncio.gather(*self.tasks)
+        # Every loop ended: no source was left to poll (none enabled, or each retired by a 410,
+        # at start or since). The service still runs until it is stopped, serving /metrics and
+        # /healthz: exiting 0 here made a supervisor restart it for ever (each start finding
+        # the same retired sources) and Prometheus report the fetcher down, not the sources.
+        log.warning("no source left to poll (%d configured and enabled, %d retired): the "
+                    "fetcher keeps serving /metrics and /healthz until it is stopped",
+                    len(self.sources), len(self.state.retired))
+        await asyncio.Event().wait()
 
     async def _loop(self, source: SourceConfig) -> None:
         ratio = self.settings.fetch_jitter_ratio
@@ -540,8 +548,10 @@ class Fetcher:
         if response.not_modified:
             return None, []
         metrics.FETCHED_BYTES.labels(source.id).inc(len(response.content))
-        return response, self.state.validators_change(current, response.validators,
-                                                      response.url)
+        # Stored under the URL the next poll starts from: after a permanent move just
+        # remembered, that is its target, not ``current`` (which the next poll skips).
+        return response, self.state.validators_change(self.state.resolve(current),
+                                                      response.validators, response.url)
 
     async def _poll_web(self, source: SourceConfig, result: PollResult) -> None:
         assert source.url is not None
