@@ -119,6 +119,15 @@ sources:
     ("sources:\n  - {id: f, name: F, kind: rss, url: 'file:///etc/passwd'}\n", "source f: .*url"),
     ("sources:\n  - {id: s, name: S, kind: sitemap, url: 'https://x', max_sitemap_depth: 9}\n",
      "source s: max_sitemap_depth"),
+    # A field another kind reads was silently ignored (a copied entry, a mistyped kind).
+    ("sources:\n  - {id: w, name: W, kind: rss, url: 'https://x', path: inbox}\n",
+     "source w: .*'path' is not read for kind 'rss' \\(only for directory\\)"),
+    ("sources:\n  - {id: d, name: D, kind: directory, path: in, respect_robots: false}\n",
+     "source d: .*'respect_robots' is not read for kind 'directory'"),
+    ("sources:\n  - {id: r, name: R, kind: rss, url: 'https://x', link_pattern: '/news/'}\n",
+     "source r: .*'link_pattern' is not read for kind 'rss' \\(only for html\\)"),
+    ("sources:\n  - {id: a, name: A, kind: atom, url: 'https://x', max_sitemaps: 3}\n",
+     "source a: .*'max_sitemaps' is not read for kind 'atom' \\(only for sitemap\\)"),
 ])
 def test_invalid_kind_options_name_the_source_and_field(tmp_path: Path, text: str,
                                                         expected: str) -> None:

@@ -20,6 +20,13 @@ from newsflow.yaml_files import read_yaml
 
 SourceKind = Literal["rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json", "directory"]
 WEB_KINDS = frozenset({"rss", "atom", "rdf", "jsonfeed", "sitemap", "html", "json"})
+# The fields only some kinds read (the others apply to every kind).
+FIELD_KINDS: dict[str, frozenset[str]] = {
+    "url": WEB_KINDS, "headers": WEB_KINDS, "fetch_pages": WEB_KINDS, "respect_robots": WEB_KINDS,
+    "path": frozenset({"directory"}), "link_pattern": frozenset({"html"}),
+    "items_path": frozenset({"json"}), "fields": frozenset({"json"}),
+    "max_sitemaps": frozenset({"sitemap"}), "max_sitemap_depth": frozenset({"sitemap"}),
+}
 JSON_FIELDS = frozenset({"url", "title", "published_at", "body", "summary", "guid", "categories",
                          "authors"})
 
@@ -61,6 +68,13 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
         elif self.path is None:
             raise ValueError("kind 'directory' needs a 'path'")
+        # A field of another kind was read by nothing: a typo'd kind or a copied entry that
+        # would silently poll otherwise than its author meant.
+        for name in sorted(self.model_fields_set):
+            kinds = FIELD_KINDS.get(name)
+            if kinds is not None and self.kind not in kinds:
+                raise ValueError(f"{name!r} is not read for kind {self.kind!r} (only for "
+                                 f"{', '.join(sorted(kinds))})")
         return self
 
     @field_validator("link_pattern")
