@@ -202,7 +202,10 @@ class Fetcher:
             if source.kind == "directory":
                 metrics.directory_source_configured(source.id)
         count = await self._load_state()
-        log.info("fetcher state: %d entries (%d seen, %d validators, %d moved, %d retired)",
+        # Records read, deletions and the read's own sentinel included: the figures after it
+        # are what the state holds.
+        log.info("fetcher state: %d records read; it holds %d seen, %d validators, %d moved, "
+                 "%d retired",
                  count, len(self.state.seen), len(self.state.validators), len(self.state.moved),
                  len(self.state.retired))
         for source in self.sources:
