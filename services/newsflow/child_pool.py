@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # for STOP_SECONDS more (a thread stuck for good is left: they are daemons).
 GRACE_SECONDS = 1.0
 STOP_SECONDS = 10.0
+QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 
 @contextlib.contextmanager
@@ -51,6 +52,12 @@ def _starting() -> Iterator[None]:
     thread and so in every thread and process it starts meanwhile. A SIGINT that arrives
     meanwhile is delivered when the block ends."""
     with held():
+        # The tracker runs with this interpreter's -W options. A command that ends at once
+        # (``exit_at_once``: os._exit, the pool left open) leaves it the pool's semaphores to
+        # unlink, which it does, warning of "leaked semaphore objects" on the command's stderr
+        # after the command's one last line.
+        if QUIET_TRACKER not in sys.warnoptions:
+            sys.warnoptions.append(QUIET_TRACKER)
         # Started first: multiprocessing starts its resource tracker with the first child, and
         # unblocks SIGINT in the starting thread when it has.
         resource_tracker.ensure_running()

@@ -88,3 +88,22 @@ def test_a_child_that_crashes_is_reported_as_dead_not_as_a_timeout() -> None:
     finally:
         pool.close()
     assert died.value.exitcode == 1
+
+
+def test_a_command_that_ends_at_once_leaves_no_warning_after_its_last_line() -> None:
+    # A worker that stops with one line (exit_at_once: os._exit, the pool left open) was
+    # followed on stderr by the resource tracker's "There appear to be 2 leaked semaphore
+    # objects" warning, once it had unlinked them. The tracker holds the command's stderr: the
+    # run returns once it has ended too.
+    script = textwrap.dedent("""
+        import operator, os, random
+        from newsflow.child_pool import ChildPool
+        pool = ChildPool(1, random.seed, ())
+        print(pool.schedule(operator.add, (1, 2), timeout=60).result(timeout=60), flush=True)
+        os.write(2, b"newsflow worker: the one line\\n")
+        os._exit(1)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "3\n", "newsflow worker: the one line\n")
