@@ -55,7 +55,8 @@ def _starting() -> Iterator[None]:
         # The tracker runs with this interpreter's -W options. A command that ends at once
         # (``exit_at_once``: os._exit, the pool left open) leaves it the pool's semaphores to
         # unlink, which it does, warning of "leaked semaphore objects" on the command's stderr
-        # after the command's one last line.
+        # after the command's one last line. (Its only other warning, a failed unlink, goes
+        # too: the pool's semaphores are all it is given.)
         if QUIET_TRACKER not in sys.warnoptions:
             sys.warnoptions.append(QUIET_TRACKER)
         # Started first: multiprocessing starts its resource tracker with the first child, and
