@@ -5,7 +5,7 @@ second: pydantic, the settings) ends it like one later on, with exit 130 and no 
 
 from __future__ import annotations
 
-INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+from newsflow.errors import INTERRUPTED  # the standard library only: nothing slow to load
 
 
 def main() -> int:

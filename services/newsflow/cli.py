@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsflow.config import Settings
-from newsflow.errors import NewsflowError
+from newsflow.errors import INTERRUPTED, NewsflowError
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -83,7 +83,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         if not args.once:
             return 0
         print(f"newsflow fetch: interrupted {what}", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
     async def run() -> int:
         fetcher: Fetcher | None = None
@@ -350,4 +350,4 @@ def main(argv: list[str] | None = None) -> int:
         print(f"newsflow {command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C: the user knows; no traceback
-        return 130
+        return INTERRUPTED

@@ -31,11 +31,10 @@ from kafka import KafkaConsumer
 from newsflow.broker import EmbeddedBroker, dying_with_parent, free_port
 from newsflow.codecs import BY_ROLE
 from newsflow.config import Settings
+from newsflow.errors import INTERRUPTED
 from newsflow.sample_site import SampleSite
 from newsflow.taxonomy_files import load_taxonomy
 from newsflow.topics import ensure_topics
-
-INTERRUPTED = 130
 
 
 def _say(text: str) -> None:

@@ -9,6 +9,9 @@ this module too.
 
 from __future__ import annotations
 
+# A command's exit code when Ctrl-C or SIGTERM cut it short: 128 + SIGINT, as a shell reports it.
+INTERRUPTED = 130
+
 
 class NewsflowError(Exception):
     """An error the user can act on; the message is one line saying what went wrong."""
@@ -67,7 +70,7 @@ class Terminated(BaseException):
     the same reason, not an ``Exception``: the handlers that turn one record's failure into
     its dead letter must not swallow it."""
 
-    exit_code = 130  # "interrupted", as after Ctrl-C and as `fetch --once` on SIGTERM
+    exit_code = INTERRUPTED  # as after Ctrl-C, and as `fetch --once` on SIGTERM
 
 
 class ProcessIncomplete(NewsflowError):
