@@ -190,12 +190,22 @@ def stop_broker_command(broker: ManagedProcess) -> None:
     assert broker.wait(30) == 0, broker.log()[-2000:]
 
 
+def children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``, whichever of its threads started them (Linux
+    /proc)."""
+    pids: list[int] = []
+    for listing in Path(f"/proc/{parent}/task").glob("*/children"):
+        try:
+            pids.extend(int(child) for child in listing.read_text().split())
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return sorted(pids)
+
+
 def zombie_children(pid: int) -> list[int]:
     """The children of ``pid`` that exited and were not waited for (Linux /proc)."""
-    children = [int(child) for listing in Path(f"/proc/{pid}/task").glob("*/children")
-                for child in listing.read_text().split()]
     zombies = []
-    for child in children:
+    for child in children(pid):
         try:
             state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:  # waited for meanwhile
@@ -418,9 +428,7 @@ def command_line(pid: int) -> bytes:
 
 def pool_children(parent: int) -> list[int]:
     """The children of ``parent`` that a pool spawned (``spawn_main`` in their command line)."""
-    pids = (int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat"))
-    return sorted(pid for pid in pids if (process_state(pid) or ("", 0))[1] == parent
-                  and b"spawn_main" in command_line(pid))
+    return [pid for pid in children(parent) if b"spawn_main" in command_line(pid)]
 
 
 def starting(pid: int) -> bool:

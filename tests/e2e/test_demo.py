@@ -22,7 +22,7 @@ from newsflow.config import Settings
 from newsflow.demo import clip
 from newsflow.sample_site import SITE_DIR, load_articles
 from newsflow.topics import ensure_topics
-from tests.helpers import process_state, stop_leftovers
+from tests.helpers import children, stop_leftovers
 from tests.integration.test_consumer import seed_articles
 
 pytestmark = pytest.mark.e2e
@@ -108,11 +108,6 @@ def test_follow_shows_new_articles_and_ctrl_c_stops_it_quietly(tmp_path: Path) -
     assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
 
 
-def children_of(parent: int) -> list[int]:
-    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()
-            and (process_state(int(entry.name)) or ("", 0))[1] == parent]
-
-
 def test_a_reader_that_stops_reading_ends_the_demo_quietly(tmp_path: Path) -> None:
     # `newsflow demo | head -3`: the demo stops what it started and exits 0 without a word,
     # as `process` and `tail` do (it ended on a BrokenPipeError traceback, exit 1).
@@ -122,7 +117,7 @@ def test_a_reader_that_stops_reading_ends_the_demo_quietly(tmp_path: Path) -> No
         process = subprocess.Popen([sys.executable, "-m", "newsflow", "demo"],
                                    env=demo_env(tmp), stdout=subprocess.PIPE, stderr=err,
                                    text=True, start_new_session=True)
-    children: list[int] = []
+    started: list[int] = []
     try:
         assert process.stdout is not None
         for line in process.stdout:
@@ -130,14 +125,14 @@ def test_a_reader_that_stops_reading_ends_the_demo_quietly(tmp_path: Path) -> No
                 break
         else:
             pytest.fail(errors.read_text()[-3000:])
-        children = children_of(process.pid)  # the embedded broker and the worker
+        started = children(process.pid)  # the embedded broker and the worker
         process.stdout.close()  # the reader is gone: the demo's next line cannot be written
         code = process.wait(120)
     finally:
-        left = stop_leftovers(process, children)
+        left = stop_leftovers(process, started)
     assert code == 0, errors.read_text()[-3000:]
     assert "Traceback" not in errors.read_text(), errors.read_text()[-3000:]
-    assert len(children) >= 2 and left == []
+    assert len(started) >= 2 and left == []
     assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
 
 

@@ -44,6 +44,20 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+def run_with_reader_gone(*args: str, env: dict[str, str],
+                         timeout: float) -> subprocess.CompletedProcess[str]:
+    """``tags check`` with its stdout a pipe whose reader is gone before the report is written
+    (`... | head` once head has exited)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "newsflow", "tags", "check", *args],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, check=False, env=env)
+    finally:
+        os.close(write_end)
+
+
 def labels_file(tmp_path: Path) -> Path:
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), encoding="utf-8")
@@ -74,15 +88,8 @@ def test_a_reader_that_stops_reading_ends_the_check_quietly(tmp_path: Path,
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     if not buffered:
         environment["PYTHONUNBUFFERED"] = "1"
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # the reader is gone before the report is written
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "newsflow", "tags", "check", "--labels",
-             str(labels_file(tmp_path))], stdout=write_end, stderr=subprocess.PIPE, text=True,
-            timeout=120, check=False, env=environment)
-    finally:
-        os.close(write_end)
+    result = run_with_reader_gone("--labels", str(labels_file(tmp_path)), env=environment,
+                                  timeout=120)
     assert result.returncode == 0, result.stderr
     # Only the warning about the label no topic has ('strikes' is not bundled).
     assert [line for line in result.stderr.splitlines()
@@ -334,15 +341,9 @@ def test_an_incomplete_check_says_so_when_its_reader_is_gone(tmp_path: Path) -> 
     overlay.write_text(yaml.safe_dump(BACKTRACKING), encoding="utf-8")
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(json.dumps(a) + "\n" for a in [STALLS, *ARTICLES]), encoding="utf-8")
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "newsflow", "tags", "check", "--labels", str(path),
-             "--taxonomy", str(overlay)], stdout=write_end, stderr=subprocess.PIPE, text=True,
-            timeout=90, check=False, env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "1"})
-    finally:
-        os.close(write_end)
+    result = run_with_reader_gone(
+        "--labels", str(path), "--taxonomy", str(overlay), timeout=90,
+        env={**os.environ, "NEWSFLOW_CLEAN_TIME_BUDGET_SECONDS": "1"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(
         "newsflow tags check: 1 of 4 articles not scored: 1 ran past the 1 s budget")
