@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import LabelsFileError
 
 __all__ = ["LabelledArticle", "check", "check_in_children", "judge", "print_report",
-           "read_labels", "unknown_labels"]
+           "read_labels", "unknown_labels", "wilson_interval"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,26 @@ class LabelledArticle:
     title: str
     text: str
     labels: frozenset[str]
+
+
+# z for a two-sided 95 % interval.
+_Z95 = 1.959963984540054
+
+
+def wilson_interval(hits: int, trials: int) -> tuple[float, float] | None:
+    """The 95 % Wilson score interval of ``hits / trials`` (None when nothing was counted).
+
+    A newsroom's labelled set is often a few dozen articles, where one article moves a
+    precision by several points: the interval says how far the figure can be trusted. Wilson's
+    rather than the normal approximation, which at 10 of 10 would claim an interval of zero
+    width.
+    """
+    if trials <= 0:
+        return None
+    p, z2 = hits / trials, _Z95 * _Z95
+    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = _Z95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(slots=True)
@@ -68,10 +89,24 @@ class TopicScore:
     def false_alarm_rate(self) -> float:
         return self.fp / (self.fp + self.tn) if self.fp + self.tn else 0.0
 
+    @property
+    def precision_interval(self) -> tuple[float, float] | None:
+        return wilson_interval(self.tp, self.tp + self.fp)
+
+    @property
+    def recall_interval(self) -> tuple[float, float] | None:
+        return wilson_interval(self.tp, self.tp + self.fn)
+
     def to_dict(self) -> dict[str, Any]:
         return {"precision": round(self.precision, 3), "recall": round(self.recall, 3),
                 "f1": round(self.f1, 3), "false_alarm_rate": round(self.false_alarm_rate, 4),
-                "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn}
+                "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
+                "precision_95": _rounded(self.precision_interval),
+                "recall_95": _rounded(self.recall_interval)}
+
+
+def _rounded(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [round(interval[0], 3), round(interval[1], 3)]
 
 
 @dataclass(slots=True)
@@ -304,21 +339,28 @@ def _percent(value: float, defined: bool) -> str:
     return f"{value:.2%}" if defined else "n/a"
 
 
+def _interval(interval: tuple[float, float] | None) -> str:
+    return "n/a" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
+
+
 def print_report(report: CheckReport, out: TextIO) -> None:
     # A ratio with nothing to count prints n/a, not 1.000: a topic no article is labelled
     # with has not been measured, and must not read as a perfect one.
     out.write(f"{'topic':<22}{'precision':>10}{'recall':>8}{'F1':>7}{'false alarms':>14}"
-              f"{'tp':>5}{'fp':>5}{'fn':>5}\n")
+              f"{'tp':>5}{'fp':>5}{'fn':>5}{'precision 95%':>15}{'recall 95%':>12}\n")
     for name, s in report.scores.items():
         tagged, labelled = s.tp + s.fp > 0, s.tp + s.fn > 0
         out.write(f"{name:<22}{_ratio(s.precision, tagged):>10}"
                   f"{_ratio(s.recall, labelled):>8}{_ratio(s.f1, tagged and labelled):>7}"
                   f"{_percent(s.false_alarm_rate, s.fp + s.tn > 0):>13} {s.tp:>4}{s.fp:>5}"
-                  f"{s.fn:>5}\n")
+                  f"{s.fn:>5}{_interval(s.precision_interval):>15}"
+                  f"{_interval(s.recall_interval):>12}\n")
     if any(s.tp + s.fp == 0 or s.tp + s.fn == 0 for s in report.scores.values()):
         out.write("(n/a: no article is labelled with the topic, or none was tagged)\n")
     if any(s.fp + s.tn == 0 for s in report.scores.values()):
         out.write("(false alarms n/a: every article is labelled with the topic)\n")
+    out.write("(95%: Wilson score intervals; on a few dozen labelled articles one article moves "
+              "a figure by several points)\n")
     if report.unscored:
         count = len(report.unscored)
         out.write(f"({count} article{'s' * (count != 1)} not scored: listed with the errors "

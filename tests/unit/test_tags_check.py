@@ -22,6 +22,7 @@ from newsflow.tags_check import (
     TopicScore,
     print_report,
     read_labels,
+    wilson_interval,
 )
 from tests.helpers import alive, cpu_seconds, pool_children, starting, stop_leftovers
 
@@ -180,9 +181,37 @@ def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> Non
     out = io.StringIO()
     print_report(report, out)
     rows = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[1:3]}
-    assert rows == {"missiles": ["1.000", "1.000", "1.000", "n/a", "1", "0", "0"],
-                    "sanctions": ["n/a", "n/a", "n/a", "0.00%", "0", "0", "0"]}
+    assert rows == {"missiles": ["1.000", "1.000", "1.000", "n/a", "1", "0", "0",
+                                 "0.21-1.00", "0.21-1.00"],
+                    "sanctions": ["n/a", "n/a", "n/a", "0.00%", "0", "0", "0", "n/a", "n/a"]}
     assert "(false alarms n/a: every article is labelled with the topic)" in out.getvalue()
+
+
+@pytest.mark.parametrize(("hits", "trials", "low", "high"), [
+    # Wilson score intervals at 95 %, as scipy.stats.binomtest(...).proportion_ci(
+    # method="wilson") gives them.
+    (0, 10, 0.0, 0.2775), (10, 10, 0.7225, 1.0), (18, 21, 0.6536, 0.9502),
+    (46, 71, 0.5318, 0.7488), (3, 1000, 0.0010, 0.0088)])
+def test_a_figure_comes_with_its_95_percent_interval(hits: int, trials: int, low: float,
+                                                       high: float) -> None:
+    interval = wilson_interval(hits, trials)
+    assert interval is not None
+    assert interval == pytest.approx((low, high), abs=5e-5)
+    assert wilson_interval(0, 0) is None  # nothing counted: no interval, not [0, 1]
+
+
+def test_the_report_gives_each_figure_its_interval() -> None:
+    # 10 right tags of 17, 10 of 13 labelled articles found: a wide interval, which is the
+    # point on a small labelled set.
+    score = TopicScore(tp=10, fp=7, fn=3, tn=980)
+    assert score.to_dict()["precision_95"] == [0.36, 0.784]
+    assert score.to_dict()["recall_95"] == [0.497, 0.918]
+    out = io.StringIO()
+    print_report(CheckReport({"naval_deployment": score}), out)
+    header, row = out.getvalue().splitlines()[:2]
+    assert header.split()[-4:] == ["precision", "95%", "recall", "95%"]
+    assert row.split()[-2:] == ["0.36-0.78", "0.50-0.92"]
+    assert "(95%: Wilson score intervals" in out.getvalue()
 
 
 def test_a_non_english_article_counts_as_the_pipeline_tags_it() -> None:
@@ -240,8 +269,8 @@ def test_an_article_past_the_time_budget_is_reported_and_the_rest_still_scored(
         "topic's regex?): 'stall'; each is listed with the errors on stdout")
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[1:5]}
     # The articles before and after it are scored as without it.
-    assert rows["naval_deployment"] == ["1.000", "1.000", "1.000", "0.00%", "1", "0", "0"]
-    assert rows["slow"][3:] == ["0.00%", "0", "0", "0"]  # a1-a3: true negatives, not shown
+    assert rows["naval_deployment"][:7] == ["1.000", "1.000", "1.000", "0.00%", "1", "0", "0"]
+    assert rows["slow"][3:7] == ["0.00%", "0", "0", "0"]  # a1-a3: true negatives, not shown
     assert "(1 article not scored: listed with the errors below)" in result.stdout
     lines = result.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.split()[:3] == ["timeout", "(all)",
