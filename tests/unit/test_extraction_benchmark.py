@@ -84,3 +84,50 @@ def test_title_score_folds_case_and_punctuation(bench: ModuleType) -> None:
     assert result["title_pages"] == 2
     assert result["title_exact"] == 0.5
     assert result["title_token_f1"] == pytest.approx((1 + 2 * 1 * 0.5 / 1.5) / 2, abs=1e-4)
+
+
+def test_the_margin_over_the_best_peer_comes_with_a_paired_interval(bench: ModuleType) -> None:
+    truth = "the harbour reopened on thursday after a week of repairs to the sea wall"
+    pages = [bench.Page(f"p{n}", "", "", truth) for n in range(40)]
+    ours = [truth] * 40
+    # One peer keeps the whole text on every other page and nothing elsewhere; the other,
+    # better one, misses a little on every page.
+    half = [truth if n % 2 else "" for n in range(40)]
+    most = [truth.rsplit(" ", 2)[0]] * 40
+    result = bench.margin(pages, ours, {"half": half, "most": most})
+    assert result["best_peer"] == "most"
+    expected = 1.0 - bench.score(most, pages)["f1"]
+    assert result["f1_margin"] == pytest.approx(expected, abs=1e-4)
+    # Every page differs by the same amount: any resample gives the same margin.
+    assert result["margin_95"] == pytest.approx([expected, expected], abs=1e-4)
+    # Against the uneven peer the margin depends on which pages are drawn: a real interval,
+    # around the margin, and the same one on every run (fixed seed).
+    uneven = bench.margin(pages, ours, {"half": half})
+    low, high = uneven["margin_95"]
+    assert low < uneven["f1_margin"] < high and high - low > 0.1
+    assert bench.margin(pages, ours, {"half": half}) == uneven
+
+
+def test_the_margin_is_snippet_f1_where_the_pages_have_no_gold_text(bench: ModuleType) -> None:
+    pages = [bench.Page(f"s{n}", "", "", "", "trafilatura-eval", with_snippets=("kept line",),
+                        without_snippets=("Sign up now",), has_gold=False) for n in range(10)]
+    ours = ["kept line"] * 10
+    leaky = ["kept line. Sign up now"] * 10  # precision 0.5, recall 1: F1 2/3
+    result = bench.margin(pages, ours, {"leaky": leaky})
+    assert result["f1_margin"] == pytest.approx(1 - 2 / 3, abs=1e-4)
+    assert result["margin_95"] == pytest.approx([1 - 2 / 3, 1 - 2 / 3], abs=1e-4)
+
+
+def test_each_dataset_row_reports_the_margin_and_the_pooled_row_does_not(
+        bench: ModuleType) -> None:
+    pages = [bench.Page(f"m{n}", "", "", "one two three four five six", "msv-chaos")
+             for n in range(6)]
+    results = bench.Results(
+        outputs={name: [bench.Output(text)] * 6 for name, text in (
+            ("newsflow_blocks", "one two three four five six"),
+            ("trafilatura", "one two three four five"))},
+        cpu={"newsflow_blocks": [0.001] * 6, "trafilatura": [0.002] * 6})
+    table = bench.report(pages, results)
+    rows = {group: row for group, row in table.items() if not group.startswith("all/")}
+    assert rows and all(row["margin"]["best_peer"] == "trafilatura" for row in rows.values())
+    assert all("margin" not in row for group, row in table.items() if group.startswith("all/"))
