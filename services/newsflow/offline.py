@@ -234,7 +234,11 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
     ahead = 2 * settings.prepare_processes
     window: deque[tuple[_InFlight | DeadLetter | None, bool]] = deque()
     inputs = _inputs_of(settings, paths, stdin)
-    position = 0  # the run's own offset: each input is distinct, as on a topic
+    # Every letter names the raw topic, where such a record sits in the stream, so a tool that
+    # replays letters onto their source topic treats these as the worker's. A record's offset is
+    # its place among the run's records (0-based; partition null: not read from Kafka), which
+    # also keeps each input's origin distinct for dedupe, as offsets on a topic are.
+    position = 0
     while True:
         while len(window) < ahead and not (window and window[-1][1]):
             upcoming = next(inputs, None)
@@ -245,7 +249,7 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
                 window.append((item, from_stdin))
                 continue
             where, key, value = item
-            message = RawMessage("process", None, position, key, value)
+            message = RawMessage(settings.topic_raw, None, position, key, value)
             position += 1
             now = datetime.now(UTC)
             window.append((_InFlight(where, message, now, pool.submit_blocking(message, now)),

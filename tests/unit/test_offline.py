@@ -78,6 +78,11 @@ def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
     # A run reads many files: the letter names the file and line (blank lines counted).
     assert lines[1]["record"]["error"]["message"].startswith(  # type: ignore[index]
         f"{path}:3: not JSON")
+    # Its source is the raw topic, as a file's letter names it and as the worker's would: a
+    # tool that replays letters onto their source topic puts it back where raw records go.
+    # Offset: its place among the run's records; partition null, it was not read from Kafka.
+    assert lines[1]["record"]["source"] == {  # type: ignore[index]
+        "topic": "news.raw.v1", "partition": None, "offset": 1}
 
 
 def test_a_json_file_of_raw_records_reads_as_the_same_jsonl(tmp_path: Path) -> None:
