@@ -202,6 +202,43 @@ def test_a_defence_industry_headline_damps_naval_evidence_in_the_body(tagger: Ta
     assert "naval_deployment" not in tag_names(tagger, "Yard wins frigate contract", body)
 
 
+INDUSTRY_FOLLOW_UP = (" Officials said the vessels would enter service later in the decade. "
+                      "Lawmakers have criticised the project's cost, and the ministry will "
+                      "report to parliament next month.")
+
+
+@pytest.mark.parametrize(("headline", "lead"), [
+    ("Hanwha Ocean wins order for three submarines from Poland", "The shipbuilder said on "
+     "Tuesday it had won an order to build three submarines for the Polish navy. Its shares "
+     "rose 5 percent."),
+    ("Japan unveils new class of destroyers", "Japan's defence ministry said on Tuesday it "
+     "would build a new class of destroyers for the navy, equipped with advanced radar."),
+])
+def test_orders_and_new_classes_in_the_headline_are_the_industry(
+        tagger: Tagger, headline: str, lead: str) -> None:
+    # The guidelines' industry cases as headlines put them: each was tagged before these
+    # headline words; the same text under a deployment headline still is. (A "programme" is
+    # not one of them: the seeds' "Missile Programme" headlines head a carrier deployment.)
+    body = lead + INDUSTRY_FOLLOW_UP
+    assert "naval_deployment" not in tag_names(tagger, headline, body)
+    assert "naval_deployment" in tag_names(tagger, "Navy sends submarines and destroyers to "
+                                           "patrol the strait", body)
+
+
+@pytest.mark.parametrize(("headline", "body"), [
+    # "Commission" is not "commissions": the European Commission backs naval missions.
+    ("EU Commission backs naval mission in Red Sea", "The European Commission backed a naval "
+     "mission on Monday, sending three frigates to escort merchant ships through the strait."),
+    # A deployment delayed is still a deployment.
+    ("Carrier deployment delayed by repairs", "The aircraft carrier's deployment to the "
+     "Western Pacific was delayed by two weeks, the navy said; the ship will sail in March to "
+     "join exercises in the South China Sea."),
+])
+def test_industry_words_do_not_take_deployments_with_them(tagger: Tagger, headline: str,
+                                                          body: str) -> None:
+    assert "naval_deployment" in tag_names(tagger, headline, body)
+
+
 def test_the_navy_as_an_institution_is_not_a_deployment(tagger: Tagger) -> None:
     assert "naval_deployment" not in tag_names(
         tagger, "Navy secretary resigns over SEAL case",
