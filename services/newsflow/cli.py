@@ -313,14 +313,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+class CancelledRefreshFilter(logging.Filter):
+    """kafka-python (3.0.12) logs ``Metadata refresh: failed Cancelled`` at ERROR when it closes
+    a connection under its own metadata request: its bootstrap connection once the cluster is
+    known, or all of them when a client (an admin that created the topics) is closed. The
+    refresh is retried, or no longer wanted; nothing failed. Such a line, now and then at a
+    command's start, reads as a fault, so it is a DEBUG line (shown with ``-v``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from kafka.errors import Cancelled
+
+        if record.levelno >= logging.ERROR and record.msg == "Metadata refresh: failed %s" \
+                and isinstance(record.args, tuple) and record.args \
+                and isinstance(record.args[0], Cancelled):
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            # The logger's level was checked before this filter: check it again for DEBUG.
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def configure_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:  # client libraries narrate every connection at INFO
+    cluster = logging.getLogger("kafka.cluster")
+    if not any(isinstance(f, CancelledRefreshFilter) for f in cluster.filters):
+        cluster.addFilter(CancelledRefreshFilter())
+    if not verbose:  # client libraries narrate every connection at INFO
         for noisy in ("kafka", "aiokafka", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         # kafka-python logs every refused connection attempt at ERROR (dozens a minute while a
@@ -328,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         # with one line. -v shows the client's own account.
         logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
         logging.getLogger("kafka.conn").setLevel(logging.CRITICAL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
     from pydantic import ValidationError
 
     from newsflow.errors import TaxonomyError, Terminated
