@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -151,9 +152,19 @@ def run_broker(settings: Settings) -> int:
 
     ensure_port_free(settings.broker_host, settings.broker_port,
                      "NEWSFLOW_BROKER_PORT (or --port)")
-    broker = EmbeddedBroker(settings.broker_host, settings.broker_port).start()
+
+    def stop_as_on_ctrl_c(signum: int, frame: object) -> None:
+        # SIGTERM (kill, a supervisor, docker stop) stops it as Ctrl-C does: Tansu first, and
+        # this process only once Tansu is gone. Ending on the spot, as Python's default does,
+        # left Tansu listening for seconds, so a broker started again at once on the same port
+        # found it taken.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_as_on_ctrl_c)
+    broker = EmbeddedBroker(settings.broker_host, settings.broker_port)
     settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     try:
+        broker.start()
         created = ensure_topics(settings)
         print(f"newsflow broker listening on {broker.bootstrap} (memory only); "
               f"topics created: {', '.join(created) or 'none'}", flush=True)

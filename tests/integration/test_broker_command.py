@@ -54,3 +54,33 @@ def test_demo_on_an_unreachable_broker_gives_up_after_the_connect_timeout(
     last = demo.log().rstrip().splitlines()[-1]
     assert last.startswith(f"newsflow demo: no broker at {settings.kafka_bootstrap_servers} "
                            "after 2 s"), last
+
+
+def run_until_sigterm(port: int, log: Path) -> None:
+    """`newsflow broker --port PORT` until its topics are declared, with a client connected,
+    then SIGTERM: it must exit 0, saying it stops the broker."""
+    broker = ManagedProcess(["broker", "--port", str(port)], Settings(), log).start()
+    ready = f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{port}"
+    try:
+        wait_until(lambda: ready in broker.log() or not broker.alive(), 30,
+                   "the broker to declare its topics")
+        assert ready in broker.log(), broker.log()[-2000:]
+        admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
+        try:
+            broker.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            assert broker.wait(30) == 0, broker.log()[-2000:]
+        finally:
+            admin.close()
+        assert "stopping broker" in broker.log()
+    finally:
+        broker.kill()
+
+
+def test_sigterm_stops_the_broker_before_the_command_exits_so_its_port_is_free_again(
+        tmp_path: Path) -> None:
+    # kill, a supervisor or docker stop send SIGTERM. The command used to end on the spot and
+    # leave Tansu listening for seconds: a broker started again at once on the port failed
+    # with "Address already in use".
+    port = free_port()
+    run_until_sigterm(port, tmp_path / "first.log")
+    run_until_sigterm(port, tmp_path / "again.log")
