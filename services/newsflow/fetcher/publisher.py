@@ -94,9 +94,10 @@ class Publisher:
             # Topics are declared with explicit partitions (topics.py); never auto-created.
             allow_auto_create_topics=False,
             # Notice a returning broker within seconds, and report an absent one at start
-            # (connect_publisher) instead of waiting in the constructor for half a minute.
+            # (connect_publisher) instead of waiting in the constructor for half a minute; nor
+            # longer than the connect timeout, which `fetch --once` names when it gives up.
             reconnect_backoff_max_ms=2_000,
-            bootstrap_timeout_ms=5_000,
+            bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds) * 1000),
             **settings.kafka_client_options(),
         )
 
