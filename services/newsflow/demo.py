@@ -208,14 +208,16 @@ def _run(settings: Settings, follow: bool, workdir: Path, stop: threading.Event)
     if not settings.kafka_bootstrap_servers:
         broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
         _say(f"embedded broker on {broker.bootstrap}")
-        # One partition: articles reach the dedupe step in the order the feed lists them, so
-        # every run names its stories after the same first articles (the same story ids).
-        overrides = {"kafka_bootstrap_servers": broker.bootstrap, "topic_partitions": 1}
+        overrides = {"kafka_bootstrap_servers": broker.bootstrap}
     else:
         overrides = own_topics(uuid.uuid4().hex[:8])
         _say(f"broker at {settings.kafka_bootstrap_servers}; this run's topics: "
              f"{overrides['topic_raw'].removesuffix('raw')}* (its own, left there afterwards)")
     settings = settings.model_copy(update=overrides | {
+        # One partition, on a broker of its own or in its own topics on the user's: articles
+        # reach the dedupe step in the order the feed lists them, so every run names its
+        # stories after the same first articles (the same story ids).
+        "topic_partitions": 1,
         "worker_web_port": free_port(),
         "worker_data_dir": workdir / "worker",
         "fetch_allow_networks": settings.fetch_allow_networks or "127.0.0.0/8",

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
@@ -155,3 +155,12 @@ def test_demo_on_a_named_broker_shows_only_its_own_run(broker: EmbeddedBroker,
     assert "Left over from an earlier run" not in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].startswith(
         f"done: {len(sample) - 1} articles, 1 duplicates")
+    # Its own topics have one partition, as on its own broker: the same story ids every run.
+    prefix = re.search(r"this run's topics: (\S+)\*", result.stdout)
+    assert prefix is not None, result.stdout[:2000]
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        (raw,) = admin.describe_topics([prefix.group(1) + "raw"])
+    finally:
+        admin.close()
+    assert len(raw["partitions"]) == 1
