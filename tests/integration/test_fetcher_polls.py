@@ -360,6 +360,26 @@ async def test_a_binary_file_is_dead_lettered_once_a_process_and_counted(
     assert letters._value.get() - before == 1
 
 
+async def test_a_folder_that_is_not_there_yet_fails_the_poll_and_is_read_once_it_is(
+    fetch_settings: Settings, tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"  # not made yet: a volume not mounted, a typo
+    src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
+    fetcher = fetcher_for(fetch_settings, [src])
+    try:
+        missing = await poll_and_publish(fetcher, src)
+        inbox.mkdir()
+        (inbox / "note.txt").write_text("Harbour reopens\nThe harbour reopened on Monday.\n")
+        os.utime(inbox / "note.txt", (time.time() - 60, time.time() - 60))  # settled
+        found = await poll_and_publish(fetcher, src)
+    finally:
+        await fetcher.aclose()
+    # An error of the poll, as an unreachable host is, not a listing that was malformed.
+    assert missing.outcome == "error"
+    assert missing.errors == [f"folder {inbox} cannot be read: No such file or directory"]
+    assert (found.outcome, found.queued) == ("ok", 1)
+
+
 async def test_fetch_once_waits_for_a_file_still_being_written(
     broker: EmbeddedBroker, tmp_path: Path,
 ) -> None:
