@@ -157,8 +157,8 @@ def read_labels(path: Path) -> list[LabelledArticle]:
             continue
         try:
             item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelsFileError(f"{path}:{number}: {exc}") from exc
+        except json.JSONDecodeError as exc:  # worded as `process` words a bad .jsonl line
+            raise LabelsFileError(f"{path}:{number}: not JSON: {exc}") from exc
         except RecursionError as exc:  # json nests by recursion: "[[[[...]]]]"
             raise LabelsFileError(f"{path}:{number}: nested too deeply") from exc
         if not isinstance(item, dict):

@@ -156,6 +156,8 @@ ARTICLE = '"text": "t", "labels": []'
 
 @pytest.mark.parametrize(("lines", "expected"), [
     (["[" * 200_000 + "]" * 200_000], "1: nested too deeply"),
+    (["{not json"], "1: not JSON: Expecting property name enclosed in double quotes: line 1 "
+                    "column 2 (char 1)"),
     (['["a"]'], "1: expected a JSON object, got an array"),
     (["null"], "1: expected a JSON object, got null"),
     (["3"], "1: expected a JSON object, got a number"),

@@ -164,6 +164,11 @@ def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -
 
 @pytest.mark.parametrize(("data", "expected"), [
     ({"remove_topics": ["missiles", "missiles"]}, "remove_topics: 'missiles' named twice"),
+    # A typo would leave the topic it meant running: named, with the one it may mean.
+    ({"remove_topics": ["missles"]}, "remove_topics: 'missles' is not a bundled topic; did "
+     "you mean 'missiles'? (bundled: missiles, sanctions, naval_deployment)"),
+    ({"remove_topics": ["weather"]}, "remove_topics: 'weather' is not a bundled topic "
+     "(bundled: missiles, sanctions, naval_deployment)"),
     ({"extend_lexicons": {"states": [1]}}, "extend_lexicons: 'states'[0]: expected a phrase, "
                                            "got 1"),
     ({"extend_lexicons": {"states": ["Ruritania", "a|"]}},

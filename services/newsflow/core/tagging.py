@@ -507,8 +507,15 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         lexicons[name] = [*lexicons[name], *phrases]
     topics = {str(t["name"]): dict(t) for t in base.get("topics") or []}
     removed = overlay.get("remove_topics") or []
-    if not isinstance(removed, list) or not set(map(str, removed)) <= set(topics):
+    if not isinstance(removed, list):
         raise TaxonomyError(f"remove_topics: expected a list of bundled topic names, got {removed!r}")
+    for name in map(str, removed):
+        if name not in topics:  # a typo would leave the topic it meant running
+            close = difflib.get_close_matches(name, list(topics), n=1)
+            raise TaxonomyError(
+                f"remove_topics: {name!r} is not a bundled topic"
+                f"{f'; did you mean {close[0]!r}?' if close else ''} (bundled: "
+                f"{', '.join(topics)})")
     twice = sorted({str(n) for n in removed if removed.count(n) > 1})
     if twice:
         raise TaxonomyError(f"remove_topics: {', '.join(map(repr, twice))} named twice")
