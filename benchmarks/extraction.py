@@ -406,6 +406,8 @@ def _row_f1(pages: Sequence[Page], texts: Sequence[str]) -> Callable[[Sequence[i
             return _f1(statistics.fmean(pairs[i][0] for i in sample),
                        statistics.fmean(pairs[i][1] for i in sample))
         return shingle_f1
+    if any(page.has_gold for page in pages):  # one dataset's pages share one kind of gold
+        raise ValueError("pages with and without a gold text have no F1 in common")
     counts = [snippet_counts(text, page) for text, page in zip(texts, pages, strict=True)]
 
     def snippet_f1(sample: Sequence[int]) -> float:
@@ -425,10 +427,13 @@ def margin(pages: Sequence[Page], ours: Sequence[str], peers: Mapping[str, Seque
     ours_f1 = _row_f1(pages, ours)
     peer_f1 = {name: _row_f1(pages, texts) for name, texts in peers.items()}
     best = max(peer_f1, key=lambda name: peer_f1[name](whole))
+    if not pages or resamples < 40:
+        raise ValueError("a margin needs pages, and at least 40 resamples for a 95 % interval")
     rng = random.Random(seed)
     diffs = sorted(ours_f1(sample) - peer_f1[best](sample) for sample in (
         [rng.randrange(len(pages)) for _ in whole] for _ in range(resamples)))
-    low, high = diffs[int(0.025 * resamples)], diffs[int(0.975 * resamples) - 1]
+    outside = int(0.025 * resamples)  # draws left out on each side
+    low, high = diffs[outside], diffs[resamples - 1 - outside]
     return {"best_peer": best, "f1_margin": round(ours_f1(whole) - peer_f1[best](whole), 4),
             "margin_95": [round(low, 4), round(high, 4)]}
 

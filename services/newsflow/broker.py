@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -147,33 +146,31 @@ class EmbeddedBroker:
 
 
 def run_broker(settings: Settings) -> int:
-    """`newsflow broker`: run until Ctrl-C, with the project's topics declared."""
+    """`newsflow broker`: run until Ctrl-C or SIGTERM, with the project's topics declared."""
+    from newsflow.errors import Terminated
+    from newsflow.interrupts import signals_raise
     from newsflow.topics import ensure_topics
 
     ensure_port_free(settings.broker_host, settings.broker_port,
                      "NEWSFLOW_BROKER_PORT (or --port)")
-
-    def stop_as_on_ctrl_c(signum: int, frame: object) -> None:
-        # SIGTERM (kill, a supervisor, docker stop) stops it as Ctrl-C does: Tansu first, and
-        # this process only once Tansu is gone. Ending on the spot, as Python's default does,
-        # left Tansu listening for seconds, so a broker started again at once on the same port
-        # found it taken.
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop_as_on_ctrl_c)
     broker = EmbeddedBroker(settings.broker_host, settings.broker_port)
     settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
-    try:
-        broker.start()
-        created = ensure_topics(settings)
-        print(f"newsflow broker listening on {broker.bootstrap} (memory only); "
-              f"topics created: {', '.join(created) or 'none'}", flush=True)
-        print(f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
-        assert broker.process is not None
-        broker.process.wait()
-        return int(broker.process.returncode or 0)
-    except KeyboardInterrupt:
-        print("stopping broker", flush=True)
-        return 0
-    finally:
-        broker.stop()
+    # SIGTERM (kill, a supervisor, docker stop) stops it as Ctrl-C does: Tansu first, and this
+    # process once Tansu is gone. Python's default ended it on the spot and left Tansu on the
+    # port for seconds, so a broker started again at once on the same port found it taken. A
+    # second signal is ignored while Tansu stops (signals_raise).
+    with signals_raise("stopping broker"):
+        try:
+            broker.start()
+            created = ensure_topics(settings)
+            print(f"newsflow broker listening on {broker.bootstrap} (memory only); "
+                  f"topics created: {', '.join(created) or 'none'}", flush=True)
+            print(f"export NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap}", flush=True)
+            assert broker.process is not None
+            broker.process.wait()
+            return int(broker.process.returncode or 0)
+        except Terminated:
+            print("stopping broker", flush=True)
+            return 0
+        finally:
+            broker.stop()

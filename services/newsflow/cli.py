@@ -320,12 +320,15 @@ class CancelledRefreshFilter(logging.Filter):
     refresh is retried, or no longer wanted; nothing failed. Such a line, now and then at a
     command's start, reads as a fault, so it is a DEBUG line (shown with ``-v``)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        from kafka.errors import Cancelled
+    MESSAGE = "Metadata refresh: failed %s"  # kafka.cluster's own format string
 
-        if record.levelno >= logging.ERROR and record.msg == "Metadata refresh: failed %s" \
-                and isinstance(record.args, tuple) and record.args \
-                and isinstance(record.args[0], Cancelled):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or record.msg != self.MESSAGE \
+                or not isinstance(record.args, tuple) or not record.args:
+            return True
+        from kafka.errors import Cancelled  # only for this line: kafka is slow to import
+
+        if isinstance(record.args[0], Cancelled):
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
             # The logger's level was checked before this filter: check it again for DEBUG.
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

@@ -212,6 +212,13 @@ class FetchError(NewsflowError):
         self.reason = reason
 
 
+class FolderUnreadable(FetchError):
+    """A directory source's folder (or a sub-folder) cannot be listed: not there, not a
+    folder, no permission. The poll's error, not a malformed listing; tried again next poll."""
+
+    retryable = True
+
+
 class FetchBlocked(FetchError):
     """The guard refused the URL or an address its host resolves to (fetcher/guard.py)."""
 

@@ -363,7 +363,7 @@ async def test_a_binary_file_is_dead_lettered_once_a_process_and_counted(
 async def test_a_folder_that_is_not_there_yet_fails_the_poll_and_is_read_once_it_is(
     fetch_settings: Settings, tmp_path: Path,
 ) -> None:
-    inbox = tmp_path / "inbox"  # not made yet: a volume not mounted, a typo
+    inbox = tmp_path / "inbox"  # not made yet, or a typo
     src = SourceConfig(id="inbox", name="Inbox", kind="directory", path=inbox)
     fetcher = fetcher_for(fetch_settings, [src])
     try:
@@ -376,7 +376,7 @@ async def test_a_folder_that_is_not_there_yet_fails_the_poll_and_is_read_once_it
         await fetcher.aclose()
     # An error of the poll, as an unreachable host is, not a listing that was malformed.
     assert missing.outcome == "error"
-    assert missing.errors == [f"folder {inbox} cannot be read: No such file or directory"]
+    assert missing.errors == [f"{inbox}: folder cannot be read: No such file or directory"]
     assert (found.outcome, found.queued) == ("ok", 1)
 
 

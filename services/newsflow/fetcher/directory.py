@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import DOCUMENT_TAG, split_title
-from newsflow.errors import BadRecord, BrokenFile, FileTooLarge, NotText
+from newsflow.errors import BadRecord, BrokenFile, FileTooLarge, FolderUnreadable, NotText
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.jsonapi import json_date
 from newsflow.fetcher.raw import raw_article
@@ -239,20 +239,23 @@ def read_directory(source: SourceConfig, *, max_bytes: int, settle_seconds: floa
                    ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | FileRead | Exception]]:
     """(file, record) for every article, (file, Rejected) for an empty or binary file or a bad
     JSON record, then (file, FileRead) once the file was read whole; or (file, error) for a
-    file that cannot be read. Sub-folders are read too (``article_files``); files modified in
-    the last ``settle_seconds`` (``now``: the clock, by default) are left for the next poll,
-    with an INFO line. A file for which ``read_before(file, signature)`` says it was read whole
-    with that signature (and need not be read again) is not read: (file,
-    FileRead(unchanged=True)) stands for it (a big folder polled every minute would otherwise
-    be read and decoded whole every minute)."""
+    file that cannot be read; FolderUnreadable raised when the folder cannot be listed.
+    Sub-folders are read too (``article_files``); files modified in the last
+    ``settle_seconds`` (``now``: the clock, by default) are left for the next poll, with an
+    INFO line. A file for which ``read_before(file, signature)`` says it was read whole with
+    that signature (and need not be read again) is not read: (file, FileRead(unchanged=True))
+    stands for it (a big folder polled every minute would otherwise be read and decoded whole
+    every minute)."""
     assert source.path is not None
     settled_before = time.time() if now is None else now
     waiting = 0
     try:
         paths = list(article_files(source.path))
-    except OSError as exc:
-        yield source.path, exc
-        return
+    except OSError as exc:  # the whole poll's failure: no file of it was looked at
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) != str(source.path) \
+            else ""
+        raise FolderUnreadable(str(source.path), f"folder cannot be read: {where}"
+                                                 f"{exc.strerror or exc}") from exc
     for path in paths:
         try:
             status = path.stat()

@@ -97,7 +97,8 @@ class Publisher:
             # (connect_publisher) instead of waiting in the constructor for half a minute; nor
             # longer than the connect timeout, which `fetch --once` names when it gives up.
             reconnect_backoff_max_ms=2_000,
-            bootstrap_timeout_ms=int(min(5.0, settings.kafka_connect_timeout_seconds) * 1000),
+            bootstrap_timeout_ms=max(1, int(min(5.0, settings.kafka_connect_timeout_seconds)
+                                            * 1000)),
             **settings.kafka_client_options(),
         )
 

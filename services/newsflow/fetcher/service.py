@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import itertools
 import logging
-import os
 import random
 import time
 from collections.abc import Iterable
@@ -441,12 +440,6 @@ class Fetcher:
     async def _poll_directory(self, source: SourceConfig, result: PollResult) -> None:
         """Reading and decoding the files is blocking work: done in a worker thread, a batch
         of records at a time, so that the other sources' loops keep running meanwhile."""
-        assert source.path is not None
-        try:  # a folder not there (yet: not mounted) is the poll's error, not a bad listing
-            with os.scandir(source.path):
-                pass
-        except OSError as exc:
-            raise OSError(f"folder {source.path} cannot be read: {exc.strerror or exc}") from exc
         settle = self.settings.fetch_directory_settle_seconds
         if self.once:  # no next poll to pick up a file still being written: wait for it
             await self._wait_for_settled(source, settle)
