@@ -100,7 +100,7 @@ test-shifted-clock: $(STAMP) deploy-tools $(CLOCK_SHIM)
 	test -n "$$libfaketime" || { echo "libfaketime not found: run make deploy-tools"; exit 1; }; \
 	echo "pytest with the clock +$(CLOCK_SHIFT_DAYS) days ($$libfaketime)"; \
 	export LD_PRELOAD="$(abspath $(CLOCK_SHIM)) $$libfaketime" FAKETIME='+$(CLOCK_SHIFT_DAYS)d' \
-		FAKETIME_DONT_FAKE_MONOTONIC=1 NEWSFLOW_TEST_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS); \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 TESTS_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS); \
 	$(BIN)/pytest -p no:cacheprovider -n $(UNIT_WORKERS) $(CLOCK_TESTS) tests/unit \
 		&& $(BIN)/pytest -p no:cacheprovider -n $(STREAM_WORKERS) $(CLOCK_TESTS) tests/integration tests/e2e
 	@echo "shifted-clock run passed (+$(CLOCK_SHIFT_DAYS) days)"

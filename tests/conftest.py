@@ -75,10 +75,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """In the shifted-clock run (`make test-shifted-clock` sets NEWSFLOW_TEST_CLOCK_SHIFT_DAYS),
+    """In the shifted-clock run (`make test-shifted-clock` sets TESTS_CLOCK_SHIFT_DAYS),
     refuse to pass unless the clock really is that far ahead: a guard that silently ran on
     today's date would prove nothing. The last commit's time stands in for "today"."""
-    expected = os.environ.get("NEWSFLOW_TEST_CLOCK_SHIFT_DAYS")
+    expected = os.environ.get("TESTS_CLOCK_SHIFT_DAYS")
     if not expected:
         return
     committed = subprocess.run(["git", "log", "-1", "--format=%ct"], capture_output=True,

@@ -363,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # "newsflow tags check: ...": every line of one command names it the same way.
     command = " ".join(filter(None, (args.command, getattr(args, "tags_command", None))))
+    from newsflow.config import unknown_variables
+
+    for line in unknown_variables(os.environ):
+        print(f"newsflow {command}: warning: {line}", file=sys.stderr, flush=True)
     try:
         return int(args.handler(args, Settings()))
     except ValidationError as exc:  # a NEWSFLOW_ variable: name it, on one line

@@ -6,7 +6,9 @@ constants, so a test or a container can change any behaviour in one place.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -221,3 +223,18 @@ class Settings(BaseSettings):
             if value is not None:
                 env[f"NEWSFLOW_{name.upper()}"] = str(value)
         return env
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A line for each NEWSFLOW_ variable that names no setting, with the one it may mean: a
+    misspelt variable is otherwise ignored, and its setting silently keeps its default."""
+    known = [name.upper() for name in Settings.model_fields]
+    lines = []
+    for name in sorted(environ):
+        setting = name.upper().removeprefix("NEWSFLOW_")
+        if name.upper().startswith("NEWSFLOW_") and setting not in known:
+            # Matched without the shared prefix, which alone would make any two names alike.
+            close = difflib.get_close_matches(setting, known, n=1, cutoff=0.8)
+            lines.append(f"{name} is not a setting and is ignored"
+                         + (f" (did you mean NEWSFLOW_{close[0]}?)" if close else ""))
+    return lines

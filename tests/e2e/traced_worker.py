@@ -1,7 +1,7 @@
 """``python -m tests.e2e.traced_worker <newsflow arguments>``: a newsflow process that traces
 its Python allocations (tracemalloc) and tells a test how many bytes are held.
 
-``GET http://127.0.0.1:$NEWSFLOW_TEST_MEMORY_PORT/`` answers with the bytes traced after a full
+``GET http://127.0.0.1:$TESTS_MEMORY_PORT/`` answers with the bytes traced after a full
 garbage collection. Memory tests read it instead of the resident set size, which moves by
 megabytes with allocator arenas and page reuse: traced bytes show what the program keeps.
 
@@ -18,7 +18,7 @@ import threading
 import tracemalloc
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-PORT_VARIABLE = "NEWSFLOW_TEST_MEMORY_PORT"
+PORT_VARIABLE = "TESTS_MEMORY_PORT"
 
 
 class TracedMemoryHandler(BaseHTTPRequestHandler):

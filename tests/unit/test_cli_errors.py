@@ -65,6 +65,22 @@ def test_worker_and_fetcher_refuse_a_taken_port_in_one_line(
     assert lines[0].startswith("newsflow fetch: NEWSFLOW_FETCH_METRICS_PORT: cannot listen on")
 
 
+def test_a_misspelt_variable_is_named_with_the_setting_it_may_mean(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Ignored without a word, it left its setting at the default: here the broker address,
+    # whose absence the command then reports.
+    monkeypatch.setenv("NEWSFLOW_KAFKA_BOOTSTRAP_SERVER", "127.0.0.1:9092")
+    monkeypatch.setenv("NEWSFLOW_NO_SUCH_THING", "1")
+    code, lines = run(capsys, "tail", "articles")
+    assert code == 2
+    assert lines[:2] == [
+        "newsflow tail: warning: NEWSFLOW_KAFKA_BOOTSTRAP_SERVER is not a setting and is "
+        "ignored (did you mean NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS?)",
+        "newsflow tail: warning: NEWSFLOW_NO_SUCH_THING is not a setting and is ignored"]
+    assert "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS is not set" in lines[2]
+
+
 def test_reenabling_a_source_the_file_does_not_have_is_refused_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
