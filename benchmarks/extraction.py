@@ -423,12 +423,13 @@ def margin(pages: Sequence[Page], ours: Sequence[str], peers: Mapping[str, Seque
     """Ours less the best peer on one dataset's pages (the best chosen on all of them), with a
     95 % paired bootstrap interval: pages drawn with replacement, both systems scored on the
     same draw. A margin of +0.005 on 100 pages can be noise; the interval says so."""
+    if not pages or not peers or resamples < 40:
+        raise ValueError("a margin needs pages, a peer, and at least 40 resamples for a 95 % "
+                         "interval")
     whole = list(range(len(pages)))
     ours_f1 = _row_f1(pages, ours)
     peer_f1 = {name: _row_f1(pages, texts) for name, texts in peers.items()}
     best = max(peer_f1, key=lambda name: peer_f1[name](whole))
-    if not pages or resamples < 40:
-        raise ValueError("a margin needs pages, and at least 40 resamples for a 95 % interval")
     rng = random.Random(seed)
     diffs = sorted(ours_f1(sample) - peer_f1[best](sample) for sample in (
         [rng.randrange(len(pages)) for _ in whole] for _ in range(resamples)))

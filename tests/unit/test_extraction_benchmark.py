@@ -106,6 +106,8 @@ def test_the_margin_over_the_best_peer_comes_with_a_paired_interval(bench: Modul
     low, high = uneven["margin_95"]
     assert low < uneven["f1_margin"] < high and high - low > 0.1
     assert bench.margin(pages, ours, {"half": half}) == uneven
+    with pytest.raises(ValueError, match="a margin needs pages"):
+        bench.margin([], [], {"half": []})
 
 
 def test_the_margin_is_snippet_f1_where_the_pages_have_no_gold_text(bench: ModuleType) -> None:
