@@ -139,11 +139,13 @@ STALL_WARM_UP = 600  # 400 was too few: the first 400 after it still grew ~600 B
 STALL_BATCH = 400
 STALL_BATCHES = 4
 # Bytes the worker may keep per input once the window is full. Measured: traced memory within
-# +-170 KiB of its mean over 2,400 inputs (slope ~30 B per input, noise); over the 1,600 inputs
-# measured here that noise moves the slope by well under 100 B. An article record kept for the
-# stalled consumer would be ~2 KB per input, the index without eviction ~9 KB. (Each traced
-# input costs ~45-65 ms of the suite's time: 2,200 rather than 3,000 save 40 s or more.)
-STALL_GROWTH_LIMIT = 500
+# +-170 KiB of its mean over 2,400 inputs (slope ~30 B per input, noise) on a quiet machine;
+# under a full CI run's load one run (ci67, 1 Dec) rose 900 KiB over the 1,600 inputs measured
+# here, a slope of 562 B, with the worker's code the same as in the run before, which passed.
+# An article record kept for the stalled consumer would be ~2 KB per input, the index without
+# eviction ~9 KB: twice and nine times this limit. (Each traced input costs ~45-65 ms of the
+# suite's time: 2,200 rather than 3,000 save 40 s or more.)
+STALL_GROWTH_LIMIT = 1000
 
 
 def test_consumer_that_stops_reading_does_not_grow_the_worker(
