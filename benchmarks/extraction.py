@@ -144,6 +144,10 @@ def snippet_counts(predicted: str, page: Page) -> tuple[int, int, int, int]:
     return (found, len(page.with_snippets) - found, leaked, len(page.without_snippets) - leaked)
 
 
+def _snippet_precision_recall(tp: int, fn: int, fp: int) -> tuple[float, float]:
+    return tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0
+
+
 def snippet_score(predictions: Sequence[str], pages: Sequence[Page]) -> dict[str, float]:
     """Snippet precision/recall/F1 over all pages' counts, and the with/without rates."""
     tp = fn = fp = tn = 0
@@ -152,8 +156,7 @@ def snippet_score(predictions: Sequence[str], pages: Sequence[Page]) -> dict[str
         tp, fn, fp, tn = tp + a, fn + b, fp + c, tn + d
     if not tp + fn + fp + tn:
         return {}
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
+    precision, recall = _snippet_precision_recall(tp, fn, fp)
     return {"snippet_f1": round(_f1(precision, recall), 4),
             "snippet_precision": round(precision, 4), "snippet_recall": round(recall, 4),
             "with_found": round(tp / (tp + fn), 4) if tp + fn else 0.0,
@@ -414,7 +417,7 @@ def _row_f1(pages: Sequence[Page], texts: Sequence[str]) -> Callable[[Sequence[i
         tp = sum(counts[i][0] for i in sample)
         fn = sum(counts[i][1] for i in sample)
         fp = sum(counts[i][2] for i in sample)
-        return _f1(tp / (tp + fp) if tp + fp else 0.0, tp / (tp + fn) if tp + fn else 0.0)
+        return _f1(*_snippet_precision_recall(tp, fn, fp))
     return snippet_f1
 
 

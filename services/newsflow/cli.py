@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsflow.config import Settings
+from newsflow.config import Settings, unknown_variables
 from newsflow.errors import INTERRUPTED, NewsflowError
 
 if TYPE_CHECKING:
@@ -363,8 +363,6 @@ def main(argv: list[str] | None = None) -> int:
 
     # "newsflow tags check: ...": every line of one command names it the same way.
     command = " ".join(filter(None, (args.command, getattr(args, "tags_command", None))))
-    from newsflow.config import unknown_variables
-
     for line in unknown_variables(os.environ):
         print(f"newsflow {command}: warning: {line}", file=sys.stderr, flush=True)
     try:

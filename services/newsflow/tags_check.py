@@ -97,16 +97,21 @@ class TopicScore:
     def recall_interval(self) -> tuple[float, float] | None:
         return wilson_interval(self.tp, self.tp + self.fn)
 
+    @property
+    def false_alarm_interval(self) -> tuple[float, float] | None:
+        return wilson_interval(self.fp, self.fp + self.tn)
+
     def to_dict(self) -> dict[str, Any]:
         return {"precision": round(self.precision, 3), "recall": round(self.recall, 3),
                 "f1": round(self.f1, 3), "false_alarm_rate": round(self.false_alarm_rate, 4),
                 "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn,
-                "precision_95": _rounded(self.precision_interval),
-                "recall_95": _rounded(self.recall_interval)}
+                "precision_95": _rounded(self.precision_interval, 3),
+                "recall_95": _rounded(self.recall_interval, 3),
+                "false_alarm_rate_95": _rounded(self.false_alarm_interval, 4)}
 
 
-def _rounded(interval: tuple[float, float] | None) -> list[float] | None:
-    return None if interval is None else [round(interval[0], 3), round(interval[1], 3)]
+def _rounded(interval: tuple[float, float] | None, digits: int) -> list[float] | None:
+    return None if interval is None else [round(interval[0], digits), round(interval[1], digits)]
 
 
 @dataclass(slots=True)
