@@ -158,6 +158,7 @@ class Settings(BaseSettings):
     fetch_max_retry_after_seconds: float = Field(default=120.0, ge=0)
     fetch_host_concurrency: int = Field(default=2, ge=1)
     fetch_host_min_delay_seconds: float = Field(default=0.5, ge=0)
+    fetch_max_crawl_delay_seconds: float = Field(default=60.0, ge=0)
     fetch_robots_ttl_seconds: float = Field(default=3600.0, gt=0)
     fetch_jitter_ratio: float = Field(default=0.1, ge=0, lt=1)
     fetch_poll_timeout_seconds: float = Field(default=600.0, gt=0)

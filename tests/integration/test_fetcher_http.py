@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import itertools
 import time
 import tracemalloc
 import zlib
@@ -379,6 +380,21 @@ async def test_robots_disallow_and_crawl_delay_are_honoured(server: ScriptedServ
     assert server.paths().count("/private/a") == 1  # only the explicit override reached it
     starts = [h.at for h in server.hits if h.path.startswith("/public/")]
     assert all(at - starts[0] >= k * 1.0 - 0.05 for k, at in enumerate(starts)), starts
+
+
+async def test_a_day_long_crawl_delay_is_capped(server: ScriptedServer) -> None:
+    server.routes["/robots.txt"] = Route(200, b"User-agent: *\nCrawl-delay: 86400\n")
+    for n in (1, 2, 3):
+        server.routes[f"/page/{n}"] = Route(200, b"page")
+    http = HttpFetcher(settings(fetch_max_crawl_delay_seconds=0.3))
+    try:
+        for n in (1, 2, 3):  # without the cap the second request would wait a day
+            assert (await http.get(server.url(f"/page/{n}"))).content == b"page"
+    finally:
+        await http.aclose()
+    starts = [h.at for h in server.hits if h.path.startswith("/page/")]
+    assert len(starts) == 3
+    assert all(later - earlier >= 0.3 - 0.05 for earlier, later in itertools.pairwise(starts)), starts
 
 
 async def test_per_host_gate_limits_concurrency_and_spacing(server: ScriptedServer) -> None:

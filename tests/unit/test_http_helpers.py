@@ -19,7 +19,7 @@ from newsflow.errors import BlockedURL, BodyTooLarge
 from newsflow.fetcher.content import Inflater, detect_charset, inflate
 from newsflow.fetcher.guard import forbidden_reason, parse_networks, split_target
 from newsflow.fetcher.http import retry_after_seconds
-from newsflow.fetcher.politeness import parse_robots
+from newsflow.fetcher.politeness import HostGates, parse_robots
 from newsflow.fetcher.transport import httpx_errors
 from tests.integration.fetcher_servers import FIXTURES
 
@@ -118,6 +118,29 @@ def test_robots_rules_crawl_delay_and_failures() -> None:
     assert parse_robots(404, "", 60, 0).allowed("https://x.example/any", "newsflow")
     assert not parse_robots(503, "", 60, 0).allowed("https://x.example/any", "newsflow")
     assert not parse_robots(None, "", 60, 0).allowed("https://x.example/any", "newsflow")
+
+
+def test_crawl_delay_is_capped_and_the_cap_told_once_per_change(
+        caplog: pytest.LogCaptureFixture) -> None:
+    gates = HostGates(2, 0.5, max_crawl_delay=60.0)
+    with caplog.at_level("WARNING", logger="newsflow.fetcher.politeness"):
+        gates.set_crawl_delay("a.example", 86400.0)
+        gates.set_crawl_delay("a.example", 86400.0)  # every request re-applies the robots.txt
+        assert gates.hosts["a.example"].delay == 60.0
+        gates.set_crawl_delay("b.example", 30.0)  # under the cap: honoured, nothing said
+        assert gates.hosts["b.example"].delay == 30.0
+        gates.set_crawl_delay("c.example", float("inf"))
+        assert gates.hosts["c.example"].delay == 60.0
+        for odd in (float("nan"), -5.0, None):  # nonsense or no Crawl-delay: the minimum
+            gates.set_crawl_delay("d.example", odd)
+            assert gates.hosts["d.example"].delay == 0.5
+        gates.set_crawl_delay("a.example", 10.0)  # the site lowered it
+        assert gates.hosts["a.example"].delay == 10.0
+        gates.set_crawl_delay("a.example", 7200.0)  # and raised it again: told again
+    told = [r.getMessage() for r in caplog.records]
+    assert len(told) == 3, told
+    assert "a.example" in told[0] and "86400 s" in told[0] and "60 s" in told[0]
+    assert "c.example" in told[1] and "7200 s" in told[2]
 
 
 def test_multi_member_gzip_is_inflated_whole_and_capped_as_a_whole() -> None:

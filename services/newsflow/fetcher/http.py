@@ -121,7 +121,8 @@ class HttpFetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.guard = AddressGuard(settings.fetch_allow_networks)
-        self.gates = HostGates(settings.fetch_host_concurrency, settings.fetch_host_min_delay_seconds)
+        self.gates = HostGates(settings.fetch_host_concurrency, settings.fetch_host_min_delay_seconds,
+                               settings.fetch_max_crawl_delay_seconds)
         self.robots = RobotsCache(settings.fetch_user_agent, settings.fetch_robots_ttl_seconds,
                                   self._load_robots)
         self.backoff = Backoff(settings.fetch_backoff_base_seconds,

@@ -2,13 +2,16 @@
 
 Each host gets a semaphore (at most ``fetch_host_concurrency`` requests at once) and a minimum
 gap between request starts: the larger of ``fetch_host_min_delay_seconds`` and the robots.txt
-``Crawl-delay``. The gate is per host, not per source, because several sources often live on
-one site.
+``Crawl-delay``, the latter capped at ``fetch_max_crawl_delay_seconds`` (a day-long delay would
+stall the host's sources for good; large crawlers cap it too). The gate is per host, not per
+source, because several sources often live on one site.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +23,8 @@ from protego import Protego
 # RFC 9309 §2.5: a crawler must parse at least the first 500 KiB of a robots.txt.
 ROBOTS_MAX_BYTES = 500 * 1024
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Host:
@@ -27,12 +32,15 @@ class _Host:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     next_start: float = 0.0
     delay: float = 0.0
+    asked: float | None = None  # the robots.txt Crawl-delay last seen, so a cap is told once
 
 
 class HostGates:
-    def __init__(self, concurrency: int, min_delay: float) -> None:
+    def __init__(self, concurrency: int, min_delay: float,
+                 max_crawl_delay: float = math.inf) -> None:
         self.concurrency = concurrency
         self.min_delay = min_delay
+        self.max_crawl_delay = max_crawl_delay
         self.hosts: dict[str, _Host] = {}
 
     def _host(self, host: str) -> _Host:
@@ -41,7 +49,14 @@ class HostGates:
         return self.hosts[host]
 
     def set_crawl_delay(self, host: str, seconds: float | None) -> None:
-        self._host(host).delay = max(self.min_delay, seconds or 0.0)
+        state = self._host(host)
+        asked = seconds if seconds is not None and not math.isnan(seconds) else 0.0
+        if asked > self.max_crawl_delay and asked != state.asked:
+            log.warning("robots.txt of %s asks for a Crawl-delay of %g s: waiting %g s "
+                        "(NEWSFLOW_FETCH_MAX_CRAWL_DELAY_SECONDS) between its requests instead",
+                        host, asked, self.max_crawl_delay)
+        state.asked = asked
+        state.delay = max(self.min_delay, min(asked, self.max_crawl_delay))
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
