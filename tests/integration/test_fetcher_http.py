@@ -191,6 +191,21 @@ async def test_redirect_loop_and_long_chains_stop(server: ScriptedServer) -> Non
     assert [p for p in server.paths() if p.startswith("/r")] == ["/r0", "/r1", "/r2", "/r3"]
 
 
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "data:text/html,<p>hi</p>",
+                                      "http://[::1", "http://127.0.0.1:99999/x"])
+async def test_a_redirect_no_request_can_follow_is_a_redirect_error(
+        server: ScriptedServer, location: str) -> None:
+    server.routes["/away"] = Route(302, b"", {"Location": location})
+    http = HttpFetcher(settings())
+    try:
+        with pytest.raises(FetchError, match="not an http\\(s\\) address") as caught:
+            await http.get(server.url("/away"), respect_robots=False)
+    finally:
+        await http.aclose()
+    assert caught.value.outcome == "redirects"  # not retried as a broken connection
+    assert server.paths().count("/away") == 1
+
+
 def endless(handler: BaseHTTPRequestHandler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "text/html")

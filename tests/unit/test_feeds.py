@@ -239,3 +239,57 @@ def test_broken_sitemaps_with_entities_are_refused_not_recovered(document: bytes
     broken = document.replace(b"rss", b"urlset").replace(b"<channel>", b"<url><loc>a&b</loc>")
     with pytest.raises(UnsafeXML):
         parse_sitemap(broken, BASE)
+
+
+# Links no request can be made to: a broken IPv6 host, a port out of range, no host at all.
+BAD_LINKS = ("http://[::1/world/2026/bad-story-here", "https://news.example.com:99999/a/two",
+             "http://")
+
+
+@pytest.mark.parametrize("bad", BAD_LINKS)
+def test_an_entry_whose_link_no_request_can_reach_costs_only_itself(
+        bad: str, caplog: pytest.LogCaptureFixture) -> None:
+    good = "https://news.example.com/a/one"
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+           b"<item><title>Bad</title><link>" + bad.encode() + b"</link></item>"
+           b"<item><title>One</title><link>" + good.encode() + b"</link></item>"
+           b"<item><title>Id only</title><link>tag:news.example.com,2026:3</link></item>"
+           b"</channel></rss>")
+    json_feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "1", "url": bad}, {"id": "2", "url": good}]}).encode()
+    urlset = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+              b"<url><loc>" + bad.encode() + b"</loc></url><url><loc>" + good.encode()
+              + b"</loc></url></urlset>")
+    index = (b'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+             b"<sitemap><loc>" + bad.encode() + b"</loc></sitemap>"
+             b"<sitemap><loc>" + good.encode() + b"</loc></sitemap></sitemapindex>")
+    api = SourceConfig(id="api", name="API", kind="json", url="https://api.example.com/v1")
+    api_doc = json.dumps([{"url": bad}, {"url": good}]).encode()
+    section = (f'<html><body><a href="{bad}">bad</a><a href="{good}-and-more-words-here">'
+               "good</a></body></html>")
+    with caplog.at_level("WARNING", logger="newsflow.fetcher.links"):
+        assert [e.url for e in parse_feed(rss, BASE, "application/rss+xml")] == [good]
+        assert [e.url for e in parse_feed(json_feed, BASE, kind="json_feed")] == [good]
+        assert [e.url for e in parse_sitemap(urlset, BASE).entries] == [good]
+        assert parse_sitemap(index, BASE).children == [good]
+        assert [e.url for e in parse_json_items(api_doc, api, "https://api.example.com/v1")] \
+            == [good]
+        warned = [r.getMessage() for r in caplog.records]
+        assert [e.url for e in discover_links(section, BASE, pattern="news")] \
+            == [good + "-and-more-words-here"]
+    # One line per listing read, naming the link; the Atom-style id is no web link, not told.
+    # feedparser itself drops a link with a broken IPv6 host, so the RSS feed has none to tell.
+    assert len(warned) == (4 if "[" in bad else 5), warned
+    assert all("1 entry skipped" in line and repr(bad) in line for line in warned), warned
+    assert not any("tag:" in line for line in warned)
+
+
+def test_an_api_whose_every_link_is_broken_is_told_not_called_a_wrong_path(
+        caplog: pytest.LogCaptureFixture) -> None:
+    api = SourceConfig(id="api", name="API", kind="json", url="https://api.example.com/v1")
+    with caplog.at_level("WARNING", logger="newsflow.fetcher.links"):
+        assert parse_json_items(json.dumps([{"url": BAD_LINKS[0]}]).encode(), api,
+                                "https://api.example.com/v1") == []
+    assert "1 entry skipped" in caplog.text
+    with pytest.raises(ValueError, match=r"none has a web address at fields\.url"):
+        parse_json_items(json.dumps([{"link": "/a"}]).encode(), api, "https://api.example.com/v1")

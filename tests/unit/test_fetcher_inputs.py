@@ -221,7 +221,7 @@ def test_json_api_items_without_a_url_at_the_mapped_path_are_an_error() -> None:
     source = _api(items_path="data.results", fields={"url": "link.web"})
     with pytest.raises(ValueError) as error:
         parse_json_items(answer, source, "https://api.example/v1")
-    assert str(error.value) == ("3 items at items_path 'data.results', none has a string at "
+    assert str(error.value) == ("3 items at items_path 'data.results', none has a web address at "
                                 "fields.url 'link.web' (keys of the first item: id, links, "
                                 "headline)")
     right = _api(items_path="data.results", fields={"url": "links.web"})
@@ -391,3 +391,32 @@ def test_a_utf16_charset_declared_in_ascii_bytes_is_read_as_utf8() -> None:
     assert detect_charset(data, None) == "utf-8"
     xml = b'<?xml version="1.0" encoding="UTF-16"?><rss><title>News</title></rss>'
     assert detect_charset(xml, None) == "utf-8"
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ('url: "http://[::1/feed"', "no address a request can be made to: Invalid IPv6 URL"),
+    ('url: "http://127.0.0.1:99999/feed"',
+     "no address a request can be made to: Port out of range 0-65535"),
+    ('url: "http:///feed"', "no address a request can be made to: no host"),
+    ('url: "https://w.example/f", headers: {"Bad Header": x}', "'Bad Header' is not an HTTP token"),
+    ('url: "https://w.example/f", headers: {X-A: "a\\r\\nInjected: 1"}',
+     "must be printable ASCII on one line"),
+    ('url: "https://w.example/f", headers: {X-A: "caf\u00e9"}',
+     "must be printable ASCII on one line"),
+])
+def test_a_url_or_header_no_request_can_carry_fails_the_start_naming_the_source(
+        tmp_path: Path, entry: str, problem: str) -> None:
+    """Each once passed the start and failed every poll instead (the header ones as connect
+    errors, retried)."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(f"sources:\n  - {{id: wire, name: Wire, kind: rss, {entry}}}\n",
+                    encoding="utf-8")
+    with pytest.raises(SourcesFileError, match="wire") as error:
+        load_sources(path)
+    assert problem in str(error.value), str(error.value)
+
+
+def test_header_values_lose_the_spaces_around_them() -> None:
+    source = SourceConfig(id="a", name="A", kind="rss", url="https://w.example/f",
+                          headers={"Authorization": " Bearer a.b\tc ", "X-Empty": ""})
+    assert source.headers == {"Authorization": "Bearer a.b\tc", "X-Empty": ""}

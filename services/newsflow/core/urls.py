@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only track the reader; dropping them makes syndicated links meet.
 TRACKING_PARAMS = re.compile(
@@ -21,6 +21,21 @@ TRACKING_PARAMS = re.compile(
 )
 AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$|$))", re.IGNORECASE)
 AMP_HOST = re.compile(r"^(amp\.|m\.)")
+
+
+def web_url(link: str, base: str = "") -> str | None:
+    """``link``, made absolute against ``base``, if it is an http(s) address a request can be
+    made to; None otherwise: an Atom ``tag:`` id, ``javascript:``, no host, a broken IPv6 host, a
+    port out of range. Listings hold such links; one of them must cost its own entry only."""
+    try:
+        url = urljoin(base, link.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it is the check: ValueError when out of range
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def canonicalize_url(url: str) -> str:

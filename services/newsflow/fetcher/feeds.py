@@ -10,12 +10,12 @@ import time
 import xml.sax
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 
 from newsflow.core.dates import normalise_date, rfc3339
 from newsflow.errors import FeedError
+from newsflow.fetcher.links import ListingLinks
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import refuse_unsafe_xml
 
@@ -82,14 +82,16 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
     if not parsed.get("version") and not parsed.entries:
         raise FeedError("not a feed: no RSS/Atom root element")
     entries = []
+    links = ListingLinks(base_url)
     for item in parsed.entries:
         link = item.get("link")
         # feedparser falls back to an Atom entry's id (e.g. "tag:...") when it has no link:
         # only a web address is an article.
-        if not link or not urljoin(base_url, link).startswith(("http://", "https://")):
+        url = links.url(link) if isinstance(link, str) and link else None
+        if url is None:
             continue
         entries.append(FeedEntry(
-            url=urljoin(base_url, link),
+            url=url,
             title=item.get("title"),
             published_at=_time(item.get("published_parsed") or item.get("updated_parsed")),
             summary=item.get("summary"),
@@ -102,6 +104,7 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
         # Broken XML that yielded only fragments (e.g. a truncated download): an error, not
         # an empty feed.
         raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')}")
+    links.report()
     return entries
 
 
@@ -114,16 +117,18 @@ def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedError("not a JSON feed: no 'items' list")
     entries = []
+    links = ListingLinks(base_url)
     for item in data["items"]:
         if not isinstance(item, dict):
             continue
         link = item.get("url") or item.get("external_url")
-        if not isinstance(link, str) or not link:
+        url = links.url(link) if isinstance(link, str) and link else None
+        if url is None:
             continue
         html = item.get("content_html") or item.get("content_text")
         authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
         entries.append(FeedEntry(
-            url=urljoin(base_url, link),
+            url=url,
             title=item.get("title") if isinstance(item.get("title"), str) else None,
             published_at=normalise_date(item.get("date_published") or item.get("date_modified")),
             summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
@@ -132,4 +137,5 @@ def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
             categories=[str(t) for t in item.get("tags") or [] if isinstance(t, str)],
             authors=[a["name"] for a in authors if isinstance(a, dict) and a.get("name")],
         ))
+    links.report()
     return entries

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from newsflow.config import Settings
+from newsflow.core.urls import web_url
 from newsflow.errors import (
     BlockedURL,
     BodyTooLarge,
@@ -117,6 +118,18 @@ def asked_delay(error: BaseException) -> float | None:
     return error.retry_after if isinstance(error, HttpStatusError) else None
 
 
+# Where a redirect's Location is kept from httpx, which builds the next hop's request even
+# when it does not follow redirects, and raises on a Location it cannot read (``javascript:``,
+# a broken IPv6 host) before the answer reaches us. Hops are ours to follow and to refuse.
+HELD_LOCATION = "x-newsflow-location"
+
+
+async def _hold_location(response: httpx.Response) -> None:
+    location = response.headers.pop("location", None)
+    if location is not None:
+        response.headers[HELD_LOCATION] = location
+
+
 class HttpFetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -136,6 +149,7 @@ class HttpFetcher:
             follow_redirects=False,  # done by hand: every hop goes through the guard
             trust_env=False,  # a proxy from the environment would bypass the guard
             transport=GuardedTransport(self.guard),
+            event_hooks={"response": [_hold_location]},
         )
 
     async def get(self, url: str, *, kind: str = "page", source: str = "",
@@ -185,10 +199,13 @@ class HttpFetcher:
             raw = await self._with_retries(url, current, request_headers, kind, conditional,
                                            truncate_at)
             if raw.status in REDIRECTS:
-                location = raw.headers.get("location")
+                location = raw.headers.get(HELD_LOCATION)
                 if not location:
                     raise TooManyRedirects(url, f"HTTP {raw.status} without Location")
-                target = urljoin(current, location)
+                target = web_url(location, current)
+                if target is None:
+                    raise TooManyRedirects(url, f"HTTP {raw.status} to {location[:200]!r}, "
+                                                "not an http(s) address")
                 # Remember a move only while every hop so far was permanent.
                 permanent = permanent and raw.status in PERMANENT
                 if permanent:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from newsflow.core.dates import normalise_date, rfc3339
+from newsflow.fetcher.links import ListingLinks
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.sources import SourceConfig
 
@@ -67,11 +67,12 @@ def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> li
     if not isinstance(items, list):
         raise ValueError(f"items_path {source.items_path!r} is not a list in the answer")
     entries = []
+    links = ListingLinks(base_url)
     for item in items:
-        url = _str(dig(item, source.field_path("url")))
+        link = _str(dig(item, source.field_path("url")))
+        url = links.url(link) if link else None
         if url is None:
             continue
-        url = urljoin(base_url, url)
         guid = dig(item, source.field_path("guid"))
         entries.append(FeedEntry(
             url=url,
@@ -83,12 +84,13 @@ def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> li
             categories=_strings(dig(item, source.field_path("categories"))),
             authors=_strings(dig(item, source.field_path("authors"))),
         ))
-    if items and not entries:
+    links.report()
+    if items and not entries and not links.skipped:
         # A wrong fields.url path would otherwise read as a quiet source, "ok, 0 new", forever.
         first = items[0]
         shape = (f"keys of the first item: {', '.join(list(first)[:20]) or 'none'}"
                  if isinstance(first, dict) else f"the first item is a {type(first).__name__}")
         where = f"items_path {source.items_path!r}" if source.items_path else "the top level"
-        raise ValueError(f"{len(items)} items at {where}, none has a string at fields.url "
+        raise ValueError(f"{len(items)} items at {where}, none has a web address at fields.url "
                          f"{source.field_path('url')!r} ({shape})")
     return entries

@@ -1,13 +1,46 @@
-"""Article-link discovery on an HTML section page (kind ``html``)."""
+"""Entry links of a listing, and article-link discovery on an HTML section page (kind
+``html``)."""
 
 from __future__ import annotations
 
+import logging
 import re
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 import lxml.html
 
+from newsflow.core.urls import web_url
 from newsflow.fetcher.raw import FeedEntry
+
+log = logging.getLogger(__name__)
+# A link with a scheme other than http(s) (an Atom "tag:" id, "mailto:") is no article and is
+# passed over quietly; an http(s) or relative one that no request can be made to is the
+# publisher's mistake and is told.
+_OTHER_SCHEME = re.compile(r"^\s*(?![hH][tT][tT][pP][sS]?:)[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class ListingLinks:
+    """Entry links of one listing made absolute. A link no request can be made to (a broken
+    IPv6 host, a port out of range) costs its own entry, not the listing: it is skipped, and
+    ``report`` tells them once per listing read."""
+
+    def __init__(self, listing_url: str) -> None:
+        self.listing_url = listing_url
+        self.skipped: list[str] = []
+
+    def url(self, link: str) -> str | None:
+        url = web_url(link, self.listing_url)
+        if url is None and not _OTHER_SCHEME.match(link):
+            self.skipped.append(link)
+        return url
+
+    def report(self) -> None:
+        if self.skipped:
+            log.warning("%s: %d entr%s skipped, no request can be made to %s: %s",
+                        self.listing_url, len(self.skipped),
+                        "y" if len(self.skipped) == 1 else "ies",
+                        "its link" if len(self.skipped) == 1 else "their links",
+                        ", ".join(repr(link[:200]) for link in self.skipped[:3]))
 
 # Without a link_pattern, an article link is on the page's own site and has a path that looks
 # like an article: at least two segments or a slug with several hyphenated words, and no
@@ -48,7 +81,10 @@ def discover_links(html: str, page_url: str, pattern: str | None = None) -> list
         href = anchor.get("href")
         if not href:
             continue
-        url = urldefrag(urljoin(str(base), href.strip()))[0]
+        absolute = web_url(href, str(base))
+        if absolute is None:  # mailto:, javascript:, or an address no request can be made to
+            continue
+        url = urldefrag(absolute)[0]
         if url in seen:
             continue
         ok = (regex.search(url) is not None and url.startswith(("http://", "https://"))

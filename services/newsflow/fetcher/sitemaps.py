@@ -5,10 +5,10 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 from newsflow.core.dates import normalise_date
 from newsflow.fetcher.content import HEADER_CHARSET, text_codec
+from newsflow.fetcher.links import ListingLinks
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import local, parse_xml
 
@@ -58,6 +58,7 @@ def parse_sitemap(document: bytes, base_url: str, content_type: str | None = Non
     document declares none."""
     root, repair = parse_xml(with_http_charset(document, content_type))
     result = Sitemap(repair=repair)
+    links = ListingLinks(base_url)
     if local(root.tag) == "sitemapindex":
         result.index = True
         dated = []
@@ -66,8 +67,10 @@ def parse_sitemap(document: bytes, base_url: str, content_type: str | None = Non
                 continue
             fields = _children(node)
             loc = _text(fields.get("loc"))
-            if loc:
-                dated.append((normalise_date(_text(fields.get("lastmod"))) or "", urljoin(base_url, loc)))
+            child = links.url(loc) if loc else None
+            if child:
+                dated.append((normalise_date(_text(fields.get("lastmod"))) or "", child))
+        links.report()
         # Undated children first, then newest lastmod first: a child without <lastmod> is
         # most often the constantly regenerated news sitemap, while dated ones are archives.
         # Within each group document order is kept (the sort is stable).
@@ -83,17 +86,19 @@ def parse_sitemap(document: bytes, base_url: str, content_type: str | None = Non
             continue
         fields = _children(node)
         loc = _text(fields.get("loc"))
-        if not loc:
+        url = links.url(loc) if loc else None
+        if url is None:
             continue
         news = _children(fields["news"]) if "news" in fields else {}
         keywords = _text(news.get("keywords"))
         result.entries.append(FeedEntry(
-            url=urljoin(base_url, loc),
+            url=url,
             title=_text(news.get("title")),
             published_at=normalise_date(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
-            guid=urljoin(base_url, loc),
+            guid=url,
             categories=[k.strip() for k in keywords.split(",") if k.strip()] if keywords else [],
         ))
+    links.report()
     # Newest first, so max_items keeps the fresh end of a long sitemap.
     result.entries.sort(key=lambda e: e.published_at or "", reverse=True)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -15,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from newsflow.core.urls import web_url
 from newsflow.errors import SourcesFileError
 from newsflow.yaml_files import read_yaml
 
@@ -27,8 +29,20 @@ FIELD_KINDS: dict[str, frozenset[str]] = {
     "items_path": frozenset({"json"}), "fields": frozenset({"json"}),
     "max_sitemaps": frozenset({"sitemap"}), "max_sitemap_depth": frozenset({"sitemap"}),
 }
+# What an HTTP/1.1 request can carry (RFC 9110 §5.1, §5.5; httpx sends values as ASCII):
+# checked here so that a bad header fails the start, naming the source, not every poll.
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+HEADER_VALUE = re.compile(r"^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$")
 JSON_FIELDS = frozenset({"url", "title", "published_at", "body", "summary", "guid", "categories",
                          "authors"})
+
+
+def _url_fault(url: str) -> str:
+    try:
+        urlsplit(url).port  # noqa: B018 - reading it is the check
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+        return str(exc)
+    return "no host"
 
 
 class SourceConfig(BaseModel):
@@ -66,6 +80,9 @@ class SourceConfig(BaseModel):
         if self.kind in WEB_KINDS:
             if not self.url or not self.url.startswith(("http://", "https://")):
                 raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
+            if web_url(self.url) is None:
+                raise ValueError(f"'url' {self.url!r} is no address a request can be made to: "
+                                 f"{_url_fault(self.url)}")
         elif self.path is None:
             raise ValueError("kind 'directory' needs a 'path'")
         # A field of another kind was read by nothing: a typo'd kind or a copied entry that
@@ -86,6 +103,18 @@ class SourceConfig(BaseModel):
             except re.error as exc:
                 raise ValueError(f"not a regular expression: {exc}") from exc
         return value
+
+    @field_validator("headers")
+    @classmethod
+    def _http_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not an HTTP token (letters, digits "
+                                 "and !#$%&'*+-.^_`|~, no spaces)")
+            if not HEADER_VALUE.match(text.strip(" \t")):
+                raise ValueError(f"header {name!r}: its value {text!r} must be printable ASCII "
+                                 "on one line")
+        return {name: text.strip(" \t") for name, text in value.items()}
 
     @field_validator("fields")
     @classmethod
