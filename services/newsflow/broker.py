@@ -6,6 +6,7 @@ Memory-only: topics vanish when it stops. Production uses Apache Kafka (see dock
 from __future__ import annotations
 
 import contextlib
+import errno
 import random
 import shutil
 import socket
@@ -74,9 +75,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def ensure_port_free(host: str, port: int, what: str) -> None:
+def ensure_port_free(host: str, port: int, what: str, host_setting: str) -> None:
     """ConfigError unless a server can listen on ``host:port``: a command says so in one line
-    instead of failing deep inside a server's start (port 0: any free port, always fine)."""
+    instead of failing deep inside a server's start (port 0: any free port, always fine). The
+    line names the setting at fault: ``what`` (the port's) or, for an address this machine does
+    not have or a name that does not resolve, ``host_setting``."""
     if port == 0:
         return
     with socket.socket() as sock:
@@ -86,8 +89,9 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             sock.bind((host, port))
             sock.listen()
         except OSError as exc:
-            raise ConfigError(f"{what}: cannot listen on {host}:{port}: "
-                              f"{exc.strerror or exc}") from None
+            host_fault = isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+            raise ConfigError(f"{host_setting if host_fault else what}: cannot listen on "
+                              f"{host}:{port}: {exc.strerror or exc}") from None
 
 
 def wait_for_port(host: str, port: int, timeout_seconds: float,
@@ -152,7 +156,7 @@ def run_broker(settings: Settings) -> int:
     from newsflow.topics import ensure_topics
 
     ensure_port_free(settings.broker_host, settings.broker_port,
-                     "NEWSFLOW_BROKER_PORT (or --port)")
+                     "NEWSFLOW_BROKER_PORT (or --port)", "NEWSFLOW_BROKER_HOST")
     broker = EmbeddedBroker(settings.broker_host, settings.broker_port)
     settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     # SIGTERM (kill, a supervisor, docker stop) stops it as Ctrl-C does: Tansu first, and this

@@ -73,7 +73,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
                                    f"in {args.sources}")
         # Before the HTTP client exists (a ConfigError is a ValueError): nothing left open.
         ensure_port_free(settings.fetch_metrics_host, settings.fetch_metrics_port,
-                         "NEWSFLOW_FETCH_METRICS_PORT")
+                         "NEWSFLOW_FETCH_METRICS_PORT", "NEWSFLOW_FETCH_METRICS_HOST")
         http = HttpFetcher(settings)
     except (SourcesFileError, ValueError) as exc:
         print(f"newsflow fetch: {exc}", file=sys.stderr)

@@ -31,6 +31,8 @@ _HOST_PORT = (r"(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])"
               r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}"
               r"|[1-9][0-9]{0,3}))?")
 BOOTSTRAP_SERVERS = re.compile(rf"\s*{_HOST_PORT}(?:\s*,\s*{_HOST_PORT})*\s*")
+# A Kafka topic name (the broker refuses others; 249 is its limit, less room for suffixes).
+KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Settings(BaseSettings):
@@ -186,6 +188,16 @@ class Settings(BaseSettings):
     demo_timeout_seconds: float = Field(default=180.0, gt=0)
     # --follow: the sample site publishes a new article, and the fetcher polls, this often.
     demo_follow_interval_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("topic_raw", "topic_articles", "topic_duplicates", "topic_deadletter",
+                     "topic_stories", "topic_fetcher_state", "app_id")
+    @classmethod
+    def _kafka_name(cls, value: str) -> str:
+        # Kafka's own rule for topic names (the app id names the worker's topics and group):
+        # the embedded broker creates "bad id!-prepared" where Apache Kafka would refuse it.
+        if not KAFKA_NAME.fullmatch(value) or value in (".", ".."):
+            raise ValueError("expected 1 to 200 of the characters a-z A-Z 0-9 . _ -")
+        return value
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

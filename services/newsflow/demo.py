@@ -3,9 +3,9 @@
 Prints each enriched article as it reaches news.articles.v1, each duplicate under (or naming)
 the article it copies, and exits 0 once every raw article the fetcher published is accounted
 for (as an article, a duplicate or a dead letter). ``--follow`` keeps going while the sample
-site publishes a new article every ``NEWSFLOW_DEMO_FOLLOW_INTERVAL_SECONDS``. Ctrl-C stops it
-quietly (exit 0 in follow mode, where it is the way to stop; 130 when it cuts a run short), and
-the temporary folder is removed either way.
+site publishes a new article every ``NEWSFLOW_DEMO_FOLLOW_INTERVAL_SECONDS``. Ctrl-C or SIGTERM
+stops it quietly (exit 0 in follow mode, where it is the way to stop; 130 when it cuts a run
+short), and the temporary folder is removed either way.
 """
 
 from __future__ import annotations
@@ -178,16 +178,20 @@ class OutputWatcher:
 
 
 def run_demo(settings: Settings, follow: bool = False) -> int:
-    # Ctrl-C sets a flag the loops below check, so everything stops in order and quietly.
+    # Ctrl-C sets a flag the loops below check, so everything stops in order and quietly; so
+    # does SIGTERM (timeout, docker stop, systemd), which would otherwise end the process at
+    # once and leave the temporary folder behind.
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous = {signum: signal.signal(signum, lambda *_: stop.set())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     logging.getLogger("newsflow.fetcher").setLevel(logging.WARNING)  # the demo prints its own
     workdir = Path(tempfile.mkdtemp(prefix="newsflow-demo-"))
     try:
         return _run(settings, follow, workdir, stop)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def own_topics(run_id: str) -> dict[str, Any]:

@@ -87,4 +87,4 @@ def test_sigterm_stops_the_broker_before_the_command_exits_so_its_port_is_free_a
     # Again on the port at once; a second signal (a script that kills twice, Ctrl-C after it)
     # does not cut the stop short either.
     run_until_sigterm(port, tmp_path / "again.log", signal.SIGINT)
-    ensure_port_free("127.0.0.1", port, "the broker's port")
+    ensure_port_free("127.0.0.1", port, "the broker's port", "the broker's host")

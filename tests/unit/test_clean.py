@@ -99,6 +99,37 @@ def test_split_title_paragraph_first_keeps_every_line() -> None:
     assert body == text
 
 
+@pytest.mark.parametrize(("text", "title"), [
+    # One line: never emptied into the title, whatever its length or script.
+    ("line one body text", "line one body text"),
+    ("Pyongyang fires missiles.", "Pyongyang fires missiles."),
+    ("北朝鮮はミサイル二発を発射したと発表した。" * 6, "北朝鮮はミサイル二発を発射したと発表した。"),
+])
+def test_split_title_a_single_line_stays_the_body(text: str, title: str) -> None:
+    assert split_title(text) == (title, text)
+
+
+@pytest.mark.parametrize("first", [
+    # A paragraph, not a headline: a CJK one (each character a word), a Thai one (few spaces,
+    # many characters), one whose full stop is inside the closing quote, a CJK full stop.
+    "北朝鮮は月曜日に弾道ミサイル二発を日本海に向けて発射したと韓国軍の合同参謀本部が発表した",
+    "กองทัพเรือส่งเรือรบสองลำไปยังช่องแคบเพื่อคุ้มกันเรือบรรทุกน้ำมัน" * 4,
+    'The minister called the launch "a grave provocation."',
+    "韓国軍が発表した。",
+])
+def test_split_title_a_paragraph_first_line_stays_in_the_body(first: str) -> None:
+    text = f"{first}\nSecond paragraph follows here."
+    title, body = split_title(text)
+    assert body == text
+    assert title and first.startswith(title)
+
+
+def test_split_title_a_cjk_headline_is_still_a_headline() -> None:
+    assert split_title("北朝鮮がミサイル発射\n韓国軍が発表した。詳細は不明。") == (
+        "北朝鮮がミサイル発射", "韓国軍が発表した。詳細は不明。")
+    assert split_title("Will the talks hold?\nBody.") == ("Will the talks hold?", "Body.")
+
+
 def test_drop_leading_title_only_drops_repeated_headlines() -> None:
     lines = ["Big Storm Hits Coast!", "Big storm hits coast", "The storm hit the coast at dawn."]
     kept, removed = drop_leading_title(lines, ["Big storm hits coast"])
@@ -252,4 +283,5 @@ def test_the_words_of_a_document_are_counted_once(monkeypatch: pytest.MonkeyPatc
     doc = clean_document("Budget\n\n" + " ".join([PARAGRAPH] * 3), "text/plain")
     assert doc.language == "en"
     assert doc.word_count == count_words(doc.text) == 3 * len(PARAGRAPH.split())
-    assert counted == [len(doc.text)]
+    # The headline's few words are counted too, to decide that it is one.
+    assert counted == [len("Budget"), len(doc.text)]

@@ -42,9 +42,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]
 
 def test_a_port_in_use_is_named_with_its_setting(taken_port: int) -> None:
     with pytest.raises(ConfigError, match=f"NEWSFLOW_X: cannot listen on 127.0.0.1:{taken_port}"):
-        ensure_port_free("127.0.0.1", taken_port, "NEWSFLOW_X")
-    ensure_port_free("127.0.0.1", free_port(), "NEWSFLOW_X")
-    ensure_port_free("127.0.0.1", 0, "NEWSFLOW_X")
+        ensure_port_free("127.0.0.1", taken_port, "NEWSFLOW_X", "NEWSFLOW_H")
+    ensure_port_free("127.0.0.1", free_port(), "NEWSFLOW_X", "NEWSFLOW_H")
+    ensure_port_free("127.0.0.1", 0, "NEWSFLOW_X", "NEWSFLOW_H")
+
+
+def test_an_address_this_machine_has_not_is_named_with_the_host_setting() -> None:
+    """A foreign address was blamed on the port setting (EADDRNOTAVAIL)."""
+    with pytest.raises(ConfigError, match=r"^NEWSFLOW_H: cannot listen on 10\.255\.255\.1:"):
+        ensure_port_free("10.255.255.1", free_port(), "NEWSFLOW_X", "NEWSFLOW_H")
 
 
 def test_worker_and_fetcher_refuse_a_taken_port_in_one_line(

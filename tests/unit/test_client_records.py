@@ -44,6 +44,15 @@ def test_a_redelivery_is_the_same_identity_and_a_later_fetch_is_not() -> None:
     assert record("articles", article(content_hash="1" * 64)).identity() != first.identity()
 
 
+def test_two_copies_of_one_text_fetched_in_one_second_are_two_duplicates() -> None:
+    first = {"id": "c1", "url": "file:///in/a1copy.txt", "fetched_at": "2026-02-11T11:00:00Z",
+             "duplicate_of": "c1", "content_hash": "0" * 64}
+    other = first | {"url": "file:///in/a1copy2.txt"}  # a third copy of the same file
+    assert record("duplicates", other).identity() != record("duplicates", first).identity()
+    assert record("duplicates", dict(first), offset=4).identity() \
+        == record("duplicates", first).identity()
+
+
 def test_raw_records_are_told_apart_by_all_they_hold() -> None:
     bare = {"url": "https://x.example/a", "source": {"id": "s", "name": "S"}, "body": "text"}
     copy = bare | {"url": "https://x.example/b"}  # same text, same second, another file

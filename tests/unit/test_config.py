@@ -131,3 +131,16 @@ def test_an_unknown_security_setting_is_refused(field: str, value: str) -> None:
 
     with pytest.raises(ValidationError, match=field):
         Settings.model_validate({field: value})
+
+
+@pytest.mark.parametrize("field", ["app_id", "topic_raw", "topic_articles", "topic_duplicates",
+                                   "topic_deadletter", "topic_stories", "topic_fetcher_state"])
+@pytest.mark.parametrize("value", ["", "bad id!", "..", "a" * 201, "news/articles"])
+def test_a_name_kafka_would_refuse_is_refused_naming_the_variable(field: str, value: str) -> None:
+    """The embedded broker created "bad id!-prepared"; an empty topic name reached the broker
+    as "topic  does not exist"."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=rf"{field}[\s\S]*a-z A-Z 0-9 \. _ -"):
+        Settings.model_validate({field: value})
+    assert getattr(Settings.model_validate({field: "news.ok_name-v1"}), field) == "news.ok_name-v1"

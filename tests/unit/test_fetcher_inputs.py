@@ -20,6 +20,7 @@ from newsflow.fetcher.directory import (
     MAX_DEPTH,
     FileRead,
     FileSignature,
+    LeftSettling,
     Rejected,
     read_directory,
     settle_wait,
@@ -37,7 +38,9 @@ FILE_CAP = 5_000_000  # NEWSFLOW_FETCH_MAX_BYTES's default
 pytestmark = pytest.mark.clock  # the fetcher's modules read the clock (none of these tests do)
 
 UNUSABLE_LABELS = ["zip", "hex", "base64", "uu", "rot13", "bz2", "idna", "undefined", "utf-7",
-                   "unicode-1-1-utf-7", "punycode", "unicode_escape", "no-such-charset"]
+                   "unicode-1-1-utf-7", "punycode", "unicode_escape", "no-such-charset",
+                   # EBCDIC: no web encoding; on a page read as ASCII it gave garbage or "binary"
+                   "cp500", "cp037", "ebcdic-cp-us", "cp1026", "cp273", "ibm1140"]
 
 
 @pytest.mark.parametrize("label", UNUSABLE_LABELS)
@@ -127,6 +130,24 @@ def test_files_still_being_written_wait_for_the_next_poll(tmp_path: Path) -> Non
             if isinstance(item, dict))
     assert titles(2.0) == ["future.txt", "old.txt"]
     assert titles(0.0) == ["fresh.txt", "future.txt", "old.txt"]  # the next poll, settled
+
+    def left(settle: float) -> list[object]:
+        return [item for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP,
+                                                   settle_seconds=settle, now=now)
+                if isinstance(item, LeftSettling)]
+    # Counted last, so that `fetch --once` can say what it left for the next run.
+    assert left(2.0) == [LeftSettling(1)] and left(0.0) == []
+
+
+def test_the_run_summary_says_what_it_left_for_the_next_run() -> None:
+    from newsflow.fetcher.service import RunSummary
+
+    left = RunSummary(published=1, failed_sources=[], dropped=[], rejected=[], deferred=2)
+    assert left.ok
+    assert left.line() == ("published 1 raw articles; no failures; 2 left for the next run "
+                           "(beyond max_items, or files maybe still being written)")
+    assert RunSummary(published=1, failed_sources=[], dropped=[], rejected=[]).line() \
+        == "published 1 raw articles; no failures"
 
 
 def test_sub_folders_are_read_to_a_bounded_depth(tmp_path: Path) -> None:

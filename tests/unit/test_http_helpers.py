@@ -56,6 +56,9 @@ def test_allow_list_opens_only_its_networks() -> None:
     assert forbidden_reason(ipaddress.ip_address("169.254.169.254"), allowed) is not None
     with pytest.raises(ValueError, match="not a CIDR"):
         parse_networks("127.0.0.0/8,nonsense")
+    with pytest.raises(ValueError, match=r"'127\.0\.0\.0/8 10\.0\.0\.0/8' is not a CIDR .*"
+                                         r"separated by commas"):  # as a shell user lists them
+        parse_networks("127.0.0.0/8 10.0.0.0/8")
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x/",

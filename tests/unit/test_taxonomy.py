@@ -306,11 +306,28 @@ def test_rule_keys_are_validated(key: str, value: object, message: str) -> None:
                                     r"\('walkout\|x\*' would be found in every text\)"),
     ([{"phrase": "sanction~"}], [{"effect": "require", "regex": "(?:EU)?"}],
      r"context\[0\]: regex: matches the empty string"),
+    # The position is one in the regex as written, not in its word-boundary wrapping.
+    ([{"regex": "sanction("}], [], r"terms\[0\]: regex: invalid regex 'sanction\(': missing \), "
+                                   r"unterminated subpattern at position 8$"),
+    ([{"regex": "walk(?i)out"}], [], r"terms\[0\]: regex: invalid regex 'walk\(\?i\)out': "
+                                     r"global flags not at the start of the expression at "
+                                     r"position 4$"),
 ])
 def test_a_regex_that_cannot_be_compiled_or_matches_nothing_is_named(
         terms: list[Any], context: list[Any], expected: str) -> None:
     with pytest.raises(TaxonomyError, match=f"^<taxonomy>: topic 'sanctions': {expected}"):
         parse_taxonomy({"topics": [minimal_topic(terms=terms, context=context)]})
+
+
+def test_a_regex_may_start_with_global_flags() -> None:
+    """"(?i)walkout" was refused (the flags were no longer first once wrapped); a verbose
+    regex's comment must not swallow the wrapping's closing parenthesis."""
+    terms = [{"regex": "(?i)walk-?out"}, {"regex": "(?x) general \\s+ strike  # a comment"}]
+    taxonomy = parse_taxonomy({"topics": [minimal_topic(terms=terms)]})
+    tagger = Tagger(taxonomy)
+    explained = {e.topic: e for e in tagger.explain("A WALK-OUT and a general  strike", "")}
+    found = [hit.evidence.text for hit in explained["sanctions"].hits]
+    assert found == ["WALK-OUT", "general  strike"], found
 
 
 def test_an_unreadable_taxonomy_file_is_one_line(tmp_path: Path) -> None:

@@ -166,8 +166,10 @@ class Record:
         if self.kind == "articles":
             return f"a:{value.get('id')}@{value.get('fetched_at')}#{value.get('content_hash')}"
         if self.kind == "duplicates":
+            # With the URL: two copies of one text (two files, two syndicated links) fetched in
+            # the same second share everything else, the id too, for a file's id is its text's.
             return (f"d:{value.get('id')}@{value.get('fetched_at')}>{value.get('duplicate_of')}"
-                    f"#{value.get('content_hash')}")
+                    f"#{value.get('content_hash')}<{value.get('url')}")
         if self.kind == "stories":
             # The whole roll-up: two states of a story emitted within one second (a backlog)
             # share updated_at, and a member replaced as another joins keeps the count. A

@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'A-Z0-9])")
+TITLE_MAX_CHARS = 200  # Thai and other scripts without spaces have few "words" in a paragraph
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'A-Z0-9])|(?<=[。！？])")
+# A line ending a sentence: a full stop (Latin, CJK, Devanagari, Urdu) before any closing
+# quotes or brackets. A headline may end in "?" or "!", a paragraph's last sentence rarely does
+# anything else.
+CLOSING_STOP = re.compile(r"[.。．｡।۔][\"”’'»)\]]*$")
 # Share of replacement/control characters above which a body is binary junk, not text.
 JUNK_CHAR_SHARE = 0.1
 # Language detection needs some words to be better than the page's own declaration.
@@ -100,18 +105,20 @@ def normalise_text(text: str) -> str:
 def split_title(text: str) -> tuple[str, str]:
     """Title and body of a plain-text article whose first line may be its headline.
 
-    A short first line without a closing full stop is the headline and is taken out of the body.
-    Otherwise the text has no headline line (it starts with a paragraph): the title is its first
-    sentence and the body keeps every line.
+    A short first line (in words, a CJK character counting as one, and in characters) without
+    a closing full stop, followed by more text, is the headline and is taken out of the body.
+    Otherwise the text has no headline line (it starts with a paragraph, or is one line): the
+    title is its first sentence and the body keeps every line, so no text is lost to the title.
     """
     lines = normalise_text(text).split("\n")
     while lines and not lines[0]:
         lines.pop(0)
     if not lines:
         return "", ""
-    first = lines[0]
-    if len(first.split()) <= TITLE_MAX_WORDS and not first.endswith("."):
-        return first, "\n".join(lines[1:]).strip("\n")
+    first, rest = lines[0], "\n".join(lines[1:]).strip("\n")
+    if (rest and count_words(first) <= TITLE_MAX_WORDS and len(first) <= TITLE_MAX_CHARS
+            and not CLOSING_STOP.search(first)):
+        return first, rest
     sentence = SENTENCE_END.split(first, maxsplit=1)[0]
     return sentence, "\n".join(lines)
 
@@ -336,7 +343,11 @@ def article_language(title: str, text: str, declared: str | None = None,
     if declared:
         return declared
     # A short body (a brief, a video page, a headline alone) is judged with its headline: more
-    # words to tell by, and a French "sanctions" headline is not tagged as English.
+    # words to tell by, and a French "sanctions" headline is not tagged as English. Not twice,
+    # when the body starts with it (a one-line text is both): a repeat is no more words, and
+    # it sways the model ("Pyongyang fires missiles." twice reads as Tagalog).
+    if title and _fold(text).startswith(_fold(title)):
+        return detect_language(text)
     return detect_language(f"{title}\n{text}".strip())
 
 

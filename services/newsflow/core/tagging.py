@@ -159,10 +159,20 @@ def _needed_words(need: str, where: str) -> frozenset[str]:
     return words[0]
 
 
+# Global flags a newsroom may write first ("(?i)walkout"); they must stay first once the term
+# is wrapped in its word boundaries.
+_GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
 def _compile_regex(source: str, where: str) -> re.Pattern[str]:
     shown = repr(source) if len(source) <= 80 else repr(source[:77] + "...")
+    flags = _GLOBAL_FLAGS.match(source)
+    lead = flags.group(0) if flags else ""
+    # A verbose regex's "# comment" would swallow the closing parenthesis on the same line.
+    body = source[len(lead):] + ("\n" if "x" in lead else "")
     try:
-        pattern = re.compile(rf"(?<!\w)(?:{source})(?!\w)", re.IGNORECASE)
+        re.compile(source)  # so that an error's position is one in the term as written
+        pattern = re.compile(rf"{lead}(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
     except re.error as exc:
         raise TaxonomyError(f"{where}: invalid regex {shown}: {exc}") from exc
     except OverflowError as exc:  # a repeat count above re's limit: "a{4294967296}"

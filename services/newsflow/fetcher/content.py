@@ -111,9 +111,12 @@ META_CHARSET = re.compile(
 
 
 # Codecs Python calls text encodings that no web page is in: UTF-7 and HZ can smuggle markup
-# past filters (WHATWG maps them to "replacement"), the rest are Python-only transforms.
+# past filters (WHATWG maps them to "replacement"), EBCDIC code pages are not web encodings at
+# all (a label read from ASCII bytes shows they are not EBCDIC, and decoding them as it gives
+# garbage), the rest are Python-only transforms.
 NOT_PAGE_CODECS = frozenset({"utf-7", "hz", "idna", "punycode", "undefined", "unicode-escape",
-                             "raw-unicode-escape"})
+                             "raw-unicode-escape", "cp037", "cp273", "cp424", "cp500", "cp875",
+                             "cp1026", "cp1140"})
 
 
 def text_codec(name: str | bytes | None) -> str | None:

@@ -223,6 +223,14 @@ class FileRead:
     unchanged: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LeftSettling:
+    """Last of a poll (``read_directory``): how many files were left for the next poll because
+    they may still be being written."""
+
+    files: int
+
+
 def settle_wait(root: Path, settle_seconds: float, now: float) -> float:
     """Seconds until no article file under ``root`` is ``settling`` any more (0: none is, or
     the folder cannot be read): how long ``fetch --once`` waits for a copy to finish."""
@@ -236,16 +244,17 @@ def settle_wait(root: Path, settle_seconds: float, now: float) -> float:
 def read_directory(source: SourceConfig, *, max_bytes: int, settle_seconds: float = 0.0,
                    now: float | None = None,
                    read_before: Callable[[Path, FileSignature], bool] | None = None,
-                   ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | FileRead | Exception]]:
+                   ) -> Iterator[tuple[Path, dict[str, Any] | Rejected | FileRead | LeftSettling
+                                       | Exception]]:
     """(file, record) for every article, (file, Rejected) for an empty or binary file or a bad
     JSON record, then (file, FileRead) once the file was read whole; or (file, error) for a
     file that cannot be read; FolderUnreadable raised when the folder cannot be listed.
     Sub-folders are read too (``article_files``); files modified in the last
     ``settle_seconds`` (``now``: the clock, by default) are left for the next poll, with an
-    INFO line. A file for which ``read_before(file, signature)`` says it was read whole with
-    that signature (and need not be read again) is not read: (file, FileRead(unchanged=True))
-    stands for it (a big folder polled every minute would otherwise be read and decoded whole
-    every minute)."""
+    INFO line and a last (folder, LeftSettling) counting them. A file for which
+    ``read_before(file, signature)`` says it was read whole with that signature (and need not
+    be read again) is not read: (file, FileRead(unchanged=True)) stands for it (a big folder
+    polled every minute would otherwise be read and decoded whole every minute)."""
     assert source.path is not None
     settled_before = time.time() if now is None else now
     waiting = 0
@@ -274,3 +283,4 @@ def read_directory(source: SourceConfig, *, max_bytes: int, settle_seconds: floa
     if waiting:
         log.info("source %s: %d files modified in the last %.0f s left for the next poll "
                  "(maybe still being written)", source.id, waiting, settle_seconds)
+        yield source.path, LeftSettling(waiting)

@@ -36,7 +36,8 @@ def parse_networks(text: str) -> tuple[IPNetwork, ...]:
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
-            raise ValueError(f"NEWSFLOW_FETCH_ALLOW_NETWORKS: {part!r} is not a CIDR") from exc
+            raise ValueError(f"NEWSFLOW_FETCH_ALLOW_NETWORKS: {part!r} is not a CIDR (several "
+                             "are separated by commas: 127.0.0.0/8,10.0.0.0/8)") from exc
     return tuple(networks)
 
 

@@ -43,6 +43,7 @@ from newsflow.fetcher import metrics
 from newsflow.fetcher.directory import (
     FileRead,
     FileSignature,
+    LeftSettling,
     Rejected,
     read_directory,
     settle_wait,
@@ -85,7 +86,8 @@ class PollResult:
     # files (empty, binary) and raw records (invalid) sent to the dead-letter topic
     rejected: list[str] = field(default_factory=list)
     retry_later: bool = False  # an article failed in a way the next poll may fix
-    deferred: int = 0  # new entries beyond max_items, left for later polls
+    # new entries beyond max_items, or files maybe still being written, left for later polls
+    deferred: int = 0
     denied: int = 0  # entries robots.txt refuses by its rules (not a failure)
 
 
@@ -102,6 +104,8 @@ class RunSummary:
     denied: int = 0  # entries robots.txt refused by its rules: a policy, not a failure
     # configured sources retired by an earlier run (410 Gone), so not polled: "id: reason"
     retired: list[str] = field(default_factory=list)
+    # new entries beyond max_items and files maybe still being written: for the next run
+    deferred: int = 0
 
     def counts(self) -> tuple[int, int]:
         """(published, errors): the figures the fetcher's tests compare."""
@@ -116,9 +120,11 @@ class RunSummary:
         """One line for a scheduler's log: the counts, then the first reason of each kind."""
         parts = [f"published {self.published} raw articles"]
         denied = f" ({self.denied} refused by robots.txt)" if self.denied else ""
+        later = (f"; {self.deferred} left for the next run (beyond max_items, or files maybe "
+                 "still being written)") if self.deferred else ""
         if self.ok:
-            return parts[0] + "; no failures" + denied
-        parts[0] += denied
+            return parts[0] + "; no failures" + denied + later
+        parts[0] += denied + later
         for label, items in (("sources failed", self.failed_sources),
                              ("sources retired (not polled)", self.retired),
                              ("articles dropped", self.dropped),
@@ -277,7 +283,7 @@ class Fetcher:
             + self.outbox.dropped_records[dropped_before:],
             rejected=rejected, errors=sum(len(r.errors) for r in results),
             unacknowledged=unacknowledged, denied=sum(r.denied for r in results),
-            retired=retired)
+            retired=retired, deferred=sum(r.deferred for r in results))
 
     async def run_forever(self) -> None:
         await self.start()
@@ -483,9 +489,13 @@ class Fetcher:
             await asyncio.sleep(wait)
 
     async def _directory_items(self, source: SourceConfig, items: list[tuple[
-            Path, dict[str, Any] | Rejected | FileRead | Exception]], result: PollResult,
+            Path, dict[str, Any] | Rejected | FileRead | LeftSettling | Exception]],
+            result: PollResult,
             listing: _DirectoryListing) -> None:
         for path, item in items:
+            if isinstance(item, LeftSettling):
+                result.deferred += item.files
+                continue
             if isinstance(item, FileRead):
                 if item.unchanged:
                     listing.after[path] = listing.before[path]

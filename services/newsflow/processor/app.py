@@ -264,7 +264,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     reap_inherited_children()  # after a start afresh (broker_reset.py): none left a zombie
     # What this machine must offer is checked before the broker is asked for anything.
     ensure_port_free(settings.worker_web_host, settings.worker_web_port,
-                     "NEWSFLOW_WORKER_WEB_PORT")
+                     "NEWSFLOW_WORKER_WEB_PORT", "NEWSFLOW_WORKER_WEB_HOST")
     # Faust creates its data directory without parents: a fresh folder has no .newsflow/ yet.
     try:
         settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
