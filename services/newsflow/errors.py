@@ -275,8 +275,10 @@ class HttpStatusError(FetchError):
     def __init__(self, url: str, status: int, reason: str | None = None) -> None:
         super().__init__(url, reason or f"HTTP {status}")
         self.status = status
-        self.retryable = status in (408, 429) or status >= 500
-        self.outcome = f"http_{status // 100}xx"
+        self.retryable = status in (408, 429) or 500 <= status < 600
+        # A bounded label set for the metrics: any other status (a 1xx or 3xx not usable here,
+        # LinkedIn's 999, a server's own 6xx) is "http_other".
+        self.outcome = (f"http_{status // 100}xx" if 400 <= status < 600 else "http_other")
 
 
 class HttpClientError(HttpStatusError):

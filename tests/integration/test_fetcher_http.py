@@ -206,6 +206,23 @@ async def test_a_redirect_no_request_can_follow_is_a_redirect_error(
     assert server.paths().count("/away") == 1
 
 
+@pytest.mark.parametrize(("status", "reason"), [
+    (304, "HTTP 304 Not Modified to a request that sent no validators"), (999, "HTTP 999")])
+async def test_a_status_nothing_can_be_read_from_is_an_error_of_a_known_outcome(
+        server: ScriptedServer, status: int, reason: str) -> None:
+    """A 304 to a plain request was a quiet "not modified" every poll, the listing never read;
+    999 gave the metrics an outcome label of its own, http_9xx."""
+    server.routes["/odd"] = Route(status, b"")
+    http = HttpFetcher(settings())
+    try:
+        with pytest.raises(FetchError, match=reason) as caught:
+            await http.get(server.url("/odd"), kind="feed", respect_robots=False)
+    finally:
+        await http.aclose()
+    assert caught.value.outcome == "http_other" and not caught.value.retryable
+    assert server.paths().count("/odd") == 1
+
+
 def endless(handler: BaseHTTPRequestHandler) -> None:
     handler.send_response(200)
     handler.send_header("Content-Type", "text/html")

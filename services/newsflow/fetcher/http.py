@@ -215,6 +215,11 @@ class HttpFetcher:
             if raw.status >= 400 or raw.status < 200 or (300 <= raw.status < 400
                                                           and raw.status != 304):
                 raise http_status_error(url, raw.status)
+            if raw.status == 304 and not conditional:
+                # Nothing was read and nothing can be: "not modified" would report a listing
+                # never read as a quiet success, every poll.
+                raise http_status_error(url, 304, "HTTP 304 Not Modified to a request that "
+                                                  "sent no validators")
             content_type_header = raw.headers.get("content-type", "")
             return Response(
                 url=current, status=raw.status, content=raw.content,
