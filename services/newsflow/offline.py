@@ -25,7 +25,7 @@ from newsflow.errors import (
     RecordUndecodable,
     UnsupportedInput,
 )
-from newsflow.fetcher.directory import Rejected, records_from_file
+from newsflow.fetcher.directory import Rejected, file_uri, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.interrupts import held
 from newsflow.pipeline_setup import build_pipeline
@@ -114,14 +114,14 @@ def _unreadable(path: Path, exc: Exception, raw_topic: str) -> DeadLetter:
     why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     where = "<stdin>" if str(path) == "-" else str(path)
     message = why if why.startswith(f"{where}:") else f"{where}: {why}"
-    key = None if str(path) == "-" else path.resolve().as_uri().encode("utf-8")
+    key = None if str(path) == "-" else file_uri(path).encode("utf-8")
     return DeadLetter("decode", type(exc).__name__, message, raw_topic, None, None, key, None)
 
 
 def _no_records(path: Path, why: str, data: bytes, raw_topic: str) -> DeadLetter:
     """The letter of a .jsonl or .json file that gives no record: an empty file's, as the
     fetcher sends it for any file (``Rejected``)."""
-    return Rejected(path.resolve().as_uri(), EmptyFile(why), f"{path}: {why}",
+    return Rejected(file_uri(path), EmptyFile(why), f"{path}: {why}",
                     data).dead_letter(raw_topic)
 
 

@@ -307,6 +307,24 @@ def test_a_file_that_cannot_be_read_is_named_first_in_its_letter(tmp_path: Path)
     assert (summary.lines, summary.dead_lettered) == (1, 1)
 
 
+@pytest.mark.parametrize("name", ["loop.jsonl", "loop.json", "loop.txt", "loop.html.gz"])
+def test_a_symbolic_link_loop_is_a_letter_and_the_run_goes_on(tmp_path: Path, name: str) -> None:
+    # Its letter's key was the path resolved, which raised RuntimeError ("Symlink loop") out
+    # of the error handler itself: a traceback, and the inputs after it never processed.
+    loop = tmp_path / name
+    loop.symlink_to(name)
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    out = io.StringIO()
+    summary = process_files(Settings(), [loop, seed], out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["topic"] for line in lines] == ["news.deadletter.v1", "news.articles.v1"]
+    letter = lines[0]["record"]
+    assert letter["error"] == {"type": "OSError",
+                               "message": f"{loop}: Too many levels of symbolic links"}
+    assert base64.b64decode(letter["original"]["key_b64"]).decode() == loop.as_uri()
+    assert (summary.lines, summary.dead_lettered) == (2, 1)
+
+
 def test_a_closed_stdin_is_an_unsupported_input_letter(tmp_path: Path) -> None:
     # `newsflow process - <&-`: with no file descriptor 0, Python sets sys.stdin to None (an
     # empty stdin, /dev/null, is a stdin with no records: an EmptyFile letter instead).
