@@ -286,7 +286,7 @@ def _write(out: TextIO, line: str) -> None:
     except BrokenPipeError:  # the reader is gone (`| head`): the command says nothing
         raise
     except OSError as exc:  # a full disk under `> out.jsonl`: the run cannot go on
-        raise OutputFailed(f"cannot write output: {exc.strerror or exc}") from None
+        raise OutputFailed.writing(exc) from None
 
 
 def _write_whole(out: TextIO, line: str) -> None:

@@ -97,6 +97,25 @@ def test_a_reader_that_stops_reading_ends_the_check_quietly(tmp_path: Path,
             if not line.startswith("newsflow tags check: warning: ")] == [], result.stderr
 
 
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_report_that_cannot_be_written_fails_with_one_line(tmp_path: Path,
+                                                            buffered: bool) -> None:
+    # `> /dev/full` ended on an OSError traceback; as `process` does: one line, exit 1, and no
+    # second error when Python flushes stdout at exit.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    with open("/dev/full", "w") as full:  # every write: "No space left on device"
+        result = subprocess.run(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels",
+             str(labels_file(tmp_path))], stdout=full, stderr=subprocess.PIPE, text=True,
+            timeout=120, check=False, env=environment)
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines()
+            if not line.startswith("newsflow tags check: warning: ")] == [
+        "newsflow tags check: cannot write output: No space left on device"]
+
+
 def test_a_misspelt_label_is_named_with_the_topic_it_may_mean(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(json.dumps({"text": "x", "labels": ["sanction"]}) + "\n"
