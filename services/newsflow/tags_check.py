@@ -173,13 +173,24 @@ def read_labels(path: Path) -> list[LabelledArticle]:
         if title is not None and not isinstance(title, str):  # null: no title
             raise LabelsFileError(f"{path}:{number}: 'title': expected a string or null, "
                                   f"got {title!r}")
-        text = item.get("text", item.get("body"))
+        text_field = "text" if "text" in item else "body"
+        text = item.get(text_field)
         labels = item.get("labels")
-        if not isinstance(text, str) or not (
-                isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        if text is None or labels is None:
             raise LabelsFileError(f"{path}:{number}: needs a string 'text' (or 'body') and a "
                                   "list of 'labels'")
-        article_id = str(item.get("id", number))
+        if not isinstance(text, str):
+            raise LabelsFileError(f"{path}:{number}: {text_field!r}: expected a string, got "
+                                  f"{text!r}")
+        if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+            raise LabelsFileError(f"{path}:{number}: 'labels': expected a list of strings, "
+                                  f"got {labels!r}")
+        # Refused rather than turned into a string: 5 and "5" would be one article, and
+        # null, true or a list are no name to find an article by.
+        article_id = item.get("id", str(number))
+        if not isinstance(article_id, str) or not article_id.strip():
+            raise LabelsFileError(f"{path}:{number}: 'id': expected a non-empty string, got "
+                                  f"{article_id!r}")
         # Two articles under one id would read as one in the errors listed.
         if article_id in first_line:
             raise LabelsFileError(f"{path}:{number}: id {article_id!r} is also on line "

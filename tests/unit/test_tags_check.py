@@ -183,6 +183,20 @@ ARTICLE = '"text": "t", "labels": []'
     ([f'{{"title": 5, {ARTICLE}}}'], "1: 'title': expected a string or null, got 5"),
     ([f'{{"id": "a", {ARTICLE}}}', "", f'{{"id": "a", {ARTICLE}}}'],
      "3: id 'a' is also on line 1"),
+    # An id that is not a string was turned into one: 5 was the same article as "5", and
+    # null, true or a list passed as names.
+    ([f'{{"id": 5, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got 5"),
+    ([f'{{"id": ["a", {{"b": 1}}], {ARTICLE}}}'],
+     "1: 'id': expected a non-empty string, got ['a', {'b': 1}]"),
+    ([f'{{"id": null, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got None"),
+    ([f'{{"id": true, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got True"),
+    ([f'{{"id": " ", {ARTICLE}}}'], "1: 'id': expected a non-empty string, got ' '"),
+    (['{"text": 5, "labels": []}'], "1: 'text': expected a string, got 5"),
+    (['{"body": ["t"], "labels": []}'], "1: 'body': expected a string, got ['t']"),
+    (['{"text": "t", "labels": "missiles"}'],
+     "1: 'labels': expected a list of strings, got 'missiles'"),
+    (['{"text": "t", "labels": ["missiles", 5]}'],
+     "1: 'labels': expected a list of strings, got ['missiles', 5]"),
 ])
 def test_a_malformed_labels_line_is_named_with_its_fault(
         tmp_path: Path, lines: list[str], expected: str) -> None:
@@ -195,6 +209,11 @@ def test_a_malformed_labels_line_is_named_with_its_fault(
 def test_a_bom_and_a_null_title_are_accepted(tmp_path: Path) -> None:
     path = labels(tmp_path, f'{{"id": "a", "title": null, {ARTICLE}}}', bom=True)
     assert read_labels(path) == [LabelledArticle("a", "", "t", frozenset())]
+
+
+def test_an_article_without_an_id_is_named_by_its_line(tmp_path: Path) -> None:
+    path = labels(tmp_path, "", f"{{{ARTICLE}}}")
+    assert read_labels(path) == [LabelledArticle("2", "", "t", frozenset())]
 
 
 def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> None:
