@@ -32,6 +32,7 @@ from newsflow.core.clean import article_language
 from newsflow.core.pipeline import taggable
 from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import LabelsFileError
+from newsflow.user_files import read_user_file
 
 __all__ = ["LabelledArticle", "check", "check_in_children", "judge", "print_report",
            "read_labels", "unknown_labels", "wilson_interval"]
@@ -150,11 +151,12 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
 
 
 def read_labels(path: Path) -> list[LabelledArticle]:
+    data = read_user_file(path, "labelled articles", LabelsFileError)
     try:
         # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON.
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelsFileError(f"{path}: cannot read: {exc}") from exc
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise LabelsFileError(f"{path}: cannot read labelled articles: not UTF-8: {exc}") from exc
     articles = []
     first_line: dict[str, int] = {}  # id -> the line it is on
     for number, line in enumerate(lines, start=1):

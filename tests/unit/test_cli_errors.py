@@ -230,3 +230,16 @@ def test_a_command_without_a_stdout_stops_in_one_line(command: list[str], tmp_pa
     name = " ".join(command[:2] if command[0] == "tags" else command[:1])
     assert (result.returncode, result.stderr.strip().splitlines()) == (1, [
         f"newsflow {name}: cannot write output: no standard output (it is closed)"])
+
+
+def test_a_sources_file_that_is_a_named_pipe_is_refused_not_waited_for(tmp_path: Path) -> None:
+    # `fetch --sources fifo` with no writer hung before anything was started.
+    fifo = tmp_path / "sources.yaml"
+    os.mkfifo(fifo)
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("NEWSFLOW_")}
+    result = subprocess.run([sys.executable, "-m", "newsflow", "fetch", "--sources", str(fifo),
+                             "--once"], capture_output=True, text=True, timeout=60,
+                            check=False, env=environment)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [
+        f"newsflow fetch: {fifo}: cannot read sources file: not a regular file (a named pipe)"])

@@ -206,6 +206,27 @@ def test_a_malformed_labels_line_is_named_with_its_fault(
     assert str(info.value) == f"{path}:{expected}"
 
 
+def test_a_labels_file_that_is_not_a_regular_file_is_refused_in_one_line(
+        tmp_path: Path) -> None:
+    # /dev/zero was read until memory ran out, and a named pipe with no writer hung the
+    # command; /dev/null (a device too) read as an empty file.
+    with pytest.raises(LabelsFileError) as info:
+        read_labels(Path("/dev/null"))
+    assert str(info.value) == (
+        "/dev/null: cannot read labelled articles: not a regular file (a device)")
+    with pytest.raises(LabelsFileError) as info:
+        read_labels(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}: cannot read labelled articles: not a regular file (a directory)")
+    fifo = tmp_path / "labels.jsonl"
+    os.mkfifo(fifo)  # no writer: reading it waited for ever
+    result = subprocess.run([sys.executable, "-m", "newsflow", "tags", "check", "--labels",
+                             str(fifo)], capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [
+        f"newsflow tags check: {fifo}: cannot read labelled articles: not a regular file "
+        "(a named pipe)"])
+
+
 def test_a_bom_and_a_null_title_are_accepted(tmp_path: Path) -> None:
     path = labels(tmp_path, f'{{"id": "a", "title": null, {ARTICLE}}}', bom=True)
     assert read_labels(path) == [LabelledArticle("a", "", "t", frozenset())]
