@@ -6,6 +6,7 @@ import base64
 import codecs
 import fcntl
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -83,6 +84,24 @@ def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
     # Offset: its place among the run's records; partition null, it was not read from Kafka.
     assert lines[1]["record"]["source"] == {  # type: ignore[index]
         "topic": "news.raw.v1", "partition": None, "offset": 1}
+
+
+def test_a_letter_too_large_for_its_original_names_the_input_first_and_as_its_place(
+        tmp_path: Path) -> None:
+    # It began "[original not copied: ...; read it at news.raw.v1 partition None offset 0]":
+    # no topic holds an offline input, and every letter's message starts with where it is.
+    line = b'{"body": "' + b"x" * 1_100_000  # not JSON: its letter would carry 1.1 MB
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n" + line + b"\n")
+    out = io.StringIO()
+    process_files(Settings(max_message_bytes=1_048_576), [path], out)
+    letter = json.loads(out.getvalue())["record"]
+    digest = hashlib.sha256(line).hexdigest()
+    assert letter["error"]["message"].startswith(
+        f"{path}:2: [original not copied: {len(line)} bytes, sha256 {digest}, more than a dead "
+        f"letter holds under NEWSFLOW_MAX_MESSAGE_BYTES=1048576; read it at {path}:2, the "
+        "input] not JSON"), letter["error"]["message"][:300]
+    assert letter["original"]["value_b64"] is None
 
 
 def test_a_json_file_of_raw_records_reads_as_the_same_jsonl(tmp_path: Path) -> None:
