@@ -15,10 +15,10 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from newsflow.config import Settings, unknown_variables
-from newsflow.errors import INTERRUPTED, NewsflowError
+from newsflow.errors import INTERRUPTED, NewsflowError, OutputFailed
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -147,8 +147,24 @@ def _reader_gone() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
 
 
+def _output() -> TextIO:
+    """stdout, for a command whose output is written there; OutputFailed, before any work is
+    done, when there is none (``>&-``): ``print`` would drop every line without a word."""
+    if sys.stdout is None:
+        raise OutputFailed.closed()
+    return sys.stdout
+
+
+def _output_failed(exc: OSError) -> OutputFailed:
+    """The error to stop a command with when its output cannot be written (``> /dev/full``):
+    stdout is replaced first, so that Python's flush of what it still holds, at exit, is not a
+    second error."""
+    _reader_gone()
+    return OutputFailed.writing(exc)
+
+
 def _process(args: argparse.Namespace, settings: Settings) -> int:
-    from newsflow.errors import OutputFailed, ProcessIncomplete
+    from newsflow.errors import ProcessIncomplete
     from newsflow.interrupts import signals_raise
 
     try:
@@ -156,7 +172,7 @@ def _process(args: argparse.Namespace, settings: Settings) -> int:
         with signals_raise("each line written before it is complete"):
             from newsflow.offline import process_files
 
-            summary = process_files(settings, args.files, sys.stdout)
+            summary = process_files(settings, args.files, _output())
     except BrokenPipeError:  # `newsflow process ... | head`
         _reader_gone()
         return 0
@@ -182,8 +198,16 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 
     from newsflow.client import NewsConsumer, Record
 
+    out = _output()
+
     def emit(record: Record) -> None:
-        print(json.dumps(record.value, ensure_ascii=False), flush=True)
+        # A record is acknowledged when this returns: one whose line failed is not.
+        try:
+            print(json.dumps(record.value, ensure_ascii=False), file=out, flush=True)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_failed(exc) from None
 
     started = time.monotonic()
     if args.timeout is not None:  # --timeout bounds the wait for the broker and the topic too
@@ -219,6 +243,7 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
     from newsflow.interrupts import signals_raise
 
     taxonomy = args.taxonomy if args.taxonomy is not None else settings.taxonomy_path
+    out = _output()
     # SIGTERM or Ctrl-C from here on (the imports take a second): the children stopped, one
     # line, exit 130.
     with signals_raise("no report printed"):
@@ -245,10 +270,12 @@ def _tags_check(args: argparse.Namespace, settings: Settings) -> int:
         report = check_in_children(tagger.topics, articles, settings.clean_time_budget_seconds,
                                    settings.prepare_processes)
     try:
-        print_report(report, sys.stdout)
-        sys.stdout.flush()  # a block-buffered stdout: its reader's absence shows here, or at exit
+        print_report(report, out)
+        out.flush()  # a block-buffered stdout: its reader's absence shows here, or at exit
     except BrokenPipeError:  # `newsflow tags check ... | head`: the exit code still says
         _reader_gone()  # whether every article was scored
+    except OSError as exc:  # `> /dev/full`
+        raise _output_failed(exc) from None
     failure = report.failure()
     if failure is not None:  # the report is printed; the one stderr line says what is missing
         raise TagsCheckIncomplete(failure)

@@ -63,6 +63,18 @@ class OutputFailed(NewsflowError):
 
     exit_code = 1
 
+    @classmethod
+    def writing(cls, exc: OSError) -> OutputFailed:
+        """The error of a write that raised ``exc`` (not BrokenPipeError: a reader that is
+        gone has what it wanted)."""
+        return cls(f"cannot write output: {exc.strerror or exc}")
+
+    @classmethod
+    def closed(cls) -> OutputFailed:
+        """The command was started without a stdout (``>&-``: Python's ``sys.stdout`` is None,
+        where ``print`` writes nothing and says nothing)."""
+        return cls("cannot write output: no standard output (it is closed)")
+
 
 class Terminated(BaseException):
     """A command stopped by SIGTERM before its end (``docker stop``, a supervisor): raised so

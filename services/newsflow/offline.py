@@ -25,7 +25,7 @@ from newsflow.errors import (
     RecordUndecodable,
     UnsupportedInput,
 )
-from newsflow.fetcher.directory import Rejected, records_from_file
+from newsflow.fetcher.directory import Rejected, file_uri, records_from_file
 from newsflow.fetcher.sources import SourceConfig
 from newsflow.interrupts import held
 from newsflow.pipeline_setup import build_pipeline
@@ -114,14 +114,14 @@ def _unreadable(path: Path, exc: Exception, raw_topic: str) -> DeadLetter:
     why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     where = "<stdin>" if str(path) == "-" else str(path)
     message = why if why.startswith(f"{where}:") else f"{where}: {why}"
-    key = None if str(path) == "-" else path.resolve().as_uri().encode("utf-8")
+    key = None if str(path) == "-" else file_uri(path).encode("utf-8")
     return DeadLetter("decode", type(exc).__name__, message, raw_topic, None, None, key, None)
 
 
 def _no_records(path: Path, why: str, data: bytes, raw_topic: str) -> DeadLetter:
     """The letter of a .jsonl or .json file that gives no record: an empty file's, as the
     fetcher sends it for any file (``Rejected``)."""
-    return Rejected(path.resolve().as_uri(), EmptyFile(why), f"{path}: {why}",
+    return Rejected(file_uri(path), EmptyFile(why), f"{path}: {why}",
                     data).dead_letter(raw_topic)
 
 
@@ -201,13 +201,23 @@ class _InFlight:
     result: Callable[[], Prepared | DeadLetter]
 
 
+@dataclass(frozen=True, slots=True)
+class _FileLetter:
+    """The letter of a whole input (a file that cannot be read, gives no record, ...), and
+    where that input is: its path, or ``<stdin>``."""
+
+    where: str
+    letter: DeadLetter
+
+
 def _inputs_of(settings: Settings, paths: list[Path], stdin: BinaryIO | None
-               ) -> Iterator[tuple[Input | DeadLetter | None, bool]]:
+               ) -> Iterator[tuple[Input | _FileLetter | None, bool]]:
     """Every input of the run in order, each with whether it comes from stdin (read no further
     until its output is written: the next line may not exist yet); None before stdin's first
     line, so that what came before is written before stdin is waited for."""
     for path in paths:
         from_stdin = str(path) == "-"
+        name = "<stdin>" if from_stdin else str(path)
         inputs: Iterable[Input | DeadLetter]
         try:
             if from_stdin:
@@ -219,10 +229,10 @@ def _inputs_of(settings: Settings, paths: list[Path], stdin: BinaryIO | None
             else:
                 inputs = list(_inputs(path, settings.topic_raw, settings.fetch_max_bytes))
         except (OSError, ValueError, gzip.BadGzipFile) as exc:
-            yield _unreadable(path, exc, settings.topic_raw), False
+            yield _FileLetter(name, _unreadable(path, exc, settings.topic_raw)), False
             continue
         for item in inputs:
-            yield item, from_stdin
+            yield (_FileLetter(name, item) if isinstance(item, DeadLetter) else item), from_stdin
 
 
 def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,
@@ -232,7 +242,7 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
     # Two inputs in flight per preparing process: a child never waits for its next page, and
     # results are still taken, deduped and written in input order.
     ahead = 2 * settings.prepare_processes
-    window: deque[tuple[_InFlight | DeadLetter | None, bool]] = deque()
+    window: deque[tuple[_InFlight | _FileLetter | None, bool]] = deque()
     inputs = _inputs_of(settings, paths, stdin)
     # Every letter names the raw topic, where such a record sits in the stream, so a tool that
     # replays letters onto their source topic treats these as the worker's. A record's offset is
@@ -245,7 +255,7 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
             if upcoming is None:
                 break
             item, from_stdin = upcoming
-            if item is None or isinstance(item, DeadLetter):
+            if item is None or isinstance(item, _FileLetter):
                 window.append((item, from_stdin))
                 continue
             where, key, value = item
@@ -259,12 +269,12 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
         head, _ = window.popleft()
         if head is None:  # stdin comes next: everything before it is written now
             continue
-        if isinstance(head, DeadLetter):
-            _emit_letter(out, summary, head)
+        if isinstance(head, _FileLetter):
+            _emit_letter(out, summary, head.letter, head.where)
             continue
         result = head.result()
         if isinstance(result, DeadLetter):  # named by its place: a run reads many files
-            _emit_letter(out, summary, _located(result, head.where))
+            _emit_letter(out, summary, _located(result, head.where), head.where)
             continue
         try:
             _, emissions = pipeline.decide(result, index, head.now)
@@ -273,7 +283,8 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
             encoded = BY_ROLE[primary.topic].encode(primary.record)
         except Exception as exc:  # as the stream: one dead letter, the run goes on
             _emit_letter(out, summary, DeadLetter.of(head.message, "dedupe",
-                                                     type(exc).__name__, f"{head.where}: {exc}"))
+                                                     type(exc).__name__, f"{head.where}: {exc}"),
+                         head.where)
             continue
         _write(out, _line(str(getattr(settings, f"topic_{primary.topic}")), encoded))
         summary.lines += 1
@@ -286,7 +297,7 @@ def _write(out: TextIO, line: str) -> None:
     except BrokenPipeError:  # the reader is gone (`| head`): the command says nothing
         raise
     except OSError as exc:  # a full disk under `> out.jsonl`: the run cannot go on
-        raise OutputFailed(f"cannot write output: {exc.strerror or exc}") from None
+        raise OutputFailed.writing(exc) from None
 
 
 def _write_whole(out: TextIO, line: str) -> None:
@@ -305,10 +316,12 @@ def _write_whole(out: TextIO, line: str) -> None:
         view = view[os.write(fd, view):]
 
 
-def _emit_letter(out: TextIO, summary: ProcessSummary, letter: DeadLetter) -> None:
+def _emit_letter(out: TextIO, summary: ProcessSummary, letter: DeadLetter, where: str) -> None:
+    """``where``: the input's place, which the letter's message starts with; a letter cut for
+    size names it as where its original is (no topic holds it)."""
     # Cut as the stream's letters are: a line no topic would carry helps nobody.
-    _write(out, _line(summary.topic_deadletter,
-                      DEAD_LETTERS.encode_letter(letter, summary.max_message_bytes)))
+    _write(out, _line(summary.topic_deadletter, DEAD_LETTERS.encode_letter(
+        letter, summary.max_message_bytes, original_at=where)))
     summary.lines += 1
     summary.dead_lettered += 1
 

@@ -32,6 +32,7 @@ from newsflow.core.clean import article_language
 from newsflow.core.pipeline import taggable
 from newsflow.core.tagging import Tagger, Topic
 from newsflow.errors import LabelsFileError
+from newsflow.user_files import read_user_file
 
 __all__ = ["LabelledArticle", "check", "check_in_children", "judge", "print_report",
            "read_labels", "unknown_labels", "wilson_interval"]
@@ -150,11 +151,12 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
 
 
 def read_labels(path: Path) -> list[LabelledArticle]:
+    data = read_user_file(path, "labelled articles", LabelsFileError)
     try:
         # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON.
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelsFileError(f"{path}: cannot read: {exc}") from exc
+        lines = data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise LabelsFileError(f"{path}: cannot read labelled articles: not UTF-8: {exc}") from exc
     articles = []
     first_line: dict[str, int] = {}  # id -> the line it is on
     for number, line in enumerate(lines, start=1):
@@ -173,13 +175,24 @@ def read_labels(path: Path) -> list[LabelledArticle]:
         if title is not None and not isinstance(title, str):  # null: no title
             raise LabelsFileError(f"{path}:{number}: 'title': expected a string or null, "
                                   f"got {title!r}")
-        text = item.get("text", item.get("body"))
+        text_field = "text" if "text" in item else "body"
+        text = item.get(text_field)
         labels = item.get("labels")
-        if not isinstance(text, str) or not (
-                isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+        if text is None or labels is None:
             raise LabelsFileError(f"{path}:{number}: needs a string 'text' (or 'body') and a "
                                   "list of 'labels'")
-        article_id = str(item.get("id", number))
+        if not isinstance(text, str):
+            raise LabelsFileError(f"{path}:{number}: {text_field!r}: expected a string, got "
+                                  f"{text!r}")
+        if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
+            raise LabelsFileError(f"{path}:{number}: 'labels': expected a list of strings, "
+                                  f"got {labels!r}")
+        # Refused rather than turned into a string: 5 and "5" would be one article, and
+        # null, true or a list are no name to find an article by.
+        article_id = item.get("id", str(number))
+        if not isinstance(article_id, str) or not article_id.strip():
+            raise LabelsFileError(f"{path}:{number}: 'id': expected a non-empty string, got "
+                                  f"{article_id!r}")
         # Two articles under one id would read as one in the errors listed.
         if article_id in first_line:
             raise LabelsFileError(f"{path}:{number}: id {article_id!r} is also on line "

@@ -5,6 +5,7 @@ The file I/O the pure core (``core/tagging.py``: parsing, merging, scoring) does
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ def load_taxonomy(overlay: Path | None = None, bundled: Path = BUNDLED_TAXONOMY
                   ) -> tuple[Topic, ...]:
     """The bundled taxonomy, with ``overlay`` (``NEWSFLOW_TAXONOMY_PATH``) applied if given."""
     base = _read_yaml(bundled)
-    if overlay is None or overlay.resolve() == bundled.resolve():
+    # realpath, not Path.resolve: a symbolic link loop is then the read's one-line error, not
+    # resolve's RuntimeError.
+    if overlay is None or os.path.realpath(overlay) == os.path.realpath(bundled):
         return parse_taxonomy(base, bundled)
     layer = _read_yaml(overlay)  # its errors name the file already
     try:

@@ -9,18 +9,19 @@ from typing import Any
 import yaml
 
 from newsflow.errors import ConfigError
+from newsflow.user_files import read_user_file
 
 
 def read_yaml(path: Path, what: str, error: type[ConfigError]) -> Any:
     """The YAML document in ``path`` (``what`` it is, for messages); ``error`` with one line
-    when it cannot be read: missing, not UTF-8, a syntax error (where it is), nested too
-    deeply for PyYAML, which composes collections recursively."""
+    when it cannot be read: missing, not a regular file (``read_user_file``), not UTF-8, a
+    syntax error (where it is), nested too deeply for PyYAML, which composes collections
+    recursively."""
+    data = read_user_file(path, what, error)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise error(f"{path}: cannot read {what}: not UTF-8: {exc}") from exc
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise error(yaml_problem(path, exc)) from exc
     except RecursionError as exc:

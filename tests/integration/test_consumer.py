@@ -172,6 +172,30 @@ def test_tail_prints_records_and_groups_stay_usable(settings: Settings, tmp_path
     assert list(empty.iterdir()) == []
 
 
+def test_tail_whose_output_cannot_be_written_stops_in_one_line_and_loses_no_record(
+        settings: Settings, tmp_path: Path) -> None:
+    # `tail > /dev/full` ended on an OSError traceback; the record whose line failed must not be
+    # acknowledged, so that the group reads it again.
+    articles = seed_articles(settings)
+    publish(settings, settings.topic_articles, articles)
+    first = tail(settings, tmp_path, "articles", "--from-beginning", "--group", "g", "--max", "2",
+                 "--timeout", "60")
+    assert first.returncode == 0, first.stderr[-2000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    with open("/dev/full", "w") as full:  # every write: "No space left on device"
+        failed = subprocess.run(
+            [sys.executable, "-m", "newsflow", "tail", "articles", "--group", "g", "--max", "1",
+             "--timeout", "60"], cwd=tmp_path, env=env | settings.to_env(), stdout=full,
+            stderr=subprocess.PIPE, text=True, timeout=120)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [
+        "newsflow tail: cannot write output: No space left on device"]
+    rest = tail(settings, tmp_path, "articles", "--group", "g", "--max", "3", "--timeout", "60")
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    read = [json.loads(line)["id"] for line in (first.stdout + rest.stdout).splitlines()]
+    assert sorted(read) == sorted(a["id"] for a in articles)
+
+
 def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> None:
     """The README's example, as printed, against the real broker (stopped after five records)."""
     import os

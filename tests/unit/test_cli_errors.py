@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +216,36 @@ def test_an_empty_taxonomy_path_names_the_variable(
     assert code == 2 and lines == [
         "newsflow tags check: configuration error: NEWSFLOW_TAXONOMY_PATH: Value error, empty; unset "
         "it to use the bundled taxonomy alone (got '')"]
+
+
+@pytest.mark.parametrize("command", [["tail", "articles", "--timeout", "1"],
+                                     ["tags", "check", "--labels", "labels.jsonl"],
+                                     ["process", "in.jsonl"]])
+def test_a_command_without_a_stdout_stops_in_one_line(command: list[str], tmp_path: Path) -> None:
+    # `newsflow CMD ... >&-`: sys.stdout is None. `tail` printed nothing and exited 0 (every
+    # record lost, and acknowledged with --group); `tags check` and `process` ended on an
+    # AttributeError traceback. Refused before any work: no broker is needed here.
+    (tmp_path / "labels.jsonl").write_text('{"id": "a", "text": "t", "labels": []}\n')
+    (tmp_path / "in.jsonl").write_text('{"url": "https://example.org/a", "body": "b"}\n')
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("NEWSFLOW_") and key != "LD_PRELOAD"}  # see test_offline
+    environment["NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    result = subprocess.run(["sh", "-c", 'exec "$0" -m newsflow "$@" >&-', sys.executable,
+                             *command], capture_output=True, text=True, timeout=120,
+                            check=False, env=environment, cwd=tmp_path)
+    name = " ".join(command[:2] if command[0] == "tags" else command[:1])
+    assert (result.returncode, result.stderr.strip().splitlines()) == (1, [
+        f"newsflow {name}: cannot write output: no standard output (it is closed)"])
+
+
+def test_a_sources_file_that_is_a_named_pipe_is_refused_not_waited_for(tmp_path: Path) -> None:
+    # `fetch --sources fifo` with no writer hung before anything was started.
+    fifo = tmp_path / "sources.yaml"
+    os.mkfifo(fifo)
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("NEWSFLOW_")}
+    result = subprocess.run([sys.executable, "-m", "newsflow", "fetch", "--sources", str(fifo),
+                             "--once"], capture_output=True, text=True, timeout=60,
+                            check=False, env=environment)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [
+        f"newsflow fetch: {fifo}: cannot read sources file: not a regular file (a named pipe)"])

@@ -328,6 +328,19 @@ def test_a_sources_file_that_cannot_be_read_is_one_line_naming_it(
     assert str(error.value).startswith(f"{path}: {problem}"), str(error.value)
 
 
+def test_a_sources_file_that_is_not_a_regular_file_is_refused_in_one_line(
+        tmp_path: Path) -> None:
+    # /dev/zero was read until memory ran out; /dev/null read as an empty document.
+    with pytest.raises(SourcesFileError) as device:
+        load_sources(Path("/dev/null"))
+    assert str(device.value) == (
+        "/dev/null: cannot read sources file: not a regular file (a device)")
+    with pytest.raises(SourcesFileError) as folder:
+        load_sources(tmp_path)
+    assert str(folder.value) == (
+        f"{tmp_path}: cannot read sources file: not a regular file (a directory)")
+
+
 def test_jsonl_records_sniff_html_documents_and_keep_unicode_line_separators(
         tmp_path: Path) -> None:
     lines = [

@@ -6,6 +6,7 @@ import base64
 import codecs
 import fcntl
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -83,6 +84,24 @@ def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
     # Offset: its place among the run's records; partition null, it was not read from Kafka.
     assert lines[1]["record"]["source"] == {  # type: ignore[index]
         "topic": "news.raw.v1", "partition": None, "offset": 1}
+
+
+def test_a_letter_too_large_for_its_original_names_the_input_first_and_as_its_place(
+        tmp_path: Path) -> None:
+    # It began "[original not copied: ...; read it at news.raw.v1 partition None offset 0]":
+    # no topic holds an offline input, and every letter's message starts with where it is.
+    line = b'{"body": "' + b"x" * 1_100_000  # not JSON: its letter would carry 1.1 MB
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"\n" + line + b"\n")
+    out = io.StringIO()
+    process_files(Settings(max_message_bytes=1_048_576), [path], out)
+    letter = json.loads(out.getvalue())["record"]
+    digest = hashlib.sha256(line).hexdigest()
+    assert letter["error"]["message"].startswith(
+        f"{path}:2: [original not copied: {len(line)} bytes, sha256 {digest}, more than a dead "
+        f"letter holds under NEWSFLOW_MAX_MESSAGE_BYTES=1048576; read it at {path}:2, the "
+        "input] not JSON"), letter["error"]["message"][:300]
+    assert letter["original"]["value_b64"] is None
 
 
 def test_a_json_file_of_raw_records_reads_as_the_same_jsonl(tmp_path: Path) -> None:
@@ -305,6 +324,24 @@ def test_a_file_that_cannot_be_read_is_named_first_in_its_letter(tmp_path: Path)
         (tmp_path / "gone.jsonl").as_uri())
     assert letter["source"]["topic"] == "news.raw.v1"
     assert (summary.lines, summary.dead_lettered) == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["loop.jsonl", "loop.json", "loop.txt", "loop.html.gz"])
+def test_a_symbolic_link_loop_is_a_letter_and_the_run_goes_on(tmp_path: Path, name: str) -> None:
+    # Its letter's key was the path resolved, which raised RuntimeError ("Symlink loop") out
+    # of the error handler itself: a traceback, and the inputs after it never processed.
+    loop = tmp_path / name
+    loop.symlink_to(name)
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    out = io.StringIO()
+    summary = process_files(Settings(), [loop, seed], out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["topic"] for line in lines] == ["news.deadletter.v1", "news.articles.v1"]
+    letter = lines[0]["record"]
+    assert letter["error"] == {"type": "OSError",
+                               "message": f"{loop}: Too many levels of symbolic links"}
+    assert base64.b64decode(letter["original"]["key_b64"]).decode() == loop.as_uri()
+    assert (summary.lines, summary.dead_lettered) == (2, 1)
 
 
 def test_a_closed_stdin_is_an_unsupported_input_letter(tmp_path: Path) -> None:

@@ -97,6 +97,25 @@ def test_a_reader_that_stops_reading_ends_the_check_quietly(tmp_path: Path,
             if not line.startswith("newsflow tags check: warning: ")] == [], result.stderr
 
 
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_report_that_cannot_be_written_fails_with_one_line(tmp_path: Path,
+                                                            buffered: bool) -> None:
+    # `> /dev/full` ended on an OSError traceback; as `process` does: one line, exit 1, and no
+    # second error when Python flushes stdout at exit.
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    with open("/dev/full", "w") as full:  # every write: "No space left on device"
+        result = subprocess.run(
+            [sys.executable, "-m", "newsflow", "tags", "check", "--labels",
+             str(labels_file(tmp_path))], stdout=full, stderr=subprocess.PIPE, text=True,
+            timeout=120, check=False, env=environment)
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines()
+            if not line.startswith("newsflow tags check: warning: ")] == [
+        "newsflow tags check: cannot write output: No space left on device"]
+
+
 def test_a_misspelt_label_is_named_with_the_topic_it_may_mean(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_text("".join(json.dumps({"text": "x", "labels": ["sanction"]}) + "\n"
@@ -164,6 +183,20 @@ ARTICLE = '"text": "t", "labels": []'
     ([f'{{"title": 5, {ARTICLE}}}'], "1: 'title': expected a string or null, got 5"),
     ([f'{{"id": "a", {ARTICLE}}}', "", f'{{"id": "a", {ARTICLE}}}'],
      "3: id 'a' is also on line 1"),
+    # An id that is not a string was turned into one: 5 was the same article as "5", and
+    # null, true or a list passed as names.
+    ([f'{{"id": 5, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got 5"),
+    ([f'{{"id": ["a", {{"b": 1}}], {ARTICLE}}}'],
+     "1: 'id': expected a non-empty string, got ['a', {'b': 1}]"),
+    ([f'{{"id": null, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got None"),
+    ([f'{{"id": true, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got True"),
+    ([f'{{"id": " ", {ARTICLE}}}'], "1: 'id': expected a non-empty string, got ' '"),
+    (['{"text": 5, "labels": []}'], "1: 'text': expected a string, got 5"),
+    (['{"body": ["t"], "labels": []}'], "1: 'body': expected a string, got ['t']"),
+    (['{"text": "t", "labels": "missiles"}'],
+     "1: 'labels': expected a list of strings, got 'missiles'"),
+    (['{"text": "t", "labels": ["missiles", 5]}'],
+     "1: 'labels': expected a list of strings, got ['missiles', 5]"),
 ])
 def test_a_malformed_labels_line_is_named_with_its_fault(
         tmp_path: Path, lines: list[str], expected: str) -> None:
@@ -173,9 +206,35 @@ def test_a_malformed_labels_line_is_named_with_its_fault(
     assert str(info.value) == f"{path}:{expected}"
 
 
+def test_a_labels_file_that_is_not_a_regular_file_is_refused_in_one_line(
+        tmp_path: Path) -> None:
+    # /dev/zero was read until memory ran out, and a named pipe with no writer hung the
+    # command; /dev/null (a device too) read as an empty file.
+    with pytest.raises(LabelsFileError) as info:
+        read_labels(Path("/dev/null"))
+    assert str(info.value) == (
+        "/dev/null: cannot read labelled articles: not a regular file (a device)")
+    with pytest.raises(LabelsFileError) as info:
+        read_labels(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path}: cannot read labelled articles: not a regular file (a directory)")
+    fifo = tmp_path / "labels.jsonl"
+    os.mkfifo(fifo)  # no writer: reading it waited for ever
+    result = subprocess.run([sys.executable, "-m", "newsflow", "tags", "check", "--labels",
+                             str(fifo)], capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stderr.strip().splitlines()) == (2, [
+        f"newsflow tags check: {fifo}: cannot read labelled articles: not a regular file "
+        "(a named pipe)"])
+
+
 def test_a_bom_and_a_null_title_are_accepted(tmp_path: Path) -> None:
     path = labels(tmp_path, f'{{"id": "a", "title": null, {ARTICLE}}}', bom=True)
     assert read_labels(path) == [LabelledArticle("a", "", "t", frozenset())]
+
+
+def test_an_article_without_an_id_is_named_by_its_line(tmp_path: Path) -> None:
+    path = labels(tmp_path, "", f"{{{ARTICLE}}}")
+    assert read_labels(path) == [LabelledArticle("2", "", "t", frozenset())]
 
 
 def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> None:

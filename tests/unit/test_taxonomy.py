@@ -124,6 +124,16 @@ def test_repeated_topic_names_and_unreadable_files_fail(tmp_path: Path) -> None:
         load_taxonomy(tmp_path / "missing.yaml")
     assert str(missing.value).startswith(f"{tmp_path}/missing.yaml: cannot read taxonomy: ")
     assert str(missing.value).count("missing.yaml:") == 1, "the file is named once"
+    # /dev/zero was read until memory ran out (the setting, or `tags check --taxonomy`).
+    with pytest.raises(TaxonomyError) as device:
+        load_taxonomy(Path("/dev/null"))
+    assert str(device.value) == "/dev/null: cannot read taxonomy: not a regular file (a device)"
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop.name)  # Path.resolve's RuntimeError was a traceback
+    with pytest.raises(TaxonomyError) as looped:
+        load_taxonomy(loop)
+    assert str(looped.value).startswith(f"{loop}: cannot read taxonomy: [Errno 40] Too many "
+                                        "levels of symbolic links")
     with pytest.raises(TaxonomyError, match=r"unknown keys \['topic'\]"):
         load_taxonomy(write(tmp_path, {"topic": []}))
 

@@ -85,10 +85,14 @@ class DeadLetterCodec(JsonCodec):
     def __init__(self) -> None:
         super().__init__("dead-letter")
 
-    def encode_letter(self, letter: DeadLetter, max_bytes: int | None = None) -> bytes:
+    def encode_letter(self, letter: DeadLetter, max_bytes: int | None = None, *,
+                      original_at: str | None = None) -> bytes:
         """The letter's message; when the original's bytes (base64: 4/3 of their size) would
         make it larger than ``max_bytes``, a letter without them, whose message names their
-        size, digest and place, so the producer does not refuse the letter itself."""
+        size, digest and place, so the producer does not refuse the letter itself. Their
+        place is the letter's topic, partition and offset, or ``original_at`` for a letter
+        of an input read from a file (`newsflow process`: ``in.jsonl:3``), which its message
+        starts with and keeps first."""
         # What a letter says must not stop it: a file name that is not UTF-8 (a lone
         # surrogate escape in its str) is written with backslash escapes instead.
         letter = dataclasses.replace(letter, error_message=_writable(letter.error_message),
@@ -96,12 +100,18 @@ class DeadLetterCodec(JsonCodec):
         encoded = self.encode(letter.to_dict(PIPELINE_VERSION))
         if max_bytes is None or letter.value is None or len(encoded) <= max_bytes - _HEADROOM:
             return encoded
-        where = (f"{letter.topic} partition {letter.partition} offset {letter.offset}"
-                 if letter.offset is not None else letter.topic)
+        if original_at is None:
+            where = (f"{letter.topic} partition {letter.partition} offset {letter.offset}"
+                     if letter.offset is not None else letter.topic)
+            first, rest = "", letter.error_message
+        else:
+            where = f"{original_at}, the input"
+            first = f"{original_at}: "
+            rest = letter.error_message.removeprefix(first)
         note = (f"[original not copied: {len(letter.value)} bytes, sha256 "
                 f"{hashlib.sha256(letter.value).hexdigest()}, more than a dead letter holds "
                 f"under NEWSFLOW_MAX_MESSAGE_BYTES={max_bytes}; read it at {where}] ")
-        trimmed = DeadLetter(letter.stage, letter.error_type, note + letter.error_message,
+        trimmed = DeadLetter(letter.stage, letter.error_type, first + note + rest,
                              letter.topic, letter.partition, letter.offset, letter.key, None,
                              letter.failed_at)
         return self.encode(trimmed.to_dict(PIPELINE_VERSION))

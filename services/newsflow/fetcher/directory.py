@@ -62,6 +62,13 @@ def _suffix(path: Path) -> str:
     return next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), "")
 
 
+def file_uri(path: Path) -> str:
+    """The ``file://`` URI a file is keyed by, its links resolved. Never raises: a symbolic
+    link loop (``Path.resolve`` raises RuntimeError for one) is named as far as it resolves,
+    so that the file it could not read still gets its dead letter."""
+    return Path(os.path.realpath(path)).as_uri()
+
+
 def records_from_file(path: Path, source: SourceConfig, max_bytes: int
                       ) -> Iterator[dict[str, Any] | Rejected]:
     """Raw articles in one file, and a ``Rejected`` for each part that is not one: an empty
@@ -69,7 +76,7 @@ def records_from_file(path: Path, source: SourceConfig, max_bytes: int
     JSON record (a .jsonl line) that is not a raw record. Raises OSError or ValueError
     (naming the file) for a file that cannot be read at all."""
     suffix = _suffix(path)
-    url = path.resolve().as_uri()
+    url = file_uri(path)
     if suffix in (".txt", ".html", ".htm", ".html.gz"):
         size = path.stat().st_size
         if size > max_bytes:  # not read: its bytes would not fit a dead letter either
