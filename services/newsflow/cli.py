@@ -118,7 +118,7 @@ def _fetch(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if args.once:
                 summary = await fetcher.run_once()
-                print(summary.line(), flush=True)
+                _say_summary(summary.line())
                 return 0 if summary.ok else FetchIncomplete.exit_code
             await fetcher.run_forever()
             return 0
@@ -145,6 +145,20 @@ def _reader_gone() -> None:
     """stdout's reader closed the pipe (``| head``): it has what it wanted, not a failure.
     Later writes, and Python's flush of stdout at exit, go nowhere instead of raising."""
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+
+
+def _say_summary(line: str) -> None:
+    """``fetch --once``'s summary on stdout; on stderr when stdout is closed or cannot be
+    written (a full disk): the run's work is done, and its exit code says how it went."""
+    try:
+        if sys.stdout is None:
+            raise OSError("no standard output")
+        print(line, flush=True)
+    except BrokenPipeError:  # its reader has gone: nothing to say it to
+        _reader_gone()
+    except OSError:
+        _reader_gone()
+        print(line, file=sys.stderr, flush=True)
 
 
 def _output() -> TextIO:

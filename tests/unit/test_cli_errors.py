@@ -3,6 +3,7 @@ configuration), before anything is started: no traceback from deep inside a serv
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from newsflow import cli
 from newsflow.broker import ensure_port_free, free_port
 from newsflow.cli import main
 from newsflow.config import Settings
@@ -236,6 +238,22 @@ def test_a_command_without_a_stdout_stops_in_one_line(command: list[str], tmp_pa
     name = " ".join(command[:2] if command[0] == "tags" else command[:1])
     assert (result.returncode, result.stderr.strip().splitlines()) == (1, [
         f"newsflow {name}: cannot write output: no standard output (it is closed)"])
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("stdout", [None, _FullDisk()], ids=["closed", "full"])
+def test_the_fetch_summary_goes_to_stderr_when_stdout_cannot_take_it(
+        stdout: io.StringIO | None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`fetch --once >&-` dropped its summary without a word (print to a closed stdout); the
+    run's work is done, so the line goes where it can still be read."""
+    monkeypatch.setattr(sys, "stdout", stdout)
+    cli._say_summary("published 5 raw articles; no failures")
+    assert capsys.readouterr().err == "published 5 raw articles; no failures\n"
 
 
 def test_a_sources_file_that_is_a_named_pipe_is_refused_not_waited_for(tmp_path: Path) -> None:
