@@ -219,7 +219,7 @@ class NewsConsumer:
                           deadline: float) -> None:
         """Move ``at_end`` to where each partition really ends. The embedded broker (Tansu)
         under-reports the end (ListOffsets "latest" is its last batch's base offset + 1, see
-        DESIGN.md), but a fetch's high-water mark is right: one fetch per partition, from the
+        docs/architecture.md), but a fetch's high-water mark is right: one fetch per partition, from the
         reported end, gives it (Apache Kafka: the same offset). What that fetch returns is
         older than this reader unless stamped after it started: a record written meanwhile
         (on Kafka, the only kind it returns) is read, not skipped by the jump to the end."""
