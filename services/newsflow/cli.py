@@ -358,8 +358,10 @@ class CancelledRefreshFilter(logging.Filter):
     """kafka-python (3.0.12) logs ``Metadata refresh: failed Cancelled`` at ERROR when it closes
     a connection under its own metadata request: its bootstrap connection once the cluster is
     known, or all of them when a client (an admin that created the topics) is closed. The
-    refresh is retried, or no longer wanted; nothing failed. Such a line, now and then at a
-    command's start, reads as a fault, so it is a DEBUG line (shown with ``-v``)."""
+    refresh is retried, or no longer wanted; nothing failed. So is ``failed NetworkSelector
+    closed!``: a client closed (a command stopping) under a refresh still in flight. Such a
+    line, now and then at a command's start or end, reads as a fault, so it is a DEBUG line
+    (shown with ``-v``)."""
 
     MESSAGE = "Metadata refresh: failed %s"  # kafka.cluster's own format string
 
@@ -369,7 +371,9 @@ class CancelledRefreshFilter(logging.Filter):
             return True
         from kafka.errors import Cancelled  # only for this line: kafka is slow to import
 
-        if isinstance(record.args[0], Cancelled):
+        reason = record.args[0]
+        if isinstance(reason, Cancelled) or (isinstance(reason, RuntimeError)
+                                             and str(reason) == "NetworkSelector closed!"):
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
             # The logger's level was checked before this filter: check it again for DEBUG.
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
