@@ -1,4 +1,4 @@
-"""Poison input: 10,000 generated malformed records among valid ones, on the real broker."""
+"""Poison input: 6,000 generated malformed records among valid ones, on the real broker."""
 
 from __future__ import annotations
 
@@ -21,20 +21,20 @@ from tests.helpers import TopicReader, produce, raw_record
 
 pytestmark = pytest.mark.e2e
 
-MALFORMED = 10_000
+MALFORMED = 6_000
 VALID = 200  # each comes out among the malformed ones of the warm-up (it costs ~80 ms traced)
 # Memory is measured as a trend of the worker's traced Python allocations: after a warm-up of
-# 2,000 malformed records among the valid ones, then after each of eight batches of 1,000.
-# Measured: within +-30 KiB over the 8,000 (a slope of ~1 byte per record); a record's bytes or
+# 2,000 malformed records among the valid ones, then after each of four batches of 1,000.
+# Measured: within +-30 KiB over 8,000 (a slope of ~1 byte per record); a record's bytes or
 # its dead letter kept would be hundreds of bytes each, in every batch. The figure is the median
 # of the batches' slopes: one run showed a single +271 KiB step in its last batch alone (a
 # one-off allocation), which a least-squares slope over five samples read as 31 B per record.
 WARM_UP_MALFORMED = 2_000
 POISON_BATCH = 1_000
 POISON_GROWTH_LIMIT = 25  # bytes kept per malformed record
-# Then three rounds of the large and slow records: measured within 300 KiB of the level before
+# Then two rounds of the large and slow records: measured within 300 KiB of the level before
 # them; one 20 MB body (or a pickled page, a fetched batch) kept would be megabytes.
-SPECIAL_ROUNDS = 3
+SPECIAL_ROUNDS = 2
 SETTLE = 100
 SPECIALS_KEPT_LIMIT = 1 << 20
 

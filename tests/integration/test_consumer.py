@@ -4,7 +4,9 @@ close never leaves a group unusable, redeliveries are dropped, positions are com
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from newsflow.config import Settings
 from newsflow.core.pipeline import Origin
 from newsflow.errors import TopicNotFound
 from newsflow.pipeline_setup import build_pipeline
+from newsflow.topics import ensure_topics
 from tests.helpers import SEEDS, isolated_settings, wait_until
 
 pytestmark = pytest.mark.integration
@@ -485,3 +488,32 @@ def test_the_connect_timeout_is_a_deadline_not_a_time_to_start_a_last_try(
         NewsConsumer("articles", nowhere, group="g")
     # A bound, not a speed: it gave up after 10.5 s (the margin is for a loaded machine).
     assert time.monotonic() - started < 9.5
+
+
+def test_a_running_client_reads_the_new_log_of_a_broker_that_restarted_empty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The embedded broker keeps nothing: restarted, its logs start again at offset 0 and its
+    fetches answer a position past their end with nothing, not an error. A client kept waiting
+    there, silently, until its old position was reached (and then skipped what came before)."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    try:
+        settings = isolated_settings(broker.bootstrap, tmp_path, kafka_connect_timeout_seconds=10)
+        articles = seed_articles(settings)
+        send(settings, [json.dumps(a).encode() for a in articles[:3]])
+        with NewsConsumer("articles", settings, group="restarted") as consumer:
+            assert len(take(consumer, 3)) == 3
+            broker.stop()
+            broker = EmbeddedBroker(port=broker.port, log_path=tmp_path / "broker-2.log").start()
+            ensure_topics(settings)
+            send(settings, [json.dumps(a).encode() for a in articles[3:]])  # offsets 0 and 1
+            with caplog.at_level(logging.WARNING, logger="newsflow.client.consumer"):
+                got = take(consumer, 2, timeout=30)
+        assert [r.article["id"] for r in got] == [a["id"] for a in articles[3:]]
+        assert [r.offset for r in got] == [0, 1]
+        assert any(re.search(r"ends at offset [0-2], before this reader's position 3",
+                             r.getMessage()) for r in caplog.records), caplog.text
+        with NewsConsumer("articles", settings, group="restarted") as consumer:
+            assert take(consumer, 1, timeout=1.5) == [], "the new positions were committed"
+    finally:
+        broker.stop()

@@ -188,6 +188,23 @@ def test_a_fetcher_whose_last_source_is_retired_keeps_running_until_stopped(
             process.stop()
         assert process.wait(1) == 0, process.log()[-2000:]  # stopped by SIGTERM, as always
     assert server.paths().count("/feed") == 1
+    # A sources file that no longer names it: /healthz lists what this file configures only.
+    server.routes["/other"] = Route(200, rss(server.base_url, [], full=True),
+                                    {"Content-Type": "application/rss+xml"})
+    write_sources(sources, [{"id": "other", "name": "Other", "kind": "rss",
+                             "url": server.url("/other"), "poll_interval_seconds": 60}])
+    process = ManagedProcess(["fetch", "--sources", str(sources)], settings,
+                             tmp_path / "other.log").start()
+    try:
+        def healthy() -> bool:
+            assert process.alive(), process.log()[-2000:]
+            return get(base + "/healthz")[0] == 200
+
+        wait_until(healthy, 30, "the fetcher of the other source to be healthy")
+        health = json.loads(get(base + "/healthz")[1])
+        assert (health["sources"], health["retired"]) == (1, []), health
+    finally:
+        process.stop()
 
 
 def test_invalid_sources_file_is_rejected_at_start(broker: EmbeddedBroker, tmp_path: Path) -> None:

@@ -67,11 +67,20 @@ def test_a_bare_date_is_midnight_utc_whatever_its_zone(value: str) -> None:
     "Nov 19 2019 10:00 IST",  # ambiguous zone (India, Israel, Ireland): not guessed
     "Tue, 19 Nov 19 10:00:00 GMT",  # two-digit year: its century would come from the clock
     "2019-11-19T25:00:00Z",
+    "2019-11-19T10:60:00Z", "2016-12-31T23:59:61Z",  # minute 60, second 61: no leap second
     "Posted " + "at length " * 10 + "on November 19, 2019",
 ])
 def test_what_is_not_a_date_is_none(value: object) -> None:
     assert normalise_date(value) is None
     assert parse_datetime(value) is None
+
+
+@pytest.mark.parametrize("value", [
+    "2016-12-31T23:59:60Z", "Sat, 31 Dec 2016 23:59:60 +0000", "December 31, 2016 23:59:60 UTC",
+    "2017-01-01T00:59:60+01:00",
+])
+def test_a_leap_second_is_read_as_the_second_before_it(value: str) -> None:
+    assert normalise_date(value) == "2016-12-31T23:59:59Z"
 
 
 @pytest.mark.parametrize("value", ["November 19", "19 Nov", "2019", "Tuesday 10:00"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.core.urls import article_id_for_url, canonicalize_url
+from newsflow.core.urls import article_id_for_url, canonicalize_url, url_fault, web_url
 
 CANONICAL = "https://example.com/world/2026/02/11/iran-missiles"
 
@@ -71,3 +71,21 @@ def test_canonical_link_keeps_scheme_and_host_so_the_link_still_works(url: str, 
     # The dedupe key is a different thing: it folds exactly what the link keeps.
     if url.startswith(("http", "HTTP")):
         assert canonicalize_url(url).startswith("https://")
+
+
+@pytest.mark.parametrize(("link", "fault"), [
+    ("tag:example.com,2026:1", "not an http(s) address"),
+    ("javascript:void(0)", "not an http(s) address"),
+    ("http:///story", "no host"),
+    ("http://[::1/story", "Invalid IPv6 URL"),
+    ("http://example.com:99999/story", "Port out of range 0-65535"),
+])
+def test_a_link_no_request_can_be_made_to_is_refused_with_its_reason(link: str,
+                                                                      fault: str) -> None:
+    assert url_fault(link, "https://example.com/news/") == fault
+    assert web_url(link, "https://example.com/news/") is None
+
+
+def test_a_relative_link_is_made_absolute_against_its_listing() -> None:
+    assert url_fault(" story/1 ", "https://example.com/news/") is None
+    assert web_url(" story/1 ", "https://example.com/news/") == "https://example.com/news/story/1"

@@ -127,6 +127,7 @@ class NewsConsumer:
         self.redeliveries = 0
         self._handled: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}  # the offset each partition is read from
         self._buffer: deque[Any] = deque()
         self._since_commit = 0  # records passed since the last commit attempt...
         self._last_commit = time.monotonic()  # ...and when it was made
@@ -206,7 +207,7 @@ class NewsConsumer:
         for tp in partitions:
             # Resolved now, not at the first fetch: a record written between here and then is
             # read, not skipped by a "latest" looked up later.
-            position = self.consumer.position(tp)
+            position = self._next[tp] = self.consumer.position(tp)
             if self.group is not None:
                 # A group's starting position is committed at once (a no-op when it is the
                 # committed one): a group that handles nothing before it stops resumes there,
@@ -291,8 +292,31 @@ class NewsConsumer:
                 return
             self._commit_or_warn(deadline)
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
-            for messages in self.consumer.poll(timeout_ms=int(wait * 1000)).values():
+            for tp, messages in self.consumer.poll(timeout_ms=int(wait * 1000)).items():
                 self._buffer.extend(messages)
+                self._next[tp] = messages[-1].offset + 1
+            self._read_lost_logs_again()
+
+    def _read_lost_logs_again(self) -> None:
+        """A partition whose log now ends before this reader's position was lost by the broker
+        (an embedded broker, which keeps nothing, restarted; the topic deleted and created
+        again): its new log is read from its start. Kafka answers a fetch past a log's end with
+        an error, which ``auto_offset_reset`` handles; the embedded broker answers with nothing
+        and the shorter log's end (high-water mark), so this checks that end after each fetch.
+        Called with the buffer empty: every record of the old log fetched was handed out."""
+        for tp, position in self._next.items():
+            end = self.consumer.highwater(tp)
+            if end is None or position <= end:
+                continue
+            log.warning("%s:%s ends at offset %d, before this reader's position %d: the broker "
+                        "lost its log (an embedded broker restarted, or the topic was created "
+                        "again); reading the new log from its start", tp.topic, tp.partition,
+                        end, position)
+            self.consumer.seek_to_beginning(tp)
+            self._next[tp] = 0
+            if self.group is not None:
+                self._handled[tp] = 0
+                self._committed.pop(tp, None)
 
     def __iter__(self) -> Iterator[Record]:
         return self.records()

@@ -8,6 +8,7 @@ the same wherever it was read:
   19, 2019, 07:47 PM EST"), with the zone abbreviations in ``ZONE_OFFSETS``;
 * a value without a zone is UTC; a value without a time of day is midnight UTC of that day,
   whatever zone it names ("November 19, 2019" and "2019-11-19" are both 2019-11-19T00:00:00Z);
+* a leap second (``23:59:60``) is the second before it (datetime has no second 60);
 * anything else is None: text that is not a date, an unknown zone abbreviation (a guessed zone
   would be hours off), a value missing its year, month or day or giving a two-digit year (both
   would have to be completed from today's date), a year outside ``MIN_YEAR``..``MAX_YEAR``
@@ -47,6 +48,9 @@ YEAR_FIRST = re.compile(r"\d{4}\D")
 # Two completions that differ in year, month and day: a component both parses agree on was
 # in the text, not taken from the default.
 _DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
+# A leap second ("23:59:60", which RFC 3339 and RFC 2822 allow): Python's datetime has no second
+# 60, so it is read as the second before it rather than losing the date.
+LEAP_SECOND = re.compile(r"(?<=\d\d:\d\d):60(?!\d)")
 
 
 def rfc3339(moment: datetime) -> str:
@@ -71,7 +75,7 @@ def parse_datetime(value: object) -> datetime | None:
     """An aware UTC datetime from a date or time string, by the rules in the module docstring."""
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
+    text = LEAP_SECOND.sub(":59", " ".join(value.split()), count=1)
     if not text or len(text) > MAX_CHARS:
         return None
     moment = _iso(text)

@@ -23,19 +23,27 @@ AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$|$))", re.IGNOREC
 AMP_HOST = re.compile(r"^(amp\.|m\.)")
 
 
-def web_url(link: str, base: str = "") -> str | None:
-    """``link``, made absolute against ``base``, if it is an http(s) address a request can be
-    made to; None otherwise: an Atom ``tag:`` id, ``javascript:``, no host, a broken IPv6 host, a
-    port out of range. Listings hold such links; one of them must cost its own entry only."""
+def url_fault(link: str, base: str = "") -> str | None:
+    """Why no request can be made to ``link`` (made absolute against ``base``), or None when one
+    can: not http(s) (an Atom ``tag:`` id, ``javascript:``), no host, a broken IPv6 host, a port
+    out of range."""
     try:
-        url = urljoin(base, link.strip())
-        parts = urlsplit(url)
+        parts = urlsplit(urljoin(base, link.strip()))
         parts.port  # noqa: B018 - reading it is the check: ValueError when out of range
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) address"
+    if not parts.hostname:
+        return "no host"
+    return None
+
+
+def web_url(link: str, base: str = "") -> str | None:
+    """``link``, made absolute against ``base``, if a request can be made to it (`url_fault`
+    says why not); None otherwise. Listings hold such links; one of them must cost its own
+    entry only."""
+    return None if url_fault(link, base) else urljoin(base, link.strip())
 
 
 def canonicalize_url(url: str) -> str:

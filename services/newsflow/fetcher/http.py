@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from newsflow.config import Settings
-from newsflow.core.urls import web_url
+from newsflow.core.urls import url_fault, web_url
 from newsflow.errors import (
     BlockedURL,
     BodyTooLarge,
@@ -204,8 +204,8 @@ class HttpFetcher:
                     raise TooManyRedirects(url, f"HTTP {raw.status} without Location")
                 target = web_url(location, current)
                 if target is None:
-                    raise TooManyRedirects(url, f"HTTP {raw.status} to {location[:200]!r}, "
-                                                "not an http(s) address")
+                    raise TooManyRedirects(url, f"HTTP {raw.status} to {location[:200]!r}: "
+                                                f"{url_fault(location, current)}")
                 # Remember a move only while every hop so far was permanent.
                 permanent = permanent and raw.status in PERMANENT
                 if permanent:

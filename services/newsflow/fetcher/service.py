@@ -255,8 +255,10 @@ class Fetcher:
     def health(self) -> tuple[bool, dict[str, Any]]:
         running = [t for t in self.tasks if not t.done()]
         ok = self.started and (not self.tasks or bool(running) or not self.active_sources())
+        # The state remembers sources an earlier sources file named: only these are news here.
+        retired = sorted(s.id for s in self.sources if s.id in self.state.retired)
         return ok, {"started": self.started, "sources": len(self.active_sources()),
-                    "retired": sorted(self.state.retired), "outbox": self.outbox.size,
+                    "retired": retired, "outbox": self.outbox.size,
                     "broker_available": self.outbox.failures == 0,
                     "last_publish_error": self.outbox.last_error}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -16,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from newsflow.core.urls import web_url
+from newsflow.core.urls import url_fault
 from newsflow.errors import SourcesFileError
 from newsflow.yaml_files import read_yaml
 
@@ -35,14 +34,6 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 HEADER_VALUE = re.compile(r"^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$")
 JSON_FIELDS = frozenset({"url", "title", "published_at", "body", "summary", "guid", "categories",
                          "authors"})
-
-
-def _url_fault(url: str) -> str:
-    try:
-        urlsplit(url).port  # noqa: B018 - reading it is the check
-    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
-        return str(exc)
-    return "no host"
 
 
 class SourceConfig(BaseModel):
@@ -80,9 +71,9 @@ class SourceConfig(BaseModel):
         if self.kind in WEB_KINDS:
             if not self.url or not self.url.startswith(("http://", "https://")):
                 raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
-            if web_url(self.url) is None:
+            if fault := url_fault(self.url):
                 raise ValueError(f"'url' {self.url!r} is no address a request can be made to: "
-                                 f"{_url_fault(self.url)}")
+                                 f"{fault}")
         elif self.path is None:
             raise ValueError("kind 'directory' needs a 'path'")
         # A field of another kind was read by nothing: a typo'd kind or a copied entry that
