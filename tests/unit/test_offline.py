@@ -66,6 +66,22 @@ def test_state_is_kept_across_inputs_of_one_run(tmp_path: Path) -> None:
     assert lines[2]["record"]["level"] == "near"  # type: ignore[index]
 
 
+def test_a_saved_web_page_named_txt_is_read_as_the_page_it_is(tmp_path: Path) -> None:
+    """A .txt holding a page came out with its markup as title and body."""
+    seed = sorted(SEEDS.glob("*.txt"))[0].read_text(encoding="utf-8")
+    paragraphs = "".join(f"<p>{line}</p>" for line in seed.splitlines()[1:] if line.strip())
+    page = (f'<!DOCTYPE html>\n<html><head><meta charset="windows-1252"><title>Caf\u00e9 '
+            f"report</title></head><body><article><h1>Caf\u00e9 report</h1>{paragraphs}"
+            "</article></body></html>")
+    saved = tmp_path / "saved-page.txt"
+    saved.write_bytes(page.encode("cp1252", "replace"))
+    [line] = run([saved])
+    record = line["record"]
+    assert isinstance(record, dict)
+    assert record["title"] == "Caf\u00e9 report"  # its <meta charset> was read
+    assert "<" not in str(record["body"]) and seed.splitlines()[2].strip()[:40] in record["body"]
+
+
 def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
     good = {"url": "https://example.org/a?utm_source=x", "source": {"id": "t", "name": "T"},
             "title": "Harbour cranes", "body": "<p>New cranes arrived at the harbour.</p>"}

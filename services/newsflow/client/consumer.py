@@ -303,7 +303,7 @@ class NewsConsumer:
         again): its new log is read from its start. Kafka answers a fetch past a log's end with
         an error, which ``auto_offset_reset`` handles; the embedded broker answers with nothing
         and the shorter log's end (high-water mark), so this checks that end after each fetch.
-        Called with the buffer empty: every record of the old log fetched was handed out."""
+        A partition with records in the buffer was read below its end: it is not touched."""
         for tp, position in self._next.items():
             end = self.consumer.highwater(tp)
             if end is None or position <= end:

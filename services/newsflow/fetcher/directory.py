@@ -98,6 +98,10 @@ def records_from_file(path: Path, source: SourceConfig, max_bytes: int
             data = unpacked
         try:
             decoded = decode_file_bytes(data, html=suffix != ".txt")
+            # A saved web page named .txt is a page, as a JSON item's untyped body is: cleaned
+            # as HTML (its <meta charset> read), not published with its markup as text.
+            if suffix == ".txt" and DOCUMENT_TAG.search(decoded.text[:10_000]):
+                suffix, decoded = ".html", decode_file_bytes(data, html=True)
         except NotText as exc:
             yield Rejected(url, exc, f"{path}: {exc}", data)
             return
