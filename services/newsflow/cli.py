@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import os
 import signal
@@ -166,6 +167,11 @@ def _output() -> TextIO:
     done, when there is none (``>&-``): ``print`` would drop every line without a word."""
     if sys.stdout is None:
         raise OutputFailed.closed()
+    # JSON lines are UTF-8 (RFC 8259) whatever the locale: under a Latin-1 one, the first
+    # article with a curly quote stopped the command with UnicodeEncodeError.
+    if (sys.stdout.encoding or "").lower().replace("-", "").replace("_", "") != "utf8" \
+            and isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8")
     return sys.stdout
 
 

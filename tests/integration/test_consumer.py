@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
 
 from newsflow.broker import EmbeddedBroker
 from newsflow.client import NewsConsumer, Record
@@ -495,22 +496,52 @@ def test_a_running_client_reads_the_new_log_of_a_broker_that_restarted_empty(
 ) -> None:
     """The embedded broker keeps nothing: restarted, its logs start again at offset 0 and its
     fetches answer a position past their end with nothing, not an error. A client kept waiting
-    there, silently, until its old position was reached (and then skipped what came before)."""
+    there, silently, until its old position was reached (and then skipped what came before).
+    A foreign topic's record is known by its position: the new log's must not pass for
+    redeliveries of the old one's, and one whose handler failed comes again without a group."""
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
     try:
         settings = isolated_settings(broker.bootstrap, tmp_path, kafka_connect_timeout_seconds=10)
+        notes_topic = f"notes-{settings.app_id}"
+
+        def notes(numbers: list[int]) -> None:
+            admin = KafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
+            try:
+                if notes_topic not in admin.list_topics():
+                    admin.create_topics([NewTopic(notes_topic, 1, 1)])
+            finally:
+                admin.close()
+            producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+            try:
+                for n in numbers:
+                    producer.send(notes_topic, value=json.dumps({"n": n}).encode(), partition=0)
+                producer.flush(30)
+            finally:
+                producer.close()
+
+        def fail(record: Record) -> None:
+            raise RuntimeError(f"handler failed on {record.value}")
+
         articles = seed_articles(settings)
         send(settings, [json.dumps(a).encode() for a in articles[:3]])
-        with NewsConsumer("articles", settings, group="restarted") as consumer:
+        notes([0, 1, 2])
+        with NewsConsumer("articles", settings, group="restarted") as consumer, \
+                NewsConsumer(notes_topic, settings) as notes_reader:
             assert len(take(consumer, 3)) == 3
+            assert [r.value for r in take(notes_reader, 3)] == [{"n": 0}, {"n": 1}, {"n": 2}]
             broker.stop()
             broker = EmbeddedBroker(port=broker.port, log_path=tmp_path / "broker-2.log").start()
             ensure_topics(settings)
             send(settings, [json.dumps(a).encode() for a in articles[3:]])  # offsets 0 and 1
+            notes([10, 11])
             with caplog.at_level(logging.WARNING, logger="newsflow.client.consumer"):
                 got = take(consumer, 2, timeout=30)
+                with pytest.raises(RuntimeError, match=re.escape("handler failed on {'n': 10}")):
+                    notes_reader.run(fail, timeout=30)
+                again = take(notes_reader, 2, timeout=30)
         assert [r.article["id"] for r in got] == [a["id"] for a in articles[3:]]
         assert [r.offset for r in got] == [0, 1]
+        assert [(r.offset, r.value) for r in again] == [(0, {"n": 10}), (1, {"n": 11})]
         assert any(re.search(r"ends at offset [0-2], before this reader's position 3",
                              r.getMessage()) for r in caplog.records), caplog.text
         with NewsConsumer("articles", settings, group="restarted") as consumer:

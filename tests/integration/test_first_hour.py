@@ -156,7 +156,7 @@ def test_local_files_are_decoded_and_junk_files_are_dead_lettered(
     for name, (text, encoding) in texts.items():
         (inbox / name).write_bytes(text.encode(encoding))
     junk = {"image.txt": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "empty.txt": b"",
-            "blank.html": b" \n\n "}
+            "blank.html": b" \n\n ", "empty.jsonl": b"", "blank.json": b"\xef\xbb\xbf\n"}
     for name, data in junk.items():
         (inbox / name).write_bytes(data)
     sources = write_sources(tmp_path / "sources.yaml", [
@@ -165,9 +165,9 @@ def test_local_files_are_decoded_and_junk_files_are_dead_lettered(
     try:
         done = newsflow(settings, tmp_path, "fetch", "--sources", str(sources), "--once")
         assert done.returncode == 1, done.stderr[-3000:]
-        assert done.stdout.startswith("FAILED: published 4 raw articles; 3 dead-lettered: ")
-        records = reader.wait_for(lambda r: len(r["raw"]) >= 4 and len(r["deadletter"]) >= 3, 60,
-                                  "4 raw articles and 3 dead letters")
+        assert done.stdout.startswith("FAILED: published 4 raw articles; 5 dead-lettered: ")
+        records = reader.wait_for(lambda r: len(r["raw"]) >= 4 and len(r["deadletter"]) >= 5, 60,
+                                  "4 raw articles and 5 dead letters")
     finally:
         reader.close()
     raw = {Path(r["url"]).name: r for r in records["raw"]}
@@ -186,7 +186,7 @@ def test_local_files_are_decoded_and_junk_files_are_dead_lettered(
         assert letter["error"]["type"] == ("BinaryFile" if name == "image.txt" else "EmptyFile")
         assert base64.b64decode(letter["original"]["value_b64"]) == data
     polls = [m.groups() for m in POLL_LINE.finditer(done.stderr)]
-    assert polls == [("inbox", "ok", "4", "0", "0", "0", "3")], done.stderr[-3000:]
+    assert polls == [("inbox", "ok", "4", "0", "0", "0", "5")], done.stderr[-3000:]
     # No per-article INFO lines: besides the start-up line, the poll line is the only one.
     info = re.findall(r"INFO newsflow\.fetcher\.service: (\w+)", done.stderr)
     assert info == ["fetcher", "poll"], done.stderr[-3000:]

@@ -4,6 +4,7 @@ configuration), before anything is started: no traceback from deep inside a serv
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -267,3 +268,15 @@ def test_a_sources_file_that_is_a_named_pipe_is_refused_not_waited_for(tmp_path:
                             check=False, env=environment)
     assert (result.returncode, result.stderr.strip().splitlines()) == (2, [
         f"newsflow fetch: {fifo}: cannot read sources file: not a regular file (a named pipe)"])
+
+
+def test_json_lines_are_written_as_utf8_whatever_the_locale(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """Under a Latin-1 locale (PYTHONIOENCODING=latin-1), `tail` stopped with
+    UnicodeEncodeError at the first article with a curly quote."""
+    written = io.BytesIO()
+    latin1 = io.TextIOWrapper(written, encoding="latin-1")
+    monkeypatch.setattr(sys, "stdout", latin1)
+    out = cli._output()
+    print(json.dumps({"title": "Iran’s “red line”"}, ensure_ascii=False), file=out, flush=True)
+    assert json.loads(written.getvalue().decode("utf-8")) == {"title": "Iran’s “red line”"}

@@ -36,6 +36,9 @@ COMMIT_TIMEOUT_SECONDS = 30.0  # a commit while reading waits at most this (or t
 # A topic missing from the broker's metadata is asked for again this long (bounded by the
 # connect timeout): one created a moment ago may not be known yet; a misspelled one is an error.
 TOPIC_GRACE_SECONDS = 1.0
+# How long the check for a lost log waits for the client's own position (local unless a reset
+# is under way).
+POSITION_CHECK_MS = 1_000
 
 
 class SeenIds:
@@ -59,6 +62,9 @@ class SeenIds:
     def forget(self, identity: str) -> None:
         self.ids.pop(identity, None)
 
+    def clear(self) -> None:
+        self.ids.clear()
+
 
 class LastStates:
     """The last state handed out of the ``capacity`` most recently seen things (story ids),
@@ -70,6 +76,9 @@ class LastStates:
 
     def get(self, thing: str) -> str | None:
         return self.states.get(thing)
+
+    def clear(self) -> None:
+        self.states.clear()
 
     def set(self, thing: str, state: str | None) -> None:
         """Remember ``state`` for ``thing`` (None: forget it)."""
@@ -308,15 +317,27 @@ class NewsConsumer:
             end = self.consumer.highwater(tp)
             if end is None or position <= end:
                 continue
+            # Kafka's reset (``reset``) may have moved the reader already, without a record
+            # since: its own position says so (a partition being reset answers None).
+            moved = self.consumer.position(tp, timeout_ms=POSITION_CHECK_MS)
+            if moved is not None and moved <= end:
+                self._next[tp] = moved
+                continue
             log.warning("%s:%s ends at offset %d, before this reader's position %d: the broker "
                         "lost its log (an embedded broker restarted, or the topic was created "
                         "again); reading the new log from its start", tp.topic, tp.partition,
                         end, position)
             self.consumer.seek_to_beginning(tp)
             self._next[tp] = 0
+            self._committed.pop(tp, None)
             if self.group is not None:
-                self._handled[tp] = 0
-                self._committed.pop(tp, None)
+                self._handled[tp] = 0  # committed as the group's position on the new log
+            else:
+                self._handled.pop(tp, None)
+            # What was handed out was read from the lost log: a record of the new one at the
+            # same position (the identity of a foreign topic's record) is not a redelivery.
+            self.seen.clear()
+            self.states.clear()
 
     def __iter__(self) -> Iterator[Record]:
         return self.records()

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.clean import DOCUMENT_TAG, split_title
-from newsflow.errors import BadRecord, BrokenFile, FileTooLarge, FolderUnreadable, NotText
+from newsflow.errors import (
+    BadRecord,
+    BrokenFile,
+    EmptyFile,
+    FileTooLarge,
+    FolderUnreadable,
+    NotText,
+)
 from newsflow.fetcher.decoding import decode_file_bytes
 from newsflow.fetcher.jsonapi import json_date
 from newsflow.fetcher.raw import raw_article
@@ -113,6 +120,10 @@ def records_from_file(path: Path, source: SourceConfig, max_bytes: int
             yield raw_article(source, url, decoded.text, "text/html", encoding=decoded.encoding)
     else:  # .json, .jsonl
         data = path.read_bytes()
+        if not data.removeprefix(codecs.BOM_UTF8).strip():  # no record: not to pass unnoticed
+            why = "the file is empty" if not data else "the file holds only white space"
+            yield Rejected(url, EmptyFile(why), f"{path}: {why}", data)
+            return
         if suffix == ".json":
             yield _json_record(source, url, path, None, data.removeprefix(codecs.BOM_UTF8))
             return
