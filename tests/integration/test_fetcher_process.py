@@ -263,6 +263,39 @@ def test_broker_paused_for_20s_then_every_fetched_article_is_published_once(
 
 
 
+def test_a_fetcher_stopped_while_the_broker_is_away_stops_in_time_and_cleanly(
+    server: ScriptedServer, tmp_path: Path,
+) -> None:
+    """With the broker frozen and articles held for it, SIGTERM took over a minute (each step
+    of the stop waited its own time; Kubernetes kills at 30 s) and ended in a traceback and
+    exit 1. Now one budget, exit 0 and one WARNING saying what comes again."""
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as own_broker:
+        settings = fetcher_settings(own_broker.bootstrap, tmp_path)
+        items: list[tuple[str, str]] = []
+        process, published = start_wire_fetcher(server, settings, tmp_path, items)
+        metrics_url = f"http://{settings.fetch_metrics_host}:{settings.fetch_metrics_port}/metrics"
+        assert own_broker.process is not None
+        try:
+            wait_until(lambda: published() == 2, 60, "the first two articles")
+            os.kill(own_broker.process.pid, signal.SIGSTOP)
+            add_items(server, items, ["held-one", "held-two"])
+            wait_until(lambda: metric(get(metrics_url)[1],
+                                      "newsflow_fetcher_outbox_records") == 2, 30,
+                       "two articles held for the frozen broker")
+            stopping = time.monotonic()
+            process.stop(timeout=60)
+            took = time.monotonic() - stopping
+        finally:
+            os.kill(own_broker.process.pid, signal.SIGCONT)
+            process.kill()
+    log = process.log()
+    assert process.process is not None and process.process.returncode == 0, log[-3000:]
+    assert took < 25, f"the stop took {took:.0f} s: {log[-4000:]}"
+    assert "Traceback" not in log and "Exception ignored" not in log, log[-3000:]
+    assert re.search(r"WARNING .*stopped with 2 fetched records .* the broker had not "
+                     r"acknowledged .*fetched again at the next start", log), log[-3000:]
+
+
 def test_a_running_fetcher_publishes_again_after_the_broker_restarts(
     server: ScriptedServer, tmp_path: Path,
 ) -> None:

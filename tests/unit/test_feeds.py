@@ -159,6 +159,20 @@ def test_section_page_link_discovery() -> None:
         "https://other.example.org/2026/11/20/elsewhere-story-about-ports"]
 
 
+@pytest.mark.parametrize(("base", "expected"), [
+    ("/articles/local/", "https://news.example.com/articles/local/harbour-reopens-after-storm"),
+    ("https://cdn.example.net/local/", "https://cdn.example.net/local/harbour-reopens-after-storm"),
+    ("http://[::1/broken/", "https://news.example.com/local/harbour-reopens-after-storm"),
+])
+def test_a_relative_base_href_is_read_against_the_page(base: str, expected: str) -> None:
+    """A relative <base> was taken as it stands: every link was dropped and the poll was an
+    "ok" with nothing new."""
+    html = (f'<html><head><base href="{base}"></head><body>'
+            '<a href="harbour-reopens-after-storm">Harbour reopens</a></body></html>')
+    entries = discover_links(html, "https://news.example.com/local/", pattern="harbour")
+    assert [e.url for e in entries] == [expected]
+
+
 def test_json_api_items_and_field_mapping() -> None:
     source = SourceConfig(id="api", name="API", kind="json", url="https://api.example.com/v1",
                           items_path="data.results",
@@ -293,3 +307,64 @@ def test_an_api_whose_every_link_is_broken_is_told_not_called_a_wrong_path(
     assert "1 entry skipped" in caplog.text
     with pytest.raises(ValueError, match=r"none has a web address at fields\.url"):
         parse_json_items(json.dumps([{"link": "/a"}]).encode(), api, "https://api.example.com/v1")
+
+
+@pytest.mark.parametrize(("written", "published_at"), [
+    ("Tue, 05 Nov 2024 14:30:00 CEST", "2024-11-05T12:30:00Z"),  # feedparser: 14:30Z
+    ("Tue, 05 Nov 2024 14:30:00 BST", "2024-11-05T13:30:00Z"),
+    ("Tue, 5 Nov 2024 2:30 PM EST", "2024-11-05T19:30:00Z"),  # feedparser: 02:30Z
+    ("November 19, 2019, 07:47 PM EST", "2019-11-20T00:47:00Z"),  # feedparser: nothing
+    ("Tue, 05 Nov 2024 14:30:00 +0100", "2024-11-05T13:30:00Z"),
+    ("Thu, 01 Jan 1970 00:00:00 GMT", None),  # the epoch: an unset date
+    ("Tue, 05 Nov 2024 14:30:00 IST", None),  # India, Israel or Ireland: not guessed as UTC
+    ("2004-július-13T9:15-05:00", None),  # feedparser: 1 December
+])
+def test_a_feed_date_is_read_by_the_projects_date_rules(written: str,
+                                                        published_at: str | None) -> None:
+    document = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title><item>'
+                f"<title>A</title><link>{BASE}a</link><pubDate>{written}</pubDate></item>"
+                "</channel></rss>").encode()
+    [entry] = parse_feed(document, BASE)
+    assert entry.published_at == published_at
+
+
+def test_a_teaser_in_content_encoded_is_no_full_text_however_long_its_markup() -> None:
+    """A WordPress teaser passed the 500-character rule on its markup: its page, the article,
+    was never fetched and the article was one sentence with "Continue reading"."""
+    srcset = ", ".join(f"https://news.example.com/img/harbour-{w}.jpg {w}w" for w in range(300, 1500, 100))
+    teaser = (f'<figure><img src="https://news.example.com/img/harbour.jpg" srcset="{srcset}" '
+              'sizes="(max-width: 800px) 100vw, 800px"/></figure><p>The harbour reopened on '
+              'Monday after the storm.</p><p><a href="https://news.example.com/a">Continue '
+              'reading &rarr;</a></p><p>The post <a href="https://news.example.com/a">Harbour '
+              'reopens</a> appeared first on <a href="https://news.example.com">Gazette</a>.</p>')
+    full = "".join(f"<p>Paragraph {n} of the article, with its own sentence about the port.</p>"
+                   for n in range(12))
+    items = "".join(
+        f"<item><title>{name}</title><link>{BASE}{name}</link><content:encoded><![CDATA[{html}]]>"
+        "</content:encoded></item>" for name, html in (("teaser", teaser), ("full", full)))
+    document = ('<?xml version="1.0"?><rss version="2.0" '
+                'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>W'
+                f"</title>{items}</channel></rss>").encode()
+    assert len(teaser) > 1000
+    contents = {e.title: e.content for e in parse_feed(document, BASE)}
+    assert contents == {"teaser": None, "full": full}
+
+
+def test_entries_without_authors_have_the_feeds_in_atom_and_json_feed() -> None:
+    atom = (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>W</title>'
+            "<author><name>Desk Editor</name></author>"
+            f'<entry><title>Own</title><link href="{BASE}own"/><id>own</id>'
+            "<author><name>Ana Ruiz</name></author><updated>2026-11-20T08:00:00Z</updated></entry>"
+            f'<entry><title>Inherits</title><link href="{BASE}inherits"/><id>inherits</id>'
+            "<updated>2026-11-20T08:00:00Z</updated></entry></feed>").encode()
+    assert {e.title: e.authors for e in parse_feed(atom, BASE)} == {
+        "Own": ["Ana Ruiz"], "Inherits": ["Desk Editor"]}
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+           "<managingEditor>editor@news.example.com (Desk Editor)</managingEditor>"
+           f"<item><title>No byline</title><link>{BASE}none</link></item></channel></rss>").encode()
+    assert [e.authors for e in parse_feed(rss, BASE)] == [[]]  # an editor is no byline
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                       "authors": [{"name": "Desk Editor"}], "items": [
+                           {"id": "1", "url": f"{BASE}j1", "authors": [{"name": "Bo"}]},
+                           {"id": "2", "url": f"{BASE}j2"}]}).encode()
+    assert [e.authors for e in parse_feed(feed, BASE)] == [["Bo"], ["Desk Editor"]]

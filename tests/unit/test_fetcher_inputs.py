@@ -9,10 +9,13 @@ import codecs
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from newsflow.config import Settings
+from newsflow.core.pipeline import Origin
 from newsflow.errors import BadRecord, SourcesFileError
 from newsflow.fetcher.content import decode, detect_charset
 from newsflow.fetcher.decoding import decode_file_bytes
@@ -32,6 +35,7 @@ from newsflow.fetcher.sitemap_walk import SitemapWalk
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig, load_sources
 from newsflow.fetcher.state import StateChange
+from newsflow.pipeline_setup import build_pipeline
 
 FILE_CAP = 5_000_000  # NEWSFLOW_FETCH_MAX_BYTES's default
 
@@ -115,6 +119,29 @@ def test_a_bad_jsonl_line_is_rejected_alone_with_its_line_number(tmp_path: Path)
     assert rejected[2].detail == f"{path}:5: a JSON record must be an object, not list"
     assert rejected[1].data == b"{not json"  # the line's own bytes go to the dead letter
     assert str(path) not in rejected[0].detail.split(":2:", 1)[1]  # the path said once
+
+
+def test_jsonl_lines_without_a_url_are_known_by_their_line_not_as_copies_of_the_first(
+        tmp_path: Path) -> None:
+    """With the file's address for each, the worker took lines 2 and 3 for exact duplicates
+    of line 1 (same canonical URL): two different stories never came out."""
+    stories = ["Storm warning issued for the coast tonight.", "Teachers agree a new pay deal.",
+               "Hospital names a new director."]
+    lines = [json.dumps({"title": f"Story {n}", "body": body}) for n, body in enumerate(stories)]
+    lines.append(json.dumps({"url": "https://wire.example/own", "body": "Has its own address."}))
+    (tmp_path / "wire.jsonl").write_text("\n".join(lines) + "\n")
+    items = [item for _, item in read_directory(_inbox(tmp_path), max_bytes=FILE_CAP)
+             if isinstance(item, dict)]
+    file_url = (tmp_path / "wire.jsonl").as_uri()
+    assert [i["url"] for i in items] == [
+        f"{file_url}#L1", f"{file_url}#L2", f"{file_url}#L3", "https://wire.example/own"]
+    pipeline = build_pipeline(Settings())
+    index = pipeline.new_index()
+    topics = []
+    for n, item in enumerate(items):
+        prepared = pipeline.prepare(item, Origin("t", 0, n), datetime(2026, 2, 11, tzinfo=UTC))
+        topics += [e.topic for e in pipeline.decide(prepared, index)[1]]
+    assert topics.count("articles") == 4 and "duplicates" not in topics
 
 
 def test_files_still_being_written_wait_for_the_next_poll(tmp_path: Path) -> None:

@@ -223,3 +223,20 @@ def test_story_roll_up_topic_is_compacted_and_articles_are_not() -> None:
     assert configs[settings.topic_stories] == {"cleanup.policy": "compact"}
     assert configs[settings.topic_fetcher_state] == {"cleanup.policy": "compact"}
     assert settings.topic_articles not in configs and settings.topic_raw not in configs
+
+
+def test_the_dead_letters_of_bad_input_are_counted_from_zero_at_start(pipeline: Pipeline) -> None:
+    """A series born with its first letters has no earlier sample: rate() over it missed a
+    poison batch read within one scrape, and the dead-letter alert never fired."""
+    from prometheus_client import REGISTRY
+
+    from newsflow.processor.metrics import EXPECTED_DEAD_LETTERS
+
+    for stage, error in EXPECTED_DEAD_LETTERS:
+        assert REGISTRY.get_sample_value("newsflow_processor_dead_letters_total",
+                                         {"stage": stage, "error": error}) is not None
+    # The letters of bad bytes and of a record of the wrong shape are among them.
+    for value in (b"\xff not json", json.dumps({"url": 5}).encode()):
+        letter = prepare(pipeline, value)
+        assert isinstance(letter, DeadLetter)
+        assert (letter.stage, letter.error_type) in EXPECTED_DEAD_LETTERS

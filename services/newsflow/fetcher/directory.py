@@ -153,7 +153,9 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
                    else f"{where}: a JSON record must be an object, not {type(item).__name__}")
         return Rejected(at, BadRecord(problem), problem, data)
     try:
-        return _item_record(source, url, item)
+        # A line without a url of its own is known by its place in the file: with the file's
+        # address, every line after the first came out as an exact duplicate of the first.
+        return _item_record(source, at, item)
     except ValueError as exc:  # a URL no parser reads, a lone surrogate (UnicodeError), ...
         problem = f"{where}: not a usable record: {type(exc).__name__}: {exc}"
         return Rejected(at, BadRecord(problem), problem, data)

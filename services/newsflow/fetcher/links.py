@@ -73,7 +73,9 @@ def discover_links(html: str, page_url: str, pattern: str | None = None) -> list
         tree = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return []
-    base = tree.xpath("string(//base/@href)") or page_url
+    # A relative <base href> ("/section/") is relative to the page, as browsers read it; one no
+    # request can be made to is ignored.
+    base = web_url(str(tree.xpath("string(//base/@href)")), page_url) or page_url
     regex = re.compile(pattern) if pattern else None
     seen: set[str] = set()
     entries = []
@@ -81,7 +83,7 @@ def discover_links(html: str, page_url: str, pattern: str | None = None) -> list
         href = anchor.get("href")
         if not href:
             continue
-        absolute = web_url(href, str(base))
+        absolute = web_url(href, base)
         if absolute is None:  # mailto:, javascript:, or an address no request can be made to
             continue
         url = urldefrag(absolute)[0]

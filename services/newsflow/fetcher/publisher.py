@@ -52,6 +52,7 @@ DELIVERY_TIMEOUT_MS = 45_000
 # after a round whose records expired in it: a restarted broker that forgot the producer's id
 # answers its every retry with an error until the delivery timeout.
 RENEW_AFTER_FAILURES = 2
+ACK_WAIT_SLICE_SECONDS = 0.5  # how soon the publish thread notices a close while it waits
 # kafka-python's own lines on a budget (log_budget.py): until a producer that a restarted broker
 # forgot is replaced, it logs a WARNING for every refused request, ten a second.
 CLIENT_LOG = client_log_filter("kafka-python", log, time.monotonic)
@@ -62,6 +63,17 @@ def message_limit(settings: Settings) -> int:
     page up to the fetch cap must fit (the broker checks the compressed batch against its own
     message.max.bytes). Dead letters are cut to it (``DeadLetterCodec.encode_letter``)."""
     return max(1_048_576, 2 * settings.fetch_max_bytes + 65_536)
+
+
+class _Producer(KafkaProducer):  # type: ignore[misc]  # kafka-python has no type hints
+    """A producer whose collection says nothing. kafka-python's close waits for every record the
+    producer holds, whatever its timeout, and raises when they do not go: a producer the broker
+    never acknowledged cannot be closed, and its ``__del__`` at the process's end printed a
+    KafkaTimeoutError traceback after a clean stop."""
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            super().__del__()
 
 
 def _close_quietly(producer: KafkaProducer) -> None:
@@ -77,7 +89,7 @@ class Publisher:
 
     def _new_producer(self) -> KafkaProducer:
         settings = self.settings
-        return KafkaProducer(
+        return _Producer(
             bootstrap_servers=settings.require_bootstrap(),
             client_id="newsflow-fetcher",
             acks="all",
@@ -131,8 +143,15 @@ class Publisher:
     def flush(self, timeout_seconds: float | None = None) -> None:
         self.producer.flush(timeout=timeout_seconds)
 
-    def close(self, timeout_seconds: float | None = None) -> None:
-        self.producer.close(timeout=timeout_seconds)
+    def close(self, timeout_seconds: float | None = None) -> bool:
+        """Close; False when the broker did not acknowledge what the producer holds within
+        ``timeout_seconds``: the producer is then left to the process's end (its threads are
+        daemons), as kafka-python closes nothing it still holds."""
+        try:
+            self.producer.close(timeout=timeout_seconds)
+        except KafkaError:
+            return False
+        return True
 
 
 async def connect_publisher(settings: Settings, bounded: bool = True) -> Publisher:
@@ -187,6 +206,9 @@ class Outbox:
         self.last_error: str | None = None
         self.changed: asyncio.Condition | None = None
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="fetcher-publish")
+        # Set by close: the publish thread stops waiting for acks (the process could not end
+        # while it waited, up to the delivery timeout, for a broker that is away).
+        self.closing = threading.Event()
         self.task: asyncio.Task[None] | None = None
         self.log_timer: asyncio.Task[None] | None = None
 
@@ -302,7 +324,7 @@ class Outbox:
         deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000 + 30.0
         for item, future in sent:
             try:
-                future.get(timeout=max(1.0, deadline - time.monotonic()))
+                self._acknowledged(future, deadline)
             except Exception as exc:
                 results.append((item, exc))
                 continue
@@ -311,6 +333,18 @@ class Outbox:
                 self.publisher.send_state(key, value).add_errback(
                     lambda exc, key=key: log.warning("state write %s failed: %s", key, exc))
         return results
+
+    def _acknowledged(self, future: FutureRecordMetadata, deadline: float) -> None:
+        """Wait for the broker's ack of one record (raising its error), in slices, so that a
+        close stops the wait."""
+        while True:
+            try:
+                future.get(timeout=max(0.01, min(ACK_WAIT_SLICE_SECONDS,
+                                                 deadline - time.monotonic())))
+                return
+            except KafkaTimeoutError:
+                if future.is_done or self.closing.is_set() or time.monotonic() >= deadline:
+                    raise
 
     async def close(self, timeout_seconds: float = 10.0) -> None:
         """Stop; state writes already handed to the publish thread get ``timeout_seconds``."""
@@ -322,5 +356,6 @@ class Outbox:
         try:
             await asyncio.wait_for(barrier, timeout_seconds)
         except TimeoutError:
+            self.closing.set()  # the publish thread stops waiting for acks
             log.warning("publish thread still busy at close; pending state writes dropped")
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -71,6 +71,9 @@ PAGE_MISSING_STATUSES = frozenset({403, 404})
 PAGE_MISSING_ATTEMPTS = 3
 # Records of a directory source read per trip to a worker thread (bounds the memory held).
 DIRECTORY_BATCH = 100
+# A stop waits at most this long for the broker (docker stop and Kubernetes allow 30 s before
+# SIGKILL, and the outbox's publish thread may sit in a send for max_block_ms, 10 s, after it).
+STOP_SECONDS = 10.0
 # `fetch --once` waits up to this many settle times for files still being written.
 ONCE_SETTLE_WAITS = 5
 
@@ -254,7 +257,12 @@ class Fetcher:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         running = [t for t in self.tasks if not t.done()]
-        ok = self.started and (not self.tasks or bool(running) or not self.active_sources())
+        # A loop ends by itself only when its source is retired; one that raised died (a bug:
+        # poll catches what a source can do), and a restart brings it back.
+        died = any(t.done() and not t.cancelled() and t.exception() is not None
+                   for t in self.tasks)
+        ok = self.started and not died and (not self.tasks or bool(running)
+                                             or not self.active_sources())
         # The state remembers sources an earlier sources file named: only these are news here.
         retired = sorted(s.id for s in self.sources if s.id in self.state.retired)
         return ok, {"started": self.started, "sources": len(self.active_sources()),
@@ -309,13 +317,29 @@ class Fetcher:
             await asyncio.sleep(source.poll_interval_seconds * random.uniform(1 - ratio, 1 + ratio))
 
     async def aclose(self) -> None:
+        """Stop within ``STOP_SECONDS`` whatever the broker does: the broker's acknowledgements,
+        the publish thread and the producer share them. With the broker away, each waited its
+        own time, a stop took over a minute (Kubernetes kills at 30 s) and ended in a
+        traceback. What the broker did not acknowledge had no state written: it is fetched
+        again at the next start."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(STOP_SECONDS, self.settings.fetch_publish_timeout_seconds)
+
+        def left() -> float:
+            return max(0.0, deadline - loop.time())
+
         for task in self.tasks:
             task.cancel()
         if self.started and self.outbox.size:
-            await self.outbox.drain(min(10.0, self.settings.fetch_publish_timeout_seconds))
-        await self.outbox.close()
+            await self.outbox.drain(left())
+        unacknowledged = self.outbox.size
+        await self.outbox.close(left())
         await self.http.aclose()
-        await asyncio.get_running_loop().run_in_executor(None, self.publisher.close, 10.0)
+        closed = await loop.run_in_executor(None, self.publisher.close, left())
+        if unacknowledged or not closed:
+            log.warning("stopped with %d fetched records (and state writes) the broker had not "
+                        "acknowledged within %.0f s; their articles are fetched again at the "
+                        "next start", unacknowledged, STOP_SECONDS)
 
     # --- state -------------------------------------------------------------------------------
     def write_state(self, changes: list[StateChange]) -> None:

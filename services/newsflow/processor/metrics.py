@@ -14,6 +14,15 @@ TAGS = Counter("newsflow_processor_tags_total", "Tags assigned to distinct artic
 DEAD_LETTERS = Counter("newsflow_processor_dead_letters_total",
                        "Messages sent to the dead-letter topic, by stage and error type.",
                        ["stage", "error"])
+# The letters every worker can write, at 0 from its start: a series born with its first letters
+# has no earlier sample, and rate() and increase() over it missed them (a poison batch read
+# within one scrape never raised NewsflowDeadLettersAboveNormal). Other errors (a bug's
+# exception) are counted as they come.
+EXPECTED_DEAD_LETTERS = (("decode", "RecordUndecodable"), ("validate", "RecordInvalid"),
+                         ("clean", "PrepareTimeout"), ("clean", "PageTooLarge"),
+                         ("clean", "PrepareProcessDied"))
+for _stage, _error in EXPECTED_DEAD_LETTERS:
+    DEAD_LETTERS.labels(_stage, _error)
 REMOVED_LINES = Counter("newsflow_clean_removed_lines_total",
                         "Boilerplate lines removed by cleaning, by rule.", ["rule"])
 STAGE_SECONDS = Histogram("newsflow_processor_stage_duration_seconds",
