@@ -64,7 +64,7 @@ e2e: $(STAMP)
 # integration and e2e tests run after them, two at a time: each pytest-xdist worker has a
 # session broker of its own and draws free ports of its own (tests/ports.py). Most of their
 # time is waiting (for a rebalance, a paused broker, a killed worker's successor), so two
-# at a time took them from 20 to 11 minutes here, and three at a time from 13 to 11 minutes
+# at a time took them from 20 to 11 minutes here, and three at a time from 13 to 10 minutes
 # (1 Dec), every deadline still met. STREAM_WORKERS=0 runs them one at a time in one process.
 UNIT_WORKERS ?= auto
 STREAM_WORKERS ?= 3
