@@ -39,7 +39,9 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
     ``path[item]`` for an item of a .json list), and the key and value as they would sit on
     news.raw.v1; a dead letter for a file the fetcher would refuse (empty, binary)."""
     name = path.name.lower()
-    if path.exists() and not path.is_file() and not path.is_dir():
+    if path.is_dir():  # whatever its name: "batch.jsonl/" was an IsADirectoryError
+        raise UnsupportedInput(f"{path}: a directory (name its files, e.g. {path}/*.txt)")
+    if path.exists() and not path.is_file():
         # A named pipe with no writer would block the run for good; a device is no article.
         raise UnsupportedInput(f"{path}: not a regular file (a pipe or a device)")
     if name.endswith(".jsonl"):  # one raw record a line, exactly as on the topic
@@ -82,8 +84,6 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
                 yield DeadLetter("validate", type(exc).__name__, str(exc), raw_topic, None,
                                  None, key, RAW.unchecked_bytes(record))
         return
-    if path.is_dir():
-        raise UnsupportedInput(f"{path}: a directory (name its files, e.g. {path}/*.txt)")
     raise UnsupportedInput(f"{path}: unsupported file type (use .jsonl, .txt, .html, .html.gz, "
                            ".json)")
 

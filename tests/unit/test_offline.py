@@ -238,14 +238,17 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path: Path) -> None:
 
 def test_a_directory_or_an_unknown_file_type_is_named_in_its_dead_letter(tmp_path: Path) -> None:
     (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    named = tmp_path / "batch.jsonl"  # a directory with a file's name: IsADirectoryError
+    named.mkdir()
     result = subprocess.run([sys.executable, "-m", "newsflow", "process", str(tmp_path),
-                             str(tmp_path / "notes.docx")],
+                             str(tmp_path / "notes.docx"), str(named)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr
     errors = [json.loads(line)["record"]["error"] for line in result.stdout.splitlines()]
-    assert [e["type"] for e in errors] == ["UnsupportedInput", "UnsupportedInput"]
+    assert [e["type"] for e in errors] == ["UnsupportedInput"] * 3
     assert errors[0]["message"] == f"{tmp_path}: a directory (name its files, e.g. {tmp_path}/*.txt)"
     assert "unsupported file type" in errors[1]["message"]
+    assert errors[2]["message"] == f"{named}: a directory (name its files, e.g. {named}/*.txt)"
 
 
 def test_damaged_oversized_and_oddly_named_files_are_dead_letters_and_the_run_goes_on(

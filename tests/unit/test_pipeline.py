@@ -235,6 +235,12 @@ def test_the_dead_letters_of_bad_input_are_counted_from_zero_at_start(pipeline: 
     for stage, error in EXPECTED_DEAD_LETTERS:
         assert REGISTRY.get_sample_value("newsflow_processor_dead_letters_total",
                                          {"stage": stage, "error": error}) is not None
+    for stage in ("prepare", "dedupe"):
+        assert REGISTRY.get_sample_value("newsflow_processor_messages_in_total",
+                                         {"stage": stage}) is not None
+    for role in ("articles", "duplicates", "stories"):
+        assert REGISTRY.get_sample_value("newsflow_processor_records_out_total",
+                                         {"topic": role}) is not None
     # The letters of bad bytes and of a record of the wrong shape are among them.
     for value in (b"\xff not json", json.dumps({"url": 5}).encode()):
         letter = prepare(pipeline, value)

@@ -23,6 +23,11 @@ EXPECTED_DEAD_LETTERS = (("decode", "RecordUndecodable"), ("validate", "RecordIn
                          ("clean", "PrepareProcessDied"))
 for _stage, _error in EXPECTED_DEAD_LETTERS:
     DEAD_LETTERS.labels(_stage, _error)
+# Likewise what flows in and out, which the alerts divide by and compare.
+for _stage in ("prepare", "dedupe"):
+    ARTICLES_IN.labels(_stage)
+for _role in ("articles", "duplicates", "stories"):
+    EMITTED.labels(_role)
 REMOVED_LINES = Counter("newsflow_clean_removed_lines_total",
                         "Boilerplate lines removed by cleaning, by rule.", ["rule"])
 STAGE_SECONDS = Histogram("newsflow_processor_stage_duration_seconds",
