@@ -23,27 +23,36 @@ AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$|$))", re.IGNOREC
 AMP_HOST = re.compile(r"^(amp\.|m\.)")
 
 
+def _resolved(link: str, base: str) -> tuple[str, str | None]:
+    """``link`` made absolute against ``base``, and why no request can be made to it (None
+    when one can)."""
+    url = ""
+    try:
+        url = urljoin(base, link.strip())
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it is the check: ValueError when out of range
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+        return url, str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return url, "not an http(s) address"
+    if not parts.hostname:
+        return url, "no host"
+    return url, None
+
+
 def url_fault(link: str, base: str = "") -> str | None:
     """Why no request can be made to ``link`` (made absolute against ``base``), or None when one
     can: not http(s) (an Atom ``tag:`` id, ``javascript:``), no host, a broken IPv6 host, a port
     out of range."""
-    try:
-        parts = urlsplit(urljoin(base, link.strip()))
-        parts.port  # noqa: B018 - reading it is the check: ValueError when out of range
-    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535"
-        return str(exc)
-    if parts.scheme.lower() not in ("http", "https"):
-        return "not an http(s) address"
-    if not parts.hostname:
-        return "no host"
-    return None
+    return _resolved(link, base)[1]
 
 
 def web_url(link: str, base: str = "") -> str | None:
     """``link``, made absolute against ``base``, if a request can be made to it (`url_fault`
     says why not); None otherwise. Listings hold such links; one of them must cost its own
     entry only."""
-    return None if url_fault(link, base) else urljoin(base, link.strip())
+    url, fault = _resolved(link, base)
+    return None if fault else url
 
 
 def canonicalize_url(url: str) -> str:
