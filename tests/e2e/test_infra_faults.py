@@ -16,6 +16,7 @@ from kafka import KafkaConsumer
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
 from tests.e2e.streams import (
+    CPU_HEAVY,
     TracedWorker,
     article_text,
     check_outputs,
@@ -148,6 +149,7 @@ STALL_BATCHES = 4
 STALL_GROWTH_LIMIT = 1000
 
 
+@CPU_HEAVY
 def test_consumer_that_stops_reading_does_not_grow_the_worker(
     broker: EmbeddedBroker, tmp_path: Path,
 ) -> None:

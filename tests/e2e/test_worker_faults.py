@@ -15,6 +15,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from newsflow.broker import free_port
 from newsflow.config import Settings
 from tests.e2e.streams import (
+    CPU_HEAVY,
     check_copies_grouped,
     check_outputs,
     committed_offsets,
@@ -40,6 +41,7 @@ def outputs_reach(count: int) -> Callable[[dict[str, list[dict[str, Any]]]], boo
     return lambda records: len(records["articles"]) + len(records["duplicates"]) >= count
 
 
+@CPU_HEAVY
 def test_worker_killed_five_times_loses_nothing(
     settings: Settings, reader: TopicReader, tmp_path: Path,
 ) -> None:
