@@ -47,7 +47,7 @@ class TopicNotFound(ConfigError):
 
 
 class BrokerUnavailable(NewsflowError):
-    """No broker answered within the connect timeout."""
+    """No broker answered within the connect timeout, or it stopped before a client was ready."""
 
     exit_code = 3
 

@@ -491,6 +491,43 @@ def test_the_connect_timeout_is_a_deadline_not_a_time_to_start_a_last_try(
     assert time.monotonic() - started < 9.5
 
 
+@pytest.mark.parametrize("how", ["killed", "paused"])
+def test_a_broker_that_stops_right_after_the_bootstrap_is_broker_unavailable(
+    tmp_path: Path, how: str,
+) -> None:
+    """The bootstrap answered, then the broker went away while the topic was being opened
+    (looked up, positions read and committed): the caller gets BrokerUnavailable, which `tail`
+    prints as one line with exit code 3, not a kafka-python error and its traceback."""
+    from kafka import KafkaConsumer
+
+    from newsflow.errors import BrokerUnavailable
+
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    settings = isolated_settings(broker.bootstrap, tmp_path, kafka_connect_timeout_seconds=5)
+    ensure_topics(settings)
+    assert broker.process is not None
+    pid = broker.process.pid
+
+    class StopsAfterTheBootstrap(NewsConsumer):
+        def _connect(self, deadline: float) -> KafkaConsumer:
+            consumer = super()._connect(deadline)
+            if how == "killed":
+                broker.stop()
+            else:
+                os.kill(pid, signal.SIGSTOP)
+            return consumer
+
+    try:
+        with pytest.raises(BrokerUnavailable, match=(
+                rf"^broker at {re.escape(broker.bootstrap)} stopped answering while "
+                rf"{re.escape(settings.topic_articles)} was opened \(.+\)$")):
+            StopsAfterTheBootstrap("articles", settings, group="g")
+    finally:
+        if how == "paused":
+            os.kill(pid, signal.SIGCONT)
+        broker.stop()
+
+
 def test_a_running_client_reads_the_new_log_of_a_broker_that_restarted_empty(
     tmp_path: Path, caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -10,6 +10,7 @@ the partitions between them - each reads them all (see README, "Consuming newsfl
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import time
@@ -143,8 +144,16 @@ class NewsConsumer:
         self.consumer = self._connect(deadline)
         try:
             self.partitions = self._assign(start, reset, deadline)
-        except BaseException:
-            self.consumer.close()
+        except BaseException as exc:
+            with contextlib.suppress(KafkaError):
+                self.consumer.close()
+            if isinstance(exc, KafkaError):
+                # The broker answered the bootstrap, then stopped (killed, paused, restarting)
+                # while the topic was looked up, positions read or committed: the caller gets
+                # the same error as for no broker at all, not one of kafka-python's.
+                raise BrokerUnavailable(
+                    f"broker at {self.settings.kafka_bootstrap_servers} stopped answering while "
+                    f"{self.topic} was opened ({exc})") from exc
             raise
 
     # --- setup ---------------------------------------------------------------------------------
