@@ -18,6 +18,8 @@ def test_a_configured_source_has_every_per_source_series_at_zero() -> None:
                  "fetched_bytes_total"):
         assert f'newsflow_fetcher_{name}{{source="configured-now"}} 0.0' in exposed, name
     assert 'newsflow_fetcher_source_consecutive_failures{source="configured-now"} 0.0' in exposed
+    assert ('newsflow_fetcher_dead_letters_total{error="RecordInvalid",source="configured-now"} 0.0'
+            in exposed)
 
 
 def test_a_directory_source_has_its_file_counts_at_zero() -> None:
@@ -26,3 +28,6 @@ def test_a_directory_source_has_its_file_counts_at_zero() -> None:
     for outcome in ("read", "unchanged"):
         assert (f'newsflow_fetcher_directory_files_total{{outcome="{outcome}",source="inbox-now"}}'
                 f' 0.0') in exposed, outcome
+    for error in ("EmptyFile", "BinaryFile", "BrokenFile", "FileTooLarge", "BadRecord"):
+        assert (f'newsflow_fetcher_dead_letters_total{{error="{error}",source="inbox-now"}} 0.0'
+                in exposed), error

@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from newsflow.errors import BadRecord, BinaryFile, BrokenFile, EmptyFile, FileTooLarge, RecordInvalid
 from newsflow.httpserver import Answer, BackgroundServer
 
 FETCHES = Counter(
@@ -155,11 +156,15 @@ def source_configured(source: str) -> None:
     for counter in (PUBLISHED, PUBLISH_ERRORS, DROPPED, INVALID, BLOCKED, ROBOTS_DENIALS,
                     FETCHED_BYTES):
         counter.labels(source)
+    DEAD_LETTERS.labels(source, RecordInvalid.__name__)  # any source's record can fail its schema
 
 
 def directory_source_configured(source: str) -> None:
     for outcome in DIRECTORY_FILE_OUTCOMES:
         DIRECTORY_FILES.labels(source, outcome)
+    # The files and records a directory source cannot read: their first letters count too.
+    for error in (EmptyFile, BinaryFile, BrokenFile, FileTooLarge, BadRecord):
+        DEAD_LETTERS.labels(source, error.__name__)
 
 
 def record_poll(source: str, outcome: str) -> None:
