@@ -232,7 +232,10 @@ def _inputs_of(settings: Settings, paths: list[Path], stdin: BinaryIO | None
             yield _FileLetter(name, _unreadable(path, exc, settings.topic_raw)), False
             continue
         for item in inputs:
-            yield (_FileLetter(name, item) if isinstance(item, DeadLetter) else item), from_stdin
+            # Every letter starts with its input's place, also one whose reason is about the
+            # record (a file:// URI over the schema's length names no file by itself).
+            yield ((_FileLetter(name, _located(item, name)) if isinstance(item, DeadLetter)
+                    else item), from_stdin)
 
 
 def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipeline,

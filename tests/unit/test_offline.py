@@ -345,6 +345,24 @@ def test_a_file_that_cannot_be_read_is_named_first_in_its_letter(tmp_path: Path)
     assert (summary.lines, summary.dead_lettered) == (1, 1)
 
 
+def test_a_file_whose_uri_is_too_long_for_a_raw_record_is_named_first_in_its_letter(
+    tmp_path: Path,
+) -> None:
+    # Within PATH_MAX (3.3 KB of UTF-8), but its file:// URI, where each "é" is "%C3%A9",
+    # is longer than the raw record's 8,192 characters. The letter named only the URI's start.
+    deep = tmp_path.joinpath(*["é" * 100] * 16)
+    deep.mkdir(parents=True)
+    page = deep / "page.txt"
+    page.write_text("Harbour headline\nA paragraph about harbour cranes and the port.\n")
+    assert len(page.as_uri()) > 8192
+    out = io.StringIO()
+    summary = process_files(Settings(), [page], out)
+    letter = json.loads(out.getvalue())["record"]
+    assert letter["error"]["type"] == "RecordInvalid"
+    assert letter["error"]["message"].startswith(f"{page}: raw-article: url: ")
+    assert (summary.lines, summary.dead_lettered) == (1, 1)
+
+
 @pytest.mark.parametrize("name", ["loop.jsonl", "loop.json", "loop.txt", "loop.html.gz"])
 def test_a_symbolic_link_loop_is_a_letter_and_the_run_goes_on(tmp_path: Path, name: str) -> None:
     # Its letter's key was the path resolved, which raised RuntimeError ("Symlink loop") out
