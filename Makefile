@@ -65,9 +65,9 @@ e2e: $(STAMP)
 # session broker of its own and draws free ports of its own (tests/ports.py). Most of their
 # time is waiting (for a rebalance, a paused broker, a killed worker's successor), so two
 # at a time took them from 20 to 11 minutes here, and three at a time from 13 to 10 minutes
-# (1 Dec), every deadline still met. The three CPU-heavy fault tests share one xdist group
-# (tests/e2e/streams.py, CPU_HEAVY), which `--dist loadgroup` runs on one worker, one after
-# another. STREAM_WORKERS=0 runs them all one at a time in one process.
+# (1 Dec), every deadline still met. The three CPU-heavy fault tests share one worker, one
+# after another (`--dist loadgroup`, scheduled by tests/scheduling.py: xdist's own grouping
+# does nothing on pytest 9.2). STREAM_WORKERS=0 runs them all one at a time in one process.
 UNIT_WORKERS ?= auto
 STREAM_WORKERS ?= 3
 test: lint typecheck deploy-tools

@@ -16,6 +16,7 @@ from newsflow.config import Settings
 from tests.clock_readers import clock_use
 from tests.helpers import ManagedProcess, TopicReader, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer
+from tests.scheduling import GroupedScheduling, check_groups
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +60,9 @@ UNIT_TESTS = Path(__file__).parent / "unit"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Refuse an unmarked unit-test module that exercises code reading the wall clock: the
     shifted-clock run runs only tests marked `clock`, and forgetting the mark must not quietly
-    take a test out of it. (Integration and e2e modules are chosen by hand: see the Makefile.)"""
+    take a test out of it. (Integration and e2e modules are chosen by hand: see the Makefile.)
+    Refuse too a test in a worker group that the scheduler does not know (tests/scheduling.py)."""
+    check_groups(items)
     unmarked = {}
     for item in items:
         path = Path(item.path)
@@ -96,3 +99,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadgroup` (the Makefile's integration and e2e runs): groups as
+    tests/scheduling.py lists them, which xdist's own scheduler no longer sees on pytest 9.2."""
+    if config.getvalue("dist") != "loadgroup":
+        return None  # xdist's own
+    return GroupedScheduling(config, log)

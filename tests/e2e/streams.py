@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 
 from newsflow.broker import free_port
@@ -19,11 +18,6 @@ from newsflow.config import Settings
 from newsflow.topics import read_back
 from tests.e2e.traced_worker import PORT_VARIABLE
 from tests.helpers import ManagedProcess, TopicReader, raw_record
-
-# The three longest fault tests (each a traced worker or five killed ones, 2-4 minutes of CPU)
-# run one after another on one pytest-xdist worker (`--dist loadgroup` in the Makefile): three
-# at once on 2 cores starved the lighter tests beside them past their deadlines (ci74).
-CPU_HEAVY = pytest.mark.xdist_group("cpu_heavy")
 
 VOCABULARY = [f"{a}{b}" for a in ("har", "mel", "tor", "ska", "vin", "dro", "pel", "qua", "lum", "zen")
               for b in ("bor", "dax", "fin", "gul", "hest", "jor", "kal", "lin", "mur", "nesk",

@@ -16,7 +16,6 @@ from kafka import KafkaConsumer
 from newsflow.broker import EmbeddedBroker
 from newsflow.config import Settings
 from tests.e2e.streams import (
-    CPU_HEAVY,
     TracedWorker,
     article_text,
     check_outputs,
@@ -35,6 +34,7 @@ from tests.helpers import (
     write_sources,
 )
 from tests.integration.fetcher_servers import ScriptedServer, rss
+from tests.scheduling import CPU_HEAVY
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from newsflow.config import Settings
-from tests.e2e.streams import CPU_HEAVY, TracedWorker, article_text, describe, typical_growth_per_item
+from tests.e2e.streams import TracedWorker, article_text, describe, typical_growth_per_item
 from tests.helpers import TopicReader, produce, raw_record
+from tests.scheduling import CPU_HEAVY
 
 pytestmark = pytest.mark.e2e
 

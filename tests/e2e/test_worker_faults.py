@@ -15,7 +15,6 @@ from kafka import KafkaAdminClient, KafkaProducer
 from newsflow.broker import free_port
 from newsflow.config import Settings
 from tests.e2e.streams import (
-    CPU_HEAVY,
     check_copies_grouped,
     check_outputs,
     committed_offsets,
@@ -24,6 +23,7 @@ from tests.e2e.streams import (
     wait_for_every_input,
 )
 from tests.helpers import ManagedProcess, TopicReader, produce, raw_record
+from tests.scheduling import CPU_HEAVY
 
 pytestmark = pytest.mark.e2e
 
