@@ -12,14 +12,37 @@ from newsflow.errors import ConfigError
 from newsflow.user_files import read_user_file
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping. PyYAML keeps the last
+    silently: a second ``topics:`` in an overlay dropped every topic of the first, a
+    ``threshold`` written twice kept one without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<": merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # unhashable: PyYAML's own error says so
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path, what: str, error: type[ConfigError]) -> Any:
     """The YAML document in ``path`` (``what`` it is, for messages); ``error`` with one line
     when it cannot be read: missing, not a regular file (``read_user_file``), not UTF-8, a
-    syntax error (where it is), nested too deeply for PyYAML, which composes collections
-    recursively."""
+    syntax error or a key given twice in one mapping (where it is), nested too deeply for
+    PyYAML, which composes collections recursively."""
     data = read_user_file(path, what, error)
     try:
-        return yaml.safe_load(data.decode("utf-8"))
+        return yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except UnicodeDecodeError as exc:
         raise error(f"{path}: cannot read {what}: not UTF-8: {exc}") from exc
     except yaml.YAMLError as exc:

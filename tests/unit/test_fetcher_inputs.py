@@ -330,6 +330,10 @@ def test_undeclared_text_in_other_code_pages_is_not_taken_for_windows_1252(
      "column 5)"),
     ('sources:\n  - {id: wire, name: Wire, kind: rss, url: "https://w.example/f"}\n\tbad: 1\n',
      ":3:1: ", "found character '\\t' that cannot start any token"),
+    # A key given twice: PyYAML kept the last, and the first source's url was lost unsaid.
+    ('sources:\n  - id: wire\n    name: Wire\n    kind: rss\n    url: "https://w.example/f"\n'
+     '    url: "https://w.example/g"\n', ":6:5: ",
+     "found duplicate key 'url' (while constructing a mapping at line 2, column 5)"),
 ])
 def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(
         tmp_path: Path, text: str, where: str, problem: str) -> None:

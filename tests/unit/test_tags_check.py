@@ -183,6 +183,12 @@ ARTICLE = '"text": "t", "labels": []'
     ([f'{{"title": 5, {ARTICLE}}}'], "1: 'title': expected a string or null, got 5"),
     ([f'{{"id": "a", {ARTICLE}}}', "", f'{{"id": "a", {ARTICLE}}}'],
      "3: id 'a' is also on line 1"),
+    # An article without an id is named by its line number, which may be another's id: the
+    # message said "id '2' is also on line 2" of a line without one.
+    ([f"{{{ARTICLE}}}", f"{{{ARTICLE}}}", f'{{"id": "2", {ARTICLE}}}'],
+     "3: id '2' is also the name of line 2, which has no 'id'"),
+    ([f'{{"id": "3", {ARTICLE}}}', f"{{{ARTICLE}}}", f"{{{ARTICLE}}}"],
+     "3: has no 'id', so it is named by its line number, '3': the id of line 1"),
     # An id that is not a string was turned into one: 5 was the same article as "5", and
     # null, true or a list passed as names.
     ([f'{{"id": 5, {ARTICLE}}}'], "1: 'id': expected a non-empty string, got 5"),
@@ -235,6 +241,24 @@ def test_a_bom_and_a_null_title_are_accepted(tmp_path: Path) -> None:
 def test_an_article_without_an_id_is_named_by_its_line(tmp_path: Path) -> None:
     path = labels(tmp_path, "", f"{{{ARTICLE}}}")
     assert read_labels(path) == [LabelledArticle("2", "", "t", frozenset())]
+
+
+def test_labelled_text_is_scored_as_the_pipeline_tags_it(tmp_path: Path) -> None:
+    # The pipeline tags text normalised by the cleaner (NFC, no soft hyphen): scored as written,
+    # a "mis\u00adsile" was a miss here and a tag in the stream.
+    from newsflow.config import Settings
+    from newsflow.pipeline_setup import build_tagger
+    from newsflow.tags_check import check
+
+    path = labels(tmp_path, json.dumps({
+        "id": "shy", "title": "North Korea fires ballistic mis\u00adsile into sea",
+        "text": "North Korea fired a ballistic mis\u00adsile into the sea off its east coast on "
+                "Wednesday, the South Korean military said. Seoul called it a provocation.",
+        "labels": ["missiles"]}))
+    [article] = read_labels(path)
+    assert "\u00ad" not in article.title + article.text
+    score = check(build_tagger(Settings()), [article]).scores["missiles"]
+    assert (score.tp, score.fn) == (1, 0)
 
 
 def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> None:

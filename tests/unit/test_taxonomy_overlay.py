@@ -179,6 +179,13 @@ def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -
     ({"extends": "none", "extend_lexicons": {"states": ["X"]}, "topics": []},
      "extend_lexicons: nothing to apply to with 'extends: none' (no bundled lexicons are "
      "loaded)"),
+    # A worker would tag nothing and say nothing.
+    ({"remove_topics": ["missiles", "sanctions", "naval_deployment"]},
+     "no topics left (remove_topics, or 'extends: none' with no topics of its own, took every "
+     "one): keep or add at least one"),
+    ({"extends": "none", "topics": []},
+     "no topics left (remove_topics, or 'extends: none' with no topics of its own, took every "
+     "one): keep or add at least one"),
 ])
 def test_a_malformed_overlay_is_one_clear_line(
         tmp_path: Path, data: dict[str, Any], expected: str) -> None:
@@ -202,3 +209,20 @@ def test_an_overlay_error_names_the_place_in_the_overlay(
     path = overlay(tmp_path, data)
     message = refusal(path)
     assert message.startswith(f"{path}: {expected}"), message
+
+
+@pytest.mark.parametrize("text", [
+    # PyYAML keeps the last of two equal keys: the first "topics" (the new topic) was dropped.
+    "topics:\n  - {name: cyber_attack, iptc: x, description: d, terms: [cyber-attack~]}\n"
+    "remove_topics: [naval_deployment]\n"
+    "topics:\n  - {name: sanctions, threshold: 0.6}\n",
+    # ...and a threshold written twice kept one without a word.
+    "topics:\n  - name: sanctions\n    threshold: 0.6\n    threshold: 0.9\n",
+])
+def test_a_key_given_twice_is_refused_where_it_is(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "newsroom.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = refusal(path)
+    line = text.split("\n").index("topics:", 1) + 1 if text.count("topics:") == 2 else 4
+    assert message.startswith(f"{path}:{line}:"), message
+    assert "not valid YAML: found duplicate key" in message, message

@@ -21,6 +21,7 @@ import dataclasses
 import difflib
 import math
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -94,6 +95,19 @@ def inflections(word: str) -> list[str]:
     return sorted(forms, key=lambda f: (-len(f), f))
 
 
+# A phrase is typed with "'" and "-"; news prints "’" and the hyphens of typesetting (U+2010,
+# the non-breaking U+2011), or an en dash between names ("Iran–Iraq"). Either form matches.
+_APOSTROPHE = "['\u2019]"
+_HYPHEN = "[-\u2010\u2011\u2013\\s]"
+
+
+def _form_regex(form: str) -> str:
+    """One word form: a hyphen also matches a space or nothing ("build-up", "build up",
+    "buildup"), an apostrophe either apostrophe."""
+    escaped = re.escape(form).replace(r"\-", _HYPHEN + "?")
+    return escaped.translate({ord("'"): _APOSTROPHE, 0x2019: _APOSTROPHE})
+
+
 def _token_regex(token: str) -> str:
     alternatives = []
     for alt in token.split("|"):
@@ -105,8 +119,7 @@ def _token_regex(token: str) -> str:
         if not alt:
             raise ValueError(f"empty word in {token!r}")
         forms = inflections(alt) if inflect else [alt]
-        # A hyphen in a phrase also matches a space or nothing: "build-up", "build up", "buildup".
-        escaped = "|".join(re.escape(f).replace(r"\-", r"[-\s]?") for f in forms)
+        escaped = "|".join(_form_regex(f) for f in forms)
         alternatives.append(f"(?-i:{escaped})" if exact else escaped)
     return "(?:" + "|".join(alternatives) + ")"
 
@@ -116,14 +129,28 @@ def phrase_regex(phrase: str) -> str:
     either word; ``=`` before a word keeps the case of that word only ("=US sanction~": the
     state, not the pronoun, and "US Sanctions" in a title-case headline too). Any whitespace
     or hyphen may separate words."""
-    tokens = phrase.split()
+    tokens = unicodedata.normalize("NFC", phrase).split()  # as article text is (clean.py)
     if not tokens:
         raise ValueError("empty phrase")
-    return r"[-\s]+".join(_token_regex(t) for t in tokens)
+    return f"{_HYPHEN}+".join(_token_regex(t) for t in tokens)
+
+
+# re's IGNORECASE matches letters that lower() keeps apart: "İ" lowers to "i" and a combining
+# dot, the dotless "ı" stays, "ſ" and "ς" stay. The word prefilter folds the text's words and
+# the phrases' words alike, so that it never drops a text a term's regex would match.
+_FOLD_EXTRA = str.maketrans({"ı": "i", "\u0307": None})
+
+
+def fold(text: str) -> str:
+    """``text`` folded for the word prefilter (casefold, dotted and dotless i as "i")."""
+    folded = text.casefold()
+    if "ı" in folded or "\u0307" in folded:  # rare; a translate costs a pass over the text
+        folded = folded.translate(_FOLD_EXTRA)
+    return folded
 
 
 def _token_words(token: str) -> frozenset[str]:
-    """The lower-cased first ``\\w+`` run of each form of a phrase token ("$5" holds "5", a
+    """The folded (``fold``) first ``\\w+`` run of each form of a phrase token ("$5" holds "5", a
     hyphenated form may also occur joined: "build-up" as "buildup"); empty for a token with
     no word in it ("&"), which the text's words cannot show."""
     out = set()
@@ -131,7 +158,7 @@ def _token_words(token: str) -> frozenset[str]:
         alt = alt.removeprefix("=")  # keeps case: the word is the same
         forms = inflections(alt.rstrip("~")) if alt.endswith("~") else [alt]
         for form in forms:
-            form = form.lower()
+            form = fold(form)
             first = re.search(r"\w+", form)
             if first:
                 out.add(first.group(0))
@@ -143,7 +170,8 @@ def _token_words(token: str) -> frozenset[str]:
 
 def _required_words(phrase: str) -> tuple[frozenset[str], ...]:
     """Per token of the phrase that holds a word, the words one of which the text must hold."""
-    return tuple(words for t in phrase.split() if (words := _token_words(t)))
+    return tuple(words for t in unicodedata.normalize("NFC", phrase).split()
+                 if (words := _token_words(t)))
 
 
 def _needed_words(need: str, where: str) -> frozenset[str]:
@@ -459,6 +487,9 @@ def parse_taxonomy(data: Any, path: Path = Path("<taxonomy>")) -> tuple[Topic, .
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise TaxonomyError(f"topic names repeated: {', '.join(sorted(duplicates))}")
+        if not topics:  # a worker would tag nothing and say nothing
+            raise TaxonomyError("no topics left (remove_topics, or 'extends: none' with no "
+                                "topics of its own, took every one): keep or add at least one")
     except TaxonomyError as exc:
         raise TaxonomyError(f"{path}: {exc}") from exc
     return topics
@@ -602,7 +633,7 @@ class Field:
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
-        return frozenset(re.findall(r"\w+", self.text.lower()))
+        return frozenset(re.findall(r"\w+", fold(self.text)))
 
     @cached_property
     def paragraphs(self) -> tuple[tuple[int, int], ...]:
