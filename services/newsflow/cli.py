@@ -16,21 +16,10 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from newsflow.config import Settings, unknown_variables
+from newsflow.config import Settings, settings_problems, unknown_variables
 from newsflow.errors import INTERRUPTED, NewsflowError, OutputFailed
-
-if TYPE_CHECKING:
-    from pydantic import ValidationError
-
-
-def settings_problems(exc: ValidationError) -> str:
-    """A pydantic ValidationError as one line; for ``Settings``, naming each variable."""
-    prefix = "NEWSFLOW_" if exc.title == "Settings" else f"{exc.title}: "
-    return "; ".join(
-        f"{prefix}{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
-        f"(got {error['input']!r})" for error in exc.errors())
 
 
 def _port(text: str) -> int:
@@ -216,7 +205,15 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
     import json
     import time
 
+    started = time.monotonic()  # before the imports: --timeout counts them too (about 1 s)
     from newsflow.client import NewsConsumer, Record
+    from newsflow.log_budget import client_log_filter
+
+    # kafka-python logs each failed fetch and metadata refresh at ERROR, dozens a minute while
+    # the broker is away: the first lines of each minute, then their count.
+    client_log = client_log_filter("kafka-python", logging.getLogger("newsflow.tail"),
+                                   time.monotonic)
+    client_log.install("kafka")
 
     out = _output()
 
@@ -229,7 +226,6 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             raise _output_failed(exc) from None
 
-    started = time.monotonic()
     if args.timeout is not None:  # --timeout bounds the wait for the broker and the topic too
         settings = settings.model_copy(update={"kafka_connect_timeout_seconds": max(
             0.5, min(settings.kafka_connect_timeout_seconds, args.timeout))})
@@ -241,10 +237,13 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
         # One deadline for the whole command: connecting counts against --timeout.
         left = (None if args.timeout is None
                 else max(0.0, args.timeout - (time.monotonic() - started)))
+        client_log.install("kafka")  # the modules kafka-python imported while connecting
         try:
             consumer.run(emit, max_records=args.max, timeout=left)
         except BrokenPipeError:  # `newsflow tail ... | head`
             _reader_gone()
+        finally:
+            client_log.flush(final=True)
     return 0
 
 

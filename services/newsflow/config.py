@@ -7,17 +7,20 @@ constants, so a test or a container can change any behaviour in one place.
 from __future__ import annotations
 
 import difflib
+import logging
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsflow.core.params import CleanLimits, DedupeParams
 from newsflow.errors import ConfigError
 
+log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The core's defaults live with its parameter classes; the settings below take them from there
 # (in the settings' units: hours, days), so a default is never written twice.
@@ -221,6 +224,18 @@ class Settings(BaseSettings):
             opts["ssl_cafile"] = self.kafka_ssl_cafile
         return opts
 
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The settings of ``NEWSFLOW_`` variables, for a library's caller (``NewsConsumer``
+        without settings): a bad value is a ``ConfigError`` naming its variable, and a variable
+        that names no setting is logged as a WARNING, as the commands print them."""
+        for line in unknown_variables(os.environ):
+            log.warning("%s", line)
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise ConfigError(f"configuration error: {settings_problems(exc)}") from None
+
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap_servers:
             raise ConfigError(
@@ -251,3 +266,11 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
             lines.append(f"{name} is not a setting and is ignored"
                          + (f" (did you mean NEWSFLOW_{close[0]}?)" if close else ""))
     return lines
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """A pydantic ValidationError as one line; for ``Settings``, naming each variable."""
+    prefix = "NEWSFLOW_" if exc.title == "Settings" else f"{exc.title}: "
+    return "; ".join(
+        f"{prefix}{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']} "
+        f"(got {error['input']!r})" for error in exc.errors())

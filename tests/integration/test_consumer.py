@@ -337,6 +337,33 @@ def test_a_paused_broker_does_not_end_a_reading_service(tmp_path: Path) -> None:
             assert take(consumer, 1, timeout=1.5) == [], "both positions were committed"
 
 
+def test_closing_on_a_frozen_broker_waits_seconds_for_the_commit_not_the_request_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The end of a `with` block on a paused broker waited kafka-python's whole request timeout
+    (30 s) for the commit; what it cannot commit is delivered again, so it waits a few seconds."""
+    from newsflow.client.consumer import CLOSE_COMMIT_TIMEOUT_SECONDS
+
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        settings = isolated_settings(broker.bootstrap, tmp_path, kafka_connect_timeout_seconds=10)
+        articles = seed_articles(settings)
+        send(settings, [json.dumps(articles[0]).encode()])
+        consumer = NewsConsumer("articles", settings, group="frozen-close")
+        assert len(take(consumer, 1)) == 1  # handled, its position not yet committed
+        assert broker.process is not None
+        os.kill(broker.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with caplog.at_level(logging.WARNING, logger="newsflow.client.consumer"):
+                consumer.close()
+            # A bound, not a speed: 30 s before (the margin is for a loaded machine).
+            assert time.monotonic() - started < CLOSE_COMMIT_TIMEOUT_SECONDS + 8
+        finally:
+            os.kill(broker.process.pid, signal.SIGCONT)
+        # (The broker, resumed, may still apply the commit it had received: it is not asked.)
+        assert any("could not commit positions at close" in m for m in caplog.messages)
+
+
 def test_story_rollups_emitted_again_with_only_a_new_updated_at_are_dropped(
     settings: Settings,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -57,3 +58,35 @@ def test_with_v_it_is_a_debug_line() -> None:
         "DEBUG kafka.cluster: Metadata refresh: failed Cancelled",
         "DEBUG kafka.cluster: Metadata refresh: failed NetworkSelector closed!",
         "ERROR kafka.cluster: Metadata refresh: failed KafkaConnectionError: broker gone"]
+
+
+# `tail` with its consumer standing in for kafka-python during an outage: 100 ERROR lines from
+# the library's fetcher (it logs each failed fetch and metadata refresh, about 80 a minute).
+TAIL_IN_AN_OUTAGE = """
+import logging, sys
+import newsflow.client
+
+class Outage:
+    def __init__(self, *args, **kwargs): pass
+    def __enter__(self): return self
+    def __exit__(self, *exc): pass
+    def run(self, handler, **kwargs):
+        for n in range(100):
+            logging.getLogger("kafka.consumer.fetcher").error("Fetch to node 111 failed: %d", n)
+        return 0
+
+newsflow.client.NewsConsumer = Outage
+from newsflow.cli import main
+sys.exit(main(["tail", "articles", "--timeout", "1"]))
+"""
+
+
+def test_tail_keeps_the_client_libraries_lines_to_a_budget() -> None:
+    result = subprocess.run([sys.executable, "-c", TAIL_IN_AN_OUTAGE], capture_output=True,
+                            text=True, timeout=60, check=False,
+                            env={**os.environ, "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert sum("Fetch to node 111 failed" in line for line in lines) == 30
+    assert any("70 more Kafka client (kafka-python) log lines were not logged" in line
+               for line in lines), lines[-3:]

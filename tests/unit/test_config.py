@@ -144,3 +144,23 @@ def test_a_name_kafka_would_refuse_is_refused_naming_the_variable(field: str, va
     with pytest.raises(ValidationError, match=rf"{field}[\s\S]*a-z A-Z 0-9 \. _ -"):
         Settings.model_validate({field: value})
     assert getattr(Settings.model_validate({field: "news.ok_name-v1"}), field) == "news.ok_name-v1"
+
+
+def test_a_library_caller_gets_a_bad_variable_named_and_a_misspelt_one_warned(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # NewsConsumer(...) without settings reads them so: the commands named the variable and
+    # warned of a misspelt one, a service built on the client got pydantic's field name.
+    from newsflow.errors import ConfigError
+
+    monkeypatch.setenv("NEWSFLOW_CLIENT_SEEN_IDS", "abc")
+    with pytest.raises(ConfigError) as info:
+        Settings.from_environment()
+    assert str(info.value).startswith(
+        "configuration error: NEWSFLOW_CLIENT_SEEN_IDS: Input should be a valid integer")
+    monkeypatch.delenv("NEWSFLOW_CLIENT_SEEN_IDS")
+    monkeypatch.setenv("NEWSFLOW_CLIENT_SEEN_ID", "5")
+    with caplog.at_level("WARNING", logger="newsflow.config"):
+        assert Settings.from_environment().client_seen_ids == Settings().client_seen_ids
+    assert caplog.messages == ["NEWSFLOW_CLIENT_SEEN_ID is not a setting and is ignored (did you "
+                               "mean NEWSFLOW_CLIENT_SEEN_IDS?)"]

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 Start = Literal["committed", "earliest", "latest"]
 Reset = Literal["earliest", "latest"]
 COMMIT_TIMEOUT_SECONDS = 30.0  # a commit while reading waits at most this (or the deadline)
+# The commit at close waits at most this: a frozen broker held a `with` block's end for the
+# whole request timeout (30 s); what is not committed is delivered again (at-least-once).
+CLOSE_COMMIT_TIMEOUT_SECONDS = 5.0
 # A topic missing from the broker's metadata is asked for again this long (bounded by the
 # connect timeout): one created a moment ago may not be known yet; a misspelled one is an error.
 TOPIC_GRACE_SECONDS = 1.0
@@ -119,7 +122,7 @@ class NewsConsumer:
                                   f"{', '.join(map(repr, allowed))}")
         # "latest" means after this moment: records stamped since are this reader's (below).
         self._started_ms = time.time() * 1000
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.from_environment()
         deadline = time.monotonic() + self.settings.kafka_connect_timeout_seconds
         # A role's topic named by its name is read as that role (validated, typed views).
         by_topic = {str(getattr(self.settings, f"topic_{kind}")): kind for kind in KINDS}
@@ -434,7 +437,7 @@ class NewsConsumer:
 
     def close(self) -> None:
         try:
-            self.commit()
+            self.commit(CLOSE_COMMIT_TIMEOUT_SECONDS)
         except KafkaError as exc:  # the records will be delivered again: at-least-once
             log.warning("could not commit positions at close: %s", exc)
         finally:
