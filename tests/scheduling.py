@@ -4,14 +4,14 @@ The three longest fault tests (a traced worker, five killed ones: 2-4 minutes of
 run one after another on one worker: three at once on 2 cores starved the lighter tests beside
 them past their deadlines (ci74). pytest-xdist's own `--dist loadgroup` groups nothing on
 pytest 9.2 (it renames node ids, which pytest now ignores: pytest-xdist issue 1386), so the
-Makefile's `--dist loadgroup` gets ``GroupedScheduling`` (tests/conftest.py), which reads the
-group from ``CPU_HEAVY_TESTS``. The mark names the group at each test, and every collection
-checks the two agree (``check_groups``), so that a renamed test cannot leave the group unseen.
+Makefile's `--dist loadgroup` gets ``GroupedScheduling`` (tests/conftest.py), which knows the
+group from ``CPU_HEAVY_TESTS``. The mark names the group at each test, and
+tests/unit/test_scheduling.py checks that the marks and the list agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from xdist.scheduler import LoadGroupScheduling
@@ -33,12 +33,21 @@ class GroupedScheduling(LoadGroupScheduling):  # type: ignore[misc]  # xdist has
             return CPU_HEAVY_GROUP
         return str(super()._split_scope(nodeid))
 
-
-def check_groups(items: Iterable[pytest.Item]) -> None:
-    """Refuse a test marked with the group but missing from the list (renamed, or new)."""
-    for item in items:
-        marks = {str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args}
-        nodeid = item.nodeid.split("@")[0]  # as xdist names it once it groups by itself again
-        if CPU_HEAVY_GROUP in marks and nodeid not in CPU_HEAVY_TESTS:
-            raise pytest.UsageError(f"{nodeid} is marked {CPU_HEAVY_GROUP} but not listed in "
-                                    "tests/scheduling.py CPU_HEAVY_TESTS")
+    def remove_node(self, node: Any) -> str | None:
+        """A worker that ended: its unfinished tests go back to the queue, except the one it
+        died in, which xdist reports as failed. (xdist's scope scheduling queues that one again
+        too, so a test that kills its worker would take down one worker after another, where
+        the default `--dist load`, used before, runs it once.)"""
+        workload: dict[str, dict[str, bool]] = self.assigned_work.pop(node)
+        unfinished = [(scope, nodeid) for scope, unit in workload.items()
+                      for nodeid, done in unit.items() if not done]
+        if not unfinished:
+            return None
+        scope, crashed = unfinished[0]  # units run in order, each test in order
+        workload[scope][crashed] = True
+        for scope, unit in workload.items():
+            if not all(unit.values()):
+                self.workqueue[scope] = unit
+        for other in self.assigned_work:
+            self._reschedule(other)
+        return crashed

@@ -228,22 +228,24 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.timeout is not None:  # --timeout bounds the wait for the broker and the topic too
         settings = settings.model_copy(update={"kafka_connect_timeout_seconds": max(
-            0.5, min(settings.kafka_connect_timeout_seconds, args.timeout))})
-    # --from-beginning always starts at the oldest record, even in a group with a committed
-    # position; without it a group resumes where it stopped, and a new reader sees new records.
-    with NewsConsumer(args.topic, settings, group=args.group,
-                      start="earliest" if args.from_beginning else "committed",
-                      reset="latest") as consumer:
-        # One deadline for the whole command: connecting counts against --timeout.
-        left = (None if args.timeout is None
-                else max(0.0, args.timeout - (time.monotonic() - started)))
-        client_log.install("kafka")  # the modules kafka-python imported while connecting
-        try:
-            consumer.run(emit, max_records=args.max, timeout=left)
-        except BrokenPipeError:  # `newsflow tail ... | head`
-            _reader_gone()
-        finally:
-            client_log.flush(final=True)
+            0.5, min(settings.kafka_connect_timeout_seconds,
+                     args.timeout - (time.monotonic() - started)))})
+    try:
+        # --from-beginning always starts at the oldest record, even in a group with a committed
+        # position; without it a group resumes where it stopped, and a new reader sees new ones.
+        with NewsConsumer(args.topic, settings, group=args.group,
+                          start="earliest" if args.from_beginning else "committed",
+                          reset="latest") as consumer:
+            # One deadline for the whole command: connecting counts against --timeout.
+            left = (None if args.timeout is None
+                    else max(0.0, args.timeout - (time.monotonic() - started)))
+            client_log.install("kafka")  # the modules kafka-python imported while connecting
+            try:
+                consumer.run(emit, max_records=args.max, timeout=left)
+            except BrokenPipeError:  # `newsflow tail ... | head`
+                _reader_gone()
+    finally:  # the count of what was held back, also of lines while connecting or closing
+        client_log.flush(final=True)
     return 0
 
 

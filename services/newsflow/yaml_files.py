@@ -15,12 +15,26 @@ from newsflow.user_files import read_user_file
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a key given twice in one mapping. PyYAML keeps the last
     silently: a second ``topics:`` in an overlay dropped every topic of the first, a
-    ``threshold`` written twice kept one without a word."""
+    ``threshold`` written twice kept one without a word. Merge keys (``<<: *base``) may still be
+    overridden."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Checked here, the first time a mapping is flattened: PyYAML merges an anchored mapping
+        # into its own node when another one merges it, so a check made later would see the
+        # inherited keys beside the node's own overrides.
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            self._refuse_repeated_keys(node)
+        super().flatten_mapping(node)  # type: ignore[no-untyped-call]
+
+    def _refuse_repeated_keys(self, node: yaml.MappingNode) -> None:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<": merged keys may be overridden
+            if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
             try:
@@ -32,7 +46,6 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     "while constructing a mapping", node.start_mark,
                     f"found duplicate key {key!r}", key_node.start_mark)
-        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path, what: str, error: type[ConfigError]) -> Any:

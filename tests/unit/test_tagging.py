@@ -394,3 +394,13 @@ def test_a_phrase_matches_the_forms_news_prints_it_in(phrase: str, text: str) ->
 def test_the_word_prefilter_still_skips_a_text_without_the_phrase() -> None:
     # Folding makes the prefilter wider for i and ı only: other words still decide.
     assert _one_topic("Istanbul earthquake~").tag("", "A strong earthquake shook Izmir.") == []
+
+
+@pytest.mark.parametrize("text", [
+    # Folded before it was split into words, the text lost a word the regex still matched:
+    # U+0307 (no word character) was deleted, joining "aq" to "cd"; U+0345 folds to a letter.
+    "aq\u0307cd here on Monday.",
+    "A cd\u0345 was found on Monday.",
+])
+def test_the_word_prefilter_splits_before_it_folds(text: str) -> None:
+    assert [t.name for t in _one_topic("cd").tag("", text)] == ["local"]

@@ -226,3 +226,27 @@ def test_a_key_given_twice_is_refused_where_it_is(tmp_path: Path, text: str) -> 
     line = text.split("\n").index("topics:", 1) + 1 if text.count("topics:") == 2 else 4
     assert message.startswith(f"{path}:{line}:"), message
     assert "not valid YAML: found duplicate key" in message, message
+
+
+def test_a_merge_key_may_still_be_overridden(tmp_path: Path) -> None:
+    # PyYAML builds mappings level by level, and merges an anchored mapping into its own node
+    # when a shallower one merges it: a check for repeated keys made when the deeper, anchored
+    # one was built took its override of "threshold" for a repeat.
+    path = tmp_path / "newsroom.yaml"
+    path.write_text(
+        "defaults:\n"
+        "  base: &base {iptc: 'medtop:20000523', description: Labour strikes., threshold: 0.5}\n"
+        "  kinds:\n"
+        "    strict: &strict\n"
+        "      <<: *base\n"
+        "      threshold: 0.8\n"
+        "topics:\n"
+        "  - <<: *strict\n"
+        "    name: strikes\n"
+        "    terms: [{phrase: walkout~, weight: 1.0}]\n",
+        encoding="utf-8")
+    from newsflow.yaml_files import read_yaml
+
+    data = read_yaml(path, "taxonomy", TaxonomyError)
+    assert data["topics"][0]["threshold"] == 0.8
+    assert data["defaults"]["kinds"]["strict"]["threshold"] == 0.8

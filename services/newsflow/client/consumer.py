@@ -150,13 +150,16 @@ class NewsConsumer:
         except BaseException as exc:
             with contextlib.suppress(KafkaError):
                 self.consumer.close()
-            if isinstance(exc, KafkaError):
+            if isinstance(exc, KafkaError) and exc.retriable:
                 # The broker answered the bootstrap, then stopped (killed, paused, restarting)
                 # while the topic was looked up, positions read or committed: the caller gets
                 # the same error as for no broker at all, not one of kafka-python's.
                 raise BrokerUnavailable(
                     f"broker at {self.settings.kafka_bootstrap_servers} stopped answering while "
                     f"{self.topic} was opened ({exc})") from exc
+            if isinstance(exc, KafkaError):  # refused for good: an ACL, an unsupported version
+                raise ConfigError(f"broker at {self.settings.kafka_bootstrap_servers} refused "
+                                  f"to open {self.topic} ({exc})") from exc
             raise
 
     # --- setup ---------------------------------------------------------------------------------
@@ -209,7 +212,10 @@ class NewsConsumer:
                     ).call(partition_ids)
         partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
         self.consumer.assign(partitions)
-        committed = ({tp: self.consumer.committed(tp) for tp in partitions}
+        def left_ms() -> int:  # each request waits at most what is left of the deadline
+            return max(100, int((deadline - time.monotonic()) * 1000))
+
+        committed = ({tp: self.consumer.committed(tp, timeout_ms=left_ms()) for tp in partitions}
                      if self.group is not None else {})
         at_end = []
         for tp in partitions:
@@ -228,13 +234,13 @@ class NewsConsumer:
         for tp in partitions:
             # Resolved now, not at the first fetch: a record written between here and then is
             # read, not skipped by a "latest" looked up later.
-            position = self._next[tp] = self.consumer.position(tp)
+            position = self._next[tp] = self.consumer.position(tp, timeout_ms=left_ms())
             if self.group is not None:
                 # A group's starting position is committed at once (a no-op when it is the
                 # committed one): a group that handles nothing before it stops resumes there,
                 # not at a later "latest", nor back at a backlog a "latest" reader skipped.
                 self._handled[tp] = position
-        self.commit()
+        self.commit(left_ms() / 1000)
         return partitions
 
     def _seek_to_true_end(self, at_end: list[TopicPartition], partitions: list[TopicPartition],

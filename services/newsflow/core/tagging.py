@@ -158,13 +158,14 @@ def _token_words(token: str) -> frozenset[str]:
         alt = alt.removeprefix("=")  # keeps case: the word is the same
         forms = inflections(alt.rstrip("~")) if alt.endswith("~") else [alt]
         for form in forms:
-            form = fold(form)
+            # Words first, then folded, as the text's are (``Field.vocabulary``): folding can
+            # drop a character that is no word character (U+0307) or make one (U+0345).
             first = re.search(r"\w+", form)
             if first:
-                out.add(first.group(0))
+                out.add(fold(first.group(0)))
             joined = re.search(r"\w+", form.replace("-", ""))
             if joined:
-                out.add(joined.group(0))
+                out.add(fold(joined.group(0)))
     return frozenset(out)
 
 
@@ -633,7 +634,9 @@ class Field:
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
-        return frozenset(re.findall(r"\w+", fold(self.text)))
+        # Split, then folded word by word (see ``fold``); an ASCII word only needs lower().
+        return frozenset([word.lower() if word.isascii() else fold(word)
+                          for word in set(re.findall(r"\w+", self.text))])
 
     @cached_property
     def paragraphs(self) -> tuple[tuple[int, int], ...]:
