@@ -23,7 +23,10 @@ from newsflow.errors import INTERRUPTED, NewsflowError, OutputFailed
 
 
 def _port(text: str) -> int:
-    port = int(text)
+    try:
+        port = int(text)
+    except ValueError:  # argparse's own line would name this function: "invalid _port value"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1 to 65535)") from None
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1 to 65535)")
     return port

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 
     # --- Worker (Faust) ----------------------------------------------------------------------
     app_id: str = "newsflow-processor"
-    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    worker_web_port: int = Field(default=6066, ge=1, le=65535)  # Faust refuses 0
     worker_web_host: str = "127.0.0.1"
     worker_data_dir: Path = Path(".newsflow/worker")
     # Where Faust keeps the dedupe-memory table: "rocksdb://" on disk under worker_data_dir
@@ -152,7 +152,8 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated CIDRs the fetcher may reach even though they are private.",
     )
-    fetch_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    # Not 0: a port the system picks would be reported nowhere, so nothing could scrape it.
+    fetch_metrics_port: int = Field(default=9464, ge=1, le=65535)
     fetch_metrics_host: str = "127.0.0.1"
     # Fine-grained HTTP behaviour (docs/fetcher.md); fetch_timeout_seconds is the total budget.
     fetch_connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -157,11 +157,28 @@ def test_a_missing_broker_address_is_bad_configuration(
     assert lines[0].startswith("newsflow tail: NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS is not set.")
 
 
-def test_broker_port_out_of_range_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("port", "said"), [("99999", "99999 is not a TCP port"),
+                                            ("abc", "'abc' is not a TCP port (1 to 65535)")])
+def test_broker_port_out_of_range_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], port: str, said: str,
+) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["broker", "--port", "99999"])
+        main(["broker", "--port", port])
     assert exited.value.code == 2
-    assert "99999 is not a TCP port" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert said in err and "_port" not in err, err
+
+
+@pytest.mark.parametrize("variable", ["NEWSFLOW_WORKER_WEB_PORT", "NEWSFLOW_FETCH_METRICS_PORT"])
+def test_port_zero_is_bad_configuration(
+    variable: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The worker's 0 passed the settings and ended in a Faust traceback (exit 1); the fetcher's
+    # listened on a port the system picked and reported nowhere.
+    monkeypatch.setenv(variable, "0")
+    code, lines = run(capsys, "tail", "articles")
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"newsflow tail: configuration error: {variable}: ")
 
 
 def test_the_worker_listens_only_where_it_is_told() -> None:

@@ -177,6 +177,17 @@ def test_the_run_summary_says_what_it_left_for_the_next_run() -> None:
         == "published 1 raw articles; no failures"
 
 
+def test_a_long_first_error_in_the_summary_is_shortened_visibly() -> None:
+    # Cut at 160 characters without a mark, "keys of the first item: uid, linkz" read as "link".
+    from newsflow.fetcher.service import RunSummary
+
+    error = "api: none has a web address (keys of the first item: " + "x" * 200 + ", linkz)"
+    line = RunSummary(published=0, failed_sources=[error], dropped=[], rejected=[]).line()
+    assert line.endswith("1 sources failed: " + error[:159] + "…")
+    short = RunSummary(published=0, failed_sources=["api: HTTP 404"], dropped=[], rejected=[])
+    assert short.line().endswith("1 sources failed: api: HTTP 404")
+
+
 def test_sub_folders_are_read_to_a_bounded_depth(tmp_path: Path) -> None:
     (tmp_path / "top.txt").write_text("Top\nStory.")
     deep = tmp_path

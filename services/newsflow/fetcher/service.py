@@ -134,7 +134,8 @@ class RunSummary:
                              ("dead-lettered", self.rejected)):
             if items:
                 more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-                parts.append(f"{len(items)} {label}: {items[0][:160]}{more}")
+                first = items[0] if len(items[0]) <= 160 else items[0][:159] + "…"
+                parts.append(f"{len(items)} {label}: {first}{more}")
         if self.unacknowledged:
             parts.append(f"{self.unacknowledged} not acknowledged by the broker")
         return "FAILED: " + "; ".join(parts)
