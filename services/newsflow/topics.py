@@ -16,6 +16,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable
 from newsflow.retry import Backoff, Retry
+from newsflow.tls_probe import require_tls_answer
 
 log = logging.getLogger(__name__)
 SENTINEL_PREFIX = b"sentinel:"
@@ -53,12 +54,16 @@ def ensure_topics(settings: Settings, timeout_seconds: float | None = None) -> l
     if timeout_seconds is None:
         timeout_seconds = settings.kafka_connect_timeout_seconds
     retry = Retry(Backoff(0.2, 1.0), retry_on=(KafkaError,), timeout=timeout_seconds)
-    try:
-        admin = retry.call(lambda: KafkaAdminClient(
+    def new_admin() -> KafkaAdminClient:
+        require_tls_answer(settings, min(5.0, timeout_seconds))
+        return KafkaAdminClient(
             bootstrap_servers=settings.require_bootstrap(), client_id="newsflow-admin",
             # The client's own bootstrap wait (30 s by default) would outlast a shorter timeout.
             bootstrap_timeout_ms=max(1000, int(timeout_seconds * 1000)),
-            **settings.kafka_client_options()))
+            **settings.kafka_client_options())
+
+    try:
+        admin = retry.call(new_admin)
     except KafkaError as exc:
         raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
                                 f"{timeout_seconds:.0f} s ({exc})") from exc

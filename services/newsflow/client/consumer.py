@@ -29,6 +29,7 @@ from newsflow.codecs.topics import ANY_JSON
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable, ConfigError, InvalidMessage, TopicNotFound
 from newsflow.retry import Backoff, Retry
+from newsflow.tls_probe import require_tls_answer
 
 log = logging.getLogger(__name__)
 Start = Literal["committed", "earliest", "latest"]
@@ -173,8 +174,9 @@ class NewsConsumer:
 
         retry = Retry(Backoff(0.5, 2.0), retry_on=(KafkaError,),
                       timeout=max(0.0, deadline - time.monotonic()))
-        try:
-            return retry.call(lambda: KafkaConsumer(
+        def new_consumer() -> KafkaConsumer:
+            require_tls_answer(settings, bootstrap_ms() / 1000)
+            return KafkaConsumer(
                 bootstrap_servers=settings.require_bootstrap(),
                 group_id=self.group,
                 client_id="newsflow-client",
@@ -188,7 +190,10 @@ class NewsConsumer:
                 reconnect_backoff_max_ms=2_000,
                 bootstrap_timeout_ms=bootstrap_ms(),
                 **settings.kafka_client_options(),
-            ))
+            )
+
+        try:
+            return retry.call(new_consumer)
         except KafkaError as exc:
             raise BrokerUnavailable(f"no broker at {settings.kafka_bootstrap_servers} after "
                                     f"{settings.kafka_connect_timeout_seconds:.0f} s ({exc})"

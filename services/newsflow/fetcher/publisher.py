@@ -36,6 +36,7 @@ from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
 from newsflow.log_budget import WINDOW_SECONDS, client_log_filter
 from newsflow.retry import Backoff, Retry
+from newsflow.tls_probe import require_tls_answer
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -89,6 +90,7 @@ class Publisher:
 
     def _new_producer(self) -> KafkaProducer:
         settings = self.settings
+        require_tls_answer(settings, min(5.0, settings.kafka_connect_timeout_seconds))
         return _Producer(
             bootstrap_servers=settings.require_bootstrap(),
             client_id="newsflow-fetcher",
