@@ -55,6 +55,6 @@ def require_tls_answer(settings: Settings, timeout_seconds: float) -> None:
         except (OSError, ssl.SSLError):  # reset, a TLS error: the client reports those too
             return
     raise KafkaConnectionError(
-        f"no TLS answer from {', '.join(silent)} within {timeout_seconds:.0f} s "
+        f"no TLS answer from {', '.join(silent)} within {timeout_seconds:g} s "
         f"(NEWSFLOW_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}: a plaintext "
         "listener?)")
