@@ -65,8 +65,8 @@ e2e: $(STAMP)
 # session broker of its own and draws free ports of its own (tests/ports.py). Most of their
 # time is waiting (for a rebalance, a paused broker, a killed worker's successor), so two
 # at a time took them from 20 to 11 minutes here, and three at a time from 13 to 10 minutes
-# (1 Dec), every deadline still met. The three CPU-heavy fault tests share one worker, one
-# after another (`--dist loadgroup`, scheduled by tests/scheduling.py: xdist's own grouping
+# (1 Dec), every deadline still met. Two of the three CPU-heavy fault tests share one worker,
+# one after another (`--dist loadgroup`, scheduled by tests/scheduling.py: xdist's own grouping
 # does nothing on pytest 9.2). STREAM_WORKERS=0 runs them all one at a time in one process.
 UNIT_WORKERS ?= auto
 STREAM_WORKERS ?= 3

@@ -1,12 +1,16 @@
 """Which integration and e2e tests share a pytest-xdist worker.
 
-The three longest fault tests (a traced worker, five killed ones: 2-4 minutes of CPU each)
-run one after another on one worker: three at once on 2 cores starved the lighter tests beside
-them past their deadlines (ci74). pytest-xdist's own `--dist loadgroup` groups nothing on
-pytest 9.2 (it renames node ids, which pytest now ignores: pytest-xdist issue 1386), so the
-Makefile's `--dist loadgroup` gets ``GroupedScheduling`` (tests/conftest.py), which knows the
-group from ``CPU_HEAVY_TESTS``. The mark names the group at each test, and
-tests/unit/test_scheduling.py checks that the marks and the list agree.
+Two of the three longest fault tests (a traced worker, five killed ones: 3-4 minutes of CPU
+each) run one after another on one worker: the three at once on 2 cores starved the lighter
+tests beside them past their deadlines (ci74). All three in a row made the suite's longest path
+(ci77: 630 s of its 710 s integration phase, 29.6 min in all, against the 30-minute budget);
+two in a row keep at most two at once and the phase near a third of the work.
+
+pytest-xdist's own `--dist loadgroup` groups nothing on pytest 9.2 (it renames node ids, which
+pytest now ignores: pytest-xdist issue 1386), so the Makefile's `--dist loadgroup` gets
+``GroupedScheduling`` (tests/conftest.py), which knows the group from ``CPU_HEAVY_TESTS``. The
+mark names the group at each test, and tests/unit/test_scheduling.py checks that the marks and
+the list agree.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from xdist.scheduler import LoadGroupScheduling
 CPU_HEAVY_GROUP = "cpu_heavy"
 CPU_HEAVY = pytest.mark.xdist_group(CPU_HEAVY_GROUP)
 CPU_HEAVY_TESTS = frozenset({
-    "tests/e2e/test_infra_faults.py::test_consumer_that_stops_reading_does_not_grow_the_worker",
     "tests/e2e/test_poison.py::test_poison_goes_to_dead_letters_and_valid_records_come_out",
     "tests/e2e/test_worker_faults.py::test_worker_killed_five_times_loses_nothing",
 })

@@ -34,7 +34,6 @@ from tests.helpers import (
     write_sources,
 )
 from tests.integration.fetcher_servers import ScriptedServer, rss
-from tests.scheduling import CPU_HEAVY
 
 pytestmark = pytest.mark.e2e
 
@@ -149,7 +148,6 @@ STALL_BATCHES = 4
 STALL_GROWTH_LIMIT = 1000
 
 
-@CPU_HEAVY
 def test_consumer_that_stops_reading_does_not_grow_the_worker(
     broker: EmbeddedBroker, tmp_path: Path,
 ) -> None:
