@@ -16,7 +16,6 @@ from newsflow.config import Settings
 from tests.clock_readers import clock_use
 from tests.helpers import ManagedProcess, TopicReader, isolated_settings
 from tests.integration.fetcher_servers import ScriptedServer
-from tests.scheduling import GroupedScheduling
 
 
 @pytest.fixture(scope="session")
@@ -98,10 +97,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """`--dist loadgroup` (the Makefile's integration and e2e runs): groups as
-    tests/scheduling.py lists them, which xdist's own scheduler no longer sees on pytest 9.2."""
-    if config.getvalue("dist") != "loadgroup":
-        return None  # xdist's own
-    return GroupedScheduling(config, log)

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from newsflow.config import Settings
 from tests.e2e.streams import TracedWorker, article_text, describe, typical_growth_per_item
 from tests.helpers import TopicReader, produce, raw_record
-from tests.scheduling import CPU_HEAVY
 
 pytestmark = pytest.mark.e2e
 
@@ -114,7 +113,6 @@ def traced_worker(settings: Settings, tmp_path: Path) -> Iterator[TracedWorker]:
     process.stop()
 
 
-@CPU_HEAVY
 def test_poison_goes_to_dead_letters_and_valid_records_come_out(
     malformed_values: list[bytes], settings: Settings, reader: TopicReader,
     traced_worker: TracedWorker,

@@ -23,7 +23,6 @@ from tests.e2e.streams import (
     wait_for_every_input,
 )
 from tests.helpers import ManagedProcess, TopicReader, produce, raw_record
-from tests.scheduling import CPU_HEAVY
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +40,6 @@ def outputs_reach(count: int) -> Callable[[dict[str, list[dict[str, Any]]]], boo
     return lambda records: len(records["articles"]) + len(records["duplicates"]) >= count
 
 
-@CPU_HEAVY
 def test_worker_killed_five_times_loses_nothing(
     settings: Settings, reader: TopicReader, tmp_path: Path,
 ) -> None:
