@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from datasketch import MinHash
 
 from newsflow.core.params import DedupeParams
 
@@ -23,6 +22,10 @@ def shingles(text: str, size: int) -> set[bytes]:
 
 
 def minhash_of(text: str, params: DedupeParams) -> bytes:
+    # Imported here: datasketch imports scipy (~0.7 s of every start), and only the prepare
+    # step hashes; the dedupe stage (the worker's and `process`'s own process) compares bytes.
+    from datasketch import MinHash
+
     mh = MinHash(num_perm=params.num_perm, scheme=MINHASH_SCHEME)
     mh.update_batch(list(shingles(text, params.shingle_size)))
     return np.asarray(mh.hashvalues, dtype=HASH_DTYPE).tobytes()
