@@ -68,15 +68,13 @@ e2e: $(STAMP)
 # time is waiting (for a rebalance, a paused broker, a killed worker's successor), so two
 # at a time took them from 20 to 11 minutes here, and three at a time from 13 to 10 minutes
 # (1 Dec), every deadline still met. STREAM_WORKERS=0 runs them one at a time in one process.
-# The e2e tests are collected first: the longest (200-310 s each) then start at once and the
-# short integration tests fill the end, where they used to start last and end the run alone.
 # (Keeping the CPU-heavy fault tests from overlapping, by a scheduler of our own, cost 1-3
 # minutes: 29.6 and 31.0 min in all, ci77 and ci78; see the 2 Dec closing note.)
 UNIT_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 STREAM_WORKERS ?= 3
 test: lint typecheck deploy-tools
 	$(BIN)/pytest -n $(UNIT_WORKERS) tests/unit
-	$(BIN)/pytest -n $(STREAM_WORKERS) tests/e2e tests/integration
+	$(BIN)/pytest -n $(STREAM_WORKERS) tests/integration tests/e2e
 	$(MAKE) --no-print-directory test-shifted-clock
 
 # The tests marked `clock` (the code they run reads the wall clock: worker, fetcher, records,
@@ -108,7 +106,7 @@ test-shifted-clock: $(STAMP) deploy-tools $(CLOCK_SHIM)
 	export LD_PRELOAD="$(abspath $(CLOCK_SHIM)) $$libfaketime" FAKETIME='+$(CLOCK_SHIFT_DAYS)d' \
 		FAKETIME_DONT_FAKE_MONOTONIC=1 TESTS_CLOCK_SHIFT_DAYS=$(CLOCK_SHIFT_DAYS); \
 	$(BIN)/pytest -p no:cacheprovider -n $(UNIT_WORKERS) $(CLOCK_TESTS) tests/unit \
-		&& $(BIN)/pytest -p no:cacheprovider -n $(STREAM_WORKERS) $(CLOCK_TESTS) tests/e2e tests/integration
+		&& $(BIN)/pytest -p no:cacheprovider -n $(STREAM_WORKERS) $(CLOCK_TESTS) tests/integration tests/e2e
 	@echo "shifted-clock run passed (+$(CLOCK_SHIFT_DAYS) days)"
 
 bench: $(STAMP)
