@@ -169,5 +169,16 @@ def typical_growth_per_item(samples: list[tuple[int, int]]) -> float:
                              in itertools.pairwise(samples))
 
 
+def lowest_growth_per_item(samples: list[tuple[int, int]]) -> float:
+    """Bytes held per item processed, between the lowest sample of the first half and the
+    lowest of the second half (the middle one of an odd count is in neither). A buffer in use at
+    the moment of a sample only ever adds to it, and comes and goes between samples; what each
+    item leaves behind is in every later sample, the lowest included."""
+    half = len(samples) // 2
+    first = min(samples[:half], key=lambda sample: sample[1])
+    last = min(samples[-half:], key=lambda sample: sample[1])
+    return (last[1] - first[1]) / (last[0] - first[0])
+
+
 def describe(samples: list[tuple[int, int]]) -> str:
     return ", ".join(f"{items}: {held / 1024:.0f} KiB" for items, held in samples)

@@ -16,7 +16,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from newsflow.config import Settings
-from tests.e2e.streams import TracedWorker, article_text, describe, typical_growth_per_item
+from tests.e2e.streams import (
+    TracedWorker,
+    article_text,
+    describe,
+    lowest_growth_per_item,
+    typical_growth_per_item,
+)
 from tests.helpers import TopicReader, produce, raw_record
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +32,14 @@ VALID = 200  # each comes out among the malformed ones of the warm-up (it costs 
 # Memory is measured as a trend of the worker's traced Python allocations: after a warm-up of
 # 2,000 malformed records among the valid ones, then after each of four batches of 1,000.
 # Measured: within +-30 KiB over 8,000 (a slope of ~1 byte per record); a record's bytes or
-# its dead letter kept would be hundreds of bytes each, in every batch. The figure is the median
-# of the batches' slopes: one run showed a single +271 KiB step in its last batch alone (a
-# one-off allocation), which a least-squares slope over five samples read as 31 B per record.
+# its dead letter kept would be hundreds of bytes each, in every batch, and raises both figures
+# below; the smaller is checked, because each reads one kind of noise as growth:
+# - the median of the batches' slopes: one run showed a single +271 KiB step in its last batch
+#   alone (a one-off allocation), which a least-squares slope over five samples read as 31 B
+#   per record;
+# - the lowest samples of each half: in ci80 (2 Dec, the three heavy fault tests at once) a
+#   256 KiB buffer was held at three samples of five and not at the other two (87,767, 87,780,
+#   88,023, 87,766, 88,036 KiB), which the median of slopes read as 131 B per record.
 WARM_UP_MALFORMED = 2_000
 POISON_BATCH = 1_000
 POISON_GROWTH_LIMIT = 25  # bytes kept per malformed record
@@ -171,7 +182,7 @@ def test_poison_goes_to_dead_letters_and_valid_records_come_out(
     assert worker.alive(), "the worker must not restart"
     print(f"worker memory by malformed records dead-lettered: {describe(samples)}; "
           f"by rounds of large ones: {describe(after_rounds)}")
-    growth = typical_growth_per_item(samples)
+    growth = min(typical_growth_per_item(samples), lowest_growth_per_item(samples))
     assert growth < POISON_GROWTH_LIMIT, (
         f"the worker kept {growth:.0f} bytes per malformed record: {describe(samples)}")
     kept = max(held for _, held in after_rounds) - samples[-1][1]
