@@ -59,10 +59,11 @@ integration: $(STAMP) deploy-tools
 e2e: $(STAMP)
 	$(BIN)/pytest -n $(STREAM_WORKERS) tests/e2e
 
-# The unit tests use no broker and share no process between tests: they run on every core
-# (pytest-xdist), one more than there are cores, because a third of their time is commands and
-# children starting or waiting for a signal: on this 2-core machine three at a time took the
-# unit run from 337 s to 283 s (2 Dec), and the CPU was busy 97 % of it. The
+# The unit tests use no broker and share no process between tests: they run one more at a time
+# than there are cores (pytest-xdist). Two thirds of their time is in tests that start commands
+# and child processes and wait on them, so one per core left the CPU idle at times: on this
+# 2-core machine three at a time took the unit run from 337 s to 283 s (2 Dec), the CPU busy
+# 97 % of it. The
 # integration and e2e tests run after them, three at a time: each pytest-xdist worker has a
 # session broker of its own and draws free ports of its own (tests/ports.py). Most of their
 # time is waiting (for a rebalance, a paused broker, a killed worker's successor), so two
