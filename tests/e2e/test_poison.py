@@ -38,7 +38,7 @@ VALID = 200  # each comes out among the malformed ones of the warm-up (it costs 
 #   alone (a one-off allocation), which a least-squares slope over five samples read as 31 B
 #   per record;
 # - the lowest samples of each half: in ci80 (2 Dec, the three heavy fault tests at once) a
-#   256 KiB buffer was held at three samples of five and not at the other two (87,767, 87,780,
+#   256 KiB buffer was held at two samples of five and not at the other three (87,767, 87,780,
 #   88,023, 87,766, 88,036 KiB), which the median of slopes read as 131 B per record.
 WARM_UP_MALFORMED = 2_000
 POISON_BATCH = 1_000
