@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     fetch = commands.add_parser("fetch", help="poll sources and publish raw articles")
-    fetch.add_argument("--sources", type=Path, required=True, help="sources YAML file")
+    fetch.add_argument("--sources", type=_file, required=True, help="sources YAML file")
     fetch.add_argument("--once", action="store_true",
                        help="poll every source once, wait for acknowledgements, exit")
     fetch.add_argument("--reenable", action="append", default=[], metavar="SOURCE_ID",
@@ -352,8 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     tags_commands = tags.add_subparsers(dest="tags_command", metavar="{check}", required=True)
     tags_check = tags_commands.add_parser(
         "check", help="precision, recall and errors with evidence on labelled articles")
-    tags_check.add_argument("--labels", type=Path, required=True,
-                            help='JSON Lines: {"id", "title", "text", "labels": [topic, ...]}')
+    tags_check.add_argument("--labels", type=_file, required=True,
+                            help='JSON Lines: {"id", "title", "text" (or "body"), '
+                                 '"labels": [topic, ...]}')
     tags_check.add_argument("--taxonomy", type=_file, default=None,
                             help="taxonomy overlay to check (default: NEWSFLOW_TAXONOMY_PATH)")
     tags_check.set_defaults(handler=_tags_check)

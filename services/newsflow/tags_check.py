@@ -153,8 +153,10 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
 def read_labels(path: Path) -> list[LabelledArticle]:
     data = read_user_file(path, "labelled articles", LabelsFileError)
     try:
-        # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON.
-        lines = data.decode("utf-8-sig").splitlines()
+        # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON. Split
+        # at "\n" only (a "\r" before it is JSON whitespace): splitlines also splits at
+        # U+2028, U+2029 and U+0085, which JSON strings may hold unescaped.
+        lines = data.decode("utf-8-sig").split("\n")
     except UnicodeDecodeError as exc:
         raise LabelsFileError(f"{path}: cannot read labelled articles: not UTF-8: {exc}") from exc
     articles = []
@@ -166,6 +168,8 @@ def read_labels(path: Path) -> list[LabelledArticle]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:  # worded as `process` words a bad .jsonl line
             raise LabelsFileError(f"{path}:{number}: not JSON: {exc}") from exc
+        except ValueError as exc:  # valid JSON Python will not read: a 5,000-digit number
+            raise LabelsFileError(f"{path}:{number}: cannot read: {exc}") from exc
         except RecursionError as exc:  # json nests by recursion: "[[[[...]]]]"
             raise LabelsFileError(f"{path}:{number}: nested too deeply") from exc
         if not isinstance(item, dict):
@@ -269,6 +273,9 @@ def judge(tagger: Tagger, article: LabelledArticle, names: Sequence[str]) -> Jud
             # Where the evidence sits (title, lead, rest, spread...): why it is or is
             # not enough.
             "aboutness": {k: round(v, 3) for k, v in why.features.items()} if why else {},
+            # Matches a context rule ruled out, and the rule: words found, but not counted.
+            "dropped": [{"text": evidence.text, "rule": rule.where, "effect": rule.effect}
+                        for evidence, rule in why.dropped[:8]] if why else [],
             # Set when the article is not read as English: never tagged, whatever
             # its score.
             "language": None if taggable(language) else language,
@@ -374,25 +381,37 @@ def _percent(value: float, defined: bool) -> str:
 
 
 def _interval(interval: tuple[float, float] | None) -> str:
-    return "n/a" if interval is None else f"{interval[0]:.2f}-{interval[1]:.2f}"
+    if interval is None:
+        return "n/a"
+    low, high = interval
+    # Two decimals, or three where two would print an interval of no width ("1.00-1.00" at
+    # 1,000 of 1,000): the Wilson interval never has one.
+    digits = 2 if f"{low:.2f}" != f"{high:.2f}" else 3
+    return f"{low:.{digits}f}-{high:.{digits}f}"
+
+
+def _shown(text: str) -> str:
+    """An id or a match as printed: as written when every character prints, else escaped; a
+    newline in an id would read as another error line, a lone surrogate cannot be written."""
+    return text if text.isprintable() else ascii(text)
 
 
 def print_report(report: CheckReport, out: TextIO) -> None:
     # A ratio with nothing to count prints n/a, not 1.000: a topic no article is labelled
     # with has not been measured, and must not read as a perfect one.
     out.write(f"{'topic':<22}{'precision':>10}{'recall':>8}{'F1':>7}{'false alarms':>14}"
-              f"{'tp':>5}{'fp':>5}{'fn':>5}{'precision 95%':>15}{'recall 95%':>12}\n")
+              f"{'tp':>7}{'fp':>7}{'fn':>7}{'precision 95%':>15}{'recall 95%':>14}\n")
     for name, s in report.scores.items():
         tagged, labelled = s.tp + s.fp > 0, s.tp + s.fn > 0
         out.write(f"{name:<22}{_ratio(s.precision, tagged):>10}"
                   f"{_ratio(s.recall, labelled):>8}{_ratio(s.f1, tagged and labelled):>7}"
-                  f"{_percent(s.false_alarm_rate, s.fp + s.tn > 0):>13} {s.tp:>4}{s.fp:>5}"
-                  f"{s.fn:>5}{_interval(s.precision_interval):>15}"
-                  f"{_interval(s.recall_interval):>12}\n")
+                  f"{_percent(s.false_alarm_rate, s.fp + s.tn > 0):>14}{s.tp:>7}{s.fp:>7}"
+                  f"{s.fn:>7}{_interval(s.precision_interval):>15}"
+                  f"{_interval(s.recall_interval):>14}\n")
     if any(s.tp + s.fp == 0 or s.tp + s.fn == 0 for s in report.scores.values()):
         out.write("(n/a: no article is labelled with the topic, or none was tagged)\n")
     if any(s.fp + s.tn == 0 for s in report.scores.values()):
-        out.write("(false alarms n/a: every article is labelled with the topic)\n")
+        out.write("(false alarms n/a: no scored article is without the topic's label)\n")
     out.write("(95%: Wilson score intervals; on a few dozen labelled articles one article moves "
               "a figure by several points)\n")
     if report.unscored:
@@ -403,14 +422,17 @@ def print_report(report: CheckReport, out: TextIO) -> None:
         out.write("\nerrors (score, then the evidence the tagger found):\n")
     for error in report.errors:
         if error["topic"] is None:  # not scored: no topic's score, only why
-            out.write(f"  {error['error']:<12}{'(all)':<20}{error['id']}  {error['title']!r}\n"
-                      f"      {error['reason']}\n")
+            out.write(f"  {error['error']:<12}{'(all)':<20}{_shown(error['id'])}  "
+                      f"{error['title']!r}\n      {error['reason']}\n")
             continue
-        evidence = "; ".join(error["evidence"]) or "no evidence"
+        evidence = "; ".join(map(_shown, error["evidence"])) or "no evidence"
         where = ", ".join(f"{k} {v:g}" for k, v in error.get("aboutness", {}).items())
+        dropped = "; ".join(f"{_shown(d['text'])} ({d['effect']}: {d['rule']})"
+                            for d in error.get("dropped", []))
         language = error.get("language")
-        out.write(f"  {error['error']:<12}{error['topic']:<20}{error['id']}  "
+        out.write(f"  {error['error']:<12}{error['topic']:<20}{_shown(error['id'])}  "
                   f"score {error['score']:.2f}  {error['title']!r}\n      evidence: {evidence}\n"
                   + (f"      aboutness: {where}\n" if error["evidence"] else "")
+                  + (f"      ruled out by a context rule: {dropped}\n" if dropped else "")
                   + (f"      language: {language} (not English: never tagged)\n"
                      if language else ""))

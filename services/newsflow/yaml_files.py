@@ -55,19 +55,30 @@ def read_yaml(path: Path, what: str, error: type[ConfigError]) -> Any:
     PyYAML, which composes collections recursively."""
     data = read_user_file(path, what, error)
     try:
-        return yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise error(f"{path}: cannot read {what}: not UTF-8: {exc}") from exc
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
-        raise error(yaml_problem(path, exc)) from exc
+        raise error(yaml_problem(path, exc, text)) from exc
     except RecursionError as exc:
         raise error(f"{path}: cannot read {what}: nested too deeply") from exc
+    except ValueError as exc:  # a number Python will not convert: 5,000 digits
+        raise error(f"{path}: cannot read {what}: {exc}") from exc
 
 
-def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+def yaml_problem(path: Path, exc: yaml.YAMLError, text: str | None = None) -> str:
     """One line for a YAML syntax error: ``FILE:LINE:COLUMN: problem`` (1-based), with what
     was being parsed and where it started when that is elsewhere. PyYAML's own message is
-    several lines and names the file ``<unicode string>``."""
+    several lines and names the file ``<unicode string>``. A character YAML does not allow
+    (NUL, a control character) is reported by its offset in ``text``: line and column."""
+    if isinstance(exc, yaml.reader.ReaderError) and text is not None:
+        before = text[:exc.position]
+        row, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
+        return (f"{path}:{row}:{column}: not valid YAML: the character U+{code:04X} is not "
+                "allowed in YAML")
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if not isinstance(exc, yaml.MarkedYAMLError) or mark is None or not problem:

@@ -209,6 +209,26 @@ def test_the_demo_refuses_a_malformed_overlay_before_starting_anything(
     assert out == "", "nothing was started (no broker, site or worker line)"
 
 
+def test_the_worker_refuses_a_malformed_overlay_before_asking_for_the_broker(
+    tmp_path: Path,
+) -> None:
+    # The broker was asked first: with none up, a bad overlay was reported as "no broker"
+    # (exit 3), and only once one answered as the configuration error it is (exit 2).
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("remove_topics: 3\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")} | {
+        "NEWSFLOW_TAXONOMY_PATH": str(overlay),
+        "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nobody listens
+        "NEWSFLOW_WORKER_WEB_PORT": str(free_port()),
+        "NEWSFLOW_WORKER_DATA_DIR": str(tmp_path / "worker")}
+    result = subprocess.run([sys.executable, "-m", "newsflow", "worker"], env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"newsflow worker: configuration error: {overlay}: remove_topics: expected a list of "
+        "bundled topic names, got 3"]
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["tail", "articles", "--max", "-1"], "argument --max: -1 is below 1"),
     (["tail", "articles", "--max", "x"], "argument --max: invalid int value: 'x'"),
@@ -218,6 +238,8 @@ def test_the_demo_refuses_a_malformed_overlay_before_starting_anything(
     # Path("") is the current folder: it was read as a taxonomy file ("Is a directory: '.'").
     (["tags", "check", "--labels", "l.jsonl", "--taxonomy", ""],
      "argument --taxonomy: empty path"),
+    (["tags", "check", "--labels", ""], "argument --labels: empty path"),
+    (["fetch", "--sources", ""], "argument --sources: empty path"),
 ])
 def test_bad_arguments_are_usage_errors(argv: list[str], message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:

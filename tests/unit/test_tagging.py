@@ -404,3 +404,19 @@ def test_the_word_prefilter_still_skips_a_text_without_the_phrase() -> None:
 ])
 def test_the_word_prefilter_splits_before_it_folds(text: str) -> None:
     assert [t.name for t in _one_topic("cd").tag("", text)] == ["local"]
+
+
+def test_explain_names_the_rule_that_ruled_a_match_out(tagger: Tagger) -> None:
+    # "sanctions" beside a sports word: found, and excluded by a rule that the explanation
+    # names, so a miss is told from one whose words were never there.
+    why = {e.topic: e for e in tagger.explain(
+        "Club faces sanctions", "The UEFA disciplinary body imposed sanctions on the club "
+        "after the match against Spain's champions.")}["sanctions"]
+    assert why.hits == () and why.score == 0.0
+    assert {(evidence.text, rule.effect) for evidence, rule in why.dropped} >= {
+        ("imposed sanctions", "exclude")}
+    assert all(rule.where.startswith("topic 'sanctions': ") for _, rule in why.dropped)
+    # A match that counts is not among the dropped ones.
+    kept = {e.topic: e for e in tagger.explain(
+        "EU imposes sanctions on Russia", "The EU imposed sanctions on Russian banks.")}
+    assert kept["sanctions"].hits and kept["sanctions"].dropped == ()

@@ -212,6 +212,51 @@ def test_a_malformed_labels_line_is_named_with_its_fault(
     assert str(info.value) == f"{path}:{expected}"
 
 
+def test_a_number_python_will_not_read_is_named_by_its_line(tmp_path: Path) -> None:
+    path = labels(tmp_path, f'{{"id": "a", "n": {"9" * 5000}, {ARTICLE}}}')
+    with pytest.raises(LabelsFileError, match=rf"^{path}:1: cannot read: Exceeds the limit"):
+        read_labels(path)
+
+
+def test_line_separators_inside_a_json_string_do_not_split_its_line(tmp_path: Path) -> None:
+    # json.dumps(..., ensure_ascii=False) writes U+2028, U+2029 and U+0085 as they are; they
+    # are legal in a JSON string, and splitlines() cut the line there.
+    path = labels(tmp_path, json.dumps({"id": "a", "title": "Markets\u0085close",
+                                        "text": "Shares rose.\u2028Traders cited earnings.\u2029",
+                                        "labels": []}, ensure_ascii=False),
+                  f'{{"id": "b", {ARTICLE}}}')
+    assert [a.id for a in read_labels(path)] == ["a", "b"]
+
+
+def test_an_id_that_cannot_be_printed_as_written_is_escaped() -> None:
+    # A newline in an id read as another error line; a lone surrogate stopped the report
+    # halfway with UnicodeEncodeError.
+    errors = [{"id": id_, "topic": "missiles", "error": "missed", "title": "t", "score": 0.0,
+               "evidence": [], "aboutness": {}, "dropped": [], "language": None}
+              for id_ in ("x\ud800", "bad\nid  missed")]
+    out = io.StringIO()
+    print_report(CheckReport({"missiles": TopicScore(fn=2)}, errors=errors), out)
+    out.getvalue().encode("utf-8")  # writable: no lone surrogate left
+    lines = out.getvalue().splitlines()
+    assert "  missed      missiles            'x\\ud800'  score 0.00  't'" in lines
+    assert "  missed      missiles            'bad\\nid  missed'  score 0.00  't'" in lines
+
+
+def test_a_match_a_context_rule_ruled_out_is_shown_with_the_rule(tmp_path: Path) -> None:
+    # The word was found, and a rule dropped it: not the same miss as a word never there.
+    path = labels(tmp_path, json.dumps({
+        "id": "s1", "title": "League hands out sanctions",
+        "text": "The league imposed sanctions on the club after the match.",
+        "labels": ["sanctions"]}))
+    result = run("--labels", str(path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "missed      sanctions           s1" in line)
+    assert lines[at + 1].split() == ["evidence:", "no", "evidence"]
+    assert lines[at + 2].startswith("      ruled out by a context rule: sanctions (")
+    assert "topic 'sanctions': context[" in lines[at + 2]
+
+
 def test_a_labels_file_that_is_not_a_regular_file_is_refused_in_one_line(
         tmp_path: Path) -> None:
     # /dev/zero was read until memory ran out, and a named pipe with no writer hung the
@@ -269,7 +314,16 @@ def test_false_alarms_are_not_measured_when_every_article_has_the_topic() -> Non
     assert rows == {"missiles": ["1.000", "1.000", "1.000", "n/a", "1", "0", "0",
                                  "0.21-1.00", "0.21-1.00"],
                     "sanctions": ["n/a", "n/a", "n/a", "0.00%", "0", "0", "0", "n/a", "n/a"]}
-    assert "(false alarms n/a: every article is labelled with the topic)" in out.getvalue()
+    assert "(false alarms n/a: no scored article is without the topic's label)" in out.getvalue()
+
+
+def test_an_interval_at_the_edge_is_not_printed_as_one_of_no_width() -> None:
+    # 1,000 of 1,000: the interval is 0.996-1.000, which two decimals printed as "1.00-1.00".
+    out = io.StringIO()
+    print_report(CheckReport({"missiles": TopicScore(tp=1000, tn=5)}), out)
+    row = out.getvalue().splitlines()[1].split()
+    assert row[-2:] == ["0.996-1.000", "0.996-1.000"]
+    assert row[5:8] == ["1000", "0", "0"]  # the counts keep their columns at four digits
 
 
 @pytest.mark.parametrize(("hits", "trials", "low", "high"), [

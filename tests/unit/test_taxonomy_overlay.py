@@ -186,6 +186,24 @@ def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -
     ({"extends": "none", "topics": []},
      "no topics left (remove_topics, or 'extends: none' with no topics of its own, took every "
      "one): keep or add at least one"),
+    # No "topics" key at all is no topic of its own either (it read as a malformed file).
+    ({"extends": "none"},
+     "no topics left (remove_topics, or 'extends: none' with no topics of its own, took every "
+     "one): keep or add at least one"),
+    # Removed and changed in one file: the change is then a new topic lacking its fields, and
+    # the message said only that its iptc was None.
+    ({"remove_topics": ["sanctions"], "topics": [{"name": "sanctions", "threshold": 0.6}]},
+     "topic 'sanctions': removed by remove_topics in this file, so this entry is a new topic, "
+     "which needs iptc, description, terms (to change the bundled topic, leave it out of "
+     "remove_topics)"),
+    # A count is refused as a fraction, not cut: a window of 3.7 words read as 3.
+    ({"topics": [{"name": "sanctions", "negation": {"window": 3.7}}]},
+     "topic 'sanctions': negation: window: expected a whole number, got 3.7"),
+    ({"topics": [{"name": "sanctions", "add_context": [
+        {"effect": "boost", "words": ["x"], "scope": "window", "window": 2.5}]}]},
+     "topic 'sanctions': add_context[0]: window: expected a whole number, got 2.5"),
+    ({"topics": [{"name": "sanctions", "lead_sentences": 1.5}]},
+     "topic 'sanctions': lead_sentences: expected a whole number, got 1.5"),
 ])
 def test_a_malformed_overlay_is_one_clear_line(
         tmp_path: Path, data: dict[str, Any], expected: str) -> None:
@@ -250,3 +268,31 @@ def test_a_merge_key_may_still_be_overridden(tmp_path: Path) -> None:
     data = read_yaml(path, "taxonomy", TaxonomyError)
     assert data["topics"][0]["threshold"] == 0.8
     assert data["defaults"]["kinds"]["strict"]["threshold"] == 0.8
+
+
+def test_a_bundled_topic_may_be_removed_and_defined_anew_under_its_name(tmp_path: Path) -> None:
+    path = overlay(tmp_path, {
+        "remove_topics": ["sanctions"],
+        "topics": [{"name": "sanctions", "iptc": "medtop:20000642",
+                    "description": "Only asset freezes.", "terms": ["asset freeze~"]}]})
+    sanctions = {t.name: t for t in load_taxonomy(path)}["sanctions"]
+    assert [term.source for term in sanctions.terms] == ["asset freeze~"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # PyYAML's reader error named "<unicode string>" and an offset, not the line.
+    ("topics:\n  - name: sanctions\n    threshold: 0.6\x00\n",
+     ":3:19: not valid YAML: the character U+0000 is not allowed in YAML"),
+    ("topics:\n  - {name: sanctions,\x07 threshold: 0.6}\n",
+     ":2:22: not valid YAML: the character U+0007 is not allowed in YAML"),
+    # A number Python will not convert: a traceback of every command that loads it.
+    (f"topics: [{{name: sanctions, threshold: {'9' * 5000}}}]\n",
+     ": cannot read taxonomy: Exceeds the limit (4300 digits)"),
+])
+def test_a_file_yaml_or_python_cannot_read_is_one_line(tmp_path: Path, text: str,
+                                                        expected: str) -> None:
+    path = tmp_path / "newsroom.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = refusal(path)
+    assert message.startswith(f"{path}{expected}"), message
+    assert "\n" not in message

@@ -234,6 +234,9 @@ class Rule:
     # The rule does nothing where one of these words is in its scope: a markets headline that
     # itself reports the topic ("Stocks fall as North Korea fires missiles") is about both.
     unless: re.Pattern[str] | None = None
+    # Where the rule is in the (merged) taxonomy, "topic 'sanctions': context[3]": named
+    # beside a match it dropped, so a miss can be traced to the rule and not only to the words.
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +295,16 @@ def _number(entry: Mapping[str, Any], key: str, default: float, where: str,
     return float(value)
 
 
+def _whole(entry: Mapping[str, Any], key: str, default: int, where: str, low: int,
+           high: int) -> int:
+    """A count (of words, of sentences): a fraction is refused, not cut (a window of 3.7
+    words read as 3 without a word)."""
+    value = _number(entry, key, default, where, low, high)
+    if value != int(value):
+        raise TaxonomyError(f"{where}: {key}: expected a whole number, got {entry.get(key)!r}")
+    return int(value)
+
+
 def _words(items: Any, lexicons: Mapping[str, list[str]], where: str) -> list[str]:
     """A rule's word list with ``@lexicon`` references expanded."""
     if isinstance(items, str):
@@ -334,7 +347,7 @@ def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
     scope = raw.get("scope", "sentence")
     if scope not in SCOPES:
         raise TaxonomyError(f"{where}: scope: expected one of {', '.join(SCOPES)}, got {scope!r}")
-    words = int(_number(raw, "window", 5, where, 1, 100)) if scope == "window" else 0
+    words = _whole(raw, "window", 5, where, 1, 100) if scope == "window" else 0
     if "regex" in raw:
         if "words" in raw:
             raise TaxonomyError(f"{where}: give either 'words' or 'regex', not both")
@@ -355,7 +368,7 @@ def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
         raise TaxonomyError(f"{where}: names: expected true or false, got {names!r}")
     unless = (_alternation(_words(raw["unless"], lexicons, f"{where}: unless"),
                            f"{where}: unless") if "unless" in raw else None)
-    return Rule(pattern, effect, scope, words, factor, names, unless)
+    return Rule(pattern, effect, scope, words, factor, names, unless, where)
 
 
 def _rules(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> tuple[Rule, ...]:
@@ -443,18 +456,15 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
         raise TaxonomyError(f"{where}: negation: expected a mapping (words, window, factor)")
     neg_words = _words(negation.get("words", list(DEFAULT_NEGATION)), lexicons,
                        f"{where}: negation: words")
-    lead_sentences = _number(entry, "lead_sentences", LEAD_SENTENCES, where, 1, 10)
-    if lead_sentences != int(lead_sentences):
-        raise TaxonomyError(f"{where}: lead_sentences: expected a whole number of sentences, "
-                            f"got {lead_sentences!r}")
+    lead_sentences = _whole(entry, "lead_sentences", LEAD_SENTENCES, where, 1, 10)
     return Topic(
         name, iptc, description.strip(), threshold, terms,
         _rules(entry.get("context"), lexicons, f"{where}: context"),
         _alternation(neg_words, f"{where}: negation: words"),
-        int(_number(negation, "window", 6, f"{where}: negation", 1, 50)),
+        _whole(negation, "window", 6, f"{where}: negation", 1, 50),
         _number(negation, "factor", 0.3, f"{where}: negation", 0.0, 1.0),
         _number(entry, "mention_factor", MENTION_FACTOR, where, 0.0, 1.0, low_open=True),
-        int(lead_sentences),
+        lead_sentences,
     )
 
 
@@ -531,7 +541,10 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
             if overlay.get(key) not in (None, [], {}):
                 raise TaxonomyError(f"{key}: nothing to apply to with 'extends: none' (no "
                                     f"bundled {what} are loaded)")
-        return {"lexicons": overlay.get("lexicons"), "topics": overlay.get("topics")}
+        # No "topics" key is no topic of its own, as "topics: []" is ("no topics left").
+        topics_of_its_own = overlay.get("topics")
+        return {"lexicons": overlay.get("lexicons"),
+                "topics": [] if topics_of_its_own is None else topics_of_its_own}
     lexicons = dict(base.get("lexicons") or {})
     lexicons.update(_mapping(overlay, "lexicons"))
     for name, phrases in _mapping(overlay, "extend_lexicons").items():
@@ -578,7 +591,7 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         # Checked here, by its place in this file: once merged, its index would be another.
         name = _topic_name(entry, i)
         if name not in topics:
-            _check_new_topic(entry, name, list(topics))
+            _check_new_topic(entry, name, list(topics), removed=name in map(str, removed))
         merged = dict(topics.get(name, {}))
         # Replacements first, then appends: "add_terms" before "terms" must not be lost.
         merged.update((key, value) for key, value in entry.items() if key not in APPENDS)
@@ -599,12 +612,18 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
     return {"lexicons": lexicons, "topics": list(topics.values())}
 
 
-def _check_new_topic(entry: Mapping[str, Any], name: str, bundled: list[str]) -> None:
+def _check_new_topic(entry: Mapping[str, Any], name: str, bundled: list[str],
+                     removed: bool = False) -> None:
     """A name that is not bundled starts a new topic, which needs a full definition; when it
-    lacks one and is close to a bundled name, it is most likely that name misspelt."""
+    lacks one and is close to a bundled name, it is most likely that name misspelt, and when
+    the same file removes that topic, a change meant for it."""
     missing = [key for key in ("iptc", "description") if key not in entry]
     if "terms" not in entry and "add_terms" not in entry:
         missing.append("terms")
+    if missing and removed:
+        raise TaxonomyError(f"topic {name!r}: removed by remove_topics in this file, so this "
+                            f"entry is a new topic, which needs {', '.join(missing)} (to "
+                            "change the bundled topic, leave it out of remove_topics)")
     close = difflib.get_close_matches(name, bundled, n=1)
     if missing and close:
         raise TaxonomyError(f"topic {name!r}: not a bundled topic, and a new one needs "
@@ -761,7 +780,9 @@ def _unless_found(rule: Rule, unless: re.Pattern[str], field: Field, start: int,
     return bool(field.found(unless, s, e))
 
 
-def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -> float:
+def _context_factor(rules: Iterable[Rule], field: Field, start: int,
+                    end: int) -> tuple[float, Rule | None]:
+    """The match's context factor, and the rule that took it to zero (None while above)."""
     factor = 1.0
     in_title = field.name == "title"
     for rule in rules:
@@ -780,11 +801,13 @@ def _context_factor(rules: Iterable[Rule], field: Field, start: int, end: int) -
             if not found and rule.scope == "document":
                 found = _elsewhere(rule, field)
         if rule.effect == "exclude" and found:
-            return 0.0
+            return 0.0, rule
         # A boost applies when its words are there, a requirement when they are missing.
         if (rule.effect == "boost" and found) or (rule.effect == "require" and not found):
             factor *= rule.factor
-    return factor
+            if factor <= 0:
+                return 0.0, rule
+    return factor, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -794,9 +817,11 @@ class Hit:
     weight: float  # after context, negation and position
 
 
-def _hits(topic: Topic, field: Field) -> list[Hit]:
+def _hits(topic: Topic, field: Field,
+          dropped: list[tuple[Evidence, Rule]] | None = None) -> list[Hit]:
     """Non-overlapping term matches with their effective weight. Where matches overlap, the
-    heaviest term wins, then the longest match: "short-range ballistic missile" over its tail."""
+    heaviest term wins, then the longest match: "short-range ballistic missile" over its tail.
+    ``dropped`` collects the matches a context rule took to zero weight, with that rule."""
     text = field.text
     candidates = []
     for index, term in enumerate(topic.terms):
@@ -819,9 +844,12 @@ def _hits(topic: Topic, field: Field) -> list[Hit]:
         # Claimed even when dropped below: a weaker term must not re-claim it.
         taken_starts.insert(place, start)
         taken_ends.insert(place, end)
-        weight = term.weight * _context_factor(topic.rules + term.rules, field, start, end)
-        if weight <= 0:
+        factor, dropper = _context_factor(topic.rules + term.rules, field, start, end)
+        if dropper is not None:
+            if dropped is not None:
+                dropped.append((Evidence(field.name, start, end, match.group(0)), dropper))
             continue
+        weight = term.weight * factor
         if topic.negation is not None:
             n0, n1 = field.words_before(start, topic.negation_words)
             if topic.negation.search(text, n0, n1):
@@ -854,6 +882,9 @@ class Explanation:
     length_factor: float
     hits: tuple[Hit, ...]
     features: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    # Matches a context rule dropped (weight 0), with that rule: a miss whose words were found
+    # and ruled out reads differently from one whose words were never there.
+    dropped: tuple[tuple[Evidence, Rule], ...] = ()
 
 
 def _spread(hits: list[Hit], field: Field) -> int:
@@ -876,8 +907,9 @@ class Tagger:
         length_factor = min(1.0, math.sqrt(REFERENCE_WORDS / words))
         out = []
         for topic in self.topics:
-            title_hits = _hits(topic, title_field)
-            body_hits = _hits(topic, body_field)
+            dropped: list[tuple[Evidence, Rule]] = []
+            title_hits = _hits(topic, title_field, dropped)
+            body_hits = _hits(topic, body_field, dropped)
             # Sentence boundaries are worked out (once per field) only where a term matched.
             lead = body_field.lead_end(topic.lead_sentences) if body_hits else 0
             lead_hits = [h for h in body_hits if h.evidence.start < lead]
@@ -899,7 +931,7 @@ class Tagger:
                 "length": max(-2.0, min(3.0, math.log2(words / REFERENCE_WORDS))),
             }
             out.append(Explanation(topic.name, score, title_mass, lead_mass + rest_mass,
-                                   length_factor, hits, features))
+                                   length_factor, hits, features, tuple(dropped)))
         return out
 
     def tag(self, title: str, body: str) -> list[Tag]:

@@ -24,9 +24,10 @@ import faust
 from newsflow.codecs import DEAD_LETTERS
 from newsflow.config import Settings
 from newsflow.core.dates import parse_datetime
+from newsflow.core.tagging import Topic
 from newsflow.errors import ConfigError, PreparePoolClosed, TableWriteFailed
 from newsflow.log_budget import WINDOW_SECONDS, LogBudget, client_log_filter
-from newsflow.pipeline_setup import build_pipeline
+from newsflow.pipeline_setup import build_pipeline, build_tagger
 from newsflow.processor import metrics
 from newsflow.processor.bounded_stop import exit_at_once
 from newsflow.processor.broker_reset import (
@@ -75,12 +76,14 @@ def prepared_topic_name(settings: Settings) -> str:
 
 
 def create_app(settings: Settings,
-               on_lost_topics: Callable[[Sequence[str]], NoReturn] | None = None) -> faust.App:
+               on_lost_topics: Callable[[Sequence[str]], NoReturn] | None = None,
+               topics: tuple[Topic, ...] | None = None) -> faust.App:
     """``on_lost_topics``: called (after the preparing children are stopped) when the broker no
     longer holds a topic the worker reads, or holds one created again (``broker_reset.py``);
-    the worker process starts afresh there. None: not checked."""
+    the worker process starts afresh there. None: not checked. ``topics``: the taxonomy, when
+    the caller has loaded it already (else loaded here)."""
     app = new_faust_app(settings)
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings, topics)
     parts = settings.topic_partitions
     raw_topic = app.topic(settings.topic_raw, partitions=parts)
     prepared_topic = app.topic(prepared_topic_name(settings), partitions=PREPARED_PARTITIONS,
@@ -271,11 +274,14 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     except OSError as exc:  # a file in the way, no permission
         raise ConfigError(f"NEWSFLOW_WORKER_DATA_DIR: cannot use {settings.worker_data_dir} as a "
                           f"directory: {exc.strerror or exc}") from None
+    # The taxonomy too: a malformed overlay is a configuration error (exit 2) whether or not
+    # the broker is up, not one found only once it answers.
+    topics = build_tagger(settings).topics
     ensure_topics(settings)
     on_disk = settings.worker_table_store == "rocksdb://"
     # Held until the process exits (the name keeps the file open); before anything starts.
     data_dir_lock = lock_data_dir(settings.worker_data_dir) if on_disk else None  # noqa: F841
-    app = create_app(settings, on_lost_topics=start_afresh)
+    app = create_app(settings, on_lost_topics=start_afresh, topics=topics)
     table: Any = app.tables[MEMORY_TABLE]  # a Table: its store (``data``) knows its path
     changelog = table.changelog_topic.get_topic_name()
     ensure_internal_topics(settings, {
