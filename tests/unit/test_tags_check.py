@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -231,9 +232,10 @@ def test_line_separators_inside_a_json_string_do_not_split_its_line(tmp_path: Pa
 def test_an_id_that_cannot_be_printed_as_written_is_escaped() -> None:
     # A newline in an id read as another error line; a lone surrogate stopped the report
     # halfway with UnicodeEncodeError.
-    errors = [{"id": id_, "topic": "missiles", "error": "missed", "title": "t", "score": 0.0,
-               "evidence": [], "aboutness": {}, "dropped": [], "language": None}
-              for id_ in ("x\ud800", "bad\nid  missed")]
+    errors: list[dict[str, Any]] = [
+        {"id": id_, "topic": "missiles", "error": "missed", "title": "t", "score": 0.0,
+         "evidence": [], "aboutness": {}, "dropped": [], "language": None}
+        for id_ in ("x\ud800", "bad\nid  missed")]
     out = io.StringIO()
     print_report(CheckReport({"missiles": TopicScore(fn=2)}, errors=errors), out)
     out.getvalue().encode("utf-8")  # writable: no lone surrogate left
