@@ -50,7 +50,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "benchmarks"
@@ -470,57 +470,95 @@ def report(pages: Sequence[Page], results: Results) -> dict[str, object]:
     return table
 
 
-def write_per_page(path: Path, pages: Sequence[Page], results: Results) -> None:
-    with path.open("w", encoding="utf-8") as out:
-        for index, page in enumerate(pages):
-            for name, outputs in results.outputs.items():
-                text = outputs[index].text
-                row: dict[str, object] = {"id": page.id, "dataset": page.dataset,
-                                          "part": page.part, "system": name, "chars": len(text),
-                                          "cpu_ms": round(results.cpu[name][index] * 1000, 2)}
-                if outputs[index].strategy:
-                    row["strategy"] = outputs[index].strategy
-                if page.has_gold:
-                    p, r = page_precision_recall(text, page.truth)
-                    row.update(precision=round(p, 4), recall=round(r, 4),
-                               f1=round(_f1(p, r), 4), gold_chars=len(page.truth))
-                if page.with_snippets or page.without_snippets:
-                    row["snippets"] = snippet_counts(text, page)
-                out.write(json.dumps(row) + "\n")
+def write_per_page(out: TextIO, pages: Sequence[Page], results: Results) -> None:
+    """One JSON line per page and system: its text's length, CPU and scores."""
+    for index, page in enumerate(pages):
+        for name, outputs in results.outputs.items():
+            text = outputs[index].text
+            row: dict[str, object] = {"id": page.id, "dataset": page.dataset,
+                                      "part": page.part, "system": name, "chars": len(text),
+                                      "cpu_ms": round(results.cpu[name][index] * 1000, 2)}
+            if outputs[index].strategy:
+                row["strategy"] = outputs[index].strategy
+            if page.has_gold:
+                p, r = page_precision_recall(text, page.truth)
+                row.update(precision=round(p, 4), recall=round(r, 4),
+                           f1=round(_f1(p, r), 4), gold_chars=len(page.truth))
+            if page.with_snippets or page.without_snippets:
+                row["snippets"] = snippet_counts(text, page)
+            out.write(json.dumps(row) + "\n")
+
+
+def positive_int(text: str) -> int:
+    """An option's count: 1 or more (``--limit -1`` sliced "all but the last page")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
 
 
 def page_options(description: str, systems: Iterable[str]) -> argparse.ArgumentParser:
     """The options every benchmark over these pages takes: systems, datasets, parts, limit."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--systems", default=",".join(systems))
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--parts", default=",".join(PARTS))
-    parser.add_argument("--limit", type=int, default=None, help="first N pages per dataset")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help=", ".join(DATASETS))
+    parser.add_argument("--parts", default=",".join(PARTS), help=", ".join(PARTS))
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="first N pages per dataset")
     return parser
+
+
+def _names(parser: argparse.ArgumentParser, option: str, text: str,
+           known: Iterable[str]) -> list[str]:
+    """A comma-separated list of known names, each once, in the order given; an unknown one or
+    none at all is a usage error."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    known = list(known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        parser.error(f"{option}: unknown {', '.join(map(repr, unknown))} (known: "
+                     f"{', '.join(known)})")
+    if not names:
+        parser.error(f"{option}: none given (known: {', '.join(known)})")
+    return names
 
 
 def chosen_systems_and_pages(parser: argparse.ArgumentParser, args: argparse.Namespace,
                              systems: Iterable[str]) -> tuple[list[str], list[Page]]:
-    """The systems asked for (an unknown one is a usage error) and the pages they run on."""
-    chosen = [s for s in args.systems.split(",") if s]
-    unknown = set(chosen) - set(systems)
-    if unknown:
-        parser.error(f"unknown systems: {sorted(unknown)}")
-    return chosen, load_all(args.datasets.split(","), args.parts.split(","), args.limit)
+    """The systems asked for and the pages they run on; an unknown system, dataset or part, or
+    a choice with no page, is a usage error."""
+    chosen = _names(parser, "--systems", args.systems, systems)
+    datasets = _names(parser, "--datasets", args.datasets, DATASETS)
+    parts = _names(parser, "--parts", args.parts, PARTS)
+    pages = load_all(datasets, parts, args.limit)
+    if not pages:
+        parser.error("no page to run on")
+    return chosen, pages
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     parser = page_options((__doc__ or "").splitlines()[0], SYSTEMS)
-    parser.add_argument("--runs", type=int, default=1, help="timing runs (minimum CPU kept)")
+    parser.add_argument("--runs", type=positive_int, default=1,
+                        help="timing runs (minimum CPU kept)")
     parser.add_argument("--per-page", type=Path, default=None)
     args = parser.parse_args(argv)
     systems, pages = chosen_systems_and_pages(parser, args, SYSTEMS)
+    # Opened before the run, not after it: a path that cannot be written would otherwise end
+    # a 15-minute run in a traceback with nothing printed.
+    try:
+        per_page = args.per_page.open("w", encoding="utf-8") if args.per_page else None
+    except OSError as exc:
+        parser.error(f"--per-page: cannot write {args.per_page}: {exc.strerror or exc}")
     results = run_systems(systems, pages, args.runs)
     result: dict[str, object] = {"pages": len(pages), "runs": args.runs, "systems": systems,
                                  "tune_share": TUNE_SHARE, "results": report(pages, results)}
-    if args.per_page:
-        write_per_page(args.per_page, pages, results)
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2), flush=True)
+    if per_page is not None:
+        with per_page:
+            write_per_page(per_page, pages, results)
     return result
 
 

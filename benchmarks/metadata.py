@@ -118,9 +118,12 @@ def authors_agree(a: Sequence[str], b: Sequence[str]) -> bool:
     return bool({fold(x) for x in a} & {fold(y) for y in b} - {""})
 
 
-def agreement(ours: Sequence[Meta], theirs: Sequence[Meta]) -> dict[str, float]:
-    """Per field: both give a value and agree / both give one / only one does / neither."""
-    result: dict[str, float] = {}
+def agreement(ours: Sequence[Meta], theirs: Sequence[Meta]) -> dict[str, float | None]:
+    """Per field: the share of pages where both give a value (``_both``), of those the share
+    where they agree (``_agree_of_both``; null when there is none), and the share where only
+    one does. A field the peer never gives on these pages is left out (htmldate reads the date
+    only; on a few pages a peer may give no site at all)."""
+    result: dict[str, float | None] = {}
     fields: dict[str, tuple[Callable[[Meta], object], Callable[[Meta, Meta], bool]]] = {
         "date": (lambda m: m.date, lambda x, y: dates_agree(x.date, y.date)),
         "authors": (lambda m: m.authors, lambda x, y: authors_agree(x.authors, y.authors)),
@@ -134,7 +137,7 @@ def agreement(ours: Sequence[Meta], theirs: Sequence[Meta]) -> dict[str, float]:
         one = sum(1 for x, y in zip(ours, theirs, strict=True) if bool(value(x)) != bool(value(y)))
         result[f"{name}_both"] = round(len(both) / total, 4)
         result[f"{name}_agree_of_both"] = (round(statistics.fmean(agree(x, y) for x, y in both), 4)
-                                           if both else 0.0)
+                                           if both else None)
         result[f"{name}_only_one"] = round(one / total, 4)
         if name == "date" and both:
             result["date_same_day_of_both"] = round(statistics.fmean(

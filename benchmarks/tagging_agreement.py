@@ -16,6 +16,7 @@ counts.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -68,6 +69,8 @@ def compare(gold: Mapping[str, set[str]], predicted: Mapping[str, set[str]], tag
 
 
 def main() -> None:
+    # No options: still parsed, so that --help says what it does instead of running it.
+    argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0]).parse_args()
     first_rows = read_jsonl(LABELS)
     second_rows = read_jsonl(SECOND)
     per_stratum = weights(first_rows, second_rows)

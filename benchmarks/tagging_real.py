@@ -34,6 +34,7 @@ from typing import Any
 from newsflow.core.clean import clean_document
 from newsflow.core.tagging import Tagger
 from newsflow.core.tags import Evidence, Tag
+from newsflow.errors import TaxonomyError
 from newsflow.tags_check import LabelledArticle, check
 from newsflow.taxonomy_files import load_taxonomy
 
@@ -129,7 +130,11 @@ def by_group(tagger: Any, baseline: Any, rows: list[tuple[dict[str, Any], Labell
 
 
 def _brief(score: dict[str, Any]) -> str:
-    return "P {precision:.2f} R {recall:.2f} (tp {tp} fp {fp} fn {fn})".format(**score)
+    # n/a, not 1.00, where there is nothing to count: a group with no positive has no recall.
+    tp, fp, fn = score["tp"], score["fp"], score["fn"]
+    precision = f"{score['precision']:.2f}" if tp + fp else "n/a"
+    recall = f"{score['recall']:.2f}" if tp + fn else "n/a"
+    return f"P {precision} R {recall} (tp {tp} fp {fp} fn {fn})"
 
 
 def unlabelled_articles() -> Iterator[tuple[str, str, str]]:
@@ -149,15 +154,27 @@ def unlabelled_articles() -> Iterator[tuple[str, str, str]]:
                 yield article["id"], doc.title, doc.text
 
 
+class BenchmarkError(Exception):
+    """A problem with the benchmark's input, reported in one line."""
+
+
 def changed_since(ref: str, current: Tagger) -> dict[str, Any]:
     """Tags on unlabelled articles that differ between git ``ref``'s taxonomy and the current."""
-    old_yaml = subprocess.run(
+    shown = subprocess.run(
         ["git", "-C", str(ROOT), "show", f"{ref}:services/newsflow/data/taxonomy.yaml"],
-        check=True, capture_output=True, text=True).stdout
+        check=False, capture_output=True, text=True)
+    if shown.returncode:
+        problem = " ".join(shown.stderr.split()) or f"git exited {shown.returncode}"
+        raise BenchmarkError(f"--changed-since {ref}: no taxonomy at that ref: {problem}")
     with tempfile.TemporaryDirectory() as folder:
         old_path = Path(folder) / "taxonomy.yaml"
-        old_path.write_text(old_yaml, encoding="utf-8")
-        old = Tagger(load_taxonomy(None, bundled=old_path))
+        old_path.write_text(shown.stdout, encoding="utf-8")
+        try:
+            old = Tagger(load_taxonomy(None, bundled=old_path))
+        except TaxonomyError as exc:  # an older format this code no longer reads
+            problem = str(exc).removeprefix(f"{old_path}: ")
+            raise BenchmarkError(f"--changed-since {ref}: its taxonomy cannot be read by "
+                                 f"this version: {problem}") from exc
     changes, count = [], 0
     for article_id, title, text in unlabelled_articles():
         count += 1
@@ -172,11 +189,14 @@ def changed_since(ref: str, current: Tagger) -> dict[str, Any]:
 
 def measure(tagger: Any, rows: list[tuple[dict[str, Any], LabelledArticle]]) -> dict[str, Any]:
     everything = check(tagger, [a for _, a in rows], TAGS)
-    random_part = check(tagger, [a for row, a in rows if row["part"] == "random"], TAGS)
+    randoms = [a for row, a in rows if row["part"] == "random"]
+    random_part = check(tagger, randoms, TAGS)
     # False alarms are measured on the random part only: the rest was drawn near the topics.
+    # None when the rows hold no random article (a round drawn near the topics): not 0 %.
     return {tag: {**{k: v for k, v in everything.scores[tag].to_dict().items()
                      if not k.startswith("false_alarm_rate")},
-                  **{k.replace("false_alarm_rate", "false_alarm_rate_random"): v
+                  **{k.replace("false_alarm_rate", "false_alarm_rate_random"):
+                     v if randoms else None
                      for k, v in random_part.scores[tag].to_dict().items()
                      if k.startswith("false_alarm_rate")}}
             for tag in TAGS} | {"_errors": everything.errors}
@@ -195,11 +215,18 @@ def main() -> None:
     parser.add_argument("--changed-since", metavar="REF",
                         help="list tags on unlabelled articles that differ from git REF's taxonomy")
     args = parser.parse_args()
-    tagger = Tagger(load_taxonomy(args.taxonomy))
-    if args.changed_since:
-        json.dump(changed_since(args.changed_since, tagger), sys.stdout, indent=1)
-        print()
-        return
+    if args.changed_since is not None and not args.changed_since.strip():
+        parser.error("--changed-since: empty git ref")
+    if args.errors and args.errors not in (args.split or ("tune", "report")):
+        parser.error(f"--errors {args.errors}: that split is not run (--split)")
+    try:
+        tagger = Tagger(load_taxonomy(args.taxonomy))
+        if args.changed_since is not None:
+            json.dump(changed_since(args.changed_since, tagger), sys.stdout, indent=1)
+            print()
+            return
+    except (TaxonomyError, BenchmarkError) as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     report: dict[str, Any] = {}
     for split in args.split or ("tune", "report"):
         rows = load(split, tuple(args.rounds or ROUNDS))

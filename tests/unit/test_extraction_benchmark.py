@@ -133,3 +133,37 @@ def test_each_dataset_row_reports_the_margin_and_the_pooled_row_does_not(
     rows = {group: row for group, row in table.items() if not group.startswith("all/")}
     assert rows and all(row["margin"]["best_peer"] == "trafilatura" for row in rows.values())
     assert all("margin" not in row for group, row in table.items() if group.startswith("all/"))
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--limit", "0"], "argument --limit: expected 1 or more, got 0"),
+    # A negative limit sliced "every page but the last N".
+    (["--limit", "-3"], "argument --limit: expected 1 or more, got -3"),
+    (["--runs", "0"], "argument --runs: expected 1 or more, got 0"),
+    (["--datasets", "nosuch"], "--datasets: unknown 'nosuch' (known: zyte, msv-chaos, "
+                               "wceb-articles, trafilatura-eval)"),
+    (["--parts", "tune,held"], "--parts: unknown 'held' (known: tune, report)"),
+    (["--systems", ","], "--systems: none given"),
+    # Checked before the run: the file was opened after it, so a bad path lost every figure.
+    (["--limit", "1", "--datasets", "zyte", "--systems", "blocks_only", "--per-page",
+      "/nonexistent-folder/pages.jsonl"],
+     "--per-page: cannot write /nonexistent-folder/pages.jsonl: No such file or directory"),
+])
+def test_a_bad_option_is_one_usage_line(bench: ModuleType, argv: list[str], message: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        bench.main(argv)
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines()[-1].split(" error: ", 1)[1].startswith(message)
+
+
+def test_names_given_twice_run_once(bench: ModuleType, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    per_page = tmp_path / "pages.jsonl"
+    result = bench.main(["--limit", "1", "--datasets", "zyte, zyte", "--parts", "tune",
+                         "--systems", "blocks_only,blocks_only", "--per-page", str(per_page)])
+    assert result["pages"] == 1 and result["systems"] == ["blocks_only"]
+    assert json.loads(capsys.readouterr().out)["pages"] == 1
+    rows = [json.loads(line) for line in per_page.read_text(encoding="utf-8").splitlines()]
+    assert [row["system"] for row in rows] == ["blocks_only"]

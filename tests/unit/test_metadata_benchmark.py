@@ -36,6 +36,9 @@ def test_agreement_counts_fields_per_page(bench: ModuleType) -> None:
         0.5, 0.5, 1.0)
     assert (result["authors_agree_of_both"], result["authors_same_set_of_both"]) == (0.5, 0.0)
     assert (result["site_both"], result["site_agree_of_both"]) == (1.0, 0.5)
+    # No page where both give a value: no agreement to give, not 0 %.
+    lone = bench.agreement([bench.Meta(site="BBC")], [bench.Meta(site=None, date="2024-03-07")])
+    assert (lone["date_both"], lone["date_agree_of_both"]) == (0.0, None)
 
 
 def test_newsflow_reads_the_page_as_clean_document_does(bench: ModuleType) -> None:
