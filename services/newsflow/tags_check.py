@@ -145,6 +145,9 @@ class CheckReport:
                 f"not scored: {'; '.join(parts)}; each is listed with the errors on stdout")
 
 
+# Matches listed per error (evidence, and those a rule ruled out); the rest are counted.
+MAX_LISTED = 8
+
 # What a JSON line holds when it is not an object, in JSON's own words.
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number",
                bool: "true or false", type(None): "null"}
@@ -256,6 +259,7 @@ def judge(tagger: Tagger, article: LabelledArticle, names: Sequence[str]) -> Jud
     tags = ({t.name for t in tagger.tag(article.title, article.text)}
             if taggable(language) else set())
     explained: dict[str, Any] | None = None  # the why, worked out only for an error
+    thresholds = {topic.name: topic.threshold for topic in tagger.topics}
     errors = []
     for name in names:
         got, gold = name in tags, name in article.labels
@@ -269,13 +273,20 @@ def judge(tagger: Tagger, article: LabelledArticle, names: Sequence[str]) -> Jud
             "error": "false_alarm" if got else "missed",
             "title": article.title[:120],
             "score": round(why.score, 4) if why else 0.0,
-            "evidence": [h.evidence.text for h in why.hits[:8]] if why else [],
+            "threshold": thresholds.get(name),
+            "evidence": [h.evidence.text for h in why.hits[:MAX_LISTED]] if why else [],
+            "more_evidence": max(0, len(why.hits) - MAX_LISTED) if why else 0,
             # Where the evidence sits (title, lead, rest, spread...): why it is or is
             # not enough.
             "aboutness": {k: round(v, 3) for k, v in why.features.items()} if why else {},
             # Matches a context rule ruled out, and the rule: words found, but not counted.
-            "dropped": [{"text": evidence.text, "rule": rule.where, "effect": rule.effect}
-                        for evidence, rule in why.dropped[:8]] if why else [],
+            # In text order, the title's first (the order of the evidence above).
+            "dropped": [{"text": evidence.text, "field": evidence.field, "rule": rule.where,
+                         "effect": rule.effect}
+                        for evidence, rule in sorted(
+                            why.dropped, key=lambda d: (d[0].field != "title", d[0].start)
+                        )[:MAX_LISTED]] if why else [],
+            "more_dropped": max(0, len(why.dropped) - MAX_LISTED) if why else 0,
             # Set when the article is not read as English: never tagged, whatever
             # its score.
             "language": None if taggable(language) else language,
@@ -396,14 +407,34 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else ascii(text)
 
 
+def _score(error: dict[str, Any]) -> str:
+    """The score beside the threshold it is compared with, with four decimals where two would
+    hide which side of it the score is (a miss at 0.4996 printed as 0.50 against 0.50)."""
+    score, threshold = error["score"], error.get("threshold")
+    if threshold is None:
+        return f"score {score:.2f}"
+    digits = 4 if f"{score:.2f}" == f"{threshold:.2f}" else 2
+    return f"score {score:.{digits}f} (tags at {threshold:.2f})"
+
+
+def _listed(items: list[str], more: int) -> str:
+    return "; ".join(items) + (f"; and {more} more" if more else "")
+
+
 def print_report(report: CheckReport, out: TextIO) -> None:
+    # Columns as wide as their longest entry and a space: a newsroom's topic may be named
+    # "industrial_action_walkouts", and it ran into the id beside it.
+    name_width = max([22, *(len(name) + 1 for name in report.scores)])
+    kind_width = max([12, *(len(e["error"]) + 1 for e in report.errors)])
+    topic_width = max([20, *(len(e["topic"]) + 1 for e in report.errors if e["topic"])])
     # A ratio with nothing to count prints n/a, not 1.000: a topic no article is labelled
     # with has not been measured, and must not read as a perfect one.
-    out.write(f"{'topic':<22}{'precision':>10}{'recall':>8}{'F1':>7}{'false alarms':>14}"
-              f"{'tp':>7}{'fp':>7}{'fn':>7}{'precision 95%':>15}{'recall 95%':>14}\n")
+    out.write(f"{'topic':<{name_width}}{'precision':>10}{'recall':>8}{'F1':>7}"
+              f"{'false alarms':>14}{'tp':>7}{'fp':>7}{'fn':>7}{'precision 95%':>15}"
+              f"{'recall 95%':>14}\n")
     for name, s in report.scores.items():
         tagged, labelled = s.tp + s.fp > 0, s.tp + s.fn > 0
-        out.write(f"{name:<22}{_ratio(s.precision, tagged):>10}"
+        out.write(f"{name:<{name_width}}{_ratio(s.precision, tagged):>10}"
                   f"{_ratio(s.recall, labelled):>8}{_ratio(s.f1, tagged and labelled):>7}"
                   f"{_percent(s.false_alarm_rate, s.fp + s.tn > 0):>14}{s.tp:>7}{s.fp:>7}"
                   f"{s.fn:>7}{_interval(s.precision_interval):>15}"
@@ -422,16 +453,18 @@ def print_report(report: CheckReport, out: TextIO) -> None:
         out.write("\nerrors (score, then the evidence the tagger found):\n")
     for error in report.errors:
         if error["topic"] is None:  # not scored: no topic's score, only why
-            out.write(f"  {error['error']:<12}{'(all)':<20}{_shown(error['id'])}  "
-                      f"{error['title']!r}\n      {error['reason']}\n")
+            out.write(f"  {error['error']:<{kind_width}}{'(all)':<{topic_width}}"
+                      f"{_shown(error['id'])}  {error['title']!r}\n      {error['reason']}\n")
             continue
-        evidence = "; ".join(map(_shown, error["evidence"])) or "no evidence"
+        evidence = _listed([_shown(text) for text in error["evidence"]],
+                           error.get("more_evidence", 0)) or "no evidence"
         where = ", ".join(f"{k} {v:g}" for k, v in error.get("aboutness", {}).items())
-        dropped = "; ".join(f"{_shown(d['text'])} ({d['effect']}: {d['rule']})"
-                            for d in error.get("dropped", []))
+        dropped = _listed([f"{_shown(d['text'])} ({d['field']}; {d['effect']}: {d['rule']})"
+                           for d in error.get("dropped", [])], error.get("more_dropped", 0))
         language = error.get("language")
-        out.write(f"  {error['error']:<12}{error['topic']:<20}{_shown(error['id'])}  "
-                  f"score {error['score']:.2f}  {error['title']!r}\n      evidence: {evidence}\n"
+        out.write(f"  {error['error']:<{kind_width}}{error['topic']:<{topic_width}}"
+                  f"{_shown(error['id'])}  {_score(error)}  {error['title']!r}\n"
+                  f"      evidence: {evidence}\n"
                   + (f"      aboutness: {where}\n" if error["evidence"] else "")
                   + (f"      ruled out by a context rule: {dropped}\n" if dropped else "")
                   + (f"      language: {language} (not English: never tagged)\n"

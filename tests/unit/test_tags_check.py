@@ -517,3 +517,46 @@ def test_an_incomplete_check_says_so_when_its_reader_is_gone(tmp_path: Path) -> 
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(
         "newsflow tags check: 1 of 4 articles not scored: 1 ran past the 1 s budget")
+
+
+def test_a_long_topic_name_keeps_its_columns_apart_from_the_id() -> None:
+    errors: list[dict[str, Any]] = [
+        {"id": "42", "topic": "industrial_action_walkouts", "error": "false_alarm",
+         "title": "t", "score": 0.91, "threshold": 0.5, "evidence": ["walkout"],
+         "aboutness": {}, "dropped": [], "language": None},
+        {"id": "k1", "topic": None, "error": "process_died", "title": "Plain",
+         "reason": "the process tagging it died"}]
+    out = io.StringIO()
+    print_report(CheckReport({"industrial_action_walkouts": TopicScore(fp=1)}, errors=errors),
+                 out)
+    lines = out.getvalue().splitlines()
+    assert lines[1].split()[:2] == ["industrial_action_walkouts", "0.000"]
+    assert lines[1].index("0.000") == lines[0].index("precision") + 4  # under its heading
+    assert ["false_alarm", "industrial_action_walkouts", "42", "score", "0.91", "(tags", "at",
+            "0.50)", "'t'"] in [line.split() for line in lines]
+    assert ["process_died", "(all)", "k1", "'Plain'"] in [line.split() for line in lines]
+
+
+@pytest.mark.parametrize(("score", "threshold", "shown"), [
+    (0.4996, 0.5, "score 0.4996 (tags at 0.50)"),  # two decimals read 0.50 against 0.50
+    (0.31, 0.54, "score 0.31 (tags at 0.54)"),
+])
+def test_a_score_is_shown_beside_its_threshold(score: float, threshold: float,
+                                               shown: str) -> None:
+    error = {"id": "r1", "topic": "strikes", "error": "missed", "title": "Walkout",
+             "score": score, "threshold": threshold, "evidence": ["Walkout"], "aboutness": {},
+             "dropped": [], "language": None}
+    out = io.StringIO()
+    print_report(CheckReport({"strikes": TopicScore(fn=1)}, errors=[error]), out)
+    assert f"r1  {shown}  'Walkout'" in out.getvalue()
+
+
+def test_matches_past_the_listed_ones_are_counted(tmp_path: Path) -> None:
+    # Eleven "sanctions" beside sports words, all ruled out: eight listed, the rest counted.
+    text = " ".join(f"The league imposed sanctions on club {n} after the match." for n in range(11))
+    path = labels(tmp_path, json.dumps({"id": "s1", "title": "League news", "text": text,
+                                        "labels": ["sanctions"]}))
+    result = run("--labels", str(path))
+    assert result.returncode == 0, result.stderr
+    ruled_out = next(line for line in result.stdout.splitlines() if "ruled out by" in line)
+    assert ruled_out.count("(body; ") == 8 and ruled_out.endswith("; and 3 more")

@@ -204,6 +204,12 @@ def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -
      "topic 'sanctions': add_context[0]: window: expected a whole number, got 2.5"),
     ({"topics": [{"name": "sanctions", "lead_sentences": 1.5}]},
      "topic 'sanctions': lead_sentences: expected a whole number, got 1.5"),
+    # A falsy value of the wrong type was read as "none" and passed without a word.
+    ({"topics": {}}, "topics: expected a list"),
+    ({"topics": 0}, "topics: expected a list"),
+    ({"remove_topics": {}}, "remove_topics: expected a list of bundled topic names, got {}"),
+    ({"lexicons": []}, "lexicons: expected a mapping of name to list of phrases"),
+    ({"extend_lexicons": 0}, "extend_lexicons: expected a mapping of name to list of phrases"),
 ])
 def test_a_malformed_overlay_is_one_clear_line(
         tmp_path: Path, data: dict[str, Any], expected: str) -> None:

@@ -561,7 +561,7 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
                 raise TaxonomyError(f"{where}: {exc}") from exc
         lexicons[name] = [*lexicons[name], *phrases]
     topics = {str(t["name"]): dict(t) for t in base.get("topics") or []}
-    removed = overlay.get("remove_topics") or []
+    removed = _given(overlay, "remove_topics", [])
     if not isinstance(removed, list):
         raise TaxonomyError(f"remove_topics: expected a list of bundled topic names, got {removed!r}")
     for name in map(str, removed):
@@ -576,7 +576,7 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         raise TaxonomyError(f"remove_topics: {', '.join(map(repr, twice))} named twice")
     for name in removed:
         del topics[str(name)]
-    entries = overlay.get("topics") or []
+    entries = _given(overlay, "topics", [])
     if not isinstance(entries, list):
         raise TaxonomyError("topics: expected a list")
     names = [e.get("name") for e in entries if isinstance(e, dict)]
@@ -630,8 +630,16 @@ def _check_new_topic(entry: Mapping[str, Any], name: str, bundled: list[str],
                             f"{', '.join(missing)}; did you mean {close[0]!r}?")
 
 
+def _given(overlay: Mapping[str, Any], key: str, default: Any) -> Any:
+    """``overlay[key]``, or ``default`` when it is absent or empty in YAML (``topics:``). Not
+    ``or``: a falsy value of the wrong type (``topics: 0``, ``lexicons: []``) must be refused
+    by the type check, not read as "none"."""
+    value = overlay.get(key)
+    return default if value is None else value
+
+
 def _mapping(overlay: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = overlay.get(key) or {}
+    value = _given(overlay, key, {})
     if not isinstance(value, dict):
         raise TaxonomyError(f"{key}: expected a mapping of name to list of phrases")
     return value
