@@ -302,3 +302,16 @@ def test_a_file_yaml_or_python_cannot_read_is_one_line(tmp_path: Path, text: str
     message = refusal(path)
     assert message.startswith(f"{path}{expected}"), message
     assert "\n" not in message
+
+
+def test_the_readme_overlay_loads_and_tags_as_it_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\n# newsroom.yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "newsroom.yaml"
+    path.write_text(block, encoding="utf-8")
+    topics = {t.name: t for t in load_taxonomy(path)}
+    assert list(topics) == ["missiles", "sanctions", "naval_deployment", "strikes"]
+    assert topics["sanctions"].threshold == 0.6
+    tags = {t.name for t in Tagger(tuple(topics.values())).tag(
+        "Dockers stage walkout", "Dockers staged a walkout on Monday, their union said.")}
+    assert tags == {"strikes"}
