@@ -547,18 +547,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     systems, pages = chosen_systems_and_pages(parser, args, SYSTEMS)
     # Opened before the run, not after it: a path that cannot be written would otherwise end
-    # a 15-minute run in a traceback with nothing printed.
+    # a 15-minute run in a traceback with nothing printed. Written beside the file and moved
+    # over it at the end, so that a run that fails keeps the last one's rows.
+    partial = args.per_page.with_name(f".{args.per_page.name}.partial") if args.per_page else None
     try:
-        per_page = args.per_page.open("w", encoding="utf-8") if args.per_page else None
+        per_page = partial.open("w", encoding="utf-8") if partial else None
     except OSError as exc:
         parser.error(f"--per-page: cannot write {args.per_page}: {exc.strerror or exc}")
-    results = run_systems(systems, pages, args.runs)
-    result: dict[str, object] = {"pages": len(pages), "runs": args.runs, "systems": systems,
-                                 "tune_share": TUNE_SHARE, "results": report(pages, results)}
-    print(json.dumps(result, indent=2), flush=True)
-    if per_page is not None:
-        with per_page:
-            write_per_page(per_page, pages, results)
+    try:
+        results = run_systems(systems, pages, args.runs)
+        result: dict[str, object] = {"pages": len(pages), "runs": args.runs, "systems": systems,
+                                     "tune_share": TUNE_SHARE, "results": report(pages, results)}
+        print(json.dumps(result, indent=2), flush=True)
+        if per_page is not None and partial is not None:
+            with per_page:
+                write_per_page(per_page, pages, results)
+            partial.replace(args.per_page)
+    finally:
+        if per_page is not None and partial is not None and not per_page.closed:
+            per_page.close()
+            partial.unlink(missing_ok=True)
     return result
 
 

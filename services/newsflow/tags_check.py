@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -145,6 +146,8 @@ class CheckReport:
                 f"not scored: {'; '.join(parts)}; each is listed with the errors on stdout")
 
 
+_LINE_END = re.compile("\r\n|[\r\n]")
+
 # Matches listed per error (evidence, and those a rule ruled out); the rest are counted.
 MAX_LISTED = 8
 
@@ -156,10 +159,10 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
 def read_labels(path: Path) -> list[LabelledArticle]:
     data = read_user_file(path, "labelled articles", LabelsFileError)
     try:
-        # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON. Split
-        # at "\n" only (a "\r" before it is JSON whitespace): splitlines also splits at
-        # U+2028, U+2029 and U+0085, which JSON strings may hold unescaped.
-        lines = data.decode("utf-8-sig").split("\n")
+        # utf-8-sig: a BOM, as some editors save, is not part of the first line's JSON. Lines
+        # end at \n, \r\n or \r (old Mac files) only: splitlines also splits at U+2028,
+        # U+2029 and U+0085, which JSON strings may hold unescaped (a raw \r they may not).
+        lines = _LINE_END.split(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise LabelsFileError(f"{path}: cannot read labelled articles: not UTF-8: {exc}") from exc
     articles = []
@@ -259,7 +262,7 @@ def judge(tagger: Tagger, article: LabelledArticle, names: Sequence[str]) -> Jud
     tags = ({t.name for t in tagger.tag(article.title, article.text)}
             if taggable(language) else set())
     explained: dict[str, Any] | None = None  # the why, worked out only for an error
-    thresholds = {topic.name: topic.threshold for topic in tagger.topics}
+    thresholds: dict[str, float] = {}
     errors = []
     for name in names:
         got, gold = name in tags, name in article.labels
@@ -267,12 +270,14 @@ def judge(tagger: Tagger, article: LabelledArticle, names: Sequence[str]) -> Jud
             continue
         if explained is None:
             explained = {e.topic: e for e in tagger.explain(article.title, article.text)}
+            thresholds = {topic.name: topic.threshold for topic in tagger.topics}
         why = explained.get(name)
         errors.append({
             "id": article.id, "topic": name,
             "error": "false_alarm" if got else "missed",
             "title": article.title[:120],
-            "score": round(why.score, 4) if why else 0.0,
+            # Six decimals: enough to show which side of the threshold a score is.
+            "score": round(why.score, 6) if why else 0.0,
             "threshold": thresholds.get(name),
             "evidence": [h.evidence.text for h in why.hits[:MAX_LISTED]] if why else [],
             "more_evidence": max(0, len(why.hits) - MAX_LISTED) if why else 0,
@@ -407,14 +412,27 @@ def _shown(text: str) -> str:
     return text if text.isprintable() else ascii(text)
 
 
+def _decimals(value: float) -> str:
+    """A threshold as written: 0.5 as 0.50, 0.555 as 0.555."""
+    return f"{value:.6f}".rstrip("0").ljust(4, "0")
+
+
 def _score(error: dict[str, Any]) -> str:
-    """The score beside the threshold it is compared with, with four decimals where two would
-    hide which side of it the score is (a miss at 0.4996 printed as 0.50 against 0.50)."""
+    """The score beside the threshold it is compared with, with as many decimals as it takes to
+    show the side of it that the error is on (a miss at 0.4996 printed as 0.50 beside 0.50,
+    a false alarm at 0.5552 as 0.56 beside 0.555, read the wrong way)."""
     score, threshold = error["score"], error.get("threshold")
     if threshold is None:
         return f"score {score:.2f}"
-    digits = 4 if f"{score:.2f}" == f"{threshold:.2f}" else 2
-    return f"score {score:.{digits}f} (tags at {threshold:.2f})"
+    shown = f"{score:.2f}"
+    # A non-English article is missed whatever its score: the language line says why.
+    if not error.get("language"):
+        tagged = error["error"] == "false_alarm"
+        for digits in (2, 3, 4, 5, 6):
+            shown = f"{score:.{digits}f}"
+            if (float(shown) >= threshold) == tagged:
+                break
+    return f"score {shown} (tags at {_decimals(threshold)})"
 
 
 def _listed(items: list[str], more: int) -> str:

@@ -3,6 +3,7 @@ line naming the file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,27 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     f"found duplicate key {key!r}", key_node.start_mark)
 
 
+# Longer numbers are refused where they are: a 5,000-digit decimal stopped int() with a
+# ValueError, and a hexadecimal one of that size loaded and then stopped the error message
+# that tried to print it.
+MAX_NUMBER_CHARS = 100
+
+
+def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    text = str(loader.construct_scalar(node))  # type: ignore[no-untyped-call]
+    if len(text) > MAX_NUMBER_CHARS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})",
+            node.start_mark)
+    return loader.construct_yaml_int(node)  # type: ignore[no-untyped-call]
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+# YAML's line breaks, for a position's line and column.
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def read_yaml(path: Path, what: str, error: type[ConfigError]) -> Any:
     """The YAML document in ``path`` (``what`` it is, for messages); ``error`` with one line
     when it cannot be read: missing, not a regular file (``read_user_file``), not UTF-8, a
@@ -74,8 +96,10 @@ def yaml_problem(path: Path, exc: yaml.YAMLError, text: str | None = None) -> st
     several lines and names the file ``<unicode string>``. A character YAML does not allow
     (NUL, a control character) is reported by its offset in ``text``: line and column."""
     if isinstance(exc, yaml.reader.ReaderError) and text is not None:
-        before = text[:exc.position]
-        row, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        lines = _LINE_BREAK.split(text[:exc.position])
+        # A byte order mark is no column of the first line.
+        row, column = len(lines), len(lines[-1].removeprefix("\ufeff") if len(lines) == 1
+                                      else lines[-1]) + 1
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1])
         return (f"{path}:{row}:{column}: not valid YAML: the character U+{code:04X} is not "
                 "allowed in YAML")

@@ -416,6 +416,12 @@ def test_explain_names_the_rule_that_ruled_a_match_out(tagger: Tagger) -> None:
     assert {(evidence.text, rule.effect) for evidence, rule in why.dropped} >= {
         ("imposed sanctions", "exclude")}
     assert all(rule.where.startswith("topic 'sanctions': ") for _, rule in why.dropped)
+    # A requirement with no factor drops a match too, and is named: "sanctions" needs a
+    # state or a party in its sentence.
+    needs_party = {e.topic: e for e in tagger.explain(
+        "Sanctions", "The club was hit with sanctions after the match.")}["sanctions"]
+    assert [(ev.text, rule.effect) for ev, rule in needs_party.dropped] == [
+        ("Sanctions", "require"), ("sanctions", "require")]
     # A match that counts is not among the dropped ones.
     kept = {e.topic: e for e in tagger.explain(
         "EU imposes sanctions on Russia", "The EU imposed sanctions on Russian banks.")}

@@ -229,6 +229,13 @@ def test_line_separators_inside_a_json_string_do_not_split_its_line(tmp_path: Pa
     assert [a.id for a in read_labels(path)] == ["a", "b"]
 
 
+def test_old_mac_line_ends_are_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_bytes(f'{{"id": "a", {ARTICLE}}}\r{{"id": "b", {ARTICLE}}}\r\n'
+                     f'{{"id": "c", {ARTICLE}}}\n'.encode())
+    assert [a.id for a in read_labels(path)] == ["a", "b", "c"]
+
+
 def test_an_id_that_cannot_be_printed_as_written_is_escaped() -> None:
     # A newline in an id read as another error line; a lone surrogate stopped the report
     # halfway with UnicodeEncodeError.
@@ -537,13 +544,16 @@ def test_a_long_topic_name_keeps_its_columns_apart_from_the_id() -> None:
     assert ["process_died", "(all)", "k1", "'Plain'"] in [line.split() for line in lines]
 
 
-@pytest.mark.parametrize(("score", "threshold", "shown"), [
-    (0.4996, 0.5, "score 0.4996 (tags at 0.50)"),  # two decimals read 0.50 against 0.50
-    (0.31, 0.54, "score 0.31 (tags at 0.54)"),
+@pytest.mark.parametrize(("kind", "score", "threshold", "shown"), [
+    ("missed", 0.4996, 0.5, "score 0.4996 (tags at 0.50)"),  # 0.50 beside 0.50, missed
+    ("missed", 0.54996, 0.55, "score 0.54996 (tags at 0.55)"),
+    ("missed", 0.1235, 0.125, "score 0.12 (tags at 0.125)"),  # 0.12 beside 0.12 read tagged
+    ("false_alarm", 0.5552, 0.555, "score 0.56 (tags at 0.555)"),
+    ("missed", 0.31, 0.54, "score 0.31 (tags at 0.54)"),
 ])
-def test_a_score_is_shown_beside_its_threshold(score: float, threshold: float,
+def test_a_score_is_shown_beside_its_threshold(kind: str, score: float, threshold: float,
                                                shown: str) -> None:
-    error = {"id": "r1", "topic": "strikes", "error": "missed", "title": "Walkout",
+    error = {"id": "r1", "topic": "strikes", "error": kind, "title": "Walkout",
              "score": score, "threshold": threshold, "evidence": ["Walkout"], "aboutness": {},
              "dropped": [], "language": None}
     out = io.StringIO()

@@ -291,9 +291,15 @@ def test_a_bundled_topic_may_be_removed_and_defined_anew_under_its_name(tmp_path
      ":3:19: not valid YAML: the character U+0000 is not allowed in YAML"),
     ("topics:\n  - {name: sanctions,\x07 threshold: 0.6}\n",
      ":2:22: not valid YAML: the character U+0007 is not allowed in YAML"),
-    # A number Python will not convert: a traceback of every command that loads it.
+    # A number Python will not convert: a traceback of every command that loads it; in
+    # hexadecimal it loaded, and the message that printed it failed.
     (f"topics: [{{name: sanctions, threshold: {'9' * 5000}}}]\n",
-     ": cannot read taxonomy: Exceeds the limit (4300 digits)"),
+     ":1:39: not valid YAML: a number of 5000 characters (at most 100)"),
+    (f"topics: [{{name: sanctions, threshold: 0x{'f' * 5000}}}]\n",
+     ":1:39: not valid YAML: a number of 5002 characters (at most 100)"),
+    # A byte order mark is no column; a lone carriage return is a line break.
+    ("\ufefftopics: [\x00]\n", ":1:10: not valid YAML: the character U+0000"),
+    ("topics:\r  - {name: x,\x07}\r", ":2:14: not valid YAML: the character U+0007"),
 ])
 def test_a_file_yaml_or_python_cannot_read_is_one_line(tmp_path: Path, text: str,
                                                         expected: str) -> None:
@@ -312,6 +318,31 @@ def test_the_readme_overlay_loads_and_tags_as_it_says(tmp_path: Path) -> None:
     topics = {t.name: t for t in load_taxonomy(path)}
     assert list(topics) == ["missiles", "sanctions", "naval_deployment", "strikes"]
     assert topics["sanctions"].threshold == 0.6
-    tags = {t.name for t in Tagger(tuple(topics.values())).tag(
+    tagger = Tagger(tuple(topics.values()))
+    tags = {t.name for t in tagger.tag(
         "Dockers stage walkout", "Dockers staged a walkout on Monday, their union said.")}
     assert tags == {"strikes"}
+    # The overlay's own word list boosts a walkout beside a union.
+    def weight(body: str) -> float:
+        return next(e for e in tagger.explain("Dockers act", body) if e.topic == "strikes"
+                    ).hits[0].weight
+    assert weight("The walkout began, the union said.") == pytest.approx(
+        1.5 * weight("The walkout began, the ports said."))  # as long: the same position
+
+
+def test_a_rule_an_overlay_appends_is_named_by_its_place_in_the_overlay(
+        tmp_path: Path) -> None:
+    # Named as the overlay writes it, not as the merged taxonomy counts it ("context[8]").
+    path = overlay(tmp_path, {"topics": [{"name": "sanctions", "add_context": [
+        {"effect": "exclude", "words": ["zorblax"]}],
+        "add_terms": [{"phrase": "asset freeze~", "weight": 5.0, "context": [
+            {"effect": "exclude", "words": ["quuxar"]}]}]}]})
+    tagger = Tagger(load_taxonomy(path))
+    why = {e.topic: e for e in tagger.explain(
+        "Trade news", "The EU imposed sanctions on Russia over zorblax.")}
+    assert {rule.where for _, rule in why["sanctions"].dropped} == {
+        "topic 'sanctions': add_context[0]"}
+    why = {e.topic: e for e in tagger.explain(
+        "Trade news", "Officials ordered an asset freeze on a Russian quuxar.")}
+    assert {rule.where for _, rule in why["sanctions"].dropped} == {
+        "topic 'sanctions': add_terms[0]: context[0]"}

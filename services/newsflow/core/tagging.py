@@ -336,8 +336,9 @@ def _alternation(phrases: Iterable[str], where: str) -> re.Pattern[str]:
 def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a mapping with 'effect' and 'words'")
+    where = str(raw.get(PLACE_KEY, where))
     unknown = set(raw) - {"effect", "words", "regex", "scope", "window", "factor", "names",
-                          "unless"}
+                          "unless", PLACE_KEY}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     effect = raw.get("effect")
@@ -384,7 +385,8 @@ def _term(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Term:
         raw = {"phrase": raw}
     if not isinstance(raw, dict):
         raise TaxonomyError(f"{where}: expected a phrase or a mapping with phrase/regex and weight")
-    unknown = set(raw) - {"phrase", "regex", "weight", "context", "needs"}
+    where = str(raw.get(PLACE_KEY, where))
+    unknown = set(raw) - {"phrase", "regex", "weight", "context", "needs", PLACE_KEY}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     if ("phrase" in raw) == ("regex" in raw):
@@ -506,6 +508,8 @@ def parse_taxonomy(data: Any, path: Path = Path("<taxonomy>")) -> tuple[Topic, .
     return topics
 
 
+# An internal key merge_taxonomy gives appended terms and rules: their place in the overlay.
+PLACE_KEY = "__place__"
 OVERLAY_KEYS = frozenset({"extends", "version", "lexicons", "extend_lexicons", "topics",
                           "remove_topics"})
 # Keys of an overlay topic that add to the bundled topic's lists instead of replacing them.
@@ -607,7 +611,11 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
                     check(item, known_lexicons, f"topic {name!r}: {key}[{j}]")
             if not isinstance(merged.get(target) or [], list):
                 raise TaxonomyError(f"topic {name!r}: {target}: expected a list")
-            merged[target] = [*(merged.get(target) or []), *entry[key]]
+            # Each appended item keeps its place in the overlay, to be named by (a rule that
+            # drops a match in `tags check`): "add_context[0]", not the merged "context[8]".
+            merged[target] = [*(merged.get(target) or []), *(
+                _placed(item, f"topic {name!r}: {key}[{j}]")
+                for j, item in enumerate(entry[key]))]
         topics[name] = merged
     return {"lexicons": lexicons, "topics": list(topics.values())}
 
@@ -628,6 +636,13 @@ def _check_new_topic(entry: Mapping[str, Any], name: str, bundled: list[str],
     if missing and close:
         raise TaxonomyError(f"topic {name!r}: not a bundled topic, and a new one needs "
                             f"{', '.join(missing)}; did you mean {close[0]!r}?")
+
+
+def _placed(item: Any, place: str) -> Any:
+    """An overlay's term or rule with its place in the overlay (a phrase alone made a term)."""
+    if isinstance(item, str):
+        return {"phrase": item, PLACE_KEY: place}
+    return {**item, PLACE_KEY: place} if isinstance(item, dict) else item
 
 
 def _given(overlay: Mapping[str, Any], key: str, default: Any) -> Any:
