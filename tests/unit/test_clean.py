@@ -173,6 +173,26 @@ def test_broken_encoding_replacement_characters_are_binary() -> None:
     assert doc.empty_reason == "binary"
 
 
+def test_icon_glyphs_in_a_menu_are_not_binary() -> None:
+    # Icon fonts put private-use characters in the markup: 1,100 of them in a menu read as
+    # binary junk, and the article beside them was lost.
+    icons = "<nav>" + "\ue001 " * 1100 + "</nav>"
+    doc = clean_document(page(f"{icons}<article><p>{PARAGRAPH}</p></article>"), "text/html")
+    assert doc.empty_reason is None and PARAGRAPH[:60] in doc.text
+    assert clean_document("\ue001 " * 1100, "text/plain").empty_reason == "binary"
+
+
+@pytest.mark.parametrize("lead", [
+    "\n" * 100_000,  # the first tag past the first 100,000 characters
+    '<img src="data:image/png;base64,' + "A" * 100_000 + '">',  # a tag of 100,000 characters
+])
+def test_markup_far_in_or_in_a_long_tag_is_still_html(lead: str) -> None:
+    # Both were cleaned as plain text: the article came out with its markup.
+    doc = clean_document(f"{lead}<article><p>{PARAGRAPH}</p><p>{PARAGRAPH}</p></article>",
+                         "text/html")
+    assert PARAGRAPH[:60] in doc.text and "<p>" not in doc.text and "AAAA" not in doc.text
+
+
 def test_mojibake_page_does_not_crash() -> None:
     # UTF-8 read as Latin-1: ugly but text; it must come through, not crash.
     mojibake = PARAGRAPH.replace("the", "thÃ©") * 3

@@ -56,10 +56,11 @@ INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u
                        "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
 JUNK_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ud800-\udfff]")
+JUNK_CHARS_BUT_PRIVATE_USE = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 DOCUMENT_TAG = re.compile(r"<\s*(html|body|head)[\s>]", re.IGNORECASE)
 BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
               "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
-TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]{0,200}>")
+TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]*>")
 
 
 
@@ -159,10 +160,13 @@ def drop_leading_title(lines: list[str], titles: list[str | None]) -> tuple[list
     return lines, removed
 
 
-def junk_share(text: str) -> float:
-    """Share of characters that are replacement, control, private-use or surrogate characters."""
+def junk_share(text: str, private_use: bool = True) -> float:
+    """Share of characters that are replacement, control, private-use or surrogate characters.
+    ``private_use=False`` leaves private-use characters out: in HTML they are icon fonts'
+    glyphs (a menu of 1,100 icons marked a whole article as binary), not decoding debris."""
     sample = text[:20_000]
-    return len(JUNK_CHARS.findall(sample)) / len(sample) if sample else 0.0
+    pattern = JUNK_CHARS if private_use else JUNK_CHARS_BUT_PRIVATE_USE
+    return len(pattern.findall(sample)) / len(sample) if sample else 0.0
 
 
 def is_fragment(html: str) -> bool:
@@ -382,7 +386,10 @@ def _clean_text_body(body: str, title_hint: str | None) -> CleanedDocument:
 
 
 def _looks_like_html(body: str) -> bool:
-    return TAG.search(body[:100_000]) is not None
+    # The whole body: a page may open with 100,000 characters of white space, or a fragment
+    # with an inline image whose data URI is longer than that (it was cleaned as plain text,
+    # its markup kept). One pass in C: a "<" that starts no tag stops at the next "<".
+    return TAG.search(body) is not None
 
 
 def clean_document(
@@ -408,10 +415,10 @@ def clean_document(
     if not body.strip():
         return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
                                empty_reason="empty")
-    if junk_share(body) > JUNK_CHAR_SHARE:
+    is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
+    if junk_share(body, private_use=not is_html) > JUNK_CHAR_SHARE:
         return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
                                empty_reason="binary")
-    is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
     if is_html and _looks_like_html(body):
         doc = extract_html(body, url, limits.blocks_first, today)
     else:

@@ -1,5 +1,6 @@
 """Bytes of a local file to text: BOM first, then the HTML's own ``<meta charset>``, then strict
-UTF-8, then windows-1252 when the bytes look like it, then detection (charset-normalizer).
+UTF-8 (or UTF-8 with a stray byte or two, replaced), then windows-1252 when the bytes look like
+it, then detection (charset-normalizer).
 Files that are empty or not text are refused with a reason, so they can be dead-lettered
 instead of becoming articles with garbage titles."""
 
@@ -68,6 +69,24 @@ def _detect(data: bytes) -> str | None:
     return str(best.encoding)
 
 
+# UTF-8 with a stray byte or two (a windows-1252 quote pasted into a UTF-8 file) is still
+# UTF-8: detection read such a file as windows-1252 ("cafÃ©" throughout) or refused it as
+# binary. It counts as UTF-8 when its valid non-ASCII characters outnumber the bad bytes by
+# this much and the bad bytes are this small a share; legacy text has few valid multi-byte
+# sequences (a windows-1252 page with curly quotes has none), so it still goes to detection.
+MOSTLY_UTF8_GOOD_PER_BAD = 4
+MOSTLY_UTF8_MAX_BAD_SHARE = 0.01
+
+
+def _mostly_utf8(data: bytes) -> Decoded | None:
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for char in text if char > "\x7f") - bad
+    if good >= MOSTLY_UTF8_GOOD_PER_BAD * bad and bad <= MOSTLY_UTF8_MAX_BAD_SHARE * len(text):
+        return Decoded(text, "utf-8", "utf-8")
+    return None
+
+
 def decode_file_bytes(data: bytes, *, html: bool) -> Decoded:
     """Text of a file; raises EmptyFile or BinaryFile (both NotText)."""
     if not data.strip():
@@ -82,6 +101,8 @@ def decode_file_bytes(data: bytes, *, html: bool) -> Decoded:
     if decoded is None and b"\x00" not in data:
         with contextlib.suppress(UnicodeDecodeError):
             decoded = Decoded(data.decode("utf-8"), "utf-8", "utf-8")
+        if decoded is None:
+            decoded = _mostly_utf8(data)
     if decoded is None:
         detected = _detect(data)
         if detected is None:
