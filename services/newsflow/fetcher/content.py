@@ -154,6 +154,12 @@ _C0_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 MAX_NON_ASCII_SHARE = 0.3
 
 
+def count_non_ascii(text: str) -> int:
+    """Characters above U+007F, counted in C (a loop over a 5 MB page in Python takes a third
+    of a second)."""
+    return len(text) - len(text.encode("ascii", "ignore"))
+
+
 def looks_like_windows_1252(content: bytes) -> bool:
     """Whether undeclared, non-UTF-8 bytes are best read as windows-1252, by far the most
     common legacy encoding of Western pages and files: they decode with no undefined byte
@@ -166,7 +172,7 @@ def looks_like_windows_1252(content: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     visible = len(text) - sum(map(str.isspace, text))
-    non_ascii = sum(1 for char in text if ord(char) > 0x7F)
+    non_ascii = count_non_ascii(text)
     return (non_ascii > 0 and non_ascii <= MAX_NON_ASCII_SHARE * visible
             and not _NON_ASCII_RUN.search(text) and not _C0_CONTROL.search(text)
             and not _reads_as_another_latin(text))

@@ -16,6 +16,7 @@ from charset_normalizer import from_bytes
 from newsflow.errors import BinaryFile, EmptyFile
 from newsflow.fetcher.content import (
     another_latin_codec,
+    count_non_ascii,
     declared_in_page_codec,
     looks_like_windows_1252,
     reads_as_another_latin,
@@ -81,7 +82,7 @@ MOSTLY_UTF8_MAX_BAD_SHARE = 0.01
 def _mostly_utf8(data: bytes) -> Decoded | None:
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
-    good = sum(1 for char in text if char > "\x7f") - bad
+    good = count_non_ascii(text) - bad
     if good >= MOSTLY_UTF8_GOOD_PER_BAD * bad and bad <= MOSTLY_UTF8_MAX_BAD_SHARE * len(text):
         return Decoded(text, "utf-8", "utf-8")
     return None
