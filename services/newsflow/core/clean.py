@@ -55,8 +55,11 @@ _UNSPACED_SEPARATORS = re.compile(
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
                        "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
 LINE_SEPARATORS = re.compile("[\u2028\u2029\x85]")
-JUNK_CHARS = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ud800-\udfff]")
-JUNK_CHARS_BUT_PRIVATE_USE = re.compile("[\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Decoding debris: replacement, control and surrogate characters; private-use ones too, except
+# in HTML (see junk_share).
+_DEBRIS = "\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff"
+JUNK_CHARS = re.compile(f"[{_DEBRIS}\ue000-\uf8ff]")
+JUNK_CHARS_BUT_PRIVATE_USE = re.compile(f"[{_DEBRIS}]")
 DOCUMENT_TAG = re.compile(r"<\s*(html|body|head)[\s>]", re.IGNORECASE)
 BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
               "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
