@@ -40,7 +40,7 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from newsflow.core.boilerplate import match_rule
-from newsflow.core.lexbor_tree import has_ancestor
+from newsflow.core.lexbor_tree import AncestorTest, SubtreeText
 
 # Not "form": ASP.NET pages wrap the whole page in one.
 JUNK_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "button",
@@ -264,6 +264,7 @@ def _strip_junk(root: LexborNode) -> int:
     # Matching class/id in Python is ~3x cheaper than a CSS selector per word; pages repeat
     # the same names (menu items, cards), so each is judged once.
     verdicts: dict[str, tuple[bool, bool] | None] = {}
+    in_link = AncestorTest("a")  # a teaser's prose inside a link is a linked teaser
     # In document order; a node with both a class and an id is listed twice in a row.
     nodes = root.css(NAMED_SELECTOR)
     index = 0
@@ -293,7 +294,7 @@ def _strip_junk(root: LexborNode) -> int:
             if verdict is None:
                 continue
         teaser_only, prose_junk = verdict
-        if teaser_only and _unlinked_prose(node):
+        if teaser_only and _unlinked_prose(node, in_link):
             continue
         if node.tag == "a" and _in_running_text(node):
             continue
@@ -358,11 +359,11 @@ def _drop_bem_modifiers(words: str) -> str:
     return BEM_MODIFIER.sub(lambda match: match.group() if match.group(1) else "", words)
 
 
-def _unlinked_prose(node: LexborNode) -> bool:
+def _unlinked_prose(node: LexborNode, in_link: AncestorTest) -> bool:
     """Prose of a standfirst's length with no link in it or around it."""
     if len(node.text(deep=True, strip=True)) < LEAD_MIN_CHARS or node.css_first("a"):
         return False
-    return not has_ancestor(node, "a")
+    return not in_link(node)
 
 
 def _in_running_text(link: LexborNode) -> bool:
@@ -549,6 +550,7 @@ class _Writer:
             return
         found: set[int] = set()
         cluster_chars = cluster_links = 0
+        sizes = SubtreeText()  # nested inline markup is asked about at every level
         # Only the block's own line: a nested block is a line of its own, checked when it is
         # written (else the rest of the outer block could leave a link line's few words behind).
         inline = [child for child in block.iter() if child.tag not in BLOCK_TAGS]
@@ -560,8 +562,7 @@ class _Writer:
             if sum(child.tag == "a" for child in children) < CLUSTER_MIN_LINKS:
                 inline.extend(children)  # a cluster may sit further in
                 continue
-            size = len(node.text(deep=True, strip=True))
-            linked = sum(len(a.text(deep=True, strip=True)) for a in node.css("a"))
+            size, linked = sizes(node)
             if size and linked >= CLUSTER_LINK_SHARE * size:
                 found.add(node.mem_id)
                 cluster_chars += size
@@ -781,7 +782,9 @@ def _css_string(value: str) -> str:
 
 
 def _article_counts(best: LexborNode) -> dict[int, int]:
-    """How many ``<article>`` elements each ancestor of the page's articles holds."""
+    """How many ``<article>`` elements each ancestor of the page's articles holds, counted up to
+    two (all that ``_widen`` asks): an element that holds two already has two for all its
+    ancestors, so each climb stops there and nested articles cost linear, not quadratic, time."""
     counts: dict[int, int] = {}
     root = best
     while root.parent is not None and root.parent.tag not in ("html", None):
@@ -789,7 +792,10 @@ def _article_counts(best: LexborNode) -> dict[int, int]:
     for article in root.css("article"):
         node = article.parent
         while node is not None and node.tag not in ("html", None):
-            counts[node.mem_id] = counts.get(node.mem_id, 0) + 1
+            held = counts.get(node.mem_id, 0)
+            if held >= 2:
+                break
+            counts[node.mem_id] = held + 1
             node = node.parent
     return counts
 
