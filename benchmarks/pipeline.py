@@ -193,7 +193,7 @@ def compute_run(items: Sequence[Item]) -> dict[str, float]:
     now = datetime.now(UTC)
     # Loads the language model and word lists once, as a worker's first article does.
     prepare_for_dedupe(pipeline, RawMessage("warmup", 0, 0, items[0].key, items[0].value), now,
-                       settings.max_body_bytes)
+                       settings.raw_message_limit)
     trafilatura.extract(items[0].html, include_comments=False)
     index = pipeline.new_index()
     prepare, decide, baseline, baseline_fast = Stopwatch(), Stopwatch(), Stopwatch(), Stopwatch()
@@ -202,7 +202,7 @@ def compute_run(items: Sequence[Item]) -> dict[str, float]:
             prepared: list[PreparedMessage | DeadLetter] = []
             message = RawMessage("bench", 0, offset, item.key, item.value)
             prepare.time(lambda: prepared.append(prepare_for_dedupe(
-                pipeline, message, now, settings.max_body_bytes)))
+                pipeline, message, now, settings.raw_message_limit)))
             result = prepared[0]
             if isinstance(result, PreparedMessage):  # a dead letter has nothing to decide
                 decide.time(lambda: decide_message(pipeline, index, result.value, now))

@@ -93,7 +93,10 @@ class Settings(BaseSettings):
     # Longest a worker takes to stop once asked (SIGTERM, Ctrl-C) before it exits with status 1:
     # Faust's shutdown can wait for ever for a broker that is gone (processor/bounded_stop.py).
     worker_stop_timeout_seconds: float = Field(default=60.0, gt=0)
-    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    # A raw message larger than this is dead-lettered before it is parsed (stage validate).
+    # Unset: the largest record the fetcher sends (``raw_record_limit``), so a page under
+    # NEWSFLOW_FETCH_MAX_BYTES is never refused for what JSON escaping adds to it.
+    max_body_bytes: int | None = Field(default=None, ge=1024)
     # Child processes that clean and tag (CPU-bound; each page under clean_time_budget_seconds).
     prepare_processes: int = Field(default=1, ge=1)
     # Largest Kafka message a client sends or fetches: a dead letter carries its original
@@ -237,6 +240,13 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise ConfigError(f"configuration error: {settings_problems(exc)}") from None
 
+    @property
+    def raw_message_limit(self) -> int:
+        """The largest raw message the worker and ``newsflow process`` accept."""
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return raw_record_limit(self.fetch_max_bytes)
+
     def require_bootstrap(self) -> str:
         if not self.kafka_bootstrap_servers:
             raise ConfigError(
@@ -252,6 +262,13 @@ class Settings(BaseSettings):
             if value is not None:
                 env[f"NEWSFLOW_{name.upper()}"] = str(value)
         return env
+
+
+def raw_record_limit(fetch_max_bytes: int) -> int:
+    """The largest raw record a page of ``fetch_max_bytes`` makes: JSON escaping doubles its
+    quotes, backslashes and line breaks, plus room for the envelope. (A control character takes
+    six bytes; a body made mostly of them may still pass it and be dead-lettered.)"""
+    return max(1_048_576, 2 * fetch_max_bytes + 65_536)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

@@ -146,7 +146,7 @@ def test_a_dedupe_stage_failure_dead_letters_the_original_raw_message(
     # What the prepare stage made of that very message, then spoiled two ways.
     message = RawMessage(settings.topic_raw, partition, offset, b"victim-key", victim)
     prepared = prepare_for_dedupe(build_pipeline(settings), message, datetime.now(UTC),
-                                  settings.max_body_bytes)
+                                  settings.raw_message_limit)
     assert isinstance(prepared, PreparedMessage)
     head, fingerprint, raw = prepared.value.split(b"\n", 2)
     envelope = json.loads(head)

@@ -39,6 +39,8 @@ def changed_value(name: str, field: FieldInfo) -> object:
         return get_args(literals[0])[0]
     if name == "kafka_bootstrap_servers":
         return "kafka.example:9093"
+    if field.annotation == int | None:  # unset means derived (max_body_bytes)
+        return 1_000_000
     if isinstance(default, Path) or field.annotation == Path | None:
         return Path(f"/srv/{name}/data")
     return f"{name}-value"  # strings, and optional strings that default to None
@@ -78,6 +80,8 @@ def test_unset_optional_settings_stay_unset_through_the_environment(
         monkeypatch.setenv(name, value)
     restored = Settings()
     assert restored == settings and restored.taxonomy_path is None
+    assert restored.max_body_bytes is None  # still derived from the fetch cap in the child
+    assert restored.raw_message_limit == 2 * restored.fetch_max_bytes + 65_536
 
 
 def test_every_dedupe_setting_reaches_the_core_parameters() -> None:

@@ -576,3 +576,29 @@ def test_the_next_inputs_are_handed_to_the_children_before_a_result_is_taken(
     assert len(out.getvalue().splitlines()) == 5
     assert events[:5] == ["submit 0", "submit 1", "submit 2", "submit 3", "take 0"]
     assert events.index("submit 4") < events.index("take 1")
+
+
+def test_a_page_at_the_fetch_cap_is_not_refused_for_its_json_escaping(tmp_path: Path) -> None:
+    # Quotes take two bytes each in the raw record's JSON: a page of quotes just under the fetch
+    # cap makes a record of nearly twice the cap. The worker's limit used to be a fixed 5 MB.
+    settings = Settings(fetch_max_bytes=2_700_000)
+    page = "<html><body><p>Words before the quotes.</p><p>" + '"' * 2_690_000 + "</p></body></html>"
+    assert len(page.encode()) <= 2_700_000
+    assert len(json.dumps(page, ensure_ascii=False).encode()) > 5_000_000  # the old limit
+    (tmp_path / "big.html").write_text(page)
+    out = io.StringIO()
+    process_files(settings, [tmp_path / "big.html"], out)
+    line = json.loads(out.getvalue())
+    assert line["topic"] == "news.articles.v1", line["record"].get("error")
+    assert settings.raw_message_limit == 2 * 2_700_000 + 65_536
+
+
+def test_a_set_raw_message_limit_still_refuses_larger_records(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<html><body><p>" + "Words in a row. " * 200
+                                        + "</p></body></html>")
+    out = io.StringIO()
+    process_files(Settings(max_body_bytes=2_048), [tmp_path / "page.html"], out)
+    record = json.loads(out.getvalue())["record"]
+    assert record["stage"] == "validate"
+    assert record["error"]["type"] == "RecordInvalid"
+    assert "above the 2048 limit" in record["error"]["message"]

@@ -31,7 +31,7 @@ from kafka.errors import (
 from kafka.producer.future import FutureRecordMetadata
 
 from newsflow.codecs import FETCHER_STATE
-from newsflow.config import Settings
+from newsflow.config import Settings, raw_record_limit
 from newsflow.errors import BrokerUnavailable
 from newsflow.fetcher import metrics
 from newsflow.log_budget import WINDOW_SECONDS, client_log_filter
@@ -63,7 +63,7 @@ def message_limit(settings: Settings) -> int:
     """The largest record the fetcher's producer sends, checked on the uncompressed record: a
     page up to the fetch cap must fit (the broker checks the compressed batch against its own
     message.max.bytes). Dead letters are cut to it (``DeadLetterCodec.encode_letter``)."""
-    return max(1_048_576, 2 * settings.fetch_max_bytes + 65_536)
+    return raw_record_limit(settings.fetch_max_bytes)
 
 
 class _Producer(KafkaProducer):  # type: ignore[misc]  # kafka-python has no type hints

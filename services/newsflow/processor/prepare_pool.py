@@ -90,7 +90,7 @@ class PreparePool:
     def _schedule(self, message: RawMessage, now: datetime,
                   encoded: bool) -> tuple[ChildPool, ProcessFuture[Outcome]]:
         """The task, and the pool it runs on (a failed task replaces only that pool)."""
-        args = (message, now, self.settings.max_body_bytes, encoded)
+        args = (message, now, self.settings.raw_message_limit, encoded)
         with self._lock:
             if self.closed:
                 raise self._closed_error(message)
