@@ -113,6 +113,26 @@ def test_charset_from_header_then_bom_then_meta_then_detection() -> None:
     assert detect_charset(text.encode(), "") == "utf-8"
 
 
+@pytest.mark.parametrize("text", [
+    "<p>" + "Le café du théâtre a rouvert — les élèves sont ravis. " * 20 + "</p>",
+    "<p>" + "The council\u2019s plan \u2014 approved. " * 20 + "</p>",
+])
+def test_an_undeclared_utf8_page_with_a_stray_byte_is_read_as_utf8(text: str) -> None:
+    # One windows-1252 quote pasted into a UTF-8 page without a charset: the whole page was
+    # read as windows-1252 ("cafÃ©", "councilâ€™s"), as local files were.
+    page = text.encode()
+    assert detect_charset(page[:200] + b"\x92" + page[200:], "text/html") == "utf-8"
+
+
+def test_a_windows_1252_page_is_not_taken_for_utf8_with_stray_bytes() -> None:
+    # Curly quotes and accents as single bytes: no valid multi-byte sequence at all.
+    page = ("<p>" + "The council\u2019s caf\u00e9 plan \u2014 approved. " * 20 + "</p>")
+    assert detect_charset(page.encode("cp1252"), "text/html") == "cp1252"
+    # a few valid UTF-8 characters among many bad bytes are not enough either
+    mixed = page.encode("cp1252") + "é".encode()
+    assert detect_charset(mixed, "text/html") == "cp1252"
+
+
 def test_robots_rules_crawl_delay_and_failures() -> None:
     robots = parse_robots(200, "User-agent: *\nDisallow: /private/\nCrawl-delay: 3\n", 60, 0)
     assert not robots.allowed("https://x.example/private/a", "newsflow/0.1")

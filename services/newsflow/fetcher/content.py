@@ -160,6 +160,23 @@ def count_non_ascii(text: str) -> int:
     return len(text) - len(text.encode("ascii", "ignore"))
 
 
+# UTF-8 with a stray byte or two (a windows-1252 quote pasted into a UTF-8 page) is still
+# UTF-8: detection read such a page as windows-1252 ("cafÃ©" throughout) or refused it as
+# binary. It counts as UTF-8 when its valid non-ASCII characters outnumber the bad bytes by
+# this much and the bad bytes are this small a share; legacy text has few valid multi-byte
+# sequences (a windows-1252 page with curly quotes has none), so it still goes to detection.
+MOSTLY_UTF8_GOOD_PER_BAD = 4
+MOSTLY_UTF8_MAX_BAD_SHARE = 0.01
+
+
+def mostly_utf8(text: str) -> bool:
+    """Whether bytes that ``text`` is the UTF-8 decoding of (bad bytes replaced by U+FFFD) are
+    UTF-8 with a few stray bytes, not text in another encoding."""
+    bad = text.count("\ufffd")
+    good = count_non_ascii(text) - bad
+    return good >= MOSTLY_UTF8_GOOD_PER_BAD * bad and bad <= MOSTLY_UTF8_MAX_BAD_SHARE * len(text)
+
+
 def looks_like_windows_1252(content: bytes) -> bool:
     """Whether undeclared, non-UTF-8 bytes are best read as windows-1252, by far the most
     common legacy encoding of Western pages and files: they decode with no undefined byte
@@ -228,8 +245,8 @@ def _reads_as_another_latin(text: str) -> bool:
 
 def detect_charset(content: bytes, content_type: str | None) -> str:
     """The body's charset: Content-Type header, then BOM, then a meta tag / XML declaration,
-    then UTF-8 if it is valid, windows-1252 if it looks like it, then statistical detection;
-    utf-8 when nothing decides."""
+    then UTF-8 if it is valid or nearly (``mostly_utf8``), windows-1252 if it looks like it,
+    then statistical detection; utf-8 when nothing decides."""
     match = HEADER_CHARSET.search(content_type or "")
     if match and (codec := text_codec(match.group(1))):
         return codec
@@ -247,6 +264,8 @@ def detect_charset(content: bytes, content_type: str | None) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= min(len(content), 65536) - 3:  # only a character cut at the slice end
             return "utf-8"
+    if mostly_utf8(content[:65536].decode("utf-8", errors="replace")):
+        return "utf-8"
     if looks_like_windows_1252(content[:65536]):
         return "cp1252"
     results = charset_normalizer.from_bytes(content[:65536])

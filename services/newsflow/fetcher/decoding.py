@@ -16,9 +16,9 @@ from charset_normalizer import from_bytes
 from newsflow.errors import BinaryFile, EmptyFile
 from newsflow.fetcher.content import (
     another_latin_codec,
-    count_non_ascii,
     declared_in_page_codec,
     looks_like_windows_1252,
+    mostly_utf8,
     reads_as_another_latin,
 )
 
@@ -70,22 +70,9 @@ def _detect(data: bytes) -> str | None:
     return str(best.encoding)
 
 
-# UTF-8 with a stray byte or two (a windows-1252 quote pasted into a UTF-8 file) is still
-# UTF-8: detection read such a file as windows-1252 ("cafÃ©" throughout) or refused it as
-# binary. It counts as UTF-8 when its valid non-ASCII characters outnumber the bad bytes by
-# this much and the bad bytes are this small a share; legacy text has few valid multi-byte
-# sequences (a windows-1252 page with curly quotes has none), so it still goes to detection.
-MOSTLY_UTF8_GOOD_PER_BAD = 4
-MOSTLY_UTF8_MAX_BAD_SHARE = 0.01
-
-
 def _mostly_utf8(data: bytes) -> Decoded | None:
     text = data.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
-    good = count_non_ascii(text) - bad
-    if good >= MOSTLY_UTF8_GOOD_PER_BAD * bad and bad <= MOSTLY_UTF8_MAX_BAD_SHARE * len(text):
-        return Decoded(text, "utf-8", "utf-8")
-    return None
+    return Decoded(text, "utf-8", "utf-8") if mostly_utf8(text) else None
 
 
 def decode_file_bytes(data: bytes, *, html: bool) -> Decoded:
