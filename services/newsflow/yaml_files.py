@@ -64,7 +64,18 @@ def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
     return loader.construct_yaml_int(node)  # type: ignore[no-untyped-call]
 
 
+def _construct_timestamp(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+    # A date YAML's pattern matches but the calendar refuses (2026-02-30, month 13): Python's
+    # ValueError carries no position, so the file was named without its line.
+    try:
+        return loader.construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"not a date: {node.value!r} ({exc})", node.start_mark) from exc
+
+
 _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 # YAML's line breaks, for a position's line and column.
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

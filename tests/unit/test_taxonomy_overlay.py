@@ -297,6 +297,9 @@ def test_a_bundled_topic_may_be_removed_and_defined_anew_under_its_name(tmp_path
      ":1:39: not valid YAML: a number of 5000 characters (at most 100)"),
     (f"topics: [{{name: sanctions, threshold: 0x{'f' * 5000}}}]\n",
      ":1:39: not valid YAML: a number of 5002 characters (at most 100)"),
+    # A date the calendar refuses: Python's ValueError had no position, so no line.
+    ("topics:\n  - name: sanctions\n    description: 2026-02-30\n",
+     ":3:18: not valid YAML: not a date: '2026-02-30' (day is out of range for month)"),
     # A byte order mark is no column; a lone carriage return is a line break.
     ("\ufefftopics: [\x00]\n", ":1:10: not valid YAML: the character U+0000"),
     ("topics:\r  - {name: x,\x07}\r", ":2:14: not valid YAML: the character U+0007"),
