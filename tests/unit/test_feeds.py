@@ -368,3 +368,21 @@ def test_entries_without_authors_have_the_feeds_in_atom_and_json_feed() -> None:
                            {"id": "1", "url": f"{BASE}j1", "authors": [{"name": "Bo"}]},
                            {"id": "2", "url": f"{BASE}j2"}]}).encode()
     assert [e.authors for e in parse_feed(feed, BASE)] == [["Bo"], ["Desk Editor"]]
+
+
+@pytest.mark.parametrize(("author", "names"), [
+    # feedparser's address pattern stops at a four-letter top-level domain: "um (Jane Doe".
+    ("jane.doe@example.museum (Jane Doe)", ["Jane Doe"]),
+    ("desk@newsroom.example.international (Jane  Doe)", ["Jane Doe"]),
+    ("Jane Doe <jane@example.technology>", ["Jane Doe"]),
+    ("jane@example.com (Jane Doe)", ["Jane Doe"]),
+    ("desk@agency.example.museum", []),  # an address alone names no one
+    ("desk@agency.example.museum ()", []),
+    ("Jane Doe", ["Jane Doe"]),
+    ("@janedoe", ["@janedoe"]),  # a handle, not an address
+])
+def test_an_rss_author_with_an_address_gives_the_name(author: str, names: list[str]) -> None:
+    rss = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title>'
+           f"<item><title>T</title><link>{BASE}a</link><author>{author.replace('<', '&lt;')}"
+           "</author></item></channel></rss>").encode()
+    assert [e.authors for e in parse_feed(rss, BASE)] == [names]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import re
 import xml.sax
 from typing import Any
 
@@ -54,6 +55,28 @@ def _names(authors: object) -> list[str]:
         return []
     return [a["name"] for a in authors
             if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()]
+
+
+# feedparser splits an RSS <author> ("jane@example.museum (Jane Doe)") with an e-mail pattern
+# whose top-level domain has two to four letters: a longer one (.museum, .technology) left the
+# rest of the address in the name ("um (Jane Doe"). RSS authors are split here instead.
+_MAIL = r"[^\s@()<>]+@[^\s@()<>]+"
+_MAIL_THEN_NAME = re.compile(rf"\s*{_MAIL}\s*\((?P<name>[^()]*)\)\s*")
+_NAME_THEN_MAIL = re.compile(rf"\s*(?P<name>[^<>]*?)\s*<{_MAIL}>\s*")
+_MAIL_ONLY = re.compile(rf"\s*{_MAIL}\s*")
+
+
+def _rss_authors(entry: Any) -> list[str]:
+    """An RSS item's author names, from its ``<author>`` text when that holds an address."""
+    raw, parsed = entry.get("author"), entry.get("authors", [])
+    if isinstance(raw, str) and "@" in raw and isinstance(parsed, list) and len(parsed) == 1:
+        for pattern in (_MAIL_THEN_NAME, _NAME_THEN_MAIL):
+            if match := pattern.fullmatch(raw):
+                name = " ".join(match["name"].split())
+                return [name] if name else []  # an address alone names no one
+        if _MAIL_ONLY.fullmatch(raw):
+            return []
+    return _names(parsed)
 
 
 def _content(entry: Any) -> str | None:
@@ -110,8 +133,9 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
     links = ListingLinks(base_url)
     # An Atom entry without an author has the feed's (RFC 4287, 4.1.2); an RSS channel's
     # managingEditor is its editor, not every item's author.
-    feed_authors = (_names(parsed.feed.get("authors", []))
-                    if str(parsed.get("version", "")).startswith("atom") else [])
+    version = str(parsed.get("version", ""))
+    feed_authors = _names(parsed.feed.get("authors", [])) if version.startswith("atom") else []
+    rss = version.startswith("rss")
     for item in parsed.entries:
         link = item.get("link")
         # feedparser falls back to an Atom entry's id (e.g. "tag:...") when it has no link:
@@ -127,7 +151,8 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
             content=_content(item),
             guid=item.get("id") or link,
             categories=[t.get("term") for t in item.get("tags", []) if t.get("term")],
-            authors=_names(item.get("authors", [])) or feed_authors,
+            authors=(_rss_authors(item) if rss else _names(item.get("authors", [])))
+            or feed_authors,
         ))
     if _not_well_formed(parsed) and parsed.entries and not entries:
         # Broken XML that yielded only fragments (e.g. a truncated download): an error, not
