@@ -42,7 +42,9 @@ def _entry_date(entry: Any) -> str | None:
     one date reader (``core.dates``). Not feedparser's reading: it takes "CEST" for UTC, "2:30
     PM EST" for 02:30 and a Hungarian month for December, and completes a zone it cannot know."""
     for field in ("published", "updated"):
-        written = entry.get(field)
+        # Not ``entry.get``: feedparser answers a missing "updated" with "published" and a
+        # DeprecationWarning, so a date that failed was read twice and warned about.
+        written = dict.get(entry, field)
         date = normalise_date(written) if isinstance(written, str) else None
         if date is not None:
             return date
