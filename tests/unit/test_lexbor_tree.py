@@ -1,7 +1,7 @@
 """The remembered tree walks (``AncestorTest``, ``SubtreeText``) answer exactly as the one-off
 walks they replace, on nested, mixed markup; and the article count that ``_widen`` asks for is
 capped without changing its answer. Their point, time linear in the nesting depth on pages
-nested thousands deep, is measured by the extraction benchmark, not timed here."""
+nested thousands deep, is measured by benchmarks/deep_nesting.py, not timed here."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from newsflow.core.lexbor_tree import AncestorTest, SubtreeText, has_ancestor
 from newsflow.core.main_text import _article_counts
-
-pytestmark = pytest.mark.clock
 
 MIXED = """<html><body><div id="outer"> lead words <!-- a comment that is not text -->
 <p>A paragraph with <a href="/one"> a link </a> and <b>bold <a href="/two">nested link</a></b>.</p>
