@@ -69,6 +69,9 @@ def test_a_bare_date_is_midnight_utc_whatever_its_zone(value: str) -> None:
     "2019-11-19T25:00:00Z",
     "2019-11-19T10:60:00Z", "2016-12-31T23:59:61Z",  # minute 60, second 61: no leap second
     "Posted " + "at length " * 10 + "on November 19, 2019",
+    # An offset of a day or more: a ValueError out of the conversion failed a whole feed.
+    "Tue, 02 Jan 2024 10:00:00 +2500", "2024-01-02T10:00:00+25:00", "2 January 2024 10:00 +2500",
+    "Tue, 02 Jan 2024 10:00:00 -9999",
 ])
 def test_what_is_not_a_date_is_none(value: object) -> None:
     assert normalise_date(value) is None

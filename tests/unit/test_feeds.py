@@ -11,7 +11,8 @@ import pytest
 from newsflow.errors import FeedError, FetchTooLarge, UnsafeXML
 from newsflow.fetcher.feeds import parse_feed
 from newsflow.fetcher.jsonapi import dig, parse_json_items
-from newsflow.fetcher.links import discover_links
+from newsflow.fetcher.links import discover_links, looks_like_article
+from newsflow.fetcher.safexml import _repaired, refuse_unsafe_xml
 from newsflow.fetcher.sitemap_walk import gunzip
 from newsflow.fetcher.sitemaps import parse_sitemap
 from newsflow.fetcher.sources import SourceConfig
@@ -386,3 +387,134 @@ def test_an_rss_author_with_an_address_gives_the_name(author: str, names: list[s
            f"<item><title>T</title><link>{BASE}a</link><author>{author.replace('<', '&lt;')}"
            "</author></item></channel></rss>").encode()
     assert [e.authors for e in parse_feed(rss, BASE)] == [names]
+
+
+def _rss(items: str, declaration: str = '<?xml version="1.0"?>') -> bytes:
+    return f'{declaration}<rss version="2.0"><channel><title>W</title>{items}</channel></rss>'.encode()
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    # Atom type="html": feedparser gives the markup, entities still escaped.
+    ('<title type="html"><![CDATA[Q&A: <em>prices</em> fall]]></title>', "Q&A: prices fall"),
+    ('<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">A <b>bold</b> &amp; b</div>'
+     "</title>", "A bold & b"),
+    ('<title type="text">3 &lt; 4, says AT&amp;T</title>', "3 < 4, says AT&T"),
+])
+def test_an_atom_title_in_markup_is_text(title: str, expected: str) -> None:
+    atom = ('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>W</title>'
+            f'<entry><id>e</id><link href="{BASE}a"/>{title}</entry></feed>').encode()
+    assert [e.title for e in parse_feed(atom, BASE)] == [expected]
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("<![CDATA[<b>Live</b>: storm <script>track()</script>nears the coast]]>",
+     "Live: storm nears the coast"),
+    ("&lt;i&gt;Escaped&lt;/i&gt; markup", "Escaped markup"),
+    ("Why &lt;script&gt; tags matter", "Why <script> tags matter"),  # a lone tag is text
+    ("Tom&#8217;s caf&#233;  reopens", "Tom\u2019s caf\u00e9 reopens"),
+])
+def test_an_rss_title_in_markup_is_text(title: str, expected: str) -> None:
+    feed = _rss(f"<item><title>{title}</title><link>{BASE}a</link></item>")
+    assert [e.title for e in parse_feed(feed, BASE)] == [expected]
+
+
+def test_a_date_with_an_offset_of_a_day_or_more_costs_that_date_only() -> None:
+    # It was a ValueError out of the time zone conversion, and the whole feed failed each poll.
+    feed = _rss(f"<item><title>Odd</title><link>{BASE}odd</link>"
+                "<pubDate>Tue, 02 Jan 2024 10:00:00 +2500</pubDate></item>"
+                f"<item><title>Fine</title><link>{BASE}fine</link>"
+                "<pubDate>Tue, 02 Jan 2024 10:00:00 +0100</pubDate></item>")
+    assert [(e.title, e.published_at) for e in parse_feed(feed, BASE)] == [
+        ("Odd", None), ("Fine", "2024-01-02T09:00:00Z")]
+
+
+@pytest.mark.parametrize("content_type", ["text/xml", None, "application/rss+xml"])
+def test_a_feed_without_a_charset_anywhere_is_utf8(content_type: str | None) -> None:
+    # feedparser keeps RFC 3023: text/xml without a charset is ASCII, then it guessed MacRoman.
+    feed = _rss(f"<item><title>New caf\u00e9 opens</title><link>{BASE}a</link></item>")
+    assert [e.title for e in parse_feed(feed, BASE, content_type)] == ["New caf\u00e9 opens"]
+
+
+def test_a_declared_or_detected_charset_still_counts() -> None:
+    cyrillic = _rss(f"<item><title>\u041d\u043e\u0432\u043e\u0441\u0442\u0438</title>"
+                    f"<link>{BASE}a</link></item>",
+                    '<?xml version="1.0" encoding="windows-1251"?>').decode().encode("cp1251")
+    assert [e.title for e in parse_feed(cyrillic, BASE, "text/xml")] == [
+        "\u041d\u043e\u0432\u043e\u0441\u0442\u0438"]
+    western = _rss(f"<item><title>Tom\u2019s caf\u00e9</title><link>{BASE}a</link></item>", "")
+    assert [e.title for e in parse_feed(western.decode().encode("cp1252"), BASE, "text/xml")] == [
+        "Tom\u2019s caf\u00e9"]
+
+
+def test_utf16_without_a_bom_after_a_line_break_is_read() -> None:
+    feed = ('\n<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>W'
+            f"</title><item><title>Caf\u00e9</title><link>{BASE}a</link></item></channel></rss>")
+    assert [e.title for e in parse_feed(feed.encode("utf-16-le"), BASE)] == ["Caf\u00e9"]
+
+
+def test_json_feed_fields_of_the_wrong_type_are_left_out() -> None:
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [
+        {"id": {"v": 1}, "url": f"{BASE}a", "tags": "politics"},
+        {"id": 7, "url": f"{BASE}b", "tags": 5},
+        {"id": "c", "url": f"{BASE}c", "tags": ["ports", 3, "ships"]}]}).encode()
+    assert [(e.guid, e.categories) for e in parse_feed(feed, BASE)] == [
+        (f"{BASE}a", []), ("7", []), ("c", ["ports", "ships"])]
+
+
+@pytest.mark.parametrize("document", [
+    b"[" * 100_000 + b"]" * 100_000,  # nested past Python's stack: RecursionError
+    b'{"items": [' + b"1" * 5000 + b"]}",  # a number Python will not convert: ValueError
+])
+def test_json_python_cannot_read_is_a_feed_error(document: bytes) -> None:
+    with pytest.raises(FeedError, match="not a readable JSON feed"):
+        parse_feed(document, BASE, kind="jsonfeed")
+    api = SourceConfig(id="api", name="API", kind="json", url="https://api.example.com/v1")
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_json_items(document, api, "https://api.example.com/v1")
+
+
+def test_json_api_values_of_the_wrong_type_are_no_values() -> None:
+    api = SourceConfig(id="api", name="API", kind="json", url="https://api.example.com/v1",
+                       items_path="data", fields={"published_at": "ts"})
+    answer = json.dumps({"data": [
+        {"url": f"{BASE}a", "guid": {"v": 1}, "ts": 10 ** 400,
+         "authors": [{"name": {"first": "J"}}, {"name": "Ana Ruiz"}, "Bo"]},
+    ]}).encode()
+    [entry] = parse_json_items(answer, api, "https://api.example.com/v1")
+    assert (entry.guid, entry.published_at, entry.authors) == (
+        f"{BASE}a", None, ["Ana Ruiz", "Bo"])
+    assert dig({"a": [1, 2, 3]}, "a.\u00b2") is None  # "²" is a digit to str.isdigit only
+
+
+def test_a_url_left_unclosed_in_a_sitemap_loses_no_later_url() -> None:
+    urls = [f"https://news.example.com/2024/01/{n}/harbour-story-number-{n}" for n in range(50)]
+    body = "".join(f"<url><loc>{u}</loc><lastmod>2024-01-02</lastmod>{'' if n == 9 else '</url>'}"
+                   for n, u in enumerate(urls))
+    document = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                f"{body}</urlset>").encode()
+    assert sorted(e.url for e in parse_sitemap(document, BASE).entries) == sorted(urls)
+
+
+def test_section_pages_in_xhtml_or_nested_deep_give_all_their_links() -> None:
+    page = "https://news.example.com/world/"
+    xhtml = ('<?xml version="1.0" encoding="utf-8"?><html><body>'
+             '<a href="/world/2024/01/02/story">Story</a></body></html>')
+    assert [e.url for e in discover_links(xhtml, page)] == [
+        "https://news.example.com/world/2024/01/02/story"]
+    deep = "".join(f'<div><a href="/world/2024/01/{n}/story">S</a>' for n in range(400))
+    assert len(discover_links(deep, page)) == 400  # libxml2's default stopped at 256 levels
+
+
+def test_pathological_inputs_are_answered_and_answered_right() -> None:
+    # Each took seconds to minutes (quadratic patterns); the answers are what they were.
+    refuse_unsafe_xml(b"<!DOCTYPE" * 80_000)  # no internal subset: not refused
+    with pytest.raises(UnsafeXML):
+        refuse_unsafe_xml(b"<!DOCTYPE a>" * 1000 + b'<!DOCTYPE x SYSTEM "y" [ ]><x/>')
+    repaired = _repaired(b"<r>" + b"<!--" * 20_000 + b"a & b</r>")
+    assert repaired.endswith(b"a &amp; b</r>")
+    assert _repaired(b"<r><!-- a & b --> c & d<![CDATA[ e & f ]]></r>") == (
+        b"<r><!-- a & b --> c &amp; d<![CDATA[ e & f ]]></r>")
+    assert not looks_like_article("https://news.example.com/" + "a" * 40_000, BASE)
+    assert looks_like_article("https://news.example.com/ports-reopen-after-the-strike", BASE)
+    long_author = _rss(f"<item><link>{BASE}a</link><author>x@y{' ' * 40_000}</author></item>")
+    assert [e.authors for e in parse_feed(long_author, BASE)] == [[]]

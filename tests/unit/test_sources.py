@@ -40,6 +40,13 @@ sources:
     ("sources:\n  - {id: e, name: E, kind: rss, url: 'http://x', poll_interval_seconds: -1}\n",
      "source e: poll_interval_seconds"),
     ("nothing: here\n", "top-level 'sources' list"),
+    # Refused at start, not by every poll's request (httpx: InvalidURL); nor a traceback.
+    ("sources:\n  - {id: t, name: T, kind: rss, url: \"https://x.example/fe\\ted\"}\n",
+     "source t: .*holds a control character U\\+0009"),
+    ("sources:\n  - {id: s, name: S, kind: rss, url: 'https://x.example/a feed'}\n",
+     "source s: .*holds a space"),
+    ("sources:\n  - {id: n, name: N, kind: directory, path: \"in\\0box\"}\n",
+     "source n: .*holds a NUL character"),
 ])
 def test_invalid_files_name_the_source_and_field(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(SourcesFileError, match=expected):
@@ -133,3 +140,13 @@ def test_invalid_kind_options_name_the_source_and_field(tmp_path: Path, text: st
                                                         expected: str) -> None:
     with pytest.raises(SourcesFileError, match=expected):
         load_sources(write(tmp_path, text))
+
+
+def test_a_url_written_loosely_is_kept_as_its_address(tmp_path: Path) -> None:
+    sources = load_sources(write(tmp_path, """
+sources:
+  - {id: caps, name: Caps, kind: rss, url: "HTTPS://News.example/feed.xml"}
+  - {id: spaced, name: Spaced, kind: atom, url: "  https://news.example/atom  "}
+"""))
+    assert [s.url for s in sources] == ["https://News.example/feed.xml",
+                                        "https://news.example/atom"]

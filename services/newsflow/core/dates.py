@@ -87,7 +87,10 @@ def parse_datetime(value: object) -> datetime | None:
     # far outside them is refused first (converting year 1 or 9999 could overflow).
     if moment is None or not MIN_YEAR - 1 <= moment.year <= MAX_YEAR + 1:
         return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # an offset of a day or more ("+2500"): no time zone
+        return None
     return moment if MIN_YEAR <= moment.year <= MAX_YEAR else None
 
 

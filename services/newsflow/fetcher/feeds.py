@@ -15,6 +15,7 @@ import lxml.html
 
 from newsflow.core.dates import normalise_date
 from newsflow.errors import FeedError
+from newsflow.fetcher.content import HEADER_CHARSET, detect_charset, text_codec
 from newsflow.fetcher.links import ListingLinks
 from newsflow.fetcher.raw import FeedEntry
 from newsflow.fetcher.safexml import refuse_unsafe_xml
@@ -62,16 +63,19 @@ def _names(authors: object) -> list[str]:
 # feedparser splits an RSS <author> ("jane@example.museum (Jane Doe)") with an e-mail pattern
 # whose top-level domain has two to four letters: a longer one (.museum, .technology) left the
 # rest of the address in the name ("um (Jane Doe"). RSS authors are split here instead.
-_MAIL = r"[^\s@()<>]+@[^\s@()<>]+"
-_MAIL_THEN_NAME = re.compile(rf"\s*{_MAIL}\s*\((?P<name>[^()]*)\)\s*")
-_NAME_THEN_MAIL = re.compile(rf"\s*(?P<name>[^<>]*?)\s*<{_MAIL}>\s*")
-_MAIL_ONLY = re.compile(rf"\s*{_MAIL}\s*")
+# (Matched on the stripped text, a name taken whole and stripped after: white space on both
+# sides of a lazy name made a failed match quadratic in its length.)
+_MAIL = r"[^\s@()<>]++@[^\s@()<>]++"
+_MAIL_THEN_NAME = re.compile(rf"{_MAIL}\s*+\((?P<name>[^()]*+)\)")
+_NAME_THEN_MAIL = re.compile(rf"(?P<name>[^<>]*+)<{_MAIL}>")
+_MAIL_ONLY = re.compile(_MAIL)
 
 
 def _rss_authors(entry: Any) -> list[str]:
     """An RSS item's author names, from its ``<author>`` text when that holds an address."""
     raw, parsed = entry.get("author"), entry.get("authors", [])
     if isinstance(raw, str) and "@" in raw and isinstance(parsed, list) and len(parsed) == 1:
+        raw = raw.strip()
         for pattern in (_MAIL_THEN_NAME, _NAME_THEN_MAIL):
             if match := pattern.fullmatch(raw):
                 name = " ".join(match["name"].split())
@@ -79,6 +83,34 @@ def _rss_authors(entry: Any) -> list[str]:
         if _MAIL_ONLY.fullmatch(raw):
             return []
     return _names(parsed)
+
+
+# A title is markup when feedparser says so (Atom ``type="html"`` or ``"xhtml"``, escaped tags
+# in RSS), or when a plain one holds an element, opened and closed, or a line break: an RSS
+# title in CDATA is text to XML, but ``<![CDATA[<b>Live</b>: ...]]>`` means the markup. A lone
+# "<" ("3 < 4", "why <script> tags matter") stays text.
+_MARKUP_TYPES = ("text/html", "application/xhtml+xml")
+_ELEMENT = re.compile(r"<([A-Za-z][A-Za-z0-9]*+)\b[^<>]*+>.*?</\1\s*>|<br\s*/?>", re.I | re.S)
+_UNREAD = ("script", "style", "template", "noscript")
+
+
+def _title(entry: Any) -> str | None:
+    """The entry's title as text: markup (``_ELEMENT``, ``_MARKUP_TYPES``) read as HTML, its
+    tags gone, its entities resolved, a script's or style's text left out."""
+    title = entry.get("title")
+    if not isinstance(title, str):
+        return None
+    detail = entry.get("title_detail")
+    kind = detail.get("type") if isinstance(detail, dict) else None
+    if kind in _MARKUP_TYPES or _ELEMENT.search(title):
+        try:
+            root = lxml.html.fragment_fromstring(title, create_parent="div")
+        except (ValueError, lxml.etree.ParserError):
+            return " ".join(title.split()) or None
+        for element in list(root.iter(*_UNREAD)):
+            element.drop_tree()
+        title = root.text_content()
+    return " ".join(title.split()) or None
 
 
 def _content(entry: Any) -> str | None:
@@ -106,6 +138,19 @@ def _is_json(document: bytes, content_type: str | None, kind: str | None) -> boo
     return kind == "jsonfeed" or body[:1] == b"{" or (json_media and body[:1] != b"<")
 
 
+def _with_charset(document: bytes, content_type: str | None) -> str:
+    """The Content-Type for feedparser, with the charset the document is in. feedparser keeps
+    RFC 3023's rules: ``text/xml`` without a charset is ASCII whatever the XML declaration says,
+    and then it guesses (MacRoman: "caf√©"). RFC 7303, which replaced them, reads a BOM, else
+    the header's charset, else the declaration, else UTF-8; ``detect_charset`` does so (and
+    knows windows-1252 that a server left unlabelled)."""
+    match = HEADER_CHARSET.search(content_type or "")
+    if content_type and match and text_codec(match.group(1)):
+        return content_type
+    media = (content_type or "").split(";", 1)[0].strip() or "application/xml"
+    return f"{media}; charset={detect_charset(document, None)}"
+
+
 def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
                kind: str | None = None) -> list[FeedEntry]:
     """RSS, RDF or Atom entries, or JSON Feed entries (``_is_json``: the source's ``kind``, a
@@ -115,17 +160,18 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
     if _is_json(document, content_type, kind):
         return parse_json_feed(document, base_url)
     # Whitespace before the XML declaration makes a feed ill-formed, and nothing else is lost
-    # by removing it (a PHP template's classic).
-    document = document.lstrip()
+    # by removing it (a PHP template's classic). Not in UTF-16 without a BOM, where the line
+    # break's byte is half of a character ("\n\x00<\x00"): cut, the rest is misaligned.
+    stripped = document.lstrip()
+    document = document if stripped.startswith(b"\x00") else stripped
     try:
         refuse_unsafe_xml(document)
     except ValueError as exc:
         raise FeedError(str(exc)) from exc
     # A stream, never bytes: feedparser opens a bytes argument as a *file name* if it can, so a
     # server answering "/etc/passwd" would make it read that file.
-    headers = {"content-location": base_url}
-    if content_type:
-        headers["content-type"] = content_type
+    headers = {"content-location": base_url,
+               "content-type": _with_charset(document, content_type)}
     parsed = feedparser.parse(io.BytesIO(document), response_headers=headers)
     if not parsed.entries and _not_well_formed(parsed):
         raise FeedError(f"not a readable feed: {parsed.get('bozo_exception')}")
@@ -147,7 +193,7 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
             continue
         entries.append(FeedEntry(
             url=url,
-            title=item.get("title"),
+            title=_title(item),
             published_at=_entry_date(item),
             summary=item.get("summary"),
             content=_content(item),
@@ -164,12 +210,21 @@ def parse_feed(document: bytes, base_url: str, content_type: str | None = None,
     return entries
 
 
+def _json_id(value: object) -> str | None:
+    """A JSON Feed item's id: a string, or a number some feeds give; nothing else."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:  # JSON is UTF-8 (RFC 8259); a BOM is tolerated and dropped
         data = json.loads(document.removeprefix(codecs.BOM_UTF8))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FeedError(f"not a readable JSON feed: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, a 5,000-digit number,
+        raise FeedError(f"not a readable JSON feed: {exc}") from exc  # nested too deep
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise FeedError("not a JSON feed: no 'items' list")
     entries = []
@@ -191,8 +246,9 @@ def parse_json_feed(document: bytes, base_url: str) -> list[FeedEntry]:
             published_at=normalise_date(item.get("date_published") or item.get("date_modified")),
             summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
             content=_full_text(html),
-            guid=str(item.get("id") or link),
-            categories=[str(t) for t in item.get("tags") or [] if isinstance(t, str)],
+            guid=_json_id(item.get("id")) or link,
+            categories=[t for t in tags if isinstance(t, str)] if isinstance(
+                tags := item.get("tags"), list) else [],  # a string is no list of tags
             authors=_names(authors) or feed_authors,
         ))
     links.report()

@@ -17,7 +17,8 @@ def dig(value: Any, path: str) -> Any:
     for step in (s for s in path.split(".") if s):
         if isinstance(value, dict):
             value = value.get(step)
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+        elif (isinstance(value, list) and step.isascii() and step.isdigit()  # not "²"
+              and int(step) < len(value)):
             value = value[int(step)]
         else:
             return None
@@ -28,8 +29,10 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [v if isinstance(v, str) else str(v.get("name", "")) for v in value
-                if isinstance(v, str) or (isinstance(v, dict) and v.get("name"))]
+        # A name that is not a string ({"first": ...}) is no name: it printed as a dict.
+        return [v if isinstance(v, str) else v["name"] for v in value
+                if isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("name"), str)
+                                          and v["name"])]
     return []
 
 
@@ -47,8 +50,8 @@ def json_date(value: Any) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        seconds = value / 1000 if abs(value) > EPOCH_MILLISECONDS_ABOVE else value
-        try:
+        try:  # a 400-digit number overflows the division already
+            seconds = value / 1000 if abs(value) > EPOCH_MILLISECONDS_ABOVE else value
             moment = rfc3339(datetime.fromtimestamp(seconds, UTC))
         except (OverflowError, OSError, ValueError):  # out of datetime's range, NaN
             return None
@@ -61,8 +64,8 @@ def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> li
     or when there are items but none has a url at ``fields.url`` (a wrong path)."""
     try:
         data = json.loads(document)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # also not UTF-8, a 5,000-digit number, and
+        raise ValueError(f"not JSON: {exc}") from exc  # arrays nested past Python's stack
     items = dig(data, source.items_path)
     if not isinstance(items, list):
         raise ValueError(f"items_path {source.items_path!r} is not a list in the answer")
@@ -80,7 +83,9 @@ def parse_json_items(document: bytes, source: SourceConfig, base_url: str) -> li
             published_at=json_date(dig(item, source.field_path("published_at"))),
             summary=_str(dig(item, source.field_path("summary"))),
             content=_str(dig(item, source.field_path("body"))),
-            guid=str(guid) if guid is not None else url,
+            # An id is a string or a number; an object or a list is none ("{'v': 1}").
+            guid=(str(guid) if isinstance(guid, str | int | float) and not isinstance(guid, bool)
+                  and str(guid) else url),
             categories=_strings(dig(item, source.field_path("categories"))),
             authors=_strings(dig(item, source.field_path("authors"))),
         ))

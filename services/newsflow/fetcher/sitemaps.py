@@ -62,7 +62,7 @@ def parse_sitemap(document: bytes, base_url: str, content_type: str | None = Non
     if local(root.tag) == "sitemapindex":
         result.index = True
         dated = []
-        for node in root:
+        for node in root.iter():  # not only the root's children: see the urlset below
             if local(node.tag) != "sitemap":
                 continue
             fields = _children(node)
@@ -81,7 +81,9 @@ def parse_sitemap(document: bytes, base_url: str, content_type: str | None = Non
         return result
     if local(root.tag) != "urlset":
         raise ValueError(f"not a sitemap: root element <{local(root.tag)}>")
-    for node in root:
+    # Every <url>, not only the root's children: a <url> left unclosed makes the recovering
+    # parser nest all the later ones inside it, and they were lost.
+    for node in root.iter():
         if local(node.tag) != "url":  # e.g. a stray <sitemap> in a urlset is not an article
             continue
         fields = _children(node)

@@ -36,6 +36,15 @@ JSON_FIELDS = frozenset({"url", "title", "published_at", "body", "summary", "gui
                          "authors"})
 
 
+# White space or a control character inside a URL: httpx refuses the request (InvalidURL)
+# when it is made, so the source would fail every poll instead of at start.
+_URL_BREAKS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _character_name(character: str) -> str:
+    return "space" if character == " " else f"control character U+{ord(character):04X}"
+
+
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -71,11 +80,15 @@ class SourceConfig(BaseModel):
         if self.kind in WEB_KINDS:
             if not self.url or not self.url.startswith(("http://", "https://")):
                 raise ValueError(f"kind {self.kind!r} needs an http(s) 'url'")
+            if bad := _URL_BREAKS.search(self.url):  # a request would fail on it at every poll
+                raise ValueError(f"'url' {self.url!r} holds a {_character_name(bad.group())}")
             if fault := url_fault(self.url):
                 raise ValueError(f"'url' {self.url!r} is no address a request can be made to: "
                                  f"{fault}")
         elif self.path is None:
             raise ValueError("kind 'directory' needs a 'path'")
+        elif "\x00" in str(self.path):  # no file system takes it; resolving it raised
+            raise ValueError(f"'path' {str(self.path)!r} holds a NUL character")
         # A field of another kind was read by nothing: a typo'd kind or a copied entry that
         # would silently poll otherwise than its author meant.
         for name in sorted(self.model_fields_set):
@@ -84,6 +97,18 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"{name!r} is not read for kind {self.kind!r} (only for "
                                  f"{', '.join(sorted(kinds))})")
         return self
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url_written_loosely(cls, value: object) -> object:
+        # White space around a quoted URL and a scheme in capitals ("HTTPS://") are no fault
+        # of the address: it is kept without the one and with the other in lower case.
+        if isinstance(value, str):
+            value = value.strip()
+            scheme, colon, rest = value.partition(":")
+            if colon and scheme.lower() in ("http", "https"):
+                value = f"{scheme.lower()}:{rest}"
+        return value
 
     @field_validator("link_pattern")
     @classmethod
