@@ -518,3 +518,13 @@ def test_pathological_inputs_are_answered_and_answered_right() -> None:
     assert looks_like_article("https://news.example.com/ports-reopen-after-the-strike", BASE)
     long_author = _rss(f"<item><link>{BASE}a</link><author>x@y{' ' * 40_000}</author></item>")
     assert [e.authors for e in parse_feed(long_author, BASE)] == [[]]
+
+
+@pytest.mark.parametrize("encoding", ["utf-32", "utf-32-le", "utf-32-be", "cp037", "cp500"])
+def test_entity_declarations_are_refused_in_wide_and_ebcdic_encodings(encoding: str) -> None:
+    # Only UTF-8/Latin-1 and UTF-16 were scanned: a UTF-32 feed's entity was expanded.
+    document = (f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE rss [<!ENTITY big "X">]>'
+                '<rss version="2.0"><channel><title>W</title><item><title>&big;</title>'
+                f"<link>{BASE}a</link></item></channel></rss>").encode(encoding)
+    with pytest.raises(FeedError, match="refused unsafe XML"):
+        parse_feed(document, BASE)

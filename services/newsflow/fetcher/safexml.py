@@ -24,9 +24,11 @@ from lxml import etree
 from newsflow.errors import UnsafeXML
 
 # A DOCTYPE with an internal subset or an ENTITY declaration, in any of the encodings a
-# malformed document might still be read in (UTF-8/latin-1 and both UTF-16 byte orders).
+# malformed document might still be read in: UTF-8/latin-1, UTF-16 and UTF-32 in both byte
+# orders, and the EBCDIC code pages feedparser knows (a UTF-32 feed's entity was expanded).
 _ENTITY = [re.compile(re.escape("<!ENTITY".encode(enc)), re.I)
-           for enc in ("latin-1", "utf-16-le", "utf-16-be")]
+           for enc in ("latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be",
+                       "cp037", "cp500", "cp273", "cp1026")]
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
 _SUBSET_OR_END = re.compile(rb"[\[>]")
 
