@@ -528,3 +528,17 @@ def test_entity_declarations_are_refused_in_wide_and_ebcdic_encodings(encoding: 
                 f"<link>{BASE}a</link></item></channel></rss>").encode(encoding)
     with pytest.raises(FeedError, match="refused unsafe XML"):
         parse_feed(document, BASE)
+
+
+def test_titles_with_inline_markup_in_a_news_sitemap_or_a_link_are_whole() -> None:
+    document = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+                b' xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"><url>'
+                b"<loc>https://news.example.com/2024/01/02/ports-reopen-after-strike</loc>"
+                b"<news:news><news:title>Ports <b>reopen</b> after strike</news:title>"
+                b"</news:news></url></urlset>")
+    assert [e.title for e in parse_sitemap(document, BASE).entries] == [
+        "Ports reopen after strike"]  # was "Ports": the text before the first tag
+    page = ('<a href="/world/2024/01/02/story">Ports<script>track("x")</script> '
+            "<style>a { color: red }</style>reopen</a>")
+    assert [e.title for e in discover_links(page, "https://news.example.com/world/")] == [
+        "Ports reopen"]

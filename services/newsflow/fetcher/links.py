@@ -85,6 +85,8 @@ def discover_links(html: str, page_url: str, pattern: str | None = None) -> list
         tree = lxml.html.fromstring(html, parser=_PARSER)
     except (ValueError, lxml.etree.ParserError):
         return []
+    for unread in list(tree.iter("script", "style", "template")):  # no text of a title
+        unread.drop_tree()
     # A relative <base href> ("/section/") is relative to the page, as browsers read it; one no
     # request can be made to is ignored.
     base = web_url(str(tree.xpath("string(//base/@href)")), page_url) or page_url

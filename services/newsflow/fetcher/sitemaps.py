@@ -26,6 +26,14 @@ def _children(element: object) -> dict[str, object]:
     return {local(child.tag): child for child in element}  # type: ignore[attr-defined]
 
 
+def _all_text(element: object | None) -> str | None:
+    """An element's text with its children's (a <news:title> with inline tags lost all after
+    the first)."""
+    parts = getattr(element, "itertext", None)
+    text = " ".join("".join(parts()).split()) if parts is not None else ""
+    return text or None
+
+
 def _text(element: object | None) -> str | None:
     text = getattr(element, "text", None)
     return text.strip() if isinstance(text, str) and text.strip() else None
@@ -95,7 +103,7 @@ def parse_sitemap(document: bytes, base_url: str, content_type: str | None = Non
         keywords = _text(news.get("keywords"))
         result.entries.append(FeedEntry(
             url=url,
-            title=_text(news.get("title")),
+            title=_all_text(news.get("title")),
             published_at=normalise_date(_text(news.get("publication_date")) or _text(fields.get("lastmod"))),
             guid=url,
             categories=[k.strip() for k in keywords.split(",") if k.strip()] if keywords else [],
