@@ -30,7 +30,7 @@ def _all_text(element: object | None) -> str | None:
     """An element's text with its children's (a <news:title> with inline tags lost all after
     the first)."""
     parts = getattr(element, "itertext", None)
-    text = " ".join("".join(parts()).split()) if parts is not None else ""
+    text = "".join(parts()).strip() if parts is not None else ""
     return text or None
 
 
