@@ -157,9 +157,98 @@ def test_og_url_when_no_canonical_link_and_language_subtag() -> None:
     ("By Jane Doe, John Smith & Ali Khan", ["Jane Doe", "John Smith", "Ali Khan"]),
     ("https://www.facebook.com/janedoe", []),
     ("Jane Doe; @janedoe", ["Jane Doe"]),
+    ("By: Jane Doe", ["Jane Doe"]),
+    ("Written by Jane Doe", ["Jane Doe"]),
+    ("Jane Doe (jane@example.com)", ["Jane Doe"]),  # the name used to go with the address
+    ("Jane Doe <jane@example.com>", ["Jane Doe"]),
 ])
 def test_split_authors(value: str, names: list[str]) -> None:
     assert split_authors(value) == names
+
+
+@pytest.mark.parametrize(("value", "names"), [
+    ("By TOM KRISHER, AP Auto Writer", ["TOM KRISHER"]),
+    ("Genevieve Carlton, Ph.D.", ["Genevieve Carlton"]),
+    ("By Glen Owen And Brendan Carlin For The Mail On Sunday", ["Glen Owen", "Brendan Carlin"]),
+    ("Amy Kuperinsky | NJ Advance Media for NJ.com", ["Amy Kuperinsky"]),
+    ("Morgan & Morgan", ["Morgan & Morgan"]),
+])
+def test_a_credit_is_split_at_and_only_and_loses_its_affiliation(value: str,
+                                                                 names: list[str]) -> None:
+    assert split_authors(value, one_credit=True) == names
+
+
+def _ld(data: object, media: str = "application/ld+json") -> str:
+    return f'<script type="{media}">{json.dumps(data)}</script>'
+
+
+def test_json_ld_authors_are_read_as_bylines() -> None:
+    # They were taken as they stood: "By ...", e-mail addresses, True.
+    head = _ld({"@type": "NewsArticle", "author": [
+        "By Jane Doe and John Roe", "desk@example.com", True,
+        {"@type": "Person", "name": "Se&aacute;n O&#039;Brien"}]})
+    assert read_metadata(parsed(article_page(head)), URL).authors == [
+        "Jane Doe", "John Roe", "Se\u00e1n O'Brien"]
+
+
+def test_json_ld_text_loses_entities_and_lone_surrogates() -> None:
+    # A headline cut at a UTF-16 length ends in half a pair: UTF-8 cannot hold it, and the
+    # article was dead-lettered when its record was written.
+    head = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": '
+            '"Q&amp;A: harbour reopens \\ud83d", "publisher": {"name": "Daily &amp; Planet"}}'
+            "</script>")
+    meta = read_metadata(parsed(article_page(head)), URL)
+    assert (meta.title, meta.site_name) == ("Q&A: harbour reopens", "Daily & Planet")
+    doc = clean_document(article_page(head), "text/html", URL)
+    doc.title.encode("utf-8")  # no UnicodeEncodeError
+
+
+@pytest.mark.parametrize("block", [
+    # A raw line break inside a string: strict JSON refuses it, and the block was lost.
+    '<script type="application/ld+json">{"@type": "NewsArticle", "description": "Line one.\n'
+    'Line two.", "author": {"@type": "Person", "name": "Jane Doe"}}</script>',
+    _ld({"@type": "NewsArticle", "author": {"name": "Jane Doe"}},
+        "application/ld+json; charset=utf-8"),
+    '<script type="application/ld+json"><!-- {"@type": "NewsArticle", "author": "Jane Doe"} -->'
+    "</script>",
+])
+def test_json_ld_as_templates_write_it_is_read(block: str) -> None:
+    assert read_metadata(parsed(article_page(block)), URL).authors == ["Jane Doe"]
+
+
+@pytest.mark.parametrize("href", [
+    "{{canonical_url}}", "https://news.example.com/%7B%7Burl%7D%7D", "/", "https://news.example.com",
+    "http://",
+])
+def test_a_canonical_link_that_cannot_name_the_article_is_not_taken(href: str) -> None:
+    # Two articles with the same placeholder or the front page as canonical were one story
+    # to dedupe, and the second was dropped as a duplicate.
+    head = f'<link rel="canonical" href="{href}">'
+    assert read_metadata(parsed(article_page(head)), URL).canonical_url is None
+    og = f'{head}<meta property="og:url" content="{URL}">'
+    assert read_metadata(parsed(article_page(og)), URL).canonical_url == URL
+
+
+def test_the_front_page_may_be_its_own_canonical() -> None:
+    page = article_page('<link rel="canonical" href="/">')
+    assert read_metadata(parsed(page), "https://news.example.com/").canonical_url == (
+        "https://news.example.com/")
+
+
+@pytest.mark.parametrize(("declared", "code"), [
+    ("eng", "en"), ("fra", "fr"), ("ger", "de"), ("EN-gb", "en"), ("und", None), ("zxx", None),
+])
+def test_a_declared_language_is_an_iso_639_1_code(declared: str, code: str | None) -> None:
+    # "eng" stood as it was, and an English page declared so was never tagged.
+    assert read_metadata(parsed(article_page(lang=declared)), URL).language == code
+
+
+def test_a_date_after_tomorrow_gives_way_to_the_next_candidate() -> None:
+    head = (_ld({"@type": "NewsArticle", "datePublished": "2099-12-31"})
+            + '<meta property="article:published_time" content="2024-03-07T09:30:00Z">')
+    meta = read_metadata(parsed(article_page(head)), URL, today=date(2024, 3, 8))
+    assert meta.published_at == "2024-03-07T09:30:00Z"  # was htmldate's midnight
+    assert read_metadata(parsed(article_page(head)), URL).published_at == "2099-12-31T00:00:00Z"
 
 
 def test_strip_site_suffix_only_strips_the_site() -> None:

@@ -16,12 +16,12 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from newsflow.core.boilerplate import strip_boilerplate
-from newsflow.core.dates import parse_datetime
+from newsflow.core.languages import iso_639_1
 from newsflow.core.params import CleanLimits
 from newsflow.errors import PageTooLarge
 
@@ -247,13 +247,6 @@ def fragment_text(html: str) -> str:
     return str(root.text_content())
 
 
-def dated_after_tomorrow(published_at: str | None, today: date) -> bool:
-    """Whether a page's date lies after the day after ``today`` (the caller's clock, UTC): one
-    day of slack for time zones ahead of UTC and pages published at midnight."""
-    moment = parse_datetime(published_at)
-    return moment is not None and moment.date() > today + timedelta(days=1)
-
-
 def extract_html(html: str, url: str | None, blocks_first: bool = False,
                  today: date | None = None) -> CleanedDocument:
     """One Lexbor parse for the metadata and the block scorer; lxml only for trafilatura.
@@ -271,11 +264,9 @@ def extract_html(html: str, url: str | None, blocks_first: bool = False,
     from newsflow.core.metadata import date_from_markup, parse_page, read_metadata
 
     page = parse_page(html)
-    meta = read_metadata(page, url)
-    if today is not None and dated_after_tomorrow(meta.published_at, today):
-        # A template's placeholder or a typo ("2099-12-31", "/2027/01/01/"), not a date: the
-        # markup fallback below may still find the real one.
-        meta.published_at = None
+    # A date after tomorrow is a template's placeholder or a typo ("2099-12-31", "/2027/01/01/"),
+    # not a date: the next candidate is read, and the markup fallback below may still find one.
+    meta = read_metadata(page, url, today)
     extracted: Extracted | None = None
     tree: HtmlElement | None = None
     blocks: MainText | None = None
@@ -334,8 +325,9 @@ def detect_language(text: str, words: int | None = None) -> str | None:
     if words < 3:
         return None
     code, share = _language_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS])
-    return str(code) if words >= MIN_WORDS_FOR_DETECTION or share >= SHORT_TEXT_CONFIDENCE \
-        else None
+    if words < MIN_WORDS_FOR_DETECTION and share < SHORT_TEXT_CONFIDENCE:
+        return None
+    return iso_639_1(str(code))  # the model names a few languages by three letters ("yue")
 
 
 def article_language(title: str, text: str, declared: str | None = None,

@@ -14,19 +14,21 @@ when the page falls back to it (an lxml parse of its own otherwise).
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from newsflow.core.dates import MAX_YEAR, normalise_date
-from newsflow.core.lexbor_tree import has_ancestor
+from newsflow.core.dates import MAX_YEAR, normalise_date, parse_datetime
+from newsflow.core.languages import iso_639_1
+from newsflow.core.lexbor_tree import AncestorTest
 
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "blogposting",
@@ -63,6 +65,22 @@ MAX_JSON_LD_DEPTH = 20  # levels of JSON-LD nesting followed (lists, @graph, aut
 
 def _text(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip() if value is not None else ""
+
+
+# A JSON-LD string may hold an escaped half of a surrogate pair ("\\ud83d", a headline cut at
+# a UTF-16 length): it cannot be written as UTF-8, and the article was dead-lettered for it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _ld_text(value: Any) -> str:
+    """A JSON-LD text value as text: a string or a number, its HTML entities resolved (CMSes
+    escape them: "Q&amp;A"), a lone surrogate dropped; nothing for other types ("True")."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    text = str(value)
+    if "&" in text:
+        text = html.unescape(text)
+    return _text(_LONE_SURROGATE.sub("", text))
 
 
 def _attr(node: LexborNode, name: str) -> str | None:
@@ -108,17 +126,23 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {str(k).lower() for k in kinds if k}
 
 
+# A block wrapped in an HTML comment or a CDATA section, as old templates hide scripts.
+_JSON_LD_WRAPPER = re.compile(r"^\s*(?:<!--|//\s*<!\[CDATA\[|/\*\s*<!\[CDATA\[\s*\*/)"
+                              r"|(?:-->|//\s*\]\]>|/\*\s*\]\]>\s*\*/)\s*$")
+
+
 def json_ld_article(page: LexborHTMLParser) -> dict[str, Any]:
     """The page's schema.org article object (the most specific one), or {}."""
     best: dict[str, Any] = {}
     for script in page.css("script[type]"):
-        if _attr(script, "type") != "application/ld+json":  # exact, as publishers write it
+        media = (_attr(script, "type") or "").split(";", 1)[0].strip().lower()
+        if media != "application/ld+json":  # "; charset=utf-8" and capitals too
             continue
-        raw = script.text(deep=True).strip()
+        raw = _JSON_LD_WRAPPER.sub("", script.text(deep=True)).strip()
         if not raw or len(raw) > MAX_JSON_LD_CHARS:
             continue
-        try:
-            data = json.loads(raw)
+        try:  # strict=False: a raw line break or tab inside a string lost the whole block
+            data = json.loads(raw, strict=False)
         except (ValueError, RecursionError):
             continue
         for obj in _walk_json_ld(data):
@@ -131,7 +155,7 @@ def json_ld_article(page: LexborHTMLParser) -> dict[str, Any]:
 
 
 def _names(value: Any, depth: int = 0) -> list[str]:
-    """Person names from a JSON-LD author value (string, Person, or a list of them); nesting
+    """Names from a JSON-LD value (string, Person or Organization, or a list of them); nesting
     deeper than any real page's is not followed (a page must not exhaust the stack)."""
     if depth > MAX_JSON_LD_DEPTH:
         return []
@@ -139,8 +163,20 @@ def _names(value: Any, depth: int = 0) -> list[str]:
         return [name for item in value for name in _names(item, depth + 1)]
     if isinstance(value, dict):
         return _names(value.get("name"), depth + 1)
-    text = _text(value)
+    text = _ld_text(value)
     return [text] if text else []
+
+
+def _person_names(value: Any, depth: int = 0) -> list[str]:
+    """Author names from a JSON-LD author value (string, Person, or a list of them), each read
+    as a byline is ("By A and B"; addresses and links left out: ``split_authors``)."""
+    if depth > MAX_JSON_LD_DEPTH:
+        return []
+    if isinstance(value, list):
+        return [name for item in value for name in _person_names(item, depth + 1)]
+    if isinstance(value, dict):
+        return _person_names(value.get("name"), depth + 1)
+    return split_authors(_ld_text(value), one_credit=True)
 
 
 def _first_text(value: Any) -> str:
@@ -148,13 +184,34 @@ def _first_text(value: Any) -> str:
     a list of lines), never a Python repr."""
     while isinstance(value, list) and value:
         value = value[0]
-    return "" if isinstance(value, (list, dict)) else _text(value)
+    return "" if isinstance(value, (list, dict)) else _ld_text(value)
 
 
-def split_authors(value: str) -> list[str]:
-    """'By A, B and C' -> ['A', 'B', 'C']; URLs and handles are not names."""
-    value = re.sub(r"^\s*by\s+", "", value, flags=re.IGNORECASE)
-    parts = re.split(r"\s*(?:;|,|\band\b|&|\|)\s*", value)
+# "By", "By:", "Written by", "Reporting by" before a byline's names.
+_BYLINE_LEAD = re.compile(r"^\s*(?:(?:written|words|reporting|reported|story|text)\s+)?by\b\s*:?\s*",
+                          re.IGNORECASE)
+# An address beside a name ("Jane Doe (jane@example.com)", "Jane Doe <jane@...>"): the name
+# stays, the address goes (the whole part used to go, the name with it).
+_ADDRESS_BESIDE = re.compile(r"\s*[(<][^()<>]*@[^()<>]*[)>]")
+
+
+_EVERY_SEPARATOR = re.compile(r"\s*(?:;|,|\band\b|&|\|)\s*")
+# One credit names one author, or several joined by "and": a comma there starts the author's
+# title or affiliation ("TOM KRISHER, AP Auto Writer", "Genevieve Carlton, Ph.D."), as do a
+# bar and "for" ("Brendan Carlin For The Mail On Sunday"), and "&" joins a firm's name.
+_NAME_SEPARATOR = re.compile(r"\s*(?:;|\band\b)\s*", re.IGNORECASE)
+_AFFILIATION = re.compile(r"\s*[,|].*|\s+for\s.*", re.IGNORECASE | re.DOTALL)
+
+
+def split_authors(value: str, *, one_credit: bool = False) -> list[str]:
+    """'By A, B and C' -> ['A', 'B', 'C']; URLs and handles are not names. ``one_credit``:
+    the value is a credit (a JSON-LD author's name, an author link's text): split at "and"
+    only, each name without the title or affiliation after it (``_AFFILIATION``)."""
+    value = _BYLINE_LEAD.sub("", _ADDRESS_BESIDE.sub("", value))
+    if one_credit:
+        parts = [_AFFILIATION.sub("", part) for part in _NAME_SEPARATOR.split(value)]
+    else:
+        parts = _EVERY_SEPARATOR.split(value)
     return [p.strip() for p in parts if p.strip() and "://" not in p and "@" not in p
             and len(p.split()) <= 6]
 
@@ -193,8 +250,9 @@ def _split_heading(h1: LexborNode) -> str:
 
 def _html_title(page: LexborHTMLParser) -> str | None:
     """The document's <title>; an SVG icon's <title> ("Close", "Search") names the icon."""
+    in_svg = AncestorTest("svg")  # thousands of icon titles: each walk remembered
     for node in page.css("title"):
-        if not has_ancestor(node, "svg"):
+        if not in_svg(node):
             return _text(node.text(deep=True)) or None
     return None
 
@@ -256,18 +314,40 @@ def _absolute(href: str | None, base: str | None) -> str | None:
         return None
     try:  # a template's placeholder ("https://[SITE_URL]/x") or port 99999: no link at all
         absolute = urljoin(base or "", href)
-        _ = urlsplit(absolute).port
+        parts = urlsplit(absolute)
+        _ = parts.port
     except ValueError:
         return None
-    return absolute if absolute.startswith(("http://", "https://")) else None
+    if not absolute.startswith(("http://", "https://")) or not parts.hostname:
+        return None  # "http://" alone: no host
+    return absolute
+
+
+# A template's placeholder left in a link ("{{canonical_url}}", "%7B%7Burl%7D%7D", "[URL]").
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|%7B%7B|%7D%7D|\$\{|\[[A-Z_]+\]", re.IGNORECASE)
+
+
+def _canonical(href: str | None, url: str | None) -> str | None:
+    """A canonical link that can name this article: none with a template's placeholder in it,
+    nor the site's front page for a page that is not it (a template's default). Either would
+    make different articles one, deduplicated by canonical URL, and all but the first lost."""
+    absolute = _absolute(href, url)
+    if absolute is None or _PLACEHOLDER.search(absolute):
+        return None
+    if urlsplit(absolute).path in ("", "/") and url and urlsplit(url).path not in ("", "/"):
+        return None
+    return absolute
 
 
 def _attr_values(page: LexborHTMLParser, selector: str, name: str) -> list[str]:
     return [value for node in page.css(selector) if (value := _attr(node, name)) is not None]
 
 
-def read_metadata(page: LexborHTMLParser, url: str | None = None) -> PageMetadata:
-    """The page's metadata; ``published_at`` is None when only ``date_from_markup`` is left."""
+def read_metadata(page: LexborHTMLParser, url: str | None = None,
+                  today: date | None = None) -> PageMetadata:
+    """The page's metadata; ``published_at`` is None when only ``date_from_markup`` is left.
+    ``today`` (the caller's clock, UTC): a date after the day after it is a template's
+    placeholder or a typo, and the next candidate is read instead."""
     meta = meta_map(page)
     ld = json_ld_article(page)
     publisher = ld.get("publisher")
@@ -279,7 +359,7 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None) -> PageMetadat
     headline = _first_h1(page)
     if title:
         title = drop_suffix_after_headline(strip_site_suffix(title, site_name), headline)
-    authors = _names(ld.get("author"))
+    authors = _person_names(ld.get("author"))
     if not authors:
         for key in AUTHOR_META:
             if key in meta:
@@ -287,16 +367,16 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None) -> PageMetadat
                 if authors:
                     break
     if not authors:
-        authors = [_text(a.text(deep=True)) for a in page.css("a[rel]")
-                   if _attr(a, "rel") == "author"][:5]
+        authors = [name for a in page.css("a[rel]") if _attr(a, "rel") == "author"
+                   for name in split_authors(_text(a.text(deep=True)), one_credit=True)][:5]
     candidates = [ld.get("datePublished"), *(meta.get(key) for key in DATE_META),
-                  *_attr_values(page, "time[datetime]", "datetime")[:3]]
-    published = next((d for d in map(normalise_date, candidates) if d), None)
-    published = published or normalise_date(date_from_url(url))
+                  *_attr_values(page, "time[datetime]", "datetime")[:3], date_from_url(url)]
+    published = next((d for d in map(normalise_date, candidates)
+                      if d and not _after_tomorrow(d, today)), None)
     canonical = next((absolute for link in page.css("link[rel]")
                       if _attr(link, "rel") == "canonical"
-                      and (absolute := _absolute(_attr(link, "href"), url))), None)
-    canonical = canonical or _absolute(meta.get("og:url"), url)
+                      and (absolute := _canonical(_attr(link, "href"), url))), None)
+    canonical = canonical or _canonical(meta.get("og:url"), url)
     root = page.root
     declared = ((_attr(root, "lang") if root is not None and root.tag == "html" else None)
                 or meta.get("content-language") or meta.get("og:locale"))
@@ -304,9 +384,17 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None) -> PageMetadat
     return PageMetadata(
         title=title or None,
         headline=headline,
-        authors=_dedupe([a for a in authors if a]),
+        authors=_dedupe(authors),
         published_at=published or None,
         canonical_url=canonical,
         site_name=site_name or None,
-        language=lang.group(0).lower() if lang else None,
+        language=iso_639_1(lang.group(0)) if lang else None,
     )
+
+
+def _after_tomorrow(published_at: str, today: date | None) -> bool:
+    """Whether a date lies after the day after ``today``: one day of slack for time zones
+    ahead of UTC and pages published at midnight."""
+    moment = parse_datetime(published_at)
+    return (today is not None and moment is not None
+            and moment.date() > today + timedelta(days=1))
