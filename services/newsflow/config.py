@@ -39,7 +39,9 @@ KAFKA_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore")
+    # No infinite or NaN times or shares: "inf" seconds passed the bounds and then stopped a
+    # command with an OverflowError traceback where a whole number of milliseconds was needed.
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", allow_inf_nan=False)
 
     # --- Kafka -------------------------------------------------------------------------------
     kafka_bootstrap_servers: str | None = Field(
@@ -183,7 +185,9 @@ class Settings(BaseSettings):
 
     # --- Consumer client (newsflow.client, newsflow tail) -------------------------------------
     # A waiting fetch on the embedded broker is answered only when this wait ends: keep it short.
-    client_fetch_max_wait_ms: int = Field(default=200, ge=10)
+    # Under kafka-python's 30 s request timeout, which it must be below (a longer wait was
+    # refused by every try to connect, and reported as no broker after the connect timeout).
+    client_fetch_max_wait_ms: int = Field(default=200, ge=10, le=25_000)
     # Ids of recently delivered records remembered to drop at-least-once redeliveries.
     client_seen_ids: int = Field(default=100_000, ge=100)
     # Handled positions are committed after this many records or this many seconds, whichever

@@ -173,6 +173,14 @@ def test_tail_prints_records_and_groups_stay_usable(settings: Settings, tmp_path
     assert done.returncode == 2 and done.stderr.strip().endswith(
         f"topic article does not exist on {settings.kafka_bootstrap_servers} "
         "(did you mean articles?)"), done.stderr[-500:]
+    # The role was right and its variable names a topic that is not there: the hint says so
+    # (it said "did you mean articles?" to a user who had typed articles).
+    renamed = settings.model_copy(update={"topic_articles": "news.articles.v2"})
+    done = tail(renamed, empty, "articles", "--timeout", "3")
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        f"topic news.articles.v2 does not exist on {settings.kafka_bootstrap_servers} (the "
+        "articles topic, as NEWSFLOW_TOPIC_ARTICLES names it: is the name right, and has a "
+        "worker created it?)"), done.stderr[-500:]
     assert list(empty.iterdir()) == []
 
 

@@ -133,6 +133,11 @@ def test_bad_settings_are_one_line_naming_each_variable(
     ("NEWSFLOW_BROKER_SESSION_TIMEOUT_SECONDS", "0"),
     ("NEWSFLOW_BROKER_HEARTBEAT_INTERVAL_SECONDS", "-1"),
     ("NEWSFLOW_PRODUCER_MAX_BATCH_SIZE", "0"), ("NEWSFLOW_DEMO_TIMEOUT_SECONDS", "0"),
+    # "inf" passed "> 0" and then stopped the command with an OverflowError traceback.
+    ("NEWSFLOW_KAFKA_CONNECT_TIMEOUT_SECONDS", "inf"), ("NEWSFLOW_FETCH_TIMEOUT_SECONDS", "nan"),
+    # kafka-python refuses a fetch wait not under its 30 s request timeout, at every try to
+    # connect: it was reported as no broker (exit 3) after the connect timeout.
+    ("NEWSFLOW_CLIENT_FETCH_MAX_WAIT_MS", "30000"),
 ])
 def test_a_setting_out_of_its_range_is_bad_configuration(
     variable: str, value: str, monkeypatch: pytest.MonkeyPatch,

@@ -132,6 +132,7 @@ class NewsConsumer:
         # The topic's codec decodes and validates every value (any JSON for a foreign topic).
         self.codec: JsonCodec = BY_ROLE.get(self.kind, ANY_JSON)
         self.topic = str(getattr(self.settings, f"topic_{what}")) if what in KINDS else what
+        self._role = what if what in KINDS else None  # asked for by its role
         self.group = group
         self.strict = strict
         self.reset = reset
@@ -205,7 +206,11 @@ class NewsConsumer:
             ids = self.consumer.partitions_for_topic(self.topic)
             if not ids:
                 roles = difflib.get_close_matches(self.topic, KINDS, n=1)
-                hint = f" (did you mean {roles[0]}?)" if roles else ""
+                if self._role is not None:  # the role was right: its variable names the topic
+                    hint = (f" (the {self._role} topic, as NEWSFLOW_TOPIC_{self._role.upper()} "
+                            "names it: is the name right, and has a worker created it?)")
+                else:
+                    hint = f" (did you mean {roles[0]}?)" if roles else ""
                 raise TopicNotFound(f"topic {self.topic} does not exist on "
                                     f"{self.settings.kafka_bootstrap_servers}{hint}")
             return set(ids)
