@@ -643,3 +643,46 @@ def test_a_running_client_reads_the_new_log_of_a_broker_that_restarted_empty(
             assert take(consumer, 1, timeout=1.5) == [], "the new positions were committed"
     finally:
         broker.stop()
+
+
+def test_partitions_a_topic_gains_while_a_client_reads_are_read_from_their_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client assigns itself the partitions it finds at start. A broker that restarted
+    empty and made the topic anew with more partitions had them written to, unread: a
+    downstream service lost those records without a word."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    try:
+        settings = isolated_settings(broker.bootstrap, tmp_path, kafka_connect_timeout_seconds=10)
+        topic = f"grow-{settings.app_id}"
+
+        def write(partitions: int, notes: list[tuple[int, int]]) -> None:
+            admin = KafkaAdminClient(bootstrap_servers=settings.require_bootstrap())
+            try:
+                if topic not in admin.list_topics():
+                    admin.create_topics([NewTopic(topic, partitions, 1)])
+            finally:
+                admin.close()
+            producer = KafkaProducer(bootstrap_servers=settings.require_bootstrap(), acks="all")
+            try:
+                for partition, n in notes:
+                    producer.send(topic, value=json.dumps({"n": n}).encode(), partition=partition)
+                producer.flush(30)
+            finally:
+                producer.close()
+
+        write(1, [(0, 0), (0, 1), (0, 2)])
+        with NewsConsumer(topic, settings) as reader:
+            assert [r.value["n"] for r in take(reader, 3)] == [0, 1, 2]
+            assert [tp.partition for tp in reader.partitions] == [0]
+            broker.stop()
+            broker = EmbeddedBroker(port=broker.port, log_path=tmp_path / "broker-2.log").start()
+            write(3, [(0, 10), (1, 11), (2, 12), (1, 13)])
+            with caplog.at_level(logging.WARNING, logger="newsflow.client.consumer"):
+                got = take(reader, 4, timeout=60)
+            partitions = sorted({tp.partition for tp in reader.partitions})
+        assert sorted(r.value["n"] for r in got) == [10, 11, 12, 13]
+        assert len(partitions) >= 3  # the broker may make a topic a client asks for with more
+        assert any("new partition(s)" in r.getMessage() for r in caplog.records), caplog.text
+    finally:
+        broker.stop()

@@ -341,7 +341,8 @@ class NewsConsumer:
         an error, which ``auto_offset_reset`` handles; the embedded broker answers with nothing
         and the shorter log's end (high-water mark), so this checks that end after each fetch.
         A partition with records in the buffer was read below its end: it is not touched."""
-        for tp, position in self._next.items():
+        lost = False
+        for tp, position in list(self._next.items()):
             end = self.consumer.highwater(tp)
             if end is None or position <= end:
                 continue
@@ -366,6 +367,32 @@ class NewsConsumer:
             # same position (the identity of a foreign topic's record) is not a redelivery.
             self.seen.clear()
             self.states.clear()
+            lost = True
+        if lost:  # the topic was made anew, perhaps with more partitions: fresh metadata
+            with contextlib.suppress(KafkaError):
+                self.consumer.topics()
+        self._read_new_partitions()
+
+    def _read_new_partitions(self) -> None:
+        """Partitions the topic gained since this reader started (a topic created again with
+        more, an embedded broker that restarted and made it anew, partitions added) are read
+        from their start: this reader assigns itself partitions, and a new one went unread,
+        its records lost to the reader without a word. From the client's cached metadata,
+        which kafka-python refreshes every few minutes and after an error (a restart)."""
+        ids = self.consumer.partitions_for_topic(self.topic) or set()
+        new = [TopicPartition(self.topic, p) for p in sorted(ids)
+               if TopicPartition(self.topic, p) not in self._next]
+        if not new:
+            return
+        log.warning("%s has %d new partition(s) (%s): reading them from their start",
+                    self.topic, len(new), ", ".join(str(tp.partition) for tp in new))
+        self.partitions = sorted([*self.partitions, *new], key=lambda tp: tp.partition)
+        self.consumer.assign(self.partitions)
+        for tp in new:
+            self.consumer.seek_to_beginning(tp)
+            self._next[tp] = 0
+            if self.group is not None:
+                self._handled[tp] = 0
 
     def __iter__(self) -> Iterator[Record]:
         return self.records()
