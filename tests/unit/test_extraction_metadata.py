@@ -539,3 +539,16 @@ def test_words_of_chinese_and_japanese_are_their_characters() -> None:
     assert count_words("Seoul said on Monday") == 4
     doc = clean_document("朝鲜今天向日本海发射了一枚导弹。", "text/plain", title_hint="导弹")
     assert doc.word_count == 15
+
+
+def test_a_header_h1_that_links_home_is_not_the_headline() -> None:
+    # The logo's h1 was the headline: "Daily Planet | Harbour plan approved" became the
+    # site's name, and the real headline a line of the text.
+    head = "<title>Daily Planet | Harbour plan approved</title>"
+    page = article_page(head, before="<h2>Harbour plan approved</h2>").replace(
+        "<nav>", '<header><h1><a href="/">Daily Planet</a></h1></header><nav>')
+    meta = read_metadata(parsed(page), URL)
+    assert (meta.title, meta.headline) == ("Daily Planet | Harbour plan approved", None)
+    linked = article_page(head).replace(
+        "<nav>", '<h1><a href="/world/harbour-plan">Harbour plan approved</a></h1><nav>')
+    assert read_metadata(parsed(linked), URL).headline == "Harbour plan approved"

@@ -228,10 +228,24 @@ def _dedupe(names: list[str]) -> list[str]:
 
 def _first_h1(page: LexborHTMLParser) -> str | None:
     for node in page.css("h1"):
+        if _is_home_link(node):
+            continue
         text = _text(node.text(deep=True)) or _split_heading(node)
         if text:
             return text
     return None
+
+
+def _is_home_link(h1: LexborNode) -> bool:
+    """An ``<h1>`` whose text is all one link to the site's front page: the logo or the site's
+    name in the header ("<h1><a href="/">Daily Planet</a></h1>"), not the headline. Taken for
+    it, it cut "Daily Planet | Harbour plan approved" down to "Daily Planet"."""
+    links = h1.css("a[href]")
+    if len(links) != 1:
+        return False
+    path = urlsplit(links[0].attributes.get("href") or "").path
+    return (path in ("", "/", "/index.html", "/index.php")
+            and _text(links[0].text(deep=True)) == _text(h1.text(deep=True)))
 
 
 def _split_heading(h1: LexborNode) -> str:
