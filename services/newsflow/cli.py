@@ -205,11 +205,23 @@ def _broker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tail(args: argparse.Namespace, settings: Settings) -> int:
-    import json
     import time
 
     started = time.monotonic()  # before the imports: --timeout counts them too (about 1 s)
+    from newsflow.interrupts import signals_raise
+
+    # SIGTERM (`timeout`, a service manager) or Ctrl-C: the reader closed, what was printed
+    # committed for a group, one line, exit 130. SIGTERM used to end it on the spot, silently.
+    with signals_raise("every record printed before it counts as read"):
+        return _tail_until_done(args, settings, started)
+
+
+def _tail_until_done(args: argparse.Namespace, settings: Settings, started: float) -> int:
+    import json
+    import time
+
     from newsflow.client import NewsConsumer, Record
+    from newsflow.interrupts import held
     from newsflow.log_budget import client_log_filter
 
     # kafka-python logs each failed fetch and metadata refresh at ERROR, dozens a minute while
@@ -221,9 +233,11 @@ def _tail(args: argparse.Namespace, settings: Settings) -> int:
     out = _output()
 
     def emit(record: Record) -> None:
-        # A record is acknowledged when this returns: one whose line failed is not.
+        # A record is acknowledged when this returns: one whose line failed is not. A SIGTERM
+        # or Ctrl-C waits for the line's end (``held``): a reader never gets half a record.
         try:
-            print(json.dumps(record.value, ensure_ascii=False), file=out, flush=True)
+            with held():
+                print(json.dumps(record.value, ensure_ascii=False), file=out, flush=True)
         except BrokenPipeError:
             raise
         except OSError as exc:

@@ -208,6 +208,35 @@ def test_tail_whose_output_cannot_be_written_stops_in_one_line_and_loses_no_reco
     assert sorted(read) == sorted(a["id"] for a in articles)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_tail_stopped_by_a_signal_says_so_and_its_group_resumes_after_what_it_printed(
+        settings: Settings, tmp_path: Path, signum: signal.Signals) -> None:
+    # SIGTERM (`timeout`, a service manager) ended tail on the spot, without a word.
+    articles = seed_articles(settings)
+    publish(settings, settings.topic_articles, articles)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    group = f"stopped-{signum.name}"
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "tail", "articles", "--from-beginning", "--group",
+         group], cwd=tmp_path, env=env | settings.to_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout is not None
+        printed = [reader.stdout.readline() for _ in articles]  # all printed: then waiting
+        reader.send_signal(signum)
+        _, err = reader.communicate(timeout=60)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+    assert reader.returncode == 130
+    assert err.strip().splitlines() == [
+        f"newsflow tail: interrupted by {signum.name}; every record printed before it counts "
+        "as read"]
+    assert sorted(json.loads(line)["id"] for line in printed) == sorted(a["id"] for a in articles)
+    again = tail(settings, tmp_path, "articles", "--group", group, "--timeout", "3")
+    assert again.returncode == 0 and again.stdout == "", "printed records came again"
+
+
 def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> None:
     """The README's example, as printed, against the real broker (stopped after five records)."""
     import os

@@ -28,6 +28,7 @@ from newsflow.codecs import BY_ROLE, JsonCodec
 from newsflow.codecs.topics import ANY_JSON
 from newsflow.config import Settings
 from newsflow.errors import BrokerUnavailable, ConfigError, InvalidMessage, TopicNotFound
+from newsflow.interrupts import held
 from newsflow.retry import Backoff, Retry
 from newsflow.tls_probe import require_tls_answer
 
@@ -329,10 +330,14 @@ class NewsConsumer:
                 return
             self._commit_or_warn(deadline)
             wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
-            for tp, messages in self.consumer.poll(timeout_ms=int(wait * 1000)).items():
-                self._buffer.extend(messages)
-                self._next[tp] = messages[-1].offset + 1
-            self._read_lost_logs_again()
+            # Not cut by `newsflow tail`'s SIGTERM or Ctrl-C (``held``: at most a second's wait):
+            # kafka-python cut in a request left the closing commit failing, and the records
+            # printed before the signal came again.
+            with held():
+                for tp, messages in self.consumer.poll(timeout_ms=int(wait * 1000)).items():
+                    self._buffer.extend(messages)
+                    self._next[tp] = messages[-1].offset + 1
+                self._read_lost_logs_again()
 
     def _read_lost_logs_again(self) -> None:
         """A partition whose log now ends before this reader's position was lost by the broker
@@ -474,7 +479,8 @@ class NewsConsumer:
         if deadline is not None:
             wait = max(0.1, min(wait, deadline - time.monotonic()))
         try:
-            self.commit(wait)
+            with held():  # a commit is not cut in the middle either
+                self.commit(wait)
         except KafkaError as exc:
             log.warning("could not commit positions, will try again: %s", exc)
 
