@@ -552,3 +552,22 @@ def test_a_header_h1_that_links_home_is_not_the_headline() -> None:
     linked = article_page(head).replace(
         "<nav>", '<h1><a href="/world/harbour-plan">Harbour plan approved</a></h1><nav>')
     assert read_metadata(parsed(linked), URL).headline == "Harbour plan approved"
+
+
+@pytest.mark.parametrize(("written", "found"), [
+    ("2025-03", "2025-03-01T00:00:00Z"),  # htmldate's first of the month, not today's day
+    ("2025-03-04", "2025-03-04T00:00:00Z"),
+    ("4 March 2025", "2025-03-04T00:00:00Z"),
+])
+def test_a_date_in_the_markup_does_not_take_a_part_from_the_clock(written: str,
+                                                                   found: str) -> None:
+    # dateutil, inside htmldate, completed "2025-03" with the day of the month it was run on:
+    # the core's only read of the clock (the shifted-clock run of this test catches it).
+    from dateutil.parser import parse
+    from htmldate import extractors
+
+    page = article_page(f'<meta name="date" content="{written}">')
+    doc = clean_document(page, "text/html", "https://news.example.com/world/harbour-plan",
+                         today=date(2026, 12, 2))
+    assert doc.published_at == found
+    assert extractors.__dict__["dateutil_parse"] is parse  # swapped back: trafilatura's is whole

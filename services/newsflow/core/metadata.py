@@ -14,10 +14,11 @@ when the page falls back to it (an lxml parse of its own otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -313,13 +314,47 @@ def date_from_markup(tree: HtmlElement, url: str | None,
     try:
         from htmldate import find_date
 
-        found = find_date(tree, extensive_search=False, original_date=True, url=url,
-                          # naive, day-granular: htmldate compares naive datetimes, and caches
-                          # its checks per bound
-                          max_date=datetime(last.year, last.month, last.day, 23, 59, 59))
+        with _whole_dates_only():
+            found = find_date(tree, extensive_search=False, original_date=True, url=url,
+                              # naive, day-granular: htmldate compares naive datetimes, and
+                              # caches its checks per bound
+                              max_date=datetime(last.year, last.month, last.day, 23, 59, 59))
     except Exception:  # htmldate is a heuristic helper: never fail the page for it
         return None
     return normalise_date(found)
+
+
+# Two defaults that differ in every field a date has: a value that parses differently under
+# them lacks one of those fields.
+_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
+
+
+@contextlib.contextmanager
+def _whole_dates_only() -> Iterator[None]:
+    """htmldate reads some date strings with dateutil, which completes a missing part from
+    the wall clock: ``<meta name=date content="2025-03">`` was dated 2025-03-02 on 2 Dec and
+    2025-03-07 five days later, the only read of the clock in the core. While this block runs,
+    a value dateutil would complete is no date to htmldate (its other readings still apply:
+    a year and month alone is their first day, as htmldate means it). Swapped in for the
+    call only: other users of htmldate in the process (trafilatura) are left as they are."""
+    from htmldate import extractors
+
+    parse: Callable[..., datetime] | None = extractors.__dict__.get("dateutil_parse")
+    if parse is None:  # a later htmldate: nothing to swap (tests/unit say if it changed)
+        yield
+        return
+
+    def complete(text: str, *args: Any, **kwargs: Any) -> datetime:
+        first, second = (parse(text, *args, default=default, **kwargs) for default in _DEFAULTS)
+        if first != second:
+            raise ValueError(f"{text!r} lacks a year, month or day")
+        return first
+
+    extractors.__dict__["dateutil_parse"] = complete
+    try:
+        yield
+    finally:
+        extractors.__dict__["dateutil_parse"] = parse
 
 
 def _absolute(href: str | None, base: str | None) -> str | None:
