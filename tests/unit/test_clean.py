@@ -124,6 +124,25 @@ def test_split_title_a_paragraph_first_line_stays_in_the_body(first: str) -> Non
     assert title and first.startswith(title)
 
 
+@pytest.mark.parametrize(("paragraph", "title"), [
+    # The next sentence had to start with A-Z: the whole paragraph was the title.
+    ("Три фрегата вернулись. Экипажи отдохнут.", "Три фрегата вернулись."),
+    ("सरकार ने घोषणा की। किसान खुश हैं।", "सरकार ने घोषणा की।"),
+    ("Le port a rouvert mardi. \u00c9tat des lieux demain.", "Le port a rouvert mardi."),
+    ('The council issued a "notice." The navy said nothing.', 'The council issued a "notice."'),
+    ("It was 3 p.m. when they left. Then more.", "It was 3 p.m. when they left."),
+])
+def test_split_title_the_first_sentence_in_any_script(paragraph: str, title: str) -> None:
+    assert split_title(paragraph) == (title, paragraph)
+
+
+def test_split_title_a_title_without_a_sentence_end_is_cut_at_a_word() -> None:
+    text = "word " * 5000  # was a 25,000-character title
+    title, body = split_title(text)
+    assert len(title) <= 200 and text.startswith(title) and title.endswith("word")
+    assert body == text.strip()
+
+
 def test_split_title_a_cjk_headline_is_still_a_headline() -> None:
     assert split_title("北朝鮮がミサイル発射\n韓国軍が発表した。詳細は不明。") == (
         "北朝鮮がミサイル発射", "韓国軍が発表した。詳細は不明。")

@@ -82,6 +82,21 @@ def test_a_saved_web_page_named_txt_is_read_as_the_page_it_is(tmp_path: Path) ->
     assert "<" not in str(record["body"]) and seed.splitlines()[2].strip()[:40] in record["body"]
 
 
+def test_plain_text_that_names_a_tag_is_still_plain_text(tmp_path: Path) -> None:
+    # It was taken for a saved page (a <head> tag in its first 10,000 characters), and its
+    # text was lost: an empty article, exit 0. A page starts with markup; this starts with words.
+    story = ("Browser makers agree on new standard\nEngineers said pages should keep scripts "
+             "out of the <head> section, and out of <body> too.\nThe change takes effect next "
+             "year, after a long consultation with publishers and browser makers.\n")
+    (tmp_path / "tech.txt").write_text(story)
+    [line] = run([tmp_path / "tech.txt"])
+    assert line["topic"] == "news.articles.v1"
+    record = line["record"]
+    assert isinstance(record, dict)
+    assert record["title"] == "Browser makers agree on new standard"
+    assert "out of the <head> section" in record["body"]
+
+
 def test_jsonl_raw_records_and_bad_lines(tmp_path: Path) -> None:
     good = {"url": "https://example.org/a?utm_source=x", "source": {"id": "t", "name": "T"},
             "title": "Harbour cranes", "body": "<p>New cranes arrived at the harbour.</p>"}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,19 @@ sources:
 """))
     assert [s.url for s in sources] == ["https://News.example/feed.xml",
                                         "https://news.example/atom"]
+
+
+def test_a_json_item_whose_text_names_a_tag_is_plain_text(tmp_path: Path) -> None:
+    # Without a content_type it was sniffed as HTML (a <head> tag anywhere in it), and the
+    # worker found no article in it.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    story = "Engineers said pages should keep scripts out of the <head> section."
+    page = "<!DOCTYPE html><html><body><p>Saved page.</p></body></html>"
+    (inbox / "a.jsonl").write_text(json.dumps({"body": story}) + "\n"
+                                   + json.dumps({"body": page}) + "\n")
+    sources = load_sources(write(tmp_path, "sources:\n  - {id: i, name: I, kind: directory, "
+                                           "path: inbox}\n"))
+    records = [r[1] for r in read_directory(sources[0], max_bytes=FILE_CAP)
+               if isinstance(r[1], dict)]
+    assert [r["content_type"] for r in records] == ["text/plain", "text/html"]

@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
 TITLE_MAX_CHARS = 200  # Thai and other scripts without spaces have few "words" in a paragraph
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'A-Z0-9])|(?<=[。！？])")
+# Where a sentence may end: a stop (Latin, Devanagari, Urdu), any closing quotes or brackets,
+# then space before the next character, which ``_starts_sentence`` judges; or a CJK stop.
+SENTENCE_BREAK = re.compile(r"(?<=[.!?।۔])[\"”’'»)\]]*\s+(?=\S)|(?<=[。！？])")
+OPENING_MARKS = frozenset("\"“‘'«(¿¡")
 # A line ending a sentence: a full stop (Latin, CJK, Devanagari, Urdu) before any closing
 # quotes or brackets. A headline may end in "?" or "!", a paragraph's last sentence rarely does
 # anything else.
@@ -61,6 +64,17 @@ _DEBRIS = "\ufffd\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff"
 JUNK_CHARS = re.compile(f"[{_DEBRIS}\ue000-\uf8ff]")
 JUNK_CHARS_BUT_PRIVATE_USE = re.compile(f"[{_DEBRIS}]")
 DOCUMENT_TAG = re.compile(r"<\s*(html|body|head)[\s>]", re.IGNORECASE)
+# Text that starts with markup (after white space): a saved page or an HTML body opens with a
+# doctype, a comment, an XML declaration or a tag, not with words.
+STARTS_WITH_MARKUP = re.compile(r"\A\ufeff?\s*<[!?A-Za-z]")
+
+
+def is_html_document(text: str) -> bool:
+    """Whether untyped text is an HTML document: it starts with markup and has an <html>,
+    <head> or <body> tag in its first 10,000 characters. Plain text that names a tag ("keep
+    scripts out of the <head> section") was taken for a page, and all its text was lost."""
+    return STARTS_WITH_MARKUP.match(text) is not None and DOCUMENT_TAG.search(
+        text[:10_000]) is not None
 BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
               "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "figcaption")
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^<>]*>")
@@ -123,8 +137,25 @@ def split_title(text: str) -> tuple[str, str]:
     if (rest and count_words(first) <= TITLE_MAX_WORDS and len(first) <= TITLE_MAX_CHARS
             and not CLOSING_STOP.search(first)):
         return first, rest
-    sentence = SENTENCE_END.split(first, maxsplit=1)[0]
-    return sentence, "\n".join(lines)
+    return _first_sentence(first), "\n".join(lines)
+
+
+def _first_sentence(line: str) -> str:
+    """The line's first sentence, at most ``TITLE_MAX_CHARS`` (cut at a word; a 5,000-word
+    line without a stop was a 25,000-character title). A
+    sentence ends at a stop followed by a capital, a digit, an opening mark, or a letter of a
+    script without capitals; it used to need A-Z, so a Russian, Greek or Hindi paragraph,
+    or an English one whose next sentence began after a closing quote, was all title."""
+    for found in SENTENCE_BREAK.finditer(line):
+        after = line[found.end():found.end() + 1]
+        if not after or (after.isupper() or after.isdigit() or after in OPENING_MARKS
+                         or (after.isalpha() and after.lower() == after.upper())):
+            line = line[:found.end()].rstrip()  # the closing quotes stay, the space goes
+            break
+    if len(line) <= TITLE_MAX_CHARS:
+        return line
+    head = line[:TITLE_MAX_CHARS]  # a prefix of the text, cut at a word where there is one
+    return head.rsplit(" ", 1)[0] if " " in head else head
 
 
 def clean_lines(text: str, authors: tuple[str, ...] = ()) -> tuple[str, Counter[str]]:

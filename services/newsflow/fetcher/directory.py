@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsflow.core.clean import DOCUMENT_TAG, split_title
+from newsflow.core.clean import is_html_document, split_title
 from newsflow.errors import (
     BadRecord,
     BrokenFile,
@@ -107,7 +107,7 @@ def records_from_file(path: Path, source: SourceConfig, max_bytes: int
             decoded = decode_file_bytes(data, html=suffix != ".txt")
             # A saved web page named .txt is a page, as a JSON item's untyped body is: cleaned
             # as HTML (its <meta charset> read), not published with its markup as text.
-            if suffix == ".txt" and DOCUMENT_TAG.search(decoded.text[:10_000]):
+            if suffix == ".txt" and is_html_document(decoded.text):
                 suffix, decoded = ".html", decode_file_bytes(data, html=True)
         except NotText as exc:
             yield Rejected(url, exc, f"{path}: {exc}", data)
@@ -163,9 +163,10 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
 
 def _item_record(source: SourceConfig, url: str, item: dict[str, Any]) -> dict[str, Any]:
     body = item["body"]
-    # Without a content_type, a whole HTML document (an <html>, <head> or <body> tag) is HTML
-    # and anything else plain text: wire copy has "<BP>"-style codes that are not markup.
-    sniffed = "text/html" if DOCUMENT_TAG.search(body[:10_000]) else "text/plain"
+    # Without a content_type, a whole HTML document (markup first, an <html>, <head> or <body>
+    # tag) is HTML and anything else plain text: wire copy has "<BP>"-style codes that are
+    # not markup, and a story may name a tag.
+    sniffed = "text/html" if is_html_document(body) else "text/plain"
     record = raw_article(
         source, str(item.get("url") or url), body, str(item.get("content_type") or sniffed),
         # Any date shape a file gives (ISO, RFC 2822, free-form, Unix time) becomes RFC 3339
