@@ -167,3 +167,22 @@ def test_a_json_item_whose_text_names_a_tag_is_plain_text(tmp_path: Path) -> Non
     records = [r[1] for r in read_directory(sources[0], max_bytes=FILE_CAP)
                if isinstance(r[1], dict)]
     assert [r["content_type"] for r in records] == ["text/plain", "text/html"]
+
+
+def test_json_python_cannot_read_costs_its_line_only(tmp_path: Path) -> None:
+    # A 5,000-digit number (ValueError) or nesting past Python's stack (RecursionError)
+    # escaped the reader: the file's later lines, and every later file, were never read.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.jsonl").write_text(json.dumps({"body": "one"}) + "\n"
+                                   + '{"body": "x", "n": ' + "7" * 5000 + "}\n"
+                                   + "[" * 100_000 + "]" * 100_000 + "\n"
+                                   + json.dumps({"body": "four"}) + "\n")
+    (inbox / "b.json").write_text(json.dumps({"body": "later file"}))
+    sources = load_sources(write(tmp_path, "sources:\n  - {id: i, name: I, kind: directory, "
+                                           "path: inbox}\n"))
+    results = [r[1] for r in read_directory(sources[0], max_bytes=FILE_CAP)
+               if not isinstance(r[1], FileRead)]
+    assert [r["body"] if isinstance(r, dict) else "rejected" for r in results] == [
+        "one", "rejected", "rejected", "four", "later file"]
+    assert all(": not JSON: " in r.detail for r in results if isinstance(r, Rejected))

@@ -145,7 +145,9 @@ def _json_record(source: SourceConfig, url: str, path: Path, line: int | None, d
     except UnicodeDecodeError as exc:
         return Rejected(at, BadRecord(f"{where}: not UTF-8: {exc}"), f"{where}: not UTF-8: {exc}",
                         data)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON; also a number of over 4,300
+        # digits, and arrays nested past Python's stack: those escaped, and every poll
+        # stopped at this file, the later lines and files unread
         return Rejected(at, BadRecord(f"{where}: not JSON: {exc}"), f"{where}: not JSON: {exc}",
                         data)
     if not isinstance(item, dict) or not isinstance(item.get("body"), str):
