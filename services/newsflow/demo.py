@@ -71,7 +71,7 @@ def describe(record: dict[str, Any]) -> str:
     source = f"{outlet} via {record['source']['name']}" if outlet else record["source"]["name"]
     return (f"• {record['title']}\n"
             f"    source: {source} | tags: {tags}\n"
-            f"    story: {record['story']['id'][:12]} | words: {record['word_count']}")
+            f"    story: {record['story']['id']} | words: {record['word_count']}")
 
 
 def describe_duplicate(record: dict[str, Any], original: dict[str, Any]) -> str:
@@ -323,7 +323,7 @@ def _say_stories(watcher: OutputWatcher) -> None:
         stories.setdefault(article["story"]["id"], []).append(article)
     _say(f"\n{len(stories)} stories:")
     for story_id, members in stories.items():
-        _say(f"  story {story_id[:12]}: {members[0]['title']}")
+        _say(f"  story {story_id}: {members[0]['title']}")
         for article in members:
             outlet = article.get("site_name") or article["source"]["name"]
             _say(f"    - {clip(article['title'], 70)} ({outlet})")
