@@ -168,16 +168,10 @@ def _names(value: Any, depth: int = 0) -> list[str]:
     return [text] if text else []
 
 
-def _person_names(value: Any, depth: int = 0) -> list[str]:
-    """Author names from a JSON-LD author value (string, Person, or a list of them), each read
-    as a byline is ("By A and B"; addresses and links left out: ``split_authors``)."""
-    if depth > MAX_JSON_LD_DEPTH:
-        return []
-    if isinstance(value, list):
-        return [name for item in value for name in _person_names(item, depth + 1)]
-    if isinstance(value, dict):
-        return _person_names(value.get("name"), depth + 1)
-    return split_authors(_ld_text(value), one_credit=True)
+def _person_names(value: Any) -> list[str]:
+    """Author names from a JSON-LD author value, each name read as a byline is ("By A and B";
+    addresses and links left out: ``split_authors``)."""
+    return [name for credit in _names(value) for name in split_authors(credit, one_credit=True)]
 
 
 def _first_text(value: Any) -> str:
