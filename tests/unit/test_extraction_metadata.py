@@ -552,6 +552,8 @@ def test_a_header_h1_that_links_home_is_not_the_headline() -> None:
     linked = article_page(head).replace(
         "<nav>", '<h1><a href="/world/harbour-plan">Harbour plan approved</a></h1><nav>')
     assert read_metadata(parsed(linked), URL).headline == "Harbour plan approved"
+    broken = article_page(head).replace("<nav>", '<h1><a href="http://[::1">Harbour</a></h1><nav>')
+    assert read_metadata(parsed(broken), URL).headline == "Harbour"  # not a ValueError
 
 
 @pytest.mark.parametrize(("written", "found"), [

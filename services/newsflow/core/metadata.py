@@ -238,7 +238,10 @@ def _is_home_link(h1: LexborNode) -> bool:
     links = h1.css("a[href]")
     if len(links) != 1:
         return False
-    path = urlsplit(links[0].attributes.get("href") or "").path
+    try:
+        path = urlsplit(links[0].attributes.get("href") or "").path
+    except ValueError:  # "http://[::1": no link to anywhere
+        return False
     return (path in ("", "/", "/index.html", "/index.php")
             and _text(links[0].text(deep=True)) == _text(h1.text(deep=True)))
 
@@ -377,9 +380,12 @@ def _canonical(href: str | None, url: str | None) -> str | None:
     absolute = _absolute(href, url)
     if absolute is None or _PLACEHOLDER.search(absolute):
         return None
-    if urlsplit(absolute).path in ("", "/") and url and urlsplit(url).path not in ("", "/"):
-        return None
-    return absolute
+    try:
+        front_page = urlsplit(absolute).path in ("", "/")
+        page_path = urlsplit(url or "").path
+    except ValueError:  # a page address no parser reads: nothing to compare with
+        return absolute
+    return None if front_page and page_path not in ("", "/") else absolute
 
 
 def _attr_values(page: LexborHTMLParser, selector: str, name: str) -> list[str]:
