@@ -32,7 +32,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 TITLE_MAX_WORDS = 30
 TITLE_MAX_CHARS = 200  # Thai and other scripts without spaces have few "words" in a paragraph
 # Where a sentence may end: a stop (Latin, Devanagari, Urdu), any closing quotes or brackets,
-# then space before the next character, which ``_starts_sentence`` judges; or a CJK stop.
+# then space before the next character, which ``_first_sentence`` judges; or a CJK stop.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?।۔])[\"”’'»)\]]*\s+(?=\S)|(?<=[。！？])")
 OPENING_MARKS = frozenset("\"“‘'«(¿¡")
 # A line ending a sentence: a full stop (Latin, CJK, Devanagari, Urdu) before any closing

@@ -102,7 +102,9 @@ def _title(entry: Any) -> str | None:
         return None
     detail = entry.get("title_detail")
     kind = detail.get("type") if isinstance(detail, dict) else None
-    if kind in _MARKUP_TYPES or _ELEMENT.search(title):
+    # (Looked for in the first 2,000 characters: a lazy search for each unclosed tag's end
+    # would grow with the square of a crafted title's length.)
+    if kind in _MARKUP_TYPES or _ELEMENT.search(title[:2000]):
         try:
             root = lxml.html.fragment_fromstring(title, create_parent="div")
         except (ValueError, lxml.etree.ParserError):
