@@ -69,9 +69,6 @@ def looks_like_article(url: str, page_url: str) -> bool:
 
 
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml\b[^>]*>")
-# libxml2's default stops at 256 levels of nesting and drops what lies deeper: the links of a
-# listing built of unclosed <div>s were lost from there on.
-_PARSER = lxml.html.HTMLParser(huge_tree=True)
 
 
 def discover_links(html: str, page_url: str, pattern: str | None = None) -> list[FeedEntry]:
@@ -82,7 +79,10 @@ def discover_links(html: str, page_url: str, pattern: str | None = None) -> list
     if not html.strip():
         return []
     try:
-        tree = lxml.html.fromstring(html, parser=_PARSER)
+        # libxml2's default stops at 256 levels of nesting and drops what lies deeper: the
+        # links of a listing built of unclosed <div>s were lost from there on. A parser per
+        # call: pages are read in threads, and an lxml parser must not be shared between them.
+        tree = lxml.html.fromstring(html, parser=lxml.html.HTMLParser(huge_tree=True))
     except (ValueError, lxml.etree.ParserError):
         return []
     for unread in list(tree.iter("script", "style", "template")):  # no text of a title
