@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from newsflow.core.lexbor_tree import AncestorTest, SubtreeText, has_ancestor
+from newsflow.core.lexbor_tree import AncestorTest, SubtreeText
 from newsflow.core.main_text import _article_counts
 
 MIXED = """<html><body><div id="outer"> lead words <!-- a comment that is not text -->
@@ -19,6 +19,16 @@ MIXED = """<html><body><div id="outer"> lead words <!-- a comment that is not te
 <div><span><span><a href="/four"><div>block in a link</div></a> tail</span></span></div>
 <svg><title>Close</title></svg><a href="/five"><svg><title>Icon</title></svg></a>
 </div></body></html>"""
+
+
+def has_ancestor(node: LexborNode, tag: str) -> bool:
+    """The plain walk up from ``node``, one per question: the reference."""
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == tag:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _elements(page: str | LexborHTMLParser) -> list[LexborNode]:

@@ -5,19 +5,9 @@ from __future__ import annotations
 from selectolax.lexbor import LexborNode
 
 
-def has_ancestor(node: LexborNode, tag: str) -> bool:
-    """Whether an element above ``node`` is a ``tag`` (e.g. a title inside an SVG icon, a
-    paragraph inside a link)."""
-    parent = node.parent
-    while parent is not None:
-        if parent.tag == tag:
-            return True
-        parent = parent.parent
-    return False
-
-
 class AncestorTest:
-    """``has_ancestor`` for many nodes of one tree, each answer remembered for the elements
+    """Whether an element above a node is a ``tag`` (a paragraph inside a link, a title inside
+    an SVG icon), for many nodes of one tree, each answer remembered for the elements
     walked through: asked for every level of a page nested thousands deep, one walk per node
     would take time quadratic in the depth. Valid while the walked elements stay attached."""
 
