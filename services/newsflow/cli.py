@@ -233,11 +233,14 @@ def _tail_until_done(args: argparse.Namespace, settings: Settings, started: floa
     out = _output()
 
     def emit(record: Record) -> None:
-        # A record is acknowledged when this returns: one whose line failed is not. A SIGTERM
-        # or Ctrl-C waits for the line's end (``held``): a reader never gets half a record.
+        # A record is acknowledged once its line is written: one whose line failed is not. A
+        # SIGTERM or Ctrl-C waits for the line's end and its acknowledgement (``held``): a
+        # reader never gets half a record, and a signal taking effect as the line ends no
+        # longer left that printed record unacknowledged, to come again to the group.
         try:
             with held():
                 print(json.dumps(record.value, ensure_ascii=False), file=out, flush=True)
+                consumer.ack(record)
         except BrokenPipeError:
             raise
         except OSError as exc:
