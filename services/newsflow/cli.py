@@ -343,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
 
     process = commands.add_parser("process", help="run the core offline over files")
-    process.add_argument("files", nargs="+", type=Path,
+    process.add_argument("files", nargs="+", type=_file,
                          help=".jsonl or .json raw records, .txt, .html, .html.gz; "
                               "- reads raw records, one JSON line each, from stdin")
     process.set_defaults(handler=_process)

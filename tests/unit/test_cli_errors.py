@@ -245,6 +245,8 @@ def test_the_worker_refuses_a_malformed_overlay_before_asking_for_the_broker(
      "argument --taxonomy: empty path"),
     (["tags", "check", "--labels", ""], "argument --labels: empty path"),
     (["fetch", "--sources", ""], "argument --sources: empty path"),
+    # `process ""` was read as the current folder and dead-lettered as ". : a directory".
+    (["process", "in.jsonl", ""], "argument files: empty path"),
 ])
 def test_bad_arguments_are_usage_errors(argv: list[str], message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:

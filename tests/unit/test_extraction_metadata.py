@@ -161,6 +161,17 @@ def test_og_url_when_no_canonical_link_and_language_subtag() -> None:
     ("Written by Jane Doe", ["Jane Doe"]),
     ("Jane Doe (jane@example.com)", ["Jane Doe"]),  # the name used to go with the address
     ("Jane Doe <jane@example.com>", ["Jane Doe"]),
+    # A profile link split at its query's "&" made "fref=ts" an author.
+    ("https://www.facebook.com/profile.php?id=1&fref=ts", []),
+    ("//news.example.com/staff/jane-doe/", []),
+    ("Jane Doe - http://janedoe.example", ["Jane Doe"]),
+    ("Harbour Radio (www.harbour.example)", ["Harbour Radio"]),
+    # Credentials and a firm's legal form after a comma were authors of their own.
+    ("Jane Doe, MS, RDN", ["Jane Doe"]),
+    ("Harbour Polls, Inc.", ["Harbour Polls"]),
+    ("By Jane Doe For The Daily Planet", ["Jane Doe"]),
+    ("Institute for Harbour Studies", ["Institute for Harbour Studies"]),
+    ("Doe, Jane", ["Doe", "Jane"]),  # two names in a plain byline; see the scholarly keys
 ])
 def test_split_authors(value: str, names: list[str]) -> None:
     assert split_authors(value) == names
@@ -176,6 +187,24 @@ def test_split_authors(value: str, names: list[str]) -> None:
 def test_a_credit_is_split_at_and_only_and_loses_its_affiliation(value: str,
                                                                  names: list[str]) -> None:
     assert split_authors(value, one_credit=True) == names
+
+
+def test_meta_authors_skip_a_link_and_read_scholarly_names_surname_first() -> None:
+    # The first article:author, a profile's URL, hid the byline after it; and only the first
+    # citation_author was read, split at its comma into two authors ("Doe", "Jane").
+    head = ('<meta property="article:author" content="https://news.example.com/search?a=1&b=2">'
+            '<meta property="article:author" content="By Jane Doe">')
+    assert read_metadata(parsed(article_page(head)), URL).authors == ["Jane Doe"]
+    head = ('<meta name="citation_author" content="Doe, Jane A.">'
+            '<meta name="citation_author" content="Roe, John">'
+            '<meta name="citation_author" content="Harbour Survey Team">')
+    assert read_metadata(parsed(article_page(head)), URL).authors == [
+        "Jane A. Doe", "John Roe", "Harbour Survey Team"]
+    # A plain byline key keeps its first tag: a related story's author further down the page
+    # (itemprop="author" in its card) is not this article's.
+    head = ('<meta name="author" content="Jane Doe">')
+    after = '<div><meta itemprop="author" content="Ali Khan"></div>'
+    assert read_metadata(parsed(article_page(head, after=after)), URL).authors == ["Jane Doe"]
 
 
 def _ld(data: object, media: str = "application/ld+json") -> str:

@@ -198,17 +198,67 @@ _NAME_SEPARATOR = re.compile(r"\s*(?:;|\band\b)\s*", re.IGNORECASE)
 _AFFILIATION = re.compile(r"\s*[,|].*|\s+for\s.*", re.IGNORECASE | re.DOTALL)
 
 
+# A link where a name should be ("https://www.facebook.com/profile.php?id=1&fref=ts",
+# "//example.com/staff/jane-doe/"): it goes whole, before the split, or its query's "&"
+# made "fref=ts" an author.
+# Brackets or a dash around it go with it ("Deutsche Welle (www.dw.com)", "Jane Doe -
+# http://janedoe.example").
+_LINK = re.compile(r"\s*[-–—|:]?\s*\(?(?:\b[a-z][a-z0-9+.-]*:)?//[^\s()]*\)?"
+                   r"|\s*[-–—|:]?\s*\(?\bwww\.[^\s()]+\)?", re.IGNORECASE)
+# "Jane Doe For The Daily Planet": the outlet she wrote it for is not a name. A name goes
+# before it, two words or more: "Institute for the Study of War" stays whole.
+_WRITTEN_FOR = re.compile(r"(?<=\S\s\S)(\S*)\s+for\s.*", re.IGNORECASE | re.DOTALL)
+# What follows a name after a comma and is not one: a degree or credential ("Ilana Doe, MS,
+# RDN"), a generation ("Jr."), a firm's legal form ("Gallup, Inc.").
+_NOT_A_NAME = re.compile(
+    r"(?:inc|ltd|llc|llp|plc|corp|co|gmbh|jr|sr|ii|iii|iv|ph\.?\s?d|m\.?d|m\.?s|m\.?a|b\.?a"
+    r"|b\.?s|mba|mph|msc|bsc|rdn?|rn|cpa|esq|dds|lcsw|cfp|cfa)\.?", re.IGNORECASE)
+
+
 def split_authors(value: str, *, one_credit: bool = False) -> list[str]:
-    """'By A, B and C' -> ['A', 'B', 'C']; URLs and handles are not names. ``one_credit``:
-    the value is a credit (a JSON-LD author's name, an author link's text): split at "and"
-    only, each name without the title or affiliation after it (``_AFFILIATION``)."""
-    value = _BYLINE_LEAD.sub("", _ADDRESS_BESIDE.sub("", value))
+    """'By A, B and C' -> ['A', 'B', 'C']; URLs and handles are not names, nor a credential
+    or a firm's legal form after a name. ``one_credit``: the value is a credit (a JSON-LD
+    author's name, an author link's text): split at "and" only, each name without the title
+    or affiliation after it (``_AFFILIATION``)."""
+    value = _BYLINE_LEAD.sub("", _LINK.sub(" ", _ADDRESS_BESIDE.sub("", value)))
     if one_credit:
         parts = [_AFFILIATION.sub("", part) for part in _NAME_SEPARATOR.split(value)]
     else:
         parts = _EVERY_SEPARATOR.split(value)
-    return [p.strip() for p in parts if p.strip() and "://" not in p and "@" not in p
-            and len(p.split()) <= 6]
+    names = [name for part in parts if (name := _WRITTEN_FOR.sub(r"\1", part).strip())
+             and "@" not in name and len(name.split()) <= 6]
+    return names[:1] + [name for name in names[1:] if not _NOT_A_NAME.fullmatch(name)]
+
+
+# "Doe, Jane" or "Doe, Jane A.": how scholarly metadata (``citation_author``, ``dc.creator``)
+# writes one name, surname first.
+_SURNAME_FIRST = re.compile(r"\s*([A-Z][a-z'’-]+),\s*([A-Z][a-z'’-]+(?:\s+[A-Z]\.)*)\s*")
+SURNAME_FIRST_META = frozenset({"citation_author", "dc.creator"})
+
+
+def _meta_authors(page: LexborHTMLParser) -> list[str]:
+    """Authors from ``<meta>`` bylines: those of the first key of ``AUTHOR_META`` that names
+    someone. A tag that holds only a link gives way to the next of its key (``article:author``
+    is often a profile's URL, then the byline), and scholarly keys count every tag (one
+    ``citation_author`` per author, surname first)."""
+    values: dict[str, list[str]] = {}
+    for node in page.css("meta"):
+        attrs = node.attributes
+        key = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "")
+        key = key.strip().lower()
+        if key in AUTHOR_META and (content := _text(attrs.get("content"))):
+            values.setdefault(key, []).append(content)
+    for key in AUTHOR_META:
+        names: list[str] = []
+        for value in values.get(key, ()):
+            if key in SURNAME_FIRST_META and (inverted := _SURNAME_FIRST.fullmatch(value)):
+                value = f"{inverted[2]} {inverted[1]}"
+            names.extend(split_authors(value))
+            if names and key not in SURNAME_FIRST_META:
+                break
+        if names:
+            return names
+    return []
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -410,11 +460,7 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None,
         title = drop_suffix_after_headline(strip_site_suffix(title, site_name), headline)
     authors = _person_names(ld.get("author"))
     if not authors:
-        for key in AUTHOR_META:
-            if key in meta:
-                authors = split_authors(meta[key])
-                if authors:
-                    break
+        authors = _meta_authors(page)
     if not authors:
         authors = [name for a in page.css("a[rel]") if _attr(a, "rel") == "author"
                    for name in split_authors(_text(a.text(deep=True)), one_credit=True)][:5]
