@@ -237,18 +237,20 @@ def test_tail_stopped_by_a_signal_says_so_and_its_group_resumes_after_what_it_pr
     assert again.returncode == 0 and again.stdout == "", "printed records came again"
 
 
-def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> None:
-    """The README's example, as printed, against the real broker (stopped after five records)."""
-    import os
-    import re
-
+def readme_example() -> str:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Consuming newsflow"):]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
     assert code is not None
     source = code.group(1)
-    assert len(source.strip().splitlines()) <= 18
+    assert len(source.strip().splitlines()) <= 20
     assert "consumer.run(handle)" in source
+    return source
+
+
+def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> None:
+    """The README's example, as printed, against the real broker (stopped after five records)."""
+    source = readme_example()
     script = tmp_path / "service.py"
     script.write_text(source.replace("consumer.run(handle)",
                                      "consumer.run(handle, max_records=5, timeout=60)"))
@@ -260,6 +262,37 @@ def test_the_readme_example_service_runs(settings: Settings, tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     assert len(lines) == 5 and all("story=s" in line and "https://outlet" in line for line in lines)
+
+
+def test_the_readme_example_service_stops_on_ctrl_c_without_a_traceback(
+        settings: Settings, tmp_path: Path) -> None:
+    # As printed, the example ended a newcomer's Ctrl-C on a KeyboardInterrupt traceback.
+    script = tmp_path / "service.py"
+    script.write_text(readme_example())
+    articles = seed_articles(settings)
+    publish(settings, settings.topic_articles, articles)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    service = subprocess.Popen(
+        [sys.executable, str(script)], cwd=tmp_path,
+        env=env | settings.to_env() | {"PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None
+        printed = [service.stdout.readline() for _ in articles]  # all handled: then waiting
+        service.send_signal(signal.SIGINT)
+        _, err = service.communicate(timeout=60)
+    finally:
+        if service.poll() is None:
+            service.kill()
+    assert service.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert all("story=s" in line for line in printed)
+    # What it handled was committed on the way out: the group resumes after it. The last
+    # record may come again: a Ctrl-C just after its line, before its handler returned, leaves
+    # it unhandled (README, "Ctrl-C or SIGTERM during run()").
+    with NewsConsumer("articles", settings, group="my-service") as consumer:
+        again = take(consumer, len(articles), timeout=3)
+    assert len(again) <= 1, [record.key for record in again]
+    assert all(record.article["canonical_url"] in printed[-1] for record in again)
 
 
 def send(settings: Settings, values: list[bytes], key: bytes | None = None) -> None:
