@@ -31,7 +31,7 @@ from pebble import ProcessExpired, ProcessFuture
 from newsflow.child_pool import ChildPool
 from newsflow.core.clean import article_language, normalise_text
 from newsflow.core.pipeline import taggable
-from newsflow.core.tagging import Tagger, Topic
+from newsflow.core.tagging import Tagger, Topic, shown
 from newsflow.errors import LabelsFileError
 from newsflow.user_files import read_user_file
 
@@ -156,6 +156,21 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
                bool: "true or false", type(None): "null"}
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: with "labels" given twice, JSON keeps the
+    last silently, and a labelled article counted as unlabelled."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _RepeatedKey(key)
+        found[key] = value
+    return found
+
+
 def read_labels(path: Path) -> list[LabelledArticle]:
     data = read_user_file(path, "labelled articles", LabelsFileError)
     try:
@@ -171,7 +186,9 @@ def read_labels(path: Path) -> list[LabelledArticle]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = json.loads(line, object_pairs_hook=_unique_keys)
+        except _RepeatedKey as exc:
+            raise LabelsFileError(f"{path}:{number}: key {shown(exc.args[0])} given twice") from exc
         except json.JSONDecodeError as exc:  # worded as `process` words a bad .jsonl line
             raise LabelsFileError(f"{path}:{number}: not JSON: {exc}") from exc
         except ValueError as exc:  # valid JSON Python will not read: a 5,000-digit number
@@ -184,7 +201,7 @@ def read_labels(path: Path) -> list[LabelledArticle]:
         title = item.get("title")
         if title is not None and not isinstance(title, str):  # null: no title
             raise LabelsFileError(f"{path}:{number}: 'title': expected a string or null, "
-                                  f"got {title!r}")
+                                  f"got {shown(title)}")
         text_field = "text" if "text" in item else "body"
         text = item.get(text_field)
         labels = item.get("labels")
@@ -193,16 +210,16 @@ def read_labels(path: Path) -> list[LabelledArticle]:
                                   "list of 'labels'")
         if not isinstance(text, str):
             raise LabelsFileError(f"{path}:{number}: {text_field!r}: expected a string, got "
-                                  f"{text!r}")
+                                  f"{shown(text)}")
         if not (isinstance(labels, list) and all(isinstance(x, str) for x in labels)):
             raise LabelsFileError(f"{path}:{number}: 'labels': expected a list of strings, "
-                                  f"got {labels!r}")
+                                  f"got {shown(labels)}")
         # Refused rather than turned into a string: 5 and "5" would be one article, and
         # null, true or a list are no name to find an article by.
         article_id = item.get("id", str(number))
         if not isinstance(article_id, str) or not article_id.strip():
             raise LabelsFileError(f"{path}:{number}: 'id': expected a non-empty string, got "
-                                  f"{article_id!r}")
+                                  f"{shown(article_id)}")
         # Two articles under one id would read as one in the errors listed.
         if article_id in first_line:
             raise LabelsFileError(_clash(path, number, "id" in item, article_id,

@@ -166,6 +166,17 @@ def test_plain_text_with_title_hint() -> None:
     assert doc.word_count == len(PARAGRAPH.split())
 
 
+def test_a_plain_text_title_hint_is_normalised_as_every_title_is() -> None:
+    # Kept as given, a soft hyphen hid "missile" from the tagger in the stream, while `tags
+    # check`, which normalises, tagged the same article.
+    doc = clean_document(PARAGRAPH, "text/plain",
+                         title_hint="North Korea fires mis\u00adsile \n into the sea")
+    assert doc.title == "North Korea fires missile into the sea"
+    decomposed = clean_document(PARAGRAPH, "text/plain", title_hint="Besanc\u0327on court rules")
+    assert decomposed.title == "Besan\u00e7on court rules"
+    assert clean_document(PARAGRAPH, "text/plain", title_hint=" \n ").title != ""
+
+
 # --- bad input -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("body", ["", "   \n\t  ", page("")])

@@ -385,6 +385,9 @@ def _one_topic(*phrases: str) -> Tagger:
     ("Iran-Iraq war", "Veterans of the Iran–Iraq war marched in the capital on Monday."),
     # A phrase pasted in decomposed form (NFD); article text is NFC (clean.normalise_text).
     ("Besanc\u0327on court", "The Besançon court ruled on Monday."),
+    # A form without a word ("&") makes no demand on the text's words: the prefilter skipped
+    # the regex, which matches, on "Marks & Spencer".
+    ("Marks &|and Spencer", "Marks & Spencer reported higher sales on Monday."),
 ])
 def test_a_phrase_matches_the_forms_news_prints_it_in(phrase: str, text: str) -> None:
     tags = _one_topic(phrase).tag("", text)

@@ -204,6 +204,8 @@ ARTICLE = '"text": "t", "labels": []'
      "1: 'labels': expected a list of strings, got 'missiles'"),
     (['{"text": "t", "labels": ["missiles", 5]}'],
      "1: 'labels': expected a list of strings, got ['missiles', 5]"),
+    # JSON keeps the last of two equal keys: the labelled article counted as unlabelled.
+    (['{"text": "t", "labels": ["missiles"], "labels": []}'], "1: key 'labels' given twice"),
 ])
 def test_a_malformed_labels_line_is_named_with_its_fault(
         tmp_path: Path, lines: list[str], expected: str) -> None:

@@ -12,6 +12,7 @@ import yaml
 from wordfreq import zipf_frequency
 
 from newsflow.config import Settings
+from newsflow.core import tagging
 from newsflow.core.tagging import (
     Tagger,
     inflections,
@@ -293,6 +294,36 @@ def test_a_names_rule_needs_the_body_to_write_the_name_under_a_capitalised_headl
     assert title_hits("Widget Works Closes Its Doors", "The Widget Works plant shut.") == 0
     # A headline in sentence case: capitals mark names, as without the key.
     assert title_hits("Widget Works closes plant", "It shut.") == 0
+
+
+def test_a_headline_names_rule_looks_at_the_body_once_per_article(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Asked again for each of the body's matches, it searched the whole body each time: a
+    # 200 KB body of matches took seconds (quadratic), near the per-page budget.
+    tagger = _widget_topic({"effect": "boost", "regex": "(?-i:Widget Works)",
+                            "scope": "headline", "names": True, "factor": 0.5})
+    looked = []
+    real = tagging._in_headline
+
+    def counted(*args: Any) -> bool:
+        looked.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(tagging, "_in_headline", counted)
+    body = "The widget sold. " * 500
+    [explained] = tagger.explain("Widget Works Sells Widgets", body)
+    # Once for all the body's matches, once for each of the headline's two.
+    assert len(explained.hits) >= 500 and len(looked) == 3
+    # Still asked per article: a body that writes the name gets the rule, one that does not
+    # is left alone.
+    monkeypatch.undo()
+
+    def first_body_weight(body: str) -> float:
+        [result] = tagger.explain("Widget Works Sells Widgets", body)
+        return next(h.weight for h in result.hits if h.evidence.field == "body")
+
+    assert first_body_weight("A widget sold at Widget Works.") == pytest.approx(
+        0.5 * first_body_weight("A widget sold at Widget works."))
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [

@@ -210,6 +210,28 @@ def test_an_error_of_a_taxonomy_of_its_own_names_the_file_once(tmp_path: Path) -
     ({"remove_topics": {}}, "remove_topics: expected a list of bundled topic names, got {}"),
     ({"lexicons": []}, "lexicons: expected a mapping of name to list of phrases"),
     ({"extend_lexicons": 0}, "extend_lexicons: expected a mapping of name to list of phrases"),
+    # "$" let a final line break by ("iptc: |" in YAML): every article the topic tagged was
+    # then dead-lettered by the record's schema, while `tags check` said nothing.
+    ({"topics": [{"name": "sanctions", "iptc": "medtop:20000642\n"}]},
+     "topic 'sanctions': iptc: expected an IPTC Media Topic code like medtop:20000602, got "
+     "'medtop:20000642\\n'"),
+    ({"topics": [{"name": "strikes\n", "iptc": "medtop:20000523"}]},
+     "topic 'strikes\\n': name: expected a lower_snake_case string, got 'strikes\\n'"),
+    # A lexicon the overlay redefines is checked before extend_lexicons appends to it: "5" was
+    # a TypeError traceback, and a string became a lexicon of its letters ("a" a state).
+    ({"lexicons": {"states": 5}, "extend_lexicons": {"states": ["Graustark"]}},
+     "lexicon 'states': expected a non-empty list of phrases"),
+    ({"lexicons": {"states": "Ruritania"}, "extend_lexicons": {"states": ["Graustark"]}},
+     "lexicon 'states': expected a non-empty list of phrases"),
+    # Keys that were accepted and ignored: a typo left the default in force.
+    ({"topics": [{"name": "sanctions", "negation": {"widow": 3}}]},
+     "topic 'sanctions': negation: unknown keys ['widow'] (allowed: factor, window, words)"),
+    ({"topics": [{"name": "sanctions", "add_context": [
+        {"effect": "boost", "words": ["x"], "window": 3}]}]},
+     "topic 'sanctions': add_context[0]: window: used only with 'scope: window' (scope is "
+     "'sentence')"),
+    ({"remove_topics": [["sanctions"]]},
+     "remove_topics: expected a list of bundled topic names, got [['sanctions']]"),
 ])
 def test_a_malformed_overlay_is_one_clear_line(
         tmp_path: Path, data: dict[str, Any], expected: str) -> None:
@@ -349,3 +371,16 @@ def test_a_rule_an_overlay_appends_is_named_by_its_place_in_the_overlay(
         "Trade news", "Officials ordered an asset freeze on a Russian quuxar.")}
     assert {rule.where for _, rule in why["sanctions"].dropped} == {
         "topic 'sanctions': add_terms[0]: context[0]"}
+
+
+def test_a_value_made_huge_by_yaml_aliases_is_shown_short(tmp_path: Path) -> None:
+    # 400 bytes of aliases make a value whose whole repr is 50 MB (gigabytes a few levels
+    # on): the error message printed it whole, or ended in a MemoryError traceback.
+    value = "[x, x, x, x, x, x, x, x, x, x]"
+    for n in range(6):  # each level: the one below, then nine aliases of it (10 million x)
+        value = f"[&a{n} {value}, {', '.join([f'*a{n}'] * 9)}]"
+    path = tmp_path / "newsroom.yaml"
+    path.write_text(f"topics:\n  - name: sanctions\n    threshold: {value}\n", encoding="utf-8")
+    message = refusal(path)
+    assert message.startswith(f"{path}: ") and "threshold: expected a number" in message
+    assert len(message) < 500, len(message)

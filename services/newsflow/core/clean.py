@@ -403,8 +403,10 @@ def _language_identifier() -> Any:
 
 
 def _clean_text_body(body: str, title_hint: str | None) -> CleanedDocument:
-    if title_hint:
-        title, text = title_hint, body
+    if title_hint and (title := normalise_text(title_hint).replace("\n", " ").strip()):
+        # Normalised as every other title is: a soft hyphen or a decomposed accent left in it
+        # hid a term from the tagger (``tags check``, which normalises, tagged the same text).
+        text = body
     else:
         title, text = split_title(body)
     cleaned, removals = clean_lines(text)

@@ -21,6 +21,7 @@ import dataclasses
 import difflib
 import math
 import re
+import reprlib
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
@@ -32,8 +33,19 @@ from typing import Any
 from newsflow.core.tags import Evidence, Tag
 from newsflow.errors import TaxonomyError
 
-IPTC_CODE = re.compile(r"^medtop:\d{8}$")
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 80, 80
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 4
+
+
+def shown(value: Any) -> str:
+    """A file's value as an error message shows it: shortened (a few hundred bytes of YAML
+    aliases make a value whose whole repr takes gigabytes)."""
+    return _SHOWN.repr(value)
+
+
+IPTC_CODE = re.compile(r"medtop:\d{8}")  # fullmatch: "$" would let a final "\n" by
+NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Title words count more: a headline states what the article is about.
 TITLE_WEIGHT = 1.5
 # Body evidence is scaled by min(1, sqrt(REFERENCE_WORDS / words)): one mention in a 250-word
@@ -117,7 +129,7 @@ def _token_regex(token: str) -> str:
         inflect = alt.endswith("~")
         alt = alt.removeprefix("=").rstrip("~")
         if not alt:
-            raise ValueError(f"empty word in {token!r}")
+            raise ValueError(f"empty word in {shown(token)}")
         forms = inflections(alt) if inflect else [alt]
         escaped = "|".join(_form_regex(f) for f in forms)
         alternatives.append(f"(?-i:{escaped})" if exact else escaped)
@@ -152,7 +164,8 @@ def fold(text: str) -> str:
 def _token_words(token: str) -> frozenset[str]:
     """The folded (``fold``) first ``\\w+`` run of each form of a phrase token ("$5" holds "5", a
     hyphenated form may also occur joined: "build-up" as "buildup"); empty for a token with
-    no word in it ("&"), which the text's words cannot show."""
+    a form that has no word in it ("&", "&|and"), which the text's words cannot show (a
+    phrase "Marks &|and Spencer" was skipped on "Marks & Spencer", which it matches)."""
     out = set()
     for alt in token.split("|"):
         alt = alt.removeprefix("=")  # keeps case: the word is the same
@@ -161,8 +174,9 @@ def _token_words(token: str) -> frozenset[str]:
             # Words first, then folded, as the text's are (``Field.vocabulary``): folding can
             # drop a character that is no word character (U+0307) or make one (U+0345).
             first = re.search(r"\w+", form)
-            if first:
-                out.add(fold(first.group(0)))
+            if not first:
+                return frozenset()
+            out.add(fold(first.group(0)))
             joined = re.search(r"\w+", form.replace("-", ""))
             if joined:
                 out.add(fold(joined.group(0)))
@@ -184,7 +198,7 @@ def _needed_words(need: str, where: str) -> frozenset[str]:
         raise TaxonomyError(f"{where}: {exc}") from exc
     words = _required_words(need)
     if not words:
-        raise TaxonomyError(f"{where}: {need!r} holds no word to look for")
+        raise TaxonomyError(f"{where}: {shown(need)} holds no word to look for")
     return words[0]
 
 
@@ -291,7 +305,7 @@ def _number(entry: Mapping[str, Any], key: str, default: float, where: str,
     if not ok:
         bracket = "(" if low_open else "["
         raise TaxonomyError(f"{where}: {key}: expected a number in {bracket}{low}, {high}], "
-                            f"got {value!r}")
+                            f"got {shown(value)}")
     return float(value)
 
 
@@ -301,7 +315,7 @@ def _whole(entry: Mapping[str, Any], key: str, default: int, where: str, low: in
     words read as 3 without a word)."""
     value = _number(entry, key, default, where, low, high)
     if value != int(value):
-        raise TaxonomyError(f"{where}: {key}: expected a whole number, got {entry.get(key)!r}")
+        raise TaxonomyError(f"{where}: {key}: expected a whole number, got {shown(entry.get(key))}")
     return int(value)
 
 
@@ -314,10 +328,10 @@ def _words(items: Any, lexicons: Mapping[str, list[str]], where: str) -> list[st
     out: list[str] = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
-            raise TaxonomyError(f"{where}: expected phrases (strings), got {item!r}")
+            raise TaxonomyError(f"{where}: expected phrases (strings), got {shown(item)}")
         if item.startswith("@"):
             if item[1:] not in lexicons:
-                raise TaxonomyError(f"{where}: unknown lexicon {item!r}; defined: "
+                raise TaxonomyError(f"{where}: unknown lexicon {shown(item)}; defined: "
                                     f"{', '.join(sorted(lexicons)) or 'none'}")
             out += lexicons[item[1:]]
         else:
@@ -344,10 +358,13 @@ def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
     effect = raw.get("effect")
     if effect not in EFFECTS:
         raise TaxonomyError(f"{where}: effect: expected one of {', '.join(EFFECTS)}, "
-                            f"got {effect!r}")
+                            f"got {shown(effect)}")
     scope = raw.get("scope", "sentence")
     if scope not in SCOPES:
-        raise TaxonomyError(f"{where}: scope: expected one of {', '.join(SCOPES)}, got {scope!r}")
+        raise TaxonomyError(f"{where}: scope: expected one of {', '.join(SCOPES)}, got {shown(scope)}")
+    if "window" in raw and scope != "window":  # it would be ignored: the scope was meant
+        raise TaxonomyError(f"{where}: window: used only with 'scope: window' (scope is "
+                            f"{shown(scope)})")
     words = _whole(raw, "window", 5, where, 1, 100) if scope == "window" else 0
     if "regex" in raw:
         if "words" in raw:
@@ -366,7 +383,7 @@ def _rule(raw: Any, lexicons: Mapping[str, list[str]], where: str) -> Rule:
                             "below 1 to dampen)")
     names = raw.get("names", False)
     if not isinstance(names, bool):
-        raise TaxonomyError(f"{where}: names: expected true or false, got {names!r}")
+        raise TaxonomyError(f"{where}: names: expected true or false, got {shown(names)}")
     unless = (_alternation(_words(raw["unless"], lexicons, f"{where}: unless"),
                            f"{where}: unless") if "unless" in raw else None)
     return Rule(pattern, effect, scope, words, factor, names, unless, where)
@@ -428,23 +445,23 @@ def _topic_name(entry: Any, index: int) -> str:
     if not isinstance(entry, dict):
         raise TaxonomyError(f"topics[{index}]: expected a mapping")
     name = entry.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        where = f"topic {name!r}" if isinstance(name, str) and name else f"topics[{index}]"
-        raise TaxonomyError(f"{where}: name: expected a lower_snake_case string, got {name!r}")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        where = f"topic {shown(name)}" if isinstance(name, str) and name else f"topics[{index}]"
+        raise TaxonomyError(f"{where}: name: expected a lower_snake_case string, got {shown(name)}")
     return name
 
 
 def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     name = _topic_name(entry, index)
-    where = f"topic {name!r}"
+    where = f"topic {shown(name)}"
     unknown = set(entry) - {"name", "iptc", "description", "threshold", "terms", "context",
                             "negation", "mention_factor", "lead_sentences"}
     if unknown:
         raise TaxonomyError(f"{where}: unknown keys {sorted(unknown)}")
     iptc = entry.get("iptc")
-    if not isinstance(iptc, str) or not IPTC_CODE.match(iptc):
+    if not isinstance(iptc, str) or not IPTC_CODE.fullmatch(iptc):
         raise TaxonomyError(f"{where}: iptc: expected an IPTC Media Topic code like "
-                            f"medtop:20000602, got {iptc!r}")
+                            f"medtop:20000602, got {shown(iptc)}")
     description = entry.get("description")
     if not isinstance(description, str) or not description.strip():
         raise TaxonomyError(f"{where}: description: expected a non-empty string")
@@ -456,6 +473,9 @@ def _topic(entry: Any, index: int, lexicons: Mapping[str, list[str]]) -> Topic:
     negation = entry.get("negation", {})
     if not isinstance(negation, dict):
         raise TaxonomyError(f"{where}: negation: expected a mapping (words, window, factor)")
+    if unknown := set(negation) - {"words", "window", "factor"}:  # a typo left the default
+        raise TaxonomyError(f"{where}: negation: unknown keys {shown(sorted(map(str, unknown)))} "
+                            "(allowed: factor, window, words)")
     neg_words = _words(negation.get("words", list(DEFAULT_NEGATION)), lexicons,
                        f"{where}: negation: words")
     lead_sentences = _whole(entry, "lead_sentences", LEAD_SENTENCES, where, 1, 10)
@@ -477,8 +497,8 @@ def _lexicons(raw: Any) -> dict[str, list[str]]:
         raise TaxonomyError("lexicons: expected a mapping of name to list of phrases")
     out: dict[str, list[str]] = {}
     for name, items in raw.items():
-        where = f"lexicon {name!r}"
-        if not isinstance(name, str) or not NAME.match(name):
+        where = f"lexicon {shown(name)}"
+        if not isinstance(name, str) or not NAME.fullmatch(name):
             raise TaxonomyError(f"{where}: expected a lower_snake_case name")
         if not isinstance(items, list) or not items or not all(
                 isinstance(i, str) and i.strip() and not i.startswith("@") for i in items):
@@ -534,11 +554,11 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
     if unknown:
         raise TaxonomyError(f"unknown keys {unknown} (allowed: {', '.join(sorted(OVERLAY_KEYS))})")
     if "version" in overlay and overlay["version"] != base.get("version"):
-        raise TaxonomyError(f"version: the bundled taxonomy is version {base.get('version')!r}, "
-                            f"got {overlay['version']!r} (an overlay needs no version)")
+        raise TaxonomyError(f"version: the bundled taxonomy is version {shown(base.get('version'))}, "
+                            f"got {shown(overlay['version'])} (an overlay needs no version)")
     extends = overlay.get("extends", "bundled")
     if extends not in ("bundled", "none"):
-        raise TaxonomyError(f"extends: expected 'bundled' or 'none', got {extends!r}")
+        raise TaxonomyError(f"extends: expected 'bundled' or 'none', got {shown(extends)}")
     if extends == "none":
         # Nothing bundled is loaded for these to act on: ignoring them would hide a mistake.
         for key, what in (("remove_topics", "topics"), ("extend_lexicons", "lexicons")):
@@ -550,15 +570,17 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         return {"lexicons": overlay.get("lexicons"),
                 "topics": [] if topics_of_its_own is None else topics_of_its_own}
     lexicons = dict(base.get("lexicons") or {})
-    lexicons.update(_mapping(overlay, "lexicons"))
+    # Checked before extend_lexicons appends to them: "states: 5" was a TypeError, and
+    # "states: Ruritania" became a lexicon of its letters (and "a" a state).
+    lexicons.update(_lexicons(_mapping(overlay, "lexicons")))
     for name, phrases in _mapping(overlay, "extend_lexicons").items():
         if name not in lexicons or not isinstance(phrases, list):
-            raise TaxonomyError(f"extend_lexicons: {name!r}: expected a list for a known lexicon")
+            raise TaxonomyError(f"extend_lexicons: {shown(name)}: expected a list for a known lexicon")
         for i, phrase in enumerate(phrases):
             # Checked here: once merged, an error could name only the whole lexicon.
-            where = f"extend_lexicons: {name!r}[{i}]"
+            where = f"extend_lexicons: {shown(name)}[{i}]"
             if not isinstance(phrase, str) or not phrase.strip() or phrase.startswith("@"):
-                raise TaxonomyError(f"{where}: expected a phrase, got {phrase!r}")
+                raise TaxonomyError(f"{where}: expected a phrase, got {shown(phrase)}")
             try:
                 phrase_regex(phrase)
             except ValueError as exc:
@@ -566,25 +588,26 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         lexicons[name] = [*lexicons[name], *phrases]
     topics = {str(t["name"]): dict(t) for t in base.get("topics") or []}
     removed = _given(overlay, "remove_topics", [])
-    if not isinstance(removed, list):
-        raise TaxonomyError(f"remove_topics: expected a list of bundled topic names, got {removed!r}")
-    for name in map(str, removed):
+    if not isinstance(removed, list) or not all(isinstance(name, str) for name in removed):
+        raise TaxonomyError(f"remove_topics: expected a list of bundled topic names, got "
+                            f"{shown(removed)}")
+    for name in removed:
         if name not in topics:  # a typo would leave the topic it meant running
             close = difflib.get_close_matches(name, list(topics), n=1)
             raise TaxonomyError(
-                f"remove_topics: {name!r} is not a bundled topic"
-                f"{f'; did you mean {close[0]!r}?' if close else ''} (bundled: "
+                f"remove_topics: {shown(name)} is not a bundled topic"
+                f"{f'; did you mean {shown(close[0])}?' if close else ''} (bundled: "
                 f"{', '.join(topics)})")
-    twice = sorted({str(n) for n in removed if removed.count(n) > 1})
+    twice = sorted({n for n in removed if removed.count(n) > 1})
     if twice:
-        raise TaxonomyError(f"remove_topics: {', '.join(map(repr, twice))} named twice")
+        raise TaxonomyError(f"remove_topics: {', '.join(map(shown, twice))} named twice")
     for name in removed:
-        del topics[str(name)]
+        del topics[name]
     entries = _given(overlay, "topics", [])
     if not isinstance(entries, list):
         raise TaxonomyError("topics: expected a list")
     names = [e.get("name") for e in entries if isinstance(e, dict)]
-    repeated = sorted({str(n) for n in names if names.count(n) > 1})
+    repeated = sorted({n if isinstance(n, str) else shown(n) for n in names if names.count(n) > 1})
     if repeated:
         raise TaxonomyError(f"topic names repeated: {', '.join(repeated)}")
     try:  # to check appended terms and rules where the overlay has them (below)
@@ -595,7 +618,7 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
         # Checked here, by its place in this file: once merged, its index would be another.
         name = _topic_name(entry, i)
         if name not in topics:
-            _check_new_topic(entry, name, list(topics), removed=name in map(str, removed))
+            _check_new_topic(entry, name, list(topics), removed=name in removed)
         merged = dict(topics.get(name, {}))
         # Replacements first, then appends: "add_terms" before "terms" must not be lost.
         merged.update((key, value) for key, value in entry.items() if key not in APPENDS)
@@ -603,18 +626,18 @@ def merge_taxonomy(base: Mapping[str, Any], overlay: Any) -> dict[str, Any]:
             if key not in entry:
                 continue
             if not isinstance(entry[key], list):
-                raise TaxonomyError(f"topic {name!r}: {key}: expected a list")
+                raise TaxonomyError(f"topic {shown(name)}: {key}: expected a list")
             if known_lexicons is not None:
                 # Checked here, so an error names add_terms[0], not the merged terms[36].
                 check = _term if key == "add_terms" else _rule
                 for j, item in enumerate(entry[key]):
-                    check(item, known_lexicons, f"topic {name!r}: {key}[{j}]")
+                    check(item, known_lexicons, f"topic {shown(name)}: {key}[{j}]")
             if not isinstance(merged.get(target) or [], list):
-                raise TaxonomyError(f"topic {name!r}: {target}: expected a list")
+                raise TaxonomyError(f"topic {shown(name)}: {target}: expected a list")
             # Each appended item keeps its place in the overlay, to be named by (a rule that
             # drops a match in `tags check`): "add_context[0]", not the merged "context[8]".
             merged[target] = [*(merged.get(target) or []), *(
-                _placed(item, f"topic {name!r}: {key}[{j}]")
+                _placed(item, f"topic {shown(name)}: {key}[{j}]")
                 for j, item in enumerate(entry[key]))]
         topics[name] = merged
     return {"lexicons": lexicons, "topics": list(topics.values())}
@@ -629,13 +652,13 @@ def _check_new_topic(entry: Mapping[str, Any], name: str, bundled: list[str],
     if "terms" not in entry and "add_terms" not in entry:
         missing.append("terms")
     if missing and removed:
-        raise TaxonomyError(f"topic {name!r}: removed by remove_topics in this file, so this "
+        raise TaxonomyError(f"topic {shown(name)}: removed by remove_topics in this file, so this "
                             f"entry is a new topic, which needs {', '.join(missing)} (to "
                             "change the bundled topic, leave it out of remove_topics)")
     close = difflib.get_close_matches(name, bundled, n=1)
     if missing and close:
-        raise TaxonomyError(f"topic {name!r}: not a bundled topic, and a new one needs "
-                            f"{', '.join(missing)}; did you mean {close[0]!r}?")
+        raise TaxonomyError(f"topic {shown(name)}: not a bundled topic, and a new one needs "
+                            f"{', '.join(missing)}; did you mean {shown(close[0])}?")
 
 
 def _placed(item: Any, place: str) -> Any:
@@ -673,6 +696,8 @@ class Field:
         self.text = text
         self.elsewhere = elsewhere  # the rest of the article (title for the body and back)
         self._found: dict[tuple[re.Pattern[str], int, int, bool], tuple[tuple[int, int], ...]] = {}
+        # ``_elsewhere``'s answers by id of the rule: the same for every match of this field.
+        self.found_elsewhere: dict[int, bool] = {}
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
@@ -786,12 +811,20 @@ def _in_headline(rule: Rule, headline: str, body: str, matches: Iterable[str]) -
 
 def _elsewhere(rule: Rule, field: Field) -> bool:
     """Whether ``rule`` finds its words in the rest of the article (the title for the body's
-    matches, the body for the title's)."""
+    matches, the body for the title's). Asked once per rule and field: a names rule looks
+    for the headline's words in the whole body, and asking again for every body match made a
+    long body quadratic."""
+    known = field.found_elsewhere.get(id(rule))
+    if known is not None:
+        return known
     spans = field.found(rule.pattern, 0, len(field.elsewhere), field.elsewhere)
     if field.name == "title":
-        return bool(spans)
-    return _in_headline(rule, field.elsewhere, field.text,
-                        (field.elsewhere[s:e] for s, e in spans))
+        known = bool(spans)
+    else:
+        known = _in_headline(rule, field.elsewhere, field.text,
+                             (field.elsewhere[s:e] for s, e in spans))
+    field.found_elsewhere[id(rule)] = known
+    return known
 
 
 def _unless_found(rule: Rule, unless: re.Pattern[str], field: Field, start: int, end: int) -> bool:
