@@ -215,6 +215,56 @@ def test_two_different_inputs_with_nothing_extracted_are_not_duplicates(
     assert emissions[0].topic == "duplicates"
 
 
+def test_wordless_bodies_and_stubs_under_other_headlines_are_not_copies(
+    pipeline: Pipeline,
+) -> None:
+    # A body of emoji, dashes or dots folds to no word: every such body had one content hash,
+    # and each was an exact copy of the first. A stub ("developing story") under another
+    # headline was a copy too, and a breaking story was dropped until its text came.
+    stub = "This story is developing. Check back later for updates."
+    inputs = [("\U0001f386\U0001f386\U0001f386", "Fireworks light up the bay"),
+              ("\U0001f680 \U0001f680", "Rocket launch succeeds"),
+              ("\u2014", "Minister resigns over housing"), ("...", "Floods close the motorway"),
+              (stub, "Earthquake shakes the coast"), (stub, "Rail workers announce a strike")]
+    index = pipeline.new_index()
+    topics = []
+    for n, (body, title) in enumerate([*inputs, (stub, "Rail workers announce a strike")]):
+        value = json.dumps(raw_record(body, url=f"https://stub.example/{n}", title=title)).encode()
+        result = prepare(pipeline, value, offset=n)
+        assert isinstance(result, Prepared)
+        _, emissions = pipeline.decide(result, index)
+        topics.append(emissions[0].topic)
+    # The same stub under the same headline, from another address, is still a copy.
+    assert topics == ["articles"] * len(inputs) + ["duplicates"]
+
+
+def test_an_undated_record_of_an_archive_does_not_move_the_window_to_today(
+    pipeline: Pipeline,
+) -> None:
+    # Filed at the clock's time, the undated record moved the window to today; the eviction
+    # after it forgot the archive's first article, and its copy passed as new.
+    body = ("The harbour reopened on Thursday after a week of repairs to the storm-damaged sea "
+            "wall, port officials said, and the first ferries left for the islands before noon.")
+    undated = raw_record("The council met on Tuesday to discuss the budget for the coming year, "
+                         "and members agreed to postpone the vote on parking charges.",
+                         url="https://archive.example/council", title="Council meets")
+    del undated["fetched_at"]
+    records = [raw_record(body, url="https://archive.example/harbour", title="Harbour reopens",
+                          fetched_at="2024-03-01T10:00:00Z"),
+               undated,
+               raw_record(body, url="https://mirror.example/harbour", title="Harbour reopens",
+                          fetched_at="2024-03-01T11:00:00Z")]
+    index = pipeline.new_index()
+    topics = []
+    for n, record in enumerate(records):
+        result = prepare(pipeline, json.dumps(record).encode(), offset=n)
+        assert isinstance(result, Prepared)
+        _, emissions = pipeline.decide(result, index, NOW)
+        pipeline.evict(index)
+        topics.append(emissions[0].topic)
+    assert topics == ["articles", "articles", "duplicates"]
+
+
 def test_story_roll_up_topic_is_compacted_and_articles_are_not() -> None:
     from newsflow.topics import topic_configs
 

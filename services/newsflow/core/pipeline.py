@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,6 +72,13 @@ class Emission:
     topic: str  # role: "articles", "duplicates" or "stories"
     key: str
     record: dict[str, Any]
+
+
+WORD = re.compile(r"\w")
+# A body this short (a "This story is developing" stub, a placeholder) is no article of its own:
+# its headline joins its content hash, so one outlet's stubs under different headlines are not
+# copies of each other.
+STUB_WORDS = 25
 
 
 def content_hash(text: str) -> str:
@@ -143,13 +150,14 @@ class Pipeline:
         seen = parse_datetime(fetched_at) or now
         feed = raw.get("feed") or {}
         authors = doc.authors or list(feed.get("authors") or [])
-        # No body text (empty, binary, or a page with nothing extractable): the signatures come
-        # from the article id, so two different empty-looking inputs are never duplicates of
-        # each other, even under the same generic headline ("Live updates"); a redelivery of
-        # the same input still is.
-        extracted = bool(doc.text.strip())
-        text_hash = (content_hash(doc.text) if extracted
-                     else stable_hash(f"nothing extracted:{article_id}"))
+        # No body text (empty, binary, a page with nothing extractable, or only emoji, dashes
+        # or dots, which fold to nothing): the signatures come from the article id, so two
+        # different empty-looking inputs are never duplicates of each other, even under the
+        # same generic headline ("Live updates"); a redelivery of the same input still is.
+        extracted = WORD.search(doc.text) is not None
+        text_hash = (stable_hash(f"nothing extracted:{article_id}") if not extracted
+                     else content_hash(doc.text) if doc.word_count >= STUB_WORDS
+                     else content_hash(f"{doc.title}\n{doc.text}"))
         signed_text = f"{doc.title}\n{doc.text}" if extracted else f"empty {article_id}"
         article = {
             "schema_version": 1,
@@ -205,7 +213,13 @@ class Pipeline:
                now: datetime | None = None) -> tuple[Memory, list[Emission]]:
         """Dedupe one prepared article; ``now`` (the caller's clock) guards against fetch times
         from the future (``DedupeIndex.arrival_time``)."""
-        memory = index.decide(prepared.fingerprint, prepared.origin,
+        fingerprint = prepared.fingerprint
+        if prepared.article.get("fetched_at") is None and len(index.ids):
+            # No fetch time (an archive's undated record): it arrives with the newest article
+            # remembered. Filed at the clock's time, it moved the window to today, and the
+            # next eviction forgot the archive's past, whose copies then passed as new.
+            fingerprint = replace(fingerprint, seen_at=index.newest_seen)
+        memory = index.decide(fingerprint, prepared.origin,
                               None if now is None else now.timestamp())
         decision = memory.decision
         article = prepared.article

@@ -202,7 +202,10 @@ def create_app(settings: Settings,
                 with table_write(expired):
                     memory_table.pop(expired.encode(), None)
         fetched_at = decided.record.prepared.fingerprint.seen_at
-        if memory.fingerprint.seen_at != fetched_at:
+        # An undated record is filed at the newest time by rule (``Pipeline.decide``): no clock
+        # to fix, so not counted as a late or future one.
+        dated = decided.record.prepared.article.get("fetched_at") is not None
+        if dated and memory.fingerprint.seen_at != fetched_at:
             early = fetched_at > memory.fingerprint.seen_at
             metrics.REFILED.labels("future" if early else "late").inc()
         for emission, encoded in decided.outputs:
