@@ -252,6 +252,11 @@ class RobotsDenied(FetchError):
         self.expires = expires
 
 
+class FetchURLError(FetchError):
+    """No request can be made to the URL (a host name the resolver or httpx refuses): trying
+    again cannot help."""
+
+
 class TooManyRedirects(FetchError):
     """A redirect loop, too many hops, or a redirect without a Location."""
 

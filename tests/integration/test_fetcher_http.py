@@ -195,7 +195,9 @@ async def test_redirect_loop_and_long_chains_stop(server: ScriptedServer) -> Non
 @pytest.mark.parametrize(("location", "reason"), [
     ("javascript:alert(1)", "not an http(s) address"),
     ("data:text/html,<p>hi</p>", "not an http(s) address"),
-    ("http://[::1", "Invalid IPv6 URL"), ("http://127.0.0.1:99999/x", "Port out of range")])
+    ("http://[::1", "Invalid IPv6 URL"), ("http://127.0.0.1:99999/x", "Port out of range"),
+    # A traceback on every poll, retried for ever: the resolver's IDNA codec refused the host.
+    ("http://" + "a" * 70 + ".example/x", "a host name no resolver can look up")])
 async def test_a_redirect_no_request_can_follow_is_a_redirect_error(
         server: ScriptedServer, location: str, reason: str) -> None:
     server.routes["/away"] = Route(302, b"", {"Location": location})
@@ -534,3 +536,142 @@ async def test_the_connection_goes_only_to_an_address_checked_at_connect_time(
         await http.aclose()
     assert caught.value.outcome == "blocked"
     assert server.paths() == []  # the connection layer refused: nothing was sent
+
+
+# --- answers real servers give that broke a source or an article (fuzzing pass, 2 Dec) ---------
+
+def latin1_etag(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("ETag", '"v\u00e9"')  # written as Latin-1: one byte 0xE9
+    handler.send_header("Content-Type", "application/rss+xml")
+    handler.send_header("Content-Length", "6")
+    handler.end_headers()
+    handler.wfile.write(b"<rss/>")
+
+
+async def test_a_validator_httpx_cannot_send_is_left_out_not_a_failure_for_good(
+        server: ScriptedServer) -> None:
+    # Sent back as it came, it failed every later request before anything was sent, and the
+    # stored value, replaced only by an answer, kept the source failing across restarts.
+    server.routes["/feed"] = latin1_etag
+    http = HttpFetcher(settings())
+    try:
+        first = await http.get(server.url("/feed"), kind="rss", respect_robots=False)
+        second = await http.get(server.url("/feed"), kind="rss", respect_robots=False,
+                                validators=first.validators)
+    finally:
+        await http.aclose()
+    assert first.etag and not first.etag.isascii()
+    assert second.status == 200 and second.content == b"<rss/>"
+    assert "If-None-Match" not in server.hits_for("/feed")[1].headers
+
+
+ARTICLE = b"<html><body>" + b"<p>The harbour reopened on Thursday.</p>" * 400 + b"</body></html>"
+
+
+def cut_gzip(handler: BaseHTTPRequestHandler) -> None:
+    whole = gzip.compress(ARTICLE)
+    body = whole[:len(whole) // 2]  # the end of the stream and its check are missing
+    handler.send_response(200)
+    handler.send_header("Content-Encoding", "gzip")
+    handler.send_header("Content-Length", str(len(body)))  # consistent with what is sent
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+async def test_a_compressed_body_cut_short_is_retried_not_taken_for_the_whole(
+        server: ScriptedServer) -> None:
+    answered: list[str] = []
+
+    def cut_then_whole(handler: BaseHTTPRequestHandler) -> None:
+        answered.append(handler.path)
+        if len(answered) == 1:
+            cut_gzip(handler)
+            return
+        body = gzip.compress(ARTICLE)
+        handler.send_response(200)
+        handler.send_header("Content-Encoding", "gzip")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    server.routes["/a"] = cut_then_whole
+    http = HttpFetcher(settings())
+    try:
+        response = await http.get(server.url("/a"), respect_robots=False)
+        server.routes["/b"] = cut_gzip
+        with pytest.raises(FetchError, match="transfer was cut short") as caught:
+            await http.get(server.url("/b"), respect_robots=False)
+    finally:
+        await http.aclose()
+    assert response.content == ARTICLE and server.paths().count("/a") == 2
+    assert caught.value.outcome == "connect" and caught.value.retryable
+
+
+async def test_a_retry_after_of_a_digit_float_cannot_read_falls_back_to_backoff(
+        server: ScriptedServer) -> None:
+    # "²" is a digit to str.isdigit: float("²") raised a ValueError, a traceback in the log.
+    server.routes["/busy"] = sequence(Route(503, b"", {"Retry-After": "\u00b2"}), Route(200, b"ok"))
+    http = HttpFetcher(settings())
+    try:
+        response = await http.get(server.url("/busy"), respect_robots=False)
+    finally:
+        await http.aclose()
+    assert response.content == b"ok" and server.paths().count("/busy") == 2
+
+
+def two_types(handler: BaseHTTPRequestHandler) -> None:
+    body = b"<!DOCTYPE html><html><body><p>Harbour</p></body></html>"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain; charset=iso-8859-1")
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+async def test_the_last_content_type_counts_and_an_untyped_html_page_is_html(
+        server: ScriptedServer) -> None:
+    # httpx joins repeated headers ("text/plain; ..., text/html; ..."): no type was recognised
+    # and the page's markup reached consumers as its text.
+    page = b"\xef\xbb\xbf\n<!-- saved -->\n<html lang='en'><body><p>Harbour</p></body></html>"
+    server.routes["/two"] = two_types
+    server.routes["/octet"] = Route(200, page, {"Content-Type": "application/octet-stream"})
+    server.routes["/data"] = Route(200, b"\x00\x01<html>", {"Content-Type":
+                                                             "application/octet-stream"})
+    http = HttpFetcher(settings())
+    try:
+        two = await http.get(server.url("/two"), respect_robots=False)
+        octet = await http.get(server.url("/octet"), respect_robots=False)
+        data = await http.get(server.url("/data"), respect_robots=False)
+    finally:
+        await http.aclose()
+    assert (two.content_type, two.encoding) == ("text/html", "utf-8")
+    assert octet.content_type == "text/html"
+    assert data.content_type == "application/octet-stream"  # not a document: left as it is
+
+
+def cookie_monster(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    for n in range(10):  # new cookies on every page, as some ad stacks do: 1.5 KB a page
+        handler.send_header("Set-Cookie", f"c{handler.path[-2:]}{n}={'x' * 150}; Path=/")
+    handler.send_header("Content-Length", "2")
+    handler.end_headers()
+    handler.wfile.write(b"ok")
+
+
+async def test_the_cookie_jar_cannot_grow_until_a_host_refuses_requests(
+        server: ScriptedServer) -> None:
+    # Kept for the process's life, the cookies of a site that sets new ones on every page made
+    # the Cookie header grow past what servers accept (nginx: 8 KiB, then HTTP 400), and the
+    # articles refused so were dropped for good.
+    for n in range(12):
+        server.routes[f"/a{n:02d}"] = cookie_monster
+    http = HttpFetcher(settings())
+    try:
+        for n in range(12):
+            await http.get(server.url(f"/a{n:02d}"), respect_robots=False)
+    finally:
+        await http.aclose()
+    sent = [len(hit.headers.get("Cookie", "")) for hit in server.hits]
+    assert max(sent) < 8192 and sent[1] > 0  # still kept: the next page got them

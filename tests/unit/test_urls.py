@@ -79,11 +79,22 @@ def test_canonical_link_keeps_scheme_and_host_so_the_link_still_works(url: str, 
     ("http:///story", "no host"),
     ("http://[::1/story", "Invalid IPv6 URL"),
     ("http://example.com:99999/story", "Port out of range 0-65535"),
+    ("http://" + "a" * 64 + ".example.com/story",
+     "a host name no resolver can look up (a label empty or over 63 characters)"),
+    ("http://news..example.com/story",
+     "a host name no resolver can look up (a label empty or over 63 characters)"),
+    ("https://example.com/" + "x" * 65_536, "longer than 65536 characters"),
 ])
 def test_a_link_no_request_can_be_made_to_is_refused_with_its_reason(link: str,
                                                                       fault: str) -> None:
     assert url_fault(link, "https://example.com/news/") == fault
     assert web_url(link, "https://example.com/news/") is None
+
+
+def test_names_a_resolver_reads_are_links() -> None:
+    for link in ("https://b\u00fccher.example/story", "http://127.0.0.1:8080/a",
+                 "http://[::1]/a", "https://" + "a" * 63 + ".example.com/story"):
+        assert url_fault(link) is None, link
 
 
 def test_a_relative_link_is_made_absolute_against_its_listing() -> None:

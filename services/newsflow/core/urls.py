@@ -23,6 +23,10 @@ AMP_PATH = re.compile(r"(/amp/?$)|(/amp(?=/))|(\.amp(?=\.html?$|$))", re.IGNOREC
 AMP_HOST = re.compile(r"^(amp\.|m\.)")
 
 
+# httpx refuses longer URLs before sending anything; a link or redirect past it is no address.
+MAX_URL_CHARS = 65_536
+
+
 def _resolved(link: str, base: str) -> tuple[str, str | None]:
     """``link`` made absolute against ``base``, and why no request can be made to it (None
     when one can)."""
@@ -37,13 +41,19 @@ def _resolved(link: str, base: str) -> tuple[str, str | None]:
         return url, "not an http(s) address"
     if not parts.hostname:
         return url, "no host"
+    if len(url) > MAX_URL_CHARS:
+        return url, f"longer than {MAX_URL_CHARS} characters"
+    try:  # as the resolver encodes it: a label over 63 characters, or an empty one, fails there
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return url, "a host name no resolver can look up (a label empty or over 63 characters)"
     return url, None
 
 
 def url_fault(link: str, base: str = "") -> str | None:
     """Why no request can be made to ``link`` (made absolute against ``base``), or None when one
     can: not http(s) (an Atom ``tag:`` id, ``javascript:``), no host, a broken IPv6 host, a port
-    out of range."""
+    out of range, a host name the resolver refuses, a URL longer than httpx sends."""
     return _resolved(link, base)[1]
 
 

@@ -93,7 +93,18 @@ class Inflater:
         self.chunks.append(data)
 
     def body(self) -> bytes:
+        """The body; ``BodyCut`` when a compressed stream stopped before its end (a transfer
+        cut short and not noticed by the connection: the end of a gzip member holds its
+        check): half an article or feed was taken for the whole, and a cut robots.txt lost
+        its rules."""
+        if (self._zlib is not None and self.raw_size and not self.truncated
+                and not self._zlib.eof):
+            raise BodyCut("compressed body ends before its end: the transfer was cut short")
         return b"".join(self.chunks)
+
+
+class BodyCut(ValueError):
+    """A compressed body that stops before its end."""
 
 
 def inflate(data: bytes, encoding: str, limit: int) -> bytes:

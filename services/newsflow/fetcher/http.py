@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,13 +30,14 @@ from newsflow.errors import (
     FetchError,
     FetchTimeout,
     FetchTooLarge,
+    FetchURLError,
     HttpStatusError,
     RobotsDenied,
     TooManyRedirects,
     http_status_error,
 )
 from newsflow.fetcher import metrics
-from newsflow.fetcher.content import Inflater, decode, detect_charset
+from newsflow.fetcher.content import BodyCut, Inflater, decode, detect_charset
 from newsflow.fetcher.guard import AddressGuard
 from newsflow.fetcher.politeness import ROBOTS_MAX_BYTES, HostGates, RobotsCache
 from newsflow.fetcher.transport import GuardedTransport
@@ -43,6 +45,7 @@ from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+COOKIE_JAR_MAX_BYTES = 4096  # names and values of every cookie kept (``_bound_cookies``)
 PERMANENT = frozenset({301, 308})
 
 
@@ -55,12 +58,12 @@ class Validators:
     url: str | None = None
 
     def headers(self) -> dict[str, str]:
-        out = {}
-        if self.etag:
-            out["If-None-Match"] = self.etag
-        if self.last_modified:
-            out["If-Modified-Since"] = self.last_modified
-        return out
+        # A value that is not printable ASCII is not sent (the request is then unconditional):
+        # httpx cannot encode it, so the request failed before it was sent, every poll, and
+        # the stored value, replaced only by an answer, kept the source failing for good.
+        sent = {"If-None-Match": self.etag, "If-Modified-Since": self.last_modified}
+        return {name: value for name, value in sent.items()
+                if value and value.isascii() and value.isprintable()}
 
 
 @dataclass(slots=True)
@@ -102,7 +105,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to float()
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -111,6 +114,20 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+# Types that say nothing about the body: a page served as one of these that starts as an HTML
+# document is read as HTML (browsers sniff it so too), not as plain text with its markup.
+_UNTYPED = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/unknown"})
+_HTML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]",
+                         re.IGNORECASE | re.DOTALL)
+
+
+def _sniffed_type(header: str, content: bytes) -> str:
+    declared = header.split(";")[0].strip().lower()
+    if declared in _UNTYPED and _HTML_START.match(content[:4096]):
+        return "text/html"
+    return declared
 
 
 def asked_delay(error: BaseException) -> float | None:
@@ -220,10 +237,12 @@ class HttpFetcher:
                 # never read as a quiet success, every poll.
                 raise http_status_error(url, 304, "HTTP 304 Not Modified to a request that "
                                                   "sent no validators")
-            content_type_header = raw.headers.get("content-type", "")
+            # The last of several Content-Type headers, as browsers take it: httpx joins them
+            # ("text/html, text/html"), and no type was recognised in the joined value.
+            content_type_header = (raw.headers.get_list("content-type") or [""])[-1]
             return Response(
                 url=current, status=raw.status, content=raw.content,
-                content_type=content_type_header.split(";")[0].strip().lower(),
+                content_type=_sniffed_type(content_type_header, raw.content),
                 encoding=detect_charset(raw.content, content_type_header),
                 etag=raw.headers.get("etag"), last_modified=raw.headers.get("last-modified"),
                 moved=moved, content_type_header=content_type_header, truncated=raw.truncated,
@@ -239,6 +258,8 @@ class HttpFetcher:
                 await self.guard.check(hop)
             except BlockedURL as exc:
                 raise FetchBlocked(url, str(exc).removeprefix(f"{url}: ")) from exc
+            except UnicodeError as exc:  # the resolver cannot encode the host name
+                raise FetchURLError(url, f"no request can be made to {hop[:200]}: {exc}") from exc
             except ConnectionError as exc:
                 raise FetchConnectError(url, str(exc).removeprefix(f"{url}: ")) from exc
 
@@ -318,9 +339,19 @@ class HttpFetcher:
         told = asked_delay(error)
         return told is None or told <= self.settings.fetch_max_retry_after_seconds
 
+    def _bound_cookies(self) -> None:
+        """Cookies are kept and sent back (a consent redirect needs its cookie), but the jar
+        lives as long as the process: a site that set new ones on every page grew the Cookie
+        header until the host refused the requests (400 past nginx's 8 KiB), and those
+        articles were dropped for good. Past ``COOKIE_JAR_MAX_BYTES`` the jar is emptied."""
+        jar = self.client.cookies.jar
+        if sum(len(c.name) + len(c.value or "") for c in jar) > COOKIE_JAR_MAX_BYTES:
+            jar.clear()
+
     async def _once(self, url: str, headers: dict[str, str], truncate_at: int | None) -> _Raw:
         """One request, no redirects; the body is read only for 2xx answers."""
         limit = truncate_at or self.settings.fetch_max_bytes
+        self._bound_cookies()
         try:
             async with asyncio.timeout(self.settings.fetch_timeout_seconds):
                 async with self.client.stream("GET", url, headers=headers) as response:
@@ -341,6 +372,10 @@ class HttpFetcher:
                                 inflater.truncated)
         except BodyTooLarge as exc:
             raise FetchTooLarge(url, str(exc)) from exc
+        except BodyCut as exc:  # as a connection broken mid-body: tried again
+            raise FetchConnectError(url, str(exc)) from exc
+        except httpx.InvalidURL as exc:  # a host name httpx's IDNA refuses, and the like
+            raise FetchURLError(url, f"no request can be made to it: {exc}") from exc
         except BlockedURL as exc:
             raise FetchBlocked(url, str(exc)) from exc
         except ValueError as exc:  # unsupported or corrupt Content-Encoding

@@ -34,6 +34,7 @@ from newsflow.errors import (
     FetchError,
     FetchGone,
     FetchTooLarge,
+    FetchURLError,
     HttpClientError,
     RecordInvalid,
     RobotsDenied,
@@ -64,7 +65,7 @@ from newsflow.topics import ensure_topics
 log = logging.getLogger(__name__)
 # Article-page failures not worth retrying on the next poll (4xx, 410 Gone included), except
 # those below.
-FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects)
+FINAL_PAGE_ERRORS = (HttpClientError, FetchBlocked, FetchTooLarge, TooManyRedirects, FetchURLError)
 # 404 and 403 on an article page are often passing (the feed updated before the page is live on
 # the CDN, a WAF's mood): tried on this many polls in all before the entry is given up on.
 PAGE_MISSING_STATUSES = frozenset({403, 404})
