@@ -212,7 +212,9 @@ async def test_a_redirect_no_request_can_follow_is_a_redirect_error(
 
 
 @pytest.mark.parametrize(("status", "reason"), [
-    (304, "HTTP 304 Not Modified to a request that sent no validators"), (999, "HTTP 999")])
+    (304, "HTTP 304 Not Modified to a request that sent no validators"), (999, "HTTP 999"),
+    # Taken as the page, they were published as an empty or a cut article.
+    (204, "HTTP 204: no content"), (206, "HTTP 206: part of a body")])
 async def test_a_status_nothing_can_be_read_from_is_an_error_of_a_known_outcome(
         server: ScriptedServer, status: int, reason: str) -> None:
     """A 304 to a plain request was a quiet "not modified" every poll, the listing never read;

@@ -45,6 +45,8 @@ from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+NO_WHOLE_BODY = {204: "no content", 205: "no content",
+                 206: "part of a body, to a request for the whole"}
 COOKIE_JAR_MAX_BYTES = 4096  # names and values of every cookie kept (``_bound_cookies``)
 PERMANENT = frozenset({301, 308})
 
@@ -232,6 +234,11 @@ class HttpFetcher:
             if raw.status >= 400 or raw.status < 200 or (300 <= raw.status < 400
                                                           and raw.status != 304):
                 raise http_status_error(url, raw.status)
+            if raw.status in NO_WHOLE_BODY:
+                # 204 and 205 hold nothing, 206 a part: published, they were an empty or a cut
+                # article (a page's answer may change: tried again at the next poll).
+                raise http_status_error(url, raw.status, f"HTTP {raw.status}: "
+                                                         f"{NO_WHOLE_BODY[raw.status]}")
             if raw.status == 304 and not conditional:
                 # Nothing was read and nothing can be: "not modified" would report a listing
                 # never read as a quiet success, every poll.
