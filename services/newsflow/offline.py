@@ -280,7 +280,7 @@ def _process(settings: Settings, paths: list[Path], out: TextIO, pipeline: Pipel
             _emit_letter(out, summary, _located(result, head.where), head.where)
             continue
         try:
-            _, emissions = pipeline.decide(result, index, head.now)
+            _, emissions = pipeline.decide(result, index, head.now, roll_up=False)
             pipeline.evict(index)  # as the worker does after each decision
             primary = emissions[0]
             encoded = BY_ROLE[primary.topic].encode(primary.record)

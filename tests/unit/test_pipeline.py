@@ -131,6 +131,19 @@ def test_story_roll_up_follows_its_members(pipeline: Pipeline) -> None:
     assert story.key == emissions[0].record["story"]["id"]
 
 
+def test_a_decision_without_the_roll_up_decides_the_same(pipeline: Pipeline) -> None:
+    # `newsflow process` writes no roll-up; building one listed every member of the story at
+    # every report, quadratic in a story's size.
+    value = json.dumps(raw_record("Ferry services resumed across the strait after the storm.",
+                                  url="https://x.example/ferry", title="Ferries resume")).encode()
+    prepared = prepare(pipeline, value)
+    assert isinstance(prepared, Prepared)
+    _, whole = pipeline.decide(prepared, pipeline.new_index())
+    _, alone = pipeline.decide(prepared, pipeline.new_index(), roll_up=False)
+    assert [e.topic for e in whole] == ["articles", "stories"]
+    assert [e.topic for e in alone] == ["articles"] and alone[0] == whole[0]
+
+
 def test_story_roll_up_is_anchored_on_the_first_report(pipeline: Pipeline) -> None:
     """Two outlets' own reports of one event, a third report of it three days on (a
     follow-up): the roll-up keeps the first report's id and time, both sources, and closes."""

@@ -209,10 +209,12 @@ class Pipeline:
             index.forget(article_id)
         return expired
 
-    def decide(self, prepared: Prepared, index: DedupeIndex,
-               now: datetime | None = None) -> tuple[Memory, list[Emission]]:
+    def decide(self, prepared: Prepared, index: DedupeIndex, now: datetime | None = None,
+               *, roll_up: bool = True) -> tuple[Memory, list[Emission]]:
         """Dedupe one prepared article; ``now`` (the caller's clock) guards against fetch times
-        from the future (``DedupeIndex.arrival_time``)."""
+        from the future (``DedupeIndex.arrival_time``). ``roll_up``: also emit the story's
+        roll-up, which lists every member (``newsflow process`` writes no roll-up: building
+        it cost a story of thousands of members that many ids at every report)."""
         fingerprint = prepared.fingerprint
         if prepared.article.get("fetched_at") is None and len(index.ids):
             # No fetch time (an archive's undated record): it arrives with the newest article
@@ -248,7 +250,7 @@ class Pipeline:
             "similarity": decision.story_similarity,
         }
         emissions = [Emission("articles", record["id"], record)]
-        story = index.stories.get(decision.story_id)
+        story = index.stories.get(decision.story_id) if roll_up else None
         if story is not None:
             emissions.append(Emission("stories", story.id, {
                 "schema_version": 1,
