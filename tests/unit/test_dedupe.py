@@ -733,3 +733,20 @@ def test_a_misspelt_choice_of_story_rule_is_refused(name: str) -> None:
     misspelt: dict[str, Any] = {name: "firts"}  # as code (a benchmark) would set it
     with pytest.raises(ValueError, match=f"DedupeParams.{name}: 'firts' is not one of"):
         DedupeParams(**misspelt)
+
+
+def test_a_chinese_copy_with_one_word_changed_is_a_near_duplicate() -> None:
+    # Read as \w+, each clause between punctuation was one "word": a copy with one word
+    # changed ("一周" for "七天") shared almost no 5-word shingle with the original.
+    from newsflow.core.signatures import minhash_of, shingles, signature_similarity
+
+    params = DedupeParams()
+    original = ("港口在经过七天的维修后于周四重新开放，第一批渡轮在中午前驶往各个岛屿。"
+                "工程师们连夜工作，完成了在二月底大风中倒塌的最后一段海堤。"
+                "渔民们说他们将在下次会议上要求议会赔偿损失，商店店主们欢迎游客的回归。")
+    copy = original.replace("七天", "一周")
+    similarity = signature_similarity(minhash_of(original, params), minhash_of(copy, params))
+    assert similarity >= params.near_threshold
+    # Text in a spaced script is shingled by its words, as before.
+    assert shingles("The harbour reopened on Thursday", 2) == {
+        b"the harbour", b"harbour reopened", b"reopened on", b"on thursday"}

@@ -21,7 +21,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from newsflow.core.boilerplate import strip_boilerplate
-from newsflow.core.languages import iso_639_1
+from newsflow.core.languages import UNSPACED_SCRIPTS, iso_639_1
 from newsflow.core.params import CleanLimits
 from newsflow.errors import PageTooLarge
 
@@ -49,11 +49,10 @@ LANGUAGE_SAMPLE_CHARS = 2000  # plenty for a confident guess; cost grows with le
 # Chinese and Japanese are written without spaces: each of their characters counts as a word
 # when judging whether a text is long enough to tell its language (a page of Japanese is one
 # space-separated "word", and was read as English, so tagged).
-_UNSPACED_SCRIPT_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_UNSPACED_SCRIPT_CHAR = re.compile(f"[{UNSPACED_SCRIPTS}]")
 # Between such characters, their punctuation (。，「」！？) separates words and is not one.
 _UNSPACED_SEPARATORS = re.compile(
-    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    r"\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+    f"[\u3000-\u303f{UNSPACED_SCRIPTS}\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
 # Control and format characters that only get in the way of text (not \t/\n, not ZWNJ/ZWJ).
 INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e"
                        "\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")

@@ -8,6 +8,11 @@ macrolanguage that has (Egyptian Arabic ``arz``, Cantonese ``yue``). An English 
 
 from __future__ import annotations
 
+# Kana and Han: scripts written without spaces between words, where a character is the unit
+# words are counted in (``clean.count_words``) and near copies are compared by
+# (``signatures.shingles``).
+UNSPACED_SCRIPTS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+
 # ISO 639-2 (bibliographic and terminological) and 639-3 codes of the languages with a
 # two-letter code that pages are likely to declare, and the language model's own labels.
 _TWO_LETTER = {

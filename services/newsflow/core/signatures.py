@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+from newsflow.core.languages import UNSPACED_SCRIPTS
 from newsflow.core.params import DedupeParams
 
 # Pinned so persisted signatures stay comparable across datasketch upgrades.
@@ -14,8 +15,13 @@ MINHASH_SCHEME = "affine32"
 HASH_DTYPE = "<u4"  # affine32 hash values fit 32 bits: half the bytes of uint64
 
 
+# A word, or one character of a script written without spaces: read as \w+, a Chinese or
+# Japanese clause was one "word", and a copy with one word changed shared no shingle with it.
+_WORD = re.compile(f"[{UNSPACED_SCRIPTS}]|[^\\W{UNSPACED_SCRIPTS}]+")
+
+
 def shingles(text: str, size: int) -> set[bytes]:
-    words = [w.lower() for w in re.findall(r"\w+", text)]
+    words = [w.lower() for w in _WORD.findall(text)]
     if len(words) < size:
         return {" ".join(words).encode("utf-8")} if words else set()
     return {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
