@@ -679,24 +679,41 @@ class DedupeIndex:
                    for band in range(self.bands))
 
     def _near(self, fp: Fingerprint, origin: str) -> Decision | None:
+        """The most similar remembered original among the band table's candidates. Candidates
+        are checked together, as arrays: a window of templated articles (earnings notices,
+        each a candidate of many others) made a candidate loop in Python the decision's cost,
+        growing with the window."""
+        found = self.band_table.lookup(self._band_keys(fp.minhash))
+        slots = np.unique(np.asarray(found, dtype=np.int64))
+        slots = slots[slots < self.signatures.top]
+        rows = self.signatures.columns["owner"][slots].astype(np.int64)
+        live = rows >= 0  # else the slot was freed since it was filed
+        seen = self.articles.columns["seen_at"][rows[live]]
+        live[live] = ~(fp.seen_at - seen > self.params.window_seconds)  # else too old
+        slots, rows = slots[live], rows[live]
+        similarity = np.zeros(len(slots))
+        shares = np.zeros(len(slots), dtype=bool)
+        query = np.frombuffer(fp.minhash, dtype=HASH_DTYPE)
+        one_by_one = np.array([int(slot) in self.odd_signatures for slot in slots], dtype=bool)
+        if len(query) != self.params.num_perm:
+            one_by_one[:] = True
+        if not one_by_one.all():
+            agree = self.signatures.columns["minhash"][slots[~one_by_one]] == query
+            banded = agree[:, :self.bands * self.rows].reshape(-1, self.bands, self.rows)
+            # Agreement on a whole band is what a candidate is: the table's keys are 32-bit,
+            # and its slots reused, so what it returns is checked.
+            shares[~one_by_one] = banded.all(axis=2).any(axis=1)
+            similarity[~one_by_one] = np.count_nonzero(agree, axis=1) / len(query)
+        for i in np.flatnonzero(one_by_one):  # a signature of another length, kept aside
+            other = self._signature(int(slots[i]))
+            shares[i] = self._shares_band(fp.minhash, other)
+            similarity[i] = signature_similarity(fp.minhash, other)
         best: tuple[float, str] | None = None
         best_row = -1
-        owner = self.signatures.columns["owner"]
-        top = self.signatures.top
-        for slot in sorted(set(self.band_table.lookup(self._band_keys(fp.minhash)))):
-            row = owner.item(slot) if slot < top else -1
-            if row < 0 or not self._in_window(fp, row):
-                continue  # slot freed since it was filed, or too old
-            other_id = self._id(row)
-            if other_id == fp.id:
-                continue
-            other = self._signature(slot)
-            if not self._shares_band(fp.minhash, other):
-                continue  # a 32-bit key collision, or a slot filed again since
-            similarity = signature_similarity(fp.minhash, other)
-            if similarity >= self.params.near_threshold and (
-                    best is None or (similarity, other_id) > best):
-                best, best_row = (similarity, other_id), row
+        for i in np.flatnonzero(shares & (similarity >= self.params.near_threshold)):
+            other_id = self._id(int(rows[i]))
+            if other_id != fp.id and (best is None or (float(similarity[i]), other_id) > best):
+                best, best_row = (float(similarity[i]), other_id), int(rows[i])
         if best is None:
             return None
         return self._copy_of(best_row, "near", "minhash", round(best[0], 4), origin)
