@@ -21,7 +21,7 @@ import pytest
 from newsflow.config import Settings
 from newsflow.errors import FetchError
 from newsflow.fetcher import metrics
-from newsflow.fetcher.http import HttpFetcher, Validators
+from newsflow.fetcher.http import HttpFetcher, Response, Validators
 from tests.helpers import Route
 from tests.integration.fetcher_servers import ScriptedServer, sequence
 
@@ -44,6 +44,27 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+async def fetch_once(server: ScriptedServer, path: str) -> Response:
+    http = HttpFetcher(settings())
+    try:
+        return await http.get(server.url(path), respect_robots=False)
+    finally:
+        await http.aclose()
+
+
+async def fetch_again_with_its_validators(server: ScriptedServer,
+                                          path: str) -> tuple[Response, Response]:
+    """``path`` fetched, then fetched again with the validators its first answer gave."""
+    http = HttpFetcher(settings())
+    try:
+        first = await http.get(server.url(path), kind="rss", respect_robots=False)
+        second = await http.get(server.url(path), kind="rss", respect_robots=False,
+                                validators=first.validators)
+    finally:
+        await http.aclose()
+    return first, second
+
+
 async def test_etag_round_trip_sends_if_none_match_and_gets_304(server: ScriptedServer) -> None:
     def feed(handler: BaseHTTPRequestHandler) -> Route:
         if handler.headers.get("If-None-Match") == '"v1"':
@@ -51,13 +72,7 @@ async def test_etag_round_trip_sends_if_none_match_and_gets_304(server: Scripted
         return Route(200, b"<rss/>", {"ETag": '"v1"', "Content-Type": "application/rss+xml"})
 
     server.routes["/feed"] = feed
-    http = HttpFetcher(settings())
-    try:
-        first = await http.get(server.url("/feed"), kind="rss", respect_robots=False)
-        second = await http.get(server.url("/feed"), kind="rss", respect_robots=False,
-                                validators=first.validators)
-    finally:
-        await http.aclose()
+    first, second = await fetch_again_with_its_validators(server, "/feed")
     assert (first.status, first.etag, first.content) == (200, '"v1"', b"<rss/>")
     assert second.not_modified and second.content == b""
     hits = server.hits_for("/feed")
@@ -86,11 +101,7 @@ async def test_last_modified_round_trip(server: ScriptedServer) -> None:
 
 async def test_429_with_retry_after_seconds_waits_as_told(server: ScriptedServer) -> None:
     server.routes["/busy"] = sequence(Route(429, b"", {"Retry-After": "1"}), Route(200, b"ok"))
-    http = HttpFetcher(settings())
-    try:
-        response = await http.get(server.url("/busy"), respect_robots=False)
-    finally:
-        await http.aclose()
+    response = await fetch_once(server, "/busy")
     first, second = server.hits_for("/busy")
     assert response.content == b"ok"
     assert 1.0 <= second.at - first.at < 3.0  # told 1 s: not sooner (backoff would be ~0.05 s)
@@ -108,11 +119,7 @@ async def test_429_with_retry_after_http_date_waits_until_then(server: ScriptedS
             datetime.fromtimestamp(when, UTC), usegmt=True)})
 
     server.routes["/busy"] = busy
-    http = HttpFetcher(settings())
-    try:
-        response = await http.get(server.url("/busy"), respect_robots=False)
-    finally:
-        await http.aclose()
+    response = await fetch_once(server, "/busy")
     _first, second = server.hits_for("/busy")
     assert response.content == b"ok"
     assert second.wall >= retry_at[0] - 0.05  # not before the date it was given
@@ -556,13 +563,7 @@ async def test_a_validator_httpx_cannot_send_is_left_out_not_a_failure_for_good(
     # Sent back as it came, it failed every later request before anything was sent, and the
     # stored value, replaced only by an answer, kept the source failing across restarts.
     server.routes["/feed"] = latin1_etag
-    http = HttpFetcher(settings())
-    try:
-        first = await http.get(server.url("/feed"), kind="rss", respect_robots=False)
-        second = await http.get(server.url("/feed"), kind="rss", respect_robots=False,
-                                validators=first.validators)
-    finally:
-        await http.aclose()
+    first, second = await fetch_again_with_its_validators(server, "/feed")
     assert first.etag and not first.etag.isascii()
     assert second.status == 200 and second.content == b"<rss/>"
     assert "If-None-Match" not in server.hits_for("/feed")[1].headers
@@ -614,11 +615,7 @@ async def test_a_retry_after_of_a_digit_float_cannot_read_falls_back_to_backoff(
         server: ScriptedServer) -> None:
     # "²" is a digit to str.isdigit: float("²") raised a ValueError, a traceback in the log.
     server.routes["/busy"] = sequence(Route(503, b"", {"Retry-After": "\u00b2"}), Route(200, b"ok"))
-    http = HttpFetcher(settings())
-    try:
-        response = await http.get(server.url("/busy"), respect_robots=False)
-    finally:
-        await http.aclose()
+    response = await fetch_once(server, "/busy")
     assert response.content == b"ok" and server.paths().count("/busy") == 2
 
 
