@@ -288,6 +288,23 @@ def test_damaged_oversized_and_oddly_named_files_are_dead_letters_and_the_run_go
     assert original == bytes(damaged)  # the damaged file's bytes, to look at or repair
 
 
+def test_a_saved_page_gzipped_with_padding_or_in_two_members_is_read_and_a_cut_one_refused(
+        tmp_path: Path) -> None:
+    # Bytes after the gzip data (a tool's trailer, a second copy's start) dead-lettered the
+    # whole page; gunzip reads it, with a warning ("trailing garbage ignored").
+    page = b"<html><body><p>" + b"The harbour reopened on Monday after repairs. " * 20 + b"</p>"
+    (tmp_path / "padded.html.gz").write_bytes(gzip.compress(page) + b"\n-- saved 2 Dec --\n")
+    (tmp_path / "two.html.gz").write_bytes(gzip.compress(page[:200]) + gzip.compress(page[200:]))
+    whole = gzip.compress(page)
+    (tmp_path / "cut.html.gz").write_bytes(whole[:len(whole) // 2])
+    lines = run([tmp_path / "padded.html.gz", tmp_path / "two.html.gz", tmp_path / "cut.html.gz"])
+    assert [line["topic"] for line in lines] == ["news.articles.v1", "news.duplicates.v1",
+                                                 "news.deadletter.v1"]
+    assert "The harbour reopened on Monday" in lines[0]["record"]["body"]  # type: ignore[index]
+    error = lines[2]["record"]["error"]  # type: ignore[index]
+    assert error["type"] == "BrokenFile" and "not readable gzip" in error["message"]
+
+
 def test_one_bad_item_of_a_json_list_costs_that_item_only(tmp_path: Path) -> None:
     good = {"url": "https://example.org/a", "title": "Harbour reopens",
             "body": "The harbour reopened on Monday after repairs to the quay wall.",
