@@ -68,7 +68,7 @@ def _inputs(path: Path, raw_topic: str, max_bytes: int
             where = str(path) if number is None else f"{path}[{number}]"
             try:
                 yield where, None, dumps(item)
-            except UnicodeEncodeError:  # a lone surrogate: as escaped, its own dead letter
+            except ValueError:  # a lone surrogate, NaN: as Python writes it, its own dead letter
                 yield where, None, json.dumps(item).encode("ascii")
         return
     source = SourceConfig(id="files", name="Local files", kind="directory", path=path.parent)

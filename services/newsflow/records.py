@@ -5,7 +5,9 @@ build plain dicts that follow them and validate against them at the boundaries (
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -44,7 +46,13 @@ def _is_rfc3339(value: str) -> bool:
     # RFC 3339 lets "t" and "z" be lowercase (section 5.6), as jsonschema's checker does by
     # upper-casing first; the compiled validator must agree with it, or a record the
     # reference validator accepts is dead-lettered with a generic message.
-    return bool(validate_rfc3339(value.upper()))
+    # A leap second (23:59:60) is valid RFC 3339, which the validator refuses: read as the
+    # second before it, as every date of the project is (a raw record with one was
+    # dead-lettered).
+    return bool(validate_rfc3339(_LEAP_SECOND.sub(r"\g<1>59", value.upper())))
+
+
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d:)60(?=[.Z+-]|$)")
 
 
 def schemas_dir() -> Path:
@@ -114,6 +122,21 @@ def validate(name: str, record: Any, *, tolerant: bool = False) -> None:
 
 def utc_now() -> str:
     return rfc3339(datetime.now(UTC))
+
+
+# A raw record's key is its article id (32 hex digits from the fetcher). A longer one is
+# refused (stage validate), and a dead letter copies a key only up to this size: a 26 MB key
+# made a letter twice that size, the producer refused it, and the stage's agent crashed with
+# the record lost.
+MAX_KEY_BYTES = 65_536
+
+
+def letter_key(key: bytes | None) -> bytes | None:
+    """The Kafka key a dead letter is sent under: the original's, or its SHA-256 (hex) when
+    it is longer than ``MAX_KEY_BYTES``."""
+    if key is None or len(key) <= MAX_KEY_BYTES:
+        return key
+    return hashlib.sha256(key).hexdigest().encode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import shutil
@@ -15,7 +16,7 @@ from newsflow.codecs import RAW
 from newsflow.config import Settings
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor.stages import PreparedMessage, prepare_for_dedupe
-from newsflow.records import RawMessage
+from newsflow.records import MAX_KEY_BYTES, RawMessage
 from tests.helpers import (
     SEEDS,
     ManagedProcess,
@@ -116,11 +117,23 @@ def test_malformed_messages_go_to_dead_letter_and_the_stream_goes_on(
     valid = [json.dumps(raw_record(f"Body number {n} about harbour cranes and tides.",
                                    url=f"https://example.org/ok-{n}", title=f"Valid {n}")).encode()
              for n in range(3)]
+    # A key over the limit: its letter copied it twice (the Kafka key and key_b64), and one of
+    # 26 MB made a letter the producer refused, crashing the stage with the record lost.
+    huge_key = b"k" * (MAX_KEY_BYTES + 1)
+    huge_value = json.dumps(raw_record("A body under a key far too long.",
+                                       url="https://example.org/huge-key")).encode()
     produce(settings, [(b"k0", valid[0]), (b"bad1", not_json), (b"k1", valid[1]),
-                       (b"bad2", wrong_shape), (b"k2", valid[2])])
-    records = reader.wait_for(lambda r: len(r["deadletter"]) >= 2 and len(r["articles"]) >= 3,
-                              90, "2 dead letters and 3 articles")
-    letters = {base64.b64decode(d["original"]["key_b64"]): d for d in records["deadletter"]}
+                       (b"bad2", wrong_shape), (huge_key, huge_value), (b"k2", valid[2])])
+    records = reader.wait_for(lambda r: len(r["deadletter"]) >= 3 and len(r["articles"]) >= 3,
+                              90, "3 dead letters and 3 articles")
+    [keyless] = [d for d in records["deadletter"] if d["original"]["key_b64"] is None]
+    assert keyless["stage"] == "validate" and base64.b64decode(
+        keyless["original"]["value_b64"]) == huge_value
+    assert keyless["error"]["message"].startswith(
+        f"[original key not copied: {len(huge_key)} bytes, sha256 "
+        f"{hashlib.sha256(huge_key).hexdigest()}]")
+    letters = {base64.b64decode(d["original"]["key_b64"]): d for d in records["deadletter"]
+               if d is not keyless}
     assert base64.b64decode(letters[b"bad1"]["original"]["value_b64"]) == not_json
     assert letters[b"bad1"]["stage"] == "decode"
     assert base64.b64decode(letters[b"bad2"]["original"]["value_b64"]) == wrong_shape

@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from newsflow.codecs import DEAD_LETTERS, RAW
 from newsflow.config import Settings
 from newsflow.core.dedupe import new_story_id
 from newsflow.core.pipeline import Pipeline, Prepared
+from newsflow.errors import RecordInvalid
 from newsflow.pipeline_setup import build_pipeline
 from newsflow.processor.stages import prepare_message
-from newsflow.records import DeadLetter, RawMessage, validate
+from newsflow.records import MAX_KEY_BYTES, DeadLetter, RawMessage, letter_key, validate
 from tests.helpers import raw_record
 
 pytestmark = pytest.mark.clock
@@ -63,6 +65,54 @@ def test_bad_input_becomes_a_dead_letter_with_its_bytes(
     record = result.to_dict("test")
     validate("dead-letter", record)
     assert record["error"]["message"]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_nan_and_infinity_are_not_json_and_never_reach_an_output_topic(
+        pipeline: Pipeline, constant: str) -> None:
+    # Python reads and writes them by default: a raw record's "source": {"weight": NaN} came
+    # out on news.articles.v1, where no strict JSON reader (Go, JSON.parse) can read it.
+    record = raw_record("Ferries resumed.", url="https://x.example/f")
+    text = json.dumps(record).replace('"kind": "manual"', f'"kind": "manual", "w": {constant}')
+    letter = prepare(pipeline, text.encode())
+    assert isinstance(letter, DeadLetter)
+    assert letter.stage == "decode" and "not JSON" in letter.error_message
+    # A record built in Python (a local file's, read leniently) is refused when encoded, and
+    # its letter still carries its bytes.
+    record["source"]["weight"] = float("nan")
+    with pytest.raises(RecordInvalid, match="Out of range float values are not JSON"):
+        RAW.encode(record)
+    assert b'"weight":NaN' in RAW.unchecked_bytes(record)
+
+
+def test_a_leap_second_is_a_valid_date_read_as_the_second_before(pipeline: Pipeline) -> None:
+    # RFC 3339 allows second 60; the schema's date-time check refused it, a dead letter.
+    record = raw_record("Ferries resumed.", url="https://x.example/leap",
+                        fetched_at="2016-12-31T23:59:60Z", published_at="2016-12-31t23:59:60.5z")
+    result = prepare(pipeline, json.dumps(record).encode())
+    assert isinstance(result, Prepared)
+    assert result.article["fetched_at"] == "2016-12-31T23:59:59Z"
+    assert result.article["published_at"].startswith("2016-12-31T23:59:59")
+
+
+def test_a_huge_key_is_a_dead_letter_that_fits_a_message(pipeline: Pipeline) -> None:
+    # A 26 MB key: the letter copied it twice over (Kafka key and key_b64), the producer
+    # refused the letter, and the worker's stage crashed with the record lost.
+    key = b"k" * (MAX_KEY_BYTES + 1)
+    value = json.dumps(raw_record("Ferries resumed.", url="https://x.example/f")).encode()
+    letter = prepare_message(pipeline, RawMessage("news.raw.v1", 0, 7, key, value), NOW,
+                             max_bytes=50_000)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.stage, letter.error_type) == ("validate", "RecordInvalid")
+    assert f"key of {len(key)} bytes" in letter.error_message
+    encoded = DEAD_LETTERS.encode_letter(letter, 1_000_000)
+    record = json.loads(encoded)
+    validate("dead-letter", record)
+    assert len(encoded) < 10_000 and record["original"]["key_b64"] is None
+    assert record["error"]["message"].startswith(f"[original key not copied: {len(key)} bytes")
+    assert record["original"]["value_b64"] is not None  # the value is still there
+    assert letter_key(key) is not None and len(letter_key(key) or b"") == 64
+    assert letter_key(b"abc") == b"abc"
 
 
 def test_binary_junk_is_an_empty_article_not_a_crash(pipeline: Pipeline) -> None:

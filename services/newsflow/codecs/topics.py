@@ -6,18 +6,32 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from newsflow import PIPELINE_VERSION
 from newsflow.errors import RecordInvalid, RecordUndecodable
-from newsflow.records import DeadLetter, validate
+from newsflow.records import MAX_KEY_BYTES, DeadLetter, validate
 
 
 def dumps(value: Any) -> bytes:
-    """The one JSON form on every topic: UTF-8, non-ASCII kept, no spaces."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The one JSON form on every topic: UTF-8, non-ASCII kept, no spaces, and JSON only (NaN
+    and Infinity, which Python writes by default, are not JSON: strict readers refuse them)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: Python reads it as Infinity
+        raise ValueError(f"{text[:40]} is too large for a JSON number")
+    return number
 
 
 # A JSON escape of a UTF-16 surrogate: paired ones make one character, a lone one a string
@@ -31,7 +45,9 @@ def loads(data: bytes) -> Any:
     """JSON from UTF-8 bytes; RecordUndecodable for anything else, a lone surrogate escape
     (``"\\udc80"``) included."""
     try:
-        value = json.loads(data.decode("utf-8"))
+        # NaN and Infinity (and 1e999, read as Infinity) were passed through onto the output
+        # topics, where no strict JSON reader can read the record.
+        value = json.loads(data.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
     except UnicodeDecodeError as exc:
         raise RecordUndecodable(f"not UTF-8: {exc}") from exc
     except (ValueError, RecursionError) as exc:  # ValueError: also a 5,000-digit integer
@@ -55,12 +71,15 @@ class JsonCodec:
     def encode(self, record: Mapping[str, Any]) -> bytes:
         if self.schema is not None:
             validate(self.schema, record)
-        return dumps(record)
+        try:
+            return dumps(record)
+        except ValueError as exc:  # NaN or Infinity (a local file's record): not JSON
+            raise RecordInvalid(f"{self.schema}: {exc}") from exc
 
     def unchecked_bytes(self, record: Mapping[str, Any]) -> bytes:
         """What ``encode`` would produce, without the check: the original bytes of a dead
-        letter for a record that failed it."""
-        return dumps(record)
+        letter for a record that failed it (NaN and Infinity written as Python reads them)."""
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def decode(self, data: bytes | None, max_bytes: int | None = None, *,
                tolerant: bool = False) -> Any:
@@ -97,6 +116,10 @@ class DeadLetterCodec(JsonCodec):
         # surrogate escape in its str) is written with backslash escapes instead.
         letter = dataclasses.replace(letter, error_message=_writable(letter.error_message),
                                      topic=_writable(letter.topic))
+        if letter.key is not None and len(letter.key) > MAX_KEY_BYTES:
+            note = (f"[original key not copied: {len(letter.key)} bytes, sha256 "
+                    f"{hashlib.sha256(letter.key).hexdigest()}] ")
+            letter = dataclasses.replace(letter, key=None, error_message=note + letter.error_message)
         encoded = self.encode(letter.to_dict(PIPELINE_VERSION))
         if max_bytes is None or letter.value is None or len(encoded) <= max_bytes - _HEADROOM:
             return encoded

@@ -42,7 +42,7 @@ from newsflow.processor.fetch_wait import FetchWaitTransport
 from newsflow.processor.index_rebuild import IndexRebuild
 from newsflow.processor.prepare_pool import PreparePool
 from newsflow.processor.stages import decide_message, dedupe_original
-from newsflow.records import DeadLetter, RawMessage
+from newsflow.records import DeadLetter, RawMessage, letter_key
 
 log = logging.getLogger(__name__)
 PREPARED_KEY = b"dedupe"  # one partition: the key only names the hand-over
@@ -159,7 +159,7 @@ def create_app(settings: Settings,
             log.warning("dead letter for %s partition %s offset %s sent without its original "
                         "(%d bytes): too large to copy under NEWSFLOW_MAX_MESSAGE_BYTES",
                         letter.topic, letter.partition, letter.offset, len(letter.value))
-        await deadletter_topic.send(key=letter.key, value=value)
+        await deadletter_topic.send(key=letter_key(letter.key), value=value)
 
     @app.agent(raw_topic, concurrency=settings.prepare_processes)
     async def prepare(stream: faust.StreamT[bytes]) -> None:

@@ -19,7 +19,7 @@ from newsflow.core.dates import rfc3339
 from newsflow.core.dedupe import DedupeIndex, Memory
 from newsflow.core.pipeline import Emission, Origin, Pipeline, Prepared
 from newsflow.errors import RecordInvalid, RecordUndecodable, StageError
-from newsflow.records import DeadLetter, RawMessage
+from newsflow.records import MAX_KEY_BYTES, DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ def prepare_message(pipeline: Pipeline, message: RawMessage, now: datetime,
                     max_bytes: int) -> Prepared | DeadLetter:
     """``max_bytes``: a larger message is refused before it is parsed (stage ``validate``)."""
     failed_at = rfc3339(now)
+    if message.key is not None and len(message.key) > MAX_KEY_BYTES:
+        return DeadLetter.of(message, "validate", "RecordInvalid",
+                             f"key of {len(message.key)} bytes, more than the {MAX_KEY_BYTES} a "
+                             "raw record's key may have", failed_at)
     try:
         raw = RAW.decode(message.value, max_bytes)
     except RecordUndecodable as exc:
