@@ -97,15 +97,16 @@ def parse_page(html: str) -> LexborHTMLParser:
     return LexborHTMLParser(html.replace("\x00", ""))
 
 
-def meta_map(page: LexborHTMLParser) -> dict[str, str]:
-    """First non-empty content of each <meta name|property|itemprop>, keyed in lower case."""
-    found: dict[str, str] = {}
+def meta_values(page: LexborHTMLParser) -> dict[str, list[str]]:
+    """The non-empty contents of each <meta name|property|itemprop>, in page order, keyed in
+    lower case (the first is the page's value; bylines read them all: ``_meta_authors``)."""
+    found: dict[str, list[str]] = {}
     for node in page.css("meta"):
         attrs = node.attributes
         key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
         content = _text(attrs.get("content"))
         if key and content:
-            found.setdefault(key.strip().lower(), content)
+            found.setdefault(key.strip().lower(), []).append(content)
     return found
 
 
@@ -236,18 +237,11 @@ _SURNAME_FIRST = re.compile(r"\s*([A-Z][a-z'’-]+),\s*([A-Z][a-z'’-]+(?:\s+[A
 SURNAME_FIRST_META = frozenset({"citation_author", "dc.creator"})
 
 
-def _meta_authors(page: LexborHTMLParser) -> list[str]:
-    """Authors from ``<meta>`` bylines: those of the first key of ``AUTHOR_META`` that names
-    someone. A tag that holds only a link gives way to the next of its key (``article:author``
-    is often a profile's URL, then the byline), and scholarly keys count every tag (one
-    ``citation_author`` per author, surname first)."""
-    values: dict[str, list[str]] = {}
-    for node in page.css("meta"):
-        attrs = node.attributes
-        key = (attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or "")
-        key = key.strip().lower()
-        if key in AUTHOR_META and (content := _text(attrs.get("content"))):
-            values.setdefault(key, []).append(content)
+def _meta_authors(values: dict[str, list[str]]) -> list[str]:
+    """Authors from ``<meta>`` bylines (``meta_values``): those of the first key of
+    ``AUTHOR_META`` that names someone. A tag that holds only a link gives way to the next of
+    its key (``article:author`` is often a profile's URL, then the byline), and scholarly keys
+    count every tag (one ``citation_author`` per author, surname first)."""
     for key in AUTHOR_META:
         names: list[str] = []
         for value in values.get(key, ()):
@@ -447,7 +441,8 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None,
     """The page's metadata; ``published_at`` is None when only ``date_from_markup`` is left.
     ``today`` (the caller's clock, UTC): a date after the day after it is a template's
     placeholder or a typo, and the next candidate is read instead."""
-    meta = meta_map(page)
+    metas = meta_values(page)
+    meta = {key: values[0] for key, values in metas.items()}
     ld = json_ld_article(page)
     publisher = ld.get("publisher")
     publishers = _names(publisher)
@@ -460,7 +455,7 @@ def read_metadata(page: LexborHTMLParser, url: str | None = None,
         title = drop_suffix_after_headline(strip_site_suffix(title, site_name), headline)
     authors = _person_names(ld.get("author"))
     if not authors:
-        authors = _meta_authors(page)
+        authors = _meta_authors(metas)
     if not authors:
         authors = [name for a in page.css("a[rel]") if _attr(a, "rel") == "author"
                    for name in split_authors(_text(a.text(deep=True)), one_credit=True)][:5]
