@@ -401,8 +401,13 @@ def _language_identifier() -> Any:
     return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
 
 
+def _title_line(title: str) -> str:
+    """A title as every title is kept: normalised (``normalise_text``), on one line."""
+    return normalise_text(title).replace("\n", " ")
+
+
 def _clean_text_body(body: str, title_hint: str | None) -> CleanedDocument:
-    if title_hint and (title := normalise_text(title_hint).replace("\n", " ").strip()):
+    if title_hint and (title := _title_line(title_hint).strip()):
         # Normalised as every other title is: a soft hyphen or a decomposed accent left in it
         # hid a term from the tagger (``tags check``, which normalises, tagged the same text).
         text = body
@@ -440,11 +445,11 @@ def clean_document(
         raise PageTooLarge(f"page has {len(body)} characters, above the "
                            f"{limits.max_html_chars} limit")
     if not body.strip():
-        return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
+        return CleanedDocument(title=_title_line(title_hint or ""), text="",
                                empty_reason="empty")
     is_html = content_type.split(";")[0].strip().lower() in HTML_TYPES
     if junk_share(body, private_use=not is_html) > JUNK_CHAR_SHARE:
-        return CleanedDocument(title=normalise_text(title_hint or "").replace("\n", " "), text="",
+        return CleanedDocument(title=_title_line(title_hint or ""), text="",
                                empty_reason="binary")
     if is_html and _looks_like_html(body):
         doc = extract_html(body, url, limits.blocks_first, today)
@@ -452,7 +457,7 @@ def clean_document(
         # Plain text, or an "HTML" body without a single tag: the line cleaner alone.
         doc = _clean_text_body(body, title_hint)
     if not doc.title and title_hint:
-        doc.title = normalise_text(title_hint).replace("\n", " ")
+        doc.title = _title_line(title_hint)
     doc.words = count_words(doc.text)  # once: the record's word_count, and the language's
     doc.language = article_language(doc.title, doc.text, doc.language, doc.words)
     if not doc.text and doc.empty_reason is None:

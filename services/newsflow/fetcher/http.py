@@ -45,10 +45,10 @@ from newsflow.retry import Backoff, Retry
 
 log = logging.getLogger(__name__)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT = frozenset({301, 308})
 NO_WHOLE_BODY = {204: "no content", 205: "no content",
                  206: "part of a body, to a request for the whole"}
 COOKIE_JAR_MAX_BYTES = 4096  # names and values of every cookie kept (``_bound_cookies``)
-PERMANENT = frozenset({301, 308})
 
 
 @dataclass(slots=True)
