@@ -694,9 +694,12 @@ class DedupeIndex:
         similarity = np.zeros(len(slots))
         shares = np.zeros(len(slots), dtype=bool)
         query = np.frombuffer(fp.minhash, dtype=HASH_DTYPE)
-        one_by_one = np.array([int(slot) in self.odd_signatures for slot in slots], dtype=bool)
         if len(query) != self.params.num_perm:
-            one_by_one[:] = True
+            one_by_one = np.ones(len(slots), dtype=bool)
+        elif self.odd_signatures:  # rare: only then a look-up per candidate
+            one_by_one = np.array([int(slot) in self.odd_signatures for slot in slots], dtype=bool)
+        else:
+            one_by_one = np.zeros(len(slots), dtype=bool)
         if not one_by_one.all():
             agree = self.signatures.columns["minhash"][slots[~one_by_one]] == query
             banded = agree[:, :self.bands * self.rows].reshape(-1, self.bands, self.rows)
